@@ -1,0 +1,317 @@
+/* The worker's side of an exec and of a kill-all: requests to the init over
+ * its control socket, output pumped from two pipes, the wall timeout. */
+#include "config.h"
+
+#include "proto.h"
+#include "sandbox.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+/* After a kill, how long the init may take to report the exit. */
+#define EXIT_GRACE_MS 5000
+
+void sb_buf_release(struct sb_buf *b)
+{
+	free(b->data);
+	b->data = NULL;
+	b->len = b->cap = 0;
+}
+
+void sb_exec_res_release(struct sb_exec_res *res)
+{
+	sb_buf_release(&res->out);
+	sb_buf_release(&res->err);
+}
+
+bool sandbox_alive(pid_t pid, unsigned long long start)
+{
+	int fd;
+
+	if (pid <= 0)
+		return false;
+	fd = sb_pidfd_open(pid);
+	if (fd < 0)
+		return false;
+	/* the pidfd pins the process: if the start time matches now, the pid
+	 * was not recycled */
+	bool alive = sb_proc_starttime(pid) == start;
+	close(fd);
+	return alive;
+}
+
+int sandbox_connect(int sbdirfd)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd, r;
+
+	snprintf(sa.sun_path, sizeof sa.sun_path, "/proc/self/fd/%d/ctl", sbdirfd);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	do
+		r = connect(fd, (struct sockaddr *)&sa, sizeof sa);
+	while (r < 0 && errno == EINTR);
+	if (r < 0) {
+		int saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	return fd;
+}
+
+/* Wait (bounded) for one reply packet; fds received land in fds. */
+static int recv_reply(int ctl, struct sb_msg *m, int timeout_ms, int *fds, int *nfds,
+		      struct sb_err *err)
+{
+	char buf[sizeof *m + 512];
+	struct pollfd p = { .fd = ctl, .events = POLLIN };
+	ssize_t n;
+	int r;
+
+	*nfds = 0;
+	do
+		r = poll(&p, 1, timeout_ms);
+	while (r < 0 && errno == EINTR);
+	if (r == 0)
+		return sb_fail(err, 500, ETIMEDOUT, "sandbox init did not answer");
+	n = sb_msg_recv(ctl, buf, sizeof buf, fds, nfds);
+	if (n < (ssize_t)sizeof *m)
+		return sb_fail(err, 500, n < 0 ? errno : EPIPE, "sandbox init went away");
+	memcpy(m, buf, sizeof *m);
+	return 0;
+}
+
+int sandbox_killall(int ctl, int *killed, struct sb_err *err)
+{
+	struct sb_msg m = { .type = SB_MSG_KILLALL };
+	int fds[SB_MSG_MAXFDS], nfds;
+
+	if (sb_msg_send(ctl, &m, NULL, 0, NULL, 0) < 0)
+		return sb_syserr(err, "send kill request");
+	if (recv_reply(ctl, &m, 30000, fds, &nfds, err) < 0)
+		return -1;
+	for (int i = 0; i < nfds; i++)
+		close(fds[i]);
+	if (m.type != SB_MSG_KILLED)
+		return sb_fail(err, 500, m.val, "kill request failed");
+	*killed = m.val;
+	return 0;
+}
+
+/* Host pid of the process a pidfd refers to (the init's child), from fdinfo. */
+static pid_t pidfd_host_pid(int pidfd)
+{
+	char path[64], buf[1024], *p;
+
+	snprintf(path, sizeof path, "/proc/self/fdinfo/%d", pidfd);
+	if (sb_read_file_at(AT_FDCWD, path, buf, sizeof buf) < 0)
+		return -1;
+	p = strstr(buf, "\nPid:");
+	return p ? (pid_t)strtol(p + 5, NULL, 10) : -1;
+}
+
+static int send_exec(int ctl, const struct sb_exec_req *rq, int out, int errw, struct sb_err *err)
+{
+	size_t cwd_len = strlen(rq->cwd) + 1, cmd_len = strlen(rq->command) + 1, env_len = 0;
+	cleanup_free char *payload = NULL;
+	struct sb_msg m = { .type = SB_MSG_EXEC };
+	int fds[2] = { out, errw };
+	char *p;
+
+	for (size_t i = 0; i < rq->nenv; i++)
+		env_len += strlen(rq->env[i]) + 1;
+	if (sizeof m + cwd_len + cmd_len + env_len > SB_MSG_MAX)
+		return sb_fail(err, 413, E2BIG, "command and environment too large");
+	payload = malloc(cwd_len + cmd_len + env_len);
+	if (!payload)
+		return sb_fail(err, 500, ENOMEM, "out of memory");
+	p = payload;
+	memcpy(p, rq->cwd, cwd_len);
+	p += cwd_len;
+	memcpy(p, rq->command, cmd_len);
+	p += cmd_len;
+	for (size_t i = 0; i < rq->nenv; i++) {
+		size_t n = strlen(rq->env[i]) + 1;
+		memcpy(p, rq->env[i], n);
+		p += n;
+	}
+	m.cwd_len = (uint32_t)cwd_len;
+	m.cmd_len = (uint32_t)cmd_len;
+	m.env_len = (uint32_t)env_len;
+	m.env_count = (uint32_t)rq->nenv;
+	if (sb_msg_send(ctl, &m, payload, cwd_len + cmd_len + env_len, fds, 2) < 0)
+		return sb_syserr(err, "send exec request");
+	return 0;
+}
+
+/* Read what is there (non-blocking) into b, up to cap; the excess is read
+ * and dropped so the writer never blocks on us.  Returns 0 at EOF. */
+static int pump(int fd, struct sb_buf *b, size_t cap, bool *truncated)
+{
+	char scratch[65536];
+
+	for (;;) {
+		char *dst = scratch;
+		size_t room = sizeof scratch;
+		ssize_t n;
+
+		if (b->len < cap) {
+			if (b->cap - b->len < 65536 && b->cap < cap) {
+				size_t ncap = b->cap ? b->cap * 2 : 65536;
+				if (ncap > cap)
+					ncap = cap;
+				char *nd = realloc(b->data, ncap + 1);
+				if (!nd)
+					return -1;
+				b->data = nd;
+				b->cap = ncap;
+			}
+			dst = b->data + b->len;
+			room = b->cap - b->len;
+		}
+		n = read(fd, dst, room);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return errno == EAGAIN ? 1 : -1;
+		if (n == 0)
+			return 0;
+		if (dst == scratch)
+			*truncated = true;
+		else
+			b->len += (size_t)n;
+	}
+}
+
+static int wait_started(int ctl, pid_t *host_pid, struct sb_err *err)
+{
+	int fds[SB_MSG_MAXFDS], nfds;
+	struct sb_msg m;
+
+	if (recv_reply(ctl, &m, 10000, fds, &nfds, err) < 0)
+		return -1;
+	*host_pid = nfds == 1 ? pidfd_host_pid(fds[0]) : -1;
+	for (int i = 0; i < nfds; i++)
+		close(fds[i]);
+	if (m.type == SB_MSG_ERROR) {
+		if (m.val == ENOENT || m.val == ENOTDIR)
+			return sb_fail(err, 400, m.val, "cwd is not a directory in the sandbox");
+		return sb_fail(err, 500, m.val, "sandbox init refused the exec");
+	}
+	if (m.type != SB_MSG_STARTED || *host_pid <= 0)
+		return sb_fail(err, 500, EPROTO, "unexpected answer from sandbox init");
+	return 0;
+}
+
+/* Pump both pipes and the control socket until the command has exited and
+ * we have what it wrote; kill the exec's cgroup at the deadline. */
+static int run_loop(int ctl, int pout, int perr, struct sb_cgroups *cg, const char *id,
+		    const char *cgname, const struct sb_exec_req *rq, struct sb_exec_res *res,
+		    struct sb_err *err)
+{
+	int64_t start = sb_mono_ms(), deadline = start + rq->timeout_ms;
+	bool exited = false, out_open = true, err_open = true;
+	int status = 0;
+
+	while (!exited) {
+		struct pollfd p[3] = {
+			{ .fd = ctl, .events = POLLIN },
+			{ .fd = out_open ? pout : -1, .events = POLLIN },
+			{ .fd = err_open ? perr : -1, .events = POLLIN },
+		};
+		int64_t left = deadline - sb_mono_ms();
+		int r;
+
+		if (left <= 0) {
+			if (res->timed_out)
+				return sb_fail(err, 500, ETIMEDOUT, "exec did not end after kill");
+			res->timed_out = true;
+			if (cg_exec_kill(cg, id, cgname, err) < 0)
+				return -1;
+			deadline = sb_mono_ms() + EXIT_GRACE_MS;
+			continue;
+		}
+		r = poll(p, 3, left > 1000 ? 1000 : (int)left);
+		if (r < 0 && errno != EINTR)
+			return sb_syserr(err, "poll");
+		if (r <= 0)
+			continue;
+		if (p[1].revents && (r = pump(pout, &res->out, rq->max_output, &res->truncated)) <= 0)
+			out_open = false;
+		if (p[2].revents && (r = pump(perr, &res->err, rq->max_output, &res->truncated)) <= 0)
+			err_open = false;
+		if (p[0].revents) {
+			struct sb_msg m;
+			int fds[SB_MSG_MAXFDS], nfds;
+			if (recv_reply(ctl, &m, 0, fds, &nfds, err) < 0)
+				return -1;
+			for (int i = 0; i < nfds; i++)
+				close(fds[i]);
+			if (m.type == SB_MSG_EXITED) {
+				exited = true;
+				status = m.val;
+			}
+		}
+	}
+	/* what the command wrote before it exited is in the pipes now; what
+	 * children it left behind write later is not ours to wait for */
+	if (out_open)
+		pump(pout, &res->out, rq->max_output, &res->truncated);
+	if (err_open)
+		pump(perr, &res->err, rq->max_output, &res->truncated);
+	res->exit_code = WIFEXITED(status) ? WEXITSTATUS(status)
+		       : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : -1;
+	res->duration_ms = sb_mono_ms() - start;
+	return 0;
+}
+
+int sandbox_exec(int ctl, struct sb_cgroups *cg, const char *id, const char *cgname,
+		 const struct sb_exec_req *rq, struct sb_exec_res *res, struct sb_err *err)
+{
+	cleanup_close int pout = -1, perr = -1;
+	int po[2], pe[2], ret;
+	struct sb_msg go = { .type = SB_MSG_GO };
+	pid_t host_pid;
+
+	memset(res, 0, sizeof *res);
+	if (pipe2(po, O_CLOEXEC) < 0)
+		return sb_syserr(err, "pipe");
+	if (pipe2(pe, O_CLOEXEC) < 0) {
+		close(po[0]);
+		close(po[1]);
+		return sb_syserr(err, "pipe");
+	}
+	pout = po[0];
+	perr = pe[0];
+	fcntl(pout, F_SETFL, O_NONBLOCK);
+	fcntl(perr, F_SETFL, O_NONBLOCK);
+	ret = send_exec(ctl, rq, po[1], pe[1], err);
+	close(po[1]);
+	close(pe[1]);
+	if (ret < 0)
+		return -1;
+	if (wait_started(ctl, &host_pid, err) < 0)
+		return -1;
+	/* into the exec's cgroup before it may run: its whole tree is ours */
+	if (cg_exec_enter(cg, id, cgname, host_pid, err) < 0)
+		return -1;
+	if (sb_msg_send(ctl, &go, NULL, 0, NULL, 0) < 0)
+		return sb_syserr(err, "start exec");
+	ret = run_loop(ctl, pout, perr, cg, id, cgname, rq, res, err);
+	if (ret < 0)
+		cg_exec_kill(cg, id, cgname, NULL);
+	cg_exec_release(cg, id, cgname);
+	if (res->out.data)
+		res->out.data[res->out.len] = '\0';
+	if (res->err.data)
+		res->err.data[res->err.len] = '\0';
+	return ret;
+}

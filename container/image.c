@@ -1,0 +1,127 @@
+/* The `host` image: the host's own /usr (bind-mounted read-only at start)
+ * under a generated skeleton, so a sandbox is ready without any download.
+ * Only the skeleton lives here; nothing of the host's /etc is copied. */
+#include "config.h"
+
+#include "rootfs.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static const char *const host_top[] = { "bin", "sbin", "lib", "lib32", "lib64", "libx32" };
+
+static const struct { const char *path; mode_t mode; } skel_dirs[] = {
+	{ "usr", 0755 }, { "etc", 0755 }, { "proc", 0555 }, { "dev", 0755 },
+	{ "sys", 0555 }, { "tmp", 01777 }, { "workspace", 0755 }, { "root", 0700 },
+	{ "home", 0755 }, { "home/user", 0755 }, { "var", 0755 }, { "var/tmp", 01777 },
+	{ "var/log", 0755 }, { "var/cache", 0755 }, { "var/lib", 0755 }, { "run", 0755 },
+	{ "opt", 0755 }, { "srv", 0755 }, { "mnt", 0755 },
+};
+
+static const struct { const char *path; const char *text; } skel_files[] = {
+	{ "etc/passwd",
+	  "root:x:0:0:root:/root:/bin/sh\n"
+	  "user:x:1000:1000:user:/home/user:/bin/sh\n"
+	  "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n" },
+	{ "etc/group", "root:x:0:\nuser:x:1000:\nnogroup:x:65534:\n" },
+	{ "etc/hosts", "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n" },
+	{ "etc/nsswitch.conf", "passwd: files\ngroup: files\nhosts: files dns\n" },
+	{ "etc/resolv.conf", "# no network egress in this sandbox\n" },
+	{ "etc/profile",
+	  "export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n"
+	  "export LANG=C.UTF-8\n" },
+	{ "etc/os-release", "NAME=\"sandboxd host image\"\nID=sandboxd-host\n" },
+};
+
+static int write_skel_file(int dirfd, const char *path, const char *text, struct sb_err *err)
+{
+	int fd = openat(dirfd, path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+
+	if (fd < 0)
+		return sb_syserr(err, "create %s", path);
+	if (sb_write_full(fd, text, strlen(text)) < 0) {
+		close(fd);
+		return sb_syserr(err, "write %s", path);
+	}
+	close(fd);
+	return 0;
+}
+
+/* Top-level entries mirror the host: a symlink where the host has one
+ * (merged /usr), an empty mount point where it has a real directory. */
+static int mirror_top(int dirfd, const char *name, struct sb_err *err)
+{
+	char target[PATH_MAX], host[64];
+	struct stat st;
+	ssize_t n;
+
+	snprintf(host, sizeof host, "/%s", name);
+	if (lstat(host, &st) < 0)
+		return 0;
+	if (S_ISLNK(st.st_mode)) {
+		n = readlink(host, target, sizeof target - 1);
+		if (n < 0)
+			return sb_syserr(err, "readlink %s", host);
+		target[n] = '\0';
+		if (symlinkat(target, dirfd, name) < 0)
+			return sb_syserr(err, "symlink %s", name);
+	} else if (S_ISDIR(st.st_mode)) {
+		if (mkdirat(dirfd, name, 0755) < 0)
+			return sb_syserr(err, "mkdir %s", name);
+	}
+	return 0;
+}
+
+static int build_skeleton(const char *dir, struct sb_err *err)
+{
+	cleanup_close int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	size_t i;
+
+	if (dirfd < 0)
+		return sb_syserr(err, "open %s", dir);
+	for (i = 0; i < sizeof skel_dirs / sizeof *skel_dirs; i++) {
+		if (mkdirat(dirfd, skel_dirs[i].path, 0700) < 0 ||
+		    fchmodat(dirfd, skel_dirs[i].path, skel_dirs[i].mode, 0) < 0)
+			return sb_syserr(err, "mkdir %s", skel_dirs[i].path);
+	}
+	for (i = 0; i < sizeof skel_files / sizeof *skel_files; i++)
+		if (write_skel_file(dirfd, skel_files[i].path, skel_files[i].text, err) < 0)
+			return -1;
+	for (i = 0; i < sizeof host_top / sizeof *host_top; i++)
+		if (mirror_top(dirfd, host_top[i], err) < 0)
+			return -1;
+	if (fchmod(dirfd, 0755) < 0)
+		return sb_syserr(err, "chmod %s", dir);
+	return 0;
+}
+
+int image_host_ensure(const char *dir, struct sb_err *err)
+{
+	char tmp[PATH_MAX];
+	struct stat st;
+
+	if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
+		return 0;
+	/* build aside, then rename: a half-built image is never used */
+	if (snprintf(tmp, sizeof tmp, "%s.tmp.%d", dir, (int)getpid()) >= (int)sizeof tmp)
+		return sb_fail(err, 500, ENAMETOOLONG, "image path too long");
+	if (mkdir(tmp, 0700) < 0)
+		return sb_syserr(err, "mkdir %s", tmp);
+	if (build_skeleton(tmp, err) < 0)
+		return -1;
+	if (rename(tmp, dir) < 0 && errno != EEXIST && errno != ENOTEMPTY)
+		return sb_syserr(err, "rename %s", tmp);
+	return 0;
+}
+
+/* Paths the sandbox's root owns in its upper layer (chowned on first start,
+ * which copies just those entries up); the rest of the image stays host-owned
+ * and read-only in effect. */
+const char *const image_owned_paths[] = {
+	"", "etc", "etc/passwd", "etc/group", "etc/hosts", "etc/nsswitch.conf",
+	"etc/resolv.conf", "etc/profile", "workspace", "root", "home", "var",
+	"var/tmp", "var/log", "var/cache", "var/lib", "run", "opt", "srv", "mnt", NULL,
+};

@@ -1,0 +1,299 @@
+#include "config.h"
+
+#include "init.h"
+#include "proto.h"
+#include "util.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <dirent.h>
+#include <time.h>
+
+#define MAX_CONN 64
+
+struct conn {
+	int fd;
+	pid_t child;	/* 0: none, >0 running, <0 reaped */
+	int go_fd;	/* write end of the child's start gate */
+};
+
+static struct conn conns[MAX_CONN];
+static int nconns;
+static char msgbuf[SB_MSG_MAX];
+
+static void reply(int fd, uint32_t type, int32_t val, const char *text)
+{
+	struct sb_msg m = { .type = type, .val = val };
+
+	sb_msg_send(fd, &m, text, text ? strlen(text) + 1 : 0, NULL, 0);
+}
+
+static void reset_signals(void)
+{
+	sigset_t none;
+
+	for (int sig = 1; sig < NSIG; sig++)
+		signal(sig, SIG_DFL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+/* The child between fork and exec: wait at the gate until the worker has
+ * put us into the exec's cgroup, then become the command. */
+__attribute__((noreturn)) static void exec_child(int gate, int out, int err_fd, const char *cwd,
+						 const char *cmd, char **envp)
+{
+	char go = 0;
+	int null;
+
+	reset_signals();
+	if (sb_read_full(gate, &go, 1) != 1 || go != 'g')
+		_exit(127);
+	if (setsid() < 0)
+		_exit(127);
+	null = open("/dev/null", O_RDONLY);
+	if (null < 0 || dup2(null, 0) < 0 || dup2(out, 1) < 0 || dup2(err_fd, 2) < 0)
+		_exit(127);
+	sb_close_fds_from(3);
+	if (chdir(cwd) < 0) {
+		dprintf(2, "sandbox: cannot enter %s: %s\n", cwd, strerror(errno));
+		_exit(127);
+	}
+	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+	char *argv[] = { (char *)"sh", (char *)"-c", (char *)cmd, NULL };
+	execve("/bin/sh", argv, envp);
+	dprintf(2, "sandbox: exec /bin/sh: %s\n", strerror(errno));
+	_exit(127);
+}
+
+/* Split "K=V\0K=V\0" into an argv-style array (static, bounded). */
+static char **split_env(char *env, uint32_t len, uint32_t count)
+{
+	static char *envp[1025];
+	uint32_t n = 0;
+
+	for (char *p = env; p < env + len && n < count && n < 1024; p += strlen(p) + 1)
+		envp[n++] = p;
+	envp[n] = NULL;
+	return envp;
+}
+
+static void handle_exec(struct conn *c, const struct sb_msg *m, size_t len, int *fds, int nfds)
+{
+	char *p = msgbuf + sizeof *m;
+	size_t need = (size_t)m->cwd_len + m->cmd_len + m->env_len;
+	int gate[2], pidfd;
+	struct stat st;
+	pid_t pid;
+
+	if (c->child || nfds != 2 || need != len - sizeof *m || m->cwd_len == 0 ||
+	    m->cmd_len == 0 || p[m->cwd_len - 1] || p[m->cwd_len + m->cmd_len - 1] ||
+	    (m->env_len && p[need - 1])) {
+		reply(c->fd, SB_MSG_ERROR, EINVAL, "malformed exec request");
+		return;
+	}
+	if (stat(p, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		reply(c->fd, SB_MSG_ERROR, stat(p, &st) < 0 ? errno : ENOTDIR, "cwd");
+		return;
+	}
+	if (pipe2(gate, O_CLOEXEC) < 0) {
+		reply(c->fd, SB_MSG_ERROR, errno, "pipe");
+		return;
+	}
+	pid = fork();
+	if (pid == 0) {
+		close(gate[1]);
+		exec_child(gate[0], fds[0], fds[1], p, p + m->cwd_len,
+			   split_env(p + m->cwd_len + m->cmd_len, m->env_len, m->env_count));
+	}
+	close(gate[0]);
+	if (pid < 0) {
+		close(gate[1]);
+		reply(c->fd, SB_MSG_ERROR, errno, "fork");
+		return;
+	}
+	c->child = pid;
+	c->go_fd = gate[1];
+	pidfd = sb_pidfd_open(pid);
+	struct sb_msg r = { .type = SB_MSG_STARTED, .val = pid };
+	sb_msg_send(c->fd, &r, NULL, 0, &pidfd, pidfd >= 0 ? 1 : 0);
+	if (pidfd >= 0)
+		close(pidfd);
+}
+
+static void reap(void);
+
+/* Live (non-zombie) processes of the sandbox other than us. */
+static int count_live(void)
+{
+	int count = 0;
+	DIR *d = opendir("/proc");
+
+	if (!d)
+		return 0;
+	for (struct dirent *de; (de = readdir(d));) {
+		long pid = strtol(de->d_name, NULL, 10);
+		char path[64], st[512], *e;
+
+		if (pid <= 1)
+			continue;
+		snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+		if (sb_read_file_at(AT_FDCWD, path, st, sizeof st) < 0)
+			continue;
+		e = strrchr(st, ')');
+		if (e && e[1] == ' ' && e[2] != 'Z')
+			count++;
+	}
+	closedir(d);
+	return count;
+}
+
+/* Kill every process of the sandbox but us.  kill(-1) from PID 1 reaches
+ * every other process of the namespace, setsid and double-forked daemons
+ * included; repeat (reaping as we go) until nothing is left to signal. */
+static int kill_all(void)
+{
+	int count = count_live();
+	struct timespec ms = { 0, 1000000 };
+
+	for (int i = 0; i < 5000; i++) {
+		int r = kill(-1, SIGKILL);
+		reap();
+		if (r < 0 && errno == ESRCH)
+			break;
+		nanosleep(&ms, NULL);
+	}
+	return count;
+}
+
+static void handle_packet(struct conn *c)
+{
+	int fds[SB_MSG_MAXFDS], nfds = 0;
+	ssize_t n = sb_msg_recv(c->fd, msgbuf, sizeof msgbuf, fds, &nfds);
+	struct sb_msg m;
+
+	if (n <= 0) {
+		if (n == 0 || errno != EMSGSIZE) {
+			close(c->fd);
+			c->fd = -1;
+		} else {
+			reply(c->fd, SB_MSG_ERROR, EMSGSIZE, "request too large");
+		}
+		return;
+	}
+	if ((size_t)n < sizeof m) {
+		reply(c->fd, SB_MSG_ERROR, EINVAL, "short request");
+		goto out;
+	}
+	memcpy(&m, msgbuf, sizeof m);
+	switch (m.type) {
+	case SB_MSG_EXEC:
+		handle_exec(c, &m, (size_t)n, fds, nfds);
+		break;
+	case SB_MSG_GO:
+		if (c->go_fd >= 0) {
+			sb_write_full(c->go_fd, "g", 1);
+			close(c->go_fd);
+			c->go_fd = -1;
+		}
+		break;
+	case SB_MSG_KILLALL:
+		reply(c->fd, SB_MSG_KILLED, kill_all(), NULL);
+		break;
+	default:
+		reply(c->fd, SB_MSG_ERROR, EINVAL, "unknown request");
+	}
+out:
+	for (int i = 0; i < nfds; i++)
+		close(fds[i]);
+}
+
+static void reap(void)
+{
+	int status;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		for (int i = 0; i < nconns; i++) {
+			if (conns[i].child != pid)
+				continue;
+			conns[i].child = -1;
+			if (conns[i].fd >= 0) {
+				struct sb_msg m = { .type = SB_MSG_EXITED, .val = status };
+				sb_msg_send(conns[i].fd, &m, NULL, 0, NULL, 0);
+			}
+		}
+	}
+}
+
+/* A connection whose worker went away: its child's tree goes too (the
+ * worker's cgroup clean-up catches what left the process group). */
+static void drop_closed(void)
+{
+	int j = 0;
+
+	for (int i = 0; i < nconns; i++) {
+		struct conn *c = &conns[i];
+		if (c->fd < 0) {
+			if (c->go_fd >= 0)
+				close(c->go_fd);
+			if (c->child > 0) {
+				kill(-c->child, SIGKILL);
+				kill(c->child, SIGKILL);
+			}
+			continue;
+		}
+		conns[j++] = *c;
+	}
+	nconns = j;
+}
+
+void sb_init_serve(int listen_fd)
+{
+	struct pollfd pfd[MAX_CONN + 2];
+	sigset_t mask;
+	int sfd;
+
+	prctl(PR_SET_NAME, "sandbox-init", 0, 0, 0);
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	sigfillset(&mask);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sfd < 0)
+		_exit(1);
+	for (;;) {
+		int n = 0;
+
+		pfd[n++] = (struct pollfd){ .fd = sfd, .events = POLLIN };
+		pfd[n++] = (struct pollfd){ .fd = nconns < MAX_CONN ? listen_fd : -1, .events = POLLIN };
+		for (int i = 0; i < nconns; i++)
+			pfd[n++] = (struct pollfd){ .fd = conns[i].fd, .events = POLLIN };
+		if (poll(pfd, (nfds_t)n, -1) < 0)
+			continue;
+		if (pfd[0].revents) {
+			struct signalfd_siginfo si;
+			while (read(sfd, &si, sizeof si) == sizeof si)
+				;
+			reap();
+		}
+		for (int i = 0; i < nconns; i++)
+			if (pfd[i + 2].revents & (POLLIN | POLLHUP | POLLERR))
+				handle_packet(&conns[i]);
+		drop_closed();
+		if (pfd[1].revents & POLLIN) {
+			int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+			if (fd >= 0)
+				conns[nconns++] = (struct conn){ .fd = fd, .child = 0, .go_fd = -1 };
+		}
+	}
+}

@@ -1,0 +1,55 @@
+/* The wire protocol between a worker and a sandbox init: one SOCK_SEQPACKET
+ * connection per operation, one message per packet, fds as SCM_RIGHTS.
+ *
+ *   worker                         init
+ *   EXEC {cwd,cmd,env} +[out,err]  ->
+ *                                  <- STARTED {pid} +[pidfd]   (child waits)
+ *   GO                             ->                          (child execs)
+ *                                  <- EXITED {wait status}
+ *
+ *   KILLALL                        ->
+ *                                  <- KILLED {count}
+ *
+ * Any request may be answered by ERROR {errnum, text}.  When the worker's end
+ * closes while its child runs, the init kills the child's process group. */
+#ifndef SB_PROTO_H
+#define SB_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+enum sb_msg_type {
+	SB_MSG_EXEC = 1,
+	SB_MSG_GO,
+	SB_MSG_KILLALL,
+	SB_MSG_STARTED = 100,
+	SB_MSG_EXITED,
+	SB_MSG_KILLED,
+	SB_MSG_ERROR,
+};
+
+struct sb_msg {
+	uint32_t type;
+	int32_t val;		/* pid, wait status, count or errnum */
+	/* EXEC: lengths of the NUL-terminated strings that follow the header */
+	uint32_t cwd_len;
+	uint32_t cmd_len;
+	uint32_t env_len;	/* "K=V\0K=V\0..." */
+	uint32_t env_count;
+};
+
+/* The largest packet: a command at the kernel's single-argument limit
+ * (MAX_ARG_STRLEN, 128 KiB) plus environment and cwd. */
+#define SB_MSG_MAX (sizeof(struct sb_msg) + 131072 + 32768 + 4096)
+#define SB_MSG_MAXFDS 4
+
+/* Send one packet with up to SB_MSG_MAXFDS fds; 0 or -1 with errno. */
+int sb_msg_send(int sock, const struct sb_msg *hdr, const void *payload,
+		size_t len, const int *fds, int nfds);
+/* Receive one packet into buf (cap bytes); received fds (CLOEXEC) land in
+ * fds[], *nfds is set.  Returns the packet length, 0 on EOF, -1 on error
+ * (EMSGSIZE when truncated: any fds that came are closed). */
+ssize_t sb_msg_recv(int sock, void *buf, size_t cap, int *fds, int *nfds);
+
+#endif

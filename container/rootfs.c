@@ -1,0 +1,332 @@
+/* Mount setup of a sandbox, done by its init as host root inside its own,
+ * still privileged mount namespace.  Every mount is made with the new mount
+ * API and attached to a target opened with openat2(RESOLVE_IN_ROOT |
+ * RESOLVE_NO_SYMLINKS): the upper layer is the sandbox's to shape between
+ * starts, so a symlink it planted where we mount must make the start fail,
+ * never redirect a mount to the host (runc CVE-2019-19921, CVE-2023-27561). */
+#include "config.h"
+
+#include "rootfs.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/openat2.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+
+extern const char *const image_owned_paths[];
+
+static int open_in_root(int rootfd, const char *rel, int flags)
+{
+	struct open_how how = {
+		.flags = (uint64_t)(flags | O_CLOEXEC),
+		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+	};
+
+	return (int)syscall(SYS_openat2, rootfd, rel, &how, sizeof how);
+}
+
+/* Attach the detached mount mntfd at rel below rootfd; consumes mntfd. */
+static int attach(int mntfd, int rootfd, const char *rel, struct sb_err *err)
+{
+	cleanup_close int m = mntfd;
+	cleanup_close int target = open_in_root(rootfd, rel, O_PATH | O_NOFOLLOW);
+
+	if (target < 0)
+		return sb_syserr(err, "refusing mount target /%s", rel);
+	if (move_mount(m, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+		return sb_syserr(err, "mount on /%s", rel);
+	return 0;
+}
+
+/* A new filesystem instance as a detached mount, options as "k=v" strings. */
+static int new_fs(const char *type, const char *const *opts, unsigned attrs, struct sb_err *err)
+{
+	cleanup_close int fs = fsopen(type, FSOPEN_CLOEXEC);
+	int mnt;
+
+	if (fs < 0)
+		return sb_syserr(err, "fsopen %s", type);
+	for (; opts && *opts; opts++) {
+		char key[64];
+		const char *eq = strchr(*opts, '=');
+		int r;
+
+		if (eq) {
+			snprintf(key, sizeof key, "%.*s", (int)(eq - *opts), *opts);
+			r = fsconfig(fs, FSCONFIG_SET_STRING, key, eq + 1, 0);
+		} else {
+			r = fsconfig(fs, FSCONFIG_SET_FLAG, *opts, NULL, 0);
+		}
+		if (r < 0)
+			return sb_syserr(err, "%s option %s", type, *opts);
+	}
+	if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+		return sb_syserr(err, "create %s", type);
+	mnt = fsmount(fs, FSMOUNT_CLOEXEC, attrs);
+	if (mnt < 0)
+		return sb_syserr(err, "fsmount %s", type);
+	return mnt;
+}
+
+/* A read-only (recursive) clone of a host path, detached. */
+static int host_bind(const char *path, unsigned attrs, struct sb_err *err)
+{
+	struct mount_attr attr = { .attr_set = attrs };
+	int fd = open_tree(AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+
+	if (fd < 0)
+		return sb_syserr(err, "clone mount of %s", path);
+	if (attrs && mount_setattr(fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) < 0) {
+		sb_syserr(err, "set attributes of %s", path);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int mount_overlay(const struct rootfs_spec *s, struct sb_err *err)
+{
+	char lower[PATH_MAX + 16], upper[PATH_MAX + 16], work[PATH_MAX + 16], root[PATH_MAX];
+	const char *opts[] = { lower, upper, work, NULL };
+	int mnt;
+
+	snprintf(lower, sizeof lower, "lowerdir=%s", s->image_dir);
+	snprintf(upper, sizeof upper, "upperdir=%s/upper", s->sandbox_dir);
+	snprintf(work, sizeof work, "workdir=%s/work", s->sandbox_dir);
+	snprintf(root, sizeof root, "%s/root", s->sandbox_dir);
+	mnt = new_fs("overlay", opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, err);
+	if (mnt < 0)
+		return -1;
+	if (move_mount(mnt, "", AT_FDCWD, root, MOVE_MOUNT_F_EMPTY_PATH) < 0) {
+		sb_syserr(err, "mount overlay on %s", root);
+		close(mnt);
+		return -1;
+	}
+	/* the mount fd stays a handle on the new root's top directory */
+	return mnt;
+}
+
+/* First start: the skeleton becomes the sandbox root's (copy-up of just
+ * those entries); no sandbox code has run yet, so these paths are ours. */
+static int hand_over_skeleton(int rootfd, uid_t base, struct sb_err *err)
+{
+	for (const char *const *p = image_owned_paths; *p; p++) {
+		int r = **p ? fchownat(rootfd, *p, base, base, AT_SYMLINK_NOFOLLOW)
+			    : fchownat(rootfd, "", base, base, AT_EMPTY_PATH);
+		if (r < 0 && errno != ENOENT)
+			return sb_syserr(err, "chown /%s", *p);
+	}
+	if (fchownat(rootfd, "home/user", base + 1000, base + 1000, AT_SYMLINK_NOFOLLOW) < 0 &&
+	    errno != ENOENT)
+		return sb_syserr(err, "chown /home/user");
+	return 0;
+}
+
+/* The host's /usr (and any top-level library directory that is not a
+ * symlink into it) read-only, nosuid, nodev. */
+static int bind_host_dirs(int rootfd, struct sb_err *err)
+{
+	static const char *const dirs[] = { "usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32" };
+	struct stat st;
+	char host[32];
+
+	for (size_t i = 0; i < sizeof dirs / sizeof *dirs; i++) {
+		snprintf(host, sizeof host, "/%s", dirs[i]);
+		if (lstat(host, &st) < 0 || !S_ISDIR(st.st_mode))
+			continue;
+		int fd = host_bind(host, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, err);
+		if (fd < 0 || attach(fd, rootfd, dirs[i], err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* runc's MaskedPaths and ReadonlyPaths, relative to the new /proc. */
+static const char *const proc_masked_files[] = {
+	"kcore", "keys", "latency_stats", "timer_list", "timer_stats", "sched_debug",
+	"sysrq-trigger", "kallsyms", "kmsg",
+};
+static const char *const proc_masked_dirs[] = { "acpi", "scsi", "asound", "driver" };
+static const char *const proc_readonly[] = { "bus", "fs", "irq", "sys" };
+
+static int mask_proc(int procfd, struct sb_err *err)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof proc_masked_files / sizeof *proc_masked_files; i++) {
+		if (faccessat(procfd, proc_masked_files[i], F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		int fd = host_bind("/dev/null", 0, err);
+		if (fd < 0 || attach(fd, procfd, proc_masked_files[i], err) < 0)
+			return -1;
+	}
+	for (i = 0; i < sizeof proc_masked_dirs / sizeof *proc_masked_dirs; i++) {
+		static const char *const o[] = { "size=0", "mode=0", NULL };
+		if (faccessat(procfd, proc_masked_dirs[i], F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		int fd = new_fs("tmpfs", o, MOUNT_ATTR_RDONLY, err);
+		if (fd < 0 || attach(fd, procfd, proc_masked_dirs[i], err) < 0)
+			return -1;
+	}
+	for (i = 0; i < sizeof proc_readonly / sizeof *proc_readonly; i++) {
+		struct mount_attr attr = { .attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
+							MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC };
+		int fd = open_tree(procfd, proc_readonly[i],
+				   OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_SYMLINK_NOFOLLOW);
+		if (fd < 0)
+			continue;
+		if (mount_setattr(fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) < 0) {
+			close(fd);
+			return sb_syserr(err, "read-only /proc/%s", proc_readonly[i]);
+		}
+		if (attach(fd, procfd, proc_readonly[i], err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Per-netns knobs, set while we still hold the privilege: the sandbox's root
+ * can bind low ports and ping without owning its network namespace. */
+static void net_sysctls(int procfd)
+{
+	sb_write_file_at(procfd, "sys/net/ipv4/ip_unprivileged_port_start", "0");
+	sb_write_file_at(procfd, "sys/net/ipv4/ping_group_range", "0 2147483647");
+}
+
+static int mount_proc(int rootfd, struct sb_err *err)
+{
+	static const char *const o[] = { NULL };
+	int mnt = new_fs("proc", o, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, err);
+	cleanup_close int procfd = -1;
+
+	if (mnt < 0)
+		return -1;
+	procfd = fcntl(mnt, F_DUPFD_CLOEXEC, 3);
+	if (attach(mnt, rootfd, "proc", err) < 0)
+		return -1;
+	net_sysctls(procfd);
+	return mask_proc(procfd, err);
+}
+
+static int mount_dev(int rootfd, struct sb_err *err)
+{
+	static const char *const devs[] = { "null", "zero", "full", "random", "urandom", "tty" };
+	static const char *const links[][2] = {
+		{ "/proc/self/fd", "fd" }, { "/proc/self/fd/0", "stdin" },
+		{ "/proc/self/fd/1", "stdout" }, { "/proc/self/fd/2", "stderr" },
+		{ "pts/ptmx", "ptmx" },
+	};
+	static const char *const tmpfs_o[] = { "mode=0755", "size=65536", "nr_inodes=64", NULL };
+	static const char *const pts_o[] = { "ptmxmode=0666", "mode=0620", NULL };
+	static const char *const shm_o[] = { "mode=1777", "size=67108864", NULL };
+	cleanup_close int devfd = -1;
+	int mnt;
+	size_t i;
+
+	mnt = new_fs("tmpfs", tmpfs_o, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, err);
+	if (mnt < 0)
+		return -1;
+	devfd = fcntl(mnt, F_DUPFD_CLOEXEC, 3);
+	if (attach(mnt, rootfd, "dev", err) < 0)
+		return -1;
+	for (i = 0; i < sizeof devs / sizeof *devs; i++) {
+		char host[32];
+		int fd = openat(devfd, devs[i], O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+		if (fd < 0)
+			return sb_syserr(err, "create /dev/%s", devs[i]);
+		close(fd);
+		snprintf(host, sizeof host, "/dev/%s", devs[i]);
+		fd = host_bind(host, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, err);
+		if (fd < 0 || attach(fd, devfd, devs[i], err) < 0)
+			return -1;
+	}
+	for (i = 0; i < sizeof links / sizeof *links; i++)
+		if (symlinkat(links[i][0], devfd, links[i][1]) < 0)
+			return sb_syserr(err, "symlink /dev/%s", links[i][1]);
+	if (mkdirat(devfd, "pts", 0755) < 0 || mkdirat(devfd, "shm", 01777) < 0)
+		return sb_syserr(err, "mkdir in /dev");
+	mnt = new_fs("devpts", pts_o, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, err);
+	if (mnt < 0 || attach(mnt, devfd, "pts", err) < 0)
+		return -1;
+	mnt = new_fs("tmpfs", shm_o, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, err);
+	if (mnt < 0 || attach(mnt, devfd, "shm", err) < 0)
+		return -1;
+	return 0;
+}
+
+static int mount_misc(int rootfd, struct sb_err *err)
+{
+	static const char *const tmp_o[] = { "mode=1777", "size=536870912", "nr_inodes=65536", NULL };
+	static const char *const none[] = { NULL };
+	int mnt;
+
+	mnt = new_fs("tmpfs", tmp_o, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, err);
+	if (mnt < 0 || attach(mnt, rootfd, "tmp", err) < 0)
+		return -1;
+	mnt = new_fs("sysfs", none, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+				   MOUNT_ATTR_NOEXEC, err);
+	if (mnt < 0 || attach(mnt, rootfd, "sys", err) < 0)
+		return -1;
+	return 0;
+}
+
+/* pivot_root(".", ".") stacks the old root under the new one; detaching
+ * "." then drops the old root so nothing of the host stays reachable. */
+static int pivot(int rootfd, struct sb_err *err)
+{
+	if (fchdir(rootfd) < 0)
+		return sb_syserr(err, "chdir to new root");
+	if (syscall(SYS_pivot_root, ".", ".") < 0)
+		return sb_syserr(err, "pivot_root");
+	if (umount2(".", MNT_DETACH) < 0)
+		return sb_syserr(err, "detach old root");
+	if (chdir("/") < 0)
+		return sb_syserr(err, "chdir /");
+	return 0;
+}
+
+static int loopback_up(struct sb_err *err)
+{
+	cleanup_close int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	struct ifreq ifr;
+
+	if (s < 0)
+		return sb_syserr(err, "socket");
+	memset(&ifr, 0, sizeof ifr);
+	strcpy(ifr.ifr_name, "lo");
+	if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
+		return sb_syserr(err, "get lo flags");
+	ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+	if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
+		return sb_syserr(err, "bring lo up");
+	return 0;
+}
+
+int rootfs_setup(const struct rootfs_spec *s, struct sb_err *err)
+{
+	cleanup_close int rootfd = -1;
+
+	/* nothing we mount may propagate back to the host, nor the host's to us */
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return sb_syserr(err, "make / private");
+	rootfd = mount_overlay(s, err);
+	if (rootfd < 0)
+		return -1;
+	if (s->first_start && hand_over_skeleton(rootfd, s->uid_base, err) < 0)
+		return -1;
+	if (bind_host_dirs(rootfd, err) < 0 || mount_proc(rootfd, err) < 0 ||
+	    mount_dev(rootfd, err) < 0 || mount_misc(rootfd, err) < 0)
+		return -1;
+	if (pivot(rootfd, err) < 0)
+		return -1;
+	if (sethostname(s->hostname, strlen(s->hostname)) < 0)
+		return sb_syserr(err, "sethostname");
+	return loopback_up(err);
+}

@@ -1,0 +1,27 @@
+/* The sandbox's root filesystem: the `host` image on disk, and the mount
+ * setup its init performs (as host root, in its fresh mount namespace,
+ * before it enters its user namespace). */
+#ifndef SB_ROOTFS_H
+#define SB_ROOTFS_H
+
+#include <stdbool.h>
+
+#include "util.h"
+
+struct rootfs_spec {
+	const char *image_dir;	/* overlay lower dir */
+	const char *sandbox_dir;/* holds upper/, work/, root/ */
+	const char *hostname;
+	uid_t uid_base;		/* host uid of the sandbox's root */
+	bool first_start;	/* upper dir is new: hand the skeleton to the sandbox */
+};
+
+/* Build the `host` image skeleton at dir if it is not there yet: a minimal
+ * /etc, the top-level directories, and the host's merged-/usr symlinks. */
+int image_host_ensure(const char *dir, struct sb_err *err);
+
+/* Mount everything and pivot into the new root; the old root is detached.
+ * Runs in the init before it drops into the user namespace. */
+int rootfs_setup(const struct rootfs_spec *spec, struct sb_err *err);
+
+#endif

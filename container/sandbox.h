@@ -1,0 +1,64 @@
+/* Starting a sandbox and talking to its init, from a worker. */
+#ifndef SB_SANDBOX_H
+#define SB_SANDBOX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cgroup.h"
+#include "util.h"
+
+struct sb_spec {
+	const char *id;
+	const char *sandbox_dir;	/* <data>/sandboxes/<id>: upper/ work/ root/ ctl */
+	const char *image_dir;
+	uid_t uid_base;
+	bool first_start;
+	long pids_max;
+	struct sb_cgroups *cg;
+};
+
+/* Start the sandbox's init; it is not our child (it outlives the worker).
+ * On success *pid is its host pid. */
+int sandbox_start(const struct sb_spec *spec, pid_t *pid, struct sb_err *err);
+
+/* Connect to the init of the sandbox whose directory is sbdirfd; -1 with
+ * errno ECONNREFUSED or ENOENT when it is not running. */
+int sandbox_connect(int sbdirfd);
+
+/* Kill every process of the sandbox except its init; *killed = how many. */
+int sandbox_killall(int ctl, int *killed, struct sb_err *err);
+
+/* Whether the process pid, started at start (clock ticks since boot), lives. */
+bool sandbox_alive(pid_t pid, unsigned long long start);
+
+struct sb_buf {
+	char *data;
+	size_t len, cap;
+};
+void sb_buf_release(struct sb_buf *b);
+
+struct sb_exec_req {
+	const char *command;
+	const char *cwd;
+	const char *const *env;	/* "K=V" */
+	size_t nenv;
+	int64_t timeout_ms;
+	size_t max_output;	/* per stream */
+};
+
+struct sb_exec_res {
+	struct sb_buf out, err;
+	int exit_code;		/* 128+signal when killed */
+	bool timed_out, truncated;
+	int64_t duration_ms;
+};
+
+/* Run a command in the sandbox through its init (ctl); the exec's tree lives
+ * in cgroup `cgname` of the sandbox for its duration. */
+int sandbox_exec(int ctl, struct sb_cgroups *cg, const char *id, const char *cgname,
+		 const struct sb_exec_req *req, struct sb_exec_res *res, struct sb_err *err);
+void sb_exec_res_release(struct sb_exec_res *res);
+
+#endif

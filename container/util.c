@@ -1,0 +1,195 @@
+#include "config.h"
+
+#include "util.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+
+int sb_fail(struct sb_err *err, int status, int errnum, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err) {
+		err->errnum = errnum;
+		err->status = status ? status : 500;
+		va_start(ap, fmt);
+		vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+		va_end(ap);
+		if (errnum && status >= 500) {
+			size_t n = strlen(err->msg);
+			snprintf(err->msg + n, sizeof err->msg - n, ": %s", strerror(errnum));
+		}
+	}
+	return -1;
+}
+
+int sb_syserr(struct sb_err *err, const char *fmt, ...)
+{
+	int errnum = errno;
+	va_list ap;
+	size_t n;
+
+	if (err) {
+		err->errnum = errnum;
+		err->status = 500;
+		va_start(ap, fmt);
+		vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+		va_end(ap);
+		n = strlen(err->msg);
+		snprintf(err->msg + n, sizeof err->msg - n, ": %s", strerror(errnum));
+	}
+	errno = errnum;
+	return -1;
+}
+
+void sb_err_prefix(struct sb_err *err, const char *fmt, ...)
+{
+	char pre[128], old[sizeof err->msg];
+	va_list ap;
+
+	if (!err)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(pre, sizeof pre, fmt, ap);
+	va_end(ap);
+	memcpy(old, err->msg, sizeof old);
+	/* truncation of a long message is fine */
+	snprintf(err->msg, sizeof err->msg, "%.120s: %.380s", pre, old);
+}
+
+void sb_err_clear(struct sb_err *err)
+{
+	memset(err, 0, sizeof *err);
+}
+
+ssize_t sb_read_full(int fd, void *buf, size_t len)
+{
+	size_t off = 0;
+
+	while (off < len) {
+		ssize_t n = read(fd, (char *)buf + off, len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			break;
+		off += (size_t)n;
+	}
+	return (ssize_t)off;
+}
+
+ssize_t sb_write_full(int fd, const void *buf, size_t len)
+{
+	size_t off = 0;
+
+	while (off < len) {
+		ssize_t n = write(fd, (const char *)buf + off, len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		off += (size_t)n;
+	}
+	return (ssize_t)off;
+}
+
+ssize_t sb_read_file_at(int dirfd, const char *path, char *buf, size_t cap)
+{
+	int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = sb_read_full(fd, buf, cap - 1);
+	close(fd);
+	if (n < 0)
+		return -1;
+	buf[n] = '\0';
+	return n;
+}
+
+int sb_write_file_at(int dirfd, const char *path, const char *s)
+{
+	int fd = openat(dirfd, path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+	ssize_t n;
+	int saved;
+
+	if (fd < 0)
+		return -1;
+	n = sb_write_full(fd, s, strlen(s));
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return n < 0 ? -1 : 0;
+}
+
+int64_t sb_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t sb_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void sb_close_fds_from(int lowfd)
+{
+	if (syscall(SYS_close_range, (unsigned)lowfd, ~0U, 0) == 0)
+		return;
+	for (int fd = lowfd; fd < 65536; fd++)
+		close(fd);
+}
+
+int sb_pidfd_open(pid_t pid)
+{
+	return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+int sb_pidfd_send_signal(int pidfd, int sig)
+{
+	return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
+}
+
+unsigned long long sb_proc_starttime(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long start = 0;
+	int field;
+
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	if (sb_read_file_at(AT_FDCWD, path, buf, sizeof buf) < 0)
+		return 0;
+	/* comm (field 2) may hold spaces and parens: skip past the last ')' */
+	p = strrchr(buf, ')');
+	if (!p)
+		return 0;
+	p++;
+	for (field = 3; field < 22 && p; field++)
+		p = strchr(p + 1, ' ');
+	if (p)
+		start = strtoull(p + 1, NULL, 10);
+	return start;
+}
+
+void sb_iso8601(int64_t ms, char *buf, size_t len)
+{
+	time_t s = (time_t)(ms / 1000);
+	struct tm tm;
+
+	gmtime_r(&s, &tm);
+	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+		 (int)(ms % 1000));
+}

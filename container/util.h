@@ -1,0 +1,78 @@
+/* Small helpers shared by the sandbox library and the FastCGI program:
+ * the error object every fallible function fills, cleanup attributes,
+ * EINTR-safe I/O. */
+#ifndef SB_UTIL_H
+#define SB_UTIL_H
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+/* A fallible function returns a negative int and fills one of these; the
+ * caller may add context with sb_err_prefix().  `status` is the HTTP status
+ * the error maps to when it reaches a client (500 unless set). */
+struct sb_err {
+	int errnum;
+	int status;
+	char msg[512];
+};
+
+#define SB_ERR_INIT { 0, 0, { 0 } }
+
+int sb_fail(struct sb_err *err, int status, int errnum, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* like sb_fail() with errno as errnum and status 500 */
+int sb_syserr(struct sb_err *err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void sb_err_prefix(struct sb_err *err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void sb_err_clear(struct sb_err *err);
+
+static inline void sb_freep(void *p) { free(*(void **)p); }
+static inline void sb_closep(int *fd)
+{
+	if (*fd >= 0) {
+		int saved = errno;
+		close(*fd);
+		errno = saved;
+	}
+}
+#define cleanup_free __attribute__((cleanup(sb_freep)))
+#define cleanup_close __attribute__((cleanup(sb_closep)))
+
+static inline void *sb_steal(void *pp)
+{
+	void **p = pp, *v = *p;
+	*p = NULL;
+	return v;
+}
+#define steal_pointer(pp) sb_steal(pp)
+static inline int steal_fd(int *fd)
+{
+	int v = *fd;
+	*fd = -1;
+	return v;
+}
+
+ssize_t sb_read_full(int fd, void *buf, size_t len);
+ssize_t sb_write_full(int fd, const void *buf, size_t len);
+/* Read a small file (at most cap-1 bytes) relative to dirfd, NUL-terminated. */
+ssize_t sb_read_file_at(int dirfd, const char *path, char *buf, size_t cap);
+/* Write a string to an existing file relative to dirfd (cgroup and proc knobs). */
+int sb_write_file_at(int dirfd, const char *path, const char *s);
+int64_t sb_now_ms(void);
+int64_t sb_mono_ms(void);
+/* Close every fd >= lowfd except those listed. */
+void sb_close_fds_from(int lowfd);
+int sb_pidfd_open(pid_t pid);
+int sb_pidfd_send_signal(int pidfd, int sig);
+/* Start time of a process (field 22 of /proc/PID/stat), 0 when gone. */
+unsigned long long sb_proc_starttime(pid_t pid);
+/* Format an epoch-ms timestamp as ISO 8601 UTC into buf (at least 32 bytes). */
+void sb_iso8601(int64_t ms, char *buf, size_t len);
+
+#endif

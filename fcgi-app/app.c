@@ -1,0 +1,180 @@
+#include "config.h"
+
+#include "app.h"
+#include "sandbox.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+
+int app_open(struct app *app, const struct conf *conf, struct sb_err *err)
+{
+	char path[PATH_MAX];
+
+	memset(app, 0, sizeof *app);
+	app->conf = conf;
+	app->cg = (struct sb_cgroups)SB_CGROUPS_INIT;
+	app->sandboxes_fd = -1;
+	snprintf(app->cgname, sizeof app->cgname, "w%d", (int)getpid());
+	snprintf(path, sizeof path, "%s/db", conf->data_dir);
+	if (store_open(&app->store, path, err) < 0)
+		return -1;
+	if (cg_open(&app->cg, conf->cg_parent, err) < 0)
+		return -1;
+	snprintf(path, sizeof path, "%s/sandboxes", conf->data_dir);
+	app->sandboxes_fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (app->sandboxes_fd < 0)
+		return sb_syserr(err, "open %s", path);
+	return 0;
+}
+
+void app_close(struct app *app)
+{
+	store_close(&app->store);
+	cg_close(&app->cg);
+	if (app->sandboxes_fd >= 0)
+		close(app->sandboxes_fd);
+	app->sandboxes_fd = -1;
+}
+
+void sandbox_ref_release(struct sandbox_ref *sb)
+{
+	if (sb->dirfd >= 0)
+		close(sb->dirfd);
+	sb->dirfd = -1;
+}
+
+/* <data>/sandboxes/<id>/{upper,work,root}: 0700 at the top, so no host
+ * user can reach the sandbox's files; idempotent. */
+static int open_dirs(struct app *app, const char *id, struct sb_err *err)
+{
+	static const struct { const char *name; mode_t mode; } sub[] = {
+		{ "upper", 0755 }, { "work", 0700 }, { "root", 0755 },
+	};
+	int fd = openat(app->sandboxes_fd, id, O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+
+	if (fd >= 0)
+		return fd;
+	if (errno != ENOENT)
+		return sb_syserr(err, "open sandbox dir %s", id);
+	if (mkdirat(app->sandboxes_fd, id, 0700) < 0 && errno != EEXIST)
+		return sb_syserr(err, "mkdir sandbox dir %s", id);
+	fd = openat(app->sandboxes_fd, id, O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return sb_syserr(err, "open sandbox dir %s", id);
+	for (size_t i = 0; i < sizeof sub / sizeof *sub; i++) {
+		if (mkdirat(fd, sub[i].name, sub[i].mode) < 0 && errno != EEXIST) {
+			sb_syserr(err, "mkdir %s/%s", id, sub[i].name);
+			close(fd);
+			return -1;
+		}
+	}
+	return fd;
+}
+
+int app_sandbox_get(struct app *app, const char *id, bool create, struct sandbox_ref *sb,
+		    struct sb_err *err)
+{
+	int found;
+
+	memset(sb, 0, sizeof *sb);
+	sb->id = id;
+	sb->dirfd = -1;
+	found = store_get(&app->store, id, &sb->rec, err);
+	if (found < 0)
+		return -1;
+	if (!found && !create)
+		return sb_fail(err, 404, ENOENT, "sandbox %s not found", id);
+	if (!found && store_create(&app->store, id, "host", app->conf->uid_base,
+				   app->conf->uid_slots, &sb->rec, &sb->created, err) < 0)
+		return -1;
+	sb->dirfd = open_dirs(app, id, err);
+	return sb->dirfd < 0 ? -1 : 0;
+}
+
+bool app_sandbox_running(const struct sandbox_ref *sb)
+{
+	return sandbox_alive(sb->rec.init_pid, sb->rec.init_start);
+}
+
+static void set_init(struct sb_record *r, const void *arg)
+{
+	const struct sb_record *n = arg;
+
+	r->init_pid = n->init_pid;
+	r->init_start = n->init_start;
+	r->active_ms = n->active_ms;
+}
+
+static int start_locked(struct app *app, struct sandbox_ref *sb, struct sb_err *err)
+{
+	const struct conf *c = app->conf;
+	char dir[PATH_MAX];
+	bool first = faccessat(sb->dirfd, "initialized", F_OK, AT_SYMLINK_NOFOLLOW) < 0;
+	pid_t pid;
+
+	snprintf(dir, sizeof dir, "%s/sandboxes/%s", c->data_dir, sb->id);
+	struct sb_spec spec = {
+		.id = sb->id, .sandbox_dir = dir, .image_dir = c->image_dir,
+		.uid_base = sb->rec.uid_base, .first_start = first,
+		.pids_max = c->pids_max, .cg = &app->cg,
+	};
+	if (cg_sandbox_create(&app->cg, sb->id, c->pids_max, err) < 0)
+		return -1;
+	if (sandbox_start(&spec, &pid, err) < 0)
+		return -1;
+	if (first) {
+		int fd = openat(sb->dirfd, "initialized", O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+		if (fd >= 0)
+			close(fd);
+	}
+	sb->rec.init_pid = pid;
+	sb->rec.init_start = sb_proc_starttime(pid);
+	sb->rec.active_ms = sb_now_ms();
+	return store_update(&app->store, sb->id, set_init, &sb->rec, err);
+}
+
+int app_sandbox_connect(struct app *app, struct sandbox_ref *sb, struct sb_err *err)
+{
+	cleanup_close int lock = -1;
+	int fd = sandbox_connect(sb->dirfd);
+
+	if (fd >= 0)
+		return fd;
+	if (errno != ECONNREFUSED && errno != ENOENT)
+		return sb_syserr(err, "connect to sandbox %s", sb->id);
+	lock = openat(sb->dirfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (lock < 0)
+		return sb_syserr(err, "open lock of %s", sb->id);
+	while (flock(lock, LOCK_EX) < 0)
+		if (errno != EINTR)
+			return sb_syserr(err, "lock %s", sb->id);
+	/* someone may have started it while we waited for the lock */
+	fd = sandbox_connect(sb->dirfd);
+	if (fd >= 0)
+		return fd;
+	if (start_locked(app, sb, err) < 0)
+		return -1;
+	fd = sandbox_connect(sb->dirfd);
+	if (fd < 0)
+		return sb_syserr(err, "connect to new sandbox %s", sb->id);
+	return fd;
+}
+
+static void set_active(struct sb_record *r, const void *arg)
+{
+	r->active_ms = *(const int64_t *)arg;
+}
+
+void app_sandbox_touch(struct app *app, struct sandbox_ref *sb)
+{
+	int64_t now = sb_now_ms();
+
+	/* one write transaction a second per sandbox at most */
+	if (now - sb->rec.active_ms < 1000)
+		return;
+	sb->rec.active_ms = now;
+	store_update(&app->store, sb->id, set_active, &now, NULL);
+}

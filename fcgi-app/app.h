@@ -1,0 +1,42 @@
+/* What a worker holds for its whole life, and the sandbox operations the
+ * handlers build on: find or create a sandbox, make sure its init runs. */
+#ifndef SBD_APP_H
+#define SBD_APP_H
+
+#include <stdbool.h>
+
+#include "cgroup.h"
+#include "conf.h"
+#include "store.h"
+
+struct app {
+	const struct conf *conf;
+	struct store store;
+	struct sb_cgroups cg;
+	int sandboxes_fd;	/* <data>/sandboxes */
+	char cgname[24];	/* this worker's exec cgroup: "w<pid>" */
+};
+
+int app_open(struct app *app, const struct conf *conf, struct sb_err *err);
+void app_close(struct app *app);
+
+/* A sandbox as a request sees it. */
+struct sandbox_ref {
+	const char *id;
+	struct sb_record rec;
+	int dirfd;		/* <data>/sandboxes/<id>, O_PATH */
+	bool created;
+};
+
+void sandbox_ref_release(struct sandbox_ref *sb);
+/* Find the sandbox; with create, make it when missing.  Without create a
+ * missing sandbox is an error with status 404. */
+int app_sandbox_get(struct app *app, const char *id, bool create, struct sandbox_ref *sb,
+		    struct sb_err *err);
+/* Connect to the sandbox's init, starting it first when it is not running
+ * (serialised per sandbox by a lock file, so concurrent requests start one). */
+int app_sandbox_connect(struct app *app, struct sandbox_ref *sb, struct sb_err *err);
+bool app_sandbox_running(const struct sandbox_ref *sb);
+void app_sandbox_touch(struct app *app, struct sandbox_ref *sb);
+
+#endif

@@ -1,0 +1,160 @@
+#include "config.h"
+
+#include "conf.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void usage(FILE *f)
+{
+	fputs("usage: sandboxd --data DIR [options]\n"
+	      "  --data DIR          state directory (sandboxes, LMDB, sockets)\n"
+	      "  --socket PATH       FastCGI socket (default DIR/run/fcgi.sock)\n"
+	      "  --socket-group G    group that may connect (default www-data)\n"
+	      "  --workers N         worker processes (default 2 x cores)\n"
+	      "  --instance NAME     names this service's cgroups (default sandboxd)\n"
+	      "  --uid-base N        first host uid for sandboxes (default 268435456)\n"
+	      "  --uid-slots N       sandboxes that may exist, 65536 ids each (default 4096)\n"
+	      "  --cors-origin O     Access-Control-Allow-Origin (default *)\n"
+	      "  --max-body BYTES    largest JSON request body (default 1048576)\n"
+	      "  --timeout MS        default exec timeout (default 60000)\n"
+	      "  --max-timeout MS    largest exec timeout a request may ask (default 600000)\n"
+	      "  --max-output BYTES  stdout/stderr kept per exec stream (default 1048576)\n"
+	      "  --pids-max N        processes per sandbox (default 1024)\n"
+	      "  --pidfile PATH      write the master's pid there\n", f);
+}
+
+static int parse_num(const char *s, long long min, long long max, long long *out)
+{
+	char *end;
+
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	if (errno || end == s || *end || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* overlayfs takes its directories in one option string: refuse separators */
+static int path_ok(const char *p)
+{
+	return p[0] == '/' && !strpbrk(p, ",:\\\n");
+}
+
+int conf_parse(struct conf *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "data", required_argument, NULL, 'd' },
+		{ "socket", required_argument, NULL, 's' },
+		{ "socket-group", required_argument, NULL, 'g' },
+		{ "workers", required_argument, NULL, 'w' },
+		{ "instance", required_argument, NULL, 'i' },
+		{ "uid-base", required_argument, NULL, 'u' },
+		{ "uid-slots", required_argument, NULL, 'U' },
+		{ "cors-origin", required_argument, NULL, 'c' },
+		{ "max-body", required_argument, NULL, 'b' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "max-timeout", required_argument, NULL, 'T' },
+		{ "max-output", required_argument, NULL, 'o' },
+		{ "pids-max", required_argument, NULL, 'p' },
+		{ "pidfile", required_argument, NULL, 'P' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	long long v;
+	int o;
+	const char *data = NULL, *sock = NULL, *inst = "sandboxd";
+
+	memset(c, 0, sizeof *c);
+	c->socket_group = "www-data";
+	c->cors_origin = "*";
+	c->workers = 2 * (int)sysconf(_SC_NPROCESSORS_ONLN);
+	c->uid_base = 268435456;
+	c->uid_slots = 4096;
+	c->max_body = 1048576;
+	c->default_timeout_ms = 60000;
+	c->max_timeout_ms = 600000;
+	c->max_output = 1048576;
+	c->pids_max = 1024;
+	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (o) {
+		case 'd': data = optarg; break;
+		case 's': sock = optarg; break;
+		case 'g': c->socket_group = optarg; break;
+		case 'i': inst = optarg; break;
+		case 'c': c->cors_origin = optarg; break;
+		case 'P': c->pidfile = optarg; break;
+		case 'w':
+			if (parse_num(optarg, 1, 256, &v) < 0)
+				goto bad;
+			c->workers = (int)v;
+			break;
+		case 'u':
+			if (parse_num(optarg, 65536, 0xFFFF0000LL, &v) < 0)
+				goto bad;
+			c->uid_base = (uid_t)v;
+			break;
+		case 'U':
+			if (parse_num(optarg, 1, 65535, &v) < 0)
+				goto bad;
+			c->uid_slots = (uint32_t)v;
+			break;
+		case 'b':
+			if (parse_num(optarg, 1024, 1LL << 30, &v) < 0)
+				goto bad;
+			c->max_body = (size_t)v;
+			break;
+		case 't':
+			if (parse_num(optarg, 1, 86400000, &v) < 0)
+				goto bad;
+			c->default_timeout_ms = v;
+			break;
+		case 'T':
+			if (parse_num(optarg, 1, 86400000, &v) < 0)
+				goto bad;
+			c->max_timeout_ms = v;
+			break;
+		case 'o':
+			if (parse_num(optarg, 1024, 1LL << 30, &v) < 0)
+				goto bad;
+			c->max_output = (size_t)v;
+			break;
+		case 'p':
+			if (parse_num(optarg, 8, 1 << 22, &v) < 0)
+				goto bad;
+			c->pids_max = (long)v;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			goto bad;
+		}
+	}
+	if (optind != argc || !data || !path_ok(data))
+		goto bad;
+	if ((unsigned long long)c->uid_base + 65536ULL * c->uid_slots > 0xFFFFFFFFULL)
+		goto bad;
+	if (strlen(inst) >= sizeof c->instance || strspn(inst, "abcdefghijklmnopqrstuvwxyz"
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != strlen(inst) || !*inst)
+		goto bad;
+	if (c->default_timeout_ms > c->max_timeout_ms)
+		c->default_timeout_ms = c->max_timeout_ms;
+	snprintf(c->data_dir, sizeof c->data_dir, "%s", data);
+	snprintf(c->instance, sizeof c->instance, "%s", inst);
+	snprintf(c->cg_parent, sizeof c->cg_parent, "sandboxd-%s", inst);
+	snprintf(c->image_dir, sizeof c->image_dir, "%s/images/host", data);
+	if (sock)
+		snprintf(c->socket_path, sizeof c->socket_path, "%s", sock);
+	else
+		snprintf(c->socket_path, sizeof c->socket_path, "%s/run/fcgi.sock", data);
+	return 0;
+bad:
+	usage(stderr);
+	return -1;
+}

@@ -1,0 +1,31 @@
+/* Service settings: command-line options with defaults. */
+#ifndef SBD_CONF_H
+#define SBD_CONF_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct conf {
+	char data_dir[3584];		/* absolute; room left for what we append */
+	char socket_path[PATH_MAX];
+	char instance[48];		/* names this service's cgroups */
+	char cg_parent[64];		/* "sandboxd-<instance>" */
+	char image_dir[PATH_MAX];	/* <data>/images/host */
+	const char *socket_group;
+	const char *cors_origin;
+	const char *pidfile;
+	int workers;
+	uid_t uid_base;			/* first host uid handed to sandboxes */
+	uint32_t uid_slots;		/* how many 65536-id ranges from there */
+	size_t max_body;
+	int64_t default_timeout_ms, max_timeout_ms;
+	size_t max_output;
+	long pids_max;
+};
+
+/* Parse argv into c; prints usage and returns -1 on bad options. */
+int conf_parse(struct conf *c, int argc, char **argv);
+
+#endif

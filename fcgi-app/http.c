@@ -1,0 +1,351 @@
+#include "config.h"
+
+#include "http.h"
+#include "conf.h"
+#include "util.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *reason(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 204: return "No Content";
+	case 400: return "Bad Request";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 409: return "Conflict";
+	case 413: return "Payload Too Large";
+	case 429: return "Too Many Requests";
+	case 503: return "Service Unavailable";
+	default: return status >= 500 ? "Internal Server Error" : "Error";
+	}
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int http_pct_decode(char *s)
+{
+	char *w = s;
+
+	for (char *r = s; *r; r++) {
+		if (*r != '%') {
+			*w++ = *r;
+			continue;
+		}
+		int hi = hexval(r[1]), lo = hi < 0 ? -1 : hexval(r[2]);
+		if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
+			return -1;
+		*w++ = (char)(hi * 16 + lo);
+		r += 2;
+	}
+	*w = '\0';
+	return 0;
+}
+
+/* "/a/b%2Fc" -> segs {"a", "b/c"}: split first, then decode each segment,
+ * so an encoded slash can never make a new segment.  "/" has no segment. */
+static void split_path(struct http_req *req)
+{
+	char *p = req->segbuf;
+
+	memcpy(req->segbuf, req->path, sizeof req->segbuf);
+	if (*p != '/') {
+		req->bad_path = true;
+		return;
+	}
+	if (!p[1])
+		return;
+	for (char *seg = p + 1; seg; ) {
+		char *next = strchr(seg, '/');
+		if (next)
+			*next++ = '\0';
+		if (req->nsegs == HTTP_MAX_SEGS || http_pct_decode(seg) < 0) {
+			req->bad_path = true;
+			return;
+		}
+		req->segs[req->nsegs++] = seg;
+		seg = next;
+	}
+}
+
+void http_req_init(struct http_req *req, FCGX_Request *fcgi, const struct conf *conf)
+{
+	const char *uri = FCGX_GetParam("REQUEST_URI", fcgi->envp);
+	const char *rid = FCGX_GetParam("REQUEST_ID", fcgi->envp);
+	size_t n;
+
+	memset(req, 0, sizeof *req);
+	req->fcgi = fcgi;
+	req->conf = conf;
+	req->start_ms = sb_mono_ms();
+	req->method = FCGX_GetParam("REQUEST_METHOD", fcgi->envp);
+	if (!req->method)
+		req->method = "GET";
+	if (rid && *rid && strlen(rid) < sizeof req->rid &&
+	    strspn(rid, "0123456789abcdefABCDEF-") == strlen(rid))
+		snprintf(req->rid, sizeof req->rid, "%s", rid);
+	else
+		snprintf(req->rid, sizeof req->rid, "%d-%lld", (int)getpid(), (long long)sb_now_ms());
+	if (!uri)
+		uri = "/";
+	n = strcspn(uri, "?");
+	req->query = uri[n] ? uri + n + 1 : "";
+	if (n >= sizeof req->path) {
+		req->bad_path = true;
+		n = sizeof req->path - 1;
+	}
+	memcpy(req->path, uri, n);
+	req->path[n] = '\0';
+	if (!req->bad_path)
+		split_path(req);
+}
+
+void http_req_release(struct http_req *req)
+{
+	free(req->body);
+	req->body = NULL;
+}
+
+static void cors_headers(struct http_req *req)
+{
+	FCGX_FPrintF(req->fcgi->out,
+		     "Access-Control-Allow-Origin: %s\r\n"
+		     "Access-Control-Expose-Headers: X-Request-Id\r\n"
+		     "X-Request-Id: %s\r\n",
+		     req->conf->cors_origin, req->rid);
+	if (strcmp(req->conf->cors_origin, "*") != 0)
+		FCGX_FPrintF(req->fcgi->out, "Vary: Origin\r\n");
+}
+
+static void send_json(struct http_req *req, int status, struct json_object *o, const char *extra)
+{
+	const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+							 JSON_C_TO_STRING_NOSLASHESCAPE);
+	size_t len = strlen(s);
+
+	req->status = status;
+	FCGX_FPrintF(req->fcgi->out, "Status: %d %s\r\nContent-Type: application/json\r\n"
+		     "Content-Length: %zu\r\nCache-Control: no-store\r\n%s",
+		     status, reason(status), len + 1, extra ? extra : "");
+	cors_headers(req);
+	FCGX_PutS("\r\n", req->fcgi->out);
+	FCGX_PutStr(s, (int)len, req->fcgi->out);
+	FCGX_PutChar('\n', req->fcgi->out);
+}
+
+void http_reply_data(struct http_req *req, int status, struct json_object *data)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "success", json_object_new_boolean(1));
+	json_object_object_add(o, "data", data);
+	send_json(req, status, o, NULL);
+	json_object_put(o);
+}
+
+static void reply_error_v(struct http_req *req, int status, const char *extra, const char *fmt,
+			  va_list ap)
+{
+	struct json_object *o = json_object_new_object();
+	char msg[1024];
+
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	json_object_object_add(o, "success", json_object_new_boolean(0));
+	json_object_object_add(o, "error", json_string_lossy(msg, strlen(msg)));
+	send_json(req, status, o, extra);
+	json_object_put(o);
+}
+
+void http_reply_error(struct http_req *req, int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	reply_error_v(req, status, NULL, fmt, ap);
+	va_end(ap);
+}
+
+static void reply_error_extra(struct http_req *req, int status, const char *extra,
+			      const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	reply_error_v(req, status, extra, fmt, ap);
+	va_end(ap);
+}
+
+void http_reply_405(struct http_req *req, const char *allow)
+{
+	char extra[128];
+
+	snprintf(extra, sizeof extra, "Allow: %s\r\n", allow);
+	reply_error_extra(req, 405, extra, "method %s not allowed here", req->method);
+}
+
+void http_reply_options(struct http_req *req, const char *allow)
+{
+	req->status = 204;
+	FCGX_FPrintF(req->fcgi->out,
+		     "Status: 204 No Content\r\nAllow: %s\r\n"
+		     "Access-Control-Allow-Methods: %s\r\n"
+		     "Access-Control-Allow-Headers: Content-Type, Authorization, X-Request-Id\r\n"
+		     "Access-Control-Max-Age: 86400\r\n",
+		     allow, allow);
+	cors_headers(req);
+	FCGX_PutS("\r\n", req->fcgi->out);
+}
+
+int http_read_body(struct http_req *req)
+{
+	const char *cl = FCGX_GetParam("CONTENT_LENGTH", req->fcgi->envp);
+	unsigned long long len = 0;
+	char *end;
+
+	if (cl && *cl) {
+		errno = 0;
+		len = strtoull(cl, &end, 10);
+		if (errno || *end || *cl == '-')
+			len = ~0ULL;
+	}
+	if (len > req->conf->max_body) {
+		http_reply_error(req, 413, "request body larger than %zu bytes", req->conf->max_body);
+		return -1;
+	}
+	req->body = malloc(len + 1);
+	if (!req->body) {
+		http_reply_error(req, 500, "out of memory");
+		return -2;
+	}
+	int got = len ? FCGX_GetStr(req->body, (int)len, req->fcgi->in) : 0;
+	if (got < 0 || (unsigned long long)got != len) {
+		http_reply_error(req, 400, "request body shorter than its Content-Length");
+		return -2;
+	}
+	req->body[len] = '\0';
+	req->body_len = len;
+	return 0;
+}
+
+struct json_object *http_json_body(struct http_req *req)
+{
+	struct json_tokener *tok;
+	struct json_object *o;
+	enum json_tokener_error jerr;
+	size_t off;
+
+	if (req->body_len == strspn(req->body, " \t\r\n"))
+		return json_object_new_object();
+	tok = json_tokener_new_ex(32);
+	if (!tok) {
+		http_reply_error(req, 500, "out of memory");
+		return NULL;
+	}
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	o = json_tokener_parse_ex(tok, req->body, (int)req->body_len);
+	jerr = json_tokener_get_error(tok);
+	off = json_tokener_get_parse_end(tok);
+	json_tokener_free(tok);
+	if (!o || jerr != json_tokener_success) {
+		json_object_put(o);
+		http_reply_error(req, 400, "malformed JSON body: %s", json_tokener_error_desc(jerr));
+		return NULL;
+	}
+	if (off + strspn(req->body + off, " \t\r\n") != req->body_len) {
+		json_object_put(o);
+		http_reply_error(req, 400, "malformed JSON body: trailing data");
+		return NULL;
+	}
+	if (!json_object_is_type(o, json_type_object)) {
+		json_object_put(o);
+		http_reply_error(req, 400, "JSON body must be an object");
+		return NULL;
+	}
+	return o;
+}
+
+void http_access_log(const struct http_req *req)
+{
+	char ts[40];
+
+	sb_iso8601(sb_now_ms(), ts, sizeof ts);
+	fprintf(stderr, "%s %s %s %s %d %lldms\n", ts, req->rid, req->method, req->path,
+		req->status, (long long)(sb_mono_ms() - req->start_ms));
+}
+
+/* Length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+	size_t len;
+	unsigned cp;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xC2 && s[0] <= 0xDF)
+		len = 2, cp = s[0] & 0x1F;
+	else if (s[0] >= 0xE0 && s[0] <= 0xEF)
+		len = 3, cp = s[0] & 0x0F;
+	else if (s[0] >= 0xF0 && s[0] <= 0xF4)
+		len = 4, cp = s[0] & 0x07;
+	else
+		return 0;
+	if (n < len)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xC0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3F);
+	}
+	if ((len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+	    (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
+		return 0;
+	return len;
+}
+
+struct json_object *json_string_lossy(const char *s, size_t len)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i = 0, w = 0;
+	char *out;
+	struct json_object *o;
+
+	while (i < len) {
+		size_t k = utf8_seq(u + i, len - i);
+		if (!k)
+			break;
+		i += k;
+	}
+	if (i == len)
+		return json_object_new_string_len(s, (int)len);
+	out = malloc(len * 3 + 1);
+	if (!out)
+		return json_object_new_string("");
+	for (i = 0; i < len;) {
+		size_t k = utf8_seq(u + i, len - i);
+		if (k) {
+			memcpy(out + w, s + i, k);
+			w += k;
+			i += k;
+		} else {
+			memcpy(out + w, "\xEF\xBF\xBD", 3);
+			w += 3;
+			i++;
+		}
+	}
+	o = json_object_new_string_len(out, (int)w);
+	free(out);
+	return o;
+}

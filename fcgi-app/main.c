@@ -1,0 +1,73 @@
+/* sandboxd: a FastCGI service giving every projectId its own persistent,
+ * isolated Linux sandbox.  See README.md and docs/ARCHITECTURE.md. */
+#include "config.h"
+
+#include "conf.h"
+#include "pool.h"
+#include "rootfs.h"
+
+#include <fcgiapp.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static int mkdir_mode(const char *path, mode_t mode)
+{
+	if (mkdir(path, mode) < 0 && errno != EEXIST) {
+		fprintf(stderr, "sandboxd: mkdir %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	return chmod(path, mode);
+}
+
+/* <data> 0711: traversable (the web server reaches run/), not listable;
+ * sandboxes/ and db/ root only; run/ open to the socket's group. */
+static int prepare_data_dir(const struct conf *c)
+{
+	static const struct { const char *name; mode_t mode; } dirs[] = {
+		{ "", 0711 }, { "/sandboxes", 0700 }, { "/db", 0700 }, { "/images", 0755 },
+		{ "/run", 0755 },
+	};
+	char path[PATH_MAX + 32];
+
+	for (size_t i = 0; i < sizeof dirs / sizeof *dirs; i++) {
+		snprintf(path, sizeof path, "%s%s", c->data_dir, dirs[i].name);
+		if (mkdir_mode(path, dirs[i].mode) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct sb_err err = SB_ERR_INIT;
+	struct conf c;
+	FILE *f;
+
+	if (conf_parse(&c, argc, argv) < 0)
+		return 2;
+	if (geteuid() != 0) {
+		fprintf(stderr, "sandboxd: must run as root (it creates namespaces and cgroups)\n");
+		return 1;
+	}
+	umask(022);
+	if (prepare_data_dir(&c) < 0)
+		return 1;
+	if (image_host_ensure(c.image_dir, &err) < 0) {
+		fprintf(stderr, "sandboxd: host image: %s\n", err.msg);
+		return 1;
+	}
+	if (c.pidfile) {
+		f = fopen(c.pidfile, "we");
+		if (!f) {
+			perror("sandboxd: pidfile");
+			return 1;
+		}
+		fprintf(f, "%d\n", (int)getpid());
+		fclose(f);
+	}
+	setvbuf(stderr, NULL, _IOLBF, 0);
+	if (FCGX_Init() != 0)
+		return 1;
+	return master_run(&c);
+}

@@ -1,0 +1,239 @@
+/* The master: binds the FastCGI socket, forks the workers and supervises
+ * them as nginx's master does: signals blocked, sigsuspend, reap with
+ * WNOHANG, respawn.  SIGHUP replaces the workers (sandboxes keep running);
+ * SIGTERM/SIGINT drain the workers, then stop every sandbox init (their
+ * files stay; they start again on the next request). */
+#include "config.h"
+
+#include "cgroup.h"
+#include "conf.h"
+#include "pool.h"
+
+#include <fcgiapp.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#define MAX_WORKERS 256
+#define DRAIN_MS 30000
+
+static volatile sig_atomic_t got_chld, got_term, got_hup, got_alrm;
+
+static void on_signal(int sig)
+{
+	switch (sig) {
+	case SIGCHLD: got_chld = 1; break;
+	case SIGHUP: got_hup = 1; break;
+	case SIGALRM: got_alrm = 1; break;
+	default: got_term = 1;
+	}
+}
+
+struct worker {
+	pid_t pid;
+	int64_t started_ms;
+	bool retiring;	/* told to stop; not respawned */
+};
+
+static struct worker workers[MAX_WORKERS];
+static int nworkers;
+
+static pid_t spawn(const struct conf *c, int fd, const sigset_t *orig)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		sigprocmask(SIG_SETMASK, orig, NULL);
+		worker_run(c, fd);
+	}
+	if (pid < 0)
+		perror("sandboxd: fork worker");
+	return pid;
+}
+
+static int live_workers(void)
+{
+	int n = 0;
+
+	for (int i = 0; i < nworkers; i++)
+		n += workers[i].pid > 0;
+	return n;
+}
+
+static void set_timer(long ms)
+{
+	struct itimerval it = { .it_value = { ms / 1000, (ms % 1000) * 1000 } };
+
+	setitimer(ITIMER_REAL, &it, NULL);
+}
+
+/* A dead worker's exec in flight: its processes die with it. */
+static void reap(const struct conf *c, struct sb_cgroups *cg, bool respawn, int fd,
+		 const sigset_t *orig)
+{
+	int status;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		char name[24];
+
+		snprintf(name, sizeof name, "w%d", (int)pid);
+		cg_exec_reap_all(cg, name);
+		for (int i = 0; i < nworkers; i++) {
+			struct worker *w = &workers[i];
+			if (w->pid != pid)
+				continue;
+			w->pid = 0;
+			if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+				fprintf(stderr, "sandboxd: worker %d died (status %d)\n", (int)pid, status);
+			if (!respawn || w->retiring)
+				break;
+			/* a worker that dies at once would spin: pace it */
+			if (sb_mono_ms() - w->started_ms < 1000) {
+				struct timespec ts = { 0, 200000000 };
+				nanosleep(&ts, NULL);
+			}
+			w->pid = spawn(c, fd, orig);
+			w->started_ms = sb_mono_ms();
+			w->retiring = false;
+		}
+	}
+}
+
+static void signal_workers(int sig)
+{
+	for (int i = 0; i < nworkers; i++)
+		if (workers[i].pid > 0)
+			kill(workers[i].pid, sig);
+}
+
+static int open_socket(const struct conf *c)
+{
+	int fd;
+	struct group *g;
+
+	unlink(c->socket_path);
+	fd = FCGX_OpenSocket(c->socket_path, 512);
+	if (fd < 0) {
+		fprintf(stderr, "sandboxd: cannot bind %s\n", c->socket_path);
+		return -1;
+	}
+	/* only root and the web server's group may talk to us */
+	g = getgrnam(c->socket_group);
+	if (chown(c->socket_path, 0, g ? g->gr_gid : 0) < 0 || chmod(c->socket_path, 0660) < 0) {
+		perror("sandboxd: socket permissions");
+		return -1;
+	}
+	return fd;
+}
+
+/* SIGHUP: the current workers finish their request and leave; a fresh set
+ * takes over at once. */
+static void replace_workers(const struct conf *c, int fd, const sigset_t *orig)
+{
+	int j = 0, n = nworkers;
+
+	for (int i = 0; i < n; i++) {
+		if (workers[i].pid <= 0)
+			continue;
+		workers[i].retiring = true;
+		kill(workers[i].pid, SIGTERM);
+		workers[j++] = workers[i];
+	}
+	for (int i = 0; i < c->workers && j < MAX_WORKERS; i++) {
+		workers[j].pid = spawn(c, fd, orig);
+		workers[j].started_ms = sb_mono_ms();
+		workers[j++].retiring = false;
+	}
+	nworkers = j;
+}
+
+static bool any_retiring(void)
+{
+	for (int i = 0; i < nworkers; i++)
+		if (workers[i].pid > 0 && workers[i].retiring)
+			return true;
+	return false;
+}
+
+int master_run(const struct conf *c)
+{
+	struct sb_err err = SB_ERR_INIT;
+	struct sb_cgroups cg = SB_CGROUPS_INIT;
+	struct sigaction sa = { .sa_handler = on_signal };
+	static const int sigs[] = { SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGALRM };
+	sigset_t block, orig;
+	bool draining = false;
+	int64_t deadline = 0;
+	int fd;
+
+	if (cg_open(&cg, c->cg_parent, &err) < 0) {
+		fprintf(stderr, "sandboxd: %s\n", err.msg);
+		return 1;
+	}
+	fd = open_socket(c);
+	if (fd < 0)
+		return 1;
+	sigemptyset(&block);
+	for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) {
+		sigaddset(&block, sigs[i]);
+		sigaction(sigs[i], &sa, NULL);
+	}
+	signal(SIGPIPE, SIG_IGN);
+	sigprocmask(SIG_BLOCK, &block, &orig);
+	nworkers = c->workers;
+	for (int i = 0; i < nworkers; i++) {
+		workers[i].pid = spawn(c, fd, &orig);
+		workers[i].started_ms = sb_mono_ms();
+	}
+	fprintf(stderr, "sandboxd: %d workers on %s\n", nworkers, c->socket_path);
+	for (;;) {
+		sigsuspend(&orig);
+		if (got_chld) {
+			got_chld = 0;
+			reap(c, &cg, !draining, fd, &orig);
+		}
+		if (got_hup) {
+			got_hup = 0;
+			if (!draining) {
+				fprintf(stderr, "sandboxd: reload: replacing workers\n");
+				replace_workers(c, fd, &orig);
+				set_timer(200);
+			}
+		}
+		if (got_term && !draining) {
+			fprintf(stderr, "sandboxd: stopping\n");
+			draining = true;
+			close(fd);
+			unlink(c->socket_path);
+			signal_workers(SIGTERM);
+			deadline = sb_mono_ms() + DRAIN_MS;
+			set_timer(200);
+		}
+		if (draining && live_workers() == 0)
+			break;
+		if (got_alrm) {
+			got_alrm = 0;
+			/* a worker may have been entering accept() when told: say it again */
+			if (draining)
+				signal_workers(sb_mono_ms() > deadline ? SIGKILL : SIGTERM);
+			else
+				for (int i = 0; i < nworkers; i++)
+					if (workers[i].pid > 0 && workers[i].retiring)
+						kill(workers[i].pid, SIGTERM);
+			if (draining || any_retiring())
+				set_timer(200);
+		}
+	}
+	/* a full stop stops every sandbox; files stay */
+	if (cg_destroy_all(&cg, c->cg_parent) < 0)
+		fprintf(stderr, "sandboxd: some cgroups could not be removed\n");
+	fprintf(stderr, "sandboxd: stopped\n");
+	return 0;
+}

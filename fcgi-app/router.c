@@ -1,0 +1,84 @@
+#include "config.h"
+
+#include "router.h"
+#include "app.h"
+#include "http.h"
+
+#include <string.h>
+
+bool project_id_valid(const char *id)
+{
+	size_t n = strlen(id);
+
+	if (n == 0 || n > 63)
+		return false;
+	if (!((id[0] >= 'a' && id[0] <= 'z') || (id[0] >= 'A' && id[0] <= 'Z') ||
+	      (id[0] >= '0' && id[0] <= '9')))
+		return false;
+	return strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") == n;
+}
+
+typedef void (*handler_fn)(struct app *, struct http_req *, const char *);
+
+struct route {
+	const char *action;	/* third segment, NULL for /sandboxes/:id */
+	const char *allow;
+	handler_fn get, post, del;
+};
+
+static const struct route routes[] = {
+	{ NULL, "GET, POST, DELETE, OPTIONS", api_sandbox_status, api_sandbox_create,
+	  api_sandbox_delete },
+	{ "exec", "POST, OPTIONS", NULL, api_exec, NULL },
+};
+
+static const struct route *match(const struct http_req *req)
+{
+	if (req->nsegs < 2 || req->nsegs > 3 || strcmp(req->segs[0], "sandboxes") != 0)
+		return NULL;
+	for (size_t i = 0; i < sizeof routes / sizeof *routes; i++) {
+		const char *a = routes[i].action;
+		if (req->nsegs == 2 && !a)
+			return &routes[i];
+		if (req->nsegs == 3 && a && strcmp(req->segs[2], a) == 0)
+			return &routes[i];
+	}
+	return NULL;
+}
+
+void router_dispatch(struct app *app, struct http_req *req)
+{
+	const struct route *r;
+	handler_fn fn = NULL;
+	const char *m = req->method;
+
+	if (req->bad_path) {
+		http_reply_error(req, 400, "malformed request path");
+		return;
+	}
+	r = match(req);
+	if (!r) {
+		http_reply_error(req, 404, "no such route: %s %s", req->method, req->path);
+		return;
+	}
+	if (strcmp(m, "OPTIONS") == 0) {
+		http_reply_options(req, r->allow);
+		return;
+	}
+	if (strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0)
+		fn = r->get;
+	else if (strcmp(m, "POST") == 0)
+		fn = r->post;
+	else if (strcmp(m, "DELETE") == 0)
+		fn = r->del;
+	if (!fn) {
+		http_reply_405(req, r->allow);
+		return;
+	}
+	/* before anything touches disk */
+	if (!project_id_valid(req->segs[1])) {
+		http_reply_error(req, 400, "invalid projectId: must match [A-Za-z0-9][A-Za-z0-9_-]{0,62}");
+		return;
+	}
+	fn(app, req, req->segs[1]);
+}

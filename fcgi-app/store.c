@@ -1,0 +1,194 @@
+#include "config.h"
+
+#include "store.h"
+
+#include <json-c/json.h>
+#include <stdio.h>
+#include <string.h>
+
+static int mdb_fail(struct sb_err *err, int rc, const char *what)
+{
+	return sb_fail(err, 500, 0, "lmdb %s: %s", what, mdb_strerror(rc));
+}
+
+int store_open(struct store *s, const char *dir, struct sb_err *err)
+{
+	MDB_txn *txn;
+	int rc, dead;
+
+	memset(s, 0, sizeof *s);
+	if ((rc = mdb_env_create(&s->env)))
+		return mdb_fail(err, rc, "env create");
+	mdb_env_set_maxdbs(s->env, 8);
+	mdb_env_set_mapsize(s->env, (size_t)1 << 30);
+	/* NOMETASYNC: a crash may lose the last transaction, never integrity */
+	if ((rc = mdb_env_open(s->env, dir, MDB_NOTLS | MDB_NOMETASYNC, 0600))) {
+		mdb_env_close(s->env);
+		s->env = NULL;
+		return mdb_fail(err, rc, dir);
+	}
+	/* reader slots of workers that were killed mid-transaction */
+	mdb_reader_check(s->env, &dead);
+	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)))
+		goto fail;
+	if ((rc = mdb_dbi_open(txn, "sandboxes", MDB_CREATE, &s->sandboxes)) ||
+	    (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->meta))) {
+		mdb_txn_abort(txn);
+		goto fail;
+	}
+	if ((rc = mdb_txn_commit(txn)))
+		goto fail;
+	return 0;
+fail:
+	mdb_env_close(s->env);
+	s->env = NULL;
+	return mdb_fail(err, rc, "open databases");
+}
+
+void store_close(struct store *s)
+{
+	if (s->env)
+		mdb_env_close(s->env);
+	s->env = NULL;
+}
+
+static int decode(const MDB_val *v, struct sb_record *r)
+{
+	struct json_tokener *tok = json_tokener_new();
+	struct json_object *o, *f;
+
+	if (!tok)
+		return -1;
+	o = json_tokener_parse_ex(tok, v->mv_data, (int)v->mv_size);
+	json_tokener_free(tok);
+	if (!o || !json_object_is_type(o, json_type_object)) {
+		json_object_put(o);
+		return -1;
+	}
+	memset(r, 0, sizeof *r);
+	if (json_object_object_get_ex(o, "image", &f))
+		snprintf(r->image, sizeof r->image, "%s", json_object_get_string(f));
+	if (json_object_object_get_ex(o, "uidBase", &f))
+		r->uid_base = (uid_t)json_object_get_int64(f);
+	if (json_object_object_get_ex(o, "createdAt", &f))
+		r->created_ms = json_object_get_int64(f);
+	if (json_object_object_get_ex(o, "lastActiveAt", &f))
+		r->active_ms = json_object_get_int64(f);
+	if (json_object_object_get_ex(o, "initPid", &f))
+		r->init_pid = (pid_t)json_object_get_int64(f);
+	if (json_object_object_get_ex(o, "initStart", &f))
+		r->init_start = (unsigned long long)json_object_get_uint64(f);
+	json_object_put(o);
+	return 0;
+}
+
+static int encode_put(MDB_txn *txn, MDB_dbi dbi, const char *id, const struct sb_record *r)
+{
+	struct json_object *o = json_object_new_object();
+	MDB_val k = { strlen(id), (void *)id }, v;
+	const char *s;
+	int rc;
+
+	json_object_object_add(o, "image", json_object_new_string(r->image));
+	json_object_object_add(o, "uidBase", json_object_new_int64(r->uid_base));
+	json_object_object_add(o, "createdAt", json_object_new_int64(r->created_ms));
+	json_object_object_add(o, "lastActiveAt", json_object_new_int64(r->active_ms));
+	json_object_object_add(o, "initPid", json_object_new_int64(r->init_pid));
+	json_object_object_add(o, "initStart", json_object_new_uint64(r->init_start));
+	s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	v.mv_size = strlen(s);
+	v.mv_data = (void *)s;
+	rc = mdb_put(txn, dbi, &k, &v, 0);
+	json_object_put(o);
+	return rc;
+}
+
+int store_get(struct store *s, const char *id, struct sb_record *r, struct sb_err *err)
+{
+	MDB_val k = { strlen(id), (void *)id }, v;
+	MDB_txn *txn;
+	int rc, found;
+
+	if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)))
+		return mdb_fail(err, rc, "read");
+	rc = mdb_get(txn, s->sandboxes, &k, &v);
+	found = rc == 0;
+	if (found && decode(&v, r) < 0) {
+		mdb_txn_abort(txn);
+		return sb_fail(err, 500, 0, "corrupt record for %s", id);
+	}
+	mdb_txn_abort(txn);
+	if (rc && rc != MDB_NOTFOUND)
+		return mdb_fail(err, rc, "get");
+	return found;
+}
+
+int store_create(struct store *s, const char *id, const char *image, uid_t base, uint32_t slots,
+		 struct sb_record *r, bool *created, struct sb_err *err)
+{
+	MDB_val k = { strlen(id), (void *)id }, v;
+	MDB_val nk = { 13, (void *)"next_uid_slot" }, nv;
+	uint32_t slot = 0;
+	MDB_txn *txn;
+	int rc;
+
+	*created = false;
+	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)))
+		return mdb_fail(err, rc, "begin");
+	rc = mdb_get(txn, s->sandboxes, &k, &v);
+	if (rc == 0) {
+		rc = decode(&v, r);
+		mdb_txn_abort(txn);
+		return rc < 0 ? sb_fail(err, 500, 0, "corrupt record for %s", id) : 0;
+	}
+	if (rc != MDB_NOTFOUND)
+		goto fail;
+	if (mdb_get(txn, s->meta, &nk, &nv) == 0 && nv.mv_size == sizeof slot)
+		memcpy(&slot, nv.mv_data, sizeof slot);
+	if (slot >= slots) {
+		mdb_txn_abort(txn);
+		return sb_fail(err, 503, ENOSPC, "no uid range left for a new sandbox");
+	}
+	memset(r, 0, sizeof *r);
+	snprintf(r->image, sizeof r->image, "%s", image);
+	/* ranges are never reused: sandboxes are not destroyed (files persist) */
+	r->uid_base = base + slot * 65536u;
+	r->created_ms = r->active_ms = sb_now_ms();
+	slot++;
+	nv.mv_size = sizeof slot;
+	nv.mv_data = &slot;
+	if ((rc = mdb_put(txn, s->meta, &nk, &nv, 0)) || (rc = encode_put(txn, s->sandboxes, id, r)))
+		goto fail;
+	if ((rc = mdb_txn_commit(txn)))
+		return mdb_fail(err, rc, "commit");
+	*created = true;
+	return 0;
+fail:
+	mdb_txn_abort(txn);
+	return mdb_fail(err, rc, "create");
+}
+
+int store_update(struct store *s, const char *id, void (*fn)(struct sb_record *, const void *),
+		 const void *arg, struct sb_err *err)
+{
+	MDB_val k = { strlen(id), (void *)id }, v;
+	struct sb_record r;
+	MDB_txn *txn;
+	int rc;
+
+	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)))
+		return mdb_fail(err, rc, "begin");
+	rc = mdb_get(txn, s->sandboxes, &k, &v);
+	if (rc || decode(&v, &r) < 0) {
+		mdb_txn_abort(txn);
+		return rc ? mdb_fail(err, rc, "update") : sb_fail(err, 500, 0, "corrupt record for %s", id);
+	}
+	fn(&r, arg);
+	if ((rc = encode_put(txn, s->sandboxes, id, &r))) {
+		mdb_txn_abort(txn);
+		return mdb_fail(err, rc, "put");
+	}
+	if ((rc = mdb_txn_commit(txn)))
+		return mdb_fail(err, rc, "commit");
+	return 0;
+}

@@ -1,0 +1,39 @@
+/* Project metadata in LMDB, shared by every worker (each opens the
+ * environment after fork).  One record per sandbox, keyed by projectId. */
+#ifndef SBD_STORE_H
+#define SBD_STORE_H
+
+#include <lmdb.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "util.h"
+
+struct store {
+	MDB_env *env;
+	MDB_dbi sandboxes, meta;
+};
+
+struct sb_record {
+	char image[64];
+	uid_t uid_base;
+	int64_t created_ms, active_ms;
+	pid_t init_pid;
+	unsigned long long init_start;
+};
+
+int store_open(struct store *s, const char *dir, struct sb_err *err);
+void store_close(struct store *s);
+/* 1 found, 0 missing, -1 error */
+int store_get(struct store *s, const char *id, struct sb_record *r, struct sb_err *err);
+/* Create-or-get in one write transaction (LMDB serialises writers across
+ * processes): at most one record, and one uid range, per id.  A new record
+ * takes the next free range of `slots` ranges of 65536 from `base`. */
+int store_create(struct store *s, const char *id, const char *image, uid_t base, uint32_t slots,
+		 struct sb_record *r, bool *created, struct sb_err *err);
+/* Read-modify-write of one record in a single write transaction. */
+int store_update(struct store *s, const char *id, void (*fn)(struct sb_record *, const void *),
+		 const void *arg, struct sb_err *err);
+
+#endif

@@ -1,0 +1,63 @@
+#include "config.h"
+
+#include "app.h"
+#include "http.h"
+#include "pool.h"
+#include "router.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+static volatile sig_atomic_t stopping;
+
+static void on_term(int sig)
+{
+	(void)sig;
+	stopping = 1;
+}
+
+static void handle(struct app *app, FCGX_Request *fr)
+{
+	struct http_req req;
+
+	http_req_init(&req, fr, app->conf);
+	if (strcmp(req.method, "OPTIONS") == 0 || http_read_body(&req) == 0)
+		router_dispatch(app, &req);
+	if (!req.status)
+		http_reply_error(&req, 500, "no response");
+	http_access_log(&req);
+	http_req_release(&req);
+}
+
+void worker_run(const struct conf *conf, int listen_fd)
+{
+	struct sb_err err = SB_ERR_INIT;
+	struct sigaction sa = { .sa_handler = on_term };	/* no SA_RESTART: accept returns */
+	struct app app;
+	FCGX_Request fr;
+	sigset_t none;
+
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGCHLD, SIG_DFL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	/* LMDB forbids using an environment across fork: open it here */
+	if (app_open(&app, conf, &err) < 0) {
+		fprintf(stderr, "worker %d: %s\n", (int)getpid(), err.msg);
+		_exit(1);
+	}
+	if (FCGX_InitRequest(&fr, listen_fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0)
+		_exit(1);
+	while (!stopping) {
+		if (FCGX_Accept_r(&fr) < 0)
+			continue;
+		handle(&app, &fr);
+		FCGX_Finish_r(&fr);
+	}
+	app_close(&app);
+	_exit(0);
+}

@@ -1,0 +1,136 @@
+# Test library for the end-to-end tests: TAP output, and a real nginx + the
+# real sandboxd pool on a free port with a temporary data dir, torn down by
+# trap.  Source it from a t/NNNN-area-what.t script, then call sbd_start.
+#
+# Environment: SANDBOXD, NGINX_BIN, TOP_SRCDIR (set by make check); T_KEEP=1
+# keeps the temporary directory for a look after a failure.
+
+set -u
+TOP_SRCDIR=${TOP_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
+SANDBOXD=${SANDBOXD:-$TOP_SRCDIR/sandboxd}
+NGINX_BIN=${NGINX_BIN:-/usr/sbin/nginx}
+
+T_N=0
+T_FAILED=0
+
+ok() {	# ok COND_EXIT_STATUS DESCRIPTION
+	local st=$1; shift
+	T_N=$((T_N + 1))
+	if [ "$st" -eq 0 ]; then
+		echo "ok $T_N - $*"
+	else
+		echo "not ok $T_N - $*"
+		T_FAILED=$((T_FAILED + 1))
+	fi
+	return "$st"
+}
+diag() { printf '# %s\n' "$@"; }
+is() {	# is GOT WANT DESCRIPTION
+	local got=$1 want=$2; shift 2
+	[ "$got" = "$want" ]
+	ok $? "$@" || diag "got:  '$got'" "want: '$want'"
+}
+isnt() {
+	local got=$1 want=$2; shift 2
+	[ "$got" != "$want" ]
+	ok $? "$@" || diag "got:  '$got' (must differ)"
+}
+like() {	# like GOT EXTENDED_REGEX DESCRIPTION
+	local got=$1 re=$2; shift 2
+	printf '%s' "$got" | grep -Eq -- "$re"
+	ok $? "$@" || diag "got:  '$got'" "want match: /$re/"
+}
+unlike() {
+	local got=$1 re=$2; shift 2
+	! printf '%s' "$got" | grep -Eq -- "$re"
+	ok $? "$@" || diag "got:  '$got'" "must not match: /$re/"
+}
+done_testing() { echo "1..$T_N"; [ "$T_FAILED" -eq 0 ]; }
+skip_all() { echo "1..0 # SKIP $*"; exit 0; }
+bail() { echo "Bail out! $*"; exit 1; }
+
+# --- the service under test ----------------------------------------------
+
+sbd_cleanup() {
+	local pid
+	if [ -n "${T_DIR:-}" ]; then
+		if [ -f "$T_DIR/sandboxd.pid" ]; then
+			pid=$(cat "$T_DIR/sandboxd.pid")
+			kill -TERM "$pid" 2>/dev/null
+			for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+			kill -KILL "$pid" 2>/dev/null
+		fi
+		[ -f "$T_DIR/nginx.pid" ] && kill -QUIT "$(cat "$T_DIR/nginx.pid")" 2>/dev/null
+		if [ "${T_KEEP:-0}" = 1 ] || [ "$T_FAILED" -ne 0 ]; then
+			echo "# kept $T_DIR" >&2
+			[ "$T_FAILED" -ne 0 ] && tail -n 30 "$T_DIR/sandboxd.log" 2>/dev/null | sed 's/^/# log: /' >&2
+		else
+			rm -rf "$T_DIR"
+		fi
+	fi
+}
+
+# sbd_start [sandboxd options...]: start nginx + the pool; sets BASE (URL),
+# T_DIR, DATA, INSTANCE, UID_BASE.
+sbd_start() {
+	[ "$(id -u)" = 0 ] || skip_all "needs root (namespaces, cgroups)"
+	[ -x "$SANDBOXD" ] || bail "no sandboxd binary at $SANDBOXD"
+	T_DIR=$(mktemp -d /tmp/sbd-t.XXXXXX) || bail "mktemp"
+	chmod 0711 "$T_DIR"
+	trap sbd_cleanup EXIT
+	DATA=$T_DIR/data
+	INSTANCE=t$$x$RANDOM
+	# a uid window of our own: 64 sandboxes of 65536 ids
+	UID_BASE=$((0x40000000 + (RANDOM % 700) * 64 * 65536))
+	"$SANDBOXD" --data "$DATA" --instance "$INSTANCE" --workers "${T_WORKERS:-3}" \
+		--uid-base "$UID_BASE" --uid-slots 64 --pidfile "$T_DIR/sandboxd.pid" "$@" \
+		>>"$T_DIR/sandboxd.log" 2>&1 &
+	SBD_PID=$!
+	for _ in $(seq 1 100); do [ -S "$DATA/run/fcgi.sock" ] && break; sleep 0.05; done
+	[ -S "$DATA/run/fcgi.sock" ] || { cat "$T_DIR/sandboxd.log" >&2; bail "sandboxd did not start"; }
+	mkdir -p "$T_DIR/nginx-tmp"
+	local try
+	for try in 1 2 3 4 5 6 7 8 9 10; do
+		PORT=$((20000 + RANDOM % 40000))
+		sed -e "s|@STATE@|$T_DIR|g" -e "s|@LISTEN@|127.0.0.1:$PORT|g" \
+			-e "s|@SOCKET@|$DATA/run/fcgi.sock|g" \
+			"$TOP_SRCDIR/nginx/sandboxd-dev.conf.in" >"$T_DIR/nginx.conf"
+		"$NGINX_BIN" -c "$T_DIR/nginx.conf" -p "$T_DIR" -e "$T_DIR/nginx-error.log" 2>>"$T_DIR/nginx-start.log" && break
+		PORT=
+	done
+	[ -n "$PORT" ] || bail "nginx did not start: $(tail -n 3 "$T_DIR/nginx-start.log")"
+	BASE=http://127.0.0.1:$PORT
+	for _ in $(seq 1 100); do
+		curl -s -o /dev/null "$BASE/" && break
+		sleep 0.05
+	done
+}
+
+# api METHOD PATH [JSON-BODY] [curl options...]: sets STATUS and BODY.
+api() {
+	local method=$1 path=$2 data=${3-}
+	shift $(( $# >= 3 ? 3 : 2 ))
+	local out=$T_DIR/resp.$$
+	if [ -n "$data" ]; then
+		STATUS=$(curl -s -o "$out" -w '%{http_code}' -X "$method" \
+			-H 'Content-Type: application/json' --data-binary "$data" "$@" "$BASE$path")
+	else
+		STATUS=$(curl -s -o "$out" -w '%{http_code}' -X "$method" "$@" "$BASE$path")
+	fi
+	BODY=$(cat "$out")
+	rm -f "$out"
+}
+
+# jqr FILTER: apply a jq filter to the last BODY (raw output).
+jqr() { printf '%s' "$BODY" | jq -r "$1" 2>/dev/null; }
+
+# exec_in ID COMMAND: POST /exec with a JSON-quoted command; sets STATUS/BODY.
+exec_in() {
+	local id=$1 cmd=$2
+	api POST "/sandboxes/$id/exec" "$(jq -cn --arg c "$cmd" '{command: $c}')"
+}
+
+# Host pids of every process in a sandbox's cgroup.
+sandbox_pids() {
+	cat "/sys/fs/cgroup/pids/sandboxd-$INSTANCE/$1/cgroup.procs" 2>/dev/null
+}
