@@ -119,6 +119,7 @@ __attribute__((noreturn)) static void init_child(const struct sb_spec *s, int re
 		sb_syserr(&err, "become the sandbox's root");
 		child_fail(readyfd, &err);
 	}
+	sb_proctitle_set("sandbox-init");
 	ready_send(readyfd, READY_OK, 0, NULL);
 	if (dup2(listenfd, 3) < 0)
 		_exit(1);

@@ -193,3 +193,34 @@ void sb_iso8601(int64_t ms, char *buf, size_t len)
 		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
 		 (int)(ms % 1000));
 }
+
+static char *title_start, *title_end;
+
+void sb_proctitle_init(int argc, char **argv)
+{
+	extern char **environ;
+	char *end;
+
+	if (argc < 1 || !argv[0])
+		return;
+	end = argv[0] + strlen(argv[0]) + 1;
+	for (int i = 1; i < argc; i++)
+		if (argv[i] == end)
+			end += strlen(argv[i]) + 1;
+	for (int i = 0; environ && environ[i]; i++)
+		if (environ[i] == end)
+			end += strlen(environ[i]) + 1;
+	title_start = argv[0];
+	title_end = end;
+}
+
+void sb_proctitle_set(const char *title)
+{
+	size_t room;
+
+	if (!title_start)
+		return;
+	room = (size_t)(title_end - title_start);
+	memset(title_start, 0, room);
+	snprintf(title_start, room, "%s", title);
+}

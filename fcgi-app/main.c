@@ -5,6 +5,7 @@
 #include "conf.h"
 #include "pool.h"
 #include "rootfs.h"
+#include "util.h"
 
 #include <fcgiapp.h>
 #include <stdio.h>
@@ -44,6 +45,7 @@ int main(int argc, char **argv)
 	struct conf c;
 	FILE *f;
 
+	sb_proctitle_init(argc, argv);
 	if (conf_parse(&c, argc, argv) < 0)
 		return 2;
 	if (geteuid() != 0) {
