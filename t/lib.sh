@@ -45,7 +45,17 @@ unlike() {
 	! printf '%s' "$got" | grep -Eq -- "$re"
 	ok $? "$@" || diag "got:  '$got'" "must not match: /$re/"
 }
-done_testing() { echo "1..$T_N"; [ "$T_FAILED" -eq 0 ]; }
+done_testing() {
+	# a sanitizer build reports into the service's log, not to us: read it
+	if [ -n "${T_DIR:-}" ] && [ -f "$T_DIR/sandboxd.log" ]; then
+		! grep -qE 'AddressSanitizer|UndefinedBehaviorSanitizer|runtime error:|LeakSanitizer' \
+			"$T_DIR/sandboxd.log"
+		ok $? "no sanitizer report in the service log" ||
+			grep -E -A5 'Sanitizer|runtime error:' "$T_DIR/sandboxd.log" | head -n 20 | sed 's/^/# /'
+	fi
+	echo "1..$T_N"
+	[ "$T_FAILED" -eq 0 ]
+}
 skip_all() { echo "1..0 # SKIP $*"; exit 0; }
 bail() { echo "Bail out! $*"; exit 1; }
 
