@@ -165,9 +165,9 @@ static int kill_all(void)
 	struct timespec ms = { 0, 1000000 };
 
 	for (int i = 0; i < 5000; i++) {
-		int r = kill(-1, SIGKILL);
+		int r = kill(-1, SIGKILL), kill_errno = errno;
 		reap();
-		if (r < 0 && errno == ESRCH)
+		if (r < 0 && kill_errno == ESRCH)
 			break;
 		nanosleep(&ms, NULL);
 	}

@@ -119,15 +119,28 @@ void http_req_release(struct http_req *req)
 	req->body = NULL;
 }
 
+static void put_fmt(struct http_req *req, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void put_fmt(struct http_req *req, const char *fmt, ...)
+{
+	char buf[2048];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		FCGX_PutStr(buf, n < (int)sizeof buf ? n : (int)sizeof buf - 1, req->fcgi->out);
+}
+
 static void cors_headers(struct http_req *req)
 {
-	FCGX_FPrintF(req->fcgi->out,
-		     "Access-Control-Allow-Origin: %s\r\n"
-		     "Access-Control-Expose-Headers: X-Request-Id\r\n"
-		     "X-Request-Id: %s\r\n",
-		     req->conf->cors_origin, req->rid);
-	if (strcmp(req->conf->cors_origin, "*") != 0)
-		FCGX_FPrintF(req->fcgi->out, "Vary: Origin\r\n");
+	put_fmt(req, "Access-Control-Allow-Origin: %s\r\n"
+		"Access-Control-Expose-Headers: X-Request-Id\r\n"
+		"X-Request-Id: %s\r\n%s",
+		req->conf->cors_origin, req->rid,
+		strcmp(req->conf->cors_origin, "*") != 0 ? "Vary: Origin\r\n" : "");
 }
 
 static void send_json(struct http_req *req, int status, struct json_object *o, const char *extra)
@@ -137,9 +150,10 @@ static void send_json(struct http_req *req, int status, struct json_object *o, c
 	size_t len = strlen(s);
 
 	req->status = status;
-	FCGX_FPrintF(req->fcgi->out, "Status: %d %s\r\nContent-Type: application/json\r\n"
-		     "Content-Length: %zu\r\nCache-Control: no-store\r\n%s",
-		     status, reason(status), len + 1, extra ? extra : "");
+	/* headers through snprintf: libfcgi's own printf knows no %zu */
+	put_fmt(req, "Status: %d %s\r\nContent-Type: application/json\r\n"
+		"Content-Length: %zu\r\nCache-Control: no-store\r\n%s",
+		status, reason(status), len + 1, extra ? extra : "");
 	cors_headers(req);
 	FCGX_PutS("\r\n", req->fcgi->out);
 	FCGX_PutStr(s, (int)len, req->fcgi->out);
@@ -199,14 +213,30 @@ void http_reply_405(struct http_req *req, const char *allow)
 void http_reply_options(struct http_req *req, const char *allow)
 {
 	req->status = 204;
-	FCGX_FPrintF(req->fcgi->out,
-		     "Status: 204 No Content\r\nAllow: %s\r\n"
-		     "Access-Control-Allow-Methods: %s\r\n"
-		     "Access-Control-Allow-Headers: Content-Type, Authorization, X-Request-Id\r\n"
-		     "Access-Control-Max-Age: 86400\r\n",
-		     allow, allow);
+	put_fmt(req, "Status: 204 No Content\r\nAllow: %s\r\n"
+		"Access-Control-Allow-Methods: %s\r\n"
+		"Access-Control-Allow-Headers: Content-Type, Authorization, X-Request-Id\r\n"
+		"Access-Control-Max-Age: 86400\r\n",
+		allow, allow);
 	cors_headers(req);
 	FCGX_PutS("\r\n", req->fcgi->out);
+}
+
+static size_t utf8_seq(const unsigned char *s, size_t n);
+
+/* RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF. */
+static bool utf8_valid(const char *s, size_t len)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i = 0;
+
+	while (i < len) {
+		size_t k = utf8_seq(u + i, len - i);
+		if (!k)
+			return false;
+		i += k;
+	}
+	return true;
 }
 
 int http_read_body(struct http_req *req)
@@ -249,29 +279,34 @@ struct json_object *http_json_body(struct http_req *req)
 
 	if (req->body_len == strspn(req->body, " \t\r\n"))
 		return json_object_new_object();
+	if (!utf8_valid(req->body, req->body_len)) {
+		http_reply_error(req, 400, "malformed JSON body: not valid UTF-8");
+		return NULL;
+	}
 	tok = json_tokener_new_ex(32);
 	if (!tok) {
 		http_reply_error(req, 500, "out of memory");
 		return NULL;
 	}
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-	o = json_tokener_parse_ex(tok, req->body, (int)req->body_len);
+	/* the terminating NUL lets a bare number or literal finish parsing */
+	o = json_tokener_parse_ex(tok, req->body, (int)req->body_len + 1);
 	jerr = json_tokener_get_error(tok);
 	off = json_tokener_get_parse_end(tok);
 	json_tokener_free(tok);
+	if (jerr == json_tokener_success && (!o || !json_object_is_type(o, json_type_object))) {
+		json_object_put(o);
+		http_reply_error(req, 400, "JSON body must be an object");
+		return NULL;
+	}
 	if (!o || jerr != json_tokener_success) {
 		json_object_put(o);
 		http_reply_error(req, 400, "malformed JSON body: %s", json_tokener_error_desc(jerr));
 		return NULL;
 	}
-	if (off + strspn(req->body + off, " \t\r\n") != req->body_len) {
+	if (off < req->body_len && off + strspn(req->body + off, " \t\r\n") != req->body_len) {
 		json_object_put(o);
 		http_reply_error(req, 400, "malformed JSON body: trailing data");
-		return NULL;
-	}
-	if (!json_object_is_type(o, json_type_object)) {
-		json_object_put(o);
-		http_reply_error(req, 400, "JSON body must be an object");
 		return NULL;
 	}
 	return o;

@@ -207,6 +207,8 @@ req OPTIONS /sandboxes/x
 is "$STATUS" 204 "OPTIONS /sandboxes/x answers 204"
 like "$(hdr Access-Control-Allow-Methods)" '(^|[ ,])DELETE($|[ ,])' "its Allow-Methods lists DELETE"
 
+cmd shape 'echo cors'
+is "$(hdr Access-Control-Allow-Origin)" '*' "an exec answer carries Access-Control-Allow-Origin: *"
 req GET /sandboxes/no-such-box
 is "$(hdr Access-Control-Allow-Origin)" '*' "an error answer carries the CORS header too"
 

@@ -19,11 +19,11 @@ req() {
 	api "$m" "$p" "$d" -D "$HDRS" "$@"
 }
 
-# is_json_error STATUS DESCRIPTION: the last answer is that status with a
-# JSON error envelope, served as application/json.
+# is_json_error STATUS-REGEX DESCRIPTION: the last answer has that status
+# and a JSON error envelope, served as application/json.
 is_json_error() {
 	local want=$1; shift
-	is "$STATUS" "$want" "$* -> $want"
+	like "$STATUS" "^($want)\$" "$* -> $want"
 	[ "$(hdr Content-Type)" = application/json ] &&
 		[ "$(jqr '(keys == ["error","success"]) and .success == false and (.error | type == "string" and length > 0)')" = true ]
 	ok $? "$* -> a JSON error (success false, non-empty error)" ||
@@ -62,8 +62,10 @@ fresh; bad_exec $FRESH '["echo hi"]' "a JSON array body" 'object'
 fresh; bad_exec $FRESH '"echo hi"' "a JSON string body" 'object'
 fresh; bad_exec $FRESH '42' "a JSON number body" 'object'
 fresh; bad_exec $FRESH 'null' "a JSON null body" 'object'
-fresh; bad_exec $FRESH '{"command": "echo hi"} x' "trailing garbage after the object" 'trailing'
-fresh; bad_exec $FRESH '{"command": "echo hi"}{"command": "id"}' "two objects in one body" 'trailing'
+fresh; bad_exec $FRESH 'null ' "a JSON null body, then a space" 'object'
+fresh; bad_exec $FRESH 'true' "a JSON boolean body" 'object'
+fresh; bad_exec $FRESH '{"command": "echo hi"} x' "trailing garbage after the object" 'JSON|trailing'
+fresh; bad_exec $FRESH '{"command": "echo hi"}{"command": "id"}' "two objects in one body" 'JSON|trailing'
 fresh; bad_exec $FRESH '{}' "missing command" 'command'
 fresh; bad_exec $FRESH '{"cmd": "echo hi"}' "command misspelt" 'command'
 fresh; bad_exec $FRESH '{"command": 42}' "command a number" 'command'
@@ -76,8 +78,8 @@ fresh; bad_exec $FRESH '{"command": "echo a\u0000b"}' "command with \\u0000" 'co
 deep=$(printf '{"a":%.0s' $(seq 1 99))1$(printf '}%.0s' $(seq 1 99))
 fresh; bad_exec $FRESH "{\"command\":\"echo hi\",\"n\":$deep}" "JSON nested 100 deep"
 fresh; bad_exec $FRESH "$(printf '[%.0s' $(seq 1 100))$(printf ']%.0s' $(seq 1 100))" "an array nested 100 deep"
-fresh; bad_exec $FRESH $'{"command": "echo \xff\xfe"}' "invalid UTF-8 in the body"
-fresh; bad_exec $FRESH $'{"command": "echo \xed\xa0\x80"}' "a UTF-16 surrogate encoded in UTF-8 in the body"
+fresh; bad_exec $FRESH $'{"command": "echo \xff\xfe"}' "invalid UTF-8 in the body (0xFF 0xFE)" 'UTF-8|utf-8'
+fresh; bad_exec $FRESH $'{"command": "echo \xc3"}' "invalid UTF-8 in the body (a cut sequence)" 'UTF-8|utf-8'
 fresh; bad_exec $FRESH '{"command": "echo hi", "stream": true}' "stream: true" 'not supported'
 fresh; bad_exec $FRESH '{"command": "echo hi", "stream": "false"}' "stream a string" 'stream'
 fresh; bad_exec $FRESH '{"command": "echo hi", "stream": 0}' "stream a number" 'stream'
@@ -102,6 +104,18 @@ fresh; req POST "/sandboxes/$FRESH" '{"image": "ubuntu"}'
 is_json_error 400 "create with an unknown image"
 fresh; req POST "/sandboxes/$FRESH" '{"image": "host"'
 is_json_error 400 "create with malformed JSON"
+
+# UTF-8 that a structural check lets through but RFC 3629 forbids: an
+# overlong "/", a UTF-16 surrogate, a code point above U+10FFFF
+utf8_bad() {	# utf8_bad ID BYTES DESCRIPTION
+	bad_exec "$1" "{\"command\": \"echo $2\"}" "$3"
+	req GET "/sandboxes/$1"
+	[ ! -e "$DATA/sandboxes/$1" ] && [ "$STATUS" = 404 ]
+	ok $? "$3: no sandbox was made for it (GET $STATUS)"
+}
+utf8_bad utf8-overlong $'\xc0\xaf' "an overlong UTF-8 encoding (C0 AF) in the body"
+utf8_bad utf8-surrogate $'\xed\xa0\x80' "a UTF-16 surrogate encoded in UTF-8 (ED A0 80) in the body"
+utf8_bad utf8-above $'\xf4\x90\x80\x80' "a code point above U+10FFFF (F4 90 80 80) in the body"
 
 for id in $FRESH_IDS; do
 	[ -e "$DATA/sandboxes/$id" ] && echo "$id"
@@ -147,9 +161,6 @@ req GET "/sandboxes/$long"
 is_json_error 400 "GET, projectId 64 characters long"
 req DELETE /sandboxes/-abc
 is_json_error 400 "DELETE, projectId with a leading -"
-req POST "/sandboxes/${long%a}"
-is "$STATUS" 200 "a 63-character projectId is fine (control)"
-SANDBOXES_BEFORE=$(sandboxes)	# that one is meant to exist
 
 # --- a body over the limit ------------------------------------------------------
 
@@ -170,10 +181,12 @@ is_json_error 413 "create with a body of 1 MiB + 1 bytes"
 
 # --- routes and methods -----------------------------------------------------------
 
-for p in / /foo /sandboxes /sandboxes/ /sandboxes/x/nope /sandboxes/x/exec/more /sandboxes/x/exec/ /SANDBOXES/x; do
+for p in / /foo /sandboxes /sandboxes/x/nope /sandboxes/x/exec/more /sandboxes/x/exec/ /SANDBOXES/x; do
 	req GET "$p"
 	is_json_error 404 "GET $p"
 done
+req GET /sandboxes/	# an empty projectId: no such route, or a bad id
+is_json_error '400|404' "GET /sandboxes/"
 req POST /sandboxes/x/nope '{"command": "id"}'
 is_json_error 404 "POST /sandboxes/x/nope"
 req POST /sandboxes/x/exec/more '{"command": "id"}'
@@ -199,6 +212,8 @@ is "$(workers)" "$WORKERS_BEFORE" "the master's workers are the same processes a
 req POST /sandboxes/live/exec '{"command": "test -e /workspace/ran && echo ran || echo clean"}'
 is "$(jqr .data.stdout)" clean "no rejected exec ran its command in the live sandbox"
 
+req POST "/sandboxes/${long%a}"
+is "$STATUS" 200 "a 63-character projectId is fine (control)"
 req POST /sandboxes/after-batch
 is "$STATUS" 200 "a normal create still works after the batch"
 req POST /sandboxes/after-batch/exec '{"command": "echo still alive"}'
