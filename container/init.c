@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include "init.h"
+#include "lockdown.h"
 #include "proto.h"
 #include "util.h"
 
@@ -67,7 +68,10 @@ __attribute__((noreturn)) static void exec_child(int gate, int out, int err_fd, 
 		dprintf(2, "sandbox: cannot enter %s: %s\n", cwd, strerror(errno));
 		_exit(127);
 	}
-	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+	if (sb_lockdown_apply() < 0) {
+		dprintf(2, "sandbox: lock-down failed: %s\n", strerror(errno));
+		_exit(127);
+	}
 	char *argv[] = { (char *)"sh", (char *)"-c", (char *)cmd, NULL };
 	execve("/bin/sh", argv, envp);
 	dprintf(2, "sandbox: exec /bin/sh: %s\n", strerror(errno));

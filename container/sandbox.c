@@ -11,6 +11,7 @@
 
 #include "sandbox.h"
 #include "init.h"
+#include "lockdown.h"
 #include "rootfs.h"
 
 #include <fcntl.h>
@@ -119,6 +120,8 @@ __attribute__((noreturn)) static void init_child(const struct sb_spec *s, int re
 		sb_syserr(&err, "become the sandbox's root");
 		child_fail(readyfd, &err);
 	}
+	if (sb_lockdown_prepare(&err) < 0)
+		child_fail(readyfd, &err);
 	sb_proctitle_set("sandbox-init");
 	ready_send(readyfd, READY_OK, 0, NULL);
 	if (dup2(listenfd, 3) < 0)
