@@ -10,7 +10,9 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#define CG_ROOT "/sys/fs/cgroup"
+static const char *const v1_ctrl[CG_NDIRS] = { "freezer", "pids", "memory", "cpu", "cpuacct" };
+
+#define FOR_EACH_DIR(cg, i) for (int i = 0; i < CG_NDIRS; i++) if ((cg)->dir[i] >= 0)
 
 static void sleep_ms(long ms)
 {
@@ -20,119 +22,194 @@ static void sleep_ms(long ms)
 		;
 }
 
-static int mkdir_p_at(int dirfd, const char *rel, struct sb_err *err)
+/* The directory that holds processes and exec cgroups. */
+static int procs_dir(const struct sb_cgroups *cg)
 {
-	char buf[4096], *p;
+	return cg->version == 2 ? cg->dir[0] : cg->dir[CG_FREEZER];
+}
 
-	if (strlen(rel) >= sizeof buf)
-		return sb_fail(err, 500, ENAMETOOLONG, "cgroup path too long");
-	strcpy(buf, rel);
-	for (p = buf + 1; ; p++) {
-		if (*p == '/' || *p == '\0') {
-			char c = *p;
-			*p = '\0';
-			if (mkdirat(dirfd, buf, 0755) < 0 && errno != EEXIST)
-				return sb_syserr(err, "mkdir cgroup %s", buf);
-			*p = c;
-			if (!c)
-				break;
-		}
-	}
+static int knob_write(const struct sb_cgroups *cg, int dirfd, const char *path, const char *val)
+{
+	int flags = O_WRONLY | O_CLOEXEC | O_NOFOLLOW | (cg->fake ? O_CREAT | O_TRUNC : 0);
+	int fd = openat(dirfd, path, flags, 0644);
+	ssize_t n;
+	int saved;
+
+	if (fd < 0)
+		return -1;
+	n = sb_write_full(fd, val, strlen(val));
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return n < 0 ? -1 : 0;
+}
+
+static int knob_writef(const struct sb_cgroups *cg, int dirfd, const char *id, const char *knob,
+		       const char *val, struct sb_err *err)
+{
+	char path[512];
+
+	snprintf(path, sizeof path, "%.255s/%.200s", id, knob);
+	if (knob_write(cg, dirfd, path, val) < 0)
+		return sb_syserr(err, "write %s", path);
 	return 0;
 }
 
-static int open_ctrl(const char *ctrl, const char *parent, struct sb_err *err)
+static long long knob_read(int dirfd, const char *id, const char *knob, const char *key)
 {
-	char path[4096];
+	char path[256], buf[4096], *p;
+
+	snprintf(path, sizeof path, "%s/%s", id, knob);
+	if (dirfd < 0 || sb_read_file_at(dirfd, path, buf, sizeof buf) < 0)
+		return -1;
+	if (!key)
+		return strtoll(buf, NULL, 10);
+	/* "key value" lines (memory.events, cpu.stat, memory.oom_control) */
+	for (p = buf; p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+		size_t n = strlen(key);
+		if (strncmp(p, key, n) == 0 && p[n] == ' ')
+			return strtoll(p + n + 1, NULL, 10);
+	}
+	return -1;
+}
+
+static int open_dir(int at, const char *name, bool create, struct sb_err *err)
+{
 	int fd;
 
-	snprintf(path, sizeof path, CG_ROOT "/%s", ctrl);
-	int root = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (root < 0)
-		return sb_syserr(err, "open %s (cgroup v1 %s hierarchy needed)", path, ctrl);
-	if (mkdir_p_at(root, parent, err) < 0) {
-		close(root);
-		return -1;
-	}
-	fd = openat(root, parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-	close(root);
+	if (create && mkdirat(at, name, 0755) < 0 && errno != EEXIST)
+		return sb_syserr(err, "mkdir cgroup %s", name);
+	fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
-		return sb_syserr(err, "open cgroup %s/%s", ctrl, parent);
+		return sb_syserr(err, "open cgroup %s", name);
 	return fd;
 }
 
-int cg_open(struct sb_cgroups *cg, const char *parent, struct sb_err *err)
+int cg_open(struct sb_cgroups *cg, const char *root, const char *parent, struct sb_err *err)
 {
-	cg->freezer = open_ctrl("freezer", parent, err);
-	if (cg->freezer < 0)
-		return -1;
-	cg->pids = open_ctrl("pids", parent, err);
-	if (cg->pids < 0) {
-		close(cg->freezer);
-		cg->freezer = -1;
-		return -1;
+	cleanup_close int rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	for (int i = 0; i < CG_NDIRS; i++)
+		cg->dir[i] = -1;
+	if (rootfd < 0)
+		return sb_syserr(err, "open %s", root);
+	cg->fake = faccessat(rootfd, ".sandboxd-fake-cgroupfs", F_OK, 0) == 0;
+	if (faccessat(rootfd, "cgroup.controllers", F_OK, 0) == 0) {
+		cg->version = 2;
+		cg->dir[0] = open_dir(rootfd, parent, true, err);
+		if (cg->dir[0] < 0)
+			return -1;
+		/* the sandboxes below us get these controllers' knobs */
+		if (knob_write(cg, cg->dir[0], "cgroup.subtree_control", "+memory +pids +cpu") < 0) {
+			sb_syserr(err, "enable controllers in %s/%s", root, parent);
+			cg_close(cg);
+			return -1;
+		}
+		return 0;
+	}
+	cg->version = 1;
+	for (int i = 0; i < CG_NDIRS; i++) {
+		cleanup_close int ctrl = open_dir(rootfd, v1_ctrl[i], false, err);
+		if (ctrl < 0 || (cg->dir[i] = open_dir(ctrl, parent, true, err)) < 0) {
+			sb_err_prefix(err, "cgroup v1 %s hierarchy needed", v1_ctrl[i]);
+			cg_close(cg);
+			return -1;
+		}
 	}
 	return 0;
 }
 
 void cg_close(struct sb_cgroups *cg)
 {
-	if (cg->freezer >= 0)
-		close(cg->freezer);
-	if (cg->pids >= 0)
-		close(cg->pids);
-	cg->freezer = cg->pids = -1;
-}
-
-int cg_sandbox_create(struct sb_cgroups *cg, const char *id, long pids_max, struct sb_err *err)
-{
-	char path[128], val[32];
-
-	if (mkdirat(cg->freezer, id, 0755) < 0 && errno != EEXIST)
-		return sb_syserr(err, "mkdir freezer cgroup of %s", id);
-	if (mkdirat(cg->pids, id, 0755) < 0 && errno != EEXIST)
-		return sb_syserr(err, "mkdir pids cgroup of %s", id);
-	if (pids_max > 0) {
-		snprintf(path, sizeof path, "%s/pids.max", id);
-		snprintf(val, sizeof val, "%ld", pids_max);
-		if (sb_write_file_at(cg->pids, path, val) < 0)
-			return sb_syserr(err, "set pids.max of %s", id);
+	for (int i = 0; i < CG_NDIRS; i++) {
+		if (cg->dir[i] >= 0)
+			close(cg->dir[i]);
+		cg->dir[i] = -1;
 	}
-	return 0;
 }
 
-static int enter(int dirfd, const char *rel, pid_t pid, struct sb_err *err)
+int cg_sandbox_create(struct sb_cgroups *cg, const char *id, const struct cg_limits *lim,
+		      struct sb_err *err)
 {
-	char path[4096], val[24];
+	char mem[32] = "max", pids[32] = "max", quota[32] = "-1", cpumax[48] = "max 100000";
 
-	snprintf(path, sizeof path, "%s/cgroup.procs", rel);
-	snprintf(val, sizeof val, "%d", (int)pid);
-	if (sb_write_file_at(dirfd, path, val) < 0)
-		return sb_syserr(err, "enter cgroup %s", rel);
-	return 0;
-}
-
-int cg_sandbox_enter(struct sb_cgroups *cg, const char *id, pid_t pid, struct sb_err *err)
-{
-	if (enter(cg->pids, id, pid, err) < 0 || enter(cg->freezer, id, pid, err) < 0)
+	FOR_EACH_DIR(cg, i)
+		if (mkdirat(cg->dir[i], id, 0755) < 0 && errno != EEXIST)
+			return sb_syserr(err, "mkdir cgroup %s", id);
+	if (lim->memory_bytes > 0)
+		snprintf(mem, sizeof mem, "%lld", lim->memory_bytes);
+	if (lim->pids > 0)
+		snprintf(pids, sizeof pids, "%ld", lim->pids);
+	if (lim->cpu_millis > 0) {
+		snprintf(quota, sizeof quota, "%ld", lim->cpu_millis * 100);
+		snprintf(cpumax, sizeof cpumax, "%ld 100000", lim->cpu_millis * 100);
+	}
+	if (cg->version == 2)
+		return knob_writef(cg, cg->dir[0], id, "memory.max", mem, err) < 0 ||
+		       knob_writef(cg, cg->dir[0], id, "memory.swap.max", "0", err) < 0 ||
+		       knob_writef(cg, cg->dir[0], id, "pids.max", pids, err) < 0 ||
+		       knob_writef(cg, cg->dir[0], id, "cpu.max", cpumax, err) < 0 ? -1 : 0;
+	/* v1: "max" is spelt -1 for memory; memsw (memory + swap) = memory
+	 * means no swap; it must be set after the plain limit */
+	if (!strcmp(mem, "max"))
+		strcpy(mem, "-1");
+	if (knob_writef(cg, cg->dir[CG_MEMORY], id, "memory.limit_in_bytes", mem, err) < 0 ||
+	    (faccessat(cg->dir[CG_MEMORY], "memory.memsw.limit_in_bytes", F_OK, 0) == 0 &&
+	     knob_writef(cg, cg->dir[CG_MEMORY], id, "memory.memsw.limit_in_bytes", mem, err) < 0) ||
+	    knob_writef(cg, cg->dir[CG_PIDS], id, "pids.max", pids, err) < 0 ||
+	    knob_writef(cg, cg->dir[CG_CPU], id, "cpu.cfs_period_us", "100000", err) < 0 ||
+	    knob_writef(cg, cg->dir[CG_CPU], id, "cpu.cfs_quota_us", quota, err) < 0)
 		return -1;
 	return 0;
 }
 
-int cg_exec_enter(struct sb_cgroups *cg, const char *id, const char *name, pid_t pid,
-		  struct sb_err *err)
+static int enter(const struct sb_cgroups *cg, int dirfd, const char *rel, pid_t pid,
+		 struct sb_err *err)
 {
-	char rel[256];
+	char val[24];
 
-	snprintf(rel, sizeof rel, "%s/%s", id, name);
-	if (mkdirat(cg->freezer, rel, 0755) < 0 && errno != EEXIST)
-		return sb_syserr(err, "mkdir exec cgroup %s", rel);
-	return enter(cg->freezer, rel, pid, err);
+	snprintf(val, sizeof val, "%d", (int)pid);
+	return knob_writef(cg, dirfd, rel, "cgroup.procs", val, err);
+}
+
+int cg_sandbox_enter(struct sb_cgroups *cg, const char *id, pid_t pid, struct sb_err *err)
+{
+	FOR_EACH_DIR(cg, i)
+		if (enter(cg, cg->dir[i], id, pid, err) < 0)
+			return -1;
+	return 0;
+}
+
+int cg_sandbox_usage(struct sb_cgroups *cg, const char *id, struct cg_usage *u)
+{
+	memset(u, 0, sizeof *u);
+	if (cg->version == 2) {
+		int d = cg->dir[0];
+		u->memory_current = knob_read(d, id, "memory.current", NULL);
+		u->memory_peak = knob_read(d, id, "memory.peak", NULL);
+		u->pids = (long)knob_read(d, id, "pids.current", NULL);
+		u->cpu_usec = knob_read(d, id, "cpu.stat", "usage_usec");
+		u->oom_kills = knob_read(d, id, "memory.events", "oom_kill");
+	} else {
+		long long ns = knob_read(cg->dir[CG_CPUACCT], id, "cpuacct.usage", NULL);
+		u->memory_current = knob_read(cg->dir[CG_MEMORY], id, "memory.usage_in_bytes", NULL);
+		u->memory_peak = knob_read(cg->dir[CG_MEMORY], id, "memory.max_usage_in_bytes", NULL);
+		u->pids = (long)knob_read(cg->dir[CG_PIDS], id, "pids.current", NULL);
+		u->cpu_usec = ns < 0 ? -1 : ns / 1000;
+		u->oom_kills = knob_read(cg->dir[CG_MEMORY], id, "memory.oom_control", "oom_kill");
+	}
+	return u->pids < 0 ? -1 : 0;
+}
+
+long long cg_sandbox_oom_kills(struct sb_cgroups *cg, const char *id)
+{
+	return cg->version == 2 ? knob_read(cg->dir[0], id, "memory.events", "oom_kill")
+				: knob_read(cg->dir[CG_MEMORY], id, "memory.oom_control", "oom_kill");
 }
 
 /* Signal every process listed in cgroup.procs of dirfd/rel and below;
  * returns how many were listed. */
-static int signal_tree(int dirfd, const char *rel, int sig)
+static int signal_tree(const struct sb_cgroups *cg, int dirfd, const char *rel, int sig)
 {
 	char path[4096], buf[65536], *p, *end;
 	int count = 0;
@@ -146,7 +223,7 @@ static int signal_tree(int dirfd, const char *rel, int sig)
 			if (end == p)
 				break;
 			if (pid > 0) {
-				if (sig)
+				if (sig && !cg->fake)
 					kill((pid_t)pid, sig);
 				count++;
 			}
@@ -166,21 +243,19 @@ static int signal_tree(int dirfd, const char *rel, int sig)
 		if (de->d_type != DT_DIR || de->d_name[0] == '.')
 			continue;
 		snprintf(path, sizeof path, "%s/%s", rel, de->d_name);
-		count += signal_tree(dirfd, path, sig);
+		count += signal_tree(cg, dirfd, path, sig);
 	}
 	closedir(d);
 	return count;
 }
 
-static int set_freezer(int dirfd, const char *rel, const char *state)
+static int freeze(const struct sb_cgroups *cg, int dirfd, const char *rel)
 {
 	char path[4096], buf[64];
 
 	snprintf(path, sizeof path, "%s/freezer.state", rel);
-	if (sb_write_file_at(dirfd, path, state) < 0)
+	if (knob_write(cg, dirfd, path, "FROZEN") < 0)
 		return -1;
-	if (strcmp(state, "FROZEN") != 0)
-		return 0;
 	/* FREEZING until every task has stopped; bounded wait */
 	for (int i = 0; i < 2000; i++) {
 		if (sb_read_file_at(dirfd, path, buf, sizeof buf) < 0)
@@ -193,22 +268,58 @@ static int set_freezer(int dirfd, const char *rel, const char *state)
 	return -1;
 }
 
-/* Freeze, SIGKILL everything, thaw, wait until empty. */
-static int kill_tree(int dirfd, const char *rel, struct sb_err *err)
+static bool v2_populated(int dirfd, const char *rel)
 {
-	int frozen = set_freezer(dirfd, rel, "FROZEN") == 0;
+	return knob_read(dirfd, rel, "cgroup.events", "populated") > 0;
+}
 
-	signal_tree(dirfd, rel, SIGKILL);
-	if (frozen)
-		set_freezer(dirfd, rel, "THAWED");
-	for (int i = 0; i < 5000; i++) {
-		if (signal_tree(dirfd, rel, 0) == 0)
+/* Kill every process of the cgroup rel (and below), wait until it is empty. */
+static int kill_rel(const struct sb_cgroups *cg, const char *rel, struct sb_err *err)
+{
+	int dirfd = procs_dir(cg);
+
+	if (cg->version == 2) {
+		if (knob_writef(cg, dirfd, rel, "cgroup.kill", "1", err) < 0)
+			return errno == ENOENT ? 0 : -1;
+		for (int i = 0; i < 5000 && !cg->fake; i++) {
+			if (!v2_populated(dirfd, rel))
+				return 0;
+			sleep_ms(1);
+		}
+		return cg->fake ? 0 : sb_fail(err, 500, EBUSY, "cgroup %s still populated after kill", rel);
+	}
+	char path[4096];
+	bool frozen = freeze(cg, dirfd, rel) == 0;
+
+	signal_tree(cg, dirfd, rel, SIGKILL);
+	if (frozen) {
+		snprintf(path, sizeof path, "%s/freezer.state", rel);
+		knob_write(cg, dirfd, path, "THAWED");
+	}
+	for (int i = 0; i < 5000 && !cg->fake; i++) {
+		if (signal_tree(cg, dirfd, rel, 0) == 0)
 			return 0;
 		if (i % 100 == 99)
-			signal_tree(dirfd, rel, SIGKILL);
+			signal_tree(cg, dirfd, rel, SIGKILL);
 		sleep_ms(1);
 	}
-	return sb_fail(err, 500, EBUSY, "processes of cgroup %s survive SIGKILL", rel);
+	return cg->fake ? 0 : sb_fail(err, 500, EBUSY, "processes of cgroup %s survive SIGKILL", rel);
+}
+
+int cg_sandbox_kill(struct sb_cgroups *cg, const char *id, struct sb_err *err)
+{
+	return kill_rel(cg, id, err);
+}
+
+int cg_exec_enter(struct sb_cgroups *cg, const char *id, const char *name, pid_t pid,
+		  struct sb_err *err)
+{
+	char rel[256];
+
+	snprintf(rel, sizeof rel, "%s/%s", id, name);
+	if (mkdirat(procs_dir(cg), rel, 0755) < 0 && errno != EEXIST)
+		return sb_syserr(err, "mkdir exec cgroup %s", rel);
+	return enter(cg, procs_dir(cg), rel, pid, err);
 }
 
 int cg_exec_kill(struct sb_cgroups *cg, const char *id, const char *name, struct sb_err *err)
@@ -216,7 +327,7 @@ int cg_exec_kill(struct sb_cgroups *cg, const char *id, const char *name, struct
 	char rel[256];
 
 	snprintf(rel, sizeof rel, "%s/%s", id, name);
-	return kill_tree(cg->freezer, rel, err);
+	return kill_rel(cg, rel, err);
 }
 
 int cg_exec_release(struct sb_cgroups *cg, const char *id, const char *name)
@@ -226,13 +337,15 @@ int cg_exec_release(struct sb_cgroups *cg, const char *id, const char *name)
 	snprintf(path, sizeof path, "%s/%s/cgroup.procs", id, name);
 	/* a process forking while we move it leaves a child behind: repeat */
 	for (int round = 0; round < 16; round++) {
-		if (sb_read_file_at(cg->freezer, path, buf, sizeof buf) <= 0)
+		if (sb_read_file_at(procs_dir(cg), path, buf, sizeof buf) <= 0)
+			return 0;
+		if (cg->fake)
 			return 0;
 		for (p = buf; *p; p = end) {
 			long pid = strtol(p, &end, 10);
 			if (end == p)
 				break;
-			enter(cg->freezer, id, (pid_t)pid, NULL);
+			enter(cg, procs_dir(cg), id, (pid_t)pid, NULL);
 			while (*end == '\n')
 				end++;
 		}
@@ -260,63 +373,62 @@ static void remove_tree(int dirfd, const char *rel)
 	unlinkat(dirfd, rel, AT_REMOVEDIR);
 }
 
+/* Names of the sandbox cgroups (directories) below the parent. */
+static int list_sandboxes(const struct sb_cgroups *cg, char names[][64], int max)
+{
+	int fd = openat(procs_dir(cg), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	int n = 0;
+
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return 0;
+	}
+	for (struct dirent *de; (de = readdir(d)) && n < max;) {
+		if (de->d_type != DT_DIR || de->d_name[0] == '.' || strlen(de->d_name) >= 64)
+			continue;
+		strcpy(names[n++], de->d_name);
+	}
+	closedir(d);
+	return n;
+}
+
+#define MAX_LISTED 4096
+
 void cg_exec_reap_all(struct sb_cgroups *cg, const char *name)
 {
-	char rel[512];
-	int fd = openat(cg->freezer, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	static char names[MAX_LISTED][64];
+	int n = list_sandboxes(cg, names, MAX_LISTED);
+	char rel[256];
 
-	if (!d) {
-		if (fd >= 0)
-			close(fd);
-		return;
-	}
-	for (struct dirent *de; (de = readdir(d));) {
-		if (de->d_type != DT_DIR || de->d_name[0] == '.')
+	for (int i = 0; i < n; i++) {
+		snprintf(rel, sizeof rel, "%.63s/%.150s", names[i], name);
+		if (faccessat(procs_dir(cg), rel, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
-		snprintf(rel, sizeof rel, "%s/%s", de->d_name, name);
-		if (faccessat(cg->freezer, rel, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
-			continue;
-		kill_tree(cg->freezer, rel, NULL);
-		unlinkat(cg->freezer, rel, AT_REMOVEDIR);
+		kill_rel(cg, rel, NULL);
+		unlinkat(procs_dir(cg), rel, AT_REMOVEDIR);
 	}
-	closedir(d);
 }
 
-/* Call fn on every sandbox cgroup directory below dirfd. */
-static void for_each_sandbox(int dirfd, void (*fn)(int dirfd, const char *id))
+int cg_destroy_all(struct sb_cgroups *cg, const char *root, const char *parent)
 {
-	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-
-	if (!d) {
-		if (fd >= 0)
-			close(fd);
-		return;
-	}
-	for (struct dirent *de; (de = readdir(d));)
-		if (de->d_type == DT_DIR && de->d_name[0] != '.')
-			fn(dirfd, de->d_name);
-	closedir(d);
-}
-
-static void kill_and_remove(int dirfd, const char *id)
-{
-	kill_tree(dirfd, id, NULL);
-	remove_tree(dirfd, id);
-}
-
-int cg_destroy_all(struct sb_cgroups *cg, const char *parent)
-{
-	static const char *const ctrls[] = { "freezer", "pids" };
+	static char names[MAX_LISTED][64];
+	int n = list_sandboxes(cg, names, MAX_LISTED);
 	char path[4096];
 	int ret = 0;
 
-	for_each_sandbox(cg->freezer, kill_and_remove);
-	for_each_sandbox(cg->pids, remove_tree);
+	for (int i = 0; i < n; i++) {
+		kill_rel(cg, names[i], NULL);
+		FOR_EACH_DIR(cg, j)
+			remove_tree(cg->dir[j], names[i]);
+	}
 	cg_close(cg);
-	for (size_t i = 0; i < sizeof ctrls / sizeof *ctrls; i++) {
-		snprintf(path, sizeof path, CG_ROOT "/%s/%s", ctrls[i], parent);
+	for (int i = 0; i < (cg->version == 2 ? 1 : CG_NDIRS); i++) {
+		if (cg->version == 2)
+			snprintf(path, sizeof path, "%s/%s", root, parent);
+		else
+			snprintf(path, sizeof path, "%s/%s/%s", root, v1_ctrl[i], parent);
 		if (rmdir(path) < 0 && errno != ENOENT)
 			ret = -1;
 	}

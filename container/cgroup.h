@@ -1,42 +1,71 @@
-/* Per-sandbox cgroups (v1 here: pids + freezer hierarchies).
+/* Per-sandbox cgroups, v1 (one hierarchy per controller) or v2 (unified),
+ * detected at open.  Every decision is shared; only where the knobs live and
+ * how a tree is killed differ.
  *
  * Layout, for a service instance whose cgroup parent is P:
- *   <ctrl>/P/<projectId>/          the sandbox: its init and everything it forks
- *   freezer/P/<projectId>/w<pid>/  the exec in flight of worker <pid>
+ *   v1: <ctrl>/P/<id>/            the sandbox (init and everything it forks),
+ *                                 for memory, pids, cpu, cpuacct and freezer
+ *       freezer/P/<id>/w<pid>/    the exec in flight of worker <pid>
+ *   v2: P/<id>/                   the sandbox, limits set here
+ *       P/<id>/w<pid>/            the exec in flight (no controllers, so the
+ *                                 sandbox cgroup may keep its own processes)
  * An exec's processes are moved into the worker's child cgroup before they
  * run, so a timeout kills the whole tree (setsid and double-forked daemons
- * included) by freezing the cgroup and killing what it holds: frozen
- * processes can neither fork nor exit, so no pid read from cgroup.procs can
- * be recycled before it is killed.  Processes are never moved into a memory
- * cgroup on the exec path (that write stalls for milliseconds on v1). */
+ * included): v2 writes cgroup.kill; v1 freezes the cgroup and kills what it
+ * holds (frozen processes can neither fork nor exit, so no pid read from
+ * cgroup.procs can be recycled before it is killed).  Processes are never
+ * moved into a memory cgroup on the exec path (that write stalls for
+ * milliseconds on v1): the exec is born in it, forked by the sandbox's init. */
 #ifndef SB_CGROUP_H
 #define SB_CGROUP_H
 
+#include <stdbool.h>
+
 #include "util.h"
 
+enum { CG_FREEZER, CG_PIDS, CG_MEMORY, CG_CPU, CG_CPUACCT, CG_NDIRS };
+
 struct sb_cgroups {
-	int freezer;	/* dirfd of freezer/P */
-	int pids;	/* dirfd of pids/P */
+	int version;		/* 1 or 2 */
+	bool fake;		/* a test tree of plain files: create knobs on write */
+	int dir[CG_NDIRS];	/* v1: <root>/<ctrl>/P; v2: dir[0] = <root>/P, rest -1 */
 };
 
-#define SB_CGROUPS_INIT { -1, -1 }
+struct cg_limits {
+	long long memory_bytes;	/* 0: none */
+	long pids;		/* 0: none */
+	long cpu_millis;	/* 1000 = one CPU; 0: none */
+};
 
-/* Create (if needed) and open the instance's parent cgroups. */
-int cg_open(struct sb_cgroups *cg, const char *parent, struct sb_err *err);
+struct cg_usage {
+	long long memory_current, memory_peak;	/* bytes */
+	long pids;
+	long long cpu_usec;
+	long long oom_kills;
+};
+
+/* Open (creating) the instance's parent cgroups under root ("/sys/fs/cgroup"). */
+int cg_open(struct sb_cgroups *cg, const char *root, const char *parent, struct sb_err *err);
 void cg_close(struct sb_cgroups *cg);
 
-int cg_sandbox_create(struct sb_cgroups *cg, const char *id, long pids_max, struct sb_err *err);
+int cg_sandbox_create(struct sb_cgroups *cg, const char *id, const struct cg_limits *lim,
+		      struct sb_err *err);
 int cg_sandbox_enter(struct sb_cgroups *cg, const char *id, pid_t pid, struct sb_err *err);
+int cg_sandbox_usage(struct sb_cgroups *cg, const char *id, struct cg_usage *u);
+/* How many processes the kernel's OOM killer took in the sandbox so far. */
+long long cg_sandbox_oom_kills(struct sb_cgroups *cg, const char *id);
+/* Kill every process of the sandbox, its init included (a stop). */
+int cg_sandbox_kill(struct sb_cgroups *cg, const char *id, struct sb_err *err);
 /* Move pid into the exec cgroup `name` of sandbox id (created on demand). */
 int cg_exec_enter(struct sb_cgroups *cg, const char *id, const char *name, pid_t pid,
 		  struct sb_err *err);
-/* Kill every process of the exec cgroup (and below). */
+/* Kill every process of the exec cgroup. */
 int cg_exec_kill(struct sb_cgroups *cg, const char *id, const char *name, struct sb_err *err);
 /* After an exec ended: what it left running moves up to the sandbox cgroup. */
 int cg_exec_release(struct sb_cgroups *cg, const char *id, const char *name);
 /* Kill and remove exec cgroup `name` in every sandbox (a worker died). */
 void cg_exec_reap_all(struct sb_cgroups *cg, const char *name);
 /* Kill every process of every sandbox, inits included, and remove the cgroups. */
-int cg_destroy_all(struct sb_cgroups *cg, const char *parent);
+int cg_destroy_all(struct sb_cgroups *cg, const char *root, const char *parent);
 
 #endif

@@ -67,9 +67,19 @@ int sandbox_connect(int sbdirfd)
 	return fd;
 }
 
-/* Wait (bounded) for one reply packet; fds received land in fds. */
+/* Wait (bounded) for one reply packet; fds received land in fds, and up to
+ * len bytes of payload in payload (when given). */
+static int recv_reply_payload(int ctl, struct sb_msg *m, int timeout_ms, int *fds, int *nfds,
+			      void *payload, size_t len, struct sb_err *err);
+
 static int recv_reply(int ctl, struct sb_msg *m, int timeout_ms, int *fds, int *nfds,
 		      struct sb_err *err)
+{
+	return recv_reply_payload(ctl, m, timeout_ms, fds, nfds, NULL, 0, err);
+}
+
+static int recv_reply_payload(int ctl, struct sb_msg *m, int timeout_ms, int *fds, int *nfds,
+			      void *payload, size_t len, struct sb_err *err)
 {
 	char buf[sizeof *m + 512];
 	struct pollfd p = { .fd = ctl, .events = POLLIN };
@@ -86,6 +96,11 @@ static int recv_reply(int ctl, struct sb_msg *m, int timeout_ms, int *fds, int *
 	if (n < (ssize_t)sizeof *m)
 		return sb_fail(err, 500, n < 0 ? errno : EPIPE, "sandbox init went away");
 	memcpy(m, buf, sizeof *m);
+	if (payload) {
+		size_t got = (size_t)n - sizeof *m;
+		memset(payload, 0, len);
+		memcpy(payload, buf + sizeof *m, got < len ? got : len);
+	}
 	return 0;
 }
 
@@ -218,6 +233,7 @@ static int run_loop(int ctl, int pout, int perr, struct sb_cgroups *cg, const ch
 		    struct sb_err *err)
 {
 	int64_t start = sb_mono_ms(), deadline = start + rq->timeout_ms;
+	long long oom_before = cg_sandbox_oom_kills(cg, id);
 	bool exited = false, out_open = true, err_open = true;
 	int status = 0;
 
@@ -250,14 +266,17 @@ static int run_loop(int ctl, int pout, int perr, struct sb_cgroups *cg, const ch
 			err_open = false;
 		if (p[0].revents) {
 			struct sb_msg m;
+			struct sb_exit_info x;
 			int fds[SB_MSG_MAXFDS], nfds;
-			if (recv_reply(ctl, &m, 0, fds, &nfds, err) < 0)
+			if (recv_reply_payload(ctl, &m, 0, fds, &nfds, &x, sizeof x, err) < 0)
 				return -1;
 			for (int i = 0; i < nfds; i++)
 				close(fds[i]);
 			if (m.type == SB_MSG_EXITED) {
 				exited = true;
 				status = m.val;
+				res->cpu_us = x.utime_us + x.stime_us;
+				res->maxrss_kb = x.maxrss_kb;
 			}
 		}
 	}
@@ -269,6 +288,12 @@ static int run_loop(int ctl, int pout, int perr, struct sb_cgroups *cg, const ch
 		pump(perr, &res->err, rq->max_output, &res->truncated);
 	res->exit_code = WIFEXITED(status) ? WEXITSTATUS(status)
 		       : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : -1;
+	/* the sandbox's OOM count went up while the command ran: the memory
+	 * limit killed one of its processes (the shell may survive it and
+	 * exit 137).  With concurrent execs in one sandbox, each of them that
+	 * overlapped the kill says so. */
+	if (cg_sandbox_oom_kills(cg, id) > oom_before)
+		res->oom_killed = true;
 	res->duration_ms = sb_mono_ms() - start;
 	return 0;
 }

@@ -14,6 +14,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <dirent.h>
 #include <time.h>
@@ -225,14 +226,21 @@ static void reap(void)
 	int status;
 	pid_t pid;
 
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+	struct rusage ru;
+
+	while ((pid = wait4(-1, &status, WNOHANG, &ru)) > 0) {
 		for (int i = 0; i < nconns; i++) {
 			if (conns[i].child != pid)
 				continue;
 			conns[i].child = -1;
 			if (conns[i].fd >= 0) {
 				struct sb_msg m = { .type = SB_MSG_EXITED, .val = status };
-				sb_msg_send(conns[i].fd, &m, NULL, 0, NULL, 0);
+				struct sb_exit_info x = {
+					.utime_us = ru.ru_utime.tv_sec * 1000000LL + ru.ru_utime.tv_usec,
+					.stime_us = ru.ru_stime.tv_sec * 1000000LL + ru.ru_stime.tv_usec,
+					.maxrss_kb = ru.ru_maxrss,
+				};
+				sb_msg_send(conns[i].fd, &m, &x, sizeof x, NULL, 0);
 			}
 		}
 	}

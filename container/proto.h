@@ -39,6 +39,13 @@ struct sb_msg {
 	uint32_t env_count;
 };
 
+/* The payload of EXITED: what wait4() said of the child and the
+ * descendants it waited for. */
+struct sb_exit_info {
+	int64_t utime_us, stime_us;
+	int64_t maxrss_kb;	/* the largest resident set of one process */
+};
+
 /* The largest packet: a command at the kernel's single-argument limit
  * (MAX_ARG_STRLEN, 128 KiB) plus environment and cwd. */
 #define SB_MSG_MAX (sizeof(struct sb_msg) + 131072 + 32768 + 4096)

@@ -154,7 +154,7 @@ __attribute__((noreturn)) static void launcher(const struct sb_spec *s, int read
 {
 	struct sb_err err = SB_ERR_INIT;
 	struct sb_cgroups cg;
-	int keep[4], listenfd, mapreq[2], mapdone[2];
+	int keep[2 + CG_NDIRS], listenfd, mapreq[2], mapdone[2];
 	pid_t init;
 	char c;
 
@@ -166,12 +166,17 @@ __attribute__((noreturn)) static void launcher(const struct sb_spec *s, int read
 		sb_syserr(&err, "open sandbox dir");
 		child_fail(readyfd, &err);
 	}
-	keep[2] = s->cg->freezer;
-	keep[3] = s->cg->pids;
-	keep_fds(keep, 4);
+	/* the cgroup directories survive the fd sweep: we enter them below */
+	for (int i = 0; i < CG_NDIRS; i++)
+		keep[2 + i] = s->cg->dir[i] >= 0 ? s->cg->dir[i] : keep[1];
+	keep_fds(keep, 2 + CG_NDIRS);
 	readyfd = keep[0];
-	cg.freezer = keep[2];
-	cg.pids = keep[3];
+	cg = *s->cg;
+	for (int i = 0; i < CG_NDIRS; i++) {
+		cg.dir[i] = s->cg->dir[i] >= 0 ? keep[2 + i] : -1;
+		if (cg.dir[i] < 0)
+			close(keep[2 + i]);	/* a placeholder copy */
+	}
 	if (cg_sandbox_enter(&cg, s->id, getpid(), &err) < 0)
 		child_fail(readyfd, &err);
 	cg_close(&cg);

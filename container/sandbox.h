@@ -15,7 +15,6 @@ struct sb_spec {
 	const char *image_dir;
 	uid_t uid_base;
 	bool first_start;
-	long pids_max;
 	struct sb_cgroups *cg;
 };
 
@@ -51,8 +50,10 @@ struct sb_exec_req {
 struct sb_exec_res {
 	struct sb_buf out, err;
 	int exit_code;		/* 128+signal when killed */
-	bool timed_out, truncated;
+	bool timed_out, truncated, oom_killed;
 	int64_t duration_ms;
+	int64_t cpu_us;		/* user + system of the command and what it waited for */
+	int64_t maxrss_kb;	/* the largest process of it */
 };
 
 /* Run a command in the sandbox through its init (ctl); the exec's tree lives

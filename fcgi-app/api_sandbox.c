@@ -1,6 +1,7 @@
 /* The /sandboxes/:projectId endpoints: create-or-get, status, cleanup, exec. */
 #include "config.h"
 
+#include "api_sandbox.h"
 #include "app.h"
 #include "http.h"
 #include "router.h"
@@ -9,7 +10,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#define MAX_ENV 256
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 static void reply_err(struct http_req *req, const struct sb_err *err)
@@ -21,21 +21,57 @@ static void reply_err(struct http_req *req, const struct sb_err *err)
 	http_reply_error(req, status, "%s", err->msg);
 }
 
-/* Optional body {"image": "host"}: the one image this build has. */
-static int parse_create_body(struct http_req *req)
+/* A positive number no larger than max (scaled by `scale`), or 400. */
+static int limit_field(struct http_req *req, struct json_object *lim, const char *name,
+		       double scale, long max, long *out)
 {
-	struct json_object *o = http_json_body(req), *img;
-	int ret = 0;
+	struct json_object *v;
+	double d;
 
+	if (!json_object_object_get_ex(lim, name, &v) || json_object_is_type(v, json_type_null))
+		return 0;
+	d = json_object_get_double(v);
+	if (!(json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double)) ||
+	    !(d > 0)) {
+		http_reply_error(req, 400, "limits.%s must be a positive number", name);
+		return -1;
+	}
+	d *= scale;
+	/* clamped to the server's maximum, as documented */
+	*out = d > (double)max ? max : d < 1 ? 1 : (long)d;
+	return 0;
+}
+
+/* Optional body {"image": "host", "limits": {"memoryMb", "pids", "cpus"}}. */
+static int parse_create_body(struct http_req *req, struct sb_record *want, bool *has_limits)
+{
+	const struct conf *c = req->conf;
+	struct json_object *o = http_json_body(req), *v;
+	int ret = -1;
+
+	memset(want, 0, sizeof *want);
+	*has_limits = false;
 	if (!o)
 		return -1;
-	if (json_object_object_get_ex(o, "image", &img)) {
-		if (!json_object_is_type(img, json_type_string) ||
-		    strcmp(json_object_get_string(img), "host") != 0) {
-			http_reply_error(req, 400, "unknown image (available: host)");
-			ret = -1;
-		}
+	if (json_object_object_get_ex(o, "image", &v) &&
+	    (!json_object_is_type(v, json_type_string) ||
+	     strcmp(json_object_get_string(v), "host") != 0)) {
+		http_reply_error(req, 400, "unknown image (available: host)");
+		goto out;
 	}
+	if (json_object_object_get_ex(o, "limits", &v) && !json_object_is_type(v, json_type_null)) {
+		if (!json_object_is_type(v, json_type_object)) {
+			http_reply_error(req, 400, "limits must be an object");
+			goto out;
+		}
+		if (limit_field(req, v, "memoryMb", 1, c->max_memory_mb, &want->memory_mb) < 0 ||
+		    limit_field(req, v, "pids", 1, c->max_pids, &want->pids) < 0 ||
+		    limit_field(req, v, "cpus", 1000, c->max_cpu_millis, &want->cpu_millis) < 0)
+			goto out;
+		*has_limits = want->memory_mb || want->pids || want->cpu_millis;
+	}
+	ret = 0;
+out:
 	json_object_put(o);
 	return ret;
 }
@@ -44,12 +80,15 @@ void api_sandbox_create(struct app *app, struct http_req *req, const char *id)
 {
 	struct sb_err err = SB_ERR_INIT;
 	struct sandbox_ref sb;
+	struct sb_record want;
 	struct json_object *d;
+	bool has_limits;
 	int ctl;
 
-	if (parse_create_body(req) < 0)
+	if (parse_create_body(req, &want, &has_limits) < 0)
 		return;
-	if (app_sandbox_get(app, id, true, &sb, &err) < 0 ||
+	if (app_sandbox_get(app, id, true, &want, &sb, &err) < 0 ||
+	    (has_limits && !sb.created && app_sandbox_set_limits(app, &sb, &want, &err) < 0) ||
 	    (ctl = app_sandbox_connect(app, &sb, &err)) < 0) {
 		sandbox_ref_release(&sb);
 		reply_err(req, &err);
@@ -73,24 +112,54 @@ static struct json_object *iso(int64_t ms)
 	return json_object_new_string(buf);
 }
 
+static struct json_object *limits_json(const struct app *app, const struct sb_record *r)
+{
+	struct json_object *o = json_object_new_object();
+	struct cg_limits lim;
+
+	app_sandbox_limits(app, r, &lim);
+	json_object_object_add(o, "memoryMb", json_object_new_int64(lim.memory_bytes >> 20));
+	json_object_object_add(o, "pids", json_object_new_int64(lim.pids));
+	json_object_object_add(o, "cpus", json_object_new_double(lim.cpu_millis / 1000.0));
+	return o;
+}
+
+static struct json_object *usage_json(struct app *app, const char *id)
+{
+	struct json_object *o = json_object_new_object();
+	struct cg_usage u;
+
+	cg_sandbox_usage(&app->cg, id, &u);
+	json_object_object_add(o, "memoryBytes", json_object_new_int64(u.memory_current));
+	json_object_object_add(o, "memoryPeakBytes", json_object_new_int64(u.memory_peak));
+	json_object_object_add(o, "pids", json_object_new_int64(u.pids));
+	json_object_object_add(o, "cpuTimeMs", json_object_new_int64(u.cpu_usec < 0 ? -1 : u.cpu_usec / 1000));
+	json_object_object_add(o, "oomKills", json_object_new_int64(u.oom_kills));
+	return o;
+}
+
 void api_sandbox_status(struct app *app, struct http_req *req, const char *id)
 {
 	struct sb_err err = SB_ERR_INIT;
 	struct sandbox_ref sb;
 	struct json_object *d;
+	bool running;
 
-	if (app_sandbox_get(app, id, false, &sb, &err) < 0) {
+	if (app_sandbox_get(app, id, false, NULL, &sb, &err) < 0) {
 		sandbox_ref_release(&sb);
 		reply_err(req, &err);
 		return;
 	}
 	d = json_object_new_object();
 	json_object_object_add(d, "projectId", json_object_new_string(id));
-	json_object_object_add(d, "status",
-			       json_object_new_string(app_sandbox_running(&sb) ? "running" : "stopped"));
+	running = app_sandbox_running(&sb);
+	json_object_object_add(d, "status", json_object_new_string(running ? "running" : "stopped"));
 	json_object_object_add(d, "image", json_object_new_string(sb.rec.image));
 	json_object_object_add(d, "createdAt", iso(sb.rec.created_ms));
 	json_object_object_add(d, "lastActiveAt", iso(sb.rec.active_ms));
+	json_object_object_add(d, "limits", limits_json(app, &sb.rec));
+	if (running)
+		json_object_object_add(d, "usage", usage_json(app, id));
 	sandbox_ref_release(&sb);
 	http_reply_data(req, 200, d);
 }
@@ -102,7 +171,7 @@ void api_sandbox_delete(struct app *app, struct http_req *req, const char *id)
 	struct json_object *d;
 	int killed = 0, ctl;
 
-	if (app_sandbox_get(app, id, false, &sb, &err) < 0) {
+	if (app_sandbox_get(app, id, false, NULL, &sb, &err) < 0) {
 		sandbox_ref_release(&sb);
 		reply_err(req, &err);
 		return;
@@ -127,23 +196,23 @@ void api_sandbox_delete(struct app *app, struct http_req *req, const char *id)
 	http_reply_data(req, 200, d);
 }
 
-/* A JSON string field without NUL bytes; NULL (400 sent) when it is not. */
-static const char *string_field(struct http_req *req, struct json_object *v, const char *name,
-				size_t max)
+/* A JSON string field without NUL bytes; NULL (err filled, 400) when it is not. */
+static const char *string_field(struct json_object *v, const char *name, size_t max,
+				struct sb_err *err)
 {
 	const char *s;
 
 	if (!json_object_is_type(v, json_type_string)) {
-		http_reply_error(req, 400, "%s must be a string", name);
+		sb_fail(err, 400, 0, "%s must be a string", name);
 		return NULL;
 	}
 	s = json_object_get_string(v);
 	if (strlen(s) != (size_t)json_object_get_string_len(v)) {
-		http_reply_error(req, 400, "%s must not contain NUL characters", name);
+		sb_fail(err, 400, 0, "%s must not contain NUL characters", name);
 		return NULL;
 	}
 	if (strlen(s) > max) {
-		http_reply_error(req, 400, "%s is longer than %zu bytes", name, max);
+		sb_fail(err, 400, 0, "%s is longer than %zu bytes", name, max);
 		return NULL;
 	}
 	return s;
@@ -157,14 +226,7 @@ static bool env_name_valid(const char *k)
 	       strspn(k, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") == n;
 }
 
-struct exec_args {
-	struct sb_exec_req rq;
-	char cwd[4200];
-	char *env[MAX_ENV + 8];
-	size_t nenv;
-};
-
-static void exec_args_release(struct exec_args *a)
+void exec_args_release(struct exec_args *a)
 {
 	for (size_t i = 0; i < a->nenv; i++)
 		free(a->env[i]);
@@ -190,78 +252,59 @@ static int env_add(struct exec_args *a, const char *k, const char *v)
 	return 0;
 }
 
-static int parse_env(struct http_req *req, struct json_object *env, struct exec_args *a)
+static int parse_env(struct json_object *env, struct exec_args *a, struct sb_err *err)
 {
-	if (!json_object_is_type(env, json_type_object)) {
-		http_reply_error(req, 400, "env must be an object of strings");
-		return -1;
-	}
-	if (json_object_object_length(env) > MAX_ENV) {
-		http_reply_error(req, 400, "env has more than %d variables", MAX_ENV);
-		return -1;
-	}
+	if (!json_object_is_type(env, json_type_object))
+		return sb_fail(err, 400, 0, "env must be an object of strings");
+	if (json_object_object_length(env) > EXEC_MAX_ENV)
+		return sb_fail(err, 400, 0, "env has more than %d variables", EXEC_MAX_ENV);
 	json_object_object_foreach(env, k, v) {
 		const char *s;
-		if (!env_name_valid(k)) {
-			http_reply_error(req, 400, "invalid env variable name");
-			return -1;
-		}
-		s = string_field(req, v, "env value", 65536);
+		if (!env_name_valid(k))
+			return sb_fail(err, 400, 0, "invalid env variable name");
+		s = string_field(v, "env value", 65536, err);
 		if (!s)
 			return -1;
-		if (env_add(a, k, s) < 0) {
-			http_reply_error(req, 500, "out of memory");
-			return -1;
-		}
+		if (env_add(a, k, s) < 0)
+			return sb_fail(err, 500, 0, "out of memory");
 	}
 	return 0;
 }
 
-/* Validate the exec body into a; -1 when a 4xx was sent. */
-static int parse_exec(struct http_req *req, struct json_object *o, const char *id,
-		      struct exec_args *a)
+static int parse_exec(struct json_object *o, const char *id, const struct conf *c,
+		      struct exec_args *a, struct sb_err *err)
 {
-	const struct conf *c = req->conf;
 	struct json_object *v;
 	const char *s;
 
-	memset(a, 0, sizeof *a);
-	if (!json_object_object_get_ex(o, "command", &v)) {
-		http_reply_error(req, 400, "command is required");
-		return -1;
-	}
-	a->rq.command = string_field(req, v, "command", 131071);
+	if (!json_object_object_get_ex(o, "command", &v))
+		return sb_fail(err, 400, 0, "command is required");
+	a->rq.command = string_field(v, "command", 131071, err);
 	if (!a->rq.command)
 		return -1;
-	if (!*a->rq.command) {
-		http_reply_error(req, 400, "command must not be empty");
-		return -1;
-	}
+	if (!*a->rq.command)
+		return sb_fail(err, 400, 0, "command must not be empty");
 	if (json_object_object_get_ex(o, "stream", &v)) {
-		if (!json_object_is_type(v, json_type_boolean)) {
-			http_reply_error(req, 400, "stream must be a boolean");
-			return -1;
-		}
-		if (json_object_get_boolean(v)) {
-			http_reply_error(req, 400, "streaming exec (stream: true) is not supported yet");
-			return -1;
-		}
+		if (!json_object_is_type(v, json_type_boolean))
+			return sb_fail(err, 400, 0, "stream must be a boolean");
+		if (json_object_get_boolean(v))
+			return sb_fail(err, 400, 0,
+				       "streaming exec (stream: true) is not supported yet");
 	}
 	a->rq.timeout_ms = c->default_timeout_ms;
 	if (json_object_object_get_ex(o, "timeout", &v) && !json_object_is_type(v, json_type_null)) {
 		double t = json_object_get_double(v);
 		if (!(json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double)) ||
-		    !(t > 0)) {
-			http_reply_error(req, 400, "timeout must be a positive number of milliseconds");
-			return -1;
-		}
+		    !(t > 0))
+			return sb_fail(err, 400, 0,
+				       "timeout must be a positive number of milliseconds");
 		a->rq.timeout_ms = t > (double)c->max_timeout_ms ? c->max_timeout_ms : (int64_t)t;
 		if (a->rq.timeout_ms < 1)
 			a->rq.timeout_ms = 1;
 	}
 	snprintf(a->cwd, sizeof a->cwd, "/workspace");
 	if (json_object_object_get_ex(o, "cwd", &v)) {
-		s = string_field(req, v, "cwd", 4095);
+		s = string_field(v, "cwd", 4095, err);
 		if (!s)
 			return -1;
 		if (*s == '/')
@@ -271,16 +314,25 @@ static int parse_exec(struct http_req *req, struct json_object *o, const char *i
 	}
 	a->rq.cwd = a->cwd;
 	if (env_add(a, "PATH", DEFAULT_PATH) < 0 || env_add(a, "HOME", "/root") < 0 ||
-	    env_add(a, "LANG", "C.UTF-8") < 0 || env_add(a, "HOSTNAME", id) < 0) {
-		http_reply_error(req, 500, "out of memory");
-		return -1;
-	}
+	    env_add(a, "LANG", "C.UTF-8") < 0 || env_add(a, "HOSTNAME", id) < 0)
+		return sb_fail(err, 500, 0, "out of memory");
 	if (json_object_object_get_ex(o, "env", &v) && !json_object_is_type(v, json_type_null) &&
-	    parse_env(req, v, a) < 0)
+	    parse_env(v, a, err) < 0)
 		return -1;
 	a->rq.env = (const char *const *)a->env;
 	a->rq.nenv = a->nenv;
 	a->rq.max_output = c->max_output;
+	return 0;
+}
+
+int exec_body_parse(struct json_object *o, const char *id, const struct conf *c,
+		    struct exec_args *a, struct sb_err *err)
+{
+	memset(a, 0, sizeof *a);
+	if (parse_exec(o, id, c, a, err) < 0) {
+		exec_args_release(a);
+		return -1;
+	}
 	return 0;
 }
 
@@ -295,9 +347,11 @@ void api_exec(struct app *app, struct http_req *req, const char *id)
 
 	if (!o)
 		return;
-	if (parse_exec(req, o, id, &a) < 0)
+	if (exec_body_parse(o, id, req->conf, &a, &err) < 0) {
+		reply_err(req, &err);
 		goto out;
-	if (app_sandbox_get(app, id, true, &sb, &err) < 0 ||
+	}
+	if (app_sandbox_get(app, id, true, NULL, &sb, &err) < 0 ||
 	    (ctl = app_sandbox_connect(app, &sb, &err)) < 0) {
 		reply_err(req, &err);
 		goto out;
@@ -317,6 +371,9 @@ void api_exec(struct app *app, struct http_req *req, const char *id)
 	json_object_object_add(d, "durationMs", json_object_new_int64(res.duration_ms));
 	json_object_object_add(d, "timedOut", json_object_new_boolean(res.timed_out));
 	json_object_object_add(d, "truncated", json_object_new_boolean(res.truncated));
+	json_object_object_add(d, "oomKilled", json_object_new_boolean(res.oom_killed));
+	json_object_object_add(d, "cpuTimeMs", json_object_new_int64(res.cpu_us / 1000));
+	json_object_object_add(d, "peakMemoryKb", json_object_new_int64(res.maxrss_kb));
 	sb_exec_res_release(&res);
 	http_reply_data(req, 200, d);
 out:

@@ -15,13 +15,14 @@ int app_open(struct app *app, const struct conf *conf, struct sb_err *err)
 
 	memset(app, 0, sizeof *app);
 	app->conf = conf;
-	app->cg = (struct sb_cgroups)SB_CGROUPS_INIT;
+	for (int i = 0; i < CG_NDIRS; i++)
+		app->cg.dir[i] = -1;
 	app->sandboxes_fd = -1;
 	snprintf(app->cgname, sizeof app->cgname, "w%d", (int)getpid());
 	snprintf(path, sizeof path, "%s/db", conf->data_dir);
 	if (store_open(&app->store, path, err) < 0)
 		return -1;
-	if (cg_open(&app->cg, conf->cg_parent, err) < 0)
+	if (cg_open(&app->cg, conf->cgroup_root, conf->cg_parent, err) < 0)
 		return -1;
 	snprintf(path, sizeof path, "%s/sandboxes", conf->data_dir);
 	app->sandboxes_fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
@@ -74,8 +75,8 @@ static int open_dirs(struct app *app, const char *id, struct sb_err *err)
 	return fd;
 }
 
-int app_sandbox_get(struct app *app, const char *id, bool create, struct sandbox_ref *sb,
-		    struct sb_err *err)
+int app_sandbox_get(struct app *app, const char *id, bool create, const struct sb_record *want,
+		    struct sandbox_ref *sb, struct sb_err *err)
 {
 	int found;
 
@@ -87,9 +88,17 @@ int app_sandbox_get(struct app *app, const char *id, bool create, struct sandbox
 		return -1;
 	if (!found && !create)
 		return sb_fail(err, 404, ENOENT, "sandbox %s not found", id);
-	if (!found && store_create(&app->store, id, "host", app->conf->uid_base,
-				   app->conf->uid_slots, &sb->rec, &sb->created, err) < 0)
-		return -1;
+	if (!found) {
+		memset(&sb->rec, 0, sizeof sb->rec);
+		if (want) {
+			sb->rec.memory_mb = want->memory_mb;
+			sb->rec.pids = want->pids;
+			sb->rec.cpu_millis = want->cpu_millis;
+		}
+		if (store_create(&app->store, id, "host", app->conf->uid_base, app->conf->uid_slots,
+				 &sb->rec, &sb->created, err) < 0)
+			return -1;
+	}
 	sb->dirfd = open_dirs(app, id, err);
 	return sb->dirfd < 0 ? -1 : 0;
 }
@@ -97,6 +106,36 @@ int app_sandbox_get(struct app *app, const char *id, bool create, struct sandbox
 bool app_sandbox_running(const struct sandbox_ref *sb)
 {
 	return sandbox_alive(sb->rec.init_pid, sb->rec.init_start);
+}
+
+void app_sandbox_limits(const struct app *app, const struct sb_record *r, struct cg_limits *lim)
+{
+	const struct conf *c = app->conf;
+
+	lim->memory_bytes = (long long)(r->memory_mb ? r->memory_mb : c->memory_mb) << 20;
+	lim->pids = r->pids ? r->pids : c->pids_max;
+	lim->cpu_millis = r->cpu_millis ? r->cpu_millis : c->cpu_millis;
+}
+
+static void set_limits(struct sb_record *r, const void *arg)
+{
+	const struct sb_record *w = arg;
+
+	r->memory_mb = w->memory_mb ? w->memory_mb : r->memory_mb;
+	r->pids = w->pids ? w->pids : r->pids;
+	r->cpu_millis = w->cpu_millis ? w->cpu_millis : r->cpu_millis;
+}
+
+int app_sandbox_set_limits(struct app *app, struct sandbox_ref *sb, const struct sb_record *want,
+			   struct sb_err *err)
+{
+	struct cg_limits lim;
+
+	set_limits(&sb->rec, want);
+	if (store_update(&app->store, sb->id, set_limits, want, err) < 0)
+		return -1;
+	app_sandbox_limits(app, &sb->rec, &lim);
+	return cg_sandbox_create(&app->cg, sb->id, &lim, err);
 }
 
 static void set_init(struct sb_record *r, const void *arg)
@@ -113,15 +152,16 @@ static int start_locked(struct app *app, struct sandbox_ref *sb, struct sb_err *
 	const struct conf *c = app->conf;
 	char dir[PATH_MAX];
 	bool first = faccessat(sb->dirfd, "initialized", F_OK, AT_SYMLINK_NOFOLLOW) < 0;
+	struct cg_limits lim;
 	pid_t pid;
 
 	snprintf(dir, sizeof dir, "%s/sandboxes/%s", c->data_dir, sb->id);
 	struct sb_spec spec = {
 		.id = sb->id, .sandbox_dir = dir, .image_dir = c->image_dir,
-		.uid_base = sb->rec.uid_base, .first_start = first,
-		.pids_max = c->pids_max, .cg = &app->cg,
+		.uid_base = sb->rec.uid_base, .first_start = first, .cg = &app->cg,
 	};
-	if (cg_sandbox_create(&app->cg, sb->id, c->pids_max, err) < 0)
+	app_sandbox_limits(app, &sb->rec, &lim);
+	if (cg_sandbox_create(&app->cg, sb->id, &lim, err) < 0)
 		return -1;
 	if (sandbox_start(&spec, &pid, err) < 0)
 		return -1;

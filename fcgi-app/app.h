@@ -29,10 +29,15 @@ struct sandbox_ref {
 };
 
 void sandbox_ref_release(struct sandbox_ref *sb);
-/* Find the sandbox; with create, make it when missing.  Without create a
- * missing sandbox is an error with status 404. */
-int app_sandbox_get(struct app *app, const char *id, bool create, struct sandbox_ref *sb,
-		    struct sb_err *err);
+/* Find the sandbox; with create, make it when missing (with the limits of
+ * `want`, if given).  Without create a missing sandbox is a 404 error. */
+int app_sandbox_get(struct app *app, const char *id, bool create, const struct sb_record *want,
+		    struct sandbox_ref *sb, struct sb_err *err);
+/* The sandbox's effective limits: its own, or the server's defaults. */
+void app_sandbox_limits(const struct app *app, const struct sb_record *r, struct cg_limits *lim);
+/* Change the limits of an existing sandbox (record, and cgroups at once). */
+int app_sandbox_set_limits(struct app *app, struct sandbox_ref *sb, const struct sb_record *want,
+			   struct sb_err *err);
 /* Connect to the sandbox's init, starting it first when it is not running
  * (serialised per sandbox by a lock file, so concurrent requests start one). */
 int app_sandbox_connect(struct app *app, struct sandbox_ref *sb, struct sb_err *err);

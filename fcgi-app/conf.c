@@ -25,6 +25,12 @@ static void usage(FILE *f)
 	      "  --max-timeout MS    largest exec timeout a request may ask (default 600000)\n"
 	      "  --max-output BYTES  stdout/stderr kept per exec stream (default 1048576)\n"
 	      "  --pids-max N        processes per sandbox (default 1024)\n"
+	      "  --max-pids N        most processes a create may ask (default 16384)\n"
+	      "  --memory-mb N       memory per sandbox, no swap (default 1024)\n"
+	      "  --max-memory-mb N   most memory a create may ask (default 16384)\n"
+	      "  --cpus X            CPUs per sandbox, e.g. 0.5 (default 1)\n"
+	      "  --max-cpus X        most CPUs a create may ask (default: all)\n"
+	      "  --cgroup-root DIR   where cgroupfs is mounted (default /sys/fs/cgroup)\n"
 	      "  --pidfile PATH      write the master's pid there\n", f);
 }
 
@@ -63,6 +69,12 @@ int conf_parse(struct conf *c, int argc, char **argv)
 		{ "max-output", required_argument, NULL, 'o' },
 		{ "pids-max", required_argument, NULL, 'p' },
 		{ "pidfile", required_argument, NULL, 'P' },
+		{ "max-pids", required_argument, NULL, 'X' },
+		{ "memory-mb", required_argument, NULL, 'm' },
+		{ "max-memory-mb", required_argument, NULL, 'M' },
+		{ "cpus", required_argument, NULL, 'C' },
+		{ "max-cpus", required_argument, NULL, 'Y' },
+		{ "cgroup-root", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -81,6 +93,12 @@ int conf_parse(struct conf *c, int argc, char **argv)
 	c->max_timeout_ms = 600000;
 	c->max_output = 1048576;
 	c->pids_max = 1024;
+	c->max_pids = 16384;
+	c->memory_mb = 1024;
+	c->max_memory_mb = 16384;
+	c->cpu_millis = 1000;
+	c->max_cpu_millis = 1000 * sysconf(_SC_NPROCESSORS_ONLN);
+	snprintf(c->cgroup_root, sizeof c->cgroup_root, "/sys/fs/cgroup");
 	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (o) {
 		case 'd': data = optarg; break;
@@ -129,6 +147,35 @@ int conf_parse(struct conf *c, int argc, char **argv)
 				goto bad;
 			c->pids_max = (long)v;
 			break;
+		case 'X':
+			if (parse_num(optarg, 8, 1 << 22, &v) < 0)
+				goto bad;
+			c->max_pids = (long)v;
+			break;
+		case 'm':
+			if (parse_num(optarg, 16, 1 << 30, &v) < 0)
+				goto bad;
+			c->memory_mb = (long)v;
+			break;
+		case 'M':
+			if (parse_num(optarg, 16, 1 << 30, &v) < 0)
+				goto bad;
+			c->max_memory_mb = (long)v;
+			break;
+		case 'C':
+		case 'Y': {
+			char *end;
+			double d = strtod(optarg, &end);
+			if (*end || !(d >= 0.01 && d <= 4096))
+				goto bad;
+			*(o == 'C' ? &c->cpu_millis : &c->max_cpu_millis) = (long)(d * 1000 + 0.5);
+			break;
+		}
+		case 'R':
+			if (strlen(optarg) >= sizeof c->cgroup_root || optarg[0] != '/')
+				goto bad;
+			snprintf(c->cgroup_root, sizeof c->cgroup_root, "%s", optarg);
+			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -143,6 +190,12 @@ int conf_parse(struct conf *c, int argc, char **argv)
 	if (strlen(inst) >= sizeof c->instance || strspn(inst, "abcdefghijklmnopqrstuvwxyz"
 		"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != strlen(inst) || !*inst)
 		goto bad;
+	if (c->memory_mb > c->max_memory_mb)
+		c->memory_mb = c->max_memory_mb;
+	if (c->pids_max > c->max_pids)
+		c->pids_max = c->max_pids;
+	if (c->cpu_millis > c->max_cpu_millis)
+		c->cpu_millis = c->max_cpu_millis;
 	if (c->default_timeout_ms > c->max_timeout_ms)
 		c->default_timeout_ms = c->max_timeout_ms;
 	snprintf(c->data_dir, sizeof c->data_dir, "%s", data);

@@ -22,7 +22,11 @@ struct conf {
 	size_t max_body;
 	int64_t default_timeout_ms, max_timeout_ms;
 	size_t max_output;
-	long pids_max;
+	/* per-sandbox limits: defaults, and the most a create may ask */
+	long memory_mb, max_memory_mb;
+	long pids_max, max_pids;
+	long cpu_millis, max_cpu_millis;	/* 1000 = one CPU */
+	char cgroup_root[256];
 };
 
 /* Parse argv into c; prints usage and returns -1 on bad options. */

@@ -165,7 +165,7 @@ static bool any_retiring(void)
 int master_run(const struct conf *c)
 {
 	struct sb_err err = SB_ERR_INIT;
-	struct sb_cgroups cg = SB_CGROUPS_INIT;
+	struct sb_cgroups cg;
 	struct sigaction sa = { .sa_handler = on_signal };
 	static const int sigs[] = { SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGALRM };
 	sigset_t block, orig;
@@ -173,7 +173,7 @@ int master_run(const struct conf *c)
 	int64_t deadline = 0;
 	int fd;
 
-	if (cg_open(&cg, c->cg_parent, &err) < 0) {
+	if (cg_open(&cg, c->cgroup_root, c->cg_parent, &err) < 0) {
 		fprintf(stderr, "sandboxd: %s\n", err.msg);
 		return 1;
 	}
@@ -232,7 +232,7 @@ int master_run(const struct conf *c)
 		}
 	}
 	/* a full stop stops every sandbox; files stay */
-	if (cg_destroy_all(&cg, c->cg_parent) < 0)
+	if (cg_destroy_all(&cg, c->cgroup_root, c->cg_parent) < 0)
 		fprintf(stderr, "sandboxd: some cgroups could not be removed\n");
 	fprintf(stderr, "sandboxd: stopped\n");
 	return 0;

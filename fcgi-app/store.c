@@ -78,6 +78,12 @@ static int decode(const MDB_val *v, struct sb_record *r)
 		r->init_pid = (pid_t)json_object_get_int64(f);
 	if (json_object_object_get_ex(o, "initStart", &f))
 		r->init_start = (unsigned long long)json_object_get_uint64(f);
+	if (json_object_object_get_ex(o, "memoryMb", &f))
+		r->memory_mb = (long)json_object_get_int64(f);
+	if (json_object_object_get_ex(o, "pids", &f))
+		r->pids = (long)json_object_get_int64(f);
+	if (json_object_object_get_ex(o, "cpuMillis", &f))
+		r->cpu_millis = (long)json_object_get_int64(f);
 	json_object_put(o);
 	return 0;
 }
@@ -95,6 +101,9 @@ static int encode_put(MDB_txn *txn, MDB_dbi dbi, const char *id, const struct sb
 	json_object_object_add(o, "lastActiveAt", json_object_new_int64(r->active_ms));
 	json_object_object_add(o, "initPid", json_object_new_int64(r->init_pid));
 	json_object_object_add(o, "initStart", json_object_new_uint64(r->init_start));
+	json_object_object_add(o, "memoryMb", json_object_new_int64(r->memory_mb));
+	json_object_object_add(o, "pids", json_object_new_int64(r->pids));
+	json_object_object_add(o, "cpuMillis", json_object_new_int64(r->cpu_millis));
 	s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
 	v.mv_size = strlen(s);
 	v.mv_data = (void *)s;
@@ -149,7 +158,6 @@ int store_create(struct store *s, const char *id, const char *image, uid_t base,
 		mdb_txn_abort(txn);
 		return sb_fail(err, 503, ENOSPC, "no uid range left for a new sandbox");
 	}
-	memset(r, 0, sizeof *r);
 	snprintf(r->image, sizeof r->image, "%s", image);
 	/* ranges are never reused: sandboxes are not destroyed (files persist) */
 	r->uid_base = base + slot * 65536u;

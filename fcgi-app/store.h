@@ -21,6 +21,7 @@ struct sb_record {
 	int64_t created_ms, active_ms;
 	pid_t init_pid;
 	unsigned long long init_start;
+	long memory_mb, pids, cpu_millis;	/* limits; 0: the server's default */
 };
 
 int store_open(struct store *s, const char *dir, struct sb_err *err);
@@ -29,7 +30,8 @@ void store_close(struct store *s);
 int store_get(struct store *s, const char *id, struct sb_record *r, struct sb_err *err);
 /* Create-or-get in one write transaction (LMDB serialises writers across
  * processes): at most one record, and one uid range, per id.  A new record
- * takes the next free range of `slots` ranges of 65536 from `base`. */
+ * takes the next free range of `slots` ranges of 65536 from `base`, and the
+ * limits the caller put in *r; an existing one is returned in *r. */
 int store_create(struct store *s, const char *id, const char *image, uid_t base, uint32_t slots,
 		 struct sb_record *r, bool *created, struct sb_err *err);
 /* Read-modify-write of one record in a single write transaction. */

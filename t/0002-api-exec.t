@@ -33,7 +33,7 @@ run() { req POST "/sandboxes/$1/exec" "$2"; }
 cmd() { run "$1" "$(jq -cn --arg c "$2" '{command: $c}')"; }
 
 ISO_RE='^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]\.[0-9]{3}Z$'
-EXEC_KEYS='["durationMs","exitCode","stderr","stdout","timedOut","truncated"]'
+EXEC_KEYS='["cpuTimeMs","durationMs","exitCode","oomKilled","peakMemoryKb","stderr","stdout","timedOut","truncated"]'
 
 # --- GET status after a create ---------------------------------------------
 
@@ -43,8 +43,12 @@ req GET /sandboxes/shape
 is "$STATUS" 200 "GET /sandboxes/:id after a create answers 200"
 is "$(jqr '.success')" true "status: success is true"
 is "$(jqr '[keys[]] | join(",")')" "data,success" "status: envelope has exactly success and data"
-is "$(jqr '.data | keys | join(",")')" "createdAt,image,lastActiveAt,projectId,status" \
-	"status: data has exactly projectId, status, image, createdAt, lastActiveAt"
+is "$(jqr '.data | keys | join(",")')" "createdAt,image,lastActiveAt,limits,projectId,status,usage" \
+	"status: data has exactly projectId, status, image, createdAt, lastActiveAt, limits, usage"
+is "$(jqr '.data.limits | keys | join(",")')" "cpus,memoryMb,pids" "status: limits has cpus, memoryMb, pids"
+is "$(jqr '.data.usage | keys | join(",")')" "cpuTimeMs,memoryBytes,memoryPeakBytes,oomKills,pids" \
+	"status: usage has cpuTimeMs, memoryBytes, memoryPeakBytes, oomKills, pids"
+is "$(jqr '[.data.usage[]] | map(type) | unique | join(",")')" "number" "status: usage values are numbers"
 is "$(jqr .data.projectId)" shape "status: projectId is the id asked"
 is "$(jqr .data.status)" running "status: a created sandbox is running"
 is "$(jqr .data.image)" host "status: image is host"
@@ -81,7 +85,7 @@ ok $? "the sandbox directory exists after the exec"
 cmd shape 'echo out'
 is "$(jqr '[keys[]] | join(",")')" "data,success" "exec: envelope has exactly success and data"
 is "$(jqr ".data | keys == $EXEC_KEYS")" true \
-	"exec: data has exactly stdout, stderr, exitCode, durationMs, timedOut, truncated"
+	"exec: data has exactly stdout, stderr, exitCode, durationMs, timedOut, truncated, oomKilled, cpuTimeMs, peakMemoryKb"
 is "$(jqr '[.data.stdout, .data.stderr] | map(type) | join(",")')" "string,string" "exec: stdout and stderr are strings"
 is "$(jqr '[.data.exitCode, .data.durationMs] | map(type) | join(",")')" "number,number" "exec: exitCode and durationMs are numbers"
 is "$(jqr '[.data.timedOut, .data.truncated] | map(type) | join(",")')" "boolean,boolean" "exec: timedOut and truncated are booleans"
