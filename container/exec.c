@@ -121,6 +121,22 @@ int sandbox_killall(int ctl, int *killed, struct sb_err *err)
 	return 0;
 }
 
+int sandbox_statfs(int ctl, struct sb_fs_info *fi, struct sb_err *err)
+{
+	struct sb_msg m = { .type = SB_MSG_STATFS };
+	int fds[SB_MSG_MAXFDS], nfds;
+
+	if (sb_msg_send(ctl, &m, NULL, 0, NULL, 0) < 0)
+		return sb_syserr(err, "send statfs request");
+	if (recv_reply_payload(ctl, &m, 10000, fds, &nfds, fi, sizeof *fi, err) < 0)
+		return -1;
+	for (int i = 0; i < nfds; i++)
+		close(fds[i]);
+	if (m.type != SB_MSG_FSINFO)
+		return sb_fail(err, 500, EPROTO, "statfs request failed");
+	return 0;
+}
+
 /* Host pid of the process a pidfd refers to (the init's child), from fdinfo. */
 static pid_t pidfd_host_pid(int pidfd)
 {

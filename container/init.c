@@ -14,6 +14,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <dirent.h>
@@ -213,6 +214,19 @@ static void handle_packet(struct conn *c)
 	case SB_MSG_KILLALL:
 		reply(c->fd, SB_MSG_KILLED, kill_all(), NULL);
 		break;
+	case SB_MSG_STATFS: {
+		struct statfs sf;
+		struct sb_fs_info fi = { 0 };
+		struct sb_msg r = { .type = SB_MSG_FSINFO };
+		if (statfs("/", &sf) == 0) {
+			fi.total_bytes = (uint64_t)sf.f_blocks * (uint64_t)sf.f_bsize;
+			fi.used_bytes = (uint64_t)(sf.f_blocks - sf.f_bfree) * (uint64_t)sf.f_bsize;
+			fi.total_inodes = sf.f_files;
+			fi.used_inodes = sf.f_files - sf.f_ffree;
+		}
+		sb_msg_send(c->fd, &r, &fi, sizeof fi, NULL, 0);
+		break;
+	}
 	default:
 		reply(c->fd, SB_MSG_ERROR, EINVAL, "unknown request");
 	}

@@ -10,6 +10,9 @@
  *   KILLALL                        ->
  *                                  <- KILLED {count}
  *
+ *   STATFS                         ->
+ *                                  <- FSINFO {sizes}
+ *
  * Any request may be answered by ERROR {errnum, text}.  When the worker's end
  * closes while its child runs, the init kills the child's process group. */
 #ifndef SB_PROTO_H
@@ -23,10 +26,17 @@ enum sb_msg_type {
 	SB_MSG_EXEC = 1,
 	SB_MSG_GO,
 	SB_MSG_KILLALL,
+	SB_MSG_STATFS,
 	SB_MSG_STARTED = 100,
 	SB_MSG_EXITED,
 	SB_MSG_KILLED,
 	SB_MSG_ERROR,
+	SB_MSG_FSINFO,		/* payload: struct sb_fs_info */
+};
+
+/* The payload of FSINFO: the sandbox's writable layer, as statfs("/") says. */
+struct sb_fs_info {
+	uint64_t total_bytes, used_bytes, total_inodes, used_inodes;
 };
 
 struct sb_msg {

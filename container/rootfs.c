@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include "rootfs.h"
+#include "disk.h"
 
 #include <fcntl.h>
 #include <limits.h>
@@ -97,9 +98,24 @@ static int mount_overlay(const struct rootfs_spec *s, struct sb_err *err)
 	const char *opts[] = { lower, upper, work, NULL };
 	int mnt;
 
+	const char *layer = "";
+
+	if (s->disk) {
+		char img[PATH_MAX], mp[PATH_MAX];
+		snprintf(img, sizeof img, "%s/disk.img", s->sandbox_dir);
+		snprintf(mp, sizeof mp, "%s/disk", s->sandbox_dir);
+		if (disk_mount(img, mp, err) < 0)
+			return -1;
+		/* the file system's top is ours; only upper/ is the sandbox's */
+		snprintf(img, sizeof img, "%s/disk/upper", s->sandbox_dir);
+		snprintf(mp, sizeof mp, "%s/disk/work", s->sandbox_dir);
+		if ((mkdir(img, 0755) < 0 && errno != EEXIST) || (mkdir(mp, 0700) < 0 && errno != EEXIST))
+			return sb_syserr(err, "make layers in the disk image");
+		layer = "/disk";
+	}
 	snprintf(lower, sizeof lower, "lowerdir=%s", s->image_dir);
-	snprintf(upper, sizeof upper, "upperdir=%s/upper", s->sandbox_dir);
-	snprintf(work, sizeof work, "workdir=%s/work", s->sandbox_dir);
+	snprintf(upper, sizeof upper, "upperdir=%s%s/upper", s->sandbox_dir, layer);
+	snprintf(work, sizeof work, "workdir=%s%s/work", s->sandbox_dir, layer);
 	snprintf(root, sizeof root, "%s/root", s->sandbox_dir);
 	mnt = new_fs("overlay", opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, err);
 	if (mnt < 0)

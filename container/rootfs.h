@@ -14,6 +14,7 @@ struct rootfs_spec {
 	const char *hostname;
 	uid_t uid_base;		/* host uid of the sandbox's root */
 	bool first_start;	/* upper dir is new: hand the skeleton to the sandbox */
+	bool disk;		/* upper/work live in sandbox_dir/disk.img (disk quota) */
 };
 
 /* Build the `host` image skeleton at dir if it is not there yet: a minimal

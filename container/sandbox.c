@@ -94,7 +94,7 @@ __attribute__((noreturn)) static void init_child(const struct sb_spec *s, int re
 
 	struct rootfs_spec rs = {
 		.image_dir = s->image_dir, .sandbox_dir = s->sandbox_dir, .hostname = s->id,
-		.uid_base = s->uid_base, .first_start = s->first_start,
+		.uid_base = s->uid_base, .first_start = s->first_start, .disk = s->disk,
 	};
 	if (unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP) < 0) {
 		sb_syserr(&err, "unshare namespaces");

@@ -15,6 +15,7 @@ struct sb_spec {
 	const char *image_dir;
 	uid_t uid_base;
 	bool first_start;
+	bool disk;			/* the writable layer is in disk.img */
 	struct sb_cgroups *cg;
 };
 
@@ -28,6 +29,10 @@ int sandbox_connect(int sbdirfd);
 
 /* Kill every process of the sandbox except its init; *killed = how many. */
 int sandbox_killall(int ctl, int *killed, struct sb_err *err);
+
+struct sb_fs_info;
+/* Size and use of the sandbox's writable layer (its disk quota). */
+int sandbox_statfs(int ctl, struct sb_fs_info *fi, struct sb_err *err);
 
 /* Whether the process pid, started at start (clock ticks since boot), lives. */
 bool sandbox_alive(pid_t pid, unsigned long long start);

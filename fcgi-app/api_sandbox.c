@@ -5,9 +5,12 @@
 #include "app.h"
 #include "http.h"
 #include "router.h"
+#include "proto.h"
 #include "sandbox.h"
 
+#include <fcntl.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <string.h>
 
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -66,8 +69,12 @@ static int parse_create_body(struct http_req *req, struct sb_record *want, bool 
 		}
 		if (limit_field(req, v, "memoryMb", 1, c->max_memory_mb, &want->memory_mb) < 0 ||
 		    limit_field(req, v, "pids", 1, c->max_pids, &want->pids) < 0 ||
-		    limit_field(req, v, "cpus", 1000, c->max_cpu_millis, &want->cpu_millis) < 0)
+		    limit_field(req, v, "cpus", 1000, c->max_cpu_millis, &want->cpu_millis) < 0 ||
+		    limit_field(req, v, "diskMb", 1, c->max_disk_mb, &want->disk_mb) < 0)
 			goto out;
+		if (want->disk_mb && want->disk_mb < 16)
+			want->disk_mb = 16;	/* the smallest ext4 worth making */
+		/* the disk size is fixed at creation; the rest may change */
 		*has_limits = want->memory_mb || want->pids || want->cpu_millis;
 	}
 	ret = 0;
@@ -121,13 +128,17 @@ static struct json_object *limits_json(const struct app *app, const struct sb_re
 	json_object_object_add(o, "memoryMb", json_object_new_int64(lim.memory_bytes >> 20));
 	json_object_object_add(o, "pids", json_object_new_int64(lim.pids));
 	json_object_object_add(o, "cpus", json_object_new_double(lim.cpu_millis / 1000.0));
+	json_object_object_add(o, "diskMb", json_object_new_int64(r->disk_mb));
 	return o;
 }
 
-static struct json_object *usage_json(struct app *app, const char *id)
+static struct json_object *usage_json(struct app *app, const struct sandbox_ref *sb)
 {
 	struct json_object *o = json_object_new_object();
+	const char *id = sb->id;
+	struct sb_fs_info fi;
 	struct cg_usage u;
+	int ctl;
 
 	cg_sandbox_usage(&app->cg, id, &u);
 	json_object_object_add(o, "memoryBytes", json_object_new_int64(u.memory_current));
@@ -135,6 +146,16 @@ static struct json_object *usage_json(struct app *app, const char *id)
 	json_object_object_add(o, "pids", json_object_new_int64(u.pids));
 	json_object_object_add(o, "cpuTimeMs", json_object_new_int64(u.cpu_usec < 0 ? -1 : u.cpu_usec / 1000));
 	json_object_object_add(o, "oomKills", json_object_new_int64(u.oom_kills));
+	/* the writable layer as the sandbox sees it (its disk quota) */
+	ctl = sandbox_connect(sb->dirfd);
+	if (ctl >= 0 && sandbox_statfs(ctl, &fi, NULL) == 0) {
+		json_object_object_add(o, "diskUsedBytes", json_object_new_int64((int64_t)fi.used_bytes));
+		json_object_object_add(o, "diskTotalBytes", json_object_new_int64((int64_t)fi.total_bytes));
+		json_object_object_add(o, "inodesUsed", json_object_new_int64((int64_t)fi.used_inodes));
+		json_object_object_add(o, "inodesTotal", json_object_new_int64((int64_t)fi.total_inodes));
+	}
+	if (ctl >= 0)
+		close(ctl);
 	return o;
 }
 
@@ -159,7 +180,7 @@ void api_sandbox_status(struct app *app, struct http_req *req, const char *id)
 	json_object_object_add(d, "lastActiveAt", iso(sb.rec.active_ms));
 	json_object_object_add(d, "limits", limits_json(app, &sb.rec));
 	if (running)
-		json_object_object_add(d, "usage", usage_json(app, id));
+		json_object_object_add(d, "usage", usage_json(app, &sb));
 	sandbox_ref_release(&sb);
 	http_reply_data(req, 200, d);
 }

@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include "app.h"
+#include "disk.h"
 #include "sandbox.h"
 
 #include <fcntl.h>
@@ -52,7 +53,7 @@ void sandbox_ref_release(struct sandbox_ref *sb)
 static int open_dirs(struct app *app, const char *id, struct sb_err *err)
 {
 	static const struct { const char *name; mode_t mode; } sub[] = {
-		{ "upper", 0755 }, { "work", 0700 }, { "root", 0755 },
+		{ "upper", 0755 }, { "work", 0700 }, { "root", 0755 }, { "disk", 0700 },
 	};
 	int fd = openat(app->sandboxes_fd, id, O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 
@@ -94,7 +95,11 @@ int app_sandbox_get(struct app *app, const char *id, bool create, const struct s
 			sb->rec.memory_mb = want->memory_mb;
 			sb->rec.pids = want->pids;
 			sb->rec.cpu_millis = want->cpu_millis;
+			sb->rec.disk_mb = want->disk_mb;
 		}
+		/* the disk size is fixed at creation: record the default too */
+		if (!sb->rec.disk_mb)
+			sb->rec.disk_mb = app->conf->disk_mb;
 		if (store_create(&app->store, id, "host", app->conf->uid_base, app->conf->uid_slots,
 				 &sb->rec, &sb->created, err) < 0)
 			return -1;
@@ -162,6 +167,10 @@ static int start_locked(struct app *app, struct sandbox_ref *sb, struct sb_err *
 	};
 	app_sandbox_limits(app, &sb->rec, &lim);
 	if (cg_sandbox_create(&app->cg, sb->id, &lim, err) < 0)
+		return -1;
+	spec.disk = sb->rec.disk_mb > 0;
+	if (spec.disk && disk_image_ensure(sb->dirfd, (long long)sb->rec.disk_mb << 20,
+					   sb->rec.uid_base, err) < 0)
 		return -1;
 	if (sandbox_start(&spec, &pid, err) < 0)
 		return -1;

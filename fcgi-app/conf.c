@@ -30,6 +30,8 @@ static void usage(FILE *f)
 	      "  --max-memory-mb N   most memory a create may ask (default 16384)\n"
 	      "  --cpus X            CPUs per sandbox, e.g. 0.5 (default 1)\n"
 	      "  --max-cpus X        most CPUs a create may ask (default: all)\n"
+	      "  --disk-mb N         disk per sandbox, 0 for no quota (default 4096)\n"
+	      "  --max-disk-mb N     most disk a create may ask (default 65536)\n"
 	      "  --cgroup-root DIR   where cgroupfs is mounted (default /sys/fs/cgroup)\n"
 	      "  --pidfile PATH      write the master's pid there\n", f);
 }
@@ -75,6 +77,8 @@ int conf_parse(struct conf *c, int argc, char **argv)
 		{ "cpus", required_argument, NULL, 'C' },
 		{ "max-cpus", required_argument, NULL, 'Y' },
 		{ "cgroup-root", required_argument, NULL, 'R' },
+		{ "disk-mb", required_argument, NULL, 'k' },
+		{ "max-disk-mb", required_argument, NULL, 'K' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -99,6 +103,8 @@ int conf_parse(struct conf *c, int argc, char **argv)
 	c->cpu_millis = 1000;
 	c->max_cpu_millis = 1000 * sysconf(_SC_NPROCESSORS_ONLN);
 	snprintf(c->cgroup_root, sizeof c->cgroup_root, "/sys/fs/cgroup");
+	c->disk_mb = 4096;
+	c->max_disk_mb = 65536;
 	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (o) {
 		case 'd': data = optarg; break;
@@ -171,6 +177,12 @@ int conf_parse(struct conf *c, int argc, char **argv)
 			*(o == 'C' ? &c->cpu_millis : &c->max_cpu_millis) = (long)(d * 1000 + 0.5);
 			break;
 		}
+		case 'k':
+		case 'K':
+			if (parse_num(optarg, o == 'k' ? 0 : 16, 1 << 24, &v) < 0 || (v > 0 && v < 16))
+				goto bad;
+			*(o == 'k' ? &c->disk_mb : &c->max_disk_mb) = (long)v;
+			break;
 		case 'R':
 			if (strlen(optarg) >= sizeof c->cgroup_root || optarg[0] != '/')
 				goto bad;
@@ -194,6 +206,8 @@ int conf_parse(struct conf *c, int argc, char **argv)
 		c->memory_mb = c->max_memory_mb;
 	if (c->pids_max > c->max_pids)
 		c->pids_max = c->max_pids;
+	if (c->disk_mb > c->max_disk_mb)
+		c->disk_mb = c->max_disk_mb;
 	if (c->cpu_millis > c->max_cpu_millis)
 		c->cpu_millis = c->max_cpu_millis;
 	if (c->default_timeout_ms > c->max_timeout_ms)

@@ -26,6 +26,7 @@ struct conf {
 	long memory_mb, max_memory_mb;
 	long pids_max, max_pids;
 	long cpu_millis, max_cpu_millis;	/* 1000 = one CPU */
+	long disk_mb, max_disk_mb;		/* 0: no disk quota */
 	char cgroup_root[256];
 };
 

@@ -84,6 +84,8 @@ static int decode(const MDB_val *v, struct sb_record *r)
 		r->pids = (long)json_object_get_int64(f);
 	if (json_object_object_get_ex(o, "cpuMillis", &f))
 		r->cpu_millis = (long)json_object_get_int64(f);
+	if (json_object_object_get_ex(o, "diskMb", &f))
+		r->disk_mb = (long)json_object_get_int64(f);
 	json_object_put(o);
 	return 0;
 }
@@ -104,6 +106,7 @@ static int encode_put(MDB_txn *txn, MDB_dbi dbi, const char *id, const struct sb
 	json_object_object_add(o, "memoryMb", json_object_new_int64(r->memory_mb));
 	json_object_object_add(o, "pids", json_object_new_int64(r->pids));
 	json_object_object_add(o, "cpuMillis", json_object_new_int64(r->cpu_millis));
+	json_object_object_add(o, "diskMb", json_object_new_int64(r->disk_mb));
 	s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
 	v.mv_size = strlen(s);
 	v.mv_data = (void *)s;

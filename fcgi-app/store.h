@@ -22,6 +22,7 @@ struct sb_record {
 	pid_t init_pid;
 	unsigned long long init_start;
 	long memory_mb, pids, cpu_millis;	/* limits; 0: the server's default */
+	long disk_mb;				/* fixed when the disk image is made */
 };
 
 int store_open(struct store *s, const char *dir, struct sb_err *err);

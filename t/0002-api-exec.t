@@ -45,9 +45,10 @@ is "$(jqr '.success')" true "status: success is true"
 is "$(jqr '[keys[]] | join(",")')" "data,success" "status: envelope has exactly success and data"
 is "$(jqr '.data | keys | join(",")')" "createdAt,image,lastActiveAt,limits,projectId,status,usage" \
 	"status: data has exactly projectId, status, image, createdAt, lastActiveAt, limits, usage"
-is "$(jqr '.data.limits | keys | join(",")')" "cpus,memoryMb,pids" "status: limits has cpus, memoryMb, pids"
-is "$(jqr '.data.usage | keys | join(",")')" "cpuTimeMs,memoryBytes,memoryPeakBytes,oomKills,pids" \
-	"status: usage has cpuTimeMs, memoryBytes, memoryPeakBytes, oomKills, pids"
+is "$(jqr '.data.limits | keys | join(",")')" "cpus,diskMb,memoryMb,pids" "status: limits has cpus, diskMb, memoryMb, pids"
+is "$(jqr '.data.usage | keys | join(",")')" \
+	"cpuTimeMs,diskTotalBytes,diskUsedBytes,inodesTotal,inodesUsed,memoryBytes,memoryPeakBytes,oomKills,pids" \
+	"status: usage has CPU, disk, inode, memory, OOM and pids figures"
 is "$(jqr '[.data.usage[]] | map(type) | unique | join(",")')" "number" "status: usage values are numbers"
 is "$(jqr .data.projectId)" shape "status: projectId is the id asked"
 is "$(jqr .data.status)" running "status: a created sandbox is running"

@@ -1,0 +1,143 @@
+#include "config.h"
+
+#include "disk.h"
+
+#include <fcntl.h>
+#include <linux/loop.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#define MKE2FS "/sbin/mke2fs"
+
+static int run_mke2fs(int imgfd, uid_t owner, struct sb_err *err)
+{
+	char dev[64], opts[160];
+	int status;
+	pid_t pid;
+
+	snprintf(dev, sizeof dev, "/proc/self/fd/%d", imgfd);
+	/* lazy init: the image stays sparse; no reserved blocks: the quota is
+	 * the sandbox's whole */
+	snprintf(opts, sizeof opts, "lazy_itable_init=1,lazy_journal_init=1,root_owner=%u:%u",
+		 (unsigned)owner, (unsigned)owner);
+	pid = fork();
+	if (pid < 0)
+		return sb_syserr(err, "fork mke2fs");
+	if (pid == 0) {
+		char *argv[] = { (char *)"mke2fs", (char *)"-q", (char *)"-F", (char *)"-t",
+				 (char *)"ext4", (char *)"-m", (char *)"0", (char *)"-E", opts, dev,
+				 NULL };
+		char *envp[] = { (char *)"PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
+		int null = open("/dev/null", O_RDWR);
+
+		if (null >= 0) {
+			dup2(null, 0);
+			dup2(null, 1);
+		}
+		if (imgfd != 3 && dup2(imgfd, 3) < 0)
+			_exit(127);
+		sb_close_fds_from(4);
+		snprintf(dev, sizeof dev, "/proc/self/fd/3");
+		argv[9] = dev;
+		execve(MKE2FS, argv, envp);
+		_exit(127);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return sb_syserr(err, "wait mke2fs");
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return sb_fail(err, 500, 0, "mke2fs failed (status %d)", status);
+	return 0;
+}
+
+int disk_image_ensure(int sbdirfd, long long bytes, uid_t owner, struct sb_err *err)
+{
+	cleanup_close int fd = -1;
+
+	if (faccessat(sbdirfd, "disk.img", F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+		return 0;
+	/* made aside and renamed: a half-made image is never mounted */
+	unlinkat(sbdirfd, "disk.img.new", 0);
+	fd = openat(sbdirfd, "disk.img.new", O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return sb_syserr(err, "create disk image");
+	if (ftruncate(fd, bytes) < 0) {
+		unlinkat(sbdirfd, "disk.img.new", 0);
+		return sb_syserr(err, "size disk image");
+	}
+	if (run_mke2fs(fd, owner, err) < 0 || fsync(fd) < 0 ||
+	    renameat(sbdirfd, "disk.img.new", sbdirfd, "disk.img") < 0) {
+		if (!err->msg[0])
+			sb_syserr(err, "finish disk image");
+		unlinkat(sbdirfd, "disk.img.new", 0);
+		return -1;
+	}
+	return 0;
+}
+
+/* A free loop device bound to imgfd, autoclear; its fd, or -1. */
+static int loop_attach(int imgfd, char *dev, size_t devlen, struct sb_err *err)
+{
+	cleanup_close int ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
+
+	if (ctl < 0)
+		return sb_syserr(err, "open /dev/loop-control");
+	/* another sandbox starting may take the same free device: retry */
+	for (int tries = 0; tries < 64; tries++) {
+		struct loop_config cfg;
+		int n = ioctl(ctl, LOOP_CTL_GET_FREE);
+		int fd;
+
+		if (n < 0)
+			return sb_syserr(err, "get a free loop device");
+		snprintf(dev, devlen, "/dev/loop%d", n);
+		fd = open(dev, O_RDWR | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		memset(&cfg, 0, sizeof cfg);
+		cfg.fd = (uint32_t)imgfd;
+		cfg.info.lo_flags = LO_FLAGS_AUTOCLEAR;
+		if (ioctl(fd, LOOP_CONFIGURE, &cfg) == 0)
+			return fd;
+		close(fd);
+		if (errno != EBUSY)
+			return sb_syserr(err, "configure %s", dev);
+	}
+	return sb_fail(err, 500, EBUSY, "no free loop device");
+}
+
+int disk_mount(const char *image, const char *mountpoint, struct sb_err *err)
+{
+	cleanup_close int img = open(image, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	cleanup_close int loop = -1, fs = -1;
+	char dev[32];
+	int mnt;
+
+	if (img < 0)
+		return sb_syserr(err, "open disk image");
+	loop = loop_attach(img, dev, sizeof dev, err);
+	if (loop < 0)
+		return -1;
+	fs = fsopen("ext4", FSOPEN_CLOEXEC);
+	if (fs < 0)
+		return sb_syserr(err, "fsopen ext4");
+	if (fsconfig(fs, FSCONFIG_SET_STRING, "source", dev, 0) < 0 ||
+	    fsconfig(fs, FSCONFIG_SET_FLAG, "discard", NULL, 0) < 0 ||
+	    fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+		return sb_syserr(err, "mount %s", dev);
+	mnt = fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+	if (mnt < 0)
+		return sb_syserr(err, "fsmount %s", dev);
+	if (move_mount(mnt, "", AT_FDCWD, mountpoint, MOVE_MOUNT_F_EMPTY_PATH) < 0) {
+		sb_syserr(err, "mount disk on %s", mountpoint);
+		close(mnt);
+		return -1;
+	}
+	close(mnt);
+	/* our loop fd goes; the mount holds the device until the namespace dies */
+	return 0;
+}
