@@ -40,8 +40,8 @@ bool sandbox_alive(pid_t pid, unsigned long long start)
 	if (fd < 0)
 		return false;
 	/* the pidfd pins the process: if the start time matches now, the pid
-	 * was not recycled */
-	bool alive = sb_proc_starttime(pid) == start;
+	 * was not recycled; a zombie is not alive */
+	bool alive = sb_proc_starttime(pid) == start && !sb_proc_zombie(pid);
 	close(fd);
 	return alive;
 }

@@ -19,7 +19,8 @@ int sb_fail(struct sb_err *err, int status, int errnum, const char *fmt, ...)
 		va_start(ap, fmt);
 		vsnprintf(err->msg, sizeof err->msg, fmt, ap);
 		va_end(ap);
-		if (errnum && status >= 500) {
+		/* the system's word helps with our bugs, not with a client's error */
+		if (errnum && (status == 0 || status == 500)) {
 			size_t n = strlen(err->msg);
 			snprintf(err->msg + n, sizeof err->msg - n, ": %s", strerror(errnum));
 		}
@@ -181,6 +182,17 @@ unsigned long long sb_proc_starttime(pid_t pid)
 	if (p)
 		start = strtoull(p + 1, NULL, 10);
 	return start;
+}
+
+bool sb_proc_zombie(pid_t pid)
+{
+	char path[64], buf[512], *p;
+
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	if (sb_read_file_at(AT_FDCWD, path, buf, sizeof buf) < 0)
+		return true;
+	p = strrchr(buf, ')');
+	return !p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X';
 }
 
 void sb_iso8601(int64_t ms, char *buf, size_t len)

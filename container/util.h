@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -72,6 +73,8 @@ int sb_pidfd_open(pid_t pid);
 int sb_pidfd_send_signal(int pidfd, int sig);
 /* Start time of a process (field 22 of /proc/PID/stat), 0 when gone. */
 unsigned long long sb_proc_starttime(pid_t pid);
+/* Whether pid has exited and waits to be reaped (or is gone). */
+bool sb_proc_zombie(pid_t pid);
 /* Format an epoch-ms timestamp as ISO 8601 UTC into buf (at least 32 bytes). */
 void sb_iso8601(int64_t ms, char *buf, size_t len);
 

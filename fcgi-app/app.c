@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include "app.h"
+#include "capacity.h"
 #include "disk.h"
 #include "sandbox.h"
 
@@ -19,6 +20,7 @@ int app_open(struct app *app, const struct conf *conf, struct sb_err *err)
 	for (int i = 0; i < CG_NDIRS; i++)
 		app->cg.dir[i] = -1;
 	app->sandboxes_fd = -1;
+	app->capacity_lock = -1;
 	snprintf(app->cgname, sizeof app->cgname, "w%d", (int)getpid());
 	snprintf(path, sizeof path, "%s/db", conf->data_dir);
 	if (store_open(&app->store, path, err) < 0)
@@ -204,7 +206,14 @@ int app_sandbox_connect(struct app *app, struct sandbox_ref *sb, struct sb_err *
 	fd = sandbox_connect(sb->dirfd);
 	if (fd >= 0)
 		return fd;
-	if (start_locked(app, sb, err) < 0)
+	int r = capacity_make_room(app, sb->id, err);
+	if (r == 0)
+		r = start_locked(app, sb, err);
+	if (app->capacity_lock >= 0) {
+		close(app->capacity_lock);
+		app->capacity_lock = -1;
+	}
+	if (r < 0)
 		return -1;
 	fd = sandbox_connect(sb->dirfd);
 	if (fd < 0)

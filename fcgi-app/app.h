@@ -15,6 +15,7 @@ struct app {
 	struct sb_cgroups cg;
 	int sandboxes_fd;	/* <data>/sandboxes */
 	char cgname[24];	/* this worker's exec cgroup: "w<pid>" */
+	int capacity_lock;	/* held from the capacity check to the start */
 };
 
 int app_open(struct app *app, const struct conf *conf, struct sb_err *err);

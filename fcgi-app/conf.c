@@ -32,6 +32,8 @@ static void usage(FILE *f)
 	      "  --max-cpus X        most CPUs a create may ask (default: all)\n"
 	      "  --disk-mb N         disk per sandbox, 0 for no quota (default 4096)\n"
 	      "  --max-disk-mb N     most disk a create may ask (default 65536)\n"
+	      "  --max-running N     sandboxes running at once (default 32; 0: no cap)\n"
+	      "  --idle-stop SEC     stop a sandbox idle that long (default 600; 0: never)\n"
 	      "  --cgroup-root DIR   where cgroupfs is mounted (default /sys/fs/cgroup)\n"
 	      "  --pidfile PATH      write the master's pid there\n", f);
 }
@@ -79,6 +81,8 @@ int conf_parse(struct conf *c, int argc, char **argv)
 		{ "cgroup-root", required_argument, NULL, 'R' },
 		{ "disk-mb", required_argument, NULL, 'k' },
 		{ "max-disk-mb", required_argument, NULL, 'K' },
+		{ "max-running", required_argument, NULL, 'r' },
+		{ "idle-stop", required_argument, NULL, 'I' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -104,6 +108,8 @@ int conf_parse(struct conf *c, int argc, char **argv)
 	c->max_cpu_millis = 1000 * sysconf(_SC_NPROCESSORS_ONLN);
 	snprintf(c->cgroup_root, sizeof c->cgroup_root, "/sys/fs/cgroup");
 	c->disk_mb = 4096;
+	c->max_running = 32;
+	c->idle_stop_ms = 600000;
 	c->max_disk_mb = 65536;
 	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (o) {
@@ -182,6 +188,16 @@ int conf_parse(struct conf *c, int argc, char **argv)
 			if (parse_num(optarg, o == 'k' ? 0 : 16, 1 << 24, &v) < 0 || (v > 0 && v < 16))
 				goto bad;
 			*(o == 'k' ? &c->disk_mb : &c->max_disk_mb) = (long)v;
+			break;
+		case 'r':
+			if (parse_num(optarg, 0, 100000, &v) < 0)
+				goto bad;
+			c->max_running = (int)v;
+			break;
+		case 'I':
+			if (parse_num(optarg, 0, 86400 * 365, &v) < 0)
+				goto bad;
+			c->idle_stop_ms = v * 1000;
 			break;
 		case 'R':
 			if (strlen(optarg) >= sizeof c->cgroup_root || optarg[0] != '/')

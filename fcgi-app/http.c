@@ -4,6 +4,8 @@
 #include "conf.h"
 #include "util.h"
 
+#include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,11 +83,28 @@ static void split_path(struct http_req *req)
 	}
 }
 
+int http_parse_target(struct http_req *req, const char *uri)
+{
+	size_t n = strcspn(uri, "?");
+
+	req->nsegs = 0;
+	req->bad_path = false;
+	req->query = uri[n] ? uri + n + 1 : "";
+	if (n >= sizeof req->path) {
+		req->bad_path = true;
+		n = sizeof req->path - 1;
+	}
+	memcpy(req->path, uri, n);
+	req->path[n] = '\0';
+	if (!req->bad_path)
+		split_path(req);
+	return req->bad_path ? -1 : 0;
+}
+
 void http_req_init(struct http_req *req, FCGX_Request *fcgi, const struct conf *conf)
 {
 	const char *uri = FCGX_GetParam("REQUEST_URI", fcgi->envp);
 	const char *rid = FCGX_GetParam("REQUEST_ID", fcgi->envp);
-	size_t n;
 
 	memset(req, 0, sizeof *req);
 	req->fcgi = fcgi;
@@ -99,18 +118,7 @@ void http_req_init(struct http_req *req, FCGX_Request *fcgi, const struct conf *
 		snprintf(req->rid, sizeof req->rid, "%s", rid);
 	else
 		snprintf(req->rid, sizeof req->rid, "%d-%lld", (int)getpid(), (long long)sb_now_ms());
-	if (!uri)
-		uri = "/";
-	n = strcspn(uri, "?");
-	req->query = uri[n] ? uri + n + 1 : "";
-	if (n >= sizeof req->path) {
-		req->bad_path = true;
-		n = sizeof req->path - 1;
-	}
-	memcpy(req->path, uri, n);
-	req->path[n] = '\0';
-	if (!req->bad_path)
-		split_path(req);
+	http_parse_target(req, uri ? uri : "/");
 }
 
 void http_req_release(struct http_req *req)
@@ -152,8 +160,10 @@ static void send_json(struct http_req *req, int status, struct json_object *o, c
 	req->status = status;
 	/* headers through snprintf: libfcgi's own printf knows no %zu */
 	put_fmt(req, "Status: %d %s\r\nContent-Type: application/json\r\n"
-		"Content-Length: %zu\r\nCache-Control: no-store\r\n%s",
-		status, reason(status), len + 1, extra ? extra : "");
+		"Content-Length: %zu\r\nCache-Control: no-store\r\n%s%s",
+		status, reason(status), len + 1, extra ? extra : "",
+		/* capacity answers say when to come back */
+		status == 503 || status == 429 ? "Retry-After: 1\r\n" : "");
 	cors_headers(req);
 	FCGX_PutS("\r\n", req->fcgi->out);
 	FCGX_PutStr(s, (int)len, req->fcgi->out);
@@ -239,18 +249,25 @@ static bool utf8_valid(const char *s, size_t len)
 	return true;
 }
 
+unsigned long long http_content_length(const char *cl)
+{
+	unsigned long long len;
+
+	if (!cl || !*cl)
+		return 0;
+	/* digits only: strtoull alone takes " 5" and "+5", and " -5" as 2^64 - 5 */
+	if (strspn(cl, "0123456789") != strlen(cl))
+		return ULLONG_MAX;
+	errno = 0;
+	len = strtoull(cl, NULL, 10);
+	return errno ? ULLONG_MAX : len;
+}
+
 int http_read_body(struct http_req *req)
 {
-	const char *cl = FCGX_GetParam("CONTENT_LENGTH", req->fcgi->envp);
-	unsigned long long len = 0;
-	char *end;
+	unsigned long long len =
+		http_content_length(FCGX_GetParam("CONTENT_LENGTH", req->fcgi->envp));
 
-	if (cl && *cl) {
-		errno = 0;
-		len = strtoull(cl, &end, 10);
-		if (errno || *end || *cl == '-')
-			len = ~0ULL;
-	}
 	if (len > req->conf->max_body) {
 		http_reply_error(req, 413, "request body larger than %zu bytes", req->conf->max_body);
 		return -1;
@@ -270,45 +287,86 @@ int http_read_body(struct http_req *req)
 	return 0;
 }
 
-struct json_object *http_json_body(struct http_req *req)
+/* json-c takes NaN and Infinity even in strict mode, and 1e999 as infinity:
+ * none is JSON, and NaN passes every bound check written the wrong way
+ * round.  The tokener's depth limit bounds the recursion. */
+static bool json_all_finite(struct json_object *o)
+{
+	switch (json_object_get_type(o)) {
+	case json_type_double:
+		return isfinite(json_object_get_double(o));
+	case json_type_array:
+		for (size_t i = 0; i < json_object_array_length(o); i++)
+			if (!json_all_finite(json_object_array_get_idx(o, i)))
+				return false;
+		return true;
+	case json_type_object: {
+		json_object_object_foreach(o, k, v) {
+			(void)k;
+			if (!json_all_finite(v))
+				return false;
+		}
+		return true;
+	}
+	default:
+		return true;
+	}
+}
+
+struct json_object *json_body_parse(const char *body, size_t len, struct sb_err *err)
 {
 	struct json_tokener *tok;
 	struct json_object *o;
 	enum json_tokener_error jerr;
 	size_t off;
 
-	if (req->body_len == strspn(req->body, " \t\r\n"))
+	if (len == strspn(body, " \t\r\n"))
 		return json_object_new_object();
-	if (!utf8_valid(req->body, req->body_len)) {
-		http_reply_error(req, 400, "malformed JSON body: not valid UTF-8");
+	if (!utf8_valid(body, len)) {
+		sb_fail(err, 400, 0, "malformed JSON body: not valid UTF-8");
 		return NULL;
 	}
 	tok = json_tokener_new_ex(32);
 	if (!tok) {
-		http_reply_error(req, 500, "out of memory");
+		sb_fail(err, 500, 0, "out of memory");
 		return NULL;
 	}
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
 	/* the terminating NUL lets a bare number or literal finish parsing */
-	o = json_tokener_parse_ex(tok, req->body, (int)req->body_len + 1);
+	o = json_tokener_parse_ex(tok, body, (int)len + 1);
 	jerr = json_tokener_get_error(tok);
 	off = json_tokener_get_parse_end(tok);
 	json_tokener_free(tok);
 	if (jerr == json_tokener_success && (!o || !json_object_is_type(o, json_type_object))) {
 		json_object_put(o);
-		http_reply_error(req, 400, "JSON body must be an object");
+		sb_fail(err, 400, 0, "JSON body must be an object");
 		return NULL;
 	}
 	if (!o || jerr != json_tokener_success) {
 		json_object_put(o);
-		http_reply_error(req, 400, "malformed JSON body: %s", json_tokener_error_desc(jerr));
+		sb_fail(err, 400, 0, "malformed JSON body: %s", json_tokener_error_desc(jerr));
 		return NULL;
 	}
-	if (off < req->body_len && off + strspn(req->body + off, " \t\r\n") != req->body_len) {
+	if (off < len && off + strspn(body + off, " \t\r\n") != len) {
 		json_object_put(o);
-		http_reply_error(req, 400, "malformed JSON body: trailing data");
+		sb_fail(err, 400, 0, "malformed JSON body: trailing data");
 		return NULL;
 	}
+	if (!json_all_finite(o)) {
+		json_object_put(o);
+		sb_fail(err, 400, 0, "malformed JSON body: NaN, Infinity or a number out of range");
+		return NULL;
+	}
+	return o;
+}
+
+struct json_object *http_json_body(struct http_req *req)
+{
+	struct sb_err err = SB_ERR_INIT;
+	struct json_object *o = json_body_parse(req->body, req->body_len, &err);
+
+	if (!o)
+		http_reply_error(req, err.status, "%s", err.msg);
 	return o;
 }
 

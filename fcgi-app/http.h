@@ -11,6 +11,7 @@
 #define HTTP_MAX_SEGS 8
 
 struct conf;
+struct sb_err;
 
 struct http_req {
 	FCGX_Request *fcgi;
@@ -31,6 +32,13 @@ struct http_req {
 
 /* Fill req from the FastCGI parameters (no body yet). */
 void http_req_init(struct http_req *req, FCGX_Request *fcgi, const struct conf *conf);
+/* Split a REQUEST_URI into req's path, query and decoded segments; touches
+ * nothing else of req, and req->query points into uri afterwards.  -1 (and
+ * bad_path) when the path is undecodable, too long or has too many segments. */
+int http_parse_target(struct http_req *req, const char *uri);
+/* A CONTENT_LENGTH parameter as a byte count: 0 when absent or empty,
+ * ULLONG_MAX (over any limit) when it is not a plain decimal that fits. */
+unsigned long long http_content_length(const char *cl);
 void http_req_release(struct http_req *req);
 /* Read the body, at most conf->max_body bytes; -1 (413 sent) when larger,
  * -2 on a read error. */
@@ -38,6 +46,10 @@ int http_read_body(struct http_req *req);
 /* The body as a JSON object (an empty body is an empty object); NULL after
  * a 400 was sent. */
 struct json_object *http_json_body(struct http_req *req);
+/* The same without a request: body[len] must be NUL and len < INT_MAX
+ * (--max-body is at most 1 GiB).  NULL with err filled (status 400, or 500
+ * when out of memory) when it is not a JSON object of finite numbers. */
+struct json_object *json_body_parse(const char *body, size_t len, struct sb_err *err);
 
 /* {"success":true,"data":data}; takes data's reference. */
 void http_reply_data(struct http_req *req, int status, struct json_object *data);

@@ -5,6 +5,8 @@
  * files stay; they start again on the next request). */
 #include "config.h"
 
+#include "app.h"
+#include "capacity.h"
 #include "cgroup.h"
 #include "conf.h"
 #include "pool.h"
@@ -15,6 +17,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -66,11 +69,47 @@ static int live_workers(void)
 	return n;
 }
 
-static void set_timer(long ms)
+/* The master's clock: a tick every 200 ms drives drain, retirement and
+ * the idle sweep. */
+#define TICK_MS 200
+
+static void start_ticks(void)
 {
-	struct itimerval it = { .it_value = { ms / 1000, (ms % 1000) * 1000 } };
+	struct itimerval it = {
+		.it_value = { 0, TICK_MS * 1000 },
+		.it_interval = { 0, TICK_MS * 1000 },
+	};
 
 	setitimer(ITIMER_REAL, &it, NULL);
+}
+
+static pid_t sweeper;
+
+/* Stop sandboxes idle past --idle-stop, in a child of its own: the master
+ * never opens LMDB (its workers fork from it). */
+static void sweep_idle(const struct conf *c, const sigset_t *orig)
+{
+	pid_t pid;
+
+	if (sweeper > 0)
+		return;
+	pid = fork();
+	if (pid == 0) {
+		struct sb_err err = SB_ERR_INIT;
+		struct app app;
+
+		sigprocmask(SIG_SETMASK, orig, NULL);
+		prctl(PR_SET_NAME, "sandboxd-sweep", 0, 0, 0);
+		if (app_open(&app, c, &err) < 0) {
+			fprintf(stderr, "sandboxd: idle sweep: %s\n", err.msg);
+			_exit(1);
+		}
+		capacity_stop_idle(&app, c->idle_stop_ms);
+		app_close(&app);
+		_exit(0);
+	}
+	if (pid > 0)
+		sweeper = pid;
 }
 
 /* A dead worker's exec in flight: its processes die with it. */
@@ -83,8 +122,10 @@ static void reap(const struct conf *c, struct sb_cgroups *cg, bool respawn, int 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		char name[24];
 
-		snprintf(name, sizeof name, "w%d", (int)pid);
-		cg_exec_reap_all(cg, name);
+		if (pid == sweeper) {
+			sweeper = 0;
+			continue;
+		}
 		for (int i = 0; i < nworkers; i++) {
 			struct worker *w = &workers[i];
 			if (w->pid != pid)
@@ -92,6 +133,8 @@ static void reap(const struct conf *c, struct sb_cgroups *cg, bool respawn, int 
 			w->pid = 0;
 			if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 				fprintf(stderr, "sandboxd: worker %d died (status %d)\n", (int)pid, status);
+			snprintf(name, sizeof name, "w%d", (int)pid);
+			cg_exec_reap_all(cg, name);
 			if (!respawn || w->retiring)
 				break;
 			/* a worker that dies at once would spin: pace it */
@@ -103,6 +146,7 @@ static void reap(const struct conf *c, struct sb_cgroups *cg, bool respawn, int 
 			w->started_ms = sb_mono_ms();
 			w->retiring = false;
 		}
+		/* anything else is a sandbox init that ended: reaped, nothing to do */
 	}
 }
 
@@ -170,7 +214,7 @@ int master_run(const struct conf *c)
 	static const int sigs[] = { SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGALRM };
 	sigset_t block, orig;
 	bool draining = false;
-	int64_t deadline = 0;
+	int64_t deadline = 0, next_sweep, sweep_every;
 	int fd;
 
 	if (cg_open(&cg, c->cgroup_root, c->cg_parent, &err) < 0) {
@@ -186,6 +230,9 @@ int master_run(const struct conf *c)
 		sigaction(sigs[i], &sa, NULL);
 	}
 	signal(SIGPIPE, SIG_IGN);
+	/* sandbox inits outlive the launcher that forked them and come to us
+	 * (not to whatever the host's PID 1 is): we reap them when they end */
+	prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 	sigprocmask(SIG_BLOCK, &block, &orig);
 	nworkers = c->workers;
 	for (int i = 0; i < nworkers; i++) {
@@ -193,6 +240,12 @@ int master_run(const struct conf *c)
 		workers[i].started_ms = sb_mono_ms();
 	}
 	fprintf(stderr, "sandboxd: %d workers on %s\n", nworkers, c->socket_path);
+	/* look for idle sandboxes twice per idle period, at most every 30 s */
+	sweep_every = c->idle_stop_ms / 2 < 30000 ? c->idle_stop_ms / 2 : 30000;
+	if (sweep_every < TICK_MS)
+		sweep_every = TICK_MS;
+	next_sweep = sb_mono_ms() + sweep_every;
+	start_ticks();
 	for (;;) {
 		sigsuspend(&orig);
 		if (got_chld) {
@@ -204,7 +257,6 @@ int master_run(const struct conf *c)
 			if (!draining) {
 				fprintf(stderr, "sandboxd: reload: replacing workers\n");
 				replace_workers(c, fd, &orig);
-				set_timer(200);
 			}
 		}
 		if (got_term && !draining) {
@@ -214,21 +266,24 @@ int master_run(const struct conf *c)
 			unlink(c->socket_path);
 			signal_workers(SIGTERM);
 			deadline = sb_mono_ms() + DRAIN_MS;
-			set_timer(200);
 		}
-		if (draining && live_workers() == 0)
+		if (draining && sweeper > 0)
+			kill(sweeper, SIGKILL);
+		if (draining && live_workers() == 0 && sweeper == 0)
 			break;
 		if (got_alrm) {
 			got_alrm = 0;
 			/* a worker may have been entering accept() when told: say it again */
 			if (draining)
 				signal_workers(sb_mono_ms() > deadline ? SIGKILL : SIGTERM);
-			else
+			else if (any_retiring())
 				for (int i = 0; i < nworkers; i++)
 					if (workers[i].pid > 0 && workers[i].retiring)
 						kill(workers[i].pid, SIGTERM);
-			if (draining || any_retiring())
-				set_timer(200);
+			if (!draining && c->idle_stop_ms > 0 && sb_mono_ms() >= next_sweep) {
+				sweep_idle(c, &orig);
+				next_sweep = sb_mono_ms() + sweep_every;
+			}
 		}
 	}
 	/* a full stop stops every sandbox; files stay */

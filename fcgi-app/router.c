@@ -18,12 +18,10 @@ bool project_id_valid(const char *id)
 	return strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") == n;
 }
 
-typedef void (*handler_fn)(struct app *, struct http_req *, const char *);
-
 struct route {
 	const char *action;	/* third segment, NULL for /sandboxes/:id */
 	const char *allow;
-	handler_fn get, post, del;
+	router_handler_fn get, post, del;
 };
 
 static const struct route routes[] = {
@@ -46,39 +44,61 @@ static const struct route *match(const struct http_req *req)
 	return NULL;
 }
 
-void router_dispatch(struct app *app, struct http_req *req)
+enum route_result router_route(const struct http_req *req, router_handler_fn *fn,
+				const char **allow)
 {
 	const struct route *r;
-	handler_fn fn = NULL;
 	const char *m = req->method;
 
-	if (req->bad_path) {
-		http_reply_error(req, 400, "malformed request path");
-		return;
-	}
+	*fn = NULL;
+	*allow = NULL;
+	if (req->bad_path)
+		return ROUTE_BAD_PATH;
 	r = match(req);
-	if (!r) {
-		http_reply_error(req, 404, "no such route: %s %s", req->method, req->path);
-		return;
-	}
-	if (strcmp(m, "OPTIONS") == 0) {
-		http_reply_options(req, r->allow);
-		return;
-	}
+	if (!r)
+		return ROUTE_NO_ROUTE;
+	*allow = r->allow;
+	if (strcmp(m, "OPTIONS") == 0)
+		return ROUTE_OPTIONS;
 	if (strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0)
-		fn = r->get;
+		*fn = r->get;
 	else if (strcmp(m, "POST") == 0)
-		fn = r->post;
+		*fn = r->post;
 	else if (strcmp(m, "DELETE") == 0)
-		fn = r->del;
-	if (!fn) {
-		http_reply_405(req, r->allow);
-		return;
-	}
+		*fn = r->del;
+	if (!*fn)
+		return ROUTE_BAD_METHOD;
 	/* before anything touches disk */
 	if (!project_id_valid(req->segs[1])) {
-		http_reply_error(req, 400, "invalid projectId: must match [A-Za-z0-9][A-Za-z0-9_-]{0,62}");
-		return;
+		*fn = NULL;
+		return ROUTE_BAD_ID;
 	}
-	fn(app, req, req->segs[1]);
+	return ROUTE_OK;
+}
+
+void router_dispatch(struct app *app, struct http_req *req)
+{
+	router_handler_fn fn;
+	const char *allow;
+
+	switch (router_route(req, &fn, &allow)) {
+	case ROUTE_OK:
+		fn(app, req, req->segs[1]);
+		break;
+	case ROUTE_BAD_PATH:
+		http_reply_error(req, 400, "malformed request path");
+		break;
+	case ROUTE_NO_ROUTE:
+		http_reply_error(req, 404, "no such route: %s %s", req->method, req->path);
+		break;
+	case ROUTE_OPTIONS:
+		http_reply_options(req, allow);
+		break;
+	case ROUTE_BAD_METHOD:
+		http_reply_405(req, allow);
+		break;
+	case ROUTE_BAD_ID:
+		http_reply_error(req, 400, "invalid projectId: must match [A-Za-z0-9][A-Za-z0-9_-]{0,62}");
+		break;
+	}
 }

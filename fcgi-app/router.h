@@ -7,8 +7,25 @@
 struct app;
 struct http_req;
 
+typedef void (*router_handler_fn)(struct app *app, struct http_req *req, const char *id);
+
+enum route_result {
+	ROUTE_OK,		/* *fn takes it, with segs[1] as the projectId */
+	ROUTE_BAD_PATH,		/* 400 */
+	ROUTE_NO_ROUTE,		/* 404 */
+	ROUTE_OPTIONS,		/* 204, a preflight */
+	ROUTE_BAD_METHOD,	/* 405 */
+	ROUTE_BAD_ID,		/* 400 */
+};
+
 /* [A-Za-z0-9][A-Za-z0-9_-]{0,62} */
 bool project_id_valid(const char *id);
+/* Where a parsed request goes, without answering it: path shape, then
+ * method, then projectId, in that order.  *allow is the matched route's
+ * methods (NULL when no route matched), *fn the handler for ROUTE_OK. */
+enum route_result router_route(const struct http_req *req, router_handler_fn *fn,
+			       const char **allow);
+/* router_route(), then the handler or the error answer. */
 void router_dispatch(struct app *app, struct http_req *req);
 
 /* handlers (api_sandbox.c) */

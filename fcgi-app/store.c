@@ -203,3 +203,32 @@ int store_update(struct store *s, const char *id, void (*fn)(struct sb_record *,
 		return mdb_fail(err, rc, "commit");
 	return 0;
 }
+
+int store_foreach(struct store *s, void (*fn)(const char *id, const struct sb_record *r, void *arg),
+		  void *arg, struct sb_err *err)
+{
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc;
+
+	if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)))
+		return mdb_fail(err, rc, "read");
+	if ((rc = mdb_cursor_open(txn, s->sandboxes, &cur))) {
+		mdb_txn_abort(txn);
+		return mdb_fail(err, rc, "cursor");
+	}
+	while ((rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0) {
+		struct sb_record r;
+		char id[64];
+
+		if (k.mv_size == 0 || k.mv_size >= sizeof id || decode(&v, &r) < 0)
+			continue;
+		memcpy(id, k.mv_data, k.mv_size);
+		id[k.mv_size] = '\0';
+		fn(id, &r, arg);
+	}
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	return 0;
+}

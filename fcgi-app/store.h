@@ -35,6 +35,10 @@ int store_get(struct store *s, const char *id, struct sb_record *r, struct sb_er
  * limits the caller put in *r; an existing one is returned in *r. */
 int store_create(struct store *s, const char *id, const char *image, uid_t base, uint32_t slots,
 		 struct sb_record *r, bool *created, struct sb_err *err);
+/* Call fn for every record (in one read transaction; fn must not write). */
+int store_foreach(struct store *s, void (*fn)(const char *id, const struct sb_record *r, void *arg),
+		  void *arg, struct sb_err *err);
+
 /* Read-modify-write of one record in a single write transaction. */
 int store_update(struct store *s, const char *id, void (*fn)(struct sb_record *, const void *),
 		 const void *arg, struct sb_err *err);

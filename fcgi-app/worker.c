@@ -6,6 +6,7 @@
 #include "router.h"
 
 #include <signal.h>
+#include <sys/prctl.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -38,6 +39,7 @@ void worker_run(const struct conf *conf, int listen_fd)
 	FCGX_Request fr;
 	sigset_t none;
 
+	prctl(PR_SET_NAME, "sandboxd-worker", 0, 0, 0);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGHUP, SIG_IGN);

@@ -37,7 +37,7 @@ bad_exec() {
 	[ -z "${4-}" ] || like "$(jqr .error)" "$4" "$3: the error says why"
 }
 
-workers() { pgrep -P "$(cat "$T_DIR/sandboxd.pid")" | sort -n | tr '\n' ' '; }
+workers() { sbd_workers; }
 sandboxes() { ls -A "$DATA/sandboxes" | sort | tr '\n' ' '; }
 
 # a sandbox that exists before the batch, so the batch also hits a live one

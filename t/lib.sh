@@ -140,6 +140,17 @@ exec_in() {
 	api POST "/sandboxes/$id/exec" "$(jq -cn --arg c "$cmd" '{command: $c}')"
 }
 
+# The master's worker processes, sorted, space-separated (the master's
+# other children are sandbox inits it reaps as a subreaper, and a
+# short-lived idle sweeper: each names itself).
+sbd_workers() {
+	local p out=
+	for p in $(pgrep -P "$(cat "$T_DIR/sandboxd.pid")" | sort -n); do
+		[ "$(cat "/proc/$p/comm" 2>/dev/null)" = sandboxd-worker ] && out="$out $p"
+	done
+	echo "${out# }"
+}
+
 # Host pids of every process in a sandbox's cgroup.
 sandbox_pids() {
 	cat "/sys/fs/cgroup/pids/sandboxd-$INSTANCE/$1/cgroup.procs" 2>/dev/null

@@ -1,0 +1,30 @@
+/* The exec body, validated without a request: what POST /sandboxes/:id/exec
+ * accepts, callable on its own (the fuzz target does). */
+#ifndef SBD_API_SANDBOX_H
+#define SBD_API_SANDBOX_H
+
+#include <json-c/json.h>
+#include <stddef.h>
+
+#include "sandbox.h"
+
+#define EXEC_MAX_ENV 256	/* variables a request may set */
+
+struct conf;
+struct sb_err;
+
+struct exec_args {
+	struct sb_exec_req rq;	/* command points into the JSON object */
+	char cwd[4200];		/* absolute */
+	char *env[EXEC_MAX_ENV + 8];	/* "K=V", ours (PATH, HOME, ...) first */
+	size_t nenv;
+};
+
+/* Validate the exec body o of sandbox id into a.  -1 with err filled
+ * (400, or 500 when out of memory) and a empty when it is not acceptable;
+ * otherwise a stays valid while o lives, until exec_args_release(). */
+int exec_body_parse(struct json_object *o, const char *id, const struct conf *c,
+		    struct exec_args *a, struct sb_err *err);
+void exec_args_release(struct exec_args *a);
+
+#endif

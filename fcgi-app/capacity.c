@@ -1,0 +1,106 @@
+#include "config.h"
+
+#include "capacity.h"
+#include "sandbox.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+
+struct scan {
+	struct app *app;
+	const char *except;
+	int running;
+	char lru[64];		/* least recently active idle sandbox */
+	int64_t lru_active;
+	int64_t idle_before;	/* stop_idle: inactive since before this */
+	int stopped;
+};
+
+/* Idle: running, and nothing runs in it but its init. */
+static bool idle(struct app *app, const char *id)
+{
+	struct cg_usage u;
+
+	return cg_sandbox_usage(&app->cg, id, &u) == 0 && u.pids <= 1;
+}
+
+static void count(const char *id, const struct sb_record *r, void *arg)
+{
+	struct scan *sc = arg;
+
+	if (!sandbox_alive(r->init_pid, r->init_start))
+		return;
+	sc->running++;
+	if (strcmp(id, sc->except) == 0 || !idle(sc->app, id))
+		return;
+	if (!sc->lru[0] || r->active_ms < sc->lru_active) {
+		snprintf(sc->lru, sizeof sc->lru, "%s", id);
+		sc->lru_active = r->active_ms;
+	}
+}
+
+int capacity_stop(struct app *app, const char *id, struct sb_err *err)
+{
+	cleanup_close int dirfd = openat(app->sandboxes_fd, id, O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	cleanup_close int lock = -1;
+
+	if (dirfd < 0)
+		return sb_syserr(err, "open sandbox dir %s", id);
+	/* not while someone starts it (and never wait for that: a starter may
+	 * hold the capacity lock we are under) */
+	lock = openat(dirfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (lock < 0)
+		return sb_syserr(err, "open lock of %s", id);
+	if (flock(lock, LOCK_EX | LOCK_NB) < 0)
+		return sb_fail(err, 503, EBUSY, "sandbox %s is starting; try again later", id);
+	return cg_sandbox_kill(&app->cg, id, err);
+}
+
+int capacity_make_room(struct app *app, const char *id, struct sb_err *err)
+{
+	struct scan sc = { .app = app, .except = id };
+	cleanup_close int lock = -1;
+
+	if (app->conf->max_running <= 0)
+		return 0;
+	/* one decision at a time, or two starts could both take the last place;
+	 * held until this process starts its sandbox (released with the fd) */
+	lock = openat(app->sandboxes_fd, ".capacity.lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (lock < 0 || flock(lock, LOCK_EX) < 0)
+		return sb_syserr(err, "capacity lock");
+	app->capacity_lock = steal_fd(&lock);
+	if (store_foreach(&app->store, count, &sc, err) < 0)
+		return -1;
+	if (sc.running < app->conf->max_running)
+		return 0;
+	if (!sc.lru[0])
+		return sb_fail(err, 503, EBUSY, "all %d sandboxes are busy; try again later",
+			       app->conf->max_running);
+	fprintf(stderr, "capacity: stopping idle sandbox %s to make room for %s\n", sc.lru, id);
+	return capacity_stop(app, sc.lru, err);
+}
+
+static void stop_if_idle(const char *id, const struct sb_record *r, void *arg)
+{
+	struct scan *sc = arg;
+
+	if (r->active_ms >= sc->idle_before || !sandbox_alive(r->init_pid, r->init_start) ||
+	    !idle(sc->app, id))
+		return;
+	if (capacity_stop(sc->app, id, NULL) == 0) {
+		fprintf(stderr, "capacity: stopped sandbox %s, idle since %lld\n", id,
+			(long long)r->active_ms);
+		sc->stopped++;
+	}
+}
+
+int capacity_stop_idle(struct app *app, int64_t idle_ms)
+{
+	struct scan sc = { .app = app, .except = "", .idle_before = sb_now_ms() - idle_ms };
+
+	if (store_foreach(&app->store, stop_if_idle, &sc, NULL) < 0)
+		return -1;
+	return sc.stopped;
+}

@@ -1,0 +1,232 @@
+/* Shared by the fuzz targets: the libFuzzer entry point, an assertion that
+ * survives NDEBUG, and the invariants of a parsed request target, checked
+ * against a reference parser written independently of http.c. */
+#ifndef T_FUZZ_H
+#define T_FUZZ_H
+
+#include "http.h"
+#include "router.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* A broken invariant is a crash, so libFuzzer keeps the input. */
+#define fuzz_assert(cond) do {						\
+	if (!(cond)) {							\
+		fprintf(stderr, "%s:%d: invariant broken: %s\n",	\
+			__FILE__, __LINE__, #cond);			\
+		abort();						\
+	}								\
+} while (0)
+
+/* data as a fresh NUL-terminated string of exactly size + 1 bytes, so ASan
+ * sees any read past the end; NULL only when out of memory. */
+static inline char *fuzz_strdup(const uint8_t *data, size_t size)
+{
+	char *s = malloc(size + 1);
+
+	if (s) {
+		memcpy(s, data, size);
+		s[size] = '\0';
+	}
+	return s;
+}
+
+static inline int fuzz_hex(char c)
+{
+	static const char digits[] = "0123456789abcdef";
+	const char *p;
+
+	if (c >= 'A' && c <= 'F')
+		c = (char)(c - 'A' + 'a');
+	p = c ? strchr(digits, c) : NULL;
+	return p ? (int)(p - digits) : -1;
+}
+
+/* How many times needle occurs in [s, s + n). */
+static inline size_t fuzz_count(const char *s, size_t n, const char *needle)
+{
+	size_t k = strlen(needle), c = 0;
+
+	for (size_t i = 0; i + k <= n; i++)
+		c += memcmp(s + i, needle, k) == 0;
+	return c;
+}
+
+/* The reference: a projectId by the documented regex, one character class
+ * at a time. */
+static inline bool fuzz_id_valid(const char *id)
+{
+	size_t n = strlen(id);
+
+	if (n < 1 || n > 63)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)id[i];
+		bool alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+			     (c >= 'A' && c <= 'Z');
+		if (!alnum && (i == 0 || (c != '-' && c != '_')))
+			return false;
+	}
+	return true;
+}
+
+/* What project_id_valid() promises whatever the input: the id is a single
+ * harmless path component. */
+static inline void fuzz_check_id(const char *id)
+{
+	bool valid = project_id_valid(id);
+
+	fuzz_assert(valid == fuzz_id_valid(id));
+	if (!valid)
+		return;
+	fuzz_assert(!strpbrk(id, "/.%\\ "));
+	fuzz_assert(id[0] != '-' && id[0] != '_');
+	fuzz_assert(strlen(id) <= 63);
+}
+
+/* The reference decoding of raw segment [raw, raw + n) into out (n + 1
+ * bytes); false for a cut or non-hex escape or a %00. */
+static inline bool fuzz_decode(const char *raw, size_t n, char *out)
+{
+	size_t w = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (raw[i] != '%') {
+			out[w++] = raw[i];
+			continue;
+		}
+		if (i + 2 >= n)
+			return false;
+		int hi = fuzz_hex(raw[i + 1]), lo = fuzz_hex(raw[i + 2]);
+		if (hi < 0 || lo < 0 || hi * 16 + lo == 0)
+			return false;
+		out[w++] = (char)(hi * 16 + lo);
+		i += 2;
+	}
+	out[w] = '\0';
+	return true;
+}
+
+/* req came from http_parse_target(req, uri): compare it with what the
+ * reference makes of uri, and check the segments stay inside segbuf. */
+static inline void fuzz_check_target(const struct http_req *req, const char *uri)
+{
+	size_t n = strcspn(uri, "?"), nslash = 0;
+	bool bad = false;
+	char *dec;
+
+	fuzz_assert(memchr(req->path, '\0', sizeof req->path));
+	fuzz_assert(req->query == (uri[n] ? uri + n + 1 : req->query));
+	fuzz_assert(uri[n] || !*req->query);
+	if (n >= sizeof req->path) {
+		fuzz_assert(req->bad_path);
+		fuzz_assert(strlen(req->path) == sizeof req->path - 1);
+		return;
+	}
+	fuzz_assert(strlen(req->path) == n && memcmp(req->path, uri, n) == 0);
+	fuzz_assert(req->nsegs >= 0 && req->nsegs <= HTTP_MAX_SEGS);
+	for (size_t i = 0; i < n; i++)
+		nslash += uri[i] == '/';
+	if (uri[0] != '/' || nslash > HTTP_MAX_SEGS)
+		bad = true;
+
+	/* every raw segment must decode, and to what the parser made of it */
+	dec = malloc(n + 1);
+	fuzz_assert(dec);
+	if (!bad && n > 1) {
+		const char *seg = uri + 1, *end = uri + n;
+		for (int i = 0; !bad; i++) {
+			const char *slash = memchr(seg, '/', (size_t)(end - seg));
+			size_t len = (size_t)((slash ? slash : end) - seg);
+			if (!fuzz_decode(seg, len, dec)) {
+				bad = true;
+				break;
+			}
+			fuzz_assert(i < req->nsegs);
+			fuzz_assert(strcmp(req->segs[i], dec) == 0);
+			/* a '/' inside a segment can only be an encoded one */
+			fuzz_assert(fuzz_count(dec, strlen(dec), "/") ==
+				    fuzz_count(seg, len, "%2f") + fuzz_count(seg, len, "%2F"));
+			fuzz_assert(strlen(dec) <= len);
+			if (!slash) {
+				fuzz_assert(i + 1 == req->nsegs);
+				break;
+			}
+			seg = slash + 1;
+		}
+	}
+	free(dec);
+	fuzz_assert(req->bad_path == bad);
+	if (bad)
+		return;
+	fuzz_assert(req->nsegs == (n == 1 ? 0 : (int)nslash));
+	for (int i = 0; i < req->nsegs; i++) {
+		const char *s = req->segs[i], *lim = req->segbuf + sizeof req->segbuf;
+		fuzz_assert(s >= req->segbuf && s < lim);
+		fuzz_assert(memchr(s, '\0', (size_t)(lim - s)));
+		if (i > 0)
+			fuzz_assert(s > req->segs[i - 1] + strlen(req->segs[i - 1]));
+	}
+}
+
+/* router_route() on a parsed request: the verdict and the handler must be
+ * the ones the API documents for this path and method. */
+static inline void fuzz_check_route(const struct http_req *req)
+{
+	router_handler_fn fn;
+	const char *allow, *m = req->method;
+	enum route_result r = router_route(req, &fn, &allow);
+	bool shape = !req->bad_path && (req->nsegs == 2 || req->nsegs == 3) &&
+		     strcmp(req->segs[0], "sandboxes") == 0 &&
+		     (req->nsegs == 2 || strcmp(req->segs[2], "exec") == 0);
+	bool exec = shape && req->nsegs == 3;
+	router_handler_fn want = NULL;
+
+	if (shape && !exec) {
+		if (!strcmp(m, "GET") || !strcmp(m, "HEAD"))
+			want = api_sandbox_status;
+		else if (!strcmp(m, "POST"))
+			want = api_sandbox_create;
+		else if (!strcmp(m, "DELETE"))
+			want = api_sandbox_delete;
+	} else if (exec && !strcmp(m, "POST")) {
+		want = api_exec;
+	}
+
+	fuzz_assert((r == ROUTE_OK) == (fn != NULL));
+	if (req->bad_path) {
+		fuzz_assert(r == ROUTE_BAD_PATH && !allow);
+		return;
+	}
+	if (!shape) {
+		fuzz_assert(r == ROUTE_NO_ROUTE && !allow);
+		return;
+	}
+	fuzz_assert(allow && (exec ? !strcmp(allow, "POST, OPTIONS") :
+				     !strcmp(allow, "GET, POST, DELETE, OPTIONS")));
+	if (!strcmp(m, "OPTIONS")) {
+		fuzz_assert(r == ROUTE_OPTIONS);
+		return;
+	}
+	if (!want) {
+		fuzz_assert(r == ROUTE_BAD_METHOD);
+		return;
+	}
+	fuzz_check_id(req->segs[1]);
+	if (!fuzz_id_valid(req->segs[1])) {
+		fuzz_assert(r == ROUTE_BAD_ID);
+		return;
+	}
+	/* what reaches a handler, and from there the disk */
+	fuzz_assert(r == ROUTE_OK && fn == want);
+	fuzz_assert(strcmp(req->segs[1], ".") && strcmp(req->segs[1], ".."));
+}
+
+#endif
