@@ -5,9 +5,9 @@
  * Layout, for a service instance whose cgroup parent is P:
  *   v1: <ctrl>/P/<id>/            the sandbox (init and everything it forks),
  *                                 for memory, pids, cpu, cpuacct and freezer
- *       freezer/P/<id>/w<pid>/    the exec in flight of worker <pid>
+ *       freezer/P/<id>/e<n>/      the exec in flight of the worker with serial n
  *   v2: P/<id>/                   the sandbox, limits set here
- *       P/<id>/w<pid>/            the exec in flight (no controllers, so the
+ *       P/<id>/e<n>/              the exec in flight (no controllers, so the
  *                                 sandbox cgroup may keep its own processes)
  * An exec's processes are moved into the worker's child cgroup before they
  * run, so a timeout kills the whole tree (setsid and double-forked daemons

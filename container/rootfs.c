@@ -92,30 +92,34 @@ static int host_bind(const char *path, unsigned attrs, struct sb_err *err)
 	return fd;
 }
 
+/* The overlay's options name its layers with paths that say nothing of the
+ * host (the sandbox reads them in its mountinfo): the upper and work dirs
+ * relative to the sandbox directory, which is our cwd for the mount, and
+ * the image through a /proc/self/fd link. */
 static int mount_overlay(const struct rootfs_spec *s, struct sb_err *err)
 {
-	char lower[PATH_MAX + 16], upper[PATH_MAX + 16], work[PATH_MAX + 16], root[PATH_MAX];
+	char lower[64], upper[64], work[64], root[PATH_MAX];
 	const char *opts[] = { lower, upper, work, NULL };
+	cleanup_close int imgfd = open(s->image_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	const char *layer = "";
 	int mnt;
 
-	const char *layer = "";
-
+	if (imgfd < 0)
+		return sb_syserr(err, "open image");
+	if (chdir(s->sandbox_dir) < 0)
+		return sb_syserr(err, "chdir to the sandbox dir");
 	if (s->disk) {
-		char img[PATH_MAX], mp[PATH_MAX];
-		snprintf(img, sizeof img, "%s/disk.img", s->sandbox_dir);
-		snprintf(mp, sizeof mp, "%s/disk", s->sandbox_dir);
-		if (disk_mount(img, mp, err) < 0)
+		if (disk_mount("disk.img", "disk", err) < 0)
 			return -1;
 		/* the file system's top is ours; only upper/ is the sandbox's */
-		snprintf(img, sizeof img, "%s/disk/upper", s->sandbox_dir);
-		snprintf(mp, sizeof mp, "%s/disk/work", s->sandbox_dir);
-		if ((mkdir(img, 0755) < 0 && errno != EEXIST) || (mkdir(mp, 0700) < 0 && errno != EEXIST))
+		if ((mkdir("disk/upper", 0755) < 0 && errno != EEXIST) ||
+		    (mkdir("disk/work", 0700) < 0 && errno != EEXIST))
 			return sb_syserr(err, "make layers in the disk image");
-		layer = "/disk";
+		layer = "disk/";
 	}
-	snprintf(lower, sizeof lower, "lowerdir=%s", s->image_dir);
-	snprintf(upper, sizeof upper, "upperdir=%s%s/upper", s->sandbox_dir, layer);
-	snprintf(work, sizeof work, "workdir=%s%s/work", s->sandbox_dir, layer);
+	snprintf(lower, sizeof lower, "lowerdir=/proc/self/fd/%d", imgfd);
+	snprintf(upper, sizeof upper, "upperdir=%supper", layer);
+	snprintf(work, sizeof work, "workdir=%swork", layer);
 	snprintf(root, sizeof root, "%s/root", s->sandbox_dir);
 	mnt = new_fs("overlay", opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, err);
 	if (mnt < 0)

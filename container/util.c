@@ -211,7 +211,8 @@ static char *title_start, *title_end;
 void sb_proctitle_init(int argc, char **argv)
 {
 	extern char **environ;
-	char *end;
+	char *end, **env;
+	int n = 0;
 
 	if (argc < 1 || !argv[0])
 		return;
@@ -219,9 +220,18 @@ void sb_proctitle_init(int argc, char **argv)
 	for (int i = 1; i < argc; i++)
 		if (argv[i] == end)
 			end += strlen(argv[i]) + 1;
-	for (int i = 0; environ && environ[i]; i++)
-		if (environ[i] == end)
-			end += strlen(environ[i]) + 1;
+	for (; environ && environ[n]; n++)
+		if (environ[n] == end)
+			end += strlen(environ[n]) + 1;
+	/* the environment moves to the heap, so the area can be overwritten
+	 * by any process (as nginx does); argv strings stay where they are
+	 * until a title is set, so copy what is kept of them first */
+	env = calloc((size_t)n + 1, sizeof *env);
+	if (!env)
+		return;
+	for (int i = 0; i < n; i++)
+		env[i] = strdup(environ[i]);
+	environ = env;
 	title_start = argv[0];
 	title_end = end;
 }

@@ -78,12 +78,14 @@ bool sb_proc_zombie(pid_t pid);
 /* Format an epoch-ms timestamp as ISO 8601 UTC into buf (at least 32 bytes). */
 void sb_iso8601(int64_t ms, char *buf, size_t len);
 
-/* Remember where argv and the environment strings live (call from main). */
+/* Remember where argv and the environment strings live, and move the
+ * environment to the heap (call from main, before anything keeps argv
+ * pointers that must outlive a title). */
 void sb_proctitle_init(int argc, char **argv);
 /* Replace the whole argv+environment area of this process with title, so
- * /proc/PID/cmdline and environ show nothing of the host (the sandbox init
- * is a fork of a worker, with its command line: data paths, options).  The
- * environment is gone afterwards: only for processes that never getenv(). */
+ * /proc/PID/cmdline shows it: the sandbox init is a fork of a worker, and
+ * must show nothing of the host (data paths, options); argv strings are
+ * gone afterwards. */
 void sb_proctitle_set(const char *title);
 
 #endif

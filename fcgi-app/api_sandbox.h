@@ -14,9 +14,9 @@ struct conf;
 struct sb_err;
 
 struct exec_args {
-	struct sb_exec_req rq;	/* command points into the JSON object */
-	char cwd[4200];		/* absolute */
-	char *env[EXEC_MAX_ENV + 8];	/* "K=V", ours (PATH, HOME, ...) first */
+	struct sb_exec_req rq;		/* command points into the JSON object */
+	char cwd[4200];			/* absolute */
+	char *env[EXEC_MAX_ENV + 8];	/* "K=V", one per name */
 	size_t nenv;
 };
 

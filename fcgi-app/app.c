@@ -21,7 +21,7 @@ int app_open(struct app *app, const struct conf *conf, struct sb_err *err)
 		app->cg.dir[i] = -1;
 	app->sandboxes_fd = -1;
 	app->capacity_lock = -1;
-	snprintf(app->cgname, sizeof app->cgname, "w%d", (int)getpid());
+	snprintf(app->cgname, sizeof app->cgname, "e0");
 	snprintf(path, sizeof path, "%s/db", conf->data_dir);
 	if (store_open(&app->store, path, err) < 0)
 		return -1;

@@ -115,10 +115,11 @@ int conf_parse(struct conf *c, int argc, char **argv)
 		switch (o) {
 		case 'd': data = optarg; break;
 		case 's': sock = optarg; break;
-		case 'g': c->socket_group = optarg; break;
+		/* copies: argv's memory becomes the process title */
+		case 'g': c->socket_group = strdup(optarg); break;
 		case 'i': inst = optarg; break;
-		case 'c': c->cors_origin = optarg; break;
-		case 'P': c->pidfile = optarg; break;
+		case 'c': c->cors_origin = strdup(optarg); break;
+		case 'P': c->pidfile = strdup(optarg); break;
 		case 'w':
 			if (parse_num(optarg, 1, 256, &v) < 0)
 				goto bad;
@@ -211,6 +212,8 @@ int conf_parse(struct conf *c, int argc, char **argv)
 			goto bad;
 		}
 	}
+	if (!c->socket_group || !c->cors_origin)
+		goto bad;
 	if (optind != argc || !data || !path_ok(data))
 		goto bad;
 	if ((unsigned long long)c->uid_base + 65536ULL * c->uid_slots > 0xFFFFFFFFULL)

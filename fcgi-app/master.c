@@ -40,6 +40,7 @@ static void on_signal(int sig)
 
 struct worker {
 	pid_t pid;
+	unsigned serial;	/* names its exec cgroups: "e<serial>" */
 	int64_t started_ms;
 	bool retiring;	/* told to stop; not respawned */
 };
@@ -47,17 +48,26 @@ struct worker {
 static struct worker workers[MAX_WORKERS];
 static int nworkers;
 
-static pid_t spawn(const struct conf *c, int fd, const sigset_t *orig)
+static unsigned serials;
+
+/* Start worker w.  Its exec cgroups are named by a serial number, not its
+ * pid: a sandbox sees its own cgroup path, and host pids are not its
+ * business. */
+static void spawn(struct worker *w, const struct conf *c, int fd, const sigset_t *orig)
 {
+	unsigned serial = ++serials;
 	pid_t pid = fork();
 
 	if (pid == 0) {
 		sigprocmask(SIG_SETMASK, orig, NULL);
-		worker_run(c, fd);
+		worker_run(c, fd, serial);
 	}
 	if (pid < 0)
 		perror("sandboxd: fork worker");
-	return pid;
+	w->pid = pid;
+	w->serial = serial;
+	w->started_ms = sb_mono_ms();
+	w->retiring = false;
 }
 
 static int live_workers(void)
@@ -100,6 +110,7 @@ static void sweep_idle(const struct conf *c, const sigset_t *orig)
 
 		sigprocmask(SIG_SETMASK, orig, NULL);
 		prctl(PR_SET_NAME, "sandboxd-sweep", 0, 0, 0);
+		sb_proctitle_set("sandboxd: idle sweep");
 		if (app_open(&app, c, &err) < 0) {
 			fprintf(stderr, "sandboxd: idle sweep: %s\n", err.msg);
 			_exit(1);
@@ -133,7 +144,7 @@ static void reap(const struct conf *c, struct sb_cgroups *cg, bool respawn, int 
 			w->pid = 0;
 			if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 				fprintf(stderr, "sandboxd: worker %d died (status %d)\n", (int)pid, status);
-			snprintf(name, sizeof name, "w%d", (int)pid);
+			snprintf(name, sizeof name, "e%u", w->serial);
 			cg_exec_reap_all(cg, name);
 			if (!respawn || w->retiring)
 				break;
@@ -142,9 +153,7 @@ static void reap(const struct conf *c, struct sb_cgroups *cg, bool respawn, int 
 				struct timespec ts = { 0, 200000000 };
 				nanosleep(&ts, NULL);
 			}
-			w->pid = spawn(c, fd, orig);
-			w->started_ms = sb_mono_ms();
-			w->retiring = false;
+			spawn(w, c, fd, orig);
 		}
 		/* anything else is a sandbox init that ended: reaped, nothing to do */
 	}
@@ -190,11 +199,8 @@ static void replace_workers(const struct conf *c, int fd, const sigset_t *orig)
 		kill(workers[i].pid, SIGTERM);
 		workers[j++] = workers[i];
 	}
-	for (int i = 0; i < c->workers && j < MAX_WORKERS; i++) {
-		workers[j].pid = spawn(c, fd, orig);
-		workers[j].started_ms = sb_mono_ms();
-		workers[j++].retiring = false;
-	}
+	for (int i = 0; i < c->workers && j < MAX_WORKERS; i++)
+		spawn(&workers[j++], c, fd, orig);
 	nworkers = j;
 }
 
@@ -235,10 +241,9 @@ int master_run(const struct conf *c)
 	prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 	sigprocmask(SIG_BLOCK, &block, &orig);
 	nworkers = c->workers;
-	for (int i = 0; i < nworkers; i++) {
-		workers[i].pid = spawn(c, fd, &orig);
-		workers[i].started_ms = sb_mono_ms();
-	}
+	for (int i = 0; i < nworkers; i++)
+		spawn(&workers[i], c, fd, &orig);
+	sb_proctitle_set("sandboxd: master");
 	fprintf(stderr, "sandboxd: %d workers on %s\n", nworkers, c->socket_path);
 	/* look for idle sandboxes twice per idle period, at most every 30 s */
 	sweep_every = c->idle_stop_ms / 2 < 30000 ? c->idle_stop_ms / 2 : 30000;

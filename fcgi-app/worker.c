@@ -31,7 +31,7 @@ static void handle(struct app *app, FCGX_Request *fr)
 	http_req_release(&req);
 }
 
-void worker_run(const struct conf *conf, int listen_fd)
+void worker_run(const struct conf *conf, int listen_fd, unsigned serial)
 {
 	struct sb_err err = SB_ERR_INIT;
 	struct sigaction sa = { .sa_handler = on_term };	/* no SA_RESTART: accept returns */
@@ -51,6 +51,12 @@ void worker_run(const struct conf *conf, int listen_fd)
 	if (app_open(&app, conf, &err) < 0) {
 		fprintf(stderr, "worker %d: %s\n", (int)getpid(), err.msg);
 		_exit(1);
+	}
+	snprintf(app.cgname, sizeof app.cgname, "e%u", serial);
+	{
+		char title[64];
+		snprintf(title, sizeof title, "sandboxd: worker %s", app.cgname);
+		sb_proctitle_set(title);
 	}
 	if (FCGX_InitRequest(&fr, listen_fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0)
 		_exit(1);

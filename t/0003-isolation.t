@@ -166,7 +166,8 @@ run $A "touch /usr/x-$SECRET 2>/dev/null; echo rc=\$?"
 is "$(printf '%s\n' "$OUT" | status_words)" "rc=fail" "A cannot write into /usr (it is the host's, read-only): B cannot see it there either"
 ok $([ ! -e "/usr/x-$SECRET" ]; echo $?) "nor did anything land in the host's /usr"
 
-run $A 'setsid sleep 3141 >/dev/null 2>&1 </dev/null & ps -e -o args='
+# ps waits until the sleep has finished its exec (its command line is whole)
+run $A 'setsid sleep 3141 >/dev/null 2>&1 </dev/null & until pgrep -fx "sleep 3141" >/dev/null; do :; done; ps -e -o args='
 like "$OUT" '^sleep 3141$' "A sees its own detached 'sleep 3141'"
 run $B 'ps -e -o args='
 unlike "$OUT" 'sleep' "B's ps sees no sleep of A's"

@@ -97,7 +97,7 @@ is "$STATUS" 200 "exec of 'sleep 100 & sleep 100; wait' with timeout 500 answers
 is "$(jqr .data.timedOut)" true "timedOut is true"
 isnt "$RC" 0 "exitCode is not 0"
 is "$(sandbox_comms $ID)" "sandbox-init" "on the host, only the init is left in the sandbox's cgroup"
-for w in "$FRZ/$ID"/w*; do
+for w in "$FRZ/$ID"/e*; do
 	[ -d "$w" ] && [ -n "$(cat "$w/cgroup.procs")" ] && diag "left in $w: $(cat "$w/cgroup.procs")"
 done
 run $ID "$(cmd_json 'ps -e -o comm=')"
@@ -143,16 +143,20 @@ curl -s --max-time 60 -o "$T_DIR/crash.body" -w '%{http_code}' -X POST \
 CURL=$!
 CG=
 for _ in $(seq 1 200); do
-	for w in "$FRZ/$ID"/w*; do
+	for w in "$FRZ/$ID"/e*; do
 		# (cgroup files have no size: read them)
 		[ -n "$(cat "$w/cgroup.procs" 2>/dev/null)" ] && CG=$w
 	done
 	[ -n "$CG" ] && break
 	sleep 0.05
 done
-WPID=${CG##*/w}
-like "$WPID" '^[0-9]+$' "the exec's freezer cgroup appears: ${CG#$FRZ/}"
-like " $W0 " " $WPID " "its name is the pid of one of the master's workers"
+# exec cgroups are named by the worker's serial, which its process title shows
+WPID=
+for p in $W0; do
+	[ "$(tr -d '\0' </proc/$p/cmdline 2>/dev/null)" = "sandboxd: worker ${CG##*/}" ] && WPID=$p
+done
+like "${CG##*/}" '^e[0-9]+$' "the exec's freezer cgroup appears: ${CG#$FRZ/}"
+like " $W0 " " $WPID " "it belongs to one of the master's workers (pid $WPID)"
 SLEEP=
 for _ in $(seq 1 200); do
 	for p in $(cat "$CG/cgroup.procs" 2>/dev/null); do

@@ -87,6 +87,10 @@ fresh; bad_exec $FRESH '{"command": "sleep 1", "timeout": 0}' "timeout 0" 'timeo
 fresh; bad_exec $FRESH '{"command": "sleep 1", "timeout": -5}' "timeout negative" 'timeout'
 fresh; bad_exec $FRESH '{"command": "sleep 1", "timeout": "1000"}' "timeout a string" 'timeout'
 fresh; bad_exec $FRESH '{"command": "sleep 1", "timeout": true}' "timeout a boolean" 'timeout'
+# json-c takes these even in strict mode; they are not JSON (found by fuzzing)
+fresh; bad_exec $FRESH '{"command": "sleep 1", "timeout": NaN}' "timeout NaN" 'JSON'
+fresh; bad_exec $FRESH '{"command": "sleep 1", "timeout": Infinity}' "timeout Infinity" 'JSON'
+fresh; bad_exec $FRESH '{"command": "sleep 1", "timeout": 1e999}' "timeout 1e999 (infinite as a double)" 'JSON'
 fresh; bad_exec $FRESH '{"command": "sleep 1", "timeout": [1000]}' "timeout an array" 'timeout'
 fresh; bad_exec $FRESH '{"command": "env", "env": "A=1"}' "env a string" 'env'
 fresh; bad_exec $FRESH '{"command": "env", "env": ["A=1"]}' "env an array" 'env'

@@ -14,7 +14,8 @@
  * for memory. */
 static void check_error(const struct sb_err *err)
 {
-	fuzz_assert(err->status == 400 || (err->status == 500 && !strcmp(err->msg, "out of memory")));
+	fuzz_assert(err->status == 400 ||
+		    (err->status == 500 && !strcmp(err->msg, "out of memory")));
 	fuzz_assert(err->msg[0] && memchr(err->msg, '\0', sizeof err->msg));
 }
 
@@ -109,7 +110,7 @@ static void check_lossy(const char *s, size_t n)
 	fuzz_assert((size_t)json_object_get_string_len(str) <= 3 * n);
 	json_object_object_add(wrap, "stdout", str);
 	text = json_object_to_json_string_ext(wrap, JSON_C_TO_STRING_PLAIN |
-						    JSON_C_TO_STRING_NOSLASHESCAPE);
+							JSON_C_TO_STRING_NOSLASHESCAPE);
 	back = json_body_parse(text, strlen(text), &err);
 	fuzz_assert(back);
 	fuzz_assert(json_object_object_get_ex(back, "stdout", &v));
