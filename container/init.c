@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include "fileops.h"
 #include "init.h"
 #include "lockdown.h"
 #include "proto.h"
@@ -135,6 +136,45 @@ static void handle_exec(struct conn *c, const struct sb_msg *m, size_t len, int 
 		close(pidfd);
 }
 
+/* A file operation: a child does it inside the sandbox (fileops.c). */
+static void handle_file(struct conn *c, size_t len, int *fds, int nfds)
+{
+	struct sb_file_req rq;
+	char *paths = msgbuf + sizeof(struct sb_msg) + sizeof rq;
+	pid_t pid;
+
+	if (c->child || nfds > 1 || len < sizeof(struct sb_msg) + sizeof rq) {
+		reply(c->fd, SB_MSG_ERROR, EINVAL, "malformed file request");
+		return;
+	}
+	memcpy(&rq, msgbuf + sizeof(struct sb_msg), sizeof rq);
+	if (rq.path_len == 0 || rq.path_len > 8192 || rq.path2_len > 8192 ||
+	    len != sizeof(struct sb_msg) + sizeof rq + rq.path_len + rq.path2_len ||
+	    paths[rq.path_len - 1] || (rq.path2_len && paths[rq.path_len + rq.path2_len - 1])) {
+		reply(c->fd, SB_MSG_ERROR, EINVAL, "malformed file request");
+		return;
+	}
+	pid = fork();
+	if (pid == 0) {
+		int sock = fcntl(c->fd, F_DUPFD_CLOEXEC, 100);
+		int data = nfds ? fcntl(fds[0], F_DUPFD_CLOEXEC, 101) : -1;
+
+		reset_signals();
+		/* nothing of the init's (its listening socket, other workers'
+		 * connections) stays with a child */
+		if (sock < 0 || dup2(sock, 3) < 0 || (data >= 0 && dup2(data, 4) < 0))
+			_exit(127);
+		sb_close_fds_from(data >= 0 ? 5 : 4);
+		sb_fileop_child(3, data >= 0 ? 4 : -1, &rq, paths,
+				rq.path2_len ? paths + rq.path_len : "");
+	}
+	if (pid < 0) {
+		reply(c->fd, SB_MSG_ERROR, errno, "fork");
+		return;
+	}
+	c->child = pid;
+}
+
 static void reap(void);
 
 /* Live (non-zombie) processes of the sandbox other than us. */
@@ -213,6 +253,9 @@ static void handle_packet(struct conn *c)
 		break;
 	case SB_MSG_KILLALL:
 		reply(c->fd, SB_MSG_KILLED, kill_all(), NULL);
+		break;
+	case SB_MSG_FILE:
+		handle_file(c, (size_t)n, fds, nfds);
 		break;
 	case SB_MSG_STATFS: {
 		struct statfs sf;

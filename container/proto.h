@@ -27,11 +27,13 @@ enum sb_msg_type {
 	SB_MSG_GO,
 	SB_MSG_KILLALL,
 	SB_MSG_STATFS,
+	SB_MSG_FILE,		/* payload: struct sb_file_req + paths (fileops.h) */
 	SB_MSG_STARTED = 100,
 	SB_MSG_EXITED,
 	SB_MSG_KILLED,
 	SB_MSG_ERROR,
 	SB_MSG_FSINFO,		/* payload: struct sb_fs_info */
+	SB_MSG_FILE_INFO,	/* payload: struct sb_file_info */
 };
 
 /* The payload of FSINFO: the sandbox's writable layer, as statfs("/") says. */

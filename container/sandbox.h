@@ -34,6 +34,19 @@ struct sb_fs_info;
 /* Size and use of the sandbox's writable layer (its disk quota). */
 int sandbox_statfs(int ctl, struct sb_fs_info *fi, struct sb_err *err);
 
+struct sb_file_req;
+struct sb_file_info;
+/* File operations (fileops.h): send the request; *data is our end of the
+ * data pipe for READ, LIST (read it) and WRITE (write it, then close it). */
+int sandbox_file_request(int ctl, const struct sb_file_req *rq, const char *path,
+			 const char *path2, int *data, struct sb_err *err);
+/* The child's answer: FILE_INFO, or an error mapped to an HTTP status
+ * (404 missing, 400 a directory or not a regular file, 409 exists, 413 too
+ * large, 403 denied, 507 out of space). */
+int sandbox_file_reply(int ctl, struct sb_file_info *info, int timeout_ms, struct sb_err *err);
+/* The child's exit: 0 when it succeeded. */
+int sandbox_file_end(int ctl, int timeout_ms, struct sb_err *err);
+
 /* Whether the process pid, started at start (clock ticks since boot), lives. */
 bool sandbox_alive(pid_t pid, unsigned long long start);
 

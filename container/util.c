@@ -246,3 +246,89 @@ void sb_proctitle_set(const char *title)
 	memset(title_start, 0, room);
 	snprintf(title_start, room, "%s", title);
 }
+
+static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+void sb_base64_encode(const char *in, size_t n, char *out)
+{
+	const unsigned char *u = (const unsigned char *)in;
+	size_t i, o = 0;
+
+	for (i = 0; i + 2 < n; i += 3) {
+		unsigned v = (unsigned)u[i] << 16 | (unsigned)u[i + 1] << 8 | u[i + 2];
+		out[o++] = b64[v >> 18];
+		out[o++] = b64[(v >> 12) & 63];
+		out[o++] = b64[(v >> 6) & 63];
+		out[o++] = b64[v & 63];
+	}
+	if (i < n) {
+		unsigned v = (unsigned)u[i] << 16 | (i + 1 < n ? (unsigned)u[i + 1] << 8 : 0);
+		out[o++] = b64[v >> 18];
+		out[o++] = b64[(v >> 12) & 63];
+		out[o++] = i + 1 < n ? b64[(v >> 6) & 63] : '=';
+		out[o++] = '=';
+	}
+	out[o] = '\0';
+}
+
+ssize_t sb_base64_decode(const char *in, size_t n, char *out)
+{
+	unsigned v = 0;
+	int bits = 0, pad = 0;
+	size_t o = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		char c = in[i];
+		const char *p;
+
+		if (c == ' ' || c == '\n' || c == '\r' || c == '\t')
+			continue;
+		if (c == '=') {
+			pad++;
+			continue;
+		}
+		if (pad || !c || !(p = strchr(b64, c)))
+			return -1;	/* data after padding, or not base64 */
+		v = v << 6 | (unsigned)(p - b64);
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			out[o++] = (char)((v >> bits) & 0xFF);
+		}
+	}
+	if (pad > 2 || bits >= 6)
+		return -1;
+	return (ssize_t)o;
+}
+
+void sb_strbuf_addf(struct sb_strbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	for (;;) {
+		size_t room = b->cap - b->len;
+		va_start(ap, fmt);
+		n = vsnprintf(b->buf ? b->buf + b->len : NULL, b->buf ? room : 0, fmt, ap);
+		va_end(ap);
+		if (n < 0)
+			return;
+		if (b->buf && (size_t)n < room) {
+			b->len += (size_t)n;
+			return;
+		}
+		size_t ncap = (b->cap ? b->cap * 2 : 256) + (size_t)n + 1;
+		char *nb = realloc(b->buf, ncap);
+		if (!nb)
+			return;
+		b->buf = nb;
+		b->cap = ncap;
+	}
+}
+
+void sb_strbuf_release(struct sb_strbuf *b)
+{
+	free(b->buf);
+	b->buf = NULL;
+	b->len = b->cap = 0;
+}

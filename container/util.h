@@ -88,4 +88,18 @@ void sb_proctitle_init(int argc, char **argv);
  * gone afterwards. */
 void sb_proctitle_set(const char *title);
 
+/* Standard base64 (RFC 4648) with padding.  encode writes 4*ceil(n/3)
+ * bytes and a NUL; decode accepts whitespace, returns the length or -1. */
+void sb_base64_encode(const char *in, size_t n, char *out);
+ssize_t sb_base64_decode(const char *in, size_t n, char *out);
+
+/* A growable string: buf is NUL-terminated when not NULL; len excludes it. */
+struct sb_strbuf {
+	char *buf;
+	size_t len, cap;
+};
+#define SB_STRBUF_INIT { NULL, 0, 0 }
+void sb_strbuf_addf(struct sb_strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void sb_strbuf_release(struct sb_strbuf *b);
+
 #endif

@@ -21,6 +21,7 @@ static void usage(FILE *f)
 	      "  --uid-slots N       sandboxes that may exist, 65536 ids each (default 4096)\n"
 	      "  --cors-origin O     Access-Control-Allow-Origin (default *)\n"
 	      "  --max-body BYTES    largest JSON request body (default 1048576)\n"
+	      "  --max-file-mb N     largest file read or written raw (default 1024)\n"
 	      "  --timeout MS        default exec timeout (default 60000)\n"
 	      "  --max-timeout MS    largest exec timeout a request may ask (default 600000)\n"
 	      "  --max-output BYTES  stdout/stderr kept per exec stream (default 1048576)\n"
@@ -82,6 +83,7 @@ int conf_parse(struct conf *c, int argc, char **argv)
 		{ "disk-mb", required_argument, NULL, 'k' },
 		{ "max-disk-mb", required_argument, NULL, 'K' },
 		{ "max-running", required_argument, NULL, 'r' },
+		{ "max-file-mb", required_argument, NULL, 'F' },
 		{ "idle-stop", required_argument, NULL, 'I' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -97,6 +99,7 @@ int conf_parse(struct conf *c, int argc, char **argv)
 	c->uid_base = 268435456;
 	c->uid_slots = 4096;
 	c->max_body = 1048576;
+	c->max_file_bytes = 1024ULL << 20;
 	c->default_timeout_ms = 60000;
 	c->max_timeout_ms = 600000;
 	c->max_output = 1048576;
@@ -189,6 +192,11 @@ int conf_parse(struct conf *c, int argc, char **argv)
 			if (parse_num(optarg, o == 'k' ? 0 : 16, 1 << 24, &v) < 0 || (v > 0 && v < 16))
 				goto bad;
 			*(o == 'k' ? &c->disk_mb : &c->max_disk_mb) = (long)v;
+			break;
+		case 'F':
+			if (parse_num(optarg, 1, 1 << 24, &v) < 0)
+				goto bad;
+			c->max_file_bytes = (unsigned long long)v << 20;
 			break;
 		case 'r':
 			if (parse_num(optarg, 0, 100000, &v) < 0)

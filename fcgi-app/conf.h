@@ -20,6 +20,7 @@ struct conf {
 	uid_t uid_base;			/* first host uid handed to sandboxes */
 	uint32_t uid_slots;		/* how many 65536-id ranges from there */
 	size_t max_body;
+	unsigned long long max_file_bytes;	/* raw file upload/download */
 	int64_t default_timeout_ms, max_timeout_ms;
 	size_t max_output;
 	/* per-sandbox limits: defaults, and the most a create may ask */

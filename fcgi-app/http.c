@@ -23,6 +23,9 @@ static const char *reason(int status)
 	case 413: return "Payload Too Large";
 	case 429: return "Too Many Requests";
 	case 503: return "Service Unavailable";
+	case 403: return "Forbidden";
+	case 504: return "Gateway Timeout";
+	case 507: return "Insufficient Storage";
 	default: return status >= 500 ? "Internal Server Error" : "Error";
 	}
 }
@@ -263,13 +266,13 @@ unsigned long long http_content_length(const char *cl)
 	return errno ? ULLONG_MAX : len;
 }
 
-int http_read_body(struct http_req *req)
+int http_read_body(struct http_req *req, size_t limit)
 {
 	unsigned long long len =
 		http_content_length(FCGX_GetParam("CONTENT_LENGTH", req->fcgi->envp));
 
-	if (len > req->conf->max_body) {
-		http_reply_error(req, 413, "request body larger than %zu bytes", req->conf->max_body);
+	if (len > limit) {
+		http_reply_error(req, 413, "request body larger than %zu bytes", limit);
 		return -1;
 	}
 	req->body = malloc(len + 1);
@@ -441,4 +444,45 @@ struct json_object *json_string_lossy(const char *s, size_t len)
 	o = json_object_new_string_len(out, (int)w);
 	free(out);
 	return o;
+}
+
+const char *http_param(const struct http_req *req, const char *name)
+{
+	const char *v = FCGX_GetParam(name, req->fcgi->envp);
+
+	return v ? v : "";
+}
+
+const char *http_query(const struct http_req *req, const char *key, char *buf, size_t len)
+{
+	size_t klen = strlen(key);
+
+	for (const char *p = req->query; p && *p;) {
+		const char *amp = strchr(p, '&'), *end = amp ? amp : p + strlen(p);
+		if ((size_t)(end - p) >= klen && strncmp(p, key, klen) == 0 &&
+		    (p[klen] == '=' || p + klen == end)) {
+			const char *v = p[klen] == '=' ? p + klen + 1 : end;
+			size_t n = (size_t)(end - v);
+			if (n >= len)
+				return NULL;
+			memcpy(buf, v, n);
+			buf[n] = '\0';
+			for (char *q = buf; *q; q++)
+				if (*q == '+')
+					*q = ' ';
+			return http_pct_decode(buf) == 0 ? buf : NULL;
+		}
+		p = amp ? amp + 1 : NULL;
+	}
+	return NULL;
+}
+
+void http_begin_raw(struct http_req *req, int status, const char *type, unsigned long long len)
+{
+	req->status = status;
+	put_fmt(req, "Status: %d %s\r\nContent-Type: %s\r\nContent-Length: %llu\r\n"
+		"Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n",
+		status, reason(status), type, len);
+	cors_headers(req);
+	FCGX_PutS("\r\n", req->fcgi->out);
 }

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HTTP_MAX_SEGS 8
+#define HTTP_MAX_SEGS 64	/* files paths are segments too */
 
 struct conf;
 struct sb_err;
@@ -40,9 +40,16 @@ int http_parse_target(struct http_req *req, const char *uri);
  * ULLONG_MAX (over any limit) when it is not a plain decimal that fits. */
 unsigned long long http_content_length(const char *cl);
 void http_req_release(struct http_req *req);
-/* Read the body, at most conf->max_body bytes; -1 (413 sent) when larger,
- * -2 on a read error. */
-int http_read_body(struct http_req *req);
+/* Read the body, at most limit bytes; -1 (413 sent) when larger, -2 on a
+ * read error. */
+int http_read_body(struct http_req *req, size_t limit);
+/* A FastCGI parameter, or "" */
+const char *http_param(const struct http_req *req, const char *name);
+/* The value of key in the query string, percent-decoded into buf; NULL
+ * when absent or undecodable. */
+const char *http_query(const struct http_req *req, const char *key, char *buf, size_t len);
+/* Status line and headers of a non-JSON answer (a raw file), no body yet. */
+void http_begin_raw(struct http_req *req, int status, const char *type, unsigned long long len);
 /* The body as a JSON object (an empty body is an empty object); NULL after
  * a 400 was sent. */
 struct json_object *http_json_body(struct http_req *req);

@@ -5,6 +5,16 @@
 #include "http.h"
 
 #include <string.h>
+#include <strings.h>
+
+bool router_is_raw_upload(const struct http_req *req)
+{
+	const char *ct = FCGX_GetParam("CONTENT_TYPE", req->fcgi->envp);
+
+	return strcmp(req->method, "PUT") == 0 && req->nsegs >= 4 &&
+	       strcmp(req->segs[0], "sandboxes") == 0 && strcmp(req->segs[2], "files") == 0 &&
+	       ct && strncasecmp(ct, "application/octet-stream", 24) == 0;
+}
 
 bool project_id_valid(const char *id)
 {
@@ -20,25 +30,33 @@ bool project_id_valid(const char *id)
 
 struct route {
 	const char *action;	/* third segment, NULL for /sandboxes/:id */
+	bool tail;		/* a path follows the action: /files/<path> */
 	const char *allow;
-	router_handler_fn get, post, del;
+	router_handler_fn get, post, put, del;
 };
 
 static const struct route routes[] = {
-	{ NULL, "GET, POST, DELETE, OPTIONS", api_sandbox_status, api_sandbox_create,
+	{ NULL, false, "GET, POST, DELETE, OPTIONS", api_sandbox_status, api_sandbox_create, NULL,
 	  api_sandbox_delete },
-	{ "exec", "POST, OPTIONS", NULL, api_exec, NULL },
+	{ "exec", false, "POST, OPTIONS", NULL, api_exec, NULL, NULL },
+	{ "files", true, "GET, PUT, DELETE, OPTIONS", api_file_read, NULL, api_file_write,
+	  api_file_delete },
+	{ "ls", false, "GET, OPTIONS", api_ls, NULL, NULL, NULL },
+	{ "mkdir", false, "POST, OPTIONS", NULL, api_mkdir, NULL, NULL },
+	{ "rename", false, "POST, OPTIONS", NULL, api_rename, NULL, NULL },
 };
 
 static const struct route *match(const struct http_req *req)
 {
-	if (req->nsegs < 2 || req->nsegs > 3 || strcmp(req->segs[0], "sandboxes") != 0)
+	if (req->nsegs < 2 || strcmp(req->segs[0], "sandboxes") != 0)
 		return NULL;
 	for (size_t i = 0; i < sizeof routes / sizeof *routes; i++) {
 		const char *a = routes[i].action;
 		if (req->nsegs == 2 && !a)
 			return &routes[i];
-		if (req->nsegs == 3 && a && strcmp(req->segs[2], a) == 0)
+		if (!a || req->nsegs < 3 || strcmp(req->segs[2], a) != 0)
+			continue;
+		if (routes[i].tail ? req->nsegs >= 4 : req->nsegs == 3)
 			return &routes[i];
 	}
 	return NULL;
@@ -64,6 +82,8 @@ enum route_result router_route(const struct http_req *req, router_handler_fn *fn
 		*fn = r->get;
 	else if (strcmp(m, "POST") == 0)
 		*fn = r->post;
+	else if (strcmp(m, "PUT") == 0)
+		*fn = r->put;
 	else if (strcmp(m, "DELETE") == 0)
 		*fn = r->del;
 	if (!*fn)

@@ -33,5 +33,16 @@ void api_sandbox_create(struct app *app, struct http_req *req, const char *id);
 void api_sandbox_status(struct app *app, struct http_req *req, const char *id);
 void api_sandbox_delete(struct app *app, struct http_req *req, const char *id);
 void api_exec(struct app *app, struct http_req *req, const char *id);
+/* handlers (api_files.c) */
+void api_file_read(struct app *app, struct http_req *req, const char *id);
+void api_file_write(struct app *app, struct http_req *req, const char *id);
+void api_file_delete(struct app *app, struct http_req *req, const char *id);
+void api_ls(struct app *app, struct http_req *req, const char *id);
+void api_mkdir(struct app *app, struct http_req *req, const char *id);
+void api_rename(struct app *app, struct http_req *req, const char *id);
+
+/* PUT .../files/<path> with Content-Type application/octet-stream: the
+ * body is streamed into the sandbox by the handler, never read whole. */
+bool router_is_raw_upload(const struct http_req *req);
 
 #endif

@@ -18,12 +18,23 @@ static void on_term(int sig)
 	stopping = 1;
 }
 
+/* JSON bodies are read whole: --max-body, or enough for a file of the
+ * largest size a JSON read returns (32 MiB) in base64 for PUT .../files/. */
+static size_t body_limit(const struct http_req *req)
+{
+	if (strcmp(req->method, "PUT") == 0 && req->nsegs >= 3 && strcmp(req->segs[2], "files") == 0)
+		return (32u << 20) / 3 * 4 + 65536 > req->conf->max_body ? (32u << 20) / 3 * 4 + 65536
+									  : req->conf->max_body;
+	return req->conf->max_body;
+}
+
 static void handle(struct app *app, FCGX_Request *fr)
 {
 	struct http_req req;
 
 	http_req_init(&req, fr, app->conf);
-	if (strcmp(req.method, "OPTIONS") == 0 || http_read_body(&req) == 0)
+	if (strcmp(req.method, "OPTIONS") == 0 || router_is_raw_upload(&req) ||
+	    http_read_body(&req, body_limit(&req)) == 0)
 		router_dispatch(app, &req);
 	if (!req.status)
 		http_reply_error(&req, 500, "no response");

@@ -1,0 +1,353 @@
+#include "config.h"
+
+#include "fileops.h"
+#include "lockdown.h"
+#include "proto.h"
+#include "util.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static void send_info(int sock, const struct stat *st)
+{
+	struct sb_msg m = { .type = SB_MSG_FILE_INFO };
+	struct sb_file_info fi = {
+		.type = S_ISREG(st->st_mode) ? SB_FT_FILE : S_ISDIR(st->st_mode) ? SB_FT_DIR
+			: S_ISLNK(st->st_mode) ? SB_FT_SYMLINK : SB_FT_OTHER,
+		.mode = st->st_mode & 07777,
+		.size = (uint64_t)st->st_size,
+		.mtime_ms = (int64_t)st->st_mtim.tv_sec * 1000 + st->st_mtim.tv_nsec / 1000000,
+		.uid = st->st_uid,
+		.gid = st->st_gid,
+	};
+
+	sb_msg_send(sock, &m, &fi, sizeof fi, NULL, 0);
+}
+
+__attribute__((noreturn)) static void fail(int sock, int errnum, const char *what)
+{
+	struct sb_msg m = { .type = SB_MSG_ERROR, .val = errnum };
+
+	sb_msg_send(sock, &m, what, strlen(what) + 1, NULL, 0);
+	_exit(1);
+}
+
+static void copy_out(int fd, int datafd, uint64_t size)
+{
+	char buf[65536];
+
+	while (size > 0) {
+		ssize_t n = read(fd, buf, size < sizeof buf ? size : sizeof buf);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0 || sb_write_full(datafd, buf, (size_t)n) < 0)
+			_exit(1);
+		size -= (uint64_t)n;
+	}
+}
+
+/* O_NONBLOCK: a FIFO must not hang us at open; only regular files are read. */
+static void do_read(int sock, int datafd, const struct sb_file_req *rq, const char *path)
+{
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	struct stat st;
+
+	if (fd < 0)
+		fail(sock, errno, "open");
+	if (fstat(fd, &st) < 0)
+		fail(sock, errno, "stat");
+	if (S_ISDIR(st.st_mode))
+		fail(sock, EISDIR, "is a directory");
+	if (!S_ISREG(st.st_mode))
+		fail(sock, EINVAL, "not a regular file");
+	if ((uint64_t)st.st_size > rq->max_bytes)
+		fail(sock, EFBIG, "file too large");
+	fcntl(fd, F_SETFL, 0);
+	send_info(sock, &st);
+	copy_out(fd, datafd, (uint64_t)st.st_size);
+}
+
+/* mkdir -p of path (every component), as the sandbox's root */
+static int mkdirs(const char *path, mode_t mode)
+{
+	char buf[PATH_MAX];
+	size_t n = strlen(path);
+
+	if (n >= sizeof buf)
+		return -1;
+	memcpy(buf, path, n + 1);
+	for (char *p = buf + 1; ; p++) {
+		if (*p == '/' || !*p) {
+			char c = *p;
+			*p = '\0';
+			if (mkdir(buf, mode) < 0 && errno != EEXIST)
+				return -1;
+			*p = c;
+			if (!c)
+				break;
+		}
+	}
+	return 0;
+}
+
+static void split(const char *path, char *dir, char *base)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (!slash) {
+		strcpy(dir, ".");
+		strcpy(base, path);
+	} else {
+		size_t d = slash == path ? 1 : (size_t)(slash - path);
+		memcpy(dir, path, d);
+		dir[d] = '\0';
+		strcpy(base, slash + 1);
+	}
+}
+
+/* Write to a temporary file beside the target, then rename over it: a
+ * reader sees the old content or the new, never half. */
+static void do_write(int sock, int datafd, const struct sb_file_req *rq, const char *path)
+{
+	char dir[PATH_MAX], base[PATH_MAX], tmp[64], buf[65536];
+	uint64_t total = 0;
+	mode_t mode = 0644;
+	struct stat st;
+	int dfd, fd;
+
+	if (strlen(path) >= sizeof dir)
+		fail(sock, ENAMETOOLONG, "path");
+	split(path, dir, base);
+	if (!*base || !strcmp(base, ".") || !strcmp(base, ".."))
+		fail(sock, EISDIR, "not a file name");
+	if ((rq->flags & SB_FILE_MKPARENTS) && mkdirs(dir, 0755) < 0)
+		fail(sock, errno, "mkdir");
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		fail(sock, errno, "open directory");
+	if (fstatat(dfd, base, &st, 0) == 0) {
+		if (S_ISDIR(st.st_mode))
+			fail(sock, EISDIR, "is a directory");
+		if (!S_ISREG(st.st_mode))
+			fail(sock, EINVAL, "not a regular file");
+		mode = st.st_mode & 07777;
+	}
+	if (rq->flags & SB_FILE_MODE)
+		mode = rq->mode & 07777;
+	snprintf(tmp, sizeof tmp, ".sandboxd-write-%d", (int)getpid());
+	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		fail(sock, errno, "create");
+	for (;;) {
+		ssize_t n = read(datafd, buf, sizeof buf);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			unlinkat(dfd, tmp, 0);
+			fail(sock, errno, "read");
+		}
+		if (n == 0)
+			break;
+		total += (uint64_t)n;
+		if (total > rq->max_bytes) {
+			unlinkat(dfd, tmp, 0);
+			fail(sock, EFBIG, "file too large");
+		}
+		if (sb_write_full(fd, buf, (size_t)n) < 0) {
+			int e = errno;
+			unlinkat(dfd, tmp, 0);
+			fail(sock, e, "write");
+		}
+	}
+	if (fchmod(fd, mode) < 0 || fstat(fd, &st) < 0 || renameat(dfd, tmp, dfd, base) < 0) {
+		int e = errno;
+		unlinkat(dfd, tmp, 0);
+		fail(sock, e, "finish");
+	}
+	send_info(sock, &st);
+}
+
+/* Owner names from the sandbox's own /etc/passwd and /etc/group, read as
+ * text: no NSS module is ever loaded on the sandbox's say-so. */
+static const char *id_name(const char *file, unsigned id, char *buf, size_t len)
+{
+	char line[512];
+	FILE *f = fopen(file, "re");
+
+	snprintf(buf, len, "%u", id);
+	if (!f)
+		return buf;
+	while (fgets(line, sizeof line, f)) {
+		char *name = line, *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+		if (!c2)
+			continue;
+		*c1 = '\0';
+		if ((unsigned)strtoul(c2 + 1, NULL, 10) == id && *name) {
+			snprintf(buf, len, "%.63s", name);
+			break;
+		}
+	}
+	fclose(f);
+	return buf;
+}
+
+struct lister {
+	struct json_object *arr;
+	uint64_t max, count;
+	int flags;
+};
+
+static void list_dir(struct lister *l, const char *dir, const char *prefix, int depth)
+{
+	DIR *d = opendir(dir);
+	char path[PATH_MAX], rel[PATH_MAX], target[PATH_MAX], who[64];
+
+	if (!d)
+		return;
+	for (struct dirent *de; (de = readdir(d)) && l->count < l->max;) {
+		struct json_object *e;
+		struct stat st;
+		ssize_t n;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (de->d_name[0] == '.' && !(l->flags & SB_FILE_HIDDEN))
+			continue;
+		snprintf(path, sizeof path, "%s/%s", strcmp(dir, "/") ? dir : "", de->d_name);
+		snprintf(rel, sizeof rel, "%s%s", prefix, de->d_name);
+		if (lstat(path, &st) < 0)
+			continue;
+		e = json_object_new_object();
+		json_object_object_add(e, "name", json_object_new_string(rel));
+		json_object_object_add(e, "type", json_object_new_string(
+			S_ISREG(st.st_mode) ? "file" : S_ISDIR(st.st_mode) ? "directory"
+			: S_ISLNK(st.st_mode) ? "symlink" : "other"));
+		json_object_object_add(e, "size", json_object_new_int64(st.st_size));
+		json_object_object_add(e, "mode", json_object_new_int(st.st_mode & 07777));
+		json_object_object_add(e, "rawMode", json_object_new_int((int)st.st_mode));
+		json_object_object_add(e, "nlink", json_object_new_int64((int64_t)st.st_nlink));
+		json_object_object_add(e, "mtime", json_object_new_int64(
+			(int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000));
+		json_object_object_add(e, "user", json_object_new_string(
+			id_name("/etc/passwd", st.st_uid, who, sizeof who)));
+		json_object_object_add(e, "group", json_object_new_string(
+			id_name("/etc/group", st.st_gid, who, sizeof who)));
+		if (S_ISLNK(st.st_mode) && (n = readlink(path, target, sizeof target - 1)) >= 0) {
+			target[n] = '\0';
+			json_object_object_add(e, "target", json_object_new_string(target));
+		}
+		json_object_array_add(l->arr, e);
+		l->count++;
+		if ((l->flags & SB_FILE_RECURSIVE) && S_ISDIR(st.st_mode) && depth < 64) {
+			snprintf(rel, sizeof rel, "%s%s/", prefix, de->d_name);
+			list_dir(l, path, rel, depth + 1);
+		}
+	}
+	closedir(d);
+}
+
+static void do_list(int sock, int datafd, const struct sb_file_req *rq, const char *path)
+{
+	struct lister l = { .arr = json_object_new_array(), .max = rq->max_bytes, .flags = (int)rq->flags };
+	struct stat st;
+	const char *s;
+
+	if (stat(path, &st) < 0)
+		fail(sock, errno, "stat");
+	if (!S_ISDIR(st.st_mode))
+		fail(sock, ENOTDIR, "not a directory");
+	send_info(sock, &st);
+	list_dir(&l, path, "", 0);
+	s = json_object_to_json_string_ext(l.arr, JSON_C_TO_STRING_PLAIN);
+	sb_write_full(datafd, s, strlen(s));
+}
+
+static int remove_tree(const char *path)
+{
+	struct stat st;
+	DIR *d;
+
+	if (lstat(path, &st) < 0)
+		return -1;
+	if (!S_ISDIR(st.st_mode))
+		return unlink(path);
+	d = opendir(path);
+	if (!d)
+		return -1;
+	for (struct dirent *de; (de = readdir(d));) {
+		char sub[PATH_MAX];
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		snprintf(sub, sizeof sub, "%s/%s", path, de->d_name);
+		if (remove_tree(sub) < 0) {
+			closedir(d);
+			return -1;
+		}
+	}
+	closedir(d);
+	return rmdir(path);
+}
+
+static void do_delete(int sock, const struct sb_file_req *rq, const char *path)
+{
+	struct stat st;
+
+	if (lstat(path, &st) < 0)
+		fail(sock, errno, "stat");
+	if (S_ISDIR(st.st_mode)) {
+		if (!(rq->flags & SB_FILE_RECURSIVE) ? rmdir(path) < 0 : remove_tree(path) < 0)
+			fail(sock, errno, "remove directory");
+	} else if (unlink(path) < 0) {
+		fail(sock, errno, "remove");
+	}
+	send_info(sock, &st);
+}
+
+static void do_mkdir(int sock, const struct sb_file_req *rq, const char *path)
+{
+	struct stat st;
+
+	if ((rq->flags & SB_FILE_RECURSIVE) ? mkdirs(path, 0755) < 0 : mkdir(path, 0755) < 0)
+		fail(sock, errno, "mkdir");
+	if (stat(path, &st) < 0)
+		fail(sock, errno, "stat");
+	if (!S_ISDIR(st.st_mode))
+		fail(sock, EEXIST, "exists and is not a directory");
+	send_info(sock, &st);
+}
+
+static void do_rename(int sock, const char *from, const char *to)
+{
+	struct stat st;
+
+	if (rename(from, to) < 0)
+		fail(sock, errno, "rename");
+	if (lstat(to, &st) < 0)
+		fail(sock, errno, "stat");
+	send_info(sock, &st);
+}
+
+void sb_fileop_child(int sock, int datafd, const struct sb_file_req *rq, const char *path,
+		     const char *path2)
+{
+	if (chdir("/workspace") < 0 && chdir("/") < 0)
+		fail(sock, errno, "chdir");
+	umask(022);
+	if (sb_lockdown_apply() < 0)
+		fail(sock, errno, "lock-down");
+	switch (rq->op) {
+	case SB_FILE_READ: do_read(sock, datafd, rq, path); break;
+	case SB_FILE_WRITE: do_write(sock, datafd, rq, path); break;
+	case SB_FILE_LIST: do_list(sock, datafd, rq, path); break;
+	case SB_FILE_DELETE: do_delete(sock, rq, path); break;
+	case SB_FILE_MKDIR: do_mkdir(sock, rq, path); break;
+	case SB_FILE_RENAME: do_rename(sock, path, path2); break;
+	default: fail(sock, EINVAL, "unknown file operation");
+	}
+	_exit(0);
+}

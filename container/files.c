@@ -1,0 +1,122 @@
+/* The worker's side of a file operation (see fileops.h). */
+#include "config.h"
+
+#include "fileops.h"
+#include "proto.h"
+#include "sandbox.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+
+static int status_of(int errnum)
+{
+	switch (errnum) {
+	case ENOENT: case ENOTDIR: return 404;
+	case EISDIR: case EINVAL: case ENAMETOOLONG: case ELOOP: case EXDEV: return 400;
+	case EEXIST: case ENOTEMPTY: case EBUSY: return 409;
+	case EFBIG: return 413;
+	case EACCES: case EPERM: case EROFS: return 403;
+	case ENOSPC: case EDQUOT: return 507;
+	default: return 500;
+	}
+}
+
+int sandbox_file_request(int ctl, const struct sb_file_req *rq, const char *path,
+			 const char *path2, int *data, struct sb_err *err)
+{
+	struct sb_msg m = { .type = SB_MSG_FILE };
+	size_t l1 = strlen(path) + 1, l2 = path2 ? strlen(path2) + 1 : 0;
+	cleanup_free char *payload = malloc(sizeof *rq + l1 + l2);
+	struct sb_file_req r = *rq;
+	int p[2] = { -1, -1 }, theirs = -1, ret;
+
+	*data = -1;
+	if (!payload)
+		return sb_fail(err, 500, ENOMEM, "out of memory");
+	r.path_len = (uint32_t)l1;
+	r.path2_len = (uint32_t)l2;
+	memcpy(payload, &r, sizeof r);
+	memcpy(payload + sizeof r, path, l1);
+	if (l2)
+		memcpy(payload + sizeof r + l1, path2, l2);
+	if (rq->op == SB_FILE_READ || rq->op == SB_FILE_LIST || rq->op == SB_FILE_WRITE) {
+		if (pipe2(p, O_CLOEXEC) < 0)
+			return sb_syserr(err, "pipe");
+		/* READ, LIST: the child writes, we read; WRITE: the other way */
+		*data = rq->op == SB_FILE_WRITE ? p[1] : p[0];
+		theirs = rq->op == SB_FILE_WRITE ? p[0] : p[1];
+	}
+	ret = sb_msg_send(ctl, &m, payload, sizeof r + l1 + l2, &theirs, theirs >= 0 ? 1 : 0);
+	if (theirs >= 0)
+		close(theirs);
+	if (ret < 0) {
+		if (*data >= 0)
+			close(*data);
+		*data = -1;
+		return sb_syserr(err, "send file request");
+	}
+	return 0;
+}
+
+/* The next packet from the init (or its child), bounded in time. */
+static int next(int ctl, struct sb_msg *m, void *payload, size_t len, int timeout_ms,
+		struct sb_err *err)
+{
+	char buf[sizeof *m + 512];
+	struct pollfd p = { .fd = ctl, .events = POLLIN };
+	int fds[SB_MSG_MAXFDS], nfds, r;
+	ssize_t n;
+
+	do
+		r = poll(&p, 1, timeout_ms);
+	while (r < 0 && errno == EINTR);
+	if (r == 0)
+		return sb_fail(err, 504, ETIMEDOUT, "the sandbox did not answer in time");
+	n = sb_msg_recv(ctl, buf, sizeof buf - 1, fds, &nfds);
+	for (int i = 0; i < nfds; i++)
+		close(fds[i]);
+	if (n < (ssize_t)sizeof *m)
+		return sb_fail(err, 500, EPIPE, "the sandbox went away");
+	memcpy(m, buf, sizeof *m);
+	buf[n] = '\0';
+	if (payload) {
+		size_t got = (size_t)n - sizeof *m;
+		memset(payload, 0, len);
+		memcpy(payload, buf + sizeof *m, got < len ? got : len);
+	}
+	return 0;
+}
+
+int sandbox_file_reply(int ctl, struct sb_file_info *info, int timeout_ms, struct sb_err *err)
+{
+	char text[256];
+	struct sb_msg m;
+
+	if (next(ctl, &m, text, sizeof text - 1, timeout_ms, err) < 0)
+		return -1;
+	if (m.type == SB_MSG_FILE_INFO) {
+		memcpy(info, text, sizeof *info);
+		return 0;
+	}
+	if (m.type == SB_MSG_ERROR) {
+		text[sizeof text - 1] = '\0';
+		return sb_fail(err, status_of(m.val), m.val, "%s", m.val ? strerror(m.val) : text);
+	}
+	if (m.type == SB_MSG_EXITED)
+		return sb_fail(err, 500, EPIPE, "file operation ended without an answer");
+	return sb_fail(err, 500, EPROTO, "unexpected answer from the sandbox");
+}
+
+int sandbox_file_end(int ctl, int timeout_ms, struct sb_err *err)
+{
+	struct sb_msg m;
+
+	if (next(ctl, &m, NULL, 0, timeout_ms, err) < 0)
+		return -1;
+	if (m.type != SB_MSG_EXITED || !WIFEXITED(m.val) || WEXITSTATUS(m.val) != 0)
+		return sb_fail(err, 500, EIO, "file operation failed in the sandbox");
+	return 0;
+}

@@ -1,0 +1,591 @@
+/* Files: read, write, delete, list, mkdir, rename.  Every operation is done
+ * by a child of the sandbox's init, inside the sandbox (container/fileops.c);
+ * here the HTTP side: paths, encodings, streaming through a pipe. */
+#include "config.h"
+
+#include "app.h"
+#include "fileops.h"
+#include "http.h"
+#include "router.h"
+#include "sandbox.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#define FILE_TIMEOUT_MS 30000
+#define JSON_FILE_MAX (32ULL << 20)	/* as the Cloudflare SDK: larger is 413 */
+#define LIST_MAX_ENTRIES 10000
+
+static void reply_err(struct http_req *req, const struct sb_err *err)
+{
+	int status = err->status ? err->status : 500;
+
+	if (status >= 500 && status != 507)
+		fprintf(stderr, "%s error: %s\n", req->rid, err->msg);
+	http_reply_error(req, status, "%s", err->msg);
+}
+
+/* A sandbox path: absolute, or relative to /workspace; no NUL (JSON may
+ * carry one), at most 4095 bytes.  NULL (400 sent) otherwise. */
+static const char *sandbox_path(struct http_req *req, const char *in, size_t inlen, char *buf,
+				size_t len)
+{
+	if (!in || strlen(in) != inlen || !*in) {
+		http_reply_error(req, 400, "path must be a non-empty string without NUL characters");
+		return NULL;
+	}
+	if ((size_t)snprintf(buf, len, "%s%s", *in == '/' ? "" : "/workspace/", in) >= len ||
+	    strlen(buf) > 4095) {
+		http_reply_error(req, 400, "path is too long");
+		return NULL;
+	}
+	return buf;
+}
+
+/* /sandboxes/:id/files/<path>: the segments after "files", rejoined. */
+static const char *url_path(struct http_req *req, char *buf, size_t len)
+{
+	size_t off = 0;
+
+	for (int i = 3; i < req->nsegs; i++) {
+		int n = snprintf(buf + off, len - off, "/%s", req->segs[i]);
+		if (n < 0 || (size_t)n >= len - off) {
+			http_reply_error(req, 400, "path is too long");
+			return NULL;
+		}
+		off += (size_t)n;
+	}
+	if (!off) {
+		http_reply_error(req, 400, "a file path is required after /files/");
+		return NULL;
+	}
+	return buf;
+}
+
+/* Connect to the sandbox (creating and starting it as needed). */
+static int open_sandbox(struct app *app, struct http_req *req, const char *id,
+			struct sandbox_ref *sb)
+{
+	struct sb_err err = SB_ERR_INIT;
+	int ctl;
+
+	if (app_sandbox_get(app, id, true, NULL, sb, &err) < 0 ||
+	    (ctl = app_sandbox_connect(app, sb, &err)) < 0) {
+		reply_err(req, &err);
+		return -1;
+	}
+	app_sandbox_touch(app, sb);
+	return ctl;
+}
+
+/* Read at most cap bytes from fd (until EOF) into a new buffer. */
+static char *slurp(int fd, size_t cap, size_t *len, bool *over)
+{
+	size_t n = 0, size = 65536;
+	char *buf = malloc(size + 1);
+
+	*over = false;
+	while (buf) {
+		ssize_t r;
+		if (n == size) {
+			if (size >= cap) {
+				char c;
+				*over = read(fd, &c, 1) > 0;
+				break;
+			}
+			size = size * 2 > cap ? cap : size * 2;
+			char *nb = realloc(buf, size + 1);
+			if (!nb) {
+				free(buf);
+				return NULL;
+			}
+			buf = nb;
+		}
+		r = read(fd, buf + n, size - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+	}
+	if (buf)
+		buf[n] = '\0';
+	*len = n;
+	return buf;
+}
+
+static const char *mime_of(const char *path, bool binary)
+{
+	static const struct { const char *ext, *type; } types[] = {
+		{ ".txt", "text/plain" }, { ".md", "text/markdown" }, { ".html", "text/html" },
+		{ ".htm", "text/html" }, { ".css", "text/css" }, { ".js", "text/javascript" },
+		{ ".mjs", "text/javascript" }, { ".ts", "text/typescript" }, { ".json", "application/json" },
+		{ ".xml", "application/xml" }, { ".csv", "text/csv" }, { ".py", "text/x-python" },
+		{ ".c", "text/x-c" }, { ".h", "text/x-c" }, { ".sh", "text/x-shellscript" },
+		{ ".yaml", "application/yaml" }, { ".yml", "application/yaml" }, { ".svg", "image/svg+xml" },
+		{ ".png", "image/png" }, { ".jpg", "image/jpeg" }, { ".jpeg", "image/jpeg" },
+		{ ".gif", "image/gif" }, { ".webp", "image/webp" }, { ".pdf", "application/pdf" },
+		{ ".zip", "application/zip" }, { ".gz", "application/gzip" }, { ".tar", "application/x-tar" },
+		{ ".wasm", "application/wasm" },
+	};
+	const char *dot = strrchr(path, '.'), *slash = strrchr(path, '/');
+
+	if (dot && (!slash || dot > slash))
+		for (size_t i = 0; i < sizeof types / sizeof *types; i++)
+			if (strcasecmp(dot, types[i].ext) == 0)
+				return types[i].type;
+	return binary ? "application/octet-stream" : "text/plain";
+}
+
+static bool utf8_text(const char *s, size_t len)
+{
+	struct json_object *o;
+	bool ok;
+
+	if (memchr(s, '\0', len))
+		return false;
+	/* json_string_lossy keeps valid UTF-8 as it is */
+	o = json_string_lossy(s, len);
+	ok = (size_t)json_object_get_string_len(o) == len && memcmp(json_object_get_string(o), s, len) == 0;
+	json_object_put(o);
+	return ok;
+}
+
+static bool wants_raw(struct http_req *req)
+{
+	char v[16];
+	const char *q = http_query(req, "raw", v, sizeof v);
+
+	return (q && strcmp(q, "0") != 0) || strstr(http_param(req, "HTTP_ACCEPT"), "application/octet-stream");
+}
+
+/* Stream exactly size bytes from the pipe to the client. */
+static int stream_out(struct http_req *req, int fd, uint64_t size)
+{
+	char buf[65536];
+
+	while (size > 0) {
+		ssize_t n = read(fd, buf, size < sizeof buf ? size : sizeof buf);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		if (FCGX_PutStr(buf, (int)n, req->fcgi->out) < 0)
+			return -1;
+		size -= (uint64_t)n;
+	}
+	return 0;
+}
+
+void api_file_read(struct app *app, struct http_req *req, const char *id)
+{
+	struct sb_err err = SB_ERR_INIT;
+	struct sandbox_ref sb = { .dirfd = -1 };
+	struct sb_file_req rq = { .op = SB_FILE_READ };
+	struct sb_file_info info;
+	char path[4200], enc[16];
+	bool raw = wants_raw(req), b64, over;
+	const char *e = http_query(req, "encoding", enc, sizeof enc);
+	int ctl, data = -1;
+
+	if (!url_path(req, path, sizeof path))
+		return;
+	if (e && strcmp(e, "base64") && strcmp(e, "utf-8") && strcmp(e, "utf8")) {
+		http_reply_error(req, 400, "encoding must be utf-8 or base64");
+		return;
+	}
+	ctl = open_sandbox(app, req, id, &sb);
+	if (ctl < 0)
+		goto out;
+	rq.max_bytes = raw ? req->conf->max_file_bytes : JSON_FILE_MAX;
+	if (sandbox_file_request(ctl, &rq, path, NULL, &data, &err) < 0 ||
+	    sandbox_file_reply(ctl, &info, FILE_TIMEOUT_MS, &err) < 0) {
+		reply_err(req, &err);
+		goto out;
+	}
+	if (raw) {
+		/* streamed, never whole in memory; the size is known up front */
+		http_begin_raw(req, 200, mime_of(path, true), info.size);
+		if (stream_out(req, data, info.size) < 0)
+			FCGX_SetExitStatus(1, req->fcgi->out);	/* cut short: the client sees it */
+		sandbox_file_end(ctl, FILE_TIMEOUT_MS, NULL);
+		goto out;
+	}
+	size_t len;
+	char *buf = slurp(data, info.size < JSON_FILE_MAX ? info.size : JSON_FILE_MAX, &len, &over);
+	if (!buf || sandbox_file_end(ctl, FILE_TIMEOUT_MS, &err) < 0) {
+		free(buf);
+		reply_err(req, buf ? &err : &(struct sb_err){ .status = 500, .msg = "out of memory" });
+		goto out;
+	}
+	bool binary = !utf8_text(buf, len);
+	b64 = binary || (e && !strcmp(e, "base64"));
+	struct json_object *d = json_object_new_object();
+	json_object_object_add(d, "path", json_object_new_string(path));
+	if (b64) {
+		size_t olen = 4 * ((len + 2) / 3);
+		char *out = malloc(olen + 1);
+		if (out)
+			sb_base64_encode(buf, len, out);
+		json_object_object_add(d, "content", json_object_new_string_len(out ? out : "", out ? (int)olen : 0));
+		free(out);
+	} else {
+		json_object_object_add(d, "content", json_object_new_string_len(buf, (int)len));
+	}
+	free(buf);
+	json_object_object_add(d, "encoding", json_object_new_string(b64 ? "base64" : "utf-8"));
+	json_object_object_add(d, "size", json_object_new_int64((int64_t)info.size));
+	json_object_object_add(d, "isBinary", json_object_new_boolean(binary));
+	json_object_object_add(d, "mimeType", json_object_new_string(mime_of(path, binary)));
+	http_reply_data(req, 200, d);
+out:
+	if (data >= 0)
+		close(data);
+	if (ctl >= 0)
+		close(ctl);
+	sandbox_ref_release(&sb);
+}
+
+/* Feed the child the upload: from the request body as it arrives (raw), or
+ * from memory (decoded JSON content). */
+static int feed(struct http_req *req, int data, const char *mem, size_t len, bool from_body)
+{
+	char buf[65536];
+	unsigned long long left = from_body ? http_content_length(http_param(req, "CONTENT_LENGTH")) : len;
+	int ret = 0;
+
+	while (left > 0) {
+		const char *src = mem;
+		size_t n = left < sizeof buf ? (size_t)left : sizeof buf;
+		if (from_body) {
+			int got = FCGX_GetStr(buf, (int)n, req->fcgi->in);
+			if (got <= 0) {
+				ret = -1;	/* client went away: the child sees a short file */
+				break;
+			}
+			n = (size_t)got;
+			src = buf;
+		}
+		if (sb_write_full(data, src, n) < 0)
+			break;	/* the child stopped reading: its answer says why */
+		if (!from_body)
+			mem += n;
+		left -= n;
+	}
+	return ret;
+}
+
+void api_file_write(struct app *app, struct http_req *req, const char *id)
+{
+	struct sb_err err = SB_ERR_INIT;
+	struct sandbox_ref sb = { .dirfd = -1 };
+	struct sb_file_req rq = { .op = SB_FILE_WRITE, .flags = SB_FILE_MKPARENTS };
+	struct sb_file_info info;
+	struct json_object *o = NULL, *v;
+	char path[4200];
+	char *decoded = NULL;
+	const char *content = NULL;
+	size_t clen = 0;
+	bool raw = !req->body;	/* the worker left the body unread: a raw upload */
+	int ctl = -1, data = -1, fed;
+
+	if (!url_path(req, path, sizeof path))
+		return;
+	if (!raw) {
+		o = http_json_body(req);
+		if (!o)
+			return;
+		if (!json_object_object_get_ex(o, "content", &v) || !json_object_is_type(v, json_type_string)) {
+			http_reply_error(req, 400, "content must be a string");
+			goto out;
+		}
+		content = json_object_get_string(v);
+		clen = (size_t)json_object_get_string_len(v);
+		if (json_object_object_get_ex(o, "encoding", &v)) {
+			const char *e = json_object_get_string(v);
+			if (!json_object_is_type(v, json_type_string) ||
+			    (strcmp(e, "base64") && strcmp(e, "utf-8") && strcmp(e, "utf8"))) {
+				http_reply_error(req, 400, "encoding must be utf-8 or base64");
+				goto out;
+			}
+			if (!strcmp(e, "base64")) {
+				decoded = malloc(clen / 4 * 3 + 3);
+				ssize_t n = decoded ? sb_base64_decode(content, clen, decoded) : -1;
+				if (n < 0) {
+					http_reply_error(req, 400, "content is not valid base64");
+					goto out;
+				}
+				content = decoded;
+				clen = (size_t)n;
+			}
+		}
+		if (json_object_object_get_ex(o, "mode", &v)) {
+			int64_t m = json_object_get_int64(v);
+			if (!json_object_is_type(v, json_type_int) || m < 0 || m > 07777) {
+				http_reply_error(req, 400, "mode must be a number from 0 to 4095 (e.g. 420 for 0644)");
+				goto out;
+			}
+			rq.flags |= SB_FILE_MODE;
+			rq.mode = (uint32_t)m;
+		}
+	} else if (http_content_length(http_param(req, "CONTENT_LENGTH")) > req->conf->max_file_bytes) {
+		http_reply_error(req, 413, "file larger than %llu bytes", req->conf->max_file_bytes);
+		goto out;
+	}
+	ctl = open_sandbox(app, req, id, &sb);
+	if (ctl < 0)
+		goto out;
+	rq.max_bytes = req->conf->max_file_bytes;
+	if (sandbox_file_request(ctl, &rq, path, NULL, &data, &err) < 0) {
+		reply_err(req, &err);
+		goto out;
+	}
+	fed = feed(req, data, content, clen, raw);
+	close(data);
+	data = -1;
+	if (sandbox_file_reply(ctl, &info, FILE_TIMEOUT_MS, &err) < 0 ||
+	    sandbox_file_end(ctl, FILE_TIMEOUT_MS, &err) < 0) {
+		reply_err(req, &err);
+		goto out;
+	}
+	if (fed < 0) {
+		http_reply_error(req, 400, "request body shorter than its Content-Length");
+		goto out;
+	}
+	struct json_object *d = json_object_new_object();
+	json_object_object_add(d, "path", json_object_new_string(path));
+	json_object_object_add(d, "message", json_object_new_string("File written successfully"));
+	json_object_object_add(d, "size", json_object_new_int64((int64_t)info.size));
+	json_object_object_add(d, "mode", json_object_new_int((int)info.mode));
+	http_reply_data(req, 200, d);
+out:
+	free(decoded);
+	json_object_put(o);
+	if (data >= 0)
+		close(data);
+	if (ctl >= 0)
+		close(ctl);
+	sandbox_ref_release(&sb);
+}
+
+/* An operation without data: DELETE, MKDIR, RENAME. */
+static int simple_op(struct app *app, struct http_req *req, const char *id, struct sb_file_req *rq,
+		     const char *path, const char *path2, struct sb_file_info *info)
+{
+	struct sb_err err = SB_ERR_INIT;
+	struct sandbox_ref sb = { .dirfd = -1 };
+	int ctl = open_sandbox(app, req, id, &sb), data = -1, ret = -1;
+
+	if (ctl < 0)
+		goto out;
+	if (sandbox_file_request(ctl, rq, path, path2, &data, &err) < 0 ||
+	    sandbox_file_reply(ctl, info, FILE_TIMEOUT_MS, &err) < 0 ||
+	    sandbox_file_end(ctl, FILE_TIMEOUT_MS, &err) < 0)
+		reply_err(req, &err);
+	else
+		ret = 0;
+out:
+	if (ctl >= 0)
+		close(ctl);
+	sandbox_ref_release(&sb);
+	return ret;
+}
+
+static bool flag(struct http_req *req, const char *key, bool dflt)
+{
+	char v[16];
+	const char *q = http_query(req, key, v, sizeof v);
+
+	if (!q)
+		return dflt;
+	return strcmp(q, "0") && strcmp(q, "false") && strcmp(q, "no");
+}
+
+void api_file_delete(struct app *app, struct http_req *req, const char *id)
+{
+	struct sb_file_req rq = { .op = SB_FILE_DELETE };
+	struct sb_file_info info;
+	char path[4200];
+
+	if (!url_path(req, path, sizeof path))
+		return;
+	if (flag(req, "recursive", false))
+		rq.flags |= SB_FILE_RECURSIVE;
+	if (simple_op(app, req, id, &rq, path, NULL, &info) < 0)
+		return;
+	struct json_object *d = json_object_new_object();
+	json_object_object_add(d, "path", json_object_new_string(path));
+	json_object_object_add(d, "message", json_object_new_string("File deleted successfully"));
+	http_reply_data(req, 200, d);
+}
+
+/* A path field of a JSON body, resolved as a sandbox path. */
+static const char *body_path(struct http_req *req, struct json_object *o, const char *key,
+			     char *buf, size_t len)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string)) {
+		http_reply_error(req, 400, "%s must be a string", key);
+		return NULL;
+	}
+	return sandbox_path(req, json_object_get_string(v), (size_t)json_object_get_string_len(v), buf, len);
+}
+
+void api_mkdir(struct app *app, struct http_req *req, const char *id)
+{
+	struct json_object *o = http_json_body(req), *v;
+	struct sb_file_req rq = { .op = SB_FILE_MKDIR };
+	struct sb_file_info info;
+	char path[4200];
+
+	if (!o)
+		return;
+	if (!body_path(req, o, "path", path, sizeof path))
+		goto out;
+	if (json_object_object_get_ex(o, "recursive", &v)) {
+		if (!json_object_is_type(v, json_type_boolean)) {
+			http_reply_error(req, 400, "recursive must be a boolean");
+			goto out;
+		}
+		if (json_object_get_boolean(v))
+			rq.flags |= SB_FILE_RECURSIVE;
+	}
+	if (simple_op(app, req, id, &rq, path, NULL, &info) == 0) {
+		struct json_object *d = json_object_new_object();
+		json_object_object_add(d, "path", json_object_new_string(path));
+		json_object_object_add(d, "message", json_object_new_string("Directory created successfully"));
+		http_reply_data(req, 200, d);
+	}
+out:
+	json_object_put(o);
+}
+
+void api_rename(struct app *app, struct http_req *req, const char *id)
+{
+	struct json_object *o = http_json_body(req);
+	struct sb_file_req rq = { .op = SB_FILE_RENAME };
+	struct sb_file_info info;
+	char from[4200], to[4200];
+
+	if (!o)
+		return;
+	if (body_path(req, o, "from", from, sizeof from) && body_path(req, o, "to", to, sizeof to) &&
+	    simple_op(app, req, id, &rq, from, to, &info) == 0) {
+		struct json_object *d = json_object_new_object();
+		json_object_object_add(d, "from", json_object_new_string(from));
+		json_object_object_add(d, "to", json_object_new_string(to));
+		json_object_object_add(d, "message", json_object_new_string("Renamed successfully"));
+		http_reply_data(req, 200, d);
+	}
+	json_object_put(o);
+}
+
+/* "drwxr-xr-x" */
+static void perms(int mode, char *out)
+{
+	const char *rwx = "rwxrwxrwx";
+
+	out[0] = S_ISDIR(mode) ? 'd' : S_ISLNK(mode) ? 'l' : S_ISREG(mode) ? '-' : S_ISFIFO(mode) ? 'p'
+	       : S_ISSOCK(mode) ? 's' : S_ISCHR(mode) ? 'c' : S_ISBLK(mode) ? 'b' : '?';
+	for (int i = 0; i < 9; i++)
+		out[1 + i] = mode & (0400 >> i) ? rwx[i] : '-';
+	if (mode & S_ISUID)
+		out[3] = mode & 0100 ? 's' : 'S';
+	if (mode & S_ISGID)
+		out[6] = mode & 0010 ? 's' : 'S';
+	if (mode & S_ISVTX)
+		out[9] = mode & 0001 ? 't' : 'T';
+	out[10] = '\0';
+}
+
+static void listing_line(struct json_object *e, struct sb_strbuf *b)
+{
+	struct json_object *v;
+	char p[16], when[32];
+	int raw = json_object_object_get_ex(e, "rawMode", &v) ? json_object_get_int(v) : 0;
+	time_t t = (time_t)((json_object_object_get_ex(e, "mtime", &v) ? json_object_get_int64(v) : 0) / 1000);
+	struct tm tm;
+
+	perms(raw, p);
+	gmtime_r(&t, &tm);
+	strftime(when, sizeof when, "%b %e %H:%M", &tm);
+	sb_strbuf_addf(b, "%s %ld %s %s %lld %s %s", p,
+		       (long)(json_object_object_get_ex(e, "nlink", &v) ? json_object_get_int64(v) : 1),
+		       json_object_object_get_ex(e, "user", &v) ? json_object_get_string(v) : "?",
+		       json_object_object_get_ex(e, "group", &v) ? json_object_get_string(v) : "?",
+		       (long long)(json_object_object_get_ex(e, "size", &v) ? json_object_get_int64(v) : 0),
+		       when, json_object_object_get_ex(e, "name", &v) ? json_object_get_string(v) : "");
+	if (json_object_object_get_ex(e, "target", &v))
+		sb_strbuf_addf(b, " -> %s", json_object_get_string(v));
+	sb_strbuf_addf(b, "\n");
+}
+
+void api_ls(struct app *app, struct http_req *req, const char *id)
+{
+	struct sb_err err = SB_ERR_INIT;
+	struct sandbox_ref sb = { .dirfd = -1 };
+	struct sb_file_req rq = { .op = SB_FILE_LIST, .max_bytes = LIST_MAX_ENTRIES };
+	struct sb_file_info info;
+	struct json_object *arr = NULL;
+	struct sb_strbuf listing = SB_STRBUF_INIT;
+	char qp[4200], path[4200];
+	const char *q = http_query(req, "path", qp, sizeof qp);
+	int ctl = -1, data = -1;
+	long long blocks = 0;
+	bool over;
+
+	if (!sandbox_path(req, q ? q : "/workspace", q ? strlen(q) : 10, path, sizeof path))
+		return;
+	if (flag(req, "recursive", false))
+		rq.flags |= SB_FILE_RECURSIVE;
+	if (flag(req, "hidden", true))	/* ls -la shows dot files */
+		rq.flags |= SB_FILE_HIDDEN;
+	ctl = open_sandbox(app, req, id, &sb);
+	if (ctl < 0)
+		goto out;
+	if (sandbox_file_request(ctl, &rq, path, NULL, &data, &err) < 0 ||
+	    sandbox_file_reply(ctl, &info, FILE_TIMEOUT_MS, &err) < 0) {
+		reply_err(req, &err);
+		goto out;
+	}
+	size_t len;
+	char *json = slurp(data, 64u << 20, &len, &over);
+	if (!json || over || sandbox_file_end(ctl, FILE_TIMEOUT_MS, &err) < 0 ||
+	    !(arr = json_tokener_parse(json)) || !json_object_is_type(arr, json_type_array)) {
+		free(json);
+		reply_err(req, err.msg[0] ? &err : &(struct sb_err){ .status = 500, .msg = "bad listing from the sandbox" });
+		goto out;
+	}
+	free(json);
+	/* the seed's `ls -la` text, from the same entries */
+	size_t n = json_object_array_length(arr);
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *v;
+		if (json_object_object_get_ex(json_object_array_get_idx(arr, i), "size", &v))
+			blocks += (json_object_get_int64(v) + 1023) / 1024;
+	}
+	sb_strbuf_addf(&listing, "total %lld\n", blocks);
+	for (size_t i = 0; i < n; i++)
+		listing_line(json_object_array_get_idx(arr, i), &listing);
+	for (size_t i = 0; i < n; i++)
+		json_object_object_del(json_object_array_get_idx(arr, i), "rawMode");
+	struct json_object *d = json_object_new_object();
+	json_object_object_add(d, "path", json_object_new_string(path));
+	json_object_object_add(d, "listing", json_string_lossy(listing.buf ? listing.buf : "", listing.len));
+	json_object_object_add(d, "entries", json_object_get(arr));
+	json_object_object_add(d, "truncated", json_object_new_boolean(n >= LIST_MAX_ENTRIES));
+	http_reply_data(req, 200, d);
+out:
+	json_object_put(arr);
+	sb_strbuf_release(&listing);
+	if (data >= 0)
+		close(data);
+	if (ctl >= 0)
+		close(ctl);
+	sandbox_ref_release(&sb);
+}
