@@ -128,6 +128,26 @@ void cg_close(struct sb_cgroups *cg)
 	}
 }
 
+/* v1 memory with no swap: memsw (memory + swap) equal to memory.  The kernel
+ * keeps memory <= memsw at every step, so a lower limit goes in memory
+ * first and a higher one in memsw first: try the first order, and on
+ * EINVAL the other. */
+static int v1_memory(const struct sb_cgroups *cg, const char *id, const char *mem, struct sb_err *err)
+{
+	int d = cg->dir[CG_MEMORY];
+	bool memsw = faccessat(d, "memory.memsw.limit_in_bytes", F_OK, 0) == 0;
+
+	if (!memsw)
+		return knob_writef(cg, d, id, "memory.limit_in_bytes", mem, err);
+	if (knob_writef(cg, d, id, "memory.limit_in_bytes", mem, NULL) == 0)
+		return knob_writef(cg, d, id, "memory.memsw.limit_in_bytes", mem, err);
+	if (errno != EINVAL)
+		return sb_syserr(err, "write %s/memory.limit_in_bytes", id);
+	if (knob_writef(cg, d, id, "memory.memsw.limit_in_bytes", mem, err) < 0)
+		return -1;
+	return knob_writef(cg, d, id, "memory.limit_in_bytes", mem, err);
+}
+
 int cg_sandbox_create(struct sb_cgroups *cg, const char *id, const struct cg_limits *lim,
 		      struct sb_err *err)
 {
@@ -149,13 +169,10 @@ int cg_sandbox_create(struct sb_cgroups *cg, const char *id, const struct cg_lim
 		       knob_writef(cg, cg->dir[0], id, "memory.swap.max", "0", err) < 0 ||
 		       knob_writef(cg, cg->dir[0], id, "pids.max", pids, err) < 0 ||
 		       knob_writef(cg, cg->dir[0], id, "cpu.max", cpumax, err) < 0 ? -1 : 0;
-	/* v1: "max" is spelt -1 for memory; memsw (memory + swap) = memory
-	 * means no swap; it must be set after the plain limit */
+	/* v1: "max" is spelt -1 for memory */
 	if (!strcmp(mem, "max"))
 		strcpy(mem, "-1");
-	if (knob_writef(cg, cg->dir[CG_MEMORY], id, "memory.limit_in_bytes", mem, err) < 0 ||
-	    (faccessat(cg->dir[CG_MEMORY], "memory.memsw.limit_in_bytes", F_OK, 0) == 0 &&
-	     knob_writef(cg, cg->dir[CG_MEMORY], id, "memory.memsw.limit_in_bytes", mem, err) < 0) ||
+	if (v1_memory(cg, id, mem, err) < 0 ||
 	    knob_writef(cg, cg->dir[CG_PIDS], id, "pids.max", pids, err) < 0 ||
 	    knob_writef(cg, cg->dir[CG_CPU], id, "cpu.cfs_period_us", "100000", err) < 0 ||
 	    knob_writef(cg, cg->dir[CG_CPU], id, "cpu.cfs_quota_us", quota, err) < 0)

@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include "clone.h"
 #include "fileops.h"
 #include "lockdown.h"
 #include "proto.h"
@@ -347,6 +348,7 @@ void sb_fileop_child(int sock, int datafd, const struct sb_file_req *rq, const c
 	case SB_FILE_DELETE: do_delete(sock, rq, path); break;
 	case SB_FILE_MKDIR: do_mkdir(sock, rq, path); break;
 	case SB_FILE_RENAME: do_rename(sock, path, path2); break;
+	case SB_FILE_CLONE: sb_clone_child(sock, datafd, path, path2, rq->max_bytes);
 	default: fail(sock, EINVAL, "unknown file operation");
 	}
 	_exit(0);

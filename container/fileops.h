@@ -27,6 +27,8 @@ enum sb_file_op {
 	SB_FILE_DELETE,
 	SB_FILE_MKDIR,
 	SB_FILE_RENAME,
+	SB_FILE_CLONE,		/* path: directory; path2: "url\nbranch"; fd: broker
+				 * socket (clone.c); max_bytes: fetch cap */
 };
 
 enum {

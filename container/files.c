@@ -9,6 +9,7 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 
 static int status_of(int errnum)
@@ -17,6 +18,7 @@ static int status_of(int errnum)
 	case ENOENT: case ENOTDIR: return 404;
 	case EISDIR: case EINVAL: case ENAMETOOLONG: case ELOOP: case EXDEV: return 400;
 	case EEXIST: case ENOTEMPTY: case EBUSY: return 409;
+	case ECONNABORTED: return 502;	/* a clone the remote side failed */
 	case EFBIG: return 413;
 	case EACCES: case EPERM: case EROFS: return 403;
 	case ENOSPC: case EDQUOT: return 507;
@@ -42,7 +44,13 @@ int sandbox_file_request(int ctl, const struct sb_file_req *rq, const char *path
 	memcpy(payload + sizeof r, path, l1);
 	if (l2)
 		memcpy(payload + sizeof r + l1, path2, l2);
-	if (rq->op == SB_FILE_READ || rq->op == SB_FILE_LIST || rq->op == SB_FILE_WRITE) {
+	if (rq->op == SB_FILE_CLONE) {
+		/* the broker: a channel of its own, so the init never sees it */
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, p) < 0)
+			return sb_syserr(err, "socketpair");
+		*data = p[0];
+		theirs = p[1];
+	} else if (rq->op == SB_FILE_READ || rq->op == SB_FILE_LIST || rq->op == SB_FILE_WRITE) {
 		if (pipe2(p, O_CLOEXEC) < 0)
 			return sb_syserr(err, "pipe");
 		/* READ, LIST: the child writes, we read; WRITE: the other way */

@@ -34,6 +34,11 @@ enum sb_msg_type {
 	SB_MSG_ERROR,
 	SB_MSG_FSINFO,		/* payload: struct sb_fs_info */
 	SB_MSG_FILE_INFO,	/* payload: struct sb_file_info */
+	/* clone broker (clone.h), on a socket pair of their own */
+	SB_MSG_CA = 200,	/* worker -> child: the host's CA bundle as an fd (or none) */
+	SB_MSG_CONNECT,		/* child -> worker: payload "host\0port\0" */
+	SB_MSG_CONNECTED,	/* worker -> child: a connected socket as an fd */
+	SB_MSG_PROGRESS,	/* child -> worker: struct sb_clone_progress */
 };
 
 /* The payload of FSINFO: the sandbox's writable layer, as statfs("/") says. */
@@ -56,6 +61,10 @@ struct sb_msg {
 struct sb_exit_info {
 	int64_t utime_us, stime_us;
 	int64_t maxrss_kb;	/* the largest resident set of one process */
+};
+
+struct sb_clone_progress {
+	uint64_t received_objects, total_objects, received_bytes;
 };
 
 /* The largest packet: a command at the kernel's single-argument limit

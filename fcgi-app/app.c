@@ -136,13 +136,16 @@ static void set_limits(struct sb_record *r, const void *arg)
 int app_sandbox_set_limits(struct app *app, struct sandbox_ref *sb, const struct sb_record *want,
 			   struct sb_err *err)
 {
+	struct sb_record r = sb->rec;
 	struct cg_limits lim;
 
-	set_limits(&sb->rec, want);
-	if (store_update(&app->store, sb->id, set_limits, want, err) < 0)
+	/* the kernel first, then the record: it never says what is not enforced */
+	set_limits(&r, want);
+	app_sandbox_limits(app, &r, &lim);
+	if (cg_sandbox_create(&app->cg, sb->id, &lim, err) < 0)
 		return -1;
-	app_sandbox_limits(app, &sb->rec, &lim);
-	return cg_sandbox_create(&app->cg, sb->id, &lim, err);
+	sb->rec = r;
+	return store_update(&app->store, sb->id, set_limits, want, err);
 }
 
 static void set_init(struct sb_record *r, const void *arg)

@@ -35,6 +35,10 @@ static void usage(FILE *f)
 	      "  --max-disk-mb N     most disk a create may ask (default 65536)\n"
 	      "  --max-running N     sandboxes running at once (default 32; 0: no cap)\n"
 	      "  --idle-stop SEC     stop a sandbox idle that long (default 600; 0: never)\n"
+	      "  --clone-allow CIDR  a range clones may reach though it is private or\n"
+	      "                      loopback (repeatable; e.g. 127.0.0.0/8 for tests)\n"
+	      "  --clone-timeout SEC longest clone (default 600)\n"
+	      "  --clone-max-mb N    most a clone may fetch (default 2048)\n"
 	      "  --cgroup-root DIR   where cgroupfs is mounted (default /sys/fs/cgroup)\n"
 	      "  --pidfile PATH      write the master's pid there\n", f);
 }
@@ -84,6 +88,9 @@ int conf_parse(struct conf *c, int argc, char **argv)
 		{ "max-disk-mb", required_argument, NULL, 'K' },
 		{ "max-running", required_argument, NULL, 'r' },
 		{ "max-file-mb", required_argument, NULL, 'F' },
+		{ "clone-allow", required_argument, NULL, 'A' },
+		{ "clone-timeout", required_argument, NULL, 'O' },
+		{ "clone-max-mb", required_argument, NULL, 'B' },
 		{ "idle-stop", required_argument, NULL, 'I' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -100,6 +107,8 @@ int conf_parse(struct conf *c, int argc, char **argv)
 	c->uid_slots = 4096;
 	c->max_body = 1048576;
 	c->max_file_bytes = 1024ULL << 20;
+	c->clone_timeout_ms = 600000;
+	c->clone_max_bytes = 2048ULL << 20;
 	c->default_timeout_ms = 60000;
 	c->max_timeout_ms = 600000;
 	c->max_output = 1048576;
@@ -192,6 +201,22 @@ int conf_parse(struct conf *c, int argc, char **argv)
 			if (parse_num(optarg, o == 'k' ? 0 : 16, 1 << 24, &v) < 0 || (v > 0 && v < 16))
 				goto bad;
 			*(o == 'k' ? &c->disk_mb : &c->max_disk_mb) = (long)v;
+			break;
+		case 'A':
+			if (c->nclone_allow == CLONE_MAX_ALLOW ||
+			    clone_allow_parse(optarg, &c->clone_allow[c->nclone_allow]) < 0)
+				goto bad;
+			c->nclone_allow++;
+			break;
+		case 'O':
+			if (parse_num(optarg, 1, 86400, &v) < 0)
+				goto bad;
+			c->clone_timeout_ms = v * 1000;
+			break;
+		case 'B':
+			if (parse_num(optarg, 1, 1 << 24, &v) < 0)
+				goto bad;
+			c->clone_max_bytes = (unsigned long long)v << 20;
 			break;
 		case 'F':
 			if (parse_num(optarg, 1, 1 << 24, &v) < 0)

@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "clone_policy.h"
+
 struct conf {
 	char data_dir[3584];		/* absolute; room left for what we append */
 	char socket_path[PATH_MAX];
@@ -31,6 +33,10 @@ struct conf {
 	int max_running;			/* sandboxes running at once; 0: no cap */
 	int64_t idle_stop_ms;			/* stop sandboxes idle this long; 0: never */
 	char cgroup_root[256];
+	struct clone_allow clone_allow[CLONE_MAX_ALLOW];	/* ranges a clone may reach */
+	int nclone_allow;
+	int64_t clone_timeout_ms;
+	unsigned long long clone_max_bytes;
 };
 
 /* Parse argv into c; prints usage and returns -1 on bad options. */

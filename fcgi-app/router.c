@@ -44,6 +44,7 @@ static const struct route routes[] = {
 	{ "ls", false, "GET, OPTIONS", api_ls, NULL, NULL, NULL },
 	{ "mkdir", false, "POST, OPTIONS", NULL, api_mkdir, NULL, NULL },
 	{ "rename", false, "POST, OPTIONS", NULL, api_rename, NULL, NULL },
+	{ "clone", false, "POST, OPTIONS", NULL, api_clone, NULL, NULL },
 };
 
 static const struct route *match(const struct http_req *req)

@@ -40,6 +40,8 @@ void api_file_delete(struct app *app, struct http_req *req, const char *id);
 void api_ls(struct app *app, struct http_req *req, const char *id);
 void api_mkdir(struct app *app, struct http_req *req, const char *id);
 void api_rename(struct app *app, struct http_req *req, const char *id);
+/* handler (api_clone.c) */
+void api_clone(struct app *app, struct http_req *req, const char *id);
 
 /* PUT .../files/<path> with Content-Type application/octet-stream: the
  * body is streamed into the sandbox by the handler, never read whole. */

@@ -1,0 +1,208 @@
+#include "config.h"
+
+#include "clone.h"
+#include "fileops.h"
+#include "proto.h"
+#include "util.h"
+
+#include <dirent.h>
+#include <git2.h>
+#include <git2/sys/stream.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+static int broker = -1;
+static int reply_sock = -1;
+static uint64_t byte_cap;
+
+__attribute__((noreturn)) static void fail(int errnum, const char *what)
+{
+	struct sb_msg m = { .type = SB_MSG_ERROR, .val = errnum };
+
+	sb_msg_send(reply_sock, &m, what, strlen(what) + 1, NULL, 0);
+	_exit(1);
+}
+
+struct brokered {
+	git_stream parent;
+	int fd;
+};
+
+static int bs_connect(git_stream *s)
+{
+	(void)s;
+	return 0;	/* connected by the worker already */
+}
+
+static ssize_t bs_read(git_stream *s, void *buf, size_t len)
+{
+	ssize_t n;
+
+	do
+		n = read(((struct brokered *)s)->fd, buf, len);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		git_error_set(GIT_ERROR_NET, "read: %s", strerror(errno));
+	return n;
+}
+
+static ssize_t bs_write(git_stream *s, const char *buf, size_t len, int flags)
+{
+	(void)flags;
+	if (sb_write_full(((struct brokered *)s)->fd, buf, len) < 0) {
+		git_error_set(GIT_ERROR_NET, "write: %s", strerror(errno));
+		return -1;
+	}
+	return (ssize_t)len;
+}
+
+static int bs_close(git_stream *s)
+{
+	struct brokered *b = (struct brokered *)s;
+
+	if (b->fd >= 0)
+		close(b->fd);
+	b->fd = -1;
+	return 0;
+}
+
+static void bs_free(git_stream *s)
+{
+	bs_close(s);
+	free(s);
+}
+
+/* libgit2 wants a connection: ask the worker for one. */
+static int bs_init(git_stream **out, const char *host, const char *port)
+{
+	char req[600], buf[sizeof(struct sb_msg) + 256];
+	size_t hl = strlen(host) + 1, pl = strlen(port) + 1;
+	struct sb_msg m = { .type = SB_MSG_CONNECT };
+	int fds[SB_MSG_MAXFDS], nfds = 0;
+	struct brokered *b;
+	ssize_t n;
+
+	if (hl + pl > sizeof req) {
+		git_error_set(GIT_ERROR_NET, "host name too long");
+		return -1;
+	}
+	memcpy(req, host, hl);
+	memcpy(req + hl, port, pl);
+	if (sb_msg_send(broker, &m, req, hl + pl, NULL, 0) < 0 ||
+	    (n = sb_msg_recv(broker, buf, sizeof buf - 1, fds, &nfds)) < (ssize_t)sizeof m) {
+		git_error_set(GIT_ERROR_NET, "connection broker gone");
+		return -1;
+	}
+	memcpy(&m, buf, sizeof m);
+	buf[n] = '\0';
+	if (m.type != SB_MSG_CONNECTED || nfds != 1) {
+		for (int i = 0; i < nfds; i++)
+			close(fds[i]);
+		git_error_set(GIT_ERROR_NET, "connection to %s:%s refused: %s", host, port,
+			      (size_t)n > sizeof m ? buf + sizeof m : "by policy");
+		return -1;
+	}
+	b = calloc(1, sizeof *b);
+	if (!b) {
+		close(fds[0]);
+		return -1;
+	}
+	b->parent.version = GIT_STREAM_VERSION;
+	b->parent.connect = bs_connect;
+	b->parent.read = bs_read;
+	b->parent.write = bs_write;
+	b->parent.close = bs_close;
+	b->parent.free = bs_free;
+	b->fd = fds[0];
+	*out = &b->parent;
+	return 0;
+}
+
+static int on_progress(const git_indexer_progress *p, void *payload)
+{
+	struct sb_clone_progress pr = {
+		.received_objects = p->received_objects,
+		.total_objects = p->total_objects,
+		.received_bytes = p->received_bytes,
+	};
+	struct sb_msg m = { .type = SB_MSG_PROGRESS };
+
+	(void)payload;
+	if (byte_cap && p->received_bytes > byte_cap) {
+		git_error_set(GIT_ERROR_NET, "repository larger than the clone cap of %llu bytes",
+			      (unsigned long long)byte_cap);
+		return -1;
+	}
+	sb_msg_send(broker, &m, &pr, sizeof pr, NULL, 0);
+	return 0;
+}
+
+static bool dir_nonempty(const char *dir)
+{
+	DIR *d = opendir(dir);
+	bool full = false;
+
+	if (!d)
+		return false;
+	for (struct dirent *de; !full && (de = readdir(d));)
+		full = strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
+	closedir(d);
+	return full;
+}
+
+void sb_clone_child(int sock, int brk, const char *dir, const char *url_branch, uint64_t max_bytes)
+{
+	git_stream_registration reg = { .version = GIT_STREAM_VERSION, .init = bs_init };
+	git_clone_options opts;
+	char url[4096], cafile[64] = "", buf[sizeof(struct sb_msg) + 16];
+	const char *branch = strchr(url_branch, '\n');
+	int fds[SB_MSG_MAXFDS], nfds = 0;
+	git_repository *repo = NULL;
+	struct stat st;
+
+	reply_sock = sock;
+	broker = brk;
+	byte_cap = max_bytes;
+	if (!branch || (size_t)(branch - url_branch) >= sizeof url)
+		fail(EINVAL, "bad clone request");
+	memcpy(url, url_branch, (size_t)(branch - url_branch));
+	url[branch - url_branch] = '\0';
+	branch++;
+	if (dir_nonempty(dir))
+		fail(EEXIST, "directory exists and is not empty");
+	/* the host's CA bundle, for https */
+	if (sb_msg_recv(broker, buf, sizeof buf, fds, &nfds) >= (ssize_t)sizeof(struct sb_msg) && nfds == 1)
+		snprintf(cafile, sizeof cafile, "/proc/self/fd/%d", fds[0]);
+	git_libgit2_init();
+	/* no configuration of the sandbox's but the repository's own */
+	git_libgit2_opts(GIT_OPT_SET_SEARCH_PATH, GIT_CONFIG_LEVEL_SYSTEM, "");
+	git_libgit2_opts(GIT_OPT_SET_SEARCH_PATH, GIT_CONFIG_LEVEL_GLOBAL, "");
+	git_libgit2_opts(GIT_OPT_SET_SEARCH_PATH, GIT_CONFIG_LEVEL_XDG, "");
+	if (cafile[0])
+		git_libgit2_opts(GIT_OPT_SET_SSL_CERT_LOCATIONS, cafile, NULL);
+	if (git_stream_register(GIT_STREAM_STANDARD, &reg) < 0)
+		fail(EIO, "cannot install the connection broker");
+	git_clone_options_init(&opts, GIT_CLONE_OPTIONS_VERSION);
+	opts.fetch_opts.callbacks.transfer_progress = on_progress;
+	opts.fetch_opts.follow_redirects = GIT_REMOTE_REDIRECT_NONE;
+	opts.checkout_opts.checkout_strategy = GIT_CHECKOUT_SAFE;
+	if (*branch)
+		opts.checkout_branch = branch;
+	if (git_clone(&repo, url, dir, &opts) < 0) {
+		const git_error *e = git_error_last();
+		char msg[512];
+		snprintf(msg, sizeof msg, "%s", e && e->message ? e->message : "clone failed");
+		fail(ECONNABORTED, msg);
+	}
+	git_repository_free(repo);
+	if (stat(dir, &st) < 0)
+		fail(errno, "stat");
+	struct sb_msg m = { .type = SB_MSG_FILE_INFO };
+	struct sb_file_info fi = {
+		.type = SB_FT_DIR, .mode = st.st_mode & 07777, .uid = st.st_uid, .gid = st.st_gid,
+	};
+	sb_msg_send(reply_sock, &m, &fi, sizeof fi, NULL, 0);
+	_exit(0);
+}

@@ -1,0 +1,227 @@
+/* POST /sandboxes/:id/clone: libgit2 runs inside the sandbox (container/
+ * clone.c); this side vets the URL and brokers its connections. */
+#include "config.h"
+
+#include "app.h"
+#include "clone_policy.h"
+#include "fileops.h"
+#include "http.h"
+#include "proto.h"
+#include "router.h"
+#include "sandbox.h"
+
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#define CONNECT_TIMEOUT_MS 10000
+
+/* A connected socket to one allowed address of host:port, or -1 with why. */
+static int dial(const struct conf *c, const char *host, const char *port, char *why, size_t len)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV };
+	struct addrinfo *res = NULL;
+	int fd = -1, r;
+
+	/* the host's resolver: the sandbox's /etc/hosts is the sandbox's to write */
+	r = getaddrinfo(host, port, &hints, &res);
+	if (r) {
+		snprintf(why, len, "cannot resolve %s: %s", host, gai_strerror(r));
+		return -1;
+	}
+	snprintf(why, len, "%s resolves only to addresses this service may not reach", host);
+	for (struct addrinfo *a = res; a && fd < 0; a = a->ai_next) {
+		if (!clone_addr_allowed(a->ai_addr, c->clone_allow, c->nclone_allow))
+			continue;
+		fd = socket(a->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+		if (fd < 0)
+			continue;
+		if (connect(fd, a->ai_addr, a->ai_addrlen) < 0 && errno != EINPROGRESS) {
+			snprintf(why, len, "connect to %s: %s", host, strerror(errno));
+			close(fd);
+			fd = -1;
+			continue;
+		}
+		struct pollfd p = { .fd = fd, .events = POLLOUT };
+		int err = 0;
+		socklen_t el = sizeof err;
+		if (poll(&p, 1, CONNECT_TIMEOUT_MS) != 1 ||
+		    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0 || err) {
+			snprintf(why, len, "connect to %s: %s", host, err ? strerror(err) : "timed out");
+			close(fd);
+			fd = -1;
+			continue;
+		}
+		fcntl(fd, F_SETFL, 0);
+	}
+	freeaddrinfo(res);
+	return fd;
+}
+
+/* One packet from the clone's child on the broker socket. */
+static void broker_serve(const struct conf *c, const struct clone_url *u, int brk)
+{
+	char buf[sizeof(struct sb_msg) + 600], why[300];
+	int fds[SB_MSG_MAXFDS], nfds;
+	struct sb_msg m;
+	ssize_t n = sb_msg_recv(brk, buf, sizeof buf - 1, fds, &nfds);
+
+	for (int i = 0; i < nfds; i++)
+		close(fds[i]);
+	if (n < (ssize_t)sizeof m)
+		return;
+	memcpy(&m, buf, sizeof m);
+	buf[n] = '\0';
+	if (m.type != SB_MSG_CONNECT)
+		return;	/* progress: not reported yet */
+	const char *host = buf + sizeof m, *port = host + strlen(host) + 1;
+	struct sb_msg r = { .type = SB_MSG_ERROR };
+	int fd = -1;
+
+	/* the URL's own host and port only: a redirect elsewhere is refused */
+	if (port >= buf + n || strcasecmp(host, u->host) || strcmp(port, u->port))
+		snprintf(why, sizeof why, "only %s:%s may be reached (no redirects)", u->host, u->port);
+	else
+		fd = dial(c, host, port, why, sizeof why);
+	if (fd >= 0) {
+		r.type = SB_MSG_CONNECTED;
+		sb_msg_send(brk, &r, NULL, 0, &fd, 1);
+		close(fd);
+	} else {
+		fprintf(stderr, "clone: refused connection to %s:%s: %s\n", host, port, why);
+		sb_msg_send(brk, &r, why, strlen(why) + 1, NULL, 0);
+	}
+}
+
+/* Serve the broker until the child answers on ctl, bounded by the clone timeout. */
+static int run_clone(const struct conf *c, const struct clone_url *u, int ctl, int brk,
+		     struct sb_file_info *info, struct sb_err *err)
+{
+	int64_t deadline = sb_mono_ms() + c->clone_timeout_ms;
+
+	for (;;) {
+		struct pollfd p[2] = { { .fd = ctl, .events = POLLIN }, { .fd = brk, .events = POLLIN } };
+		int64_t left = deadline - sb_mono_ms();
+		int r;
+
+		if (left <= 0)
+			return sb_fail(err, 504, ETIMEDOUT, "clone took longer than %lld s",
+				       (long long)c->clone_timeout_ms / 1000);
+		r = poll(p, 2, left > 1000 ? 1000 : (int)left);
+		if (r < 0 && errno != EINTR)
+			return sb_syserr(err, "poll");
+		if (r <= 0)
+			continue;
+		if (p[1].revents & POLLIN)
+			broker_serve(c, u, brk);
+		if (p[0].revents)
+			return sandbox_file_reply(ctl, info, 1000, err);
+	}
+}
+
+static const char *string_opt(struct http_req *req, struct json_object *o, const char *key,
+			      size_t max, bool *bad)
+{
+	struct json_object *v;
+	const char *s;
+
+	if (!json_object_object_get_ex(o, key, &v) || json_object_is_type(v, json_type_null))
+		return NULL;
+	s = json_object_get_string(v);
+	if (!json_object_is_type(v, json_type_string) || strlen(s) != (size_t)json_object_get_string_len(v) ||
+	    !*s || strlen(s) > max || strchr(s, '\n')) {
+		http_reply_error(req, 400, "%s must be a non-empty string without NUL or newline", key);
+		*bad = true;
+		return NULL;
+	}
+	return s;
+}
+
+void api_clone(struct app *app, struct http_req *req, const char *id)
+{
+	struct sb_err err = SB_ERR_INIT;
+	struct json_object *o = http_json_body(req), *v;
+	struct sandbox_ref sb = { .dirfd = -1 };
+	struct sb_file_req rq = { .op = SB_FILE_CLONE, .max_bytes = req->conf->clone_max_bytes };
+	struct sb_file_info info;
+	struct clone_url u;
+	char msg[256], dir[4200], ub[4400];
+	const char *url, *d, *branch;
+	bool bad = false;
+	int ctl = -1, brk = -1, ca;
+
+	if (!o)
+		return;
+	url = string_opt(req, o, "repoUrl", 2048, &bad);
+	if (bad)
+		goto out;
+	if (!url) {
+		http_reply_error(req, 400, "repoUrl is required");
+		goto out;
+	}
+	if (json_object_object_get_ex(o, "depth", &v)) {
+		http_reply_error(req, 400, "depth: shallow clones are not supported (libgit2 1.5 has none)");
+		goto out;
+	}
+	if (json_object_object_get_ex(o, "stream", &v) && json_object_get_boolean(v)) {
+		http_reply_error(req, 400, "streaming clone progress (stream: true) is not supported yet");
+		goto out;
+	}
+	if (clone_url_parse(url, &u, msg, sizeof msg) < 0) {
+		http_reply_error(req, 400, "%s", msg);
+		goto out;
+	}
+	branch = string_opt(req, o, "branch", 255, &bad);
+	d = string_opt(req, o, "directory", 4000, &bad);
+	if (bad)
+		goto out;
+	if (!d && !u.name[0]) {
+		http_reply_error(req, 400, "%s", msg);
+		goto out;
+	}
+	if (d)
+		snprintf(dir, sizeof dir, "%s%s", *d == '/' ? "" : "/workspace/", d);
+	else
+		snprintf(dir, sizeof dir, "/workspace/%s", u.name);
+	snprintf(ub, sizeof ub, "%s\n%s", url, branch ? branch : "");
+	if (app_sandbox_get(app, id, true, NULL, &sb, &err) < 0 ||
+	    (ctl = app_sandbox_connect(app, &sb, &err)) < 0 ||
+	    sandbox_file_request(ctl, &rq, dir, ub, &brk, &err) < 0) {
+		http_reply_error(req, err.status ? err.status : 500, "%s", err.msg);
+		goto out;
+	}
+	app_sandbox_touch(app, &sb);
+	/* the host's CA bundle, for https (the sandbox may have none) */
+	ca = open("/etc/ssl/certs/ca-certificates.crt", O_RDONLY | O_CLOEXEC);
+	{
+		struct sb_msg m = { .type = SB_MSG_CA };
+		sb_msg_send(brk, &m, NULL, 0, &ca, ca >= 0 ? 1 : 0);
+	}
+	if (ca >= 0)
+		close(ca);
+	if (run_clone(req->conf, &u, ctl, brk, &info, &err) < 0 ||
+	    sandbox_file_end(ctl, 10000, &err) < 0) {
+		int st = err.status ? err.status : 500;
+		if (st >= 500 && st != 502 && st != 504)
+			fprintf(stderr, "%s error: %s\n", req->rid, err.msg);
+		http_reply_error(req, st, "%s%s", st == 502 ? "clone failed: " : "", err.msg);
+		goto out;
+	}
+	struct json_object *r = json_object_new_object();
+	json_object_object_add(r, "repoUrl", json_object_new_string(url));
+	json_object_object_add(r, "directory", json_object_new_string(dir));
+	json_object_object_add(r, "message", json_object_new_string("Repository cloned successfully"));
+	http_reply_data(req, 200, r);
+out:
+	if (brk >= 0)
+		close(brk);
+	if (ctl >= 0)
+		close(ctl);
+	sandbox_ref_release(&sb);
+	json_object_put(o);
+}
