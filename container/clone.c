@@ -17,10 +17,14 @@ static int broker = -1;
 static int reply_sock = -1;
 static uint64_t byte_cap;
 
+static const char *tmp_dir;
+
 __attribute__((noreturn)) static void fail(int errnum, const char *what)
 {
 	struct sb_msg m = { .type = SB_MSG_ERROR, .val = errnum };
 
+	if (tmp_dir)
+		sb_remove_tree(tmp_dir);
 	sb_msg_send(reply_sock, &m, what, strlen(what) + 1, NULL, 0);
 	_exit(1);
 }
@@ -157,7 +161,7 @@ void sb_clone_child(int sock, int brk, const char *dir, const char *url_branch, 
 	git_stream_registration reg = { .version = GIT_STREAM_VERSION, .init = bs_init };
 	git_clone_options opts;
 	char url[4096], cafile[64] = "", buf[sizeof(struct sb_msg) + 16];
-	const char *branch = strchr(url_branch, '\n');
+	const char *branch = strchr(url_branch, '\n'), *tmp;
 	int fds[SB_MSG_MAXFDS], nfds = 0;
 	git_repository *repo = NULL;
 	struct stat st;
@@ -170,8 +174,13 @@ void sb_clone_child(int sock, int brk, const char *dir, const char *url_branch, 
 	memcpy(url, url_branch, (size_t)(branch - url_branch));
 	url[branch - url_branch] = '\0';
 	branch++;
+	tmp = strchr(branch, '\n');
+	if (!tmp)
+		fail(EINVAL, "bad clone request");
+	*(char *)tmp++ = '\0';
 	if (dir_nonempty(dir))
 		fail(EEXIST, "directory exists and is not empty");
+	tmp_dir = tmp;
 	/* the host's CA bundle, for https */
 	if (sb_msg_recv(broker, buf, sizeof buf, fds, &nfds) >= (ssize_t)sizeof(struct sb_msg) && nfds == 1)
 		snprintf(cafile, sizeof cafile, "/proc/self/fd/%d", fds[0]);
@@ -190,13 +199,19 @@ void sb_clone_child(int sock, int brk, const char *dir, const char *url_branch, 
 	opts.checkout_opts.checkout_strategy = GIT_CHECKOUT_SAFE;
 	if (*branch)
 		opts.checkout_branch = branch;
-	if (git_clone(&repo, url, dir, &opts) < 0) {
+	/* into a sibling first, renamed at the end: a failed or killed clone
+	 * never leaves a half repository where the user asked for one (the
+	 * worker removes the sibling of a killed one) */
+	if (git_clone(&repo, url, tmp_dir, &opts) < 0) {
 		const git_error *e = git_error_last();
 		char msg[512];
 		snprintf(msg, sizeof msg, "%s", e && e->message ? e->message : "clone failed");
 		fail(ECONNABORTED, msg);
 	}
 	git_repository_free(repo);
+	if ((rmdir(dir) < 0 && errno != ENOENT) || rename(tmp_dir, dir) < 0)
+		fail(errno, "cannot move the clone into place");
+	tmp_dir = NULL;
 	if (stat(dir, &st) < 0)
 		fail(errno, "stat");
 	struct sb_msg m = { .type = SB_MSG_FILE_INFO };

@@ -30,11 +30,14 @@ static void send_info(int sock, const struct stat *st)
 	sb_msg_send(sock, &m, &fi, sizeof fi, NULL, 0);
 }
 
+/* The answer says what failed and why: "open: No such file or directory". */
 __attribute__((noreturn)) static void fail(int sock, int errnum, const char *what)
 {
 	struct sb_msg m = { .type = SB_MSG_ERROR, .val = errnum };
+	char text[256];
 
-	sb_msg_send(sock, &m, what, strlen(what) + 1, NULL, 0);
+	snprintf(text, sizeof text, "%s: %s", what, strerror(errnum));
+	sb_msg_send(sock, &m, text, strlen(text) + 1, NULL, 0);
 	_exit(1);
 }
 
@@ -268,7 +271,7 @@ static void do_list(int sock, int datafd, const struct sb_file_req *rq, const ch
 	sb_write_full(datafd, s, strlen(s));
 }
 
-static int remove_tree(const char *path)
+int sb_remove_tree(const char *path)
 {
 	struct stat st;
 	DIR *d;
@@ -285,7 +288,7 @@ static int remove_tree(const char *path)
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
 		snprintf(sub, sizeof sub, "%s/%s", path, de->d_name);
-		if (remove_tree(sub) < 0) {
+		if (sb_remove_tree(sub) < 0) {
 			closedir(d);
 			return -1;
 		}
@@ -301,7 +304,7 @@ static void do_delete(int sock, const struct sb_file_req *rq, const char *path)
 	if (lstat(path, &st) < 0)
 		fail(sock, errno, "stat");
 	if (S_ISDIR(st.st_mode)) {
-		if (!(rq->flags & SB_FILE_RECURSIVE) ? rmdir(path) < 0 : remove_tree(path) < 0)
+		if (!(rq->flags & SB_FILE_RECURSIVE) ? rmdir(path) < 0 : sb_remove_tree(path) < 0)
 			fail(sock, errno, "remove directory");
 	} else if (unlink(path) < 0) {
 		fail(sock, errno, "remove");

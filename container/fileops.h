@@ -27,8 +27,8 @@ enum sb_file_op {
 	SB_FILE_DELETE,
 	SB_FILE_MKDIR,
 	SB_FILE_RENAME,
-	SB_FILE_CLONE,		/* path: directory; path2: "url\nbranch"; fd: broker
-				 * socket (clone.c); max_bytes: fetch cap */
+	SB_FILE_CLONE,		/* path: directory; path2: "url\nbranch\ntmpdir"; fd:
+				 * broker socket (clone.c); max_bytes: fetch cap */
 };
 
 enum {
@@ -52,6 +52,9 @@ struct sb_file_info {
 	int64_t mtime_ms;
 	uint32_t uid, gid;
 };
+
+/* rm -rf of path, not following symlinks (inside the sandbox). */
+int sb_remove_tree(const char *path);
 
 /* In the init's child, inside the sandbox: do the request and exit. */
 __attribute__((noreturn)) void sb_fileop_child(int sock, int datafd, const struct sb_file_req *rq,

@@ -110,8 +110,11 @@ int sandbox_file_reply(int ctl, struct sb_file_info *info, int timeout_ms, struc
 		return 0;
 	}
 	if (m.type == SB_MSG_ERROR) {
+		/* the child's words (bounded, lossy-encoded later), else errno's */
 		text[sizeof text - 1] = '\0';
-		return sb_fail(err, status_of(m.val), m.val, "%s", m.val ? strerror(m.val) : text);
+		sb_fail(err, status_of(m.val), 0, "%s", text[0] ? text : strerror(m.val));
+		err->errnum = m.val;
+		return -1;
 	}
 	if (m.type == SB_MSG_EXITED)
 		return sb_fail(err, 500, EPIPE, "file operation ended without an answer");

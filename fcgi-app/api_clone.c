@@ -124,6 +124,25 @@ static int run_clone(const struct conf *c, const struct clone_url *u, int ctl, i
 	}
 }
 
+/* A clone killed at its deadline leaves its sibling directory: kill the
+ * child (closing ctl does) and remove the sibling, as the sandbox. */
+static void remove_leftover(struct app *app, struct sandbox_ref *sb, int ctl, const char *tmp)
+{
+	struct sb_file_req rq = { .op = SB_FILE_DELETE, .flags = SB_FILE_RECURSIVE };
+	struct sb_file_info info;
+	int c, data = -1;
+
+	close(ctl);
+	c = sandbox_connect(sb->dirfd);
+	(void)app;
+	if (c < 0)
+		return;
+	if (sandbox_file_request(c, &rq, tmp, NULL, &data, NULL) == 0 &&
+	    sandbox_file_reply(c, &info, 10000, NULL) == 0)
+		sandbox_file_end(c, 10000, NULL);
+	close(c);
+}
+
 static const char *string_opt(struct http_req *req, struct json_object *o, const char *key,
 			      size_t max, bool *bad)
 {
@@ -150,7 +169,7 @@ void api_clone(struct app *app, struct http_req *req, const char *id)
 	struct sb_file_req rq = { .op = SB_FILE_CLONE, .max_bytes = req->conf->clone_max_bytes };
 	struct sb_file_info info;
 	struct clone_url u;
-	char msg[256], dir[4200], ub[4400];
+	char msg[256], dir[4200], ub[8800], tmp[4300];
 	const char *url, *d, *branch;
 	bool bad = false;
 	int ctl = -1, brk = -1, ca;
@@ -188,7 +207,10 @@ void api_clone(struct app *app, struct http_req *req, const char *id)
 		snprintf(dir, sizeof dir, "%s%s", *d == '/' ? "" : "/workspace/", d);
 	else
 		snprintf(dir, sizeof dir, "/workspace/%s", u.name);
-	snprintf(ub, sizeof ub, "%s\n%s", url, branch ? branch : "");
+	/* the clone goes into a sibling named here, so we can remove it
+	 * ourselves when the child is killed mid-way */
+	snprintf(tmp, sizeof tmp, "%s.sandboxd-clone-%d-%lld", dir, (int)getpid(), (long long)sb_mono_ms());
+	snprintf(ub, sizeof ub, "%s\n%s\n%s", url, branch ? branch : "", tmp);
 	if (app_sandbox_get(app, id, true, NULL, &sb, &err) < 0 ||
 	    (ctl = app_sandbox_connect(app, &sb, &err)) < 0 ||
 	    sandbox_file_request(ctl, &rq, dir, ub, &brk, &err) < 0) {
@@ -207,6 +229,10 @@ void api_clone(struct app *app, struct http_req *req, const char *id)
 	if (run_clone(req->conf, &u, ctl, brk, &info, &err) < 0 ||
 	    sandbox_file_end(ctl, 10000, &err) < 0) {
 		int st = err.status ? err.status : 500;
+		if (st == 504) {
+			remove_leftover(app, &sb, ctl, tmp);
+			ctl = -1;
+		}
 		if (st >= 500 && st != 502 && st != 504)
 			fprintf(stderr, "%s error: %s\n", req->rid, err.msg);
 		http_reply_error(req, st, "%s%s", st == 502 ? "clone failed: " : "", err.msg);
