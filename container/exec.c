@@ -222,6 +222,31 @@ static int pump(int fd, struct sb_buf *b, size_t cap, bool *truncated)
 	}
 }
 
+/* Streaming: hand what is there to the sink, chunk by chunk. */
+static int pump_stream(int fd, int which, const struct sb_exec_req *rq, struct sb_exec_res *res)
+{
+	char buf[65536];
+
+	for (;;) {
+		ssize_t n = read(fd, buf, sizeof buf);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return errno == EAGAIN ? 1 : -1;
+		if (n == 0)
+			return 0;
+		if (!res->client_gone && rq->sink(rq->sink_arg, which, buf, (size_t)n) < 0)
+			res->client_gone = true;
+	}
+}
+
+static int pump_any(int fd, int which, const struct sb_exec_req *rq, struct sb_exec_res *res)
+{
+	if (rq->sink)
+		return pump_stream(fd, which, rq, res);
+	return pump(fd, which == 1 ? &res->out : &res->err, rq->max_output, &res->truncated);
+}
+
 static int wait_started(int ctl, pid_t *host_pid, struct sb_err *err)
 {
 	int fds[SB_MSG_MAXFDS], nfds;
@@ -253,15 +278,37 @@ static int run_loop(int ctl, int pout, int perr, struct sb_cgroups *cg, const ch
 	bool exited = false, out_open = true, err_open = true;
 	int status = 0;
 
+	int64_t quiet_since = start;
+	bool killed_for_client = false;
+
 	while (!exited) {
-		struct pollfd p[3] = {
+		struct pollfd p[4] = {
 			{ .fd = ctl, .events = POLLIN },
 			{ .fd = out_open ? pout : -1, .events = POLLIN },
 			{ .fd = err_open ? perr : -1, .events = POLLIN },
+			{ .fd = res->client_gone ? -1 : rq->watch_fd, .events = POLLRDHUP },
 		};
 		int64_t left = deadline - sb_mono_ms();
-		int r;
+		int r, wait = left > 1000 ? 1000 : (int)left;
 
+		if (res->client_gone && !killed_for_client) {
+			/* nobody reads what it says: the whole tree goes */
+			killed_for_client = true;
+			cg_exec_kill(cg, id, cgname, NULL);
+			deadline = sb_mono_ms() + EXIT_GRACE_MS;
+			continue;
+		}
+		if (rq->sink && !res->client_gone && rq->heartbeat_ms > 0) {
+			int64_t idle = sb_mono_ms() - quiet_since;
+			if (idle >= rq->heartbeat_ms) {
+				if (rq->sink(rq->sink_arg, 0, NULL, 0) < 0)
+					res->client_gone = true;
+				quiet_since = sb_mono_ms();
+				continue;
+			}
+			if (rq->heartbeat_ms - idle < wait)
+				wait = (int)(rq->heartbeat_ms - idle);
+		}
 		if (left <= 0) {
 			if (res->timed_out)
 				return sb_fail(err, 500, ETIMEDOUT, "exec did not end after kill");
@@ -271,14 +318,18 @@ static int run_loop(int ctl, int pout, int perr, struct sb_cgroups *cg, const ch
 			deadline = sb_mono_ms() + EXIT_GRACE_MS;
 			continue;
 		}
-		r = poll(p, 3, left > 1000 ? 1000 : (int)left);
+		r = poll(p, rq->watch_fd >= 0 ? 4 : 3, wait);
 		if (r < 0 && errno != EINTR)
 			return sb_syserr(err, "poll");
 		if (r <= 0)
 			continue;
-		if (p[1].revents && (r = pump(pout, &res->out, rq->max_output, &res->truncated)) <= 0)
+		if (p[3].revents)
+			res->client_gone = true;
+		if (p[1].revents || p[2].revents)
+			quiet_since = sb_mono_ms();
+		if (p[1].revents && (r = pump_any(pout, 1, rq, res)) <= 0)
 			out_open = false;
-		if (p[2].revents && (r = pump(perr, &res->err, rq->max_output, &res->truncated)) <= 0)
+		if (p[2].revents && (r = pump_any(perr, 2, rq, res)) <= 0)
 			err_open = false;
 		if (p[0].revents) {
 			struct sb_msg m;
@@ -299,9 +350,9 @@ static int run_loop(int ctl, int pout, int perr, struct sb_cgroups *cg, const ch
 	/* what the command wrote before it exited is in the pipes now; what
 	 * children it left behind write later is not ours to wait for */
 	if (out_open)
-		pump(pout, &res->out, rq->max_output, &res->truncated);
+		pump_any(pout, 1, rq, res);
 	if (err_open)
-		pump(perr, &res->err, rq->max_output, &res->truncated);
+		pump_any(perr, 2, rq, res);
 	res->exit_code = WIFEXITED(status) ? WEXITSTATUS(status)
 		       : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : -1;
 	/* the sandbox's OOM count went up while the command ran: the memory
@@ -346,6 +397,8 @@ int sandbox_exec(int ctl, struct sb_cgroups *cg, const char *id, const char *cgn
 		return -1;
 	if (sb_msg_send(ctl, &go, NULL, 0, NULL, 0) < 0)
 		return sb_syserr(err, "start exec");
+	if (rq->sink && rq->sink(rq->sink_arg, -1, NULL, 0) < 0)
+		res->client_gone = true;
 	ret = run_loop(ctl, pout, perr, cg, id, cgname, rq, res, err);
 	if (ret < 0)
 		cg_exec_kill(cg, id, cgname, NULL);

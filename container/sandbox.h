@@ -62,13 +62,24 @@ struct sb_exec_req {
 	const char *const *env;	/* "K=V" */
 	size_t nenv;
 	int64_t timeout_ms;
-	size_t max_output;	/* per stream */
+	size_t max_output;	/* per stream, when buffered */
+	/* Streaming: output goes to sink as it arrives (stream 1 or 2), never
+	 * into the buffers; stream 0 with no data is a heartbeat after
+	 * heartbeat_ms of quiet; stream -1 says the command runs.  A sink
+	 * returning -1 means the client is gone: the exec's tree is killed. */
+	int (*sink)(void *arg, int stream, const char *data, size_t n);
+	void *sink_arg;
+	int heartbeat_ms;
+	/* Buffered or streamed: an fd whose hang-up means the client is gone
+	 * (the FastCGI connection: nginx closes it when its client leaves). */
+	int watch_fd;
 };
 
 struct sb_exec_res {
 	struct sb_buf out, err;
 	int exit_code;		/* 128+signal when killed */
 	bool timed_out, truncated, oom_killed;
+	bool client_gone;	/* killed because nobody listens any more */
 	int64_t duration_ms;
 	int64_t cpu_us;		/* user + system of the command and what it waited for */
 	int64_t maxrss_kb;	/* the largest process of it */

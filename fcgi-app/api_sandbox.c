@@ -5,6 +5,7 @@
 #include "app.h"
 #include "http.h"
 #include "router.h"
+#include "sse.h"
 #include "proto.h"
 #include "sandbox.h"
 
@@ -308,9 +309,7 @@ static int parse_exec(struct json_object *o, const char *id, const struct conf *
 	if (json_object_object_get_ex(o, "stream", &v)) {
 		if (!json_object_is_type(v, json_type_boolean))
 			return sb_fail(err, 400, 0, "stream must be a boolean");
-		if (json_object_get_boolean(v))
-			return sb_fail(err, 400, 0,
-				       "streaming exec (stream: true) is not supported yet");
+		a->stream = json_object_get_boolean(v);
 	}
 	a->rq.timeout_ms = c->default_timeout_ms;
 	if (json_object_object_get_ex(o, "timeout", &v) && !json_object_is_type(v, json_type_null)) {
@@ -357,6 +356,32 @@ int exec_body_parse(struct json_object *o, const char *id, const struct conf *c,
 	return 0;
 }
 
+/* stream: true.  Server-sent events as the Cloudflare SDK's execStream:
+ * start, stdout/stderr as they come, then exactly one complete or error,
+ * whatever happens to the command, the sandbox or the client. */
+static void exec_stream(struct app *app, struct http_req *req, int ctl, const char *id,
+			struct exec_args *a)
+{
+	struct sb_err err = SB_ERR_INIT;
+	struct sb_exec_res res;
+	struct sse sse;
+	int r;
+
+	sse_init(&sse, req, a->rq.command);
+	a->rq.sink = sse_sink;
+	a->rq.sink_arg = &sse;
+	a->rq.heartbeat_ms = SSE_HEARTBEAT_MS;
+	r = sandbox_exec(ctl, &app->cg, id, app->cgname, &a->rq, &res, &err);
+	if (!sse.started) {
+		/* it never ran: an ordinary JSON error (a bad cwd is a 400) */
+		sb_exec_res_release(&res);
+		reply_err(req, &err);
+		return;
+	}
+	sse_finish(&sse, r < 0 ? &err : NULL, &res, a->rq.timeout_ms);
+	sb_exec_res_release(&res);
+}
+
 void api_exec(struct app *app, struct http_req *req, const char *id)
 {
 	struct sb_err err = SB_ERR_INIT;
@@ -375,6 +400,13 @@ void api_exec(struct app *app, struct http_req *req, const char *id)
 	if (app_sandbox_get(app, id, true, NULL, &sb, &err) < 0 ||
 	    (ctl = app_sandbox_connect(app, &sb, &err)) < 0) {
 		reply_err(req, &err);
+		goto out;
+	}
+	a.rq.watch_fd = req->fcgi->ipcFd;
+	if (a.stream) {
+		exec_stream(app, req, ctl, id, &a);
+		close(ctl);
+		app_sandbox_touch(app, &sb);
 		goto out;
 	}
 	r = sandbox_exec(ctl, &app->cg, id, app->cgname, &a.rq, &res, &err);

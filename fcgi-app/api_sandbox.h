@@ -4,6 +4,7 @@
 #define SBD_API_SANDBOX_H
 
 #include <json-c/json.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "sandbox.h"
@@ -18,6 +19,7 @@ struct exec_args {
 	char cwd[4200];			/* absolute */
 	char *env[EXEC_MAX_ENV + 8];	/* "K=V", one per name */
 	size_t nenv;
+	bool stream;			/* answer as server-sent events */
 };
 
 /* Validate the exec body o of sandbox id into a.  -1 with err filled

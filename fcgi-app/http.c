@@ -453,6 +453,25 @@ const char *http_param(const struct http_req *req, const char *name)
 	return v ? v : "";
 }
 
+bool http_query_valid(const struct http_req *req)
+{
+	char buf[4097];
+
+	for (const char *p = req->query; p && *p;) {
+		const char *amp = strchr(p, '&'), *end = amp ? amp : p + strlen(p);
+		const char *eq = memchr(p, '=', (size_t)(end - p));
+		const char *v = eq ? eq + 1 : end;
+		if ((size_t)(end - v) >= sizeof buf)
+			return false;
+		memcpy(buf, v, (size_t)(end - v));
+		buf[end - v] = '\0';
+		if (http_pct_decode(buf) < 0)
+			return false;
+		p = amp ? amp + 1 : NULL;
+	}
+	return true;
+}
+
 const char *http_query(const struct http_req *req, const char *key, char *buf, size_t len)
 {
 	size_t klen = strlen(key);
@@ -483,6 +502,16 @@ void http_begin_raw(struct http_req *req, int status, const char *type, unsigned
 	put_fmt(req, "Status: %d %s\r\nContent-Type: %s\r\nContent-Length: %llu\r\n"
 		"Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n",
 		status, reason(status), type, len);
+	cors_headers(req);
+	FCGX_PutS("\r\n", req->fcgi->out);
+}
+
+void http_begin_sse(struct http_req *req)
+{
+	req->status = 200;
+	/* X-Accel-Buffering: nginx passes each frame on as it comes */
+	put_fmt(req, "Status: 200 OK\r\nContent-Type: text/event-stream\r\n"
+		"Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n");
 	cors_headers(req);
 	FCGX_PutS("\r\n", req->fcgi->out);
 }

@@ -45,9 +45,15 @@ void http_req_release(struct http_req *req);
 int http_read_body(struct http_req *req, size_t limit);
 /* A FastCGI parameter, or "" */
 const char *http_param(const struct http_req *req, const char *name);
+/* Every value of the query string decodes (no %00, no bad escape) and is at
+ * most 4096 bytes: checked before any handler reads one, so a value a
+ * handler cannot read is never taken for an absent one. */
+bool http_query_valid(const struct http_req *req);
 /* The value of key in the query string, percent-decoded into buf; NULL
  * when absent or undecodable. */
 const char *http_query(const struct http_req *req, const char *key, char *buf, size_t len);
+/* Status line and headers of a server-sent event stream (unbuffered). */
+void http_begin_sse(struct http_req *req);
 /* Status line and headers of a non-JSON answer (a raw file), no body yet. */
 void http_begin_raw(struct http_req *req, int status, const char *type, unsigned long long len);
 /* The body as a JSON object (an empty body is an empty object); NULL after

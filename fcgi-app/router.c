@@ -104,7 +104,10 @@ void router_dispatch(struct app *app, struct http_req *req)
 
 	switch (router_route(req, &fn, &allow)) {
 	case ROUTE_OK:
-		fn(app, req, req->segs[1]);
+		if (!http_query_valid(req))
+			http_reply_error(req, 400, "malformed query string (a bad %%-escape, %%00, or a value over 4096 bytes)");
+		else
+			fn(app, req, req->segs[1]);
 		break;
 	case ROUTE_BAD_PATH:
 		http_reply_error(req, 400, "malformed request path");

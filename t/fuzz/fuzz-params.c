@@ -82,6 +82,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_check_target(req, uri ? uri : "/");
 	fuzz_check_route(req);
 	check_content_length(param(envp, "CONTENT_LENGTH"));
+	/* a streamed upload skips the body limit: only ever a PUT of a file,
+	 * and the handler that streams it is the one that gets it */
+	if (router_is_raw_upload(req)) {
+		router_handler_fn fn;
+		const char *allow;
+		fuzz_assert(!strcmp(req->method, "PUT") && req->nsegs >= 4 &&
+			    !strcmp(req->segs[0], "sandboxes") && !strcmp(req->segs[2], "files"));
+		if (router_route(req, &fn, &allow) == ROUTE_OK)
+			fuzz_assert(fn == api_file_write);
+	}
 
 	http_req_release(req);
 	free(req);
