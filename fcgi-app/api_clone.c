@@ -9,6 +9,7 @@
 #include "proto.h"
 #include "router.h"
 #include "sandbox.h"
+#include "sse.h"
 
 #include <fcntl.h>
 #include <netdb.h>
@@ -63,8 +64,30 @@ static int dial(const struct conf *c, const char *host, const char *port, char *
 	return fd;
 }
 
+/* Progress to a streaming client: at most every 200 ms, and the last. */
+struct progress {
+	struct sse *sse;	/* NULL: not streaming */
+	int64_t last_ms;
+};
+
+static void report_progress(struct progress *pg, const struct sb_clone_progress *p, bool force)
+{
+	struct json_object *o;
+
+	if (!pg->sse || pg->sse->gone || (!force && sb_mono_ms() - pg->last_ms < 200))
+		return;
+	pg->last_ms = sb_mono_ms();
+	o = json_object_new_object();
+	json_object_object_add(o, "type", json_object_new_string("progress"));
+	json_object_object_add(o, "receivedObjects", json_object_new_int64((int64_t)p->received_objects));
+	json_object_object_add(o, "totalObjects", json_object_new_int64((int64_t)p->total_objects));
+	json_object_object_add(o, "receivedBytes", json_object_new_int64((int64_t)p->received_bytes));
+	sse_event(pg->sse, o);
+}
+
 /* One packet from the clone's child on the broker socket. */
-static void broker_serve(const struct conf *c, const struct clone_url *u, int brk)
+static void broker_serve(const struct conf *c, const struct clone_url *u, int brk,
+			 struct progress *pg)
 {
 	char buf[sizeof(struct sb_msg) + 600], why[300];
 	int fds[SB_MSG_MAXFDS], nfds;
@@ -77,8 +100,14 @@ static void broker_serve(const struct conf *c, const struct clone_url *u, int br
 		return;
 	memcpy(&m, buf, sizeof m);
 	buf[n] = '\0';
+	if (m.type == SB_MSG_PROGRESS && (size_t)n >= sizeof m + sizeof(struct sb_clone_progress)) {
+		struct sb_clone_progress p;
+		memcpy(&p, buf + sizeof m, sizeof p);
+		report_progress(pg, &p, p.total_objects && p.received_objects == p.total_objects);
+		return;
+	}
 	if (m.type != SB_MSG_CONNECT)
-		return;	/* progress: not reported yet */
+		return;
 	const char *host = buf + sizeof m, *port = host + strlen(host) + 1;
 	struct sb_msg r = { .type = SB_MSG_ERROR };
 	int fd = -1;
@@ -100,7 +129,7 @@ static void broker_serve(const struct conf *c, const struct clone_url *u, int br
 
 /* Serve the broker until the child answers on ctl, bounded by the clone timeout. */
 static int run_clone(const struct conf *c, const struct clone_url *u, int ctl, int brk,
-		     struct sb_file_info *info, struct sb_err *err)
+		     struct progress *pg, struct sb_file_info *info, struct sb_err *err)
 {
 	int64_t deadline = sb_mono_ms() + c->clone_timeout_ms;
 
@@ -118,7 +147,7 @@ static int run_clone(const struct conf *c, const struct clone_url *u, int ctl, i
 		if (r <= 0)
 			continue;
 		if (p[1].revents & POLLIN)
-			broker_serve(c, u, brk);
+			broker_serve(c, u, brk, pg);
 		if (p[0].revents)
 			return sandbox_file_reply(ctl, info, 1000, err);
 	}
@@ -171,7 +200,9 @@ void api_clone(struct app *app, struct http_req *req, const char *id)
 	struct clone_url u;
 	char msg[256], dir[4200], ub[8800], tmp[4300];
 	const char *url, *d, *branch;
-	bool bad = false;
+	bool bad = false, stream = false;
+	struct sse sse;
+	struct progress pg = { NULL, 0 };
 	int ctl = -1, brk = -1, ca;
 
 	if (!o)
@@ -187,9 +218,12 @@ void api_clone(struct app *app, struct http_req *req, const char *id)
 		http_reply_error(req, 400, "depth: shallow clones are not supported (libgit2 1.5 has none)");
 		goto out;
 	}
-	if (json_object_object_get_ex(o, "stream", &v) && json_object_get_boolean(v)) {
-		http_reply_error(req, 400, "streaming clone progress (stream: true) is not supported yet");
-		goto out;
+	if (json_object_object_get_ex(o, "stream", &v)) {
+		if (!json_object_is_type(v, json_type_boolean)) {
+			http_reply_error(req, 400, "stream must be a boolean");
+			goto out;
+		}
+		stream = json_object_get_boolean(v);
 	}
 	if (clone_url_parse(url, &u, msg, sizeof msg) < 0) {
 		http_reply_error(req, 400, "%s", msg);
@@ -226,7 +260,19 @@ void api_clone(struct app *app, struct http_req *req, const char *id)
 	}
 	if (ca >= 0)
 		close(ca);
-	if (run_clone(req->conf, &u, ctl, brk, &info, &err) < 0 ||
+	if (stream) {
+		/* from here on the answer is events: progress, then one result */
+		struct json_object *st = json_object_new_object();
+		sse_init(&sse, req, url);
+		pg.sse = &sse;
+		http_begin_sse(req);
+		sse.started = true;
+		json_object_object_add(st, "type", json_object_new_string("start"));
+		json_object_object_add(st, "repoUrl", json_object_new_string(url));
+		json_object_object_add(st, "directory", json_object_new_string(dir));
+		sse_event(&sse, st);
+	}
+	if (run_clone(req->conf, &u, ctl, brk, &pg, &info, &err) < 0 ||
 	    sandbox_file_end(ctl, 10000, &err) < 0) {
 		int st = err.status ? err.status : 500;
 		if (st == 504) {
@@ -235,14 +281,29 @@ void api_clone(struct app *app, struct http_req *req, const char *id)
 		}
 		if (st >= 500 && st != 502 && st != 504)
 			fprintf(stderr, "%s error: %s\n", req->rid, err.msg);
-		http_reply_error(req, st, "%s%s", st == 502 ? "clone failed: " : "", err.msg);
+		if (stream) {
+			struct json_object *e = json_object_new_object();
+			char m[700];
+			snprintf(m, sizeof m, "%s%s", st == 502 ? "clone failed: " : "", err.msg);
+			json_object_object_add(e, "type", json_object_new_string("error"));
+			json_object_object_add(e, "status", json_object_new_int(st));
+			json_object_object_add(e, "error", json_object_new_string(m));
+			sse_event(&sse, e);
+		} else {
+			http_reply_error(req, st, "%s%s", st == 502 ? "clone failed: " : "", err.msg);
+		}
 		goto out;
 	}
 	struct json_object *r = json_object_new_object();
+	if (stream)
+		json_object_object_add(r, "type", json_object_new_string("complete"));
 	json_object_object_add(r, "repoUrl", json_object_new_string(url));
 	json_object_object_add(r, "directory", json_object_new_string(dir));
 	json_object_object_add(r, "message", json_object_new_string("Repository cloned successfully"));
-	http_reply_data(req, 200, r);
+	if (stream)
+		sse_event(&sse, r);
+	else
+		http_reply_data(req, 200, r);
 out:
 	if (brk >= 0)
 		close(brk);

@@ -23,7 +23,7 @@ static int flush(struct sse *s)
 }
 
 /* One "data: {json}" frame; takes o's reference. */
-static int emit(struct sse *s, struct json_object *o)
+int sse_event(struct sse *s, struct json_object *o)
 {
 	char ts[40];
 	const char *text;
@@ -70,7 +70,7 @@ static int emit_data(struct sse *s, int stream, const char *data, size_t n)
 		json_object_object_add(o, "encoding", json_object_new_string("base64"));
 		free(b);
 	}
-	return emit(s, o);
+	return sse_event(s, o);
 }
 
 int sse_sink(void *arg, int stream, const char *data, size_t n)
@@ -85,7 +85,7 @@ int sse_sink(void *arg, int stream, const char *data, size_t n)
 		s->started = true;
 		json_object_object_add(o, "type", json_object_new_string("start"));
 		json_object_object_add(o, "command", json_object_new_string(s->command));
-		return emit(s, o);
+		return sse_event(s, o);
 	}
 	if (stream == 0) {
 		FCGX_PutS(": keep-alive\n\n", s->req->fcgi->out);
@@ -139,5 +139,5 @@ void sse_finish(struct sse *s, const struct sb_err *err, const struct sb_exec_re
 		json_object_object_add(o, "cpuTimeMs", json_object_new_int64(res->cpu_us / 1000));
 		json_object_object_add(o, "peakMemoryKb", json_object_new_int64(res->maxrss_kb));
 	}
-	emit(s, o);
+	sse_event(s, o);
 }

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <json-c/json.h>
+
 #include "sandbox.h"
 
 #define SSE_HEARTBEAT_MS 15000
@@ -25,6 +27,9 @@ struct sse {
 };
 
 void sse_init(struct sse *s, struct http_req *req, const char *command);
+/* One "data: {json}" frame with a timestamp, flushed; takes o's reference.
+ * -1 when the client is gone. */
+int sse_event(struct sse *s, struct json_object *o);
 /* The exec's sink (see struct sb_exec_req). */
 int sse_sink(void *arg, int stream, const char *data, size_t n);
 /* The one final event: error (err, a timeout, an OOM kill) or complete. */

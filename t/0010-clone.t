@@ -128,6 +128,26 @@ GURL=git://127.0.0.1:$GPORT_D
 api POST /sandboxes/clone-a
 is "$STATUS" 200 "sandbox clone-a created"
 
+# -- stream: true gives progress as server-sent events, then the result
+curl -s -N -X POST -H 'Content-Type: application/json' \
+	--data-binary "{\"repoUrl\":\"$GURL/demo.git\",\"directory\":\"streamed\",\"stream\":true}" \
+	-D "$T_DIR/sclone.h" "$BASE/sandboxes/clone-a/clone" >"$T_DIR/sclone"
+like "$(cat "$T_DIR/sclone.h")" 'Content-Type: text/event-stream' "stream: true answers an event stream"
+SEV=$(sed -n 's/^data: //p' "$T_DIR/sclone" | jq -r .type | tr '\n' ' ')
+like "$SEV" '^start (progress )+complete $' "its events: start, progress..., complete ($SEV)"
+is "$(sed -n 's/^data: //p' "$T_DIR/sclone" | tail -n 1 | jq -r .directory)" /workspace/streamed \
+	"complete names the directory"
+is "$(sed -n 's/^data: //p' "$T_DIR/sclone" | jq -r 'select(.type == "progress") | .receivedObjects' | tail -n 1)" \
+	"$(sed -n 's/^data: //p' "$T_DIR/sclone" | jq -r 'select(.type == "progress") | .totalObjects' | tail -n 1)" \
+	"the last progress event has every object received"
+curl -s -N -X POST -H 'Content-Type: application/json' \
+	--data-binary "{\"repoUrl\":\"$GURL/demo.git\",\"directory\":\"streamed\",\"stream\":true}" \
+	"$BASE/sandboxes/clone-a/clone" >"$T_DIR/sclone2"
+is "$(sed -n 's/^data: //p' "$T_DIR/sclone2" | jq -r .type | tr '\n' ' ')" "start error " \
+	"a streamed clone into a non-empty directory ends with one error event"
+is "$(sed -n 's/^data: //p' "$T_DIR/sclone2" | tail -n 1 | jq -r .status)" 409 "carrying status 409"
+api POST /sandboxes/clone-a/exec '{"command":"rm -rf /workspace/streamed"}'
+
 # -- the default branch into the default directory
 clone clone-a "{\"repoUrl\":\"$GURL/demo.git\"}"
 is "$STATUS" 200 "git:// clone answers 200"
@@ -390,7 +410,7 @@ refuse '{"repoUrl":"https://user:pw@127.0.0.1/x.git"}' 400 "credentials in the U
 refuse "{\"repoUrl\":\"http://user@127.0.0.1:$GPORT_D/x.git\"}" 400 "a user name in the URL" 'credentials'
 refuse '{"repoUrl":"ftp://x"}' 400 "ftp://x" 'scheme'
 refuse "{\"repoUrl\":\"$GURL/demo.git\",\"depth\":1}" 400 "depth present" 'depth|shallow'
-refuse "{\"repoUrl\":\"$GURL/demo.git\",\"stream\":true}" 400 "stream true" 'stream'
+refuse "{\"repoUrl\":\"$GURL/demo.git\",\"stream\":\"yes\"}" 400 "stream not a boolean" 'stream'
 refuse '{}' 400 "missing repoUrl" 'repoUrl'
 refuse '{"repoUrl":5}' 400 "repoUrl not a string" 'repoUrl'
 refuse '{"repoUrl":["git://127.0.0.1/x"]}' 400 "repoUrl an array" 'repoUrl'
