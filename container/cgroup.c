@@ -28,20 +28,10 @@ static int procs_dir(const struct sb_cgroups *cg)
 	return cg->version == 2 ? cg->dir[0] : cg->dir[CG_FREEZER];
 }
 
+/* A fake tree (unit tests) has plain files: make them as they are written. */
 static int knob_write(const struct sb_cgroups *cg, int dirfd, const char *path, const char *val)
 {
-	int flags = O_WRONLY | O_CLOEXEC | O_NOFOLLOW | (cg->fake ? O_CREAT | O_TRUNC : 0);
-	int fd = openat(dirfd, path, flags, 0644);
-	ssize_t n;
-	int saved;
-
-	if (fd < 0)
-		return -1;
-	n = sb_write_full(fd, val, strlen(val));
-	saved = errno;
-	close(fd);
-	errno = saved;
-	return n < 0 ? -1 : 0;
+	return sb_write_file_atf(dirfd, path, val, cg->fake ? O_CREAT | O_TRUNC : 0);
 }
 
 static int knob_writef(const struct sb_cgroups *cg, int dirfd, const char *id, const char *knob,

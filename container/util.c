@@ -116,7 +116,12 @@ ssize_t sb_read_file_at(int dirfd, const char *path, char *buf, size_t cap)
 
 int sb_write_file_at(int dirfd, const char *path, const char *s)
 {
-	int fd = openat(dirfd, path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+	return sb_write_file_atf(dirfd, path, s, 0);
+}
+
+int sb_write_file_atf(int dirfd, const char *path, const char *s, int flags)
+{
+	int fd = openat(dirfd, path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW | flags, 0644);
 	ssize_t n;
 	int saved;
 

@@ -65,6 +65,8 @@ ssize_t sb_write_full(int fd, const void *buf, size_t len);
 ssize_t sb_read_file_at(int dirfd, const char *path, char *buf, size_t cap);
 /* Write a string to an existing file relative to dirfd (cgroup and proc knobs). */
 int sb_write_file_at(int dirfd, const char *path, const char *s);
+/* The same with extra open flags (O_CREAT | O_TRUNC makes the file, 0644). */
+int sb_write_file_atf(int dirfd, const char *path, const char *s, int flags);
 int64_t sb_now_ms(void);
 int64_t sb_mono_ms(void);
 /* Close every fd >= lowfd except those listed. */
