@@ -567,7 +567,7 @@ while True:
     n += 1
 EOF
 rm -f /workspace/racer.started /workspace/racer.count
-setsid timeout 60 python3 /workspace/racer.py </dev/null >/workspace/racer.log 2>&1 &
+setsid timeout 600 python3 /workspace/racer.py </dev/null >/workspace/racer.log 2>&1 &
 echo \$! > /workspace/racer.pid; echo launched"
 is "$OUT" launched "inside: a racer swaps /workspace/race (a directory) and /workspace/swap (a link to /) with renameat2(RENAME_EXCHANGE)"
 STARTED=
