@@ -313,6 +313,29 @@ static int kill_rel(const struct sb_cgroups *cg, const char *rel, struct sb_err 
 	return cg->fake ? 0 : sb_fail(err, 500, EBUSY, "processes of cgroup %s survive SIGKILL", rel);
 }
 
+int cg_exec_signal(struct sb_cgroups *cg, const char *id, const char *name, int sig)
+{
+	char rel[256], path[300];
+	int dirfd = procs_dir(cg), n;
+	bool frozen;
+
+	snprintf(rel, sizeof rel, "%s/%s", id, name);
+	if (cg->version == 2) {
+		/* no freezer dance needed for a census on v2: cgroup.freeze */
+		knob_writef(cg, dirfd, rel, "cgroup.freeze", "1", NULL);
+		n = signal_tree(cg, dirfd, rel, sig);
+		knob_writef(cg, dirfd, rel, "cgroup.freeze", "0", NULL);
+		return n;
+	}
+	frozen = freeze(cg, dirfd, rel) == 0;
+	n = signal_tree(cg, dirfd, rel, sig);
+	if (frozen) {
+		snprintf(path, sizeof path, "%s/freezer.state", rel);
+		knob_write(cg, dirfd, path, "THAWED");
+	}
+	return n;
+}
+
 int cg_sandbox_kill(struct sb_cgroups *cg, const char *id, struct sb_err *err)
 {
 	return kill_rel(cg, id, err);

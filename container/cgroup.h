@@ -59,6 +59,9 @@ int cg_sandbox_kill(struct sb_cgroups *cg, const char *id, struct sb_err *err);
 /* Move pid into the exec cgroup `name` of sandbox id (created on demand). */
 int cg_exec_enter(struct sb_cgroups *cg, const char *id, const char *name, pid_t pid,
 		  struct sb_err *err);
+/* Send sig to every process of the exec cgroup (frozen meanwhile, so
+ * none escapes by forking); how many there were. */
+int cg_exec_signal(struct sb_cgroups *cg, const char *id, const char *name, int sig);
 /* Kill every process of the exec cgroup. */
 int cg_exec_kill(struct sb_cgroups *cg, const char *id, const char *name, struct sb_err *err);
 /* After an exec ended: what it left running moves up to the sandbox cgroup. */

@@ -149,19 +149,22 @@ static pid_t pidfd_host_pid(int pidfd)
 	return p ? (pid_t)strtol(p + 5, NULL, 10) : -1;
 }
 
-static int send_exec(int ctl, const struct sb_exec_req *rq, int out, int errw, struct sb_err *err)
+/* EXEC with the two pipe ends, or (procid set) SPAWN without. */
+static int send_exec(int ctl, const struct sb_exec_req *rq, const char *procid, int out, int errw,
+		     struct sb_err *err)
 {
 	size_t cwd_len = strlen(rq->cwd) + 1, cmd_len = strlen(rq->command) + 1, env_len = 0;
+	size_t id_len = procid ? strlen(procid) + 1 : 0;
 	cleanup_free char *payload = NULL;
-	struct sb_msg m = { .type = SB_MSG_EXEC };
+	struct sb_msg m = { .type = procid ? SB_MSG_SPAWN : SB_MSG_EXEC };
 	int fds[2] = { out, errw };
 	char *p;
 
 	for (size_t i = 0; i < rq->nenv; i++)
 		env_len += strlen(rq->env[i]) + 1;
-	if (sizeof m + cwd_len + cmd_len + env_len > SB_MSG_MAX)
+	if (sizeof m + cwd_len + cmd_len + env_len + id_len > SB_MSG_MAX)
 		return sb_fail(err, 413, E2BIG, "command and environment too large");
-	payload = malloc(cwd_len + cmd_len + env_len);
+	payload = malloc(cwd_len + cmd_len + env_len + id_len + 1);
 	if (!payload)
 		return sb_fail(err, 500, ENOMEM, "out of memory");
 	p = payload;
@@ -174,11 +177,15 @@ static int send_exec(int ctl, const struct sb_exec_req *rq, int out, int errw, s
 		memcpy(p, rq->env[i], n);
 		p += n;
 	}
+	if (procid)
+		memcpy(p, procid, id_len);
 	m.cwd_len = (uint32_t)cwd_len;
 	m.cmd_len = (uint32_t)cmd_len;
 	m.env_len = (uint32_t)env_len;
 	m.env_count = (uint32_t)rq->nenv;
-	if (sb_msg_send(ctl, &m, payload, cwd_len + cmd_len + env_len, fds, 2) < 0)
+	m.id_len = (uint32_t)id_len;
+	if (sb_msg_send(ctl, &m, payload, cwd_len + cmd_len + env_len + id_len, fds,
+			procid ? 0 : 2) < 0)
 		return sb_syserr(err, "send exec request");
 	return 0;
 }
@@ -247,7 +254,7 @@ static int pump_any(int fd, int which, const struct sb_exec_req *rq, struct sb_e
 	return pump(fd, which == 1 ? &res->out : &res->err, rq->max_output, &res->truncated);
 }
 
-static int wait_started(int ctl, pid_t *host_pid, struct sb_err *err)
+static int wait_started(int ctl, pid_t *host_pid, pid_t *pid, struct sb_err *err)
 {
 	int fds[SB_MSG_MAXFDS], nfds;
 	struct sb_msg m;
@@ -260,10 +267,16 @@ static int wait_started(int ctl, pid_t *host_pid, struct sb_err *err)
 	if (m.type == SB_MSG_ERROR) {
 		if (m.val == ENOENT || m.val == ENOTDIR)
 			return sb_fail(err, 400, m.val, "cwd is not a directory in the sandbox");
+		if (m.val == EEXIST)
+			return sb_fail(err, 409, m.val, "a process with this id is running");
+		if (m.val == ENOSPC)
+			return sb_fail(err, 429, m.val, "too many background processes in this sandbox");
 		return sb_fail(err, 500, m.val, "sandbox init refused the exec");
 	}
 	if (m.type != SB_MSG_STARTED || *host_pid <= 0)
 		return sb_fail(err, 500, EPROTO, "unexpected answer from sandbox init");
+	if (pid)
+		*pid = m.val;
 	return 0;
 }
 
@@ -385,12 +398,12 @@ int sandbox_exec(int ctl, struct sb_cgroups *cg, const char *id, const char *cgn
 	perr = pe[0];
 	fcntl(pout, F_SETFL, O_NONBLOCK);
 	fcntl(perr, F_SETFL, O_NONBLOCK);
-	ret = send_exec(ctl, rq, po[1], pe[1], err);
+	ret = send_exec(ctl, rq, NULL, po[1], pe[1], err);
 	close(po[1]);
 	close(pe[1]);
 	if (ret < 0)
 		return -1;
-	if (wait_started(ctl, &host_pid, err) < 0)
+	if (wait_started(ctl, &host_pid, NULL, err) < 0)
 		return -1;
 	/* into the exec's cgroup before it may run: its whole tree is ours */
 	if (cg_exec_enter(cg, id, cgname, host_pid, err) < 0)
@@ -408,4 +421,52 @@ int sandbox_exec(int ctl, struct sb_cgroups *cg, const char *id, const char *cgn
 	if (res->err.data)
 		res->err.data[res->err.len] = '\0';
 	return ret;
+}
+
+int sandbox_spawn(int ctl, struct sb_cgroups *cg, const char *id, const char *procid,
+		  const struct sb_exec_req *rq, pid_t *pid, struct sb_err *err)
+{
+	struct sb_msg go = { .type = SB_MSG_GO };
+	char cgname[80];
+	pid_t host_pid;
+
+	if (send_exec(ctl, rq, procid, -1, -1, err) < 0 ||
+	    wait_started(ctl, &host_pid, pid, err) < 0)
+		return -1;
+	/* its tree lives in a cgroup of its own, for kills with any signal */
+	snprintf(cgname, sizeof cgname, "p-%s", procid);
+	if (cg_exec_enter(cg, id, cgname, host_pid, err) < 0)
+		return -1;
+	if (sb_msg_send(ctl, &go, NULL, 0, NULL, 0) < 0)
+		return sb_syserr(err, "start process");
+	return 0;
+}
+
+int sandbox_plist(int ctl, struct sb_proc_info *out, int max, struct sb_err *err)
+{
+	struct sb_msg m = { .type = SB_MSG_PLIST };
+	static char buf[sizeof m + SB_PROC_MAX * sizeof(struct sb_proc_info)];
+	int fds[SB_MSG_MAXFDS], nfds, n;
+	ssize_t len;
+
+	if (sb_msg_send(ctl, &m, NULL, 0, NULL, 0) < 0)
+		return sb_syserr(err, "send process list request");
+	struct pollfd p = { .fd = ctl, .events = POLLIN };
+	if (poll(&p, 1, 10000) != 1)
+		return sb_fail(err, 500, ETIMEDOUT, "sandbox init did not answer");
+	len = sb_msg_recv(ctl, buf, sizeof buf, fds, &nfds);
+	for (int i = 0; i < nfds; i++)
+		close(fds[i]);
+	if (len < (ssize_t)sizeof m)
+		return sb_fail(err, 500, EPIPE, "sandbox init went away");
+	memcpy(&m, buf, sizeof m);
+	if (m.type != SB_MSG_PROCS)
+		return sb_fail(err, 500, EPROTO, "unexpected answer from sandbox init");
+	n = (int)(((size_t)len - sizeof m) / sizeof *out);
+	if (n > max)
+		n = max;
+	memcpy(out, buf + sizeof m, (size_t)n * sizeof *out);
+	for (int i = 0; i < n; i++)
+		out[i].id[sizeof out[i].id - 1] = '\0';
+	return n;
 }

@@ -42,6 +42,7 @@ struct sb_file_req {
 	uint32_t op, flags, mode;
 	uint32_t path_len, path2_len;	/* with their NULs */
 	uint64_t max_bytes;		/* READ/WRITE: size cap; LIST: entry cap */
+	uint64_t offset;		/* READ: start there (logs read on) */
 };
 
 enum { SB_FT_FILE = 1, SB_FT_DIR, SB_FT_SYMLINK, SB_FT_OTHER };

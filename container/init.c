@@ -3,11 +3,13 @@
 #include "fileops.h"
 #include "init.h"
 #include "lockdown.h"
+#include "procs.h"
 #include "proto.h"
 #include "util.h"
 
 #include <fcntl.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -93,17 +95,22 @@ static char **split_env(char *env, uint32_t len, uint32_t count)
 	return envp;
 }
 
-static void handle_exec(struct conn *c, const struct sb_msg *m, size_t len, int *fds, int nfds)
+/* EXEC (output to the worker's pipes, the child is the connection's) or
+ * SPAWN (a background process: output to its logs, the child outlives the
+ * connection). */
+static void handle_exec(struct conn *c, const struct sb_msg *m, size_t len, int *fds, int nfds,
+			bool spawn)
 {
 	char *p = msgbuf + sizeof *m;
-	size_t need = (size_t)m->cwd_len + m->cmd_len + m->env_len;
-	int gate[2], pidfd;
+	size_t need = (size_t)m->cwd_len + m->cmd_len + m->env_len + (spawn ? m->id_len : 0);
+	int gate[2], pidfd, out = -1, err = -1, slot = -1;
 	struct stat st;
 	pid_t pid;
 
-	if (c->child || nfds != 2 || need != len - sizeof *m || m->cwd_len == 0 ||
+	if (c->child || nfds != (spawn ? 0 : 2) || need != len - sizeof *m || m->cwd_len == 0 ||
 	    m->cmd_len == 0 || p[m->cwd_len - 1] || p[m->cwd_len + m->cmd_len - 1] ||
-	    (m->env_len && p[need - 1])) {
+	    (m->env_len && p[m->cwd_len + m->cmd_len + m->env_len - 1]) ||
+	    (spawn && (m->id_len < 2 || m->id_len > 64 || p[need - 1]))) {
 		reply(c->fd, SB_MSG_ERROR, EINVAL, "malformed exec request");
 		return;
 	}
@@ -111,29 +118,52 @@ static void handle_exec(struct conn *c, const struct sb_msg *m, size_t len, int 
 		reply(c->fd, SB_MSG_ERROR, stat(p, &st) < 0 ? errno : ENOTDIR, "cwd");
 		return;
 	}
+	if (spawn) {
+		slot = procs_prepare(p + need - m->id_len, &out, &err);
+		if (slot < 0) {
+			reply(c->fd, SB_MSG_ERROR, errno, "process");
+			return;
+		}
+	} else {
+		out = fds[0];
+		err = fds[1];
+	}
 	if (pipe2(gate, O_CLOEXEC) < 0) {
 		reply(c->fd, SB_MSG_ERROR, errno, "pipe");
-		return;
+		goto fail;
 	}
 	pid = fork();
 	if (pid == 0) {
 		close(gate[1]);
-		exec_child(gate[0], fds[0], fds[1], p, p + m->cwd_len,
+		exec_child(gate[0], out, err, p, p + m->cwd_len,
 			   split_env(p + m->cwd_len + m->cmd_len, m->env_len, m->env_count));
 	}
 	close(gate[0]);
 	if (pid < 0) {
 		close(gate[1]);
 		reply(c->fd, SB_MSG_ERROR, errno, "fork");
-		return;
+		goto fail;
 	}
-	c->child = pid;
+	if (spawn) {
+		close(out);
+		close(err);
+		procs_started(slot, pid);
+	} else {
+		c->child = pid;
+	}
 	c->go_fd = gate[1];
 	pidfd = sb_pidfd_open(pid);
 	struct sb_msg r = { .type = SB_MSG_STARTED, .val = pid };
 	sb_msg_send(c->fd, &r, NULL, 0, &pidfd, pidfd >= 0 ? 1 : 0);
 	if (pidfd >= 0)
 		close(pidfd);
+	return;
+fail:
+	if (spawn) {
+		close(out);
+		close(err);
+		procs_abandon(slot);
+	}
 }
 
 /* A file operation: a child does it inside the sandbox (fileops.c). */
@@ -242,8 +272,15 @@ static void handle_packet(struct conn *c)
 	memcpy(&m, msgbuf, sizeof m);
 	switch (m.type) {
 	case SB_MSG_EXEC:
-		handle_exec(c, &m, (size_t)n, fds, nfds);
+	case SB_MSG_SPAWN:
+		handle_exec(c, &m, (size_t)n, fds, nfds, m.type == SB_MSG_SPAWN);
 		break;
+	case SB_MSG_PLIST: {
+		static char table[SB_PROC_MAX * sizeof(struct sb_proc_info)];
+		struct sb_msg r = { .type = SB_MSG_PROCS };
+		sb_msg_send(c->fd, &r, table, procs_list(table, sizeof table), NULL, 0);
+		break;
+	}
 	case SB_MSG_GO:
 		if (c->go_fd >= 0) {
 			sb_write_full(c->go_fd, "g", 1);
@@ -286,6 +323,8 @@ static void reap(void)
 	struct rusage ru;
 
 	while ((pid = wait4(-1, &status, WNOHANG, &ru)) > 0) {
+		if (procs_reaped(pid, status))
+			continue;
 		for (int i = 0; i < nconns; i++) {
 			if (conns[i].child != pid)
 				continue;
@@ -327,7 +366,7 @@ static void drop_closed(void)
 
 void sb_init_serve(int listen_fd)
 {
-	struct pollfd pfd[MAX_CONN + 2];
+	struct pollfd pfd[MAX_CONN + 2 + 2 * SB_PROC_MAX];
 	sigset_t mask;
 	int sfd;
 
@@ -347,8 +386,10 @@ void sb_init_serve(int listen_fd)
 		pfd[n++] = (struct pollfd){ .fd = nconns < MAX_CONN ? listen_fd : -1, .events = POLLIN };
 		for (int i = 0; i < nconns; i++)
 			pfd[n++] = (struct pollfd){ .fd = conns[i].fd, .events = POLLIN };
-		if (poll(pfd, (nfds_t)n, -1) < 0)
+		int nprocs = procs_pollfds(pfd + n, 2 * SB_PROC_MAX);
+		if (poll(pfd, (nfds_t)(n + nprocs), -1) < 0)
 			continue;
+		procs_handle(pfd + n, nprocs);
 		if (pfd[0].revents) {
 			struct signalfd_siginfo si;
 			while (read(sfd, &si, sizeof si) == sizeof si)

@@ -28,12 +28,15 @@ enum sb_msg_type {
 	SB_MSG_KILLALL,
 	SB_MSG_STATFS,
 	SB_MSG_FILE,		/* payload: struct sb_file_req + paths (fileops.h) */
+	SB_MSG_SPAWN,		/* as EXEC, plus an id; no fds: output goes to logs */
+	SB_MSG_PLIST,		/* -> PROCS {struct sb_proc_info[]} */
 	SB_MSG_STARTED = 100,
 	SB_MSG_EXITED,
 	SB_MSG_KILLED,
 	SB_MSG_ERROR,
 	SB_MSG_FSINFO,		/* payload: struct sb_fs_info */
 	SB_MSG_FILE_INFO,	/* payload: struct sb_file_info */
+	SB_MSG_PROCS,		/* payload: struct sb_proc_info[] */
 	/* clone broker (clone.h), on a socket pair of their own */
 	SB_MSG_CA = 200,	/* worker -> child: the host's CA bundle as an fd (or none) */
 	SB_MSG_CONNECT,		/* child -> worker: payload "host\0port\0" */
@@ -54,6 +57,7 @@ struct sb_msg {
 	uint32_t cmd_len;
 	uint32_t env_len;	/* "K=V\0K=V\0..." */
 	uint32_t env_count;
+	uint32_t id_len;	/* SPAWN: the process id, after the environment */
 };
 
 /* The payload of EXITED: what wait4() said of the child and the
@@ -62,6 +66,20 @@ struct sb_exit_info {
 	int64_t utime_us, stime_us;
 	int64_t maxrss_kb;	/* the largest resident set of one process */
 };
+
+/* A background process as its init knows it (procs.c). */
+struct sb_proc_info {
+	char id[64];
+	int32_t pid;		/* in the sandbox */
+	int32_t status;		/* wait status, when exited */
+	uint32_t exited;
+	uint32_t pad;
+	uint64_t out_bytes, err_bytes;	/* logged (at most SB_PROC_LOG_MAX each) */
+	uint64_t out_dropped, err_dropped;
+};
+#define SB_PROC_MAX 64
+#define SB_PROC_LOG_MAX (8ULL << 20)
+#define SB_PROC_DIR "/.sandboxd/processes"
 
 struct sb_clone_progress {
 	uint64_t received_objects, total_objects, received_bytes;

@@ -91,4 +91,12 @@ int sandbox_exec(int ctl, struct sb_cgroups *cg, const char *id, const char *cgn
 		 const struct sb_exec_req *req, struct sb_exec_res *res, struct sb_err *err);
 void sb_exec_res_release(struct sb_exec_res *res);
 
+/* Start a background process `procid` (its output to its logs in the
+ * sandbox, its tree in cgroup p-<procid>); *pid is its pid in the sandbox. */
+int sandbox_spawn(int ctl, struct sb_cgroups *cg, const char *id, const char *procid,
+		  const struct sb_exec_req *rq, pid_t *pid, struct sb_err *err);
+struct sb_proc_info;
+/* The init's table of background processes: how many were put in out. */
+int sandbox_plist(int ctl, struct sb_proc_info *out, int max, struct sb_err *err);
+
 #endif

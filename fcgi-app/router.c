@@ -45,6 +45,9 @@ static const struct route routes[] = {
 	{ "mkdir", false, "POST, OPTIONS", NULL, api_mkdir, NULL, NULL },
 	{ "rename", false, "POST, OPTIONS", NULL, api_rename, NULL, NULL },
 	{ "clone", false, "POST, OPTIONS", NULL, api_clone, NULL, NULL },
+	{ "processes", false, "GET, POST, OPTIONS", api_proc_list, api_proc_start, NULL, NULL },
+	/* /processes/:pid (GET, DELETE) and /processes/:pid/logs (GET) */
+	{ "processes", true, "GET, DELETE, OPTIONS", api_proc_get, NULL, NULL, api_proc_kill },
 };
 
 static const struct route *match(const struct http_req *req)
@@ -57,7 +60,8 @@ static const struct route *match(const struct http_req *req)
 			return &routes[i];
 		if (!a || req->nsegs < 3 || strcmp(req->segs[2], a) != 0)
 			continue;
-		if (routes[i].tail ? req->nsegs >= 4 : req->nsegs == 3)
+		if (routes[i].tail ? req->nsegs >= 4 && (strcmp(a, "processes") || req->nsegs <= 5)
+				   : req->nsegs == 3)
 			return &routes[i];
 	}
 	return NULL;

@@ -40,6 +40,11 @@ void api_file_delete(struct app *app, struct http_req *req, const char *id);
 void api_ls(struct app *app, struct http_req *req, const char *id);
 void api_mkdir(struct app *app, struct http_req *req, const char *id);
 void api_rename(struct app *app, struct http_req *req, const char *id);
+/* handlers (api_procs.c) */
+void api_proc_start(struct app *app, struct http_req *req, const char *id);
+void api_proc_list(struct app *app, struct http_req *req, const char *id);
+void api_proc_get(struct app *app, struct http_req *req, const char *id);
+void api_proc_kill(struct app *app, struct http_req *req, const char *id);
 /* handler (api_clone.c) */
 void api_clone(struct app *app, struct http_req *req, const char *id);
 

@@ -32,7 +32,8 @@ int store_open(struct store *s, const char *dir, struct sb_err *err)
 	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)))
 		goto fail;
 	if ((rc = mdb_dbi_open(txn, "sandboxes", MDB_CREATE, &s->sandboxes)) ||
-	    (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->meta))) {
+	    (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->meta)) ||
+	    (rc = mdb_dbi_open(txn, "processes", MDB_CREATE, &s->procs))) {
 		mdb_txn_abort(txn);
 		goto fail;
 	}
@@ -227,6 +228,75 @@ int store_foreach(struct store *s, void (*fn)(const char *id, const struct sb_re
 		memcpy(id, k.mv_data, k.mv_size);
 		id[k.mv_size] = '\0';
 		fn(id, &r, arg);
+	}
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	return 0;
+}
+
+int store_proc_put(struct store *s, const char *key, const char *json, struct sb_err *err)
+{
+	MDB_val k = { strlen(key), (void *)key }, v = { strlen(json), (void *)json };
+	MDB_txn *txn;
+	int rc;
+
+	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)))
+		return mdb_fail(err, rc, "begin");
+	if ((rc = mdb_put(txn, s->procs, &k, &v, 0))) {
+		mdb_txn_abort(txn);
+		return mdb_fail(err, rc, "put");
+	}
+	if ((rc = mdb_txn_commit(txn)))
+		return mdb_fail(err, rc, "commit");
+	return 0;
+}
+
+int store_proc_get(struct store *s, const char *key, char **json, struct sb_err *err)
+{
+	MDB_val k = { strlen(key), (void *)key }, v;
+	MDB_txn *txn;
+	int rc;
+
+	*json = NULL;
+	if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)))
+		return mdb_fail(err, rc, "read");
+	rc = mdb_get(txn, s->procs, &k, &v);
+	if (rc == 0) {
+		*json = strndup(v.mv_data, v.mv_size);
+		mdb_txn_abort(txn);
+		return *json ? 1 : sb_fail(err, 500, ENOMEM, "out of memory");
+	}
+	mdb_txn_abort(txn);
+	return rc == MDB_NOTFOUND ? 0 : mdb_fail(err, rc, "get");
+}
+
+int store_proc_foreach(struct store *s, const char *prefix,
+		       void (*fn)(const char *key, const char *json, void *arg), void *arg,
+		       struct sb_err *err)
+{
+	size_t plen = strlen(prefix);
+	MDB_val k = { plen, (void *)prefix }, v;
+	MDB_cursor *cur;
+	MDB_txn *txn;
+	int rc;
+
+	if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)))
+		return mdb_fail(err, rc, "read");
+	if ((rc = mdb_cursor_open(txn, s->procs, &cur))) {
+		mdb_txn_abort(txn);
+		return mdb_fail(err, rc, "cursor");
+	}
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		char key[160], *json;
+		if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) || k.mv_size >= sizeof key)
+			break;
+		memcpy(key, k.mv_data, k.mv_size);
+		key[k.mv_size] = '\0';
+		json = strndup(v.mv_data, v.mv_size);
+		if (json)
+			fn(key, json, arg);
+		free(json);
 	}
 	mdb_cursor_close(cur);
 	mdb_txn_abort(txn);

@@ -12,7 +12,7 @@
 
 struct store {
 	MDB_env *env;
-	MDB_dbi sandboxes, meta;
+	MDB_dbi sandboxes, meta, procs;
 };
 
 struct sb_record {
@@ -38,6 +38,15 @@ int store_create(struct store *s, const char *id, const char *image, uid_t base,
 /* Call fn for every record (in one read transaction; fn must not write). */
 int store_foreach(struct store *s, void (*fn)(const char *id, const struct sb_record *r, void *arg),
 		  void *arg, struct sb_err *err);
+
+/* Background process records (JSON text), keyed "<projectId>/<processId>". */
+int store_proc_put(struct store *s, const char *key, const char *json, struct sb_err *err);
+/* 1 found (*json is malloc'd), 0 missing, -1 error */
+int store_proc_get(struct store *s, const char *key, char **json, struct sb_err *err);
+/* fn for every record whose key starts with prefix */
+int store_proc_foreach(struct store *s, const char *prefix,
+		       void (*fn)(const char *key, const char *json, void *arg), void *arg,
+		       struct sb_err *err);
 
 /* Read-modify-write of one record in a single write transaction. */
 int store_update(struct store *s, const char *id, void (*fn)(struct sb_record *, const void *),

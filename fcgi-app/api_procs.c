@@ -1,0 +1,489 @@
+/* Background processes: /sandboxes/:id/processes[/:pid[/logs]].
+ *
+ * The init starts them, keeps their output in bounded logs inside the
+ * sandbox (container/procs.c) and records their exit when it reaps them,
+ * whether or not a request is watching.  Their metadata lives in LMDB and is
+ * brought up to date from the init's table whenever it is read. */
+#include "config.h"
+
+#include "api_sandbox.h"
+#include "app.h"
+#include "fileops.h"
+#include "http.h"
+#include "proto.h"
+#include "router.h"
+#include "sandbox.h"
+#include "sse.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#define KILL_GRACE_MS 5000
+#define LOG_POLL_MS 200
+
+static void reply_err(struct http_req *req, const struct sb_err *err)
+{
+	int status = err->status ? err->status : 500;
+
+	if (status >= 500)
+		fprintf(stderr, "%s error: %s\n", req->rid, err->msg);
+	http_reply_error(req, status, "%s", err->msg);
+}
+
+static struct json_object *iso(int64_t ms)
+{
+	char buf[40];
+
+	sb_iso8601(ms, buf, sizeof buf);
+	return json_object_new_string(buf);
+}
+
+static const char *jstr(struct json_object *o, const char *k)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(o, k, &v) ? json_object_get_string(v) : NULL;
+}
+
+static const char *status_of(struct json_object *r)
+{
+	const char *s = r ? jstr(r, "status") : NULL;
+
+	return s ? s : "";
+}
+
+/* The record's status from a wait status. */
+static void set_exit(struct json_object *r, int status, const char *ended_by)
+{
+	const char *st = WIFSIGNALED(status) ? "killed" : WEXITSTATUS(status) == 0 ? "completed" : "failed";
+
+	json_object_object_add(r, "status", json_object_new_string(st));
+	json_object_object_add(r, "exitCode", json_object_new_int(
+		WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status)));
+	if (WIFSIGNALED(status))
+		json_object_object_add(r, "signal", json_object_new_int(WTERMSIG(status)));
+	json_object_object_add(r, "endedAt", iso(sb_now_ms()));
+	if (ended_by)
+		json_object_object_add(r, "endedBy", json_object_new_string(ended_by));
+}
+
+/* Bring record r (of process procid) up to date from the init's table;
+ * true when it changed.  An init that does not know a running process
+ * (the sandbox was stopped since): it ended with the sandbox. */
+static bool refresh(struct json_object *r, const struct sb_proc_info *tab, int n, bool running)
+{
+	const char *st = jstr(r, "status"), *id = jstr(r, "id");
+
+	if (!st || strcmp(st, "running") || !id)
+		return false;
+	for (int i = 0; running && i < n; i++) {
+		if (strcmp(tab[i].id, id) || tab[i].pid != json_object_get_int(json_object_object_get(r, "pid")))
+			continue;
+		if (!tab[i].exited)
+			return false;
+		set_exit(r, tab[i].status, NULL);
+		return true;
+	}
+	json_object_object_add(r, "status", json_object_new_string("killed"));
+	json_object_object_add(r, "exitCode", json_object_new_int(137));
+	json_object_object_add(r, "endedAt", iso(sb_now_ms()));
+	json_object_object_add(r, "endedBy", json_object_new_string("sandbox stopped"));
+	return true;
+}
+
+static void key_of(char *key, size_t len, const char *sb, const char *pid)
+{
+	snprintf(key, len, "%s/%s", sb, pid);
+}
+
+/* The init's table (0 entries when the sandbox is not running). */
+static int table(struct sandbox_ref *sb, struct sb_proc_info *tab, bool *running)
+{
+	int ctl = sandbox_connect(sb->dirfd), n = 0;
+
+	*running = ctl >= 0;
+	if (ctl >= 0) {
+		n = sandbox_plist(ctl, tab, SB_PROC_MAX, NULL);
+		close(ctl);
+		if (n < 0) {
+			n = 0;
+			*running = false;
+		}
+	}
+	return n;
+}
+
+static bool valid_proc_id(const char *id)
+{
+	return project_id_valid(id);
+}
+
+void api_proc_start(struct app *app, struct http_req *req, const char *id)
+{
+	struct sb_err err = SB_ERR_INIT;
+	struct json_object *o = http_json_body(req), *v, *r = NULL;
+	struct sandbox_ref sb = { .dirfd = -1 };
+	struct exec_args a;
+	char procid[64], key[160];
+	pid_t pid;
+	int ctl = -1;
+
+	if (!o)
+		return;
+	if (exec_body_parse(o, id, req->conf, &a, &err) < 0) {
+		reply_err(req, &err);
+		goto out;
+	}
+	if (json_object_object_get_ex(o, "processId", &v)) {
+		const char *p = json_object_get_string(v);
+		if (!json_object_is_type(v, json_type_string) || !valid_proc_id(p)) {
+			http_reply_error(req, 400, "processId must match [A-Za-z0-9][A-Za-z0-9_-]{0,62}");
+			goto out;
+		}
+		snprintf(procid, sizeof procid, "%s", p);
+	} else {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		snprintf(procid, sizeof procid, "proc-%lx%05lx", (unsigned long)ts.tv_sec,
+			 (unsigned long)(ts.tv_nsec / 10000) ^ (unsigned long)getpid());
+	}
+	if (app_sandbox_get(app, id, true, NULL, &sb, &err) < 0 ||
+	    (ctl = app_sandbox_connect(app, &sb, &err)) < 0 ||
+	    sandbox_spawn(ctl, &app->cg, id, procid, &a.rq, &pid, &err) < 0) {
+		reply_err(req, &err);
+		goto out;
+	}
+	app_sandbox_touch(app, &sb);
+	r = json_object_new_object();
+	json_object_object_add(r, "id", json_object_new_string(procid));
+	json_object_object_add(r, "pid", json_object_new_int(pid));
+	json_object_object_add(r, "command", json_object_new_string(a.rq.command));
+	json_object_object_add(r, "status", json_object_new_string("running"));
+	json_object_object_add(r, "exitCode", NULL);
+	json_object_object_add(r, "startedAt", iso(sb_now_ms()));
+	json_object_object_add(r, "endedAt", NULL);
+	key_of(key, sizeof key, id, procid);
+	if (store_proc_put(&app->store, key, json_object_to_json_string_ext(r, JSON_C_TO_STRING_PLAIN), &err) < 0) {
+		reply_err(req, &err);
+		goto out;
+	}
+	struct json_object *d = json_object_new_object();
+	json_object_object_add(d, "id", json_object_new_string(procid));
+	json_object_object_add(d, "pid", json_object_new_int(pid));
+	json_object_object_add(d, "status", json_object_new_string("running"));
+	http_reply_data(req, 200, d);
+out:
+	json_object_put(r);
+	if (ctl >= 0)
+		close(ctl);
+	sandbox_ref_release(&sb);
+	exec_args_release(&a);
+	json_object_put(o);
+}
+
+struct collect {
+	struct json_object *arr;
+};
+
+static void collect_one(const char *key, const char *json, void *arg)
+{
+	struct collect *c = arg;
+	struct json_object *o = json_tokener_parse(json);
+
+	(void)key;
+	if (o)
+		json_object_array_add(c->arr, o);
+}
+
+/* The sandbox's records, refreshed (and stored back when they changed). */
+static struct json_object *records(struct app *app, struct sandbox_ref *sb, const char *only)
+{
+	struct sb_proc_info tab[SB_PROC_MAX];
+	struct collect c = { json_object_new_array() };
+	char prefix[160];
+	bool running;
+	int n = table(sb, tab, &running);
+
+	if (only)
+		key_of(prefix, sizeof prefix, sb->id, only);
+	else
+		snprintf(prefix, sizeof prefix, "%s/", sb->id);
+	store_proc_foreach(&app->store, prefix, collect_one, &c, NULL);
+	for (size_t i = 0; i < json_object_array_length(c.arr); i++) {
+		struct json_object *r = json_object_array_get_idx(c.arr, i);
+		const char *pid = jstr(r, "id");
+		if (only && (!pid || strcmp(pid, only))) {
+			json_object_array_del_idx(c.arr, i--, 1);
+			continue;
+		}
+		if (refresh(r, tab, n, running)) {
+			char key[160];
+			key_of(key, sizeof key, sb->id, pid);
+			store_proc_put(&app->store, key, json_object_to_json_string_ext(r, JSON_C_TO_STRING_PLAIN), NULL);
+		}
+	}
+	return c.arr;
+}
+
+void api_proc_list(struct app *app, struct http_req *req, const char *id)
+{
+	struct sb_err err = SB_ERR_INIT;
+	struct sandbox_ref sb = { .dirfd = -1 };
+
+	if (app_sandbox_get(app, id, false, NULL, &sb, &err) < 0) {
+		reply_err(req, &err);
+		return;
+	}
+	struct json_object *d = json_object_new_object();
+	json_object_object_add(d, "processes", records(app, &sb, NULL));
+	sandbox_ref_release(&sb);
+	http_reply_data(req, 200, d);
+}
+
+/* The one record of /processes/:pid; NULL (404 sent) when unknown. */
+static struct json_object *one(struct app *app, struct http_req *req, struct sandbox_ref *sb,
+			       const char *id, const char *procid)
+{
+	struct sb_err err = SB_ERR_INIT;
+	struct json_object *arr, *r = NULL;
+
+	if (!valid_proc_id(procid)) {
+		http_reply_error(req, 400, "invalid process id");
+		return NULL;
+	}
+	if (app_sandbox_get(app, id, false, NULL, sb, &err) < 0) {
+		reply_err(req, &err);
+		return NULL;
+	}
+	arr = records(app, sb, procid);
+	if (json_object_array_length(arr) == 1)
+		r = json_object_get(json_object_array_get_idx(arr, 0));
+	json_object_put(arr);
+	if (!r)
+		http_reply_error(req, 404, "process %s not found", procid);
+	return r;
+}
+
+/* Read a log from offset; the bytes in a new buffer (*len), -1 on error. */
+static char *read_log(struct sandbox_ref *sb, const char *procid, const char *which, uint64_t offset,
+		      size_t *len, struct sb_err *err)
+{
+	struct sb_file_req rq = { .op = SB_FILE_READ, .max_bytes = SB_PROC_LOG_MAX, .offset = offset };
+	struct sb_file_info info;
+	char path[200];
+	int ctl = sandbox_connect(sb->dirfd), data = -1;
+	char *buf = NULL;
+
+	*len = 0;
+	if (ctl < 0) {
+		sb_fail(err, 409, ENOENT, "the sandbox is not running: its logs come back with it");
+		return NULL;
+	}
+	snprintf(path, sizeof path, SB_PROC_DIR "/%s/%s", procid, which);
+	if (sandbox_file_request(ctl, &rq, path, NULL, &data, err) == 0 &&
+	    sandbox_file_reply(ctl, &info, 10000, err) == 0) {
+		uint64_t want = info.size > offset ? info.size - offset : 0;
+		buf = malloc(want + 1);
+		if (buf && sb_read_full(data, buf, want) == (ssize_t)want) {
+			*len = want;
+			buf[want] = '\0';
+		} else {
+			free(buf);
+			buf = NULL;
+			sb_fail(err, 500, EIO, "log read");
+		}
+		sandbox_file_end(ctl, 10000, NULL);
+	}
+	if (data >= 0)
+		close(data);
+	close(ctl);
+	return buf;
+}
+
+static void logs_stream(struct app *app, struct http_req *req, struct sandbox_ref *sb,
+			const char *procid)
+{
+	const char *last = http_param(req, "HTTP_LAST_EVENT_ID");
+	unsigned long long off[2] = { 0, 0 };
+	int64_t quiet = sb_mono_ms();
+	struct sse sse;
+
+	/* resume where the client's last event left off: "stdout,stderr" */
+	if (*last && sscanf(last, "%llu,%llu", &off[0], &off[1]) != 2)
+		off[0] = off[1] = 0;
+	sse_init(&sse, req, procid);
+	http_begin_sse(req);
+	sse.started = true;
+	for (;;) {
+		struct json_object *arr = records(app, sb, procid), *r = json_object_array_get_idx(arr, 0);
+		bool ended = strcmp(status_of(r), "running") != 0;
+		bool any = false;
+
+		for (int k = 0; k < 2; k++) {
+			struct sb_err err = SB_ERR_INIT;
+			size_t len;
+			char *b = read_log(sb, procid, k ? "stderr" : "stdout", off[k], &len, &err);
+			if (!b || !len) {
+				free(b);
+				continue;
+			}
+			off[k] += len;
+			char id[64];
+			snprintf(id, sizeof id, "id: %llu,%llu\n", off[0], off[1]);
+			FCGX_PutS(id, req->fcgi->out);
+			struct json_object *o = json_object_new_object();
+			json_object_object_add(o, "type", json_object_new_string(k ? "stderr" : "stdout"));
+			json_object_object_add(o, "data", json_string_lossy(b, len));
+			sse_event(&sse, o);
+			free(b);
+			any = true;
+		}
+		if (ended && !any) {
+			struct json_object *o = json_object_new_object();
+			json_object_object_add(o, "type", json_object_new_string("exit"));
+			json_object_object_add(o, "status", json_object_new_string(r ? status_of(r) : "unknown"));
+			json_object_object_add(o, "exitCode", json_object_get(r ? json_object_object_get(r, "exitCode") : NULL));
+			sse_event(&sse, o);
+			json_object_put(arr);
+			return;
+		}
+		json_object_put(arr);
+		if (any)
+			quiet = sb_mono_ms();
+		else if (sb_mono_ms() - quiet > SSE_HEARTBEAT_MS) {
+			FCGX_PutS(": keep-alive\n\n", req->fcgi->out);
+			quiet = sb_mono_ms();
+			if (FCGX_FFlush(req->fcgi->out) < 0)
+				return;
+		}
+		if (sse.gone)
+			return;
+		/* the client leaving ends the follow */
+		struct pollfd p = { .fd = req->fcgi->ipcFd, .events = POLLRDHUP };
+		if (poll(&p, 1, LOG_POLL_MS) > 0)
+			return;
+	}
+}
+
+void api_proc_get(struct app *app, struct http_req *req, const char *id)
+{
+	struct sandbox_ref sb = { .dirfd = -1 };
+	const char *procid = req->segs[3];
+	struct json_object *r;
+
+	if (req->nsegs == 5 && strcmp(req->segs[4], "logs")) {
+		http_reply_error(req, 404, "no such route: %s %s", req->method, req->path);
+		return;
+	}
+	r = one(app, req, &sb, id, procid);
+	if (!r)
+		goto out;
+	if (req->nsegs == 4) {
+		http_reply_data(req, 200, json_object_get(r));
+		goto out;
+	}
+	char v[8];
+	const char *s = http_query(req, "stream", v, sizeof v);
+	if (s && strcmp(s, "0")) {
+		logs_stream(app, req, &sb, procid);
+		goto out;
+	}
+	struct sb_err err = SB_ERR_INIT;
+	size_t lo, le;
+	char *bo = read_log(&sb, procid, "stdout", 0, &lo, &err);
+	char *be = bo ? read_log(&sb, procid, "stderr", 0, &le, &err) : NULL;
+	if (!bo || !be) {
+		free(bo);
+		reply_err(req, &err);
+		goto out;
+	}
+	struct json_object *d = json_object_new_object();
+	json_object_object_add(d, "id", json_object_new_string(procid));
+	json_object_object_add(d, "stdout", json_string_lossy(bo, lo));
+	json_object_object_add(d, "stderr", json_string_lossy(be, le));
+	free(bo);
+	free(be);
+	http_reply_data(req, 200, d);
+out:
+	json_object_put(r);
+	sandbox_ref_release(&sb);
+}
+
+static int signal_number(const char *name)
+{
+	static const struct { const char *n; int s; } sigs[] = {
+		{ "TERM", SIGTERM }, { "KILL", SIGKILL }, { "INT", SIGINT }, { "HUP", SIGHUP },
+		{ "QUIT", SIGQUIT }, { "USR1", SIGUSR1 }, { "USR2", SIGUSR2 },
+	};
+
+	if (!strncmp(name, "SIG", 3))
+		name += 3;
+	for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++)
+		if (!strcmp(name, sigs[i].n))
+			return sigs[i].s;
+	return -1;
+}
+
+/* DELETE .../processes/:pid?signal=TERM: the signal to the whole tree, then
+ * KILL after the grace period if it still runs; the answer says which. */
+void api_proc_kill(struct app *app, struct http_req *req, const char *id)
+{
+	struct sandbox_ref sb = { .dirfd = -1 };
+	const char *procid = req->segs[3];
+	char sv[16], cgname[80], key[160];
+	const char *sname = http_query(req, "signal", sv, sizeof sv);
+	int sig = signal_number(sname ? sname : "TERM");
+	const char *ended_by = NULL;
+	struct json_object *r = NULL;
+
+	if (req->nsegs != 4) {
+		http_reply_error(req, 404, "no such route: %s %s", req->method, req->path);
+		return;
+	}
+	if (sig < 0) {
+		http_reply_error(req, 400, "signal must be one of TERM, KILL, INT, HUP, QUIT, USR1, USR2");
+		return;
+	}
+	r = one(app, req, &sb, id, procid);
+	if (!r)
+		goto out;
+	if (strcmp(status_of(r), "running")) {
+		http_reply_data(req, 200, json_object_get(r));	/* it had ended already */
+		goto out;
+	}
+	snprintf(cgname, sizeof cgname, "p-%s", procid);
+	cg_exec_signal(&app->cg, id, cgname, sig);
+	ended_by = sname ? (strncmp(sname, "SIG", 3) ? sname : sname + 3) : "TERM";
+	for (int64_t deadline = sb_mono_ms() + KILL_GRACE_MS;;) {
+		json_object_put(r);
+		struct json_object *arr = records(app, &sb, procid);
+		r = json_object_get(json_object_array_get_idx(arr, 0));
+		json_object_put(arr);
+		if (!r || strcmp(status_of(r), "running"))
+			break;
+		if (sb_mono_ms() >= deadline) {
+			/* it ignored the signal: the whole tree goes, for sure */
+			cg_exec_kill(&app->cg, id, cgname, NULL);
+			ended_by = "KILL";
+			deadline = sb_mono_ms() + KILL_GRACE_MS;
+			continue;
+		}
+		struct timespec ts = { 0, 20000000 };
+		nanosleep(&ts, NULL);
+	}
+	if (!r) {
+		http_reply_error(req, 500, "process %s vanished", procid);
+		goto out;
+	}
+	json_object_object_add(r, "endedBy", json_object_new_string(ended_by));
+	key_of(key, sizeof key, id, procid);
+	store_proc_put(&app->store, key, json_object_to_json_string_ext(r, JSON_C_TO_STRING_PLAIN), NULL);
+	http_reply_data(req, 200, json_object_get(r));
+out:
+	json_object_put(r);
+	sandbox_ref_release(&sb);
+}
