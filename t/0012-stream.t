@@ -59,6 +59,14 @@ is "$(frames "$T_DIR/s4" | jq -r 'select(.type == "stdout") | .encoding // "utf-
 is "$(frames "$T_DIR/s4" | jq -j 'select(.type == "stdout") | .data')" "$(printf 'caf\303\251\n')" \
 	"its bytes reach the client whole: café"
 
+# 5 MB in many small writes: all of it, in order
+stream '{"stream": true, "command": "i=0; while [ $i -lt 50000 ]; do printf \"%099d\\n\" $i; i=$((i+1)); done"}' "$T_DIR/s9"
+wait "$SPID"
+frames "$T_DIR/s9" | jq -j 'select(.type == "stdout") | .data' >"$T_DIR/s9.out"
+is "$(wc -c <"$T_DIR/s9.out" | tr -d ' ')" 5000000 "5 MB of output in 50,000 writes arrives whole"
+is "$(seq 0 49999 | awk '{ printf "%099d\n", $1 }' | cmp - "$T_DIR/s9.out" && echo same)" same "and in order"
+is "$(finals "$T_DIR/s9")" complete "then one complete"
+
 # --- exactly one final event, whatever ends the command ------------------------------
 stream '{"stream": true, "command": "sleep 100 & sleep 100; wait", "timeout": 300}' "$T_DIR/s5"
 wait "$SPID"

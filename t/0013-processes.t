@@ -101,6 +101,14 @@ for _ in $(seq 1 200); do [ "$(alive 'sleep [7]771')" = gone ] && break; sleep 0
 is "$(alive 'sleep [7]771')" gone "its setsid child got the signal too"
 is "$(alive 'sleep [7]772')" gone "and the process itself"
 
+start '{"processId": "polite", "command": "trap \"echo got TERM; exit 0\" TERM; echo ready; while :; do sleep 0.05; done"}'
+for _ in $(seq 1 200); do api GET /sandboxes/$ID/processes/polite/logs; [ "$(jqr .data.stdout)" = ready ] && break; sleep 0.05; done
+api DELETE "/sandboxes/$ID/processes/polite?signal=TERM"
+is "$(jqr .data.endedBy)" TERM "a process that traps TERM gets it and ends"
+is "$(jqr .data.status)" completed "on its own terms (exit 0)"
+api GET /sandboxes/$ID/processes/polite/logs
+is "$(jqr .data.stdout)" "$(printf 'ready\ngot TERM')" "its handler ran"
+
 start '{"processId": "stubborn", "command": "trap \"\" TERM; while :; do sleep 0.1; done"}'
 api DELETE "/sandboxes/$ID/processes/stubborn?signal=TERM"
 is "$(jqr .data.endedBy)" KILL "a process ignoring TERM is ended by KILL after the grace period"
