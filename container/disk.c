@@ -32,7 +32,7 @@ static int run_mke2fs(int imgfd, uid_t owner, struct sb_err *err)
 				 (char *)"ext4", (char *)"-m", (char *)"0", (char *)"-E", opts, dev,
 				 NULL };
 		char *envp[] = { (char *)"PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
-		int null = open("/dev/null", O_RDWR);
+		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 
 		if (null >= 0) {
 			dup2(null, 0);

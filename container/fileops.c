@@ -83,24 +83,7 @@ static void do_read(int sock, int datafd, const struct sb_file_req *rq, const ch
 /* mkdir -p of path (every component), as the sandbox's root */
 static int mkdirs(const char *path, mode_t mode)
 {
-	char buf[PATH_MAX];
-	size_t n = strlen(path);
-
-	if (n >= sizeof buf)
-		return -1;
-	memcpy(buf, path, n + 1);
-	for (char *p = buf + 1; ; p++) {
-		if (*p == '/' || !*p) {
-			char c = *p;
-			*p = '\0';
-			if (mkdir(buf, mode) < 0 && errno != EEXIST)
-				return -1;
-			*p = c;
-			if (!c)
-				break;
-		}
-	}
-	return 0;
+	return sb_mkdir_p(path, mode);
 }
 
 static void split(const char *path, char *dir, char *base)

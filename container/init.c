@@ -65,7 +65,7 @@ __attribute__((noreturn)) static void exec_child(int gate, int out, int err_fd, 
 		_exit(127);
 	if (setsid() < 0)
 		_exit(127);
-	null = open("/dev/null", O_RDONLY);
+	null = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (null < 0 || dup2(null, 0) < 0 || dup2(out, 1) < 0 || dup2(err_fd, 2) < 0)
 		_exit(127);
 	sb_close_fds_from(3);

@@ -18,27 +18,6 @@ struct proc {
 
 static struct proc procs[SB_PROC_MAX];
 
-static int mkdir_p(const char *path)
-{
-	char buf[256];
-	size_t n = strlen(path);
-
-	if (n >= sizeof buf)
-		return -1;
-	memcpy(buf, path, n + 1);
-	for (char *p = buf + 1; ; p++) {
-		if (*p == '/' || !*p) {
-			char c = *p;
-			*p = '\0';
-			if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-				return -1;
-			*p = c;
-			if (!c)
-				return 0;
-		}
-	}
-}
-
 static void close_slot(struct proc *p)
 {
 	for (int i = 0; i < 2; i++) {
@@ -70,7 +49,7 @@ int procs_prepare(const char *id, int *out, int *err)
 		return -1;
 	}
 	snprintf(dir, sizeof dir, SB_PROC_DIR "/%s", id);
-	if (mkdir_p(dir) < 0)
+	if (sb_mkdir_p(dir, 0755) < 0)
 		return -1;
 	snprintf(path, sizeof path, "%s/exit", dir);
 	unlink(path);

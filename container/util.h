@@ -90,6 +90,9 @@ void sb_proctitle_init(int argc, char **argv);
  * gone afterwards. */
 void sb_proctitle_set(const char *title);
 
+/* mkdir -p (relative to the cwd and root of the caller). */
+int sb_mkdir_p(const char *path, mode_t mode);
+
 /* Standard base64 (RFC 4648) with padding.  encode writes 4*ceil(n/3)
  * bytes and a NUL; decode accepts whitespace, returns the length or -1. */
 void sb_base64_encode(const char *in, size_t n, char *out);
