@@ -360,6 +360,15 @@ int cg_exec_kill(struct sb_cgroups *cg, const char *id, const char *name, struct
 	return kill_rel(cg, rel, err);
 }
 
+void cg_exec_remove(struct sb_cgroups *cg, const char *id, const char *name)
+{
+	char rel[256];
+
+	snprintf(rel, sizeof rel, "%s/%s", id, name);
+	/* EBUSY while a process lives in it (a detached child): it stays */
+	unlinkat(procs_dir(cg), rel, AT_REMOVEDIR);
+}
+
 int cg_exec_release(struct sb_cgroups *cg, const char *id, const char *name)
 {
 	char path[256], buf[65536], *p, *end;

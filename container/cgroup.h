@@ -66,6 +66,8 @@ int cg_exec_signal(struct sb_cgroups *cg, const char *id, const char *name, int 
 int cg_exec_kill(struct sb_cgroups *cg, const char *id, const char *name, struct sb_err *err);
 /* After an exec ended: what it left running moves up to the sandbox cgroup. */
 int cg_exec_release(struct sb_cgroups *cg, const char *id, const char *name);
+/* Remove the exec cgroup `name` once nothing runs in it (best effort). */
+void cg_exec_remove(struct sb_cgroups *cg, const char *id, const char *name);
 /* Kill and remove exec cgroup `name` in every sandbox (a worker died). */
 void cg_exec_reap_all(struct sb_cgroups *cg, const char *name);
 /* Kill every process of every sandbox, inits included, and remove the cgroups. */

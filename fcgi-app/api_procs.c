@@ -221,7 +221,10 @@ static struct json_object *records(struct app *app, struct sandbox_ref *sb, cons
 			continue;
 		}
 		if (refresh(r, tab, n, running)) {
-			char key[160];
+			char key[160], cgname[80];
+			/* its cgroup goes with it, unless something it left runs there */
+			snprintf(cgname, sizeof cgname, "p-%s", pid);
+			cg_exec_remove(&app->cg, sb->id, cgname);
 			key_of(key, sizeof key, sb->id, pid);
 			store_proc_put(&app->store, key, json_object_to_json_string_ext(r, JSON_C_TO_STRING_PLAIN), NULL);
 		}
