@@ -52,7 +52,9 @@ int sandbox_connect(int sbdirfd)
 	int fd, r;
 
 	snprintf(sa.sun_path, sizeof sa.sun_path, "/proc/self/fd/%d/ctl", sbdirfd);
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	/* non-blocking: an init that stopped accepting (its backlog full) must
+	 * not hold the worker; EAGAIN says busy */
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -1;
 	do
@@ -64,6 +66,7 @@ int sandbox_connect(int sbdirfd)
 		errno = saved;
 		return -1;
 	}
+	fcntl(fd, F_SETFL, 0);
 	return fd;
 }
 

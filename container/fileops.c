@@ -164,26 +164,43 @@ static void do_write(int sock, int datafd, const struct sb_file_req *rq, const c
 }
 
 /* Owner names from the sandbox's own /etc/passwd and /etc/group, read as
- * text: no NSS module is ever loaded on the sandbox's say-so. */
-static const char *id_name(const char *file, unsigned id, char *buf, size_t len)
+ * text: no NSS module is ever loaded on the sandbox's say-so, and the files
+ * are the sandbox's: only a regular file, read once, at most 1 MiB (a FIFO
+ * or /dev/zero there must not hang or spin us). */
+static char *id_table(const char *file)
 {
-	char line[512];
-	FILE *f = fopen(file, "re");
+	int fd = open(file, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+	char *buf = NULL;
+	ssize_t n;
 
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (buf = malloc(1 << 20)) &&
+	    (n = sb_read_full(fd, buf, (1 << 20) - 1)) >= 0)
+		buf[n] = '\0';
+	else if (buf) {
+		free(buf);
+		buf = NULL;
+	}
+	close(fd);
+	return buf;
+}
+
+static const char *id_name(const char *table, unsigned id, char *buf, size_t len)
+{
 	snprintf(buf, len, "%u", id);
-	if (!f)
-		return buf;
-	while (fgets(line, sizeof line, f)) {
-		char *name = line, *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-		if (!c2)
-			continue;
-		*c1 = '\0';
-		if ((unsigned)strtoul(c2 + 1, NULL, 10) == id && *name) {
-			snprintf(buf, len, "%.63s", name);
+	for (const char *line = table; line && *line;) {
+		const char *end = strchr(line, '\n'), *c1 = strchr(line, ':');
+		const char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+		if (!end)
+			end = line + strlen(line);
+		if (c1 && c2 && c2 < end && c1 > line && (unsigned)strtoul(c2 + 1, NULL, 10) == id) {
+			snprintf(buf, len, "%.*s", (int)(c1 - line < 63 ? c1 - line : 63), line);
 			break;
 		}
+		line = *end ? end + 1 : end;
 	}
-	fclose(f);
 	return buf;
 }
 
@@ -191,6 +208,7 @@ struct lister {
 	struct json_object *arr;
 	uint64_t max, count;
 	int flags;
+	char *passwd, *group;
 };
 
 static void list_dir(struct lister *l, const char *dir, const char *prefix, int depth)
@@ -225,9 +243,9 @@ static void list_dir(struct lister *l, const char *dir, const char *prefix, int 
 		json_object_object_add(e, "mtime", json_object_new_int64(
 			(int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000));
 		json_object_object_add(e, "user", json_object_new_string(
-			id_name("/etc/passwd", st.st_uid, who, sizeof who)));
+			id_name(l->passwd, st.st_uid, who, sizeof who)));
 		json_object_object_add(e, "group", json_object_new_string(
-			id_name("/etc/group", st.st_gid, who, sizeof who)));
+			id_name(l->group, st.st_gid, who, sizeof who)));
 		if (S_ISLNK(st.st_mode) && (n = readlink(path, target, sizeof target - 1)) >= 0) {
 			target[n] = '\0';
 			json_object_object_add(e, "target", json_object_new_string(target));
@@ -253,6 +271,8 @@ static void do_list(int sock, int datafd, const struct sb_file_req *rq, const ch
 	if (!S_ISDIR(st.st_mode))
 		fail(sock, ENOTDIR, "not a directory");
 	send_info(sock, &st);
+	l.passwd = id_table("/etc/passwd");
+	l.group = id_table("/etc/group");
 	list_dir(&l, path, "", 0);
 	s = json_object_to_json_string_ext(l.arr, JSON_C_TO_STRING_PLAIN);
 	sb_write_full(datafd, s, strlen(s));

@@ -57,6 +57,8 @@ int sandbox_file_request(int ctl, const struct sb_file_req *rq, const char *path
 		*data = rq->op == SB_FILE_WRITE ? p[1] : p[0];
 		theirs = rq->op == SB_FILE_WRITE ? p[0] : p[1];
 	}
+	if (*data >= 0)
+		fcntl(*data, F_SETFL, O_NONBLOCK);	/* waited on with deadlines */
 	ret = sb_msg_send(ctl, &m, payload, sizeof r + l1 + l2, &theirs, theirs >= 0 ? 1 : 0);
 	if (theirs >= 0)
 		close(theirs);
@@ -113,7 +115,8 @@ int sandbox_file_reply(int ctl, struct sb_file_info *info, int timeout_ms, struc
 		/* the child's words (bounded, lossy-encoded later), else errno's */
 		text[sizeof text - 1] = '\0';
 		sb_fail(err, status_of(m.val), 0, "%s", text[0] ? text : strerror(m.val));
-		err->errnum = m.val;
+		if (err)
+			err->errnum = m.val;
 		return -1;
 	}
 	if (m.type == SB_MSG_EXITED)

@@ -18,6 +18,23 @@ struct proc {
 
 static struct proc procs[SB_PROC_MAX];
 
+/* A log or exit file in the sandbox's tree: never a FIFO or a device,
+ * which would stall the init (the sandbox may plant one there). */
+static int open_regular(const char *path, int flags)
+{
+	struct stat st;
+	int fd = open(path, flags | O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW, 0644);
+
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		errno = EINVAL;
+		return -1;
+	}
+	return fd;
+}
+
 static void close_slot(struct proc *p)
 {
 	for (int i = 0; i < 2; i++) {
@@ -59,7 +76,7 @@ int procs_prepare(const char *id, int *out, int *err)
 	p->pipe[0] = p->pipe[1] = p->log[0] = p->log[1] = -1;
 	for (int i = 0; i < 2; i++) {
 		snprintf(path, sizeof path, "%s/%s", dir, i ? "stderr" : "stdout");
-		p->log[i] = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+		p->log[i] = open_regular(path, O_CREAT | O_TRUNC);
 		if (p->log[i] < 0) {
 			close_slot(p);
 			return -1;
@@ -163,7 +180,7 @@ int procs_reaped(pid_t pid, int status)
 		p->info.status = status;
 		snprintf(path, sizeof path, SB_PROC_DIR "/%s/exit", p->info.id);
 		snprintf(text, sizeof text, "%d\n", status);
-		int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+		int fd = open_regular(path, O_CREAT | O_TRUNC);
 		if (fd >= 0) {
 			sb_write_full(fd, text, strlen(text));
 			close(fd);

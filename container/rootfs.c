@@ -135,16 +135,23 @@ static int mount_overlay(const struct rootfs_spec *s, struct sb_err *err)
 
 /* First start: the skeleton becomes the sandbox root's (copy-up of just
  * those entries); no sandbox code has run yet, so these paths are ours. */
+/* chown one path of the new root, resolved inside it without following
+ * any symlink (we are host root, the host is still our /). */
+static int chown_in_root(int rootfd, const char *rel, uid_t id)
+{
+	cleanup_close int fd = *rel ? open_in_root(rootfd, rel, O_PATH | O_NOFOLLOW) : -1;
+
+	if (*rel && fd < 0)
+		return errno == ENOENT ? 0 : -1;
+	return fchownat(*rel ? fd : rootfd, "", id, id, AT_EMPTY_PATH);
+}
+
 static int hand_over_skeleton(int rootfd, uid_t base, struct sb_err *err)
 {
-	for (const char *const *p = image_owned_paths; *p; p++) {
-		int r = **p ? fchownat(rootfd, *p, base, base, AT_SYMLINK_NOFOLLOW)
-			    : fchownat(rootfd, "", base, base, AT_EMPTY_PATH);
-		if (r < 0 && errno != ENOENT)
+	for (const char *const *p = image_owned_paths; *p; p++)
+		if (chown_in_root(rootfd, *p, base) < 0)
 			return sb_syserr(err, "chown /%s", *p);
-	}
-	if (fchownat(rootfd, "home/user", base + 1000, base + 1000, AT_SYMLINK_NOFOLLOW) < 0 &&
-	    errno != ENOENT)
+	if (chown_in_root(rootfd, "home/user", base + 1000) < 0)
 		return sb_syserr(err, "chown /home/user");
 	return 0;
 }

@@ -3,6 +3,7 @@
 #include "util.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <signal.h>
 #include <stdio.h>
@@ -80,6 +81,50 @@ ssize_t sb_read_full(int fd, void *buf, size_t len)
 			return -1;
 		if (n == 0)
 			break;
+		off += (size_t)n;
+	}
+	return (ssize_t)off;
+}
+
+static int wait_fd(int fd, short events, int idle_ms)
+{
+	struct pollfd p = { .fd = fd, .events = events };
+	int r;
+
+	do
+		r = poll(&p, 1, idle_ms);
+	while (r < 0 && errno == EINTR);
+	if (r == 0)
+		errno = ETIMEDOUT;
+	return r > 0 ? 0 : -1;
+}
+
+ssize_t sb_read_wait(int fd, void *buf, size_t len, int idle_ms)
+{
+	for (;;) {
+		ssize_t n = read(fd, buf, len);
+		if (n >= 0 || (errno != EINTR && errno != EAGAIN))
+			return n;
+		if (errno == EAGAIN && wait_fd(fd, POLLIN, idle_ms) < 0)
+			return -1;
+	}
+}
+
+ssize_t sb_write_wait(int fd, const void *buf, size_t len, int idle_ms)
+{
+	size_t off = 0;
+
+	while (off < len) {
+		ssize_t n = write(fd, (const char *)buf + off, len - off);
+		if (n < 0 && errno == EAGAIN) {
+			if (wait_fd(fd, POLLOUT, idle_ms) < 0)
+				return -1;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
 		off += (size_t)n;
 	}
 	return (ssize_t)off;

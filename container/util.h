@@ -60,6 +60,11 @@ static inline int steal_fd(int *fd)
 }
 
 ssize_t sb_read_full(int fd, void *buf, size_t len);
+/* One read or a full write on a non-blocking fd, waiting at most idle_ms
+ * for it to become ready: -1 with ETIMEDOUT when the other side stalls (a
+ * sandbox can stop a process it shares a uid with). */
+ssize_t sb_read_wait(int fd, void *buf, size_t len, int idle_ms);
+ssize_t sb_write_wait(int fd, const void *buf, size_t len, int idle_ms);
 ssize_t sb_write_full(int fd, const void *buf, size_t len);
 /* Read a small file (at most cap-1 bytes) relative to dirfd, NUL-terminated. */
 ssize_t sb_read_file_at(int dirfd, const char *path, char *buf, size_t cap);

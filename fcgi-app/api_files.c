@@ -17,6 +17,9 @@
 #include <time.h>
 
 #define FILE_TIMEOUT_MS 30000
+/* the data pipe: the child may be stopped by the sandbox; no progress for
+ * this long and the operation is abandoned (closing ctl kills the child) */
+#define DATA_IDLE_MS 30000
 #define JSON_FILE_MAX (32ULL << 20)	/* as the Cloudflare SDK: larger is 413 */
 #define LIST_MAX_ENTRIES 10000
 
@@ -94,7 +97,7 @@ static char *slurp(int fd, size_t cap, size_t *len, bool *over)
 		if (n == size) {
 			if (size >= cap) {
 				char c;
-				*over = read(fd, &c, 1) > 0;
+				*over = sb_read_wait(fd, &c, 1, DATA_IDLE_MS) > 0;
 				break;
 			}
 			size = size * 2 > cap ? cap : size * 2;
@@ -105,9 +108,7 @@ static char *slurp(int fd, size_t cap, size_t *len, bool *over)
 			}
 			buf = nb;
 		}
-		r = read(fd, buf + n, size - n);
-		if (r < 0 && errno == EINTR)
-			continue;
+		r = sb_read_wait(fd, buf + n, size - n, DATA_IDLE_MS);
 		if (r <= 0)
 			break;
 		n += (size_t)r;
@@ -169,9 +170,7 @@ static int stream_out(struct http_req *req, int fd, uint64_t size)
 	char buf[65536];
 
 	while (size > 0) {
-		ssize_t n = read(fd, buf, size < sizeof buf ? size : sizeof buf);
-		if (n < 0 && errno == EINTR)
-			continue;
+		ssize_t n = sb_read_wait(fd, buf, size < sizeof buf ? size : sizeof buf, DATA_IDLE_MS);
 		if (n <= 0)
 			return -1;
 		if (FCGX_PutStr(buf, (int)n, req->fcgi->out) < 0)
@@ -270,7 +269,7 @@ static int feed(struct http_req *req, int data, const char *mem, size_t len, boo
 			n = (size_t)got;
 			src = buf;
 		}
-		if (sb_write_full(data, src, n) < 0)
+		if (sb_write_wait(data, src, n, DATA_IDLE_MS) < 0)
 			break;	/* the child stopped reading: its answer says why */
 		if (!from_body)
 			mem += n;

@@ -23,6 +23,8 @@
 #include <time.h>
 
 #define KILL_GRACE_MS 5000
+#define RECORDS_PER_SANDBOX 256	/* the oldest ended ones go first */
+#define COMMAND_KEPT 1024	/* bytes of the command a record keeps */
 #define LOG_POLL_MS 200
 
 static void reply_err(struct http_req *req, const struct sb_err *err)
@@ -122,6 +124,8 @@ static bool valid_proc_id(const char *id)
 	return project_id_valid(id);
 }
 
+static void prune(struct app *app, struct sandbox_ref *sb);
+
 void api_proc_start(struct app *app, struct http_req *req, const char *id)
 {
 	struct sb_err err = SB_ERR_INIT;
@@ -152,8 +156,12 @@ void api_proc_start(struct app *app, struct http_req *req, const char *id)
 			 (unsigned long)(ts.tv_nsec / 10000) ^ (unsigned long)getpid());
 	}
 	if (app_sandbox_get(app, id, true, NULL, &sb, &err) < 0 ||
-	    (ctl = app_sandbox_connect(app, &sb, &err)) < 0 ||
-	    sandbox_spawn(ctl, &app->cg, id, procid, &a.rq, &pid, &err) < 0) {
+	    (ctl = app_sandbox_connect(app, &sb, &err)) < 0) {
+		reply_err(req, &err);
+		goto out;
+	}
+	prune(app, &sb);
+	if (sandbox_spawn(ctl, &app->cg, id, procid, &a.rq, &pid, &err) < 0) {
 		reply_err(req, &err);
 		goto out;
 	}
@@ -161,7 +169,8 @@ void api_proc_start(struct app *app, struct http_req *req, const char *id)
 	r = json_object_new_object();
 	json_object_object_add(r, "id", json_object_new_string(procid));
 	json_object_object_add(r, "pid", json_object_new_int(pid));
-	json_object_object_add(r, "command", json_object_new_string(a.rq.command));
+	json_object_object_add(r, "command", json_object_new_string_len(a.rq.command,
+		(int)(strlen(a.rq.command) < COMMAND_KEPT ? strlen(a.rq.command) : COMMAND_KEPT)));
 	json_object_object_add(r, "status", json_object_new_string("running"));
 	json_object_object_add(r, "exitCode", NULL);
 	json_object_object_add(r, "startedAt", iso(sb_now_ms()));
@@ -232,6 +241,34 @@ static struct json_object *records(struct app *app, struct sandbox_ref *sb, cons
 	return c.arr;
 }
 
+static int by_start(const void *a, const void *b)
+{
+	const char *x = jstr(*(struct json_object *const *)a, "startedAt");
+	const char *y = jstr(*(struct json_object *const *)b, "startedAt");
+
+	return strcmp(x ? x : "", y ? y : "");
+}
+
+/* Keep LMDB bounded: past RECORDS_PER_SANDBOX, the oldest ended records go. */
+static void prune(struct app *app, struct sandbox_ref *sb)
+{
+	struct json_object *arr = records(app, sb, NULL);
+	size_t n = json_object_array_length(arr);
+
+	if (n >= RECORDS_PER_SANDBOX) {
+		json_object_array_sort(arr, by_start);
+		for (size_t i = 0; i < n && n - i >= RECORDS_PER_SANDBOX; i++) {
+			struct json_object *r = json_object_array_get_idx(arr, i);
+			char key[160];
+			if (!strcmp(status_of(r), "running") || !jstr(r, "id"))
+				continue;
+			key_of(key, sizeof key, sb->id, jstr(r, "id"));
+			store_proc_del(&app->store, key, NULL);
+		}
+	}
+	json_object_put(arr);
+}
+
 void api_proc_list(struct app *app, struct http_req *req, const char *id)
 {
 	struct sb_err err = SB_ERR_INIT;
@@ -290,8 +327,16 @@ static char *read_log(struct sandbox_ref *sb, const char *procid, const char *wh
 	if (sandbox_file_request(ctl, &rq, path, NULL, &data, err) == 0 &&
 	    sandbox_file_reply(ctl, &info, 10000, err) == 0) {
 		uint64_t want = info.size > offset ? info.size - offset : 0;
-		buf = malloc(want + 1);
-		if (buf && sb_read_full(data, buf, want) == (ssize_t)want) {
+		/* the child's word on sizes is checked, never trusted */
+		buf = want <= SB_PROC_LOG_MAX ? malloc(want + 1) : NULL;
+		size_t got = 0;
+		while (buf && got < want) {
+			ssize_t n = sb_read_wait(data, buf + got, want - got, 30000);
+			if (n <= 0)
+				break;
+			got += (size_t)n;
+		}
+		if (buf && got == want) {
 			*len = want;
 			buf[want] = '\0';
 		} else {

@@ -197,6 +197,8 @@ int app_sandbox_connect(struct app *app, struct sandbox_ref *sb, struct sb_err *
 
 	if (fd >= 0)
 		return fd;
+	if (errno == EAGAIN)
+		return sb_fail(err, 503, EAGAIN, "sandbox %s is not answering; try again later", sb->id);
 	if (errno != ECONNREFUSED && errno != ENOENT)
 		return sb_syserr(err, "connect to sandbox %s", sb->id);
 	lock = openat(sb->dirfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -209,6 +211,8 @@ int app_sandbox_connect(struct app *app, struct sandbox_ref *sb, struct sb_err *
 	fd = sandbox_connect(sb->dirfd);
 	if (fd >= 0)
 		return fd;
+	if (errno == EAGAIN)	/* it runs, but does not accept: never start a second */
+		return sb_fail(err, 503, EAGAIN, "sandbox %s is not answering; try again later", sb->id);
 	int r = capacity_make_room(app, sb->id, err);
 	if (r == 0)
 		r = start_locked(app, sb, err);

@@ -302,3 +302,21 @@ int store_proc_foreach(struct store *s, const char *prefix,
 	mdb_txn_abort(txn);
 	return 0;
 }
+
+int store_proc_del(struct store *s, const char *key, struct sb_err *err)
+{
+	MDB_val k = { strlen(key), (void *)key };
+	MDB_txn *txn;
+	int rc;
+
+	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)))
+		return mdb_fail(err, rc, "begin");
+	rc = mdb_del(txn, s->procs, &k, NULL);
+	if (rc && rc != MDB_NOTFOUND) {
+		mdb_txn_abort(txn);
+		return mdb_fail(err, rc, "del");
+	}
+	if ((rc = mdb_txn_commit(txn)))
+		return mdb_fail(err, rc, "commit");
+	return 0;
+}

@@ -43,6 +43,7 @@ int store_foreach(struct store *s, void (*fn)(const char *id, const struct sb_re
 int store_proc_put(struct store *s, const char *key, const char *json, struct sb_err *err);
 /* 1 found (*json is malloc'd), 0 missing, -1 error */
 int store_proc_get(struct store *s, const char *key, char **json, struct sb_err *err);
+int store_proc_del(struct store *s, const char *key, struct sb_err *err);
 /* fn for every record whose key starts with prefix */
 int store_proc_foreach(struct store *s, const char *prefix,
 		       void (*fn)(const char *key, const char *json, void *arg), void *arg,

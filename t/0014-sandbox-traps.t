@@ -1,0 +1,66 @@
+#!/bin/bash
+# Traps a sandbox can lay for the service itself (found by review): FIFOs
+# where the service reads or writes inside the sandbox, a full control
+# socket backlog, a clone's sibling removed under its timeout.  Each must
+# cost the sandbox its own request at most, never a worker or the pool.
+. "${TOP_SRCDIR:-$(dirname "$0")/..}/t/lib.sh"
+T_WORKERS=2
+sbd_start --clone-allow 127.0.0.0/8 --clone-timeout 3
+W0=$(sbd_workers)
+
+api POST /sandboxes/a
+is "$STATUS" 200 "sandbox created"
+
+# a FIFO where ls reads owner names
+exec_in a 'touch /workspace/f; rm -f /etc/passwd /etc/group && mkfifo /etc/passwd /etc/group && echo planted'
+is "$(jqr .data.stdout)" planted "inside: /etc/passwd and /etc/group are FIFOs"
+for i in 1 2 3; do
+	api GET "/sandboxes/a/ls?path=/workspace" '' --max-time 20
+	is "$STATUS" 200 "ls $i answers (owner names fall back to numbers)"
+done
+is "$(jqr '.data.entries[0].user')" 0 "the owner is shown by number"
+api GET /sandboxes/a '' --max-time 20
+is "$STATUS" 200 "the pool still answers"
+
+# a FIFO where the init records a background process's exit
+GO=/tmp/go-$RANDOM
+api POST /sandboxes/a/processes "$(jq -cn --arg go "$GO" '{processId: "p1", command: ("while [ ! -e " + $go + " ]; do sleep 0.02; done")}')"
+is "$STATUS" 200 "process p1 started"
+exec_in a "rm -f /.sandboxd/processes/p1/exit; mkfifo /.sandboxd/processes/p1/exit; touch $GO; echo planted"
+is "$(jqr .data.stdout)" planted "inside: its exit file is a FIFO, and p1 is let go"
+for _ in $(seq 1 200); do
+	api GET /sandboxes/a/processes/p1 '' --max-time 20
+	[ "$(jqr .data.status)" != running ] && break
+	sleep 0.05
+done
+is "$(jqr .data.status)" completed "the init reaped p1 (and did not block on the FIFO)"
+exec_in a 'echo hi'
+is "$(jqr .data.stdout)" hi "the sandbox's init still serves"
+
+# a FIFO where a background process's log goes
+exec_in a 'mkdir -p /.sandboxd/processes/p2 && mkfifo /.sandboxd/processes/p2/stdout && echo planted'
+api POST /sandboxes/a/processes '{"processId": "p2", "command": "echo x"}' --max-time 20
+like "$STATUS" '^[45][0-9][0-9]$' "a process whose log is a FIFO is refused ($STATUS), not hung"
+exec_in a 'echo hi'
+is "$(jqr .data.stdout)" hi "and the init still serves"
+
+# a clone killed at its deadline whose sibling directory the sandbox removed
+python3 -c '
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", 0)); s.listen(8)
+print(s.getsockname()[1], flush=True)
+c = []
+while True:
+    c.append(s.accept())' >"$T_DIR/silent.port" &
+SRV=$!
+for _ in $(seq 1 100); do [ -s "$T_DIR/silent.port" ] && break; sleep 0.05; done
+SPORT=$(head -n 1 "$T_DIR/silent.port")
+api POST /sandboxes/a/processes '{"processId": "rm", "command": "while :; do rm -rf /workspace/*.sandboxd-clone-*; sleep 0.01; done"}'
+api POST /sandboxes/a/clone "{\"repoUrl\":\"http://127.0.0.1:$SPORT/x.git\",\"directory\":\"x\"}"
+is "$STATUS" 504 "the clone times out (504)"
+kill "$SRV" 2>/dev/null
+is "$(sbd_workers)" "$W0" "no worker died on any of it"
+unlike "$(cat "$T_DIR/sandboxd.log")" 'died' "the log has no dead worker"
+
+done_testing
