@@ -12,6 +12,7 @@
 #include "sse.h"
 
 #include <fcntl.h>
+#include <ifaddrs.h>
 #include <netdb.h>
 #include <poll.h>
 #include <stdio.h>
@@ -21,6 +22,31 @@
 #include <sys/wait.h>
 
 #define CONNECT_TIMEOUT_MS 10000
+
+/* One of this host's own addresses (a service bound to 0.0.0.0 answers
+ * there as on loopback), unless --clone-allow names it. */
+static bool host_address(const struct sockaddr *sa, const struct conf *c)
+{
+	struct ifaddrs *ifs, *i;
+	bool mine = false;
+
+	if (getifaddrs(&ifs) < 0)
+		return true;	/* cannot tell: refuse */
+	for (i = ifs; i && !mine; i = i->ifa_next) {
+		const struct sockaddr *ia = i->ifa_addr;
+		if (!ia || ia->sa_family != sa->sa_family)
+			continue;
+		if (sa->sa_family == AF_INET)
+			mine = !memcmp(&((const struct sockaddr_in *)ia)->sin_addr,
+				       &((const struct sockaddr_in *)sa)->sin_addr, 4);
+		else if (sa->sa_family == AF_INET6)
+			mine = !memcmp(&((const struct sockaddr_in6 *)ia)->sin6_addr,
+				       &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+	}
+	freeifaddrs(ifs);
+	/* what the operator allowed by name (tests allow 127.0.0.0/8) stays allowed */
+	return mine && !clone_addr_listed(sa, c->clone_allow, c->nclone_allow);
+}
 
 /* A connected socket to one allowed address of host:port, or -1 with why. */
 static int dial(const struct conf *c, const char *host, const char *port, char *why, size_t len)
@@ -37,7 +63,8 @@ static int dial(const struct conf *c, const char *host, const char *port, char *
 	}
 	snprintf(why, len, "%s resolves only to addresses this service may not reach", host);
 	for (struct addrinfo *a = res; a && fd < 0; a = a->ai_next) {
-		if (!clone_addr_allowed(a->ai_addr, c->clone_allow, c->nclone_allow))
+		if (!clone_addr_allowed(a->ai_addr, c->clone_allow, c->nclone_allow) ||
+		    host_address(a->ai_addr, c))
 			continue;
 		fd = socket(a->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 		if (fd < 0)

@@ -154,6 +154,37 @@ static bool v4_blocked(const unsigned char *a)
 	return false;
 }
 
+/* The address as bytes, an IPv4-mapped IPv6 address as the IPv4 it is. */
+static int addr_bytes(const struct sockaddr *sa, unsigned char *a)
+{
+	int family = sa->sa_family;
+
+	if (family == AF_INET) {
+		memcpy(a, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+	} else if (family == AF_INET6) {
+		static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF };
+		memcpy(a, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+		if (!memcmp(a, mapped, 12)) {
+			memmove(a, a + 12, 4);
+			family = AF_INET;
+		}
+	} else {
+		return -1;
+	}
+	return family;
+}
+
+bool clone_addr_listed(const struct sockaddr *sa, const struct clone_allow *allow, int nallow)
+{
+	unsigned char a[16];
+	int family = addr_bytes(sa, a);
+
+	for (int i = 0; i < nallow; i++)
+		if (allow[i].family == family && prefix_match(a, allow[i].addr, allow[i].bits))
+			return true;
+	return false;
+}
+
 bool clone_addr_allowed(const struct sockaddr *sa, const struct clone_allow *allow, int nallow)
 {
 	unsigned char a[16];
@@ -177,12 +208,18 @@ bool clone_addr_allowed(const struct sockaddr *sa, const struct clone_allow *all
 			return true;
 	if (family == AF_INET)
 		return !v4_blocked(a);
-	/* IPv6: unspecified, loopback, link-local, unique-local, multicast, NAT64 */
-	static const unsigned char zero[16];
-	if (!memcmp(a, zero, 15) && (a[15] == 0 || a[15] == 1))
-		return false;
-	if ((a[0] == 0xFE && (a[1] & 0xC0) == 0x80) || (a[0] & 0xFE) == 0xFC || a[0] == 0xFF)
-		return false;
-	static const unsigned char nat64[12] = { 0, 0x64, 0xFF, 0x9B };
-	return memcmp(a, nat64, 12) != 0;
+	/* IPv6: the IPv4-compatible block (::/96, with :: and ::1), link-local,
+	 * site-local, unique-local, multicast, discard (100::/64), NAT64
+	 * (64:ff9b::/96 and 64:ff9b:1::/48) and 6to4 (2002::/16), which all
+	 * lead to addresses judged above or to the local network */
+	static const struct { unsigned char net[16]; int bits; } blocked6[] = {
+		{ { 0 }, 96 },
+		{ { 0xFE, 0x80 }, 10 }, { { 0xFE, 0xC0 }, 10 }, { { 0xFC }, 7 }, { { 0xFF }, 8 },
+		{ { 0x01, 0x00 }, 64 }, { { 0, 0x64, 0xFF, 0x9B }, 96 },
+		{ { 0, 0x64, 0xFF, 0x9B, 0, 0x01 }, 48 }, { { 0x20, 0x02 }, 16 },
+	};
+	for (size_t i = 0; i < sizeof blocked6 / sizeof *blocked6; i++)
+		if (prefix_match(a, blocked6[i].net, blocked6[i].bits))
+			return false;
+	return true;
 }

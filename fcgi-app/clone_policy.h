@@ -29,5 +29,7 @@ int clone_allow_parse(const char *cidr, struct clone_allow *a);
 /* Loopback, private, link-local (cloud metadata), CGNAT, multicast and
  * reserved ranges are refused unless allowed. */
 bool clone_addr_allowed(const struct sockaddr *sa, const struct clone_allow *allow, int nallow);
+/* Whether one of the --clone-allow ranges names the address. */
+bool clone_addr_listed(const struct sockaddr *sa, const struct clone_allow *allow, int nallow);
 
 #endif
