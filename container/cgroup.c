@@ -371,15 +371,24 @@ void cg_exec_remove(struct sb_cgroups *cg, const char *id, const char *name)
 
 int cg_exec_release(struct sb_cgroups *cg, const char *id, const char *name)
 {
-	char path[256], buf[65536], *p, *end;
+	char rel[256], path[300], buf[65536], *p, *end;
+	int ret = -1;
 
-	snprintf(path, sizeof path, "%s/%s/cgroup.procs", id, name);
-	/* a process forking while we move it leaves a child behind: repeat */
+	snprintf(rel, sizeof rel, "%s/%s", id, name);
+	snprintf(path, sizeof path, "%s/cgroup.procs", rel);
+	if (sb_read_file_at(procs_dir(cg), path, buf, sizeof buf) <= 0 || cg->fake)
+		return 0;	/* the common case: nothing left behind */
+	/* frozen while we move them: no pid read here can exit and be reused
+	 * by a process of the host before we write it */
+	if (cg->version == 2)
+		knob_writef(cg, procs_dir(cg), rel, "cgroup.freeze", "1", NULL);
+	else
+		freeze(cg, procs_dir(cg), rel);
 	for (int round = 0; round < 16; round++) {
-		if (sb_read_file_at(procs_dir(cg), path, buf, sizeof buf) <= 0)
-			return 0;
-		if (cg->fake)
-			return 0;
+		if (sb_read_file_at(procs_dir(cg), path, buf, sizeof buf) <= 0) {
+			ret = 0;
+			break;
+		}
 		for (p = buf; *p; p = end) {
 			long pid = strtol(p, &end, 10);
 			if (end == p)
@@ -389,7 +398,14 @@ int cg_exec_release(struct sb_cgroups *cg, const char *id, const char *name)
 				end++;
 		}
 	}
-	return -1;
+	if (cg->version == 2) {
+		knob_writef(cg, procs_dir(cg), rel, "cgroup.freeze", "0", NULL);
+	} else {
+		char st[300];
+		snprintf(st, sizeof st, "%s/freezer.state", rel);
+		knob_write(cg, procs_dir(cg), st, "THAWED");
+	}
+	return ret;
 }
 
 static void remove_tree(int dirfd, const char *rel)

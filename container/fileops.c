@@ -204,9 +204,12 @@ static const char *id_name(const char *table, unsigned id, char *buf, size_t len
 	return buf;
 }
 
+/* A listing's JSON stays under this: a worker parses it whole. */
+#define LIST_MAX_BYTES (8u << 20)
+
 struct lister {
 	struct json_object *arr;
-	uint64_t max, count;
+	uint64_t max, count, bytes;
 	int flags;
 	char *passwd, *group;
 };
@@ -218,11 +221,12 @@ static void list_dir(struct lister *l, const char *dir, const char *prefix, int 
 
 	if (!d)
 		return;
-	for (struct dirent *de; (de = readdir(d)) && l->count < l->max;) {
+	for (struct dirent *de; (de = readdir(d)) && l->count < l->max && l->bytes < LIST_MAX_BYTES;) {
 		struct json_object *e;
 		struct stat st;
 		ssize_t n;
 
+		target[0] = '\0';
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
 		if (de->d_name[0] == '.' && !(l->flags & SB_FILE_HIDDEN))
@@ -252,6 +256,8 @@ static void list_dir(struct lister *l, const char *dir, const char *prefix, int 
 		}
 		json_object_array_add(l->arr, e);
 		l->count++;
+		/* names and targets dominate an entry's size; the rest is ~200 bytes */
+		l->bytes += 200 + 2 * (strlen(rel) + (S_ISLNK(st.st_mode) ? strlen(target) : 0));
 		if ((l->flags & SB_FILE_RECURSIVE) && S_ISDIR(st.st_mode) && depth < 64) {
 			snprintf(rel, sizeof rel, "%s%s/", prefix, de->d_name);
 			list_dir(l, path, rel, depth + 1);
@@ -274,7 +280,12 @@ static void do_list(int sock, int datafd, const struct sb_file_req *rq, const ch
 	l.passwd = id_table("/etc/passwd");
 	l.group = id_table("/etc/group");
 	list_dir(&l, path, "", 0);
-	s = json_object_to_json_string_ext(l.arr, JSON_C_TO_STRING_PLAIN);
+	/* {"entries": [...], "truncated": bool}: stopped by a cap or not */
+	struct json_object *out = json_object_new_object();
+	json_object_object_add(out, "entries", l.arr);
+	json_object_object_add(out, "truncated",
+			       json_object_new_boolean(l.count >= l.max || l.bytes >= LIST_MAX_BYTES));
+	s = json_object_to_json_string_ext(out, JSON_C_TO_STRING_PLAIN);
 	sb_write_full(datafd, s, strlen(s));
 }
 

@@ -553,14 +553,22 @@ void api_ls(struct app *app, struct http_req *req, const char *id)
 		goto out;
 	}
 	size_t len;
-	char *json = slurp(data, 64u << 20, &len, &over);
+	/* the child stops at 8 MiB of listing (fileops.c); more is a broken child */
+	char *json = slurp(data, 16u << 20, &len, &over);
+	struct json_object *top = NULL, *tr;
 	if (!json || over || sandbox_file_end(ctl, FILE_TIMEOUT_MS, &err) < 0 ||
-	    !(arr = json_tokener_parse(json)) || !json_object_is_type(arr, json_type_array)) {
+	    !(top = json_tokener_parse(json)) || !json_object_is_type(top, json_type_object) ||
+	    !json_object_object_get_ex(top, "entries", &arr) || !json_object_is_type(arr, json_type_array)) {
+		json_object_put(top);
+		arr = NULL;
 		free(json);
 		reply_err(req, err.msg[0] ? &err : &(struct sb_err){ .status = 500, .msg = "bad listing from the sandbox" });
 		goto out;
 	}
 	free(json);
+	bool truncated = json_object_object_get_ex(top, "truncated", &tr) && json_object_get_boolean(tr);
+	arr = json_object_get(arr);
+	json_object_put(top);
 	/* the seed's `ls -la` text, from the same entries */
 	size_t n = json_object_array_length(arr);
 	for (size_t i = 0; i < n; i++) {
@@ -577,7 +585,7 @@ void api_ls(struct app *app, struct http_req *req, const char *id)
 	json_object_object_add(d, "path", json_object_new_string(path));
 	json_object_object_add(d, "listing", json_string_lossy(listing.buf ? listing.buf : "", listing.len));
 	json_object_object_add(d, "entries", json_object_get(arr));
-	json_object_object_add(d, "truncated", json_object_new_boolean(n >= LIST_MAX_ENTRIES));
+	json_object_object_add(d, "truncated", json_object_new_boolean(truncated));
 	http_reply_data(req, 200, d);
 out:
 	json_object_put(arr);

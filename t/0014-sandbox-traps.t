@@ -44,6 +44,20 @@ like "$STATUS" '^[45][0-9][0-9]$' "a process whose log is a FIFO is refused ($ST
 exec_in a 'echo hi'
 is "$(jqr .data.stdout)" hi "and the init still serves"
 
+# a listing made huge on purpose: 5000 symlinks with 2000-byte targets
+exec_in a 'mkdir -p /workspace/huge && cd /workspace/huge && t=$(head -c 2000 /dev/zero | tr "\0" x) && i=0 && while [ $i -lt 5000 ]; do ln -s "/$t" "l$i"; i=$((i+1)); done && echo made'
+is "$(jqr .data.stdout)" made "inside: 5000 long symlinks"
+api GET "/sandboxes/a/ls?path=/workspace/huge" '' --max-time 60
+is "$STATUS" 200 "ls of it answers"
+is "$(jqr .data.truncated)" true "cut short and saying so (the child's 8 MiB budget)"
+HWM=0
+for w in $(sbd_workers); do
+	h=$(awk '/VmHWM/ { print $2 }' /proc/$w/status)
+	[ "$h" -gt "$HWM" ] && HWM=$h
+done
+diag "workers' peak RSS after the huge listing: $HWM kB"
+ok $([ "$HWM" -lt 262144 ]; echo $?) "no worker grew past 256 MiB for it"
+
 # a clone killed at its deadline whose sibling directory the sandbox removed
 python3 -c '
 import socket, sys
