@@ -132,17 +132,8 @@ ssize_t sb_write_wait(int fd, const void *buf, size_t len, int idle_ms)
 
 ssize_t sb_write_full(int fd, const void *buf, size_t len)
 {
-	size_t off = 0;
-
-	while (off < len) {
-		ssize_t n = write(fd, (const char *)buf + off, len - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		off += (size_t)n;
-	}
-	return (ssize_t)off;
+	/* on a blocking fd EAGAIN never comes, so this never waits in poll */
+	return sb_write_wait(fd, buf, len, -1);
 }
 
 ssize_t sb_read_file_at(int dirfd, const char *path, char *buf, size_t cap)

@@ -28,12 +28,6 @@ sandbox_comms() {
 	local p
 	for p in $(sandbox_pids "$1"); do cat "/proc/$p/comm" 2>/dev/null; done | sort | tr '\n' ' ' | sed 's/ $//'
 }
-init_of() {
-	local p
-	for p in $(sandbox_pids "$1"); do
-		[ "$(cat "/proc/$p/comm" 2>/dev/null)" = sandbox-init ] && echo "$p"
-	done
-}
 workers() { sbd_workers; }
 # host processes (not zombies) whose real uid is in the harness's window
 uid_window_procs() {

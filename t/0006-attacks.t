@@ -39,12 +39,6 @@ gcc -O1 -Wall -o /workspace/bin/$name /workspace/src/$name.c && echo compiled" 1
 	is "$OUT" compiled "$name.c compiles inside $id with the sandbox's gcc"
 }
 words() { tr -s ' \n' '\n\n' | sed '/^$/d' | sort | tr '\n' ' ' | sed 's/ $//'; }
-init_of() {
-	local p
-	for p in $(sandbox_pids "$1"); do
-		[ "$(cat "/proc/$p/comm" 2>/dev/null)" = sandbox-init ] && echo "$p"
-	done
-}
 # state letters of the host processes of a sandbox, sorted and counted
 host_states() {
 	local p

@@ -48,12 +48,6 @@ want_knobs() {
 	echo "$(($1 << 20)) $memsw $2 $3 100000"
 }
 limits() { api GET "/sandboxes/$1" "" "${MAXT[@]}"; jqr '.data.limits | "\(.memoryMb) \(.pids) \(.cpus) \(.diskMb)"'; }
-init_of() {
-	local p
-	for p in $(sandbox_pids "$1"); do
-		[ "$(cat "/proc/$p/comm" 2>/dev/null)" = sandbox-init ] && echo "$p"
-	done
-}
 img_size() { stat -c %s "$DATA/sandboxes/$1/disk.img" 2>/dev/null; }
 # start_again: a second sandboxd on the same data dir, with sbd_start's arguments
 start_again() {

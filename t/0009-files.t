@@ -43,12 +43,6 @@ is_json_error() {
 same_json() {
 	is "$(printf '%s' "$1" | jq -cS . 2>/dev/null)" "$(printf '%s' "$2" | jq -cS .)" "$3"
 }
-init_of() {
-	local p
-	for p in $(sandbox_pids "$1"); do
-		[ "$(cat "/proc/$p/comm" 2>/dev/null)" = sandbox-init ] && echo "$p"
-	done
-}
 # the largest VmHWM (peak RSS) of the workers, in kB
 workers_hwm() {
 	local p max=0 v

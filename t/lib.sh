@@ -151,6 +151,14 @@ sbd_workers() {
 	echo "${out# }"
 }
 
+# Host pid of a sandbox's init.
+init_of() {
+	local p
+	for p in $(sandbox_pids "$1"); do
+		[ "$(cat "/proc/$p/comm" 2>/dev/null)" = sandbox-init ] && echo "$p"
+	done
+}
+
 # Host pids of every process in a sandbox's cgroup.
 sandbox_pids() {
 	cat "/sys/fs/cgroup/pids/sandboxd-$INSTANCE/$1/cgroup.procs" 2>/dev/null
