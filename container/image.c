@@ -87,6 +87,9 @@ static int build_skeleton(const char *dir, struct sb_err *err)
 		    fchmodat(dirfd, skel_dirs[i].path, skel_dirs[i].mode, 0) < 0)
 			return sb_syserr(err, "mkdir %s", skel_dirs[i].path);
 	}
+	/* ids as the sandbox sees them: the image is idmapped at mount */
+	if (fchownat(dirfd, "home/user", 1000, 1000, AT_SYMLINK_NOFOLLOW) < 0)
+		return sb_syserr(err, "chown home/user");
 	for (i = 0; i < sizeof skel_files / sizeof *skel_files; i++)
 		if (write_skel_file(dirfd, skel_files[i].path, skel_files[i].text, err) < 0)
 			return -1;
@@ -116,12 +119,3 @@ int image_host_ensure(const char *dir, struct sb_err *err)
 		return sb_syserr(err, "rename %s", tmp);
 	return 0;
 }
-
-/* Paths the sandbox's root owns in its upper layer (chowned on first start,
- * which copies just those entries up); the rest of the image stays host-owned
- * and read-only in effect. */
-const char *const image_owned_paths[] = {
-	"", "etc", "etc/passwd", "etc/group", "etc/hosts", "etc/nsswitch.conf",
-	"etc/resolv.conf", "etc/profile", "workspace", "root", "home", "var",
-	"var/tmp", "var/log", "var/cache", "var/lib", "run", "opt", "srv", "mnt", NULL,
-};

@@ -21,8 +21,6 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
-extern const char *const image_owned_paths[];
-
 static int open_in_root(int rootfd, const char *rel, int flags)
 {
 	struct open_how how = {
@@ -76,15 +74,21 @@ static int new_fs(const char *type, const char *const *opts, unsigned attrs, str
 	return mnt;
 }
 
-/* A read-only (recursive) clone of a host path, detached. */
-static int host_bind(const char *path, unsigned attrs, struct sb_err *err)
+/* A (recursive) clone of a host path, detached, with attrs set; with a
+ * user namespace fd, idmapped through it: host uid 0 shows as the sandbox's
+ * root, and so on for its 65536 ids (what is outside shows as nobody). */
+static int host_bind_idmapped(const char *path, unsigned attrs, int usernsfd, struct sb_err *err)
 {
 	struct mount_attr attr = { .attr_set = attrs };
 	int fd = open_tree(AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
 
 	if (fd < 0)
 		return sb_syserr(err, "clone mount of %s", path);
-	if (attrs && mount_setattr(fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) < 0) {
+	if (usernsfd >= 0) {
+		attr.attr_set |= MOUNT_ATTR_IDMAP;
+		attr.userns_fd = (uint64_t)usernsfd;
+	}
+	if (attr.attr_set && mount_setattr(fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) < 0) {
 		sb_syserr(err, "set attributes of %s", path);
 		close(fd);
 		return -1;
@@ -92,20 +96,29 @@ static int host_bind(const char *path, unsigned attrs, struct sb_err *err)
 	return fd;
 }
 
+static int host_bind(const char *path, unsigned attrs, struct sb_err *err)
+{
+	return host_bind_idmapped(path, attrs, -1, err);
+}
+
 /* The overlay's options name its layers with paths that say nothing of the
  * host (the sandbox reads them in its mountinfo): the upper and work dirs
  * relative to the sandbox directory, which is our cwd for the mount, and
- * the image through a /proc/self/fd link. */
+ * the image, a read-only idmapped clone, through a /proc/self/fd link.
+ * The image's files are host-owned and shared by every sandbox; idmapped,
+ * they show as owned by this sandbox's own ids, and a copy-up keeps that. */
 static int mount_overlay(const struct rootfs_spec *s, struct sb_err *err)
 {
-	char lower[64], upper[64], work[64], root[PATH_MAX];
+	char lower[64], upper[64], work[64], root[PATH_MAX], updir[32];
 	const char *opts[] = { lower, upper, work, NULL };
-	cleanup_close int imgfd = open(s->image_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	cleanup_close int imgfd = -1;
 	const char *layer = "";
 	int mnt;
 
+	imgfd = host_bind_idmapped(s->image_dir, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
+				   MOUNT_ATTR_NODEV, s->usernsfd, err);
 	if (imgfd < 0)
-		return sb_syserr(err, "open image");
+		return -1;
 	if (chdir(s->sandbox_dir) < 0)
 		return sb_syserr(err, "chdir to the sandbox dir");
 	if (s->disk) {
@@ -117,8 +130,12 @@ static int mount_overlay(const struct rootfs_spec *s, struct sb_err *err)
 			return sb_syserr(err, "make layers in the disk image");
 		layer = "disk/";
 	}
+	/* the merged root directory takes its owner from the upper dir */
+	snprintf(updir, sizeof updir, "%supper", layer);
+	if (fchownat(AT_FDCWD, updir, s->uid_base, s->uid_base, AT_SYMLINK_NOFOLLOW) < 0)
+		return sb_syserr(err, "chown the upper layer");
 	snprintf(lower, sizeof lower, "lowerdir=/proc/self/fd/%d", imgfd);
-	snprintf(upper, sizeof upper, "upperdir=%supper", layer);
+	snprintf(upper, sizeof upper, "upperdir=%s", updir);
 	snprintf(work, sizeof work, "workdir=%swork", layer);
 	snprintf(root, sizeof root, "%s/root", s->sandbox_dir);
 	mnt = new_fs("overlay", opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, err);
@@ -133,32 +150,9 @@ static int mount_overlay(const struct rootfs_spec *s, struct sb_err *err)
 	return mnt;
 }
 
-/* First start: the skeleton becomes the sandbox root's (copy-up of just
- * those entries); no sandbox code has run yet, so these paths are ours. */
-/* chown one path of the new root, resolved inside it without following
- * any symlink (we are host root, the host is still our /). */
-static int chown_in_root(int rootfd, const char *rel, uid_t id)
-{
-	cleanup_close int fd = *rel ? open_in_root(rootfd, rel, O_PATH | O_NOFOLLOW) : -1;
-
-	if (*rel && fd < 0)
-		return errno == ENOENT ? 0 : -1;
-	return fchownat(*rel ? fd : rootfd, "", id, id, AT_EMPTY_PATH);
-}
-
-static int hand_over_skeleton(int rootfd, uid_t base, struct sb_err *err)
-{
-	for (const char *const *p = image_owned_paths; *p; p++)
-		if (chown_in_root(rootfd, *p, base) < 0)
-			return sb_syserr(err, "chown /%s", *p);
-	if (chown_in_root(rootfd, "home/user", base + 1000) < 0)
-		return sb_syserr(err, "chown /home/user");
-	return 0;
-}
-
 /* The host's /usr (and any top-level library directory that is not a
  * symlink into it) read-only, nosuid, nodev. */
-static int bind_host_dirs(int rootfd, struct sb_err *err)
+static int bind_host_dirs(int rootfd, int usernsfd, struct sb_err *err)
 {
 	static const char *const dirs[] = { "usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32" };
 	struct stat st;
@@ -168,7 +162,8 @@ static int bind_host_dirs(int rootfd, struct sb_err *err)
 		snprintf(host, sizeof host, "/%s", dirs[i]);
 		if (lstat(host, &st) < 0 || !S_ISDIR(st.st_mode))
 			continue;
-		int fd = host_bind(host, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, err);
+		int fd = host_bind_idmapped(host, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
+					    MOUNT_ATTR_NODEV, usernsfd, err);
 		if (fd < 0 || attach(fd, rootfd, dirs[i], err) < 0)
 			return -1;
 	}
@@ -346,9 +341,8 @@ int rootfs_setup(const struct rootfs_spec *s, struct sb_err *err)
 	rootfd = mount_overlay(s, err);
 	if (rootfd < 0)
 		return -1;
-	if (s->first_start && hand_over_skeleton(rootfd, s->uid_base, err) < 0)
-		return -1;
-	if (bind_host_dirs(rootfd, err) < 0 || mount_proc(rootfd, err) < 0 ||
+	if ((s->host_dirs && bind_host_dirs(rootfd, s->usernsfd, err) < 0) ||
+	    mount_proc(rootfd, err) < 0 ||
 	    mount_dev(rootfd, err) < 0 || mount_misc(rootfd, err) < 0)
 		return -1;
 	if (pivot(rootfd, err) < 0)

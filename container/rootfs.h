@@ -13,8 +13,9 @@ struct rootfs_spec {
 	const char *sandbox_dir;/* holds upper/, work/, root/ */
 	const char *hostname;
 	uid_t uid_base;		/* host uid of the sandbox's root */
-	bool first_start;	/* upper dir is new: hand the skeleton to the sandbox */
+	int usernsfd;		/* its user namespace: the image is idmapped through it */
 	bool disk;		/* upper/work live in sandbox_dir/disk.img (disk quota) */
+	bool host_dirs;		/* the `host` image: bind the host's /usr and friends */
 };
 
 /* Build the `host` image skeleton at dir if it is not there yet: a minimal

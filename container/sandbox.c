@@ -85,16 +85,62 @@ static int write_id_maps(pid_t pid, uid_t base, struct sb_err *err)
 	return 0;
 }
 
+struct holder { int rd, wr; };
+
+static int hold_userns(void *arg)
+{
+	struct holder *h = arg;
+	char c;
+
+	close(h->wr);
+	while (read(h->rd, &c, 1) < 0 && errno == EINTR)
+		;
+	return 0;
+}
+
+/* The sandbox's user namespace (0..65535 -> its uid range), as an fd: made
+ * by a throwaway child that shares our memory (no copy of the worker's
+ * pages) and lives just long enough to be mapped.  The init idmaps its
+ * image with it, then enters it last. */
+static int make_userns(uid_t base, struct sb_err *err)
+{
+	static char stack[8192] __attribute__((aligned(16)));
+	struct holder h;
+	int p[2], fd = -1, status;
+	char path[64];
+	pid_t c;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return sb_syserr(err, "pipe");
+	h.rd = p[0];
+	h.wr = p[1];
+	c = clone(hold_userns, stack + sizeof stack, CLONE_NEWUSER | CLONE_VM | SIGCHLD, &h);
+	if (c < 0) {
+		sb_syserr(err, "clone user namespace");
+	} else if (write_id_maps(c, base, err) == 0) {
+		snprintf(path, sizeof path, "/proc/%d/ns/user", (int)c);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			sb_syserr(err, "open %s", path);
+	}
+	close(p[0]);
+	close(p[1]);
+	if (c > 0)
+		while (waitpid(c, &status, 0) < 0 && errno == EINTR)
+			;
+	return fd;
+}
+
 __attribute__((noreturn)) static void init_child(const struct sb_spec *s, int readyfd,
-						 int listenfd, int mapreq, int mapdone)
+						 int listenfd, int usernsfd)
 {
 	struct sb_err err = SB_ERR_INIT;
-	char c;
 	int null;
 
 	struct rootfs_spec rs = {
 		.image_dir = s->image_dir, .sandbox_dir = s->sandbox_dir, .hostname = s->id,
-		.uid_base = s->uid_base, .first_start = s->first_start, .disk = s->disk,
+		.uid_base = s->uid_base, .disk = s->disk, .usernsfd = usernsfd,
+		.host_dirs = s->host_dirs,
 	};
 	if (unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP) < 0) {
 		sb_syserr(&err, "unshare namespaces");
@@ -108,14 +154,12 @@ __attribute__((noreturn)) static void init_child(const struct sb_spec *s, int re
 		child_fail(readyfd, &err);
 	}
 	close(null);
-	if (unshare(CLONE_NEWUSER) < 0) {
-		sb_syserr(&err, "unshare user namespace");
+	/* last: the other namespaces stay owned by the host's user namespace */
+	if (setns(usernsfd, CLONE_NEWUSER) < 0) {
+		sb_syserr(&err, "enter the user namespace");
 		child_fail(readyfd, &err);
 	}
-	if (sb_write_full(mapreq, "u", 1) != 1 || sb_read_full(mapdone, &c, 1) != 1) {
-		sb_fail(&err, 500, EPIPE, "launcher did not map the user namespace");
-		child_fail(readyfd, &err);
-	}
+	close(usernsfd);
 	if (setgroups(0, NULL) < 0 || setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) {
 		sb_syserr(&err, "become the sandbox's root");
 		child_fail(readyfd, &err);
@@ -154,9 +198,8 @@ __attribute__((noreturn)) static void launcher(const struct sb_spec *s, int read
 {
 	struct sb_err err = SB_ERR_INIT;
 	struct sb_cgroups cg;
-	int keep[2 + CG_NDIRS], listenfd, mapreq[2], mapdone[2];
+	int keep[2 + CG_NDIRS], listenfd, usernsfd;
 	pid_t init;
-	char c;
 
 	reset_signals();
 	setsid();
@@ -184,14 +227,14 @@ __attribute__((noreturn)) static void launcher(const struct sb_spec *s, int read
 	if (listenfd < 0)
 		child_fail(readyfd, &err);
 	close(keep[1]);
+	/* before the pid namespace: its first child would be that one's PID 1 */
+	usernsfd = make_userns(s->uid_base, &err);
+	if (usernsfd < 0)
+		child_fail(readyfd, &err);
 	/* the next child is PID 1 of a new pid namespace; the other namespaces
 	 * are the init's alone (pivot_root would move us along otherwise) */
 	if (unshare(CLONE_NEWPID) < 0) {
 		sb_syserr(&err, "unshare pid namespace");
-		child_fail(readyfd, &err);
-	}
-	if (pipe2(mapreq, O_CLOEXEC) < 0 || pipe2(mapdone, O_CLOEXEC) < 0) {
-		sb_syserr(&err, "pipe");
 		child_fail(readyfd, &err);
 	}
 	init = fork();
@@ -199,23 +242,9 @@ __attribute__((noreturn)) static void launcher(const struct sb_spec *s, int read
 		sb_syserr(&err, "fork init");
 		child_fail(readyfd, &err);
 	}
-	if (init == 0) {
-		close(mapreq[0]);
-		close(mapdone[1]);
-		init_child(s, readyfd, listenfd, mapreq[1], mapdone[0]);
-	}
-	close(mapreq[1]);
-	close(mapdone[0]);
-	close(listenfd);
+	if (init == 0)
+		init_child(s, readyfd, listenfd, usernsfd);
 	ready_send(readyfd, READY_PID, init, NULL);
-	/* EOF: the init failed before its user namespace and said why */
-	if (sb_read_full(mapreq[0], &c, 1) != 1)
-		_exit(1);
-	if (write_id_maps(init, s->uid_base, &err) < 0) {
-		kill(init, SIGKILL);
-		child_fail(readyfd, &err);
-	}
-	sb_write_full(mapdone[1], "m", 1);
 	_exit(0);
 }
 

@@ -14,7 +14,7 @@ struct sb_spec {
 	const char *sandbox_dir;	/* <data>/sandboxes/<id>: upper/ work/ root/ ctl */
 	const char *image_dir;
 	uid_t uid_base;
-	bool first_start;
+	bool host_dirs;			/* the `host` image: the host's /usr bound in */
 	bool disk;			/* the writable layer is in disk.img */
 	struct sb_cgroups *cg;
 };

@@ -161,14 +161,13 @@ static int start_locked(struct app *app, struct sandbox_ref *sb, struct sb_err *
 {
 	const struct conf *c = app->conf;
 	char dir[PATH_MAX];
-	bool first = faccessat(sb->dirfd, "initialized", F_OK, AT_SYMLINK_NOFOLLOW) < 0;
 	struct cg_limits lim;
 	pid_t pid;
 
 	snprintf(dir, sizeof dir, "%s/sandboxes/%s", c->data_dir, sb->id);
 	struct sb_spec spec = {
 		.id = sb->id, .sandbox_dir = dir, .image_dir = c->image_dir,
-		.uid_base = sb->rec.uid_base, .first_start = first, .cg = &app->cg,
+		.uid_base = sb->rec.uid_base, .host_dirs = true, .cg = &app->cg,
 	};
 	app_sandbox_limits(app, &sb->rec, &lim);
 	if (cg_sandbox_create(&app->cg, sb->id, &lim, err) < 0)
@@ -179,11 +178,6 @@ static int start_locked(struct app *app, struct sandbox_ref *sb, struct sb_err *
 		return -1;
 	if (sandbox_start(&spec, &pid, err) < 0)
 		return -1;
-	if (first) {
-		int fd = openat(sb->dirfd, "initialized", O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-		if (fd >= 0)
-			close(fd);
-	}
 	sb->rec.init_pid = pid;
 	sb->rec.init_start = sb_proc_starttime(pid);
 	sb->rec.active_ms = sb_now_ms();
