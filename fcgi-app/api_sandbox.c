@@ -8,6 +8,7 @@
 #include "sse.h"
 #include "proto.h"
 #include "sandbox.h"
+#include "imagestore.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -57,11 +58,14 @@ static int parse_create_body(struct http_req *req, struct sb_record *want, bool 
 	*has_limits = false;
 	if (!o)
 		return -1;
-	if (json_object_object_get_ex(o, "image", &v) &&
-	    (!json_object_is_type(v, json_type_string) ||
-	     strcmp(json_object_get_string(v), "host") != 0)) {
-		http_reply_error(req, 400, "unknown image (available: host)");
-		goto out;
+	if (json_object_object_get_ex(o, "image", &v) && !json_object_is_type(v, json_type_null)) {
+		if (!json_object_is_type(v, json_type_string) ||
+		    !image_name_ok(json_object_get_string(v))) {
+			http_reply_error(req, 400, "image must be a name like \"bookworm\"");
+			goto out;
+		}
+		/* resolved when the sandbox is made: unknown names are a 400 there */
+		snprintf(want->image, sizeof want->image, "%s", json_object_get_string(v));
 	}
 	if (json_object_object_get_ex(o, "limits", &v) && !json_object_is_type(v, json_type_null)) {
 		if (!json_object_is_type(v, json_type_object)) {
@@ -177,6 +181,8 @@ void api_sandbox_status(struct app *app, struct http_req *req, const char *id)
 	running = app_sandbox_running(&sb);
 	json_object_object_add(d, "status", json_object_new_string(running ? "running" : "stopped"));
 	json_object_object_add(d, "image", json_object_new_string(sb.rec.image));
+	if (sb.rec.image_version[0])
+		json_object_object_add(d, "imageVersion", json_object_new_string(sb.rec.image_version));
 	json_object_object_add(d, "createdAt", iso(sb.rec.created_ms));
 	json_object_object_add(d, "lastActiveAt", iso(sb.rec.active_ms));
 	json_object_object_add(d, "limits", limits_json(app, &sb.rec));

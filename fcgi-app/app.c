@@ -3,6 +3,8 @@
 #include "app.h"
 #include "capacity.h"
 #include "disk.h"
+#include "images.h"
+#include "imagestore.h"
 #include "sandbox.h"
 
 #include <fcntl.h>
@@ -91,8 +93,16 @@ int app_sandbox_get(struct app *app, const char *id, bool create, const struct s
 		return -1;
 	if (!found && !create)
 		return sb_fail(err, 404, ENOENT, "sandbox %s not found", id);
+	if (found && want && want->image[0] && strcmp(want->image, sb->rec.image) != 0)
+		return sb_fail(err, 409, EEXIST, "sandbox %s runs image %s: an image is chosen "
+			       "when the sandbox is created, for its life", id, sb->rec.image);
 	if (!found) {
+		const char *image = want && want->image[0] ? want->image : app->conf->default_image;
 		memset(&sb->rec, 0, sizeof sb->rec);
+		/* before the record: an unknown image creates nothing */
+		if (images_resolve(app->conf, image, sb->rec.image_version,
+				   sizeof sb->rec.image_version, err) < 0)
+			return -1;
 		if (want) {
 			sb->rec.memory_mb = want->memory_mb;
 			sb->rec.pids = want->pids;
@@ -102,7 +112,7 @@ int app_sandbox_get(struct app *app, const char *id, bool create, const struct s
 		/* the disk size is fixed at creation: record the default too */
 		if (!sb->rec.disk_mb)
 			sb->rec.disk_mb = app->conf->disk_mb;
-		if (store_create(&app->store, id, "host", app->conf->uid_base, app->conf->uid_slots,
+		if (store_create(&app->store, id, image, app->conf->uid_base, app->conf->uid_slots,
 				 &sb->rec, &sb->created, err) < 0)
 			return -1;
 	}
@@ -160,14 +170,17 @@ static void set_init(struct sb_record *r, const void *arg)
 static int start_locked(struct app *app, struct sandbox_ref *sb, struct sb_err *err)
 {
 	const struct conf *c = app->conf;
-	char dir[PATH_MAX];
+	char dir[PATH_MAX], image[PATH_MAX];
 	struct cg_limits lim;
 	pid_t pid;
 
 	snprintf(dir, sizeof dir, "%s/sandboxes/%s", c->data_dir, sb->id);
+	if (images_rootfs(c, sb->rec.image, sb->rec.image_version, image, sizeof image, err) < 0)
+		return -1;
 	struct sb_spec spec = {
-		.id = sb->id, .sandbox_dir = dir, .image_dir = c->image_dir,
-		.uid_base = sb->rec.uid_base, .host_dirs = true, .cg = &app->cg,
+		.id = sb->id, .sandbox_dir = dir, .image_dir = image,
+		.uid_base = sb->rec.uid_base, .cg = &app->cg,
+		.host_dirs = !strcmp(sb->rec.image, IMAGE_BUILTIN) || !sb->rec.image[0],
 	};
 	app_sandbox_limits(app, &sb->rec, &lim);
 	if (cg_sandbox_create(&app->cg, sb->id, &lim, err) < 0)

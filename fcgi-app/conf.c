@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include "conf.h"
+#include "imagestore.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -39,6 +40,9 @@ static void usage(FILE *f)
 	      "                      loopback (repeatable; e.g. 127.0.0.0/8 for tests)\n"
 	      "  --clone-timeout SEC longest clone (default 600)\n"
 	      "  --clone-max-mb N    most a clone may fetch (default 2048)\n"
+	      "  --images DIR        images built or imported by sandboxd-image (default\n"
+	      "                      DIR/images, beside the built-in `host` image)\n"
+	      "  --default-image N   image of a sandbox whose create names none (default host)\n"
 	      "  --cgroup-root DIR   where cgroupfs is mounted (default /sys/fs/cgroup)\n"
 	      "  --pidfile PATH      write the master's pid there\n", f);
 }
@@ -92,12 +96,15 @@ int conf_parse(struct conf *c, int argc, char **argv)
 		{ "clone-timeout", required_argument, NULL, 'O' },
 		{ "clone-max-mb", required_argument, NULL, 'B' },
 		{ "idle-stop", required_argument, NULL, 'I' },
+		{ "images", required_argument, NULL, 'G' },
+		{ "default-image", required_argument, NULL, 'E' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	long long v;
 	int o;
-	const char *data = NULL, *sock = NULL, *inst = "sandboxd";
+	const char *data = NULL, *sock = NULL, *inst = "sandboxd", *images = NULL;
+	const char *defimg = IMAGE_BUILTIN;
 
 	memset(c, 0, sizeof *c);
 	c->socket_group = "www-data";
@@ -130,6 +137,8 @@ int conf_parse(struct conf *c, int argc, char **argv)
 		/* copies: argv's memory becomes the process title */
 		case 'g': c->socket_group = strdup(optarg); break;
 		case 'i': inst = optarg; break;
+		case 'G': images = optarg; break;
+		case 'E': defimg = optarg; break;
 		case 'c': c->cors_origin = strdup(optarg); break;
 		case 'P': c->pidfile = strdup(optarg); break;
 		case 'w':
@@ -249,6 +258,9 @@ int conf_parse(struct conf *c, int argc, char **argv)
 		goto bad;
 	if (optind != argc || !data || !path_ok(data))
 		goto bad;
+	if ((images && (images[0] != '/' || strlen(images) >= sizeof c->images_dir)) ||
+	    !image_name_ok(defimg))
+		goto bad;
 	if ((unsigned long long)c->uid_base + 65536ULL * c->uid_slots > 0xFFFFFFFFULL)
 		goto bad;
 	if (strlen(inst) >= sizeof c->instance || strspn(inst, "abcdefghijklmnopqrstuvwxyz"
@@ -268,6 +280,11 @@ int conf_parse(struct conf *c, int argc, char **argv)
 	snprintf(c->instance, sizeof c->instance, "%s", inst);
 	snprintf(c->cg_parent, sizeof c->cg_parent, "sandboxd-%s", inst);
 	snprintf(c->image_dir, sizeof c->image_dir, "%s/images/host", data);
+	if (images)
+		snprintf(c->images_dir, sizeof c->images_dir, "%s", images);
+	else
+		snprintf(c->images_dir, sizeof c->images_dir, "%s/images", data);
+	snprintf(c->default_image, sizeof c->default_image, "%s", defimg);
 	if (sock)
 		snprintf(c->socket_path, sizeof c->socket_path, "%s", sock);
 	else

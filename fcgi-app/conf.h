@@ -15,6 +15,8 @@ struct conf {
 	char instance[48];		/* names this service's cgroups */
 	char cg_parent[64];		/* "sandboxd-<instance>" */
 	char image_dir[PATH_MAX];	/* <data>/images/host */
+	char images_dir[PATH_MAX - 256];/* sandboxd-image's registry and images */
+	char default_image[64];
 	const char *socket_group;
 	const char *cors_origin;
 	const char *pidfile;

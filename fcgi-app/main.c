@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include "conf.h"
+#include "images.h"
 #include "pool.h"
 #include "rootfs.h"
 #include "util.h"
@@ -42,6 +43,7 @@ static int prepare_data_dir(const struct conf *c)
 int main(int argc, char **argv)
 {
 	struct sb_err err = SB_ERR_INIT;
+	char version[64];
 	struct conf c;
 	FILE *f;
 
@@ -57,6 +59,11 @@ int main(int argc, char **argv)
 		return 1;
 	if (image_host_ensure(c.image_dir, &err) < 0) {
 		fprintf(stderr, "sandboxd: host image: %s\n", err.msg);
+		return 1;
+	}
+	if (images_resolve(&c, c.default_image, version, sizeof version, &err) < 0) {
+		fprintf(stderr, "sandboxd: --default-image: %s%s\n", err.msg, err.status == 400 ?
+			"; build or import it first (sandboxd-image)" : "");
 		return 1;
 	}
 	if (c.pidfile) {

@@ -29,33 +29,48 @@ bool project_id_valid(const char *id)
 }
 
 struct route {
-	const char *action;	/* third segment, NULL for /sandboxes/:id */
+	const char *top;	/* first segment */
+	const char *action;	/* /sandboxes/:id/<action>; NULL for /sandboxes/:id or /<top> */
 	bool tail;		/* a path follows the action: /files/<path> */
 	const char *allow;
 	router_handler_fn get, post, put, del;
 };
 
 static const struct route routes[] = {
-	{ NULL, false, "GET, POST, DELETE, OPTIONS", api_sandbox_status, api_sandbox_create, NULL,
+	{ "sandboxes", NULL, false, "GET, POST, DELETE, OPTIONS", api_sandbox_status, api_sandbox_create, NULL,
 	  api_sandbox_delete },
-	{ "exec", false, "POST, OPTIONS", NULL, api_exec, NULL, NULL },
-	{ "files", true, "GET, PUT, DELETE, OPTIONS", api_file_read, NULL, api_file_write,
+	{ "sandboxes", "exec", false, "POST, OPTIONS", NULL, api_exec, NULL, NULL },
+	{ "sandboxes", "files", true, "GET, PUT, DELETE, OPTIONS", api_file_read, NULL, api_file_write,
 	  api_file_delete },
-	{ "ls", false, "GET, OPTIONS", api_ls, NULL, NULL, NULL },
-	{ "mkdir", false, "POST, OPTIONS", NULL, api_mkdir, NULL, NULL },
-	{ "rename", false, "POST, OPTIONS", NULL, api_rename, NULL, NULL },
-	{ "clone", false, "POST, OPTIONS", NULL, api_clone, NULL, NULL },
-	{ "processes", false, "GET, POST, OPTIONS", api_proc_list, api_proc_start, NULL, NULL },
+	{ "sandboxes", "ls", false, "GET, OPTIONS", api_ls, NULL, NULL, NULL },
+	{ "sandboxes", "mkdir", false, "POST, OPTIONS", NULL, api_mkdir, NULL, NULL },
+	{ "sandboxes", "rename", false, "POST, OPTIONS", NULL, api_rename, NULL, NULL },
+	{ "sandboxes", "clone", false, "POST, OPTIONS", NULL, api_clone, NULL, NULL },
+	{ "sandboxes", "processes", false, "GET, POST, OPTIONS", api_proc_list, api_proc_start, NULL, NULL },
 	/* /processes/:pid (GET, DELETE) and /processes/:pid/logs (GET) */
-	{ "processes", true, "GET, DELETE, OPTIONS", api_proc_get, NULL, NULL, api_proc_kill },
+	{ "sandboxes", "processes", true, "GET, DELETE, OPTIONS", api_proc_get, NULL, NULL, api_proc_kill },
+	/* server-wide: no projectId */
+	{ "images", NULL, false, "GET, OPTIONS", api_images_list, NULL, NULL, NULL },
 };
+
+static bool per_sandbox(const struct route *r)
+{
+	return strcmp(r->top, "sandboxes") == 0;
+}
 
 static const struct route *match(const struct http_req *req)
 {
-	if (req->nsegs < 2 || strcmp(req->segs[0], "sandboxes") != 0)
+	if (req->nsegs < 1)
 		return NULL;
 	for (size_t i = 0; i < sizeof routes / sizeof *routes; i++) {
 		const char *a = routes[i].action;
+		if (strcmp(req->segs[0], routes[i].top) != 0)
+			continue;
+		if (!per_sandbox(&routes[i])) {
+			if (req->nsegs == 1)
+				return &routes[i];
+			continue;
+		}
 		if (req->nsegs == 2 && !a)
 			return &routes[i];
 		if (!a || req->nsegs < 3 || strcmp(req->segs[2], a) != 0)
@@ -94,7 +109,7 @@ enum route_result router_route(const struct http_req *req, router_handler_fn *fn
 	if (!*fn)
 		return ROUTE_BAD_METHOD;
 	/* before anything touches disk */
-	if (!project_id_valid(req->segs[1])) {
+	if (per_sandbox(r) && !project_id_valid(req->segs[1])) {
 		*fn = NULL;
 		return ROUTE_BAD_ID;
 	}
@@ -111,7 +126,7 @@ void router_dispatch(struct app *app, struct http_req *req)
 		if (!http_query_valid(req))
 			http_reply_error(req, 400, "malformed query string (a bad %%-escape, %%00, or a value over 4096 bytes)");
 		else
-			fn(app, req, req->segs[1]);
+			fn(app, req, req->nsegs > 1 ? req->segs[1] : NULL);
 		break;
 	case ROUTE_BAD_PATH:
 		http_reply_error(req, 400, "malformed request path");

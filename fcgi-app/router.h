@@ -47,6 +47,8 @@ void api_proc_get(struct app *app, struct http_req *req, const char *id);
 void api_proc_kill(struct app *app, struct http_req *req, const char *id);
 /* handler (api_clone.c) */
 void api_clone(struct app *app, struct http_req *req, const char *id);
+/* handler (images.c): GET /images, id is NULL */
+void api_images_list(struct app *app, struct http_req *req, const char *id);
 
 /* PUT .../files/<path> with Content-Type application/octet-stream: the
  * body is streamed into the sandbox by the handler, never read whole. */

@@ -69,6 +69,8 @@ static int decode(const MDB_val *v, struct sb_record *r)
 	memset(r, 0, sizeof *r);
 	if (json_object_object_get_ex(o, "image", &f))
 		snprintf(r->image, sizeof r->image, "%s", json_object_get_string(f));
+	if (json_object_object_get_ex(o, "imageVersion", &f))
+		snprintf(r->image_version, sizeof r->image_version, "%s", json_object_get_string(f));
 	if (json_object_object_get_ex(o, "uidBase", &f))
 		r->uid_base = (uid_t)json_object_get_int64(f);
 	if (json_object_object_get_ex(o, "createdAt", &f))
@@ -99,6 +101,8 @@ static int encode_put(MDB_txn *txn, MDB_dbi dbi, const char *id, const struct sb
 	int rc;
 
 	json_object_object_add(o, "image", json_object_new_string(r->image));
+	if (r->image_version[0])
+		json_object_object_add(o, "imageVersion", json_object_new_string(r->image_version));
 	json_object_object_add(o, "uidBase", json_object_new_int64(r->uid_base));
 	json_object_object_add(o, "createdAt", json_object_new_int64(r->created_ms));
 	json_object_object_add(o, "lastActiveAt", json_object_new_int64(r->active_ms));

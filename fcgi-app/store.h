@@ -17,6 +17,7 @@ struct store {
 
 struct sb_record {
 	char image[64];
+	char image_version[64];			/* "" for the built-in host image */
 	uid_t uid_base;
 	int64_t created_ms, active_ms;
 	pid_t init_pid;
@@ -32,7 +33,8 @@ int store_get(struct store *s, const char *id, struct sb_record *r, struct sb_er
 /* Create-or-get in one write transaction (LMDB serialises writers across
  * processes): at most one record, and one uid range, per id.  A new record
  * takes the next free range of `slots` ranges of 65536 from `base`, and the
- * limits the caller put in *r; an existing one is returned in *r. */
+ * limits and image version the caller put in *r; an existing one is
+ * returned in *r. */
 int store_create(struct store *s, const char *id, const char *image, uid_t base, uint32_t slots,
 		 struct sb_record *r, bool *created, struct sb_err *err);
 /* Call fn for every record (in one read transaction; fn must not write). */
