@@ -146,6 +146,12 @@ def main():
     row("create (POST, new sandbox)", summary(v), "bwrap --unshare-all true", bwrap)
     if fresh:
         rows[-1]["floor_fresh_ns_median"] = fresh["median"]
+    st, d = api.req("GET", "/images")
+    names = [i["name"] for i in json.loads(d)["data"]["images"]] if st == 200 else []
+    if "bookworm" in names:
+        body = json.dumps({"image": "bookworm"})
+        v = [api.timed("POST", "/sandboxes/%s-w%d" % (tag, i), body)[0] for i in range(min(a.n, 30))]
+        row("create on bookworm (POST, new sandbox)", summary(v), "bwrap --unshare-all true", bwrap)
     sid = "%s-c0" % tag
     for cmd in ("true", "echo hi"):
         body = json.dumps({"command": cmd})

@@ -42,7 +42,7 @@ int main(int argc, char **argv)
 	const char *cmd;
 	int c, r, nargs;
 
-	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'i': t.images_dir = optarg; break;
 		case 'c': t.cache_dir = optarg; break;
