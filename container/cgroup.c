@@ -341,15 +341,20 @@ int cg_sandbox_kill(struct sb_cgroups *cg, const char *id, struct sb_err *err)
 	return kill_rel(cg, id, err);
 }
 
-int cg_exec_enter(struct sb_cgroups *cg, const char *id, const char *name, pid_t pid,
-		  struct sb_err *err)
+int cg_exec_open(struct sb_cgroups *cg, const char *id, const char *name, struct sb_err *err)
 {
-	char rel[256];
+	char rel[256], path[300];
+	int fd;
 
 	snprintf(rel, sizeof rel, "%s/%s", id, name);
 	if (mkdirat(procs_dir(cg), rel, 0755) < 0 && errno != EEXIST)
 		return sb_syserr(err, "mkdir exec cgroup %s", rel);
-	return enter(cg, procs_dir(cg), rel, pid, err);
+	snprintf(path, sizeof path, "%s/cgroup.procs", rel);
+	fd = openat(procs_dir(cg), path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW | (cg->fake ? O_CREAT : 0),
+		    0644);
+	if (fd < 0)
+		return sb_syserr(err, "open %s", path);
+	return fd;
 }
 
 int cg_exec_kill(struct sb_cgroups *cg, const char *id, const char *name, struct sb_err *err)

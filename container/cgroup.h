@@ -56,9 +56,12 @@ int cg_sandbox_usage(struct sb_cgroups *cg, const char *id, struct cg_usage *u);
 long long cg_sandbox_oom_kills(struct sb_cgroups *cg, const char *id);
 /* Kill every process of the sandbox, its init included (a stop). */
 int cg_sandbox_kill(struct sb_cgroups *cg, const char *id, struct sb_err *err);
-/* Move pid into the exec cgroup `name` of sandbox id (created on demand). */
-int cg_exec_enter(struct sb_cgroups *cg, const char *id, const char *name, pid_t pid,
-		  struct sb_err *err);
+/* The cgroup.procs file of exec cgroup `name` of sandbox id (created on
+ * demand), open for writing.  The init's exec child writes "0" to it to
+ * join: the kernel checks the credentials the file was opened with (ours),
+ * and resolves pids in the writer's namespace, so the fd moves nothing but
+ * the sandbox's own processes, and only there. */
+int cg_exec_open(struct sb_cgroups *cg, const char *id, const char *name, struct sb_err *err);
 /* Send sig to every process of the exec cgroup (frozen meanwhile, so
  * none escapes by forking); how many there were. */
 int cg_exec_signal(struct sb_cgroups *cg, const char *id, const char *name, int sig);

@@ -2,6 +2,7 @@
 
 #include "disk.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/loop.h>
 #include <stdio.h>
@@ -9,6 +10,7 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #define MKE2FS "/sbin/mke2fs"
@@ -54,11 +56,99 @@ static int run_mke2fs(int imgfd, uid_t owner, struct sb_err *err)
 	return 0;
 }
 
-int disk_image_ensure(int sbdirfd, long long bytes, uid_t owner, struct sb_err *err)
+/* "<bytes>-" names the spares of one size. */
+static bool spare_of(const char *name, long long bytes)
+{
+	char prefix[32];
+	size_t n = strlen(name);
+
+	snprintf(prefix, sizeof prefix, "%lld-", bytes);
+	return !strncmp(name, prefix, strlen(prefix)) && n > 4 && !strcmp(name + n - 4, ".img");
+}
+
+int disk_spare_count(int sparesfd, long long bytes)
+{
+	cleanup_close int fd = openat(sparesfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct dirent *e;
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	int n = 0;
+
+	if (!d)
+		return 0;
+	fd = -1;	/* the DIR owns it */
+	while ((e = readdir(d)))
+		n += spare_of(e->d_name, bytes);
+	closedir(d);
+	return n;
+}
+
+/* Claim any spare of the size: a rename, which only one claimant wins. */
+static int spare_take(int sparesfd, long long bytes, int sbdirfd)
+{
+	cleanup_close int fd = openat(sparesfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct dirent *e;
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	int r = -1;
+
+	if (!d)
+		return -1;
+	fd = -1;
+	while (r < 0 && (e = readdir(d)))
+		if (spare_of(e->d_name, bytes))
+			r = (int)syscall(SYS_renameat2, sparesfd, e->d_name, sbdirfd, "disk.img",
+					 RENAME_NOREPLACE);
+	closedir(d);
+	return r;
+}
+
+int disk_spare_make(int sparesfd, long long bytes, struct sb_err *err)
+{
+	char tmp[64], name[96];
+	cleanup_close int fd = -1;
+
+	snprintf(tmp, sizeof tmp, "%lld-%d.new", bytes, (int)getpid());
+	snprintf(name, sizeof name, "%lld-%d-%lld.img", bytes, (int)getpid(), (long long)sb_mono_ms());
+	unlinkat(sparesfd, tmp, 0);
+	fd = openat(sparesfd, tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return sb_syserr(err, "create spare disk image");
+	if (ftruncate(fd, bytes) < 0 || run_mke2fs(fd, 0, err) < 0 || fsync(fd) < 0 ||
+	    renameat(sparesfd, tmp, sparesfd, name) < 0) {
+		if (!err->msg[0])
+			sb_syserr(err, "make spare disk image");
+		unlinkat(sparesfd, tmp, 0);
+		return -1;
+	}
+	return 0;
+}
+
+void disk_spare_sweep(int sparesfd)
+{
+	cleanup_close int fd = openat(sparesfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct dirent *e;
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+
+	if (!d)
+		return;
+	fd = -1;
+	while ((e = readdir(d))) {
+		size_t n = strlen(e->d_name);
+		if (n > 4 && !strcmp(e->d_name + n - 4, ".new"))
+			unlinkat(sparesfd, e->d_name, 0);
+	}
+	closedir(d);
+}
+
+int disk_image_ensure(int sbdirfd, long long bytes, uid_t owner, int sparesfd, struct sb_err *err)
 {
 	cleanup_close int fd = -1;
 
 	if (faccessat(sbdirfd, "disk.img", F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+		return 0;
+	/* a spare made ahead of time saves the mke2fs (the owner of its top
+	 * directory does not matter: only upper/ is the sandbox's, chowned at
+	 * every start) */
+	if (sparesfd >= 0 && spare_take(sparesfd, bytes, sbdirfd) == 0)
 		return 0;
 	/* made aside and renamed: a half-made image is never mounted */
 	unlinkat(sbdirfd, "disk.img.new", 0);

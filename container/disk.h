@@ -12,8 +12,16 @@
 #include "util.h"
 
 /* Create DIR/disk.img (sparse, `bytes` long, ext4 whose root belongs to
- * owner) if it is not there; runs mke2fs once. */
-int disk_image_ensure(int sbdirfd, long long bytes, uid_t owner, struct sb_err *err);
+ * owner) if it is not there: a spare of that size from sparesfd (-1: none)
+ * when there is one, else mke2fs now. */
+int disk_image_ensure(int sbdirfd, long long bytes, uid_t owner, int sparesfd, struct sb_err *err);
+
+/* Spares: images made ahead of time (DATA/spares), so that a create need
+ * not wait for mke2fs (about 10 ms).  How many of a size there are; make
+ * one more; remove half-made ones (at start, when no maker runs). */
+int disk_spare_count(int sparesfd, long long bytes);
+int disk_spare_make(int sparesfd, long long bytes, struct sb_err *err);
+void disk_spare_sweep(int sparesfd);
 
 /* In the init: attach the image to a free loop device and mount it on
  * mountpoint (inside the current mount namespace); returns 0 or -1. */

@@ -140,27 +140,16 @@ int sandbox_statfs(int ctl, struct sb_fs_info *fi, struct sb_err *err)
 	return 0;
 }
 
-/* Host pid of the process a pidfd refers to (the init's child), from fdinfo. */
-static pid_t pidfd_host_pid(int pidfd)
-{
-	char path[64], buf[1024], *p;
-
-	snprintf(path, sizeof path, "/proc/self/fdinfo/%d", pidfd);
-	if (sb_read_file_at(AT_FDCWD, path, buf, sizeof buf) < 0)
-		return -1;
-	p = strstr(buf, "\nPid:");
-	return p ? (pid_t)strtol(p + 5, NULL, 10) : -1;
-}
-
-/* EXEC with the two pipe ends, or (procid set) SPAWN without. */
+/* EXEC with the two pipe ends, or (procid set) SPAWN without; both with
+ * the exec cgroup's cgroup.procs, which the child joins before it execs. */
 static int send_exec(int ctl, const struct sb_exec_req *rq, const char *procid, int out, int errw,
-		     struct sb_err *err)
+		     int procs, struct sb_err *err)
 {
 	size_t cwd_len = strlen(rq->cwd) + 1, cmd_len = strlen(rq->command) + 1, env_len = 0;
 	size_t id_len = procid ? strlen(procid) + 1 : 0;
 	cleanup_free char *payload = NULL;
 	struct sb_msg m = { .type = procid ? SB_MSG_SPAWN : SB_MSG_EXEC };
-	int fds[2] = { out, errw };
+	int fds[3] = { out, errw, procs };
 	char *p;
 
 	for (size_t i = 0; i < rq->nenv; i++)
@@ -187,8 +176,8 @@ static int send_exec(int ctl, const struct sb_exec_req *rq, const char *procid, 
 	m.env_len = (uint32_t)env_len;
 	m.env_count = (uint32_t)rq->nenv;
 	m.id_len = (uint32_t)id_len;
-	if (sb_msg_send(ctl, &m, payload, cwd_len + cmd_len + env_len + id_len, fds,
-			procid ? 0 : 2) < 0)
+	if (sb_msg_send(ctl, &m, payload, cwd_len + cmd_len + env_len + id_len,
+			procid ? fds + 2 : fds, procid ? 1 : 3) < 0)
 		return sb_syserr(err, "send exec request");
 	return 0;
 }
@@ -257,14 +246,13 @@ static int pump_any(int fd, int which, const struct sb_exec_req *rq, struct sb_e
 	return pump(fd, which == 1 ? &res->out : &res->err, rq->max_output, &res->truncated);
 }
 
-static int wait_started(int ctl, pid_t *host_pid, pid_t *pid, struct sb_err *err)
+static int wait_started(int ctl, pid_t *pid, struct sb_err *err)
 {
 	int fds[SB_MSG_MAXFDS], nfds;
 	struct sb_msg m;
 
 	if (recv_reply(ctl, &m, 10000, fds, &nfds, err) < 0)
 		return -1;
-	*host_pid = nfds == 1 ? pidfd_host_pid(fds[0]) : -1;
 	for (int i = 0; i < nfds; i++)
 		close(fds[i]);
 	if (m.type == SB_MSG_ERROR) {
@@ -276,7 +264,7 @@ static int wait_started(int ctl, pid_t *host_pid, pid_t *pid, struct sb_err *err
 			return sb_fail(err, 429, m.val, "too many background processes in this sandbox");
 		return sb_fail(err, 500, m.val, "sandbox init refused the exec");
 	}
-	if (m.type != SB_MSG_STARTED || *host_pid <= 0)
+	if (m.type != SB_MSG_STARTED || m.val <= 0)
 		return sb_fail(err, 500, EPROTO, "unexpected answer from sandbox init");
 	if (pid)
 		*pid = m.val;
@@ -384,12 +372,13 @@ static int run_loop(int ctl, int pout, int perr, struct sb_cgroups *cg, const ch
 int sandbox_exec(int ctl, struct sb_cgroups *cg, const char *id, const char *cgname,
 		 const struct sb_exec_req *rq, struct sb_exec_res *res, struct sb_err *err)
 {
-	cleanup_close int pout = -1, perr = -1;
+	cleanup_close int pout = -1, perr = -1, procs = -1;
 	int po[2], pe[2], ret;
-	struct sb_msg go = { .type = SB_MSG_GO };
-	pid_t host_pid;
 
 	memset(res, 0, sizeof *res);
+	procs = cg_exec_open(cg, id, cgname, err);
+	if (procs < 0)
+		return -1;
 	if (pipe2(po, O_CLOEXEC) < 0)
 		return sb_syserr(err, "pipe");
 	if (pipe2(pe, O_CLOEXEC) < 0) {
@@ -401,18 +390,14 @@ int sandbox_exec(int ctl, struct sb_cgroups *cg, const char *id, const char *cgn
 	perr = pe[0];
 	fcntl(pout, F_SETFL, O_NONBLOCK);
 	fcntl(perr, F_SETFL, O_NONBLOCK);
-	ret = send_exec(ctl, rq, NULL, po[1], pe[1], err);
+	ret = send_exec(ctl, rq, NULL, po[1], pe[1], procs, err);
 	close(po[1]);
 	close(pe[1]);
 	if (ret < 0)
 		return -1;
-	if (wait_started(ctl, &host_pid, NULL, err) < 0)
+	/* the child joined the exec's cgroup before it exec'd: its whole tree is ours */
+	if (wait_started(ctl, NULL, err) < 0)
 		return -1;
-	/* into the exec's cgroup before it may run: its whole tree is ours */
-	if (cg_exec_enter(cg, id, cgname, host_pid, err) < 0)
-		return -1;
-	if (sb_msg_send(ctl, &go, NULL, 0, NULL, 0) < 0)
-		return sb_syserr(err, "start exec");
 	if (rq->sink && rq->sink(rq->sink_arg, -1, NULL, 0) < 0)
 		res->client_gone = true;
 	ret = run_loop(ctl, pout, perr, cg, id, cgname, rq, res, err);
@@ -429,19 +414,16 @@ int sandbox_exec(int ctl, struct sb_cgroups *cg, const char *id, const char *cgn
 int sandbox_spawn(int ctl, struct sb_cgroups *cg, const char *id, const char *procid,
 		  const struct sb_exec_req *rq, pid_t *pid, struct sb_err *err)
 {
-	struct sb_msg go = { .type = SB_MSG_GO };
+	cleanup_close int procs = -1;
 	char cgname[80];
-	pid_t host_pid;
 
-	if (send_exec(ctl, rq, procid, -1, -1, err) < 0 ||
-	    wait_started(ctl, &host_pid, pid, err) < 0)
-		return -1;
 	/* its tree lives in a cgroup of its own, for kills with any signal */
 	snprintf(cgname, sizeof cgname, "p-%s", procid);
-	if (cg_exec_enter(cg, id, cgname, host_pid, err) < 0)
+	procs = cg_exec_open(cg, id, cgname, err);
+	if (procs < 0)
 		return -1;
-	if (sb_msg_send(ctl, &go, NULL, 0, NULL, 0) < 0)
-		return sb_syserr(err, "start process");
+	if (send_exec(ctl, rq, procid, -1, -1, procs, err) < 0 || wait_started(ctl, pid, err) < 0)
+		return -1;
 	return 0;
 }
 

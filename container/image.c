@@ -5,6 +5,7 @@
 
 #include "rootfs.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -101,13 +102,72 @@ static int build_skeleton(const char *dir, struct sb_err *err)
 	return 0;
 }
 
+/* The host's dynamic linker cache: without it every dynamic program the
+ * sandbox starts probes a score of hwcaps directories for each library.
+ * It names library paths of the host's /usr, which the image shares; kept
+ * in step at every service start (a new file renamed over the old). */
+static int sync_ld_cache(const char *dir, struct sb_err *err)
+{
+	char path[PATH_MAX], tmp[PATH_MAX + 16], buf[65536];
+	cleanup_close int in = open("/etc/ld.so.cache", O_RDONLY | O_CLOEXEC);
+	cleanup_close int out = -1;
+	struct stat hs, is;
+	ssize_t n;
+
+	if (in < 0 || fstat(in, &hs) < 0)
+		return 0;	/* a host without one: the linker searches */
+	snprintf(path, sizeof path, "%s/etc/ld.so.cache", dir);
+	if (lstat(path, &is) == 0 && S_ISREG(is.st_mode) && is.st_size == hs.st_size &&
+	    is.st_mtime >= hs.st_mtime)
+		return 0;
+	snprintf(tmp, sizeof tmp, "%s.%d", path, (int)getpid());
+	out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (out < 0)
+		return sb_syserr(err, "create %s", tmp);
+	while ((n = read(in, buf, sizeof buf)) > 0)
+		if (sb_write_full(out, buf, (size_t)n) < 0)
+			return sb_syserr(err, "write %s", tmp);
+	if (n < 0 || rename(tmp, path) < 0)
+		return sb_syserr(err, "install %s", path);
+	return 0;
+}
+
+/* The host's /etc/alternatives links (awk, editor, pager, ...): they point
+ * into the host's /usr, which the image shares; missing ones are added at
+ * every service start. */
+static int sync_alternatives(const char *dir, struct sb_err *err)
+{
+	char path[PATH_MAX], target[PATH_MAX];
+	cleanup_close int out = -1;
+	struct dirent *e;
+	DIR *d = opendir("/etc/alternatives");
+
+	if (!d)
+		return 0;
+	snprintf(path, sizeof path, "%s/etc/alternatives", dir);
+	if (mkdir(path, 0755) < 0 && errno != EEXIST) {
+		closedir(d);
+		return sb_syserr(err, "mkdir %s", path);
+	}
+	out = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	while (out >= 0 && (e = readdir(d))) {
+		ssize_t n = readlinkat(dirfd(d), e->d_name, target, sizeof target - 1);
+		if (n <= 0 || target[0] != '/')
+			continue;
+		target[n] = '\0';
+		symlinkat(target, out, e->d_name);	/* EEXIST: there already */
+	}
+	closedir(d);
+	return out < 0 ? sb_syserr(err, "open %s", path) : 0;
+}
+
 int image_host_ensure(const char *dir, struct sb_err *err)
 {
 	char tmp[PATH_MAX];
 	struct stat st;
 
 	if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
-		return 0;
+		return sync_ld_cache(dir, err) < 0 ? -1 : sync_alternatives(dir, err);
 	/* build aside, then rename: a half-built image is never used */
 	if (snprintf(tmp, sizeof tmp, "%s.tmp.%d", dir, (int)getpid()) >= (int)sizeof tmp)
 		return sb_fail(err, 500, ENAMETOOLONG, "image path too long");
@@ -117,5 +177,5 @@ int image_host_ensure(const char *dir, struct sb_err *err)
 		return -1;
 	if (rename(tmp, dir) < 0 && errno != EEXIST && errno != ENOTEMPTY)
 		return sb_syserr(err, "rename %s", tmp);
-	return 0;
+	return sync_ld_cache(dir, err) < 0 ? -1 : sync_alternatives(dir, err);
 }

@@ -2,7 +2,6 @@
 
 #include "fileops.h"
 #include "init.h"
-#include "lockdown.h"
 #include "procs.h"
 #include "proto.h"
 #include "util.h"
@@ -21,6 +20,7 @@
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <dirent.h>
+#include <sched.h>
 #include <time.h>
 
 #define MAX_CONN 64
@@ -28,7 +28,6 @@
 struct conn {
 	int fd;
 	pid_t child;	/* 0: none, >0 running, <0 reaped */
-	int go_fd;	/* write end of the child's start gate */
 };
 
 static struct conn conns[MAX_CONN];
@@ -42,44 +41,63 @@ static void reply(int fd, uint32_t type, int32_t val, const char *text)
 	sb_msg_send(fd, &m, text, text ? strlen(text) + 1 : 0, NULL, 0);
 }
 
+/* The init installs no handler and ignores no signal (its launcher reset
+ * them all); it only blocks them, for its signalfd.  A child unblocks. */
 static void reset_signals(void)
 {
 	sigset_t none;
 
-	for (int sig = 1; sig < NSIG; sig++)
-		signal(sig, SIG_DFL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
-/* The child between fork and exec: wait at the gate until the worker has
- * put us into the exec's cgroup, then become the command. */
-__attribute__((noreturn)) static void exec_child(int gate, int out, int err_fd, const char *cwd,
-						 const char *cmd, char **envp)
+/* What an exec child needs, on the init's stack while the init waits. */
+struct child_args {
+	int procs, out, err;	/* the exec cgroup's cgroup.procs, stdout, stderr */
+	const char *cwd, *cmd;
+	char **envp;
+};
+
+static void child_say(const char *what, const char *arg, int e)
 {
-	char go = 0;
+	const char *parts[] = { "sandbox: ", what, arg, ": ", strerrordesc_np(e), "\n" };
+
+	for (size_t i = 0; i < sizeof parts / sizeof *parts; i++)
+		if (parts[i] && write(2, parts[i], strlen(parts[i])) < 0)
+			return;
+}
+
+/* The child between clone and exec.  It shares the init's memory while the
+ * init waits (CLONE_VM | CLONE_VFORK, as posix_spawn does): no page tables
+ * are copied, none torn down at exec.  It joins the exec's cgroup itself,
+ * first, so nothing of the command runs outside it; the capabilities,
+ * no_new_privs and seccomp filter are the init's, inherited. */
+static int exec_child(void *arg)
+{
+	const struct child_args *a = arg;
+	char *argv[] = { (char *)"sh", (char *)"-c", (char *)a->cmd, NULL };
+	sigset_t none;
 	int null;
 
-	reset_signals();
-	if (sb_read_full(gate, &go, 1) != 1 || go != 'g')
+	if (write(a->procs, "0", 1) != 1) {
+		child_say("cannot join the exec cgroup", "", errno);
 		_exit(127);
+	}
 	if (setsid() < 0)
 		_exit(127);
 	null = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	if (null < 0 || dup2(null, 0) < 0 || dup2(out, 1) < 0 || dup2(err_fd, 2) < 0)
+	if (null < 0 || dup2(null, 0) < 0 || dup2(a->out, 1) < 0 || dup2(a->err, 2) < 0)
 		_exit(127);
 	sb_close_fds_from(3);
-	if (chdir(cwd) < 0) {
-		dprintf(2, "sandbox: cannot enter %s: %s\n", cwd, strerror(errno));
+	if (chdir(a->cwd) < 0) {
+		child_say("cannot enter ", a->cwd, errno);
 		_exit(127);
 	}
-	if (sb_lockdown_apply() < 0) {
-		dprintf(2, "sandbox: lock-down failed: %s\n", strerror(errno));
-		_exit(127);
-	}
-	char *argv[] = { (char *)"sh", (char *)"-c", (char *)cmd, NULL };
-	execve("/bin/sh", argv, envp);
-	dprintf(2, "sandbox: exec /bin/sh: %s\n", strerror(errno));
+	/* the init blocks every signal (for its signalfd) and handles none */
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	execve("/bin/sh", argv, a->envp);
+	child_say("exec ", "/bin/sh", errno);
 	_exit(127);
 }
 
@@ -101,13 +119,15 @@ static char **split_env(char *env, uint32_t len, uint32_t count)
 static void handle_exec(struct conn *c, const struct sb_msg *m, size_t len, int *fds, int nfds,
 			bool spawn)
 {
+	static char stack[65536] __attribute__((aligned(16)));
 	char *p = msgbuf + sizeof *m;
 	size_t need = (size_t)m->cwd_len + m->cmd_len + m->env_len + (spawn ? m->id_len : 0);
-	int gate[2], pidfd, out = -1, err = -1, slot = -1;
+	struct child_args a = { .procs = nfds ? fds[nfds - 1] : -1, .out = -1, .err = -1 };
+	int slot = -1;
 	struct stat st;
 	pid_t pid;
 
-	if (c->child || nfds != (spawn ? 0 : 2) || need != len - sizeof *m || m->cwd_len == 0 ||
+	if (c->child || nfds != (spawn ? 1 : 3) || need != len - sizeof *m || m->cwd_len == 0 ||
 	    m->cmd_len == 0 || p[m->cwd_len - 1] || p[m->cwd_len + m->cmd_len - 1] ||
 	    (m->env_len && p[m->cwd_len + m->cmd_len + m->env_len - 1]) ||
 	    (spawn && (m->id_len < 2 || m->id_len > 64 || p[need - 1]))) {
@@ -119,51 +139,35 @@ static void handle_exec(struct conn *c, const struct sb_msg *m, size_t len, int 
 		return;
 	}
 	if (spawn) {
-		slot = procs_prepare(p + need - m->id_len, &out, &err);
+		slot = procs_prepare(p + need - m->id_len, &a.out, &a.err);
 		if (slot < 0) {
 			reply(c->fd, SB_MSG_ERROR, errno, "process");
 			return;
 		}
 	} else {
-		out = fds[0];
-		err = fds[1];
+		a.out = fds[0];
+		a.err = fds[1];
 	}
-	if (pipe2(gate, O_CLOEXEC) < 0) {
-		reply(c->fd, SB_MSG_ERROR, errno, "pipe");
-		goto fail;
+	a.cwd = p;
+	a.cmd = p + m->cwd_len;
+	a.envp = split_env(p + m->cwd_len + m->cmd_len, m->env_len, m->env_count);
+	/* back when the child has exec'd (or died): msgbuf is still its */
+	pid = clone(exec_child, stack + sizeof stack, CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
+	if (spawn) {
+		close(a.out);
+		close(a.err);
 	}
-	pid = fork();
-	if (pid == 0) {
-		close(gate[1]);
-		exec_child(gate[0], out, err, p, p + m->cwd_len,
-			   split_env(p + m->cwd_len + m->cmd_len, m->env_len, m->env_count));
-	}
-	close(gate[0]);
 	if (pid < 0) {
-		close(gate[1]);
-		reply(c->fd, SB_MSG_ERROR, errno, "fork");
-		goto fail;
+		reply(c->fd, SB_MSG_ERROR, errno, "clone");
+		if (spawn)
+			procs_abandon(slot);
+		return;
 	}
-	if (spawn) {
-		close(out);
-		close(err);
+	if (spawn)
 		procs_started(slot, pid);
-	} else {
+	else
 		c->child = pid;
-	}
-	c->go_fd = gate[1];
-	pidfd = sb_pidfd_open(pid);
-	struct sb_msg r = { .type = SB_MSG_STARTED, .val = pid };
-	sb_msg_send(c->fd, &r, NULL, 0, &pidfd, pidfd >= 0 ? 1 : 0);
-	if (pidfd >= 0)
-		close(pidfd);
-	return;
-fail:
-	if (spawn) {
-		close(out);
-		close(err);
-		procs_abandon(slot);
-	}
+	reply(c->fd, SB_MSG_STARTED, pid, NULL);
 }
 
 /* A file operation: a child does it inside the sandbox (fileops.c). */
@@ -281,13 +285,6 @@ static void handle_packet(struct conn *c)
 		sb_msg_send(c->fd, &r, table, procs_list(table, sizeof table), NULL, 0);
 		break;
 	}
-	case SB_MSG_GO:
-		if (c->go_fd >= 0) {
-			sb_write_full(c->go_fd, "g", 1);
-			close(c->go_fd);
-			c->go_fd = -1;
-		}
-		break;
 	case SB_MSG_KILLALL:
 		reply(c->fd, SB_MSG_KILLED, kill_all(), NULL);
 		break;
@@ -351,8 +348,6 @@ static void drop_closed(void)
 	for (int i = 0; i < nconns; i++) {
 		struct conn *c = &conns[i];
 		if (c->fd < 0) {
-			if (c->go_fd >= 0)
-				close(c->go_fd);
 			if (c->child > 0) {
 				kill(-c->child, SIGKILL);
 				kill(c->child, SIGKILL);
@@ -403,7 +398,7 @@ void sb_init_serve(int listen_fd)
 		if (pfd[1].revents & POLLIN) {
 			int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
 			if (fd >= 0)
-				conns[nconns++] = (struct conn){ .fd = fd, .child = 0, .go_fd = -1 };
+				conns[nconns++] = (struct conn){ .fd = fd, .child = 0 };
 		}
 	}
 }

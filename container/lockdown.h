@@ -1,5 +1,6 @@
-/* What every process the init forks carries before it execs: Docker's
- * default capability bounding set, no_new_privs, and a seccomp filter. */
+/* What the init, and so every process of the sandbox (all its
+ * descendants), carries: Docker's default capability bounding set,
+ * no_new_privs, and a seccomp filter. */
 #ifndef SB_LOCKDOWN_H
 #define SB_LOCKDOWN_H
 
@@ -10,7 +11,7 @@ struct sock_fprog;
 /* Compile the seccomp filter once (in the init, before it serves); the
  * program is kept for sb_lockdown_apply(). */
 int sb_lockdown_prepare(struct sb_err *err);
-/* In a child between fork and exec; -1 with errno on failure. */
+/* In the init, once its namespaces and root are set up; -1 with errno. */
 int sb_lockdown_apply(void);
 
 #endif

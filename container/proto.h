@@ -2,9 +2,10 @@
  * connection per operation, one message per packet, fds as SCM_RIGHTS.
  *
  *   worker                         init
- *   EXEC {cwd,cmd,env} +[out,err]  ->
- *                                  <- STARTED {pid} +[pidfd]   (child waits)
- *   GO                             ->                          (child execs)
+ *   EXEC {cwd,cmd,env} +[out,err,procs] ->
+ *                                  (the child joins the exec cgroup through
+ *                                   procs, then execs)
+ *                                  <- STARTED {pid}
  *                                  <- EXITED {wait status}
  *
  *   KILLALL                        ->
@@ -24,11 +25,11 @@
 
 enum sb_msg_type {
 	SB_MSG_EXEC = 1,
-	SB_MSG_GO,
+	SB_MSG_GO_UNUSED,	/* was the start gate; the child joins its cgroup itself */
 	SB_MSG_KILLALL,
 	SB_MSG_STATFS,
 	SB_MSG_FILE,		/* payload: struct sb_file_req + paths (fileops.h) */
-	SB_MSG_SPAWN,		/* as EXEC, plus an id; no fds: output goes to logs */
+	SB_MSG_SPAWN,		/* as EXEC, plus an id; fds [procs]: output goes to logs */
 	SB_MSG_PLIST,		/* -> PROCS {struct sb_proc_info[]} */
 	SB_MSG_STARTED = 100,
 	SB_MSG_EXITED,

@@ -164,8 +164,15 @@ __attribute__((noreturn)) static void init_child(const struct sb_spec *s, int re
 		sb_syserr(&err, "become the sandbox's root");
 		child_fail(readyfd, &err);
 	}
+	/* the init itself is locked down: every process of the sandbox is its
+	 * descendant and inherits the bounding set, no_new_privs and the
+	 * filter (one filter, compiled and loaded once per sandbox start) */
 	if (sb_lockdown_prepare(&err) < 0)
 		child_fail(readyfd, &err);
+	if (sb_lockdown_apply() < 0) {
+		sb_syserr(&err, "lock down the init");
+		child_fail(readyfd, &err);
+	}
 	sb_proctitle_set("sandbox-init");
 	ready_send(readyfd, READY_OK, 0, NULL);
 	if (dup2(listenfd, 3) < 0)

@@ -22,6 +22,7 @@ int app_open(struct app *app, const struct conf *conf, struct sb_err *err)
 	for (int i = 0; i < CG_NDIRS; i++)
 		app->cg.dir[i] = -1;
 	app->sandboxes_fd = -1;
+	app->spares_fd = -1;
 	app->capacity_lock = -1;
 	snprintf(app->cgname, sizeof app->cgname, "e0");
 	snprintf(path, sizeof path, "%s/db", conf->data_dir);
@@ -33,6 +34,10 @@ int app_open(struct app *app, const struct conf *conf, struct sb_err *err)
 	app->sandboxes_fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (app->sandboxes_fd < 0)
 		return sb_syserr(err, "open %s", path);
+	snprintf(path, sizeof path, "%s/spares", conf->data_dir);
+	app->spares_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (app->spares_fd < 0)
+		return sb_syserr(err, "open %s", path);
 	return 0;
 }
 
@@ -42,7 +47,9 @@ void app_close(struct app *app)
 	cg_close(&app->cg);
 	if (app->sandboxes_fd >= 0)
 		close(app->sandboxes_fd);
-	app->sandboxes_fd = -1;
+	if (app->spares_fd >= 0)
+		close(app->spares_fd);
+	app->sandboxes_fd = app->spares_fd = -1;
 }
 
 void sandbox_ref_release(struct sandbox_ref *sb)
@@ -187,7 +194,7 @@ static int start_locked(struct app *app, struct sandbox_ref *sb, struct sb_err *
 		return -1;
 	spec.disk = sb->rec.disk_mb > 0;
 	if (spec.disk && disk_image_ensure(sb->dirfd, (long long)sb->rec.disk_mb << 20,
-					   sb->rec.uid_base, err) < 0)
+					   sb->rec.uid_base, app->spares_fd, err) < 0)
 		return -1;
 	if (sandbox_start(&spec, &pid, err) < 0)
 		return -1;

@@ -14,6 +14,7 @@ struct app {
 	struct store store;
 	struct sb_cgroups cg;
 	int sandboxes_fd;	/* <data>/sandboxes */
+	int spares_fd;		/* <data>/spares: disk images made ahead */
 	char cgname[24];	/* this worker's exec cgroups: "e<serial>" */
 	int capacity_lock;	/* held from the capacity check to the start */
 };

@@ -40,6 +40,8 @@ static void usage(FILE *f)
 	      "                      loopback (repeatable; e.g. 127.0.0.0/8 for tests)\n"
 	      "  --clone-timeout SEC longest clone (default 600)\n"
 	      "  --clone-max-mb N    most a clone may fetch (default 2048)\n"
+	      "  --spare-disks N     disk images of the default size made ahead, so a\n"
+	      "                      create need not wait for mke2fs (default 2; 0: none)\n"
 	      "  --images DIR        images built or imported by sandboxd-image (default\n"
 	      "                      DIR/images, beside the built-in `host` image)\n"
 	      "  --default-image N   image of a sandbox whose create names none (default host)\n"
@@ -97,6 +99,7 @@ int conf_parse(struct conf *c, int argc, char **argv)
 		{ "clone-max-mb", required_argument, NULL, 'B' },
 		{ "idle-stop", required_argument, NULL, 'I' },
 		{ "images", required_argument, NULL, 'G' },
+		{ "spare-disks", required_argument, NULL, 'S' },
 		{ "default-image", required_argument, NULL, 'E' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -128,6 +131,7 @@ int conf_parse(struct conf *c, int argc, char **argv)
 	snprintf(c->cgroup_root, sizeof c->cgroup_root, "/sys/fs/cgroup");
 	c->disk_mb = 4096;
 	c->max_running = 32;
+	c->spare_disks = 2;
 	c->idle_stop_ms = 600000;
 	c->max_disk_mb = 65536;
 	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -138,6 +142,11 @@ int conf_parse(struct conf *c, int argc, char **argv)
 		case 'g': c->socket_group = strdup(optarg); break;
 		case 'i': inst = optarg; break;
 		case 'G': images = optarg; break;
+		case 'S':
+			if (parse_num(optarg, 0, 64, &v) < 0)
+				goto bad;
+			c->spare_disks = (int)v;
+			break;
 		case 'E': defimg = optarg; break;
 		case 'c': c->cors_origin = strdup(optarg); break;
 		case 'P': c->pidfile = strdup(optarg); break;

@@ -32,6 +32,7 @@ struct conf {
 	long pids_max, max_pids;
 	long cpu_millis, max_cpu_millis;	/* 1000 = one CPU */
 	long disk_mb, max_disk_mb;		/* 0: no disk quota */
+	int spare_disks;			/* disk images made ahead */
 	int max_running;			/* sandboxes running at once; 0: no cap */
 	int64_t idle_stop_ms;			/* stop sandboxes idle this long; 0: never */
 	char cgroup_root[256];

@@ -28,7 +28,7 @@ static int prepare_data_dir(const struct conf *c)
 {
 	static const struct { const char *name; mode_t mode; } dirs[] = {
 		{ "", 0711 }, { "/sandboxes", 0700 }, { "/db", 0700 }, { "/images", 0755 },
-		{ "/run", 0755 },
+		{ "/run", 0755 }, { "/spares", 0700 },
 	};
 	char path[PATH_MAX + 32];
 

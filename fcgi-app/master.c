@@ -9,9 +9,11 @@
 #include "capacity.h"
 #include "cgroup.h"
 #include "conf.h"
+#include "disk.h"
 #include "pool.h"
 
 #include <fcgiapp.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -123,6 +125,51 @@ static void sweep_idle(const struct conf *c, const sigset_t *orig)
 		sweeper = pid;
 }
 
+static pid_t filler;
+
+static void sweep_half_made_spares(const struct conf *c)
+{
+	char path[PATH_MAX];
+	cleanup_close int fd = -1;
+
+	snprintf(path, sizeof path, "%s/spares", c->data_dir);
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd >= 0)
+		disk_spare_sweep(fd);
+}
+
+/* Keep --spare-disks disk images of the default size made ahead (one more
+ * per tick at most), in a child of its own: mke2fs takes ~10 ms. */
+static void fill_spares(const struct conf *c, const sigset_t *orig)
+{
+	long long bytes = (long long)c->disk_mb << 20;
+	char path[PATH_MAX];
+	pid_t pid;
+
+	if (filler > 0 || c->spare_disks <= 0 || bytes <= 0)
+		return;
+	pid = fork();
+	if (pid == 0) {
+		struct sb_err err = SB_ERR_INIT;
+		int fd;
+
+		sigprocmask(SIG_SETMASK, orig, NULL);
+		prctl(PR_SET_NAME, "sandboxd-spares", 0, 0, 0);
+		sb_proctitle_set("sandboxd: spare disks");
+		snprintf(path, sizeof path, "%s/spares", c->data_dir);
+		fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+		if (fd < 0)
+			_exit(1);
+		if (disk_spare_count(fd, bytes) < c->spare_disks && disk_spare_make(fd, bytes, &err) < 0) {
+			fprintf(stderr, "sandboxd: spare disk: %s\n", err.msg);
+			_exit(1);
+		}
+		_exit(0);
+	}
+	if (pid > 0)
+		filler = pid;
+}
+
 /* A dead worker's exec in flight: its processes die with it. */
 static void reap(const struct conf *c, struct sb_cgroups *cg, bool respawn, int fd,
 		 const sigset_t *orig)
@@ -135,6 +182,10 @@ static void reap(const struct conf *c, struct sb_cgroups *cg, bool respawn, int 
 
 		if (pid == sweeper) {
 			sweeper = 0;
+			continue;
+		}
+		if (pid == filler) {
+			filler = 0;
 			continue;
 		}
 		for (int i = 0; i < nworkers; i++) {
@@ -244,6 +295,7 @@ int master_run(const struct conf *c)
 	for (int i = 0; i < nworkers; i++)
 		spawn(&workers[i], c, fd, &orig);
 	sb_proctitle_set("sandboxd: master");
+	sweep_half_made_spares(c);
 	fprintf(stderr, "sandboxd: %d workers on %s\n", nworkers, c->socket_path);
 	/* look for idle sandboxes twice per idle period, at most every 30 s */
 	sweep_every = c->idle_stop_ms / 2 < 30000 ? c->idle_stop_ms / 2 : 30000;
@@ -274,7 +326,9 @@ int master_run(const struct conf *c)
 		}
 		if (draining && sweeper > 0)
 			kill(sweeper, SIGKILL);
-		if (draining && live_workers() == 0 && sweeper == 0)
+		if (draining && filler > 0)
+			kill(filler, SIGKILL);
+		if (draining && live_workers() == 0 && sweeper == 0 && filler == 0)
 			break;
 		if (got_alrm) {
 			got_alrm = 0;
@@ -285,6 +339,8 @@ int master_run(const struct conf *c)
 				for (int i = 0; i < nworkers; i++)
 					if (workers[i].pid > 0 && workers[i].retiring)
 						kill(workers[i].pid, SIGTERM);
+			if (!draining)
+				fill_spares(c, &orig);
 			if (!draining && c->idle_stop_ms > 0 && sb_mono_ms() >= next_sweep) {
 				sweep_idle(c, &orig);
 				next_sweep = sb_mono_ms() + sweep_every;

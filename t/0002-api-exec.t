@@ -245,4 +245,9 @@ is "${NO_CT:-none}" none "every JSON answer ($NREQ requests) had Content-Type: a
 is "${NO_RID:-none}" none "every answer had an X-Request-Id"
 is "${NO_ACAO:-none}" none "every answer had Access-Control-Allow-Origin: *"
 
+# the host image carries the host's /etc/alternatives and linker cache
+S=alt-$$
+api POST /sandboxes/$S/exec '{"command": "echo a b | awk \"{print \\$2}\"; test -s /etc/ld.so.cache && echo cache"}'
+is "$(jqr .data.stdout)" "$(printf 'b\ncache')" "awk (a Debian alternative) runs; ld.so.cache is there"
+
 done_testing

@@ -65,6 +65,7 @@ static void remove_root(void)
 static void v2(void)
 {
 	struct sb_err err = SB_ERR_INIT;
+	int fd;
 	struct sb_cgroups cg;
 	struct cg_limits lim = { .memory_bytes = 512LL << 20, .pids = 100, .cpu_millis = 1500 };
 	struct cg_usage u;
@@ -82,8 +83,10 @@ static void v2(void)
 	is_str(slurp("sandboxd-t/sb1/cpu.max"), "150000 100000", "v2: cpu.max for 1.5 CPUs");
 	ok(cg_sandbox_enter(&cg, "sb1", 4242, &err) == 0, "v2: enter");
 	is_str(slurp("sandboxd-t/sb1/cgroup.procs"), "4242", "v2: the init goes into the sandbox cgroup");
-	ok(cg_exec_enter(&cg, "sb1", "w7", 4343, &err) == 0, "v2: exec enter");
-	is_str(slurp("sandboxd-t/sb1/w7/cgroup.procs"), "4343", "v2: the exec goes into its child cgroup");
+	fd = cg_exec_open(&cg, "sb1", "w7", &err);
+	ok(fd >= 0 && write(fd, "0", 1) == 1, "v2: the exec cgroup's procs file opens for writing");
+	close(fd);
+	is_str(slurp("sandboxd-t/sb1/w7/cgroup.procs"), "0", "v2: the exec joins its child cgroup");
 	ok(cg_exec_kill(&cg, "sb1", "w7", &err) == 0, "v2: exec kill");
 	is_str(slurp("sandboxd-t/sb1/w7/cgroup.kill"), "1", "v2: a tree kill is one write to cgroup.kill");
 	put("sandboxd-t/sb1/memory.current", "1000\n");
@@ -106,6 +109,7 @@ static void v1(void)
 {
 	static const char *const ctrls[] = { "freezer", "pids", "memory", "cpu", "cpuacct", NULL };
 	struct sb_err err = SB_ERR_INIT;
+	int fd;
 	struct sb_cgroups cg;
 	struct cg_limits lim = { .memory_bytes = 256LL << 20, .pids = 64, .cpu_millis = 500 };
 
@@ -125,8 +129,10 @@ static void v1(void)
 	ok(cg_sandbox_enter(&cg, "sb1", 4242, &err) == 0, "v1: enter");
 	is_str(slurp("cpuacct/sandboxd-t/sb1/cgroup.procs"), "4242", "v1: the init joins every hierarchy");
 	is_str(slurp("memory/sandboxd-t/sb1/cgroup.procs"), "4242", "v1: memory too (once, at start)");
-	ok(cg_exec_enter(&cg, "sb1", "w7", 4343, &err) == 0, "v1: exec enter");
-	is_str(slurp("freezer/sandboxd-t/sb1/w7/cgroup.procs"), "4343", "v1: the exec joins only its freezer cgroup");
+	fd = cg_exec_open(&cg, "sb1", "w7", &err);
+	ok(fd >= 0 && write(fd, "0", 1) == 1, "v1: the exec cgroup's procs file opens for writing");
+	close(fd);
+	is_str(slurp("freezer/sandboxd-t/sb1/w7/cgroup.procs"), "0", "v1: the exec joins only its freezer cgroup");
 	ok(!slurp("memory/sandboxd-t/sb1/w7/cgroup.procs"), "v1: never a memory cgroup on the exec path");
 	ok(cg_exec_kill(&cg, "sb1", "w7", &err) == 0, "v1: exec kill");
 	is_str(slurp("freezer/sandboxd-t/sb1/w7/freezer.state"), "THAWED", "v1: frozen, killed, thawed");

@@ -1,0 +1,35 @@
+#!/bin/bash
+# Spare disk images: made ahead by the master, claimed by creates (a rename,
+# so a spare serves one sandbox only), refilled; other sizes still work.
+. "${TOP_SRCDIR:-$(dirname "$0")/..}/t/lib.sh"
+sbd_start --disk-mb 64 --spare-disks 2
+BYTES=$((64 << 20))
+spares() { ls "$DATA/spares" | grep -c "^$BYTES-.*\.img$"; }
+wait_spares() {	# wait_spares N: until N spares are there (at most 10 s)
+	for _ in $(seq 1 100); do [ "$(spares)" -ge "$1" ] && return 0; sleep 0.1; done
+	return 1
+}
+ok "$(wait_spares 2; echo $?)" "the master makes 2 spare disk images of the default size"
+is "$(stat -c %a "$DATA/spares")" 700 "in a directory only root reads"
+before=$(ls "$DATA/spares" | grep '\.img$' | sort)
+api POST /sandboxes/sp1
+is "$STATUS" 200 "create"
+after=$(ls "$DATA/spares" | grep '\.img$' | sort)
+used=$(comm -23 <(echo "$before") <(echo "$after"))
+is "$(echo "$used" | grep -c .)" 1 "the create took one spare"
+is "$(stat -c %s "$DATA/sandboxes/sp1/disk.img")" "$BYTES" "as its disk image (its size)"
+exec_in sp1 'set -- $(df -k / | tail -n 1); echo $2; echo data > /workspace/f && cat /workspace/f; stat -c %u /'
+like "$(jqr .data.stdout | head -n 1)" '^(5[0-9]|6[0-9])[0-9]{3}$' "the sandbox's / is the 64 MiB file system"
+is "$(jqr .data.stdout | sed -n 2,3p)" "$(printf 'data\n0')" "writable, and its / is the sandbox root's"
+ok "$(wait_spares 2; echo $?)" "the master makes another spare"
+api POST /sandboxes/sp2
+api POST /sandboxes/sp3 '{"limits": {"diskMb": 32}}'
+is "$STATUS" 200 "a create with another disk size (no spare of it) works"
+is "$(stat -c %s "$DATA/sandboxes/sp3/disk.img")" $((32 << 20)) "with its own size"
+exec_in sp2 'ls /workspace'
+is "$(jqr .data.stdout)" "" "a sandbox made from a spare starts empty (nothing of sp1)"
+ino1=$(stat -c %i "$DATA/sandboxes/sp1/disk.img"); ino2=$(stat -c %i "$DATA/sandboxes/sp2/disk.img")
+isnt "$ino1" "$ino2" "two sandboxes never share an image"
+ok "$(wait_spares 2; echo $?)" "refilled again"
+is "$(ls "$DATA/spares" | grep -c '\.new$')" 0 "no half-made spare is left"
+done_testing
