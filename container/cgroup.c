@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -493,4 +494,66 @@ int cg_destroy_all(struct sb_cgroups *cg, const char *root, const char *parent)
 			ret = -1;
 	}
 	return ret;
+}
+
+/* cgroup2's superblock flags: a reconfigure sets exactly those it is given */
+static const char *const v2_flags[] = {
+	"nsdelegate", "favordynmods", "memory_localevents", "memory_recursiveprot",
+	"memory_hugetlb_accounting", "pids_localevents",
+};
+
+static bool has_flag(const char *opts, const char *flag)
+{
+	size_t n = strlen(flag);
+
+	for (const char *p = opts; (p = strstr(p, flag)); p += n)
+		if ((p == opts || p[-1] == ',') && (p[n] == ',' || p[n] == '\0'))
+			return true;
+	return false;
+}
+
+/* The first cgroup2 mount in our mount table: its mount point and
+ * superblock options. */
+static int find_cgroup2(char *mnt, size_t mlen, char *opts, size_t olen)
+{
+	char line[4096];
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	int found = 0;
+
+	if (!f)
+		return -1;
+	while (!found && fgets(line, sizeof line, f)) {
+		char *sep = strstr(line, " - "), fstype[32], src[256], so[1024], point[1024];
+		if (!sep || sscanf(sep + 3, "%31s %255s %1023s", fstype, src, so) != 3 ||
+		    strcmp(fstype, "cgroup2") != 0 ||
+		    sscanf(line, "%*s %*s %*s %*s %1023s", point) != 1)
+			continue;
+		snprintf(mnt, mlen, "%s", point);
+		snprintf(opts, olen, "%s", so);
+		found = 1;
+	}
+	fclose(f);
+	return found;
+}
+
+int cg_favor_dynmods(struct sb_err *err)
+{
+	char mnt[1024], opts[1024];
+	cleanup_close int fs = -1;
+	int r = find_cgroup2(mnt, sizeof mnt, opts, sizeof opts);
+
+	if (r <= 0)
+		return 0;	/* no cgroup2 mounted: nothing to tune */
+	if (has_flag(opts, "favordynmods"))
+		return 0;
+	fs = fspick(AT_FDCWD, mnt, FSPICK_CLOEXEC);
+	if (fs < 0)
+		return sb_syserr(err, "fspick %s", mnt);
+	for (size_t i = 0; i < sizeof v2_flags / sizeof *v2_flags; i++)
+		if ((has_flag(opts, v2_flags[i]) || !strcmp(v2_flags[i], "favordynmods")) &&
+		    fsconfig(fs, FSCONFIG_SET_FLAG, v2_flags[i], NULL, 0) < 0)
+			return sb_syserr(err, "cgroup2 option %s", v2_flags[i]);
+	if (fsconfig(fs, FSCONFIG_CMD_RECONFIGURE, NULL, NULL, 0) < 0)
+		return sb_syserr(err, "reconfigure cgroup2 at %s", mnt);
+	return 1;
 }

@@ -76,4 +76,12 @@ void cg_exec_reap_all(struct sb_cgroups *cg, const char *name);
 /* Kill every process of every sandbox, inits included, and remove the cgroups. */
 int cg_destroy_all(struct sb_cgroups *cg, const char *root, const char *parent);
 
+/* Put cgroup2 (where mounted) in favordynmods mode: moving a process
+ * between cgroups then no longer waits for an RCU grace period (7-15 ms
+ * on this kind of VM, on every exec and sandbox start), at some cost to
+ * fork and exit host-wide; systemd 254+ mounts it so.  The flag is the
+ * kernel's one cgroup_threadgroup_rwsem, shared by v1 hierarchies too.
+ * 1 when it was changed, 0 when set already or no cgroup2 is mounted. */
+int cg_favor_dynmods(struct sb_err *err);
+
 #endif

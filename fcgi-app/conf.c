@@ -46,6 +46,9 @@ static void usage(FILE *f)
 	      "                      DIR/images, beside the built-in `host` image)\n"
 	      "  --default-image N   image of a sandbox whose create names none (default host)\n"
 	      "  --cgroup-root DIR   where cgroupfs is mounted (default /sys/fs/cgroup)\n"
+	      "  --no-favordynmods   leave the host's cgroup2 mount options alone (by default\n"
+	      "                      sandboxd sets favordynmods: each process move into a\n"
+	      "                      cgroup otherwise waits for an RCU grace period)\n"
 	      "  --pidfile PATH      write the master's pid there\n", f);
 }
 
@@ -100,6 +103,7 @@ int conf_parse(struct conf *c, int argc, char **argv)
 		{ "idle-stop", required_argument, NULL, 'I' },
 		{ "images", required_argument, NULL, 'G' },
 		{ "spare-disks", required_argument, NULL, 'S' },
+		{ "no-favordynmods", no_argument, NULL, 'N' },
 		{ "default-image", required_argument, NULL, 'E' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -142,6 +146,7 @@ int conf_parse(struct conf *c, int argc, char **argv)
 		case 'g': c->socket_group = strdup(optarg); break;
 		case 'i': inst = optarg; break;
 		case 'G': images = optarg; break;
+		case 'N': c->no_favordynmods = true; break;
 		case 'S':
 			if (parse_num(optarg, 0, 64, &v) < 0)
 				goto bad;

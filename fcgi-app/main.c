@@ -2,6 +2,7 @@
  * isolated Linux sandbox.  See README.md and docs/ARCHITECTURE.md. */
 #include "config.h"
 
+#include "cgroup.h"
 #include "conf.h"
 #include "images.h"
 #include "pool.h"
@@ -65,6 +66,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, "sandboxd: --default-image: %s%s\n", err.msg, err.status == 400 ?
 			"; build or import it first (sandboxd-image)" : "");
 		return 1;
+	}
+	if (!c.no_favordynmods) {
+		int r = cg_favor_dynmods(&err);
+		if (r < 0)
+			fprintf(stderr, "sandboxd: warning: %s (cgroup moves stay slow)\n", err.msg);
+		else if (r > 0)
+			fprintf(stderr, "sandboxd: cgroup2 now mounted with favordynmods "
+				"(--no-favordynmods leaves it alone)\n");
 	}
 	if (c.pidfile) {
 		f = fopen(c.pidfile, "we");

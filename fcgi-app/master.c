@@ -138,8 +138,8 @@ static void sweep_half_made_spares(const struct conf *c)
 		disk_spare_sweep(fd);
 }
 
-/* Keep --spare-disks disk images of the default size made ahead (one more
- * per tick at most), in a child of its own: mke2fs takes ~10 ms. */
+/* Keep --spare-disks disk images of the default size made ahead (made
+ * until there are that many), in a child of its own: mke2fs takes ~10 ms. */
 static void fill_spares(const struct conf *c, const sigset_t *orig)
 {
 	long long bytes = (long long)c->disk_mb << 20;
@@ -160,10 +160,11 @@ static void fill_spares(const struct conf *c, const sigset_t *orig)
 		fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 		if (fd < 0)
 			_exit(1);
-		if (disk_spare_count(fd, bytes) < c->spare_disks && disk_spare_make(fd, bytes, &err) < 0) {
-			fprintf(stderr, "sandboxd: spare disk: %s\n", err.msg);
-			_exit(1);
-		}
+		while (disk_spare_count(fd, bytes) < c->spare_disks)
+			if (disk_spare_make(fd, bytes, &err) < 0) {
+				fprintf(stderr, "sandboxd: spare disk: %s\n", err.msg);
+				_exit(1);
+			}
 		_exit(0);
 	}
 	if (pid > 0)

@@ -1,6 +1,9 @@
 #!/bin/bash
-# Spare disk images: made ahead by the master, claimed by creates (a rename,
-# so a spare serves one sandbox only), refilled; other sizes still work.
+# The fast path's moving parts (their speed is measured by ./dev bench, not
+# here): spare disk images made ahead by the master, claimed by creates (a
+# rename, so a spare serves one sandbox only) and refilled, other sizes
+# still working; cgroup2 in favordynmods mode; the exec child joining its
+# cgroup through an fd that never reaches the command.
 . "${TOP_SRCDIR:-$(dirname "$0")/..}/t/lib.sh"
 sbd_start --disk-mb 64 --spare-disks 2
 BYTES=$((64 << 20))
@@ -32,4 +35,23 @@ ino1=$(stat -c %i "$DATA/sandboxes/sp1/disk.img"); ino2=$(stat -c %i "$DATA/sand
 isnt "$ino1" "$ino2" "two sandboxes never share an image"
 ok "$(wait_spares 2; echo $?)" "refilled again"
 is "$(ls "$DATA/spares" | grep -c '\.new$')" 0 "no half-made spare is left"
+# cgroup2 (where mounted) favours cgroup moves over forks once we run
+c2=$(awk '$0 ~ / - cgroup2 / { print $NF; exit }' /proc/self/mountinfo)
+if [ -n "$c2" ]; then
+	like "$c2" '(^|,)favordynmods(,|$)' "cgroup2 is mounted with favordynmods ($c2)"
+else
+	ok 0 "no cgroup2 mounted here: nothing to tune"
+fi
+
+# the exec child joined its cgroup through a host-opened cgroup.procs fd:
+# the command holds no fd but its three, and runs in the exec's freezer cgroup
+exec_in sp1 'ls /proc/self/fd | sort -n | tr "\n" " "; grep freezer /proc/self/cgroup'
+like "$(jqr .data.stdout)" '^0 1 2 3 ' "the command holds fds 0-2 only (3 is ls's own directory)"
+unlike "$(jqr .data.stdout)" '^0 1 2 3 4' "no cgroup.procs fd reached it"
+like "$(jqr .data.stdout)" 'freezer:/e[0-9]+' "it runs in its exec cgroup (freezer:/e<worker>)"
+api POST /sandboxes/sp1/processes '{"command": "sleep 30", "processId": "bg1"}'
+pid=$(jqr .data.pid)
+exec_in sp1 "grep freezer /proc/$pid/cgroup"
+like "$(jqr .data.stdout)" 'freezer:/p-bg1' "a background process runs in its own cgroup (p-<id>)"
+
 done_testing
