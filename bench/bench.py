@@ -124,7 +124,9 @@ def main():
     ap.add_argument("--base", default="http://127.0.0.1:8787")
     ap.add_argument("--json", default="build/bench.json")
     ap.add_argument("--n", type=int, default=100)
-    ap.add_argument("--density", type=int, default=25)  # under --max-running (32)
+    # sandboxes at once; the service's --max-running must allow them
+    # (./dev up allows 1100: ./dev bench --density 1000)
+    ap.add_argument("--density", type=int, default=100)
     a = ap.parse_args()
     api = Api(a.base)
     tag = "b%x" % (int(time.time()) & 0xffffff)
@@ -193,19 +195,37 @@ def main():
         row("file read JSON %s (base64)" % label, summary(jr), "cat", base)
     row("stream: write inside -> event at client", stream_latency(api, sid), None, None)
 
-    # density: idle sandboxes, cgroup memory per sandbox
+    # density: N idle sandboxes at once; what each costs (its cgroup's
+    # memory: init + kernel objects charged to it; and the host's
+    # MemAvailable drop, which also counts loop devices, mounts, threads)
+    def mem_available():
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1])
     ids = ["%s-d%d" % (tag, i) for i in range(a.density)]
-    for i in ids:
-        api.timed("POST", "/sandboxes/%s" % i)
-    mem = []
+    avail0 = mem_available()
+    t0 = time.perf_counter()
+    v = [api.timed("POST", "/sandboxes/%s" % i)[0] for i in ids]
+    took = time.perf_counter() - t0
+    row("create %d sandboxes, each" % a.density, summary(v), "bwrap --unshare-all true", bwrap)
+    avail1 = mem_available()
+    mem, running = [], 0
     for i in ids:
         st, d = api.req("GET", "/sandboxes/%s" % i)
-        u = json.loads(d)["data"].get("usage", {})
+        dd = json.loads(d)["data"]
+        running += dd.get("status") == "running"
+        u = dd.get("usage", {})
         if "memoryBytes" in u:
             mem.append(u["memoryBytes"] / 1024)
-    dens = {"name": "memory per idle sandbox (cgroup, KiB)", "median": pct(mem, 0.5) if mem else None,
-            "p90": pct(mem, 0.9) if mem else None, "n": len(mem)}
-    rows.append(dens)
+    rows.append({"name": "memory per idle sandbox (cgroup, KiB)", "median": pct(mem, 0.5) if mem else None,
+                 "p90": pct(mem, 0.9) if mem else None, "n": len(mem)})
+    rows.append({"name": "host memory per idle sandbox (MemAvailable drop, KiB)",
+                 "median": (avail0 - avail1) / max(1, a.density), "n": a.density})
+    rows.append({"name": "%d sandboxes: created in (s), running at once" % a.density, "median": took,
+                 "running": running, "n": a.density})
+    for i in ids:
+        api.req("DELETE", "/sandboxes/%s" % i)
 
     os.makedirs(os.path.dirname(a.json) or ".", exist_ok=True)
     with open(a.json, "w") as f:
@@ -218,6 +238,9 @@ def main():
             continue
         med = r.get("median")
         base = r.get("baseline")
+        if "running" in r:
+            print("%-44s %10.1f %10s %10s  %-32s" % (r["name"], med, "", "", "%d of %d running" % (r["running"], r["n"])))
+            continue
         bm = r.get("baseline_median")
         print("%-44s %10s %10s %10s  %-32s %8s" % (
             r["name"], "%.2f" % med if med is not None else "-",

@@ -112,8 +112,9 @@ static void report_progress(struct progress *pg, const struct sb_clone_progress 
 	sse_event(pg->sse, o);
 }
 
-/* One packet from the clone's child on the broker socket. */
-static void broker_serve(const struct conf *c, const struct clone_url *u, int brk,
+/* One packet from the clone's child on the broker socket; false when
+ * there was none (the child closed its end). */
+static bool broker_serve(const struct conf *c, const struct clone_url *u, int brk,
 			 struct progress *pg)
 {
 	char buf[sizeof(struct sb_msg) + 600], why[300];
@@ -124,17 +125,17 @@ static void broker_serve(const struct conf *c, const struct clone_url *u, int br
 	for (int i = 0; i < nfds; i++)
 		close(fds[i]);
 	if (n < (ssize_t)sizeof m)
-		return;
+		return n > 0;
 	memcpy(&m, buf, sizeof m);
 	buf[n] = '\0';
 	if (m.type == SB_MSG_PROGRESS && (size_t)n >= sizeof m + sizeof(struct sb_clone_progress)) {
 		struct sb_clone_progress p;
 		memcpy(&p, buf + sizeof m, sizeof p);
 		report_progress(pg, &p, p.total_objects && p.received_objects == p.total_objects);
-		return;
+		return true;
 	}
 	if (m.type != SB_MSG_CONNECT)
-		return;
+		return true;
 	const char *host = buf + sizeof m, *port = host + strlen(host) + 1;
 	struct sb_msg r = { .type = SB_MSG_ERROR };
 	int fd = -1;
@@ -152,6 +153,7 @@ static void broker_serve(const struct conf *c, const struct clone_url *u, int br
 		fprintf(stderr, "clone: refused connection to %s:%s: %s\n", host, port, why);
 		sb_msg_send(brk, &r, why, strlen(why) + 1, NULL, 0);
 	}
+	return true;
 }
 
 /* Serve the broker until the child answers on ctl, bounded by the clone timeout. */
@@ -175,8 +177,14 @@ static int run_clone(const struct conf *c, const struct clone_url *u, int ctl, i
 			continue;
 		if (p[1].revents & POLLIN)
 			broker_serve(c, u, brk, pg);
-		if (p[0].revents)
+		if (p[0].revents) {
+			/* the child is done: what it said before (its last progress
+			 * among it) is still queued on the broker socket */
+			struct pollfd q = { .fd = brk, .events = POLLIN };
+			while (poll(&q, 1, 0) == 1 && (q.revents & POLLIN) && broker_serve(c, u, brk, pg))
+				;
 			return sandbox_file_reply(ctl, info, 1000, err);
+		}
 	}
 }
 
