@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include "imagestore.h"
+#include "kv.h"
 
 #include <limits.h>
 #include <lmdb.h>
@@ -28,10 +29,6 @@ bool image_name_ok(const char *name)
 	return true;
 }
 
-static int mdb_fail(struct sb_err *err, int rc, const char *what)
-{
-	return sb_fail(err, 500, 0, "image registry %s: %s", what, mdb_strerror(rc));
-}
 
 int imgstore_open(const char *dir, bool create, struct imgstore **out, struct sb_err *err)
 {
@@ -57,7 +54,7 @@ int imgstore_open(const char *dir, bool create, struct imgstore **out, struct sb
 		return sb_syserr(err, "calloc");
 	if ((rc = mdb_env_create(&st->env))) {
 		free(st);
-		return mdb_fail(err, rc, "create");
+		return kv_fail(err, rc, "create");
 	}
 	mdb_env_set_maxdbs(st->env, 2);
 	mdb_env_set_mapsize(st->env, (size_t)64 << 20);
@@ -77,7 +74,7 @@ int imgstore_open(const char *dir, bool create, struct imgstore **out, struct sb
 fail:
 	mdb_env_close(st->env);
 	free(st);
-	return mdb_fail(err, rc, path);
+	return kv_fail(err, rc, path);
 }
 
 void imgstore_close(struct imgstore *st)
@@ -115,7 +112,7 @@ int imgstore_get(struct imgstore *st, const char *name, struct json_object **rec
 	if (!st)
 		return 0;
 	if ((rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn)))
-		return mdb_fail(err, rc, "read");
+		return kv_fail(err, rc, "read");
 	rc = mdb_get(txn, st->dbi, &k, &v);
 	if (rc == 0)
 		*rec = decode(&v);
@@ -123,7 +120,7 @@ int imgstore_get(struct imgstore *st, const char *name, struct json_object **rec
 	if (rc == MDB_NOTFOUND)
 		return 0;
 	if (rc)
-		return mdb_fail(err, rc, "get");
+		return kv_fail(err, rc, "get");
 	if (!*rec)
 		return sb_fail(err, 500, 0, "image registry: record of %s is not JSON", name);
 	return 1;
@@ -132,20 +129,8 @@ int imgstore_get(struct imgstore *st, const char *name, struct json_object **rec
 int imgstore_put(struct imgstore *st, const char *name, struct json_object *rec,
 		 struct sb_err *err)
 {
-	const char *text = json_object_to_json_string_ext(rec, JSON_C_TO_STRING_PLAIN);
-	MDB_val k = { strlen(name), (void *)name }, v = { strlen(text), (void *)text };
-	MDB_txn *txn;
-	int rc;
-
-	if ((rc = mdb_txn_begin(st->env, NULL, 0, &txn)))
-		return mdb_fail(err, rc, "write");
-	if ((rc = mdb_put(txn, st->dbi, &k, &v, 0))) {
-		mdb_txn_abort(txn);
-		return mdb_fail(err, rc, "put");
-	}
-	if ((rc = mdb_txn_commit(txn)))
-		return mdb_fail(err, rc, "commit");
-	return 0;
+	return kv_put(st->env, st->dbi, name,
+		      json_object_to_json_string_ext(rec, JSON_C_TO_STRING_PLAIN), err);
 }
 
 int imgstore_list(struct imgstore *st, struct json_object **arr, struct sb_err *err)
@@ -159,10 +144,10 @@ int imgstore_list(struct imgstore *st, struct json_object **arr, struct sb_err *
 	if (!st)
 		return 0;
 	if ((rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn)))
-		return mdb_fail(err, rc, "read");
+		return kv_fail(err, rc, "read");
 	if ((rc = mdb_cursor_open(txn, st->dbi, &cur))) {
 		mdb_txn_abort(txn);
-		return mdb_fail(err, rc, "cursor");
+		return kv_fail(err, rc, "cursor");
 	}
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
 	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {

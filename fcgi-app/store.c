@@ -1,15 +1,12 @@
 #include "config.h"
 
 #include "store.h"
+#include "kv.h"
 
 #include <json-c/json.h>
 #include <stdio.h>
 #include <string.h>
 
-static int mdb_fail(struct sb_err *err, int rc, const char *what)
-{
-	return sb_fail(err, 500, 0, "lmdb %s: %s", what, mdb_strerror(rc));
-}
 
 int store_open(struct store *s, const char *dir, struct sb_err *err)
 {
@@ -18,14 +15,14 @@ int store_open(struct store *s, const char *dir, struct sb_err *err)
 
 	memset(s, 0, sizeof *s);
 	if ((rc = mdb_env_create(&s->env)))
-		return mdb_fail(err, rc, "env create");
+		return kv_fail(err, rc, "env create");
 	mdb_env_set_maxdbs(s->env, 8);
 	mdb_env_set_mapsize(s->env, (size_t)1 << 30);
 	/* NOMETASYNC: a crash may lose the last transaction, never integrity */
 	if ((rc = mdb_env_open(s->env, dir, MDB_NOTLS | MDB_NOMETASYNC, 0600))) {
 		mdb_env_close(s->env);
 		s->env = NULL;
-		return mdb_fail(err, rc, dir);
+		return kv_fail(err, rc, dir);
 	}
 	/* reader slots of workers that were killed mid-transaction */
 	mdb_reader_check(s->env, &dead);
@@ -43,7 +40,7 @@ int store_open(struct store *s, const char *dir, struct sb_err *err)
 fail:
 	mdb_env_close(s->env);
 	s->env = NULL;
-	return mdb_fail(err, rc, "open databases");
+	return kv_fail(err, rc, "open databases");
 }
 
 void store_close(struct store *s)
@@ -127,7 +124,7 @@ int store_get(struct store *s, const char *id, struct sb_record *r, struct sb_er
 	int rc, found;
 
 	if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)))
-		return mdb_fail(err, rc, "read");
+		return kv_fail(err, rc, "read");
 	rc = mdb_get(txn, s->sandboxes, &k, &v);
 	found = rc == 0;
 	if (found && decode(&v, r) < 0) {
@@ -136,7 +133,7 @@ int store_get(struct store *s, const char *id, struct sb_record *r, struct sb_er
 	}
 	mdb_txn_abort(txn);
 	if (rc && rc != MDB_NOTFOUND)
-		return mdb_fail(err, rc, "get");
+		return kv_fail(err, rc, "get");
 	return found;
 }
 
@@ -151,7 +148,7 @@ int store_create(struct store *s, const char *id, const char *image, uid_t base,
 
 	*created = false;
 	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)))
-		return mdb_fail(err, rc, "begin");
+		return kv_fail(err, rc, "begin");
 	rc = mdb_get(txn, s->sandboxes, &k, &v);
 	if (rc == 0) {
 		rc = decode(&v, r);
@@ -176,12 +173,12 @@ int store_create(struct store *s, const char *id, const char *image, uid_t base,
 	if ((rc = mdb_put(txn, s->meta, &nk, &nv, 0)) || (rc = encode_put(txn, s->sandboxes, id, r)))
 		goto fail;
 	if ((rc = mdb_txn_commit(txn)))
-		return mdb_fail(err, rc, "commit");
+		return kv_fail(err, rc, "commit");
 	*created = true;
 	return 0;
 fail:
 	mdb_txn_abort(txn);
-	return mdb_fail(err, rc, "create");
+	return kv_fail(err, rc, "create");
 }
 
 int store_update(struct store *s, const char *id, void (*fn)(struct sb_record *, const void *),
@@ -193,19 +190,19 @@ int store_update(struct store *s, const char *id, void (*fn)(struct sb_record *,
 	int rc;
 
 	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)))
-		return mdb_fail(err, rc, "begin");
+		return kv_fail(err, rc, "begin");
 	rc = mdb_get(txn, s->sandboxes, &k, &v);
 	if (rc || decode(&v, &r) < 0) {
 		mdb_txn_abort(txn);
-		return rc ? mdb_fail(err, rc, "update") : sb_fail(err, 500, 0, "corrupt record for %s", id);
+		return rc ? kv_fail(err, rc, "update") : sb_fail(err, 500, 0, "corrupt record for %s", id);
 	}
 	fn(&r, arg);
 	if ((rc = encode_put(txn, s->sandboxes, id, &r))) {
 		mdb_txn_abort(txn);
-		return mdb_fail(err, rc, "put");
+		return kv_fail(err, rc, "put");
 	}
 	if ((rc = mdb_txn_commit(txn)))
-		return mdb_fail(err, rc, "commit");
+		return kv_fail(err, rc, "commit");
 	return 0;
 }
 
@@ -218,10 +215,10 @@ int store_foreach(struct store *s, void (*fn)(const char *id, const struct sb_re
 	int rc;
 
 	if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)))
-		return mdb_fail(err, rc, "read");
+		return kv_fail(err, rc, "read");
 	if ((rc = mdb_cursor_open(txn, s->sandboxes, &cur))) {
 		mdb_txn_abort(txn);
-		return mdb_fail(err, rc, "cursor");
+		return kv_fail(err, rc, "cursor");
 	}
 	while ((rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0) {
 		struct sb_record r;
@@ -240,19 +237,7 @@ int store_foreach(struct store *s, void (*fn)(const char *id, const struct sb_re
 
 int store_proc_put(struct store *s, const char *key, const char *json, struct sb_err *err)
 {
-	MDB_val k = { strlen(key), (void *)key }, v = { strlen(json), (void *)json };
-	MDB_txn *txn;
-	int rc;
-
-	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)))
-		return mdb_fail(err, rc, "begin");
-	if ((rc = mdb_put(txn, s->procs, &k, &v, 0))) {
-		mdb_txn_abort(txn);
-		return mdb_fail(err, rc, "put");
-	}
-	if ((rc = mdb_txn_commit(txn)))
-		return mdb_fail(err, rc, "commit");
-	return 0;
+	return kv_put(s->env, s->procs, key, json, err);
 }
 
 int store_proc_get(struct store *s, const char *key, char **json, struct sb_err *err)
@@ -263,7 +248,7 @@ int store_proc_get(struct store *s, const char *key, char **json, struct sb_err 
 
 	*json = NULL;
 	if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)))
-		return mdb_fail(err, rc, "read");
+		return kv_fail(err, rc, "read");
 	rc = mdb_get(txn, s->procs, &k, &v);
 	if (rc == 0) {
 		*json = strndup(v.mv_data, v.mv_size);
@@ -271,7 +256,7 @@ int store_proc_get(struct store *s, const char *key, char **json, struct sb_err 
 		return *json ? 1 : sb_fail(err, 500, ENOMEM, "out of memory");
 	}
 	mdb_txn_abort(txn);
-	return rc == MDB_NOTFOUND ? 0 : mdb_fail(err, rc, "get");
+	return rc == MDB_NOTFOUND ? 0 : kv_fail(err, rc, "get");
 }
 
 int store_proc_foreach(struct store *s, const char *prefix,
@@ -285,10 +270,10 @@ int store_proc_foreach(struct store *s, const char *prefix,
 	int rc;
 
 	if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)))
-		return mdb_fail(err, rc, "read");
+		return kv_fail(err, rc, "read");
 	if ((rc = mdb_cursor_open(txn, s->procs, &cur))) {
 		mdb_txn_abort(txn);
-		return mdb_fail(err, rc, "cursor");
+		return kv_fail(err, rc, "cursor");
 	}
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
 	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
@@ -314,13 +299,13 @@ int store_proc_del(struct store *s, const char *key, struct sb_err *err)
 	int rc;
 
 	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)))
-		return mdb_fail(err, rc, "begin");
+		return kv_fail(err, rc, "begin");
 	rc = mdb_del(txn, s->procs, &k, NULL);
 	if (rc && rc != MDB_NOTFOUND) {
 		mdb_txn_abort(txn);
-		return mdb_fail(err, rc, "del");
+		return kv_fail(err, rc, "del");
 	}
 	if ((rc = mdb_txn_commit(txn)))
-		return mdb_fail(err, rc, "commit");
+		return kv_fail(err, rc, "commit");
 	return 0;
 }
