@@ -196,20 +196,12 @@ def main():
     row("stream: write inside -> event at client", stream_latency(api, sid), None, None)
 
     # density: N idle sandboxes at once; what each costs (its cgroup's
-    # memory: init + kernel objects charged to it; and the host's
-    # MemAvailable drop, which also counts loop devices, mounts, threads)
-    def mem_available():
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1])
+    # memory: the init and the kernel objects charged to it)
     ids = ["%s-d%d" % (tag, i) for i in range(a.density)]
-    avail0 = mem_available()
     t0 = time.perf_counter()
     v = [api.timed("POST", "/sandboxes/%s" % i)[0] for i in ids]
     took = time.perf_counter() - t0
     row("create %d sandboxes, each" % a.density, summary(v), "bwrap --unshare-all true", bwrap)
-    avail1 = mem_available()
     mem, running = [], 0
     for i in ids:
         st, d = api.req("GET", "/sandboxes/%s" % i)
@@ -220,8 +212,6 @@ def main():
             mem.append(u["memoryBytes"] / 1024)
     rows.append({"name": "memory per idle sandbox (cgroup, KiB)", "median": pct(mem, 0.5) if mem else None,
                  "p90": pct(mem, 0.9) if mem else None, "n": len(mem)})
-    rows.append({"name": "host memory per idle sandbox (MemAvailable drop, KiB)",
-                 "median": (avail0 - avail1) / max(1, a.density), "n": a.density})
     rows.append({"name": "%d sandboxes: created in (s), running at once" % a.density, "median": took,
                  "running": running, "n": a.density})
     for i in ids:
