@@ -173,7 +173,7 @@ int stage_run(const struct imagetool *t, struct stage *s, const char *const *arg
 	if (pid < 0)
 		return sb_syserr(err, "fork");
 	if (pid == 0) {
-		int null = open("/dev/null", O_RDONLY);
+		int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
 		dup2(null, 0);
 		dup2(out ? po[1] : pe[1], 1);
 		dup2(pe[1], 2);
