@@ -395,9 +395,12 @@ int sandbox_exec(int ctl, struct sb_cgroups *cg, const char *id, const char *cgn
 	close(pe[1]);
 	if (ret < 0)
 		return -1;
-	/* the child joined the exec's cgroup before it exec'd: its whole tree is ours */
-	if (wait_started(ctl, NULL, err) < 0)
+	/* the child joins the exec's cgroup before it execs: its whole tree is
+	 * ours; a start we did not see confirmed is killed there */
+	if (wait_started(ctl, NULL, err) < 0) {
+		cg_exec_kill(cg, id, cgname, NULL);
 		return -1;
+	}
 	if (rq->sink && rq->sink(rq->sink_arg, -1, NULL, 0) < 0)
 		res->client_gone = true;
 	ret = run_loop(ctl, pout, perr, cg, id, cgname, rq, res, err);
@@ -422,8 +425,16 @@ int sandbox_spawn(int ctl, struct sb_cgroups *cg, const char *id, const char *pr
 	procs = cg_exec_open(cg, id, cgname, err);
 	if (procs < 0)
 		return -1;
-	if (send_exec(ctl, rq, procid, -1, -1, procs, err) < 0 || wait_started(ctl, pid, err) < 0)
+	if (send_exec(ctl, rq, procid, -1, -1, procs, err) < 0)
 		return -1;
+	if (wait_started(ctl, pid, err) < 0) {
+		/* a refusal (409: that id runs; 400, 429) started nothing, and
+		 * p-<id> may hold the running namesake: only a start we lost
+		 * track of is killed */
+		if (err->status >= 500)
+			cg_exec_kill(cg, id, cgname, NULL);
+		return -1;
+	}
 	return 0;
 }
 

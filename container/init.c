@@ -20,7 +20,6 @@
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <dirent.h>
-#include <sched.h>
 #include <time.h>
 
 #define MAX_CONN 64
@@ -51,7 +50,7 @@ static void reset_signals(void)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
-/* What an exec child needs, on the init's stack while the init waits. */
+/* What an exec child needs. */
 struct child_args {
 	int procs, out, err;	/* the exec cgroup's cgroup.procs, stdout, stderr */
 	const char *cwd, *cmd;
@@ -67,27 +66,26 @@ static void child_say(const char *what, const char *arg, int e)
 			return;
 }
 
-/* The child between clone and exec.  It shares the init's memory while the
- * init waits (CLONE_VM | CLONE_VFORK, as posix_spawn does): no page tables
- * are copied, none torn down at exec.  It joins the exec's cgroup itself,
- * first, so nothing of the command runs outside it; the capabilities,
- * no_new_privs and seccomp filter are the init's, inherited. */
-static int exec_child(void *arg)
+/* The child between fork and exec.  It joins the exec's cgroup itself
+ * before anything of the command runs; the capabilities, no_new_privs and
+ * seccomp filter are the init's, inherited.  (A fork, not a CLONE_VFORK:
+ * a sandbox process could stop a vfork child before its exec, and with it
+ * the init.) */
+__attribute__((noreturn)) static void exec_child(const struct child_args *a)
 {
-	const struct child_args *a = arg;
 	char *argv[] = { (char *)"sh", (char *)"-c", (char *)a->cmd, NULL };
 	sigset_t none;
 	int null;
 
-	if (write(a->procs, "0", 1) != 1) {
-		child_say("cannot join the exec cgroup", "", errno);
-		_exit(127);
-	}
 	if (setsid() < 0)
 		_exit(127);
 	null = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (null < 0 || dup2(null, 0) < 0 || dup2(a->out, 1) < 0 || dup2(a->err, 2) < 0)
 		_exit(127);
+	if (write(a->procs, "0", 1) != 1) {
+		child_say("cannot join the exec cgroup", "", errno);
+		_exit(127);
+	}
 	sb_close_fds_from(3);
 	if (chdir(a->cwd) < 0) {
 		child_say("cannot enter ", a->cwd, errno);
@@ -119,7 +117,6 @@ static char **split_env(char *env, uint32_t len, uint32_t count)
 static void handle_exec(struct conn *c, const struct sb_msg *m, size_t len, int *fds, int nfds,
 			bool spawn)
 {
-	static char stack[65536] __attribute__((aligned(16)));
 	char *p = msgbuf + sizeof *m;
 	size_t need = (size_t)m->cwd_len + m->cmd_len + m->env_len + (spawn ? m->id_len : 0);
 	struct child_args a = { .procs = nfds ? fds[nfds - 1] : -1, .out = -1, .err = -1 };
@@ -151,14 +148,15 @@ static void handle_exec(struct conn *c, const struct sb_msg *m, size_t len, int 
 	a.cwd = p;
 	a.cmd = p + m->cwd_len;
 	a.envp = split_env(p + m->cwd_len + m->cmd_len, m->env_len, m->env_count);
-	/* back when the child has exec'd (or died): msgbuf is still its */
-	pid = clone(exec_child, stack + sizeof stack, CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
+	pid = fork();
+	if (pid == 0)
+		exec_child(&a);
 	if (spawn) {
 		close(a.out);
 		close(a.err);
 	}
 	if (pid < 0) {
-		reply(c->fd, SB_MSG_ERROR, errno, "clone");
+		reply(c->fd, SB_MSG_ERROR, errno, "fork");
 		if (spawn)
 			procs_abandon(slot);
 		return;

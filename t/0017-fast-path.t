@@ -54,4 +54,17 @@ pid=$(jqr .data.pid)
 exec_in sp1 "grep freezer /proc/$pid/cgroup"
 like "$(jqr .data.stdout)" 'freezer:/p-bg1' "a background process runs in its own cgroup (p-<id>)"
 
+# a sandbox process stopping everything it can (exec children before their
+# exec among them) must not freeze the init: it keeps serving
+api POST /sandboxes/sp2/processes '{"command": "while :; do kill -STOP -1; done", "processId": "stopper"}'
+is "$STATUS" 200 "a process that SIGSTOPs every process it can, in a loop"
+api POST /sandboxes/sp2/exec '{"command": "echo hi", "timeout": 2000}'
+is "$STATUS" 200 "an exec meanwhile answers (stopped or not, within its timeout)"
+api GET /sandboxes/sp2/processes
+is "$STATUS" 200 "the init still answers a process list"
+api DELETE /sandboxes/sp2/processes/stopper
+api DELETE /sandboxes/sp2
+exec_in sp2 'echo alive'
+is "$(jqr .data.stdout)" alive "after the stopper is gone the sandbox runs commands"
+
 done_testing
