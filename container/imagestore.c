@@ -32,11 +32,10 @@ bool image_name_ok(const char *name)
 
 int imgstore_open(const char *dir, bool create, struct imgstore **out, struct sb_err *err)
 {
+	static const char *const names[] = { "images" };
 	char path[PATH_MAX];
 	struct imgstore *st;
-	MDB_txn *txn;
 	struct stat sbuf;
-	int rc, dead;
 
 	*out = NULL;
 	if (snprintf(path, sizeof path, "%s/.registry", dir) >= (int)sizeof path)
@@ -52,29 +51,12 @@ int imgstore_open(const char *dir, bool create, struct imgstore **out, struct sb
 	st = calloc(1, sizeof *st);
 	if (!st)
 		return sb_syserr(err, "calloc");
-	if ((rc = mdb_env_create(&st->env))) {
+	if (kv_open(&st->env, path, (size_t)64 << 20, 0, names, &st->dbi, 1, err) < 0) {
 		free(st);
-		return kv_fail(err, rc, "create");
+		return -1;
 	}
-	mdb_env_set_maxdbs(st->env, 2);
-	mdb_env_set_mapsize(st->env, (size_t)64 << 20);
-	if ((rc = mdb_env_open(st->env, path, MDB_NOTLS, 0600)))
-		goto fail;
-	mdb_reader_check(st->env, &dead);
-	if ((rc = mdb_txn_begin(st->env, NULL, 0, &txn)))
-		goto fail;
-	if ((rc = mdb_dbi_open(txn, "images", MDB_CREATE, &st->dbi))) {
-		mdb_txn_abort(txn);
-		goto fail;
-	}
-	if ((rc = mdb_txn_commit(txn)))
-		goto fail;
 	*out = st;
 	return 0;
-fail:
-	mdb_env_close(st->env);
-	free(st);
-	return kv_fail(err, rc, path);
 }
 
 void imgstore_close(struct imgstore *st)

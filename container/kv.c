@@ -9,6 +9,38 @@ int kv_fail(struct sb_err *err, int rc, const char *what)
 	return sb_fail(err, 500, 0, "lmdb %s: %s", what, mdb_strerror(rc));
 }
 
+int kv_open(MDB_env **env, const char *dir, size_t mapsize, unsigned flags,
+	    const char *const *names, MDB_dbi *dbis, int n, struct sb_err *err)
+{
+	MDB_txn *txn;
+	int rc, dead;
+
+	if ((rc = mdb_env_create(env))) {
+		*env = NULL;
+		return kv_fail(err, rc, "env create");
+	}
+	mdb_env_set_maxdbs(*env, (MDB_dbi)n);
+	mdb_env_set_mapsize(*env, mapsize);
+	if ((rc = mdb_env_open(*env, dir, MDB_NOTLS | flags, 0600)))
+		goto fail;
+	/* reader slots of processes that were killed mid-transaction */
+	mdb_reader_check(*env, &dead);
+	if ((rc = mdb_txn_begin(*env, NULL, 0, &txn)))
+		goto fail;
+	for (int i = 0; i < n; i++)
+		if ((rc = mdb_dbi_open(txn, names[i], MDB_CREATE, &dbis[i]))) {
+			mdb_txn_abort(txn);
+			goto fail;
+		}
+	if ((rc = mdb_txn_commit(txn)))
+		goto fail;
+	return 0;
+fail:
+	mdb_env_close(*env);
+	*env = NULL;
+	return kv_fail(err, rc, dir);
+}
+
 int kv_put(MDB_env *env, MDB_dbi dbi, const char *key, const char *val, struct sb_err *err)
 {
 	MDB_val k = { strlen(key), (void *)key }, v = { strlen(val), (void *)val };

@@ -9,6 +9,11 @@
 
 /* An LMDB error as a 500: "lmdb <what>: <mdb_strerror>". */
 int kv_fail(struct sb_err *err, int rc, const char *what);
+/* Open the environment at dir (mapsize bytes, extra env flags beyond
+ * MDB_NOTLS), clear reader slots of dead processes, and open (creating)
+ * the n named databases into dbis.  *env is NULL on error. */
+int kv_open(MDB_env **env, const char *dir, size_t mapsize, unsigned flags,
+	    const char *const *names, MDB_dbi *dbis, int n, struct sb_err *err);
 /* One put of key -> val (text) in a write transaction of its own. */
 int kv_put(MDB_env *env, MDB_dbi dbi, const char *key, const char *val, struct sb_err *err);
 

@@ -10,37 +10,17 @@
 
 int store_open(struct store *s, const char *dir, struct sb_err *err)
 {
-	MDB_txn *txn;
-	int rc, dead;
+	static const char *const names[] = { "sandboxes", "meta", "processes" };
+	MDB_dbi dbis[3];
 
 	memset(s, 0, sizeof *s);
-	if ((rc = mdb_env_create(&s->env)))
-		return kv_fail(err, rc, "env create");
-	mdb_env_set_maxdbs(s->env, 8);
-	mdb_env_set_mapsize(s->env, (size_t)1 << 30);
 	/* NOMETASYNC: a crash may lose the last transaction, never integrity */
-	if ((rc = mdb_env_open(s->env, dir, MDB_NOTLS | MDB_NOMETASYNC, 0600))) {
-		mdb_env_close(s->env);
-		s->env = NULL;
-		return kv_fail(err, rc, dir);
-	}
-	/* reader slots of workers that were killed mid-transaction */
-	mdb_reader_check(s->env, &dead);
-	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)))
-		goto fail;
-	if ((rc = mdb_dbi_open(txn, "sandboxes", MDB_CREATE, &s->sandboxes)) ||
-	    (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->meta)) ||
-	    (rc = mdb_dbi_open(txn, "processes", MDB_CREATE, &s->procs))) {
-		mdb_txn_abort(txn);
-		goto fail;
-	}
-	if ((rc = mdb_txn_commit(txn)))
-		goto fail;
+	if (kv_open(&s->env, dir, (size_t)1 << 30, MDB_NOMETASYNC, names, dbis, 3, err) < 0)
+		return -1;
+	s->sandboxes = dbis[0];
+	s->meta = dbis[1];
+	s->procs = dbis[2];
 	return 0;
-fail:
-	mdb_env_close(s->env);
-	s->env = NULL;
-	return kv_fail(err, rc, "open databases");
 }
 
 void store_close(struct store *s)
