@@ -257,23 +257,29 @@ static int signal_tree(const struct sb_cgroups *cg, int dirfd, const char *rel, 
 	return count;
 }
 
-static int freeze(const struct sb_cgroups *cg, int dirfd, const char *rel)
+/* v1: ask the freezer to stop every task of rel, and wait (bounded) until it
+ * has. Returns false only when the request itself failed; true means the
+ * cgroup is FROZEN or still FREEZING (a task in uninterruptible sleep delays
+ * it), and either way the caller must thaw it when done. */
+static bool freeze(const struct sb_cgroups *cg, int dirfd, const char *rel)
 {
 	char path[4096], buf[64];
 
 	snprintf(path, sizeof path, "%s/freezer.state", rel);
 	if (knob_write(cg, dirfd, path, "FROZEN") < 0)
-		return -1;
-	/* FREEZING until every task has stopped; bounded wait */
-	for (int i = 0; i < 2000; i++) {
-		if (sb_read_file_at(dirfd, path, buf, sizeof buf) < 0)
-			return -1;
-		if (strncmp(buf, "FROZEN", 6) == 0)
-			return 0;
-		sleep_ms(1);
-	}
-	errno = ETIMEDOUT;
-	return -1;
+		return false;
+	for (int64_t deadline = sb_mono_ms() + 2000; sb_mono_ms() < deadline; sleep_ms(1))
+		if (sb_read_file_at(dirfd, path, buf, sizeof buf) < 0 || !strncmp(buf, "FROZEN", 6))
+			break;
+	return true;
+}
+
+static void thaw(const struct sb_cgroups *cg, int dirfd, const char *rel)
+{
+	char path[4096];
+
+	snprintf(path, sizeof path, "%s/freezer.state", rel);
+	knob_write(cg, dirfd, path, "THAWED");
 }
 
 static bool v2_populated(int dirfd, const char *rel)
@@ -296,14 +302,11 @@ static int kill_rel(const struct sb_cgroups *cg, const char *rel, struct sb_err 
 		}
 		return cg->fake ? 0 : sb_fail(err, 500, EBUSY, "cgroup %s still populated after kill", rel);
 	}
-	char path[4096];
-	bool frozen = freeze(cg, dirfd, rel) == 0;
+	bool frozen = freeze(cg, dirfd, rel);
 
 	signal_tree(cg, dirfd, rel, SIGKILL);
-	if (frozen) {
-		snprintf(path, sizeof path, "%s/freezer.state", rel);
-		knob_write(cg, dirfd, path, "THAWED");
-	}
+	if (frozen)
+		thaw(cg, dirfd, rel);
 	for (int i = 0; i < 5000 && !cg->fake; i++) {
 		if (signal_tree(cg, dirfd, rel, 0) == 0)
 			return 0;
@@ -316,7 +319,7 @@ static int kill_rel(const struct sb_cgroups *cg, const char *rel, struct sb_err 
 
 int cg_exec_signal(struct sb_cgroups *cg, const char *id, const char *name, int sig)
 {
-	char rel[256], path[300];
+	char rel[256];
 	int dirfd = procs_dir(cg), n;
 	bool frozen;
 
@@ -328,12 +331,10 @@ int cg_exec_signal(struct sb_cgroups *cg, const char *id, const char *name, int 
 		knob_writef(cg, dirfd, rel, "cgroup.freeze", "0", NULL);
 		return n;
 	}
-	frozen = freeze(cg, dirfd, rel) == 0;
+	frozen = freeze(cg, dirfd, rel);
 	n = signal_tree(cg, dirfd, rel, sig);
-	if (frozen) {
-		snprintf(path, sizeof path, "%s/freezer.state", rel);
-		knob_write(cg, dirfd, path, "THAWED");
-	}
+	if (frozen)
+		thaw(cg, dirfd, rel);
 	return n;
 }
 
@@ -407,9 +408,7 @@ int cg_exec_release(struct sb_cgroups *cg, const char *id, const char *name)
 	if (cg->version == 2) {
 		knob_writef(cg, procs_dir(cg), rel, "cgroup.freeze", "0", NULL);
 	} else {
-		char st[300];
-		snprintf(st, sizeof st, "%s/freezer.state", rel);
-		knob_write(cg, procs_dir(cg), st, "THAWED");
+		thaw(cg, procs_dir(cg), rel);
 	}
 	return ret;
 }

@@ -246,6 +246,7 @@ static int pump_any(int fd, int which, const struct sb_exec_req *rq, struct sb_e
 	return pump(fd, which == 1 ? &res->out : &res->err, rq->max_output, &res->truncated);
 }
 
+/* pid is non-NULL for a background process (SPAWN). */
 static int wait_started(int ctl, pid_t *pid, struct sb_err *err)
 {
 	int fds[SB_MSG_MAXFDS], nfds;
@@ -262,6 +263,11 @@ static int wait_started(int ctl, pid_t *pid, struct sb_err *err)
 			return sb_fail(err, 409, m.val, "a process with this id is running");
 		if (m.val == ENOSPC)
 			return sb_fail(err, 429, m.val, "too many background processes in this sandbox");
+		/* the init opens a process's logs only as regular files: the
+		 * sandbox put a FIFO, device, symlink or directory there */
+		if (pid && (m.val == ENXIO || m.val == EINVAL || m.val == ELOOP || m.val == EISDIR))
+			return sb_fail(err, 409, m.val, "the sandbox has something other than regular files "
+				       "where this process's logs go (" SB_PROC_DIR "/<processId>/)");
 		return sb_fail(err, 500, m.val, "sandbox init refused the exec");
 	}
 	if (m.type != SB_MSG_STARTED || m.val <= 0)

@@ -71,7 +71,10 @@ int procs_prepare(const char *id, int *out, int *err)
 	snprintf(path, sizeof path, "%s/exit", dir);
 	unlink(path);
 	struct proc *p = &procs[slot];
-	close_slot(p);
+	/* a slot never used is all zeroes: its "fds" are not ours to close (fd
+	 * 0 may be a worker's connection by now) */
+	if (p->used)
+		close_slot(p);
 	memset(p, 0, sizeof *p);
 	p->pipe[0] = p->pipe[1] = p->log[0] = p->log[1] = -1;
 	for (int i = 0; i < 2; i++) {

@@ -10,6 +10,7 @@
 #include "app.h"
 #include "fileops.h"
 #include "http.h"
+#include "history.h"
 #include "proto.h"
 #include "router.h"
 #include "sandbox.h"
@@ -166,6 +167,13 @@ void api_proc_start(struct app *app, struct http_req *req, const char *id)
 		goto out;
 	}
 	app_sandbox_touch(app, &sb);
+	{
+		struct history_entry e = {
+			.kind = "process", .command = a.rq.command, .cwd = a.rq.cwd, .process_id = procid,
+			.exit_code = HISTORY_NO_EXIT, .started_ms = sb_now_ms(),
+		};
+		history_add(app, req, id, &e);
+	}
 	r = json_object_new_object();
 	json_object_object_add(r, "id", json_object_new_string(procid));
 	json_object_object_add(r, "pid", json_object_new_int(pid));

@@ -4,6 +4,8 @@
 #include "api_sandbox.h"
 #include "app.h"
 #include "http.h"
+#include "history.h"
+#include "metrics.h"
 #include "router.h"
 #include "sse.h"
 #include "proto.h"
@@ -365,9 +367,26 @@ int exec_body_parse(struct json_object *o, const char *id, const struct conf *c,
 /* stream: true.  Server-sent events as the Cloudflare SDK's execStream:
  * start, stdout/stderr as they come, then exactly one complete or error,
  * whatever happens to the command, the sandbox or the client. */
+/* An exec that ran: into the metrics and the sandbox's history. */
+static void exec_record(struct app *app, const struct http_req *req, const char *id,
+			const struct exec_args *a, const struct sb_exec_res *res, bool ran,
+			uint64_t out_bytes, uint64_t err_bytes, int64_t started_ms)
+{
+	struct history_entry e = {
+		.kind = "exec", .command = a->rq.command, .cwd = a->cwd,
+		.exit_code = ran ? res->exit_code : HISTORY_NO_EXIT,
+		.started_ms = started_ms, .duration_ms = ran ? res->duration_ms : 0,
+		.stdout_bytes = out_bytes, .stderr_bytes = err_bytes,
+	};
+
+	metrics_exec(ran && res->timed_out, ran && res->oom_killed);
+	history_add(app, req, id, &e);
+}
+
 static void exec_stream(struct app *app, struct http_req *req, int ctl, const char *id,
 			struct exec_args *a)
 {
+	int64_t started = sb_now_ms();
 	struct sb_err err = SB_ERR_INIT;
 	struct sb_exec_res res;
 	struct sse sse;
@@ -385,6 +404,7 @@ static void exec_stream(struct app *app, struct http_req *req, int ctl, const ch
 		return;
 	}
 	sse_finish(&sse, r < 0 ? &err : NULL, &res, a->rq.timeout_ms);
+	exec_record(app, req, id, a, &res, r >= 0, sse.bytes[1], sse.bytes[2], started);
 	sb_exec_res_release(&res);
 }
 
@@ -395,6 +415,7 @@ void api_exec(struct app *app, struct http_req *req, const char *id)
 	struct exec_args a;
 	struct sb_exec_res res;
 	struct sandbox_ref sb = { .dirfd = -1 };
+	int64_t started;
 	int ctl = -1, r;
 
 	if (!o)
@@ -415,9 +436,12 @@ void api_exec(struct app *app, struct http_req *req, const char *id)
 		app_sandbox_touch(app, &sb);
 		goto out;
 	}
+	started = sb_now_ms();
 	r = sandbox_exec(ctl, &app->cg, id, app->cgname, &a.rq, &res, &err);
 	close(ctl);
 	app_sandbox_touch(app, &sb);
+	if (r >= 0)
+		exec_record(app, req, id, &a, &res, true, res.out.len, res.err.len, started);
 	if (r < 0) {
 		sb_exec_res_release(&res);
 		reply_err(req, &err);

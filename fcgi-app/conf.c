@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include "conf.h"
+#include "auth.h"
 #include "imagestore.h"
 
 #include <errno.h>
@@ -12,8 +13,11 @@
 
 static void usage(FILE *f)
 {
-	fputs("usage: sandboxd --data DIR [options]\n"
-	      "  --data DIR          state directory (sandboxes, LMDB, sockets)\n"
+	fputs("usage: sandboxd [--config FILE] [options]\n"
+	      "  --config FILE       read settings from FILE (key = value, keys are these\n"
+	      "                      options' names); options given here override it;\n"
+	      "                      SIGHUP re-reads it (see sandboxd.conf(5))\n"
+	      "  --data DIR          state directory (default " SB_STATE_DIR ")\n"
 	      "  --socket PATH       FastCGI socket (default DIR/run/fcgi.sock)\n"
 	      "  --socket-group G    group that may connect (default www-data)\n"
 	      "  --workers N         worker processes (default 2 x cores)\n"
@@ -49,8 +53,16 @@ static void usage(FILE *f)
 	      "  --no-favordynmods   leave the host's cgroup2 mount options alone (by default\n"
 	      "                      sandboxd sets favordynmods: each process move into a\n"
 	      "                      cgroup otherwise waits for an RCU grace period)\n"
-	      "  --pidfile PATH      write the master's pid there\n", f);
+	      "  --pidfile PATH      write the master's pid there\n"
+	      "  --tokens-file FILE  bearer tokens (NAME sha256:HEX SCOPE per line); without\n"
+	      "                      it only loopback/unix-socket requests are served\n"
+	      "  --allow-remote-no-auth yes|no  serve non-loopback requests without tokens\n"
+	      "  --history-max N     commands kept per sandbox for .../history (default 100)\n"
+	      "  --routes            print every route (METHOD /pattern) and exit\n", f);
 }
+
+/* Why the value of the option being set is refused (conf_set's message). */
+static char why[160];
 
 static int parse_num(const char *s, long long min, long long max, long long *out)
 {
@@ -58,9 +70,24 @@ static int parse_num(const char *s, long long min, long long max, long long *out
 
 	errno = 0;
 	long long v = strtoll(s, &end, 10);
-	if (errno || end == s || *end || v < min || v > max)
+	if (errno || end == s || *end || v < min || v > max) {
+		snprintf(why, sizeof why, "must be an integer from %lld to %lld", min, max);
 		return -1;
+	}
 	*out = v;
+	return 0;
+}
+
+static int parse_bool(const char *s, bool *out)
+{
+	if (!strcmp(s, "yes") || !strcmp(s, "true") || !strcmp(s, "1"))
+		*out = true;
+	else if (!strcmp(s, "no") || !strcmp(s, "false") || !strcmp(s, "0"))
+		*out = false;
+	else {
+		snprintf(why, sizeof why, "must be yes or no");
+		return -1;
+	}
 	return 0;
 }
 
@@ -70,50 +97,61 @@ static int path_ok(const char *p)
 	return p[0] == '/' && !strpbrk(p, ",:\\\n");
 }
 
-int conf_parse(struct conf *c, int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{ "data", required_argument, NULL, 'd' },
-		{ "socket", required_argument, NULL, 's' },
-		{ "socket-group", required_argument, NULL, 'g' },
-		{ "workers", required_argument, NULL, 'w' },
-		{ "instance", required_argument, NULL, 'i' },
-		{ "uid-base", required_argument, NULL, 'u' },
-		{ "uid-slots", required_argument, NULL, 'U' },
-		{ "cors-origin", required_argument, NULL, 'c' },
-		{ "max-body", required_argument, NULL, 'b' },
-		{ "timeout", required_argument, NULL, 't' },
-		{ "max-timeout", required_argument, NULL, 'T' },
-		{ "max-output", required_argument, NULL, 'o' },
-		{ "pids-max", required_argument, NULL, 'p' },
-		{ "pidfile", required_argument, NULL, 'P' },
-		{ "max-pids", required_argument, NULL, 'X' },
-		{ "memory-mb", required_argument, NULL, 'm' },
-		{ "max-memory-mb", required_argument, NULL, 'M' },
-		{ "cpus", required_argument, NULL, 'C' },
-		{ "max-cpus", required_argument, NULL, 'Y' },
-		{ "cgroup-root", required_argument, NULL, 'R' },
-		{ "disk-mb", required_argument, NULL, 'k' },
-		{ "max-disk-mb", required_argument, NULL, 'K' },
-		{ "max-running", required_argument, NULL, 'r' },
-		{ "max-file-mb", required_argument, NULL, 'F' },
-		{ "clone-allow", required_argument, NULL, 'A' },
-		{ "clone-timeout", required_argument, NULL, 'O' },
-		{ "clone-max-mb", required_argument, NULL, 'B' },
-		{ "idle-stop", required_argument, NULL, 'I' },
-		{ "images", required_argument, NULL, 'G' },
-		{ "spare-disks", required_argument, NULL, 'S' },
-		{ "no-favordynmods", no_argument, NULL, 'N' },
-		{ "default-image", required_argument, NULL, 'E' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	long long v;
-	int o;
-	const char *data = NULL, *sock = NULL, *inst = "sandboxd", *images = NULL;
-	const char *defimg = IMAGE_BUILTIN;
+static const struct option opts[] = {
+	{ "config", required_argument, NULL, 'f' },
+	{ "data", required_argument, NULL, 'd' },
+	{ "socket", required_argument, NULL, 's' },
+	{ "socket-group", required_argument, NULL, 'g' },
+	{ "workers", required_argument, NULL, 'w' },
+	{ "instance", required_argument, NULL, 'i' },
+	{ "uid-base", required_argument, NULL, 'u' },
+	{ "uid-slots", required_argument, NULL, 'U' },
+	{ "cors-origin", required_argument, NULL, 'c' },
+	{ "max-body", required_argument, NULL, 'b' },
+	{ "timeout", required_argument, NULL, 't' },
+	{ "max-timeout", required_argument, NULL, 'T' },
+	{ "max-output", required_argument, NULL, 'o' },
+	{ "pids-max", required_argument, NULL, 'p' },
+	{ "pidfile", required_argument, NULL, 'P' },
+	{ "max-pids", required_argument, NULL, 'X' },
+	{ "memory-mb", required_argument, NULL, 'm' },
+	{ "max-memory-mb", required_argument, NULL, 'M' },
+	{ "cpus", required_argument, NULL, 'C' },
+	{ "max-cpus", required_argument, NULL, 'Y' },
+	{ "cgroup-root", required_argument, NULL, 'R' },
+	{ "disk-mb", required_argument, NULL, 'k' },
+	{ "max-disk-mb", required_argument, NULL, 'K' },
+	{ "max-running", required_argument, NULL, 'r' },
+	{ "max-file-mb", required_argument, NULL, 'F' },
+	{ "clone-allow", required_argument, NULL, 'A' },
+	{ "clone-timeout", required_argument, NULL, 'O' },
+	{ "clone-max-mb", required_argument, NULL, 'B' },
+	{ "idle-stop", required_argument, NULL, 'I' },
+	{ "images", required_argument, NULL, 'G' },
+	{ "spare-disks", required_argument, NULL, 'S' },
+	/* on the command line a flag; in the file (and as --x=no) yes|no */
+	{ "no-favordynmods", optional_argument, NULL, 'N' },
+	{ "default-image", required_argument, NULL, 'E' },
+	{ "tokens-file", required_argument, NULL, 'Z' },
+	{ "allow-remote-no-auth", optional_argument, NULL, 'W' },
+	{ "history-max", required_argument, NULL, 'H' },
+	{ "routes", no_argument, NULL, 'L' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
 
+/* What is checked and derived once everything is read. */
+struct raw {
+	const char *data, *sock, *inst, *images, *defimg;
+};
+
+static void defaults(struct conf *c, struct raw *raw)
+{
 	memset(c, 0, sizeof *c);
+	memset(raw, 0, sizeof *raw);
+	raw->data = SB_STATE_DIR;
+	raw->inst = "sandboxd";
+	raw->defimg = IMAGE_BUILTIN;
 	c->socket_group = "www-data";
 	c->cors_origin = "*";
 	c->workers = 2 * (int)sysconf(_SC_NPROCESSORS_ONLN);
@@ -138,148 +176,204 @@ int conf_parse(struct conf *c, int argc, char **argv)
 	c->spare_disks = 2;
 	c->idle_stop_ms = 600000;
 	c->max_disk_mb = 65536;
-	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (o) {
-		case 'd': data = optarg; break;
-		case 's': sock = optarg; break;
-		/* copies: argv's memory becomes the process title */
-		case 'g': c->socket_group = strdup(optarg); break;
-		case 'i': inst = optarg; break;
-		case 'G': images = optarg; break;
-		case 'N': c->no_favordynmods = true; break;
-		case 'S':
-			if (parse_num(optarg, 0, 64, &v) < 0)
-				goto bad;
-			c->spare_disks = (int)v;
-			break;
-		case 'E': defimg = optarg; break;
-		case 'c': c->cors_origin = strdup(optarg); break;
-		case 'P': c->pidfile = strdup(optarg); break;
-		case 'w':
-			if (parse_num(optarg, 1, 256, &v) < 0)
-				goto bad;
-			c->workers = (int)v;
-			break;
-		case 'u':
-			if (parse_num(optarg, 65536, 0xFFFF0000LL, &v) < 0)
-				goto bad;
-			c->uid_base = (uid_t)v;
-			break;
-		case 'U':
-			if (parse_num(optarg, 1, 65535, &v) < 0)
-				goto bad;
-			c->uid_slots = (uint32_t)v;
-			break;
-		case 'b':
-			if (parse_num(optarg, 1024, 1LL << 30, &v) < 0)
-				goto bad;
-			c->max_body = (size_t)v;
-			break;
-		case 't':
-			if (parse_num(optarg, 1, 86400000, &v) < 0)
-				goto bad;
-			c->default_timeout_ms = v;
-			break;
-		case 'T':
-			if (parse_num(optarg, 1, 86400000, &v) < 0)
-				goto bad;
-			c->max_timeout_ms = v;
-			break;
-		case 'o':
-			if (parse_num(optarg, 1024, 1LL << 30, &v) < 0)
-				goto bad;
-			c->max_output = (size_t)v;
-			break;
-		case 'p':
-			if (parse_num(optarg, 8, 1 << 22, &v) < 0)
-				goto bad;
-			c->pids_max = (long)v;
-			break;
-		case 'X':
-			if (parse_num(optarg, 8, 1 << 22, &v) < 0)
-				goto bad;
-			c->max_pids = (long)v;
-			break;
-		case 'm':
-			if (parse_num(optarg, 16, 1 << 30, &v) < 0)
-				goto bad;
-			c->memory_mb = (long)v;
-			break;
-		case 'M':
-			if (parse_num(optarg, 16, 1 << 30, &v) < 0)
-				goto bad;
-			c->max_memory_mb = (long)v;
-			break;
-		case 'C':
-		case 'Y': {
-			char *end;
-			double d = strtod(optarg, &end);
-			if (*end || !(d >= 0.01 && d <= 4096))
-				goto bad;
-			*(o == 'C' ? &c->cpu_millis : &c->max_cpu_millis) = (long)(d * 1000 + 0.5);
+	c->history_max = 100;
+}
+
+static int num(const char *v, long long min, long long max, long long *out)
+{
+	return parse_num(v, min, max, out);
+}
+
+/* One setting from the command line or the file; val is kept (copy it). */
+static int conf_set(struct conf *c, struct raw *raw, int o, const char *val)
+{
+	long long v;
+
+	why[0] = '\0';
+	switch (o) {
+	case 'f': c->config = val; break;
+	case 'd': raw->data = val; break;
+	case 's': raw->sock = val; break;
+	case 'g': c->socket_group = val; break;
+	case 'i': raw->inst = val; break;
+	case 'G': raw->images = val; break;
+	case 'E': raw->defimg = val; break;
+	case 'c': c->cors_origin = val; break;
+	case 'P': c->pidfile = val; break;
+	case 'Z': c->tokens_file = val[0] == '/' ? val : NULL; break;
+	case 'N': return val ? parse_bool(val, &c->no_favordynmods) : (c->no_favordynmods = true, 0);
+	case 'W': return val ? parse_bool(val, &c->allow_remote_no_auth) : (c->allow_remote_no_auth = true, 0);
+	case 'L': c->print_routes = true; break;
+	case 'H': if (num(val, 0, 100000, &v) < 0) return -1; c->history_max = (int)v; break;
+	case 'S': if (num(val, 0, 64, &v) < 0) return -1; c->spare_disks = (int)v; break;
+	case 'w': if (num(val, 1, 256, &v) < 0) return -1; c->workers = (int)v; break;
+	case 'u': if (num(val, 65536, 0xFFFF0000LL, &v) < 0) return -1; c->uid_base = (uid_t)v; break;
+	case 'U': if (num(val, 1, 65535, &v) < 0) return -1; c->uid_slots = (uint32_t)v; break;
+	case 'b': if (num(val, 1024, 1LL << 30, &v) < 0) return -1; c->max_body = (size_t)v; break;
+	case 't': if (num(val, 1, 86400000, &v) < 0) return -1; c->default_timeout_ms = v; break;
+	case 'T': if (num(val, 1, 86400000, &v) < 0) return -1; c->max_timeout_ms = v; break;
+	case 'o': if (num(val, 1024, 1LL << 30, &v) < 0) return -1; c->max_output = (size_t)v; break;
+	case 'p': if (num(val, 8, 1 << 22, &v) < 0) return -1; c->pids_max = (long)v; break;
+	case 'X': if (num(val, 8, 1 << 22, &v) < 0) return -1; c->max_pids = (long)v; break;
+	case 'm': if (num(val, 16, 1 << 30, &v) < 0) return -1; c->memory_mb = (long)v; break;
+	case 'M': if (num(val, 16, 1 << 30, &v) < 0) return -1; c->max_memory_mb = (long)v; break;
+	case 'C':
+	case 'Y': {
+		char *end;
+		double d = strtod(val, &end);
+		if (end == val || *end || !(d >= 0.01 && d <= 4096)) {
+			snprintf(why, sizeof why, "must be a number of CPUs from 0.01 to 4096");
+			return -1;
+		}
+		*(o == 'C' ? &c->cpu_millis : &c->max_cpu_millis) = (long)(d * 1000 + 0.5);
+		break;
+	}
+	case 'k':
+	case 'K':
+		if (num(val, o == 'k' ? 0 : 16, 1 << 24, &v) < 0)
+			return -1;
+		if (v > 0 && v < 16) {
+			snprintf(why, sizeof why, "must be 0 (no quota) or at least 16");
+			return -1;
+		}
+		*(o == 'k' ? &c->disk_mb : &c->max_disk_mb) = (long)v;
+		break;
+	case 'A':
+		if (c->nclone_allow == CLONE_MAX_ALLOW) {
+			snprintf(why, sizeof why, "at most %d ranges", CLONE_MAX_ALLOW);
+			return -1;
+		}
+		if (clone_allow_parse(val, &c->clone_allow[c->nclone_allow]) < 0) {
+			snprintf(why, sizeof why, "must be an IPv4 or IPv6 CIDR range such as 127.0.0.0/8");
+			return -1;
+		}
+		c->nclone_allow++;
+		break;
+	case 'O': if (num(val, 1, 86400, &v) < 0) return -1; c->clone_timeout_ms = v * 1000; break;
+	case 'B': if (num(val, 1, 1 << 24, &v) < 0) return -1; c->clone_max_bytes = (unsigned long long)v << 20; break;
+	case 'F': if (num(val, 1, 1 << 24, &v) < 0) return -1; c->max_file_bytes = (unsigned long long)v << 20; break;
+	case 'r': if (num(val, 0, 100000, &v) < 0) return -1; c->max_running = (int)v; break;
+	case 'I': if (num(val, 0, 86400 * 365, &v) < 0) return -1; c->idle_stop_ms = v * 1000; break;
+	case 'R':
+		if (strlen(val) >= sizeof c->cgroup_root || val[0] != '/') {
+			snprintf(why, sizeof why, "must be an absolute path");
+			return -1;
+		}
+		snprintf(c->cgroup_root, sizeof c->cgroup_root, "%s", val);
+		break;
+	default:
+		return -1;
+	}
+	if (o == 'Z' && !c->tokens_file) {
+		snprintf(why, sizeof why, "must be an absolute path");
+		return -1;
+	}
+	return 0;
+}
+
+static const char *opts_name(int val)
+{
+	for (const struct option *op = opts; op->name; op++)
+		if (op->val == val)
+			return op->name;
+	return "?";
+}
+
+static const struct option *by_name(const char *name)
+{
+	for (const struct option *op = opts; op->name; op++)
+		if (!strcmp(op->name, name))
+			return op;
+	return NULL;
+}
+
+static char *trim(char *s)
+{
+	char *e;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' || e[-1] == '\r'))
+		*--e = '\0';
+	return s;
+}
+
+/* The config file: "key = value" lines, '#' comments, blank lines. */
+static int read_file(struct conf *c, struct raw *raw, const char *path)
+{
+	FILE *f = fopen(path, "re");
+	char *line = NULL;
+	size_t cap = 0;
+	int lineno = 0, ret = 0;
+
+	if (!f) {
+		fprintf(stderr, "sandboxd: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	while (getline(&line, &cap, f) > 0) {
+		char *key = trim(line), *eq, *val;
+		const struct option *op;
+
+		lineno++;
+		if (!*key || *key == '#')
+			continue;
+		eq = strchr(key, '=');
+		if (!eq) {
+			fprintf(stderr, "sandboxd: %s:%d: expected \"key = value\"\n", path, lineno);
+			ret = -1;
 			break;
 		}
-		case 'k':
-		case 'K':
-			if (parse_num(optarg, o == 'k' ? 0 : 16, 1 << 24, &v) < 0 || (v > 0 && v < 16))
-				goto bad;
-			*(o == 'k' ? &c->disk_mb : &c->max_disk_mb) = (long)v;
+		*eq = '\0';
+		key = trim(key);
+		val = trim(eq + 1);
+		op = by_name(key);
+		if (!op || op->val == 'f' || op->val == 'h' || op->val == 'L') {
+			fprintf(stderr, "sandboxd: %s:%d: %s: unknown key\n", path, lineno, key);
+			ret = -1;
 			break;
-		case 'A':
-			if (c->nclone_allow == CLONE_MAX_ALLOW ||
-			    clone_allow_parse(optarg, &c->clone_allow[c->nclone_allow]) < 0)
-				goto bad;
-			c->nclone_allow++;
+		}
+		if (!*val) {
+			fprintf(stderr, "sandboxd: %s:%d: %s: no value\n", path, lineno, key);
+			ret = -1;
 			break;
-		case 'O':
-			if (parse_num(optarg, 1, 86400, &v) < 0)
-				goto bad;
-			c->clone_timeout_ms = v * 1000;
+		}
+		if (conf_set(c, raw, op->val, strdup(val)) < 0) {
+			fprintf(stderr, "sandboxd: %s:%d: %s: %s\n", path, lineno, key,
+				why[0] ? why : "bad value");
+			ret = -1;
 			break;
-		case 'B':
-			if (parse_num(optarg, 1, 1 << 24, &v) < 0)
-				goto bad;
-			c->clone_max_bytes = (unsigned long long)v << 20;
-			break;
-		case 'F':
-			if (parse_num(optarg, 1, 1 << 24, &v) < 0)
-				goto bad;
-			c->max_file_bytes = (unsigned long long)v << 20;
-			break;
-		case 'r':
-			if (parse_num(optarg, 0, 100000, &v) < 0)
-				goto bad;
-			c->max_running = (int)v;
-			break;
-		case 'I':
-			if (parse_num(optarg, 0, 86400 * 365, &v) < 0)
-				goto bad;
-			c->idle_stop_ms = v * 1000;
-			break;
-		case 'R':
-			if (strlen(optarg) >= sizeof c->cgroup_root || optarg[0] != '/')
-				goto bad;
-			snprintf(c->cgroup_root, sizeof c->cgroup_root, "%s", optarg);
-			break;
-		case 'h':
-			usage(stdout);
-			exit(0);
-		default:
-			goto bad;
 		}
 	}
-	if (!c->socket_group || !c->cors_origin)
-		goto bad;
-	if (optind != argc || !data || !path_ok(data))
-		goto bad;
-	if ((images && (images[0] != '/' || strlen(images) >= sizeof c->images_dir)) ||
-	    !image_name_ok(defimg))
-		goto bad;
-	if ((unsigned long long)c->uid_base + 65536ULL * c->uid_slots > 0xFFFFFFFFULL)
-		goto bad;
-	if (strlen(inst) >= sizeof c->instance || strspn(inst, "abcdefghijklmnopqrstuvwxyz"
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != strlen(inst) || !*inst)
-		goto bad;
+	free(line);
+	fclose(f);
+	return ret;
+}
+
+/* Checks across keys, and the derived names and paths. */
+static int finish(struct conf *c, const struct raw *raw)
+{
+	const char *bad = NULL;
+
+	if (!path_ok(raw->data))
+		bad = "data: must be an absolute path without , : or \\";
+	else if (raw->images && (raw->images[0] != '/' || strlen(raw->images) >= sizeof c->images_dir))
+		bad = "images: must be an absolute path";
+	else if (!image_name_ok(raw->defimg))
+		bad = "default-image: not an image name";
+	else if ((unsigned long long)c->uid_base + 65536ULL * c->uid_slots > 0xFFFFFFFFULL)
+		bad = "uid-base + 65536 x uid-slots must stay below 2^32";
+	else if (strlen(raw->inst) >= sizeof c->instance || !*raw->inst ||
+		 strspn(raw->inst, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") !=
+			 strlen(raw->inst))
+		bad = "instance: letters, digits, _ and - only, at most 47";
+	else if (strlen(raw->data) >= sizeof c->data_dir ||
+		 (raw->sock && strlen(raw->sock) >= sizeof c->socket_path))
+		bad = "data or socket: path too long";
+	if (bad) {
+		fprintf(stderr, "sandboxd: %s\n", bad);
+		return -1;
+	}
 	if (c->memory_mb > c->max_memory_mb)
 		c->memory_mb = c->max_memory_mb;
 	if (c->pids_max > c->max_pids)
@@ -290,21 +384,102 @@ int conf_parse(struct conf *c, int argc, char **argv)
 		c->cpu_millis = c->max_cpu_millis;
 	if (c->default_timeout_ms > c->max_timeout_ms)
 		c->default_timeout_ms = c->max_timeout_ms;
-	snprintf(c->data_dir, sizeof c->data_dir, "%s", data);
-	snprintf(c->instance, sizeof c->instance, "%s", inst);
-	snprintf(c->cg_parent, sizeof c->cg_parent, "sandboxd-%s", inst);
-	snprintf(c->image_dir, sizeof c->image_dir, "%s/images/host", data);
-	if (images)
-		snprintf(c->images_dir, sizeof c->images_dir, "%s", images);
+	snprintf(c->data_dir, sizeof c->data_dir, "%s", raw->data);
+	snprintf(c->instance, sizeof c->instance, "%s", raw->inst);
+	snprintf(c->cg_parent, sizeof c->cg_parent, "sandboxd-%s", raw->inst);
+	snprintf(c->image_dir, sizeof c->image_dir, "%s/images/host", raw->data);
+	if (raw->images)
+		snprintf(c->images_dir, sizeof c->images_dir, "%s", raw->images);
 	else
-		snprintf(c->images_dir, sizeof c->images_dir, "%s/images", data);
-	snprintf(c->default_image, sizeof c->default_image, "%s", defimg);
-	if (sock)
-		snprintf(c->socket_path, sizeof c->socket_path, "%s", sock);
+		snprintf(c->images_dir, sizeof c->images_dir, "%s/images", raw->data);
+	snprintf(c->default_image, sizeof c->default_image, "%s", raw->defimg);
+	if (raw->sock)
+		snprintf(c->socket_path, sizeof c->socket_path, "%s", raw->sock);
 	else
-		snprintf(c->socket_path, sizeof c->socket_path, "%s/run/fcgi.sock", data);
+		snprintf(c->socket_path, sizeof c->socket_path, "%s/run/fcgi.sock", raw->data);
+	if (c->tokens_file && !c->print_routes && auth_load(c->tokens_file, &c->tokens) < 0)
+		return -1;
 	return 0;
-bad:
-	usage(stderr);
-	return -1;
+}
+
+static int saved_argc;
+static char **saved_argv;
+
+int conf_parse(struct conf *c, int argc, char **argv)
+{
+	struct raw raw;
+	const char *config = NULL;
+	int o;
+
+	defaults(c, &raw);
+	/* the file first, so that the command line overrides it */
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--config") && i + 1 < argc)
+			config = argv[++i];
+		else if (!strncmp(argv[i], "--config=", 9))
+			config = argv[i] + 9;
+		else if (!strcmp(argv[i], "--"))
+			break;
+	}
+	if (config && read_file(c, &raw, config) < 0)
+		return -1;
+	optind = 0;	/* a full rescan: conf_parse runs again at SIGHUP */
+	opterr = 1;
+	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (o == 'h') {
+			usage(stdout);
+			exit(0);
+		}
+		if (o == '?' || conf_set(c, &raw, o, optarg ? strdup(optarg) : NULL) < 0) {
+			if (o != '?')
+				fprintf(stderr, "sandboxd: --%s: %s\n", opts_name(o), why[0] ? why : "bad value");
+			usage(stderr);
+			return -1;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "sandboxd: unexpected argument %s\n", argv[optind]);
+		usage(stderr);
+		return -1;
+	}
+	c->config = config;
+	saved_argc = argc;
+	saved_argv = argv;
+	return finish(c, &raw);
+}
+
+/* Settings the running service is built on: a reload keeps them. */
+static void keep_fixed(const struct conf *old, struct conf *n)
+{
+#define KEEP_STR(f, key)                                                                         \
+	if (strcmp(old->f, n->f)) {                                                              \
+		fprintf(stderr, "sandboxd: reload: %s needs a restart; kept\n", key);           \
+		memcpy(n->f, old->f, sizeof n->f);                                              \
+	}
+#define KEEP(f, key)                                                                             \
+	if (old->f != n->f) {                                                                    \
+		fprintf(stderr, "sandboxd: reload: %s needs a restart; kept\n", key);           \
+		n->f = old->f;                                                                   \
+	}
+	KEEP_STR(data_dir, "data");
+	KEEP_STR(socket_path, "socket");
+	KEEP_STR(instance, "instance");
+	KEEP_STR(cgroup_root, "cgroup-root");
+	KEEP_STR(images_dir, "images");
+	KEEP(uid_base, "uid-base");
+	KEEP(uid_slots, "uid-slots");
+	memcpy(n->cg_parent, old->cg_parent, sizeof n->cg_parent);
+	memcpy(n->image_dir, old->image_dir, sizeof n->image_dir);
+	n->socket_group = old->socket_group;
+	n->pidfile = old->pidfile;
+#undef KEEP
+#undef KEEP_STR
+}
+
+int conf_reload(const struct conf *old, struct conf *n)
+{
+	if (conf_parse(n, saved_argc, saved_argv) < 0)
+		return -1;
+	keep_fixed(old, n);
+	return 0;
 }

@@ -10,6 +10,8 @@
 
 #include "clone_policy.h"
 
+struct auth_tokens;
+
 struct conf {
 	char data_dir[3584];		/* absolute; room left for what we append */
 	char socket_path[PATH_MAX];
@@ -21,6 +23,12 @@ struct conf {
 	const char *socket_group;
 	const char *cors_origin;
 	const char *pidfile;
+	const char *config;		/* --config FILE, re-read at SIGHUP; NULL: none */
+	const char *tokens_file;	/* NULL: no tokens, loopback only */
+	struct auth_tokens *tokens;	/* loaded from it by the master */
+	bool allow_remote_no_auth;	/* no tokens, and yet serve non-loopback */
+	int history_max;		/* audit entries kept per sandbox */
+	bool print_routes;		/* --routes: print them and exit */
 	int workers;
 	uid_t uid_base;			/* first host uid handed to sandboxes */
 	uint32_t uid_slots;		/* how many 65536-id ranges from there */
@@ -44,7 +52,13 @@ struct conf {
 	unsigned long long clone_max_bytes;
 };
 
-/* Parse argv into c; prints usage and returns -1 on bad options. */
+/* Defaults, then the --config file, then the other options of argv, into c;
+ * says what is wrong (file, line, key) on stderr and returns -1. */
 int conf_parse(struct conf *c, int argc, char **argv);
+/* SIGHUP: the same argv parsed again (so the file is re-read) into *n,
+ * with what the running service is built on (data, socket, instance, uid
+ * range, cgroup root, images) kept from old; -1 (said on stderr) when
+ * the new settings are bad. */
+int conf_reload(const struct conf *old, struct conf *n);
 
 #endif

@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include "http.h"
+#include "router.h"
 #include "conf.h"
 #include "util.h"
 
@@ -113,6 +114,7 @@ void http_req_init(struct http_req *req, FCGX_Request *fcgi, const struct conf *
 	req->fcgi = fcgi;
 	req->conf = conf;
 	req->start_ms = sb_mono_ms();
+	req->route = -1;
 	req->method = FCGX_GetParam("REQUEST_METHOD", fcgi->envp);
 	if (!req->method)
 		req->method = "GET";
@@ -149,9 +151,10 @@ static void cors_headers(struct http_req *req)
 {
 	put_fmt(req, "Access-Control-Allow-Origin: %s\r\n"
 		"Access-Control-Expose-Headers: X-Request-Id\r\n"
-		"X-Request-Id: %s\r\n%s",
+		"X-Request-Id: %s\r\n%s%s",
 		req->conf->cors_origin, req->rid,
-		strcmp(req->conf->cors_origin, "*") != 0 ? "Vary: Origin\r\n" : "");
+		strcmp(req->conf->cors_origin, "*") != 0 ? "Vary: Origin\r\n" : "",
+		req->www_auth ? "WWW-Authenticate: Bearer\r\n" : "");
 }
 
 static void send_json(struct http_req *req, int status, struct json_object *o, const char *extra)
@@ -373,13 +376,45 @@ struct json_object *http_json_body(struct http_req *req)
 	return o;
 }
 
+/* A logfmt value: bare when it is printable without space, quote, = or
+ * backslash; else quoted, with " and \\ escaped and control bytes dropped. */
+static void logfmt_value(FILE *f, const char *v)
+{
+	bool bare = *v != '\0';
+
+	for (const char *p = v; *p && bare; p++)
+		bare = (unsigned char)*p > 0x20 && *p != 0x7f && !strchr("\"=\\", *p);
+	if (bare) {
+		fputs(v, f);
+		return;
+	}
+	fputc('"', f);
+	for (const char *p = v; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			fputc('\\', f);
+		if ((unsigned char)*p >= 0x20 && *p != 0x7f)
+			fputc(*p, f);
+	}
+	fputc('"', f);
+}
+
 void http_access_log(const struct http_req *req)
 {
+	const char *route = router_pattern(req->route);
 	char ts[40];
 
 	sb_iso8601(sb_now_ms(), ts, sizeof ts);
-	fprintf(stderr, "%s %s %s %s %d %lldms\n", ts, req->rid, req->method, req->path,
-		req->status, (long long)(sb_mono_ms() - req->start_ms));
+	flockfile(stderr);
+	fprintf(stderr, "ts=%s rid=%s method=", ts, req->rid);
+	logfmt_value(stderr, req->method);
+	fputs(" path=", stderr);
+	logfmt_value(stderr, req->path);
+	fprintf(stderr, " route=%s status=%d ms=%lld", route ? route : "none", req->status,
+		(long long)(sb_mono_ms() - req->start_ms));
+	if (req->who)
+		fprintf(stderr, " token=%s", req->who);
+	fputc('\n', stderr);
+	funlockfile(stderr);
 }
 
 /* Length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid. */

@@ -27,6 +27,9 @@ struct http_req {
 	size_t body_len;
 	char rid[48];
 	int status;			/* as answered, for the access log */
+	int route;			/* router_index(), -1: none */
+	const char *who;		/* the token's name, when one was valid */
+	bool www_auth;			/* a 401: say WWW-Authenticate: Bearer */
 	int64_t start_ms;
 };
 

@@ -6,11 +6,13 @@
 #include "conf.h"
 #include "images.h"
 #include "pool.h"
+#include "router.h"
 #include "rootfs.h"
 #include "util.h"
 
 #include <fcgiapp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -48,9 +50,18 @@ int main(int argc, char **argv)
 	struct conf c;
 	FILE *f;
 
+	char **args = calloc((size_t)argc + 1, sizeof *args);
+
+	/* argv's memory becomes the process title, and SIGHUP parses it again */
+	for (int i = 0; args && i < argc; i++)
+		args[i] = strdup(argv[i]);
 	sb_proctitle_init(argc, argv);
-	if (conf_parse(&c, argc, argv) < 0)
+	if (!args || conf_parse(&c, argc, args) < 0)
 		return 2;
+	if (c.print_routes) {
+		router_print(stdout);
+		return 0;
+	}
 	if (geteuid() != 0) {
 		fprintf(stderr, "sandboxd: must run as root (it creates namespaces and cgroups)\n");
 		return 1;

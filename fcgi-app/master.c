@@ -6,10 +6,12 @@
 #include "config.h"
 
 #include "app.h"
+#include "auth.h"
 #include "capacity.h"
 #include "cgroup.h"
 #include "conf.h"
 #include "disk.h"
+#include "metrics.h"
 #include "pool.h"
 
 #include <fcgiapp.h>
@@ -194,6 +196,7 @@ static void reap(const struct conf *c, struct sb_cgroups *cg, bool respawn, int 
 			if (w->pid != pid)
 				continue;
 			w->pid = 0;
+			metrics_worker_busy(w->serial, false);
 			if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 				fprintf(stderr, "sandboxd: worker %d died (status %d)\n", (int)pid, status);
 			snprintf(name, sizeof name, "e%u", w->serial);
@@ -209,6 +212,7 @@ static void reap(const struct conf *c, struct sb_cgroups *cg, bool respawn, int 
 		}
 		/* anything else is a sandbox init that ended: reaped, nothing to do */
 	}
+	metrics_workers(live_workers());
 }
 
 static void signal_workers(int sig)
@@ -254,6 +258,25 @@ static void replace_workers(const struct conf *c, int fd, const sigset_t *orig)
 	for (int i = 0; i < c->workers && j < MAX_WORKERS; i++)
 		spawn(&workers[j++], c, fd, orig);
 	nworkers = j;
+	metrics_workers(c->workers);
+}
+
+/* SIGHUP: the config file again; bad settings leave the running ones. */
+static void reload(struct conf *c)
+{
+	struct auth_tokens *old = c->tokens;
+	struct conf n;
+
+	if (!c->config && !c->tokens_file)
+		return;
+	if (conf_reload(c, &n) < 0) {
+		fprintf(stderr, "sandboxd: reload: bad settings (above); the running ones stay\n");
+		return;
+	}
+	*c = n;
+	auth_free(old);
+	fprintf(stderr, "sandboxd: reload: settings read%s%s\n", c->config ? " from " : "",
+		c->config ? c->config : "");
 }
 
 static bool any_retiring(void)
@@ -264,7 +287,7 @@ static bool any_retiring(void)
 	return false;
 }
 
-int master_run(const struct conf *c)
+int master_run(struct conf *c)
 {
 	struct sb_err err = SB_ERR_INIT;
 	struct sb_cgroups cg;
@@ -292,9 +315,12 @@ int master_run(const struct conf *c)
 	 * (not to whatever the host's PID 1 is): we reap them when they end */
 	prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 	sigprocmask(SIG_BLOCK, &block, &orig);
+	if (metrics_init() < 0)
+		perror("sandboxd: metrics mapping");
 	nworkers = c->workers;
 	for (int i = 0; i < nworkers; i++)
 		spawn(&workers[i], c, fd, &orig);
+	metrics_workers(live_workers());
 	sb_proctitle_set("sandboxd: master");
 	sweep_half_made_spares(c);
 	fprintf(stderr, "sandboxd: %d workers on %s\n", nworkers, c->socket_path);
@@ -313,6 +339,7 @@ int master_run(const struct conf *c)
 		if (got_hup) {
 			got_hup = 0;
 			if (!draining) {
+				reload(c);
 				fprintf(stderr, "sandboxd: reload: replacing workers\n");
 				replace_workers(c, fd, &orig);
 			}

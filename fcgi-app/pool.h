@@ -5,7 +5,7 @@
 struct conf;
 
 /* Bind, fork the workers, supervise until SIGTERM/SIGINT; returns the exit code. */
-int master_run(const struct conf *conf);
+int master_run(struct conf *conf);
 /* A worker's life: open LMDB and cgroups, serve requests until told to
  * stop; its execs run in cgroups named "e<serial>". */
 __attribute__((noreturn)) void worker_run(const struct conf *conf, int listen_fd, unsigned serial);

@@ -2,8 +2,10 @@
 
 #include "router.h"
 #include "app.h"
+#include "auth.h"
 #include "http.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -28,58 +30,102 @@ bool project_id_valid(const char *id)
 	return strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") == n;
 }
 
+/* A route is a path pattern: literal segments, {name} for one segment, and
+ * a final {path} for one or more.  The same table answers --routes and
+ * labels the metrics, so what is documented is what is routed. */
 struct route {
-	const char *top;	/* first segment */
-	const char *action;	/* /sandboxes/:id/<action>; NULL for /sandboxes/:id or /<top> */
-	bool tail;		/* a path follows the action: /files/<path> */
+	const char *pattern;
 	const char *allow;
 	router_handler_fn get, post, put, del;
 };
 
 static const struct route routes[] = {
-	{ "sandboxes", NULL, false, "GET, POST, DELETE, OPTIONS", api_sandbox_status, api_sandbox_create, NULL,
-	  api_sandbox_delete },
-	{ "sandboxes", "exec", false, "POST, OPTIONS", NULL, api_exec, NULL, NULL },
-	{ "sandboxes", "files", true, "GET, PUT, DELETE, OPTIONS", api_file_read, NULL, api_file_write,
-	  api_file_delete },
-	{ "sandboxes", "ls", false, "GET, OPTIONS", api_ls, NULL, NULL, NULL },
-	{ "sandboxes", "mkdir", false, "POST, OPTIONS", NULL, api_mkdir, NULL, NULL },
-	{ "sandboxes", "rename", false, "POST, OPTIONS", NULL, api_rename, NULL, NULL },
-	{ "sandboxes", "clone", false, "POST, OPTIONS", NULL, api_clone, NULL, NULL },
-	{ "sandboxes", "processes", false, "GET, POST, OPTIONS", api_proc_list, api_proc_start, NULL, NULL },
-	/* /processes/:pid (GET, DELETE) and /processes/:pid/logs (GET) */
-	{ "sandboxes", "processes", true, "GET, DELETE, OPTIONS", api_proc_get, NULL, NULL, api_proc_kill },
+	{ "/sandboxes/{projectId}", "GET, POST, DELETE, OPTIONS", api_sandbox_status, api_sandbox_create,
+	  NULL, api_sandbox_delete },
+	{ "/sandboxes/{projectId}/exec", "POST, OPTIONS", NULL, api_exec, NULL, NULL },
+	{ "/sandboxes/{projectId}/files/{path}", "GET, PUT, DELETE, OPTIONS", api_file_read, NULL,
+	  api_file_write, api_file_delete },
+	{ "/sandboxes/{projectId}/ls", "GET, OPTIONS", api_ls, NULL, NULL, NULL },
+	{ "/sandboxes/{projectId}/mkdir", "POST, OPTIONS", NULL, api_mkdir, NULL, NULL },
+	{ "/sandboxes/{projectId}/rename", "POST, OPTIONS", NULL, api_rename, NULL, NULL },
+	{ "/sandboxes/{projectId}/clone", "POST, OPTIONS", NULL, api_clone, NULL, NULL },
+	{ "/sandboxes/{projectId}/processes", "GET, POST, OPTIONS", api_proc_list, api_proc_start, NULL,
+	  NULL },
+	{ "/sandboxes/{projectId}/processes/{processId}", "GET, DELETE, OPTIONS", api_proc_get, NULL, NULL,
+	  api_proc_kill },
+	{ "/sandboxes/{projectId}/processes/{processId}/logs", "GET, OPTIONS", api_proc_get, NULL, NULL,
+	  NULL },
+	{ "/sandboxes/{projectId}/history", "GET, OPTIONS", api_history, NULL, NULL, NULL },
 	/* server-wide: no projectId */
-	{ "images", NULL, false, "GET, OPTIONS", api_images_list, NULL, NULL, NULL },
+	{ "/images", "GET, OPTIONS", api_images_list, NULL, NULL, NULL },
+	{ "/healthz", "GET, OPTIONS", api_healthz, NULL, NULL, NULL },
+	{ "/metrics", "GET, OPTIONS", api_metrics, NULL, NULL, NULL },
 };
 
 static bool per_sandbox(const struct route *r)
 {
-	return strcmp(r->top, "sandboxes") == 0;
+	return strncmp(r->pattern, "/sandboxes/{projectId}", 22) == 0;
+}
+
+static bool matches(const char *pattern, const struct http_req *req)
+{
+	const char *p = pattern;
+	int i = 0;
+
+	while (*p == '/') {
+		const char *seg = p + 1, *next = strchrnul(seg, '/');
+		size_t n = (size_t)(next - seg);
+
+		if (i >= req->nsegs)
+			return false;
+		if (n == 6 && !strncmp(seg, "{path}", 6))
+			return !*next;		/* the rest, one segment or more */
+		if (seg[0] != '{' && (strlen(req->segs[i]) != n || strncmp(req->segs[i], seg, n)))
+			return false;
+		i++;
+		p = next;
+	}
+	return i == req->nsegs;
 }
 
 static const struct route *match(const struct http_req *req)
 {
-	if (req->nsegs < 1)
-		return NULL;
-	for (size_t i = 0; i < sizeof routes / sizeof *routes; i++) {
-		const char *a = routes[i].action;
-		if (strcmp(req->segs[0], routes[i].top) != 0)
-			continue;
-		if (!per_sandbox(&routes[i])) {
-			if (req->nsegs == 1)
-				return &routes[i];
-			continue;
-		}
-		if (req->nsegs == 2 && !a)
+	for (size_t i = 0; i < sizeof routes / sizeof *routes; i++)
+		if (matches(routes[i].pattern, req))
 			return &routes[i];
-		if (!a || req->nsegs < 3 || strcmp(req->segs[2], a) != 0)
-			continue;
-		if (routes[i].tail ? req->nsegs >= 4 && (strcmp(a, "processes") || req->nsegs <= 5)
-				   : req->nsegs == 3)
-			return &routes[i];
-	}
 	return NULL;
+}
+
+int router_index(const struct http_req *req)
+{
+	const struct route *r = match(req);
+
+	return r ? (int)(r - routes) : -1;
+}
+
+const char *router_pattern(int index)
+{
+	return index >= 0 && index < (int)(sizeof routes / sizeof *routes) ? routes[index].pattern : NULL;
+}
+
+int router_count(void)
+{
+	return (int)(sizeof routes / sizeof *routes);
+}
+
+void router_print(FILE *f)
+{
+	for (size_t i = 0; i < sizeof routes / sizeof *routes; i++) {
+		const struct route *r = &routes[i];
+		if (r->get)
+			fprintf(f, "GET %s\n", r->pattern);
+		if (r->post)
+			fprintf(f, "POST %s\n", r->pattern);
+		if (r->put)
+			fprintf(f, "PUT %s\n", r->pattern);
+		if (r->del)
+			fprintf(f, "DELETE %s\n", r->pattern);
+	}
 }
 
 enum route_result router_route(const struct http_req *req, router_handler_fn *fn,
@@ -95,6 +141,7 @@ enum route_result router_route(const struct http_req *req, router_handler_fn *fn
 	r = match(req);
 	if (!r)
 		return ROUTE_NO_ROUTE;
+	((struct http_req *)req)->route = (int)(r - routes);
 	*allow = r->allow;
 	if (strcmp(m, "OPTIONS") == 0)
 		return ROUTE_OPTIONS;
@@ -116,6 +163,17 @@ enum route_result router_route(const struct http_req *req, router_handler_fn *fn
 	return ROUTE_OK;
 }
 
+/* What a route asks of the caller: /healthz nothing, a sandbox's routes a
+ * token for its projectId, the other server-wide ones any token. */
+static enum auth_need need(const struct http_req *req)
+{
+	const struct route *r = &routes[req->route];
+
+	if (!strcmp(r->pattern, "/healthz"))
+		return AUTH_OPEN;
+	return per_sandbox(r) ? AUTH_PROJECT : AUTH_ANY;
+}
+
 void router_dispatch(struct app *app, struct http_req *req)
 {
 	router_handler_fn fn;
@@ -123,6 +181,9 @@ void router_dispatch(struct app *app, struct http_req *req)
 
 	switch (router_route(req, &fn, &allow)) {
 	case ROUTE_OK:
+		if (!auth_check(app->conf->tokens, app->conf->allow_remote_no_auth, req, need(req),
+				req->nsegs > 1 ? req->segs[1] : NULL))
+			break;
 		if (!http_query_valid(req))
 			http_reply_error(req, 400, "malformed query string (a bad %%-escape, %%00, or a value over 4096 bytes)");
 		else

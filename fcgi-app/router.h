@@ -3,6 +3,7 @@
 #define SBD_ROUTER_H
 
 #include <stdbool.h>
+#include <stdio.h>
 
 struct app;
 struct http_req;
@@ -25,6 +26,13 @@ bool project_id_valid(const char *id);
  * methods (NULL when no route matched), *fn the handler for ROUTE_OK. */
 enum route_result router_route(const struct http_req *req, router_handler_fn *fn,
 			       const char **allow);
+/* The matched route's place in the table (-1: none), its pattern such as
+ * "/sandboxes/{projectId}/exec", and how many routes there are. */
+int router_index(const struct http_req *req);
+const char *router_pattern(int index);
+int router_count(void);
+/* "METHOD /pattern" per line, every route the router answers (--routes) */
+void router_print(FILE *f);
 /* router_route(), then the handler or the error answer. */
 void router_dispatch(struct app *app, struct http_req *req);
 
@@ -49,6 +57,10 @@ void api_proc_kill(struct app *app, struct http_req *req, const char *id);
 void api_clone(struct app *app, struct http_req *req, const char *id);
 /* handler (images.c): GET /images, id is NULL */
 void api_images_list(struct app *app, struct http_req *req, const char *id);
+/* handlers (ops.c): GET /healthz, GET /metrics; GET .../history (history.c) */
+void api_healthz(struct app *app, struct http_req *req, const char *id);
+void api_metrics(struct app *app, struct http_req *req, const char *id);
+void api_history(struct app *app, struct http_req *req, const char *id);
 
 /* PUT .../files/<path> with Content-Type application/octet-stream: the
  * body is streamed into the sandbox by the handler, never read whole. */

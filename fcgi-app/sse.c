@@ -77,6 +77,8 @@ int sse_sink(void *arg, int stream, const char *data, size_t n)
 {
 	struct sse *s = arg;
 
+	if (stream >= 0 && stream < 3)
+		s->bytes[stream] += n;
 	if (s->gone)
 		return -1;
 	if (stream < 0) {

@@ -22,6 +22,7 @@ struct sse {
 	const char *command;
 	bool started;		/* headers and "start" sent */
 	bool gone;		/* a write failed: the client left */
+	uint64_t bytes[3];	/* per stream: what the command wrote */
 	char carry[3][4];	/* per stream: a UTF-8 sequence cut by a chunk */
 	size_t ncarry[3];
 };

@@ -5,18 +5,20 @@
 
 #include <json-c/json.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 
 int store_open(struct store *s, const char *dir, struct sb_err *err)
 {
-	static const char *const names[] = { "sandboxes", "meta", "processes" };
-	MDB_dbi dbis[3];
+	static const char *const names[] = { "sandboxes", "meta", "processes", "history" };
+	MDB_dbi dbis[4];
 
 	memset(s, 0, sizeof *s);
 	/* NOMETASYNC: a crash may lose the last transaction, never integrity */
-	if (kv_open(&s->env, dir, (size_t)1 << 30, MDB_NOMETASYNC, names, dbis, 3, err) < 0)
+	if (kv_open(&s->env, dir, (size_t)1 << 30, MDB_NOMETASYNC, names, dbis, 4, err) < 0)
 		return -1;
+	s->history = dbis[3];
 	s->sandboxes = dbis[0];
 	s->meta = dbis[1];
 	s->procs = dbis[2];
@@ -288,4 +290,93 @@ int store_proc_del(struct store *s, const char *key, struct sb_err *err)
 	if ((rc = mdb_txn_commit(txn)))
 		return kv_fail(err, rc, "commit");
 	return 0;
+}
+
+/* Keys "<projectId>/<16 hex digits of a sequence>": a sandbox's entries are
+ * adjacent and in order.  The sequence is one past the newest's. */
+int store_history_add(struct store *s, const char *id, const char *json, int max, struct sb_err *err)
+{
+	char prefix[80], key[100];
+	size_t plen = (size_t)snprintf(prefix, sizeof prefix, "%s/", id);
+	unsigned long long seq = 0;
+	MDB_val k = { plen, prefix }, v;
+	MDB_cursor *cur;
+	MDB_txn *txn;
+	int rc, n = 0;
+
+	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)))
+		return kv_fail(err, rc, "begin");
+	if ((rc = mdb_cursor_open(txn, s->history, &cur))) {
+		mdb_txn_abort(txn);
+		return kv_fail(err, rc, "cursor");
+	}
+	/* count them; the last one's sequence + 1 is the new key */
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && k.mv_size == plen + 16 &&
+	     !memcmp(k.mv_data, prefix, plen); rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		char hex[17];
+		memcpy(hex, (char *)k.mv_data + plen, 16);
+		hex[16] = '\0';
+		seq = strtoull(hex, NULL, 16) + 1;
+		n++;
+	}
+	/* the oldest go first while there are max or more */
+	k.mv_size = plen;
+	k.mv_data = prefix;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); n >= max && rc == 0 &&
+	     k.mv_size == plen + 16 && !memcmp(k.mv_data, prefix, plen); n--) {
+		if ((rc = mdb_cursor_del(cur, 0)))
+			break;
+		rc = mdb_cursor_get(cur, &k, &v, MDB_GET_CURRENT);
+	}
+	mdb_cursor_close(cur);
+	snprintf(key, sizeof key, "%s%016llx", prefix, seq);
+	k.mv_size = strlen(key);
+	k.mv_data = key;
+	v.mv_size = strlen(json);
+	v.mv_data = (void *)json;
+	if ((rc = mdb_put(txn, s->history, &k, &v, 0))) {
+		mdb_txn_abort(txn);
+		return kv_fail(err, rc, "put");
+	}
+	if ((rc = mdb_txn_commit(txn)))
+		return kv_fail(err, rc, "commit");
+	return 0;
+}
+
+int store_history_foreach(struct store *s, const char *id, void (*fn)(const char *json, void *arg),
+			  void *arg, struct sb_err *err)
+{
+	char prefix[80];
+	size_t plen = (size_t)snprintf(prefix, sizeof prefix, "%s/", id);
+	MDB_val k = { plen, prefix }, v;
+	MDB_cursor *cur;
+	MDB_txn *txn;
+	int rc;
+
+	if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)))
+		return kv_fail(err, rc, "read");
+	if ((rc = mdb_cursor_open(txn, s->history, &cur))) {
+		mdb_txn_abort(txn);
+		return kv_fail(err, rc, "cursor");
+	}
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && k.mv_size == plen + 16 &&
+	     !memcmp(k.mv_data, prefix, plen); rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		char *json = strndup(v.mv_data, v.mv_size);
+		if (json)
+			fn(json, arg);
+		free(json);
+	}
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	return 0;
+}
+
+long long store_bytes(struct store *s)
+{
+	MDB_envinfo info;
+	MDB_stat st;
+
+	if (mdb_env_info(s->env, &info) || mdb_env_stat(s->env, &st))
+		return -1;
+	return (long long)(info.me_last_pgno + 1) * st.ms_psize;
 }

@@ -12,7 +12,7 @@
 
 struct store {
 	MDB_env *env;
-	MDB_dbi sandboxes, meta, procs;
+	MDB_dbi sandboxes, meta, procs, history;
 };
 
 struct sb_record {
@@ -54,5 +54,13 @@ int store_proc_foreach(struct store *s, const char *prefix,
 /* Read-modify-write of one record in a single write transaction. */
 int store_update(struct store *s, const char *id, void (*fn)(struct sb_record *, const void *),
 		 const void *arg, struct sb_err *err);
+
+/* The audit history: JSON entries per sandbox, oldest first; adding one
+ * drops the oldest beyond max, in the same write transaction. */
+int store_history_add(struct store *s, const char *id, const char *json, int max, struct sb_err *err);
+int store_history_foreach(struct store *s, const char *id, void (*fn)(const char *json, void *arg),
+			  void *arg, struct sb_err *err);
+/* Bytes of the environment in use (pages up to the last one written). */
+long long store_bytes(struct store *s);
 
 #endif

@@ -2,6 +2,7 @@
 
 #include "app.h"
 #include "http.h"
+#include "metrics.h"
 #include "pool.h"
 #include "router.h"
 
@@ -9,6 +10,7 @@
 #include <sys/prctl.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 static volatile sig_atomic_t stopping;
 
@@ -28,8 +30,17 @@ static size_t body_limit(const struct http_req *req)
 	return req->conf->max_body;
 }
 
+static int64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
+}
+
 static void handle(struct app *app, FCGX_Request *fr)
 {
+	int64_t t0 = now_us();
 	struct http_req req;
 
 	http_req_init(&req, fr, app->conf);
@@ -39,6 +50,7 @@ static void handle(struct app *app, FCGX_Request *fr)
 	if (!req.status)
 		http_reply_error(&req, 500, "no response");
 	http_access_log(&req);
+	metrics_request(req.route, req.method, req.status, now_us() - t0);
 	http_req_release(&req);
 }
 
@@ -74,8 +86,10 @@ void worker_run(const struct conf *conf, int listen_fd, unsigned serial)
 	while (!stopping) {
 		if (FCGX_Accept_r(&fr) < 0)
 			continue;
+		metrics_worker_busy(serial, true);
 		handle(&app, &fr);
 		FCGX_Finish_r(&fr);
+		metrics_worker_busy(serial, false);
 	}
 	app_close(&app);
 	_exit(0);

@@ -124,6 +124,11 @@ is "$STATUS" 400 "a bad processId is 400"
 api POST /sandboxes/$ID/processes '{"processId": "nocmd"}'
 is "$STATUS" 400 "a missing command is 400"
 
+# --- many started back to back: each into a fresh slot of the init's table ----------------
+codes=
+for i in $(seq 1 12); do start "{\"processId\": \"burst$i\", \"command\": \"true\"}"; codes="$codes$STATUS "; done
+is "$codes" "$(printf '200 %.0s' $(seq 1 12))" "12 processes started back to back all answer 200 (a fresh slot once closed fd 0: the init's connection)"
+
 # --- DELETE of the sandbox kills them all and says how many ------------------------------
 start '{"processId": "a1", "command": "sleep 1001"}'
 start '{"processId": "a2", "command": "sleep 1002"}'

@@ -40,7 +40,12 @@ is "$(jqr .data.stdout)" hi "the sandbox's init still serves"
 # a FIFO where a background process's log goes
 exec_in a 'mkdir -p /.sandboxd/processes/p2 && mkfifo /.sandboxd/processes/p2/stdout && echo planted'
 api POST /sandboxes/a/processes '{"processId": "p2", "command": "echo x"}' --max-time 20
-like "$STATUS" '^[45][0-9][0-9]$' "a process whose log is a FIFO is refused ($STATUS), not hung"
+is "$STATUS" 409 "a process whose log is a FIFO is refused with 409, not hung (and not a 500)"
+exec_in a 'mkdir -p /.sandboxd/processes/p3 && ln -s /etc/passwd /.sandboxd/processes/p3/stderr && echo planted'
+api POST /sandboxes/a/processes '{"processId": "p3", "command": "echo x"}' --max-time 20
+is "$STATUS" 409 "a process whose log is a symlink is refused with 409"
+exec_in a 'head -c 5 /etc/passwd'
+is "$(jqr .data.stdout)" "root:" "and the symlink's target is not truncated"
 exec_in a 'echo hi'
 is "$(jqr .data.stdout)" hi "and the init still serves"
 

@@ -1,0 +1,203 @@
+#include "config.h"
+
+#include "auth.h"
+#include "http.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static int unhex(const char *s, unsigned char *out, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned v = 0;
+		for (int j = 0; j < 2; j++) {
+			char ch = s[2 * i + j];
+			v <<= 4;
+			if (ch >= '0' && ch <= '9')
+				v |= (unsigned)(ch - '0');
+			else if (ch >= 'a' && ch <= 'f')
+				v |= (unsigned)(ch - 'a' + 10);
+			else if (ch >= 'A' && ch <= 'F')
+				v |= (unsigned)(ch - 'A' + 10);
+			else
+				return -1;
+		}
+		out[i] = (unsigned char)v;
+	}
+	return s[2 * n] ? -1 : 0;
+}
+
+static bool scope_ok(const char *s)
+{
+	return !strcmp(s, "*") || (strlen(s) < 64 && *s &&
+		strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") == strlen(s));
+}
+
+/* One line: NAME sha256:HEX SCOPE.  -1 with what is wrong in why. */
+static int parse_line(char *line, struct auth_token *t, const char **why)
+{
+	char *name = strtok(line, " \t\r\n"), *hash = strtok(NULL, " \t\r\n");
+	char *scope = strtok(NULL, " \t\r\n");
+
+	memset(t, 0, sizeof *t);
+	if (!name || !hash || !scope || strtok(NULL, " \t\r\n")) {
+		*why = "expected NAME sha256:HEX SCOPE";
+		return -1;
+	}
+	if (strlen(name) >= sizeof t->name ||
+	    strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.@-") != strlen(name)) {
+		*why = "NAME: letters, digits, _ . @ - only, at most 63";
+		return -1;
+	}
+	if (strncmp(hash, "sha256:", 7) || strlen(hash) != 7 + 64 || unhex(hash + 7, t->hash, 32) < 0) {
+		*why = "the hash must be sha256: and 64 hex digits (printf %s TOKEN | sha256sum)";
+		return -1;
+	}
+	if (!scope_ok(scope)) {
+		*why = "SCOPE must be * or a projectId prefix";
+		return -1;
+	}
+	snprintf(t->name, sizeof t->name, "%s", name);
+	t->all = !strcmp(scope, "*");
+	if (!t->all)
+		snprintf(t->scope, sizeof t->scope, "%s", scope);
+	return 0;
+}
+
+int auth_load(const char *path, struct auth_tokens **out)
+{
+	struct auth_tokens *a = calloc(1, sizeof *a);
+	FILE *f = fopen(path, "re");
+	char *line = NULL;
+	size_t cap = 0;
+	int lineno = 0, ret = 0;
+
+	*out = NULL;
+	if (!a || !f) {
+		fprintf(stderr, "sandboxd: tokens-file %s: %s\n", path, strerror(errno));
+		free(a);
+		if (f)
+			fclose(f);
+		return -1;
+	}
+	while (getline(&line, &cap, f) > 0) {
+		const char *why = NULL;
+		char *p = line + strspn(line, " \t");
+		struct auth_token t, *grown;
+
+		lineno++;
+		if (!*p || *p == '#' || *p == '\n')
+			continue;
+		if (parse_line(p, &t, &why) < 0) {
+			fprintf(stderr, "sandboxd: %s:%d: %s\n", path, lineno, why);
+			ret = -1;
+			break;
+		}
+		grown = realloc(a->t, sizeof *a->t * (size_t)(a->n + 1));
+		if (!grown) {
+			ret = -1;
+			break;
+		}
+		a->t = grown;
+		a->t[a->n++] = t;
+	}
+	free(line);
+	fclose(f);
+	if (ret < 0) {
+		auth_free(a);
+		return -1;
+	}
+	*out = a;
+	return 0;
+}
+
+void auth_free(struct auth_tokens *a)
+{
+	if (!a)
+		return;
+	free(a->t);
+	free(a);
+}
+
+/* Where nginx took the request: a loopback address or a unix socket. */
+static bool local_request(const struct http_req *req)
+{
+	const char *addr = http_param(req, "SERVER_ADDR");
+	struct in6_addr a6;
+	struct in_addr a4;
+
+	if (!strncmp(addr, "unix:", 5))
+		return true;
+	if (inet_pton(AF_INET, addr, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	if (inet_pton(AF_INET6, addr, &a6) == 1)
+		return IN6_IS_ADDR_LOOPBACK(&a6) ||
+		       (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127);
+	return false;
+}
+
+/* The token of "Authorization: Bearer <token>", or NULL. */
+static const char *bearer(const struct http_req *req)
+{
+	const char *h = http_param(req, "HTTP_AUTHORIZATION");
+
+	if (strncasecmp(h, "Bearer ", 7))
+		return NULL;
+	h += 7;
+	while (*h == ' ')
+		h++;
+	return *h ? h : NULL;
+}
+
+/* Every token is compared, each in constant time: neither which one
+ * matched nor how much of it did shows in the time taken. */
+static const struct auth_token *find(const struct auth_tokens *a, const char *token)
+{
+	unsigned char h[32];
+	unsigned int len = 0;
+	const struct auth_token *found = NULL;
+
+	if (!EVP_Digest(token, strlen(token), h, &len, EVP_sha256(), NULL) || len != 32)
+		return NULL;
+	for (int i = 0; i < a->n; i++)
+		if (CRYPTO_memcmp(h, a->t[i].hash, 32) == 0)
+			found = &a->t[i];
+	return found;
+}
+
+bool auth_check(const struct auth_tokens *a, bool allow_remote, struct http_req *req,
+		enum auth_need need, const char *project_id)
+{
+	const struct auth_token *t;
+	const char *token;
+
+	if (need == AUTH_OPEN)
+		return true;
+	if (!a) {
+		if (allow_remote || local_request(req))
+			return true;
+		http_reply_error(req, 403, "this server has no tokens configured and answers only requests "
+			"made on loopback; configure tokens-file");
+		return false;
+	}
+	token = bearer(req);
+	t = token ? find(a, token) : NULL;
+	if (!t) {
+		req->www_auth = true;
+		http_reply_error(req, 401, token ? "invalid token" : "missing bearer token "
+				 "(Authorization: Bearer TOKEN)");
+		return false;
+	}
+	req->who = t->name;
+	if (need == AUTH_PROJECT && !t->all && strncmp(project_id, t->scope, strlen(t->scope))) {
+		http_reply_error(req, 403, "token %s may not use sandbox %s", t->name, project_id);
+		return false;
+	}
+	return true;
+}

@@ -1,0 +1,38 @@
+/* Bearer tokens: a file of "NAME sha256:HEX SCOPE" lines, loaded by the
+ * master (so a bad file is an error at start or reload, with its line) and
+ * inherited by the workers.  Only hashes are kept, on disk and in memory. */
+#ifndef SBD_AUTH_H
+#define SBD_AUTH_H
+
+#include <stdbool.h>
+
+struct http_req;
+
+struct auth_token {
+	char name[64];
+	unsigned char hash[32];		/* SHA-256 of the token */
+	char scope[64];			/* a projectId prefix; "" with all */
+	bool all;			/* SCOPE "*" */
+};
+
+struct auth_tokens {
+	struct auth_token *t;
+	int n;
+};
+
+/* Read path into *out (malloc'd); -1 with "path:line: what" on stderr. */
+int auth_load(const char *path, struct auth_tokens **out);
+void auth_free(struct auth_tokens *a);
+
+enum auth_need {
+	AUTH_OPEN,	/* /healthz */
+	AUTH_ANY,	/* any valid token: /images, /metrics */
+	AUTH_PROJECT,	/* a token whose scope covers the projectId */
+};
+
+/* May req go on?  On no, the 401 or 403 is answered here.  req->who is the
+ * token's name when one was presented and valid. */
+bool auth_check(const struct auth_tokens *a, bool allow_remote, struct http_req *req,
+		enum auth_need need, const char *project_id);
+
+#endif

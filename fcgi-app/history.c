@@ -1,0 +1,104 @@
+#include "config.h"
+
+#include "history.h"
+#include "app.h"
+#include "http.h"
+#include "router.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define COMMAND_KEPT 1024	/* bytes of a command an entry keeps */
+#define LIMIT_MAX 10000
+
+static struct json_object *iso(int64_t ms)
+{
+	char buf[40];
+
+	sb_iso8601(ms, buf, sizeof buf);
+	return json_object_new_string(buf);
+}
+
+void history_add(struct app *app, const struct http_req *req, const char *id,
+		 const struct history_entry *e)
+{
+	struct sb_err err = SB_ERR_INIT;
+	struct json_object *o;
+	size_t n = strlen(e->command);
+
+	if (app->conf->history_max <= 0)
+		return;
+	o = json_object_new_object();
+	json_object_object_add(o, "kind", json_object_new_string(e->kind));
+	json_object_object_add(o, "command", json_string_lossy(e->command, n < COMMAND_KEPT ? n : COMMAND_KEPT));
+	json_object_object_add(o, "cwd", json_string_lossy(e->cwd, strlen(e->cwd)));
+	if (e->process_id)
+		json_object_object_add(o, "processId", json_object_new_string(e->process_id));
+	json_object_object_add(o, "exitCode", e->exit_code == HISTORY_NO_EXIT ? NULL
+					     : json_object_new_int(e->exit_code));
+	json_object_object_add(o, "startedAt", iso(e->started_ms));
+	json_object_object_add(o, "durationMs", e->exit_code == HISTORY_NO_EXIT ? NULL
+					       : json_object_new_int64(e->duration_ms));
+	json_object_object_add(o, "stdoutBytes", json_object_new_uint64(e->stdout_bytes));
+	json_object_object_add(o, "stderrBytes", json_object_new_uint64(e->stderr_bytes));
+	json_object_object_add(o, "tokenId", req->who ? json_object_new_string(req->who) : NULL);
+	json_object_object_add(o, "requestId", json_object_new_string(req->rid));
+	if (store_history_add(&app->store, id, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN),
+			      app->conf->history_max, &err) < 0)
+		fprintf(stderr, "%s history: %s\n", req->rid, err.msg);
+	json_object_put(o);
+}
+
+static void collect(const char *json, void *arg)
+{
+	struct json_object *o = json_tokener_parse(json);
+
+	if (o)
+		json_object_array_add(arg, o);
+}
+
+/* GET /sandboxes/:id/history[?limit=N]: the newest N (default all kept),
+ * oldest first. */
+void api_history(struct app *app, struct http_req *req, const char *id)
+{
+	struct sb_err err = SB_ERR_INIT;
+	struct sandbox_ref sb = { .dirfd = -1 };
+	struct json_object *all, *out, *d;
+	char buf[16];
+	const char *ls = http_query(req, "limit", buf, sizeof buf);
+	long limit = LIMIT_MAX;
+	size_t n, from;
+
+	if (ls) {
+		char *end;
+		limit = strtol(ls, &end, 10);
+		if (end == ls || *end || limit < 1 || limit > LIMIT_MAX) {
+			http_reply_error(req, 400, "limit must be an integer from 1 to %d", LIMIT_MAX);
+			return;
+		}
+	}
+	if (app_sandbox_get(app, id, false, NULL, &sb, &err) < 0) {
+		sandbox_ref_release(&sb);
+		http_reply_error(req, err.status ? err.status : 500, "%s", err.msg);
+		return;
+	}
+	sandbox_ref_release(&sb);
+	all = json_object_new_array();
+	if (store_history_foreach(&app->store, id, collect, all, &err) < 0) {
+		json_object_put(all);
+		fprintf(stderr, "%s error: %s\n", req->rid, err.msg);
+		http_reply_error(req, 500, "%s", err.msg);
+		return;
+	}
+	n = json_object_array_length(all);
+	from = n > (size_t)limit ? n - (size_t)limit : 0;
+	out = json_object_new_array();
+	for (size_t i = from; i < n; i++)
+		json_object_array_add(out, json_object_get(json_object_array_get_idx(all, i)));
+	json_object_put(all);
+	d = json_object_new_object();
+	json_object_object_add(d, "projectId", json_object_new_string(id));
+	json_object_object_add(d, "entries", out);
+	http_reply_data(req, 200, d);
+}
