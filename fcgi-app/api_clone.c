@@ -6,6 +6,7 @@
 #include "clone_policy.h"
 #include "fileops.h"
 #include "http.h"
+#include "log.h"
 #include "proto.h"
 #include "router.h"
 #include "sandbox.h"
@@ -315,7 +316,7 @@ void api_clone(struct app *app, struct http_req *req, const char *id)
 			ctl = -1;
 		}
 		if (st >= 500 && st != 502 && st != 504)
-			fprintf(stderr, "%s error: %s\n", req->rid, err.msg);
+			log_error(req->rid, err.msg);
 		if (stream) {
 			struct json_object *e = json_object_new_object();
 			char m[700];

@@ -6,6 +6,7 @@
 #include "app.h"
 #include "fileops.h"
 #include "http.h"
+#include "log.h"
 #include "router.h"
 #include "sandbox.h"
 
@@ -28,7 +29,7 @@ static void reply_err(struct http_req *req, const struct sb_err *err)
 	int status = err->status ? err->status : 500;
 
 	if (status >= 500 && status != 507)
-		fprintf(stderr, "%s error: %s\n", req->rid, err->msg);
+		log_error(req->rid, err->msg);
 	http_reply_error(req, status, "%s", err->msg);
 }
 

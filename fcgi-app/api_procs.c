@@ -10,6 +10,7 @@
 #include "app.h"
 #include "fileops.h"
 #include "http.h"
+#include "log.h"
 #include "history.h"
 #include "proto.h"
 #include "router.h"
@@ -33,7 +34,7 @@ static void reply_err(struct http_req *req, const struct sb_err *err)
 	int status = err->status ? err->status : 500;
 
 	if (status >= 500)
-		fprintf(stderr, "%s error: %s\n", req->rid, err->msg);
+		log_error(req->rid, err->msg);
 	http_reply_error(req, status, "%s", err->msg);
 }
 

@@ -4,6 +4,7 @@
 #include "api_sandbox.h"
 #include "app.h"
 #include "http.h"
+#include "log.h"
 #include "history.h"
 #include "metrics.h"
 #include "router.h"
@@ -24,7 +25,7 @@ static void reply_err(struct http_req *req, const struct sb_err *err)
 	int status = err->status ? err->status : 500;
 
 	if (status >= 500)
-		fprintf(stderr, "%s error: %s\n", req->rid, err->msg);
+		log_error(req->rid, err->msg);
 	http_reply_error(req, status, "%s", err->msg);
 }
 
@@ -218,6 +219,7 @@ void api_sandbox_delete(struct app *app, struct http_req *req, const char *id)
 		}
 	}
 	sandbox_ref_release(&sb);
+	log_event(req->rid, "sandbox.cleaned", id, "killed=%d", killed);
 	d = json_object_new_object();
 	json_object_object_add(d, "projectId", json_object_new_string(id));
 	json_object_object_add(d, "status", json_object_new_string("cleaned"));

@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include "app.h"
+#include "log.h"
 #include "capacity.h"
 #include "disk.h"
 #include "images.h"
@@ -122,6 +123,8 @@ int app_sandbox_get(struct app *app, const char *id, bool create, const struct s
 		if (store_create(&app->store, id, image, app->conf->uid_base, app->conf->uid_slots,
 				 &sb->rec, &sb->created, err) < 0)
 			return -1;
+		if (sb->created)
+			log_event(app->rid, "sandbox.created", id, "image=%s", image);
 	}
 	sb->dirfd = open_dirs(app, id, err);
 	return sb->dirfd < 0 ? -1 : 0;
@@ -196,8 +199,11 @@ static int start_locked(struct app *app, struct sandbox_ref *sb, struct sb_err *
 	if (spec.disk && disk_image_ensure(sb->dirfd, (long long)sb->rec.disk_mb << 20,
 					   sb->rec.uid_base, app->spares_fd, err) < 0)
 		return -1;
+	int64_t t0 = sb_mono_ms();
 	if (sandbox_start(&spec, &pid, err) < 0)
 		return -1;
+	log_event(app->rid, "sandbox.started", sb->id, "image=%s ms=%lld", sb->rec.image[0] ? sb->rec.image : IMAGE_BUILTIN,
+		  (long long)(sb_mono_ms() - t0));
 	sb->rec.init_pid = pid;
 	sb->rec.init_start = sb_proc_starttime(pid);
 	sb->rec.active_ms = sb_now_ms();

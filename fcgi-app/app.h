@@ -17,6 +17,7 @@ struct app {
 	int spares_fd;		/* <data>/spares: disk images made ahead */
 	char cgname[24];	/* this worker's exec cgroups: "e<serial>" */
 	int capacity_lock;	/* held from the capacity check to the start */
+	const char *rid;	/* the request being answered, for the log */
 };
 
 int app_open(struct app *app, const struct conf *conf, struct sb_err *err);

@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include "capacity.h"
+#include "log.h"
 #include "sandbox.h"
 
 #include <fcntl.h>
@@ -78,7 +79,7 @@ int capacity_make_room(struct app *app, const char *id, struct sb_err *err)
 	if (!sc.lru[0])
 		return sb_fail(err, 503, EBUSY, "all %d sandboxes are busy; try again later",
 			       app->conf->max_running);
-	fprintf(stderr, "capacity: stopping idle sandbox %s to make room for %s\n", sc.lru, id);
+	log_event(app->rid, "sandbox.stopped", sc.lru, "reason=capacity for=%s", id);
 	return capacity_stop(app, sc.lru, err);
 }
 
@@ -90,8 +91,7 @@ static void stop_if_idle(const char *id, const struct sb_record *r, void *arg)
 	    !idle(sc->app, id))
 		return;
 	if (capacity_stop(sc->app, id, NULL) == 0) {
-		fprintf(stderr, "capacity: stopped sandbox %s, idle since %lld\n", id,
-			(long long)r->active_ms);
+		log_event(NULL, "sandbox.stopped", id, "reason=idle idle_since_ms=%lld", (long long)r->active_ms);
 		sc->stopped++;
 	}
 }

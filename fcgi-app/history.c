@@ -3,6 +3,7 @@
 #include "history.h"
 #include "app.h"
 #include "http.h"
+#include "log.h"
 #include "router.h"
 
 #include <stdio.h>
@@ -46,7 +47,7 @@ void history_add(struct app *app, const struct http_req *req, const char *id,
 	json_object_object_add(o, "requestId", json_object_new_string(req->rid));
 	if (store_history_add(&app->store, id, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN),
 			      app->conf->history_max, &err) < 0)
-		fprintf(stderr, "%s history: %s\n", req->rid, err.msg);
+		log_error(req->rid, err.msg);
 	json_object_put(o);
 }
 
@@ -87,7 +88,7 @@ void api_history(struct app *app, struct http_req *req, const char *id)
 	all = json_object_new_array();
 	if (store_history_foreach(&app->store, id, collect, all, &err) < 0) {
 		json_object_put(all);
-		fprintf(stderr, "%s error: %s\n", req->rid, err.msg);
+		log_error(req->rid, err.msg);
 		http_reply_error(req, 500, "%s", err.msg);
 		return;
 	}

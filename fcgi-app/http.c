@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include "http.h"
+#include "log.h"
 #include "router.h"
 #include "conf.h"
 #include "util.h"
@@ -18,6 +19,7 @@ static const char *reason(int status)
 	case 200: return "OK";
 	case 204: return "No Content";
 	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
 	case 409: return "Conflict";
@@ -376,28 +378,6 @@ struct json_object *http_json_body(struct http_req *req)
 	return o;
 }
 
-/* A logfmt value: bare when it is printable without space, quote, = or
- * backslash; else quoted, with " and \\ escaped and control bytes dropped. */
-static void logfmt_value(FILE *f, const char *v)
-{
-	bool bare = *v != '\0';
-
-	for (const char *p = v; *p && bare; p++)
-		bare = (unsigned char)*p > 0x20 && *p != 0x7f && !strchr("\"=\\", *p);
-	if (bare) {
-		fputs(v, f);
-		return;
-	}
-	fputc('"', f);
-	for (const char *p = v; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			fputc('\\', f);
-		if ((unsigned char)*p >= 0x20 && *p != 0x7f)
-			fputc(*p, f);
-	}
-	fputc('"', f);
-}
-
 void http_access_log(const struct http_req *req)
 {
 	const char *route = router_pattern(req->route);
@@ -406,9 +386,9 @@ void http_access_log(const struct http_req *req)
 	sb_iso8601(sb_now_ms(), ts, sizeof ts);
 	flockfile(stderr);
 	fprintf(stderr, "ts=%s rid=%s method=", ts, req->rid);
-	logfmt_value(stderr, req->method);
+	log_value(stderr, req->method);
 	fputs(" path=", stderr);
-	logfmt_value(stderr, req->path);
+	log_value(stderr, req->path);
 	fprintf(stderr, " route=%s status=%d ms=%lld", route ? route : "none", req->status,
 		(long long)(sb_mono_ms() - req->start_ms));
 	if (req->who)

@@ -3,6 +3,7 @@
 #include "images.h"
 #include "app.h"
 #include "http.h"
+#include "log.h"
 #include "imagestore.h"
 #include "router.h"
 
@@ -126,7 +127,7 @@ void api_images_list(struct app *app, struct http_req *req, const char *id)
 	    imgstore_list(st, &arr, &err) < 0) {
 		imgstore_close(st);
 		json_object_put(arr);
-		fprintf(stderr, "%s error: %s\n", req->rid, err.msg);
+		log_error(req->rid, err.msg);
 		http_reply_error(req, 500, "%s", err.msg);
 		return;
 	}

@@ -44,6 +44,7 @@ static void handle(struct app *app, FCGX_Request *fr)
 	struct http_req req;
 
 	http_req_init(&req, fr, app->conf);
+	app->rid = req.rid;
 	if (strcmp(req.method, "OPTIONS") == 0 || router_is_raw_upload(&req) ||
 	    http_read_body(&req, body_limit(&req)) == 0)
 		router_dispatch(app, &req);
@@ -52,6 +53,7 @@ static void handle(struct app *app, FCGX_Request *fr)
 	http_access_log(&req);
 	metrics_request(req.route, req.method, req.status, now_us() - t0);
 	http_req_release(&req);
+	app->rid = NULL;
 }
 
 void worker_run(const struct conf *conf, int listen_fd, unsigned serial)

@@ -52,7 +52,7 @@ is "$(status_of $A)" stopped "$A, the least recently active idle sandbox, is sto
 # they have been idle 2 s: if C came that fast, the choice was the LRU's
 if [ $((T_C - T_A)) -lt 1500 ]; then
 	is "$(status_of $B)" running "$B, more recently active, is not the one stopped"
-	grep -q "capacity: stopping idle sandbox $A to make room for $C" "$T_DIR/sandboxd.log"
+	grep -q "event=sandbox.stopped id=$A rid=[^ ]* reason=capacity for=$C\$" "$T_DIR/sandboxd.log"
 	ok $? "the log says $A was stopped to make room for $C"
 else
 	skip "$B, more recently active, is not the one stopped" "the creates took $((T_C - T_A)) ms: the sweeper may have acted"
@@ -106,7 +106,7 @@ for _ in $(seq 1 300); do
 	sleep 0.1
 done
 is "$ST" stopped "the sweeper stops the idle $D (--idle-stop 2; polled up to 30 s)"
-grep -q "capacity: stopped sandbox $D, idle since" "$T_DIR/sandboxd.log"
+grep -q "event=sandbox.stopped id=$D reason=idle idle_since_ms=[0-9]*\$" "$T_DIR/sandboxd.log"
 ok $? "the log says the sweeper stopped $D"
 # C's last activity is older than D's: the sweep that stopped D saw C too
 is "$(status_of $C)" running "the same sweeps left the busy $C running"

@@ -85,6 +85,9 @@ like "$(grep "rid=$RID " "$T_DIR/sandboxd.log")" \
 	"its access log line is logfmt with the same request id"
 like "$(grep 'path=/sandboxes/teama-1/exec ' "$T_DIR/sandboxd.log")" 'route=/sandboxes/\{projectId\}/exec status=200 ms=[0-9]+ token=team-a$' \
 	"the log line names the token by its name, never the token"
+like "$(grep 'event=sandbox.created id=teama-1 ' "$T_DIR/sandboxd.log")" '^ts=[^ ]+ event=sandbox.created id=teama-1 rid=[0-9a-f]{32} image=host$' \
+	"a sandbox's creation is a logfmt event line with the request id"
+like "$(grep 'event=sandbox.started id=teama-1 ' "$T_DIR/sandboxd.log")" 'image=host ms=[0-9]+$' "and so is its start"
 api OPTIONS /sandboxes/teama-1/exec
 is "$STATUS" 204 "a CORS preflight needs no token"
 
@@ -119,6 +122,10 @@ api GET /sandboxes/teama-none/history "" "${H[@]}"
 is "$STATUS" 404 "history of a sandbox that does not exist: 404"
 api GET /sandboxes/teamb-1/history "" "${H[@]}"
 is "$STATUS" 403 "another scope's history: 403"
+
+api DELETE /sandboxes/teama-1 "" "${H[@]}"
+like "$(grep 'event=sandbox.cleaned id=teama-1 ' "$T_DIR/sandboxd.log")" 'rid=[0-9a-f]{32} killed=[0-9]+$' \
+	"DELETE (kill everything) is an event line too"
 
 # --- metrics -------------------------------------------------------------------------------
 api GET /metrics

@@ -55,7 +55,7 @@ done_testing() {
 		# a 500 is a bug even where the test went on: each names its error line
 		! grep -qE ' status=500 ' "$T_DIR/sandboxd.log"
 		ok $? "no request was answered 500" ||
-			grep -E ' status=500 | error: ' "$T_DIR/sandboxd.log" | head -n 20 | sed 's/^/# /'
+			grep -E ' status=500 | level=error ' "$T_DIR/sandboxd.log" | head -n 20 | sed 's/^/# /'
 	fi
 	echo "1..$T_N"
 	[ "$T_FAILED" -eq 0 ]
@@ -77,7 +77,7 @@ sbd_cleanup() {
 		[ -f "$T_DIR/nginx.pid" ] && kill -QUIT "$(cat "$T_DIR/nginx.pid")" 2>/dev/null
 		if [ "${T_KEEP:-0}" = 1 ] || [ "$T_FAILED" -ne 0 ]; then
 			echo "# kept $T_DIR" >&2
-			[ "$T_FAILED" -ne 0 ] && grep -E ' error: |sandboxd: ' "$T_DIR/sandboxd.log" 2>/dev/null |
+			[ "$T_FAILED" -ne 0 ] && grep -E ' level=error |sandboxd: ' "$T_DIR/sandboxd.log" 2>/dev/null |
 				tail -n 20 | sed 's/^/# error log: /' >&2
 			[ "$T_FAILED" -ne 0 ] && tail -n 30 "$T_DIR/sandboxd.log" 2>/dev/null | sed 's/^/# log: /' >&2
 		else

@@ -1,0 +1,18 @@
+/* The service's log on stderr (journald under systemd): one logfmt line
+ * per request (http_access_log), per error behind a 5xx, and per sandbox
+ * lifecycle event, each with the request id that caused it. */
+#ifndef SBD_LOG_H
+#define SBD_LOG_H
+
+#include <stdio.h>
+
+/* A logfmt value: bare when it can be, else quoted and escaped. */
+void log_value(FILE *f, const char *v);
+/* ts=... level=error rid=RID msg="..." */
+void log_error(const char *rid, const char *msg);
+/* ts=... event=EVENT id=ID [rid=RID] and the rest, already logfmt
+ * (printf-style; values in it must need no quoting). */
+void log_event(const char *rid, const char *event, const char *id, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+#endif
