@@ -174,21 +174,23 @@ static enum auth_need need(const struct http_req *req)
 	return per_sandbox(r) ? AUTH_PROJECT : AUTH_ANY;
 }
 
-void router_dispatch(struct app *app, struct http_req *req)
+router_handler_fn router_admit(struct app *app, struct http_req *req)
 {
 	router_handler_fn fn;
 	const char *allow;
 
 	switch (router_route(req, &fn, &allow)) {
 	case ROUTE_OK:
+		/* before the body is read: a caller without a token gets no
+		 * worker reading megabytes for it */
 		if (!auth_check(app->conf->tokens, app->conf->allow_remote_no_auth, req, need(req),
 				req->nsegs > 1 ? req->segs[1] : NULL))
-			break;
-		if (!http_query_valid(req))
+			return NULL;
+		if (!http_query_valid(req)) {
 			http_reply_error(req, 400, "malformed query string (a bad %%-escape, %%00, or a value over 4096 bytes)");
-		else
-			fn(app, req, req->nsegs > 1 ? req->segs[1] : NULL);
-		break;
+			return NULL;
+		}
+		return fn;
 	case ROUTE_BAD_PATH:
 		http_reply_error(req, 400, "malformed request path");
 		break;
@@ -205,4 +207,5 @@ void router_dispatch(struct app *app, struct http_req *req)
 		http_reply_error(req, 400, "invalid projectId: must match [A-Za-z0-9][A-Za-z0-9_-]{0,62}");
 		break;
 	}
+	return NULL;
 }

@@ -33,8 +33,10 @@ const char *router_pattern(int index);
 int router_count(void);
 /* "METHOD /pattern" per line, every route the router answers (--routes) */
 void router_print(FILE *f);
-/* router_route(), then the handler or the error answer. */
-void router_dispatch(struct app *app, struct http_req *req);
+/* router_route(), the token, the query string: the handler to call (with
+ * segs[1] as the projectId) once the body is read, or NULL when the
+ * answer was given here (an error, a preflight). */
+router_handler_fn router_admit(struct app *app, struct http_req *req);
 
 /* handlers (api_sandbox.c) */
 void api_sandbox_create(struct app *app, struct http_req *req, const char *id);

@@ -41,13 +41,14 @@ static int64_t now_us(void)
 static void handle(struct app *app, FCGX_Request *fr)
 {
 	int64_t t0 = now_us();
+	router_handler_fn fn;
 	struct http_req req;
 
 	http_req_init(&req, fr, app->conf);
 	app->rid = req.rid;
-	if (strcmp(req.method, "OPTIONS") == 0 || router_is_raw_upload(&req) ||
-	    http_read_body(&req, body_limit(&req)) == 0)
-		router_dispatch(app, &req);
+	fn = router_admit(app, &req);
+	if (fn && (router_is_raw_upload(&req) || http_read_body(&req, body_limit(&req)) == 0))
+		fn(app, &req, req.nsegs > 1 ? req.segs[1] : NULL);
 	if (!req.status)
 		http_reply_error(&req, 500, "no response");
 	http_access_log(&req);

@@ -60,6 +60,10 @@ api POST /sandboxes/teama-1 '{}' -H "Authorization: Bearer wrong-$TEAM"
 is "$STATUS" 401 "a wrong token: 401"
 api POST /sandboxes/teama-1 '{}' -H "Authorization: Bearer ${TEAM%?}"
 is "$STATUS" 401 "a token missing its last character: 401"
+head -c 3000000 /dev/zero | tr '\0' ' ' >"$CONF_DIR/big.json"
+S=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+	--data-binary @"$CONF_DIR/big.json" "$BASE/sandboxes/teama-1/exec")
+is "$S" 401 "no token and a body over max-body: 401, not 413 (the token is checked before any body is read)"
 api POST /sandboxes/teamb-1 '{}' -H "Authorization: Bearer $TEAM"
 is "$STATUS" 403 "a token outside its scope (teama- asks teamb-1): 403"
 ok $([ ! -e "$DATA/sandboxes/teamb-1" ]; echo $?) "and nothing was created"
@@ -88,6 +92,8 @@ like "$(grep 'path=/sandboxes/teama-1/exec ' "$T_DIR/sandboxd.log")" 'route=/san
 like "$(grep 'event=sandbox.created id=teama-1 ' "$T_DIR/sandboxd.log")" '^ts=[^ ]+ event=sandbox.created id=teama-1 rid=[0-9a-f]{32} image=host$' \
 	"a sandbox's creation is a logfmt event line with the request id"
 like "$(grep 'event=sandbox.started id=teama-1 ' "$T_DIR/sandboxd.log")" 'image=host ms=[0-9]+$' "and so is its start"
+curl -s -o /dev/null -D "$HDRS" "$BASE/sandboxes/teama-1/files/a%00b"
+like "$(hdr X-Request-Id)" '^[0-9a-f]{32}$' "an answer nginx makes itself (400 for a %00 in the path) carries X-Request-Id too"
 api OPTIONS /sandboxes/teama-1/exec
 is "$STATUS" 204 "a CORS preflight needs no token"
 
