@@ -89,7 +89,7 @@ void api_history(struct app *app, struct http_req *req, const char *id)
 	if (store_history_foreach(&app->store, id, collect, all, &err) < 0) {
 		json_object_put(all);
 		log_error(req->rid, err.msg);
-		http_reply_error(req, 500, "%s", err.msg);
+		http_reply_error(req, err.status ? err.status : 500, "%s", err.msg);
 		return;
 	}
 	n = json_object_array_length(all);

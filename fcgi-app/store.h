@@ -12,7 +12,9 @@
 
 struct store {
 	MDB_env *env;
-	MDB_dbi sandboxes, meta, procs, history;
+	MDB_dbi sandboxes, meta, procs;
+	MDB_env *henv;			/* the audit history (NULL: unavailable) */
+	MDB_dbi history;
 };
 
 struct sb_record {
