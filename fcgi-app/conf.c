@@ -50,13 +50,13 @@ static void usage(FILE *f)
 	      "                      DIR/images, beside the built-in `host` image)\n"
 	      "  --default-image N   image of a sandbox whose create names none (default host)\n"
 	      "  --cgroup-root DIR   where cgroupfs is mounted (default /sys/fs/cgroup)\n"
-	      "  --no-favordynmods   leave the host's cgroup2 mount options alone (by default\n"
+	      "  --no-favordynmods[=no] leave the host's cgroup2 mount options alone (by default\n"
 	      "                      sandboxd sets favordynmods: each process move into a\n"
 	      "                      cgroup otherwise waits for an RCU grace period)\n"
 	      "  --pidfile PATH      write the master's pid there\n"
 	      "  --tokens-file FILE  bearer tokens (NAME sha256:HEX SCOPE per line); without\n"
 	      "                      it only loopback/unix-socket requests are served\n"
-	      "  --allow-remote-no-auth yes|no  serve non-loopback requests without tokens\n"
+	      "  --allow-remote-no-auth[=no]  serve non-loopback requests without tokens\n"
 	      "  --history-max N     commands kept per sandbox for .../history (default 100)\n"
 	      "  --routes            print every route (METHOD /pattern) and exit\n", f);
 }
