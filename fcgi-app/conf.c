@@ -20,6 +20,8 @@ static void usage(FILE *f)
 	      "  --data DIR          state directory (default " SB_STATE_DIR ")\n"
 	      "  --socket PATH       FastCGI socket (default DIR/run/fcgi.sock)\n"
 	      "  --socket-group G    group that may connect (default www-data)\n"
+	      "  --socket-mode MODE  the socket's mode, octal: 0600 (root only), 0660 or\n"
+	      "                      0666 (any local user; default 0660)\n"
 	      "  --workers N         worker processes (default 2 x cores)\n"
 	      "  --instance NAME     names this service's cgroups (default sandboxd)\n"
 	      "  --uid-base N        first host uid for sandboxes (default 268435456)\n"
@@ -102,6 +104,7 @@ static const struct option opts[] = {
 	{ "data", required_argument, NULL, 'd' },
 	{ "socket", required_argument, NULL, 's' },
 	{ "socket-group", required_argument, NULL, 'g' },
+	{ "socket-mode", required_argument, NULL, 'q' },
 	{ "workers", required_argument, NULL, 'w' },
 	{ "instance", required_argument, NULL, 'i' },
 	{ "uid-base", required_argument, NULL, 'u' },
@@ -153,6 +156,7 @@ static void defaults(struct conf *c, struct raw *raw)
 	raw->inst = "sandboxd";
 	raw->defimg = IMAGE_BUILTIN;
 	c->socket_group = "www-data";
+	c->socket_mode = 0660;
 	c->cors_origin = "*";
 	c->workers = 2 * (int)sysconf(_SC_NPROCESSORS_ONLN);
 	c->uid_base = 268435456;
@@ -195,6 +199,14 @@ static int conf_set(struct conf *c, struct raw *raw, int o, const char *val)
 	case 'd': raw->data = val; break;
 	case 's': raw->sock = val; break;
 	case 'g': c->socket_group = val; break;
+	case 'q':
+		if (strcmp(val, "0600") && strcmp(val, "0660") && strcmp(val, "0666") &&
+		    strcmp(val, "600") && strcmp(val, "660") && strcmp(val, "666")) {
+			snprintf(why, sizeof why, "must be 0600, 0660 or 0666");
+			return -1;
+		}
+		c->socket_mode = (mode_t)strtol(val, NULL, 8);
+		break;
 	case 'i': raw->inst = val; break;
 	case 'G': raw->images = val; break;
 	case 'E': raw->defimg = val; break;
@@ -471,6 +483,7 @@ static void keep_fixed(const struct conf *old, struct conf *n)
 	memcpy(n->cg_parent, old->cg_parent, sizeof n->cg_parent);
 	memcpy(n->image_dir, old->image_dir, sizeof n->image_dir);
 	n->socket_group = old->socket_group;
+	n->socket_mode = old->socket_mode;
 	n->pidfile = old->pidfile;
 #undef KEEP
 #undef KEEP_STR

@@ -21,6 +21,7 @@ struct conf {
 	char images_dir[PATH_MAX - 256];/* sandboxd-image's registry and images */
 	char default_image[64];
 	const char *socket_group;
+	mode_t socket_mode;		/* 0600, 0660 or 0666 */
 	const char *cors_origin;
 	const char *pidfile;
 	const char *config;		/* --config FILE, re-read at SIGHUP; NULL: none */

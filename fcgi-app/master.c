@@ -235,7 +235,7 @@ static int open_socket(const struct conf *c)
 	}
 	/* only root and the web server's group may talk to us */
 	g = getgrnam(c->socket_group);
-	if (chown(c->socket_path, 0, g ? g->gr_gid : 0) < 0 || chmod(c->socket_path, 0660) < 0) {
+	if (chown(c->socket_path, 0, g ? g->gr_gid : 0) < 0 || chmod(c->socket_path, c->socket_mode) < 0) {
 		perror("sandboxd: socket permissions");
 		return -1;
 	}

@@ -25,6 +25,7 @@ bad_conf '# ok\nworkers = 2\nmemory-mb = 5\n' "bad.conf:3: memory-mb: must be an
 bad_conf 'workers = 2\nno-such-key = 1\n' "bad.conf:2: no-such-key: unknown key" "an unknown key"
 bad_conf 'workers\n' "bad.conf:1: expected \"key = value\"" "a line without ="
 bad_conf 'cpus = lots\n' "bad.conf:1: cpus: must be a number of CPUs" "a non-number"
+bad_conf 'socket-mode = 0777\n' "bad.conf:1: socket-mode: must be 0600, 0660 or 0666" "a world-writable socket mode"
 bad_conf 'no-favordynmods = maybe\n' "bad.conf:1: no-favordynmods: must be yes or no" "a bad boolean"
 bad_conf 'tokens-file = /nonexistent/tokens\n' "tokens-file /nonexistent/tokens: No such file" "a missing tokens file"
 printf 'ci sha256:%s *\nbroken sha256:abc *\n' "$(sha x)" >"$CONF_DIR/badtokens"
@@ -50,6 +51,7 @@ EOT
 sbd_start --config "$CONF_DIR/sandboxd.conf"
 trap 'sbd_cleanup; rm -rf "$CONF_DIR"' EXIT
 
+is "$(stat -c '%a %U' "$DATA/run/fcgi.sock")" "660 root" "the socket is mode 0660 (socket-mode's default), owned by root"
 ok $(! grep -q "$ADMIN\|$TEAM" -r "$CONF_DIR/tokens" "$DATA" 2>/dev/null; echo $?) \
 	"the tokens are nowhere on disk in clear (tokens file, data dir)"
 api POST /sandboxes/teama-1 '{}' -D "$HDRS"
