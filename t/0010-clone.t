@@ -22,8 +22,6 @@ trap t_cleanup EXIT
 
 # --- helpers ----------------------------------------------------------------
 
-# port_free PORT: nothing accepts on 127.0.0.1:PORT
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 # wait_port HOST PORT: bounded wait until something accepts there
 wait_port() {
 	local i

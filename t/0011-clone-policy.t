@@ -12,7 +12,6 @@ t_cleanup() {
 }
 trap t_cleanup EXIT
 
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # a repository on a git daemon on loopback, logging every connection
 export HOME=$T_DIR/home GIT_CONFIG_NOSYSTEM=1 GIT_AUTHOR_NAME=T GIT_AUTHOR_EMAIL=t@example.org \
@@ -26,23 +25,8 @@ mkdir -p "$HOME" "$T_DIR/repos"
 } >>"$T_DIR/git-setup.log" 2>&1 || bail "cannot make the test repository"
 
 LOG=$T_DIR/git-daemon.log
-GPORT=
-for try in $(seq 1 10); do
-	p=$((20000 + RANDOM % 40000))
-	port_free "$p" || continue
-	git daemon --reuseaddr --base-path="$T_DIR/repos" --export-all --listen=127.0.0.1 --port="$p" \
-		--verbose --log-destination=stderr >>"$LOG" 2>&1 &
-	GITD_PID=$!
-	# ready when the host's own git can list the repository (a logged connection)
-	for _ in $(seq 1 100); do
-		git ls-remote "git://127.0.0.1:$p/demo.git" >/dev/null 2>&1 && { GPORT=$p; break; }
-		kill -0 "$GITD_PID" 2>/dev/null || break
-		sleep 0.05
-	done
-	[ -n "$GPORT" ] && break
-	kill "$GITD_PID" 2>/dev/null; wait "$GITD_PID" 2>/dev/null; GITD_PID=
-done
-[ -n "$GPORT" ] || bail "git daemon did not start: $(tail -n 3 "$LOG")"
+gitd_start "$T_DIR/repos" demo.git --verbose --log-destination=stderr
+GPORT=${GITD_URL##*:}
 
 connections() { grep -c 'Connection from' "$LOG"; }
 N0=$(connections)

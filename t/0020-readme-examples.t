@@ -98,8 +98,6 @@ mkdir -p "$WORK"
 printf '%s' 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==' |
 	base64 -d >"$WORK/logo.png"
 
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
 # the repositories the README clones from github.com, served by git daemon
 REPOS=$(grep -oE 'https://github\.com/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+\.git' "$README" |
 	sed -E 's#.*/##' | sort -u)
@@ -115,22 +113,8 @@ if [ -n "$REPOS" ]; then
 			git clone -q --bare "$T_DIR/src/$r" "$T_DIR/repos/$r"
 		} >>"$T_DIR/git-setup.log" 2>&1 || bail "cannot make the test repository $r"
 	done
-	r=$(printf '%s\n' $REPOS | head -n 1)
-	for try in $(seq 1 10); do
-		p=$((20000 + RANDOM % 40000))
-		port_free "$p" || continue
-		git daemon --reuseaddr --base-path="$T_DIR/repos" --export-all --listen=127.0.0.1 --port="$p" \
-			>>"$T_DIR/git-daemon.log" 2>&1 &
-		GITD_PID=$!
-		for _ in $(seq 1 100); do
-			git ls-remote "git://127.0.0.1:$p/$r" >/dev/null 2>&1 && { GURL=git://127.0.0.1:$p; break; }
-			kill -0 "$GITD_PID" 2>/dev/null || break
-			sleep 0.05
-		done
-		[ -n "$GURL" ] && break
-		kill "$GITD_PID" 2>/dev/null; wait "$GITD_PID" 2>/dev/null; GITD_PID=
-	done
-	[ -n "$GURL" ] || bail "git daemon did not start: $(tail -n 3 "$T_DIR/git-daemon.log")"
+	gitd_start "$T_DIR/repos" "$(printf '%s\n' $REPOS | head -n 1)"
+	GURL=$GITD_URL
 	diag "clone URLs on github.com are served from $GURL: $(printf '%s ' $REPOS)"
 fi
 

@@ -169,3 +169,30 @@ init_of() {
 sandbox_pids() {
 	cat "/sys/fs/cgroup/pids/sandboxd-$INSTANCE/$1/cgroup.procs" 2>/dev/null
 }
+
+# port_free PORT: nothing accepts on 127.0.0.1:PORT
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# gitd_start DIR REPO [git-daemon options...]: a git daemon serving DIR on a
+# free loopback port, ready once the host's git lists REPO (one logged
+# connection); sets GITD_URL (git://127.0.0.1:PORT) and GITD_PID (the caller
+# stops it), logs to $T_DIR/git-daemon.log.
+gitd_start() {
+	local dir=$1 repo=$2 p
+	shift 2
+	GITD_URL=
+	for _ in $(seq 1 10); do
+		p=$((20000 + RANDOM % 40000))
+		port_free "$p" || continue
+		git daemon --reuseaddr --base-path="$dir" --export-all --listen=127.0.0.1 --port="$p" "$@" \
+			>>"$T_DIR/git-daemon.log" 2>&1 &
+		GITD_PID=$!
+		for _ in $(seq 1 100); do
+			git ls-remote "git://127.0.0.1:$p/$repo" >/dev/null 2>&1 && { GITD_URL=git://127.0.0.1:$p; return 0; }
+			kill -0 "$GITD_PID" 2>/dev/null || break
+			sleep 0.05
+		done
+		kill "$GITD_PID" 2>/dev/null; wait "$GITD_PID" 2>/dev/null; GITD_PID=
+	done
+	bail "git daemon did not start: $(tail -n 3 "$T_DIR/git-daemon.log")"
+}
