@@ -6,15 +6,21 @@
 
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+
+struct cand {
+	char id[64];
+	int64_t active_ms;
+};
 
 struct scan {
 	struct app *app;
 	const char *except;
 	int running;
-	char lru[64];		/* least recently active idle sandbox */
-	int64_t lru_active;
+	struct cand *cands;	/* the running ones but `except`: who may make room */
+	size_t ncands, cap;
 	int64_t idle_before;	/* stop_idle: inactive since before this */
 	int stopped;
 };
@@ -27,6 +33,10 @@ static bool idle(struct app *app, const char *id)
 	return cg_sandbox_usage(&app->cg, id, &u) == 0 && u.pids <= 1;
 }
 
+/* One pass over the records: how many run, and who they are.  Whether one
+ * is idle (files of its cgroups) is asked later, of the oldest first, and
+ * only when there is no room: a create among 1,000 running sandboxes does
+ * not read 5,000 cgroup files. */
 static void count(const char *id, const struct sb_record *r, void *arg)
 {
 	struct scan *sc = arg;
@@ -34,12 +44,25 @@ static void count(const char *id, const struct sb_record *r, void *arg)
 	if (!sandbox_alive(r->init_pid, r->init_start))
 		return;
 	sc->running++;
-	if (strcmp(id, sc->except) == 0 || !idle(sc->app, id))
+	if (strcmp(id, sc->except) == 0)
 		return;
-	if (!sc->lru[0] || r->active_ms < sc->lru_active) {
-		snprintf(sc->lru, sizeof sc->lru, "%s", id);
-		sc->lru_active = r->active_ms;
+	if (sc->ncands == sc->cap) {
+		size_t cap = sc->cap ? 2 * sc->cap : 64;
+		struct cand *c = realloc(sc->cands, cap * sizeof *c);
+		if (!c)
+			return;	/* a candidate less: it is not stopped */
+		sc->cands = c;
+		sc->cap = cap;
 	}
+	snprintf(sc->cands[sc->ncands].id, sizeof sc->cands[sc->ncands].id, "%s", id);
+	sc->cands[sc->ncands++].active_ms = r->active_ms;
+}
+
+static int by_activity(const void *a, const void *b)
+{
+	const struct cand *x = a, *y = b;
+
+	return x->active_ms < y->active_ms ? -1 : x->active_ms > y->active_ms;
 }
 
 int capacity_stop(struct app *app, const char *id, struct sb_err *err)
@@ -72,15 +95,26 @@ int capacity_make_room(struct app *app, const char *id, struct sb_err *err)
 	if (lock < 0 || flock(lock, LOCK_EX) < 0)
 		return sb_syserr(err, "capacity lock");
 	app->capacity_lock = steal_fd(&lock);
-	if (store_foreach(&app->store, count, &sc, err) < 0)
+	if (store_foreach(&app->store, count, &sc, err) < 0) {
+		free(sc.cands);
 		return -1;
-	if (sc.running < app->conf->max_running)
+	}
+	if (sc.running < app->conf->max_running) {
+		free(sc.cands);
 		return 0;
-	if (!sc.lru[0])
-		return sb_fail(err, 503, EBUSY, "all %d sandboxes are busy; try again later",
-			       app->conf->max_running);
-	log_event(app->rid, "sandbox.stopped", sc.lru, "reason=capacity for=%s", id);
-	return capacity_stop(app, sc.lru, err);
+	}
+	/* the least recently active one that is idle */
+	qsort(sc.cands, sc.ncands, sizeof *sc.cands, by_activity);
+	for (size_t i = 0; i < sc.ncands; i++) {
+		if (!idle(app, sc.cands[i].id))
+			continue;
+		log_event(app->rid, "sandbox.stopped", sc.cands[i].id, "reason=capacity for=%s", id);
+		int r = capacity_stop(app, sc.cands[i].id, err);
+		free(sc.cands);
+		return r;
+	}
+	free(sc.cands);
+	return sb_fail(err, 503, EBUSY, "all %d sandboxes are busy; try again later", app->conf->max_running);
 }
 
 static void stop_if_idle(const char *id, const struct sb_record *r, void *arg)
