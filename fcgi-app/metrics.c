@@ -40,6 +40,14 @@ int metrics_init(void)
 	return 0;
 }
 
+void metrics_worker_init(void)
+{
+	/* a worker's children (a sandbox's launcher, hence its init; clone
+	 * and file helpers) do not take the writable mapping with them */
+	if (m)
+		madvise(m, sizeof *m, MADV_DONTFORK);
+}
+
 static void add(uint64_t *c, uint64_t n)
 {
 	__atomic_fetch_add(c, n, __ATOMIC_RELAXED);

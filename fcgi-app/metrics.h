@@ -10,6 +10,8 @@
 
 /* The master, once, before any worker: -1 (errno) when the mapping fails. */
 int metrics_init(void);
+/* A worker, at its start: its own children do not inherit the mapping. */
+void metrics_worker_init(void);
 /* One answered request: its route (router_index, -1 for none), method,
  * status and duration. */
 void metrics_request(int route, const char *method, int status, int64_t usec);

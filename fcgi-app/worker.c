@@ -66,6 +66,7 @@ void worker_run(const struct conf *conf, int listen_fd, unsigned serial)
 	sigset_t none;
 
 	prctl(PR_SET_NAME, "sandboxd-worker", 0, 0, 0);
+	metrics_worker_init();
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGHUP, SIG_IGN);

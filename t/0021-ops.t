@@ -152,6 +152,10 @@ like "$M" 'sandboxd_workers 3' "workers alive"
 like "$M" 'sandboxd_workers_busy [0-9]' "busy workers"
 like "$M" 'sandboxd_lmdb_bytes [1-9]' "LMDB size"
 unlike "$M" "teama|teamb|$TEAM" "no projectId nor token in the metrics"
+W1=$(sbd_workers | awk '{print $1}')
+I1=$(init_of teamb-1)
+is "$(grep -c ' rw-s .*/dev/zero' "/proc/$W1/maps")" 1 "a worker maps the shared counters (rw, shared)"
+is "$(grep -c ' rw-s .*/dev/zero' "/proc/$I1/maps")" 0 "a sandbox's init (a worker's descendant) does not"
 api POST /sandboxes/teama-1/exec '{"command": "sleep 5", "timeout": 200}' "${H[@]}"
 curl -s -o "$CONF_DIR/metrics" "${H[@]}" "$BASE/metrics"
 like "$(cat "$CONF_DIR/metrics")" 'sandboxd_exec_timeouts_total [1-9]' "exec timeouts counted"
