@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <sys/stat.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -310,16 +311,30 @@ int store_proc_del(struct store *s, const char *key, struct sb_err *err)
 }
 
 /* Keys "<projectId>/<16 hex digits of a sequence>": a sandbox's entries are
- * adjacent and in order.  The sequence is one past the newest's. */
+ * adjacent, in order, and numbered without gaps (each new one is the
+ * newest + 1, only the oldest are dropped), so the oldest and the newest
+ * say how many there are: two cursor seeks, whatever history-max is. */
+static bool history_key(const MDB_val *k, const char *prefix, size_t plen, unsigned long long *seq)
+{
+	char hex[17];
+
+	if (k->mv_size != plen + 16 || memcmp(k->mv_data, prefix, plen))
+		return false;
+	memcpy(hex, (char *)k->mv_data + plen, 16);
+	hex[16] = '\0';
+	*seq = strtoull(hex, NULL, 16);
+	return true;
+}
+
 int store_history_add(struct store *s, const char *id, const char *json, int max, struct sb_err *err)
 {
-	char prefix[80], key[100];
+	char prefix[80], key[100], after[80];
 	size_t plen = (size_t)snprintf(prefix, sizeof prefix, "%s/", id);
-	unsigned long long seq = 0;
+	unsigned long long first = 0, last = 0, next = 0;
 	MDB_val k = { plen, prefix }, v;
 	MDB_cursor *cur;
 	MDB_txn *txn;
-	int rc, n = 0;
+	int rc;
 
 	if (!s->henv)
 		return sb_fail(err, 503, 0, "the history database is unavailable (see the service log)");
@@ -329,26 +344,27 @@ int store_history_add(struct store *s, const char *id, const char *json, int max
 		mdb_txn_abort(txn);
 		return kv_fail(err, rc, "cursor");
 	}
-	/* count them; the last one's sequence + 1 is the new key */
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && k.mv_size == plen + 16 &&
-	     !memcmp(k.mv_data, prefix, plen); rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		char hex[17];
-		memcpy(hex, (char *)k.mv_data + plen, 16);
-		hex[16] = '\0';
-		seq = strtoull(hex, NULL, 16) + 1;
-		n++;
-	}
-	/* the oldest go first while there are max or more */
-	k.mv_size = plen;
-	k.mv_data = prefix;
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); n >= max && rc == 0 &&
-	     k.mv_size == plen + 16 && !memcmp(k.mv_data, prefix, plen); n--) {
-		if ((rc = mdb_cursor_del(cur, 0)))
-			break;
-		rc = mdb_cursor_get(cur, &k, &v, MDB_GET_CURRENT);
+	if (mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE) == 0 && history_key(&k, prefix, plen, &first)) {
+		/* "<id>0" sorts right after every "<id>/...": the newest is before it */
+		snprintf(after, sizeof after, "%s0", id);
+		k.mv_size = strlen(after);
+		k.mv_data = after;
+		rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+		rc = mdb_cursor_get(cur, &k, &v, rc == 0 ? MDB_PREV : MDB_LAST);
+		if (rc == 0 && history_key(&k, prefix, plen, &last) && last >= first) {
+			next = last + 1;
+			/* the oldest go while max or more are kept */
+			for (unsigned long long n = last - first + 1; n >= (unsigned long long)max && n > 0; n--) {
+				snprintf(key, sizeof key, "%s%016llx", prefix, first++);
+				k.mv_size = strlen(key);
+				k.mv_data = key;
+				if ((rc = mdb_del(txn, s->history, &k, NULL)) && rc != MDB_NOTFOUND)
+					break;
+			}
+		}
 	}
 	mdb_cursor_close(cur);
-	snprintf(key, sizeof key, "%s%016llx", prefix, seq);
+	snprintf(key, sizeof key, "%s%016llx", prefix, next);
 	k.mv_size = strlen(key);
 	k.mv_data = key;
 	v.mv_size = strlen(json);
