@@ -96,6 +96,7 @@ static int dial(const struct conf *c, const char *host, const char *port, char *
 struct progress {
 	struct sse *sse;	/* NULL: not streaming */
 	int64_t last_ms;
+	const char *rid;	/* the request, for the log */
 };
 
 static void report_progress(struct progress *pg, const struct sb_clone_progress *p, bool force)
@@ -151,7 +152,9 @@ static bool broker_serve(const struct conf *c, const struct clone_url *u, int br
 		sb_msg_send(brk, &r, NULL, 0, &fd, 1);
 		close(fd);
 	} else {
-		fprintf(stderr, "clone: refused connection to %s:%s: %s\n", host, port, why);
+		char msg[600];
+		snprintf(msg, sizeof msg, "clone: refused connection to %s:%s: %s", host, port, why);
+		log_warn(pg->rid, msg);
 		sb_msg_send(brk, &r, why, strlen(why) + 1, NULL, 0);
 	}
 	return true;
@@ -238,7 +241,7 @@ void api_clone(struct app *app, struct http_req *req, const char *id)
 	const char *url, *d, *branch;
 	bool bad = false, stream = false;
 	struct sse sse;
-	struct progress pg = { NULL, 0 };
+	struct progress pg = { NULL, 0, req->rid };
 	int ctl = -1, brk = -1, ca;
 
 	if (!o)

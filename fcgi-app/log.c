@@ -35,14 +35,24 @@ static void stamp(void)
 	fprintf(stderr, "ts=%s ", ts);
 }
 
-void log_error(const char *rid, const char *msg)
+static void log_msg(const char *level, const char *rid, const char *msg)
 {
 	flockfile(stderr);
 	stamp();
-	fprintf(stderr, "level=error rid=%s msg=", rid);
+	fprintf(stderr, "level=%s rid=%s msg=", level, rid ? rid : "-");
 	log_value(stderr, msg);
 	fputc('\n', stderr);
 	funlockfile(stderr);
+}
+
+void log_error(const char *rid, const char *msg)
+{
+	log_msg("error", rid, msg);
+}
+
+void log_warn(const char *rid, const char *msg)
+{
+	log_msg("warn", rid, msg);
 }
 
 void log_event(const char *rid, const char *event, const char *id, const char *fmt, ...)

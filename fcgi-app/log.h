@@ -8,8 +8,9 @@
 
 /* A logfmt value: bare when it can be, else quoted and escaped. */
 void log_value(FILE *f, const char *v);
-/* ts=... level=error rid=RID msg="..." */
+/* ts=... level=error rid=RID msg="..." (and the same at level=warn) */
 void log_error(const char *rid, const char *msg);
+void log_warn(const char *rid, const char *msg);
 /* ts=... event=EVENT id=ID [rid=RID] and the rest, already logfmt
  * (printf-style; values in it must need no quoting). */
 void log_event(const char *rid, const char *event, const char *id, const char *fmt, ...)
