@@ -32,18 +32,10 @@ void sb_exec_res_release(struct sb_exec_res *res)
 
 bool sandbox_alive(pid_t pid, unsigned long long start)
 {
-	int fd;
-
-	if (pid <= 0)
-		return false;
-	fd = sb_pidfd_open(pid);
-	if (fd < 0)
-		return false;
-	/* the pidfd pins the process: if the start time matches now, the pid
-	 * was not recycled; a zombie is not alive */
-	bool alive = sb_proc_starttime(pid) == start && !sb_proc_zombie(pid);
-	close(fd);
-	return alive;
+	/* the start time and the state from one read of the same process: a
+	 * recycled pid has another start time, a zombie is not alive (called
+	 * for every record when capacity counts: one open, one read) */
+	return pid > 0 && start && sb_proc_live_start(pid) == start;
 }
 
 int sandbox_connect(int sbdirfd)

@@ -226,6 +226,22 @@ unsigned long long sb_proc_starttime(pid_t pid)
 	return start;
 }
 
+unsigned long long sb_proc_live_start(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	int field;
+
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	if (sb_read_file_at(AT_FDCWD, path, buf, sizeof buf) < 0)
+		return 0;
+	p = strrchr(buf, ')');
+	if (!p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X')
+		return 0;
+	for (field = 2; field < 22 && p; field++)
+		p = strchr(p + 1, ' ');
+	return p ? strtoull(p + 1, NULL, 10) : 0;
+}
+
 bool sb_proc_zombie(pid_t pid)
 {
 	char path[64], buf[512], *p;

@@ -80,6 +80,9 @@ int sb_pidfd_open(pid_t pid);
 int sb_pidfd_send_signal(int pidfd, int sig);
 /* Start time of a process (field 22 of /proc/PID/stat), 0 when gone. */
 unsigned long long sb_proc_starttime(pid_t pid);
+/* Its start time if pid runs (not a zombie), else 0: one read of its stat,
+ * so both come from the same process. */
+unsigned long long sb_proc_live_start(pid_t pid);
 /* Whether pid has exited and waits to be reaped (or is gone). */
 bool sb_proc_zombie(pid_t pid);
 /* Format an epoch-ms timestamp as ISO 8601 UTC into buf (at least 32 bytes). */
