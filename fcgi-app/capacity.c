@@ -21,9 +21,54 @@ struct scan {
 	int running;
 	struct cand *cands;	/* the running ones but `except`: who may make room */
 	size_t ncands, cap;
+	struct cand *dead;	/* in the index, but their init is gone */
+	pid_t *dead_pids;
+	size_t ndead, dcap;
 	int64_t idle_before;	/* stop_idle: inactive since before this */
 	int stopped;
 };
+
+static void push(struct cand **v, size_t *n, size_t *cap, pid_t **pids, const char *id, int64_t active,
+		 pid_t pid)
+{
+	if (*n == *cap) {
+		size_t c = *cap ? 2 * *cap : 64;
+		struct cand *nv = realloc(*v, c * sizeof **v);
+		pid_t *np = pids ? realloc(*pids, c * sizeof **pids) : NULL;
+		if (nv)
+			*v = nv;
+		if (np)
+			*pids = np;
+		if (!nv || (pids && !np))
+			return;	/* one less: not stopped, or not forgotten yet */
+		*cap = c;
+	}
+	snprintf((*v)[*n].id, sizeof (*v)[*n].id, "%s", id);
+	(*v)[*n].active_ms = active;
+	if (pids)
+		(*pids)[*n] = pid;
+	(*n)++;
+}
+
+static void scan_release(struct scan *sc)
+{
+	free(sc->cands);
+	free(sc->dead);
+	free(sc->dead_pids);
+}
+
+/* Those found dead leave the index (one write, only when there are any). */
+static void forget_dead(struct scan *sc)
+{
+	const char **ids;
+
+	if (!sc->ndead || !(ids = calloc(sc->ndead, sizeof *ids)))
+		return;
+	for (size_t i = 0; i < sc->ndead; i++)
+		ids[i] = sc->dead[i].id;
+	store_forget_started(&sc->app->store, ids, sc->dead_pids, sc->ndead, NULL);
+	free(ids);
+}
 
 /* Idle: running, and nothing runs in it but its init. */
 static bool idle(struct app *app, const char *id)
@@ -37,25 +82,17 @@ static bool idle(struct app *app, const char *id)
  * is idle (files of its cgroups) is asked later, of the oldest first, and
  * only when there is no room: a create among 1,000 running sandboxes does
  * not read 5,000 cgroup files. */
-static void count(const char *id, const struct sb_record *r, void *arg)
+static void count(const char *id, pid_t pid, unsigned long long start, int64_t active_ms, void *arg)
 {
 	struct scan *sc = arg;
 
-	if (!sandbox_alive(r->init_pid, r->init_start))
+	if (!sandbox_alive(pid, start)) {
+		push(&sc->dead, &sc->ndead, &sc->dcap, &sc->dead_pids, id, active_ms, pid);
 		return;
-	sc->running++;
-	if (strcmp(id, sc->except) == 0)
-		return;
-	if (sc->ncands == sc->cap) {
-		size_t cap = sc->cap ? 2 * sc->cap : 64;
-		struct cand *c = realloc(sc->cands, cap * sizeof *c);
-		if (!c)
-			return;	/* a candidate less: it is not stopped */
-		sc->cands = c;
-		sc->cap = cap;
 	}
-	snprintf(sc->cands[sc->ncands].id, sizeof sc->cands[sc->ncands].id, "%s", id);
-	sc->cands[sc->ncands++].active_ms = r->active_ms;
+	sc->running++;
+	if (strcmp(id, sc->except) != 0)
+		push(&sc->cands, &sc->ncands, &sc->cap, NULL, id, active_ms, pid);
 }
 
 static int by_activity(const void *a, const void *b)
@@ -95,12 +132,13 @@ int capacity_make_room(struct app *app, const char *id, struct sb_err *err)
 	if (lock < 0 || flock(lock, LOCK_EX) < 0)
 		return sb_syserr(err, "capacity lock");
 	app->capacity_lock = steal_fd(&lock);
-	if (store_foreach(&app->store, count, &sc, err) < 0) {
-		free(sc.cands);
+	if (store_foreach_started(&app->store, count, &sc, err) < 0) {
+		scan_release(&sc);
 		return -1;
 	}
+	forget_dead(&sc);
 	if (sc.running < app->conf->max_running) {
-		free(sc.cands);
+		scan_release(&sc);
 		return 0;
 	}
 	/* the least recently active one that is idle */
@@ -110,22 +148,25 @@ int capacity_make_room(struct app *app, const char *id, struct sb_err *err)
 			continue;
 		log_event(app->rid, "sandbox.stopped", sc.cands[i].id, "reason=capacity for=%s", id);
 		int r = capacity_stop(app, sc.cands[i].id, err);
-		free(sc.cands);
+		scan_release(&sc);
 		return r;
 	}
-	free(sc.cands);
+	scan_release(&sc);
 	return sb_fail(err, 503, EBUSY, "all %d sandboxes are busy; try again later", app->conf->max_running);
 }
 
-static void stop_if_idle(const char *id, const struct sb_record *r, void *arg)
+static void stop_if_idle(const char *id, pid_t pid, unsigned long long start, int64_t active_ms, void *arg)
 {
 	struct scan *sc = arg;
 
-	if (r->active_ms >= sc->idle_before || !sandbox_alive(r->init_pid, r->init_start) ||
-	    !idle(sc->app, id))
+	if (!sandbox_alive(pid, start)) {
+		push(&sc->dead, &sc->ndead, &sc->dcap, &sc->dead_pids, id, active_ms, pid);
+		return;
+	}
+	if (active_ms >= sc->idle_before || !idle(sc->app, id))
 		return;
 	if (capacity_stop(sc->app, id, NULL) == 0) {
-		log_event(NULL, "sandbox.stopped", id, "reason=idle idle_since_ms=%lld", (long long)r->active_ms);
+		log_event(NULL, "sandbox.stopped", id, "reason=idle idle_since_ms=%lld", (long long)active_ms);
 		sc->stopped++;
 	}
 }
@@ -134,7 +175,11 @@ int capacity_stop_idle(struct app *app, int64_t idle_ms)
 {
 	struct scan sc = { .app = app, .except = "", .idle_before = sb_now_ms() - idle_ms };
 
-	if (store_foreach(&app->store, stop_if_idle, &sc, NULL) < 0)
+	if (store_foreach_started(&app->store, stop_if_idle, &sc, NULL) < 0) {
+		scan_release(&sc);
 		return -1;
+	}
+	forget_dead(&sc);
+	scan_release(&sc);
 	return sc.stopped;
 }

@@ -13,21 +13,155 @@
 #include <string.h>
 
 
+/* The "started" index: id -> the init a record names (pid, start time) and
+ * its last activity, for every record that names one.  Kept by every
+ * record write (encode_put), so counting the running sandboxes reads the
+ * ones that may run, not every sandbox there is. */
+struct started {
+	int64_t pid;
+	uint64_t start;
+	int64_t active_ms;
+};
+
+static int started_put(MDB_txn *txn, MDB_dbi dbi, const char *id, const struct sb_record *r)
+{
+	struct started st = { r->init_pid, r->init_start, r->active_ms };
+	MDB_val k = { strlen(id), (void *)id }, v = { sizeof st, &st };
+	int rc;
+
+	if (r->init_pid > 0)
+		return mdb_put(txn, dbi, &k, &v, 0);
+	rc = mdb_del(txn, dbi, &k, NULL);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+static int decode(const MDB_val *v, struct sb_record *r);
+
+/* Once per data dir (a meta key says it is done): the index made from the
+ * records written before it existed. */
+static int started_index_build(struct store *s, struct sb_err *err)
+{
+	MDB_val mk = { 13, (void *)"started_index" }, mv, k, v;
+	MDB_cursor *cur;
+	MDB_txn *txn;
+	int rc;
+
+	if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)))
+		return kv_fail(err, rc, "read");
+	rc = mdb_get(txn, s->meta, &mk, &mv);
+	mdb_txn_abort(txn);
+	if (rc == 0)
+		return 0;
+	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)))
+		return kv_fail(err, rc, "begin");
+	if (mdb_get(txn, s->meta, &mk, &mv) == 0) {	/* another worker did it */
+		mdb_txn_abort(txn);
+		return 0;
+	}
+	if ((rc = mdb_cursor_open(txn, s->sandboxes, &cur)))
+		goto fail;
+	while ((rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0) {
+		struct sb_record r;
+		char id[64];
+		if (k.mv_size == 0 || k.mv_size >= sizeof id || decode(&v, &r) < 0)
+			continue;
+		memcpy(id, k.mv_data, k.mv_size);
+		id[k.mv_size] = '\0';
+		if (r.init_pid > 0 && (rc = started_put(txn, s->started, id, &r)))
+			break;
+	}
+	mdb_cursor_close(cur);
+	if (rc != MDB_NOTFOUND)
+		goto fail;
+	mv.mv_size = 1;
+	mv.mv_data = (void *)"1";
+	if ((rc = mdb_put(txn, s->meta, &mk, &mv, 0)))
+		goto fail;
+	if ((rc = mdb_txn_commit(txn)))
+		return kv_fail(err, rc, "commit");
+	return 0;
+fail:
+	mdb_txn_abort(txn);
+	return kv_fail(err, rc, "started index");
+}
+
+int store_foreach_started(struct store *s,
+			  void (*fn)(const char *id, pid_t pid, unsigned long long start, int64_t active_ms,
+				     void *arg),
+			  void *arg, struct sb_err *err)
+{
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc;
+
+	if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)))
+		return kv_fail(err, rc, "read");
+	if ((rc = mdb_cursor_open(txn, s->started, &cur))) {
+		mdb_txn_abort(txn);
+		return kv_fail(err, rc, "cursor");
+	}
+	while ((rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0) {
+		struct started st;
+		char id[64];
+
+		if (k.mv_size == 0 || k.mv_size >= sizeof id || v.mv_size != sizeof st)
+			continue;
+		memcpy(id, k.mv_data, k.mv_size);
+		id[k.mv_size] = '\0';
+		memcpy(&st, v.mv_data, sizeof st);
+		fn(id, (pid_t)st.pid, st.start, st.active_ms, arg);
+	}
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	return 0;
+}
+
+int store_forget_started(struct store *s, const char *const *ids, const pid_t *pids, size_t n,
+			 struct sb_err *err)
+{
+	MDB_txn *txn;
+	int rc;
+
+	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)))
+		return kv_fail(err, rc, "begin");
+	for (size_t i = 0; i < n; i++) {
+		MDB_val k = { strlen(ids[i]), (void *)ids[i] }, v;
+		struct started st;
+		/* not one started again since it was found dead */
+		if (mdb_get(txn, s->started, &k, &v) || v.mv_size != sizeof st)
+			continue;
+		memcpy(&st, v.mv_data, sizeof st);
+		if (st.pid == pids[i] && (rc = mdb_del(txn, s->started, &k, NULL)) && rc != MDB_NOTFOUND) {
+			mdb_txn_abort(txn);
+			return kv_fail(err, rc, "del");
+		}
+	}
+	if ((rc = mdb_txn_commit(txn)))
+		return kv_fail(err, rc, "commit");
+	return 0;
+}
+
 int store_open(struct store *s, const char *dir, struct sb_err *err)
 {
-	static const char *const names[] = { "sandboxes", "meta", "processes" };
+	static const char *const names[] = { "sandboxes", "meta", "processes", "started" };
 	static const char *const hnames[] = { "history" };
 	struct sb_err herr = SB_ERR_INIT;
 	char hdir[PATH_MAX];
-	MDB_dbi dbis[3];
+	MDB_dbi dbis[4];
 
 	memset(s, 0, sizeof *s);
 	/* NOMETASYNC: a crash may lose the last transaction, never integrity */
-	if (kv_open(&s->env, dir, (size_t)1 << 30, MDB_NOMETASYNC, names, dbis, 3, err) < 0)
+	if (kv_open(&s->env, dir, (size_t)1 << 30, MDB_NOMETASYNC, names, dbis, 4, err) < 0)
 		return -1;
 	s->sandboxes = dbis[0];
 	s->meta = dbis[1];
 	s->procs = dbis[2];
+	s->started = dbis[3];
+	if (started_index_build(s, err) < 0) {
+		store_close(s);
+		return -1;
+	}
 	/* The audit history in an environment of its own, never synced on
 	 * commit: an entry per exec must not cost an fdatasync (~0.7 ms here)
 	 * on every exec's path.  A machine crash may lose its newest entries
@@ -90,11 +224,12 @@ static int decode(const MDB_val *v, struct sb_record *r)
 	return 0;
 }
 
-static int encode_put(MDB_txn *txn, MDB_dbi dbi, const char *id, const struct sb_record *r)
+static int encode_put(struct store *s, MDB_txn *txn, const char *id, const struct sb_record *r)
 {
+	MDB_dbi dbi = s->sandboxes;
 	struct json_object *o = json_object_new_object();
 	MDB_val k = { strlen(id), (void *)id }, v;
-	const char *s;
+	const char *json;
 	int rc;
 
 	json_object_object_add(o, "image", json_object_new_string(r->image));
@@ -109,12 +244,12 @@ static int encode_put(MDB_txn *txn, MDB_dbi dbi, const char *id, const struct sb
 	json_object_object_add(o, "pids", json_object_new_int64(r->pids));
 	json_object_object_add(o, "cpuMillis", json_object_new_int64(r->cpu_millis));
 	json_object_object_add(o, "diskMb", json_object_new_int64(r->disk_mb));
-	s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
-	v.mv_size = strlen(s);
-	v.mv_data = (void *)s;
+	json = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	v.mv_size = strlen(json);
+	v.mv_data = (void *)json;
 	rc = mdb_put(txn, dbi, &k, &v, 0);
 	json_object_put(o);
-	return rc;
+	return rc ? rc : started_put(txn, s->started, id, r);
 }
 
 int store_get(struct store *s, const char *id, struct sb_record *r, struct sb_err *err)
@@ -170,7 +305,7 @@ int store_create(struct store *s, const char *id, const char *image, uid_t base,
 	slot++;
 	nv.mv_size = sizeof slot;
 	nv.mv_data = &slot;
-	if ((rc = mdb_put(txn, s->meta, &nk, &nv, 0)) || (rc = encode_put(txn, s->sandboxes, id, r)))
+	if ((rc = mdb_put(txn, s->meta, &nk, &nv, 0)) || (rc = encode_put(s, txn, id, r)))
 		goto fail;
 	if ((rc = mdb_txn_commit(txn)))
 		return kv_fail(err, rc, "commit");
@@ -197,7 +332,7 @@ int store_update(struct store *s, const char *id, void (*fn)(struct sb_record *,
 		return rc ? kv_fail(err, rc, "update") : sb_fail(err, 500, 0, "corrupt record for %s", id);
 	}
 	fn(&r, arg);
-	if ((rc = encode_put(txn, s->sandboxes, id, &r))) {
+	if ((rc = encode_put(s, txn, id, &r))) {
 		mdb_txn_abort(txn);
 		return kv_fail(err, rc, "put");
 	}

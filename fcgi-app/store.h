@@ -12,7 +12,7 @@
 
 struct store {
 	MDB_env *env;
-	MDB_dbi sandboxes, meta, procs;
+	MDB_dbi sandboxes, meta, procs, started;
 	MDB_env *henv;			/* the audit history (NULL: unavailable) */
 	MDB_dbi history;
 };
@@ -42,6 +42,17 @@ int store_create(struct store *s, const char *id, const char *image, uid_t base,
 /* Call fn for every record (in one read transaction; fn must not write). */
 int store_foreach(struct store *s, void (*fn)(const char *id, const struct sb_record *r, void *arg),
 		  void *arg, struct sb_err *err);
+
+/* fn for every sandbox whose record names an init (it may run; whether it
+ * does is the caller's to check): O(those), not O(sandboxes). */
+int store_foreach_started(struct store *s,
+			  void (*fn)(const char *id, pid_t pid, unsigned long long start, int64_t active_ms,
+				     void *arg),
+			  void *arg, struct sb_err *err);
+/* Drop ids found dead from that index, each unless its entry names another
+ * init than pids[i] by now (started again meanwhile). */
+int store_forget_started(struct store *s, const char *const *ids, const pid_t *pids, size_t n,
+			 struct sb_err *err);
 
 /* Background process records (JSON text), keyed "<projectId>/<processId>". */
 int store_proc_put(struct store *s, const char *key, const char *json, struct sb_err *err);
