@@ -338,6 +338,24 @@ int cg_exec_signal(struct sb_cgroups *cg, const char *id, const char *name, int 
 	return n;
 }
 
+int cg_sandbox_rename(struct sb_cgroups *cg, const char *from, const char *to, struct sb_err *err)
+{
+	struct stat st;
+
+	if (cg->version == 2)
+		return sb_fail(err, 500, ENOTSUP, "cgroup2 cannot rename a cgroup");
+	FOR_EACH_DIR(cg, i) {
+		if (renameat(cg->dir[i], from, cg->dir[i], to) == 0)
+			continue;
+		/* two controllers in one hierarchy (cpu,cpuacct): done already */
+		if (errno == ENOENT && fstatat(cg->dir[i], to, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    fstatat(cg->dir[i], from, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		return sb_syserr(err, "rename cgroup %s to %s", from, to);
+	}
+	return 0;
+}
+
 int cg_sandbox_kill(struct sb_cgroups *cg, const char *id, struct sb_err *err)
 {
 	return kill_rel(cg, id, err);
@@ -446,7 +464,9 @@ static int list_sandboxes(const struct sb_cgroups *cg, char names[][64], int max
 		return 0;
 	}
 	for (struct dirent *de; (de = readdir(d)) && n < max;) {
-		if (de->d_type != DT_DIR || de->d_name[0] == '.' || strlen(de->d_name) >= 64)
+		/* "." and "..", not a warm sandbox's ".w..." */
+		if (de->d_type != DT_DIR || !strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
+		    strlen(de->d_name) >= 64)
 			continue;
 		strcpy(names[n++], de->d_name);
 	}

@@ -54,6 +54,9 @@ int cg_sandbox_enter(struct sb_cgroups *cg, const char *id, pid_t pid, struct sb
 int cg_sandbox_usage(struct sb_cgroups *cg, const char *id, struct cg_usage *u);
 /* How many processes the kernel's OOM killer took in the sandbox so far. */
 long long cg_sandbox_oom_kills(struct sb_cgroups *cg, const char *id);
+/* Rename sandbox from's cgroups to `to`, processes and all (a warm sandbox
+ * claimed by a projectId).  v1 only: cgroup2 has no rename (-1, ENOTSUP). */
+int cg_sandbox_rename(struct sb_cgroups *cg, const char *from, const char *to, struct sb_err *err);
 /* Kill every process of the sandbox, its init included (a stop). */
 int cg_sandbox_kill(struct sb_cgroups *cg, const char *id, struct sb_err *err);
 /* The cgroup.procs file of exec cgroup `name` of sandbox id (created on

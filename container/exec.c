@@ -9,6 +9,8 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sched.h>
+#include <unistd.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -36,6 +38,31 @@ bool sandbox_alive(pid_t pid, unsigned long long start)
 	 * recycled pid has another start time, a zombie is not alive (called
 	 * for every record when capacity counts: one open, one read) */
 	return pid > 0 && start && sb_proc_live_start(pid) == start;
+}
+
+int sandbox_set_hostname(pid_t pid, unsigned long long start, const char *name, struct sb_err *err)
+{
+	char path[64];
+	cleanup_close int pidfd = sb_pidfd_open(pid), self = -1, uts = -1;
+	int r = 0;
+
+	/* the pidfd pins pid while its namespace is opened */
+	if (pidfd < 0 || !sandbox_alive(pid, start))
+		return sb_fail(err, 500, ESRCH, "the sandbox's init is gone");
+	snprintf(path, sizeof path, "/proc/%d/ns/uts", (int)pid);
+	uts = open(path, O_RDONLY | O_CLOEXEC);
+	self = open("/proc/self/ns/uts", O_RDONLY | O_CLOEXEC);
+	if (uts < 0 || self < 0 || !sandbox_alive(pid, start))
+		return sb_syserr(err, "open the sandbox's uts namespace");
+	if (setns(uts, CLONE_NEWUTS) < 0)
+		return sb_syserr(err, "enter the sandbox's uts namespace");
+	if (sethostname(name, strlen(name)) < 0)
+		r = sb_syserr(err, "sethostname");
+	if (setns(self, CLONE_NEWUTS) < 0) {
+		perror("sandboxd: leave a sandbox's uts namespace");
+		_exit(1);
+	}
+	return r;
 }
 
 int sandbox_connect(int sbdirfd)

@@ -49,6 +49,11 @@ int sandbox_file_end(int ctl, int timeout_ms, struct sb_err *err);
 
 /* Whether the process pid, started at start (clock ticks since boot), lives. */
 bool sandbox_alive(pid_t pid, unsigned long long start);
+/* Set the hostname of the sandbox whose init is pid (started at start):
+ * the caller (host root) enters the init's UTS namespace, which the host's
+ * user namespace owns, and comes back.  A failure to come back ends the
+ * process (it would answer from the wrong namespace). */
+int sandbox_set_hostname(pid_t pid, unsigned long long start, const char *name, struct sb_err *err);
 
 struct sb_buf {
 	char *data;

@@ -7,6 +7,7 @@
 #include "images.h"
 #include "imagestore.h"
 #include "sandbox.h"
+#include "warm.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -88,22 +89,26 @@ static int open_dirs(struct app *app, const char *id, struct sb_err *err)
 	return fd;
 }
 
-int app_sandbox_get(struct app *app, const char *id, bool create, const struct sb_record *want,
-		    struct sandbox_ref *sb, struct sb_err *err)
+static int create_new(struct app *app, const char *id, const struct sb_record *want,
+		      struct sandbox_ref *sb, struct sb_err *err)
 {
-	int found;
+	cleanup_close int lock = openat(app->sandboxes_fd, ".create.lock",
+					O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	int found, w;
 
-	memset(sb, 0, sizeof *sb);
-	sb->id = id;
-	sb->dirfd = -1;
+	if (lock < 0)
+		return sb_syserr(err, "open create lock");
+	while (flock(lock, LOCK_EX) < 0)
+		if (errno != EINTR)
+			return sb_syserr(err, "create lock");
 	found = store_get(&app->store, id, &sb->rec, err);
 	if (found < 0)
 		return -1;
-	if (!found && !create)
-		return sb_fail(err, 404, ENOENT, "sandbox %s not found", id);
 	if (found && want && want->image[0] && strcmp(want->image, sb->rec.image) != 0)
 		return sb_fail(err, 409, EEXIST, "sandbox %s runs image %s: an image is chosen "
 			       "when the sandbox is created, for its life", id, sb->rec.image);
+	if (!found && (w = warm_claim(app, id, want, sb, err)) != 0)
+		return w < 0 ? -1 : 0;
 	if (!found) {
 		const char *image = want && want->image[0] ? want->image : app->conf->default_image;
 		memset(&sb->rec, 0, sizeof sb->rec);
@@ -129,6 +134,34 @@ int app_sandbox_get(struct app *app, const char *id, bool create, const struct s
 	sb->dirfd = open_dirs(app, id, err);
 	return sb->dirfd < 0 ? -1 : 0;
 }
+
+int app_sandbox_get(struct app *app, const char *id, bool create, const struct sb_record *want,
+		    struct sandbox_ref *sb, struct sb_err *err)
+{
+	int found;
+
+	memset(sb, 0, sizeof *sb);
+	sb->id = id;
+	sb->dirfd = -1;
+	found = store_get(&app->store, id, &sb->rec, err);
+	if (found < 0)
+		return -1;
+	if (!found && !create)
+		return sb_fail(err, 404, ENOENT, "sandbox %s not found", id);
+	if (found && want && want->image[0] && strcmp(want->image, sb->rec.image) != 0)
+		return sb_fail(err, 409, EEXIST, "sandbox %s runs image %s: an image is chosen "
+			       "when the sandbox is created, for its life", id, sb->rec.image);
+	if (!found)
+		return create_new(app, id, want, sb, err);
+	sb->dirfd = open_dirs(app, id, err);
+	return sb->dirfd < 0 ? -1 : 0;
+}
+
+/* A new sandbox, from a warm one or cold.  One create at a time (a lock
+ * over DATA/sandboxes): a warm claim renames a directory, cgroups and a
+ * record that a concurrent create of the same id must find all renamed or
+ * none. */
+
 
 bool app_sandbox_running(const struct sandbox_ref *sb)
 {
@@ -233,7 +266,8 @@ int app_sandbox_connect(struct app *app, struct sandbox_ref *sb, struct sb_err *
 		return fd;
 	if (errno == EAGAIN)	/* it runs, but does not accept: never start a second */
 		return sb_fail(err, 503, EAGAIN, "sandbox %s is not answering; try again later", sb->id);
-	int r = capacity_make_room(app, sb->id, err);
+	/* a warm sandbox starts outside the count: a claim makes the room */
+	int r = warm_name(sb->id) ? 0 : capacity_make_room(app, sb->id, err);
 	if (r == 0)
 		r = start_locked(app, sb, err);
 	if (app->capacity_lock >= 0) {

@@ -3,6 +3,7 @@
 #include "capacity.h"
 #include "log.h"
 #include "sandbox.h"
+#include "warm.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -90,6 +91,8 @@ static void count(const char *id, pid_t pid, unsigned long long start, int64_t a
 		push(&sc->dead, &sc->ndead, &sc->dcap, &sc->dead_pids, id, active_ms, pid);
 		return;
 	}
+	if (warm_name(id))
+		return;		/* started ahead: counted once claimed */
 	sc->running++;
 	if (strcmp(id, sc->except) != 0)
 		push(&sc->cands, &sc->ncands, &sc->cap, NULL, id, active_ms, pid);
@@ -163,7 +166,7 @@ static void stop_if_idle(const char *id, pid_t pid, unsigned long long start, in
 		push(&sc->dead, &sc->ndead, &sc->dcap, &sc->dead_pids, id, active_ms, pid);
 		return;
 	}
-	if (active_ms >= sc->idle_before || !idle(sc->app, id))
+	if (warm_name(id) || active_ms >= sc->idle_before || !idle(sc->app, id))
 		return;
 	if (capacity_stop(sc->app, id, NULL) == 0) {
 		log_event(NULL, "sandbox.stopped", id, "reason=idle idle_since_ms=%lld", (long long)active_ms);

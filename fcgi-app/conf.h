@@ -43,6 +43,7 @@ struct conf {
 	long cpu_millis, max_cpu_millis;	/* 1000 = one CPU */
 	long disk_mb, max_disk_mb;		/* 0: no disk quota */
 	int spare_disks;			/* disk images made ahead */
+	int warm_sandboxes;			/* sandboxes started ahead */
 	bool no_favordynmods;			/* leave cgroup2's options alone */
 	int max_running;			/* sandboxes running at once; 0: no cap */
 	int64_t idle_stop_ms;			/* stop sandboxes idle this long; 0: never */

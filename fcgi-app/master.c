@@ -13,6 +13,7 @@
 #include "disk.h"
 #include "metrics.h"
 #include "pool.h"
+#include "warm.h"
 
 #include <fcgiapp.h>
 #include <fcntl.h>
@@ -141,33 +142,60 @@ static void sweep_half_made_spares(const struct conf *c)
 }
 
 /* Keep --spare-disks disk images of the default size made ahead (made
- * until there are that many), in a child of its own: mke2fs takes ~10 ms. */
-static void fill_spares(const struct conf *c, const sigset_t *orig)
+ * until there are that many), then --warm-sandboxes started, in a child of
+ * its own (mke2fs takes ~10 ms, a sandbox start more): it runs each tick it
+ * is not running already, and after a failure not for 10 s. */
+static int64_t fill_after;
+
+static int fill_disks(const struct conf *c, struct sb_err *err)
 {
 	long long bytes = (long long)c->disk_mb << 20;
 	char path[PATH_MAX];
+	cleanup_close int fd = -1;
+
+	if (c->spare_disks <= 0 || bytes <= 0)
+		return 0;
+	snprintf(path, sizeof path, "%s/spares", c->data_dir);
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return sb_syserr(err, "open %s", path);
+	while (disk_spare_count(fd, bytes) < c->spare_disks)
+		if (disk_spare_make(fd, bytes, err) < 0)
+			return -1;
+	return 0;
+}
+
+static void fill_spares(const struct conf *c, const sigset_t *orig)
+{
 	pid_t pid;
 
-	if (filler > 0 || c->spare_disks <= 0 || bytes <= 0)
+	if (filler > 0 || sb_mono_ms() < fill_after ||
+	    ((c->spare_disks <= 0 || c->disk_mb <= 0) && c->warm_sandboxes <= 0))
 		return;
 	pid = fork();
 	if (pid == 0) {
 		struct sb_err err = SB_ERR_INIT;
-		int fd;
+		struct app app;
+		int r;
 
 		sigprocmask(SIG_SETMASK, orig, NULL);
 		prctl(PR_SET_NAME, "sandboxd-spares", 0, 0, 0);
-		sb_proctitle_set("sandboxd: spare disks");
-		snprintf(path, sizeof path, "%s/spares", c->data_dir);
-		fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-		if (fd < 0)
+		sb_proctitle_set("sandboxd: spares");
+		if (fill_disks(c, &err) < 0) {
+			fprintf(stderr, "sandboxd: spare disk: %s\n", err.msg);
 			_exit(1);
-		while (disk_spare_count(fd, bytes) < c->spare_disks)
-			if (disk_spare_make(fd, bytes, &err) < 0) {
-				fprintf(stderr, "sandboxd: spare disk: %s\n", err.msg);
-				_exit(1);
-			}
-		_exit(0);
+		}
+		if (c->warm_sandboxes <= 0)
+			_exit(0);
+		if (app_open(&app, c, &err) < 0) {
+			fprintf(stderr, "sandboxd: warm sandboxes: %s\n", err.msg);
+			_exit(1);
+		}
+		r = warm_fill(&app, &err);
+		if (r < 0)
+			fprintf(stderr, "sandboxd: warm sandboxes: %s\n", err.msg);
+		app_close(&app);
+		_exit(r < 0);
 	}
 	if (pid > 0)
 		filler = pid;
@@ -189,6 +217,8 @@ static void reap(const struct conf *c, struct sb_cgroups *cg, bool respawn, int 
 		}
 		if (pid == filler) {
 			filler = 0;
+			if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+				fill_after = sb_mono_ms() + 10000;
 			continue;
 		}
 		for (int i = 0; i < nworkers; i++) {

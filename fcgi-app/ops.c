@@ -7,20 +7,22 @@
 #include "metrics.h"
 #include "router.h"
 #include "sandbox.h"
+#include "warm.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 
 struct census {
-	long running, stopped;
+	long running, stopped, warm;
 };
 
 static void count(const char *id, const struct sb_record *r, void *arg)
 {
 	struct census *c = arg;
 
-	(void)id;
-	if (sandbox_alive(r->init_pid, r->init_start))
+	if (warm_name(id))
+		c->warm += sandbox_alive(r->init_pid, r->init_start);
+	else if (sandbox_alive(r->init_pid, r->init_start))
 		c->running++;
 	else
 		c->stopped++;
@@ -45,7 +47,7 @@ void api_healthz(struct app *app, struct http_req *req, const char *id)
 void api_metrics(struct app *app, struct http_req *req, const char *id)
 {
 	struct sb_err err = SB_ERR_INIT;
-	struct census c = { 0, 0 };
+	struct census c = { 0, 0, 0 };
 	char *text = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&text, &len);
@@ -60,9 +62,10 @@ void api_metrics(struct app *app, struct http_req *req, const char *id)
 	fprintf(f, "# HELP sandboxd_sandboxes Sandboxes by state (stopped ones keep their files).\n"
 		"# TYPE sandboxd_sandboxes gauge\n"
 		"sandboxd_sandboxes{state=\"running\"} %ld\nsandboxd_sandboxes{state=\"stopped\"} %ld\n"
+		"sandboxd_sandboxes{state=\"warm\"} %ld\n"
 		"# HELP sandboxd_lmdb_bytes Bytes of the metadata database in use.\n"
 		"# TYPE sandboxd_lmdb_bytes gauge\nsandboxd_lmdb_bytes %lld\n",
-		c.running, c.stopped, store_bytes(&app->store));
+		c.running, c.stopped, c.warm, store_bytes(&app->store));
 	fclose(f);
 	http_begin_raw(req, 200, "text/plain; version=0.0.4; charset=utf-8", len);
 	FCGX_PutStr(text, (int)len, req->fcgi->out);

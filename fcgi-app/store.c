@@ -370,6 +370,68 @@ int store_foreach(struct store *s, void (*fn)(const char *id, const struct sb_re
 	return 0;
 }
 
+int store_foreach_prefix(struct store *s, const char *prefix,
+			 void (*fn)(const char *id, const struct sb_record *r, void *arg), void *arg,
+			 struct sb_err *err)
+{
+	size_t plen = strlen(prefix);
+	MDB_val k = { plen, (void *)prefix }, v;
+	MDB_cursor *cur;
+	MDB_txn *txn;
+	int rc;
+
+	if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)))
+		return kv_fail(err, rc, "read");
+	if ((rc = mdb_cursor_open(txn, s->sandboxes, &cur))) {
+		mdb_txn_abort(txn);
+		return kv_fail(err, rc, "cursor");
+	}
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		struct sb_record r;
+		char id[64];
+
+		if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen))
+			break;
+		if (k.mv_size >= sizeof id || decode(&v, &r) < 0)
+			continue;
+		memcpy(id, k.mv_data, k.mv_size);
+		id[k.mv_size] = '\0';
+		fn(id, &r, arg);
+	}
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	return 0;
+}
+
+int store_claim(struct store *s, const char *from, const char *to, struct sb_record *r, struct sb_err *err)
+{
+	MDB_val fk = { strlen(from), (void *)from }, tk = { strlen(to), (void *)to }, v;
+	struct sb_record none = { .init_pid = 0 };
+	MDB_txn *txn;
+	int rc;
+
+	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)))
+		return kv_fail(err, rc, "begin");
+	if ((rc = mdb_get(txn, s->sandboxes, &tk, &v)) != MDB_NOTFOUND) {
+		mdb_txn_abort(txn);
+		return rc ? kv_fail(err, rc, "get") : 0;	/* `to` exists by now */
+	}
+	if ((rc = mdb_get(txn, s->sandboxes, &fk, &v)) || decode(&v, r) < 0) {
+		mdb_txn_abort(txn);
+		return rc == MDB_NOTFOUND ? 0 : sb_fail(err, 500, 0, "warm sandbox %s: no usable record", from);
+	}
+	r->created_ms = r->active_ms = sb_now_ms();
+	if ((rc = mdb_del(txn, s->sandboxes, &fk, NULL)) || (rc = started_put(txn, s->started, from, &none)) ||
+	    (rc = encode_put(s, txn, to, r))) {
+		mdb_txn_abort(txn);
+		return kv_fail(err, rc, "claim");
+	}
+	if ((rc = mdb_txn_commit(txn)))
+		return kv_fail(err, rc, "commit");
+	return 1;
+}
+
 int store_proc_put(struct store *s, const char *key, const char *json, struct sb_err *err)
 {
 	return kv_put(s->env, s->procs, key, json, err);

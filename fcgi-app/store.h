@@ -54,6 +54,15 @@ int store_foreach_started(struct store *s,
 int store_forget_started(struct store *s, const char *const *ids, const pid_t *pids, size_t n,
 			 struct sb_err *err);
 
+/* fn for every record whose id starts with prefix (one range of keys). */
+int store_foreach_prefix(struct store *s, const char *prefix,
+			 void (*fn)(const char *id, const struct sb_record *r, void *arg), void *arg,
+			 struct sb_err *err);
+/* Record `from` becomes record `to` (created and active now), in one write
+ * transaction: 1 done (*r is the record), 0 when `to` exists or `from` does
+ * not (by now), -1 on error. */
+int store_claim(struct store *s, const char *from, const char *to, struct sb_record *r, struct sb_err *err);
+
 /* Background process records (JSON text), keyed "<projectId>/<processId>". */
 int store_proc_put(struct store *s, const char *key, const char *json, struct sb_err *err);
 /* 1 found (*json is malloc'd), 0 missing, -1 error */

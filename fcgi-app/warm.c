@@ -1,0 +1,172 @@
+#include "config.h"
+
+#include "warm.h"
+#include "capacity.h"
+#include "images.h"
+#include "log.h"
+#include "sandbox.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#define WARM_MAX 64
+
+bool warm_name(const char *id)
+{
+	return !strncmp(id, WARM_PREFIX, strlen(WARM_PREFIX));
+}
+
+struct warm_list {
+	char id[WARM_MAX][16];
+	struct sb_record rec[WARM_MAX];
+	int n;
+};
+
+static void collect(const char *id, const struct sb_record *r, void *arg)
+{
+	struct warm_list *l = arg;
+
+	if (l->n < WARM_MAX && strlen(id) < sizeof l->id[0]) {
+		snprintf(l->id[l->n], sizeof l->id[0], "%s", id);
+		l->rec[l->n++] = *r;
+	}
+}
+
+/* A warm sandbox fits a create of the defaults: the default image as it is
+ * now, the default disk size. */
+static bool fits(const struct app *app, const struct sb_record *r, const char *version)
+{
+	return !strcmp(r->image, app->conf->default_image) && !strcmp(r->image_version, version) &&
+	       !r->memory_mb && !r->pids && !r->cpu_millis && r->disk_mb == app->conf->disk_mb;
+}
+
+static bool asks_defaults(const struct app *app, const struct sb_record *want)
+{
+	return !want || (!want->memory_mb && !want->pids && !want->cpu_millis && !want->disk_mb &&
+			 (!want->image[0] || !strcmp(want->image, app->conf->default_image)));
+}
+
+/* Ours now (its directory renamed to id, under the create lock): its
+ * cgroups and hostname follow, then the record, last, so that whoever finds
+ * record `id` finds all of it renamed.  On a failure before the record,
+ * everything goes back (or, if that fails too, the warm sandbox is stopped:
+ * never left half renamed and running). */
+static int take(struct app *app, const char *from, const char *id, struct sandbox_ref *sb,
+		struct sb_err *err)
+{
+	bool cg_done = false;
+	int r = -1;
+
+	if (cg_sandbox_rename(&app->cg, from, id, err) < 0)
+		goto back;
+	cg_done = true;
+	if (sandbox_set_hostname(sb->rec.init_pid, sb->rec.init_start, id, err) < 0)
+		goto back;
+	r = store_claim(&app->store, from, id, &sb->rec, err);
+	if (r <= 0)
+		goto back;	/* 0: its record is gone: `id` is made cold */
+	sb->created = true;
+	sb->dirfd = openat(app->sandboxes_fd, id, O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (sb->dirfd < 0)
+		return sb_syserr(err, "open sandbox dir %s", id);
+	log_event(app->rid, "sandbox.created", id, "image=%s warm=%s", sb->rec.image, from);
+	return 1;
+back:
+	if ((cg_done && cg_sandbox_rename(&app->cg, id, from, NULL) < 0) ||
+	    renameat2(app->sandboxes_fd, id, app->sandboxes_fd, from, RENAME_NOREPLACE) < 0 ||
+	    sandbox_set_hostname(sb->rec.init_pid, sb->rec.init_start, from, NULL) < 0) {
+		cg_sandbox_kill(&app->cg, cg_done ? id : from, NULL);
+		cg_sandbox_kill(&app->cg, from, NULL);
+	}
+	return r;
+}
+
+int warm_claim(struct app *app, const char *id, const struct sb_record *want, struct sandbox_ref *sb,
+	       struct sb_err *err)
+{
+	struct warm_list l = { .n = 0 };
+	char version[64];
+	int r = 0;
+
+	if (app->conf->warm_sandboxes <= 0 || app->cg.version != 1 || warm_name(id) ||
+	    !asks_defaults(app, want))
+		return 0;
+	if (images_resolve(app->conf, app->conf->default_image, version, sizeof version, err) < 0 ||
+	    store_foreach_prefix(&app->store, WARM_PREFIX, collect, &l, err) < 0)
+		return -1;
+	for (int i = 0; i < l.n && r == 0; i++) {
+		if (!fits(app, &l.rec[i], version) || !sandbox_alive(l.rec[i].init_pid, l.rec[i].init_start))
+			continue;
+		/* as a cold start would: room first (the capacity lock is held
+		 * until the claim is done) */
+		if (capacity_make_room(app, id, err) < 0) {
+			r = -1;
+			break;
+		}
+		/* the claim: of two workers, one renames the directory */
+		if (renameat2(app->sandboxes_fd, l.id[i], app->sandboxes_fd, id, RENAME_NOREPLACE) < 0) {
+			if (errno == EEXIST)
+				break;	/* a directory `id` without a record: cold */
+			continue;	/* another worker took this one */
+		}
+		sb->rec = l.rec[i];
+		r = take(app, l.id[i], id, sb, err);
+	}
+	if (app->capacity_lock >= 0) {
+		close(app->capacity_lock);
+		app->capacity_lock = -1;
+	}
+	return r;
+}
+
+static int start_one(struct app *app, const char *id, bool create, struct sb_err *err)
+{
+	struct sandbox_ref sb;
+	int fd = -1;
+
+	if (app_sandbox_get(app, id, create, NULL, &sb, err) == 0 && (fd = app_sandbox_connect(app, &sb, err)) >= 0) {
+		close(fd);
+		if (create)
+			log_event(NULL, "sandbox.warm", id, "image=%s", sb.rec.image);
+	}
+	sandbox_ref_release(&sb);
+	return fd >= 0 ? 0 : -1;
+}
+
+int warm_fill(struct app *app, struct sb_err *err)
+{
+	struct warm_list l = { .n = 0 };
+	char version[64];
+	int usable = 0;
+
+	if (app->conf->warm_sandboxes <= 0 || app->cg.version != 1)
+		return 0;
+	if (images_resolve(app->conf, app->conf->default_image, version, sizeof version, err) < 0 ||
+	    store_foreach_prefix(&app->store, WARM_PREFIX, collect, &l, err) < 0)
+		return -1;
+	for (int i = 0; i < l.n; i++) {
+		if (!fits(app, &l.rec[i], version))
+			continue;	/* of an older default: left stopped */
+		/* stopped with the service (or for capacity): nothing ever ran
+		 * in it, so it starts again as it was */
+		if (!sandbox_alive(l.rec[i].init_pid, l.rec[i].init_start) &&
+		    start_one(app, l.id[i], false, err) < 0)
+			return -1;
+		usable++;
+	}
+	for (; usable < app->conf->warm_sandboxes; usable++) {
+		unsigned int rnd;
+		char id[16];
+
+		if (getrandom(&rnd, sizeof rnd, 0) != sizeof rnd)
+			return sb_syserr(err, "getrandom");
+		snprintf(id, sizeof id, WARM_PREFIX "%08x", rnd);
+		if (start_one(app, id, true, err) < 0)
+			return -1;
+	}
+	return 0;
+}

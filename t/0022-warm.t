@@ -1,0 +1,113 @@
+#!/bin/bash
+# Warm sandboxes (--warm-sandboxes): started ahead under names no request can
+# give; a create of the defaults takes one (renamed: directory, record,
+# cgroups, hostname), another is made in the background; a create that asks
+# for anything else is made cold; they survive a restart of the service.
+. "${TOP_SRCDIR:-$(dirname "$0")/..}/t/lib.sh"
+[ -d /sys/fs/cgroup/unified ] && [ ! -f /sys/fs/cgroup/cgroup.controllers ] ||
+	skip_all "warm sandboxes need cgroup v1 (cgroup2 cannot rename a cgroup)"
+sbd_start --warm-sandboxes 2 --max-running 10
+
+# warm_ids: the warm sandboxes whose init runs (their directories under DATA)
+warm_ids() {
+	local d
+	for d in "$DATA"/sandboxes/.w*; do
+		[ -d "$d" ] || continue
+		d=${d##*/}
+		[ -n "$(warm_init "$d")" ] && echo "$d"
+	done
+}
+warm_init() {	# the init pid of warm sandbox $1 (from its pids cgroup)
+	local p
+	for p in $(cat /sys/fs/cgroup/pids/sandboxd-"$INSTANCE"/"$1"/cgroup.procs 2>/dev/null); do
+		[ "$(cat "/proc/$p/comm" 2>/dev/null)" = sandbox-init ] && echo "$p"
+	done
+}
+wait_warm() {	# wait_warm N: bounded wait until N warm sandboxes run
+	for _ in $(seq 1 300); do [ "$(warm_ids | wc -l)" -ge "$1" ] && return 0; sleep 0.1; done
+	return 1
+}
+
+wait_warm 2
+ok $? "two warm sandboxes run ahead of any request ($(warm_ids | tr '\n' ' '))"
+W_INITS=$(for w in $(warm_ids); do warm_init "$w"; done | sort)
+
+api POST /sandboxes/alpha
+is "$STATUS" 200 "create alpha answers 200"
+A_INIT=$(init_of alpha)
+ok $(printf '%s\n' $W_INITS | grep -qx "$A_INIT"; echo $?) "alpha runs on a warm sandbox's init ($A_INIT)"
+ok $([ -d "$DATA/sandboxes/alpha" ] && [ -S "$DATA/sandboxes/alpha/ctl" ]; echo $?) "its directory is alpha's now"
+ok $([ -d /sys/fs/cgroup/pids/sandboxd-"$INSTANCE"/alpha ] && [ -d /sys/fs/cgroup/memory/sandboxd-"$INSTANCE"/alpha ]; echo $?) \
+	"and its cgroups"
+exec_in alpha 'hostname; echo $HOSTNAME; cat /proc/sys/kernel/hostname'
+is "$(echo $(jqr .data.stdout))" "alpha alpha alpha" "inside, the hostname is alpha"
+exec_in alpha 'echo hi >/workspace/a.txt && cat /workspace/a.txt && id -u'
+is "$(echo $(jqr .data.stdout))" "hi 0" "exec and files work"
+api GET /sandboxes/alpha
+is "$(jqr .data.status)" running "GET status: running"
+api GET /sandboxes/alpha/history
+is "$(jqr '.data.entries | length')" 2 "its history holds its own commands only"
+
+wait_warm 2
+W_INITS=$(for w in $(warm_ids); do warm_init "$w"; done | sort)
+api POST /sandboxes/beta
+B_INIT=$(init_of beta)
+ok $(printf '%s\n' $W_INITS | grep -qx "$B_INIT"; echo $?) "beta takes a warm sandbox too"
+isnt "$B_INIT" "$A_INIT" "another init than alpha's"
+exec_in beta 'ls /workspace; hostname'
+is "$(jqr .data.stdout)" beta "beta sees none of alpha's files, and its own hostname"
+A_UID=$(stat -c %u "$DATA/sandboxes/alpha/upper" 2>/dev/null || stat -c %u "$DATA/sandboxes/alpha")
+exec_in alpha 'stat -c %u /workspace/a.txt'
+HOST_A=$(cat /proc/"$A_INIT"/uid_map | awk '{print $2}')
+HOST_B=$(cat /proc/"$B_INIT"/uid_map | awk '{print $2}')
+isnt "$HOST_A" "$HOST_B" "alpha and beta have their own uid ranges ($HOST_A, $HOST_B)"
+
+wait_warm 2
+ok $? "two warm sandboxes again, made in the background"
+NEW=$(for w in $(warm_ids); do warm_init "$w"; done | sort)
+ok $(! printf '%s\n' $NEW | grep -qx "$A_INIT\|$B_INIT"; echo $?) "new ones, not alpha's or beta's"
+
+api POST /sandboxes/gamma '{"limits": {"memoryMb": 200}}'
+is "$STATUS" 200 "a create with limits answers 200"
+ok $(! printf '%s\n' $NEW | grep -qx "$(init_of gamma)"; echo $?) "and is made cold (a warm one has the default limits)"
+is "$(warm_ids | wc -l | tr -d ' ')" 2 "the warm ones stay"
+
+api GET "/sandboxes/$(warm_ids | head -n 1)"
+is "$STATUS" 400 "a warm sandbox cannot be named by a request (400)"
+api GET /metrics
+like "$BODY" 'sandboxd_sandboxes\{state="warm"\} 2' "/metrics counts them apart"
+like "$BODY" 'sandboxd_sandboxes\{state="running"\} 3' "and running: alpha, beta, gamma"
+
+
+# ten requests at once to a new id (create on demand): one sandbox, and the
+# warm ones taken afterwards carry nothing of it
+api POST /sandboxes/alpha
+CURLS=
+for i in $(seq 1 10); do
+	curl -s -o /dev/null --max-time 60 -X POST -H 'Content-Type: application/json' \
+		-d "{\"command\": \"touch /workspace/mark-$i\"}" "$BASE/sandboxes/race/exec" &
+	CURLS="$CURLS $!"
+done
+wait $CURLS
+exec_in race 'ls /workspace | wc -l; hostname'
+is "$(echo $(jqr .data.stdout))" "10 race" "ten concurrent first requests to race: one sandbox with all ten files"
+wait_warm 2
+for n in after1 after2; do
+	api POST /sandboxes/$n
+	exec_in $n 'ls -A /workspace | wc -l; hostname'
+	is "$(echo $(jqr .data.stdout))" "0 $n" "$n, taken from the warm ones after the race, is empty and named $n"
+done
+
+# a restart: the warm ones start again, the claimed ones keep their files
+kill -TERM "$(cat "$T_DIR/sandboxd.pid")"
+for _ in $(seq 1 300); do kill -0 "$(cat "$T_DIR/sandboxd.pid")" 2>/dev/null || break; sleep 0.1; done
+ok $([ "$(warm_ids | wc -l)" -eq 0 ]; echo $?) "the service's stop stops the warm sandboxes too" ||
+	diag "left: $(warm_ids) $(ls /sys/fs/cgroup/pids/sandboxd-"$INSTANCE"/ 2>&1 | tr '\n' ' ')"
+"$SANDBOXD" --data "$DATA" --instance "$INSTANCE" --workers 3 --uid-base "$UID_BASE" --uid-slots 64 \
+	--warm-sandboxes 2 --max-running 10 --pidfile "$T_DIR/sandboxd.pid" >>"$T_DIR/sandboxd.log" 2>&1 &
+wait_warm 2
+ok $? "after a restart two warm sandboxes run again"
+exec_in alpha 'cat /workspace/a.txt; hostname'
+is "$(echo $(jqr .data.stdout))" "hi alpha" "alpha keeps its files and name when it starts again"
+
+done_testing
