@@ -89,6 +89,26 @@ static int open_dirs(struct app *app, const char *id, struct sb_err *err)
 	return fd;
 }
 
+/* A directory `id` without a record is what a crash in the middle of a warm
+ * claim leaves (a record is written before its directory otherwise): its
+ * processes are stopped and it is set aside, never adopted. */
+static void set_aside_orphan(struct app *app, const char *id)
+{
+	char aside[96];
+	struct stat st;
+
+	if (fstatat(app->sandboxes_fd, id, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return;
+	cg_sandbox_kill(&app->cg, id, NULL);
+	snprintf(aside, sizeof aside, ".q%s-%lld", id, (long long)sb_now_ms());
+	renameat2(app->sandboxes_fd, id, app->sandboxes_fd, aside, RENAME_NOREPLACE);
+	log_event(app->rid, "sandbox.orphan", id, "aside=%s", aside);
+}
+
+/* A new sandbox, from a warm one or cold.  One create at a time (a lock
+ * over DATA/sandboxes): a warm claim renames a directory, cgroups and a
+ * record that a concurrent create of the same id must find all renamed or
+ * none. */
 static int create_new(struct app *app, const char *id, const struct sb_record *want,
 		      struct sandbox_ref *sb, struct sb_err *err)
 {
@@ -109,6 +129,8 @@ static int create_new(struct app *app, const char *id, const struct sb_record *w
 			       "when the sandbox is created, for its life", id, sb->rec.image);
 	if (!found && (w = warm_claim(app, id, want, sb, err)) != 0)
 		return w < 0 ? -1 : 0;
+	if (!found)
+		set_aside_orphan(app, id);
 	if (!found) {
 		const char *image = want && want->image[0] ? want->image : app->conf->default_image;
 		memset(&sb->rec, 0, sizeof sb->rec);
@@ -157,10 +179,6 @@ int app_sandbox_get(struct app *app, const char *id, bool create, const struct s
 	return sb->dirfd < 0 ? -1 : 0;
 }
 
-/* A new sandbox, from a warm one or cold.  One create at a time (a lock
- * over DATA/sandboxes): a warm claim renames a directory, cgroups and a
- * record that a concurrent create of the same id must find all renamed or
- * none. */
 
 
 bool app_sandbox_running(const struct sandbox_ref *sb)

@@ -180,10 +180,13 @@ bool auth_check(const struct auth_tokens *a, bool allow_remote, struct http_req 
 	if (need == AUTH_OPEN)
 		return true;
 	if (!a) {
-		if (allow_remote || local_request(req))
+		/* a proxy on this host forwarding to nginx's loopback listener
+		 * says so: then loopback is not where the client is */
+		if (allow_remote || (local_request(req) && !*http_param(req, "HTTP_X_FORWARDED_FOR") &&
+				     !*http_param(req, "HTTP_FORWARDED")))
 			return true;
 		http_reply_error(req, 403, "this server has no tokens configured and answers only requests "
-			"made on loopback; configure tokens-file");
+			"made on loopback, not forwarded by a proxy; configure tokens-file");
 		return false;
 	}
 	token = bearer(req);

@@ -180,6 +180,7 @@ static void fill_spares(const struct conf *c, const sigset_t *orig)
 
 		sigprocmask(SIG_SETMASK, orig, NULL);
 		prctl(PR_SET_NAME, "sandboxd-spares", 0, 0, 0);
+		metrics_worker_init();	/* the warm inits it forks: not theirs */
 		sb_proctitle_set("sandboxd: spares");
 		if (fill_disks(c, &err) < 0) {
 			fprintf(stderr, "sandboxd: spare disk: %s\n", err.msg);

@@ -422,6 +422,8 @@ int store_claim(struct store *s, const char *from, const char *to, struct sb_rec
 		return rc == MDB_NOTFOUND ? 0 : sb_fail(err, 500, 0, "warm sandbox %s: no usable record", from);
 	}
 	r->created_ms = r->active_ms = sb_now_ms();
+	/* it was started with the defaults: the claimed one follows them */
+	r->memory_mb = r->pids = r->cpu_millis = 0;
 	if ((rc = mdb_del(txn, s->sandboxes, &fk, NULL)) || (rc = started_put(txn, s->started, from, &none)) ||
 	    (rc = encode_put(s, txn, to, r))) {
 		mdb_txn_abort(txn);
@@ -430,6 +432,25 @@ int store_claim(struct store *s, const char *from, const char *to, struct sb_rec
 	if ((rc = mdb_txn_commit(txn)))
 		return kv_fail(err, rc, "commit");
 	return 1;
+}
+
+int store_drop(struct store *s, const char *id, struct sb_err *err)
+{
+	MDB_val k = { strlen(id), (void *)id };
+	struct sb_record none = { .init_pid = 0 };
+	MDB_txn *txn;
+	int rc;
+
+	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)))
+		return kv_fail(err, rc, "begin");
+	if (((rc = mdb_del(txn, s->sandboxes, &k, NULL)) && rc != MDB_NOTFOUND) ||
+	    (rc = started_put(txn, s->started, id, &none))) {
+		mdb_txn_abort(txn);
+		return kv_fail(err, rc, "drop");
+	}
+	if ((rc = mdb_txn_commit(txn)))
+		return kv_fail(err, rc, "commit");
+	return 0;
 }
 
 int store_proc_put(struct store *s, const char *key, const char *json, struct sb_err *err)

@@ -63,6 +63,9 @@ int store_foreach_prefix(struct store *s, const char *prefix,
  * not (by now), -1 on error. */
 int store_claim(struct store *s, const char *from, const char *to, struct sb_record *r, struct sb_err *err);
 
+/* Remove a record (only a warm sandbox's: a sandbox's are kept for life). */
+int store_drop(struct store *s, const char *id, struct sb_err *err);
+
 /* Background process records (JSON text), keyed "<projectId>/<processId>". */
 int store_proc_put(struct store *s, const char *key, const char *json, struct sb_err *err);
 /* 1 found (*json is malloc'd), 0 missing, -1 error */

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define WARM_MAX 64
@@ -37,11 +38,14 @@ static void collect(const char *id, const struct sb_record *r, void *arg)
 }
 
 /* A warm sandbox fits a create of the defaults: the default image as it is
- * now, the default disk size. */
+ * now, started with the default limits as they are now. */
 static bool fits(const struct app *app, const struct sb_record *r, const char *version)
 {
-	return !strcmp(r->image, app->conf->default_image) && !strcmp(r->image_version, version) &&
-	       !r->memory_mb && !r->pids && !r->cpu_millis && r->disk_mb == app->conf->disk_mb;
+	const struct conf *c = app->conf;
+
+	return !strcmp(r->image, c->default_image) && !strcmp(r->image_version, version) &&
+	       r->memory_mb == c->memory_mb && r->pids == c->pids_max && r->cpu_millis == c->cpu_millis &&
+	       r->disk_mb == c->disk_mb;
 }
 
 static bool asks_defaults(const struct app *app, const struct sb_record *want)
@@ -85,12 +89,27 @@ back:
 	return r;
 }
 
+/* A warm sandbox that is of no use any more (the default image or limits
+ * changed, or a crash left its record without its directory): stopped, its
+ * directory set aside (never reused: its uid range goes with it), its record
+ * dropped. */
+static void discard(struct app *app, const char *id)
+{
+	char aside[96];
+
+	cg_sandbox_kill(&app->cg, id, NULL);
+	snprintf(aside, sizeof aside, ".q%s-%lld", id, (long long)sb_now_ms());
+	renameat2(app->sandboxes_fd, id, app->sandboxes_fd, aside, RENAME_NOREPLACE);
+	store_drop(&app->store, id, NULL);
+	log_event(NULL, "sandbox.discarded", id, "aside=%s", aside);
+}
+
 int warm_claim(struct app *app, const char *id, const struct sb_record *want, struct sandbox_ref *sb,
 	       struct sb_err *err)
 {
 	struct warm_list l = { .n = 0 };
 	char version[64];
-	int r = 0;
+	int r = 0, i;
 
 	if (app->conf->warm_sandboxes <= 0 || app->cg.version != 1 || warm_name(id) ||
 	    !asks_defaults(app, want))
@@ -98,20 +117,26 @@ int warm_claim(struct app *app, const char *id, const struct sb_record *want, st
 	if (images_resolve(app->conf, app->conf->default_image, version, sizeof version, err) < 0 ||
 	    store_foreach_prefix(&app->store, WARM_PREFIX, collect, &l, err) < 0)
 		return -1;
-	for (int i = 0; i < l.n && r == 0; i++) {
+	for (i = 0; i < l.n; i++)
+		if (fits(app, &l.rec[i], version) && sandbox_alive(l.rec[i].init_pid, l.rec[i].init_start))
+			break;
+	if (i == l.n)
+		return 0;
+	/* as a cold start would: room first (the capacity lock is held until
+	 * the claim is done) */
+	if (capacity_make_room(app, id, err) < 0)
+		r = -1;
+	/* under the create lock no other claim runs: a rename that fails is a
+	 * warm sandbox a crash left without its directory (the filler discards
+	 * it), or a directory `id` without a record (made cold, which sets it
+	 * aside) */
+	for (; r == 0 && i < l.n; i++) {
 		if (!fits(app, &l.rec[i], version) || !sandbox_alive(l.rec[i].init_pid, l.rec[i].init_start))
 			continue;
-		/* as a cold start would: room first (the capacity lock is held
-		 * until the claim is done) */
-		if (capacity_make_room(app, id, err) < 0) {
-			r = -1;
-			break;
-		}
-		/* the claim: of two workers, one renames the directory */
 		if (renameat2(app->sandboxes_fd, l.id[i], app->sandboxes_fd, id, RENAME_NOREPLACE) < 0) {
 			if (errno == EEXIST)
-				break;	/* a directory `id` without a record: cold */
-			continue;	/* another worker took this one */
+				break;
+			continue;
 		}
 		sb->rec = l.rec[i];
 		r = take(app, l.id[i], id, sb, err);
@@ -125,10 +150,16 @@ int warm_claim(struct app *app, const char *id, const struct sb_record *want, st
 
 static int start_one(struct app *app, const char *id, bool create, struct sb_err *err)
 {
+	/* the limits it starts with, recorded: a claim checks they are still
+	 * the defaults (a reload may have changed them) */
+	struct sb_record want = {
+		.memory_mb = app->conf->memory_mb, .pids = app->conf->pids_max,
+		.cpu_millis = app->conf->cpu_millis, .disk_mb = app->conf->disk_mb,
+	};
 	struct sandbox_ref sb;
 	int fd = -1;
 
-	if (app_sandbox_get(app, id, create, NULL, &sb, err) == 0 && (fd = app_sandbox_connect(app, &sb, err)) >= 0) {
+	if (app_sandbox_get(app, id, create, &want, &sb, err) == 0 && (fd = app_sandbox_connect(app, &sb, err)) >= 0) {
 		close(fd);
 		if (create)
 			log_event(NULL, "sandbox.warm", id, "image=%s", sb.rec.image);
@@ -149,10 +180,14 @@ int warm_fill(struct app *app, struct sb_err *err)
 	    store_foreach_prefix(&app->store, WARM_PREFIX, collect, &l, err) < 0)
 		return -1;
 	for (int i = 0; i < l.n; i++) {
-		if (!fits(app, &l.rec[i], version))
-			continue;	/* of an older default: left stopped */
-		/* stopped with the service (or for capacity): nothing ever ran
-		 * in it, so it starts again as it was */
+		struct stat st;
+		if (!fits(app, &l.rec[i], version) ||
+		    fstatat(app->sandboxes_fd, l.id[i], &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			discard(app, l.id[i]);
+			continue;
+		}
+		/* stopped with the service: nothing ever ran in it, so it
+		 * starts again as it was */
 		if (!sandbox_alive(l.rec[i].init_pid, l.rec[i].init_start) &&
 		    start_one(app, l.id[i], false, err) < 0)
 			return -1;

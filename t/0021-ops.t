@@ -198,6 +198,10 @@ if [ -n "$IP" ]; then
 	like "$(cat "$CONF_DIR/remote")" 'answers only requests made on loopback' "saying why"
 	api POST /sandboxes/local-1 '{}'
 	is "$STATUS" 200 "on loopback the seed's no-auth mode serves"
+	api POST /sandboxes/local-2 '{}' -H 'X-Forwarded-For: 203.0.113.9'
+	is "$STATUS" 403 "but not a request a proxy on this host forwarded (X-Forwarded-For)"
+	api POST /sandboxes/local-2 '{}' -H 'Forwarded: for=203.0.113.9'
+	is "$STATUS" 403 "(Forwarded)"
 	ok $([ ! -e "$DATA/sandboxes/remote-1" ]; echo $?) "the remote request created nothing"
 	kill -QUIT "$(cat "$N2/nginx.pid")" 2>/dev/null
 else

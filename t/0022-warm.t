@@ -6,7 +6,10 @@
 . "${TOP_SRCDIR:-$(dirname "$0")/..}/t/lib.sh"
 [ -d /sys/fs/cgroup/unified ] && [ ! -f /sys/fs/cgroup/cgroup.controllers ] ||
 	skip_all "warm sandboxes need cgroup v1 (cgroup2 cannot rename a cgroup)"
-sbd_start --warm-sandboxes 2 --max-running 10
+CONF=$(mktemp /tmp/sbd-warm-conf.XXXXXX)
+printf 'warm-sandboxes = 2\nmax-running = 10\n' >"$CONF"
+sbd_start --config "$CONF"
+trap 'sbd_cleanup; rm -f "$CONF"' EXIT
 
 # warm_ids: the warm sandboxes whose init runs (their directories under DATA)
 warm_ids() {
@@ -98,13 +101,42 @@ for n in after1 after2; do
 	is "$(echo $(jqr .data.stdout))" "0 $n" "$n, taken from the warm ones after the race, is empty and named $n"
 done
 
+# a warm sandbox whose directory is gone (what a crash in the middle of a
+# claim leaves): creates go on, and the filler discards it
+GONE=$(warm_ids | head -n 1)
+GONE_INIT=$(warm_init "$GONE")
+mv "$DATA/sandboxes/$GONE" "$DATA/sandboxes/.moved-away"
+api POST /sandboxes/zeta "" --max-time 20
+is "$STATUS" 200 "a create answers while a warm sandbox has lost its directory (no lock is held twice)"
+for _ in $(seq 1 100); do [ -r "/proc/$GONE_INIT/status" ] || break; sleep 0.1; done
+ok $([ ! -r "/proc/$GONE_INIT/status" ]; echo $?) "the filler stops that warm sandbox's init"
+wait_warm 2
+ok $(! warm_ids | grep -qx "$GONE"; echo $?) "and two others run in its place"
+
+# new default limits at SIGHUP: the warm ones started with the old ones go
+OLD=$(warm_ids | sort)
+printf 'warm-sandboxes = 2\nmax-running = 10\nmemory-mb = 300\n' >"$CONF"
+kill -HUP "$(cat "$T_DIR/sandboxd.pid")"
+for _ in $(seq 1 300); do
+	NOW=$(warm_ids | sort)
+	[ "$(printf '%s\n' $NOW | wc -l)" -ge 2 ] && [ -z "$(comm -12 <(printf '%s\n' $OLD) <(printf '%s\n' $NOW))" ] && break
+	sleep 0.1
+done
+is "$(comm -12 <(printf '%s\n' $OLD) <(printf '%s\n' $NOW) | wc -l | tr -d ' ')" 0 \
+	"after a reload with another memory-mb, the warm sandboxes started before are replaced"
+api POST /sandboxes/eta
+api GET /sandboxes/eta
+is "$(jqr .data.limits.memoryMb)" 300 "a create then has the new default (300 MiB)"
+is "$(cat /sys/fs/cgroup/memory/sandboxd-"$INSTANCE"/eta/memory.limit_in_bytes)" $((300 << 20)) \
+	"and so has its cgroup"
+
 # a restart: the warm ones start again, the claimed ones keep their files
 kill -TERM "$(cat "$T_DIR/sandboxd.pid")"
 for _ in $(seq 1 300); do kill -0 "$(cat "$T_DIR/sandboxd.pid")" 2>/dev/null || break; sleep 0.1; done
 ok $([ "$(warm_ids | wc -l)" -eq 0 ]; echo $?) "the service's stop stops the warm sandboxes too" ||
 	diag "left: $(warm_ids) $(ls /sys/fs/cgroup/pids/sandboxd-"$INSTANCE"/ 2>&1 | tr '\n' ' ')"
-"$SANDBOXD" --data "$DATA" --instance "$INSTANCE" --workers 3 --uid-base "$UID_BASE" --uid-slots 64 \
-	--warm-sandboxes 2 --max-running 10 --pidfile "$T_DIR/sandboxd.pid" >>"$T_DIR/sandboxd.log" 2>&1 &
+"$SANDBOXD" --config "$CONF" --data "$DATA" --instance "$INSTANCE" --workers 3 --uid-base "$UID_BASE" --uid-slots 64 \
+	--pidfile "$T_DIR/sandboxd.pid" >>"$T_DIR/sandboxd.log" 2>&1 &
 wait_warm 2
 ok $? "after a restart two warm sandboxes run again"
 exec_in alpha 'cat /workspace/a.txt; hostname'
