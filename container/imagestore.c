@@ -115,31 +115,22 @@ int imgstore_put(struct imgstore *st, const char *name, struct json_object *rec,
 		      json_object_to_json_string_ext(rec, JSON_C_TO_STRING_PLAIN), err);
 }
 
+static bool add_image(const MDB_val *k, const MDB_val *v, void *arr)
+{
+	struct json_object *o = decode(v);
+
+	(void)k;
+	if (o)
+		json_object_array_add(arr, o);
+	return true;
+}
+
 int imgstore_list(struct imgstore *st, struct json_object **arr, struct sb_err *err)
 {
-	MDB_cursor *cur;
-	MDB_txn *txn;
-	MDB_val k, v;
-	int rc;
-
 	*arr = json_object_new_array();
 	if (!st)
 		return 0;
-	if ((rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn)))
-		return kv_fail(err, rc, "read");
-	if ((rc = mdb_cursor_open(txn, st->dbi, &cur))) {
-		mdb_txn_abort(txn);
-		return kv_fail(err, rc, "cursor");
-	}
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		struct json_object *o = decode(&v);
-		if (o)
-			json_object_array_add(*arr, o);
-	}
-	mdb_cursor_close(cur);
-	mdb_txn_abort(txn);
-	return 0;
+	return kv_scan(st->env, st->dbi, NULL, 0, add_image, *arr, err);
 }
 
 int image_rootfs_path(const char *dir, const char *name, const char *version, char *buf,

@@ -41,6 +41,29 @@ fail:
 	return kv_fail(err, rc, dir);
 }
 
+int kv_scan(MDB_env *env, MDB_dbi dbi, const void *prefix, size_t plen,
+	    bool (*fn)(const MDB_val *k, const MDB_val *v, void *arg), void *arg, struct sb_err *err)
+{
+	MDB_val k = { plen, (void *)prefix }, v;
+	MDB_cursor *cur;
+	MDB_txn *txn;
+	int rc;
+
+	if ((rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn)))
+		return kv_fail(err, rc, "read");
+	if ((rc = mdb_cursor_open(txn, dbi, &cur))) {
+		mdb_txn_abort(txn);
+		return kv_fail(err, rc, "cursor");
+	}
+	for (rc = mdb_cursor_get(cur, &k, &v, plen ? MDB_SET_RANGE : MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+		if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) || !fn(&k, &v, arg))
+			break;
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	return 0;
+}
+
 int kv_put(MDB_env *env, MDB_dbi dbi, const char *key, const char *val, struct sb_err *err)
 {
 	MDB_val k = { strlen(key), (void *)key }, v = { strlen(val), (void *)val };

@@ -4,6 +4,7 @@
 #define SB_KV_H
 
 #include <lmdb.h>
+#include <stdbool.h>
 
 #include "util.h"
 
@@ -14,6 +15,10 @@ int kv_fail(struct sb_err *err, int rc, const char *what);
  * the n named databases into dbis.  *env is NULL on error. */
 int kv_open(MDB_env **env, const char *dir, size_t mapsize, unsigned flags,
 	    const char *const *names, MDB_dbi *dbis, int n, struct sb_err *err);
+/* fn for every entry of dbi whose key starts with prefix (plen 0: every
+ * entry), in key order, in one read transaction; fn returns false to stop. */
+int kv_scan(MDB_env *env, MDB_dbi dbi, const void *prefix, size_t plen,
+	    bool (*fn)(const MDB_val *k, const MDB_val *v, void *arg), void *arg, struct sb_err *err);
 /* One put of key -> val (text) in a write transaction of its own. */
 int kv_put(MDB_env *env, MDB_dbi dbi, const char *key, const char *val, struct sb_err *err);
 

@@ -37,6 +37,17 @@ static int started_put(MDB_txn *txn, MDB_dbi dbi, const char *id, const struct s
 
 static int decode(const MDB_val *v, struct sb_record *r);
 
+/* A key as a C string in buf (false: too long for it, or empty). */
+static bool key_str(const MDB_val *k, char *buf, size_t len)
+{
+	if (k->mv_size == 0 || k->mv_size >= len)
+		return false;
+	memcpy(buf, k->mv_data, k->mv_size);
+	buf[k->mv_size] = '\0';
+	return true;
+}
+
+
 /* Once per data dir (a meta key says it is done): the index made from the
  * records written before it existed. */
 static int started_index_build(struct store *s, struct sb_err *err)
@@ -85,36 +96,32 @@ fail:
 	return kv_fail(err, rc, "started index");
 }
 
+struct started_scan {
+	void (*fn)(const char *id, pid_t pid, unsigned long long start, int64_t active_ms, void *arg);
+	void *arg;
+};
+
+static bool each_started(const MDB_val *k, const MDB_val *v, void *arg)
+{
+	struct started_scan *ss = arg;
+	struct started st;
+	char id[64];
+
+	if (key_str(k, id, sizeof id) && v->mv_size == sizeof st) {
+		memcpy(&st, v->mv_data, sizeof st);
+		ss->fn(id, (pid_t)st.pid, st.start, st.active_ms, ss->arg);
+	}
+	return true;
+}
+
 int store_foreach_started(struct store *s,
 			  void (*fn)(const char *id, pid_t pid, unsigned long long start, int64_t active_ms,
 				     void *arg),
 			  void *arg, struct sb_err *err)
 {
-	MDB_txn *txn;
-	MDB_cursor *cur;
-	MDB_val k, v;
-	int rc;
+	struct started_scan ss = { fn, arg };
 
-	if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)))
-		return kv_fail(err, rc, "read");
-	if ((rc = mdb_cursor_open(txn, s->started, &cur))) {
-		mdb_txn_abort(txn);
-		return kv_fail(err, rc, "cursor");
-	}
-	while ((rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0) {
-		struct started st;
-		char id[64];
-
-		if (k.mv_size == 0 || k.mv_size >= sizeof id || v.mv_size != sizeof st)
-			continue;
-		memcpy(id, k.mv_data, k.mv_size);
-		id[k.mv_size] = '\0';
-		memcpy(&st, v.mv_data, sizeof st);
-		fn(id, (pid_t)st.pid, st.start, st.active_ms, arg);
-	}
-	mdb_cursor_close(cur);
-	mdb_txn_abort(txn);
-	return 0;
+	return kv_scan(s->env, s->started, NULL, 0, each_started, &ss, err);
 }
 
 int store_forget_started(struct store *s, const char *const *ids, const pid_t *pids, size_t n,
@@ -223,6 +230,23 @@ static int decode(const MDB_val *v, struct sb_record *r)
 	json_object_put(o);
 	return 0;
 }
+
+struct rec_scan {
+	void (*fn)(const char *id, const struct sb_record *r, void *arg);
+	void *arg;
+};
+
+static bool each_record(const MDB_val *k, const MDB_val *v, void *arg)
+{
+	struct rec_scan *rs = arg;
+	struct sb_record r;
+	char id[64];
+
+	if (key_str(k, id, sizeof id) && decode(v, &r) == 0)
+		rs->fn(id, &r, rs->arg);
+	return true;
+}
+
 
 static int encode_put(struct store *s, MDB_txn *txn, const char *id, const struct sb_record *r)
 {
@@ -344,64 +368,18 @@ int store_update(struct store *s, const char *id, void (*fn)(struct sb_record *,
 int store_foreach(struct store *s, void (*fn)(const char *id, const struct sb_record *r, void *arg),
 		  void *arg, struct sb_err *err)
 {
-	MDB_txn *txn;
-	MDB_cursor *cur;
-	MDB_val k, v;
-	int rc;
+	struct rec_scan rs = { fn, arg };
 
-	if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)))
-		return kv_fail(err, rc, "read");
-	if ((rc = mdb_cursor_open(txn, s->sandboxes, &cur))) {
-		mdb_txn_abort(txn);
-		return kv_fail(err, rc, "cursor");
-	}
-	while ((rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0) {
-		struct sb_record r;
-		char id[64];
-
-		if (k.mv_size == 0 || k.mv_size >= sizeof id || decode(&v, &r) < 0)
-			continue;
-		memcpy(id, k.mv_data, k.mv_size);
-		id[k.mv_size] = '\0';
-		fn(id, &r, arg);
-	}
-	mdb_cursor_close(cur);
-	mdb_txn_abort(txn);
-	return 0;
+	return kv_scan(s->env, s->sandboxes, NULL, 0, each_record, &rs, err);
 }
 
 int store_foreach_prefix(struct store *s, const char *prefix,
 			 void (*fn)(const char *id, const struct sb_record *r, void *arg), void *arg,
 			 struct sb_err *err)
 {
-	size_t plen = strlen(prefix);
-	MDB_val k = { plen, (void *)prefix }, v;
-	MDB_cursor *cur;
-	MDB_txn *txn;
-	int rc;
+	struct rec_scan rs = { fn, arg };
 
-	if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)))
-		return kv_fail(err, rc, "read");
-	if ((rc = mdb_cursor_open(txn, s->sandboxes, &cur))) {
-		mdb_txn_abort(txn);
-		return kv_fail(err, rc, "cursor");
-	}
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
-	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		struct sb_record r;
-		char id[64];
-
-		if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen))
-			break;
-		if (k.mv_size >= sizeof id || decode(&v, &r) < 0)
-			continue;
-		memcpy(id, k.mv_data, k.mv_size);
-		id[k.mv_size] = '\0';
-		fn(id, &r, arg);
-	}
-	mdb_cursor_close(cur);
-	mdb_txn_abort(txn);
-	return 0;
+	return kv_scan(s->env, s->sandboxes, prefix, strlen(prefix), each_record, &rs, err);
 }
 
 int store_claim(struct store *s, const char *from, const char *to, struct sb_record *r, struct sb_err *err)
@@ -477,37 +455,30 @@ int store_proc_get(struct store *s, const char *key, char **json, struct sb_err 
 	return rc == MDB_NOTFOUND ? 0 : kv_fail(err, rc, "get");
 }
 
+struct text_scan {
+	void (*fn)(const char *key, const char *json, void *arg);
+	void *arg;
+};
+
+static bool each_text(const MDB_val *k, const MDB_val *v, void *arg)
+{
+	struct text_scan *ts = arg;
+	char key[160], *json;
+
+	if (key_str(k, key, sizeof key) && (json = strndup(v->mv_data, v->mv_size))) {
+		ts->fn(key, json, ts->arg);
+		free(json);
+	}
+	return true;
+}
+
 int store_proc_foreach(struct store *s, const char *prefix,
 		       void (*fn)(const char *key, const char *json, void *arg), void *arg,
 		       struct sb_err *err)
 {
-	size_t plen = strlen(prefix);
-	MDB_val k = { plen, (void *)prefix }, v;
-	MDB_cursor *cur;
-	MDB_txn *txn;
-	int rc;
+	struct text_scan ts = { fn, arg };
 
-	if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)))
-		return kv_fail(err, rc, "read");
-	if ((rc = mdb_cursor_open(txn, s->procs, &cur))) {
-		mdb_txn_abort(txn);
-		return kv_fail(err, rc, "cursor");
-	}
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
-	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		char key[160], *json;
-		if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) || k.mv_size >= sizeof key)
-			break;
-		memcpy(key, k.mv_data, k.mv_size);
-		key[k.mv_size] = '\0';
-		json = strndup(v.mv_data, v.mv_size);
-		if (json)
-			fn(key, json, arg);
-		free(json);
-	}
-	mdb_cursor_close(cur);
-	mdb_txn_abort(txn);
-	return 0;
+	return kv_scan(s->env, s->procs, prefix, strlen(prefix), each_text, &ts, err);
 }
 
 int store_proc_del(struct store *s, const char *key, struct sb_err *err)
@@ -596,34 +567,34 @@ int store_history_add(struct store *s, const char *id, const char *json, int max
 	return 0;
 }
 
+struct history_scan {
+	void (*fn)(const char *json, void *arg);
+	void *arg;
+	size_t plen;
+};
+
+static bool each_history(const MDB_val *k, const MDB_val *v, void *arg)
+{
+	struct history_scan *hs = arg;
+	char *json;
+
+	/* "<id>/" and 16 hex digits: not "<id>/x" of some other shape */
+	if (k->mv_size == hs->plen + 16 && (json = strndup(v->mv_data, v->mv_size))) {
+		hs->fn(json, hs->arg);
+		free(json);
+	}
+	return true;
+}
+
 int store_history_foreach(struct store *s, const char *id, void (*fn)(const char *json, void *arg),
 			  void *arg, struct sb_err *err)
 {
 	char prefix[80];
-	size_t plen = (size_t)snprintf(prefix, sizeof prefix, "%s/", id);
-	MDB_val k = { plen, prefix }, v;
-	MDB_cursor *cur;
-	MDB_txn *txn;
-	int rc;
+	struct history_scan hs = { fn, arg, (size_t)snprintf(prefix, sizeof prefix, "%s/", id) };
 
 	if (!s->henv)
 		return sb_fail(err, 503, 0, "the history database is unavailable (see the service log)");
-	if ((rc = mdb_txn_begin(s->henv, NULL, MDB_RDONLY, &txn)))
-		return kv_fail(err, rc, "read");
-	if ((rc = mdb_cursor_open(txn, s->history, &cur))) {
-		mdb_txn_abort(txn);
-		return kv_fail(err, rc, "cursor");
-	}
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && k.mv_size == plen + 16 &&
-	     !memcmp(k.mv_data, prefix, plen); rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		char *json = strndup(v.mv_data, v.mv_size);
-		if (json)
-			fn(json, arg);
-		free(json);
-	}
-	mdb_cursor_close(cur);
-	mdb_txn_abort(txn);
-	return 0;
+	return kv_scan(s->henv, s->history, prefix, hs.plen, each_history, &hs, err);
 }
 
 long long store_bytes(struct store *s)
