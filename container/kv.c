@@ -57,7 +57,7 @@ int kv_scan(MDB_env *env, MDB_dbi dbi, const void *prefix, size_t plen,
 	}
 	for (rc = mdb_cursor_get(cur, &k, &v, plen ? MDB_SET_RANGE : MDB_FIRST); rc == 0;
 	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
-		if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) || !fn(&k, &v, arg))
+		if (k.mv_size < plen || (plen && memcmp(k.mv_data, prefix, plen)) || !fn(&k, &v, arg))
 			break;
 	mdb_cursor_close(cur);
 	mdb_txn_abort(txn);

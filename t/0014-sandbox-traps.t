@@ -63,7 +63,9 @@ done
 diag "workers' peak RSS after the huge listing: $HWM kB"
 ok $([ "$HWM" -lt 262144 ]; echo $?) "no worker grew past 256 MiB for it"
 
-# a clone killed at its deadline whose sibling directory the sandbox removed
+# a clone killed at its deadline whose sibling directory the sandbox removed:
+# the removal starts once the clone is connected and waiting (the server
+# says when it accepted), so it is the deadline that ends the clone
 python3 -c '
 import socket, sys
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -71,13 +73,19 @@ s.bind(("127.0.0.1", 0)); s.listen(8)
 print(s.getsockname()[1], flush=True)
 c = []
 while True:
-    c.append(s.accept())' >"$T_DIR/silent.port" &
+    c.append(s.accept())
+    print("accepted", flush=True)' >"$T_DIR/silent.port" &
 SRV=$!
 for _ in $(seq 1 100); do [ -s "$T_DIR/silent.port" ] && break; sleep 0.05; done
 SPORT=$(head -n 1 "$T_DIR/silent.port")
+curl -s -o /dev/null -w '%{http_code}' --max-time 60 -X POST -H 'Content-Type: application/json' \
+	-d "{\"repoUrl\":\"http://127.0.0.1:$SPORT/x.git\",\"directory\":\"x\"}" \
+	"$BASE/sandboxes/a/clone" >"$T_DIR/clone.status" &
+CLONE=$!
+for _ in $(seq 1 100); do grep -q accepted "$T_DIR/silent.port" && break; sleep 0.05; done
 api POST /sandboxes/a/processes '{"processId": "rm", "command": "while :; do rm -rf /workspace/*.sandboxd-clone-*; sleep 0.01; done"}'
-api POST /sandboxes/a/clone "{\"repoUrl\":\"http://127.0.0.1:$SPORT/x.git\",\"directory\":\"x\"}"
-is "$STATUS" 504 "the clone times out (504)"
+wait "$CLONE"
+is "$(cat "$T_DIR/clone.status")" 504 "the clone times out (504)"
 kill "$SRV" 2>/dev/null
 is "$(sbd_workers)" "$W0" "no worker died on any of it"
 unlike "$(cat "$T_DIR/sandboxd.log")" 'died' "the log has no dead worker"
