@@ -69,7 +69,9 @@ int stage_begin(const struct imagetool *t, const char *name, struct stage *s, st
 			       "at most %d characters, not '%s')", name, IMAGE_NAME_MAX, IMAGE_BUILTIN);
 	if (snprintf(namedir, sizeof namedir, "%s/%s", t->images_dir, name) >= (int)sizeof namedir)
 		return sb_fail(err, 400, ENAMETOOLONG, "images dir path too long");
-	if (sb_mkdir_p(namedir, 0755) < 0)
+	/* root's only, the stage too: its files are the tarball's or the
+	 * packages' (setuid programs, 1777 dirs) until publish clears them */
+	if (sb_mkdir_p(namedir, 0700) < 0)
 		return sb_syserr(err, "mkdir %s", namedir);
 	snprintf(lock, sizeof lock, "%s/.lock", namedir);
 	fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -85,7 +87,7 @@ int stage_begin(const struct imagetool *t, const char *name, struct stage *s, st
 	snprintf(s->dir, sizeof s->dir, "%s/.stage-%d", namedir, (int)getpid());
 	snprintf(s->rootfs, sizeof s->rootfs, "%s/rootfs", s->dir);
 	snprintf(s->log, sizeof s->log, "%s/build.log", s->dir);
-	if (mkdir(s->dir, 0755) < 0 || mkdir(s->rootfs, 0755) < 0)
+	if (mkdir(s->dir, 0700) < 0 || mkdir(s->rootfs, 0755) < 0)
 		return sb_syserr(err, "mkdir %s", s->rootfs);
 	s->logfd = open(s->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (s->logfd < 0)
@@ -274,10 +276,20 @@ int stage_publish(const struct imagetool *t, const char *name, struct stage *s,
 	char version[64], dest[PATH_MAX + 80], stamp[32];
 	struct imgstore *st = NULL;
 	long long bytes, files;
+	long cleared;
 	time_t now = time(NULL);
 	struct tm tm;
 	int r;
 
+	if (image_make_inert(s->rootfs, &cleared, err) < 0)
+		return -1;
+	if (cleared) {
+		fprintf(stderr, "sandboxd-image: cleared the setuid/setgid bits of %ld file%s "
+			"(sandboxes mount images nosuid: they would do nothing there)\n", cleared,
+			cleared == 1 ? "" : "s");
+		dprintf(s->logfd, "==> cleared the setuid/setgid bits of %ld file%s\n", cleared,
+			cleared == 1 ? "" : "s");
+	}
 	if (tree_size(s->rootfs, &bytes, &files) < 0)
 		return sb_syserr(err, "measure %s", s->rootfs);
 	gmtime_r(&now, &tm);

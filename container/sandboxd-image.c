@@ -1,6 +1,7 @@
 /* sandboxd-image: build, import and list the images sandboxes start from. */
 #include "config.h"
 
+#include "imagestore.h"
 #include "imagetool.h"
 
 #include <getopt.h>
@@ -59,8 +60,14 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	cmd = argv[optind];
-	if (strcmp(cmd, "list") != 0 && geteuid() != 0) {
-		fprintf(stderr, "sandboxd-image: %s needs root (chroot, mounts, file owners)\n", cmd);
+	if (geteuid() != 0) {
+		fprintf(stderr, "sandboxd-image: %s needs root (the images dir is root's only; "
+			"chroot, mounts, file owners)\n", cmd);
+		return 1;
+	}
+	/* a store an older version made open to every local user: close it */
+	if (imgstore_secure(t.images_dir, &err) < 0) {
+		fprintf(stderr, "sandboxd-image: %s\n", err.msg);
 		return 1;
 	}
 	nargs = argc - optind - 1;

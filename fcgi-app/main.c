@@ -5,6 +5,7 @@
 #include "cgroup.h"
 #include "conf.h"
 #include "images.h"
+#include "imagestore.h"
 #include "pool.h"
 #include "router.h"
 #include "rootfs.h"
@@ -26,11 +27,13 @@ static int mkdir_mode(const char *path, mode_t mode)
 }
 
 /* <data> 0711: traversable (the web server reaches run/), not listable;
- * sandboxes/ and db/ root only; run/ open to the socket's group. */
+ * sandboxes/, db/ and images/ root only (an image's files keep their
+ * setuid bits and 1777 dirs: imagestore.h); run/ open to the socket's
+ * group. */
 static int prepare_data_dir(const struct conf *c)
 {
 	static const struct { const char *name; mode_t mode; } dirs[] = {
-		{ "", 0711 }, { "/sandboxes", 0700 }, { "/db", 0700 }, { "/images", 0755 },
+		{ "", 0711 }, { "/sandboxes", 0700 }, { "/db", 0700 }, { "/images", 0700 },
 		{ "/run", 0755 }, { "/spares", 0700 },
 	};
 	char path[PATH_MAX + 32];
@@ -69,6 +72,10 @@ int main(int argc, char **argv)
 	umask(022);
 	if (prepare_data_dir(&c) < 0)
 		return 1;
+	if (imgstore_secure(c.images_dir, &err) < 0) {
+		fprintf(stderr, "sandboxd: images: %s\n", err.msg);
+		return 1;
+	}
 	if (image_host_ensure(c.image_dir, &err) < 0) {
 		fprintf(stderr, "sandboxd: host image: %s\n", err.msg);
 		return 1;

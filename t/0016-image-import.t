@@ -83,6 +83,7 @@ unlike "$(img list)" '^evil ' "and nothing was registered"
 is "$(ls -A "$IMAGES/evil")" .lock "nor left behind (the stage is removed)"
 out=$(img import nodes "$W/nodes.tar" 2>&1)
 is "$?" 0 "a tarball with a device node and a setuid file imports" || diag "$out"
+like "$out" "cleared the setuid/setgid bits of 1 file " "saying it cleared the setuid bit"
 
 sbd_start --images "$IMAGES"
 trap 'rm -rf "$W"; sbd_cleanup' EXIT
@@ -103,8 +104,11 @@ api POST /sandboxes/t2 '{"image": "nodes"}'
 exec_in t2 'cat /mem | head -c 16 | wc -c; echo x > /mem; echo rc=$?'
 like "$(jqr .data.stdout)$(jqr .data.stderr)" 'rc=1' "the image's device node /dev/mem (1,1) cannot be written (nodev)"
 unlike "$(jqr .data.stdout)" '^16' "nor read"
-exec_in t2 'stat -c "%a %u" /suid/sh; /bin/drop /suid/sh -c "id -u; grep ^Uid /proc/self/status"'
-like "$(jqr .data.stdout | tr '\n' ' ')" '^4755 0 500 Uid:' "the image's setuid-root shell, run by uid 500, stays 500 (nosuid)"
+is "$(stat -c %a "$(ls -d "$IMAGES"/nodes/*/rootfs)/suid/sh")" 755 \
+	"the image's setuid-root shell is stored without its setuid bit (t/0023)"
+# the sandbox's root gives it back (a copy-up): nosuid is what holds
+exec_in t2 'chmod 4755 /suid/sh; stat -c "%a %u" /suid/sh; /bin/drop /suid/sh -c "id -u; grep ^Uid /proc/self/status"'
+like "$(jqr .data.stdout | tr '\n' ' ')" '^4755 0 500 Uid:' "the image's shell, setuid-root again, run by uid 500, stays 500 (nosuid)"
 unlike "$(jqr .data.stdout | grep Uid)" '[[:space:]]0([[:space:]]|$)' "none of its uids is 0"
 
 done_testing
