@@ -262,7 +262,8 @@ static int secure_versions(const char *dir, const char *name, int namefd, struct
 
 int imgstore_secure(const char *dir, struct sb_err *err)
 {
-	cleanup_close int top = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	/* the dir itself as configured (it may be a link); nothing below it */
+	cleanup_close int top = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	struct dirent *e;
 	int r = 0;
 	DIR *d;

@@ -284,11 +284,11 @@ int stage_publish(const struct imagetool *t, const char *name, struct stage *s,
 	if (image_make_inert(s->rootfs, &cleared, err) < 0)
 		return -1;
 	if (cleared) {
-		fprintf(stderr, "sandboxd-image: cleared the setuid/setgid bits of %ld file%s "
-			"(sandboxes mount images nosuid: they would do nothing there)\n", cleared,
-			cleared == 1 ? "" : "s");
-		dprintf(s->logfd, "==> cleared the setuid/setgid bits of %ld file%s\n", cleared,
-			cleared == 1 ? "" : "s");
+		fprintf(stderr, "sandboxd-image: cleared the setuid/setgid bits and capabilities "
+			"of %ld file%s (sandboxes mount images nosuid: they would do nothing there)\n",
+			cleared, cleared == 1 ? "" : "s");
+		dprintf(s->logfd, "==> cleared the setuid/setgid bits and capabilities of %ld file%s\n",
+			cleared, cleared == 1 ? "" : "s");
 	}
 	if (tree_size(s->rootfs, &bytes, &files) < 0)
 		return sb_syserr(err, "measure %s", s->rootfs);

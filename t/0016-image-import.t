@@ -83,7 +83,7 @@ unlike "$(img list)" '^evil ' "and nothing was registered"
 is "$(ls -A "$IMAGES/evil")" .lock "nor left behind (the stage is removed)"
 out=$(img import nodes "$W/nodes.tar" 2>&1)
 is "$?" 0 "a tarball with a device node and a setuid file imports" || diag "$out"
-like "$out" "cleared the setuid/setgid bits of 1 file " "saying it cleared the setuid bit"
+like "$out" "cleared the setuid/setgid bits and capabilities of 1 file " "saying it cleared the setuid bit"
 
 sbd_start --images "$IMAGES"
 trap 'rm -rf "$W"; sbd_cleanup' EXIT
