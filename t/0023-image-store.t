@@ -104,12 +104,17 @@ is "$(ls -A "$IMAGES/stall")" .lock "and leaves no stage"
 age() {	# as older versions left it: 0755 dirs, the setuid bit stored
 	chmod 0755 "$IMAGES" "$IMAGES/suid" "$VERDIR"
 	chmod 04755 "$ROOTFS/bin/euid"
+	# (a package's postinst may setcap: a build keeps what it does)
+	[ -z "$SETCAP" ] || setcap cap_net_raw+ep "$ROOTFS/bin/egid"
 }
+SETCAP=$(command -v setcap)	# libcap2-bin, where installed
 age
 is "$(nobody "$ROOTFS/bin/euid" 2>&1)" 0 "(an open store is the hole: euid 0 for a host user)"
+[ -z "$SETCAP" ] || like "$(getcap "$ROOTFS/bin/egid")" cap_net_raw "(and a file capability is stored)"
 img list >/dev/null
 is "$(modes "$IMAGES" "$IMAGES/suid" "$VERDIR" "$ROOTFS/bin/euid")" "700 700 700 755" \
 	"sandboxd-image list (as root) tightens it, and clears the setuid bit"
+[ -z "$SETCAP" ] || is "$(getcap "$ROOTFS/bin/egid")" "" "and the file capability"
 age
 
 sbd_start --images "$IMAGES"
