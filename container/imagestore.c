@@ -160,8 +160,12 @@ static int inert_entry(const char *path, const struct stat *st, int flag, struct
 	if (!(st->st_mode & (S_ISUID | S_ISGID)) && !caps)
 		return 0;
 	fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &now) < 0 || !S_ISREG(now.st_mode))
-		return 0;	/* gone, or not a file any more: nothing to run */
+	if (fd < 0)	/* gone, or a symlink now: nothing to run */
+		return errno == ENOENT || errno == ELOOP ? 0 : -1;
+	if (fstat(fd, &now) < 0)
+		return -1;
+	if (!S_ISREG(now.st_mode))
+		return 0;
 	snprintf(self, sizeof self, "/proc/self/fd/%d", fd);
 	if (caps && removexattr(self, CAPS_XATTR) < 0 && errno != ENODATA)
 		return -1;

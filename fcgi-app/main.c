@@ -28,8 +28,7 @@ static int mkdir_mode(const char *path, mode_t mode)
 
 /* <data> 0711: traversable (the web server reaches run/), not listable;
  * sandboxes/, db/ and images/ root only (an image's files keep their
- * setuid bits and 1777 dirs: imagestore.h); run/ open to the socket's
- * group. */
+ * owners and 1777 dirs: imagestore.h); run/ open to the socket's group. */
 static int prepare_data_dir(const struct conf *c)
 {
 	static const struct { const char *name; mode_t mode; } dirs[] = {
