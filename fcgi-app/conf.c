@@ -109,11 +109,11 @@ static bool host_name_ok(const char *s, size_t n)
 	size_t k = 0;
 
 	if (n > 2 && s[0] == '[' && s[n - 1] == ']') {
-		while (k < n - 2 && strchr("0123456789abcdefABCDEF:.", s[k + 1]))
+		while (k < n - 2 && s[k + 1] && strchr("0123456789abcdefABCDEF:.", s[k + 1]))
 			k++;
 		return k == n - 2;
 	}
-	while (k < n && strchr(name, s[k]))
+	while (k < n && s[k] && strchr(name, s[k]))
 		k++;
 	return n > 0 && n <= 253 && k == n;
 }
@@ -133,8 +133,12 @@ static bool origin_ok(const char *s, size_t n)
 	colon = memchr(colon, ':', (size_t)(end - colon));
 	if (!colon)
 		return host_name_ok(host, (size_t)(end - host));
-	return colon + 1 < end && strspn(colon + 1, "0123456789") >= (size_t)(end - colon - 1) &&
-	       end - colon - 1 <= 5 && host_name_ok(host, (size_t)(colon - host));
+	if (end - colon < 2 || end - colon > 6)
+		return false;
+	for (const char *d = colon + 1; d < end; d++)
+		if (*d < '0' || *d > '9')
+			return false;
+	return host_name_ok(host, (size_t)(colon - host));
 }
 
 /* A list setting: every entry passes ok(); an empty list when may_empty. */
