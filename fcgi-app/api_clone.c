@@ -49,12 +49,40 @@ static bool host_address(const struct sockaddr *sa, const struct conf *c)
 	return mine && !clone_addr_listed(sa, c->clone_allow, c->nclone_allow);
 }
 
-/* A connected socket to one allowed address of host:port, or -1 with why. */
+/* Whether the address policy lets a clone reach sa. */
+static bool may_reach(const struct sockaddr *sa, const struct conf *c)
+{
+	return clone_addr_allowed(sa, c->clone_allow, c->nclone_allow) && !host_address(sa, c);
+}
+
+/* A URL's host given as an address (127.0.0.1, 127.1, 0x7f000001, [::1]):
+ * refused before anything is fetched when the policy refuses it; false
+ * for a name, which the broker vets once resolved. */
+static bool literal_refused(const struct conf *c, const struct clone_url *u, char *why, size_t len)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV };
+	struct addrinfo *res = NULL;
+	bool refused;
+
+	if (getaddrinfo(u->host, u->port, &hints, &res))
+		return false;
+	refused = !may_reach(res->ai_addr, c);
+	freeaddrinfo(res);
+	if (refused)
+		snprintf(why, len, "connection to %s:%s refused: an address this service may not reach "
+			 "(clone-allow names the ranges an operator allows)", u->host, u->port);
+	return refused;
+}
+
+/* A connected socket to one allowed address of host:port; -1 with why, -2
+ * when the policy refused every address (the caller's request, not the
+ * remote side, is at fault). */
 static int dial(const struct conf *c, const char *host, const char *port, char *why, size_t len)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV };
 	struct addrinfo *res = NULL;
 	int fd = -1, r;
+	bool tried = false;
 
 	/* the host's resolver: the sandbox's /etc/hosts is the sandbox's to write */
 	r = getaddrinfo(host, port, &hints, &res);
@@ -64,9 +92,9 @@ static int dial(const struct conf *c, const char *host, const char *port, char *
 	}
 	snprintf(why, len, "%s resolves only to addresses this service may not reach", host);
 	for (struct addrinfo *a = res; a && fd < 0; a = a->ai_next) {
-		if (!clone_addr_allowed(a->ai_addr, c->clone_allow, c->nclone_allow) ||
-		    host_address(a->ai_addr, c))
+		if (!may_reach(a->ai_addr, c))
 			continue;
+		tried = true;
 		fd = socket(a->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 		if (fd < 0)
 			continue;
@@ -89,7 +117,7 @@ static int dial(const struct conf *c, const char *host, const char *port, char *
 		fcntl(fd, F_SETFL, 0);
 	}
 	freeaddrinfo(res);
-	return fd;
+	return fd < 0 && !tried ? -2 : fd;
 }
 
 /* Progress to a streaming client: at most every 200 ms, and the last. */
@@ -97,6 +125,7 @@ struct progress {
 	struct sse *sse;	/* NULL: not streaming */
 	int64_t last_ms;
 	const char *rid;	/* the request, for the log */
+	char refused[512];	/* the policy refused a connection: why; "" none */
 };
 
 static void report_progress(struct progress *pg, const struct sb_clone_progress *p, bool force)
@@ -147,6 +176,8 @@ static bool broker_serve(const struct conf *c, const struct clone_url *u, int br
 		snprintf(why, sizeof why, "only %s:%s may be reached (no redirects)", u->host, u->port);
 	else
 		fd = dial(c, host, port, why, sizeof why);
+	if (fd == -2)
+		snprintf(pg->refused, sizeof pg->refused, "connection to %s:%s refused: %s", host, port, why);
 	if (fd >= 0) {
 		r.type = SB_MSG_CONNECTED;
 		sb_msg_send(brk, &r, NULL, 0, &fd, 1);
@@ -241,7 +272,7 @@ void api_clone(struct app *app, struct http_req *req, const char *id)
 	const char *url, *d, *branch;
 	bool bad = false, stream = false;
 	struct sse sse;
-	struct progress pg = { NULL, 0, req->rid };
+	struct progress pg = { NULL, 0, req->rid, "" };
 	int ctl = -1, brk = -1, ca;
 
 	if (!o)
@@ -266,6 +297,10 @@ void api_clone(struct app *app, struct http_req *req, const char *id)
 	}
 	if (clone_url_parse(url, &u, msg, sizeof msg) < 0) {
 		http_reply_error(req, 400, "%s", msg);
+		goto out;
+	}
+	if (literal_refused(req->conf, &u, pg.refused, sizeof pg.refused)) {
+		http_reply_error(req, 403, "clone failed: %s", pg.refused);
 		goto out;
 	}
 	branch = string_opt(req, o, "branch", 255, &bad);
@@ -314,6 +349,12 @@ void api_clone(struct app *app, struct http_req *req, const char *id)
 	if (run_clone(req->conf, &u, ctl, brk, &pg, &info, &err) < 0 ||
 	    sandbox_file_end(ctl, 10000, &err) < 0) {
 		int st = err.status ? err.status : 500;
+		/* what failed it was our policy refusing the caller's URL, not
+		 * the remote side: 403, and our own words for it */
+		if (st == 502 && pg.refused[0]) {
+			st = 403;
+			snprintf(err.msg, sizeof err.msg, "%s", pg.refused);
+		}
 		if (st == 504) {
 			remove_leftover(app, &sb, ctl, tmp);
 			ctl = -1;
@@ -323,13 +364,13 @@ void api_clone(struct app *app, struct http_req *req, const char *id)
 		if (stream) {
 			struct json_object *e = json_object_new_object();
 			char m[700];
-			snprintf(m, sizeof m, "%s%s", st == 502 ? "clone failed: " : "", err.msg);
+			snprintf(m, sizeof m, "%s%s", st == 502 || st == 403 ? "clone failed: " : "", err.msg);
 			json_object_object_add(e, "type", json_object_new_string("error"));
 			json_object_object_add(e, "status", json_object_new_int(st));
 			json_object_object_add(e, "error", json_object_new_string(m));
 			sse_event(&sse, e);
 		} else {
-			http_reply_error(req, st, "%s%s", st == 502 ? "clone failed: " : "", err.msg);
+			http_reply_error(req, st, "%s%s", st == 502 || st == 403 ? "clone failed: " : "", err.msg);
 		}
 		goto out;
 	}

@@ -209,7 +209,8 @@ void api_file_read(struct app *app, struct http_req *req, const char *id)
 	}
 	if (raw) {
 		/* streamed, never whole in memory; the size is known up front */
-		http_begin_raw(req, 200, mime_of(path, true), info.size);
+		const char *base = strrchr(path, '/');
+		http_begin_raw(req, 200, mime_of(path, true), info.size, base ? base + 1 : path);
 		if (stream_out(req, data, info.size) < 0)
 			FCGX_SetExitStatus(1, req->fcgi->out);	/* cut short: the client sees it */
 		sandbox_file_end(ctl, FILE_TIMEOUT_MS, NULL);

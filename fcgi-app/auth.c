@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include "auth.h"
+#include "conf.h"
 #include "http.h"
 
 #include <arpa/inet.h>
@@ -200,6 +201,75 @@ bool auth_check(const struct auth_tokens *a, bool allow_remote, struct http_req 
 	req->who = t->name;
 	if (need == AUTH_PROJECT && !t->all && strncmp(project_id, t->scope, strlen(t->scope))) {
 		http_reply_error(req, 403, "token %s may not use sandbox %s", t->name, project_id);
+		return false;
+	}
+	return true;
+}
+
+/* Whether the list (entries separated by commas or blanks, as conf.c
+ * checked them) holds s[0..n), case aside. */
+static bool list_has(const char *list, const char *s, size_t n)
+{
+	for (const char *p = list + strspn(list, ", \t"); *p; p += strspn(p, ", \t")) {
+		size_t len = strcspn(p, ", \t");
+		if (len == n && !strncasecmp(p, s, n))
+			return true;
+		p += len;
+	}
+	return false;
+}
+
+/* "name", "name:port", "[v6]" or "[v6]:port": whether the name is allowed. */
+static bool host_allowed(const char *list, const char *host)
+{
+	size_t n = host[0] == '[' ? strcspn(host, "]") + 1 : strcspn(host, ":");
+	const char *port;
+
+	if (host[0] == '[' && host[n - 1] != ']')
+		return false;
+	port = host + n;
+	if (*port && (*port != ':' || strspn(port + 1, "0123456789") != strlen(port + 1)))
+		return false;
+	return list_has(list, host, n);
+}
+
+bool auth_browser_check(const struct conf *c, struct http_req *req)
+{
+	const char *host = http_param(req, "HTTP_HOST"), *origin = http_param(req, "HTTP_ORIGIN");
+	const char *site = http_param(req, "HTTP_SEC_FETCH_SITE");
+
+	if (c->tokens) {
+		req->cors_origin = c->cors_origin;
+		req->vary_origin = strcmp(c->cors_origin, "*") != 0;
+		return true;
+	}
+	/* the answer depends on the Origin: no cache may hand it to another */
+	req->cors_origin = NULL;
+	req->vary_origin = true;
+	/* a page whose name was rebound to 127.0.0.1 still sends its own name;
+	 * no Host at all (HTTP/1.0) is no browser's */
+	if (*host && !host_allowed(c->allowed_hosts, host)) {
+		http_reply_error(req, 403, "Host %.200s is not a name this server answers to without "
+				 "tokens; add it to allowed-hosts (or configure tokens-file)", host);
+		return false;
+	}
+	if (*origin) {
+		if (!list_has(c->allowed_origins, origin, strlen(origin))) {
+			http_reply_error(req, 403, "a web page of %.200s sent this request and this server, "
+					 "without tokens, answers only pages of allowed-origins; add the "
+					 "origin to allowed-origins to allow it (or configure tokens-file)",
+					 origin);
+			return false;
+		}
+		req->cors_origin = origin;
+		return true;
+	}
+	/* a browser that sends no Origin (a GET, a link) still says where from */
+	if (!strcasecmp(site, "cross-site") || !strcasecmp(site, "same-site")) {
+		http_reply_error(req, 403, "a web page of another site sent this request (Sec-Fetch-Site: "
+				 "%.20s) and this server, without tokens, answers only pages of "
+				 "allowed-origins; add the page's origin to allowed-origins to allow it "
+				 "(or configure tokens-file)", site);
 		return false;
 	}
 	return true;

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 
+struct conf;
 struct http_req;
 
 struct auth_token {
@@ -34,5 +35,14 @@ enum auth_need {
  * token's name when one was presented and valid. */
 bool auth_check(const struct auth_tokens *a, bool allow_remote, struct http_req *req,
 		enum auth_need need, const char *project_id);
+
+/* Who may call us from a browser, decided before routing: with tokens
+ * anyone (a browser does not send a bearer token on its own), answered
+ * with the configured cors-origin.  Without tokens a request whose Host
+ * is not in allowed-hosts (a DNS-rebound name), or that a web page of
+ * another origin sent (an Origin, or Sec-Fetch-Site cross-site or
+ * same-site, not in allowed-origins), is answered 403 here; an allowed
+ * Origin is echoed, never "*".  Sets req's CORS answer either way. */
+bool auth_browser_check(const struct conf *c, struct http_req *req);
 
 #endif

@@ -26,7 +26,11 @@ static void usage(FILE *f)
 	      "  --instance NAME     names this service's cgroups (default sandboxd)\n"
 	      "  --uid-base N        first host uid for sandboxes (default 268435456)\n"
 	      "  --uid-slots N       sandboxes that may exist, 65536 ids each (default 4096)\n"
-	      "  --cors-origin O     Access-Control-Allow-Origin (default *)\n"
+	      "  --cors-origin O     Access-Control-Allow-Origin with tokens (default *)\n"
+	      "  --allowed-hosts L   without tokens, the names the Host header may give\n"
+	      "                      (any port; default localhost 127.0.0.1 [::1])\n"
+	      "  --allowed-origins L without tokens, the web origins (https://app.example)\n"
+	      "                      whose pages may call the API (default: none)\n"
 	      "  --max-body BYTES    largest JSON request body (default 1048576)\n"
 	      "  --max-file-mb N     largest file read or written raw (default 1024)\n"
 	      "  --timeout MS        default exec timeout (default 60000)\n"
@@ -95,6 +99,70 @@ static int parse_bool(const char *s, bool *out)
 	return 0;
 }
 
+#define LIST_SEP ", \t"
+
+/* An allowed-hosts entry: a DNS name or IPv4 address, or an IPv6 address
+ * in brackets as a Host header gives it; no port (any port matches). */
+static bool host_name_ok(const char *s, size_t n)
+{
+	const char *name = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-";
+	size_t k = 0;
+
+	if (n > 2 && s[0] == '[' && s[n - 1] == ']') {
+		while (k < n - 2 && s[k + 1] && strchr("0123456789abcdefABCDEF:.", s[k + 1]))
+			k++;
+		return k == n - 2;
+	}
+	while (k < n && s[k] && strchr(name, s[k]))
+		k++;
+	return n > 0 && n <= 253 && k == n;
+}
+
+/* An allowed-origins entry: a web origin as a browser's Origin header
+ * serializes it, http(s)://host[:port], nothing after. */
+static bool origin_ok(const char *s, size_t n)
+{
+	size_t skip = !strncmp(s, "https://", 8) ? 8 : !strncmp(s, "http://", 7) ? 7 : 0;
+	const char *host = s + skip, *end = s + n, *colon;
+
+	if (!skip)
+		return false;
+	colon = host < end && *host == '[' ? memchr(host, ']', (size_t)(end - host)) : host;
+	if (!colon)
+		return false;
+	colon = memchr(colon, ':', (size_t)(end - colon));
+	if (!colon)
+		return host_name_ok(host, (size_t)(end - host));
+	if (end - colon < 2 || end - colon > 6)
+		return false;
+	for (const char *d = colon + 1; d < end; d++)
+		if (*d < '0' || *d > '9')
+			return false;
+	return host_name_ok(host, (size_t)(colon - host));
+}
+
+/* A list setting: every entry passes ok(); an empty list when may_empty. */
+static int list_ok(const char *val, bool (*ok)(const char *, size_t), bool may_empty,
+		   const char *what)
+{
+	int n = 0;
+
+	for (const char *p = val + strspn(val, LIST_SEP); *p; p += strspn(p, LIST_SEP)) {
+		size_t len = strcspn(p, LIST_SEP);
+		if (!ok(p, len)) {
+			snprintf(why, sizeof why, "%.*s: %s", (int)(len < 80 ? len : 80), p, what);
+			return -1;
+		}
+		p += len;
+		n++;
+	}
+	if (!n && !may_empty) {
+		snprintf(why, sizeof why, "must name at least one host");
+		return -1;
+	}
+	return 0;
+}
+
 /* overlayfs takes its directories in one option string: refuse separators */
 static int path_ok(const char *p)
 {
@@ -112,6 +180,8 @@ static const struct option opts[] = {
 	{ "uid-base", required_argument, NULL, 'u' },
 	{ "uid-slots", required_argument, NULL, 'U' },
 	{ "cors-origin", required_argument, NULL, 'c' },
+	{ "allowed-hosts", required_argument, NULL, 'y' },
+	{ "allowed-origins", required_argument, NULL, 'x' },
 	{ "max-body", required_argument, NULL, 'b' },
 	{ "timeout", required_argument, NULL, 't' },
 	{ "max-timeout", required_argument, NULL, 'T' },
@@ -161,6 +231,8 @@ static void defaults(struct conf *c, struct raw *raw)
 	c->socket_group = "www-data";
 	c->socket_mode = 0660;
 	c->cors_origin = "*";
+	c->allowed_hosts = "localhost 127.0.0.1 [::1]";
+	c->allowed_origins = "";
 	c->workers = 2 * (int)sysconf(_SC_NPROCESSORS_ONLN);
 	c->uid_base = 268435456;
 	c->uid_slots = 4096;
@@ -214,6 +286,18 @@ static int conf_set(struct conf *c, struct raw *raw, int o, const char *val)
 	case 'G': raw->images = val; break;
 	case 'E': raw->defimg = val; break;
 	case 'c': c->cors_origin = val; break;
+	case 'y':
+		if (list_ok(val, host_name_ok, false,
+			    "not a host name, IPv4 address or [IPv6] address (no port)") < 0)
+			return -1;
+		c->allowed_hosts = val;
+		break;
+	case 'x':
+		if (list_ok(val, origin_ok, true,
+			    "not an origin such as https://app.example or http://localhost:3000") < 0)
+			return -1;
+		c->allowed_origins = val;
+		break;
 	case 'P': c->pidfile = val; break;
 	case 'Z': c->tokens_file = val[0] == '/' ? val : NULL; break;
 	case 'N': return val ? parse_bool(val, &c->no_favordynmods) : (c->no_favordynmods = true, 0);

@@ -22,7 +22,12 @@ struct conf {
 	char default_image[64];
 	const char *socket_group;
 	mode_t socket_mode;		/* 0600, 0660 or 0666 */
-	const char *cors_origin;
+	const char *cors_origin;	/* with tokens: Access-Control-Allow-Origin */
+	/* without tokens: the names a request's Host may give (any port), and
+	 * the web origins whose pages may call us; lists of entries separated
+	 * by commas or blanks, checked by conf_set, matched by auth.c */
+	const char *allowed_hosts;
+	const char *allowed_origins;
 	const char *pidfile;
 	const char *config;		/* --config FILE, re-read at SIGHUP; NULL: none */
 	const char *tokens_file;	/* NULL: no tokens, loopback only */

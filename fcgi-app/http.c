@@ -149,13 +149,14 @@ static void put_fmt(struct http_req *req, const char *fmt, ...)
 		FCGX_PutStr(buf, n < (int)sizeof buf ? n : (int)sizeof buf - 1, req->fcgi->out);
 }
 
+/* What auth_browser_check decided: the origin allowed, if any. */
 static void cors_headers(struct http_req *req)
 {
-	put_fmt(req, "Access-Control-Allow-Origin: %s\r\n"
-		"Access-Control-Expose-Headers: X-Request-Id\r\n"
-		"X-Request-Id: %s\r\n%s%s",
-		req->conf->cors_origin, req->rid,
-		strcmp(req->conf->cors_origin, "*") != 0 ? "Vary: Origin\r\n" : "",
+	if (req->cors_origin)
+		put_fmt(req, "Access-Control-Allow-Origin: %s\r\n", req->cors_origin);
+	put_fmt(req, "Access-Control-Expose-Headers: X-Request-Id\r\n"
+		"X-Request-Id: %s\r\n%s%s", req->rid,
+		req->vary_origin ? "Vary: Origin\r\n" : "",
 		req->www_auth ? "WWW-Authenticate: Bearer\r\n" : "");
 }
 
@@ -511,12 +512,63 @@ const char *http_query(const struct http_req *req, const char *key, char *buf, s
 	return NULL;
 }
 
-void http_begin_raw(struct http_req *req, int status, const char *type, unsigned long long len)
+/* RFC 5987's attr-char: what filename* may carry unescaped. */
+static bool attr_char(unsigned char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+	       (ch && strchr("!#$&+-.^_`|~", ch));
+}
+
+void http_content_disposition(char *buf, size_t len, const char *name)
+{
+	static const char head[] = "attachment; filename=\"", mid[] = "\"; filename*=UTF-8''";
+	const unsigned char *u = (const unsigned char *)name;
+	size_t n = strlen(name), w = 0;
+
+	/* each name byte takes at most 1 + 3 bytes here */
+	if (len < sizeof head + sizeof mid + 4) {
+		if (len)
+			buf[0] = '\0';
+		return;
+	}
+	if (n > (len - sizeof head - sizeof mid) / 4)
+		n = (len - sizeof head - sizeof mid) / 4;
+	memcpy(buf, head, sizeof head - 1);
+	w = sizeof head - 1;
+	/* one _ per character: a UTF-8 sequence's continuation bytes add none */
+	for (size_t i = 0; i < n; i++) {
+		if (u[i] >= 0x80 && u[i] < 0xC0)
+			continue;
+		buf[w++] = attr_char(u[i]) || u[i] == ' ' ? (char)u[i] : '_';
+	}
+	memcpy(buf + w, mid, sizeof mid - 1);
+	w += sizeof mid - 1;
+	for (size_t i = 0; i < n; i++) {
+		if (attr_char(u[i])) {
+			buf[w++] = (char)u[i];
+		} else {
+			snprintf(buf + w, 4, "%%%02X", u[i]);
+			w += 3;
+		}
+	}
+	buf[w] = '\0';
+}
+
+void http_begin_raw(struct http_req *req, int status, const char *type, unsigned long long len,
+		    const char *filename)
 {
 	req->status = status;
 	put_fmt(req, "Status: %d %s\r\nContent-Type: %s\r\nContent-Length: %llu\r\n"
 		"Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n",
 		status, reason(status), type, len);
+	if (filename) {
+		char cd[1400];
+		/* the sandbox wrote it: HTML or SVG shown here would run its
+		 * scripts with the API's origin; sandbox: even if shown, in an
+		 * opaque origin with no script */
+		http_content_disposition(cd, sizeof cd, filename);
+		put_fmt(req, "Content-Security-Policy: sandbox\r\nContent-Disposition: %s\r\n", cd);
+	}
 	cors_headers(req);
 	FCGX_PutS("\r\n", req->fcgi->out);
 }

@@ -30,6 +30,8 @@ struct http_req {
 	int route;			/* router_index(), -1: none */
 	const char *who;		/* the token's name, when one was valid */
 	bool www_auth;			/* a 401: say WWW-Authenticate: Bearer */
+	const char *cors_origin;	/* Access-Control-Allow-Origin; NULL: none */
+	bool vary_origin;		/* the answer depends on the Origin */
 	int64_t start_ms;
 };
 
@@ -57,8 +59,16 @@ bool http_query_valid(const struct http_req *req);
 const char *http_query(const struct http_req *req, const char *key, char *buf, size_t len);
 /* Status line and headers of a server-sent event stream (unbuffered). */
 void http_begin_sse(struct http_req *req);
-/* Status line and headers of a non-JSON answer (a raw file), no body yet. */
-void http_begin_raw(struct http_req *req, int status, const char *type, unsigned long long len);
+/* Status line and headers of a non-JSON answer, no body yet.  With a
+ * filename (a sandbox's file, which the sandbox wrote) the answer is an
+ * attachment that no browser renders or runs on the API's origin. */
+void http_begin_raw(struct http_req *req, int status, const char *type, unsigned long long len,
+		    const char *filename);
+/* The Content-Disposition of a download of name (bytes, any): attachment,
+ * an ASCII filename="..." with every byte a quoted string or a header could
+ * take wrongly replaced by _, and the exact name as RFC 5987's filename*
+ * (UTF-8, percent-encoded).  Cut short (whole escapes kept) to fit len. */
+void http_content_disposition(char *buf, size_t len, const char *name);
 /* The body as a JSON object (an empty body is an empty object); NULL after
  * a 400 was sent. */
 struct json_object *http_json_body(struct http_req *req);

@@ -67,7 +67,7 @@ void api_metrics(struct app *app, struct http_req *req, const char *id)
 		"# TYPE sandboxd_lmdb_bytes gauge\nsandboxd_lmdb_bytes %lld\n",
 		c.running, c.stopped, c.warm, store_bytes(&app->store));
 	fclose(f);
-	http_begin_raw(req, 200, "text/plain; version=0.0.4; charset=utf-8", len);
+	http_begin_raw(req, 200, "text/plain; version=0.0.4; charset=utf-8", len, NULL);
 	FCGX_PutStr(text, (int)len, req->fcgi->out);
 	free(text);
 }

@@ -179,6 +179,9 @@ router_handler_fn router_admit(struct app *app, struct http_req *req)
 	router_handler_fn fn;
 	const char *allow;
 
+	/* first: a page of another site gets no route, no preflight, no 404 */
+	if (!auth_browser_check(app->conf, req))
+		return NULL;
 	switch (router_route(req, &fn, &allow)) {
 	case ROUTE_OK:
 		/* before the body is read: a caller without a token gets no

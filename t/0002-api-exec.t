@@ -1,15 +1,18 @@
 #!/bin/bash
 # Exact JSON shapes of status, exec and cleanup, and what exec does: exit
 # codes, stderr, signals, cwd, env, timeout, the output cap, lossy UTF-8,
-# and the headers every answer carries (Content-Type, X-Request-Id, CORS).
+# and the headers every answer carries (Content-Type, X-Request-Id, CORS:
+# no tokens here, so no wildcard origin, only an allowed one echoed).
 . "${TOP_SRCDIR:-$(dirname "$0")/..}/t/lib.sh"
-sbd_start
+APP=https://app.example
+sbd_start --allowed-origins "$APP"
 
 HDRS=$T_DIR/headers
 NREQ=0
 NO_CT=	# answers without Content-Type: application/json
 NO_RID=	# answers without X-Request-Id
-NO_ACAO=	# answers without Access-Control-Allow-Origin: *
+ACAO=	# answers to no Origin that carried an Access-Control-Allow-Origin
+NO_VARY=	# answers without Vary: Origin
 
 # hdr NAME: the value of a header of the last answer (empty when absent).
 hdr() {
@@ -17,14 +20,15 @@ hdr() {
 		'{ k = tolower(substr($0, 1, index($0, ":") - 1)) } k == n { sub(/^[^:]*:[ \t]*/, ""); print; exit }'
 }
 
-# req METHOD PATH [JSON]: api with the headers kept; notes which answers
-# lack the headers every answer must carry.
+# req METHOD PATH [JSON [curl options...]]: api with the headers kept;
+# notes which answers lack the headers every answer must carry.
 req() {
-	api "$1" "$2" "${3-}" -D "$HDRS"
+	api "$1" "$2" "${3-}" -D "$HDRS" "${@:4}"
 	NREQ=$((NREQ + 1))
 	[ "$STATUS" = 204 ] || [ "$(hdr Content-Type)" = application/json ] || NO_CT="$NO_CT [$1 $2 -> $STATUS]"
 	[ -n "$(hdr X-Request-Id)" ] || NO_RID="$NO_RID [$1 $2]"
-	[ "$(hdr Access-Control-Allow-Origin)" = '*' ] || NO_ACAO="$NO_ACAO [$1 $2]"
+	[ $# -gt 3 ] || [ -z "$(hdr Access-Control-Allow-Origin)" ] || ACAO="$ACAO [$1 $2]"
+	printf '%s' "$(hdr Vary)" | grep -Eq '(^|[ ,])Origin($|[ ,])' || NO_VARY="$NO_VARY [$1 $2]"
 }
 
 # run ID JSON: POST /sandboxes/ID/exec with that body.
@@ -200,22 +204,27 @@ like "$RID1" '^[0-9A-Za-z-]+$' "X-Request-Id is a token ($RID1)"
 isnt "$RID1" "$RID2" "two requests get two request ids"
 like "$(hdr Access-Control-Expose-Headers)" '(^|[ ,])X-Request-Id($|[ ,])' "X-Request-Id is exposed to browsers"
 
-req OPTIONS /sandboxes/x/exec
+req OPTIONS /sandboxes/x/exec "" -H "Origin: $APP" -H 'Access-Control-Request-Method: POST'
 is "$STATUS" 204 "OPTIONS /sandboxes/x/exec answers 204"
 is "$BODY" "" "the preflight has no body"
-is "$(hdr Access-Control-Allow-Origin)" '*' "the preflight allows any origin"
+is "$(hdr Access-Control-Allow-Origin)" "$APP" "the preflight allows the allowed origin, by name"
 like "$(hdr Access-Control-Allow-Methods)" '(^|[ ,])POST($|[ ,])' "Allow-Methods lists POST"
 like "$(hdr Access-Control-Allow-Headers)" '(^|[ ,])Content-Type($|[ ,])' "Allow-Headers lists Content-Type"
 [ ! -e "$DATA/sandboxes/x" ]
 ok $? "a preflight creates no sandbox"
 req OPTIONS /sandboxes/x
 is "$STATUS" 204 "OPTIONS /sandboxes/x answers 204"
+is "$(hdr Access-Control-Allow-Origin)" "" "a preflight without an Origin grants no origin"
 like "$(hdr Access-Control-Allow-Methods)" '(^|[ ,])DELETE($|[ ,])' "its Allow-Methods lists DELETE"
 
-cmd shape 'echo cors'
-is "$(hdr Access-Control-Allow-Origin)" '*' "an exec answer carries Access-Control-Allow-Origin: *"
-req GET /sandboxes/no-such-box
-is "$(hdr Access-Control-Allow-Origin)" '*' "an error answer carries the CORS header too"
+req POST /sandboxes/shape/exec '{"command": "echo cors"}' -H "Origin: $APP"
+is "$(jqr .data.stdout)" cors "an exec from the allowed origin runs"
+is "$(hdr Access-Control-Allow-Origin)" "$APP" "its answer carries Access-Control-Allow-Origin: $APP"
+req GET /sandboxes/no-such-box "" -H "Origin: $APP"
+is "$(hdr Access-Control-Allow-Origin)" "$APP" "an error answer carries the CORS header too"
+req POST /sandboxes/shape/exec '{"command": "echo cors"}' -H 'Origin: https://other.example'
+is "$STATUS" 403 "an exec from another origin is refused (403)"
+is "$(hdr Access-Control-Allow-Origin)" "" "and its answer grants no origin"
 
 # --- DELETE -------------------------------------------------------------------
 
@@ -243,7 +252,8 @@ ok $? "DELETE of an unknown id creates no directory"
 
 is "${NO_CT:-none}" none "every JSON answer ($NREQ requests) had Content-Type: application/json"
 is "${NO_RID:-none}" none "every answer had an X-Request-Id"
-is "${NO_ACAO:-none}" none "every answer had Access-Control-Allow-Origin: *"
+is "${ACAO:-none}" none "no answer to a request without an Origin had an Access-Control-Allow-Origin (no wildcard)"
+is "${NO_VARY:-none}" none "every answer had Vary: Origin"
 
 # the host image carries the host's /etc/alternatives and linker cache
 S=alt-$$

@@ -416,9 +416,10 @@ refuse "{\"repoUrl\":\"$GURL/demo.git\",\"branch\":\"main\\nx\"}" 400 "branch wi
 refuse "{\"repoUrl\":\"$GURL/demo.git\",\"directory\":7}" 400 "directory not a string" 'directory'
 refuse '{"repoUrl":"git://127.0.0.1:99999/x.git"}' 400 "a port out of range" 'port'
 
-# blocked by policy before connecting: no server there, no wait for a timeout
+# blocked by policy before connecting (403: the request is refused, not the
+# remote side failing): no server there, no wait for a timeout
 for u in git://169.254.169.254/latest.git http://10.0.0.1/x.git; do
-	refuse "{\"repoUrl\":\"$u\"}" 502 "$u (link-local / private)" 'clone failed: .*may not reach'
+	refuse "{\"repoUrl\":\"$u\"}" 403 "$u (link-local / private)" 'clone failed: .*may not reach'
 	[ "$ELAPSED_MS" -lt 3000 ]
 	ok $? "$u is refused at once, without trying to connect (${ELAPSED_MS} ms)"
 done

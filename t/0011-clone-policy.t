@@ -36,14 +36,15 @@ ok $? "the git daemon logs connections (the host's git ls-remote: $N0)"
 api POST /sandboxes/policy
 is "$STATUS" 200 "sandbox created"
 
-# refused URL DESCRIPTION: 502, the error names the address policy, no
+# refused URL DESCRIPTION: 403 (the caller's request is refused, nothing to
+# retry), the error names the address policy, no
 # connection reached the daemon, nothing created in the sandbox
 refused() {
 	local url=$1; shift
 	local t0=$(date +%s%N)
 	api POST /sandboxes/policy/clone "$(jq -cn --arg u "$url" '{repoUrl: $u}')"
 	local ms=$((($(date +%s%N) - t0) / 1000000))
-	is "$STATUS" 502 "$* ($url) -> 502"
+	is "$STATUS" 403 "$* ($url) -> 403"
 	is "$(jqr .success)" false "$*: success false"
 	like "$(jqr .error)" '^clone failed: .*(may not reach|not allowed|policy)' "$*: the error names the address policy"
 	[ "$ms" -lt 3000 ]
@@ -66,5 +67,15 @@ refused "http://127.0.0.1:$GPORT/demo.git" "loopback over http"
 refused "git://169.254.169.254/latest.git" "link-local (metadata) 169.254.169.254"
 refused "git://192.168.1.1/x.git" "private 192.168.1.1"
 refused "git://172.16.0.1/x.git" "private 172.16.0.1"
+IP=$(hostname -I 2>/dev/null | tr ' ' '\n' | grep -E '^[0-9]+\.' | grep -v '^127\.' | head -n 1)
+[ -n "$IP" ] && refused "git://$IP:$GPORT/demo.git" "this host's own address $IP"
+
+# streamed, the refusal is the error event, with the same status
+EV=$(curl -s -N --max-time 30 -X POST -H 'Content-Type: application/json' \
+	--data-binary "{\"repoUrl\": \"git://localhost:$GPORT/demo.git\", \"stream\": true}" \
+	"$BASE/sandboxes/policy/clone" | sed -n 's/^data: //p' | jq -c 'select(.type == "error")' 2>/dev/null)
+is "$(printf '%s' "$EV" | jq -r .status)" 403 "a streamed clone by the name localhost ends in an error event of status 403"
+like "$(printf '%s' "$EV" | jq -r .error)" 'may not reach' "naming the address policy"
+is "$(connections)" "$N0" "the git daemon saw no connection"
 
 done_testing

@@ -182,7 +182,9 @@ is "$(jqr .data.stdout)" still "and the service still serves"
 # --- without tokens: loopback only -----------------------------------------------------------
 IP=$(hostname -I 2>/dev/null | tr ' ' '\n' | grep -E '^[0-9]+\.' | grep -v '^127\.' | head -n 1)
 if [ -n "$IP" ]; then
-	printf 'history-max = 5\n' >"$CONF_DIR/sandboxd.conf"
+	# the machine's address is a name this server answers to (allowed-hosts):
+	# what refuses the request below is where nginx took it
+	printf 'history-max = 5\nallowed-hosts = localhost, 127.0.0.1, [::1], %s\n' "$IP" >"$CONF_DIR/sandboxd.conf"
 	kill -HUP "$(cat "$T_DIR/sandboxd.pid")"
 	for _ in $(seq 1 100); do [ "$(grep -c 'reload: settings read' "$T_DIR/sandboxd.log")" -ge 2 ] && break; sleep 0.05; done
 	sleep 0.3
@@ -203,6 +205,17 @@ if [ -n "$IP" ]; then
 	api POST /sandboxes/local-2 '{}' -H 'Forwarded: for=203.0.113.9'
 	is "$STATUS" 403 "(Forwarded)"
 	ok $([ ! -e "$DATA/sandboxes/remote-1" ]; echo $?) "the remote request created nothing"
+	# allow-remote-no-auth: served through $IP, still only by allowed names
+	printf 'allow-remote-no-auth = yes\nallowed-hosts = localhost 127.0.0.1 [::1] %s\n' "$IP" >"$CONF_DIR/sandboxd.conf"
+	kill -HUP "$(cat "$T_DIR/sandboxd.pid")"
+	for _ in $(seq 1 100); do [ "$(grep -c 'reload: settings read' "$T_DIR/sandboxd.log")" -ge 3 ] && break; sleep 0.05; done
+	sleep 0.3
+	S=$(curl -s -o "$CONF_DIR/remote" -w '%{http_code}' -X POST "http://$IP:$P2/sandboxes/remote-2")
+	is "$S" 200 "allow-remote-no-auth: a request through $IP, a name in allowed-hosts, is served"
+	S=$(curl -s -o "$CONF_DIR/remote" -w '%{http_code}' -X POST -H 'Host: rebound.example' "http://$IP:$P2/sandboxes/remote-3")
+	is "$S" 403 "allow-remote-no-auth: Host: rebound.example is still refused"
+	like "$(cat "$CONF_DIR/remote")" 'allowed-hosts' "saying which setting allows it"
+	ok $([ ! -e "$DATA/sandboxes/remote-3" ]; echo $?) "and it created nothing"
 	kill -QUIT "$(cat "$N2/nginx.pid")" 2>/dev/null
 else
 	ok 0 "# SKIP no non-loopback IPv4 address on this machine"
