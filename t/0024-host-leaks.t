@@ -108,6 +108,17 @@ for p in $SYS_HIDDEN; do
 	fi
 	is "${n:-missing}" 0 "/sys/$p is absent or empty inside"
 done
+# Docker's mask: the CPUs' thermal throttle counters (Intel hosts)
+THERMAL=$(ls -d /sys/devices/system/cpu/cpu[0-9]*/thermal_throttle 2>/dev/null | head -n 4)
+if [ -n "$THERMAL" ]; then
+	run $ID 'for p in '"$(echo $THERMAL)"'; do echo "$p $(ls -A "$p" 2>/dev/null | wc -l)"; done'
+	is "$(printf '%s\n' "$OUT" | awk '{print $2}' | sort -u)" 0 "the CPUs' thermal_throttle directories are empty inside"
+else
+	skip "no thermal_throttle directory under the host's /sys/devices/system/cpu"
+fi
+run $ID 'umount /sys 2>/dev/null && echo umount=ok || echo umount=fail
+	umount -l /sys/devices/system/cpu 2>/dev/null && echo umount-cpu=ok || echo umount-cpu=fail'
+is "$(printf '%s\n' "$OUT" | words)" "umount-cpu=fail umount=fail" "/sys and its parts cannot be unmounted from inside"
 run $ID 'ls -A /sys/fs/cgroup; echo "rc=$?"'
 like "$OUT" 'rc=0$' "/sys/fs/cgroup is there inside"
 unlike "$OUT" "sandboxd-$INSTANCE" "and shows none of the host's cgroups of this service"
