@@ -320,7 +320,9 @@ static const char *const sys_dirs[] = {
 };
 
 /* Docker masks the CPUs' thermal throttle counters (a side channel on
- * what the neighbours run); cpuN directories are few, walked at each start. */
+ * what the neighbours run).  One driver (Intel's) makes them for every
+ * CPU, so where cpu0 has none, as on AMD and in most VMs, none has, and
+ * the CPUs are not walked. */
 static int mask_thermal(int sysfd, struct sb_err *err)
 {
 	cleanup_close int cpufd = openat(sysfd, "devices/system/cpu", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -331,6 +333,8 @@ static int mask_thermal(int sysfd, struct sb_err *err)
 
 	if (cpufd < 0)
 		return errno == ENOENT ? 0 : sb_syserr(err, "open /sys/devices/system/cpu");
+	if (faccessat(cpufd, "cpu0/thermal_throttle", F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+		return 0;
 	fd = fcntl(cpufd, F_DUPFD_CLOEXEC, 3);
 	if (fd < 0 || !(d = fdopendir(fd))) {
 		if (fd >= 0)
@@ -348,9 +352,11 @@ static int mask_thermal(int sysfd, struct sb_err *err)
 	return r;
 }
 
-/* A fresh sysfs is mounted on /sys just long enough to clone the exposed
- * subtrees from it (a clone needs a source in our mount namespace), then
- * detached; a small tmpfs takes its place and holds the clones. */
+/* The exposed subtrees are clones of a fresh sysfs (one of the sandbox's
+ * network namespace), and a clone needs a source in our mount namespace:
+ * it is mounted over the old root's /sys, which the pivot detaches with the
+ * old root (no unmount of its own, no RCU grace period to wait for).  A
+ * small read-only tmpfs holds the clones at the new root's /sys. */
 static int mount_sys(int rootfd, struct sb_err *err)
 {
 	static const char *const none[] = { NULL };
@@ -359,7 +365,6 @@ static int mount_sys(int rootfd, struct sb_err *err)
 	struct mount_attr attr = { .attr_set = MOUNT_ATTR_RDONLY };
 	int clones[sizeof sys_exposed / sizeof *sys_exposed];
 	cleanup_close int sysfs = -1, sysfd = -1;
-	char self[32];
 	size_t i, n = sizeof clones / sizeof *clones;
 	int mnt, r = -1;
 
@@ -368,9 +373,9 @@ static int mount_sys(int rootfd, struct sb_err *err)
 	mnt = new_fs("sysfs", none, ro, err);
 	if (mnt < 0)
 		return -1;
-	sysfs = fcntl(mnt, F_DUPFD_CLOEXEC, 3);
-	if (attach(mnt, rootfd, "sys", err) < 0)
-		goto out;
+	sysfs = mnt;
+	if (move_mount(sysfs, "", AT_FDCWD, "/sys", MOVE_MOUNT_F_EMPTY_PATH) < 0)
+		return sb_syserr(err, "mount a sysfs on the old root's /sys");
 	for (i = 0; i < n; i++) {
 		clones[i] = open_tree(sysfs, sys_exposed[i], OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
 				      AT_RECURSIVE | AT_SYMLINK_NOFOLLOW);
@@ -378,11 +383,6 @@ static int mount_sys(int rootfd, struct sb_err *err)
 			sb_syserr(err, "clone /sys/%s", sys_exposed[i]);
 			goto out;
 		}
-	}
-	snprintf(self, sizeof self, "/proc/self/fd/%d", sysfs);
-	if (umount2(self, MNT_DETACH) < 0) {
-		sb_syserr(err, "detach the whole /sys");
-		goto out;
 	}
 	mnt = new_fs("tmpfs", tmpfs_o, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, err);
 	if (mnt < 0)
