@@ -370,10 +370,9 @@ static int mount_sys(int rootfd, struct sb_err *err)
 
 	for (i = 0; i < n; i++)
 		clones[i] = -1;
-	mnt = new_fs("sysfs", none, ro, err);
-	if (mnt < 0)
+	sysfs = new_fs("sysfs", none, ro, err);
+	if (sysfs < 0)
 		return -1;
-	sysfs = mnt;
 	if (move_mount(sysfs, "", AT_FDCWD, "/sys", MOVE_MOUNT_F_EMPTY_PATH) < 0)
 		return sb_syserr(err, "mount a sysfs on the old root's /sys");
 	for (i = 0; i < n; i++) {
