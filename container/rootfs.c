@@ -9,6 +9,7 @@
 #include "rootfs.h"
 #include "disk.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/openat2.h>
@@ -151,8 +152,13 @@ static int mount_overlay(const struct rootfs_spec *s, struct sb_err *err)
 }
 
 /* The host's /usr (and any top-level library directory that is not a
- * symlink into it) read-only, nosuid, nodev. */
-static int bind_host_dirs(int rootfd, int usernsfd, struct sb_err *err)
+ * symlink into it) read-only, nosuid, nodev, and not idmapped: the host's
+ * ids are outside the sandbox's user namespace, so its files show as the
+ * overflow id and the sandbox's root holds no capability over them.  It
+ * reads what any host user reads, and nothing the host keeps from its
+ * users (a 0700 directory of root's or of a system user's, a 0600 file):
+ * an idmapped bind made host root's files the sandbox root's own. */
+static int bind_host_dirs(int rootfd, struct sb_err *err)
 {
 	static const char *const dirs[] = { "usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32" };
 	struct stat st;
@@ -162,21 +168,37 @@ static int bind_host_dirs(int rootfd, int usernsfd, struct sb_err *err)
 		snprintf(host, sizeof host, "/%s", dirs[i]);
 		if (lstat(host, &st) < 0 || !S_ISDIR(st.st_mode))
 			continue;
-		int fd = host_bind_idmapped(host, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
-					    MOUNT_ATTR_NODEV, usernsfd, err);
+		int fd = host_bind(host, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, err);
 		if (fd < 0 || attach(fd, rootfd, dirs[i], err) < 0)
 			return -1;
 	}
 	return 0;
 }
 
-/* runc's MaskedPaths and ReadonlyPaths, relative to the new /proc. */
+/* runc's MaskedPaths and ReadonlyPaths, relative to the new /proc, and
+ * more: the kernel command line, and the host's device lists (partitions,
+ * diskstats, swaps, fs/ext4/DEV): the loop devices there count the other
+ * sandboxes and show their I/O, a swap file is a host path.  sysrq-trigger
+ * and fs are masked where runc makes them read-only. */
 static const char *const proc_masked_files[] = {
 	"kcore", "keys", "latency_stats", "timer_list", "timer_stats", "sched_debug",
-	"sysrq-trigger", "kallsyms", "kmsg",
+	"sysrq-trigger", "kallsyms", "kmsg", "interrupts", "cmdline",
+	"partitions", "diskstats", "swaps",
 };
-static const char *const proc_masked_dirs[] = { "acpi", "scsi", "asound", "driver" };
-static const char *const proc_readonly[] = { "bus", "fs", "irq", "sys" };
+static const char *const proc_masked_dirs[] = { "acpi", "scsi", "asound", "driver", "fs" };
+static const char *const proc_readonly[] = { "bus", "irq", "sys" };
+
+/* An empty, read-only directory over path below dirfd. */
+static int mask_dir(int dirfd, const char *path, struct sb_err *err)
+{
+	static const char *const o[] = { "size=0", "mode=0", NULL };
+	int fd = new_fs("tmpfs", o, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+			MOUNT_ATTR_NOEXEC, err);
+
+	if (fd < 0 || attach(fd, dirfd, path, err) < 0)
+		return -1;
+	return 0;
+}
 
 static int mask_proc(int procfd, struct sb_err *err)
 {
@@ -190,11 +212,9 @@ static int mask_proc(int procfd, struct sb_err *err)
 			return -1;
 	}
 	for (i = 0; i < sizeof proc_masked_dirs / sizeof *proc_masked_dirs; i++) {
-		static const char *const o[] = { "size=0", "mode=0", NULL };
 		if (faccessat(procfd, proc_masked_dirs[i], F_OK, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
-		int fd = new_fs("tmpfs", o, MOUNT_ATTR_RDONLY, err);
-		if (fd < 0 || attach(fd, procfd, proc_masked_dirs[i], err) < 0)
+		if (mask_dir(procfd, proc_masked_dirs[i], err) < 0)
 			return -1;
 	}
 	for (i = 0; i < sizeof proc_readonly / sizeof *proc_readonly; i++) {
@@ -283,20 +303,129 @@ static int mount_dev(int rootfd, struct sb_err *err)
 	return 0;
 }
 
+/* What programs read of /sys, and all they get: the CPUs (sysconf, nproc,
+ * lscpu, libnuma), the NUMA nodes, and the network devices, which sysfs
+ * shows per network namespace (the sandbox's lo).  The rest names the host:
+ * the loop devices' backing files (every sandbox's data path, any
+ * instance), the block devices, the firmware, the kernel's own tree, the
+ * modules, the cgroups.  An allowlist, so what a newer kernel adds to sysfs
+ * stays out too. */
+static const char *const sys_exposed[] = {
+	"devices/system/cpu", "devices/system/node", "devices/virtual/net", "class/net",
+};
+/* the tmpfs's directories, parents first; fs/cgroup stays empty, as it was */
+static const char *const sys_dirs[] = {
+	"devices", "devices/system", "devices/system/cpu", "devices/system/node",
+	"devices/virtual", "devices/virtual/net", "class", "class/net", "fs", "fs/cgroup",
+};
+
+/* Docker masks the CPUs' thermal throttle counters (a side channel on
+ * what the neighbours run).  One driver (Intel's) makes them for every
+ * CPU, so where cpu0 has none, as on AMD and in most VMs, none has, and
+ * the CPUs are not walked. */
+static int mask_thermal(int sysfd, struct sb_err *err)
+{
+	cleanup_close int cpufd = openat(sysfd, "devices/system/cpu", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct dirent *e;
+	char path[sizeof e->d_name + 32];
+	DIR *d;
+	int fd, r = 0;
+
+	if (cpufd < 0)
+		return errno == ENOENT ? 0 : sb_syserr(err, "open /sys/devices/system/cpu");
+	if (faccessat(cpufd, "cpu0/thermal_throttle", F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+		return 0;
+	fd = fcntl(cpufd, F_DUPFD_CLOEXEC, 3);
+	if (fd < 0 || !(d = fdopendir(fd))) {
+		if (fd >= 0)
+			close(fd);
+		return sb_syserr(err, "read /sys/devices/system/cpu");
+	}
+	while (r == 0 && (e = readdir(d))) {
+		if (strncmp(e->d_name, "cpu", 3) || e->d_name[3] < '0' || e->d_name[3] > '9')
+			continue;
+		snprintf(path, sizeof path, "%s/thermal_throttle", e->d_name);
+		if (faccessat(cpufd, path, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+			r = mask_dir(cpufd, path, err);
+	}
+	closedir(d);
+	return r;
+}
+
+/* The exposed subtrees are clones of a fresh sysfs (one of the sandbox's
+ * network namespace), and a clone needs a source in our mount namespace:
+ * it is mounted over the old root's /sys, which the pivot detaches with the
+ * old root (no unmount of its own, no RCU grace period to wait for).  A
+ * small read-only tmpfs holds the clones at the new root's /sys. */
+static int mount_sys(int rootfd, struct sb_err *err)
+{
+	static const char *const none[] = { NULL };
+	static const char *const tmpfs_o[] = { "mode=0755", "size=4096", "nr_inodes=32", NULL };
+	const unsigned ro = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+	struct mount_attr attr = { .attr_set = MOUNT_ATTR_RDONLY };
+	int clones[sizeof sys_exposed / sizeof *sys_exposed];
+	cleanup_close int sysfs = -1, sysfd = -1;
+	size_t i, n = sizeof clones / sizeof *clones;
+	int mnt, r = -1;
+
+	for (i = 0; i < n; i++)
+		clones[i] = -1;
+	sysfs = new_fs("sysfs", none, ro, err);
+	if (sysfs < 0)
+		return -1;
+	if (move_mount(sysfs, "", AT_FDCWD, "/sys", MOVE_MOUNT_F_EMPTY_PATH) < 0)
+		return sb_syserr(err, "mount a sysfs on the old root's /sys");
+	for (i = 0; i < n; i++) {
+		clones[i] = open_tree(sysfs, sys_exposed[i], OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
+				      AT_RECURSIVE | AT_SYMLINK_NOFOLLOW);
+		if (clones[i] < 0 && errno != ENOENT) {	/* no NUMA: no node/ */
+			sb_syserr(err, "clone /sys/%s", sys_exposed[i]);
+			goto out;
+		}
+	}
+	mnt = new_fs("tmpfs", tmpfs_o, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, err);
+	if (mnt < 0)
+		goto out;
+	sysfd = fcntl(mnt, F_DUPFD_CLOEXEC, 3);
+	for (i = 0; i < sizeof sys_dirs / sizeof *sys_dirs; i++)
+		if (mkdirat(mnt, sys_dirs[i], 0755) < 0) {
+			sb_syserr(err, "mkdir /sys/%s", sys_dirs[i]);
+			close(mnt);
+			goto out;
+		}
+	if (attach(mnt, rootfd, "sys", err) < 0)
+		goto out;
+	for (i = 0; i < n; i++) {
+		if (clones[i] < 0)
+			continue;
+		int fd = clones[i];
+		clones[i] = -1;
+		if (attach(fd, sysfd, sys_exposed[i], err) < 0)
+			goto out;
+	}
+	if (mask_thermal(sysfd, err) < 0)
+		goto out;
+	if (mount_setattr(sysfd, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0) {
+		sb_syserr(err, "read-only /sys");
+		goto out;
+	}
+	r = 0;
+out:
+	for (i = 0; i < n; i++)
+		if (clones[i] >= 0)
+			close(clones[i]);
+	return r;
+}
+
 static int mount_misc(int rootfd, struct sb_err *err)
 {
 	static const char *const tmp_o[] = { "mode=1777", "size=536870912", "nr_inodes=65536", NULL };
-	static const char *const none[] = { NULL };
 	int mnt;
 
 	mnt = new_fs("tmpfs", tmp_o, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, err);
 	if (mnt < 0 || attach(mnt, rootfd, "tmp", err) < 0)
 		return -1;
-	mnt = new_fs("sysfs", none, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
-				   MOUNT_ATTR_NOEXEC, err);
-	if (mnt < 0 || attach(mnt, rootfd, "sys", err) < 0)
-		return -1;
-	return 0;
+	return mount_sys(rootfd, err);
 }
 
 /* pivot_root(".", ".") stacks the old root under the new one; detaching
@@ -341,7 +470,7 @@ int rootfs_setup(const struct rootfs_spec *s, struct sb_err *err)
 	rootfd = mount_overlay(s, err);
 	if (rootfd < 0)
 		return -1;
-	if ((s->host_dirs && bind_host_dirs(rootfd, s->usernsfd, err) < 0) ||
+	if ((s->host_dirs && bind_host_dirs(rootfd, err) < 0) ||
 	    mount_proc(rootfd, err) < 0 ||
 	    mount_dev(rootfd, err) < 0 || mount_misc(rootfd, err) < 0)
 		return -1;

@@ -416,7 +416,8 @@ like "$(printf '%s\n' "$OUT" | tail -n 1)" '^sysrq=(fail|wrote-to-1:3)$' \
 run $ID 'touch /sys/x; echo "rc=$?"'
 is "$OUT" rc=1 "touch /sys/x fails"
 like "$ERR" 'Read-only file system' "/sys is read-only"
-# a knob written with its current value, so that a broken lock-down changes nothing
+# a knob written with its current value, so that a broken lock-down changes nothing;
+# the kernel's own knobs are not in the sandbox's /sys at all (t/0024)
 KNOB=
 for k in /sys/kernel/mm/transparent_hugepage/enabled /sys/kernel/mm/transparent_hugepage/defrag /sys/kernel/profiling; do
 	[ -e "$k" ] && { KNOB=$k; break; }
@@ -426,6 +427,17 @@ if [ -n "$KNOB" ]; then
 	V=${V:-$(cat "$KNOB")}
 	run $ID "echo $V > $KNOB; echo \"rc=\$?\""
 	is "$OUT" rc=2 "echo $V > $KNOB fails"
+	like "$ERR" 'Read-only file system|Directory nonexistent' "(read-only file system, or no such knob inside)"
+fi
+# the knobs of what the sandbox's /sys does show: its lo, the CPUs
+run $ID 'cat /sys/class/net/lo/tx_queue_len'
+V=$OUT
+run $ID "echo $V > /sys/class/net/lo/tx_queue_len; echo \"rc=\$?\""
+is "$OUT" rc=2 "echo $V > /sys/class/net/lo/tx_queue_len fails"
+like "$ERR" 'Read-only file system' "(read-only file system)"
+if [ -e /sys/devices/system/cpu/cpu1/online ]; then
+	run $ID 'echo 1 > /sys/devices/system/cpu/cpu1/online; echo "rc=$?"'
+	is "$OUT" rc=2 "echo 1 > /sys/devices/system/cpu/cpu1/online fails"
 	like "$ERR" 'Read-only file system' "(read-only file system)"
 fi
 run $ID 'echo 1 > /sys/fs/cgroup/pids.max 2>/dev/null; echo "rc=$?"; ls /sys/fs/cgroup 2>/dev/null | wc -l'
