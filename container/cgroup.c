@@ -215,29 +215,93 @@ long long cg_sandbox_oom_kills(struct sb_cgroups *cg, const char *id)
 				: knob_read(cg->dir[CG_MEMORY], id, "memory.oom_control", "oom_kill");
 }
 
-/* Signal every process listed in cgroup.procs of dirfd/rel and below;
- * returns how many were listed. */
+/* cgroup.procs is read whole into this many bytes (a pid and a newline
+ * each: no sandbox holds that many processes), and lists at most half as
+ * many pids. */
+#define PROCS_BYTES 65536
+#define PROCS_MAX (PROCS_BYTES / 2)
+
+/* The pids listed in the cgroup.procs file dirfd/path, into pids (up to
+ * PROCS_MAX; counted only when pids is NULL); -1 when it cannot be read. */
+static int read_procs(int dirfd, const char *path, pid_t *pids)
+{
+	cleanup_free char *buf = malloc(PROCS_BYTES);
+	char *p, *end;
+	int n = 0;
+
+	if (!buf || sb_read_file_at(dirfd, path, buf, PROCS_BYTES) < 0)
+		return -1;
+	for (p = buf; *p && n < PROCS_MAX; p = end) {
+		long pid = strtol(p, &end, 10);
+		if (end == p)
+			break;
+		if (pid > 0) {
+			if (pids)
+				pids[n] = (pid_t)pid;
+			n++;
+		}
+		while (*end == '\n')
+			end++;
+	}
+	return n;
+}
+
+static int cmp_pid(const void *a, const void *b)
+{
+	pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+int cg_signal_members(int dirfd, const char *procs, const pid_t *pids, int n, int sig)
+{
+	enum { BATCH = 64 };	/* pidfds open at once */
+	cleanup_free pid_t *now = malloc(PROCS_MAX * sizeof *now);
+	int fds[BATCH], sent = 0;
+
+	if (!now)
+		return 0;
+	for (int at = 0; at < n; at += BATCH) {
+		int k = n - at < BATCH ? n - at : BATCH, m;
+
+		/* pin first, then look: a pid listed after its pidfd was
+		 * opened is the pidfd's process (alive, or a zombie whose
+		 * pid is not free yet); one that has gone since answers the
+		 * signal with ESRCH and reaches no one */
+		for (int i = 0; i < k; i++)
+			fds[i] = sb_pidfd_open(pids[at + i]);
+		m = read_procs(dirfd, procs, now);
+		if (m > 0)
+			qsort(now, (size_t)m, sizeof *now, cmp_pid);
+		for (int i = 0; i < k; i++) {
+			if (fds[i] < 0)
+				continue;
+			if (m > 0 && bsearch(&pids[at + i], now, (size_t)m, sizeof *now, cmp_pid) &&
+			    sb_pidfd_send_signal(fds[i], sig) == 0)
+				sent++;
+			close(fds[i]);
+		}
+	}
+	return sent;
+}
+
+/* Signal every process listed in cgroup.procs of dirfd/rel and below (by
+ * pidfd, as members: see cg_signal_members); returns how many were listed. */
 static int signal_tree(const struct sb_cgroups *cg, int dirfd, const char *rel, int sig)
 {
-	char path[4096], buf[65536], *p, *end;
-	int count = 0;
+	char path[4096];
+	bool send = sig && !cg->fake;
+	cleanup_free pid_t *pids = send ? malloc(PROCS_MAX * sizeof *pids) : NULL;
+	int count = 0, n;
 	DIR *d;
 	int fd;
 
 	snprintf(path, sizeof path, "%s/cgroup.procs", rel);
-	if (sb_read_file_at(dirfd, path, buf, sizeof buf) >= 0) {
-		for (p = buf; *p; p = end) {
-			long pid = strtol(p, &end, 10);
-			if (end == p)
-				break;
-			if (pid > 0) {
-				if (sig && !cg->fake)
-					kill((pid_t)pid, sig);
-				count++;
-			}
-			while (*end == '\n')
-				end++;
-		}
+	n = read_procs(dirfd, path, pids);
+	if (n > 0) {
+		count = n;
+		if (send && pids)
+			cg_signal_members(dirfd, path, pids, n, sig);
 	}
 	fd = openat(dirfd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
@@ -257,14 +321,23 @@ static int signal_tree(const struct sb_cgroups *cg, int dirfd, const char *rel, 
 	return count;
 }
 
-/* v1: ask the freezer to stop every task of rel, and wait (bounded) until it
- * has. Returns false only when the request itself failed; true means the
- * cgroup is FROZEN or still FREEZING (a task in uninterruptible sleep delays
- * it), and either way the caller must thaw it when done. */
+/* Ask the freezer (v1 freezer.state, v2 cgroup.freeze) to stop every task
+ * of rel, and wait (bounded) until it has. Returns false only when the
+ * request itself failed; true means the cgroup is frozen or still freezing
+ * (a task in uninterruptible sleep delays it), and either way the caller
+ * must thaw it when done. */
 static bool freeze(const struct sb_cgroups *cg, int dirfd, const char *rel)
 {
 	char path[4096], buf[64];
 
+	if (cg->version == 2) {
+		if (knob_writef(cg, dirfd, rel, "cgroup.freeze", "1", NULL) < 0)
+			return false;
+		for (int64_t deadline = sb_mono_ms() + 2000; sb_mono_ms() < deadline; sleep_ms(1))
+			if (knob_read(dirfd, rel, "cgroup.events", "frozen") != 0)
+				break;
+		return true;
+	}
 	snprintf(path, sizeof path, "%s/freezer.state", rel);
 	if (knob_write(cg, dirfd, path, "FROZEN") < 0)
 		return false;
@@ -278,6 +351,10 @@ static void thaw(const struct sb_cgroups *cg, int dirfd, const char *rel)
 {
 	char path[4096];
 
+	if (cg->version == 2) {
+		knob_writef(cg, dirfd, rel, "cgroup.freeze", "0", NULL);
+		return;
+	}
 	snprintf(path, sizeof path, "%s/freezer.state", rel);
 	knob_write(cg, dirfd, path, "THAWED");
 }
@@ -287,20 +364,30 @@ static bool v2_populated(int dirfd, const char *rel)
 	return knob_read(dirfd, rel, "cgroup.events", "populated") > 0;
 }
 
-/* Kill every process of the cgroup rel (and below), wait until it is empty. */
+/* Kill every process of the cgroup rel (and below), wait until it is empty.
+ * v2 has the kernel do it (cgroup.kill, 5.14); elsewhere the processes are
+ * frozen and signalled by pidfd, as members only: a freeze may not complete
+ * (a task in uninterruptible sleep), and the cgroup is thawed before the
+ * retries, so a pid read from cgroup.procs may be a recycled one. */
 static int kill_rel(const struct sb_cgroups *cg, const char *rel, struct sb_err *err)
 {
 	int dirfd = procs_dir(cg);
 
 	if (cg->version == 2) {
-		if (knob_writef(cg, dirfd, rel, "cgroup.kill", "1", err) < 0)
-			return errno == ENOENT ? 0 : -1;
-		for (int i = 0; i < 5000 && !cg->fake; i++) {
-			if (!v2_populated(dirfd, rel))
-				return 0;
-			sleep_ms(1);
+		if (knob_writef(cg, dirfd, rel, "cgroup.kill", "1", err) == 0) {
+			for (int i = 0; i < 5000 && !cg->fake; i++) {
+				if (!v2_populated(dirfd, rel))
+					return 0;
+				sleep_ms(1);
+			}
+			return cg->fake ? 0 : sb_fail(err, 500, EBUSY, "cgroup %s still populated after kill", rel);
 		}
-		return cg->fake ? 0 : sb_fail(err, 500, EBUSY, "cgroup %s still populated after kill", rel);
+		if (errno != ENOENT)
+			return -1;
+		if (faccessat(dirfd, rel, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+			return 0;	/* no such cgroup: nothing to kill */
+		if (err)	/* no cgroup.kill (a kernel before 5.14) */
+			sb_err_clear(err);
 	}
 	bool frozen = freeze(cg, dirfd, rel);
 
@@ -324,13 +411,6 @@ int cg_exec_signal(struct sb_cgroups *cg, const char *id, const char *name, int 
 	bool frozen;
 
 	snprintf(rel, sizeof rel, "%s/%s", id, name);
-	if (cg->version == 2) {
-		/* no freezer dance needed for a census on v2: cgroup.freeze */
-		knob_writef(cg, dirfd, rel, "cgroup.freeze", "1", NULL);
-		n = signal_tree(cg, dirfd, rel, sig);
-		knob_writef(cg, dirfd, rel, "cgroup.freeze", "0", NULL);
-		return n;
-	}
 	frozen = freeze(cg, dirfd, rel);
 	n = signal_tree(cg, dirfd, rel, sig);
 	if (frozen)
@@ -404,11 +484,9 @@ int cg_exec_release(struct sb_cgroups *cg, const char *id, const char *name)
 	if (sb_read_file_at(procs_dir(cg), path, buf, sizeof buf) <= 0 || cg->fake)
 		return 0;	/* the common case: nothing left behind */
 	/* frozen while we move them: no pid read here can exit and be reused
-	 * by a process of the host before we write it */
-	if (cg->version == 2)
-		knob_writef(cg, procs_dir(cg), rel, "cgroup.freeze", "1", NULL);
-	else
-		freeze(cg, procs_dir(cg), rel);
+	 * by a process of the host before we write it (unless the freeze
+	 * does not complete: a pid can only be written, not pinned) */
+	freeze(cg, procs_dir(cg), rel);
 	for (int round = 0; round < 16; round++) {
 		if (sb_read_file_at(procs_dir(cg), path, buf, sizeof buf) <= 0) {
 			ret = 0;
@@ -423,11 +501,7 @@ int cg_exec_release(struct sb_cgroups *cg, const char *id, const char *name)
 				end++;
 		}
 	}
-	if (cg->version == 2) {
-		knob_writef(cg, procs_dir(cg), rel, "cgroup.freeze", "0", NULL);
-	} else {
-		thaw(cg, procs_dir(cg), rel);
-	}
+	thaw(cg, procs_dir(cg), rel);
 	return ret;
 }
 

@@ -11,9 +11,10 @@
  *                                 sandbox cgroup may keep its own processes)
  * An exec's processes are moved into the worker's child cgroup before they
  * run, so a timeout kills the whole tree (setsid and double-forked daemons
- * included): v2 writes cgroup.kill; v1 freezes the cgroup and kills what it
- * holds (frozen processes can neither fork nor exit, so no pid read from
- * cgroup.procs can be recycled before it is killed).  Processes are never
+ * included): v2 writes cgroup.kill; v1 (and v2 before 5.14) freezes the
+ * cgroup and kills what it holds by pidfd, each process confirmed a member
+ * after it was pinned (a freeze may not complete, and retries run thawed:
+ * a pid read from cgroup.procs may have been recycled).  Processes are never
  * moved into a memory cgroup on the exec path (that write stalls for
  * milliseconds on v1): the exec is born in it, forked by the sandbox's init. */
 #ifndef SB_CGROUP_H
@@ -74,6 +75,12 @@ int cg_exec_kill(struct sb_cgroups *cg, const char *id, const char *name, struct
 int cg_exec_release(struct sb_cgroups *cg, const char *id, const char *name);
 /* Remove the exec cgroup `name` once nothing runs in it (best effort). */
 void cg_exec_remove(struct sb_cgroups *cg, const char *id, const char *name);
+/* Send sig to each process of pids[0..n), read from the cgroup.procs file
+ * dirfd/procs, that is still listed there once a pidfd pins it: never to a
+ * process that took over the pid of one that exited since the list was
+ * read (a freeze that did not complete, a thawed cgroup).  How many were
+ * signalled.  The kill paths' own; exported for t/unit-cgroup.c. */
+int cg_signal_members(int dirfd, const char *procs, const pid_t *pids, int n, int sig);
 /* Kill and remove exec cgroup `name` in every sandbox (a worker died). */
 void cg_exec_reap_all(struct sb_cgroups *cg, const char *name);
 /* Kill every process of every sandbox, inits included, and remove the cgroups. */

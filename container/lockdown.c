@@ -9,17 +9,31 @@
  * denies to a container without CAP_SYS_ADMIN (module, kexec, key, bpf,
  * perf, mount and namespace calls, clock setting, ...), plus what the
  * project's brief adds: new user namespaces (clone/unshare with
- * CLONE_NEWUSER), io_uring, userfaultfd, open_by_handle_at, AF_VSOCK, the
- * new mount API, ioctl TIOCSTI/TIOCLINUX compared on the low 32 bits of the
- * request (CVE-2019-10063), and every non-native ABI (i386, x32): the
- * process is killed.  clone3 answers ENOSYS: its flags live in memory a
- * filter cannot read, and libc falls back to clone, whose flags it can. */
+ * CLONE_NEWUSER), io_uring, userfaultfd, open_by_handle_at, the new mount
+ * API, ioctl TIOCSTI/TIOCLINUX (CVE-2019-10063), and every non-native ABI
+ * (i386, x32): the process is killed.  clone3 answers ENOSYS: its flags
+ * live in memory a filter cannot read, and libc falls back to clone, whose
+ * flags it can.  Sockets are an allow list: AF_UNIX, AF_INET, AF_INET6 and
+ * AF_NETLINK with NETLINK_ROUTE; any other family (AF_VSOCK reaches the
+ * hypervisor past every namespace, the uevent netlink shows the host's
+ * devices, ...) answers EAFNOSUPPORT, to socket and socketpair.
+ *
+ * The kernel reads an int argument from the low 32 bits of its register; the
+ * filter sees all 64.  No rule may let a value pass whose low 32 bits it
+ * refuses: ioctl requests and socket families are compared masked to 32
+ * bits, CLONE_NEWUSER is a masked bit test, and what is compared on all 64
+ * bits refuses any value with a high bit set (fails closed).  personality
+ * and prctl have no rule: what they set is the caller's own (the risky
+ * personality flags are cleared on a setuid exec, which no_new_privs makes
+ * powerless anyway), and the prctl that reaches further, PR_SET_MM, needs
+ * CAP_SYS_RESOURCE, which the bounding set cut. */
 #include "config.h"
 
 #include "lockdown.h"
 
 #include <linux/capability.h>
 #include <linux/filter.h>
+#include <linux/netlink.h>
 #include <seccomp.h>
 #include <stdio.h>
 #include <string.h>
@@ -54,6 +68,12 @@ static const char *const denied[] = {
 	"migrate_pages", "move_pages", "get_mempolicy",
 };
 
+/* The socket families a sandbox may open: local, IPv4, IPv6 and rtnetlink
+ * (a program lists its own addresses and routes through it); netlink is
+ * narrowed to NETLINK_ROUTE below.  Ascending: the last is the highest. */
+static const int allowed_af[] = { AF_UNIX, AF_INET, AF_INET6, AF_NETLINK };
+#define AF_TOP AF_NETLINK
+
 static int add(scmp_filter_ctx ctx, uint32_t action, const char *name, unsigned n,
 	       const struct scmp_arg_cmp *cmp)
 {
@@ -64,13 +84,47 @@ static int add(scmp_filter_ctx ctx, uint32_t action, const char *name, unsigned 
 	return seccomp_rule_add_array(ctx, action, nr, n, cmp);
 }
 
+static bool af_allowed(int af)
+{
+	for (size_t i = 0; i < sizeof allowed_af / sizeof *allowed_af; i++)
+		if (allowed_af[i] == af)
+			return true;
+	return false;
+}
+
+/* Refuse every socket family but the allowed ones to call (socket or
+ * socketpair: the family is argument 0 of both).  The kernel reads the
+ * family and the protocol as ints, so an equality on all 64 bits misses
+ * 0x100000000 | AF_VSOCK, which is AF_VSOCK to the kernel.  libseccomp has
+ * one comparison per argument per rule and no masked range: a rule per
+ * refused value below the highest allowed family, on the low 32 bits, and
+ * one 64-bit rule for all above it, which also refuses any value with a
+ * high bit set whatever its low bits (no program passes one: failing closed
+ * costs nothing).  Netlink's protocol is compared on all 64 bits: anything
+ * but a plain NETLINK_ROUTE is refused. */
+static int deny_families(scmp_filter_ctx ctx, const char *call)
+{
+	const uint32_t refuse = SCMP_ACT_ERRNO(EAFNOSUPPORT);
+	struct scmp_arg_cmp cmp[2] = { SCMP_A0(SCMP_CMP_GT, AF_TOP) };
+	int r = add(ctx, refuse, call, 1, cmp);
+
+	for (int af = 0; af < AF_TOP && !r; af++) {
+		if (af_allowed(af))
+			continue;
+		cmp[0] = SCMP_A0(SCMP_CMP_MASKED_EQ, 0xFFFFFFFFu, af);
+		r = add(ctx, refuse, call, 1, cmp);
+	}
+	cmp[0] = SCMP_A0(SCMP_CMP_MASKED_EQ, 0xFFFFFFFFu, AF_NETLINK);
+	cmp[1] = SCMP_A2(SCMP_CMP_NE, NETLINK_ROUTE);
+	return r ? r : add(ctx, refuse, call, 2, cmp);
+}
+
 static int build(scmp_filter_ctx ctx)
 {
 	const uint32_t eperm = SCMP_ACT_ERRNO(EPERM);
 	const struct scmp_arg_cmp newuser = SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_NEWUSER, CLONE_NEWUSER);
 	const struct scmp_arg_cmp tiocsti = SCMP_A1(SCMP_CMP_MASKED_EQ, 0xFFFFFFFFu, TIOCSTI);
 	const struct scmp_arg_cmp tioclinux = SCMP_A1(SCMP_CMP_MASKED_EQ, 0xFFFFFFFFu, TIOCLINUX);
-	const struct scmp_arg_cmp vsock = SCMP_A0(SCMP_CMP_EQ, AF_VSOCK);
 	int r = 0;
 
 	for (size_t i = 0; i < sizeof denied / sizeof *denied && !r; i++)
@@ -86,7 +140,9 @@ static int build(scmp_filter_ctx ctx)
 	if (!r)
 		r = add(ctx, eperm, "ioctl", 1, &tioclinux);
 	if (!r)
-		r = add(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT), "socket", 1, &vsock);
+		r = deny_families(ctx, "socket");
+	if (!r)
+		r = deny_families(ctx, "socketpair");
 	return r;
 }
 

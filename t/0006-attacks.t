@@ -4,10 +4,12 @@
 # an output flood, 10k orphaned zombies, a daemon that outlives its exec's
 # timeout) stays inside the sandbox's limits while the host, the API and a
 # neighbour stay responsive; the kernel attack surface (nested user
-# namespaces, the seccomp deny list, foreign ABIs, TIOCSTI, /proc and /sys
-# knobs, setuid binaries, capabilities) is closed; nothing of the host (its
-# paths, nginx, the FastCGI socket, abstract sockets) is reachable; two
-# sandboxes share no /dev/shm, SysV IPC, uid or process.
+# namespaces, the seccomp deny list, socket families beyond unix, IP and
+# rtnetlink, foreign ABIs, TIOCSTI, /proc and /sys knobs, setuid binaries,
+# capabilities) is closed, every seccomp rule with the high 32 bits of its
+# argument set too; nothing of the host (its paths, nginx, the FastCGI
+# socket, abstract sockets) is reachable; two sandboxes share no /dev/shm,
+# SysV IPC, uid or process.
 # Deterministic: bounded polls for conditions, no sleeps as synchronisation.
 . "${TOP_SRCDIR:-$(dirname "$0")/..}/t/lib.sh"
 [ -d /sys/fs/cgroup/pids ] && [ -d /sys/fs/cgroup/memory ] ||
@@ -298,6 +300,17 @@ compile $ID syscalls <<'EOF'
 #ifndef AF_VSOCK
 #define AF_VSOCK 40
 #endif
+#ifndef AF_ALG
+#define AF_ALG 38
+#endif
+#ifndef AF_BLUETOOTH
+#define AF_BLUETOOTH 31
+#endif
+#define NL_ROUTE 0		/* <linux/netlink.h> */
+#define NL_SOCK_DIAG 4
+#define NL_AUDIT 9
+#define NL_KOBJECT_UEVENT 15
+#define HI (1UL << 32)		/* bits the kernel drops from an int argument */
 
 static void report(const char *name, long r)
 {
@@ -309,6 +322,32 @@ static void report(const char *name, long r)
 		printf("%s=OK\n", name);
 }
 #define T(name, ...) (errno = 0, report(name, syscall(__VA_ARGS__)))
+
+/* a socket that is made is closed at once: only the answer counts */
+static void sock(const char *name, unsigned long domain, int type, unsigned long protocol)
+{
+	long r;
+
+	errno = 0;
+	r = syscall(SYS_socket, domain, type, protocol);
+	report(name, r);
+	if (r >= 0)
+		close((int)r);
+}
+
+static void pair(const char *name, unsigned long domain, int type)
+{
+	int sv[2];
+	long r;
+
+	errno = 0;
+	r = syscall(SYS_socketpair, domain, type, 0UL, sv);
+	report(name, r);
+	if (r == 0) {
+		close(sv[0]);
+		close(sv[1]);
+	}
+}
 
 /* a clone that goes through makes a child: it exits at once */
 static long reaped(long r)
@@ -346,9 +385,13 @@ int main(void)
 	T("setns", SYS_setns, -1, 0);
 	T("pivot_root", SYS_pivot_root, "/mnt", "/mnt");
 	T("unshare", SYS_unshare, CLONE_NEWUSER);
+	T("unshare_hi", SYS_unshare, CLONE_NEWUSER | HI);
 	errno = 0;
 	r = syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, NULL, NULL, NULL, NULL);
 	report("clone", reaped(r));
+	errno = 0;
+	r = syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD | HI, NULL, NULL, NULL, NULL);
+	report("clone_hi", reaped(r));
 	memset(&ca, 0, sizeof ca);
 	ca.exit_signal = SIGCHLD;
 	errno = 0;
@@ -357,7 +400,30 @@ int main(void)
 	T("ioctl_tiocsti", SYS_ioctl, 0, TIOCSTI | (1UL << 32), &c);
 	T("ioctl_tiocsti_low", SYS_ioctl, 0, TIOCSTI, &c);
 	T("ioctl_tioclinux", SYS_ioctl, 0, TIOCLINUX | (1UL << 32), &c);
-	T("socket_vsock", SYS_socket, AF_VSOCK, SOCK_STREAM, 0);
+	/* socket and socketpair: the families a program needs, no other */
+	sock("socket_vsock", AF_VSOCK, SOCK_STREAM, 0);
+	sock("socket_vsock_hi", AF_VSOCK | HI, SOCK_STREAM, 0);
+	sock("socket_uevent", AF_NETLINK, SOCK_DGRAM, NL_KOBJECT_UEVENT);
+	sock("socket_uevent_hi", AF_NETLINK | HI, SOCK_DGRAM, NL_KOBJECT_UEVENT);
+	sock("socket_uevent_proto_hi", AF_NETLINK, SOCK_DGRAM, NL_KOBJECT_UEVENT | HI);
+	sock("socket_sock_diag", AF_NETLINK, SOCK_DGRAM, NL_SOCK_DIAG);
+	sock("socket_audit", AF_NETLINK, SOCK_DGRAM, NL_AUDIT);
+	sock("socket_packet", AF_PACKET, SOCK_RAW, 0);
+	sock("socket_packet_hi", AF_PACKET | HI, SOCK_RAW, 0);
+	sock("socket_alg", AF_ALG, SOCK_SEQPACKET, 0);
+	sock("socket_alg_hi", AF_ALG | HI, SOCK_SEQPACKET, 0);
+	sock("socket_bluetooth", AF_BLUETOOTH, SOCK_STREAM, 0);
+	sock("socket_inet_hi", AF_INET | HI, SOCK_STREAM, 0);	/* fails closed */
+	sock("socket_route_hi", AF_NETLINK, SOCK_DGRAM, NL_ROUTE | HI);
+	sock("socket_unix", AF_UNIX, SOCK_STREAM, 0);
+	sock("socket_inet", AF_INET, SOCK_STREAM, 0);
+	sock("socket_inet6", AF_INET6, SOCK_DGRAM, 0);
+	sock("socket_route", AF_NETLINK, SOCK_DGRAM, NL_ROUTE);
+	pair("socketpair_vsock", AF_VSOCK, SOCK_STREAM);
+	pair("socketpair_vsock_hi", AF_VSOCK | HI, SOCK_STREAM);
+	pair("socketpair_alg_hi", AF_ALG | HI, SOCK_SEQPACKET);
+	pair("socketpair_unix_hi", AF_UNIX | HI, SOCK_STREAM);	/* fails closed */
+	pair("socketpair_unix", AF_UNIX, SOCK_STREAM);
 	T("getpid", SYS_getpid);	/* the control: an allowed call */
 	/* an unshare without CLONE_NEWUSER is up to the kernel, not the filter */
 	return 0;
@@ -372,12 +438,32 @@ for s in keyctl add_key request_key bpf perf_event_open userfaultfd io_uring_set
 	is "$(got $s)" EPERM "$s is denied with EPERM"
 done
 is "$(got unshare)" EPERM "unshare(CLONE_NEWUSER) is denied with EPERM"
+is "$(got unshare_hi)" EPERM "unshare(CLONE_NEWUSER | 1UL<<32) is denied with EPERM"
 is "$(got clone)" EPERM "clone(CLONE_NEWUSER) is denied with EPERM"
+is "$(got clone_hi)" EPERM "clone(CLONE_NEWUSER | 1UL<<32) is denied with EPERM (the kernel drops the high bits)"
 is "$(got clone3)" ENOSYS "clone3 answers ENOSYS"
 is "$(got ioctl_tiocsti)" EPERM "ioctl(0, TIOCSTI | 1UL<<32) is denied with EPERM (low 32 bits compared)"
 is "$(got ioctl_tiocsti_low)" EPERM "ioctl(0, TIOCSTI) is denied with EPERM"
 is "$(got ioctl_tioclinux)" EPERM "ioctl(0, TIOCLINUX | 1UL<<32) is denied with EPERM"
-is "$(got socket_vsock)" EAFNOSUPPORT "socket(AF_VSOCK) answers EAFNOSUPPORT"
+# every family but AF_UNIX, AF_INET, AF_INET6 and AF_NETLINK/NETLINK_ROUTE is
+# refused, whatever the high 32 bits of an argument hold (the kernel reads an
+# int); a value with high bits set is refused even where its low bits name an
+# allowed family: no program passes one
+for s in socket_vsock socket_vsock_hi socket_uevent socket_uevent_hi socket_uevent_proto_hi \
+	socket_sock_diag socket_audit socket_packet socket_packet_hi socket_alg socket_alg_hi \
+	socket_bluetooth socket_inet_hi socket_route_hi \
+	socketpair_vsock socketpair_vsock_hi socketpair_alg_hi socketpair_unix_hi; do
+	is "$(got $s)" EAFNOSUPPORT "$s answers EAFNOSUPPORT"
+done
+for s in socket_unix socket_inet socket_route socketpair_unix; do
+	is "$(got $s)" OK "$s still works"
+done
+# (a kernel booted with ipv6.disable=1 has no AF_INET6 anywhere)
+if python3 -c 'import socket; socket.socket(socket.AF_INET6)' 2>/dev/null; then
+	is "$(got socket_inet6)" OK "socket_inet6 still works"
+else
+	diag "(this host's kernel has no IPv6: socket_inet6 answered $(got socket_inet6))"
+fi
 is "$(got getpid)" OK "an allowed call (getpid) still works in the same program"
 
 compile $ID abi <<'EOF'
