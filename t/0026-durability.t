@@ -115,7 +115,7 @@ get d1 after.txt
 is "$STATUS" 200 "after.txt survives a restart"
 is "$(fs_state d1)" "clean" "the sandbox's file system is clean after the restart"
 api GET /sandboxes/d1
-is "$(jqr .data.disk.healthy)" "true" "GET status reports the disk healthy"
+is "$(jqr .data.diskHealthy)" "true" "GET status reports the disk healthy"
 
 # --- a create killed between its steps -----------------------------------
 
