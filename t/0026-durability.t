@@ -10,7 +10,7 @@
 . "$(dirname "$0")/lib.sh"
 
 [ "$(id -u)" = 0 ] || skip_all "needs root (loop devices, namespaces, cgroups)"
-for c in losetup mkfs.ext4 dumpe2fs fallocate mountpoint; do
+for c in losetup mkfs.ext4 dumpe2fs debugfs fallocate mountpoint; do
 	command -v "$c" >/dev/null || skip_all "needs $c"
 done
 
@@ -117,6 +117,27 @@ is "$(fs_state d1)" "clean" "the sandbox's file system is clean after the restar
 api GET /sandboxes/d1
 is "$(jqr .data.diskHealthy)" "true" "GET status reports the disk healthy"
 
+# --- a file system that took an error is repaired at its next start ------
+
+sbd_stop
+IMG=$DATA/sandboxes/d1/disk.img
+for _ in $(seq 1 100); do [ -z "$(losetup -j "$IMG")" ] && break; sleep 0.1; done
+debugfs -w -R "ssv state 3" "$IMG" >/dev/null 2>&1	# valid, with errors
+is "$(fs_state d1)" "clean with errors" "(the test marks d1's file system as having had errors)"
+sbd_restart
+api GET /sandboxes/d1
+is "$(jqr .data.diskHealthy)" "false" "GET status reports the disk unhealthy"
+exec_in d1 'cat /workspace/keep.txt && touch /workspace/y && echo ok'
+is "$(jqr .data.stdout)" "kept before the disk filledok" "its next start repairs it: files there, writable"
+is "$(fs_state d1)" "clean" "  the file system is clean again (e2fsck)"
+grep -q "event=sandbox.disk_errors id=d1 .*action=e2fsck" "$T_DIR/sandboxd.log" &&
+	grep -q "event=sandbox.disk_repaired id=d1 .*healthy=1" "$T_DIR/sandboxd.log"
+ok $? "  the log says so (sandbox.disk_errors, sandbox.disk_repaired)"
+api GET /metrics
+like "$BODY" 'sandboxd_disk_errors_total 1' "  /metrics counts it"
+api GET /sandboxes/d1
+is "$(jqr .data.diskHealthy)" "true" "  GET status reports it healthy"
+
 # --- a create killed between its steps -----------------------------------
 
 for point in create-staged create-published disk-made; do
@@ -130,6 +151,24 @@ for point in create-staged create-published disk-made; do
 done
 rm -f "$FS/faults/"*
 is "$(ls -A "$DATA/sandboxes" | grep -c '^\.new')" 0 "no staged create is left behind"
+
+# --- sparse disks (the default): the reserve guards the host -------------
+
+sbd_stop
+OPTS=(--disk-mb 48 --spare-disks 0 --disk-reserve-mb 8)
+sbd_restart
+api POST /sandboxes/s1
+is "$STATUS" 200 "create s1 with a sparse disk"
+fill_host
+put s1 during.txt "x"
+is "$STATUS" 507 "with sparse disks a write with the host full answers 507"
+like "$(jqr .error)" 'short of disk space' "  before anything is written: $(jqr .error)"
+api POST /sandboxes/s2
+is "$STATUS" 507 "  and so does a create"
+free_host
+put s1 during.txt "x"
+is "$STATUS" 200 "  once space is freed, writes work again"
+is "$(fs_state s1)" "clean" "  s1's file system took no error"
 
 # --- kill -9 of the master ------------------------------------------------
 
