@@ -99,15 +99,18 @@ static void end_predecessor(const struct conf *c, struct sb_cgroups *cg)
 {
 	cleanup_close int fd = open_workers_lock(c);
 	int ended = 0, reaped;
+	pid_t last = 0;
 
+	/* at most 10 s: a holder the kernel cannot kill (D state) is left */
 	for (int tries = 0; fd >= 0 && tries < 1000; tries++) {
 		struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
 		struct timespec ts = { 0, 10000000 };
 
 		if (fcntl(fd, F_GETLK, &fl) < 0 || fl.l_type == F_UNLCK)
 			break;
-		if (fl.l_pid > 0 && kill(fl.l_pid, SIGKILL) == 0)
+		if (fl.l_pid > 0 && kill(fl.l_pid, SIGKILL) == 0 && fl.l_pid != last)
 			ended++;
+		last = fl.l_pid;
 		nanosleep(&ts, NULL);	/* its lock goes when it has exited */
 	}
 	reaped = cg_exec_reap_every(cg);

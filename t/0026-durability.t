@@ -19,9 +19,11 @@ chmod 0711 "$FS"	# nginx reaches the socket below it
 LOOP=
 OLD_WORKERS=
 SLEEPER=
+HOLDER=
 fs_cleanup() {
 	local p
 	[ -n "$SLEEPER" ] && kill "$SLEEPER" 2>/dev/null
+	[ -n "$HOLDER" ] && kill -KILL "$HOLDER" 2>/dev/null
 	sbd_cleanup
 	# workers a crashed master left (today's code): ours, by pid
 	for p in $OLD_WORKERS; do kill -KILL "$p" 2>/dev/null; done
@@ -194,6 +196,13 @@ for _ in $(seq 1 50); do
 done
 is "${left# }" "" "after kill -9 of the master its workers exit by themselves"
 kill "$SLEEPER" 2>/dev/null; wait "$SLEEPER" 2>/dev/null; SLEEPER=
+# a worker of the old generation that did not die (as a master from before
+# PDEATHSIG left them): a process holding the workers' lock as they do
+python3 -c 'import fcntl, sys, time
+f = open(sys.argv[1], "r+"); fcntl.lockf(f, fcntl.LOCK_SH); print("held", flush=True); time.sleep(300)' \
+	"$DATA/run/workers.lock" >"$FS/holder.out" 2>&1 &
+HOLDER=$!
+for _ in $(seq 1 100); do grep -q held "$FS/holder.out" && break; sleep 0.05; done
 sbd_restart
 exec_in d1 'echo served'
 is "$(jqr .data.stdout)" "served" "a restarted master serves"
@@ -201,6 +210,12 @@ ok $([ ! -d "$EXEC_CG" ]; echo $?) "the restarted master removed the old exec cg
 left=
 for p in $SLEEP_PIDS; do kill -0 "$p" 2>/dev/null && left="$left $p"; done
 is "${left# }" "" "  and ended the processes in it"
+wait "$HOLDER" 2>/dev/null
+ok $([ "$(grep -c held "$FS/holder.out")" = 1 ] && ! kill -0 "$HOLDER" 2>/dev/null; echo $?) \
+	"  and a leftover holding the workers' lock was ended before serving"
+HOLDER=
+like "$(grep 'a previous master left' "$T_DIR/sandboxd.log")" 'ended [1-9][0-9]* processes and [1-9][0-9]* exec cgroups' \
+	"  the log says what it ended"
 NEW_CG=$(find /sys/fs/cgroup -maxdepth 4 -type d -path "*/sandboxd-$INSTANCE/*/e*" 2>/dev/null | sed 's|.*/||' | sort -u)
 for w in $(sbd_workers); do
 	n=$(tr '\0' ' ' <"/proc/$w/cmdline" | sed -n 's/.*worker \(e[0-9]*\).*/\1/p')
