@@ -10,6 +10,7 @@
 #include "sandbox.h"
 #include "warm.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -67,17 +68,44 @@ static const struct { const char *name; mode_t mode; } subdirs[] = {
 	{ "upper", 0755 }, { "work", 0700 }, { "root", 0755 }, { "disk", 0700 },
 };
 
-/* Remove directory `name` of DATA/sandboxes if it holds nothing but the
- * empty subdirectories a create makes; 0 when it is gone. */
+static bool is_subdir(const char *name)
+{
+	for (size_t i = 0; i < sizeof subdirs / sizeof *subdirs; i++)
+		if (!strcmp(name, subdirs[i].name))
+			return true;
+	return false;
+}
+
+/* Remove directory `name` of DATA/sandboxes if it holds nothing but (some
+ * of) the subdirectories a create makes, empty; 0 when it is gone, -1 (and
+ * nothing touched but empty subdirectories) otherwise. */
 static int remove_empty(struct app *app, const char *name)
 {
-	cleanup_close int fd = openat(app->sandboxes_fd, name, O_PATH | O_DIRECTORY | O_CLOEXEC |
+	cleanup_close int fd = openat(app->sandboxes_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC |
 				      O_NOFOLLOW);
+	cleanup_close int dfd = -1;
+	struct dirent *e;
+	bool other = false;
+	DIR *d;
 
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -1;
+	dfd = dup(fd);
+	d = dfd >= 0 ? fdopendir(dfd) : NULL;
+	if (!d)
+		return -1;
+	dfd = -1;	/* the DIR owns it */
+	while ((e = readdir(d)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && !is_subdir(e->d_name))
+			other = true;
+	closedir(d);
+	if (other) {
+		errno = ENOTEMPTY;
+		return -1;
+	}
 	for (size_t i = 0; i < sizeof subdirs / sizeof *subdirs; i++)
-		unlinkat(fd, subdirs[i].name, AT_REMOVEDIR);
+		if (unlinkat(fd, subdirs[i].name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+			return -1;
 	return unlinkat(app->sandboxes_fd, name, AT_REMOVEDIR) < 0 && errno != ENOENT ? -1 : 0;
 }
 
@@ -97,28 +125,66 @@ static int publish_dirs(struct app *app, const char *id, struct sb_err *err)
 	if (mkdirat(app->sandboxes_fd, stage, 0700) < 0)
 		return sb_syserr(err, "mkdir sandbox dir %s", id);
 	fd = openat(app->sandboxes_fd, stage, O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return sb_syserr(err, "open sandbox dir %s", id);
+	if (fd < 0) {
+		sb_syserr(err, "open sandbox dir %s", id);
+		goto fail;
+	}
 	for (size_t i = 0; i < sizeof subdirs / sizeof *subdirs; i++)
-		if (mkdirat(fd, subdirs[i].name, subdirs[i].mode) < 0)
-			return sb_syserr(err, "mkdir %s/%s", id, subdirs[i].name);
+		if (mkdirat(fd, subdirs[i].name, subdirs[i].mode) < 0) {
+			sb_syserr(err, "mkdir %s/%s", id, subdirs[i].name);
+			goto fail;
+		}
 	sb_fault("create-staged");
-	if (renameat2(app->sandboxes_fd, stage, app->sandboxes_fd, id, RENAME_NOREPLACE) < 0)
-		return sb_syserr(err, "publish sandbox dir %s", id);
+	if (renameat2(app->sandboxes_fd, stage, app->sandboxes_fd, id, RENAME_NOREPLACE) < 0) {
+		sb_syserr(err, "publish sandbox dir %s", id);
+		goto fail;
+	}
 	sb_fault("create-published");
 	return 0;
+fail:
+	remove_empty(app, stage);
+	return -1;
 }
 
-static int open_dirs(struct app *app, const char *id, struct sb_err *err)
+/* DATA/sandboxes/.create.lock, held (flock) for one create at a time; the
+ * fd, or -1.  A process takes it once: a second open file of the same lock
+ * would wait for the first forever. */
+static int create_lock(struct app *app, struct sb_err *err)
 {
+	int lock = openat(app->sandboxes_fd, ".create.lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+			  0600);
+
+	if (lock < 0)
+		return sb_syserr(err, "open create lock");
+	while (flock(lock, LOCK_EX) < 0)
+		if (errno != EINTR) {
+			sb_syserr(err, "create lock");
+			close(lock);
+			return -1;
+		}
+	return lock;
+}
+
+/* The sandbox's directory, made now if its record has none (what a
+ * create from before the directory came first could leave); `locked`: the
+ * caller holds the create lock, else it is taken to make it. */
+static int open_dirs(struct app *app, const char *id, bool locked, struct sb_err *err)
+{
+	cleanup_close int lock = -1;
 	int fd = openat(app->sandboxes_fd, id, O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 
 	if (fd >= 0)
 		return fd;
 	if (errno != ENOENT)
 		return sb_syserr(err, "open sandbox dir %s", id);
-	/* a record without its directory: made now (a create from before the
-	 * directory came first could leave one) */
+	if (!locked && (lock = create_lock(app, err)) < 0)
+		return -1;
+	/* again: another request may have made it while we waited */
+	fd = openat(app->sandboxes_fd, id, O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd >= 0)
+		return fd;
+	if (errno != ENOENT)
+		return sb_syserr(err, "open sandbox dir %s", id);
 	if (publish_dirs(app, id, err) < 0)
 		return -1;
 	fd = openat(app->sandboxes_fd, id, O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
@@ -170,15 +236,11 @@ static void set_aside_orphan(struct app *app, const char *id)
 static int create_new(struct app *app, const char *id, const struct sb_record *want,
 		      struct sandbox_ref *sb, struct sb_err *err)
 {
-	cleanup_close int lock = openat(app->sandboxes_fd, ".create.lock",
-					O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	cleanup_close int lock = create_lock(app, err);
 	int found, w;
 
 	if (lock < 0)
-		return sb_syserr(err, "open create lock");
-	while (flock(lock, LOCK_EX) < 0)
-		if (errno != EINTR)
-			return sb_syserr(err, "create lock");
+		return -1;
 	found = store_get(&app->store, id, &sb->rec, err);
 	if (found < 0)
 		return -1;
@@ -218,7 +280,7 @@ static int create_new(struct app *app, const char *id, const struct sb_record *w
 		if (sb->created)
 			log_event(app->rid, "sandbox.created", id, "image=%s", image);
 	}
-	sb->dirfd = open_dirs(app, id, err);
+	sb->dirfd = open_dirs(app, id, true, err);
 	return sb->dirfd < 0 ? -1 : 0;
 }
 
@@ -240,7 +302,7 @@ int app_sandbox_get(struct app *app, const char *id, bool create, const struct s
 			       "when the sandbox is created, for its life", id, sb->rec.image);
 	if (!found)
 		return create_new(app, id, want, sb, err);
-	sb->dirfd = open_dirs(app, id, err);
+	sb->dirfd = open_dirs(app, id, false, err);
 	return sb->dirfd < 0 ? -1 : 0;
 }
 
