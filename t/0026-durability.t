@@ -142,7 +142,14 @@ is "$(jqr .data.diskHealthy)" "true" "  GET status reports it healthy"
 
 # --- a create killed between its steps -----------------------------------
 
-for point in create-staged create-published disk-made; do
+# the hooks exist only in a test build (configure --enable-fault-injection,
+# as ./dev builds); a release build (distcheck's) has none: skipped there
+POINTS="create-staged create-published disk-made"
+if ! grep -q SANDBOXD_FAULTS "$SANDBOXD"; then
+	diag "not a fault-injection build (configure --enable-fault-injection): no create is killed"
+	POINTS=
+fi
+for point in $POINTS; do
 	touch "$FS/faults/$point"
 	api POST "/sandboxes/f-$point"
 	ok $([ ! -e "$FS/faults/$point" ]; echo $?) "fault $point fired (the create's worker was killed: $STATUS)"
