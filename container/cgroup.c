@@ -565,6 +565,40 @@ void cg_exec_reap_all(struct sb_cgroups *cg, const char *name)
 	}
 }
 
+/* "e" and digits: an exec cgroup's name */
+static bool exec_name(const char *name)
+{
+	return name[0] == 'e' && name[1] && strspn(name + 1, "0123456789") == strlen(name + 1);
+}
+
+int cg_exec_reap_every(struct sb_cgroups *cg)
+{
+	static char names[MAX_LISTED][64];
+	int n = list_sandboxes(cg, names, MAX_LISTED), reaped = 0;
+	char rel[256];
+
+	for (int i = 0; i < n; i++) {
+		int fd = openat(procs_dir(cg), names[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+		DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+
+		if (!d) {
+			if (fd >= 0)
+				close(fd);
+			continue;
+		}
+		for (struct dirent *de; (de = readdir(d));) {
+			if (de->d_type != DT_DIR || !exec_name(de->d_name) || strlen(de->d_name) > 32)
+				continue;
+			snprintf(rel, sizeof rel, "%.63s/%s", names[i], de->d_name);
+			kill_rel(cg, rel, NULL);
+			unlinkat(procs_dir(cg), rel, AT_REMOVEDIR);
+			reaped++;
+		}
+		closedir(d);
+	}
+	return reaped;
+}
+
 int cg_destroy_all(struct sb_cgroups *cg, const char *root, const char *parent)
 {
 	static char names[MAX_LISTED][64];

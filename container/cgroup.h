@@ -83,6 +83,9 @@ void cg_exec_remove(struct sb_cgroups *cg, const char *id, const char *name);
 int cg_signal_members(int dirfd, const char *procs, const pid_t *pids, int n, int sig);
 /* Kill and remove exec cgroup `name` in every sandbox (a worker died). */
 void cg_exec_reap_all(struct sb_cgroups *cg, const char *name);
+/* Kill and remove every exec cgroup of every sandbox (a starting master:
+ * what the workers of a crashed one left); how many there were. */
+int cg_exec_reap_every(struct sb_cgroups *cg);
 /* Kill every process of every sandbox, inits included, and remove the cgroups. */
 int cg_destroy_all(struct sb_cgroups *cg, const char *root, const char *parent);
 

@@ -3,6 +3,9 @@
 #include "disk.h"
 
 #include <dirent.h>
+#include <endian.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <linux/loop.h>
 #include <stdio.h>
@@ -14,6 +17,7 @@
 #include <sys/wait.h>
 
 #define MKE2FS "/sbin/mke2fs"
+#define E2FSCK "/sbin/e2fsck"
 
 static int run_mke2fs(int imgfd, uid_t owner, struct sb_err *err)
 {
@@ -23,8 +27,10 @@ static int run_mke2fs(int imgfd, uid_t owner, struct sb_err *err)
 
 	snprintf(dev, sizeof dev, "/proc/self/fd/%d", imgfd);
 	/* lazy init: the image stays sparse; no reserved blocks: the quota is
-	 * the sandbox's whole */
-	snprintf(opts, sizeof opts, "lazy_itable_init=1,lazy_journal_init=1,root_owner=%u:%u",
+	 * the sandbox's whole; nodiscard: mke2fs would punch the blocks of a
+	 * preallocated image out again */
+	snprintf(opts, sizeof opts,
+		 "lazy_itable_init=1,lazy_journal_init=1,nodiscard,root_owner=%u:%u",
 		 (unsigned)owner, (unsigned)owner);
 	pid = fork();
 	if (pid < 0)
@@ -55,6 +61,39 @@ static int run_mke2fs(int imgfd, uid_t owner, struct sb_err *err)
 		return sb_fail(err, 500, 0, "mke2fs failed (status %d)", status);
 	return 0;
 }
+
+/* Take the image's blocks on the host now (a preallocated image: the file
+ * system inside never meets a full host), or only its size (sparse). */
+static int size_image(int fd, long long bytes, bool prealloc, struct sb_err *err)
+{
+	if (!prealloc)
+		return ftruncate(fd, bytes) < 0 ? sb_syserr(err, "size disk image") : 0;
+	if (fallocate(fd, 0, 0, bytes) == 0)
+		return 0;
+	if (errno == ENOSPC || errno == EDQUOT)
+		return sb_fail(err, 507, errno, "the host has no room for a %lld MiB sandbox disk",
+			       bytes >> 20);
+	return sb_syserr(err, "preallocate disk image");
+}
+
+#ifdef SB_FAULT_INJECTION
+/* Test builds only (configure --enable-fault-injection): with
+ * SANDBOXD_FAULTS=DIR in the environment, the process that reaches point P
+ * is killed if DIR/P exists (removed first: it fires once). */
+void sb_fault(const char *point)
+{
+	const char *dir = getenv("SANDBOXD_FAULTS");
+	char path[PATH_MAX];
+
+	if (!dir)
+		return;
+	snprintf(path, sizeof path, "%s/%s", dir, point);
+	if (unlink(path) == 0) {
+		fprintf(stderr, "sandboxd: fault injected at %s\n", point);
+		raise(SIGKILL);
+	}
+}
+#endif
 
 /* "<bytes>-" names the spares of one size. */
 static bool spare_of(const char *name, long long bytes)
@@ -101,7 +140,7 @@ static int spare_take(int sparesfd, long long bytes, int sbdirfd)
 	return r;
 }
 
-int disk_spare_make(int sparesfd, long long bytes, struct sb_err *err)
+int disk_spare_make(int sparesfd, long long bytes, bool prealloc, struct sb_err *err)
 {
 	char tmp[64], name[96];
 	cleanup_close int fd = -1;
@@ -112,8 +151,8 @@ int disk_spare_make(int sparesfd, long long bytes, struct sb_err *err)
 	fd = openat(sparesfd, tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return sb_syserr(err, "create spare disk image");
-	if (ftruncate(fd, bytes) < 0 || run_mke2fs(fd, 0, err) < 0 || fsync(fd) < 0 ||
-	    renameat(sparesfd, tmp, sparesfd, name) < 0) {
+	if (size_image(fd, bytes, prealloc, err) < 0 || run_mke2fs(fd, 0, err) < 0 ||
+	    fsync(fd) < 0 || renameat(sparesfd, tmp, sparesfd, name) < 0) {
 		if (!err->msg[0])
 			sb_syserr(err, "make spare disk image");
 		unlinkat(sparesfd, tmp, 0);
@@ -139,7 +178,27 @@ void disk_spare_sweep(int sparesfd)
 	closedir(d);
 }
 
-int disk_image_ensure(int sbdirfd, long long bytes, uid_t owner, int sparesfd, struct sb_err *err)
+/* A spare made sparse (before a change of --disk-prealloc) takes its
+ * blocks when claimed: fallocate fills the holes, the data stays. */
+static int spare_prealloc(int sbdirfd, long long bytes, struct sb_err *err)
+{
+	cleanup_close int fd = openat(sbdirfd, "disk.img", O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	struct stat st;
+
+	if (fd < 0)
+		return sb_syserr(err, "open disk image");
+	if (fstat(fd, &st) == 0 && (long long)st.st_blocks * 512 >= bytes)
+		return 0;
+	if (size_image(fd, bytes, true, err) < 0) {
+		/* back to the spares' pool is not worth it: made again later */
+		unlinkat(sbdirfd, "disk.img", 0);
+		return -1;
+	}
+	return 0;
+}
+
+int disk_image_ensure(int sbdirfd, long long bytes, uid_t owner, int sparesfd, bool prealloc,
+		      struct sb_err *err)
 {
 	cleanup_close int fd = -1;
 
@@ -149,16 +208,17 @@ int disk_image_ensure(int sbdirfd, long long bytes, uid_t owner, int sparesfd, s
 	 * directory does not matter: only upper/ is the sandbox's, chowned at
 	 * every start) */
 	if (sparesfd >= 0 && spare_take(sparesfd, bytes, sbdirfd) == 0)
-		return 0;
+		return prealloc ? spare_prealloc(sbdirfd, bytes, err) : 0;
 	/* made aside and renamed: a half-made image is never mounted */
 	unlinkat(sbdirfd, "disk.img.new", 0);
 	fd = openat(sbdirfd, "disk.img.new", O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return sb_syserr(err, "create disk image");
-	if (ftruncate(fd, bytes) < 0) {
+	if (size_image(fd, bytes, prealloc, err) < 0) {
 		unlinkat(sbdirfd, "disk.img.new", 0);
-		return sb_syserr(err, "size disk image");
+		return -1;
 	}
+	sb_fault("disk-made");
 	if (run_mke2fs(fd, owner, err) < 0 || fsync(fd) < 0 ||
 	    renameat(sbdirfd, "disk.img.new", sbdirfd, "disk.img") < 0) {
 		if (!err->msg[0])
@@ -166,6 +226,78 @@ int disk_image_ensure(int sbdirfd, long long bytes, uid_t owner, int sparesfd, s
 		unlinkat(sbdirfd, "disk.img.new", 0);
 		return -1;
 	}
+	return 0;
+}
+
+/* ext4's superblock, 1024 bytes in: s_magic at 56, s_state at 58 (bit 1:
+ * errors were detected, cleared by e2fsck). */
+#define SB_OFF 1024
+#define EXT4_MAGIC 0xEF53
+#define EXT4_ERROR_FS 0x0002
+
+int disk_image_health(int sbdirfd)
+{
+	cleanup_close int fd = openat(sbdirfd, "disk.img", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	unsigned char sb[1024];
+	uint16_t magic, state;
+
+	if (fd < 0 || pread(fd, sb, sizeof sb, SB_OFF) != (ssize_t)sizeof sb)
+		return -1;
+	memcpy(&magic, sb + 56, 2);
+	memcpy(&state, sb + 58, 2);
+	if (le16toh(magic) != EXT4_MAGIC)
+		return -1;
+	/* not s_error_count: it stays as a record of the past after a repair */
+	return le16toh(state) & EXT4_ERROR_FS ? 0 : 1;
+}
+
+static int run_e2fsck(int sbdirfd, const char *mode, int *code, struct sb_err *err)
+{
+	cleanup_close int fd = openat(sbdirfd, "disk.img", O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	int status;
+	pid_t pid;
+
+	if (fd < 0)
+		return sb_syserr(err, "open disk image");
+	pid = fork();
+	if (pid < 0)
+		return sb_syserr(err, "fork e2fsck");
+	if (pid == 0) {
+		char *argv[] = { (char *)"e2fsck", (char *)mode, (char *)"-f",
+				 (char *)"/proc/self/fd/3", NULL };
+		char *envp[] = { (char *)"PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
+		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+		if (null >= 0) {
+			dup2(null, 0);
+			dup2(null, 1);
+		}
+		if (fd != 3 && dup2(fd, 3) < 0)
+			_exit(8);
+		sb_close_fds_from(4);
+		execve(E2FSCK, argv, envp);
+		_exit(8);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return sb_syserr(err, "wait e2fsck");
+	*code = WIFEXITED(status) ? WEXITSTATUS(status) : 8;
+	return 0;
+}
+
+int disk_image_repair(int sbdirfd, struct sb_err *err)
+{
+	int code = 0;
+
+	/* -p fixes what is safe without a question; what it leaves (4: "run
+	 * fsck manually") -y answers yes to: nobody is there to ask, and a
+	 * sandbox that cannot start is worse than lost+found */
+	if (run_e2fsck(sbdirfd, "-p", &code, err) < 0)
+		return -1;
+	if (code & 4 && run_e2fsck(sbdirfd, "-y", &code, err) < 0)
+		return -1;
+	if (code & ~3)
+		return sb_fail(err, 500, 0, "e2fsck of the sandbox's disk failed (exit %d)", code);
 	return 0;
 }
 
@@ -204,11 +336,17 @@ int disk_mount(const char *image, const char *mountpoint, struct sb_err *err)
 {
 	cleanup_close int img = open(image, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
 	cleanup_close int loop = -1, fs = -1;
+	struct stat st;
+	bool prealloc;
 	char dev[32];
 	int mnt;
 
-	if (img < 0)
+	if (img < 0 || fstat(img, &st) < 0)
 		return sb_syserr(err, "open disk image");
+	/* a preallocated image keeps its blocks: no discard (the loop device
+	 * would punch a hole for every freed block) and no lazy zeroing of the
+	 * inode tables (a write of zeroes may unmap too) */
+	prealloc = (long long)st.st_blocks * 512 >= (long long)st.st_size;
 	loop = loop_attach(img, dev, sizeof dev, err);
 	if (loop < 0)
 		return -1;
@@ -216,7 +354,8 @@ int disk_mount(const char *image, const char *mountpoint, struct sb_err *err)
 	if (fs < 0)
 		return sb_syserr(err, "fsopen ext4");
 	if (fsconfig(fs, FSCONFIG_SET_STRING, "source", dev, 0) < 0 ||
-	    fsconfig(fs, FSCONFIG_SET_FLAG, "discard", NULL, 0) < 0 ||
+	    fsconfig(fs, FSCONFIG_SET_FLAG, prealloc ? "nodiscard" : "discard", NULL, 0) < 0 ||
+	    (prealloc && fsconfig(fs, FSCONFIG_SET_FLAG, "noinit_itable", NULL, 0) < 0) ||
 	    fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
 		return sb_syserr(err, "mount %s", dev);
 	mnt = fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);

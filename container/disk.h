@@ -1,5 +1,5 @@
 /* A sandbox's disk quota: its writable layer lives in an ext4 file system
- * inside a sparse image file of its own (DATA/sandboxes/ID/disk.img), on a
+ * inside a sparse (or, --disk-prealloc, preallocated) image file of its own (DATA/sandboxes/ID/disk.img), on a
  * loop device mounted only in the sandbox's mount namespace.  Writes past
  * the size fail with ENOSPC (blocks or inodes) inside that sandbox and
  * nowhere else.  Chosen over project quotas because it needs nothing of the
@@ -14,14 +14,23 @@
 /* Create DIR/disk.img (sparse, `bytes` long, ext4 whose root belongs to
  * owner) if it is not there: a spare of that size from sparesfd (-1: none)
  * when there is one, else mke2fs now. */
-int disk_image_ensure(int sbdirfd, long long bytes, uid_t owner, int sparesfd, struct sb_err *err);
+int disk_image_ensure(int sbdirfd, long long bytes, uid_t owner, int sparesfd, bool prealloc,
+		      struct sb_err *err);
 
 /* Spares: images made ahead of time (DATA/spares), so that a create need
  * not wait for mke2fs (about 10 ms).  How many of a size there are; make
  * one more; remove half-made ones (at start, when no maker runs). */
 int disk_spare_count(int sparesfd, long long bytes);
-int disk_spare_make(int sparesfd, long long bytes, struct sb_err *err);
+int disk_spare_make(int sparesfd, long long bytes, bool prealloc, struct sb_err *err);
 void disk_spare_sweep(int sparesfd);
+
+/* The health of DIR/disk.img's ext4, from its superblock: 1 clean, 0 the
+ * kernel recorded errors (a write the host had no room for, say: it then
+ * turned the file system read-only), -1 no image or not ext4. */
+int disk_image_health(int sbdirfd);
+/* e2fsck -p the image (not mounted: the sandbox is stopped), -y when -p
+ * leaves something; 0 when the file system is fine after. */
+int disk_image_repair(int sbdirfd, struct sb_err *err);
 
 /* In the init: attach the image to a free loop device and mount it on
  * mountpoint (inside the current mount namespace); returns 0 or -1. */

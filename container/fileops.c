@@ -100,8 +100,31 @@ static void split(const char *path, char *dir, char *base)
 	}
 }
 
+/* What the files API acknowledges is on stable storage: the sandbox's disk
+ * (ext4 on a loop device) passes a flush on to its image file on the host.
+ * fsync of the directory that holds path (a name created, renamed or
+ * removed); with `all`, of the whole file system (directories made on the
+ * way).  0, or -1 with errno. */
+static int sync_parent(const char *path, bool all)
+{
+	char dir[PATH_MAX], base[PATH_MAX];
+	cleanup_close int fd = -1;
+
+	if (strlen(path) >= sizeof dir) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	split(path, dir, base);
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	return all ? syncfs(fd) : fsync(fd);
+}
+
 /* Write to a temporary file beside the target, then rename over it: a
- * reader sees the old content or the new, never half. */
+ * reader sees the old content or the new, never half; the data, then the
+ * name, reach the disk before the answer (an error then is the client's
+ * 507 or 500, never a 200 for bytes the disk had no room for). */
 static void do_write(int sock, int datafd, const struct sb_file_req *rq, const char *path)
 {
 	char dir[PATH_MAX], base[PATH_MAX], tmp[64], buf[65536];
@@ -154,11 +177,14 @@ static void do_write(int sock, int datafd, const struct sb_file_req *rq, const c
 			fail(sock, e, "write");
 		}
 	}
-	if (fchmod(fd, mode) < 0 || fstat(fd, &st) < 0 || renameat(dfd, tmp, dfd, base) < 0) {
+	if (fchmod(fd, mode) < 0 || fstat(fd, &st) < 0 || fsync(fd) < 0 ||
+	    renameat(dfd, tmp, dfd, base) < 0) {
 		int e = errno;
 		unlinkat(dfd, tmp, 0);
 		fail(sock, e, "finish");
 	}
+	if (((rq->flags & SB_FILE_MKPARENTS) ? syncfs(dfd) : fsync(dfd)) < 0)
+		fail(sock, errno, "sync");
 	send_info(sock, &st);
 }
 
@@ -326,6 +352,8 @@ static void do_delete(int sock, const struct sb_file_req *rq, const char *path)
 	} else if (unlink(path) < 0) {
 		fail(sock, errno, "remove");
 	}
+	if (sync_parent(path, false) < 0)
+		fail(sock, errno, "sync");
 	send_info(sock, &st);
 }
 
@@ -339,6 +367,8 @@ static void do_mkdir(int sock, const struct sb_file_req *rq, const char *path)
 		fail(sock, errno, "stat");
 	if (!S_ISDIR(st.st_mode))
 		fail(sock, EEXIST, "exists and is not a directory");
+	if (sync_parent(path, rq->flags & SB_FILE_RECURSIVE) < 0)
+		fail(sock, errno, "sync");
 	send_info(sock, &st);
 }
 
@@ -350,6 +380,8 @@ static void do_rename(int sock, const char *from, const char *to)
 		fail(sock, errno, "rename");
 	if (lstat(to, &st) < 0)
 		fail(sock, errno, "stat");
+	if (sync_parent(to, false) < 0 || sync_parent(from, false) < 0)
+		fail(sock, errno, "sync");
 	send_info(sock, &st);
 }
 

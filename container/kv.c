@@ -6,7 +6,10 @@
 
 int kv_fail(struct sb_err *err, int rc, const char *what)
 {
-	return sb_fail(err, 500, 0, "lmdb %s: %s", what, mdb_strerror(rc));
+	/* a full map or a full host disk: 507, like any other lack of room */
+	int status = rc == MDB_MAP_FULL ? 507 : rc > 0 ? sb_errno_status(rc) : 500;
+
+	return sb_fail(err, status, 0, "lmdb %s: %s", what, mdb_strerror(rc));
 }
 
 int kv_open(MDB_env **env, const char *dir, size_t mapsize, unsigned flags,

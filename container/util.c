@@ -11,13 +11,23 @@
 #include <sys/syscall.h>
 #include <time.h>
 
+/* The host (or a sandbox's disk) out of room is not our bug: 507, so a
+ * client knows to free space or retry later, wherever it was met. */
+int sb_errno_status(int errnum)
+{
+	switch (errnum) {
+	case ENOSPC: case EDQUOT: return 507;
+	default: return 500;
+	}
+}
+
 int sb_fail(struct sb_err *err, int status, int errnum, const char *fmt, ...)
 {
 	va_list ap;
 
 	if (err) {
 		err->errnum = errnum;
-		err->status = status ? status : 500;
+		err->status = status && status != 500 ? status : sb_errno_status(errnum);
 		va_start(ap, fmt);
 		vsnprintf(err->msg, sizeof err->msg, fmt, ap);
 		va_end(ap);
@@ -38,7 +48,7 @@ int sb_syserr(struct sb_err *err, const char *fmt, ...)
 
 	if (err) {
 		err->errnum = errnum;
-		err->status = 500;
+		err->status = sb_errno_status(errnum);
 		va_start(ap, fmt);
 		vsnprintf(err->msg, sizeof err->msg, fmt, ap);
 		va_end(ap);

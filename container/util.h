@@ -26,7 +26,18 @@ struct sb_err {
 
 int sb_fail(struct sb_err *err, int status, int errnum, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
-/* like sb_fail() with errno as errnum and status 500 */
+/* The HTTP status of a system error: 507 for ENOSPC and EDQUOT (no room),
+ * else 500.  sb_fail() with status 0 or 500 and sb_syserr() use it. */
+int sb_errno_status(int errnum);
+
+/* Fault injection for tests: a no-op unless built with
+ * --enable-fault-injection (see disk.c). */
+#ifdef SB_FAULT_INJECTION
+void sb_fault(const char *point);
+#else
+static inline void sb_fault(const char *point) { (void)point; }
+#endif
+/* like sb_fail() with errno as errnum and status 500 (507: no room) */
 int sb_syserr(struct sb_err *err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void sb_err_prefix(struct sb_err *err, const char *fmt, ...)

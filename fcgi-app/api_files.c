@@ -337,6 +337,15 @@ void api_file_write(struct app *app, struct http_req *req, const char *id)
 		http_reply_error(req, 413, "file larger than %llu bytes", req->conf->max_file_bytes);
 		goto out;
 	}
+	/* a sparse sandbox disk takes host blocks as it fills: a write that
+	 * would leave the host short of its reserve is refused before it can
+	 * fail underneath (a preallocated disk has its blocks already) */
+	if (!req->conf->disk_prealloc &&
+	    app_host_room(req->conf, raw ? (long long)http_content_length(http_param(req, "CONTENT_LENGTH"))
+				     : (long long)clen, "this write", &err) < 0) {
+		reply_err(req, &err);
+		goto out;
+	}
 	ctl = open_sandbox(app, req, id, &sb);
 	if (ctl < 0)
 		goto out;

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "api_sandbox.h"
+#include "disk.h"
 #include "app.h"
 #include "http.h"
 #include "log.h"
@@ -173,6 +174,7 @@ void api_sandbox_status(struct app *app, struct http_req *req, const char *id)
 	struct sandbox_ref sb;
 	struct json_object *d;
 	bool running;
+	int health;
 
 	if (app_sandbox_get(app, id, false, NULL, &sb, &err) < 0) {
 		sandbox_ref_release(&sb);
@@ -189,6 +191,10 @@ void api_sandbox_status(struct app *app, struct http_req *req, const char *id)
 	json_object_object_add(d, "createdAt", iso(sb.rec.created_ms));
 	json_object_object_add(d, "lastActiveAt", iso(sb.rec.active_ms));
 	json_object_object_add(d, "limits", limits_json(app, &sb.rec));
+	/* false: its file system recorded an error (it is repaired at the
+	 * sandbox's next start) */
+	if (sb.rec.disk_mb > 0 && (health = disk_image_health(sb.dirfd)) >= 0)
+		json_object_object_add(d, "diskHealthy", json_object_new_boolean(health));
 	if (running)
 		json_object_object_add(d, "usage", usage_json(app, &sb));
 	sandbox_ref_release(&sb);

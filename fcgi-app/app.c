@@ -6,14 +6,17 @@
 #include "disk.h"
 #include "images.h"
 #include "imagestore.h"
+#include "metrics.h"
 #include "sandbox.h"
 #include "warm.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 int app_open(struct app *app, const struct conf *conf, struct sb_err *err)
 {
@@ -61,36 +64,151 @@ void sandbox_ref_release(struct sandbox_ref *sb)
 	sb->dirfd = -1;
 }
 
-/* <data>/sandboxes/<id>/{upper,work,root}: 0700 at the top, so no host
- * user can reach the sandbox's files; idempotent. */
-static int open_dirs(struct app *app, const char *id, struct sb_err *err)
+static const struct { const char *name; mode_t mode; } subdirs[] = {
+	{ "upper", 0755 }, { "work", 0700 }, { "root", 0755 }, { "disk", 0700 },
+};
+
+static bool is_subdir(const char *name)
 {
-	static const struct { const char *name; mode_t mode; } sub[] = {
-		{ "upper", 0755 }, { "work", 0700 }, { "root", 0755 }, { "disk", 0700 },
-	};
+	for (size_t i = 0; i < sizeof subdirs / sizeof *subdirs; i++)
+		if (!strcmp(name, subdirs[i].name))
+			return true;
+	return false;
+}
+
+/* Remove directory `name` of DATA/sandboxes if it holds nothing but (some
+ * of) the subdirectories a create makes, empty; 0 when it is gone, -1 (and
+ * nothing touched but empty subdirectories) otherwise. */
+static int remove_empty(struct app *app, const char *name)
+{
+	cleanup_close int fd = openat(app->sandboxes_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC |
+				      O_NOFOLLOW);
+	cleanup_close int dfd = -1;
+	struct dirent *e;
+	bool other = false;
+	DIR *d;
+
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -1;
+	dfd = dup(fd);
+	d = dfd >= 0 ? fdopendir(dfd) : NULL;
+	if (!d)
+		return -1;
+	dfd = -1;	/* the DIR owns it */
+	while ((e = readdir(d)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && !is_subdir(e->d_name))
+			other = true;
+	closedir(d);
+	if (other) {
+		errno = ENOTEMPTY;
+		return -1;
+	}
+	for (size_t i = 0; i < sizeof subdirs / sizeof *subdirs; i++)
+		if (unlinkat(fd, subdirs[i].name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+			return -1;
+	return unlinkat(app->sandboxes_fd, name, AT_REMOVEDIR) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+/* <data>/sandboxes/<id>/{upper,work,root,disk}, 0700 at the top so that no
+ * host user can reach the sandbox's files: made whole under a staging name
+ * (".new-<id>", one create at a time holds the create lock), then renamed
+ * into place, so that a directory `id` is never half made.  A staged one a
+ * killed create left is removed first. */
+static int publish_dirs(struct app *app, const char *id, struct sb_err *err)
+{
+	char stage[128];
+	cleanup_close int fd = -1;
+
+	snprintf(stage, sizeof stage, ".new-%s", id);
+	if (remove_empty(app, stage) < 0)
+		return sb_syserr(err, "remove a half-made %s", stage);
+	if (mkdirat(app->sandboxes_fd, stage, 0700) < 0)
+		return sb_syserr(err, "mkdir sandbox dir %s", id);
+	fd = openat(app->sandboxes_fd, stage, O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		sb_syserr(err, "open sandbox dir %s", id);
+		goto fail;
+	}
+	for (size_t i = 0; i < sizeof subdirs / sizeof *subdirs; i++)
+		if (mkdirat(fd, subdirs[i].name, subdirs[i].mode) < 0) {
+			sb_syserr(err, "mkdir %s/%s", id, subdirs[i].name);
+			goto fail;
+		}
+	sb_fault("create-staged");
+	if (renameat2(app->sandboxes_fd, stage, app->sandboxes_fd, id, RENAME_NOREPLACE) < 0) {
+		sb_syserr(err, "publish sandbox dir %s", id);
+		goto fail;
+	}
+	sb_fault("create-published");
+	return 0;
+fail:
+	remove_empty(app, stage);
+	return -1;
+}
+
+/* DATA/sandboxes/.create.lock, held (flock) for one create at a time; the
+ * fd, or -1.  A process takes it once: a second open file of the same lock
+ * would wait for the first forever. */
+static int create_lock(struct app *app, struct sb_err *err)
+{
+	int lock = openat(app->sandboxes_fd, ".create.lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+			  0600);
+
+	if (lock < 0)
+		return sb_syserr(err, "open create lock");
+	while (flock(lock, LOCK_EX) < 0)
+		if (errno != EINTR) {
+			sb_syserr(err, "create lock");
+			close(lock);
+			return -1;
+		}
+	return lock;
+}
+
+/* The sandbox's directory, made now if its record has none (what a
+ * create from before the directory came first could leave); `locked`: the
+ * caller holds the create lock, else it is taken to make it. */
+static int open_dirs(struct app *app, const char *id, bool locked, struct sb_err *err)
+{
+	cleanup_close int lock = -1;
 	int fd = openat(app->sandboxes_fd, id, O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 
 	if (fd >= 0)
 		return fd;
 	if (errno != ENOENT)
 		return sb_syserr(err, "open sandbox dir %s", id);
-	if (mkdirat(app->sandboxes_fd, id, 0700) < 0 && errno != EEXIST)
-		return sb_syserr(err, "mkdir sandbox dir %s", id);
+	if (!locked && (lock = create_lock(app, err)) < 0)
+		return -1;
+	/* again: another request may have made it while we waited */
 	fd = openat(app->sandboxes_fd, id, O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
+	if (fd >= 0)
+		return fd;
+	if (errno != ENOENT)
 		return sb_syserr(err, "open sandbox dir %s", id);
-	for (size_t i = 0; i < sizeof sub / sizeof *sub; i++) {
-		if (mkdirat(fd, sub[i].name, sub[i].mode) < 0 && errno != EEXIST) {
-			sb_syserr(err, "mkdir %s/%s", id, sub[i].name);
-			close(fd);
-			return -1;
-		}
-	}
-	return fd;
+	if (publish_dirs(app, id, err) < 0)
+		return -1;
+	fd = openat(app->sandboxes_fd, id, O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	return fd < 0 ? sb_syserr(err, "open sandbox dir %s", id) : fd;
 }
 
-/* A directory `id` without a record is what a crash in the middle of a warm
- * claim leaves (a record is written before its directory otherwise): its
+int app_host_room(const struct conf *c, long long need, const char *what, struct sb_err *err)
+{
+	long long avail, reserve = (long long)c->disk_reserve_mb << 20;
+	struct statvfs vfs;
+
+	if (statvfs(c->data_dir, &vfs) < 0)
+		return 0;	/* unknown: the write itself will tell */
+	avail = (long long)vfs.f_bavail * (long long)vfs.f_frsize;
+	if (avail - need >= reserve)
+		return 0;
+	return sb_fail(err, 507, ENOSPC, "the host is short of disk space: %lld MiB free, %s needs "
+		       "%lld MiB and %lld MiB stay in reserve; free some space and retry",
+		       avail >> 20, what, need >> 20, reserve >> 20);
+}
+
+/* A directory `id` without a record is what a crash leaves in the middle
+ * of a create (the directory is published, then the record written) or of
+ * a warm claim: removed when it is the empty one a create makes, else its
  * processes are stopped and it is set aside, never adopted. */
 static void set_aside_orphan(struct app *app, const char *id)
 {
@@ -100,6 +218,10 @@ static void set_aside_orphan(struct app *app, const char *id)
 	if (fstatat(app->sandboxes_fd, id, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return;
 	cg_sandbox_kill(&app->cg, id, NULL);
+	if (remove_empty(app, id) == 0) {
+		log_event(app->rid, "sandbox.orphan", id, "removed=empty");
+		return;
+	}
 	snprintf(aside, sizeof aside, ".q%s-%lld", id, (long long)sb_now_ms());
 	renameat2(app->sandboxes_fd, id, app->sandboxes_fd, aside, RENAME_NOREPLACE);
 	log_event(app->rid, "sandbox.orphan", id, "aside=%s", aside);
@@ -108,19 +230,17 @@ static void set_aside_orphan(struct app *app, const char *id)
 /* A new sandbox, from a warm one or cold.  One create at a time (a lock
  * over DATA/sandboxes): a warm claim renames a directory, cgroups and a
  * record that a concurrent create of the same id must find all renamed or
- * none. */
+ * none.  Cold, the directory is published whole first and the record is
+ * written last: a sandbox exists once its record does, and a create that
+ * fails or is killed on the way leaves nothing the next one trips on. */
 static int create_new(struct app *app, const char *id, const struct sb_record *want,
 		      struct sandbox_ref *sb, struct sb_err *err)
 {
-	cleanup_close int lock = openat(app->sandboxes_fd, ".create.lock",
-					O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	cleanup_close int lock = create_lock(app, err);
 	int found, w;
 
 	if (lock < 0)
-		return sb_syserr(err, "open create lock");
-	while (flock(lock, LOCK_EX) < 0)
-		if (errno != EINTR)
-			return sb_syserr(err, "create lock");
+		return -1;
 	found = store_get(&app->store, id, &sb->rec, err);
 	if (found < 0)
 		return -1;
@@ -147,13 +267,20 @@ static int create_new(struct app *app, const char *id, const struct sb_record *w
 		/* the disk size is fixed at creation: record the default too */
 		if (!sb->rec.disk_mb)
 			sb->rec.disk_mb = app->conf->disk_mb;
-		if (store_create(&app->store, id, image, app->conf->uid_base, app->conf->uid_slots,
-				 &sb->rec, &sb->created, err) < 0)
+		/* room on the host first (a preallocated disk takes its size) */
+		if (app_host_room(app->conf, app->conf->disk_prealloc ? (long long)sb->rec.disk_mb << 20 : 0,
+				  "a create", err) < 0 ||
+		    publish_dirs(app, id, err) < 0)
 			return -1;
+		if (store_create(&app->store, id, image, app->conf->uid_base, app->conf->uid_slots,
+				 &sb->rec, &sb->created, err) < 0) {
+			remove_empty(app, id);
+			return -1;
+		}
 		if (sb->created)
 			log_event(app->rid, "sandbox.created", id, "image=%s", image);
 	}
-	sb->dirfd = open_dirs(app, id, err);
+	sb->dirfd = open_dirs(app, id, true, err);
 	return sb->dirfd < 0 ? -1 : 0;
 }
 
@@ -175,7 +302,7 @@ int app_sandbox_get(struct app *app, const char *id, bool create, const struct s
 			       "when the sandbox is created, for its life", id, sb->rec.image);
 	if (!found)
 		return create_new(app, id, want, sb, err);
-	sb->dirfd = open_dirs(app, id, err);
+	sb->dirfd = open_dirs(app, id, false, err);
 	return sb->dirfd < 0 ? -1 : 0;
 }
 
@@ -248,8 +375,19 @@ static int start_locked(struct app *app, struct sandbox_ref *sb, struct sb_err *
 		return -1;
 	spec.disk = sb->rec.disk_mb > 0;
 	if (spec.disk && disk_image_ensure(sb->dirfd, (long long)sb->rec.disk_mb << 20,
-					   sb->rec.uid_base, app->spares_fd, err) < 0)
+					   sb->rec.uid_base, app->spares_fd, c->disk_prealloc, err) < 0)
 		return -1;
+	/* a file system that took an error (a write the host had no room for,
+	 * before --disk-prealloc or on a full disk of its own) is repaired
+	 * before it is mounted again, never left read-only */
+	if (spec.disk && disk_image_health(sb->dirfd) == 0) {
+		metrics_disk_error();
+		log_event(app->rid, "sandbox.disk_errors", sb->id, "action=e2fsck");
+		if (disk_image_repair(sb->dirfd, err) < 0)
+			return -1;
+		log_event(app->rid, "sandbox.disk_repaired", sb->id, "healthy=%d",
+			  disk_image_health(sb->dirfd));
+	}
 	int64_t t0 = sb_mono_ms();
 	if (sandbox_start(&spec, &pid, err) < 0)
 		return -1;

@@ -46,5 +46,8 @@ int app_sandbox_set_limits(struct app *app, struct sandbox_ref *sb, const struct
 int app_sandbox_connect(struct app *app, struct sandbox_ref *sb, struct sb_err *err);
 bool app_sandbox_running(const struct sandbox_ref *sb);
 void app_sandbox_touch(struct app *app, struct sandbox_ref *sb);
+/* 0 when the data dir's file system has `need` bytes free beyond
+ * --disk-reserve-mb; else 507 (`what` needs them: "a create"). */
+int app_host_room(const struct conf *c, long long need, const char *what, struct sb_err *err);
 
 #endif

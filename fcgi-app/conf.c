@@ -50,6 +50,11 @@ static void usage(FILE *f)
 	      "                      loopback (repeatable; e.g. 127.0.0.0/8 for tests)\n"
 	      "  --clone-timeout SEC longest clone (default 600)\n"
 	      "  --clone-max-mb N    most a clone may fetch (default 2048)\n"
+	      "  --disk-prealloc[=no] reserve a sandbox's whole disk on the host when its\n"
+	      "                      image is made (fallocate): it never runs out of host\n"
+	      "                      blocks under the sandbox (default: sparse images)\n"
+	      "  --disk-reserve-mb N host space a create or a file write must leave free in\n"
+	      "                      the data dir, else 507 (default 1024)\n"
 	      "  --spare-disks N     disk images of the default size made ahead, so a\n"
 	      "                      create need not wait for mke2fs (default 2; 0: none)\n"
 	      "  --warm-sandboxes N  sandboxes of the default image and limits started ahead:\n"
@@ -204,6 +209,8 @@ static const struct option opts[] = {
 	{ "idle-stop", required_argument, NULL, 'I' },
 	{ "images", required_argument, NULL, 'G' },
 	{ "spare-disks", required_argument, NULL, 'S' },
+	{ "disk-prealloc", optional_argument, NULL, 'j' },
+	{ "disk-reserve-mb", required_argument, NULL, 'J' },
 	{ "warm-sandboxes", required_argument, NULL, 'V' },
 	/* on the command line a flag; in the file (and as --x=no) yes|no */
 	{ "no-favordynmods", optional_argument, NULL, 'N' },
@@ -253,6 +260,7 @@ static void defaults(struct conf *c, struct raw *raw)
 	c->disk_mb = 4096;
 	c->max_running = 32;
 	c->spare_disks = 2;
+	c->disk_reserve_mb = 1024;
 	c->idle_stop_ms = 600000;
 	c->max_disk_mb = 65536;
 	c->history_max = 100;
@@ -305,6 +313,8 @@ static int conf_set(struct conf *c, struct raw *raw, int o, const char *val)
 	case 'L': c->print_routes = true; break;
 	case 'H': if (num(val, 0, 100000, &v) < 0) return -1; c->history_max = (int)v; break;
 	case 'S': if (num(val, 0, 64, &v) < 0) return -1; c->spare_disks = (int)v; break;
+	case 'j': return val ? parse_bool(val, &c->disk_prealloc) : (c->disk_prealloc = true, 0);
+	case 'J': if (num(val, 0, 1 << 24, &v) < 0) return -1; c->disk_reserve_mb = (long)v; break;
 	case 'V': if (num(val, 0, 64, &v) < 0) return -1; c->warm_sandboxes = (int)v; break;
 	case 'w': if (num(val, 1, 256, &v) < 0) return -1; c->workers = (int)v; break;
 	case 'u': if (num(val, 65536, 0xFFFF0000LL, &v) < 0) return -1; c->uid_base = (uid_t)v; break;

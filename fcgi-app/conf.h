@@ -48,6 +48,8 @@ struct conf {
 	long cpu_millis, max_cpu_millis;	/* 1000 = one CPU */
 	long disk_mb, max_disk_mb;		/* 0: no disk quota */
 	int spare_disks;			/* disk images made ahead */
+	bool disk_prealloc;			/* images take their blocks at once */
+	long disk_reserve_mb;			/* host space creates and writes leave */
 	int warm_sandboxes;			/* sandboxes started ahead */
 	bool no_favordynmods;			/* leave cgroup2's options alone */
 	int max_running;			/* sandboxes running at once; 0: no cap */

@@ -16,11 +16,14 @@
 #include "warm.h"
 
 #include <fcgiapp.h>
+#include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -54,6 +57,115 @@ static struct worker workers[MAX_WORKERS];
 static int nworkers;
 
 static unsigned serials;
+static pid_t master_pid;
+
+/* DATA/run/workers.lock: every child of the master that works on sandboxes
+ * (workers, the idle sweep, the spares filler) holds a read lock on it, a
+ * POSIX one: it goes with the process (not inherited by the sandbox inits
+ * a worker forks), and F_GETLK names the holder's pid, so a starting master
+ * finds what a crashed one left with no pid file to trust. */
+static int open_workers_lock(const struct conf *c)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof path, "%s/run/workers.lock", c->data_dir);
+	return open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+}
+
+/* In a child just forked: die with the master.  SIGKILL, not SIGTERM: a
+ * worker that finished its request after the master died would act on
+ * sandboxes beside the next master, which has reaped the old generation's
+ * exec cgroups (a killed worker's exec dies with it there, as when a
+ * worker dies under a live master).  The getppid() check covers a master
+ * that died before the prctl. */
+static void child_of_master(const struct conf *c)
+{
+	struct flock fl = { .l_type = F_RDLCK, .l_whence = SEEK_SET };
+	int fd;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	if (getppid() != master_pid)
+		_exit(1);
+	fd = open_workers_lock(c);
+	if (fd < 0 || fcntl(fd, F_SETLK, &fl) < 0)
+		fprintf(stderr, "sandboxd: workers lock: %s\n", strerror(errno));
+	/* kept open for life: closing any fd of the file would drop the lock */
+}
+
+/* Before serving: end the workers (and helpers) a crashed master of this
+ * data directory left, then what they left running: every exec cgroup of
+ * every sandbox and the processes in it (no worker of ours exists yet). */
+static void end_predecessor(const struct conf *c, struct sb_cgroups *cg)
+{
+	cleanup_close int fd = open_workers_lock(c);
+	int ended = 0, reaped;
+	pid_t last = 0;
+
+	/* at most 10 s: a holder the kernel cannot kill (D state) is left */
+	for (int tries = 0; fd >= 0 && tries < 1000; tries++) {
+		struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+		struct timespec ts = { 0, 10000000 };
+
+		if (fcntl(fd, F_GETLK, &fl) < 0 || fl.l_type == F_UNLCK)
+			break;
+		if (fl.l_pid > 0 && kill(fl.l_pid, SIGKILL) == 0 && fl.l_pid != last)
+			ended++;
+		last = fl.l_pid;
+		nanosleep(&ts, NULL);	/* its lock goes when it has exited */
+	}
+	reaped = cg_exec_reap_every(cg);
+	if (ended || reaped)
+		fprintf(stderr, "sandboxd: ended %d processes and %d exec cgroups a previous master "
+			"left\n", ended, reaped);
+}
+
+/* Worker serials, hence exec cgroup names, never repeat across masters of
+ * the same data dir: each takes the next generation (DATA/run/generation)
+ * and numbers its workers from generation << 16. */
+static void next_generation(const struct conf *c)
+{
+	char path[PATH_MAX], buf[32] = "";
+	unsigned gen;
+
+	snprintf(path, sizeof path, "%s/run/generation", c->data_dir);
+	sb_read_file_at(AT_FDCWD, path, buf, sizeof buf);
+	gen = ((unsigned)strtoul(buf, NULL, 10) + 1) & 0xffff;
+	snprintf(buf, sizeof buf, "%u\n", gen);
+	if (sb_write_file_atf(AT_FDCWD, path, buf, O_CREAT | O_TRUNC) < 0)
+		fprintf(stderr, "sandboxd: %s: %s\n", path, strerror(errno));
+	serials = gen << 16;
+}
+
+/* A create killed between its steps may leave a staged directory
+ * (DATA/sandboxes/.new-ID, empty subdirectories only): removed. */
+static void sweep_staged(const struct conf *c)
+{
+	static const char *const sub[] = { "upper", "work", "root", "disk" };
+	char path[PATH_MAX];
+	cleanup_close int fd = -1;
+	struct dirent *e;
+	DIR *d;
+
+	snprintf(path, sizeof path, "%s/sandboxes", c->data_dir);
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d)
+		return;
+	fd = -1;
+	while ((e = readdir(d))) {
+		int sfd;
+		if (strncmp(e->d_name, ".new-", 5))
+			continue;
+		sfd = openat(dirfd(d), e->d_name, O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+		if (sfd < 0)
+			continue;
+		for (size_t i = 0; i < sizeof sub / sizeof *sub; i++)
+			unlinkat(sfd, sub[i], AT_REMOVEDIR);
+		close(sfd);
+		unlinkat(dirfd(d), e->d_name, AT_REMOVEDIR);
+	}
+	closedir(d);
+}
 
 /* Start worker w.  Its exec cgroups are named by a serial number, not its
  * pid: a sandbox sees its own cgroup path, and host pids are not its
@@ -65,6 +177,7 @@ static void spawn(struct worker *w, const struct conf *c, int fd, const sigset_t
 
 	if (pid == 0) {
 		sigprocmask(SIG_SETMASK, orig, NULL);
+		child_of_master(c);
 		worker_run(c, fd, serial);
 	}
 	if (pid < 0)
@@ -114,6 +227,7 @@ static void sweep_idle(const struct conf *c, const sigset_t *orig)
 		struct app app;
 
 		sigprocmask(SIG_SETMASK, orig, NULL);
+		child_of_master(c);
 		prctl(PR_SET_NAME, "sandboxd-sweep", 0, 0, 0);
 		sb_proctitle_set("sandboxd: idle sweep");
 		if (app_open(&app, c, &err) < 0) {
@@ -159,9 +273,13 @@ static int fill_disks(const struct conf *c, struct sb_err *err)
 	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return sb_syserr(err, "open %s", path);
-	while (disk_spare_count(fd, bytes) < c->spare_disks)
-		if (disk_spare_make(fd, bytes, err) < 0)
+	while (disk_spare_count(fd, bytes) < c->spare_disks) {
+		/* spares never eat the host's reserve: none is made then */
+		if (app_host_room(c, c->disk_prealloc ? bytes : 0, "a spare disk", NULL) < 0)
+			return 0;
+		if (disk_spare_make(fd, bytes, c->disk_prealloc, err) < 0)
 			return -1;
+	}
 	return 0;
 }
 
@@ -179,6 +297,7 @@ static void fill_spares(const struct conf *c, const sigset_t *orig)
 		int r;
 
 		sigprocmask(SIG_SETMASK, orig, NULL);
+		child_of_master(c);
 		prctl(PR_SET_NAME, "sandboxd-spares", 0, 0, 0);
 		metrics_worker_init();	/* the warm inits it forks: not theirs */
 		sb_proctitle_set("sandboxd: spares");
@@ -348,6 +467,10 @@ int master_run(struct conf *c)
 	sigprocmask(SIG_BLOCK, &block, &orig);
 	if (metrics_init() < 0)
 		perror("sandboxd: metrics mapping");
+	master_pid = getpid();
+	end_predecessor(c, &cg);
+	next_generation(c);
+	sweep_staged(c);
 	nworkers = c->workers;
 	for (int i = 0; i < nworkers; i++)
 		spawn(&workers[i], c, fd, &orig);

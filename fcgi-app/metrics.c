@@ -23,7 +23,7 @@ struct shared {
 	uint64_t buckets[ROUTES_MAX + 1][NBUCKETS + 1];	/* not cumulative */
 	uint64_t usec_sum[ROUTES_MAX + 1];
 	uint64_t count[ROUTES_MAX + 1];
-	uint64_t execs, exec_timeouts, oom_kills;
+	uint64_t execs, exec_timeouts, oom_kills, disk_errors;
 	uint8_t busy[BUSY_SLOTS];	/* by worker serial, modulo */
 	int64_t workers;
 };
@@ -102,6 +102,12 @@ int metrics_workers_live(void)
 	return m ? (int)__atomic_load_n(&m->workers, __ATOMIC_RELAXED) : 0;
 }
 
+void metrics_disk_error(void)
+{
+	if (m)
+		add(&m->disk_errors, 1);
+}
+
 void metrics_exec(bool timed_out, bool oom_killed)
 {
 	if (!m)
@@ -176,12 +182,15 @@ void metrics_write(FILE *f)
 		"# TYPE sandboxd_exec_timeouts_total counter\nsandboxd_exec_timeouts_total %llu\n"
 		"# HELP sandboxd_oom_kills_total Commands ended by the out-of-memory killer.\n"
 		"# TYPE sandboxd_oom_kills_total counter\nsandboxd_oom_kills_total %llu\n"
+		"# HELP sandboxd_disk_errors_total Sandbox file systems found with errors at a start (then repaired).\n"
+		"# TYPE sandboxd_disk_errors_total counter\nsandboxd_disk_errors_total %llu\n"
 		"# HELP sandboxd_workers Workers of the pool alive.\n"
 		"# TYPE sandboxd_workers gauge\nsandboxd_workers %d\n"
 		"# HELP sandboxd_workers_busy Workers answering a request now.\n"
 		"# TYPE sandboxd_workers_busy gauge\nsandboxd_workers_busy %d\n",
 		(unsigned long long)get(&m->execs), (unsigned long long)get(&m->exec_timeouts),
-		(unsigned long long)get(&m->oom_kills), metrics_workers_live(), metrics_busy_count());
+		(unsigned long long)get(&m->oom_kills), (unsigned long long)get(&m->disk_errors),
+		metrics_workers_live(), metrics_busy_count());
 }
 
 _Static_assert(ROUTES_MAX >= 16, "room for every route");

@@ -22,6 +22,8 @@ void metrics_workers(int live);
 int metrics_workers_live(void);
 int metrics_busy_count(void);
 void metrics_exec(bool timed_out, bool oom_killed);
+/* A sandbox's file system was found with errors at a start (and repaired). */
+void metrics_disk_error(void);
 /* Prometheus text format of the counters; the caller adds the gauges. */
 void metrics_write(FILE *f);
 

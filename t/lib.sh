@@ -93,8 +93,10 @@ sbd_start() {
 	[ -x "$SANDBOXD" ] || bail "no sandboxd binary at $SANDBOXD"
 	T_DIR=$(mktemp -d /tmp/sbd-t.XXXXXX) || bail "mktemp"
 	chmod 0711 "$T_DIR"
-	trap sbd_cleanup EXIT
-	DATA=$T_DIR/data
+	# T_TRAP: a test's own EXIT trap (that calls sbd_cleanup); T_DATA: a data
+	# dir the test made elsewhere (e.g. on a small file system of its own)
+	trap "${T_TRAP:-sbd_cleanup}" EXIT
+	DATA=${T_DATA:-$T_DIR/data}
 	INSTANCE=t$$x$RANDOM
 	# a uid window of our own: 64 sandboxes of 65536 ids
 	UID_BASE=$((0x40000000 + (RANDOM % 700) * 64 * 65536))

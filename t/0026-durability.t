@@ -1,0 +1,233 @@
+#!/bin/bash
+# Durability under faults (issue 13): the data dir lives on a small ext4 of
+# the test's own (a loop device), filled from the host.  A write the files
+# API acknowledged survives a full host disk and a restart, or is refused
+# with 507; the sandbox's file system takes no error; a create with no room
+# answers 507 and leaves the projectId usable; a create killed between its
+# steps (fault injection, a test build) heals on the next request; after a
+# kill -9 of the master its workers exit by themselves and a new master
+# removes the old exec cgroups (and their processes) before serving.
+. "$(dirname "$0")/lib.sh"
+
+[ "$(id -u)" = 0 ] || skip_all "needs root (loop devices, namespaces, cgroups)"
+for c in losetup mkfs.ext4 dumpe2fs debugfs fallocate mountpoint; do
+	command -v "$c" >/dev/null || skip_all "needs $c"
+done
+
+FS=$(mktemp -d /tmp/sbd-t26.XXXXXX) || bail "mktemp"
+chmod 0711 "$FS"	# nginx reaches the socket below it
+LOOP=
+OLD_WORKERS=
+SLEEPER=
+HOLDER=
+fs_cleanup() {
+	local p
+	[ -n "$SLEEPER" ] && kill "$SLEEPER" 2>/dev/null
+	[ -n "$HOLDER" ] && kill -KILL "$HOLDER" 2>/dev/null
+	sbd_cleanup
+	# workers a crashed master left (today's code): ours, by pid
+	for p in $OLD_WORKERS; do kill -KILL "$p" 2>/dev/null; done
+	if mountpoint -q "$FS/mnt"; then
+		for _ in $(seq 1 50); do umount "$FS/mnt" 2>/dev/null && break; sleep 0.1; done
+		mountpoint -q "$FS/mnt" && umount -l "$FS/mnt"
+	fi
+	[ -n "$LOOP" ] && losetup -d "$LOOP" 2>/dev/null
+	rm -rf "$FS"
+}
+trap fs_cleanup EXIT
+trap "exit 1" INT TERM PIPE HUP
+mkdir -p "$FS/mnt" "$FS/faults"
+truncate -s 320M "$FS/fs.img"
+LOOP=$(losetup -f --show "$FS/fs.img") || bail "losetup"
+mkfs.ext4 -q -m 0 "$LOOP" || bail "mkfs.ext4"
+mount "$LOOP" "$FS/mnt" || bail "mount"
+
+# 48 MiB sandbox disks on a 320 MiB host; preallocated, 8 MiB kept free
+OPTS=(--disk-mb 48 --spare-disks 0 --disk-prealloc --disk-reserve-mb 8)
+[ -n "${T26_OLD:-}" ] && OPTS=(--disk-mb 48 --spare-disks 0)	# today's code: no such options
+export SANDBOXD_FAULTS=$FS/faults
+T_TRAP=fs_cleanup T_DATA=$FS/mnt/data sbd_start "${OPTS[@]}"
+
+# the master again, as sbd_start starts it (same data, instance, socket)
+sbd_restart() {
+	"$SANDBOXD" --data "$DATA" --instance "$INSTANCE" --workers "${T_WORKERS:-3}" \
+		--uid-base "$UID_BASE" --uid-slots 64 --pidfile "$T_DIR/sandboxd.pid" "${OPTS[@]}" \
+		>>"$T_DIR/sandboxd.log" 2>&1 &
+	for _ in $(seq 1 100); do
+		[ -S "$DATA/run/fcgi.sock" ] && curl -s -o /dev/null "$BASE/" && break
+		sleep 0.05
+	done
+}
+sbd_stop() {
+	local pid; pid=$(cat "$T_DIR/sandboxd.pid")
+	kill -TERM "$pid"
+	for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	rm -f "$DATA/run/fcgi.sock"
+}
+fill_host() {	# leave the host file system (nearly) no free block
+	local avail
+	avail=$(df -B1 --output=avail "$FS/mnt" | tail -n 1)
+	fallocate -l "$avail" "$FS/mnt/filler" 2>/dev/null || fallocate -l $((avail - (1 << 20))) "$FS/mnt/filler"
+	dd if=/dev/zero of="$FS/mnt/filler2" bs=64k 2>/dev/null
+	sync -f "$FS/mnt"
+}
+free_host() { rm -f "$FS/mnt/filler" "$FS/mnt/filler2"; sync -f "$FS/mnt"; }
+fs_state() { dumpe2fs -h "$DATA/sandboxes/$1/disk.img" 2>/dev/null | sed -n 's/^Filesystem state: *//p'; }
+put() { api PUT "/sandboxes/$1/files/workspace/$2" "" -H "Content-Type: application/octet-stream" --data-binary "$3"; }
+get() { api GET "/sandboxes/$1/files/workspace/$2?raw=1"; }
+
+# --- a full host disk ----------------------------------------------------
+
+api POST /sandboxes/d1
+is "$STATUS" 200 "create d1"
+put d1 keep.txt "kept before the disk filled"
+is "$STATUS" 200 "PUT keep.txt"
+
+fill_host
+diag "host free after the filler: $(df -B1 --output=avail "$FS/mnt" | tail -n 1) bytes"
+put d1 during.txt "written while the host disk is full"
+DURING=$STATUS
+like "$STATUS" '^(200|507)$' "PUT during.txt with the host full: 200 or 507 ($STATUS)"
+[ "$STATUS" = 507 ] && like "$(jqr .error)" 'space|disk' "  the 507 says why: $(jqr .error)"
+exec_in d1 'sync; touch /workspace/after-sync && echo ok'
+is "$(jqr .data.stdout)" "ok" "sync then touch inside the sandbox work (no read-only file system)"
+is "$(fs_state d1)" "clean" "the sandbox's file system took no error"
+api POST /sandboxes/d2
+is "$STATUS" 507 "a create with no room on the host answers 507"
+like "$(jqr .error)" 'space|disk' "  with an error that says so: $(jqr .error)"
+
+free_host
+put d1 after.txt "written once the disk had room"
+is "$STATUS" 200 "after space is freed a write works, without a restart"
+api POST /sandboxes/d2
+is "$STATUS" 200 "after space is freed the same projectId is created"
+exec_in d2 'echo hi > /workspace/x && cat /workspace/x'
+is "$(jqr .data.stdout)" "hi" "  and works"
+
+# acknowledged writes survive a restart of the service (sandboxes stopped)
+sbd_stop
+sbd_restart
+get d1 keep.txt
+is "$BODY" "kept before the disk filled" "keep.txt survives a restart"
+if [ "$DURING" = 200 ]; then
+	get d1 during.txt
+	is "$BODY" "written while the host disk is full" "during.txt (answered 200) survives a restart"
+fi
+get d1 after.txt
+is "$STATUS" 200 "after.txt survives a restart"
+is "$(fs_state d1)" "clean" "the sandbox's file system is clean after the restart"
+api GET /sandboxes/d1
+is "$(jqr .data.diskHealthy)" "true" "GET status reports the disk healthy"
+
+# --- a file system that took an error is repaired at its next start ------
+
+sbd_stop
+IMG=$DATA/sandboxes/d1/disk.img
+for _ in $(seq 1 100); do [ -z "$(losetup -j "$IMG")" ] && break; sleep 0.1; done
+debugfs -w -R "ssv state 3" "$IMG" >/dev/null 2>&1	# valid, with errors
+is "$(fs_state d1)" "clean with errors" "(the test marks d1's file system as having had errors)"
+sbd_restart
+api GET /sandboxes/d1
+is "$(jqr .data.diskHealthy)" "false" "GET status reports the disk unhealthy"
+exec_in d1 'cat /workspace/keep.txt && touch /workspace/y && echo ok'
+is "$(jqr .data.stdout)" "kept before the disk filledok" "its next start repairs it: files there, writable"
+is "$(fs_state d1)" "clean" "  the file system is clean again (e2fsck)"
+grep -q "event=sandbox.disk_errors id=d1 .*action=e2fsck" "$T_DIR/sandboxd.log" &&
+	grep -q "event=sandbox.disk_repaired id=d1 .*healthy=1" "$T_DIR/sandboxd.log"
+ok $? "  the log says so (sandbox.disk_errors, sandbox.disk_repaired)"
+api GET /metrics
+like "$BODY" 'sandboxd_disk_errors_total 1' "  /metrics counts it"
+api GET /sandboxes/d1
+is "$(jqr .data.diskHealthy)" "true" "  GET status reports it healthy"
+
+# --- a create killed between its steps -----------------------------------
+
+# the hooks exist only in a test build (configure --enable-fault-injection,
+# as ./dev builds); a release build (distcheck's) has none: skipped there
+POINTS="create-staged create-published disk-made"
+if ! grep -q SANDBOXD_FAULTS "$SANDBOXD"; then
+	diag "not a fault-injection build (configure --enable-fault-injection): no create is killed"
+	POINTS=
+fi
+for point in $POINTS; do
+	touch "$FS/faults/$point"
+	api POST "/sandboxes/f-$point"
+	ok $([ ! -e "$FS/faults/$point" ]; echo $?) "fault $point fired (the create's worker was killed: $STATUS)"
+	api POST "/sandboxes/f-$point"
+	is "$STATUS" 200 "  the next create of that projectId answers 200"
+	exec_in "f-$point" 'echo fine'
+	is "$(jqr .data.stdout)" "fine" "  and the sandbox works"
+done
+rm -f "$FS/faults/"*
+is "$(ls -A "$DATA/sandboxes" | grep -c '^\.new')" 0 "no staged create is left behind"
+
+# --- sparse disks (the default): the reserve guards the host -------------
+
+sbd_stop
+OPTS=(--disk-mb 48 --spare-disks 0 --disk-reserve-mb 8)
+sbd_restart
+api POST /sandboxes/s1
+is "$STATUS" 200 "create s1 with a sparse disk"
+fill_host
+put s1 during.txt "x"
+is "$STATUS" 507 "with sparse disks a write with the host full answers 507"
+like "$(jqr .error)" 'short of disk space' "  before anything is written: $(jqr .error)"
+api POST /sandboxes/s2
+is "$STATUS" 507 "  and so does a create"
+free_host
+put s1 during.txt "x"
+is "$STATUS" 200 "  once space is freed, writes work again"
+is "$(fs_state s1)" "clean" "  s1's file system took no error"
+
+# --- kill -9 of the master ------------------------------------------------
+
+# an exec in flight, in the old generation's exec cgroup
+curl -s -o /dev/null -X POST -H 'Content-Type: application/json' \
+	--data-binary '{"command":"sleep 300","timeout":300000}' "$BASE/sandboxes/d1/exec" &
+SLEEPER=$!
+EXEC_CG=
+for _ in $(seq 1 100); do
+	EXEC_CG=$(find /sys/fs/cgroup -maxdepth 4 -type d -path "*/sandboxd-$INSTANCE/d1/e*" 2>/dev/null | head -n 1)
+	[ -n "$EXEC_CG" ] && grep -q . "$EXEC_CG/cgroup.procs" 2>/dev/null && break
+	sleep 0.1
+done
+ok $([ -n "$EXEC_CG" ]; echo $?) "an exec in flight has its exec cgroup ($EXEC_CG)"
+SLEEP_PIDS=$(cat "$EXEC_CG/cgroup.procs" 2>/dev/null)
+OLD_WORKERS=$(sbd_workers)
+kill -KILL "$(cat "$T_DIR/sandboxd.pid")"
+for _ in $(seq 1 50); do
+	left=
+	for p in $OLD_WORKERS; do kill -0 "$p" 2>/dev/null && left="$left $p"; done
+	[ -z "$left" ] && break
+	sleep 0.1
+done
+is "${left# }" "" "after kill -9 of the master its workers exit by themselves"
+kill "$SLEEPER" 2>/dev/null; wait "$SLEEPER" 2>/dev/null; SLEEPER=
+# a worker of the old generation that did not die (as a master from before
+# PDEATHSIG left them): a process holding the workers' lock as they do
+python3 -c 'import fcntl, sys, time
+f = open(sys.argv[1], "r+"); fcntl.lockf(f, fcntl.LOCK_SH); print("held", flush=True); time.sleep(300)' \
+	"$DATA/run/workers.lock" >"$FS/holder.out" 2>&1 &
+HOLDER=$!
+for _ in $(seq 1 100); do grep -q held "$FS/holder.out" && break; sleep 0.05; done
+sbd_restart
+exec_in d1 'echo served'
+is "$(jqr .data.stdout)" "served" "a restarted master serves"
+ok $([ ! -d "$EXEC_CG" ]; echo $?) "the restarted master removed the old exec cgroup"
+left=
+for p in $SLEEP_PIDS; do kill -0 "$p" 2>/dev/null && left="$left $p"; done
+is "${left# }" "" "  and ended the processes in it"
+wait "$HOLDER" 2>/dev/null
+ok $([ "$(grep -c held "$FS/holder.out")" = 1 ] && ! kill -0 "$HOLDER" 2>/dev/null; echo $?) \
+	"  and a leftover holding the workers' lock was ended before serving"
+HOLDER=
+like "$(grep 'a previous master left' "$T_DIR/sandboxd.log")" 'ended [1-9][0-9]* processes and [1-9][0-9]* exec cgroups' \
+	"  the log says what it ended"
+NEW_CG=$(find /sys/fs/cgroup -maxdepth 4 -type d -path "*/sandboxd-$INSTANCE/*/e*" 2>/dev/null | sed 's|.*/||' | sort -u)
+for w in $(sbd_workers); do
+	n=$(tr '\0' ' ' <"/proc/$w/cmdline" | sed -n 's/.*worker \(e[0-9]*\).*/\1/p')
+	[ -n "$n" ] && [ "$n" = "${EXEC_CG##*/}" ] && ok 1 "new worker $w reuses the old exec cgroup name $n"
+done
+diag "exec cgroups now: $(echo $NEW_CG)"
+
+done_testing
