@@ -250,6 +250,10 @@ int main(int argc, char **argv)
 
 	/* first: the exec made us dumpable again (a root-owned, readable binary) */
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	if (fcntl(SB_LAUNCH_CONF_FD, F_GETFD) < 0 || fcntl(SB_LAUNCH_READY_FD, F_GETFD) < 0) {
+		fputs("sandboxd-init: started by sandboxd to start a sandbox, not by hand\n", stderr);
+		return 2;
+	}
 	prctl(PR_SET_NAME, "sandbox-launch", 0, 0, 0);
 	(void)argc;
 	(void)argv;
