@@ -62,6 +62,15 @@ for i in range(100):
     for n in (order if i % 2 == 0 else order[::-1]):
         res[n]["write"].append(req(n, "PUT", "/sandboxes/c1/files/workspace/f", wb)[0])
 def q(v, p): v = sorted(v); return v[min(len(v) - 1, int(len(v) * p))]
+# what the API reports per idle sandbox (its cgroup's memory), as ./dev bench does
+for n in order:
+    mem = []
+    for i in range(2, 30):
+        u = json.loads(req(n, "GET", "/sandboxes/c%d" % i)[1])["data"].get("usage", {})
+        if "memoryBytes" in u:
+            mem.append(u["memoryBytes"] / 1024)
+    if mem:
+        print("idle sandbox %-6s n=%d  cgroup memory median %d KiB" % (n, len(mem), statistics.median(mem)))
 for k in ("create", "exec", "write"):
     for n in order:
         v = res[n][k]
