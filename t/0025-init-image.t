@@ -1,8 +1,8 @@
 #!/bin/bash
 # A sandbox's init starts from a clean image: it is the dedicated
 # sandboxd-init binary, exec'd through an fd the service opened at start,
-# not a fork of a FastCGI worker.  So none of the worker's libraries
-# (libfcgi, liblmdb, json-c) are mapped in it, no copy of a request another
+# not a fork of a FastCGI worker.  So neither libfcgi nor liblmdb nor the
+# worker's LMDB maps are mapped in it, no copy of a request another
 # tenant sent through the same worker is in its memory, its environment is
 # empty and it holds only the fds it needs.  It stays non-dumpable after
 # the exec: from inside, /proc/1/exe and /proc/1/mem stay out of reach.
