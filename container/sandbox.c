@@ -1,52 +1,27 @@
-/* Sandbox start.  A worker forks a launcher (host root), which joins the
- * sandbox's cgroups, binds the control socket and forks the init into a new
- * pid namespace.  The init (PID 1 there) unshares mount, net, uts, ipc and
- * cgroup namespaces, builds the root filesystem while it still has host privilege,
- * pivots into it, then enters a fresh user namespace whose root is the
- * sandbox's own uid range, mapped by the launcher.  The namespaces other
- * than the user one stay owned by the host, so the sandbox's root has no
- * power over its mounts, network or hostname.  The launcher exits; the init
- * is reparented away from the worker and outlives it. */
+/* Sandbox start, the worker's side.  A worker forks; the child keeps only
+ * the ready pipe, the instance's cgroup dirs and a pipe with the launch
+ * settings (launch.h), and execs sandboxd-init through the fd the service
+ * opened at start (sandbox_init_open).  The launcher and the init run in
+ * that clean image (sandboxd-init.c), never in a copy of the worker. */
 #include "config.h"
 
 #include "sandbox.h"
-#include "init.h"
-#include "lockdown.h"
-#include "rootfs.h"
+#include "launch.h"
 
 #include <fcntl.h>
-#include <grp.h>
-#include <sched.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 
-struct ready_rec {
-	int32_t kind;	/* READY_PID, READY_OK, READY_ERR */
-	int32_t val;
-	char msg[248];
-};
-enum { READY_PID = 1, READY_OK, READY_ERR };
-
-static void ready_send(int fd, int kind, int val, const char *msg)
-{
-	struct ready_rec r = { .kind = kind, .val = val };
-
-	if (msg)
-		snprintf(r.msg, sizeof r.msg, "%s", msg);
-	sb_write_full(fd, &r, sizeof r);
-}
-
-__attribute__((noreturn)) static void child_fail(int readyfd, const struct sb_err *err)
-{
-	ready_send(readyfd, READY_ERR, err->errnum, err->msg);
-	_exit(1);
-}
+/* sandboxd-init, opened O_PATH once at start: the binary every sandbox
+ * start execs, whatever happens to its path afterwards (an upgrade that
+ * replaces it keeps running sandboxes and workers on one build). */
+static int init_binary = -1;
 
 static void reset_signals(void)
 {
@@ -58,210 +33,148 @@ static void reset_signals(void)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
-/* Keep exactly the fds listed (renumbered from 3 up, in order); everything
- * else the worker had open (FastCGI sockets, LMDB, logs) is closed so that
- * nothing of the service reaches the sandbox (runc CVE-2024-21626). */
-static void keep_fds(int *fds, int n)
+__attribute__((noreturn)) static void exec_fail(int readyfd, const char *what)
+{
+	struct sb_ready r = { .kind = SB_READY_ERR, .val = errno };
+
+	snprintf(r.msg, sizeof r.msg, "%s: %s", what, strerrordesc_np(r.val));
+	sb_write_full(readyfd, &r, sizeof r);
+	_exit(1);
+}
+
+/* Keep exactly the fds listed (renumbered from 3 up, in order, without
+ * O_CLOEXEC unless it is the last, the binary); everything else the worker
+ * had open (FastCGI sockets, LMDB, logs) is closed so that nothing of the
+ * service reaches the sandbox (runc CVE-2024-21626). */
+static int keep_fds(int *fds, int n)
 {
 	for (int i = 0; i < n; i++)
-		fds[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 1000 + i);
+		if ((fds[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 1000 + i)) < 0)
+			return -1;
 	syscall(SYS_close_range, 3U, 999U, 0U);
 	for (int i = 0; i < n; i++)
-		fds[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 3 + i);
+		if ((fds[i] = fcntl(fds[i], i < n - 1 ? F_DUPFD : F_DUPFD_CLOEXEC, 3 + i)) != 3 + i)
+			return -1;
 	sb_close_fds_from(1000);
-}
-
-static int write_id_maps(pid_t pid, uid_t base, struct sb_err *err)
-{
-	char path[64], map[64];
-
-	snprintf(map, sizeof map, "0 %u 65536\n", (unsigned)base);
-	snprintf(path, sizeof path, "/proc/%d/uid_map", (int)pid);
-	if (sb_write_file_at(AT_FDCWD, path, map) < 0)
-		return sb_syserr(err, "write uid_map");
-	snprintf(path, sizeof path, "/proc/%d/gid_map", (int)pid);
-	if (sb_write_file_at(AT_FDCWD, path, map) < 0)
-		return sb_syserr(err, "write gid_map");
 	return 0;
 }
 
-struct holder { int rd, wr; };
-
-static int hold_userns(void *arg)
+static int launch_conf(const struct sb_spec *s, struct sb_launch_conf *c)
 {
-	struct holder *h = arg;
-	char c;
-
-	close(h->wr);
-	while (read(h->rd, &c, 1) < 0 && errno == EINTR)
-		;
-	return 0;
-}
-
-/* The sandbox's user namespace (0..65535 -> its uid range), as an fd: made
- * by a throwaway child that shares our memory (no copy of the worker's
- * pages) and lives just long enough to be mapped.  The init idmaps its
- * image with it, then enters it last. */
-static int make_userns(uid_t base, struct sb_err *err)
-{
-	static char stack[8192] __attribute__((aligned(16)));
-	struct holder h;
-	int p[2], fd = -1, status;
-	char path[64];
-	pid_t c;
-
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return sb_syserr(err, "pipe");
-	h.rd = p[0];
-	h.wr = p[1];
-	c = clone(hold_userns, stack + sizeof stack, CLONE_NEWUSER | CLONE_VM | SIGCHLD, &h);
-	if (c < 0) {
-		sb_syserr(err, "clone user namespace");
-	} else if (write_id_maps(c, base, err) == 0) {
-		snprintf(path, sizeof path, "/proc/%d/ns/user", (int)c);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			sb_syserr(err, "open %s", path);
-	}
-	close(p[0]);
-	close(p[1]);
-	if (c > 0)
-		while (waitpid(c, &status, 0) < 0 && errno == EINTR)
-			;
-	return fd;
-}
-
-__attribute__((noreturn)) static void init_child(const struct sb_spec *s, int readyfd,
-						 int listenfd, int usernsfd)
-{
-	struct sb_err err = SB_ERR_INIT;
-	int null;
-
-	struct rootfs_spec rs = {
-		.image_dir = s->image_dir, .sandbox_dir = s->sandbox_dir, .hostname = s->id,
-		.uid_base = s->uid_base, .disk = s->disk, .usernsfd = usernsfd,
-		.host_dirs = s->host_dirs,
-	};
-	if (unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP) < 0) {
-		sb_syserr(&err, "unshare namespaces");
-		child_fail(readyfd, &err);
-	}
-	if (rootfs_setup(&rs, &err) < 0)
-		child_fail(readyfd, &err);
-	null = open("/dev/null", O_RDWR | O_CLOEXEC);
-	if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0) {
-		sb_syserr(&err, "open /dev/null");
-		child_fail(readyfd, &err);
-	}
-	close(null);
-	/* last: the other namespaces stay owned by the host's user namespace */
-	if (setns(usernsfd, CLONE_NEWUSER) < 0) {
-		sb_syserr(&err, "enter the user namespace");
-		child_fail(readyfd, &err);
-	}
-	close(usernsfd);
-	if (setgroups(0, NULL) < 0 || setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) {
-		sb_syserr(&err, "become the sandbox's root");
-		child_fail(readyfd, &err);
-	}
-	/* the init itself is locked down: every process of the sandbox is its
-	 * descendant and inherits the bounding set, no_new_privs and the
-	 * filter (one filter, compiled and loaded once per sandbox start) */
-	if (sb_lockdown_prepare(&err) < 0)
-		child_fail(readyfd, &err);
-	if (sb_lockdown_apply() < 0) {
-		sb_syserr(&err, "lock down the init");
-		child_fail(readyfd, &err);
-	}
-	sb_proctitle_set("sandbox-init");
-	ready_send(readyfd, READY_OK, 0, NULL);
-	if (dup2(listenfd, 3) < 0)
-		_exit(1);
-	sb_close_fds_from(4);
-	sb_init_serve(3);
-}
-
-static int bind_ctl(int sbdirfd, struct sb_err *err)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd;
-
-	/* a relative name keeps us within sun_path whatever the data dir */
-	snprintf(sa.sun_path, sizeof sa.sun_path, "/proc/self/fd/%d/ctl", sbdirfd);
-	unlinkat(sbdirfd, "ctl", 0);
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return sb_syserr(err, "socket");
-	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 ||
-	    fchmodat(sbdirfd, "ctl", 0600, 0) < 0 || listen(fd, 64) < 0) {
-		sb_syserr(err, "bind control socket");
-		close(fd);
+	memset(c, 0, sizeof *c);
+	c->magic = SB_LAUNCH_MAGIC;
+	c->size = sizeof *c;
+	c->cg_version = s->cg->version;
+	c->cg_fake = s->cg->fake;
+	for (int i = 0; i < CG_NDIRS; i++)
+		c->cg_present[i] = s->cg->dir[i] >= 0;
+	c->host_dirs = s->host_dirs;
+	c->disk = s->disk;
+	c->uid_base = s->uid_base;
+	if ((size_t)snprintf(c->id, sizeof c->id, "%s", s->id) >= sizeof c->id ||
+	    (size_t)snprintf(c->sandbox_dir, sizeof c->sandbox_dir, "%s", s->sandbox_dir) >= sizeof c->sandbox_dir ||
+	    (size_t)snprintf(c->image_dir, sizeof c->image_dir, "%s", s->image_dir) >= sizeof c->image_dir) {
+		errno = ENAMETOOLONG;
 		return -1;
 	}
-	return fd;
+	return 0;
 }
 
-__attribute__((noreturn)) static void launcher(const struct sb_spec *s, int readyfd)
+/* The child of the worker: hand over to sandboxd-init.  The settings go
+ * through a pipe, written before the exec (they fit its buffer), not
+ * argv: a sandbox could read its init's command line. */
+__attribute__((noreturn)) static void launch_exec(const struct sb_spec *s, int readyfd)
 {
-	struct sb_err err = SB_ERR_INIT;
-	struct sb_cgroups cg;
-	int keep[2 + CG_NDIRS], listenfd, usernsfd;
-	pid_t init;
+	static struct sb_launch_conf conf;
+	char *argv[] = { (char *)"sandbox-init", NULL }, *envp[] = { NULL };
+	int keep[3 + CG_NDIRS], n = 0, p[2];
 
 	reset_signals();
-	setsid();
-	keep[0] = readyfd;
-	keep[1] = open(s->sandbox_dir, O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-	if (keep[1] < 0) {
-		sb_syserr(&err, "open sandbox dir");
-		child_fail(readyfd, &err);
-	}
-	/* the cgroup directories survive the fd sweep: we enter them below */
+	if (launch_conf(s, &conf) < 0)
+		exec_fail(readyfd, "sandbox settings");
+	if (pipe2(p, O_CLOEXEC) < 0)
+		exec_fail(readyfd, "pipe");
+	if (sb_write_full(p[1], &conf, sizeof conf) < 0)
+		exec_fail(readyfd, "write the sandbox settings");
+	close(p[1]);
+	keep[n++] = readyfd;
+	keep[n++] = p[0];
 	for (int i = 0; i < CG_NDIRS; i++)
-		keep[2 + i] = s->cg->dir[i] >= 0 ? s->cg->dir[i] : keep[1];
-	keep_fds(keep, 2 + CG_NDIRS);
+		if (s->cg->dir[i] >= 0)
+			keep[n++] = s->cg->dir[i];
+	keep[n++] = init_binary;
+	if (keep_fds(keep, n) < 0)
+		exec_fail(readyfd, "pass fds to the sandbox init");
 	readyfd = keep[0];
-	cg = *s->cg;
-	for (int i = 0; i < CG_NDIRS; i++) {
-		cg.dir[i] = s->cg->dir[i] >= 0 ? keep[2 + i] : -1;
-		if (cg.dir[i] < 0)
-			close(keep[2 + i]);	/* a placeholder copy */
+	syscall(SYS_execveat, keep[n - 1], "", argv, envp, AT_EMPTY_PATH);
+	exec_fail(readyfd, "exec sandboxd-init");
+}
+
+/* Where sandboxd-init is: installed, SB_INIT_DIR; relocated under a
+ * DESTDIR (t/0019 runs an install there), the same path below the root
+ * the running sandboxd was installed into; in a build tree, beside it. */
+static int find_init(char *out, size_t len, struct sb_err *err)
+{
+	const char *sbin = SB_SBINDIR "/sandboxd";
+	char exe[PATH_MAX], *slash;
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	size_t el, sl = strlen(sbin);
+	struct stat st;
+
+	if (n < 0)
+		return sb_syserr(err, "readlink /proc/self/exe");
+	exe[n] = '\0';
+	el = (size_t)n;
+	if (el >= sl && !strcmp(exe + el - sl, sbin)) {
+		snprintf(out, len, "%.*s%s/sandboxd-init", (int)(el - sl), exe, SB_INIT_DIR);
+		if (stat(out, &st) == 0)
+			return 0;
 	}
-	if (cg_sandbox_enter(&cg, s->id, getpid(), &err) < 0)
-		child_fail(readyfd, &err);
-	cg_close(&cg);
-	listenfd = bind_ctl(keep[1], &err);
-	if (listenfd < 0)
-		child_fail(readyfd, &err);
-	close(keep[1]);
-	/* before the pid namespace: its first child would be that one's PID 1 */
-	usernsfd = make_userns(s->uid_base, &err);
-	if (usernsfd < 0)
-		child_fail(readyfd, &err);
-	/* the next child is PID 1 of a new pid namespace; the other namespaces
-	 * are the init's alone (pivot_root would move us along otherwise) */
-	if (unshare(CLONE_NEWPID) < 0) {
-		sb_syserr(&err, "unshare pid namespace");
-		child_fail(readyfd, &err);
+	slash = strrchr(exe, '/');
+	snprintf(out, len, "%.*s/sandboxd-init", (int)(slash ? slash - exe : 0), exe);
+	if (stat(out, &st) == 0)
+		return 0;
+	snprintf(out, len, "%s/sandboxd-init", SB_INIT_DIR);
+	if (stat(out, &st) == 0)
+		return 0;
+	return sb_fail(err, 500, ENOENT, "no sandboxd-init in %s nor beside %s: install it (make install)",
+		       SB_INIT_DIR, exe);
+}
+
+int sandbox_init_open(char *path, size_t len, struct sb_err *err)
+{
+	struct stat st, self;
+	int fd;
+
+	if (find_init(path, len, err) < 0)
+		return -1;
+	fd = open(path, O_PATH | O_CLOEXEC);
+	if (fd < 0)
+		return sb_syserr(err, "open %s", path);
+	/* what every sandbox's PID 1 runs may be replaced by root, or by
+	 * whoever could replace this program already (a build tree), and by
+	 * nobody else */
+	if (fstat(fd, &st) < 0 || stat("/proc/self/exe", &self) < 0 || !S_ISREG(st.st_mode) ||
+	    (st.st_uid != 0 && st.st_uid != self.st_uid) || (st.st_mode & 022)) {
+		close(fd);
+		return sb_fail(err, 500, EPERM, "%s: not a regular file that only root (or the owner "
+			       "of sandboxd) may write", path);
 	}
-	init = fork();
-	if (init < 0) {
-		sb_syserr(&err, "fork init");
-		child_fail(readyfd, &err);
-	}
-	if (init == 0)
-		init_child(s, readyfd, listenfd, usernsfd);
-	ready_send(readyfd, READY_PID, init, NULL);
-	_exit(0);
+	if (init_binary >= 0)
+		close(init_binary);
+	init_binary = fd;
+	return 0;
 }
 
 int sandbox_start(const struct sb_spec *s, pid_t *pid, struct sb_err *err)
 {
 	cleanup_close int rd = -1;
 	int ready[2], status;
-	struct ready_rec r;
+	struct sb_ready r;
 	pid_t l, init = 0;
 
+	if (init_binary < 0)
+		return sb_fail(err, 500, EBADF, "sandbox %s: sandboxd-init was not opened", s->id);
 	if (pipe2(ready, O_CLOEXEC) < 0)
 		return sb_syserr(err, "pipe");
 	l = fork();
@@ -272,7 +185,7 @@ int sandbox_start(const struct sb_spec *s, pid_t *pid, struct sb_err *err)
 	}
 	if (l == 0) {
 		close(ready[0]);
-		launcher(s, ready[1]);
+		launch_exec(s, ready[1]);
 	}
 	close(ready[1]);
 	rd = ready[0];
@@ -281,12 +194,12 @@ int sandbox_start(const struct sb_spec *s, pid_t *pid, struct sb_err *err)
 	/* records: the launcher's READY_PID, then the init's OK or anyone's ERR */
 	while (sb_read_full(rd, &r, sizeof r) == (ssize_t)sizeof r) {
 		r.msg[sizeof r.msg - 1] = '\0';
-		if (r.kind == READY_PID) {
+		if (r.kind == SB_READY_PID) {
 			init = r.val;
-		} else if (r.kind == READY_OK && init > 0) {
+		} else if (r.kind == SB_READY_OK && init > 0) {
 			*pid = init;
 			return 0;
-		} else if (r.kind == READY_ERR) {
+		} else if (r.kind == SB_READY_ERR) {
 			if (init > 0)
 				kill(init, SIGKILL);
 			sb_fail(err, 500, 0, "sandbox %s failed to start: %s", s->id, r.msg);

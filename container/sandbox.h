@@ -19,6 +19,10 @@ struct sb_spec {
 	struct sb_cgroups *cg;
 };
 
+/* Find sandboxd-init (installed, or beside this program in a build tree)
+ * and open it for every later sandbox_start; path gets where it was. */
+int sandbox_init_open(char *path, size_t len, struct sb_err *err);
+
 /* Start the sandbox's init; it is not our child (it outlives the worker).
  * On success *pid is its host pid. */
 int sandbox_start(const struct sb_spec *spec, pid_t *pid, struct sb_err *err);

@@ -9,9 +9,11 @@
 #include "pool.h"
 #include "router.h"
 #include "rootfs.h"
+#include "sandbox.h"
 #include "util.h"
 
 #include <fcgiapp.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,7 +50,7 @@ static int prepare_data_dir(const struct conf *c)
 int main(int argc, char **argv)
 {
 	struct sb_err err = SB_ERR_INIT;
-	char version[64];
+	char version[64], init_path[PATH_MAX];
 	struct conf c;
 	FILE *f;
 
@@ -69,6 +71,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	umask(022);
+	if (sandbox_init_open(init_path, sizeof init_path, &err) < 0) {
+		fprintf(stderr, "sandboxd: sandbox init: %s\n", err.msg);
+		return 1;
+	}
 	if (prepare_data_dir(&c) < 0)
 		return 1;
 	if (imgstore_secure(c.images_dir, &err) < 0) {

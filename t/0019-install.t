@@ -27,6 +27,7 @@ DIRS=$(make -s --no-print-directory -C "$BUILD" -f Makefile -f - sbd-print-dirs 
 sbd-print-dirs:
 	@echo "sbindir='$(sbindir)' sysconfdir='$(sysconfdir)' localstatedir='$(localstatedir)'"
 	@echo "mandir='$(mandir)' unitdir='$(systemdsystemunitdir)' nginxconfdir='$(nginxconfdir)'"
+	@echo "pkglibexecdir='$(pkglibexecdir)'"
 EOF
 ) || bail "cannot read the installation directories from $BUILD/Makefile"
 eval "$DIRS"
@@ -40,7 +41,7 @@ CONF=$ROOT$sysconfdir/sandboxd/sandboxd.conf
 NGX=$ROOT$nginxconfdir/sandboxd.conf
 UNIT=$ROOT$unitdir/sandboxd.service
 STATE=$ROOT$localstatedir/lib/sandboxd
-want_files=$(printf '%s\n' "$sbindir/sandboxd" "$sbindir/sandboxd-image" \
+want_files=$(printf '%s\n' "$sbindir/sandboxd" "$sbindir/sandboxd-image" "$pkglibexecdir/sandboxd-init" \
 	"$sysconfdir/sandboxd/sandboxd.conf" "$nginxconfdir/sandboxd.conf" \
 	"$unitdir/sandboxd.service" "$mandir/man5/sandboxd.conf.5" \
 	"$mandir/man8/sandboxd.8" "$mandir/man8/sandboxd-image.8" | grep -v '^no/' | sort)
@@ -49,9 +50,10 @@ want_files=$(printf '%s\n' "$sbindir/sandboxd" "$sbindir/sandboxd-image" \
 if [ "$nginxconfdir" = no ]; then NGX=$BUILD/dist/nginx/sandboxd.conf; diag "nginx server not installed (no)"; fi
 if [ "$unitdir" = no ]; then UNIT=$BUILD/dist/sandboxd.service; diag "systemd unit not installed (no)"; fi
 is "$(cd "$ROOT" && find . -type f -o -type l | sed 's|^\.||' | sort)" "$want_files" \
-	"the files installed are the programs, config, nginx server, unit and man pages"
-ok $([ -x "$ROOT$sbindir/sandboxd" ] && [ -x "$ROOT$sbindir/sandboxd-image" ]; echo $?) \
-	"the programs are executable"
+	"the files installed are the programs, the sandbox init, config, nginx server, unit and man pages"
+ok $([ -x "$ROOT$sbindir/sandboxd" ] && [ -x "$ROOT$sbindir/sandboxd-image" ] &&
+	[ -x "$ROOT$pkglibexecdir/sandboxd-init" ]; echo $?) \
+	"the programs are executable (sandboxd-init in PKGLIBEXECDIR)"
 is "$(stat -c %a "$STATE" 2>/dev/null)" 711 "the state directory is made, mode 0711"
 is "$(grep -l '@[a-z_]*@' "$CONF" "$NGX" "$UNIT" 2>/dev/null)" "" "no @placeholder@ is left in the installed files"
 
@@ -247,6 +249,8 @@ is "$got" second "a streamed exec's first output reaches the client while the co
 
 # ExecReload: SIGHUP replaces the workers, the sandbox keeps running
 INIT=$(init_of "$ID")
+is "$(readlink "/proc/$INIT/exe")" "$ROOT$pkglibexecdir/sandboxd-init" \
+	"the installed sandboxd starts its sandboxes with the installed sandboxd-init"
 before=$(sbd_workers)
 kill -HUP "$MASTER"
 for _ in $(seq 1 100); do

@@ -1,0 +1,287 @@
+/* sandboxd-init: a sandbox's launcher and, forked from it, its init.
+ *
+ * A worker forks and the child execs this program at once (launch.h), so
+ * the sandbox is set up, and its PID 1 runs, in a fresh image: none of the
+ * worker's heap (other tenants' requests), LMDB maps, libraries or fds.
+ * The exec comes first, before any cgroup, namespace or mount: all of the
+ * setup runs in the clean image, and at the one moment the new image is
+ * dumpable (between the exec and the prctl below) it is a host-root process
+ * in the host's namespaces that no sandbox can see or reach.  The init and
+ * the file-op and clone children it forks later inherit the non-dumpable
+ * flag and an mm owned by the host's user namespace, so a sandbox's root
+ * can neither open /proc/1/exe nor read /proc/1/mem.
+ *
+ * The launcher (host root) joins the sandbox's cgroups, binds the control
+ * socket and forks the init into a new pid namespace.  The init (PID 1
+ * there) unshares mount, net, uts, ipc and cgroup namespaces, builds the
+ * root filesystem while it still has host privilege, pivots into it, then
+ * enters a fresh user namespace whose root is the sandbox's own uid range,
+ * mapped by the launcher.  The namespaces other than the user one stay
+ * owned by the host, so the sandbox's root has no power over its mounts,
+ * network or hostname.  The launcher exits; the init is reparented away
+ * from the worker and outlives it. */
+#include "config.h"
+
+#include "init.h"
+#include "launch.h"
+#include "lockdown.h"
+#include "rootfs.h"
+#include "sandbox.h"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+#ifdef __SANITIZE_ADDRESS__
+/* A sanitizer build: the options the suite gives the service, which an
+ * empty environment does not carry here (UBSan is built not to recover). */
+const char *__asan_default_options(void);
+const char *__asan_default_options(void)
+{
+	return "detect_leaks=0:abort_on_error=1";
+}
+#endif
+
+static void ready_send(int fd, int kind, int val, const char *msg)
+{
+	struct sb_ready r = { .kind = kind, .val = val };
+
+	if (msg)
+		snprintf(r.msg, sizeof r.msg, "%s", msg);
+	sb_write_full(fd, &r, sizeof r);
+}
+
+__attribute__((noreturn)) static void child_fail(int readyfd, const struct sb_err *err)
+{
+	ready_send(readyfd, SB_READY_ERR, err->errnum, err->msg);
+	_exit(1);
+}
+
+static int write_id_maps(pid_t pid, uid_t base, struct sb_err *err)
+{
+	char path[64], map[64];
+
+	snprintf(map, sizeof map, "0 %u 65536\n", (unsigned)base);
+	snprintf(path, sizeof path, "/proc/%d/uid_map", (int)pid);
+	if (sb_write_file_at(AT_FDCWD, path, map) < 0)
+		return sb_syserr(err, "write uid_map");
+	snprintf(path, sizeof path, "/proc/%d/gid_map", (int)pid);
+	if (sb_write_file_at(AT_FDCWD, path, map) < 0)
+		return sb_syserr(err, "write gid_map");
+	return 0;
+}
+
+struct holder { int rd, wr; };
+
+static int hold_userns(void *arg)
+{
+	struct holder *h = arg;
+	char c;
+
+	close(h->wr);
+	while (read(h->rd, &c, 1) < 0 && errno == EINTR)
+		;
+	return 0;
+}
+
+/* The sandbox's user namespace (0..65535 -> its uid range), as an fd: made
+ * by a throwaway child that shares our memory and lives just long enough
+ * to be mapped.  The init idmaps its image with it, then enters it last. */
+static int make_userns(uid_t base, struct sb_err *err)
+{
+	static char stack[8192] __attribute__((aligned(16)));
+	struct holder h;
+	int p[2], fd = -1, status;
+	char path[64];
+	pid_t c;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return sb_syserr(err, "pipe");
+	h.rd = p[0];
+	h.wr = p[1];
+	c = clone(hold_userns, stack + sizeof stack, CLONE_NEWUSER | CLONE_VM | SIGCHLD, &h);
+	if (c < 0) {
+		sb_syserr(err, "clone user namespace");
+	} else if (write_id_maps(c, base, err) == 0) {
+		snprintf(path, sizeof path, "/proc/%d/ns/user", (int)c);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			sb_syserr(err, "open %s", path);
+	}
+	close(p[0]);
+	close(p[1]);
+	if (c > 0)
+		while (waitpid(c, &status, 0) < 0 && errno == EINTR)
+			;
+	return fd;
+}
+
+__attribute__((noreturn)) static void init_child(const struct sb_spec *s, int readyfd,
+						 int listenfd, int usernsfd)
+{
+	struct sb_err err = SB_ERR_INIT;
+	int null;
+
+	struct rootfs_spec rs = {
+		.image_dir = s->image_dir, .sandbox_dir = s->sandbox_dir, .hostname = s->id,
+		.uid_base = s->uid_base, .disk = s->disk, .usernsfd = usernsfd,
+		.host_dirs = s->host_dirs,
+	};
+	prctl(PR_SET_NAME, "sandbox-init", 0, 0, 0);
+	if (unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP) < 0) {
+		sb_syserr(&err, "unshare namespaces");
+		child_fail(readyfd, &err);
+	}
+	if (rootfs_setup(&rs, &err) < 0)
+		child_fail(readyfd, &err);
+	null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0) {
+		sb_syserr(&err, "open /dev/null");
+		child_fail(readyfd, &err);
+	}
+	close(null);
+	/* last: the other namespaces stay owned by the host's user namespace */
+	if (setns(usernsfd, CLONE_NEWUSER) < 0) {
+		sb_syserr(&err, "enter the user namespace");
+		child_fail(readyfd, &err);
+	}
+	close(usernsfd);
+	if (setgroups(0, NULL) < 0 || setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) {
+		sb_syserr(&err, "become the sandbox's root");
+		child_fail(readyfd, &err);
+	}
+	/* the init itself is locked down: every process of the sandbox is its
+	 * descendant and inherits the bounding set, no_new_privs and the
+	 * filter (one filter, compiled and loaded once per sandbox start) */
+	if (sb_lockdown_prepare(&err) < 0)
+		child_fail(readyfd, &err);
+	if (sb_lockdown_apply() < 0) {
+		sb_syserr(&err, "lock down the init");
+		child_fail(readyfd, &err);
+	}
+	ready_send(readyfd, SB_READY_OK, 0, NULL);
+	if (dup2(listenfd, 3) < 0)
+		_exit(1);
+	sb_close_fds_from(4);
+	sb_init_serve(3);
+}
+
+static int bind_ctl(int sbdirfd, struct sb_err *err)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd;
+
+	/* a relative name keeps us within sun_path whatever the data dir */
+	snprintf(sa.sun_path, sizeof sa.sun_path, "/proc/self/fd/%d/ctl", sbdirfd);
+	unlinkat(sbdirfd, "ctl", 0);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return sb_syserr(err, "socket");
+	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 ||
+	    fchmodat(sbdirfd, "ctl", 0600, 0) < 0 || listen(fd, 64) < 0) {
+		sb_syserr(err, "bind control socket");
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+__attribute__((noreturn)) static void launcher(const struct sb_spec *s, int readyfd)
+{
+	struct sb_err err = SB_ERR_INIT;
+	int sbdirfd, listenfd, usernsfd;
+	pid_t init;
+
+	setsid();
+	if (cg_sandbox_enter(s->cg, s->id, getpid(), &err) < 0)
+		child_fail(readyfd, &err);
+	cg_close(s->cg);
+	sbdirfd = open(s->sandbox_dir, O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (sbdirfd < 0) {
+		sb_syserr(&err, "open sandbox dir");
+		child_fail(readyfd, &err);
+	}
+	listenfd = bind_ctl(sbdirfd, &err);
+	if (listenfd < 0)
+		child_fail(readyfd, &err);
+	close(sbdirfd);
+	/* before the pid namespace: its first child would be that one's PID 1 */
+	usernsfd = make_userns(s->uid_base, &err);
+	if (usernsfd < 0)
+		child_fail(readyfd, &err);
+	/* the next child is PID 1 of a new pid namespace; the other namespaces
+	 * are the init's alone (pivot_root would move us along otherwise) */
+	if (unshare(CLONE_NEWPID) < 0) {
+		sb_syserr(&err, "unshare pid namespace");
+		child_fail(readyfd, &err);
+	}
+	init = fork();
+	if (init < 0) {
+		sb_syserr(&err, "fork init");
+		child_fail(readyfd, &err);
+	}
+	if (init == 0)
+		init_child(s, readyfd, listenfd, usernsfd);
+	ready_send(readyfd, SB_READY_PID, init, NULL);
+	_exit(0);
+}
+
+/* The launch settings from the conf pipe, checked: a worker of another
+ * build (an upgrade under a running service) gets a clear error. */
+static int read_conf(struct sb_launch_conf *c, struct sb_err *err)
+{
+	ssize_t n = sb_read_full(SB_LAUNCH_CONF_FD, c, sizeof *c);
+
+	close(SB_LAUNCH_CONF_FD);
+	if (n != (ssize_t)sizeof *c || c->magic != SB_LAUNCH_MAGIC || c->size != sizeof *c)
+		return sb_fail(err, 500, EPROTO, "sandboxd-init: settings from another build of sandboxd");
+	c->id[sizeof c->id - 1] = '\0';
+	c->sandbox_dir[sizeof c->sandbox_dir - 1] = '\0';
+	c->image_dir[sizeof c->image_dir - 1] = '\0';
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct sb_err err = SB_ERR_INIT;
+	struct sb_launch_conf c;
+	struct sb_cgroups cg = { 0 };
+	int fd = SB_LAUNCH_CG_FD;
+	sigset_t none;
+
+	/* first: the exec made us dumpable again (a root-owned, readable binary) */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	if (fcntl(SB_LAUNCH_CONF_FD, F_GETFD) < 0 || fcntl(SB_LAUNCH_READY_FD, F_GETFD) < 0) {
+		fputs("sandboxd-init: started by sandboxd to start a sandbox, not by hand\n", stderr);
+		return 2;
+	}
+	prctl(PR_SET_NAME, "sandbox-launch", 0, 0, 0);
+	(void)argc;
+	(void)argv;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	if (read_conf(&c, &err) < 0)
+		child_fail(SB_LAUNCH_READY_FD, &err);
+	cg.version = c.cg_version;
+	cg.fake = c.cg_fake;
+	for (int i = 0; i < CG_NDIRS; i++)
+		cg.dir[i] = c.cg_present[i] ? fd++ : -1;
+	/* whatever else might be open (nothing, unless a worker fd lost its
+	 * O_CLOEXEC) goes before any of the sandbox is made */
+	sb_close_fds_from(fd);
+
+	struct sb_spec s = {
+		.id = c.id, .sandbox_dir = c.sandbox_dir, .image_dir = c.image_dir,
+		.uid_base = c.uid_base, .host_dirs = c.host_dirs, .disk = c.disk, .cg = &cg,
+	};
+	launcher(&s, SB_LAUNCH_READY_FD);
+}

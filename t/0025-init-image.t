@@ -1,0 +1,97 @@
+#!/bin/bash
+# A sandbox's init starts from a clean image: it is the dedicated
+# sandboxd-init binary, exec'd through an fd the service opened at start,
+# not a fork of a FastCGI worker.  So neither libfcgi nor liblmdb nor the
+# worker's LMDB maps are mapped in it, no copy of a request another
+# tenant sent through the same worker is in its memory, its environment is
+# empty and it holds only the fds it needs.  It stays non-dumpable after
+# the exec: from inside, /proc/1/exe and /proc/1/mem stay out of reach.
+. "${TOP_SRCDIR:-$(dirname "$0")/..}/t/lib.sh"
+[ -d /sys/fs/cgroup/pids ] || skip_all "needs the cgroup v1 pids hierarchy (sandbox_pids)"
+command -v python3 >/dev/null || skip_all "no python3 (scans the init's memory)"
+# one worker: every request below goes through the same process
+T_WORKERS=1
+sbd_start
+
+# what a tenant sends: a file body and a command, both carrying a marker
+# that no binary or library holds (built at run time, never a literal here)
+MARKER="tenant-secret-$$-$RANDOM$RANDOM-$(date +%s%N)"
+api POST /sandboxes/tenant-a
+is "$STATUS" 200 "tenant a's sandbox is created"
+api PUT /sandboxes/tenant-a/files/workspace/secret.txt \
+	"$(jq -cn --arg c "$(for _ in $(seq 1 64); do printf '%s ' "$MARKER"; done)" '{content: $c}')"
+is "$STATUS" 200 "tenant a writes a file carrying the marker"
+exec_in tenant-a "echo $MARKER >/dev/null; echo done"
+is "$(jqr .data.stdout)" done "tenant a runs a command carrying the marker"
+
+# then another tenant's sandbox is made by the same worker
+api POST /sandboxes/tenant-b
+is "$STATUS" 200 "tenant b's sandbox is created by the same worker"
+INIT=$(init_of tenant-b)
+ok $([ -n "$INIT" ] && [ -d "/proc/$INIT" ]; echo $?) "tenant b's init runs (host pid $INIT)"
+
+# --- the image ---------------------------------------------------------------------------------
+EXE=$(readlink "/proc/$INIT/exe")
+is "$(basename "${EXE% (deleted)}")" sandboxd-init "the init's executable is sandboxd-init ($EXE)"
+is "$(cat "/proc/$INIT/comm")" sandbox-init "its name is sandbox-init"
+is "$(tr '\0' ' ' <"/proc/$INIT/cmdline" | sed 's/ *$//')" sandbox-init "its command line is sandbox-init"
+is "$(tr '\0' '\n' <"/proc/$INIT/environ" | grep -c .)" 0 "its environment is empty"
+LIBS=$(awk '$6 ~ /\// {print $6}' "/proc/$INIT/maps" | sort -u)
+unlike "$LIBS" 'libfcgi|liblmdb' "it maps none of the worker's libraries it has no use for (libfcgi, liblmdb)"
+unlike "$LIBS" '\.mdb$|/data/db/' "nor the worker's LMDB maps of the store (every tenant's records)"
+W=$(sbd_workers)
+like "$(awk '{print $6}' "/proc/$W/maps" | sort -u)" 'libfcgi' "(the worker does map libfcgi)"
+
+# --- the memory: no copy of tenant a's requests --------------------------------------------------
+# scan every readable mapping of the init as host root
+scan() {
+	python3 - "$1" "$MARKER" <<'EOF'
+import sys
+pid, marker = sys.argv[1], sys.argv[2].encode()
+found, chunk = 0, 1 << 20
+with open(f"/proc/{pid}/maps") as maps, open(f"/proc/{pid}/mem", "rb", 0) as mem:
+    for line in maps:
+        f = line.split()
+        lo, hi = (int(x, 16) for x in f[0].split("-"))
+        # not the kernel's pages, nor a sanitizer's terabytes of shadow
+        if f[1][0] != "r" or (len(f) > 5 and f[5] in ("[vvar]", "[vsyscall]", "[vvar_vclock]")) or \
+                hi - lo > 1 << 32:
+            continue
+        tail = b""
+        for at in range(lo, hi, chunk):
+            try:
+                mem.seek(at)
+                data = tail + mem.read(min(chunk, hi - at))
+            except OSError:
+                tail = b""
+                continue
+            found += data.count(marker)
+            tail = data[-(len(marker) - 1):]
+print(found)
+EOF
+}
+W_FOUND=$(scan "$W")
+ok $([ "${W_FOUND:-0}" -gt 0 ]; echo $?) "the scan finds the marker in the worker's memory ($W_FOUND copies)"
+is "$(scan "$INIT")" 0 "no copy of tenant a's requests is in tenant b's init"
+
+# --- the fds: the control socket, its signalfd and /dev/null, nothing else ----------------------
+FDS=$(for f in /proc/"$INIT"/fd/*; do printf '%s -> %s\n' "${f##*/}" "$(readlink "$f")"; done)
+diag "init fds: $(printf "%s\n" "$FDS" | tr "\n" " ")"
+is "$(printf '%s\n' "$FDS" | grep -cvE '^[0-2] -> /dev/null$|^[0-9]+ -> (socket:\[[0-9]+\]|anon_inode:\[signalfd\])$')" 0 \
+	"the init holds only /dev/null (0-2), sockets and its signalfd"
+is "$(printf '%s\n' "$FDS" | grep -c 'socket:')" 1 "one socket: its control socket (no FastCGI socket, no other connection)"
+unlike "$FDS" 'lmdb|data\.mdb|lock\.mdb|fcgi' "no LMDB or FastCGI fd"
+
+# --- from inside: the init's exe and memory stay out of reach ---------------------------------
+exec_in tenant-b 'readlink /proc/1/exe; echo rc=$?; head -c 1 /proc/1/mem >/dev/null 2>&1; echo rc=$?; cat /proc/1/maps >/dev/null 2>&1; echo rc=$?'
+like "$(jqr .data.stdout)" '^rc=1
+rc=1
+rc=1$' "inside, /proc/1/exe, /proc/1/mem and /proc/1/maps are refused (the init stays non-dumpable after its exec)"
+
+# a file op and an exec still work from the clean init
+api PUT /sandboxes/tenant-b/files/workspace/x.txt '{"content": "hello"}'
+is "$STATUS" 200 "a file write in tenant b works"
+exec_in tenant-b 'cat /workspace/x.txt'
+is "$(jqr .data.stdout)" hello "and an exec reads it back"
+
+done_testing
