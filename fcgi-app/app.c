@@ -68,8 +68,11 @@ static int open_dirs(struct app *app, const char *id, struct sb_err *err)
 	static const struct { const char *name; mode_t mode; } sub[] = {
 		{ "upper", 0755 }, { "work", 0700 }, { "root", 0755 }, { "disk", 0700 },
 	};
-	int fd = openat(app->sandboxes_fd, id, O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	int fd;
 
+	if (!sb_name_safe(id))
+		return sb_fail(err, 400, EINVAL, "unsafe sandbox name '%.64s'", id);
+	fd = openat(app->sandboxes_fd, id, O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd >= 0)
 		return fd;
 	if (errno != ENOENT)
@@ -97,7 +100,7 @@ static void set_aside_orphan(struct app *app, const char *id)
 	char aside[96];
 	struct stat st;
 
-	if (fstatat(app->sandboxes_fd, id, &st, AT_SYMLINK_NOFOLLOW) < 0)
+	if (!sb_name_safe(id) || fstatat(app->sandboxes_fd, id, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return;
 	cg_sandbox_kill(&app->cg, id, NULL);
 	snprintf(aside, sizeof aside, ".q%s-%lld", id, (long long)sb_now_ms());
@@ -165,6 +168,8 @@ int app_sandbox_get(struct app *app, const char *id, bool create, const struct s
 	memset(sb, 0, sizeof *sb);
 	sb->id = id;
 	sb->dirfd = -1;
+	if (!sb_name_safe(id))
+		return sb_fail(err, 400, EINVAL, "unsafe sandbox name '%.64s'", id);
 	found = store_get(&app->store, id, &sb->rec, err);
 	if (found < 0)
 		return -1;
