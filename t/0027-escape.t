@@ -105,6 +105,30 @@ for d in $READONLY; do
 	ok $([ -n "$m" ]; echo $?) "/proc/$d is a mount point inside"
 	like "$(printf '%s' "$m" | awk '{ print $6 }')" '(^|,)ro(,|$)' "/proc/$d is mounted read-only"
 done
+# --- mount options: what each mount of the sandbox must carry -----------------------------
+# mount point, then the per-mount options it must have (mountinfo field 6)
+while read -r point want; do
+	m=$(mnt_of "$point")
+	if [ -z "$m" ]; then
+		ok 1 "$point is mounted in the sandbox"
+		continue
+	fi
+	have=$(printf '%s' "$m" | awk '{ print $6 }')
+	for o in ${want//,/ }; do
+		like "$have" "(^|,)$o(,|\$)" "$point is mounted $o ($have)"
+	done
+done <<'MOUNTS'
+/ rw,nosuid,nodev
+/usr ro,nosuid,nodev
+/proc nosuid,nodev,noexec
+/dev nosuid,noexec
+/dev/null nosuid,noexec
+/dev/pts nosuid,noexec
+/dev/shm nosuid,nodev,noexec
+/tmp nosuid,nodev
+/sys ro,nosuid,nodev,noexec
+MOUNTS
+
 run $ID 'echo 0 > /proc/sys/kernel/printk_ratelimit 2>&1; echo "rc=$?"'
 like "$OUT" 'rc=[1-9]' "a write to /proc/sys fails"
 like "$OUT$ERR" 'Read-only file system' "with EROFS"
