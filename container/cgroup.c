@@ -316,8 +316,10 @@ static int kill_rel(const struct sb_cgroups *cg, const char *rel, struct sb_err 
 {
 	int dirfd = procs_dir(cg);
 
+	/* the last guard, whatever the caller checked */
 	if (!sb_relpath_safe(rel))
-		return unsafe(err, rel);
+		return sb_fail(err, 400, EINVAL, "refusing to kill cgroup '%.64s': not inside the instance's tree",
+			       rel);
 	if (cg->version == 2) {
 		if (knob_writef(cg, dirfd, rel, "cgroup.kill", "1", err) < 0)
 			return errno == ENOENT ? 0 : -1;
