@@ -18,6 +18,7 @@ Usage: t/mutate.py [--list] [--scratch DIR] [--keep-going] [NAME-GLOB...]
 import argparse
 import fnmatch
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -121,8 +122,31 @@ def build(bdir, targets, log):
 
 
 def run_tests(bdir, tests, log, timeout):
-    # make check runs exactly these, with the environment the suite gets
-    return sh(['make', '-C', bdir, 'check', 'TESTS=' + ' '.join(tests)], log, timeout=timeout)
+    """make check of exactly these, with the environment the suite gets:
+    'failed' when one of them reports a failure (its .trs says so), 'passed'
+    when each ran and passed, 'timeout', or 'error' (a test did not run: a
+    build failure is no kill)."""
+    trs = [os.path.join(bdir, (t[:-2] if t.endswith('.t') else t) + '.trs') for t in tests]
+    for f in trs:
+        for old in (f, f[:-4] + '.log'):
+            if os.path.exists(old):
+                os.unlink(old)
+    rc = sh(['make', '-C', bdir, 'check', 'TESTS=' + ' '.join(tests)], log, timeout=timeout)
+    if rc == 124:
+        return 'timeout'
+    results = []
+    for f in trs:
+        try:
+            with open(f) as fh:
+                m = re.search(r'^:global-test-result: (\S+)', fh.read(), re.M)
+        except FileNotFoundError:
+            m = None
+        results.append(m.group(1) if m else None)
+    if any(r in ('FAIL', 'ERROR', 'XPASS') for r in results):
+        return 'failed'
+    if None in results or rc != 0:
+        return 'error'
+    return 'passed'
 
 
 def targets_for(tests):
@@ -166,7 +190,7 @@ def main():
             sys.exit(f'configure failed: see {log}')
     print(f'==> scratch tree {src}, build {bdir}, log {log}', flush=True)
     # the defence below the router must hold before anything runs mutated
-    if not build(bdir, ['all', 't/unit-names'], log) or run_tests(bdir, ['t/unit-names'], log, 600):
+    if not build(bdir, ['all', 't/unit-names'], log) or run_tests(bdir, ['t/unit-names'], log, 600) != 'passed':
         sys.exit(f'the unmutated scratch build fails t/unit-names: refusing to run mutations ({log})')
 
     killed, survived, skipped, broken = [], [], [], []
@@ -195,15 +219,17 @@ def main():
         try:
             with open(path, 'w') as f:
                 f.write(orig.replace(m['find'], m['replace']))
-            if not build(bdir, targets_for(m['tests']), log):
-                broken.append(m['name'])
-                verdict = 'NOBUILD  '
-            elif run_tests(bdir, m['tests'], log, args.timeout):
+            result = run_tests(bdir, m['tests'], log, args.timeout) \
+                if build(bdir, targets_for(m['tests']), log) else 'nobuild'
+            if result in ('failed', 'timeout'):
                 killed.append(m['name'])
-                verdict = 'KILLED   '
-            else:
+                verdict = 'KILLED   ' if result == 'failed' else 'KILLED(T)'
+            elif result == 'passed':
                 survived.append(m['name'])
                 verdict = 'SURVIVED '
+            else:
+                broken.append(m['name'])
+                verdict = 'NOBUILD  ' if result == 'nobuild' else 'NOTRUN   '
         finally:
             with open(path, 'w') as f:
                 f.write(orig)
