@@ -54,6 +54,20 @@ static bool refused_by_name(const struct sb_err *err)
 	return strstr(err->msg, "unsafe cgroup name") != NULL;
 }
 
+/* An error message for a test's name: the names in it are hostile */
+static const char *msg(const struct sb_err *err)
+{
+	static char buf[8][sizeof err->msg];
+	static int k;
+	char *b = buf[k++ % 8];
+	size_t i;
+
+	for (i = 0; err->msg[i] && i < sizeof err->msg - 1; i++)
+		b[i] = (unsigned char)err->msg[i] < 0x20 || err->msg[i] == 0x7f ? '?' : err->msg[i];
+	b[i] = '\0';
+	return b;
+}
+
 static bool exists(const char *rel)
 {
 	char path[512];
@@ -154,7 +168,7 @@ static void v2(void)
 
 		sb_err_clear(&err);
 		ok(cg_sandbox_kill(&cg, h, &err) < 0 && err.status == 400 && refused_by_name(&err),
-		   "v2: cg_sandbox_kill('%s') refused with a 400 (%s)", s, err.msg);
+		   "v2: cg_sandbox_kill('%s') refused with a 400 (%s)", s, msg(&err));
 		ok(cg_sandbox_create(&cg, h, &lim, &err) < 0, "v2: cg_sandbox_create('%s') refused", s);
 		ok(cg_sandbox_enter(&cg, h, 4242, &err) < 0, "v2: cg_sandbox_enter('%s') refused", s);
 		ok(cg_sandbox_usage(&cg, h, &u) < 0, "v2: cg_sandbox_usage('%s') refused", s);
@@ -163,7 +177,7 @@ static void v2(void)
 		ok(cg_exec_signal(&cg, h, "sb1", 0) == 0, "v2: cg_exec_signal('%s', sb1) signals none", s);
 		sb_err_clear(&err);
 		ok(cg_exec_kill(&cg, "sb1", h, &err) < 0 && refused_by_name(&err),
-		   "v2: cg_exec_kill(sb1, '%s') refused (%s)", s, err.msg);
+		   "v2: cg_exec_kill(sb1, '%s') refused (%s)", s, msg(&err));
 		ok(cg_exec_open(&cg, "sb1", h, &err) < 0, "v2: cg_exec_open(sb1, '%s') refused", s);
 		ok(cg_exec_release(&cg, "sb1", h) < 0, "v2: cg_exec_release(sb1, '%s') refused", s);
 		cg_exec_remove(&cg, h, "sb1");
@@ -207,7 +221,7 @@ static void v1(void)
 
 		sb_err_clear(&err);
 		ok(cg_sandbox_kill(&cg, h, &err) < 0 && err.status == 400 && refused_by_name(&err),
-		   "v1: cg_sandbox_kill('%s') refused with a 400 (%s)", s, err.msg);
+		   "v1: cg_sandbox_kill('%s') refused with a 400 (%s)", s, msg(&err));
 		ok(cg_sandbox_rename(&cg, "sb1", h, &err) < 0, "v1: cg_sandbox_rename(sb1, '%s') refused", s);
 		ok(cg_sandbox_rename(&cg, h, "sb2", &err) < 0, "v1: cg_sandbox_rename('%s', sb2) refused", s);
 		ok(cg_sandbox_enter(&cg, h, 4242, &err) < 0, "v1: cg_sandbox_enter('%s') refused", s);
@@ -254,7 +268,7 @@ static void store_and_app(void)
 
 		sb_err_clear(&err);
 		ok(store_create(&app.store, h, "host", 100000, 10, &r, &created, &err) < 0 && err.status == 400,
-		   "store_create('%s') refused with a 400 (%s)", s, err.msg);
+		   "store_create('%s') refused with a 400 (%s)", s, msg(&err));
 		ok(store_get(&app.store, h, &r, &err) < 0, "store_get('%s') refused", s);
 		ok(store_drop(&app.store, h, &err) < 0, "store_drop('%s') refused", s);
 		ok(store_claim(&app.store, ".wabc", h, &r, &err) < 0, "store_claim(.wabc, '%s') refused", s);
@@ -280,14 +294,14 @@ static void store_and_app(void)
 
 		sb_err_clear(&err);
 		ok(app_sandbox_get(&app, h, true, NULL, &sb, &err) < 0 && err.status == 400,
-		   "app_sandbox_get('%s', create) refused with a 400 (%s)", s, err.msg);
+		   "app_sandbox_get('%s', create) refused with a 400 (%s)", s, msg(&err));
 		sandbox_ref_release(&sb);
 		sb_err_clear(&err);
 		ok(warm_claim(&app, h, NULL, &sb, &err) < 0 && err.status == 400,
-		   "warm_claim('%s') refused with a 400 (%s)", s, err.msg);
+		   "warm_claim('%s') refused with a 400 (%s)", s, msg(&err));
 		sb_err_clear(&err);
 		ok(capacity_stop(&app, h, &err) < 0 && err.status == 400,
-		   "capacity_stop('%s') refused with a 400 (%s)", s, err.msg);
+		   "capacity_stop('%s') refused with a 400 (%s)", s, msg(&err));
 		if (h[0]) {	/* "" is SB_PROC_DIR itself: the check is all that stands */
 			int out[2], e;
 			errno = 0;
