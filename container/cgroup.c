@@ -23,6 +23,18 @@ static void sleep_ms(long ms)
 		;
 }
 
+/* Refused before any path is built: a name that could leave the instance's
+ * own cgroup (sb_name_safe), whoever passed it. */
+static int unsafe(struct sb_err *err, const char *name)
+{
+	return sb_fail(err, 400, EINVAL, "unsafe cgroup name '%.64s'", name ? name : "(null)");
+}
+
+static bool names_safe(const char *id, const char *name)
+{
+	return sb_name_safe(id) && sb_name_safe(name);
+}
+
 /* The directory that holds processes and exec cgroups. */
 static int procs_dir(const struct sb_cgroups *cg)
 {
@@ -144,6 +156,8 @@ int cg_sandbox_create(struct sb_cgroups *cg, const char *id, const struct cg_lim
 {
 	char mem[32] = "max", pids[32] = "max", quota[32] = "-1", cpumax[48] = "max 100000";
 
+	if (!sb_name_safe(id))
+		return unsafe(err, id);
 	FOR_EACH_DIR(cg, i)
 		if (mkdirat(cg->dir[i], id, 0755) < 0 && errno != EEXIST)
 			return sb_syserr(err, "mkdir cgroup %s", id);
@@ -182,6 +196,8 @@ static int enter(const struct sb_cgroups *cg, int dirfd, const char *rel, pid_t 
 
 int cg_sandbox_enter(struct sb_cgroups *cg, const char *id, pid_t pid, struct sb_err *err)
 {
+	if (!sb_name_safe(id))
+		return unsafe(err, id);
 	FOR_EACH_DIR(cg, i)
 		if (enter(cg, cg->dir[i], id, pid, err) < 0)
 			return -1;
@@ -191,6 +207,8 @@ int cg_sandbox_enter(struct sb_cgroups *cg, const char *id, pid_t pid, struct sb
 int cg_sandbox_usage(struct sb_cgroups *cg, const char *id, struct cg_usage *u)
 {
 	memset(u, 0, sizeof *u);
+	if (!sb_name_safe(id))
+		return -1;
 	if (cg->version == 2) {
 		int d = cg->dir[0];
 		u->memory_current = knob_read(d, id, "memory.current", NULL);
@@ -211,6 +229,8 @@ int cg_sandbox_usage(struct sb_cgroups *cg, const char *id, struct cg_usage *u)
 
 long long cg_sandbox_oom_kills(struct sb_cgroups *cg, const char *id)
 {
+	if (!sb_name_safe(id))
+		return -1;
 	return cg->version == 2 ? knob_read(cg->dir[0], id, "memory.events", "oom_kill")
 				: knob_read(cg->dir[CG_MEMORY], id, "memory.oom_control", "oom_kill");
 }
@@ -296,6 +316,10 @@ static int signal_tree(const struct sb_cgroups *cg, int dirfd, const char *rel, 
 	DIR *d;
 	int fd;
 
+	/* only ever below the instance's parent cgroup (dirfd): "", ".." or
+	 * "/..." would reach the root cgroup, every process of the host */
+	if (!sb_relpath_safe(rel))
+		return 0;
 	snprintf(path, sizeof path, "%s/cgroup.procs", rel);
 	n = read_procs(dirfd, path, pids);
 	if (n > 0) {
@@ -373,6 +397,10 @@ static int kill_rel(const struct sb_cgroups *cg, const char *rel, struct sb_err 
 {
 	int dirfd = procs_dir(cg);
 
+	/* the last guard, whatever the caller checked */
+	if (!sb_relpath_safe(rel))
+		return sb_fail(err, 400, EINVAL, "refusing to kill cgroup '%.64s': not inside the instance's tree",
+			       rel);
 	if (cg->version == 2) {
 		if (knob_writef(cg, dirfd, rel, "cgroup.kill", "1", err) == 0) {
 			for (int i = 0; i < 5000 && !cg->fake; i++) {
@@ -410,6 +438,8 @@ int cg_exec_signal(struct sb_cgroups *cg, const char *id, const char *name, int 
 	int dirfd = procs_dir(cg), n;
 	bool frozen;
 
+	if (!names_safe(id, name))
+		return 0;
 	snprintf(rel, sizeof rel, "%s/%s", id, name);
 	frozen = freeze(cg, dirfd, rel);
 	n = signal_tree(cg, dirfd, rel, sig);
@@ -422,6 +452,8 @@ int cg_sandbox_rename(struct sb_cgroups *cg, const char *from, const char *to, s
 {
 	struct stat st;
 
+	if (!sb_name_safe(from) || !sb_name_safe(to))
+		return unsafe(err, sb_name_safe(from) ? to : from);
 	if (cg->version == 2)
 		return sb_fail(err, 500, ENOTSUP, "cgroup2 cannot rename a cgroup");
 	FOR_EACH_DIR(cg, i) {
@@ -438,6 +470,8 @@ int cg_sandbox_rename(struct sb_cgroups *cg, const char *from, const char *to, s
 
 int cg_sandbox_kill(struct sb_cgroups *cg, const char *id, struct sb_err *err)
 {
+	if (!sb_name_safe(id))
+		return unsafe(err, id);
 	return kill_rel(cg, id, err);
 }
 
@@ -446,6 +480,8 @@ int cg_exec_open(struct sb_cgroups *cg, const char *id, const char *name, struct
 	char rel[256], path[300];
 	int fd;
 
+	if (!names_safe(id, name))
+		return unsafe(err, sb_name_safe(id) ? name : id);
 	snprintf(rel, sizeof rel, "%s/%s", id, name);
 	if (mkdirat(procs_dir(cg), rel, 0755) < 0 && errno != EEXIST)
 		return sb_syserr(err, "mkdir exec cgroup %s", rel);
@@ -461,6 +497,8 @@ int cg_exec_kill(struct sb_cgroups *cg, const char *id, const char *name, struct
 {
 	char rel[256];
 
+	if (!names_safe(id, name))
+		return unsafe(err, sb_name_safe(id) ? name : id);
 	snprintf(rel, sizeof rel, "%s/%s", id, name);
 	return kill_rel(cg, rel, err);
 }
@@ -469,6 +507,8 @@ void cg_exec_remove(struct sb_cgroups *cg, const char *id, const char *name)
 {
 	char rel[256];
 
+	if (!names_safe(id, name))
+		return;
 	snprintf(rel, sizeof rel, "%s/%s", id, name);
 	/* EBUSY while a process lives in it (a detached child): it stays */
 	unlinkat(procs_dir(cg), rel, AT_REMOVEDIR);
@@ -479,6 +519,8 @@ int cg_exec_release(struct sb_cgroups *cg, const char *id, const char *name)
 	char rel[256], path[300], buf[65536], *p, *end;
 	int ret = -1;
 
+	if (!names_safe(id, name))
+		return -1;
 	snprintf(rel, sizeof rel, "%s/%s", id, name);
 	snprintf(path, sizeof path, "%s/cgroup.procs", rel);
 	if (sb_read_file_at(procs_dir(cg), path, buf, sizeof buf) <= 0 || cg->fake)
@@ -508,8 +550,13 @@ int cg_exec_release(struct sb_cgroups *cg, const char *id, const char *name)
 static void remove_tree(int dirfd, const char *rel)
 {
 	char path[4096];
-	int fd = openat(dirfd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	int fd;
+	DIR *d;
+
+	if (!sb_relpath_safe(rel))
+		return;	/* never remove outside the instance's parent */
+	fd = openat(dirfd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	d = fd >= 0 ? fdopendir(fd) : NULL;
 
 	if (d) {
 		for (struct dirent *de; (de = readdir(d));) {
@@ -556,6 +603,8 @@ void cg_exec_reap_all(struct sb_cgroups *cg, const char *name)
 	int n = list_sandboxes(cg, names, MAX_LISTED);
 	char rel[256];
 
+	if (!sb_name_safe(name))
+		return;
 	for (int i = 0; i < n; i++) {
 		snprintf(rel, sizeof rel, "%.63s/%.150s", names[i], name);
 		if (faccessat(procs_dir(cg), rel, F_OK, AT_SYMLINK_NOFOLLOW) < 0)

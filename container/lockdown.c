@@ -209,3 +209,9 @@ int sb_lockdown_apply(void)
 		return -1;
 	return 0;
 }
+
+const char *const *sb_lockdown_denied(size_t *n)
+{
+	*n = sizeof denied / sizeof *denied;
+	return denied;
+}

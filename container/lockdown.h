@@ -13,5 +13,8 @@ struct sock_fprog;
 int sb_lockdown_prepare(struct sb_err *err);
 /* In the init, once its namespaces and root are set up; -1 with errno. */
 int sb_lockdown_apply(void);
+/* The names of the calls denied outright (for the tests that check the
+ * loaded program against it). */
+const char *const *sb_lockdown_denied(size_t *n);
 
 #endif

@@ -51,6 +51,10 @@ int procs_prepare(const char *id, int *out, int *err)
 	char dir[200], path[256];
 	int slot = -1, po[2], pe[2];
 
+	if (!sb_name_safe(id)) {
+		errno = EINVAL;
+		return -1;
+	}
 	for (int i = 0; i < SB_PROC_MAX; i++) {
 		struct proc *p = &procs[i];
 		if (p->used && !strcmp(p->info.id, id) && !p->info.exited) {

@@ -401,6 +401,37 @@ void sb_strbuf_release(struct sb_strbuf *b)
 	b->len = b->cap = 0;
 }
 
+bool sb_name_safe(const char *name)
+{
+	size_t n = name ? strnlen(name, SB_NAME_MAX + 1) : 0;
+
+	if (n == 0 || n > SB_NAME_MAX || !strcmp(name, ".") || !strcmp(name, ".."))
+		return false;
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		if (*p == '/' || *p < 0x20 || *p == 0x7f)
+			return false;
+	return true;
+}
+
+bool sb_relpath_safe(const char *rel)
+{
+	char part[SB_NAME_MAX + 1];
+
+	if (!rel || !*rel)
+		return false;
+	for (const char *p = rel, *end;; p = end + 1) {
+		end = strchrnul(p, '/');
+		if ((size_t)(end - p) > SB_NAME_MAX)
+			return false;
+		memcpy(part, p, (size_t)(end - p));
+		part[end - p] = '\0';
+		if (!sb_name_safe(part))
+			return false;
+		if (!*end)
+			return true;
+	}
+}
+
 int sb_mkdir_p(const char *path, mode_t mode)
 {
 	char buf[4096];

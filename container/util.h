@@ -109,6 +109,17 @@ void sb_proctitle_init(int argc, char **argv);
  * gone afterwards. */
 void sb_proctitle_set(const char *title);
 
+/* Whether name may become one path component or cgroup below a directory
+ * of ours: non-empty, at most SB_NAME_MAX bytes, neither "." nor "..", no
+ * '/' and no control character.  Every function that turns an id or a name
+ * into a path, a cgroup or a store key checks it first, whatever its caller
+ * checked: a ".." that slipped past the router must not reach the host
+ * (a kill of cgroup ".." signals every process of the machine). */
+#define SB_NAME_MAX 255
+bool sb_name_safe(const char *name);
+/* The same for a relative path: one or more safe names joined by '/'. */
+bool sb_relpath_safe(const char *rel);
+
 /* mkdir -p (relative to the cwd and root of the caller). */
 int sb_mkdir_p(const char *path, mode_t mode);
 

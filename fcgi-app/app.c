@@ -171,8 +171,11 @@ static int create_lock(struct app *app, struct sb_err *err)
 static int open_dirs(struct app *app, const char *id, bool locked, struct sb_err *err)
 {
 	cleanup_close int lock = -1;
-	int fd = openat(app->sandboxes_fd, id, O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	int fd;
 
+	if (!sb_name_safe(id))
+		return sb_fail(err, 400, EINVAL, "unsafe sandbox name '%.64s'", id);
+	fd = openat(app->sandboxes_fd, id, O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd >= 0)
 		return fd;
 	if (errno != ENOENT)
@@ -215,7 +218,7 @@ static void set_aside_orphan(struct app *app, const char *id)
 	char aside[96];
 	struct stat st;
 
-	if (fstatat(app->sandboxes_fd, id, &st, AT_SYMLINK_NOFOLLOW) < 0)
+	if (!sb_name_safe(id) || fstatat(app->sandboxes_fd, id, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return;
 	cg_sandbox_kill(&app->cg, id, NULL);
 	if (remove_empty(app, id) == 0) {
@@ -292,6 +295,8 @@ int app_sandbox_get(struct app *app, const char *id, bool create, const struct s
 	memset(sb, 0, sizeof *sb);
 	sb->id = id;
 	sb->dirfd = -1;
+	if (!sb_name_safe(id))
+		return sb_fail(err, 400, EINVAL, "unsafe sandbox name '%.64s'", id);
 	found = store_get(&app->store, id, &sb->rec, err);
 	if (found < 0)
 		return -1;

@@ -107,9 +107,12 @@ static int by_activity(const void *a, const void *b)
 
 int capacity_stop(struct app *app, const char *id, struct sb_err *err)
 {
-	cleanup_close int dirfd = openat(app->sandboxes_fd, id, O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	cleanup_close int dirfd = -1;
 	cleanup_close int lock = -1;
 
+	if (!sb_name_safe(id))
+		return sb_fail(err, 400, EINVAL, "unsafe sandbox name '%.64s'", id);
+	dirfd = openat(app->sandboxes_fd, id, O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (dirfd < 0)
 		return sb_syserr(err, "open sandbox dir %s", id);
 	/* not while someone starts it (and never wait for that: a starter may

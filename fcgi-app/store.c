@@ -276,12 +276,22 @@ static int encode_put(struct store *s, MDB_txn *txn, const char *id, const struc
 	return rc ? rc : started_put(txn, s->started, id, r);
 }
 
+/* Every key is a sandbox's name (or begins with it): one that could not be
+ * its directory or its cgroup (sb_name_safe) never gets a record, so no scan
+ * of the records can hand one to the code that kills and removes. */
+static int unsafe_id(struct sb_err *err, const char *id)
+{
+	return sb_fail(err, 400, EINVAL, "unsafe sandbox name '%.64s'", id);
+}
+
 int store_get(struct store *s, const char *id, struct sb_record *r, struct sb_err *err)
 {
 	MDB_val k = { strlen(id), (void *)id }, v;
 	MDB_txn *txn;
 	int rc, found;
 
+	if (!sb_name_safe(id))
+		return unsafe_id(err, id);
 	if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)))
 		return kv_fail(err, rc, "read");
 	rc = mdb_get(txn, s->sandboxes, &k, &v);
@@ -305,6 +315,8 @@ int store_create(struct store *s, const char *id, const char *image, uid_t base,
 	MDB_txn *txn;
 	int rc;
 
+	if (!sb_name_safe(id))
+		return unsafe_id(err, id);
 	*created = false;
 	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)))
 		return kv_fail(err, rc, "begin");
@@ -348,6 +360,8 @@ int store_update(struct store *s, const char *id, void (*fn)(struct sb_record *,
 	MDB_txn *txn;
 	int rc;
 
+	if (!sb_name_safe(id))
+		return unsafe_id(err, id);
 	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)))
 		return kv_fail(err, rc, "begin");
 	rc = mdb_get(txn, s->sandboxes, &k, &v);
@@ -389,6 +403,8 @@ int store_claim(struct store *s, const char *from, const char *to, struct sb_rec
 	MDB_txn *txn;
 	int rc;
 
+	if (!sb_name_safe(from) || !sb_name_safe(to))
+		return unsafe_id(err, sb_name_safe(from) ? to : from);
 	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)))
 		return kv_fail(err, rc, "begin");
 	if ((rc = mdb_get(txn, s->sandboxes, &tk, &v)) != MDB_NOTFOUND) {
@@ -419,6 +435,8 @@ int store_drop(struct store *s, const char *id, struct sb_err *err)
 	MDB_txn *txn;
 	int rc;
 
+	if (!sb_name_safe(id))
+		return unsafe_id(err, id);
 	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)))
 		return kv_fail(err, rc, "begin");
 	if (((rc = mdb_del(txn, s->sandboxes, &k, NULL)) && rc != MDB_NOTFOUND) ||
@@ -525,6 +543,8 @@ int store_history_add(struct store *s, const char *id, const char *json, int max
 	MDB_txn *txn;
 	int rc;
 
+	if (!sb_name_safe(id))
+		return unsafe_id(err, id);
 	if (!s->henv)
 		return sb_fail(err, 503, 0, "the history database is unavailable (see the service log)");
 	if ((rc = mdb_txn_begin(s->henv, NULL, 0, &txn)))
@@ -592,6 +612,8 @@ int store_history_foreach(struct store *s, const char *id, void (*fn)(const char
 	char prefix[80];
 	struct history_scan hs = { fn, arg, (size_t)snprintf(prefix, sizeof prefix, "%s/", id) };
 
+	if (!sb_name_safe(id))
+		return unsafe_id(err, id);
 	if (!s->henv)
 		return sb_fail(err, 503, 0, "the history database is unavailable (see the service log)");
 	return kv_scan(s->henv, s->history, prefix, hs.plen, each_history, &hs, err);

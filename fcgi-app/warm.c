@@ -111,6 +111,9 @@ int warm_claim(struct app *app, const char *id, const struct sb_record *want, st
 	char version[64];
 	int r = 0, i;
 
+	if (!sb_name_safe(id))
+		return sb_fail(err, 400, EINVAL, "unsafe sandbox name '%.64s'", id);
+
 	if (app->conf->warm_sandboxes <= 0 || app->cg.version != 1 || warm_name(id) ||
 	    !asks_defaults(app, want))
 		return 0;

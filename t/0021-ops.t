@@ -62,6 +62,16 @@ api POST /sandboxes/teama-1 '{}' -H "Authorization: Bearer wrong-$TEAM"
 is "$STATUS" 401 "a wrong token: 401"
 api POST /sandboxes/teama-1 '{}' -H "Authorization: Bearer ${TEAM%?}"
 is "$STATUS" 401 "a token missing its last character: 401"
+# a near miss: a token whose SHA-256 begins with the same two bytes as
+# team-a's; only a comparison of the whole hash refuses it
+NEAR=$(python3 -c 'import hashlib, sys
+want = hashlib.sha256(sys.argv[1].encode()).digest()[:2]
+i = 0
+while hashlib.sha256(b"near-%d" % i).digest()[:2] != want or b"near-%d" % i == sys.argv[1].encode():
+    i += 1
+print("near-%d" % i)' "$TEAM")
+api POST /sandboxes/teama-1 '{}' -H "Authorization: Bearer $NEAR"
+is "$STATUS" 401 "a token whose hash shares team-a's first two bytes: 401"
 head -c 3000000 /dev/zero | tr '\0' ' ' >"$CONF_DIR/big.json"
 S=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
 	--data-binary @"$CONF_DIR/big.json" "$BASE/sandboxes/teama-1/exec")

@@ -1,0 +1,299 @@
+/* The seccomp filter as the kernel holds it, checked against the deny
+ * table: a child installs the lock-down exactly as a sandbox's init does,
+ * stops, and hands its filter over (PTRACE_SECCOMP_GET_FILTER); the program
+ * is then run here, by a small classic-BPF interpreter, on seccomp_data
+ * built for every denied call, with arguments the kernel would accept.
+ * Nothing denied is ever called for real: on a broken filter a host call
+ * such as reboot would go through (the tests run as root).
+ *
+ * Two lists: the table lock-down exports (every name in it must be denied
+ * by the loaded program), and this file's own copy of today's table and
+ * argument rules (so that a name dropped from lockdown.c is noticed too).
+ * A change to the deny list updates both. */
+#include "config.h"
+
+#include "lockdown.h"
+#include "tap.h"
+
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sched.h>
+#include <seccomp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/ptrace.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef PTRACE_SECCOMP_GET_FILTER
+#define PTRACE_SECCOMP_GET_FILTER 0x420c
+#endif
+
+#define RET_BAD 0xdeadbeefu
+#define MAXINSNS 4096
+
+static struct sock_filter insns[MAXINSNS];
+static long ninsns;
+
+/* Classic BPF, the subset the kernel's seccomp accepts. */
+static uint32_t bpf_run(const struct seccomp_data *d)
+{
+	uint32_t A = 0, X = 0, M[BPF_MEMWORDS] = { 0 };
+
+	for (long pc = 0; pc >= 0 && pc < ninsns; pc++) {
+		const struct sock_filter *i = &insns[pc];
+		uint32_t src = BPF_SRC(i->code) == BPF_X ? X : i->k;
+
+		switch (BPF_CLASS(i->code)) {
+		case BPF_LD:
+			if (BPF_MODE(i->code) == BPF_ABS && BPF_SIZE(i->code) == BPF_W) {
+				if (i->k % 4 || i->k + 4 > sizeof *d)
+					return RET_BAD;
+				memcpy(&A, (const char *)d + i->k, 4);
+			} else if (BPF_MODE(i->code) == BPF_IMM) {
+				A = i->k;
+			} else if (BPF_MODE(i->code) == BPF_MEM && i->k < BPF_MEMWORDS) {
+				A = M[i->k];
+			} else if (BPF_MODE(i->code) == BPF_LEN) {
+				A = sizeof *d;
+			} else {
+				return RET_BAD;
+			}
+			break;
+		case BPF_LDX:
+			if (BPF_MODE(i->code) == BPF_IMM)
+				X = i->k;
+			else if (BPF_MODE(i->code) == BPF_MEM && i->k < BPF_MEMWORDS)
+				X = M[i->k];
+			else if (BPF_MODE(i->code) == BPF_LEN)
+				X = sizeof *d;
+			else
+				return RET_BAD;
+			break;
+		case BPF_ST:
+		case BPF_STX:
+			if (i->k >= BPF_MEMWORDS)
+				return RET_BAD;
+			M[i->k] = BPF_CLASS(i->code) == BPF_ST ? A : X;
+			break;
+		case BPF_ALU:
+			switch (BPF_OP(i->code)) {
+			case BPF_ADD: A += src; break;
+			case BPF_SUB: A -= src; break;
+			case BPF_MUL: A *= src; break;
+			case BPF_DIV: if (!src) return RET_BAD; A /= src; break;
+			case BPF_MOD: if (!src) return RET_BAD; A %= src; break;
+			case BPF_OR: A |= src; break;
+			case BPF_AND: A &= src; break;
+			case BPF_XOR: A ^= src; break;
+			case BPF_LSH: A = src < 32 ? A << src : 0; break;
+			case BPF_RSH: A = src < 32 ? A >> src : 0; break;
+			case BPF_NEG: A = -A; break;
+			default: return RET_BAD;
+			}
+			break;
+		case BPF_JMP:
+			switch (BPF_OP(i->code)) {
+			case BPF_JA: pc += i->k; break;
+			case BPF_JEQ: pc += A == src ? i->jt : i->jf; break;
+			case BPF_JGT: pc += A > src ? i->jt : i->jf; break;
+			case BPF_JGE: pc += A >= src ? i->jt : i->jf; break;
+			case BPF_JSET: pc += (A & src) ? i->jt : i->jf; break;
+			default: return RET_BAD;
+			}
+			break;
+		case BPF_RET:
+			return BPF_RVAL(i->code) == BPF_K ? i->k : A;
+		case BPF_MISC:
+			if (BPF_MISCOP(i->code) == BPF_TAX)
+				X = A;
+			else
+				A = X;
+			break;
+		default:
+			return RET_BAD;
+		}
+	}
+	return RET_BAD;	/* ran off the end: the kernel would not have loaded it */
+}
+
+/* The filter of a child that locked itself down as an init does. */
+static long loaded_filter(void)
+{
+	struct sb_err err = SB_ERR_INIT;
+	int status;
+	long n;
+	pid_t pid;
+
+	if (sb_lockdown_prepare(&err) < 0) {
+		printf("# sb_lockdown_prepare: %s\n", err.msg);
+		return -1;
+	}
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		if (ptrace(PTRACE_TRACEME, 0, NULL, NULL) < 0 || sb_lockdown_apply() < 0)
+			_exit(1);
+		raise(SIGSTOP);
+		_exit(0);
+	}
+	if (waitpid(pid, &status, 0) != pid || !WIFSTOPPED(status)) {
+		printf("# the child did not stop (status %#x)\n", status);
+		return -1;
+	}
+	n = ptrace(PTRACE_SECCOMP_GET_FILTER, pid, 0L, NULL);
+	if (n > 0 && n <= MAXINSNS)
+		n = ptrace(PTRACE_SECCOMP_GET_FILTER, pid, 0L, insns);
+	else if (n > MAXINSNS)
+		n = -1;
+	if (n < 0)
+		printf("# PTRACE_SECCOMP_GET_FILTER: %s\n", strerror(errno));
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	return n;
+}
+
+static uint32_t verdict(uint32_t arch, long nr, const uint64_t *args)
+{
+	struct seccomp_data d = { .nr = (int)nr, .arch = arch, .instruction_pointer = 0x400000 };
+
+	if (args)
+		memcpy(d.args, args, sizeof d.args);
+	return bpf_run(&d);
+}
+
+#define NATIVE AUDIT_ARCH_X86_64
+#define ERRNO(e) (SECCOMP_RET_ERRNO | (e))
+#define ALLOW SECCOMP_RET_ALLOW
+
+static const char *action(uint32_t r)
+{
+	static char buf[48];
+
+	switch (r & SECCOMP_RET_ACTION_FULL) {
+	case SECCOMP_RET_ALLOW: return "allow";
+	case SECCOMP_RET_KILL_PROCESS: return "kill-process";
+	case SECCOMP_RET_KILL_THREAD: return "kill-thread";
+	case SECCOMP_RET_ERRNO:
+		snprintf(buf, sizeof buf, "errno %s", strerrorname_np((int)(r & SECCOMP_RET_DATA)) ?: "?");
+		return buf;
+	default:
+		snprintf(buf, sizeof buf, "%#x", r);
+		return buf;
+	}
+}
+
+static bool denies(uint32_t r)
+{
+	uint32_t a = r & SECCOMP_RET_ACTION_FULL;
+
+	return r != RET_BAD && (a == SECCOMP_RET_ERRNO || a == SECCOMP_RET_KILL_PROCESS ||
+				a == SECCOMP_RET_KILL_THREAD || a == SECCOMP_RET_TRAP);
+}
+
+/* Today's table in lockdown.c, copied: a rule dropped there fails here. */
+static const char *const expected_denied[] = {
+	"acct", "add_key", "bpf", "clock_adjtime", "clock_settime", "settimeofday",
+	"create_module", "delete_module", "finit_module", "init_module", "get_kernel_syms",
+	"query_module", "kexec_file_load", "kexec_load", "keyctl", "request_key",
+	"lookup_dcookie", "nfsservctl", "open_by_handle_at", "name_to_handle_at",
+	"perf_event_open", "pivot_root", "quotactl", "quotactl_fd", "reboot", "swapon",
+	"swapoff", "sysfs", "_sysctl", "uselib", "userfaultfd", "ustat", "vm86", "vm86old",
+	"iopl", "ioperm", "io_uring_setup", "io_uring_enter", "io_uring_register",
+	"mount", "umount", "umount2", "fsopen", "fsconfig", "fsmount", "fspick",
+	"move_mount", "open_tree", "mount_setattr", "setns",
+	"kcmp", "syslog", "vhangup", "fanotify_init", "mbind", "set_mempolicy",
+	"migrate_pages", "move_pages", "get_mempolicy",
+};
+
+static const uint64_t zero[6], ones[6] = { ~0ULL, ~0ULL, ~0ULL, ~0ULL, ~0ULL, ~0ULL };
+/* arguments a kernel would take: userfaultfd(UFFD_USER_MODE_ONLY),
+ * keyctl(KEYCTL_GET_KEYRING_ID, session), bpf(BPF_PROG_LOAD, ...) ... the
+ * filter must not look at them at all */
+static const uint64_t usual[6] = { 1, 0xfffffffffffffffdULL, 0, 0, 0, 0 };
+
+/* exact: EPERM as documented; else any denial (errno, kill, trap) */
+static void denied_by_name(const char *name, const char *why, bool exact)
+{
+	int nr = seccomp_syscall_resolve_name(name);
+
+	if (nr < 0) {
+		ok(1, "%s: no such call on this architecture (nothing to check)", name);
+		return;
+	}
+	for (int k = 0; k < 3; k++) {
+		const uint64_t *a = k == 0 ? zero : k == 1 ? ones : usual;
+		uint32_t r = verdict(NATIVE, nr, a);
+		ok(exact ? r == ERRNO(EPERM) : denies(r), "%s: %s(nr %d, args %s) is %s (got %s)", why, name, nr,
+		   k == 0 ? "0" : k == 1 ? "~0" : "usual", exact ? "EPERM" : "denied", action(r));
+	}
+}
+
+static void args_rules(void)
+{
+	uint64_t a[6] = { 0 };
+
+	a[0] = CLONE_NEWUSER | SIGCHLD;
+	ok(verdict(NATIVE, __NR_clone, a) == ERRNO(EPERM), "clone(CLONE_NEWUSER) is EPERM");
+	a[0] = CLONE_NEWUSER | CLONE_NEWNS | (1ULL << 40);
+	ok(verdict(NATIVE, __NR_clone, a) == ERRNO(EPERM), "clone(CLONE_NEWUSER | others | high bits) is EPERM");
+	a[0] = SIGCHLD;
+	ok(verdict(NATIVE, __NR_clone, a) == ALLOW, "clone(SIGCHLD) is allowed");
+	a[0] = CLONE_NEWUSER;
+	ok(verdict(NATIVE, __NR_unshare, a) == ERRNO(EPERM), "unshare(CLONE_NEWUSER) is EPERM");
+	a[0] = CLONE_NEWNS;
+	ok(verdict(NATIVE, __NR_unshare, a) == ALLOW, "unshare(CLONE_NEWNS) is left to the kernel");
+	ok(verdict(NATIVE, __NR_clone3, zero) == ERRNO(ENOSYS), "clone3 is ENOSYS");
+	a[0] = 0;
+	a[1] = TIOCSTI;
+	ok(verdict(NATIVE, __NR_ioctl, a) == ERRNO(EPERM), "ioctl(TIOCSTI) is EPERM");
+	a[1] = TIOCSTI | (1ULL << 32);
+	ok(verdict(NATIVE, __NR_ioctl, a) == ERRNO(EPERM), "ioctl(TIOCSTI | 1<<32) is EPERM");
+	a[1] = TIOCLINUX;
+	ok(verdict(NATIVE, __NR_ioctl, a) == ERRNO(EPERM), "ioctl(TIOCLINUX) is EPERM");
+	a[1] = TIOCLINUX | (0xffULL << 40);
+	ok(verdict(NATIVE, __NR_ioctl, a) == ERRNO(EPERM), "ioctl(TIOCLINUX | high bits) is EPERM");
+	a[1] = TIOCGWINSZ;
+	ok(verdict(NATIVE, __NR_ioctl, a) == ALLOW, "ioctl(TIOCGWINSZ) is allowed");
+	a[0] = AF_VSOCK;
+	a[1] = SOCK_STREAM;
+	ok(verdict(NATIVE, __NR_socket, a) == ERRNO(EAFNOSUPPORT), "socket(AF_VSOCK) is EAFNOSUPPORT");
+	a[0] = AF_UNIX;
+	ok(verdict(NATIVE, __NR_socket, a) == ALLOW, "socket(AF_UNIX) is allowed");
+	a[0] = AF_INET;
+	ok(verdict(NATIVE, __NR_socket, a) == ALLOW, "socket(AF_INET) is allowed");
+	ok(verdict(NATIVE, __NR_getpid, zero) == ALLOW, "getpid is allowed");
+	ok(verdict(NATIVE, __NR_read, ones) == ALLOW, "read is allowed");
+	ok((verdict(AUDIT_ARCH_I386, 20, zero) & SECCOMP_RET_ACTION_FULL) == SECCOMP_RET_KILL_PROCESS,
+	   "an i386 call kills the process");
+	ok((verdict(NATIVE, 0x40000000 | 39, zero) & SECCOMP_RET_ACTION_FULL) == SECCOMP_RET_KILL_PROCESS,
+	   "an x32 call kills the process (got %s)", action(verdict(NATIVE, 0x40000000 | 39, zero)));
+}
+
+int main(void)
+{
+	const char *const *table;
+	size_t n;
+
+	if (geteuid() != 0) {
+		printf("1..0 # SKIP reading a loaded filter needs root\n");
+		return 0;
+	}
+	ninsns = loaded_filter();
+	ok(ninsns > 0, "the loaded filter read back from a locked-down child (%ld instructions)", ninsns);
+	if (ninsns <= 0)
+		return done_testing();
+	table = sb_lockdown_denied(&n);
+	ok(n >= sizeof expected_denied / sizeof *expected_denied, "lockdown's table has %zu names", n);
+	for (size_t i = 0; i < n; i++)
+		denied_by_name(table[i], "table", false);
+	for (size_t i = 0; i < sizeof expected_denied / sizeof *expected_denied; i++)
+		denied_by_name(expected_denied[i], "expected", true);
+	args_rules();
+	return done_testing();
+}
