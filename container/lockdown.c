@@ -16,7 +16,8 @@
  * flags it can.  Sockets are an allow list: AF_UNIX, AF_INET, AF_INET6 and
  * AF_NETLINK with NETLINK_ROUTE; any other family (AF_VSOCK reaches the
  * hypervisor past every namespace, the uevent netlink shows the host's
- * devices, ...) answers EAFNOSUPPORT, to socket and socketpair.
+ * devices, ...) answers EAFNOSUPPORT, to socket and socketpair, and so
+ * does AF_INET with SOCK_PACKET, which the kernel turns into AF_PACKET.
  *
  * The kernel reads an int argument from the low 32 bits of its register; the
  * filter sees all 64.  No rule may let a value pass whose low 32 bits it
@@ -73,6 +74,7 @@ static const char *const denied[] = {
  * narrowed to NETLINK_ROUTE below.  Ascending: the last is the highest. */
 static const int allowed_af[] = { AF_UNIX, AF_INET, AF_INET6, AF_NETLINK };
 #define AF_TOP AF_NETLINK
+#define SOCK_TYPE_MASK 0xf	/* the kernel's, in linux/net.h */
 
 static int add(scmp_filter_ctx ctx, uint32_t action, const char *name, unsigned n,
 	       const struct scmp_arg_cmp *cmp)
@@ -101,7 +103,11 @@ static bool af_allowed(int af)
  * one 64-bit rule for all above it, which also refuses any value with a
  * high bit set whatever its low bits (no program passes one: failing closed
  * costs nothing).  Netlink's protocol is compared on all 64 bits: anything
- * but a plain NETLINK_ROUTE is refused. */
+ * but a plain NETLINK_ROUTE is refused.  The kernel's __sock_create turns
+ * (PF_INET, SOCK_PACKET), the obsolete packet socket, into PF_PACKET after
+ * the filter saw AF_INET: refused too, the type (an int too, the type in its
+ * low 4 bits, SOCK_TYPE_MASK, SOCK_NONBLOCK and SOCK_CLOEXEC above) masked
+ * to those 4 bits.  No other pair is rewritten. */
 static int deny_families(scmp_filter_ctx ctx, const char *call)
 {
 	const uint32_t refuse = SCMP_ACT_ERRNO(EAFNOSUPPORT);
@@ -114,6 +120,10 @@ static int deny_families(scmp_filter_ctx ctx, const char *call)
 		cmp[0] = SCMP_A0(SCMP_CMP_MASKED_EQ, 0xFFFFFFFFu, af);
 		r = add(ctx, refuse, call, 1, cmp);
 	}
+	cmp[0] = SCMP_A0(SCMP_CMP_MASKED_EQ, 0xFFFFFFFFu, AF_INET);
+	cmp[1] = SCMP_A1(SCMP_CMP_MASKED_EQ, SOCK_TYPE_MASK, SOCK_PACKET);
+	if (!r)
+		r = add(ctx, refuse, call, 2, cmp);
 	cmp[0] = SCMP_A0(SCMP_CMP_MASKED_EQ, 0xFFFFFFFFu, AF_NETLINK);
 	cmp[1] = SCMP_A2(SCMP_CMP_NE, NETLINK_ROUTE);
 	return r ? r : add(ctx, refuse, call, 2, cmp);

@@ -295,6 +295,8 @@ compile $ID syscalls <<'EOF'
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <linux/if_ether.h>
 #include <linux/sched.h>
 
 #ifndef AF_VSOCK
@@ -324,7 +326,7 @@ static void report(const char *name, long r)
 #define T(name, ...) (errno = 0, report(name, syscall(__VA_ARGS__)))
 
 /* a socket that is made is closed at once: only the answer counts */
-static void sock(const char *name, unsigned long domain, int type, unsigned long protocol)
+static void sock(const char *name, unsigned long domain, unsigned long type, unsigned long protocol)
 {
 	long r;
 
@@ -335,7 +337,7 @@ static void sock(const char *name, unsigned long domain, int type, unsigned long
 		close((int)r);
 }
 
-static void pair(const char *name, unsigned long domain, int type)
+static void pair(const char *name, unsigned long domain, unsigned long type)
 {
 	int sv[2];
 	long r;
@@ -415,8 +417,17 @@ int main(void)
 	sock("socket_bluetooth", AF_BLUETOOTH, SOCK_STREAM, 0);
 	sock("socket_inet_hi", AF_INET | HI, SOCK_STREAM, 0);	/* fails closed */
 	sock("socket_route_hi", AF_NETLINK, SOCK_DGRAM, NL_ROUTE | HI);
+	/* the kernel turns (AF_INET, SOCK_PACKET) into AF_PACKET after the
+	 * filter saw AF_INET; the type is an int whose low 4 bits are the type,
+	 * the rest SOCK_NONBLOCK and SOCK_CLOEXEC */
+	sock("socket_inet_packet", AF_INET, SOCK_PACKET, htons(ETH_P_ALL));
+	sock("socket_inet_packet_hi", AF_INET | HI, SOCK_PACKET, htons(ETH_P_ALL));
+	sock("socket_inet_packet_type_hi", AF_INET, SOCK_PACKET | HI, htons(ETH_P_ALL));
+	sock("socket_inet_packet_flags", AF_INET, SOCK_PACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, htons(ETH_P_ALL));
+	pair("socketpair_inet_packet", AF_INET, SOCK_PACKET);
 	sock("socket_unix", AF_UNIX, SOCK_STREAM, 0);
 	sock("socket_inet", AF_INET, SOCK_STREAM, 0);
+	sock("socket_inet_dgram_flags", AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	sock("socket_inet6", AF_INET6, SOCK_DGRAM, 0);
 	sock("socket_route", AF_NETLINK, SOCK_DGRAM, NL_ROUTE);
 	pair("socketpair_vsock", AF_VSOCK, SOCK_STREAM);
@@ -452,10 +463,11 @@ is "$(got ioctl_tioclinux)" EPERM "ioctl(0, TIOCLINUX | 1UL<<32) is denied with 
 for s in socket_vsock socket_vsock_hi socket_uevent socket_uevent_hi socket_uevent_proto_hi \
 	socket_sock_diag socket_audit socket_packet socket_packet_hi socket_alg socket_alg_hi \
 	socket_bluetooth socket_inet_hi socket_route_hi \
-	socketpair_vsock socketpair_vsock_hi socketpair_alg_hi socketpair_unix_hi; do
+	socket_inet_packet socket_inet_packet_hi socket_inet_packet_type_hi socket_inet_packet_flags \
+	socketpair_inet_packet socketpair_vsock socketpair_vsock_hi socketpair_alg_hi socketpair_unix_hi; do
 	is "$(got $s)" EAFNOSUPPORT "$s answers EAFNOSUPPORT"
 done
-for s in socket_unix socket_inet socket_route socketpair_unix; do
+for s in socket_unix socket_inet socket_inet_dgram_flags socket_route socketpair_unix; do
 	is "$(got $s)" OK "$s still works"
 done
 # (a kernel booted with ipv6.disable=1 has no AF_INET6 anywhere)

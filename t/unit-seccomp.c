@@ -267,6 +267,30 @@ static void args_rules(void)
 	ok(verdict(NATIVE, __NR_socket, a) == ALLOW, "socket(AF_UNIX) is allowed");
 	a[0] = AF_INET;
 	ok(verdict(NATIVE, __NR_socket, a) == ALLOW, "socket(AF_INET) is allowed");
+	/* the kernel rewrites (PF_INET, SOCK_PACKET) to PF_PACKET after the
+	 * filter: the type's low 4 bits are the type, the rest flags */
+	a[1] = SOCK_PACKET;
+	ok(verdict(NATIVE, __NR_socket, a) == ERRNO(EAFNOSUPPORT), "socket(AF_INET, SOCK_PACKET) is EAFNOSUPPORT");
+	ok(verdict(NATIVE, __NR_socketpair, a) == ERRNO(EAFNOSUPPORT),
+	   "socketpair(AF_INET, SOCK_PACKET) is EAFNOSUPPORT");
+	a[1] = SOCK_PACKET | SOCK_CLOEXEC | SOCK_NONBLOCK;
+	ok(verdict(NATIVE, __NR_socket, a) == ERRNO(EAFNOSUPPORT),
+	   "socket(AF_INET, SOCK_PACKET | SOCK_CLOEXEC | SOCK_NONBLOCK) is EAFNOSUPPORT");
+	a[1] = SOCK_PACKET | (0xffULL << 32);
+	ok(verdict(NATIVE, __NR_socket, a) == ERRNO(EAFNOSUPPORT),
+	   "socket(AF_INET, SOCK_PACKET | high bits) is EAFNOSUPPORT");
+	a[0] = AF_INET | (1ULL << 32);
+	a[1] = SOCK_PACKET;
+	ok(verdict(NATIVE, __NR_socket, a) == ERRNO(EAFNOSUPPORT),
+	   "socket(AF_INET | 1<<32, SOCK_PACKET) is EAFNOSUPPORT");
+	a[0] = AF_INET;
+	a[1] = SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK;
+	ok(verdict(NATIVE, __NR_socket, a) == ALLOW, "socket(AF_INET, SOCK_DGRAM | flags) is allowed");
+	a[0] = AF_INET6;
+	a[1] = SOCK_PACKET;
+	ok(verdict(NATIVE, __NR_socket, a) == ALLOW,
+	   "socket(AF_INET6, SOCK_PACKET) is left to the kernel (no rewrite: it refuses the type)");
+	a[1] = SOCK_STREAM;
 	ok(verdict(NATIVE, __NR_getpid, zero) == ALLOW, "getpid is allowed");
 	ok(verdict(NATIVE, __NR_read, ones) == ALLOW, "read is allowed");
 	ok((verdict(AUDIT_ARCH_I386, 20, zero) & SECCOMP_RET_ACTION_FULL) == SECCOMP_RET_KILL_PROCESS,
