@@ -219,24 +219,67 @@ static bool list_has(const char *list, const char *s, size_t n)
 	return false;
 }
 
-/* "name", "name:port", "[v6]" or "[v6]:port": whether the name is allowed. */
+/* The length of the name in a Host: a DNS name or IPv4 address, or an IPv6
+ * address in brackets, then optionally ':' and 1 to 5 digits, nothing else
+ * ("localhost:80:80", "[::1]x" are no Host); 0 when it is not one. */
+static size_t host_name_len(const char *host)
+{
+	static const char name[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-";
+	static const char digits[] = "0123456789";
+	size_t n, d;
+
+	if (host[0] == '[') {
+		n = strspn(host + 1, "0123456789abcdefABCDEF:.");
+		if (n == 0 || host[n + 1] != ']')
+			return 0;
+		n += 2;
+	} else {
+		n = strspn(host, name);
+	}
+	if (n == 0 || n > 255)
+		return 0;
+	if (!host[n])
+		return n;
+	d = strspn(host + n + 1, digits);
+	if (host[n] != ':' || d < 1 || d > 5 || host[n + 1 + d])
+		return 0;
+	return n;
+}
+
+/* Whether a Host ("name", "name:port", "[v6]" or "[v6]:port") names an
+ * allowed host, any port. */
 static bool host_allowed(const char *list, const char *host)
 {
-	size_t n = host[0] == '[' ? strcspn(host, "]") + 1 : strcspn(host, ":");
-	const char *port;
+	size_t n = host_name_len(host);
 
-	if (host[0] == '[' && host[n - 1] != ']')
+	return n && list_has(list, host, n);
+}
+
+/* Whether the Origin is the API's own: the scheme nginx says the request
+ * came in by (REQUEST_SCHEME, else HTTPS; neither: no guess, no match),
+ * "://" and the Host as sent, port and all.  Only the Host header as sent
+ * will do (SANDBOXD_HOST, which sandboxd's nginx configuration passes as
+ * $http_host): Debian's fastcgi_params pass nginx's $host as HTTP_HOST,
+ * without the port, and a page of http://localhost (port 80, another
+ * server) is not of the API's origin on localhost:8787. */
+static bool same_origin(const struct http_req *req, const char *sent, const char *origin)
+{
+	const char *scheme = http_param(req, "REQUEST_SCHEME"), *https = http_param(req, "HTTPS");
+	size_t n;
+
+	if (!*scheme && *https)
+		scheme = strcasecmp(https, "off") ? "https" : "http";
+	if (strcasecmp(scheme, "http") && strcasecmp(scheme, "https"))
 		return false;
-	port = host + n;
-	if (*port && (*port != ':' || strspn(port + 1, "0123456789") != strlen(port + 1)))
-		return false;
-	return list_has(list, host, n);
+	n = strlen(scheme);
+	return *sent && !strncasecmp(origin, scheme, n) && !strncmp(origin + n, "://", 3) &&
+	       !strcasecmp(origin + n + 3, sent);
 }
 
 bool auth_browser_check(const struct conf *c, struct http_req *req)
 {
 	const char *host = http_param(req, "HTTP_HOST"), *origin = http_param(req, "HTTP_ORIGIN");
-	const char *site = http_param(req, "HTTP_SEC_FETCH_SITE");
+	const char *site = http_param(req, "HTTP_SEC_FETCH_SITE"), *sent = http_param(req, "SANDBOXD_HOST");
 
 	if (c->tokens) {
 		req->cors_origin = c->cors_origin;
@@ -247,14 +290,24 @@ bool auth_browser_check(const struct conf *c, struct http_req *req)
 	req->cors_origin = NULL;
 	req->vary_origin = true;
 	/* a page whose name was rebound to 127.0.0.1 still sends its own name;
-	 * no Host at all (HTTP/1.0) is no browser's */
-	if (*host && !host_allowed(c->allowed_hosts, host)) {
+	 * no Host at all (HTTP/1.0) is no browser's.  HTTP_HOST is the Host
+	 * header, or nginx's $host (the host of an absolute-form target, the
+	 * port cut, whatever followed it too) where fastcgi_params say so;
+	 * SANDBOXD_HOST the header as sent: both must be allowed */
+	if (*sent && !host_allowed(c->allowed_hosts, sent))
+		host = sent;
+	else if (!*host || host_allowed(c->allowed_hosts, host))
+		host = NULL;
+	if (host) {
 		http_reply_error(req, 403, "Host %.200s is not a name this server answers to without "
 				 "tokens; add it to allowed-hosts (or configure tokens-file)", host);
 		return false;
 	}
 	if (*origin) {
-		if (!list_has(c->allowed_origins, origin, strlen(origin))) {
+		/* a page of the API's own origin: its Host passed above, so no
+		 * rebound name; an opaque origin (a raw download) is "null" */
+		if (!same_origin(req, sent, origin) &&
+		    !list_has(c->allowed_origins, origin, strlen(origin))) {
 			http_reply_error(req, 403, "a web page of %.200s sent this request and this server, "
 					 "without tokens, answers only pages of allowed-origins; add the "
 					 "origin to allowed-origins to allow it (or configure tokens-file)",

@@ -129,6 +129,61 @@ for h in "localhost:${BASE##*:}" "LocalHost" "127.0.0.1" "127.0.0.1:${BASE##*:}"
 	B GET /sandboxes/web -H "Host: $h"
 	is "$STATUS" 200 "Host: $h is a default listen name: served"
 done
+i=0
+# a Host is a name, an IPv4 address or a bracketed IPv6 address, then
+# optionally ':' and 1 to 5 digits, nothing else (nginx's $host, which
+# Debian's fastcgi_params pass as HTTP_HOST, cuts these down to an allowed
+# name: the Host as sent is checked too)
+for h in "localhost:80:80" "[::1]x" "[::1]:" "localhost:" "localhost:123456" "localhost:80x" \
+	"[::1]]:80" "localhost:+80" "[]" "[::1"; do
+	i=$((i + 1))
+	touch_as pwned-strict-$i -H "Host: $h" -H 'Content-Type: text/plain'
+	if [ "$STATUS" = 400 ]; then
+		is "$STATUS" 400 "Host: $h: refused by nginx itself (400)"
+	else
+		refused "Host: $h (not strictly name[:port])" allowed-hosts
+	fi
+	absent pwned-strict-$i "the POST with Host: $h"
+done
+# an absolute-form target names the host nginx serves: it is checked too
+STATUS=$(curl -s "${MAXT[@]}" -o /dev/null -w '%{http_code}' --request-target 'http://evil.example/sandboxes/web' \
+	-H 'Host: localhost' "$BASE/sandboxes/web")
+is "$STATUS" 403 "GET http://evil.example/... with Host: localhost (absolute form) -> 403"
+
+# --- no tokens: a page of the API's own origin -------------------------------------------------
+# (nginx passes the scheme as REQUEST_SCHEME; this nginx listens on http)
+PORT=${BASE##*:}
+B POST /sandboxes/web/exec -H "Origin: http://localhost:$PORT" -H "Host: localhost:$PORT" \
+	-H 'Content-Type: application/json' --data-binary '{"command": "echo same"}'
+is "$STATUS:$(jqr .data.stdout)" "200:same" "Origin: http://localhost:PORT with Host: localhost:PORT (same origin): served"
+is "$(hdr Access-Control-Allow-Origin)" "http://localhost:$PORT" "and the origin is echoed, never *"
+B GET /sandboxes/web -H "Origin: http://127.0.0.1:$PORT" -H "Host: 127.0.0.1:$PORT"
+is "$STATUS" 200 "Origin: http://127.0.0.1:PORT with Host: 127.0.0.1:PORT: served"
+B GET /sandboxes/web -H "Origin: http://[::1]:$PORT" -H "Host: [::1]:$PORT"
+is "$STATUS" 200 "Origin: http://[::1]:PORT with Host: [::1]:PORT: served"
+touch_as pwned-same-port -H "Origin: http://localhost:$((PORT == 1 ? 2 : PORT - 1))" -H "Host: localhost:$PORT" \
+	-H 'Content-Type: text/plain'
+refused "an Origin of another port of the same host (another origin)" allowed-origins
+absent pwned-same-port "the other port's POST"
+touch_as pwned-same-noport -H "Origin: http://localhost" -H "Host: localhost:$PORT" -H 'Content-Type: text/plain'
+refused "Origin: http://localhost (port 80) with Host: localhost:PORT" allowed-origins
+absent pwned-same-noport "the port 80 page's POST"
+touch_as pwned-same-https -H "Origin: https://localhost:$PORT" -H "Host: localhost:$PORT" -H 'Content-Type: text/plain'
+refused "Origin: https://localhost:PORT while nginx says the request came over http" allowed-origins
+absent pwned-same-https "the https origin's POST"
+touch_as pwned-same-host -H "Origin: http://127.0.0.1:$PORT" -H "Host: localhost:$PORT" -H 'Content-Type: text/plain'
+refused "Origin: http://127.0.0.1:PORT with Host: localhost:PORT (another origin)" allowed-origins
+absent pwned-same-host "the other name's POST"
+touch_as pwned-same-null -H "Origin: null" -H "Host: localhost:$PORT" -H 'Content-Type: text/plain'
+refused "Origin: null (a raw download's sandboxed page) with Host: localhost:PORT" allowed-origins
+absent pwned-same-null "the null origin's POST"
+touch_as pwned-same-rebound -H "Origin: http://evil.example:$PORT" -H "Host: evil.example:$PORT" \
+	-H 'Content-Type: text/plain'
+refused "a DNS-rebound page of its own origin (Origin = http://Host, Host not allowed)" allowed-hosts
+absent pwned-same-rebound "the rebound same-origin POST"
+touch_as pwned-same-path -H "Origin: http://localhost:$PORT/" -H "Host: localhost:$PORT" -H 'Content-Type: text/plain'
+refused "Origin: http://localhost:PORT/ (not an origin)" allowed-origins
+absent pwned-same-path "the Origin with a path's POST"
 
 # --- no tokens: plain curl keeps working -----------------------------------------------------------
 run 'echo json'
