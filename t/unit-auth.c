@@ -90,6 +90,8 @@ int main(void)
 		       "HTTP_ORIGIN=http://localhost:8443")) == 403, "no REQUEST_SCHEME, HTTPS=on: http refused");
 	ok(check(&c, P("SANDBOXD_HOST=localhost:8787", "HTTP_HOST=localhost",
 		       "HTTP_ORIGIN=http://localhost:8787")) == 403, "neither REQUEST_SCHEME nor HTTPS: no guess, refused");
+	ok(check(&c, P("SANDBOXD_HOST=localhost:8787", "HTTP_HOST=localhost",
+		       "HTTP_ORIGIN=https://localhost:8787")) == 403, "neither: https refused too");
 	ok(check(&c, P("REQUEST_SCHEME=gopher", "SANDBOXD_HOST=localhost:8787", "HTTP_HOST=localhost",
 		       "HTTP_ORIGIN=gopher://localhost:8787")) == 403, "a scheme other than http(s): refused");
 	ok(check(&c, P("REQUEST_SCHEME=http", "HTTP_HOST=localhost", "HTTP_ORIGIN=http://localhost")) == 403,
