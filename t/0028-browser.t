@@ -8,6 +8,9 @@
 # browser sent from another site (an Origin, or Sec-Fetch-Site cross-site or
 # same-site, not in allowed-origins) is refused with a JSON 403 naming the
 # setting; plain curl keeps working; an allowed origin is echoed, never *.
+# A page of the API's own origin (Origin = the scheme nginx passes :// the
+# Host as sent) is served; a Host is strictly name[:port], as sent and as
+# nginx's $host.
 # With a tokens file the old behaviour holds.  Raw downloads of sandbox
 # files are attachments that no browser renders on the API's origin.
 . "${TOP_SRCDIR:-$(dirname "$0")/..}/t/lib.sh"
