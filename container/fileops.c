@@ -48,7 +48,10 @@ static void copy_out(int fd, int datafd, uint64_t size)
 		ssize_t n = read(fd, buf, size < sizeof buf ? size : sizeof buf);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0 || sb_write_full(datafd, buf, (size_t)n) < 0)
+		/* at its end before the size sent: the sandbox truncated it */
+		if (n == 0)
+			_exit(SB_FILE_EXIT_CHANGED);
+		if (n < 0 || sb_write_full(datafd, buf, (size_t)n) < 0)
 			_exit(1);
 		size -= (uint64_t)n;
 	}
@@ -239,13 +242,13 @@ struct lister {
 	char *passwd, *group;
 };
 
-static void list_dir(struct lister *l, const char *dir, const char *prefix, int depth)
+/* d: dir, open (closed here); a subdirectory we cannot open is listed
+ * as an entry, without its contents */
+static void list_dir(struct lister *l, DIR *d, const char *dir, const char *prefix, int depth)
 {
-	DIR *d = opendir(dir);
 	char path[PATH_MAX], rel[PATH_MAX], target[PATH_MAX], who[64];
+	DIR *sub;
 
-	if (!d)
-		return;
 	for (struct dirent *de; (de = readdir(d)) && l->count < l->max && l->bytes < LIST_MAX_BYTES;) {
 		struct json_object *e;
 		struct stat st;
@@ -285,7 +288,8 @@ static void list_dir(struct lister *l, const char *dir, const char *prefix, int 
 		l->bytes += 200 + 2 * (strlen(rel) + (S_ISLNK(st.st_mode) ? strlen(target) : 0));
 		if ((l->flags & SB_FILE_RECURSIVE) && S_ISDIR(st.st_mode) && depth < 64) {
 			snprintf(rel, sizeof rel, "%s%s/", prefix, de->d_name);
-			list_dir(l, path, rel, depth + 1);
+			if ((sub = opendir(path)))
+				list_dir(l, sub, path, rel, depth + 1);
 		}
 	}
 	closedir(d);
@@ -296,15 +300,20 @@ static void do_list(int sock, int datafd, const struct sb_file_req *rq, const ch
 	struct lister l = { .arr = json_object_new_array(), .max = rq->max_bytes, .flags = (int)rq->flags };
 	struct stat st;
 	const char *s;
+	DIR *d;
 
 	if (stat(path, &st) < 0)
 		fail(sock, errno, "stat");
 	if (!S_ISDIR(st.st_mode))
 		fail(sock, ENOTDIR, "not a directory");
+	/* one we may not read is a 403, never an empty listing */
+	d = opendir(path);
+	if (!d)
+		fail(sock, errno, "open directory");
 	send_info(sock, &st);
 	l.passwd = id_table("/etc/passwd");
 	l.group = id_table("/etc/group");
-	list_dir(&l, path, "", 0);
+	list_dir(&l, d, path, "", 0);
 	/* {"entries": [...], "truncated": bool}: stopped by a cap or not */
 	struct json_object *out = json_object_new_object();
 	json_object_object_add(out, "entries", l.arr);
