@@ -124,17 +124,22 @@ static int sync_parent(const char *path, bool all)
 	return all ? syncfs(fd) : fsync(fd);
 }
 
-/* Write to a temporary file beside the target, then rename over it: a
- * reader sees the old content or the new, never half; the data, then the
- * name, reach the disk before the answer (an error then is the client's
- * 507 or 500, never a 200 for bytes the disk had no room for). */
+/* Write to an unnamed file (O_TMPFILE) in the target's directory, then
+ * give it a temporary name and rename it over the target: a reader sees the
+ * old content or the new, never half; the data, then the name, reach the
+ * disk before the answer (an error then is the client's 507, never a 200
+ * for bytes the disk had no room for).  A write that fails or is killed
+ * leaves nothing behind: the unnamed file goes with its last descriptor
+ * (or with e2fsck, on a disk that failed); only a file system without
+ * O_TMPFILE gets a named temporary from the start, removed on failure. */
 static void do_write(int sock, int datafd, const struct sb_file_req *rq, const char *path)
 {
-	char dir[PATH_MAX], base[PATH_MAX], tmp[64], buf[65536];
+	char dir[PATH_MAX], base[PATH_MAX], tmp[64], buf[65536], self[64];
 	uint64_t total = 0;
 	mode_t mode = 0644;
+	bool named = false;
 	struct stat st;
-	int dfd, fd;
+	int dfd, fd, e;
 
 	if (strlen(path) >= sizeof dir)
 		fail(sock, ENAMETOOLONG, "path");
@@ -156,33 +161,39 @@ static void do_write(int sock, int datafd, const struct sb_file_req *rq, const c
 	if (rq->flags & SB_FILE_MODE)
 		mode = rq->mode & 07777;
 	snprintf(tmp, sizeof tmp, ".sandboxd-write-%d", (int)getpid());
-	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	fd = openat(dfd, ".", O_WRONLY | O_TMPFILE | O_CLOEXEC, 0600);
+	if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
+		named = true;
+		fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	}
 	if (fd < 0)
 		fail(sock, errno, "create");
 	for (;;) {
 		ssize_t n = read(datafd, buf, sizeof buf);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0) {
-			unlinkat(dfd, tmp, 0);
-			fail(sock, errno, "read");
-		}
 		if (n == 0)
 			break;
-		total += (uint64_t)n;
-		if (total > rq->max_bytes) {
-			unlinkat(dfd, tmp, 0);
-			fail(sock, EFBIG, "file too large");
-		}
-		if (sb_write_full(fd, buf, (size_t)n) < 0) {
-			int e = errno;
-			unlinkat(dfd, tmp, 0);
-			fail(sock, e, "write");
+		e = n < 0 ? errno : (total += (uint64_t)n) > rq->max_bytes ? EFBIG
+			: sb_write_full(fd, buf, (size_t)n) < 0 ? errno : 0;
+		if (e) {
+			if (named)
+				unlinkat(dfd, tmp, 0);
+			fail(sock, e, e == EFBIG ? "file too large" : n < 0 ? "read" : "write");
 		}
 	}
-	if (fchmod(fd, mode) < 0 || fstat(fd, &st) < 0 || fsync(fd) < 0 ||
-	    renameat(dfd, tmp, dfd, base) < 0) {
-		int e = errno;
+	snprintf(self, sizeof self, "/proc/self/fd/%d", fd);
+	if (fchmod(fd, mode) < 0 || fstat(fd, &st) < 0 || fsync(fd) < 0) {
+		e = errno;
+		if (named)
+			unlinkat(dfd, tmp, 0);
+		fail(sock, e, "finish");
+	}
+	/* a name for the unnamed file: rename(2) has no "from a descriptor" */
+	if (!named && linkat(AT_FDCWD, self, dfd, tmp, AT_SYMLINK_FOLLOW) < 0)
+		fail(sock, errno, "finish");
+	if (renameat(dfd, tmp, dfd, base) < 0) {
+		e = errno;
 		unlinkat(dfd, tmp, 0);
 		fail(sock, e, "finish");
 	}
