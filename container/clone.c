@@ -229,10 +229,10 @@ void sb_clone_child(int sock, int brk, const char *dir, const char *url_branch, 
 		snprintf(msg, sizeof msg, "%s", e && e->message ? e->message : "clone failed");
 		/* the sandbox's disk full (its quota) is a 507 like any other
 		 * write's; the rest is the remote side's (502) */
-		if (e && e->klass == GIT_ERROR_OS &&
+		if (e && e->klass != GIT_ERROR_NET &&
 		    (e0 == ENOSPC || e0 == EDQUOT || strstr(msg, strerror(ENOSPC)) || strstr(msg, strerror(EDQUOT))))
 			fail(ENOSPC, msg);
-		if (e && e->klass == GIT_ERROR_OS && (e0 == EIO || strstr(msg, strerror(EIO))))
+		if (e && e->klass != GIT_ERROR_NET && (e0 == EIO || strstr(msg, strerror(EIO))))
 			fail(EIO, msg);
 		fail(ECONNABORTED, msg);
 	}
