@@ -93,22 +93,6 @@ void sb_fault(const char *point)
 		raise(SIGKILL);
 	}
 }
-
-void sb_fault_hold(const char *point)
-{
-	const char *dir = getenv("SANDBOXD_FAULTS");
-	char path[PATH_MAX], held[PATH_MAX + 8];
-
-	if (!dir)
-		return;
-	snprintf(path, sizeof path, "%s/%s", dir, point);
-	snprintf(held, sizeof held, "%s.held", path);
-	if (rename(path, held) < 0)
-		return;
-	fprintf(stderr, "sandboxd: held at %s\n", point);
-	for (int i = 0; i < 600 && access(held, F_OK) == 0; i++)
-		usleep(100000);
-}
 #endif
 
 /* "<bytes>-" names the spares of one size. */

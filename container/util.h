@@ -34,12 +34,8 @@ int sb_errno_status(int errnum);
  * --enable-fault-injection (see disk.c). */
 #ifdef SB_FAULT_INJECTION
 void sb_fault(const char *point);
-/* a pause instead: file `point` is renamed `point.held`, and the caller
- * waits (at most a minute) until the test removes that */
-void sb_fault_hold(const char *point);
 #else
 static inline void sb_fault(const char *point) { (void)point; }
-static inline void sb_fault_hold(const char *point) { (void)point; }
 #endif
 /* What a client is told when a sandbox's disk failed under a write (EIO, or
  * EROFS once ext4 gave up): its host ran out of blocks under a sparse

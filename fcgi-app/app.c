@@ -239,10 +239,8 @@ int app_admit_write(struct app *app, struct sandbox_ref *sb, long long need, con
 	 * overrun what each alone would fit in */
 	others = metrics_writing(app->serial, need);
 	sb->writer = app->serial + 1;
-	if (host_room(app->conf, need, others, what, err) == 0) {
-		sb_fault_hold("write-admitted");
+	if (host_room(app->conf, need, others, what, err) == 0)
 		return 0;
-	}
 	metrics_writing(app->serial, 0);
 	sb->writer = 0;
 	return -1;
