@@ -6,6 +6,8 @@
 #include "util.h"
 
 #include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <git2.h>
 #include <git2/sys/stream.h>
 #include <stdio.h>
@@ -143,6 +145,24 @@ static int on_progress(const git_indexer_progress *p, void *payload)
 	return 0;
 }
 
+/* syncfs of dir's file system (all), or fsync of the directory that holds
+ * dir (its name); 0, or -1 with errno */
+static int sync_dir(const char *dir, bool all)
+{
+	char parent[PATH_MAX];
+	cleanup_close int fd = -1;
+	const char *slash = strrchr(dir, '/');
+
+	if (all) {
+		fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		return fd < 0 ? -1 : syncfs(fd);
+	}
+	snprintf(parent, sizeof parent, "%.*s", slash && slash != dir ? (int)(slash - dir) : 1,
+		 slash ? dir : ".");
+	fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	return fd < 0 ? -1 : fsync(fd);
+}
+
 static bool dir_nonempty(const char *dir)
 {
 	DIR *d = opendir(dir);
@@ -192,7 +212,7 @@ void sb_clone_child(int sock, int brk, const char *dir, const char *url_branch, 
 	if (cafile[0])
 		git_libgit2_opts(GIT_OPT_SET_SSL_CERT_LOCATIONS, cafile, NULL);
 	if (git_stream_register(GIT_STREAM_STANDARD, &reg) < 0)
-		fail(EIO, "cannot install the connection broker");
+		fail(EPROTO, "cannot install the connection broker");
 	git_clone_options_init(&opts, GIT_CLONE_OPTIONS_VERSION);
 	opts.fetch_opts.callbacks.transfer_progress = on_progress;
 	opts.fetch_opts.follow_redirects = GIT_REMOTE_REDIRECT_NONE;
@@ -203,17 +223,37 @@ void sb_clone_child(int sock, int brk, const char *dir, const char *url_branch, 
 	 * never leaves a half repository where the user asked for one (the
 	 * worker removes the sibling of a killed one) */
 	if (git_clone(&repo, url, tmp_dir, &opts) < 0) {
+		int e0 = errno;
 		const git_error *e = git_error_last();
 		char msg[512];
 		snprintf(msg, sizeof msg, "%s", e && e->message ? e->message : "clone failed");
+		/* the sandbox's disk full (its quota) is a 507 like any other
+		 * write's; the rest is the remote side's (502) */
+		if (e && e->klass != GIT_ERROR_NET &&
+		    (e0 == ENOSPC || e0 == EDQUOT || strstr(msg, strerror(ENOSPC)) || strstr(msg, strerror(EDQUOT))))
+			fail(ENOSPC, msg);
+		if (e && e->klass != GIT_ERROR_NET && (e0 == EIO || strstr(msg, strerror(EIO))))
+			fail(EIO, msg);
 		fail(ECONNABORTED, msg);
 	}
 	git_repository_free(repo);
+	/* acknowledged means on the sandbox's disk, as the files API's
+	 * writes: the whole tree (thousands of files: one syncfs, not an
+	 * fsync each) before it is moved into place, then the name; an error
+	 * (ENOSPC, EIO of a disk whose host filled) is the client's 507, and
+	 * removes the clone, never a 200 for one that may vanish */
+	if (sync_dir(tmp_dir, true) < 0)
+		fail(errno == ENOSPC || errno == EDQUOT ? errno : EIO, "sync the clone");
 	if ((rmdir(dir) < 0 && errno != ENOENT) || rename(tmp_dir, dir) < 0)
 		fail(errno, "cannot move the clone into place");
-	tmp_dir = NULL;
 	if (stat(dir, &st) < 0)
 		fail(errno, "stat");
+	if (sync_dir(dir, false) < 0) {
+		int e = errno == ENOSPC || errno == EDQUOT ? errno : EIO;
+		tmp_dir = dir;	/* in place now: what fail() removes */
+		fail(e, "sync the clone");
+	}
+	tmp_dir = NULL;
 	struct sb_msg m = { .type = SB_MSG_FILE_INFO };
 	struct sb_file_info fi = {
 		.type = SB_FT_DIR, .mode = st.st_mode & 07777, .uid = st.st_uid, .gid = st.st_gid,

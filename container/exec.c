@@ -287,6 +287,9 @@ static int wait_started(int ctl, pid_t *pid, struct sb_err *err)
 		if (pid && (m.val == ENXIO || m.val == EINVAL || m.val == ELOOP || m.val == EISDIR))
 			return sb_fail(err, 409, m.val, "the sandbox has something other than regular files "
 				       "where this process's logs go (" SB_PROC_DIR "/<processId>/)");
+		/* the process's logs go to the sandbox's disk */
+		if (m.val == EIO || m.val == EROFS)
+			return sb_fail(err, 507, m.val, "sandbox init could not start it: " SB_DISK_FAILED);
 		return sb_fail(err, 500, m.val, "sandbox init refused the exec");
 	}
 	if (m.type != SB_MSG_STARTED || m.val <= 0)

@@ -48,7 +48,10 @@ static void copy_out(int fd, int datafd, uint64_t size)
 		ssize_t n = read(fd, buf, size < sizeof buf ? size : sizeof buf);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0 || sb_write_full(datafd, buf, (size_t)n) < 0)
+		/* at its end before the size sent: the sandbox truncated it */
+		if (n == 0)
+			_exit(SB_FILE_EXIT_CHANGED);
+		if (n < 0 || sb_write_full(datafd, buf, (size_t)n) < 0)
 			_exit(1);
 		size -= (uint64_t)n;
 	}
@@ -121,17 +124,22 @@ static int sync_parent(const char *path, bool all)
 	return all ? syncfs(fd) : fsync(fd);
 }
 
-/* Write to a temporary file beside the target, then rename over it: a
- * reader sees the old content or the new, never half; the data, then the
- * name, reach the disk before the answer (an error then is the client's
- * 507 or 500, never a 200 for bytes the disk had no room for). */
+/* Write to an unnamed file (O_TMPFILE) in the target's directory, then
+ * give it a temporary name and rename it over the target: a reader sees the
+ * old content or the new, never half; the data, then the name, reach the
+ * disk before the answer (an error then is the client's 507, never a 200
+ * for bytes the disk had no room for).  A write that fails or is killed
+ * leaves nothing behind: the unnamed file goes with its last descriptor
+ * (or with e2fsck, on a disk that failed); only a file system without
+ * O_TMPFILE gets a named temporary from the start, removed on failure. */
 static void do_write(int sock, int datafd, const struct sb_file_req *rq, const char *path)
 {
-	char dir[PATH_MAX], base[PATH_MAX], tmp[64], buf[65536];
+	char dir[PATH_MAX], base[PATH_MAX], tmp[64], buf[65536], self[64];
 	uint64_t total = 0;
 	mode_t mode = 0644;
+	bool named = false;
 	struct stat st;
-	int dfd, fd;
+	int dfd, fd, e;
 
 	if (strlen(path) >= sizeof dir)
 		fail(sock, ENAMETOOLONG, "path");
@@ -153,33 +161,39 @@ static void do_write(int sock, int datafd, const struct sb_file_req *rq, const c
 	if (rq->flags & SB_FILE_MODE)
 		mode = rq->mode & 07777;
 	snprintf(tmp, sizeof tmp, ".sandboxd-write-%d", (int)getpid());
-	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	fd = openat(dfd, ".", O_WRONLY | O_TMPFILE | O_CLOEXEC, 0600);
+	if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
+		named = true;
+		fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	}
 	if (fd < 0)
 		fail(sock, errno, "create");
 	for (;;) {
 		ssize_t n = read(datafd, buf, sizeof buf);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0) {
-			unlinkat(dfd, tmp, 0);
-			fail(sock, errno, "read");
-		}
 		if (n == 0)
 			break;
-		total += (uint64_t)n;
-		if (total > rq->max_bytes) {
-			unlinkat(dfd, tmp, 0);
-			fail(sock, EFBIG, "file too large");
-		}
-		if (sb_write_full(fd, buf, (size_t)n) < 0) {
-			int e = errno;
-			unlinkat(dfd, tmp, 0);
-			fail(sock, e, "write");
+		e = n < 0 ? errno : (total += (uint64_t)n) > rq->max_bytes ? EFBIG
+			: sb_write_full(fd, buf, (size_t)n) < 0 ? errno : 0;
+		if (e) {
+			if (named)
+				unlinkat(dfd, tmp, 0);
+			fail(sock, e, e == EFBIG ? "file too large" : n < 0 ? "read" : "write");
 		}
 	}
-	if (fchmod(fd, mode) < 0 || fstat(fd, &st) < 0 || fsync(fd) < 0 ||
-	    renameat(dfd, tmp, dfd, base) < 0) {
-		int e = errno;
+	snprintf(self, sizeof self, "/proc/self/fd/%d", fd);
+	if (fchmod(fd, mode) < 0 || fstat(fd, &st) < 0 || fsync(fd) < 0) {
+		e = errno;
+		if (named)
+			unlinkat(dfd, tmp, 0);
+		fail(sock, e, "finish");
+	}
+	/* a name for the unnamed file: rename(2) has no "from a descriptor" */
+	if (!named && linkat(AT_FDCWD, self, dfd, tmp, AT_SYMLINK_FOLLOW) < 0)
+		fail(sock, errno, "finish");
+	if (renameat(dfd, tmp, dfd, base) < 0) {
+		e = errno;
 		unlinkat(dfd, tmp, 0);
 		fail(sock, e, "finish");
 	}
@@ -239,13 +253,13 @@ struct lister {
 	char *passwd, *group;
 };
 
-static void list_dir(struct lister *l, const char *dir, const char *prefix, int depth)
+/* d: dir, open (closed here); a subdirectory we cannot open is listed
+ * as an entry, without its contents */
+static void list_dir(struct lister *l, DIR *d, const char *dir, const char *prefix, int depth)
 {
-	DIR *d = opendir(dir);
 	char path[PATH_MAX], rel[PATH_MAX], target[PATH_MAX], who[64];
+	DIR *sub;
 
-	if (!d)
-		return;
 	for (struct dirent *de; (de = readdir(d)) && l->count < l->max && l->bytes < LIST_MAX_BYTES;) {
 		struct json_object *e;
 		struct stat st;
@@ -285,7 +299,8 @@ static void list_dir(struct lister *l, const char *dir, const char *prefix, int 
 		l->bytes += 200 + 2 * (strlen(rel) + (S_ISLNK(st.st_mode) ? strlen(target) : 0));
 		if ((l->flags & SB_FILE_RECURSIVE) && S_ISDIR(st.st_mode) && depth < 64) {
 			snprintf(rel, sizeof rel, "%s%s/", prefix, de->d_name);
-			list_dir(l, path, rel, depth + 1);
+			if ((sub = opendir(path)))
+				list_dir(l, sub, path, rel, depth + 1);
 		}
 	}
 	closedir(d);
@@ -296,15 +311,20 @@ static void do_list(int sock, int datafd, const struct sb_file_req *rq, const ch
 	struct lister l = { .arr = json_object_new_array(), .max = rq->max_bytes, .flags = (int)rq->flags };
 	struct stat st;
 	const char *s;
+	DIR *d;
 
 	if (stat(path, &st) < 0)
 		fail(sock, errno, "stat");
 	if (!S_ISDIR(st.st_mode))
 		fail(sock, ENOTDIR, "not a directory");
+	/* one we may not read is a 403, never an empty listing */
+	d = opendir(path);
+	if (!d)
+		fail(sock, errno, "open directory");
 	send_info(sock, &st);
 	l.passwd = id_table("/etc/passwd");
 	l.group = id_table("/etc/group");
-	list_dir(&l, path, "", 0);
+	list_dir(&l, d, path, "", 0);
 	/* {"entries": [...], "truncated": bool}: stopped by a cap or not */
 	struct json_object *out = json_object_new_object();
 	json_object_object_add(out, "entries", l.arr);

@@ -38,6 +38,11 @@ enum {
 	SB_FILE_MODE = 8,	/* WRITE: `mode` is set */
 };
 
+/* A READ child's exit status when the file ended before the size it sent
+ * (the sandbox truncated it while it was read): a 409, not our failure. */
+#define SB_FILE_EXIT_CHANGED 3
+
+
 struct sb_file_req {
 	uint32_t op, flags, mode;
 	uint32_t path_len, path2_len;	/* with their NULs */

@@ -22,6 +22,7 @@ static int status_of(int errnum)
 	case EFBIG: return 413;
 	case EACCES: case EPERM: case EROFS: return 403;
 	case ENOSPC: case EDQUOT: return 507;
+	case EIO: return 507;	/* the sandbox's disk failed: SB_DISK_FAILED */
 	default: return 500;
 	}
 }
@@ -114,7 +115,10 @@ int sandbox_file_reply(int ctl, struct sb_file_info *info, int timeout_ms, struc
 	if (m.type == SB_MSG_ERROR) {
 		/* the child's words (bounded, lossy-encoded later), else errno's */
 		text[sizeof text - 1] = '\0';
-		sb_fail(err, status_of(m.val), 0, "%s", text[0] ? text : strerror(m.val));
+		if (m.val == EIO)
+			sb_fail(err, 507, 0, "%s: " SB_DISK_FAILED, text[0] ? text : strerror(m.val));
+		else
+			sb_fail(err, status_of(m.val), 0, "%s", text[0] ? text : strerror(m.val));
 		if (err)
 			err->errnum = m.val;
 		return -1;
@@ -130,6 +134,8 @@ int sandbox_file_end(int ctl, int timeout_ms, struct sb_err *err)
 
 	if (next(ctl, &m, NULL, 0, timeout_ms, err) < 0)
 		return -1;
+	if (m.type == SB_MSG_EXITED && WIFEXITED(m.val) && WEXITSTATUS(m.val) == SB_FILE_EXIT_CHANGED)
+		return sb_fail(err, 409, EAGAIN, "the file changed (shrank) while it was read; retry");
 	if (m.type != SB_MSG_EXITED || !WIFEXITED(m.val) || WEXITSTATUS(m.val) != 0)
 		return sb_fail(err, 500, EIO, "file operation failed in the sandbox");
 	return 0;

@@ -37,6 +37,11 @@ void sb_fault(const char *point);
 #else
 static inline void sb_fault(const char *point) { (void)point; }
 #endif
+/* What a client is told when a sandbox's disk failed under a write (EIO, or
+ * EROFS once ext4 gave up): its host ran out of blocks under a sparse
+ * image.  Not our bug: 507, and the next start runs e2fsck. */
+#define SB_DISK_FAILED "the sandbox's disk failed (its host ran out of space under it); it is " \
+	"repaired (e2fsck) when the sandbox next starts"
 /* like sb_fail() with errno as errnum and status 500 (507: no room) */
 int sb_syserr(struct sb_err *err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

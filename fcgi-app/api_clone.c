@@ -319,8 +319,9 @@ void api_clone(struct app *app, struct http_req *req, const char *id)
 	 * ourselves when the child is killed mid-way */
 	snprintf(tmp, sizeof tmp, "%s.sandboxd-clone-%d-%lld", dir, (int)getpid(), (long long)sb_mono_ms());
 	snprintf(ub, sizeof ub, "%s\n%s\n%s", url, branch ? branch : "", tmp);
-	if (app_sandbox_get(app, id, true, NULL, &sb, &err) < 0 ||
-	    (ctl = app_sandbox_connect(app, &sb, &err)) < 0 ||
+	/* admitted for the most it may write: the clone cap */
+	if ((ctl = app_sandbox_open(app, id, (long long)req->conf->clone_max_bytes, "a clone", &sb,
+				    &err)) < 0 ||
 	    sandbox_file_request(ctl, &rq, dir, ub, &brk, &err) < 0) {
 		http_reply_error(req, err.status ? err.status : 500, "%s", err.msg);
 		goto out;

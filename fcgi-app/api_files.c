@@ -70,15 +70,16 @@ static const char *url_path(struct http_req *req, char *buf, size_t len)
 	return buf;
 }
 
-/* Connect to the sandbox (creating and starting it as needed). */
-static int open_sandbox(struct app *app, struct http_req *req, const char *id,
-			struct sandbox_ref *sb)
+/* Connect to the sandbox (creating and starting it as needed); an
+ * operation that writes (need >= 0 bytes; < 0: a read) is admitted against
+ * the host's reserve first (app_admit_write). */
+static int open_sandbox(struct app *app, struct http_req *req, const char *id, long long need,
+			const char *what, struct sandbox_ref *sb)
 {
 	struct sb_err err = SB_ERR_INIT;
-	int ctl;
+	int ctl = app_sandbox_open(app, id, need, what, sb, &err);
 
-	if (app_sandbox_get(app, id, true, NULL, sb, &err) < 0 ||
-	    (ctl = app_sandbox_connect(app, sb, &err)) < 0) {
+	if (ctl < 0) {
 		reply_err(req, &err);
 		return -1;
 	}
@@ -198,7 +199,7 @@ void api_file_read(struct app *app, struct http_req *req, const char *id)
 		http_reply_error(req, 400, "encoding must be utf-8 or base64");
 		return;
 	}
-	ctl = open_sandbox(app, req, id, &sb);
+	ctl = open_sandbox(app, req, id, -1, NULL, &sb);
 	if (ctl < 0)
 		goto out;
 	rq.max_bytes = raw ? req->conf->max_file_bytes : JSON_FILE_MAX;
@@ -340,13 +341,8 @@ void api_file_write(struct app *app, struct http_req *req, const char *id)
 	/* a sparse sandbox disk takes host blocks as it fills: a write that
 	 * would leave the host short of its reserve is refused before it can
 	 * fail underneath (a preallocated disk has its blocks already) */
-	if (!req->conf->disk_prealloc &&
-	    app_host_room(req->conf, raw ? (long long)http_content_length(http_param(req, "CONTENT_LENGTH"))
-				     : (long long)clen, "this write", &err) < 0) {
-		reply_err(req, &err);
-		goto out;
-	}
-	ctl = open_sandbox(app, req, id, &sb);
+	ctl = open_sandbox(app, req, id, raw ? (long long)http_content_length(http_param(req, "CONTENT_LENGTH"))
+					  : (long long)clen, "this write", &sb);
 	if (ctl < 0)
 		goto out;
 	rq.max_bytes = req->conf->max_file_bytes;
@@ -359,6 +355,7 @@ void api_file_write(struct app *app, struct http_req *req, const char *id)
 	data = -1;
 	if (sandbox_file_reply(ctl, &info, FILE_TIMEOUT_MS, &err) < 0 ||
 	    sandbox_file_end(ctl, FILE_TIMEOUT_MS, &err) < 0) {
+		app_disk_failed(app, &sb, &err);
 		reply_err(req, &err);
 		goto out;
 	}
@@ -388,16 +385,21 @@ static int simple_op(struct app *app, struct http_req *req, const char *id, stru
 {
 	struct sb_err err = SB_ERR_INIT;
 	struct sandbox_ref sb = { .dirfd = -1 };
-	int ctl = open_sandbox(app, req, id, &sb), data = -1, ret = -1;
+	/* each writes metadata; a delete too: it frees blocks of the
+	 * sandbox's disk, never of the host (a sparse image does not shrink),
+	 * and its journal commit may need host blocks like any other write */
+	int ctl = open_sandbox(app, req, id, 0, "this file operation", &sb), data = -1, ret = -1;
 
 	if (ctl < 0)
 		goto out;
 	if (sandbox_file_request(ctl, rq, path, path2, &data, &err) < 0 ||
 	    sandbox_file_reply(ctl, info, FILE_TIMEOUT_MS, &err) < 0 ||
-	    sandbox_file_end(ctl, FILE_TIMEOUT_MS, &err) < 0)
+	    sandbox_file_end(ctl, FILE_TIMEOUT_MS, &err) < 0) {
+		app_disk_failed(app, &sb, &err);
 		reply_err(req, &err);
-	else
+	} else {
 		ret = 0;
+	}
 out:
 	if (ctl >= 0)
 		close(ctl);
@@ -555,7 +557,7 @@ void api_ls(struct app *app, struct http_req *req, const char *id)
 		rq.flags |= SB_FILE_RECURSIVE;
 	if (flag(req, "hidden", true))	/* ls -la shows dot files */
 		rq.flags |= SB_FILE_HIDDEN;
-	ctl = open_sandbox(app, req, id, &sb);
+	ctl = open_sandbox(app, req, id, -1, NULL, &sb);
 	if (ctl < 0)
 		goto out;
 	if (sandbox_file_request(ctl, &rq, path, NULL, &data, &err) < 0 ||

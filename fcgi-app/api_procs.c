@@ -157,8 +157,8 @@ void api_proc_start(struct app *app, struct http_req *req, const char *id)
 		snprintf(procid, sizeof procid, "proc-%lx%05lx", (unsigned long)ts.tv_sec,
 			 (unsigned long)(ts.tv_nsec / 10000) ^ (unsigned long)getpid());
 	}
-	if (app_sandbox_get(app, id, true, NULL, &sb, &err) < 0 ||
-	    (ctl = app_sandbox_connect(app, &sb, &err)) < 0) {
+	/* what the process writes is unknown: the reserve must be there */
+	if ((ctl = app_sandbox_open(app, id, 0, "a process", &sb, &err)) < 0) {
 		reply_err(req, &err);
 		goto out;
 	}
@@ -345,15 +345,20 @@ static char *read_log(struct sandbox_ref *sb, const char *procid, const char *wh
 				break;
 			got += (size_t)n;
 		}
+		struct sb_err end = SB_ERR_INIT;
+		int ended = sandbox_file_end(ctl, 10000, &end);
 		if (buf && got == want) {
 			*len = want;
 			buf[want] = '\0';
 		} else {
 			free(buf);
 			buf = NULL;
-			sb_fail(err, 500, EIO, "log read");
+			/* 409: the sandbox truncated its log as we read it */
+			if (ended < 0 && end.status == 409)
+				sb_fail(err, 409, EAGAIN, "%s", end.msg);
+			else
+				sb_fail(err, 500, EIO, "log read");
 		}
-		sandbox_file_end(ctl, 10000, NULL);
 	}
 	if (data >= 0)
 		close(data);

@@ -432,8 +432,8 @@ void api_exec(struct app *app, struct http_req *req, const char *id)
 		reply_err(req, &err);
 		goto out;
 	}
-	if (app_sandbox_get(app, id, true, NULL, &sb, &err) < 0 ||
-	    (ctl = app_sandbox_connect(app, &sb, &err)) < 0) {
+	/* what the command writes is unknown: the reserve must be there */
+	if ((ctl = app_sandbox_open(app, id, 0, "a command", &sb, &err)) < 0) {
 		reply_err(req, &err);
 		goto out;
 	}

@@ -59,6 +59,9 @@ void app_close(struct app *app)
 
 void sandbox_ref_release(struct sandbox_ref *sb)
 {
+	if (sb->writer)
+		metrics_writing(sb->writer - 1, 0);
+	sb->writer = 0;
 	if (sb->dirfd >= 0)
 		close(sb->dirfd);
 	sb->dirfd = -1;
@@ -194,7 +197,8 @@ static int open_dirs(struct app *app, const char *id, bool locked, struct sb_err
 	return fd < 0 ? sb_syserr(err, "open sandbox dir %s", id) : fd;
 }
 
-int app_host_room(const struct conf *c, long long need, const char *what, struct sb_err *err)
+static int host_room(const struct conf *c, long long need, long long others, const char *what,
+		     struct sb_err *err)
 {
 	long long avail, reserve = (long long)c->disk_reserve_mb << 20;
 	struct statvfs vfs;
@@ -202,11 +206,69 @@ int app_host_room(const struct conf *c, long long need, const char *what, struct
 	if (statvfs(c->data_dir, &vfs) < 0)
 		return 0;	/* unknown: the write itself will tell */
 	avail = (long long)vfs.f_bavail * (long long)vfs.f_frsize;
-	if (avail - need >= reserve)
+	if (avail - need - others >= reserve)
 		return 0;
+	if (others)
+		return sb_fail(err, 507, ENOSPC, "the host is short of disk space: %lld MiB free, %lld MiB "
+			       "of it being written by other requests, %s needs %lld MiB and %lld MiB "
+			       "stay in reserve; free some space and retry", avail >> 20, others >> 20,
+			       what, need >> 20, reserve >> 20);
 	return sb_fail(err, 507, ENOSPC, "the host is short of disk space: %lld MiB free, %s needs "
 		       "%lld MiB and %lld MiB stay in reserve; free some space and retry",
 		       avail >> 20, what, need >> 20, reserve >> 20);
+}
+
+int app_host_room(const struct conf *c, long long need, const char *what, struct sb_err *err)
+{
+	return host_room(c, need, 0, what, err);
+}
+
+int app_admit_write(struct app *app, struct sandbox_ref *sb, long long need, const char *what,
+		    struct sb_err *err)
+{
+	long long others;
+
+	/* a preallocated disk has its host blocks already */
+	if (app->conf->disk_prealloc)
+		return 0;
+	/* nothing takes more host blocks than the sandbox's disk has */
+	if (sb->rec.disk_mb > 0 && need > (long long)sb->rec.disk_mb << 20)
+		need = (long long)sb->rec.disk_mb << 20;
+	/* ours counted before the check: of two concurrent writes at least
+	 * one sees the other (metrics_writing), so together they cannot
+	 * overrun what each alone would fit in */
+	others = metrics_writing(app->serial, need);
+	sb->writer = app->serial + 1;
+	if (host_room(app->conf, need, others, what, err) == 0)
+		return 0;
+	metrics_writing(app->serial, 0);
+	sb->writer = 0;
+	return -1;
+}
+
+void app_disk_failed(struct app *app, const struct sandbox_ref *sb, struct sb_err *err)
+{
+	char msg[sizeof err->msg];
+
+	if (!err || sb->dirfd < 0 || sb->rec.disk_mb <= 0 || (err->errnum != EIO && err->errnum != EROFS))
+		return;
+	/* read-only by the sandbox's choice (a read-only mount of its own)
+	 * stays the client's 403 */
+	if (err->errnum == EROFS && disk_image_health(sb->dirfd) != 0)
+		return;
+	snprintf(msg, sizeof msg, "%s", err->msg);
+	log_event(app->rid, "sandbox.disk_failed", sb->id, "error=\"%s\"", msg);
+	if (!strstr(msg, SB_DISK_FAILED))
+		sb_fail(err, 507, err->errnum, "%.200s: " SB_DISK_FAILED, msg);
+}
+
+int app_sandbox_open(struct app *app, const char *id, long long need, const char *what,
+		     struct sandbox_ref *sb, struct sb_err *err)
+{
+	if (app_sandbox_get(app, id, true, NULL, sb, err) < 0 ||
+	    (need >= 0 && app_admit_write(app, sb, need, what, err) < 0))
+		return -1;
+	return app_sandbox_connect(app, sb, err);
 }
 
 /* A directory `id` without a record is what a crash leaves in the middle

@@ -18,6 +18,7 @@ struct app {
 	char cgname[24];	/* this worker's exec cgroups: "e<serial>" */
 	int capacity_lock;	/* held from the capacity check to the start */
 	const char *rid;	/* the request being answered, for the log */
+	unsigned serial;	/* the worker's, for its shared counters (0: not a worker) */
 };
 
 int app_open(struct app *app, const struct conf *conf, struct sb_err *err);
@@ -29,6 +30,7 @@ struct sandbox_ref {
 	struct sb_record rec;
 	int dirfd;		/* <data>/sandboxes/<id>, O_PATH */
 	bool created;
+	unsigned writer;	/* serial + 1 of the worker with bytes admitted to write */
 };
 
 void sandbox_ref_release(struct sandbox_ref *sb);
@@ -49,5 +51,20 @@ void app_sandbox_touch(struct app *app, struct sandbox_ref *sb);
 /* 0 when the data dir's file system has `need` bytes free beyond
  * --disk-reserve-mb; else 507 (`what` needs them: "a create"). */
 int app_host_room(const struct conf *c, long long need, const char *what, struct sb_err *err);
+/* Admit an operation that may write into the sandbox's disk (a sparse
+ * image takes host blocks as it fills): `need` bytes (0: metadata, or what
+ * a command writes, unknown) must leave the reserve free beyond what the
+ * other workers are writing; else 507 before anything is written.  Held
+ * until sandbox_ref_release().  Always admitted with --disk-prealloc. */
+int app_admit_write(struct app *app, struct sandbox_ref *sb, long long need, const char *what,
+		    struct sb_err *err);
+/* err from a write in the sandbox: EIO, or EROFS of a file system that
+ * recorded an error, is its disk failed under a full host: made the 507
+ * of SB_DISK_FAILED, and logged (sandbox.disk_failed). */
+void app_disk_failed(struct app *app, const struct sandbox_ref *sb, struct sb_err *err);
+/* app_sandbox_get() (creating it), app_sandbox_connect() and, unless need
+ * is negative (a read), app_admit_write() in between: the init's socket. */
+int app_sandbox_open(struct app *app, const char *id, long long need, const char *what,
+		     struct sandbox_ref *sb, struct sb_err *err);
 
 #endif

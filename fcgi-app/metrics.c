@@ -25,6 +25,7 @@ struct shared {
 	uint64_t count[ROUTES_MAX + 1];
 	uint64_t execs, exec_timeouts, oom_kills, disk_errors;
 	uint8_t busy[BUSY_SLOTS];	/* by worker serial, modulo */
+	int64_t writing[BUSY_SLOTS];	/* bytes a worker is writing into a sandbox disk */
 	int64_t workers;
 };
 
@@ -78,8 +79,27 @@ void metrics_request(int route, const char *method, int status, int64_t usec)
 
 void metrics_worker_busy(unsigned serial, bool busy)
 {
-	if (m)
-		__atomic_store_n(&m->busy[serial % BUSY_SLOTS], busy, __ATOMIC_RELAXED);
+	if (!m)
+		return;
+	__atomic_store_n(&m->busy[serial % BUSY_SLOTS], busy, __ATOMIC_RELAXED);
+	/* a request's writes end with it, and a dead worker's with the worker */
+	if (!busy)
+		__atomic_store_n(&m->writing[serial % BUSY_SLOTS], 0, __ATOMIC_RELEASE);
+}
+
+int64_t metrics_writing(unsigned serial, int64_t bytes)
+{
+	int64_t others = 0;
+
+	if (!m)
+		return 0;
+	/* our own first (seq_cst: a worker that admits after this store sees
+	 * it, and we see the stores of those that admitted before) */
+	__atomic_store_n(&m->writing[serial % BUSY_SLOTS], bytes, __ATOMIC_SEQ_CST);
+	for (size_t i = 0; i < BUSY_SLOTS; i++)
+		if (i != serial % BUSY_SLOTS)
+			others += __atomic_load_n(&m->writing[i], __ATOMIC_SEQ_CST);
+	return others;
 }
 
 void metrics_workers(int live)

@@ -19,6 +19,10 @@ void metrics_request(int route, const char *method, int status, int64_t usec);
  * worker's mark and says how many workers live. */
 void metrics_worker_busy(unsigned serial, bool busy);
 void metrics_workers(int live);
+/* Worker `serial` is about to write `bytes` into a sandbox's disk (0: done;
+ * its end of request clears it too): the bytes the other workers are
+ * writing, which the host's free space does not show yet. */
+int64_t metrics_writing(unsigned serial, int64_t bytes);
 int metrics_workers_live(void);
 int metrics_busy_count(void);
 void metrics_exec(bool timed_out, bool oom_killed);

@@ -80,6 +80,7 @@ void worker_run(const struct conf *conf, int listen_fd, unsigned serial)
 		_exit(1);
 	}
 	snprintf(app.cgname, sizeof app.cgname, "e%u", serial);
+	app.serial = serial;
 	{
 		char title[64];
 		snprintf(title, sizeof title, "sandboxd: worker %s", app.cgname);

@@ -92,7 +92,13 @@ g() { git "$@" >>"$T_DIR/git-setup.log" 2>&1; }
 	g init -q -b main "$S/big" &&
 	head -c 3145728 /dev/urandom >"$S/big/blob.bin" &&
 	g -C "$S/big" add . && g -C "$S/big" commit -q -m big &&
-	g clone -q --bare "$S/big" "$R/big.git"
+	g clone -q --bare "$S/big" "$R/big.git" &&
+
+	# a small pack that checks out bigger than a 16 MiB sandbox disk
+	g init -q -b main "$S/zeros" &&
+	head -c 41943040 /dev/zero >"$S/zeros/zeros.bin" &&
+	g -C "$S/zeros" add . && g -C "$S/zeros" commit -q -m zeros &&
+	g clone -q --bare "$S/zeros" "$R/zeros.git"
 } || bail "cannot make the test repositories: $(tail -n 5 "$T_DIR/git-setup.log")"
 # what the host's repository says, to compare with the clones
 [ "$(git --git-dir="$R/demo.git" ls-tree main run.sh | cut -c1-6)" = 100755 ] || bail "run.sh not 100755"
@@ -436,6 +442,16 @@ ok $? "answered quickly (${ELAPSED_MS} ms)"
 
 # a repository the server does not have
 refuse "{\"repoUrl\":\"$GURL/missing.git\"}" '4[0-9][0-9]|5[0-9][0-9]' "a repository the git daemon does not have"
+
+# a checkout that fills the sandbox's own disk: 507, as any write that
+# finds no room (not the 502 of a remote side that failed), nothing left
+api POST /sandboxes/clone-q '{"limits":{"diskMb":16}}'
+is "$STATUS" 200 "a sandbox with a 16 MiB disk"
+clone clone-q "{\"repoUrl\":\"$GURL/zeros.git\"}"
+is "$STATUS" 507 "a clone whose checkout fills the sandbox's disk answers 507"
+like "$(jqr .error)" 'No space left' "  $(jqr .error)"
+ws clone-q
+is "$WS" "" "  nothing left in /workspace"
 
 # the sandbox still works after all that
 clone clone-r "{\"repoUrl\":\"$GURL/demo.git\"}"

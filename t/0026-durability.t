@@ -168,16 +168,132 @@ OPTS=(--disk-mb 48 --spare-disks 0 --disk-reserve-mb 8)
 sbd_restart
 api POST /sandboxes/s1
 is "$STATUS" 200 "create s1 with a sparse disk"
+put s1 keep "kept"
 fill_host
 put s1 during.txt "x"
 is "$STATUS" 507 "with sparse disks a write with the host full answers 507"
 like "$(jqr .error)" 'short of disk space' "  before anything is written: $(jqr .error)"
 api POST /sandboxes/s2
 is "$STATUS" 507 "  and so does a create"
+# every operation that may write into the sandbox's disk is admitted
+# against the reserve first: 507 before anything is written, no damage
+api POST /sandboxes/s1/mkdir '{"path":"dir1"}'
+is "$STATUS" 507 "  a mkdir answers 507"
+like "$(jqr .error)" 'short of disk space' "    $(jqr .error)"
+api POST /sandboxes/s1/rename '{"from":"keep","to":"kept"}'
+is "$STATUS" 507 "  a rename answers 507"
+api DELETE /sandboxes/s1/files/workspace/gone.txt
+is "$STATUS" 507 "  a delete answers 507 (its journal commit needs host blocks too)"
+exec_in s1 'echo hi > /workspace/exec.txt'
+is "$STATUS" 507 "  an exec answers 507"
+like "$(jqr .error)" 'short of disk space' "    $(jqr .error)"
+api POST /sandboxes/s1/processes '{"command":"echo hi > /workspace/proc.txt"}'
+is "$STATUS" 507 "  a process start answers 507"
+api POST /sandboxes/s1/clone '{"repoUrl":"https://example.invalid/r.git"}'
+is "$STATUS" 507 "  a clone answers 507"
+like "$(jqr .error)" 'short of disk space' "    $(jqr .error)"
+api GET "/sandboxes/s1/files/workspace/keep?raw=1"
+is "$STATUS:$BODY" "200:kept" "  a read still works"
 free_host
 put s1 during.txt "x"
 is "$STATUS" 200 "  once space is freed, writes work again"
+api POST /sandboxes/s1/mkdir '{"path":"dir1"}'
+is "$STATUS" 200 "  and a mkdir"
+exec_in s1 'touch /workspace/dir1/t && echo ok'
+is "$(jqr .data.stdout)" "ok" "  and an exec that writes"
 is "$(fs_state s1)" "clean" "  s1's file system took no error"
+
+# concurrent writes are admitted against free space minus what the others
+# are writing: a write held (its sandbox frozen) after its admission counts
+freeze_sb() {	# freeze_sb ID 1|0
+	local v1=/sys/fs/cgroup/freezer/sandboxd-$INSTANCE/$1/freezer.state
+	if [ -e "$v1" ]; then
+		[ "$2" = 1 ] && echo FROZEN >"$v1" || echo THAWED >"$v1"
+	else
+		find /sys/fs/cgroup -maxdepth 4 -type d -path "*/sandboxd-$INSTANCE/$1" -exec sh -c "echo $2 >\"\$1/cgroup.freeze\"" _ {} \;
+	fi
+}
+api POST /sandboxes/s3
+head -c $((10 << 20)) /dev/urandom >"$FS/ten"
+avail=$(df -B1 --output=avail "$FS/mnt" | tail -n 1)
+# room for one 10 MiB write beyond the 8 MiB reserve, not two
+fallocate -l $((avail - (8 << 20) - (15 << 20))) "$FS/mnt/filler"
+diag "host free: $(( $(df -B1 --output=avail "$FS/mnt" | tail -n 1) >> 20 )) MiB"
+freeze_sb s1 1
+curl -s -o "$FS/a.out" -w '%{http_code}' -X PUT -H "Content-Type: application/octet-stream" \
+	--data-binary @"$FS/ten" "$BASE/sandboxes/s1/files/workspace/a.bin" >"$FS/a.code" &
+APID=$!
+# A is in flight (admitted) once a worker waits in poll(2) to feed s1's
+# frozen init; the others wait in accept(2)
+inflight=
+for _ in $(seq 1 300); do
+	for w in $(sbd_workers); do
+		case $(cat "/proc/$w/wchan" 2>/dev/null) in *poll*) inflight=$w ;; esac
+	done
+	[ -n "$inflight" ] && break
+	sleep 0.1
+done
+diag "workers: $(for w in $(sbd_workers); do printf '%s:%s ' "$w" "$(cat /proc/$w/wchan)"; done)"
+ok $([ -n "$inflight" ]; echo $?) "a 10 MiB write to s1 (frozen) is in flight in worker $inflight"
+api PUT /sandboxes/s3/files/workspace/b.bin "" -H "Content-Type: application/octet-stream" --data-binary @"$FS/ten"
+is "$STATUS" 507 "a second 10 MiB write while the first is in flight answers 507 (together they overrun the reserve)"
+like "$(jqr .error)" 'being written by other requests' "  $(jqr .error)"
+freeze_sb s1 0
+wait "$APID"
+is "$(cat "$FS/a.code")" 200 "  the first write (thawed) completes: 200"
+rm -f "$FS/mnt/filler" "$FS/ten"
+is "$(fs_state s1):$(fs_state s3)" "clean:clean" "  no sandbox file system took an error"
+exec_in s1 'ls -a /workspace | grep -c sandboxd-write'
+is "$(jqr .data.stdout)" "0" "  no temporary file is left in /workspace"
+
+# --- a file that changes while it is read; a directory we may not read ---
+
+api POST /sandboxes/s3/processes '{"processId":"flip","command":"while :; do head -c 300000 /dev/zero > /workspace/flip; : > /workspace/flip; done"}'
+codes=
+for i in $(seq 1 30); do
+	api GET /sandboxes/s3/files/workspace/flip
+	codes="$codes $STATUS"
+	codes="$codes $(curl -s -o /dev/null -w '%{http_code}' "$BASE/sandboxes/s3/files/workspace/flip?raw=1")"
+done
+api DELETE /sandboxes/s3/processes/flip
+diag "reads of a file the sandbox keeps truncating: $(echo $codes | tr ' ' '\n' | sort | uniq -c | tr -s ' \n' ' ')"
+unlike "$codes" '500' "reads of a file that changes under them never answer 500 (200 or 409)"
+like "$(echo $codes | tr ' ' '\n' | sort -u | tr '\n' ' ')" '^(200 |409 )+$' "  only 200 and 409"
+UNREAD=$(find /usr -maxdepth 5 -type d ! -perm -o=r 2>/dev/null | head -n 1)
+if [ -n "$UNREAD" ]; then
+	api GET "/sandboxes/s3/ls?path=$UNREAD"
+	is "$STATUS" 403 "ls of a directory the sandbox may not read ($UNREAD, host-owned) answers 403"
+	like "$(jqr .error)" 'ermission denied' "  $(jqr .error)"
+else
+	ok 0 "# SKIP no host directory under /usr unreadable by others"
+fi
+
+# --- a sandbox file system that failed under a full host ----------------
+
+# what no admission can stop: a command started before the host filled
+# writes on; the sandbox's ext4 takes an error and goes read-only.  The
+# API's own writes then answer 507 and say why, and status says unhealthy.
+api POST /sandboxes/s4
+api POST /sandboxes/s4/processes '{"processId":"writer","command":"while :; do head -c 4194304 /dev/urandom > /workspace/w$((i = (i + 1) % 4)); sync; done"}'
+is "$STATUS" 200 "a process writing in a loop runs in s4"
+fill_host
+for _ in $(seq 1 100); do
+	[ "$(fs_state s4)" != clean ] && break
+	sleep 0.1
+done
+diag "s4's file system: $(fs_state s4)"
+api DELETE /sandboxes/s4/processes/writer
+free_host
+api GET /sandboxes/s4
+is "$(jqr .data.diskHealthy)" "false" "status says s4's disk is unhealthy at once (before a restart)"
+api POST /sandboxes/s4/mkdir '{"path":"dir2"}'
+is "$STATUS" 507 "a mkdir on the failed disk answers 507, not 500/403"
+like "$(jqr .error)" "sandbox's disk failed" "  $(jqr .error)"
+put s4 x.txt "x"
+is "$STATUS" 507 "a write answers 507"
+api POST /sandboxes/s4/processes '{"command":"true"}'
+is "$STATUS" 507 "a process start answers 507"
+like "$(jqr .error)" "sandbox's disk failed" "  $(jqr .error)"
 
 # --- kill -9 of the master ------------------------------------------------
 
