@@ -19,27 +19,20 @@
 #define MKE2FS "/sbin/mke2fs"
 #define E2FSCK "/sbin/e2fsck"
 
-static int run_mke2fs(int imgfd, uid_t owner, struct sb_err *err)
+/* Run one of e2fsprogs' tools on the image open at imgfd (its path
+ * argument is "/proc/self/fd/3"), with /dev/null for stdin and stdout and no
+ * other fd of ours; *code is its exit status (8, "operational error", for a
+ * tool that could not run or was killed). */
+static int run_e2tool(const char *path, char *const argv[], int imgfd, int *code,
+		      struct sb_err *err)
 {
-	char dev[64], opts[160];
+	char *envp[] = { (char *)"PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
 	int status;
-	pid_t pid;
+	pid_t pid = fork();
 
-	snprintf(dev, sizeof dev, "/proc/self/fd/%d", imgfd);
-	/* lazy init: the image stays sparse; no reserved blocks: the quota is
-	 * the sandbox's whole; nodiscard: mke2fs would punch the blocks of a
-	 * preallocated image out again */
-	snprintf(opts, sizeof opts,
-		 "lazy_itable_init=1,lazy_journal_init=1,nodiscard,root_owner=%u:%u",
-		 (unsigned)owner, (unsigned)owner);
-	pid = fork();
 	if (pid < 0)
-		return sb_syserr(err, "fork mke2fs");
+		return sb_syserr(err, "fork %s", path);
 	if (pid == 0) {
-		char *argv[] = { (char *)"mke2fs", (char *)"-q", (char *)"-F", (char *)"-t",
-				 (char *)"ext4", (char *)"-m", (char *)"0", (char *)"-E", opts, dev,
-				 NULL };
-		char *envp[] = { (char *)"PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
 		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 
 		if (null >= 0) {
@@ -47,18 +40,36 @@ static int run_mke2fs(int imgfd, uid_t owner, struct sb_err *err)
 			dup2(null, 1);
 		}
 		if (imgfd != 3 && dup2(imgfd, 3) < 0)
-			_exit(127);
+			_exit(8);
 		sb_close_fds_from(4);
-		snprintf(dev, sizeof dev, "/proc/self/fd/3");
-		argv[9] = dev;
-		execve(MKE2FS, argv, envp);
-		_exit(127);
+		execve(path, argv, envp);
+		_exit(8);
 	}
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR)
-			return sb_syserr(err, "wait mke2fs");
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		return sb_fail(err, 500, 0, "mke2fs failed (status %d)", status);
+			return sb_syserr(err, "wait %s", path);
+	*code = WIFEXITED(status) ? WEXITSTATUS(status) : 8;
+	return 0;
+}
+
+static int run_mke2fs(int imgfd, uid_t owner, struct sb_err *err)
+{
+	char opts[160];
+	char *argv[] = { (char *)"mke2fs", (char *)"-q", (char *)"-F", (char *)"-t", (char *)"ext4",
+			 (char *)"-m", (char *)"0", (char *)"-E", opts, (char *)"/proc/self/fd/3",
+			 NULL };
+	int code;
+
+	/* lazy init: the image stays sparse; no reserved blocks: the quota is
+	 * the sandbox's whole; nodiscard: mke2fs would punch the blocks of a
+	 * preallocated image out again */
+	snprintf(opts, sizeof opts,
+		 "lazy_itable_init=1,lazy_journal_init=1,nodiscard,root_owner=%u:%u",
+		 (unsigned)owner, (unsigned)owner);
+	if (run_e2tool(MKE2FS, argv, imgfd, &code, err) < 0)
+		return -1;
+	if (code != 0)
+		return sb_fail(err, 500, 0, "mke2fs failed (status %d)", code);
 	return 0;
 }
 
@@ -254,35 +265,12 @@ int disk_image_health(int sbdirfd)
 static int run_e2fsck(int sbdirfd, const char *mode, int *code, struct sb_err *err)
 {
 	cleanup_close int fd = openat(sbdirfd, "disk.img", O_RDWR | O_CLOEXEC | O_NOFOLLOW);
-	int status;
-	pid_t pid;
+	char *argv[] = { (char *)"e2fsck", (char *)mode, (char *)"-f", (char *)"/proc/self/fd/3",
+			 NULL };
 
 	if (fd < 0)
 		return sb_syserr(err, "open disk image");
-	pid = fork();
-	if (pid < 0)
-		return sb_syserr(err, "fork e2fsck");
-	if (pid == 0) {
-		char *argv[] = { (char *)"e2fsck", (char *)mode, (char *)"-f",
-				 (char *)"/proc/self/fd/3", NULL };
-		char *envp[] = { (char *)"PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
-		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-
-		if (null >= 0) {
-			dup2(null, 0);
-			dup2(null, 1);
-		}
-		if (fd != 3 && dup2(fd, 3) < 0)
-			_exit(8);
-		sb_close_fds_from(4);
-		execve(E2FSCK, argv, envp);
-		_exit(8);
-	}
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return sb_syserr(err, "wait e2fsck");
-	*code = WIFEXITED(status) ? WEXITSTATUS(status) : 8;
-	return 0;
+	return run_e2tool(E2FSCK, argv, fd, code, err);
 }
 
 int disk_image_repair(int sbdirfd, struct sb_err *err)
