@@ -92,6 +92,26 @@ static void child_of_master(const struct conf *c)
 	/* kept open for life: closing any fd of the file would drop the lock */
 }
 
+/* The pid of a process holding the workers lock, 0 when none does. */
+static pid_t lock_holder(int fd)
+{
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+
+	if (fcntl(fd, F_GETLK, &fl) < 0 || fl.l_type == F_UNLCK)
+		return 0;
+	return fl.l_pid;
+}
+
+/* SIGKILL the holder by a pidfd taken while it still holds the lock: a pid
+ * that exited and was recycled between F_GETLK and the signal is never
+ * signalled. */
+static bool kill_holder(int fd, pid_t pid)
+{
+	cleanup_close int pidfd = sb_pidfd_open(pid);
+
+	return pidfd >= 0 && lock_holder(fd) == pid && sb_pidfd_send_signal(pidfd, SIGKILL) == 0;
+}
+
 /* Before serving: end the workers (and helpers) a crashed master of this
  * data directory left, then what they left running: every exec cgroup of
  * every sandbox and the processes in it (no worker of ours exists yet). */
@@ -103,14 +123,14 @@ static void end_predecessor(const struct conf *c, struct sb_cgroups *cg)
 
 	/* at most 10 s: a holder the kernel cannot kill (D state) is left */
 	for (int tries = 0; fd >= 0 && tries < 1000; tries++) {
-		struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
 		struct timespec ts = { 0, 10000000 };
+		pid_t holder = lock_holder(fd);
 
-		if (fcntl(fd, F_GETLK, &fl) < 0 || fl.l_type == F_UNLCK)
+		if (holder <= 0)
 			break;
-		if (fl.l_pid > 0 && kill(fl.l_pid, SIGKILL) == 0 && fl.l_pid != last)
+		if (kill_holder(fd, holder) && holder != last)
 			ended++;
-		last = fl.l_pid;
+		last = holder;
 		nanosleep(&ts, NULL);	/* its lock goes when it has exited */
 	}
 	reaped = cg_exec_reap_every(cg);
