@@ -143,8 +143,12 @@ def sync_tree(src):
 
 
 def build(bdir, targets, log):
+    """all first, then the unit tests: in one make, with -j, both would
+    build libsandbox.a at once (all recurses) and step on each other."""
     jobs = str(os.cpu_count() or 1)
-    return sh(['make', '-C', bdir, '-s', '-j' + jobs] + targets, log) == 0
+    groups = [['all']] if 'all' in targets else []
+    groups.append([t for t in targets if t != 'all'])
+    return all(sh(['make', '-C', bdir, '-s', '-j' + jobs] + g, log) == 0 for g in groups if g)
 
 
 def run_tests(bdir, tests, log, timeout):
