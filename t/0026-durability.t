@@ -27,6 +27,7 @@ fs_cleanup() {
 	sbd_cleanup
 	# workers a crashed master left (today's code): ours, by pid
 	for p in $OLD_WORKERS; do kill -KILL "$p" 2>/dev/null; done
+	mountpoint -q "$FS/snap" && umount "$FS/snap"
 	if mountpoint -q "$FS/mnt"; then
 		for _ in $(seq 1 50); do umount "$FS/mnt" 2>/dev/null && break; sleep 0.1; done
 		mountpoint -q "$FS/mnt" && umount -l "$FS/mnt"
@@ -75,6 +76,22 @@ free_host() { rm -f "$FS/mnt/filler" "$FS/mnt/filler2"; sync -f "$FS/mnt"; }
 fs_state() { dumpe2fs -h "$DATA/sandboxes/$1/disk.img" 2>/dev/null | sed -n 's/^Filesystem state: *//p'; }
 put() { api PUT "/sandboxes/$1/files/workspace/$2" "" -H "Content-Type: application/octet-stream" --data-binary "$3"; }
 get() { api GET "/sandboxes/$1/files/workspace/$2?raw=1"; }
+# on_image ID NAME: the file's content in a copy of the sandbox's disk.img
+# taken now, mounted (its journal replayed): what a power cut at this point
+# would leave of what the files API acknowledged
+on_image() {
+	local copy=$FS/snap.img
+	mkdir -p "$FS/snap"
+	cp --sparse=always "$DATA/sandboxes/$1/disk.img" "$copy" || { echo "(no copy)"; return; }
+	if ! mount -o loop "$copy" "$FS/snap" 2>/dev/null; then
+		echo "(no mount)"
+		rm -f "$copy"
+		return
+	fi
+	cat "$FS/snap/upper/workspace/$2" 2>&1
+	umount "$FS/snap"
+	rm -f "$copy"
+}
 
 # --- a full host disk ----------------------------------------------------
 
@@ -82,6 +99,17 @@ api POST /sandboxes/d1
 is "$STATUS" 200 "create d1"
 put d1 keep.txt "kept before the disk filled"
 is "$STATUS" 200 "PUT keep.txt"
+# the data, then the name, reach the image before the answer: a copy of
+# disk.img taken right after the 200 holds the file, whole, under its name
+put d1 acked.txt "on the disk image when the 200 came"
+is "$STATUS" 200 "PUT acked.txt"
+is "$(on_image d1 acked.txt)" "on the disk image when the 200 came" \
+	"  a copy of the disk image taken at the 200 holds it (fsync of the file and of its directory)"
+api PUT "/sandboxes/d1/files/workspace/new/deeper/acked.txt" "" \
+	-H "Content-Type: application/octet-stream" --data-binary "made with its parents"
+is "$STATUS" 200 "PUT new/deeper/acked.txt (its parents made on the way)"
+is "$(on_image d1 new/deeper/acked.txt)" "made with its parents" \
+	"  a copy of the disk image taken at the 200 holds it and the directories made on the way"
 
 fill_host
 diag "host free after the filler: $(df -B1 --output=avail "$FS/mnt" | tail -n 1) bytes"

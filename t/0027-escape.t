@@ -7,6 +7,10 @@
 #    masked path that exists on the host is a mask mount inside, every
 #    read-only path a read-only mount; a path absent on the host is reported
 #    as skipped, not passed;
+#  - /sys: a read-only tmpfs holding clones of a fresh sysfs (the CPUs, the
+#    network devices), what the allowlist leaves out absent; the mount
+#    options of every sandbox mount; the host's /usr bound without an idmap
+#    (host root's files are the overflow id's inside);
 #  - the seccomp deny list, probed with arguments the kernel would accept:
 #    the same prober runs on the host without the filter (as nobody), so a
 #    call the kernel refuses by itself is told apart from one the filter
@@ -62,11 +66,14 @@ run $ID "find / -xdev -name '$TOKEN' 2>/dev/null | head -n 1; echo done"
 is "$OUT" done "find / finds no host canary"
 
 # --- /proc masks ----------------------------------------------------------------------
-# runc's MaskedPaths and ReadonlyPaths, as container/rootfs.c has them.
+# runc's MaskedPaths and ReadonlyPaths and more, as container/rootfs.c has
+# them: the kernel command line and the host's device lists are masked, fs
+# is masked where runc makes it read-only.
 
 MASKED_FILES="kcore keys latency_stats timer_list timer_stats sched_debug sysrq-trigger kallsyms kmsg"
-MASKED_DIRS="acpi scsi asound driver"
-READONLY="bus fs irq sys"
+MASKED_FILES="$MASKED_FILES interrupts cmdline partitions diskstats swaps"
+MASKED_DIRS="acpi scsi asound driver fs"
+READONLY="bus irq sys"
 run $ID "cat /proc/self/mountinfo"
 MI=$OUT
 # mount fields: point (5), options (6); after " - ": fstype, source, super options
@@ -127,7 +134,47 @@ done <<'MOUNTS'
 /dev/shm nosuid,nodev,noexec
 /tmp nosuid,nodev
 /sys ro,nosuid,nodev,noexec
+/sys/devices/system/cpu ro,nosuid,nodev,noexec
+/sys/devices/virtual/net ro,nosuid,nodev,noexec
+/sys/class/net ro,nosuid,nodev,noexec
 MOUNTS
+
+# --- /sys: a read-only tmpfs holding an allowlist of a fresh sysfs -------------------------
+like "$(mnt_of /sys)" ' - tmpfs ' "/sys is a tmpfs (the allowlist's holder), not a sysfs"
+for p in devices/system/cpu devices/virtual/net class/net; do
+	like "$(mnt_of "/sys/$p")" ' - sysfs ' "/sys/$p is a clone of a sysfs"
+done
+# what the allowlist leaves out, where the host has it: absent inside
+SYS_OUT="kernel block firmware module bus dev power hypervisor class/block devices/virtual/block"
+SYS_OUT="$SYS_OUT devices/system/memory devices/platform devices/virtual/misc fs/ext4 fs/cgroup/cgroup.procs"
+run $ID "for p in $SYS_OUT; do [ -e /sys/\$p ] || [ -L /sys/\$p ] && echo \"present \$p\"; done; ls -A /sys | tr '\\n' ' '; echo"
+SYS_IN=$OUT
+for p in $SYS_OUT; do
+	if [ ! -e "/sys/$p" ]; then
+		skip "/sys/$p does not exist on this host: its absence is not tested here"
+		continue
+	fi
+	unlike "$SYS_IN" "present $p\$" "/sys/$p (on the host) is out of the sandbox's /sys"
+done
+like "$(printf '%s\n' "$SYS_IN" | tail -n 1)" '^(class|devices|fs| )+$' "the top of /sys holds class, devices and fs only"
+# Docker's mask of the CPUs' thermal throttle counters
+if [ -e /sys/devices/system/cpu/cpu0/thermal_throttle ]; then
+	m=$(mnt_of /sys/devices/system/cpu/cpu0/thermal_throttle)
+	like "$m" ' - tmpfs ' "cpu0's thermal_throttle is an empty tmpfs"
+else
+	skip "no thermal_throttle on this host: its mask is not tested here"
+fi
+
+# --- the host's /usr: bound without an idmap ------------------------------------------------
+if [ -d /usr/bin ] && [ "$(stat -c %u /usr/bin)" = 0 ]; then
+	m=$(mnt_of /usr)
+	unlike "$(printf '%s' "$m" | awk '{ print $6 }')" 'idmapped' "/usr is not an idmapped mount"
+	run $ID 'stat -c %u:%g /usr/bin; touch /usr/bin/.sbd-probe 2>&1; echo "rc=$?"'
+	like "$OUT" '^65534:65534' "host root's /usr/bin is the overflow id's inside, not the sandbox root's ($(printf '%s' "$OUT" | head -n 1))"
+	like "$OUT" 'rc=[1-9]' "and the sandbox's root cannot write there"
+else
+	skip "the host's /usr/bin is not root's: the idmap check needs it"
+fi
 
 run $ID 'echo 0 > /proc/sys/kernel/printk_ratelimit 2>&1; echo "rc=$?"'
 like "$OUT" 'rc=[1-9]' "a write to /proc/sys fails"

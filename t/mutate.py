@@ -42,7 +42,11 @@ def unescape(s):
 
 
 def load(path):
-    """Blocks of `key: value` lines, separated by blank lines; # comments."""
+    """Blocks of `key: value` lines, separated by blank lines; # comments.
+    A block may hold more than one edit: each further `find:` starts one
+    more in the same file, each further `file:` one in another file (a bug
+    whose parts live in two places, or a defence whose two layers must both
+    go for the test to see anything)."""
     muts, cur, lineno = [], {}, 0
     keys = {'name', 'file', 'find', 'replace', 'tests', 'needs', 'why'}
     with open(path) as f:
@@ -63,19 +67,41 @@ def load(path):
                 val = val[1:]
             if key == 'name' and cur:
                 sys.exit(f'{path}:{lineno}: a blank line must end the mutation before {val}')
-            cur[key] = val
             cur.setdefault('line', lineno)
+            edits = cur.setdefault('edits', [])
+            if key == 'file':
+                edits.append({'file': val})
+            elif key == 'find':
+                if not edits:
+                    sys.exit(f'{path}:{lineno}: find before file')
+                if 'find' in edits[-1]:
+                    edits.append({'file': edits[-1]['file']})
+                edits[-1]['find'] = unescape(val)
+            elif key == 'replace':
+                if not edits or 'find' not in edits[-1] or 'replace' in edits[-1]:
+                    sys.exit(f'{path}:{lineno}: replace without its find')
+                edits[-1]['replace'] = unescape(val)
+            elif key in cur:
+                sys.exit(f'{path}:{lineno}: a second {key}')
+            else:
+                cur[key] = val
     if cur:
         muts.append(cur)
     names = set()
     for m in muts:
-        for k in ('name', 'file', 'find', 'replace', 'tests'):
+        for k in ('name', 'tests'):
             if k not in m:
                 sys.exit(f'{path}:{m["line"]}: mutation without {k}')
+        if not m.get('edits'):
+            sys.exit(f'{path}:{m["line"]}: mutation without file')
+        for e in m['edits']:
+            for k in ('find', 'replace'):
+                if k not in e:
+                    sys.exit(f'{path}:{m["line"]}: an edit of {e["file"]} without {k}')
         if m['name'] in names:
             sys.exit(f'{path}:{m["line"]}: duplicate name {m["name"]}')
         names.add(m['name'])
-        m['find'], m['replace'] = unescape(m['find']), unescape(m['replace'])
+        m['file'] = m['edits'][0]['file']
         m['tests'] = m['tests'].split()
     return muts
 
@@ -117,8 +143,12 @@ def sync_tree(src):
 
 
 def build(bdir, targets, log):
+    """all first, then the unit tests: in one make, with -j, both would
+    build libsandbox.a at once (all recurses) and step on each other."""
     jobs = str(os.cpu_count() or 1)
-    return sh(['make', '-C', bdir, '-s', '-j' + jobs] + targets, log) == 0
+    groups = [['all']] if 'all' in targets else []
+    groups.append([t for t in targets if t != 'all'])
+    return all(sh(['make', '-C', bdir, '-s', '-j' + jobs] + g, log) == 0 for g in groups if g)
 
 
 def run_tests(bdir, tests, log, timeout):
@@ -183,10 +213,15 @@ def main():
     if not os.path.exists(os.path.join(src, 'configure')):
         if sh(['./autogen.sh'], log, cwd=src):
             sys.exit(f'autogen failed: see {log}')
-    if not os.path.exists(os.path.join(bdir, 'Makefile')):
+    # a test build, as ./dev builds it: with the fault-injection hooks (t/0026
+    # skips its killed-create steps without them); an older scratch build
+    # without them is configured again
+    status = os.path.join(bdir, 'config.status')
+    if not os.path.exists(os.path.join(bdir, 'Makefile')) or \
+            '--enable-fault-injection' not in open(status, errors='replace').read():
         os.makedirs(bdir, exist_ok=True)
         if sh([os.path.join(src, 'configure'), '-q', '--prefix=/usr', '--sysconfdir=/etc',
-               '--localstatedir=/var', '--enable-werror'], log, cwd=bdir):
+               '--localstatedir=/var', '--enable-werror', '--enable-fault-injection'], log, cwd=bdir):
             sys.exit(f'configure failed: see {log}')
     print(f'==> scratch tree {src}, build {bdir}, log {log}', flush=True)
     # the defence below the router must hold before anything runs mutated
@@ -195,30 +230,39 @@ def main():
 
     killed, survived, skipped, broken = [], [], [], []
     for m in muts:
-        path = os.path.join(src, m['file'])
         need = m.get('needs')
         if need and not os.path.exists(need):
             skipped.append(m['name'])
             print(f'SKIP      {m["name"]}: {need} does not exist on this host', flush=True)
             continue
-        try:
-            with open(path) as f:
-                orig = f.read()
-        except FileNotFoundError:
+        # each file's text before and after its edits, every find checked
+        # against the text it applies to
+        origs, mutated, stale = {}, {}, None
+        for e in m['edits']:
+            path = os.path.join(src, e['file'])
+            if path not in origs:
+                try:
+                    with open(path) as f:
+                        origs[path] = mutated[path] = f.read()
+                except FileNotFoundError:
+                    stale = f'no file {e["file"]}'
+                    break
+            n = mutated[path].count(e['find'])
+            if n != 1:
+                stale = f'the text to find occurs {n} times in {e["file"]}'
+                break
+            mutated[path] = mutated[path].replace(e['find'], e['replace'])
+        if stale:
             broken.append(m['name'])
-            print(f'STALE     {m["name"]}: no file {m["file"]}', flush=True)
-            continue
-        n = orig.count(m['find'])
-        if n != 1:
-            broken.append(m['name'])
-            print(f'STALE     {m["name"]}: the text to find occurs {n} times in {m["file"]}', flush=True)
+            print(f'STALE     {m["name"]}: {stale}', flush=True)
             continue
         with open(log, 'a') as out:
             out.write(f'\n===== {m["name"]}\n')
         start = time.monotonic()
         try:
-            with open(path, 'w') as f:
-                f.write(orig.replace(m['find'], m['replace']))
+            for path, text in mutated.items():
+                with open(path, 'w') as f:
+                    f.write(text)
             result = run_tests(bdir, m['tests'], log, args.timeout) \
                 if build(bdir, targets_for(m['tests']), log) else 'nobuild'
             if result in ('failed', 'timeout'):
@@ -231,8 +275,9 @@ def main():
                 broken.append(m['name'])
                 verdict = 'NOBUILD  ' if result == 'nobuild' else 'NOTRUN   '
         finally:
-            with open(path, 'w') as f:
-                f.write(orig)
+            for path, text in origs.items():
+                with open(path, 'w') as f:
+                    f.write(text)
         print(f'{verdict} {m["name"]} ({" ".join(m["tests"])}, {time.monotonic() - start:.0f}s)', flush=True)
     # leave the scratch build matching the unmutated tree
     build(bdir, ['all'], log)

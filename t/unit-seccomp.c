@@ -9,7 +9,10 @@
  * Two lists: the table lock-down exports (every name in it must be denied
  * by the loaded program), and this file's own copy of today's table and
  * argument rules (so that a name dropped from lockdown.c is noticed too).
- * A change to the deny list updates both. */
+ * A change to the deny list updates both.  The socket rule is an allow
+ * list: every family 0..255 of socket and socketpair is run, plain, with
+ * high bits (refused: fail closed) and with netlink's every protocol (only
+ * NETLINK_ROUTE passes). */
 #include "config.h"
 
 #include "lockdown.h"
@@ -17,6 +20,7 @@
 
 #include <linux/audit.h>
 #include <linux/filter.h>
+#include <linux/netlink.h>
 #include <linux/seccomp.h>
 #include <sched.h>
 #include <seccomp.h>
@@ -234,6 +238,99 @@ static void denied_by_name(const char *name, const char *why, bool exact)
 	}
 }
 
+/* Today's socket allow list in lockdown.c, copied: a family let through
+ * there, or one taken away, fails here. */
+static bool family_allowed(uint64_t af)
+{
+	return af == AF_UNIX || af == AF_INET || af == AF_INET6 || af == AF_NETLINK;
+}
+
+/* One check per kind of value: the families that answer otherwise than the
+ * allow list says are named in the message. */
+static void family_sweep(const char *call, long nr, const char *kind, uint64_t high, uint64_t proto)
+{
+	char wrong[512] = "";
+	size_t w = 0;
+	uint64_t a[6] = { 0 };
+	int bad = 0;
+
+	for (uint64_t af = 0; af < 256; af++) {
+		bool allow = !high && family_allowed(af);
+		uint32_t r;
+
+		a[0] = af | high;
+		a[1] = SOCK_STREAM;
+		a[2] = af == AF_NETLINK ? NETLINK_ROUTE : proto;
+		r = verdict(NATIVE, nr, a);
+		if (r == (allow ? ALLOW : ERRNO(EAFNOSUPPORT)))
+			continue;
+		bad++;
+		if (w < sizeof wrong - 40)
+			w += (size_t)snprintf(wrong + w, sizeof wrong - w, " %llu:%s",
+					      (unsigned long long)af, action(r));
+	}
+	ok(bad == 0, "%s: families 0..255%s: only unix, inet, inet6 and netlink allowed, "
+	   "the rest EAFNOSUPPORT (wrong:%s)", call, kind, bad ? wrong : " none");
+}
+
+static void socket_rules(const char *call, long nr)
+{
+	static const struct { uint64_t af; const char *name; } refused[] = {
+		{ AF_VSOCK, "AF_VSOCK" }, { AF_PACKET, "AF_PACKET" }, { AF_KEY, "AF_KEY" },
+		{ AF_ALG, "AF_ALG" }, { AF_BLUETOOTH, "AF_BLUETOOTH" }, { 46, "46 (AF_MAX today)" },
+		{ 0xFFFFFFFFULL, "0xFFFFFFFF" }, { 0x7FFFFFFFULL, "0x7FFFFFFF" },
+	};
+	static const struct { uint64_t af; const char *name; } allowed[] = {
+		{ AF_UNIX, "AF_UNIX" }, { AF_INET, "AF_INET" }, { AF_INET6, "AF_INET6" },
+	};
+	uint64_t a[6] = { 0, SOCK_STREAM, 0, 0, 0, 0 };
+	uint32_t r;
+
+	for (size_t i = 0; i < sizeof refused / sizeof *refused; i++) {
+		a[0] = refused[i].af;
+		r = verdict(NATIVE, nr, a);
+		ok(r == ERRNO(EAFNOSUPPORT), "%s(%s) is EAFNOSUPPORT (got %s)", call, refused[i].name, action(r));
+		a[0] = refused[i].af | (1ULL << 32);
+		r = verdict(NATIVE, nr, a);
+		ok(r == ERRNO(EAFNOSUPPORT), "%s(%s | 1<<32) is EAFNOSUPPORT (got %s)", call, refused[i].name,
+		   action(r));
+	}
+	for (size_t i = 0; i < sizeof allowed / sizeof *allowed; i++) {
+		a[0] = allowed[i].af;
+		a[2] = 0;
+		r = verdict(NATIVE, nr, a);
+		ok(r == ALLOW, "%s(%s) is allowed (got %s)", call, allowed[i].name, action(r));
+		a[2] = ~0ULL;	/* the filter looks at no protocol but netlink's */
+		r = verdict(NATIVE, nr, a);
+		ok(r == ALLOW, "%s(%s, protocol ~0) is allowed (got %s)", call, allowed[i].name, action(r));
+		/* 64-bit comparisons fail closed: what a high bit hides is refused */
+		a[0] = allowed[i].af | (1ULL << 32);
+		a[2] = 0;
+		r = verdict(NATIVE, nr, a);
+		ok(r == ERRNO(EAFNOSUPPORT), "%s(%s | 1<<32) is EAFNOSUPPORT (got %s)", call, allowed[i].name,
+		   action(r));
+	}
+	/* netlink: rtnetlink only, its protocol compared on all 64 bits */
+	a[0] = AF_NETLINK;
+	for (uint64_t p = 0; p < 32; p++) {
+		a[2] = p;
+		r = verdict(NATIVE, nr, a);
+		ok(r == (p == NETLINK_ROUTE ? ALLOW : ERRNO(EAFNOSUPPORT)), "%s(AF_NETLINK, protocol %llu) is %s (got %s)",
+		   call, (unsigned long long)p, p == NETLINK_ROUTE ? "allowed" : "EAFNOSUPPORT", action(r));
+	}
+	a[2] = NETLINK_ROUTE | (1ULL << 32);
+	r = verdict(NATIVE, nr, a);
+	ok(r == ERRNO(EAFNOSUPPORT), "%s(AF_NETLINK, NETLINK_ROUTE | 1<<32) is EAFNOSUPPORT (got %s)", call, action(r));
+	a[0] = AF_NETLINK | (1ULL << 32);
+	a[2] = NETLINK_ROUTE;
+	r = verdict(NATIVE, nr, a);
+	ok(r == ERRNO(EAFNOSUPPORT), "%s(AF_NETLINK | 1<<32, NETLINK_ROUTE) is EAFNOSUPPORT (got %s)", call, action(r));
+	family_sweep(call, nr, "", 0, 0);
+	family_sweep(call, nr, " with protocol ~0 (netlink: NETLINK_ROUTE)", 0, ~0ULL);
+	family_sweep(call, nr, " | 1<<32", 1ULL << 32, 0);
+	family_sweep(call, nr, " | 1<<63", 1ULL << 63, 0);
+}
+
 static void args_rules(void)
 {
 	uint64_t a[6] = { 0 };
@@ -319,5 +416,7 @@ int main(void)
 	for (size_t i = 0; i < sizeof expected_denied / sizeof *expected_denied; i++)
 		denied_by_name(expected_denied[i], "expected", true);
 	args_rules();
+	socket_rules("socket", __NR_socket);
+	socket_rules("socketpair", __NR_socketpair);
 	return done_testing();
 }
