@@ -16,7 +16,7 @@
 . "${TOP_SRCDIR:-$(dirname "$0")/..}/t/lib.sh"
 
 # the settings, rewritten and re-read at SIGHUP (sbd_start makes T_DIR)
-T_CONF=$(mktemp /tmp/sbd-t23-conf.XXXXXX) || bail "mktemp"
+T_CONF=$(mktemp /tmp/sbd-t28-conf.XXXXXX) || bail "mktemp"
 printf '# no settings: the defaults, no tokens\n' >"$T_CONF"
 sbd_start --config "$T_CONF"
 trap 'rm -f "$T_CONF"; sbd_cleanup' EXIT
