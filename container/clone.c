@@ -234,6 +234,10 @@ void sb_clone_child(int sock, int brk, const char *dir, const char *url_branch, 
 			fail(ENOSPC, msg);
 		if (e && e->klass != GIT_ERROR_NET && (e0 == EIO || strstr(msg, strerror(EIO))))
 			fail(EIO, msg);
+		/* a disk that went read-only: the worker tells the sandbox's own
+		 * read-only mount (403) from a failed disk (507) */
+		if (e && e->klass != GIT_ERROR_NET && (e0 == EROFS || strstr(msg, strerror(EROFS))))
+			fail(EROFS, msg);
 		fail(ECONNABORTED, msg);
 	}
 	git_repository_free(repo);

@@ -73,6 +73,11 @@ static int run_mke2fs(int imgfd, uid_t owner, struct sb_err *err)
 	return 0;
 }
 
+long long disk_image_host_bytes(long long bytes, bool prealloc)
+{
+	return prealloc ? bytes : (2LL << 20) + bytes / 16384;
+}
+
 /* Take the image's blocks on the host now (a preallocated image: the file
  * system inside never meets a full host), or only its size (sparse). */
 static int size_image(int fd, long long bytes, bool prealloc, struct sb_err *err)

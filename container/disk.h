@@ -21,6 +21,11 @@ int disk_image_ensure(int sbdirfd, long long bytes, uid_t owner, int sparesfd, b
  * not wait for mke2fs (about 10 ms).  How many of a size there are; make
  * one more; remove half-made ones (at start, when no maker runs). */
 int disk_spare_count(int sparesfd, long long bytes);
+/* Host bytes a new disk image of `bytes` takes at once: all of it when
+ * preallocated, else what mke2fs writes (superblocks, group descriptors,
+ * bitmaps, the journal's first blocks: ~2.2 MiB for 4 GiB, ~4.7 MiB for
+ * 64 GiB measured), rounded up. */
+long long disk_image_host_bytes(long long bytes, bool prealloc);
 int disk_spare_make(int sparesfd, long long bytes, bool prealloc, struct sb_err *err);
 void disk_spare_sweep(int sparesfd);
 

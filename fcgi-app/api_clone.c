@@ -349,7 +349,10 @@ void api_clone(struct app *app, struct http_req *req, const char *id)
 	}
 	if (run_clone(req->conf, &u, ctl, brk, &pg, &info, &err) < 0 ||
 	    sandbox_file_end(ctl, 10000, &err) < 0) {
-		int st = err.status ? err.status : 500;
+		int st;
+
+		app_disk_failed(app, &sb, &err);
+		st = err.status ? err.status : 500;
 		/* what failed it was our policy refusing the caller's URL, not
 		 * the remote side: 403, and our own words for it */
 		if (st == 502 && pg.refused[0]) {

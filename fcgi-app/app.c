@@ -332,8 +332,9 @@ static int create_new(struct app *app, const char *id, const struct sb_record *w
 		/* the disk size is fixed at creation: record the default too */
 		if (!sb->rec.disk_mb)
 			sb->rec.disk_mb = app->conf->disk_mb;
-		/* room on the host first (a preallocated disk takes its size) */
-		if (app_host_room(app->conf, app->conf->disk_prealloc ? (long long)sb->rec.disk_mb << 20 : 0,
+		/* room on the host first: what making its disk takes at once */
+		if (app_host_room(app->conf, disk_image_host_bytes((long long)sb->rec.disk_mb << 20,
+								   app->conf->disk_prealloc),
 				  "a create", err) < 0 ||
 		    publish_dirs(app, id, err) < 0)
 			return -1;

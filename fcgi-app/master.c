@@ -295,7 +295,7 @@ static int fill_disks(const struct conf *c, struct sb_err *err)
 		return sb_syserr(err, "open %s", path);
 	while (disk_spare_count(fd, bytes) < c->spare_disks) {
 		/* spares never eat the host's reserve: none is made then */
-		if (app_host_room(c, c->disk_prealloc ? bytes : 0, "a spare disk", NULL) < 0)
+		if (app_host_room(c, disk_image_host_bytes(bytes, c->disk_prealloc), "a spare disk", NULL) < 0)
 			return 0;
 		if (disk_spare_make(fd, bytes, c->disk_prealloc, err) < 0)
 			return -1;

@@ -73,6 +73,12 @@ fill_host() {	# leave the host file system (nearly) no free block
 	sync -f "$FS/mnt"
 }
 free_host() { rm -f "$FS/mnt/filler" "$FS/mnt/filler2"; sync -f "$FS/mnt"; }
+leave_host() {	# leave_host KIB: fill the host file system up to KIB free
+	local avail
+	avail=$(df -B1 --output=avail "$FS/mnt" | tail -n 1)
+	fallocate -l $((avail - $1 * 1024)) "$FS/mnt/filler"
+	sync -f "$FS/mnt"
+}
 fs_state() { dumpe2fs -h "$DATA/sandboxes/$1/disk.img" 2>/dev/null | sed -n 's/^Filesystem state: *//p'; }
 put() { api PUT "/sandboxes/$1/files/workspace/$2" "" -H "Content-Type: application/octet-stream" --data-binary "$3"; }
 get() { api GET "/sandboxes/$1/files/workspace/$2?raw=1"; }
@@ -192,7 +198,9 @@ is "$(ls -A "$DATA/sandboxes" | grep -c '^\.new')" 0 "no staged create is left b
 # --- sparse disks (the default): the reserve guards the host -------------
 
 sbd_stop
-OPTS=(--disk-mb 48 --spare-disks 0 --disk-reserve-mb 8)
+# a clone is admitted for its byte cap (at most the disk's size): 1 MiB
+# here, so that one still fits the host after its sandboxes' disks grew
+OPTS=(--disk-mb 48 --spare-disks 0 --disk-reserve-mb 8 --clone-max-mb 1)
 sbd_restart
 api POST /sandboxes/s1
 is "$STATUS" 200 "create s1 with a sparse disk"
@@ -220,6 +228,16 @@ is "$STATUS" 507 "  a process start answers 507"
 api POST /sandboxes/s1/clone '{"repoUrl":"https://example.invalid/r.git"}'
 is "$STATUS" 507 "  a clone answers 507"
 like "$(jqr .error)" 'short of disk space' "    $(jqr .error)"
+free_host
+# a create is charged what making its disk writes at once (mke2fs's
+# metadata, about 2 MiB for 48 MiB of disk), not nothing: with the reserve
+# plus 1 MiB free it would go below the reserve
+leave_host $(( (8 + 1) * 1024 ))
+api POST /sandboxes/s2
+is "$STATUS" 507 "  a create with the reserve + 1 MiB free answers 507 (its disk's metadata would eat into the reserve)"
+like "$(jqr .error)" 'a create needs [1-9]' "    $(jqr .error)"
+free_host
+fill_host
 api GET "/sandboxes/s1/files/workspace/keep?raw=1"
 is "$STATUS:$BODY" "200:kept" "  a read still works"
 free_host
@@ -321,6 +339,9 @@ put s4 x.txt "x"
 is "$STATUS" 507 "a write answers 507"
 api POST /sandboxes/s4/processes '{"command":"true"}'
 is "$STATUS" 507 "a process start answers 507"
+like "$(jqr .error)" "sandbox's disk failed" "  $(jqr .error)"
+api POST /sandboxes/s4/clone '{"repoUrl":"https://example.invalid/r.git"}'
+is "$STATUS" 507 "a clone answers 507 (its directory cannot be made on the failed disk), not 502"
 like "$(jqr .error)" "sandbox's disk failed" "  $(jqr .error)"
 
 # --- kill -9 of the master ------------------------------------------------
