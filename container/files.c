@@ -101,6 +101,17 @@ static int next(int ctl, struct sb_msg *m, void *payload, size_t len, int timeou
 	return 0;
 }
 
+/* The operation's child was killed by a signal: it runs inside the
+ * sandbox, where the sandbox's own processes (its root may kill any of
+ * them) and its memory limit can end it.  That is the sandbox's doing, a
+ * conflict to retry, not a fault of ours. */
+static int killed_in_sandbox(int status, struct sb_err *err)
+{
+	return sb_fail(err, 409, EINTR, "the operation's process was killed inside the sandbox "
+		       "(signal %d: by one of its processes, or its memory limit); retry",
+		       WTERMSIG(status));
+}
+
 int sandbox_file_reply(int ctl, struct sb_file_info *info, int timeout_ms, struct sb_err *err)
 {
 	char text[256];
@@ -123,6 +134,8 @@ int sandbox_file_reply(int ctl, struct sb_file_info *info, int timeout_ms, struc
 			err->errnum = m.val;
 		return -1;
 	}
+	if (m.type == SB_MSG_EXITED && WIFSIGNALED(m.val))
+		return killed_in_sandbox(m.val, err);
 	if (m.type == SB_MSG_EXITED)
 		return sb_fail(err, 500, EPIPE, "file operation ended without an answer");
 	return sb_fail(err, 500, EPROTO, "unexpected answer from the sandbox");
@@ -136,6 +149,8 @@ int sandbox_file_end(int ctl, int timeout_ms, struct sb_err *err)
 		return -1;
 	if (m.type == SB_MSG_EXITED && WIFEXITED(m.val) && WEXITSTATUS(m.val) == SB_FILE_EXIT_CHANGED)
 		return sb_fail(err, 409, EAGAIN, "the file changed (shrank) while it was read; retry");
+	if (m.type == SB_MSG_EXITED && WIFSIGNALED(m.val))
+		return killed_in_sandbox(m.val, err);
 	if (m.type != SB_MSG_EXITED || !WIFEXITED(m.val) || WEXITSTATUS(m.val) != 0)
 		return sb_fail(err, 500, EIO, "file operation failed in the sandbox");
 	return 0;

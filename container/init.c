@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
@@ -27,6 +28,7 @@
 struct conn {
 	int fd;
 	pid_t child;	/* 0: none, >0 running, <0 reaped */
+	char *leftover;	/* a clone's sibling directory, removed if it is killed */
 };
 
 static struct conn conns[MAX_CONN];
@@ -168,6 +170,28 @@ static void handle_exec(struct conn *c, const struct sb_msg *m, size_t len, int 
 	reply(c->fd, SB_MSG_STARTED, pid, NULL);
 }
 
+/* A clone works in a sibling of its directory ("url\nbranch\nsibling"),
+ * renamed into place at the end; the one a killed clone leaves is ours to
+ * remove (the worker that asked may be gone). */
+static char *clone_sibling(const char *path2)
+{
+	const char *nl = strchr(path2, '\n');
+
+	nl = nl ? strchr(nl + 1, '\n') : NULL;
+	return nl && nl[1] == '/' ? strdup(nl + 1) : NULL;
+}
+
+/* Remove a dead clone's sibling in a child of ours, as the sandbox. */
+static void remove_clone_leftover(const char *dir)
+{
+	if (fork() == 0) {
+		reset_signals();
+		sb_close_fds_from(3);
+		sb_remove_tree(dir);
+		_exit(0);
+	}
+}
+
 /* A file operation: a child does it inside the sandbox (fileops.c). */
 static void handle_file(struct conn *c, size_t len, int *fds, int nfds)
 {
@@ -205,6 +229,8 @@ static void handle_file(struct conn *c, size_t len, int *fds, int nfds)
 		return;
 	}
 	c->child = pid;
+	if (rq.op == SB_FILE_CLONE)
+		c->leftover = clone_sibling(rq.path2_len ? paths + rq.path_len : "");
 }
 
 static void reap(void);
@@ -324,6 +350,9 @@ static void reap(void)
 			if (conns[i].child != pid)
 				continue;
 			conns[i].child = -1;
+			/* a clone killed in the sandbox could not remove its sibling */
+			if (WIFSIGNALED(status) && conns[i].leftover)
+				remove_clone_leftover(conns[i].leftover);
 			if (conns[i].fd >= 0) {
 				struct sb_msg m = { .type = SB_MSG_EXITED, .val = status };
 				struct sb_exit_info x = {
@@ -349,7 +378,16 @@ static void drop_closed(void)
 			if (c->child > 0) {
 				kill(-c->child, SIGKILL);
 				kill(c->child, SIGKILL);
+				/* a dead clone writes no more: then its sibling goes */
+				if (c->leftover) {
+					int status;
+
+					while (waitpid(c->child, &status, 0) < 0 && errno == EINTR)
+						;
+					remove_clone_leftover(c->leftover);
+				}
 			}
+			free(c->leftover);
 			continue;
 		}
 		conns[j++] = *c;

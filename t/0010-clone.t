@@ -297,6 +297,51 @@ if [ -n "$TARPIT_PORT" ]; then
 	# the service still clones afterwards
 	clone clone-a "{\"repoUrl\":\"$GURL/demo.git\",\"directory\":\"after-timeout\"}"
 	is "$STATUS" 200 "a clone after the timed-out one answers 200"
+	# a clone killed while it waits on the silent server leaves no sibling
+	# directory behind, whether its process in the sandbox is killed (the
+	# sandbox's root may; the answer is then 409, not 500) or the worker
+	# that asked is (kill -9): the init removes it, as the sandbox
+	for victim in clone worker; do
+		curl -s -o "$T_DIR/orphan.body" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+			--data-binary "{\"repoUrl\":\"git://127.0.0.1:$TARPIT_PORT/orphan.git\"}" \
+			"$BASE/sandboxes/clone-a/clone" >"$T_DIR/orphan.status" &
+		CURL_PID=$!
+		PID=
+		for _ in $(seq 1 100); do	# the clone's process holds the connection
+			PID=$(ss -Htnp state established dst "127.0.0.1:$TARPIT_PORT" 2>/dev/null |
+				grep -o 'pid=[0-9]*' | cut -d= -f2 | head -n 1)
+			[ -n "$PID" ] && break
+			sleep 0.05
+		done
+		if [ "$victim" = worker ]; then
+			# the one worker not waiting in accept(2) (43) or accept4 (288):
+			# the clone's is the only request in flight
+			PID=$(for p in $(sbd_workers); do
+				read -r nr _ <"/proc/$p/syscall" 2>/dev/null
+				[ "$nr" != 43 ] && [ "$nr" != 288 ] && echo "$p"
+			done)
+		fi
+		ok $([ -n "$PID" ] && [ "$PID" = "${PID%% *}" ]; echo $?) \
+			"$victim: a clone waits on the silent server ($victim pid $PID)"
+		sh_in clone-a 'ls -A /workspace | grep -c "^orphan\.sandboxd-clone-"'
+		is "$OUT" 1 "  its sibling directory exists in /workspace"
+		[ -n "$PID" ] && kill -KILL "$PID"
+		wait "$CURL_PID" 2>/dev/null
+		[ "$victim" = clone ] && is "$(cat "$T_DIR/orphan.status")" 409 \
+			"  the clone killed in the sandbox answers 409: $(cat "$T_DIR/orphan.body")"
+		for _ in $(seq 1 50); do
+			sh_in clone-a 'ls -A /workspace | grep -c "^orphan\.sandboxd-clone-"'
+			[ "$OUT" = 0 ] && break
+			sleep 0.1
+		done
+		is "$OUT" 0 "  after kill -9 of the $victim the sibling directory is removed"
+		for _ in $(seq 1 50); do
+			LEFT=$(for p in $(sandbox_pids clone-a); do cat "/proc/$p/comm" 2>/dev/null; done | sort | tr '\n' ' ')
+			[ "$LEFT" = "sandbox-init " ] && break
+			sleep 0.1
+		done
+		is "$LEFT" "sandbox-init " "  and no clone process is left"
+	done
 else
 	echo "ok $((T_N += 1)) # SKIP no python3 for a silent server"
 fi
