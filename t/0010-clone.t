@@ -44,6 +44,16 @@ is_refused() {
 	ok $? "$* -> JSON error, success false" || diag "body: $(printf '%s' "$BODY" | head -c 300)"
 }
 
+# init_left ID: wait (at most 5 s) until only the init runs in the sandbox;
+# LEFT: the comm names of what runs there, sorted
+init_left() {
+	for _ in $(seq 1 50); do
+		LEFT=$(for p in $(sandbox_pids "$1"); do cat "/proc/$p/comm" 2>/dev/null; done | sort | tr '\n' ' ')
+		[ "$LEFT" = "sandbox-init " ] && return
+		sleep 0.1
+	done
+}
+
 # clone ID JSON: POST the clone, timing it (ELAPSED_MS)
 clone() {
 	local t0=$(date +%s%N)
@@ -280,11 +290,7 @@ if [ -n "$TARPIT_PORT" ]; then
 	ok $? "it answers after about $CLONE_TIMEOUT s (${ELAPSED_MS} ms)"
 	# the clone is stopped: nothing but the init left in the sandbox, and
 	# its connection to the silent server closed
-	for _ in $(seq 1 50); do
-		LEFT=$(for p in $(sandbox_pids clone-a); do cat "/proc/$p/comm" 2>/dev/null; done | sort | tr '\n' ' ')
-		[ "$LEFT" = "sandbox-init " ] && break
-		sleep 0.1
-	done
+	init_left clone-a
 	is "$LEFT" "sandbox-init " "no clone process is left in the sandbox after the timeout"
 	is "$(ss -Htn state established dst "127.0.0.1:$TARPIT_PORT" 2>/dev/null)" "" \
 		"no established connection to the silent server is left"
@@ -335,11 +341,7 @@ if [ -n "$TARPIT_PORT" ]; then
 			sleep 0.1
 		done
 		is "$OUT" 0 "  after kill -9 of the $victim the sibling directory is removed"
-		for _ in $(seq 1 50); do
-			LEFT=$(for p in $(sandbox_pids clone-a); do cat "/proc/$p/comm" 2>/dev/null; done | sort | tr '\n' ' ')
-			[ "$LEFT" = "sandbox-init " ] && break
-			sleep 0.1
-		done
+		init_left clone-a
 		is "$LEFT" "sandbox-init " "  and no clone process is left"
 	done
 else

@@ -7,6 +7,7 @@
 
 #include "cgroup.h"
 #include "tap.h"
+#include "faketree.h"
 
 #include <fcntl.h>
 #include <linux/sched.h>
@@ -19,19 +20,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static char root[64];
-
-static const char *slurp(const char *rel)
-{
-	static char buf[4096];
-	char path[512];
-
-	snprintf(path, sizeof path, "%s/%s", root, rel);
-	if (sb_read_file_at(AT_FDCWD, path, buf, sizeof buf) < 0)
-		return NULL;
-	return buf;
-}
-
 static const char *slurp_at(int dirfd, const char *rel)
 {
 	static char buf[4096];
@@ -39,19 +27,6 @@ static const char *slurp_at(int dirfd, const char *rel)
 	if (sb_read_file_at(dirfd, rel, buf, sizeof buf) < 0)
 		return NULL;
 	return buf;
-}
-
-static void put(const char *rel, const char *text)
-{
-	char path[512];
-	FILE *f;
-
-	snprintf(path, sizeof path, "%s/%s", root, rel);
-	f = fopen(path, "w");
-	if (f) {
-		fputs(text, f);
-		fclose(f);
-	}
 }
 
 static void make_root(const char *const *dirs)

@@ -14,6 +14,7 @@
 #include "store.h"
 #include "warm.h"
 #include "tap.h"
+#include "faketree.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -23,7 +24,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static char root[64];
 static char longname[SB_NAME_MAX + 2];
 
 static const char *hostile[] = {
@@ -74,30 +74,6 @@ static bool exists(const char *rel)
 
 	snprintf(path, sizeof path, "%s/%s", root, rel);
 	return access(path, F_OK) == 0;
-}
-
-static const char *slurp(const char *rel)
-{
-	static char buf[4096];
-	char path[512];
-
-	snprintf(path, sizeof path, "%s/%s", root, rel);
-	if (sb_read_file_at(AT_FDCWD, path, buf, sizeof buf) < 0)
-		return NULL;
-	return buf;
-}
-
-static void put(const char *rel, const char *text)
-{
-	char path[512];
-	FILE *f;
-
-	snprintf(path, sizeof path, "%s/%s", root, rel);
-	f = fopen(path, "w");
-	if (f) {
-		fputs(text, f);
-		fclose(f);
-	}
 }
 
 static void mk(const char *rel)
