@@ -93,7 +93,7 @@ static int remove_empty(struct app *app, const char *name)
 
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -1;
-	dfd = dup(fd);
+	dfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
 	d = dfd >= 0 ? fdopendir(dfd) : NULL;
 	if (!d)
 		return -1;
