@@ -388,9 +388,23 @@ static void end_old_dns(const struct conf *c)
 		kill(pid, SIGKILL);
 }
 
-int net_start(const struct conf *c, struct sb_err *err)
+int net_table_load(const struct conf *c, struct sb_err *err)
 {
 	struct text t = { 0 };
+	int r;
+
+	ruleset(c, &t);
+	if (t.oom) {
+		free(t.buf);
+		return sb_fail(err, 500, ENOMEM, "nft: out of memory");
+	}
+	r = nft_run(t.buf, err);
+	free(t.buf);
+	return r;
+}
+
+int net_start(const struct conf *c, struct sb_err *err)
+{
 	struct mnl_socket *nl;
 	uint32_t res = net_resolver(c);
 	int r;
@@ -413,14 +427,7 @@ int net_start(const struct conf *c, struct sb_err *err)
 		sb_err_prefix(err, "the resolver's address on lo: ");
 		return -1;
 	}
-	ruleset(c, &t);
-	if (t.oom) {
-		free(t.buf);
-		return sb_fail(err, 500, ENOMEM, "nft: out of memory");
-	}
-	r = nft_run(t.buf, err);
-	free(t.buf);
-	if (r < 0)
+	if (net_table_load(c, err) < 0)
 		return -1;
 	end_old_dns(c);
 	return 0;

@@ -107,15 +107,55 @@ like "$(jqr .data.stdout)" 'rc=[1-9]' "nor change its routes"
 
 # --- spoofed sources are dropped ---------------------------------------------------------------
 # as host root inside a's namespace (what the sandbox cannot do): a second
-# address, another sandbox's and a public one, as the source
-for spoof in "$B_ADDR" 198.19.0.99 10.89.0.200; do
+# address on eth0, another sandbox's, a public one or an unused one of the
+# pool, as the source of a UDP datagram to the stand-in (which logs what
+# arrives, masqueraded or not)
+udp_from() {	# udp_from ID SRC: one datagram to the stand-in's UDP 9999 from SRC
+	in_sandbox_netns "$1" python3 -c "import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('$2', 0)); s.sendto(b'x', ('$NET_PUBLIC', 9999))"
+}
+udp_seen() { grep -c "^udp:9999 " "$NET_DIR/conn.log"; }
+udp_wait() {	# udp_wait N: until N datagrams were logged (at most 3 s)
+	for _ in $(seq 1 60); do [ "$(udp_seen)" -ge "$1" ] && return; sleep 0.05; done
+}
+n0=$(udp_seen)
+udp_from a "$A_ADDR"
+udp_wait $((n0 + 1))
+is "$(udp_seen)" $((n0 + 1)) "a datagram from a's own address arrives (the control)"
+is "$(tail -n 1 "$NET_DIR/conn.log")" "udp:9999 $NET_UPLINK" "masqueraded"
+for spoof in "$B_ADDR" 198.19.0.99 10.89.0.200 10.89.0.0; do
 	in_sandbox_netns a ip addr add "$spoof/32" dev eth0
-	before=$(conns " $spoof\$")
-	out=$(in_sandbox_netns a curl -s -m 3 --interface "$spoof" "http://$NET_PUBLIC/ip"; echo " rc=$?")
-	like "$out" 'rc=(7|28)' "a packet from a with the spoofed source $spoof goes nowhere"
-	is "$(conns " $spoof\$")" "$before" "the stand-in saw no connection from $spoof"
+	n0=$(udp_seen)
+	udp_from a "$spoof"
+	udp_from a "$A_ADDR"	# a marker: once it arrived, the spoofed one would have
+	udp_wait $((n0 + 1))
+	is "$(udp_seen)" $((n0 + 1)) "a datagram from a with the spoofed source $spoof is dropped (only the marker arrived)"
 	in_sandbox_netns a ip addr del "$spoof/32" dev eth0
 done
+
+# --- the per-sandbox policy sets (filled by the API through net_policy_set;
+# set here with nft, as the table's contract) -----------------------------------------
+TBL=sandboxd_${INSTANCE//-/_}
+get_ok() {	# get_ok ID URL: "200" when the sandbox fetched it
+	exec_in "$1" "curl -s -m 20 -o /dev/null -w %{http_code} $2; echo \" rc=\$?\""
+	jqr .data.stdout
+}
+nft add element inet "$TBL" mode_none "{ $A_ADDR }"
+refused a "$NET_PUBLIC" 80 "mode none: a public address"
+is "$(get_ok b "http://$NET_PUBLIC/")" "200 rc=0" "the neighbour b is untouched by a's none"
+nft delete element inet "$TBL" mode_none "{ $A_ADDR }"
+nft add element inet "$TBL" mode_allowlist "{ $A_ADDR }"
+nft add element inet "$TBL" allow4 "{ $A_ADDR . $NET_PUBLIC/32, $A_ADDR . 169.254.169.254/32 }"
+is "$(get_ok a "http://$NET_PUBLIC/")" "200 rc=0" "allowlist: a listed address is reached"
+refused a 198.19.0.53 80 "allowlist: an address not listed"
+refused a 169.254.169.254 80 "allowlist: a listed metadata address stays refused (the platform set wins)"
+is "$(get_ok b "http://198.19.0.53/")" "200 rc=0" "the neighbour b is untouched by a's allowlist"
+nft delete element inet "$TBL" mode_allowlist "{ $A_ADDR }"
+nft add element inet "$TBL" deny4 "{ $A_ADDR . 198.19.0.0/24 }"
+refused a "$NET_PUBLIC" 80 "deny: a denied range, in public mode"
+is "$(get_ok b "http://$NET_PUBLIC/")" "200 rc=0" "the neighbour b is untouched by a's deny"
+nft delete element inet "$TBL" deny4 "{ $A_ADDR . 198.19.0.0/24 }"
+nft delete element inet "$TBL" allow4 "{ $A_ADDR . $NET_PUBLIC/32, $A_ADDR . 169.254.169.254/32 }"
+is "$(get_ok a "http://$NET_PUBLIC/")" "200 rc=0" "a is public again once its elements are gone"
 
 # --- an address for life ----------------------------------------------------------------------
 api DELETE /sandboxes/a
