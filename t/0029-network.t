@@ -32,6 +32,7 @@ B_ADDR=$(src_of b)
 like "$A_ADDR" '^10\.89\.[0-9]+\.[0-9]*[13579]$' "a has an odd address of the default pool ($A_ADDR)"
 like "$B_ADDR" '^10\.89\.[0-9]+\.[0-9]*[13579]$' "b has one too ($B_ADDR)"
 isnt "$A_ADDR" "$B_ADDR" "a and b have addresses of their own"
+GW=$(printf '%s' "$A_ADDR" | awk -F. '{ print $1"."$2"."$3"."($4-1) }')	# the host end of a's link
 
 # --- public egress ------------------------------------------------------------------
 exec_in a "curl -s -m 10 http://$NET_PUBLIC/ip"
@@ -72,7 +73,6 @@ refused a "$NET_PUBLIC" 25 "SMTP (TCP 25), even where egress is allowed"
 refused a "$NET_UPLINK" 8080 "the host's own uplink address"
 refused a 127.0.0.1 8080 "the sandbox's own loopback (nothing there: the host's is another)"
 refused a 10.89.255.254 8080 "the resolver's address, other than DNS"
-GW=$(printf '%s' "$A_ADDR" | awk -F. '{ print $1"."$2"."$3"."($4-1) }')
 refused a "$GW" 8080 "the host end of its own link"
 
 # another sandbox: b serves on 8080, a may not reach it
@@ -86,6 +86,42 @@ done
 is "$(jqr .data.stdout)" 200 "b's server answers inside b"
 exec_in a "curl -s -m 20 -o /dev/null http://$B_ADDR:8080/; echo rc=\$?"
 is "$(jqr .data.stdout)" "rc=7" "another sandbox: a cannot reach b's server ($B_ADDR:8080)"
+
+# ping (an ICMP echo socket: the sandbox's ping_group_range allows it) and UDP
+PING='import socket, sys
+try:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_ICMP); s.settimeout(5)
+    s.setsockopt(socket.IPPROTO_IP, 11, 1)	# IP_RECVERR: an ICMP error fails the recv
+except PermissionError:
+    print("no-ping-socket"); sys.exit(0)
+s.sendto(b"\x08\x00\x00\x00\x00\x01\x00\x01sbd", (sys.argv[1], 0))
+try:
+    print("reply" if s.recv(64)[0] == 0 else "other")
+except socket.timeout:
+    print("timeout")
+except OSError as e:
+    print("refused" if e.errno else "error")'
+ping_from() { exec_in "$1" "python3 -c '$PING' $2"; jqr .data.stdout; [ -n "$(jqr .data.stderr)" ] && diag "$(jqr .data.stderr)"; }
+if [ "$(ping_from a "$NET_PUBLIC")" = no-ping-socket ]; then
+	# ping_group_range holds host gids up to 2^31-1 only; this run's uid
+	# window (t/lib.sh picks one at random) lies above
+	diag "no ICMP echo socket for host gid $UID_BASE (above ping_group_range's 2^31-1): ping not tried"
+else
+	is "$(ping_from a "$NET_PUBLIC")" reply "ping of a public address works"
+	is "$(ping_from a "$B_ADDR")" refused "ping of another sandbox is refused (ICMP prohibited)"
+	is "$(ping_from a 169.254.169.254)" refused "ping of the metadata address is refused"
+	is "$(ping_from a "$GW")" refused "ping of the host end is refused"
+fi
+udp_seen() { grep -c "^udp:9999 " "$NET_DIR/conn.log"; }
+udp_wait() {	# udp_wait N: until N datagrams were logged (at most 3 s)
+	for _ in $(seq 1 60); do [ "$(udp_seen)" -ge "$1" ] && return; sleep 0.05; done
+}
+UDP_TO='import socket, sys; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); [s.sendto(b"x", (h, 9999)) for h in sys.argv[1:]]'
+n0=$(udp_seen)
+exec_in a "python3 -c '$UDP_TO' 10.250.0.1 100.64.0.1 169.254.169.254 $NET_PUBLIC"
+udp_wait $((n0 + 1))
+is "$(udp_seen)" $((n0 + 1)) "UDP: only the datagram to the public address arrived (not those to the private, CGNAT, metadata ones)"
+is "$(tail -n 1 "$NET_DIR/conn.log")" "udp:9999 $NET_UPLINK" "(masqueraded)"
 
 # the host reaches the sandbox's server (what a preview proxy does)
 is "$(curl -s -m 5 "http://$B_ADDR:8080/" -o /dev/null -w '%{http_code}')" 200 \
@@ -112,10 +148,6 @@ like "$(jqr .data.stdout)" 'rc=[1-9]' "nor change its routes"
 # arrives, masqueraded or not)
 udp_from() {	# udp_from ID SRC: one datagram to the stand-in's UDP 9999 from SRC
 	in_sandbox_netns "$1" python3 -c "import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('$2', 0)); s.sendto(b'x', ('$NET_PUBLIC', 9999))"
-}
-udp_seen() { grep -c "^udp:9999 " "$NET_DIR/conn.log"; }
-udp_wait() {	# udp_wait N: until N datagrams were logged (at most 3 s)
-	for _ in $(seq 1 60); do [ "$(udp_seen)" -ge "$1" ] && return; sleep 0.05; done
 }
 n0=$(udp_seen)
 udp_from a "$A_ADDR"
