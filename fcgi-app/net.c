@@ -419,7 +419,7 @@ int net_start(const struct conf *c, struct sb_err *err)
 {
 	struct mnl_socket *nl;
 	uint32_t res = net_resolver(c);
-	int r;
+	int r, e;
 
 	if (!c->network)
 		return 0;
@@ -434,15 +434,16 @@ int net_start(const struct conf *c, struct sb_err *err)
 	if (!nl)
 		return -1;
 	r = nl_addr_add(nl, 1, res, 32, true, err);
+	e = errno;
 	nl_close(nl);
-	if (r < 0 && errno == EEXIST && !own_table(c)) {
+	if (r < 0 && e == EEXIST && !own_table(c)) {
 		char a[INET_ADDRSTRLEN], cidr[32];
 		return sb_fail(err, 500, EEXIST, "the resolver's address %s is on lo already: another "
 			       "instance uses --net-pool %s; give this one a pool of its own",
 			       inet_ntop(AF_INET, &res, a, sizeof a), net_cidr_str(&c->net_pool, cidr, sizeof cidr));
 	}
-	if (r < 0 && errno != EEXIST) {
-		sb_err_prefix(err, "the resolver's address on lo: ");
+	if (r < 0 && e != EEXIST) {
+		sb_err_prefix(err, "the resolver's address on lo");
 		return -1;
 	}
 	sb_err_clear(err);

@@ -217,6 +217,33 @@ exec_in b "curl -s -m 10 http://public.test/ip"
 is "$(jqr .data.stdout)" "$NET_UPLINK" "egress and DNS work after the service restarted"
 refused b 169.254.169.254 80 "after the restart, the metadata address is still refused"
 
+# --- the resolver is supervised; a master killed with -9 is taken over ----------------------
+dns_pid() { cat "$DATA/run/dnsmasq.pid" 2>/dev/null; }
+D1=$(dns_pid)
+kill -KILL "$D1"
+for _ in $(seq 1 100); do [ -n "$(dns_pid)" ] && [ "$(dns_pid)" != "$D1" ] && kill -0 "$(dns_pid)" 2>/dev/null && break; sleep 0.05; done
+isnt "$(dns_pid)" "$D1" "a killed resolver is started again by the master"
+exec_in b "getent hosts public.test"
+like "$(jqr .data.stdout)" "^$NET_PUBLIC " "and names resolve again"
+OLD_MASTER=$(cat "$T_DIR/sandboxd.pid")
+D2=$(dns_pid)
+kill -KILL "$OLD_MASTER"
+for _ in $(seq 1 100); do kill -0 "$OLD_MASTER" 2>/dev/null || break; sleep 0.05; done
+B_INIT=$(init_of b)
+rm -f "$DATA/run/fcgi.sock"
+"$SANDBOXD" --data "$DATA" --instance "$INSTANCE" --workers "${T_WORKERS:-3}" \
+	--uid-base "$UID_BASE" --uid-slots 64 --pidfile "$T_DIR/sandboxd.pid" "${NET_OPTS[@]}" \
+	>>"$T_DIR/sandboxd.log" 2>&1 &
+for _ in $(seq 1 100); do [ -S "$DATA/run/fcgi.sock" ] && curl -s -o /dev/null "$BASE/" && break; sleep 0.05; done
+ok $([ -S "$DATA/run/fcgi.sock" ]; echo $?) "after kill -9 of the master a new one starts over its table and address"
+for _ in $(seq 1 100); do kill -0 "$D2" 2>/dev/null || break; sleep 0.05; done
+ok $(! kill -0 "$D2" 2>/dev/null; echo $?) "the old master's resolver was ended by the new master"
+is "$(pgrep -xc dnsmasq -P "$(cat "$T_DIR/sandboxd.pid")")" 1 "one resolver runs, the new master's"
+is "$(init_of b)" "$B_INIT" "b's init ran on through it"
+exec_in b "curl -s -m 10 http://public.test/ip"
+is "$(jqr .data.stdout)" "$NET_UPLINK" "and b's egress and DNS work without a restart of b"
+refused b 169.254.169.254 80 "the reloaded table refuses the metadata address to b"
+
 # --- a second instance on this host --------------------------------------------------------------
 # the same pool: refused at start, saying why; a pool of its own: it runs
 # beside, with a table of its own, and its stop leaves ours alone
