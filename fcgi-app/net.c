@@ -163,13 +163,22 @@ static void table_name(const struct conf *c, char *buf, size_t len)
 			*p = '_';
 }
 
+/* One context per process: it holds a netlink socket, which a worker
+ * forked from the master must not share with it (or with its siblings:
+ * answers would go to whoever reads first). */
 static struct nft_ctx *nft;
+static pid_t nft_pid;
 
 static int nft_run(const char *cmds, struct sb_err *err)
 {
 	const char *msg;
 
+	if (nft && nft_pid != getpid()) {
+		nft_ctx_free(nft);
+		nft = NULL;
+	}
 	if (!nft) {
+		nft_pid = getpid();
 		nft = nft_ctx_new(NFT_CTX_DEFAULT);
 		if (!nft)
 			return sb_fail(err, 500, ENOMEM, "nft: no context");
@@ -447,7 +456,12 @@ int net_start(const struct conf *c, struct sb_err *err)
 		return -1;
 	}
 	sb_err_clear(err);
-	if (net_table_load(c, err) < 0)
+	r = net_table_load(c, err);
+	/* the workers forked next make contexts of their own */
+	if (nft)
+		nft_ctx_free(nft);
+	nft = NULL;
+	if (r < 0)
 		return -1;
 	end_old_dns(c);
 	return 0;
