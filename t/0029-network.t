@@ -189,6 +189,38 @@ nft delete element inet "$TBL" deny4 "{ $A_ADDR . 198.19.0.0/24 }"
 nft delete element inet "$TBL" allow4 "{ $A_ADDR . $NET_PUBLIC/32, $A_ADDR . 169.254.169.254/32 }"
 is "$(get_ok a "http://$NET_PUBLIC/")" "200 rc=0" "a is public again once its elements are gone"
 
+# --- npm: a package from a registry stand-in (by name, through the resolver), and a tarball ----
+REG=$NET_DIR/registry
+mkdir -p "$REG" "$T_DIR/pkg/sbd-hello"
+printf '{"name": "sbd-hello", "version": "1.0.0", "main": "index.js"}\n' >"$T_DIR/pkg/sbd-hello/package.json"
+printf 'module.exports = () => "hello from the stand-in registry";\n' >"$T_DIR/pkg/sbd-hello/index.js"
+(cd "$T_DIR/pkg/sbd-hello" && npm pack --silent --pack-destination "$REG" >/dev/null 2>&1)
+TGZ=$REG/sbd-hello-1.0.0.tgz
+if [ -f "$TGZ" ]; then
+	SHA1=$(sha1sum "$TGZ" | cut -d' ' -f1)
+	INTEGRITY=sha512-$(openssl dgst -sha512 -binary "$TGZ" | base64 -w0)
+	jq -n --arg s "$SHA1" --arg i "$INTEGRITY" '{name: "sbd-hello", "dist-tags": {latest: "1.0.0"},
+		versions: {"1.0.0": {name: "sbd-hello", version: "1.0.0", main: "index.js",
+		dist: {tarball: "http://public.test:8081/sbd-hello-1.0.0.tgz", shasum: $s, integrity: $i}}}}' >"$REG/sbd-hello"
+	chmod -R a+rX "$REG"
+	nsenter --net="/run/netns/$NET_INET" python3 -m http.server 8081 --bind "$NET_PUBLIC" --directory "$REG" \
+		>>"$NET_DIR/registry.log" 2>&1 &
+	echo $! >"$NET_DIR/registry.pid"
+	for _ in $(seq 1 100); do curl -s -o /dev/null "http://$NET_PUBLIC:8081/sbd-hello" && break; sleep 0.05; done
+	NPM='npm --no-audit --no-fund --no-update-notifier --registry http://public.test:8081/'
+	exec_in a "mkdir -p /workspace/app && cd /workspace/app && npm init -y >/dev/null && $NPM install sbd-hello 2>&1 | tail -n 3 && node -e 'console.log(require(\"sbd-hello\")())'"
+	like "$(jqr .data.stdout)" "hello from the stand-in registry" "npm install of a package by name from a registry stand-in works (DNS, egress, node)"
+	is "$(jqr .data.exitCode)" 0 "(exit 0)"
+	api PUT "/sandboxes/a/files/tmp/sbd-hello-1.0.0.tgz" "" --data-binary "@$TGZ" -H 'Content-Type: application/octet-stream'
+	is "$STATUS" 200 "a package tarball uploaded"
+	exec_in a "mkdir -p /workspace/app2 && cd /workspace/app2 && npm init -y >/dev/null && $NPM install /tmp/sbd-hello-1.0.0.tgz >/dev/null 2>&1 && node -e 'console.log(require(\"sbd-hello\")())'"
+	like "$(jqr .data.stdout)" "hello from the stand-in registry" "npm install of a local tarball works"
+	exec_in a "node --version"
+	diag "node in the host image: $(jqr .data.stdout)"
+else
+	diag "npm pack failed: npm not tried"
+fi
+
 # --- an address for life ----------------------------------------------------------------------
 api DELETE /sandboxes/a
 is "$STATUS" 200 "a stopped"
