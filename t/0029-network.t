@@ -126,6 +126,12 @@ is "$(tail -n 1 "$NET_DIR/conn.log")" "udp:9999 $NET_UPLINK" "(masqueraded)"
 # the host reaches the sandbox's server (what a preview proxy does)
 is "$(curl -s -m 5 "http://$B_ADDR:8080/" -o /dev/null -w '%{http_code}')" 200 \
 	"the host reaches b's server at b's address"
+# nothing from outside does, even with a route to the pool: toward a
+# sandbox only answers pass (the stand-in is given a route for the try)
+ip -n "$NET_INET" route add 10.89.0.0/16 via "$NET_UPLINK"
+out=$(nsenter --net="/run/netns/$NET_INET" curl -s -m 3 -o /dev/null -w '%{http_code}' "http://$B_ADDR:8080/"; echo " rc=$?")
+like "$out" 'rc=(7|28)' "the stand-in internet cannot open a connection to b's server ($out)"
+ip -n "$NET_INET" route del 10.89.0.0/16 via "$NET_UPLINK"
 
 # --- no IPv6 ------------------------------------------------------------------------------
 exec_in a "grep -v ' lo\$' /proc/net/if_inet6 | wc -l"
