@@ -30,32 +30,12 @@ static void reply_err(struct http_req *req, const struct sb_err *err)
 	http_reply_error(req, status, "%s", err->msg);
 }
 
-/* A positive number no larger than max (scaled by `scale`), or 400. */
-static int limit_field(struct http_req *req, struct json_object *lim, const char *name,
-		       double scale, long max, long *out)
+/* Optional body {"image": "host", "limits": {...}}, the limits those of
+ * sb_settings (settings.c). */
+static int parse_create_body(struct http_req *req, struct sb_want *want, bool *has_limits)
 {
-	struct json_object *v;
-	double d;
-
-	if (!json_object_object_get_ex(lim, name, &v) || json_object_is_type(v, json_type_null))
-		return 0;
-	d = json_object_get_double(v);
-	if (!(json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double)) ||
-	    !(d > 0)) {
-		http_reply_error(req, 400, "limits.%s must be a positive number", name);
-		return -1;
-	}
-	d *= scale;
-	/* clamped to the server's maximum, as documented */
-	*out = d > (double)max ? max : d < 1 ? 1 : (long)d;
-	return 0;
-}
-
-/* Optional body {"image": "host", "limits": {"memoryMb", "pids", "cpus"}}. */
-static int parse_create_body(struct http_req *req, struct sb_record *want, bool *has_limits)
-{
-	const struct conf *c = req->conf;
 	struct json_object *o = http_json_body(req), *v;
+	char why[128];
 	int ret = -1;
 
 	memset(want, 0, sizeof *want);
@@ -76,15 +56,12 @@ static int parse_create_body(struct http_req *req, struct sb_record *want, bool 
 			http_reply_error(req, 400, "limits must be an object");
 			goto out;
 		}
-		if (limit_field(req, v, "memoryMb", 1, c->max_memory_mb, &want->memory_mb) < 0 ||
-		    limit_field(req, v, "pids", 1, c->max_pids, &want->pids) < 0 ||
-		    limit_field(req, v, "cpus", 1000, c->max_cpu_millis, &want->cpu_millis) < 0 ||
-		    limit_field(req, v, "diskMb", 1, c->max_disk_mb, &want->disk_mb) < 0)
+		if (sb_limits_parse(v, &req->conf->max_limits, &want->lim, why, sizeof why) < 0) {
+			http_reply_error(req, 400, "%s", why);
 			goto out;
-		if (want->disk_mb && want->disk_mb < 16)
-			want->disk_mb = 16;	/* the smallest ext4 worth making */
+		}
 		/* the disk size is fixed at creation; the rest may change */
-		*has_limits = want->memory_mb || want->pids || want->cpu_millis;
+		*has_limits = sb_limits_change(&want->lim);
 	}
 	ret = 0;
 out:
@@ -96,7 +73,7 @@ void api_sandbox_create(struct app *app, struct http_req *req, const char *id)
 {
 	struct sb_err err = SB_ERR_INIT;
 	struct sandbox_ref sb;
-	struct sb_record want;
+	struct sb_want want;
 	struct json_object *d;
 	bool has_limits;
 	int ctl;
@@ -104,7 +81,7 @@ void api_sandbox_create(struct app *app, struct http_req *req, const char *id)
 	if (parse_create_body(req, &want, &has_limits) < 0)
 		return;
 	if (app_sandbox_get(app, id, true, &want, &sb, &err) < 0 ||
-	    (has_limits && !sb.created && app_sandbox_set_limits(app, &sb, &want, &err) < 0) ||
+	    (has_limits && !sb.created && app_sandbox_set_limits(app, &sb, &want.lim, &err) < 0) ||
 	    (ctl = app_sandbox_connect(app, &sb, &err)) < 0) {
 		sandbox_ref_release(&sb);
 		reply_err(req, &err);
@@ -130,15 +107,10 @@ static struct json_object *iso(int64_t ms)
 
 static struct json_object *limits_json(const struct app *app, const struct sb_record *r)
 {
-	struct json_object *o = json_object_new_object();
-	struct cg_limits lim;
+	struct sb_limits l;
 
-	app_sandbox_limits(app, r, &lim);
-	json_object_object_add(o, "memoryMb", json_object_new_int64(lim.memory_bytes >> 20));
-	json_object_object_add(o, "pids", json_object_new_int64(lim.pids));
-	json_object_object_add(o, "cpus", json_object_new_double(lim.cpu_millis / 1000.0));
-	json_object_object_add(o, "diskMb", json_object_new_int64(r->disk_mb));
-	return o;
+	sb_limits_effective(&r->lim, &app->conf->limits, &l);
+	return sb_limits_json(&l);
 }
 
 static struct json_object *usage_json(struct app *app, const struct sandbox_ref *sb)
@@ -193,7 +165,7 @@ void api_sandbox_status(struct app *app, struct http_req *req, const char *id)
 	json_object_object_add(d, "limits", limits_json(app, &sb.rec));
 	/* false: its file system recorded an error (it is repaired at the
 	 * sandbox's next start) */
-	if (sb.rec.disk_mb > 0 && (health = disk_image_health(sb.dirfd)) >= 0)
+	if (sb.rec.lim.disk_mb > 0 && (health = disk_image_health(sb.dirfd)) >= 0)
 		json_object_object_add(d, "diskHealthy", json_object_new_boolean(health));
 	if (running)
 		json_object_object_add(d, "usage", usage_json(app, &sb));

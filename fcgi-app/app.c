@@ -232,8 +232,8 @@ int app_admit_write(struct app *app, struct sandbox_ref *sb, long long need, con
 	if (app->conf->disk_prealloc)
 		return 0;
 	/* nothing takes more host blocks than the sandbox's disk has */
-	if (sb->rec.disk_mb > 0 && need > (long long)sb->rec.disk_mb << 20)
-		need = (long long)sb->rec.disk_mb << 20;
+	if (sb->rec.lim.disk_mb > 0 && need > (long long)sb->rec.lim.disk_mb << 20)
+		need = (long long)sb->rec.lim.disk_mb << 20;
 	/* ours counted before the check: of two concurrent writes at least
 	 * one sees the other (metrics_writing), so together they cannot
 	 * overrun what each alone would fit in */
@@ -250,7 +250,7 @@ void app_disk_failed(struct app *app, const struct sandbox_ref *sb, struct sb_er
 {
 	char msg[sizeof err->msg];
 
-	if (!err || sb->dirfd < 0 || sb->rec.disk_mb <= 0 || (err->errnum != EIO && err->errnum != EROFS))
+	if (!err || sb->dirfd < 0 || sb->rec.lim.disk_mb <= 0 || (err->errnum != EIO && err->errnum != EROFS))
 		return;
 	/* read-only by the sandbox's choice (a read-only mount of its own)
 	 * stays the client's 403 */
@@ -298,7 +298,7 @@ static void set_aside_orphan(struct app *app, const char *id)
  * none.  Cold, the directory is published whole first and the record is
  * written last: a sandbox exists once its record does, and a create that
  * fails or is killed on the way leaves nothing the next one trips on. */
-static int create_new(struct app *app, const char *id, const struct sb_record *want,
+static int create_new(struct app *app, const char *id, const struct sb_want *want,
 		      struct sandbox_ref *sb, struct sb_err *err)
 {
 	cleanup_close int lock = create_lock(app, err);
@@ -323,17 +323,10 @@ static int create_new(struct app *app, const char *id, const struct sb_record *w
 		if (images_resolve(app->conf, image, sb->rec.image_version,
 				   sizeof sb->rec.image_version, err) < 0)
 			return -1;
-		if (want) {
-			sb->rec.memory_mb = want->memory_mb;
-			sb->rec.pids = want->pids;
-			sb->rec.cpu_millis = want->cpu_millis;
-			sb->rec.disk_mb = want->disk_mb;
-		}
-		/* the disk size is fixed at creation: record the default too */
-		if (!sb->rec.disk_mb)
-			sb->rec.disk_mb = app->conf->disk_mb;
+		/* the disk size is fixed at creation: the default is recorded too */
+		sb_limits_for_create(want ? &want->lim : NULL, &app->conf->limits, &sb->rec.lim);
 		/* room on the host first: what making its disk takes at once */
-		if (app_host_room(app->conf, disk_image_host_bytes((long long)sb->rec.disk_mb << 20,
+		if (app_host_room(app->conf, disk_image_host_bytes((long long)sb->rec.lim.disk_mb << 20,
 								   app->conf->disk_prealloc),
 				  "a create", err) < 0 ||
 		    publish_dirs(app, id, err) < 0)
@@ -350,7 +343,7 @@ static int create_new(struct app *app, const char *id, const struct sb_record *w
 	return sb->dirfd < 0 ? -1 : 0;
 }
 
-int app_sandbox_get(struct app *app, const char *id, bool create, const struct sb_record *want,
+int app_sandbox_get(struct app *app, const char *id, bool create, const struct sb_want *want,
 		    struct sandbox_ref *sb, struct sb_err *err)
 {
 	int found;
@@ -383,23 +376,20 @@ bool app_sandbox_running(const struct sandbox_ref *sb)
 
 void app_sandbox_limits(const struct app *app, const struct sb_record *r, struct cg_limits *lim)
 {
-	const struct conf *c = app->conf;
+	struct sb_limits l;
 
-	lim->memory_bytes = (long long)(r->memory_mb ? r->memory_mb : c->memory_mb) << 20;
-	lim->pids = r->pids ? r->pids : c->pids_max;
-	lim->cpu_millis = r->cpu_millis ? r->cpu_millis : c->cpu_millis;
+	sb_limits_effective(&r->lim, &app->conf->limits, &l);
+	lim->memory_bytes = (long long)l.memory_mb << 20;
+	lim->pids = l.pids;
+	lim->cpu_millis = l.cpu_millis;
 }
 
 static void set_limits(struct sb_record *r, const void *arg)
 {
-	const struct sb_record *w = arg;
-
-	r->memory_mb = w->memory_mb ? w->memory_mb : r->memory_mb;
-	r->pids = w->pids ? w->pids : r->pids;
-	r->cpu_millis = w->cpu_millis ? w->cpu_millis : r->cpu_millis;
+	sb_limits_update(&r->lim, arg);
 }
 
-int app_sandbox_set_limits(struct app *app, struct sandbox_ref *sb, const struct sb_record *want,
+int app_sandbox_set_limits(struct app *app, struct sandbox_ref *sb, const struct sb_limits *want,
 			   struct sb_err *err)
 {
 	struct sb_record r = sb->rec;
@@ -441,8 +431,8 @@ static int start_locked(struct app *app, struct sandbox_ref *sb, struct sb_err *
 	app_sandbox_limits(app, &sb->rec, &lim);
 	if (cg_sandbox_create(&app->cg, sb->id, &lim, err) < 0)
 		return -1;
-	spec.disk = sb->rec.disk_mb > 0;
-	if (spec.disk && disk_image_ensure(sb->dirfd, (long long)sb->rec.disk_mb << 20,
+	spec.disk = sb->rec.lim.disk_mb > 0;
+	if (spec.disk && disk_image_ensure(sb->dirfd, (long long)sb->rec.lim.disk_mb << 20,
 					   sb->rec.uid_base, app->spares_fd, c->disk_prealloc, err) < 0)
 		return -1;
 	/* a file system that took an error (a write the host had no room for,

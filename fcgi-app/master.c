@@ -283,7 +283,7 @@ static int64_t fill_after;
 
 static int fill_disks(const struct conf *c, struct sb_err *err)
 {
-	long long bytes = (long long)c->disk_mb << 20;
+	long long bytes = (long long)c->limits.disk_mb << 20;
 	char path[PATH_MAX];
 	cleanup_close int fd = -1;
 
@@ -308,7 +308,7 @@ static void fill_spares(const struct conf *c, const sigset_t *orig)
 	pid_t pid;
 
 	if (filler > 0 || sb_mono_ms() < fill_after ||
-	    ((c->spare_disks <= 0 || c->disk_mb <= 0) && c->warm_sandboxes <= 0))
+	    ((c->spare_disks <= 0 || c->limits.disk_mb <= 0) && c->warm_sandboxes <= 0))
 		return;
 	pid = fork();
 	if (pid == 0) {

@@ -219,14 +219,7 @@ static int decode(const MDB_val *v, struct sb_record *r)
 		r->init_pid = (pid_t)json_object_get_int64(f);
 	if (json_object_object_get_ex(o, "initStart", &f))
 		r->init_start = (unsigned long long)json_object_get_uint64(f);
-	if (json_object_object_get_ex(o, "memoryMb", &f))
-		r->memory_mb = (long)json_object_get_int64(f);
-	if (json_object_object_get_ex(o, "pids", &f))
-		r->pids = (long)json_object_get_int64(f);
-	if (json_object_object_get_ex(o, "cpuMillis", &f))
-		r->cpu_millis = (long)json_object_get_int64(f);
-	if (json_object_object_get_ex(o, "diskMb", &f))
-		r->disk_mb = (long)json_object_get_int64(f);
+	sb_limits_decode(o, &r->lim);
 	json_object_put(o);
 	return 0;
 }
@@ -264,10 +257,7 @@ static int encode_put(struct store *s, MDB_txn *txn, const char *id, const struc
 	json_object_object_add(o, "lastActiveAt", json_object_new_int64(r->active_ms));
 	json_object_object_add(o, "initPid", json_object_new_int64(r->init_pid));
 	json_object_object_add(o, "initStart", json_object_new_uint64(r->init_start));
-	json_object_object_add(o, "memoryMb", json_object_new_int64(r->memory_mb));
-	json_object_object_add(o, "pids", json_object_new_int64(r->pids));
-	json_object_object_add(o, "cpuMillis", json_object_new_int64(r->cpu_millis));
-	json_object_object_add(o, "diskMb", json_object_new_int64(r->disk_mb));
+	sb_limits_encode(&r->lim, o);
 	json = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
 	v.mv_size = strlen(json);
 	v.mv_data = (void *)json;
@@ -417,7 +407,7 @@ int store_claim(struct store *s, const char *from, const char *to, struct sb_rec
 	}
 	r->created_ms = r->active_ms = sb_now_ms();
 	/* it was started with the defaults: the claimed one follows them */
-	r->memory_mb = r->pids = r->cpu_millis = 0;
+	sb_limits_follow_defaults(&r->lim);
 	if ((rc = mdb_del(txn, s->sandboxes, &fk, NULL)) || (rc = started_put(txn, s->started, from, &none)) ||
 	    (rc = encode_put(s, txn, to, r))) {
 		mdb_txn_abort(txn);

@@ -44,13 +44,12 @@ static bool fits(const struct app *app, const struct sb_record *r, const char *v
 	const struct conf *c = app->conf;
 
 	return !strcmp(r->image, c->default_image) && !strcmp(r->image_version, version) &&
-	       r->memory_mb == c->memory_mb && r->pids == c->pids_max && r->cpu_millis == c->cpu_millis &&
-	       r->disk_mb == c->disk_mb;
+	       sb_limits_equal(&r->lim, &c->limits);
 }
 
-static bool asks_defaults(const struct app *app, const struct sb_record *want)
+static bool asks_defaults(const struct app *app, const struct sb_want *want)
 {
-	return !want || (!want->memory_mb && !want->pids && !want->cpu_millis && !want->disk_mb &&
+	return !want || (sb_limits_none(&want->lim) &&
 			 (!want->image[0] || !strcmp(want->image, app->conf->default_image)));
 }
 
@@ -104,7 +103,7 @@ static void discard(struct app *app, const char *id)
 	log_event(NULL, "sandbox.discarded", id, "aside=%s", aside);
 }
 
-int warm_claim(struct app *app, const char *id, const struct sb_record *want, struct sandbox_ref *sb,
+int warm_claim(struct app *app, const char *id, const struct sb_want *want, struct sandbox_ref *sb,
 	       struct sb_err *err)
 {
 	struct warm_list l = { .n = 0 };
@@ -155,10 +154,7 @@ static int start_one(struct app *app, const char *id, bool create, struct sb_err
 {
 	/* the limits it starts with, recorded: a claim checks they are still
 	 * the defaults (a reload may have changed them) */
-	struct sb_record want = {
-		.memory_mb = app->conf->memory_mb, .pids = app->conf->pids_max,
-		.cpu_millis = app->conf->cpu_millis, .disk_mb = app->conf->disk_mb,
-	};
+	struct sb_want want = { .lim = app->conf->limits };
 	struct sandbox_ref sb;
 	int fd = -1;
 
