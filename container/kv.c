@@ -12,6 +12,25 @@ int kv_fail(struct sb_err *err, int rc, const char *what)
 	return sb_fail(err, status, 0, "lmdb %s: %s", what, mdb_strerror(rc));
 }
 
+int kv_begin(MDB_env *env, unsigned flags, MDB_txn **txn, struct sb_err *err)
+{
+	int rc = mdb_txn_begin(env, NULL, flags, txn);
+
+	if (rc) {
+		*txn = NULL;
+		return kv_fail(err, rc, flags & MDB_RDONLY ? "read" : "begin");
+	}
+	return 0;
+}
+
+int kv_commit(MDB_txn **txn, struct sb_err *err)
+{
+	int rc = mdb_txn_commit(*txn);
+
+	*txn = NULL;
+	return rc ? kv_fail(err, rc, "commit") : 0;
+}
+
 int kv_open(MDB_env **env, const char *dir, size_t mapsize, unsigned flags,
 	    const char *const *names, MDB_dbi *dbis, int n, struct sb_err *err)
 {

@@ -50,11 +50,15 @@ void app_close(struct app *app)
 {
 	store_close(&app->store);
 	cg_close(&app->cg);
-	if (app->sandboxes_fd >= 0)
-		close(app->sandboxes_fd);
-	if (app->spares_fd >= 0)
-		close(app->spares_fd);
+	sb_closep(&app->sandboxes_fd);
+	sb_closep(&app->spares_fd);
 	app->sandboxes_fd = app->spares_fd = -1;
+}
+
+void app_capacity_release(struct app *app)
+{
+	sb_closep(&app->capacity_lock);
+	app->capacity_lock = -1;
 }
 
 void sandbox_ref_release(struct sandbox_ref *sb)
@@ -62,8 +66,7 @@ void sandbox_ref_release(struct sandbox_ref *sb)
 	if (sb->writer)
 		metrics_writing(sb->writer - 1, 0);
 	sb->writer = 0;
-	if (sb->dirfd >= 0)
-		close(sb->dirfd);
+	sb_closep(&sb->dirfd);
 	sb->dirfd = -1;
 }
 
@@ -117,36 +120,39 @@ static int remove_empty(struct app *app, const char *name)
  * (".new-<id>", one create at a time holds the create lock), then renamed
  * into place, so that a directory `id` is never half made.  A staged one a
  * killed create left is removed first. */
+/* The made directory stage (its subdirectories filled in) renamed to id. */
+static int fill_and_publish(struct app *app, const char *stage, const char *id, struct sb_err *err)
+{
+	cleanup_close int fd = openat(app->sandboxes_fd, stage, O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+
+	if (fd < 0)
+		return sb_syserr(err, "open sandbox dir %s", id);
+	for (size_t i = 0; i < sizeof subdirs / sizeof *subdirs; i++)
+		if (mkdirat(fd, subdirs[i].name, subdirs[i].mode) < 0)
+			return sb_syserr(err, "mkdir %s/%s", id, subdirs[i].name);
+	sb_fault("create-staged");
+	if (renameat2(app->sandboxes_fd, stage, app->sandboxes_fd, id, RENAME_NOREPLACE) < 0)
+		return sb_syserr(err, "publish sandbox dir %s", id);
+	sb_fault("create-published");
+	return 0;
+}
+
+/* The sandbox's directory made under a staging name, then renamed into
+ * place: a create killed on the way leaves no half-made `id`. */
 static int publish_dirs(struct app *app, const char *id, struct sb_err *err)
 {
 	char stage[128];
-	cleanup_close int fd = -1;
 
 	snprintf(stage, sizeof stage, ".new-%s", id);
 	if (remove_empty(app, stage) < 0)
 		return sb_syserr(err, "remove a half-made %s", stage);
 	if (mkdirat(app->sandboxes_fd, stage, 0700) < 0)
 		return sb_syserr(err, "mkdir sandbox dir %s", id);
-	fd = openat(app->sandboxes_fd, stage, O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0) {
-		sb_syserr(err, "open sandbox dir %s", id);
-		goto fail;
+	if (fill_and_publish(app, stage, id, err) < 0) {
+		remove_empty(app, stage);
+		return -1;
 	}
-	for (size_t i = 0; i < sizeof subdirs / sizeof *subdirs; i++)
-		if (mkdirat(fd, subdirs[i].name, subdirs[i].mode) < 0) {
-			sb_syserr(err, "mkdir %s/%s", id, subdirs[i].name);
-			goto fail;
-		}
-	sb_fault("create-staged");
-	if (renameat2(app->sandboxes_fd, stage, app->sandboxes_fd, id, RENAME_NOREPLACE) < 0) {
-		sb_syserr(err, "publish sandbox dir %s", id);
-		goto fail;
-	}
-	sb_fault("create-published");
 	return 0;
-fail:
-	remove_empty(app, stage);
-	return -1;
 }
 
 /* DATA/sandboxes/.create.lock, held (flock) for one create at a time; the
@@ -154,18 +160,15 @@ fail:
  * would wait for the first forever. */
 static int create_lock(struct app *app, struct sb_err *err)
 {
-	int lock = openat(app->sandboxes_fd, ".create.lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
-			  0600);
+	cleanup_close int lock = openat(app->sandboxes_fd, ".create.lock",
+					O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 
 	if (lock < 0)
 		return sb_syserr(err, "open create lock");
 	while (flock(lock, LOCK_EX) < 0)
-		if (errno != EINTR) {
-			sb_syserr(err, "create lock");
-			close(lock);
-			return -1;
-		}
-	return lock;
+		if (errno != EINTR)
+			return sb_syserr(err, "create lock");
+	return steal_fd(&lock);
 }
 
 /* The sandbox's directory, made now if its record has none (what a
@@ -484,10 +487,7 @@ int app_sandbox_connect(struct app *app, struct sandbox_ref *sb, struct sb_err *
 	int r = warm_name(sb->id) ? 0 : capacity_make_room(app, sb->id, err);
 	if (r == 0)
 		r = start_locked(app, sb, err);
-	if (app->capacity_lock >= 0) {
-		close(app->capacity_lock);
-		app->capacity_lock = -1;
-	}
+	app_capacity_release(app);
 	if (r < 0)
 		return -1;
 	fd = sandbox_connect(sb->dirfd);

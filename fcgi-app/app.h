@@ -23,6 +23,8 @@ struct app {
 
 int app_open(struct app *app, const struct conf *conf, struct sb_err *err);
 void app_close(struct app *app);
+/* Let go of the capacity lock (capacity_make_room() took it), if held. */
+void app_capacity_release(struct app *app);
 
 /* What a create asks for: an image ("" the default) and limits (0 each:
  * the default), not yet a record. */

@@ -177,9 +177,8 @@ struct raw {
 };
 
 /* The options with a check of their own. */
-static int set_socket_mode(struct conf *c, struct raw *raw, const char *val, char *why)
+static int set_socket_mode(struct conf *c, const char *val, char *why)
 {
-	(void)raw;
 	if (strcmp(val, "0600") && strcmp(val, "0660") && strcmp(val, "0666") && strcmp(val, "600") &&
 	    strcmp(val, "660") && strcmp(val, "666"))
 		return refuse(why, "must be 0600, 0660 or 0666");
@@ -187,38 +186,30 @@ static int set_socket_mode(struct conf *c, struct raw *raw, const char *val, cha
 	return 0;
 }
 
-static int set_allowed_hosts(struct conf *c, struct raw *raw, const char *val, char *why)
+static int set_allowed_hosts(struct conf *c, const char *val, char *why)
 {
-	(void)raw;
-	if (list_ok(val, host_name_ok, false,
-		    "not a host name, IPv4 address or [IPv6] address (no port)", why) < 0)
-		return -1;
 	c->allowed_hosts = val;
-	return 0;
+	return list_ok(val, host_name_ok, false, "not a host name, IPv4 address or [IPv6] address (no port)",
+		       why);
 }
 
-static int set_allowed_origins(struct conf *c, struct raw *raw, const char *val, char *why)
+static int set_allowed_origins(struct conf *c, const char *val, char *why)
 {
-	(void)raw;
-	if (list_ok(val, origin_ok, true,
-		    "not an origin such as https://app.example or http://localhost:3000", why) < 0)
-		return -1;
 	c->allowed_origins = val;
-	return 0;
+	return list_ok(val, origin_ok, true, "not an origin such as https://app.example or http://localhost:3000",
+		       why);
 }
 
-static int set_tokens_file(struct conf *c, struct raw *raw, const char *val, char *why)
+static int set_tokens_file(struct conf *c, const char *val, char *why)
 {
-	(void)raw;
 	if (val[0] != '/')
 		return refuse(why, "must be an absolute path");
 	c->tokens_file = val;
 	return 0;
 }
 
-static int set_clone_allow(struct conf *c, struct raw *raw, const char *val, char *why)
+static int set_clone_allow(struct conf *c, const char *val, char *why)
 {
-	(void)raw;
 	if (c->nclone_allow == CLONE_MAX_ALLOW)
 		return refuse(why, "at most %d ranges", CLONE_MAX_ALLOW);
 	if (clone_allow_parse(val, &c->clone_allow[c->nclone_allow]) < 0)
@@ -227,9 +218,8 @@ static int set_clone_allow(struct conf *c, struct raw *raw, const char *val, cha
 	return 0;
 }
 
-static int set_cgroup_root(struct conf *c, struct raw *raw, const char *val, char *why)
+static int set_cgroup_root(struct conf *c, const char *val, char *why)
 {
-	(void)raw;
 	if (strlen(val) >= sizeof c->cgroup_root || val[0] != '/')
 		return refuse(why, "must be an absolute path");
 	snprintf(c->cgroup_root, sizeof c->cgroup_root, "%s", val);
@@ -258,7 +248,7 @@ struct conf_opt {
 	long long min, max;	/* OPT_LIMIT*: min is the row of sb_settings */
 	size_t offset;		/* of the field set, in struct conf (OPT_RAW: struct raw) */
 	long long scale;	/* stored = given x scale (0: 1) */
-	int (*set)(struct conf *c, struct raw *raw, const char *val, char *why);
+	int (*set)(struct conf *c, const char *val, char *why);
 	bool cmdline;		/* not a config file key */
 };
 
@@ -368,7 +358,7 @@ static int conf_set(struct conf *c, struct raw *raw, size_t i, const char *val, 
 		*(bool *)field = true;
 		return 0;
 	case OPT_FN:
-		return o.set(c, raw, val, why);
+		return o.set(c, val, why);
 	case OPT_LIMIT:
 	case OPT_LIMIT_MAX:
 		return set_limit(o.type == OPT_LIMIT ? &c->limits : &c->max_limits, &sb_settings[o.min],
@@ -443,56 +433,62 @@ static char *trim(char *s)
 	return s;
 }
 
+static void fclosep(FILE **f)
+{
+	if (*f)
+		fclose(*f);
+}
+#define cleanup_fclose __attribute__((cleanup(fclosep)))
+
+/* A "key = value" line of the config file (key: the line, blanks trimmed). */
+static int read_line(struct conf *c, struct raw *raw, const char *path, int lineno, char *key)
+{
+	char why[WHY_LEN], *eq = strchr(key, '='), *val;
+	long op;
+
+	if (!eq) {
+		fprintf(stderr, "sandboxd: %s:%d: expected \"key = value\"\n", path, lineno);
+		return -1;
+	}
+	*eq = '\0';
+	key = trim(key);
+	val = trim(eq + 1);
+	op = by_name(key);
+	if (op < 0 || opt_at((size_t)op).cmdline) {
+		fprintf(stderr, "sandboxd: %s:%d: %s: unknown key\n", path, lineno, key);
+		return -1;
+	}
+	if (!*val) {
+		fprintf(stderr, "sandboxd: %s:%d: %s: no value\n", path, lineno, key);
+		return -1;
+	}
+	if (conf_set(c, raw, (size_t)op, strdup(val), why) < 0) {
+		fprintf(stderr, "sandboxd: %s:%d: %s: %s\n", path, lineno, key, why[0] ? why : "bad value");
+		return -1;
+	}
+	return 0;
+}
+
 /* The config file: "key = value" lines, '#' comments, blank lines. */
 static int read_file(struct conf *c, struct raw *raw, const char *path)
 {
-	FILE *f = fopen(path, "re");
-	char *line = NULL;
+	cleanup_fclose FILE *f = fopen(path, "re");
+	cleanup_free char *line = NULL;
 	size_t cap = 0;
-	int lineno = 0, ret = 0;
+	int lineno = 0;
 
 	if (!f) {
 		fprintf(stderr, "sandboxd: %s: %s\n", path, strerror(errno));
 		return -1;
 	}
 	while (getline(&line, &cap, f) > 0) {
-		char *key = trim(line), *eq, *val;
-		char why[WHY_LEN];
-		long op;
+		char *key = trim(line);
 
 		lineno++;
-		if (!*key || *key == '#')
-			continue;
-		eq = strchr(key, '=');
-		if (!eq) {
-			fprintf(stderr, "sandboxd: %s:%d: expected \"key = value\"\n", path, lineno);
-			ret = -1;
-			break;
-		}
-		*eq = '\0';
-		key = trim(key);
-		val = trim(eq + 1);
-		op = by_name(key);
-		if (op < 0 || opt_at((size_t)op).cmdline) {
-			fprintf(stderr, "sandboxd: %s:%d: %s: unknown key\n", path, lineno, key);
-			ret = -1;
-			break;
-		}
-		if (!*val) {
-			fprintf(stderr, "sandboxd: %s:%d: %s: no value\n", path, lineno, key);
-			ret = -1;
-			break;
-		}
-		if (conf_set(c, raw, (size_t)op, strdup(val), why) < 0) {
-			fprintf(stderr, "sandboxd: %s:%d: %s: %s\n", path, lineno, key,
-				why[0] ? why : "bad value");
-			ret = -1;
-			break;
-		}
+		if (*key && *key != '#' && read_line(c, raw, path, lineno, key) < 0)
+			return -1;
 	}
-	free(line);
-	fclose(f);
-	return ret;
+	return 0;
 }
 
 /* Checks across keys, and the derived names and paths. */
