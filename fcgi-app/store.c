@@ -260,26 +260,31 @@ static int unsafe_id(struct sb_err *err, const char *id)
 	return sb_fail(err, 400, EINVAL, "unsafe sandbox name '%.64s'", id);
 }
 
-int store_get(struct store *s, const char *id, struct sb_record *r, struct sb_err *err)
+/* The record of id in txn: 1 found (*r), 0 missing, -1 error. */
+static int record_get(struct store *s, MDB_txn *txn, const char *id, struct sb_record *r, struct sb_err *err)
 {
 	MDB_val k = { strlen(id), (void *)id }, v;
-	cleanup_txn MDB_txn *txn = NULL;
-	int rc;
+	int rc = mdb_get(txn, s->sandboxes, &k, &v);
 
-	if (!sb_name_safe(id))
-		return unsafe_id(err, id);
-	if (kv_begin(s->env, MDB_RDONLY, &txn, err) < 0)
-		return -1;
-	rc = mdb_get(txn, s->sandboxes, &k, &v);
 	if (rc)
 		return rc == MDB_NOTFOUND ? 0 : kv_fail(err, rc, "get");
 	return decode(&v, r) < 0 ? sb_fail(err, 500, 0, "corrupt record for %s", id) : 1;
 }
 
+int store_get(struct store *s, const char *id, struct sb_record *r, struct sb_err *err)
+{
+	cleanup_txn MDB_txn *txn = NULL;
+
+	if (!sb_name_safe(id))
+		return unsafe_id(err, id);
+	if (kv_begin(s->env, MDB_RDONLY, &txn, err) < 0)
+		return -1;
+	return record_get(s, txn, id, r, err);
+}
+
 int store_create(struct store *s, const char *id, const char *image, uid_t base, uint32_t slots,
 		 struct sb_record *r, bool *created, struct sb_err *err)
 {
-	MDB_val k = { strlen(id), (void *)id }, v;
 	MDB_val nk = { 13, (void *)"next_uid_slot" }, nv;
 	cleanup_txn MDB_txn *txn = NULL;
 	uint32_t slot = 0;
@@ -290,11 +295,8 @@ int store_create(struct store *s, const char *id, const char *image, uid_t base,
 	*created = false;
 	if (kv_begin(s->env, 0, &txn, err) < 0)
 		return -1;
-	rc = mdb_get(txn, s->sandboxes, &k, &v);
-	if (rc == 0)
-		return decode(&v, r) < 0 ? sb_fail(err, 500, 0, "corrupt record for %s", id) : 0;
-	if (rc != MDB_NOTFOUND)
-		return kv_fail(err, rc, "create");
+	if ((rc = record_get(s, txn, id, r, err)))
+		return rc < 0 ? -1 : 0;	/* it exists: *r */
 	if (mdb_get(txn, s->meta, &nk, &nv) == 0 && nv.mv_size == sizeof slot)
 		memcpy(&slot, nv.mv_data, sizeof slot);
 	if (slot >= slots)
@@ -317,7 +319,6 @@ int store_create(struct store *s, const char *id, const char *image, uid_t base,
 int store_update(struct store *s, const char *id, void (*fn)(struct sb_record *, const void *),
 		 const void *arg, struct sb_err *err)
 {
-	MDB_val k = { strlen(id), (void *)id }, v;
 	cleanup_txn MDB_txn *txn = NULL;
 	struct sb_record r;
 	int rc;
@@ -326,9 +327,8 @@ int store_update(struct store *s, const char *id, void (*fn)(struct sb_record *,
 		return unsafe_id(err, id);
 	if (kv_begin(s->env, 0, &txn, err) < 0)
 		return -1;
-	rc = mdb_get(txn, s->sandboxes, &k, &v);
-	if (rc || decode(&v, &r) < 0)
-		return rc ? kv_fail(err, rc, "update") : sb_fail(err, 500, 0, "corrupt record for %s", id);
+	if ((rc = record_get(s, txn, id, &r, err)) <= 0)
+		return rc < 0 ? -1 : kv_fail(err, MDB_NOTFOUND, "update");
 	fn(&r, arg);
 	if ((rc = encode_put(s, txn, id, &r)))
 		return kv_fail(err, rc, "put");
