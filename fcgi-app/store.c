@@ -422,12 +422,11 @@ struct text_scan {
 static bool each_text(const MDB_val *k, const MDB_val *v, void *arg)
 {
 	struct text_scan *ts = arg;
-	char key[160], *json;
+	cleanup_free char *json = NULL;
+	char key[160];
 
-	if (key_str(k, key, sizeof key) && (json = strndup(v->mv_data, v->mv_size))) {
+	if (key_str(k, key, sizeof key) && (json = strndup(v->mv_data, v->mv_size)))
 		ts->fn(key, json, ts->arg);
-		free(json);
-	}
 	return true;
 }
 
@@ -527,13 +526,11 @@ struct history_scan {
 static bool each_history(const MDB_val *k, const MDB_val *v, void *arg)
 {
 	struct history_scan *hs = arg;
-	char *json;
+	cleanup_free char *json = NULL;
 
 	/* "<id>/" and 16 hex digits: not "<id>/x" of some other shape */
-	if (k->mv_size == hs->plen + 16 && (json = strndup(v->mv_data, v->mv_size))) {
+	if (k->mv_size == hs->plen + 16 && (json = strndup(v->mv_data, v->mv_size)))
 		hs->fn(json, hs->arg);
-		free(json);
-	}
 	return true;
 }
 
