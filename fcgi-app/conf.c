@@ -238,59 +238,69 @@ enum opt_type {
 	OPT_BOOL,	/* a flag on the command line; yes|no in the file and as --x=no */
 	OPT_FLAG,	/* --routes: command line only, no value */
 	OPT_FN,		/* set() checks and stores */
-	OPT_LIMIT,	/* a sandbox setting's default (sb_settings[min]) */
+	OPT_LIMIT,	/* a sandbox setting's default (its row: setting) */
 	OPT_LIMIT_MAX,	/* ... its maximum */
 };
 
 struct conf_opt {
 	const char *name;
 	enum opt_type type;
-	long long min, max;	/* OPT_LIMIT*: min is the row of sb_settings */
+	long long min, max;
 	size_t offset;		/* of the field set, in struct conf (OPT_RAW: struct raw) */
-	long long scale;	/* stored = given x scale (0: 1) */
+	long long scale;	/* stored = given x scale */
 	int (*set)(struct conf *c, const char *val, char *why);
 	bool cmdline;		/* not a config file key */
+	const struct sb_setting *setting;	/* OPT_LIMIT* (ranges are the row's) */
 };
 
 #define C(f) offsetof(struct conf, f)
 #define R(f) offsetof(struct raw, f)
 
+_Static_assert(sizeof(uid_t) == sizeof(uint32_t), "uid-base is set as a uint32_t");
+
+/* Row makers: designated fields, the rest 0. */
+#define STR(n, f) { .name = n, .type = OPT_STR, .offset = C(f) }
+#define RAW(n, f) { .name = n, .type = OPT_RAW, .offset = R(f) }
+#define NUM(n, t, lo, hi, f, k) { .name = n, .type = t, .min = lo, .max = hi, .offset = C(f), .scale = k }
+#define BOOL(n, f) { .name = n, .type = OPT_BOOL, .offset = C(f) }
+#define FN(n, fn) { .name = n, .type = OPT_FN, .set = fn }
+
 static const struct conf_opt opts[] = {
-	{ "config", OPT_STR, 0, 0, C(config), 0, NULL, true },
-	{ "data", OPT_RAW, 0, 0, R(data), 0, NULL, false },
-	{ "socket", OPT_RAW, 0, 0, R(sock), 0, NULL, false },
-	{ "socket-group", OPT_STR, 0, 0, C(socket_group), 0, NULL, false },
-	{ "socket-mode", OPT_FN, 0, 0, 0, 0, set_socket_mode, false },
-	{ "workers", OPT_INT, 1, 256, C(workers), 0, NULL, false },
-	{ "instance", OPT_RAW, 0, 0, R(inst), 0, NULL, false },
-	{ "uid-base", OPT_U32, 65536, 0xFFFF0000LL, C(uid_base), 0, NULL, false },
-	{ "uid-slots", OPT_U32, 1, 65535, C(uid_slots), 0, NULL, false },
-	{ "cors-origin", OPT_STR, 0, 0, C(cors_origin), 0, NULL, false },
-	{ "allowed-hosts", OPT_FN, 0, 0, 0, 0, set_allowed_hosts, false },
-	{ "allowed-origins", OPT_FN, 0, 0, 0, 0, set_allowed_origins, false },
-	{ "max-body", OPT_SIZE, 1024, 1LL << 30, C(max_body), 0, NULL, false },
-	{ "timeout", OPT_I64, 1, 86400000, C(default_timeout_ms), 0, NULL, false },
-	{ "max-timeout", OPT_I64, 1, 86400000, C(max_timeout_ms), 0, NULL, false },
-	{ "max-output", OPT_SIZE, 1024, 1LL << 30, C(max_output), 0, NULL, false },
-	{ "pidfile", OPT_STR, 0, 0, C(pidfile), 0, NULL, false },
-	{ "cgroup-root", OPT_FN, 0, 0, 0, 0, set_cgroup_root, false },
-	{ "max-running", OPT_INT, 0, 100000, C(max_running), 0, NULL, false },
-	{ "max-file-mb", OPT_U64, 1, 1 << 24, C(max_file_bytes), 1 << 20, NULL, false },
-	{ "clone-allow", OPT_FN, 0, 0, 0, 0, set_clone_allow, false },
-	{ "clone-timeout", OPT_I64, 1, 86400, C(clone_timeout_ms), 1000, NULL, false },
-	{ "clone-max-mb", OPT_U64, 1, 1 << 24, C(clone_max_bytes), 1 << 20, NULL, false },
-	{ "idle-stop", OPT_I64, 0, 86400 * 365, C(idle_stop_ms), 1000, NULL, false },
-	{ "images", OPT_RAW, 0, 0, R(images), 0, NULL, false },
-	{ "spare-disks", OPT_INT, 0, 64, C(spare_disks), 0, NULL, false },
-	{ "disk-prealloc", OPT_BOOL, 0, 0, C(disk_prealloc), 0, NULL, false },
-	{ "disk-reserve-mb", OPT_LONG, 0, 1 << 24, C(disk_reserve_mb), 0, NULL, false },
-	{ "warm-sandboxes", OPT_INT, 0, 64, C(warm_sandboxes), 0, NULL, false },
-	{ "no-favordynmods", OPT_BOOL, 0, 0, C(no_favordynmods), 0, NULL, false },
-	{ "default-image", OPT_RAW, 0, 0, R(defimg), 0, NULL, false },
-	{ "tokens-file", OPT_FN, 0, 0, 0, 0, set_tokens_file, false },
-	{ "allow-remote-no-auth", OPT_BOOL, 0, 0, C(allow_remote_no_auth), 0, NULL, false },
-	{ "history-max", OPT_INT, 0, 100000, C(history_max), 0, NULL, false },
-	{ "routes", OPT_FLAG, 0, 0, C(print_routes), 0, NULL, true },
+	{ .name = "config", .type = OPT_STR, .offset = C(config), .cmdline = true },
+	RAW("data", data),
+	RAW("socket", sock),
+	STR("socket-group", socket_group),
+	FN("socket-mode", set_socket_mode),
+	NUM("workers", OPT_INT, 1, 256, workers, 1),
+	RAW("instance", inst),
+	NUM("uid-base", OPT_U32, 65536, 0xFFFF0000LL, uid_base, 1),
+	NUM("uid-slots", OPT_U32, 1, 65535, uid_slots, 1),
+	STR("cors-origin", cors_origin),
+	FN("allowed-hosts", set_allowed_hosts),
+	FN("allowed-origins", set_allowed_origins),
+	NUM("max-body", OPT_SIZE, 1024, 1LL << 30, max_body, 1),
+	NUM("timeout", OPT_I64, 1, 86400000, default_timeout_ms, 1),
+	NUM("max-timeout", OPT_I64, 1, 86400000, max_timeout_ms, 1),
+	NUM("max-output", OPT_SIZE, 1024, 1LL << 30, max_output, 1),
+	STR("pidfile", pidfile),
+	FN("cgroup-root", set_cgroup_root),
+	NUM("max-running", OPT_INT, 0, 100000, max_running, 1),
+	NUM("max-file-mb", OPT_U64, 1, 1 << 24, max_file_bytes, 1 << 20),
+	FN("clone-allow", set_clone_allow),
+	NUM("clone-timeout", OPT_I64, 1, 86400, clone_timeout_ms, 1000),
+	NUM("clone-max-mb", OPT_U64, 1, 1 << 24, clone_max_bytes, 1 << 20),
+	NUM("idle-stop", OPT_I64, 0, 86400 * 365, idle_stop_ms, 1000),
+	RAW("images", images),
+	NUM("spare-disks", OPT_INT, 0, 64, spare_disks, 1),
+	BOOL("disk-prealloc", disk_prealloc),
+	NUM("disk-reserve-mb", OPT_LONG, 0, 1 << 24, disk_reserve_mb, 1),
+	NUM("warm-sandboxes", OPT_INT, 0, 64, warm_sandboxes, 1),
+	BOOL("no-favordynmods", no_favordynmods),
+	RAW("default-image", defimg),
+	FN("tokens-file", set_tokens_file),
+	BOOL("allow-remote-no-auth", allow_remote_no_auth),
+	NUM("history-max", OPT_INT, 0, 100000, history_max, 1),
+	{ .name = "routes", .type = OPT_FLAG, .offset = C(print_routes), .cmdline = true },
 };
 
 #define NOPTS (sizeof opts / sizeof opts[0])
@@ -307,8 +317,8 @@ static struct conf_opt opt_at(size_t i)
 		return opts[i];
 	i -= NOPTS;
 	s = &sb_settings[i / 2];
-	return (struct conf_opt){ i % 2 ? s->max_opt : s->opt, i % 2 ? OPT_LIMIT_MAX : OPT_LIMIT,
-				  (long long)(i / 2), 0, 0, 0, NULL, false };
+	return (struct conf_opt){ .name = i % 2 ? s->max_opt : s->opt,
+				  .type = i % 2 ? OPT_LIMIT_MAX : OPT_LIMIT, .setting = s };
 }
 
 static const char *opt_name(size_t i)
@@ -344,7 +354,7 @@ static int conf_set(struct conf *c, struct raw *raw, size_t i, const char *val, 
 {
 	struct conf_opt o = opt_at(i);
 	char *field = (o.type == OPT_RAW ? (char *)raw : (char *)c) + o.offset;
-	long long v, scale = o.scale ? o.scale : 1;
+	long long v;
 
 	why[0] = '\0';
 	switch (o.type) {
@@ -361,14 +371,14 @@ static int conf_set(struct conf *c, struct raw *raw, size_t i, const char *val, 
 		return o.set(c, val, why);
 	case OPT_LIMIT:
 	case OPT_LIMIT_MAX:
-		return set_limit(o.type == OPT_LIMIT ? &c->limits : &c->max_limits, &sb_settings[o.min],
+		return set_limit(o.type == OPT_LIMIT ? &c->limits : &c->max_limits, o.setting,
 				 o.type == OPT_LIMIT_MAX, val, why);
 	default:
 		break;
 	}
 	if (parse_num(val, o.min, o.max, &v, why) < 0)
 		return -1;
-	v *= scale;
+	v *= o.scale;
 	switch (o.type) {
 	case OPT_INT: *(int *)field = (int)v; break;
 	case OPT_U32: *(uint32_t *)field = (uint32_t)v; break;
