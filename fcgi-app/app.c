@@ -115,12 +115,7 @@ static int remove_empty(struct app *app, const char *name)
 	return unlinkat(app->sandboxes_fd, name, AT_REMOVEDIR) < 0 && errno != ENOENT ? -1 : 0;
 }
 
-/* <data>/sandboxes/<id>/{upper,work,root,disk}, 0700 at the top so that no
- * host user can reach the sandbox's files: made whole under a staging name
- * (".new-<id>", one create at a time holds the create lock), then renamed
- * into place, so that a directory `id` is never half made.  A staged one a
- * killed create left is removed first. */
-/* The made directory stage (its subdirectories filled in) renamed to id. */
+/* The directory stage, made, filled with its subdirectories and renamed to id. */
 static int fill_and_publish(struct app *app, const char *stage, const char *id, struct sb_err *err)
 {
 	cleanup_close int fd = openat(app->sandboxes_fd, stage, O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
@@ -137,8 +132,11 @@ static int fill_and_publish(struct app *app, const char *stage, const char *id, 
 	return 0;
 }
 
-/* The sandbox's directory made under a staging name, then renamed into
- * place: a create killed on the way leaves no half-made `id`. */
+/* <data>/sandboxes/<id>/{upper,work,root,disk}, 0700 at the top so that no
+ * host user can reach the sandbox's files: made whole under a staging name
+ * (".new-<id>", one create at a time holds the create lock), then renamed
+ * into place, so that a directory `id` is never half made.  A staged one a
+ * killed create left is removed first. */
 static int publish_dirs(struct app *app, const char *id, struct sb_err *err)
 {
 	char stage[128];
