@@ -61,14 +61,13 @@ static void scan_release(struct scan *sc)
 /* Those found dead leave the index (one write, only when there are any). */
 static void forget_dead(struct scan *sc)
 {
-	const char **ids;
+	cleanup_free const char **ids = NULL;
 
 	if (!sc->ndead || !(ids = calloc(sc->ndead, sizeof *ids)))
 		return;
 	for (size_t i = 0; i < sc->ndead; i++)
 		ids[i] = sc->dead[i].id;
 	store_forget_started(&sc->app->store, ids, sc->dead_pids, sc->ndead, NULL);
-	free(ids);
 }
 
 /* Idle: running, and nothing runs in it but its init. */
