@@ -1,8 +1,8 @@
 /* A fake tree under a temporary directory `root` (a cgroupfs stand-in),
  * for the unit tests that must watch what a function writes there: read,
- * write and make files by their path relative to root; and the cgroup
- * code's way to it (fake_cgroupfs, for cg_open_ops): a knob is a plain
- * file made as it is written, and no process is ever signalled. */
+ * write and make files by their path relative to root, remove the tree;
+ * and the cgroup code's way to it (fake_cgroupfs, for cg_open_ops): a knob
+ * is a plain file made as it is written, and no process is ever signalled. */
 #ifndef SBD_T_FAKETREE_H
 #define SBD_T_FAKETREE_H
 
@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 
 static char root[64];
@@ -25,6 +26,16 @@ static const char *slurp(const char *rel)
 	if (sb_read_file_at(AT_FDCWD, path, buf, sizeof buf) < 0)
 		return NULL;
 	return buf;
+}
+
+/* The tree and all in it, at the end. */
+static void remove_root(void)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
+	if (system(cmd) != 0)
+		printf("# could not remove %s\n", root);
 }
 
 static void put(const char *rel, const char *text)

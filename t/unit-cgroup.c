@@ -42,15 +42,6 @@ static void make_root(const char *const *dirs)
 	}
 }
 
-static void remove_root(void)
-{
-	char cmd[128];
-
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
-	if (system(cmd) != 0)
-		printf("# could not remove %s\n", root);
-}
-
 static void v2(void)
 {
 	struct sb_err err = SB_ERR_INIT;

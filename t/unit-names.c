@@ -91,15 +91,6 @@ static void make_root(void)
 		exit(1);
 }
 
-static void remove_root(void)
-{
-	char cmd[128];
-
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
-	if (system(cmd) != 0)
-		printf("# could not remove %s\n", root);
-}
-
 static void names(void)
 {
 	static const char *const good[] = { "a", "my-project", ".w0123abcd", "e1", "p-proc-1", "a.b",
