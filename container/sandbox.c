@@ -65,7 +65,6 @@ static int launch_conf(const struct sb_spec *s, struct sb_launch_conf *c)
 	c->magic = SB_LAUNCH_MAGIC;
 	c->size = sizeof *c;
 	c->cg_version = s->cg->version;
-	c->cg_fake = s->cg->fake;
 	for (int i = 0; i < CG_NDIRS; i++)
 		c->cg_present[i] = s->cg->dir[i] >= 0;
 	c->host_dirs = s->host_dirs;

@@ -272,7 +272,7 @@ int main(int argc, char **argv)
 	if (read_conf(&c, &err) < 0)
 		child_fail(SB_LAUNCH_READY_FD, &err);
 	cg.version = c.cg_version;
-	cg.fake = c.cg_fake;
+	cg.ops = &cg_kernel;
 	for (int i = 0; i < CG_NDIRS; i++)
 		cg.dir[i] = c.cg_present[i] ? fd++ : -1;
 	/* whatever else might be open (nothing, unless a worker fd lost its

@@ -94,13 +94,25 @@ int64_t sb_mono_ms(void);
 void sb_close_fds_from(int lowfd);
 int sb_pidfd_open(pid_t pid);
 int sb_pidfd_send_signal(int pidfd, int sig);
-/* Start time of a process (field 22 of /proc/PID/stat), 0 when gone. */
+/* What is read of a process's /proc/PID/stat, by the one parser. */
+struct sb_proc_stat {
+	char state;			/* R, S, D, ...; Z and X: it has exited */
+	unsigned long long start;	/* field 22: start time, ticks after boot */
+};
+/* Parse a /proc/PID/stat line; -1 when it is not one (cut short). */
+int sb_proc_stat_parse(const char *line, struct sb_proc_stat *st);
+/* Read (once) and parse /proc/PID/stat; -1 when pid is gone. */
+int sb_proc_stat(pid_t pid, struct sb_proc_stat *st);
+/* Whether it still runs: not a zombie (Z) nor dead (X). */
+static inline bool sb_proc_running(const struct sb_proc_stat *st)
+{
+	return st->state != 'Z' && st->state != 'X';
+}
+/* Start time of a process, 0 when gone. */
 unsigned long long sb_proc_starttime(pid_t pid);
 /* Its start time if pid runs (not a zombie), else 0: one read of its stat,
  * so both come from the same process. */
 unsigned long long sb_proc_live_start(pid_t pid);
-/* Whether pid has exited and waits to be reaped (or is gone). */
-bool sb_proc_zombie(pid_t pid);
 /* Format an epoch-ms timestamp as ISO 8601 UTC into buf (at least 32 bytes). */
 void sb_iso8601(int64_t ms, char *buf, size_t len);
 

@@ -344,9 +344,6 @@ int exec_body_parse(struct json_object *o, const char *id, const struct conf *c,
 	return 0;
 }
 
-/* stream: true.  Server-sent events as the Cloudflare SDK's execStream:
- * start, stdout/stderr as they come, then exactly one complete or error,
- * whatever happens to the command, the sandbox or the client. */
 /* An exec that ran: into the metrics and the sandbox's history. */
 static void exec_record(struct app *app, const struct http_req *req, const char *id,
 			const struct exec_args *a, const struct sb_exec_res *res, bool ran,
@@ -363,6 +360,9 @@ static void exec_record(struct app *app, const struct http_req *req, const char 
 	history_add(app, req, id, &e);
 }
 
+/* stream: true.  Server-sent events as the Cloudflare SDK's execStream:
+ * start, stdout/stderr as they come, then exactly one complete or error,
+ * whatever happens to the command, the sandbox or the client. */
 static void exec_stream(struct app *app, struct http_req *req, int ctl, const char *id,
 			struct exec_args *a)
 {

@@ -44,6 +44,8 @@ int images_resolve(const struct conf *c, const char *name, char *version, size_t
 	if (imgstore_open(c->images_dir, false, &st, err) < 0)
 		return -1;
 	found = imgstore_get(st, name, &rec, err);
+	/* closed at once, not at return: available() opens it again, and an
+	 * LMDB environment must not be open twice in one process */
 	imgstore_close(st);
 	if (found < 0)
 		return -1;

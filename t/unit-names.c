@@ -89,16 +89,6 @@ static void make_root(void)
 	snprintf(root, sizeof root, "/tmp/sbd-names.XXXXXX");
 	if (!mkdtemp(root))
 		exit(1);
-	put(".sandboxd-fake-cgroupfs", "");
-}
-
-static void remove_root(void)
-{
-	char cmd[128];
-
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
-	if (system(cmd) != 0)
-		printf("# could not remove %s\n", root);
 }
 
 static void names(void)
@@ -135,7 +125,8 @@ static void v2(void)
 	make_root();
 	put("cgroup.controllers", "memory pids cpu\n");
 	put("cgroup.procs", "1\n");
-	ok(cg_open(&cg, root, "P", &err) == 0, "v2: open (%s)", err.msg);
+	ok(cg_open_ops(&cg, &fake_cgroupfs, root, "P", &err) == 0,
+	   "v2: open (%s)", err.msg);
 	put("P/cgroup.procs", "1\n");
 	ok(cg_sandbox_create(&cg, "sb1", &lim, &err) == 0, "v2: sandbox sb1 (%s)", err.msg);
 	put("P/sb1/cgroup.procs", "");
@@ -189,7 +180,8 @@ static void v1(void)
 		snprintf(rel, sizeof rel, "%s/cgroup.procs", ctrl[i]);
 		put(rel, "1\n");
 	}
-	ok(cg_open(&cg, root, "P", &err) == 0, "v1: open (%s)", err.msg);
+	ok(cg_open_ops(&cg, &fake_cgroupfs, root, "P", &err) == 0,
+	   "v1: open (%s)", err.msg);
 	put("freezer/P/cgroup.procs", "1\n");
 	ok(cg_sandbox_create(&cg, "sb1", &lim, &err) == 0, "v1: sandbox sb1 (%s)", err.msg);
 	for (size_t i = 0; i < NHOSTILE; i++) {
@@ -255,10 +247,10 @@ static void store_and_app(void)
 
 	memset(&app.cg, 0, sizeof app.cg);
 	mk("cg");
-	put("cg/.sandboxd-fake-cgroupfs", "");
 	put("cg/cgroup.controllers", "memory pids cpu\n");
 	snprintf(path, sizeof path, "%s/cg", root);
-	ok(cg_open(&app.cg, path, "P", &err) == 0, "app: fake cgroups (%s)", err.msg);
+	ok(cg_open_ops(&app.cg, &fake_cgroupfs, path, "P", &err) == 0,
+	   "app: fake cgroups (%s)", err.msg);
 	app.conf = &conf;
 	snprintf(path, sizeof path, "%s/data/sandboxes", root);
 	app.sandboxes_fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
