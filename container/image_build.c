@@ -72,6 +72,8 @@ static const struct recipe recipes[] = {
 
 /* The npm registry's tarballs (a mirror of it would go in struct imagetool). */
 #define NPM_REGISTRY "https://registry.npmjs.org"
+/* the host's trust store (Debian's path), lent to npm during the build */
+#define HOST_CA_BUNDLE "/etc/ssl/certs/ca-certificates.crt"
 
 /* Run in the chroot once node and npm are unpacked: npm's commands, then
  * the recipe's global packages (appended), downloads cached in /root/.npm. */
@@ -80,6 +82,7 @@ static const char npm_script[] =
 	"ln -sf ../lib/node_modules/npm/bin/npm-cli.js /usr/bin/npm\n"
 	"ln -sf ../lib/node_modules/npm/bin/npx-cli.js /usr/bin/npx\n"
 	"node --version && npm --version\n"
+	"[ -s /tmp/sandboxd-host-ca.crt ] && export NODE_EXTRA_CA_CERTS=/tmp/sandboxd-host-ca.crt\n"
 	"npm install --global --no-audit --no-fund --no-update-notifier --loglevel=warn";
 
 const char *const *imagetool_recipes(void)
@@ -218,17 +221,20 @@ static int prepare_apt(const struct imagetool *t, const struct recipe *r, struct
 static int mount_helpers(const struct imagetool *t, struct stage *s, bool on, struct sb_err *err)
 {
 	char proc[PATH_MAX + 8], archives[PATH_MAX + 32], cache[PATH_MAX];
-	char npm[PATH_MAX + 16], npmcache[PATH_MAX];
+	char npm[PATH_MAX + 16], npmcache[PATH_MAX], ca[PATH_MAX + 32];
 
 	snprintf(proc, sizeof proc, "%s/proc", s->rootfs);
 	snprintf(archives, sizeof archives, "%s/var/cache/apt/archives", s->rootfs);
 	snprintf(cache, sizeof cache, "%s/apt", t->cache_dir);
 	snprintf(npm, sizeof npm, "%s/root/.npm", s->rootfs);
 	snprintf(npmcache, sizeof npmcache, "%s/npm-cache", t->cache_dir);
+	snprintf(ca, sizeof ca, "%s/tmp/sandboxd-host-ca.crt", s->rootfs);
 	if (!on) {
 		umount2(proc, MNT_DETACH);
 		umount2(archives, MNT_DETACH);
 		umount2(npm, MNT_DETACH);
+		umount2(ca, MNT_DETACH);
+		unlink(ca);
 		return 0;
 	}
 	if (sb_mkdir_p(cache, 0755) < 0 || sb_mkdir_p(archives, 0755) < 0 ||
@@ -238,6 +244,15 @@ static int mount_helpers(const struct imagetool *t, struct stage *s, bool on, st
 		return sb_syserr(err, "bind %s", cache);
 	if (mount(npmcache, npm, NULL, MS_BIND, NULL) < 0)
 		return sb_syserr(err, "bind %s", npmcache);
+	/* npm's downloads trust what this host trusts (curl's for the
+	 * tarballs does): a host behind a TLS-inspecting proxy has its CA
+	 * there, not in the image.  Only for the build, never in the image. */
+	if (access(HOST_CA_BUNDLE, R_OK) == 0) {
+		cleanup_close int fd = open(ca, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+		if (fd < 0 || mount(HOST_CA_BUNDLE, ca, NULL, MS_BIND, NULL) < 0 ||
+		    mount(NULL, ca, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0)
+			return sb_syserr(err, "bind %s", HOST_CA_BUNDLE);
+	}
 	if (mount("proc", proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
 		return sb_syserr(err, "mount proc in the stage");
 	return 0;

@@ -3,7 +3,9 @@
 # trap.  Source it from a t/NNNN-area-what.t script, then call sbd_start.
 #
 # Environment: SANDBOXD, NGINX_BIN, TOP_SRCDIR (set by make check); T_KEEP=1
-# keeps the temporary directory for a look after a failure.
+# keeps the temporary directory for a look after a failure; CG_ROOT: where
+# cgroupfs is (default /sys/fs/cgroup; another is given to the service as
+# --cgroup-root).
 
 set -u
 TOP_SRCDIR=${TOP_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
@@ -100,8 +102,10 @@ sbd_start() {
 	INSTANCE=t$$x$RANDOM
 	# a uid window of our own: 64 sandboxes of 65536 ids
 	UID_BASE=$((0x40000000 + (RANDOM % 700) * 64 * 65536))
+	local cgopt=()
+	[ "$CG_ROOT" = /sys/fs/cgroup ] || cgopt=(--cgroup-root "$CG_ROOT")
 	"$SANDBOXD" --data "$DATA" --instance "$INSTANCE" --workers "${T_WORKERS:-3}" \
-		--uid-base "$UID_BASE" --uid-slots 64 --pidfile "$T_DIR/sandboxd.pid" "$@" \
+		--uid-base "$UID_BASE" --uid-slots 64 --pidfile "$T_DIR/sandboxd.pid" "${cgopt[@]}" "$@" \
 		>>"$T_DIR/sandboxd.log" 2>&1 &
 	SBD_PID=$!
 	for _ in $(seq 1 100); do [ -S "$DATA/run/fcgi.sock" ] && break; sleep 0.05; done
