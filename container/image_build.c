@@ -61,9 +61,13 @@ static const struct npm_tarball bookworm_node[] = {
 	{ NULL, NULL, NULL, NULL, NULL },
 };
 
-/* npm checks each download against the registry's integrity itself */
+/* npm checks each download against the registry's integrity itself.
+ * TypeScript 5.5 is the last that ts-node 10.9.2 (its latest) runs a
+ * plain .ts file with on Node.js 20.19+: from 5.6 on, with no tsconfig,
+ * it emits ESM that Node's loader then refuses ("Unknown file extension
+ * .ts"). */
 static const char *const bookworm_npm_globals[] = {
-	"typescript@5.9.3", "ts-node@10.9.2", "esbuild@0.25.9", NULL,
+	"typescript@5.5.4", "ts-node@10.9.2", "esbuild@0.25.9", NULL,
 };
 
 static const struct recipe recipes[] = {
