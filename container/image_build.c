@@ -405,7 +405,7 @@ static int package_versions(const struct imagetool *t, const struct recipe *r, s
 static int build_steps(const struct imagetool *t, const struct recipe *r, struct stage *s,
 		       struct json_object *rec, struct sb_err *err)
 {
-	char cachearg[PATH_MAX + 16], debs[PATH_MAX];
+	char cachearg[PATH_MAX + 16], debs[PATH_MAX], tgz[PATH_MAX];
 	char install[8192] = "apt-get update -q && apt-get install -y -q --no-install-recommends";
 	const char *bootstrap[] = { "debootstrap", "--variant=minbase", cachearg, r->suite,
 				    s->rootfs, t->mirror, NULL };
@@ -418,6 +418,10 @@ static int build_steps(const struct imagetool *t, const struct recipe *r, struct
 		snprintf(install + strlen(install), sizeof install - strlen(install), " %s", *p);
 	if (sb_mkdir_p(debs, 0755) < 0)
 		return sb_syserr(err, "mkdir %s", debs);
+	/* a bad download is found before minutes of debootstrap and apt */
+	for (const struct npm_tarball *n = r->node; n && n->name; n++)
+		if (npm_fetch(t, s, n, tgz, sizeof tgz, err) < 0)
+			return -1;
 	step(s, 1, 6, "debootstrap (minbase)");
 	if (stage_run(t, s, bootstrap, NULL, err) < 0)
 		return -1;

