@@ -363,9 +363,12 @@ static void node_versions(const struct recipe *r, struct json_object *pk)
 				       json_object_new_string(n->version));
 	for (const char *const *p = r->npm_globals; p && *p; p++) {
 		const char *at = strrchr(*p, '@');
-		if (at && at != *p)
-			json_object_object_add(pk, strndupa(*p, (size_t)(at - *p)),
-					       json_object_new_string(at + 1));
+		char name[128];
+
+		if (!at || at == *p)
+			continue;
+		snprintf(name, sizeof name, "%.*s", (int)(at - *p), *p);
+		json_object_object_add(pk, name, json_object_new_string(at + 1));
 	}
 }
 
