@@ -469,7 +469,7 @@ int master_run(struct conf *c)
 	struct sigaction sa = { .sa_handler = on_signal };
 	static const int sigs[] = { SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGALRM };
 	sigset_t block, orig;
-	bool draining = false;
+	bool draining = false, reloading = false;
 	int64_t deadline = 0, next_sweep, sweep_every;
 	int fd;
 
@@ -521,7 +521,14 @@ int master_run(struct conf *c)
 				reload(c);
 				log_printf("info", NULL, "reload: replacing workers");
 				replace_workers(c, fd, &orig);
+				reloading = true;
 			}
+		}
+		/* the line tests (and operators) wait for: from here on no
+		 * request is served by a worker of the old settings */
+		if (reloading && !draining && !any_retiring()) {
+			reloading = false;
+			fprintf(stderr, "sandboxd: reload: done, the old workers are gone\n");
 		}
 		if (got_term && !draining) {
 			log_printf("info", NULL, "stopping");
