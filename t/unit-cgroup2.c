@@ -291,7 +291,7 @@ int main(void)
 		   "cg_open refuses a cgroup2 without the controllers, saying so (%s)", err.msg);
 		snprintf(path, sizeof path, "%s/%s", mnt, parent);
 		mkdir(path, 0755);
-		cg = (struct sb_cgroups){ .version = 2 };
+		cg = (struct sb_cgroups){ .version = 2, .ops = &cg_kernel };
 		for (int i = 0; i < CG_NDIRS; i++)
 			cg.dir[i] = -1;
 		cg.dir[0] = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
