@@ -21,7 +21,6 @@
 /* the data pipe: the child may be stopped by the sandbox; no progress for
  * this long and the operation is abandoned (closing ctl kills the child) */
 #define DATA_IDLE_MS 30000
-#define JSON_FILE_MAX (32ULL << 20)	/* as the Cloudflare SDK: larger is 413 */
 #define LIST_MAX_ENTRIES 10000
 
 static void reply_err(struct http_req *req, const struct sb_err *err)

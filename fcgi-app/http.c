@@ -431,8 +431,7 @@ struct json_object *json_string_lossy(const char *s, size_t len)
 {
 	const unsigned char *u = (const unsigned char *)s;
 	size_t i = 0, w = 0;
-	char *out;
-	struct json_object *o;
+	cleanup_free char *out = NULL;
 
 	while (i < len) {
 		size_t k = utf8_seq(u + i, len - i);
@@ -457,9 +456,7 @@ struct json_object *json_string_lossy(const char *s, size_t len)
 			i++;
 		}
 	}
-	o = json_object_new_string_len(out, (int)w);
-	free(out);
-	return o;
+	return json_object_new_string_len(out, (int)w);
 }
 
 const char *http_param(const struct http_req *req, const char *name)
