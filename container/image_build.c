@@ -259,7 +259,7 @@ int imagetool_build(const struct imagetool *t, const char *name, struct sb_err *
 		if (!strcmp(recipes[i].name, name))
 			r = &recipes[i];
 	if (!r)
-		return sb_fail(err, 400, ENOENT, "no recipe for image '%s' (known: bookworm; "
+		return sb_fail(err, SB_E_INVALID, ENOENT, "no recipe for image '%s' (known: bookworm; "
 			       "import a tarball for others)", name);
 	recipe_key(t, r, key, sizeof key);
 	if (stage_begin(t, name, &s, err) < 0)

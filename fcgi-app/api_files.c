@@ -3,6 +3,7 @@
  * here the HTTP side: paths, encodings, streaming through a pipe. */
 #include "config.h"
 
+#include "api.h"
 #include "app.h"
 #include "fileops.h"
 #include "http.h"
@@ -23,15 +24,6 @@
 #define DATA_IDLE_MS 30000
 #define JSON_FILE_MAX (32ULL << 20)	/* as the Cloudflare SDK: larger is 413 */
 #define LIST_MAX_ENTRIES 10000
-
-static void reply_err(struct http_req *req, const struct sb_err *err)
-{
-	int status = err->status ? err->status : 500;
-
-	if (status >= 500 && status != 507)
-		log_error(req->rid, err->msg);
-	http_reply_error(req, status, "%s", err->msg);
-}
 
 /* A sandbox path: absolute, or relative to /workspace; no NUL (JSON may
  * carry one), at most 4095 bytes.  NULL (400 sent) otherwise. */
@@ -68,23 +60,6 @@ static const char *url_path(struct http_req *req, char *buf, size_t len)
 		return NULL;
 	}
 	return buf;
-}
-
-/* Connect to the sandbox (creating and starting it as needed); an
- * operation that writes (need >= 0 bytes; < 0: a read) is admitted against
- * the host's reserve first (app_admit_write). */
-static int open_sandbox(struct app *app, struct http_req *req, const char *id, long long need,
-			const char *what, struct sandbox_ref *sb)
-{
-	struct sb_err err = SB_ERR_INIT;
-	int ctl = app_sandbox_open(app, id, need, what, sb, &err);
-
-	if (ctl < 0) {
-		reply_err(req, &err);
-		return -1;
-	}
-	app_sandbox_touch(app, sb);
-	return ctl;
 }
 
 /* Read at most cap bytes from fd (until EOF) into a new buffer. */
@@ -188,7 +163,7 @@ void api_file_read(struct app *app, struct http_req *req, const char *id)
 	struct sandbox_ref sb = { .dirfd = -1 };
 	struct sb_file_req rq = { .op = SB_FILE_READ };
 	struct sb_file_info info;
-	char path[4200], enc[16];
+	char path[API_PATH_BUF], enc[16];
 	bool raw = wants_raw(req), b64, over;
 	const char *e = http_query(req, "encoding", enc, sizeof enc);
 	int ctl, data = -1;
@@ -199,13 +174,13 @@ void api_file_read(struct app *app, struct http_req *req, const char *id)
 		http_reply_error(req, 400, "encoding must be utf-8 or base64");
 		return;
 	}
-	ctl = open_sandbox(app, req, id, -1, NULL, &sb);
+	ctl = api_sandbox_open(app, req, id, -1, NULL, &sb);
 	if (ctl < 0)
 		goto out;
 	rq.max_bytes = raw ? req->conf->max_file_bytes : JSON_FILE_MAX;
 	if (sandbox_file_request(ctl, &rq, path, NULL, &data, &err) < 0 ||
 	    sandbox_file_reply(ctl, &info, FILE_TIMEOUT_MS, &err) < 0) {
-		reply_err(req, &err);
+		api_reply_err(req, &err);
 		goto out;
 	}
 	if (raw) {
@@ -221,7 +196,9 @@ void api_file_read(struct app *app, struct http_req *req, const char *id)
 	char *buf = slurp(data, info.size < JSON_FILE_MAX ? info.size : JSON_FILE_MAX, &len, &over);
 	if (!buf || sandbox_file_end(ctl, FILE_TIMEOUT_MS, &err) < 0) {
 		free(buf);
-		reply_err(req, buf ? &err : &(struct sb_err){ .status = 500, .msg = "out of memory" });
+		if (!buf)
+			sb_fail(&err, SB_E_INTERNAL, ENOMEM, "out of memory");
+		api_reply_err(req, &err);
 		goto out;
 	}
 	bool binary = !utf8_text(buf, len);
@@ -288,7 +265,7 @@ void api_file_write(struct app *app, struct http_req *req, const char *id)
 	struct sb_file_req rq = { .op = SB_FILE_WRITE, .flags = SB_FILE_MKPARENTS };
 	struct sb_file_info info;
 	struct json_object *o = NULL, *v;
-	char path[4200];
+	char path[API_PATH_BUF];
 	char *decoded = NULL;
 	const char *content = NULL;
 	size_t clen = 0;
@@ -341,13 +318,13 @@ void api_file_write(struct app *app, struct http_req *req, const char *id)
 	/* a sparse sandbox disk takes host blocks as it fills: a write that
 	 * would leave the host short of its reserve is refused before it can
 	 * fail underneath (a preallocated disk has its blocks already) */
-	ctl = open_sandbox(app, req, id, raw ? (long long)http_content_length(http_param(req, "CONTENT_LENGTH"))
+	ctl = api_sandbox_open(app, req, id, raw ? (long long)http_content_length(http_param(req, "CONTENT_LENGTH"))
 					  : (long long)clen, "this write", &sb);
 	if (ctl < 0)
 		goto out;
 	rq.max_bytes = req->conf->max_file_bytes;
 	if (sandbox_file_request(ctl, &rq, path, NULL, &data, &err) < 0) {
-		reply_err(req, &err);
+		api_reply_err(req, &err);
 		goto out;
 	}
 	fed = feed(req, data, content, clen, raw);
@@ -356,7 +333,7 @@ void api_file_write(struct app *app, struct http_req *req, const char *id)
 	if (sandbox_file_reply(ctl, &info, FILE_TIMEOUT_MS, &err) < 0 ||
 	    sandbox_file_end(ctl, FILE_TIMEOUT_MS, &err) < 0) {
 		app_disk_failed(app, &sb, &err);
-		reply_err(req, &err);
+		api_reply_err(req, &err);
 		goto out;
 	}
 	if (fed < 0) {
@@ -388,7 +365,7 @@ static int simple_op(struct app *app, struct http_req *req, const char *id, stru
 	/* each writes metadata; a delete too: it frees blocks of the
 	 * sandbox's disk, never of the host (a sparse image does not shrink),
 	 * and its journal commit may need host blocks like any other write */
-	int ctl = open_sandbox(app, req, id, 0, "this file operation", &sb), data = -1, ret = -1;
+	int ctl = api_sandbox_open(app, req, id, 0, "this file operation", &sb), data = -1, ret = -1;
 
 	if (ctl < 0)
 		goto out;
@@ -396,7 +373,7 @@ static int simple_op(struct app *app, struct http_req *req, const char *id, stru
 	    sandbox_file_reply(ctl, info, FILE_TIMEOUT_MS, &err) < 0 ||
 	    sandbox_file_end(ctl, FILE_TIMEOUT_MS, &err) < 0) {
 		app_disk_failed(app, &sb, &err);
-		reply_err(req, &err);
+		api_reply_err(req, &err);
 	} else {
 		ret = 0;
 	}
@@ -421,7 +398,7 @@ void api_file_delete(struct app *app, struct http_req *req, const char *id)
 {
 	struct sb_file_req rq = { .op = SB_FILE_DELETE };
 	struct sb_file_info info;
-	char path[4200];
+	char path[API_PATH_BUF];
 
 	if (!url_path(req, path, sizeof path))
 		return;
@@ -453,7 +430,7 @@ void api_mkdir(struct app *app, struct http_req *req, const char *id)
 	struct json_object *o = http_json_body(req), *v;
 	struct sb_file_req rq = { .op = SB_FILE_MKDIR };
 	struct sb_file_info info;
-	char path[4200];
+	char path[API_PATH_BUF];
 
 	if (!o)
 		return;
@@ -482,7 +459,7 @@ void api_rename(struct app *app, struct http_req *req, const char *id)
 	struct json_object *o = http_json_body(req);
 	struct sb_file_req rq = { .op = SB_FILE_RENAME };
 	struct sb_file_info info;
-	char from[4200], to[4200];
+	char from[API_PATH_BUF], to[API_PATH_BUF];
 
 	if (!o)
 		return;
@@ -545,7 +522,7 @@ void api_ls(struct app *app, struct http_req *req, const char *id)
 	struct sb_file_info info;
 	struct json_object *arr = NULL;
 	struct sb_strbuf listing = SB_STRBUF_INIT;
-	char qp[4200], path[4200];
+	char qp[API_PATH_BUF], path[API_PATH_BUF];
 	const char *q = http_query(req, "path", qp, sizeof qp);
 	int ctl = -1, data = -1;
 	long long blocks = 0;
@@ -557,12 +534,12 @@ void api_ls(struct app *app, struct http_req *req, const char *id)
 		rq.flags |= SB_FILE_RECURSIVE;
 	if (flag(req, "hidden", true))	/* ls -la shows dot files */
 		rq.flags |= SB_FILE_HIDDEN;
-	ctl = open_sandbox(app, req, id, -1, NULL, &sb);
+	ctl = api_sandbox_open(app, req, id, -1, NULL, &sb);
 	if (ctl < 0)
 		goto out;
 	if (sandbox_file_request(ctl, &rq, path, NULL, &data, &err) < 0 ||
 	    sandbox_file_reply(ctl, &info, FILE_TIMEOUT_MS, &err) < 0) {
-		reply_err(req, &err);
+		api_reply_err(req, &err);
 		goto out;
 	}
 	size_t len;
@@ -575,7 +552,9 @@ void api_ls(struct app *app, struct http_req *req, const char *id)
 		json_object_put(top);
 		arr = NULL;
 		free(json);
-		reply_err(req, err.msg[0] ? &err : &(struct sb_err){ .status = 500, .msg = "bad listing from the sandbox" });
+		if (!err.msg[0])
+			sb_fail(&err, SB_E_INTERNAL, 0, "bad listing from the sandbox");
+		api_reply_err(req, &err);
 		goto out;
 	}
 	free(json);

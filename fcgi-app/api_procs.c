@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include "api_sandbox.h"
+#include "api.h"
 #include "app.h"
 #include "fileops.h"
 #include "http.h"
@@ -28,23 +29,6 @@
 #define RECORDS_PER_SANDBOX 256	/* the oldest ended ones go first */
 #define COMMAND_KEPT 1024	/* bytes of the command a record keeps */
 #define LOG_POLL_MS 200
-
-static void reply_err(struct http_req *req, const struct sb_err *err)
-{
-	int status = err->status ? err->status : 500;
-
-	if (status >= 500)
-		log_error(req->rid, err->msg);
-	http_reply_error(req, status, "%s", err->msg);
-}
-
-static struct json_object *iso(int64_t ms)
-{
-	char buf[40];
-
-	sb_iso8601(ms, buf, sizeof buf);
-	return json_object_new_string(buf);
-}
 
 static const char *jstr(struct json_object *o, const char *k)
 {
@@ -70,7 +54,7 @@ static void set_exit(struct json_object *r, int status, const char *ended_by)
 		WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status)));
 	if (WIFSIGNALED(status))
 		json_object_object_add(r, "signal", json_object_new_int(WTERMSIG(status)));
-	json_object_object_add(r, "endedAt", iso(sb_now_ms()));
+	json_object_object_add(r, "endedAt", api_iso(sb_now_ms()));
 	if (ended_by)
 		json_object_object_add(r, "endedBy", json_object_new_string(ended_by));
 }
@@ -94,7 +78,7 @@ static bool refresh(struct json_object *r, const struct sb_proc_info *tab, int n
 	}
 	json_object_object_add(r, "status", json_object_new_string("killed"));
 	json_object_object_add(r, "exitCode", json_object_new_int(137));
-	json_object_object_add(r, "endedAt", iso(sb_now_ms()));
+	json_object_object_add(r, "endedAt", api_iso(sb_now_ms()));
 	json_object_object_add(r, "endedBy", json_object_new_string("sandbox stopped"));
 	return true;
 }
@@ -141,7 +125,7 @@ void api_proc_start(struct app *app, struct http_req *req, const char *id)
 	if (!o)
 		return;
 	if (exec_body_parse(o, id, req->conf, &a, &err) < 0) {
-		reply_err(req, &err);
+		api_reply_err(req, &err);
 		goto out;
 	}
 	if (json_object_object_get_ex(o, "processId", &v)) {
@@ -158,16 +142,13 @@ void api_proc_start(struct app *app, struct http_req *req, const char *id)
 			 (unsigned long)(ts.tv_nsec / 10000) ^ (unsigned long)getpid());
 	}
 	/* what the process writes is unknown: the reserve must be there */
-	if ((ctl = app_sandbox_open(app, id, 0, "a process", &sb, &err)) < 0) {
-		reply_err(req, &err);
+	if ((ctl = api_sandbox_open(app, req, id, 0, "a process", &sb)) < 0)
 		goto out;
-	}
 	prune(app, &sb);
 	if (sandbox_spawn(ctl, &app->cg, id, procid, &a.rq, &pid, &err) < 0) {
-		reply_err(req, &err);
+		api_reply_err(req, &err);
 		goto out;
 	}
-	app_sandbox_touch(app, &sb);
 	{
 		struct history_entry e = {
 			.kind = "process", .command = a.rq.command, .cwd = a.rq.cwd, .process_id = procid,
@@ -182,11 +163,11 @@ void api_proc_start(struct app *app, struct http_req *req, const char *id)
 		(int)(strlen(a.rq.command) < COMMAND_KEPT ? strlen(a.rq.command) : COMMAND_KEPT)));
 	json_object_object_add(r, "status", json_object_new_string("running"));
 	json_object_object_add(r, "exitCode", NULL);
-	json_object_object_add(r, "startedAt", iso(sb_now_ms()));
+	json_object_object_add(r, "startedAt", api_iso(sb_now_ms()));
 	json_object_object_add(r, "endedAt", NULL);
 	key_of(key, sizeof key, id, procid);
 	if (store_proc_put(&app->store, key, json_object_to_json_string_ext(r, JSON_C_TO_STRING_PLAIN), &err) < 0) {
-		reply_err(req, &err);
+		api_reply_err(req, &err);
 		goto out;
 	}
 	struct json_object *d = json_object_new_object();
@@ -284,7 +265,7 @@ void api_proc_list(struct app *app, struct http_req *req, const char *id)
 	struct sandbox_ref sb = { .dirfd = -1 };
 
 	if (app_sandbox_get(app, id, false, NULL, &sb, &err) < 0) {
-		reply_err(req, &err);
+		api_reply_err(req, &err);
 		return;
 	}
 	struct json_object *d = json_object_new_object();
@@ -305,7 +286,7 @@ static struct json_object *one(struct app *app, struct http_req *req, struct san
 		return NULL;
 	}
 	if (app_sandbox_get(app, id, false, NULL, sb, &err) < 0) {
-		reply_err(req, &err);
+		api_reply_err(req, &err);
 		return NULL;
 	}
 	arr = records(app, sb, procid);
@@ -329,7 +310,7 @@ static char *read_log(struct sandbox_ref *sb, const char *procid, const char *wh
 
 	*len = 0;
 	if (ctl < 0) {
-		sb_fail(err, 409, ENOENT, "the sandbox is not running: its logs come back with it");
+		sb_fail(err, SB_E_CONFLICT, ENOENT, "the sandbox is not running: its logs come back with it");
 		return NULL;
 	}
 	snprintf(path, sizeof path, SB_PROC_DIR "/%s/%s", procid, which);
@@ -354,10 +335,10 @@ static char *read_log(struct sandbox_ref *sb, const char *procid, const char *wh
 			free(buf);
 			buf = NULL;
 			/* 409: the sandbox truncated its log as we read it */
-			if (ended < 0 && end.status == 409)
-				sb_fail(err, 409, EAGAIN, "%s", end.msg);
+			if (ended < 0 && end.kind == SB_E_CONFLICT)
+				sb_fail(err, SB_E_CONFLICT, EAGAIN, "%s", end.msg);
 			else
-				sb_fail(err, 500, EIO, "log read");
+				sb_fail(err, SB_E_INTERNAL, EIO, "log read");
 		}
 	}
 	if (data >= 0)
@@ -460,7 +441,7 @@ void api_proc_get(struct app *app, struct http_req *req, const char *id)
 	char *be = bo ? read_log(&sb, procid, "stderr", 0, &le, &err) : NULL;
 	if (!bo || !be) {
 		free(bo);
-		reply_err(req, &err);
+		api_reply_err(req, &err);
 		goto out;
 	}
 	struct json_object *d = json_object_new_object();
@@ -538,7 +519,7 @@ void api_proc_kill(struct app *app, struct http_req *req, const char *id)
 		nanosleep(&ts, NULL);
 	}
 	if (!r) {
-		http_reply_error(req, 500, "process %s vanished", procid);
+		api_reply_status(req, 500, "process %s vanished", procid);
 		goto out;
 	}
 	json_object_object_add(r, "endedBy", json_object_new_string(ended_by));

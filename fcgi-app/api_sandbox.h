@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "api.h"
 #include "sandbox.h"
 
 #define EXEC_MAX_ENV 256	/* variables a request may set */
@@ -16,7 +17,7 @@ struct sb_err;
 
 struct exec_args {
 	struct sb_exec_req rq;		/* command points into the JSON object */
-	char cwd[4200];			/* absolute */
+	char cwd[API_PATH_BUF];		/* absolute */
 	char *env[EXEC_MAX_ENV + 8];	/* "K=V", one per name */
 	size_t nenv;
 	bool stream;			/* answer as server-sent events */

@@ -281,7 +281,7 @@ static int encode_put(struct store *s, MDB_txn *txn, const char *id, const struc
  * of the records can hand one to the code that kills and removes. */
 static int unsafe_id(struct sb_err *err, const char *id)
 {
-	return sb_fail(err, 400, EINVAL, "unsafe sandbox name '%.64s'", id);
+	return sb_fail(err, SB_E_INVALID, EINVAL, "unsafe sandbox name '%.64s'", id);
 }
 
 int store_get(struct store *s, const char *id, struct sb_record *r, struct sb_err *err)
@@ -298,7 +298,7 @@ int store_get(struct store *s, const char *id, struct sb_record *r, struct sb_er
 	found = rc == 0;
 	if (found && decode(&v, r) < 0) {
 		mdb_txn_abort(txn);
-		return sb_fail(err, 500, 0, "corrupt record for %s", id);
+		return sb_fail(err, SB_E_INTERNAL, 0, "corrupt record for %s", id);
 	}
 	mdb_txn_abort(txn);
 	if (rc && rc != MDB_NOTFOUND)
@@ -324,7 +324,7 @@ int store_create(struct store *s, const char *id, const char *image, uid_t base,
 	if (rc == 0) {
 		rc = decode(&v, r);
 		mdb_txn_abort(txn);
-		return rc < 0 ? sb_fail(err, 500, 0, "corrupt record for %s", id) : 0;
+		return rc < 0 ? sb_fail(err, SB_E_INTERNAL, 0, "corrupt record for %s", id) : 0;
 	}
 	if (rc != MDB_NOTFOUND)
 		goto fail;
@@ -332,7 +332,7 @@ int store_create(struct store *s, const char *id, const char *image, uid_t base,
 		memcpy(&slot, nv.mv_data, sizeof slot);
 	if (slot >= slots) {
 		mdb_txn_abort(txn);
-		return sb_fail(err, 503, ENOSPC, "no uid range left for a new sandbox");
+		return sb_fail(err, SB_E_BUSY, ENOSPC, "no uid range left for a new sandbox");
 	}
 	snprintf(r->image, sizeof r->image, "%s", image);
 	/* ranges are never reused: sandboxes are not destroyed (files persist) */
@@ -367,7 +367,7 @@ int store_update(struct store *s, const char *id, void (*fn)(struct sb_record *,
 	rc = mdb_get(txn, s->sandboxes, &k, &v);
 	if (rc || decode(&v, &r) < 0) {
 		mdb_txn_abort(txn);
-		return rc ? kv_fail(err, rc, "update") : sb_fail(err, 500, 0, "corrupt record for %s", id);
+		return rc ? kv_fail(err, rc, "update") : sb_fail(err, SB_E_INTERNAL, 0, "corrupt record for %s", id);
 	}
 	fn(&r, arg);
 	if ((rc = encode_put(s, txn, id, &r))) {
@@ -413,7 +413,7 @@ int store_claim(struct store *s, const char *from, const char *to, struct sb_rec
 	}
 	if ((rc = mdb_get(txn, s->sandboxes, &fk, &v)) || decode(&v, r) < 0) {
 		mdb_txn_abort(txn);
-		return rc == MDB_NOTFOUND ? 0 : sb_fail(err, 500, 0, "warm sandbox %s: no usable record", from);
+		return rc == MDB_NOTFOUND ? 0 : sb_fail(err, SB_E_INTERNAL, 0, "warm sandbox %s: no usable record", from);
 	}
 	r->created_ms = r->active_ms = sb_now_ms();
 	/* it was started with the defaults: the claimed one follows them */
@@ -467,7 +467,7 @@ int store_proc_get(struct store *s, const char *key, char **json, struct sb_err 
 	if (rc == 0) {
 		*json = strndup(v.mv_data, v.mv_size);
 		mdb_txn_abort(txn);
-		return *json ? 1 : sb_fail(err, 500, ENOMEM, "out of memory");
+		return *json ? 1 : sb_fail(err, SB_E_INTERNAL, ENOMEM, "out of memory");
 	}
 	mdb_txn_abort(txn);
 	return rc == MDB_NOTFOUND ? 0 : kv_fail(err, rc, "get");
@@ -546,7 +546,7 @@ int store_history_add(struct store *s, const char *id, const char *json, int max
 	if (!sb_name_safe(id))
 		return unsafe_id(err, id);
 	if (!s->henv)
-		return sb_fail(err, 503, 0, "the history database is unavailable (see the service log)");
+		return sb_fail(err, SB_E_BUSY, 0, "the history database is unavailable (see the service log)");
 	if ((rc = mdb_txn_begin(s->henv, NULL, 0, &txn)))
 		return kv_fail(err, rc, "begin");
 	if ((rc = mdb_cursor_open(txn, s->history, &cur))) {
@@ -615,7 +615,7 @@ int store_history_foreach(struct store *s, const char *id, void (*fn)(const char
 	if (!sb_name_safe(id))
 		return unsafe_id(err, id);
 	if (!s->henv)
-		return sb_fail(err, 503, 0, "the history database is unavailable (see the service log)");
+		return sb_fail(err, SB_E_BUSY, 0, "the history database is unavailable (see the service log)");
 	return kv_scan(s->henv, s->history, prefix, hs.plen, each_history, &hs, err);
 }
 
