@@ -16,6 +16,13 @@ struct sb_err;
  * bytes, with room for the "/workspace/" a relative path is put under. */
 #define API_PATH_BUF 4200
 
+/* As cleanup_close and cleanup_free (container/util.h): a JSON object put,
+ * a sandbox reference released (sandbox_ref_release(), app.h) at scope
+ * end.  A reference must start as { .dirfd = -1 }. */
+static inline void api_json_putp(struct json_object **o) { json_object_put(*o); }
+#define cleanup_json __attribute__((cleanup(api_json_putp)))
+#define cleanup_sandbox_ref __attribute__((cleanup(sandbox_ref_release)))
+
 /* The HTTP status of an error kind (container/util.h). */
 int api_status(const struct sb_err *err);
 /* Log an error behind a 5xx with the request id: every 5xx is logged,

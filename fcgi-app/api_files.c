@@ -160,13 +160,13 @@ static int stream_out(struct http_req *req, int fd, uint64_t size)
 void api_file_read(struct app *app, struct http_req *req, const char *id)
 {
 	struct sb_err err = SB_ERR_INIT;
-	struct sandbox_ref sb = { .dirfd = -1 };
+	cleanup_sandbox_ref struct sandbox_ref sb = { .dirfd = -1 };
 	struct sb_file_req rq = { .op = SB_FILE_READ };
 	struct sb_file_info info;
 	char path[API_PATH_BUF], enc[16];
 	bool raw = wants_raw(req), b64, over;
 	const char *e = http_query(req, "encoding", enc, sizeof enc);
-	int ctl, data = -1;
+	cleanup_close int ctl = -1, data = -1;
 
 	if (!url_path(req, path, sizeof path))
 		return;
@@ -176,12 +176,12 @@ void api_file_read(struct app *app, struct http_req *req, const char *id)
 	}
 	ctl = api_sandbox_open(app, req, id, -1, NULL, &sb);
 	if (ctl < 0)
-		goto out;
+		return;
 	rq.max_bytes = raw ? req->conf->max_file_bytes : JSON_FILE_MAX;
 	if (sandbox_file_request(ctl, &rq, path, NULL, &data, &err) < 0 ||
 	    sandbox_file_reply(ctl, &info, FILE_TIMEOUT_MS, &err) < 0) {
 		api_reply_err(req, &err);
-		goto out;
+		return;
 	}
 	if (raw) {
 		/* streamed, never whole in memory; the size is known up front */
@@ -190,7 +190,7 @@ void api_file_read(struct app *app, struct http_req *req, const char *id)
 		if (stream_out(req, data, info.size) < 0)
 			FCGX_SetExitStatus(1, req->fcgi->out);	/* cut short: the client sees it */
 		sandbox_file_end(ctl, FILE_TIMEOUT_MS, NULL);
-		goto out;
+		return;
 	}
 	size_t len;
 	char *buf = slurp(data, info.size < JSON_FILE_MAX ? info.size : JSON_FILE_MAX, &len, &over);
@@ -199,7 +199,7 @@ void api_file_read(struct app *app, struct http_req *req, const char *id)
 		if (!buf)
 			sb_fail(&err, SB_E_INTERNAL, ENOMEM, "out of memory");
 		api_reply_err(req, &err);
-		goto out;
+		return;
 	}
 	bool binary = !utf8_text(buf, len);
 	b64 = binary || (e && !strcmp(e, "base64"));
@@ -221,12 +221,6 @@ void api_file_read(struct app *app, struct http_req *req, const char *id)
 	json_object_object_add(d, "isBinary", json_object_new_boolean(binary));
 	json_object_object_add(d, "mimeType", json_object_new_string(mime_of(path, binary)));
 	http_reply_data(req, 200, d);
-out:
-	if (data >= 0)
-		close(data);
-	if (ctl >= 0)
-		close(ctl);
-	sandbox_ref_release(&sb);
 }
 
 /* Feed the child the upload: from the request body as it arrives (raw), or
@@ -261,16 +255,18 @@ static int feed(struct http_req *req, int data, const char *mem, size_t len, boo
 void api_file_write(struct app *app, struct http_req *req, const char *id)
 {
 	struct sb_err err = SB_ERR_INIT;
-	struct sandbox_ref sb = { .dirfd = -1 };
+	cleanup_sandbox_ref struct sandbox_ref sb = { .dirfd = -1 };
 	struct sb_file_req rq = { .op = SB_FILE_WRITE, .flags = SB_FILE_MKPARENTS };
 	struct sb_file_info info;
-	struct json_object *o = NULL, *v;
+	cleanup_json struct json_object *o = NULL;
+	struct json_object *v;
 	char path[API_PATH_BUF];
-	char *decoded = NULL;
+	cleanup_free char *decoded = NULL;
 	const char *content = NULL;
 	size_t clen = 0;
 	bool raw = !req->body;	/* the worker left the body unread: a raw upload */
-	int ctl = -1, data = -1, fed;
+	cleanup_close int ctl = -1, data = -1;
+	int fed;
 
 	if (!url_path(req, path, sizeof path))
 		return;
@@ -280,7 +276,7 @@ void api_file_write(struct app *app, struct http_req *req, const char *id)
 			return;
 		if (!json_object_object_get_ex(o, "content", &v) || !json_object_is_type(v, json_type_string)) {
 			http_reply_error(req, 400, "content must be a string");
-			goto out;
+			return;
 		}
 		content = json_object_get_string(v);
 		clen = (size_t)json_object_get_string_len(v);
@@ -289,14 +285,14 @@ void api_file_write(struct app *app, struct http_req *req, const char *id)
 			if (!json_object_is_type(v, json_type_string) ||
 			    (strcmp(e, "base64") && strcmp(e, "utf-8") && strcmp(e, "utf8"))) {
 				http_reply_error(req, 400, "encoding must be utf-8 or base64");
-				goto out;
+				return;
 			}
 			if (!strcmp(e, "base64")) {
 				decoded = malloc(clen / 4 * 3 + 3);
 				ssize_t n = decoded ? sb_base64_decode(content, clen, decoded) : -1;
 				if (n < 0) {
 					http_reply_error(req, 400, "content is not valid base64");
-					goto out;
+					return;
 				}
 				content = decoded;
 				clen = (size_t)n;
@@ -306,14 +302,14 @@ void api_file_write(struct app *app, struct http_req *req, const char *id)
 			int64_t m = json_object_get_int64(v);
 			if (!json_object_is_type(v, json_type_int) || m < 0 || m > 07777) {
 				http_reply_error(req, 400, "mode must be a number from 0 to 4095 (e.g. 420 for 0644)");
-				goto out;
+				return;
 			}
 			rq.flags |= SB_FILE_MODE;
 			rq.mode = (uint32_t)m;
 		}
 	} else if (http_content_length(http_param(req, "CONTENT_LENGTH")) > req->conf->max_file_bytes) {
 		http_reply_error(req, 413, "file larger than %llu bytes", req->conf->max_file_bytes);
-		goto out;
+		return;
 	}
 	/* a sparse sandbox disk takes host blocks as it fills: a write that
 	 * would leave the host short of its reserve is refused before it can
@@ -321,11 +317,11 @@ void api_file_write(struct app *app, struct http_req *req, const char *id)
 	ctl = api_sandbox_open(app, req, id, raw ? (long long)http_content_length(http_param(req, "CONTENT_LENGTH"))
 					  : (long long)clen, "this write", &sb);
 	if (ctl < 0)
-		goto out;
+		return;
 	rq.max_bytes = req->conf->max_file_bytes;
 	if (sandbox_file_request(ctl, &rq, path, NULL, &data, &err) < 0) {
 		api_reply_err(req, &err);
-		goto out;
+		return;
 	}
 	fed = feed(req, data, content, clen, raw);
 	close(data);
@@ -334,11 +330,11 @@ void api_file_write(struct app *app, struct http_req *req, const char *id)
 	    sandbox_file_end(ctl, FILE_TIMEOUT_MS, &err) < 0) {
 		app_disk_failed(app, &sb, &err);
 		api_reply_err(req, &err);
-		goto out;
+		return;
 	}
 	if (fed < 0) {
 		http_reply_error(req, 400, "request body shorter than its Content-Length");
-		goto out;
+		return;
 	}
 	struct json_object *d = json_object_new_object();
 	json_object_object_add(d, "path", json_object_new_string(path));
@@ -346,14 +342,6 @@ void api_file_write(struct app *app, struct http_req *req, const char *id)
 	json_object_object_add(d, "size", json_object_new_int64((int64_t)info.size));
 	json_object_object_add(d, "mode", json_object_new_int((int)info.mode));
 	http_reply_data(req, 200, d);
-out:
-	free(decoded);
-	json_object_put(o);
-	if (data >= 0)
-		close(data);
-	if (ctl >= 0)
-		close(ctl);
-	sandbox_ref_release(&sb);
 }
 
 /* An operation without data: DELETE, MKDIR, RENAME. */
@@ -361,27 +349,22 @@ static int simple_op(struct app *app, struct http_req *req, const char *id, stru
 		     const char *path, const char *path2, struct sb_file_info *info)
 {
 	struct sb_err err = SB_ERR_INIT;
-	struct sandbox_ref sb = { .dirfd = -1 };
+	cleanup_sandbox_ref struct sandbox_ref sb = { .dirfd = -1 };
 	/* each writes metadata; a delete too: it frees blocks of the
 	 * sandbox's disk, never of the host (a sparse image does not shrink),
 	 * and its journal commit may need host blocks like any other write */
-	int ctl = api_sandbox_open(app, req, id, 0, "this file operation", &sb), data = -1, ret = -1;
+	cleanup_close int ctl = api_sandbox_open(app, req, id, 0, "this file operation", &sb), data = -1;
 
 	if (ctl < 0)
-		goto out;
+		return -1;
 	if (sandbox_file_request(ctl, rq, path, path2, &data, &err) < 0 ||
 	    sandbox_file_reply(ctl, info, FILE_TIMEOUT_MS, &err) < 0 ||
 	    sandbox_file_end(ctl, FILE_TIMEOUT_MS, &err) < 0) {
 		app_disk_failed(app, &sb, &err);
 		api_reply_err(req, &err);
-	} else {
-		ret = 0;
+		return -1;
 	}
-out:
-	if (ctl >= 0)
-		close(ctl);
-	sandbox_ref_release(&sb);
-	return ret;
+	return 0;
 }
 
 static bool flag(struct http_req *req, const char *key, bool dflt)
@@ -427,7 +410,8 @@ static const char *body_path(struct http_req *req, struct json_object *o, const 
 
 void api_mkdir(struct app *app, struct http_req *req, const char *id)
 {
-	struct json_object *o = http_json_body(req), *v;
+	cleanup_json struct json_object *o = http_json_body(req);
+	struct json_object *v;
 	struct sb_file_req rq = { .op = SB_FILE_MKDIR };
 	struct sb_file_info info;
 	char path[API_PATH_BUF];
@@ -435,11 +419,11 @@ void api_mkdir(struct app *app, struct http_req *req, const char *id)
 	if (!o)
 		return;
 	if (!body_path(req, o, "path", path, sizeof path))
-		goto out;
+		return;
 	if (json_object_object_get_ex(o, "recursive", &v)) {
 		if (!json_object_is_type(v, json_type_boolean)) {
 			http_reply_error(req, 400, "recursive must be a boolean");
-			goto out;
+			return;
 		}
 		if (json_object_get_boolean(v))
 			rq.flags |= SB_FILE_RECURSIVE;
@@ -450,13 +434,11 @@ void api_mkdir(struct app *app, struct http_req *req, const char *id)
 		json_object_object_add(d, "message", json_object_new_string("Directory created successfully"));
 		http_reply_data(req, 200, d);
 	}
-out:
-	json_object_put(o);
 }
 
 void api_rename(struct app *app, struct http_req *req, const char *id)
 {
-	struct json_object *o = http_json_body(req);
+	cleanup_json struct json_object *o = http_json_body(req);
 	struct sb_file_req rq = { .op = SB_FILE_RENAME };
 	struct sb_file_info info;
 	char from[API_PATH_BUF], to[API_PATH_BUF];
@@ -471,7 +453,6 @@ void api_rename(struct app *app, struct http_req *req, const char *id)
 		json_object_object_add(d, "message", json_object_new_string("Renamed successfully"));
 		http_reply_data(req, 200, d);
 	}
-	json_object_put(o);
 }
 
 /* "drwxr-xr-x" */
@@ -517,14 +498,14 @@ static void listing_line(struct json_object *e, struct sb_strbuf *b)
 void api_ls(struct app *app, struct http_req *req, const char *id)
 {
 	struct sb_err err = SB_ERR_INIT;
-	struct sandbox_ref sb = { .dirfd = -1 };
+	cleanup_sandbox_ref struct sandbox_ref sb = { .dirfd = -1 };
 	struct sb_file_req rq = { .op = SB_FILE_LIST, .max_bytes = LIST_MAX_ENTRIES };
 	struct sb_file_info info;
-	struct json_object *arr = NULL;
+	cleanup_json struct json_object *arr = NULL;
 	struct sb_strbuf listing = SB_STRBUF_INIT;
 	char qp[API_PATH_BUF], path[API_PATH_BUF];
 	const char *q = http_query(req, "path", qp, sizeof qp);
-	int ctl = -1, data = -1;
+	cleanup_close int ctl = -1, data = -1;
 	long long blocks = 0;
 	bool over;
 
@@ -536,11 +517,11 @@ void api_ls(struct app *app, struct http_req *req, const char *id)
 		rq.flags |= SB_FILE_HIDDEN;
 	ctl = api_sandbox_open(app, req, id, -1, NULL, &sb);
 	if (ctl < 0)
-		goto out;
+		return;
 	if (sandbox_file_request(ctl, &rq, path, NULL, &data, &err) < 0 ||
 	    sandbox_file_reply(ctl, &info, FILE_TIMEOUT_MS, &err) < 0) {
 		api_reply_err(req, &err);
-		goto out;
+		return;
 	}
 	size_t len;
 	/* the child stops at 8 MiB of listing (fileops.c); more is a broken child */
@@ -555,7 +536,7 @@ void api_ls(struct app *app, struct http_req *req, const char *id)
 		if (!err.msg[0])
 			sb_fail(&err, SB_E_INTERNAL, 0, "bad listing from the sandbox");
 		api_reply_err(req, &err);
-		goto out;
+		return;
 	}
 	free(json);
 	bool truncated = json_object_object_get_ex(top, "truncated", &tr) && json_object_get_boolean(tr);
@@ -576,15 +557,8 @@ void api_ls(struct app *app, struct http_req *req, const char *id)
 	struct json_object *d = json_object_new_object();
 	json_object_object_add(d, "path", json_object_new_string(path));
 	json_object_object_add(d, "listing", json_string_lossy(listing.buf ? listing.buf : "", listing.len));
+	sb_strbuf_release(&listing);
 	json_object_object_add(d, "entries", json_object_get(arr));
 	json_object_object_add(d, "truncated", json_object_new_boolean(truncated));
 	http_reply_data(req, 200, d);
-out:
-	json_object_put(arr);
-	sb_strbuf_release(&listing);
-	if (data >= 0)
-		close(data);
-	if (ctl >= 0)
-		close(ctl);
-	sandbox_ref_release(&sb);
 }

@@ -45,9 +45,21 @@ static void reap(pid_t pid)
 		;
 }
 
-static int pair(int sv[2])
+/* A case: a socket pair of its own (a late answer must not reach the
+ * next case) and the fake init on its far end. */
+static pid_t begin(int sv[2], uint32_t type, int32_t val, const void *payload, size_t len)
 {
-	return socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv);
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		exit(99);
+	return fake_init(sv[1], type, val, payload, len);
+}
+
+static void end(pid_t pid, int sv[2], struct sb_err *err)
+{
+	reap(pid);
+	close(sv[0]);
+	close(sv[1]);
+	sb_err_clear(err);
 }
 
 int main(void)
@@ -56,39 +68,32 @@ int main(void)
 	struct sb_proc_info tab[SB_PROC_MAX], one = { .id = "p1", .pid = 7 };
 	struct sb_fs_info fi = { .total_bytes = 1 << 20 }, got;
 	struct sb_err err = SB_ERR_INIT;
-	int sv[2], killed = 0;
+	int sv[2], killed = 0, n;
 	pid_t pid;
 
 	sigaction(SIGUSR1, &sa, NULL);
 
-	/* a pair each: a late answer must not reach the next case */
-	if (pair(sv) < 0)
-		return 99;
-	pid = fake_init(sv[1], SB_MSG_PROCS, 0, &one, sizeof one);
-	int n = sandbox_plist(sv[0], tab, SB_PROC_MAX, &err);
+	pid = begin(sv, SB_MSG_PROCS, 0, &one, sizeof one);
+	n = sandbox_plist(sv[0], tab, SB_PROC_MAX, &err);
 	ok(n == 1 && tab[0].pid == 7, "process list: interrupted by signals, still the init's answer (%d: %s)",
 	   n, n < 0 ? err.msg : "");
-	reap(pid);
-	close(sv[0]);
-	close(sv[1]);
+	end(pid, sv, &err);
 
-	if (pair(sv) < 0)
-		return 99;
-	sb_err_clear(&err);
-	pid = fake_init(sv[1], SB_MSG_FSINFO, 0, &fi, sizeof fi);
+	pid = begin(sv, SB_MSG_FSINFO, 0, &fi, sizeof fi);
 	ok(sandbox_statfs(sv[0], &got, &err) == 0 && got.total_bytes == fi.total_bytes,
 	   "statfs: interrupted by signals, still the init's answer (%s)", err.msg);
-	reap(pid);
-	close(sv[0]);
-	close(sv[1]);
+	end(pid, sv, &err);
 
-	if (pair(sv) < 0)
-		return 99;
-	sb_err_clear(&err);
-	pid = fake_init(sv[1], SB_MSG_KILLED, 3, NULL, 0);
+	pid = begin(sv, SB_MSG_KILLED, 3, NULL, 0);
 	ok(sandbox_killall(sv[0], &killed, &err) == 0 && killed == 3,
 	   "kill-all: interrupted by signals, still the init's answer (%s)", err.msg);
-	reap(pid);
+	end(pid, sv, &err);
+
+	/* silence is a timeout, whichever call meets it */
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return 99;
+	ok(proto_recv(sv[0], &(struct sb_msg){ 0 }, NULL, 0, 1, &err) < 0 && err.kind == SB_E_TIMEOUT,
+	   "no answer in time: an SB_E_TIMEOUT (%s)", err.msg);
 	close(sv[0]);
 	close(sv[1]);
 	return done_testing();
