@@ -154,6 +154,24 @@ static int send_exec(int ctl, const struct sb_exec_req *rq, const char *procid, 
 	return 0;
 }
 
+/* One read of a non-blocking pipe, retried on EINTR. */
+static ssize_t read_now(int fd, void *buf, size_t len)
+{
+	ssize_t n;
+
+	do
+		n = read(fd, buf, len);
+	while (n < 0 && errno == EINTR);
+	return n;
+}
+
+/* What a pump returns when a read gave n <= 0: 0 at EOF, 1 when nothing
+ * is there yet, -1 on error. */
+static int pump_end(ssize_t n)
+{
+	return n == 0 ? 0 : errno == EAGAIN ? 1 : -1;
+}
+
 /* Read what is there (non-blocking) into b, up to cap; the excess is read
  * and dropped so the writer never blocks on us.  Returns 0 at EOF. */
 static int pump(int fd, struct sb_buf *b, size_t cap, bool *truncated)
@@ -179,13 +197,9 @@ static int pump(int fd, struct sb_buf *b, size_t cap, bool *truncated)
 			dst = b->data + b->len;
 			room = b->cap - b->len;
 		}
-		n = read(fd, dst, room);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return errno == EAGAIN ? 1 : -1;
-		if (n == 0)
-			return 0;
+		n = read_now(fd, dst, room);
+		if (n <= 0)
+			return pump_end(n);
 		if (dst == scratch)
 			*truncated = true;
 		else
@@ -199,13 +213,9 @@ static int pump_stream(int fd, int which, const struct sb_exec_req *rq, struct s
 	char buf[65536];
 
 	for (;;) {
-		ssize_t n = read(fd, buf, sizeof buf);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return errno == EAGAIN ? 1 : -1;
-		if (n == 0)
-			return 0;
+		ssize_t n = read_now(fd, buf, sizeof buf);
+		if (n <= 0)
+			return pump_end(n);
 		if (!res->client_gone && rq->sink(rq->sink_arg, which, buf, (size_t)n) < 0)
 			res->client_gone = true;
 	}

@@ -270,8 +270,9 @@ static const char *string_opt(struct http_req *req, struct json_object *o, const
 void api_clone(struct app *app, struct http_req *req, const char *id)
 {
 	struct sb_err err = SB_ERR_INIT;
-	struct json_object *o = http_json_body(req), *v;
-	struct sandbox_ref sb = { .dirfd = -1 };
+	cleanup_json struct json_object *o = http_json_body(req);
+	struct json_object *v;
+	cleanup_sandbox_ref struct sandbox_ref sb = { .dirfd = -1 };
 	struct sb_file_req rq = { .op = SB_FILE_CLONE, .max_bytes = req->conf->clone_max_bytes };
 	struct sb_file_info info;
 	struct clone_url u;
@@ -280,43 +281,44 @@ void api_clone(struct app *app, struct http_req *req, const char *id)
 	bool bad = false, stream = false;
 	struct sse sse;
 	struct progress pg = { NULL, 0, req->rid, "" };
-	int ctl = -1, brk = -1, ca;
+	cleanup_close int ctl = -1, brk = -1;
+	int ca;
 
 	if (!o)
 		return;
 	url = string_opt(req, o, "repoUrl", URL_MAX, &bad);
 	if (bad)
-		goto out;
+		return;
 	if (!url) {
 		http_reply_error(req, 400, "repoUrl is required");
-		goto out;
+		return;
 	}
 	if (json_object_object_get_ex(o, "depth", &v)) {
 		http_reply_error(req, 400, "depth: shallow clones are not supported (libgit2 1.5 has none)");
-		goto out;
+		return;
 	}
 	if (json_object_object_get_ex(o, "stream", &v)) {
 		if (!json_object_is_type(v, json_type_boolean)) {
 			http_reply_error(req, 400, "stream must be a boolean");
-			goto out;
+			return;
 		}
 		stream = json_object_get_boolean(v);
 	}
 	if (clone_url_parse(url, &u, msg, sizeof msg) < 0) {
 		http_reply_error(req, 400, "%s", msg);
-		goto out;
+		return;
 	}
 	if (literal_refused(req->conf, &u, pg.refused, sizeof pg.refused)) {
 		http_reply_error(req, 403, "clone failed: %s", pg.refused);
-		goto out;
+		return;
 	}
 	branch = string_opt(req, o, "branch", BRANCH_MAX, &bad);
 	d = string_opt(req, o, "directory", 4000, &bad);
 	if (bad)
-		goto out;
+		return;
 	if (!d && !u.name[0]) {
 		http_reply_error(req, 400, "%s", msg);
-		goto out;
+		return;
 	}
 	if (d)
 		snprintf(dir, sizeof dir, "%s%s", *d == '/' ? "" : "/workspace/", d);
@@ -329,10 +331,10 @@ void api_clone(struct app *app, struct http_req *req, const char *id)
 	/* admitted for the most it may write: the clone cap */
 	if ((ctl = api_sandbox_open(app, req, id, (long long)req->conf->clone_max_bytes, "a clone",
 				    &sb)) < 0)
-		goto out;
+		return;
 	if (sandbox_file_request(ctl, &rq, dir, ub, &brk, &err) < 0) {
 		api_reply_err(req, &err);
-		goto out;
+		return;
 	}
 	/* the host's CA bundle, for https (the sandbox may have none) */
 	ca = open("/etc/ssl/certs/ca-certificates.crt", O_RDONLY | O_CLOEXEC);
@@ -382,7 +384,7 @@ void api_clone(struct app *app, struct http_req *req, const char *id)
 		} else {
 			http_reply_error(req, st, "%s%s", st == 502 || st == 403 ? "clone failed: " : "", err.msg);
 		}
-		goto out;
+		return;
 	}
 	struct json_object *r = json_object_new_object();
 	if (stream)
@@ -394,11 +396,4 @@ void api_clone(struct app *app, struct http_req *req, const char *id)
 		sse_event(&sse, r);
 	else
 		http_reply_data(req, 200, r);
-out:
-	if (brk >= 0)
-		close(brk);
-	if (ctl >= 0)
-		close(ctl);
-	sandbox_ref_release(&sb);
-	json_object_put(o);
 }

@@ -112,27 +112,23 @@ static bool valid_proc_id(const char *id)
 
 static void prune(struct app *app, struct sandbox_ref *sb);
 
-void api_proc_start(struct app *app, struct http_req *req, const char *id)
+/* Start a validated process in the sandbox, record it and answer. */
+static void proc_spawn(struct app *app, struct http_req *req, const char *id, struct json_object *o,
+		       struct exec_args *a)
 {
 	struct sb_err err = SB_ERR_INIT;
-	struct json_object *o = http_json_body(req), *v, *r = NULL;
-	struct sandbox_ref sb = { .dirfd = -1 };
-	struct exec_args a;
+	cleanup_json struct json_object *r = NULL;
+	struct json_object *v;
+	cleanup_sandbox_ref struct sandbox_ref sb = { .dirfd = -1 };
+	cleanup_close int ctl = -1;
 	char procid[64], key[160];
 	pid_t pid;
-	int ctl = -1;
 
-	if (!o)
-		return;
-	if (exec_body_parse(o, id, req->conf, &a, &err) < 0) {
-		api_reply_err(req, &err);
-		goto out;
-	}
 	if (json_object_object_get_ex(o, "processId", &v)) {
 		const char *p = json_object_get_string(v);
 		if (!json_object_is_type(v, json_type_string) || !valid_proc_id(p)) {
 			http_reply_error(req, 400, "processId must match [A-Za-z0-9][A-Za-z0-9_-]{0,62}");
-			goto out;
+			return;
 		}
 		snprintf(procid, sizeof procid, "%s", p);
 	} else {
@@ -143,15 +139,15 @@ void api_proc_start(struct app *app, struct http_req *req, const char *id)
 	}
 	/* what the process writes is unknown: the reserve must be there */
 	if ((ctl = api_sandbox_open(app, req, id, 0, "a process", &sb)) < 0)
-		goto out;
+		return;
 	prune(app, &sb);
-	if (sandbox_spawn(ctl, &app->cg, id, procid, &a.rq, &pid, &err) < 0) {
+	if (sandbox_spawn(ctl, &app->cg, id, procid, &a->rq, &pid, &err) < 0) {
 		api_reply_err(req, &err);
-		goto out;
+		return;
 	}
 	{
 		struct history_entry e = {
-			.kind = "process", .command = a.rq.command, .cwd = a.rq.cwd, .process_id = procid,
+			.kind = "process", .command = a->rq.command, .cwd = a->rq.cwd, .process_id = procid,
 			.exit_code = HISTORY_NO_EXIT, .started_ms = sb_now_ms(),
 		};
 		history_add(app, req, id, &e);
@@ -159,8 +155,8 @@ void api_proc_start(struct app *app, struct http_req *req, const char *id)
 	r = json_object_new_object();
 	json_object_object_add(r, "id", json_object_new_string(procid));
 	json_object_object_add(r, "pid", json_object_new_int(pid));
-	json_object_object_add(r, "command", json_object_new_string_len(a.rq.command,
-		(int)(strlen(a.rq.command) < COMMAND_KEPT ? strlen(a.rq.command) : COMMAND_KEPT)));
+	json_object_object_add(r, "command", json_object_new_string_len(a->rq.command,
+		(int)(strlen(a->rq.command) < COMMAND_KEPT ? strlen(a->rq.command) : COMMAND_KEPT)));
 	json_object_object_add(r, "status", json_object_new_string("running"));
 	json_object_object_add(r, "exitCode", NULL);
 	json_object_object_add(r, "startedAt", api_iso(sb_now_ms()));
@@ -168,20 +164,30 @@ void api_proc_start(struct app *app, struct http_req *req, const char *id)
 	key_of(key, sizeof key, id, procid);
 	if (store_proc_put(&app->store, key, json_object_to_json_string_ext(r, JSON_C_TO_STRING_PLAIN), &err) < 0) {
 		api_reply_err(req, &err);
-		goto out;
+		return;
 	}
 	struct json_object *d = json_object_new_object();
 	json_object_object_add(d, "id", json_object_new_string(procid));
 	json_object_object_add(d, "pid", json_object_new_int(pid));
 	json_object_object_add(d, "status", json_object_new_string("running"));
 	http_reply_data(req, 200, d);
-out:
-	json_object_put(r);
-	if (ctl >= 0)
-		close(ctl);
-	sandbox_ref_release(&sb);
+}
+
+void api_proc_start(struct app *app, struct http_req *req, const char *id)
+{
+	struct sb_err err = SB_ERR_INIT;
+	cleanup_json struct json_object *o = http_json_body(req);
+	struct exec_args a;
+
+	if (!o)
+		return;
+	/* a refused body leaves a empty: nothing to release */
+	if (exec_body_parse(o, id, req->conf, &a, &err) < 0) {
+		api_reply_err(req, &err);
+		return;
+	}
+	proc_spawn(app, req, id, o, &a);
 	exec_args_release(&a);
-	json_object_put(o);
 }
 
 struct collect {
@@ -414,9 +420,9 @@ static void logs_stream(struct app *app, struct http_req *req, struct sandbox_re
 
 void api_proc_get(struct app *app, struct http_req *req, const char *id)
 {
-	struct sandbox_ref sb = { .dirfd = -1 };
+	cleanup_sandbox_ref struct sandbox_ref sb = { .dirfd = -1 };
 	const char *procid = req->segs[3];
-	struct json_object *r;
+	cleanup_json struct json_object *r = NULL;
 
 	if (req->nsegs == 5 && strcmp(req->segs[4], "logs")) {
 		http_reply_error(req, 404, "no such route: %s %s", req->method, req->path);
@@ -424,36 +430,30 @@ void api_proc_get(struct app *app, struct http_req *req, const char *id)
 	}
 	r = one(app, req, &sb, id, procid);
 	if (!r)
-		goto out;
+		return;
 	if (req->nsegs == 4) {
 		http_reply_data(req, 200, json_object_get(r));
-		goto out;
+		return;
 	}
 	char v[8];
 	const char *s = http_query(req, "stream", v, sizeof v);
 	if (s && strcmp(s, "0")) {
 		logs_stream(app, req, &sb, procid);
-		goto out;
+		return;
 	}
 	struct sb_err err = SB_ERR_INIT;
 	size_t lo, le;
-	char *bo = read_log(&sb, procid, "stdout", 0, &lo, &err);
-	char *be = bo ? read_log(&sb, procid, "stderr", 0, &le, &err) : NULL;
+	cleanup_free char *bo = read_log(&sb, procid, "stdout", 0, &lo, &err);
+	cleanup_free char *be = bo ? read_log(&sb, procid, "stderr", 0, &le, &err) : NULL;
 	if (!bo || !be) {
-		free(bo);
 		api_reply_err(req, &err);
-		goto out;
+		return;
 	}
 	struct json_object *d = json_object_new_object();
 	json_object_object_add(d, "id", json_object_new_string(procid));
 	json_object_object_add(d, "stdout", json_string_lossy(bo, lo));
 	json_object_object_add(d, "stderr", json_string_lossy(be, le));
-	free(bo);
-	free(be);
 	http_reply_data(req, 200, d);
-out:
-	json_object_put(r);
-	sandbox_ref_release(&sb);
 }
 
 static int signal_number(const char *name)
@@ -475,13 +475,13 @@ static int signal_number(const char *name)
  * KILL after the grace period if it still runs; the answer says which. */
 void api_proc_kill(struct app *app, struct http_req *req, const char *id)
 {
-	struct sandbox_ref sb = { .dirfd = -1 };
+	cleanup_sandbox_ref struct sandbox_ref sb = { .dirfd = -1 };
 	const char *procid = req->segs[3];
 	char sv[16], cgname[80], key[160];
 	const char *sname = http_query(req, "signal", sv, sizeof sv);
 	int sig = signal_number(sname ? sname : "TERM");
 	const char *ended_by = NULL;
-	struct json_object *r = NULL;
+	cleanup_json struct json_object *r = NULL;
 
 	if (req->nsegs != 4) {
 		http_reply_error(req, 404, "no such route: %s %s", req->method, req->path);
@@ -493,10 +493,10 @@ void api_proc_kill(struct app *app, struct http_req *req, const char *id)
 	}
 	r = one(app, req, &sb, id, procid);
 	if (!r)
-		goto out;
+		return;
 	if (strcmp(status_of(r), "running")) {
 		http_reply_data(req, 200, json_object_get(r));	/* it had ended already */
-		goto out;
+		return;
 	}
 	snprintf(cgname, sizeof cgname, "p-%s", procid);
 	cg_exec_signal(&app->cg, id, cgname, sig);
@@ -520,13 +520,10 @@ void api_proc_kill(struct app *app, struct http_req *req, const char *id)
 	}
 	if (!r) {
 		api_reply_status(req, 500, "process %s vanished", procid);
-		goto out;
+		return;
 	}
 	json_object_object_add(r, "endedBy", json_object_new_string(ended_by));
 	key_of(key, sizeof key, id, procid);
 	store_proc_put(&app->store, key, json_object_to_json_string_ext(r, JSON_C_TO_STRING_PLAIN), NULL);
 	http_reply_data(req, 200, json_object_get(r));
-out:
-	json_object_put(r);
-	sandbox_ref_release(&sb);
 }

@@ -399,42 +399,36 @@ static void exec_stream(struct app *app, struct http_req *req, int ctl, const ch
 	sb_exec_res_release(&res);
 }
 
-void api_exec(struct app *app, struct http_req *req, const char *id)
+/* Run a validated exec in the sandbox and answer (or stream) its result. */
+static void exec_run(struct app *app, struct http_req *req, const char *id, struct exec_args *a)
 {
 	struct sb_err err = SB_ERR_INIT;
-	struct json_object *o = http_json_body(req), *d;
-	struct exec_args a;
+	cleanup_sandbox_ref struct sandbox_ref sb = { .dirfd = -1 };
 	struct sb_exec_res res;
-	struct sandbox_ref sb = { .dirfd = -1 };
+	struct json_object *d;
 	int64_t started;
-	int ctl = -1, r;
+	int ctl, r;
 
-	if (!o)
-		return;
-	if (exec_body_parse(o, id, req->conf, &a, &err) < 0) {
-		api_reply_err(req, &err);
-		goto out;
-	}
 	/* what the command writes is unknown: the reserve must be there */
 	if ((ctl = api_sandbox_open(app, req, id, 0, "a command", &sb)) < 0)
-		goto out;
-	a.rq.watch_fd = req->fcgi->ipcFd;
-	if (a.stream) {
-		exec_stream(app, req, ctl, id, &a);
+		return;
+	a->rq.watch_fd = req->fcgi->ipcFd;
+	if (a->stream) {
+		exec_stream(app, req, ctl, id, a);
 		close(ctl);
 		app_sandbox_touch(app, &sb);
-		goto out;
+		return;
 	}
 	started = sb_now_ms();
-	r = sandbox_exec(ctl, &app->cg, id, app->cgname, &a.rq, &res, &err);
+	r = sandbox_exec(ctl, &app->cg, id, app->cgname, &a->rq, &res, &err);
 	close(ctl);
 	app_sandbox_touch(app, &sb);
 	if (r >= 0)
-		exec_record(app, req, id, &a, &res, true, res.out.len, res.err.len, started);
+		exec_record(app, req, id, a, &res, true, res.out.len, res.err.len, started);
 	if (r < 0) {
 		sb_exec_res_release(&res);
 		api_reply_err(req, &err);
-		goto out;
+		return;
 	}
 	d = json_object_new_object();
 	json_object_object_add(d, "stdout", json_string_lossy(res.out.data ? res.out.data : "", res.out.len));
@@ -448,8 +442,21 @@ void api_exec(struct app *app, struct http_req *req, const char *id)
 	json_object_object_add(d, "peakMemoryKb", json_object_new_int64(res.maxrss_kb));
 	sb_exec_res_release(&res);
 	http_reply_data(req, 200, d);
-out:
-	sandbox_ref_release(&sb);
+}
+
+void api_exec(struct app *app, struct http_req *req, const char *id)
+{
+	struct sb_err err = SB_ERR_INIT;
+	cleanup_json struct json_object *o = http_json_body(req);
+	struct exec_args a;
+
+	if (!o)
+		return;
+	/* a refused body leaves a empty: nothing to release */
+	if (exec_body_parse(o, id, req->conf, &a, &err) < 0) {
+		api_reply_err(req, &err);
+		return;
+	}
+	exec_run(app, req, id, &a);
 	exec_args_release(&a);
-	json_object_put(o);
 }
