@@ -244,8 +244,8 @@ static void remove_leftover(struct app *app, struct sandbox_ref *sb, int ctl, co
 	if (c < 0)
 		return;
 	if (sandbox_file_request(c, &rq, tmp, NULL, &data, NULL) == 0 &&
-	    sandbox_file_reply(c, &info, 10000, NULL) == 0)
-		sandbox_file_end(c, 10000, NULL);
+	    sandbox_file_reply(c, &info, SB_INIT_REPLY_MS, NULL) == 0)
+		sandbox_file_end(c, SB_INIT_REPLY_MS, NULL);
 	close(c);
 }
 
@@ -357,7 +357,7 @@ void api_clone(struct app *app, struct http_req *req, const char *id)
 		sse_event(&sse, st);
 	}
 	if (run_clone(req->conf, &u, ctl, brk, &pg, &info, &err) < 0 ||
-	    sandbox_file_end(ctl, 10000, &err) < 0) {
+	    sandbox_file_end(ctl, SB_INIT_REPLY_MS, &err) < 0) {
 		int st;
 
 		app_disk_failed(app, &sb, &err);

@@ -29,6 +29,12 @@
 #define RECORDS_PER_SANDBOX 256	/* the oldest ended ones go first */
 #define COMMAND_KEPT 1024	/* bytes of the command a record keeps */
 #define LOG_POLL_MS 200
+/* a process's record key, "<projectId>/<processId>", with room to spare */
+#define PROC_KEY_BUF 160
+/* its cgroup, "p-<processId>" */
+#define PROC_CGNAME_BUF 80
+/* its log, SB_PROC_DIR "/<processId>/stdout" */
+#define PROC_LOG_PATH_BUF 200
 
 static const char *jstr(struct json_object *o, const char *k)
 {
@@ -91,12 +97,12 @@ static void key_of(char *key, size_t len, const char *sb, const char *pid)
 /* The init's table (0 entries when the sandbox is not running). */
 static int table(struct sandbox_ref *sb, struct sb_proc_info *tab, bool *running)
 {
-	int ctl = sandbox_connect(sb->dirfd), n = 0;
+	cleanup_close int ctl = sandbox_connect(sb->dirfd);
+	int n = 0;
 
 	*running = ctl >= 0;
 	if (ctl >= 0) {
 		n = sandbox_plist(ctl, tab, SB_PROC_MAX, NULL);
-		close(ctl);
 		if (n < 0) {
 			n = 0;
 			*running = false;
@@ -121,7 +127,7 @@ static void proc_spawn(struct app *app, struct http_req *req, const char *id, st
 	struct json_object *v;
 	cleanup_sandbox_ref struct sandbox_ref sb = { .dirfd = -1 };
 	cleanup_close int ctl = -1;
-	char procid[64], key[160];
+	char procid[64], key[PROC_KEY_BUF];
 	pid_t pid;
 
 	if (json_object_object_get_ex(o, "processId", &v)) {
@@ -175,19 +181,7 @@ static void proc_spawn(struct app *app, struct http_req *req, const char *id, st
 
 void api_proc_start(struct app *app, struct http_req *req, const char *id)
 {
-	struct sb_err err = SB_ERR_INIT;
-	cleanup_json struct json_object *o = http_json_body(req);
-	struct exec_args a;
-
-	if (!o)
-		return;
-	/* a refused body leaves a empty: nothing to release */
-	if (exec_body_parse(o, id, req->conf, &a, &err) < 0) {
-		api_reply_err(req, &err);
-		return;
-	}
-	proc_spawn(app, req, id, o, &a);
-	exec_args_release(&a);
+	exec_body_run(app, req, id, proc_spawn);
 }
 
 struct collect {
@@ -209,7 +203,7 @@ static struct json_object *records(struct app *app, struct sandbox_ref *sb, cons
 {
 	struct sb_proc_info tab[SB_PROC_MAX];
 	struct collect c = { json_object_new_array() };
-	char prefix[160];
+	char prefix[PROC_KEY_BUF];
 	bool running;
 	int n = table(sb, tab, &running);
 
@@ -226,7 +220,7 @@ static struct json_object *records(struct app *app, struct sandbox_ref *sb, cons
 			continue;
 		}
 		if (refresh(r, tab, n, running)) {
-			char key[160], cgname[80];
+			char key[PROC_KEY_BUF], cgname[PROC_CGNAME_BUF];
 			/* its cgroup goes with it, unless something it left runs there */
 			snprintf(cgname, sizeof cgname, "p-%s", pid);
 			cg_exec_remove(&app->cg, sb->id, cgname);
@@ -255,7 +249,7 @@ static void prune(struct app *app, struct sandbox_ref *sb)
 		json_object_array_sort(arr, by_start);
 		for (size_t i = 0; i < n && n - i >= RECORDS_PER_SANDBOX; i++) {
 			struct json_object *r = json_object_array_get_idx(arr, i);
-			char key[160];
+			char key[PROC_KEY_BUF];
 			if (!strcmp(status_of(r), "running") || !jstr(r, "id"))
 				continue;
 			key_of(key, sizeof key, sb->id, jstr(r, "id"));
@@ -310,8 +304,8 @@ static char *read_log(struct sandbox_ref *sb, const char *procid, const char *wh
 {
 	struct sb_file_req rq = { .op = SB_FILE_READ, .max_bytes = SB_PROC_LOG_MAX, .offset = offset };
 	struct sb_file_info info;
-	char path[200];
-	int ctl = sandbox_connect(sb->dirfd), data = -1;
+	char path[PROC_LOG_PATH_BUF];
+	cleanup_close int ctl = sandbox_connect(sb->dirfd), data = -1;
 	char *buf = NULL;
 
 	*len = 0;
@@ -321,7 +315,7 @@ static char *read_log(struct sandbox_ref *sb, const char *procid, const char *wh
 	}
 	snprintf(path, sizeof path, SB_PROC_DIR "/%s/%s", procid, which);
 	if (sandbox_file_request(ctl, &rq, path, NULL, &data, err) == 0 &&
-	    sandbox_file_reply(ctl, &info, 10000, err) == 0) {
+	    sandbox_file_reply(ctl, &info, SB_INIT_REPLY_MS, err) == 0) {
 		uint64_t want = info.size > offset ? info.size - offset : 0;
 		/* the child's word on sizes is checked, never trusted */
 		buf = want <= SB_PROC_LOG_MAX ? malloc(want + 1) : NULL;
@@ -333,7 +327,7 @@ static char *read_log(struct sandbox_ref *sb, const char *procid, const char *wh
 			got += (size_t)n;
 		}
 		struct sb_err end = SB_ERR_INIT;
-		int ended = sandbox_file_end(ctl, 10000, &end);
+		int ended = sandbox_file_end(ctl, SB_INIT_REPLY_MS, &end);
 		if (buf && got == want) {
 			*len = want;
 			buf[want] = '\0';
@@ -347,9 +341,6 @@ static char *read_log(struct sandbox_ref *sb, const char *procid, const char *wh
 				sb_fail(err, SB_E_INTERNAL, EIO, "log read");
 		}
 	}
-	if (data >= 0)
-		close(data);
-	close(ctl);
 	return buf;
 }
 
@@ -477,7 +468,7 @@ void api_proc_kill(struct app *app, struct http_req *req, const char *id)
 {
 	cleanup_sandbox_ref struct sandbox_ref sb = { .dirfd = -1 };
 	const char *procid = req->segs[3];
-	char sv[16], cgname[80], key[160];
+	char sv[16], cgname[PROC_CGNAME_BUF], key[PROC_KEY_BUF];
 	const char *sname = http_query(req, "signal", sv, sizeof sv);
 	int sig = signal_number(sname ? sname : "TERM");
 	const char *ended_by = NULL;

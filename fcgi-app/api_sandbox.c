@@ -400,7 +400,8 @@ static void exec_stream(struct app *app, struct http_req *req, int ctl, const ch
 }
 
 /* Run a validated exec in the sandbox and answer (or stream) its result. */
-static void exec_run(struct app *app, struct http_req *req, const char *id, struct exec_args *a)
+static void exec_run(struct app *app, struct http_req *req, const char *id, struct json_object *o,
+		     struct exec_args *a)
 {
 	struct sb_err err = SB_ERR_INIT;
 	cleanup_sandbox_ref struct sandbox_ref sb = { .dirfd = -1 };
@@ -409,6 +410,7 @@ static void exec_run(struct app *app, struct http_req *req, const char *id, stru
 	int64_t started;
 	int ctl, r;
 
+	(void)o;
 	/* what the command writes is unknown: the reserve must be there */
 	if ((ctl = api_sandbox_open(app, req, id, 0, "a command", &sb)) < 0)
 		return;
@@ -444,7 +446,7 @@ static void exec_run(struct app *app, struct http_req *req, const char *id, stru
 	http_reply_data(req, 200, d);
 }
 
-void api_exec(struct app *app, struct http_req *req, const char *id)
+void exec_body_run(struct app *app, struct http_req *req, const char *id, exec_run_fn *run)
 {
 	struct sb_err err = SB_ERR_INIT;
 	cleanup_json struct json_object *o = http_json_body(req);
@@ -457,6 +459,11 @@ void api_exec(struct app *app, struct http_req *req, const char *id)
 		api_reply_err(req, &err);
 		return;
 	}
-	exec_run(app, req, id, &a);
+	run(app, req, id, o, &a);
 	exec_args_release(&a);
+}
+
+void api_exec(struct app *app, struct http_req *req, const char *id)
+{
+	exec_body_run(app, req, id, exec_run);
 }

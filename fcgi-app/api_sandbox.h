@@ -30,4 +30,13 @@ int exec_body_parse(struct json_object *o, const char *id, const struct conf *c,
 		    struct exec_args *a, struct sb_err *err);
 void exec_args_release(struct exec_args *a);
 
+struct app;
+struct http_req;
+/* What runs a validated exec body o (as a): an exec, a background process. */
+typedef void exec_run_fn(struct app *app, struct http_req *req, const char *id, struct json_object *o,
+			 struct exec_args *a);
+/* Read the request's exec body, answer 4xx when it is not acceptable, else
+ * hand it to run; released after. */
+void exec_body_run(struct app *app, struct http_req *req, const char *id, exec_run_fn *run);
+
 #endif
