@@ -27,7 +27,7 @@ static void sleep_ms(long ms)
  * own cgroup (sb_name_safe), whoever passed it. */
 static int unsafe(struct sb_err *err, const char *name)
 {
-	return sb_fail(err, 400, EINVAL, "unsafe cgroup name '%.64s'", name ? name : "(null)");
+	return sb_fail(err, SB_E_INVALID, EINVAL, "unsafe cgroup name '%.64s'", name ? name : "(null)");
 }
 
 static bool names_safe(const char *id, const char *name)
@@ -419,7 +419,7 @@ static int kill_rel(const struct sb_cgroups *cg, const char *rel, struct sb_err 
 
 	/* the last guard, whatever the caller checked */
 	if (!sb_relpath_safe(rel))
-		return sb_fail(err, 400, EINVAL, "refusing to kill cgroup '%.64s': not inside the instance's tree",
+		return sb_fail(err, SB_E_INVALID, EINVAL, "refusing to kill cgroup '%.64s': not inside the instance's tree",
 			       rel);
 	if (cg->version == 2) {
 		if (knob_writef(cg, dirfd, rel, "cgroup.kill", "1", err) == 0) {
@@ -428,7 +428,7 @@ static int kill_rel(const struct sb_cgroups *cg, const char *rel, struct sb_err 
 					return 0;
 				sleep_ms(1);
 			}
-			return sb_fail(err, 500, EBUSY, "cgroup %s still populated after kill", rel);
+			return sb_fail(err, SB_E_INTERNAL, EBUSY, "cgroup %s still populated after kill", rel);
 		}
 		if (errno != ENOENT)
 			return -1;
@@ -449,7 +449,7 @@ static int kill_rel(const struct sb_cgroups *cg, const char *rel, struct sb_err 
 			signal_tree(cg, dirfd, rel, SIGKILL);
 		sleep_ms(1);
 	}
-	return sb_fail(err, 500, EBUSY, "processes of cgroup %s survive SIGKILL", rel);
+	return sb_fail(err, SB_E_INTERNAL, EBUSY, "processes of cgroup %s survive SIGKILL", rel);
 }
 
 int cg_exec_signal(struct sb_cgroups *cg, const char *id, const char *name, int sig)
@@ -475,7 +475,7 @@ int cg_sandbox_rename(struct sb_cgroups *cg, const char *from, const char *to, s
 	if (!sb_name_safe(from) || !sb_name_safe(to))
 		return unsafe(err, sb_name_safe(from) ? to : from);
 	if (cg->version == 2)
-		return sb_fail(err, 500, ENOTSUP, "cgroup2 cannot rename a cgroup");
+		return sb_fail(err, SB_E_INTERNAL, ENOTSUP, "cgroup2 cannot rename a cgroup");
 	FOR_EACH_DIR(cg, i) {
 		if (renameat(cg->dir[i], from, cg->dir[i], to) == 0)
 			continue;

@@ -285,7 +285,7 @@ static int file_integrity(const char *path, char *out, size_t len, struct sb_err
 	good = good && EVP_DigestFinal_ex(ctx, md, &mdlen);
 	EVP_MD_CTX_free(ctx);
 	if (!good || len < sizeof "sha512-" + 4 * ((mdlen + 2) / 3))
-		return sb_fail(err, 500, EIO, "sha512 of %s", path);
+		return sb_fail(err, SB_E_INTERNAL, EIO, "sha512 of %s", path);
 	memcpy(out, "sha512-", 7);
 	EVP_EncodeBlock((unsigned char *)out + 7, md, (int)mdlen);
 	return 0;
@@ -303,7 +303,7 @@ static int npm_fetch(const struct imagetool *t, struct stage *s, const struct np
 
 	snprintf(dir, sizeof dir, "%s/npm", t->cache_dir);
 	if ((size_t)snprintf(path, len, "%s/%s-%s.tgz", dir, n->name, n->version) >= len)
-		return sb_fail(err, 500, ENAMETOOLONG, "cache path for %s too long", n->name);
+		return sb_fail(err, SB_E_INTERNAL, ENAMETOOLONG, "cache path for %s too long", n->name);
 	cached = access(path, F_OK) == 0;
 	snprintf(part, sizeof part, "%s%s", path, cached ? "" : ".part");
 	if (!cached) {
@@ -317,7 +317,7 @@ static int npm_fetch(const struct imagetool *t, struct stage *s, const struct np
 		return -1;
 	if (strcmp(got, n->integrity) != 0) {
 		unlink(part);
-		return sb_fail(err, 500, EBADMSG, "%s-%s.tgz: sha512 is %s, not the registry's %s",
+		return sb_fail(err, SB_E_INTERNAL, EBADMSG, "%s-%s.tgz: sha512 is %s, not the registry's %s",
 			       n->name, n->version, got, n->integrity);
 	}
 	if (!cached && rename(part, path) < 0)
@@ -457,7 +457,7 @@ int imagetool_build(const struct imagetool *t, const char *name, struct sb_err *
 		if (!strcmp(recipes[i].name, name))
 			r = &recipes[i];
 	if (!r)
-		return sb_fail(err, 400, ENOENT, "no recipe for image '%s' (known: bookworm; "
+		return sb_fail(err, SB_E_INVALID, ENOENT, "no recipe for image '%s' (known: bookworm; "
 			       "import a tarball for others)", name);
 	recipe_key(t, r, key, sizeof key);
 	if (stage_begin(t, name, &s, err) < 0)

@@ -8,7 +8,8 @@
 
 #include "util.h"
 
-/* An LMDB error as a 500: "lmdb <what>: <mdb_strerror>". */
+/* An LMDB error (no space for a full map or disk, else internal):
+ * "lmdb <what>: <mdb_strerror>". */
 int kv_fail(struct sb_err *err, int rc, const char *what);
 /* Open the environment at dir (mapsize bytes, extra env flags beyond
  * MDB_NOTLS), clear reader slots of dead processes, and open (creating)

@@ -243,7 +243,7 @@ static int read_conf(struct sb_launch_conf *c, struct sb_err *err)
 
 	close(SB_LAUNCH_CONF_FD);
 	if (n != (ssize_t)sizeof *c || c->magic != SB_LAUNCH_MAGIC || c->size != sizeof *c)
-		return sb_fail(err, 500, EPROTO, "sandboxd-init: settings from another build of sandboxd");
+		return sb_fail(err, SB_E_INTERNAL, EPROTO, "sandboxd-init: settings from another build of sandboxd");
 	c->id[sizeof c->id - 1] = '\0';
 	c->sandbox_dir[sizeof c->sandbox_dir - 1] = '\0';
 	c->image_dir[sizeof c->image_dir - 1] = '\0';

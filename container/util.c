@@ -11,28 +11,28 @@
 #include <sys/syscall.h>
 #include <time.h>
 
-/* The host (or a sandbox's disk) out of room is not our bug: 507, so a
- * client knows to free space or retry later, wherever it was met. */
-int sb_errno_status(int errnum)
+/* The host (or a sandbox's disk) out of room is not our bug, so a client
+ * knows to free space or retry later, wherever it was met. */
+enum sb_err_kind sb_errno_kind(int errnum)
 {
 	switch (errnum) {
-	case ENOSPC: case EDQUOT: return 507;
-	default: return 500;
+	case ENOSPC: case EDQUOT: return SB_E_NO_SPACE;
+	default: return SB_E_INTERNAL;
 	}
 }
 
-int sb_fail(struct sb_err *err, int status, int errnum, const char *fmt, ...)
+int sb_fail(struct sb_err *err, enum sb_err_kind kind, int errnum, const char *fmt, ...)
 {
 	va_list ap;
 
 	if (err) {
 		err->errnum = errnum;
-		err->status = status && status != 500 ? status : sb_errno_status(errnum);
+		err->kind = kind != SB_E_INTERNAL ? kind : sb_errno_kind(errnum);
 		va_start(ap, fmt);
 		vsnprintf(err->msg, sizeof err->msg, fmt, ap);
 		va_end(ap);
 		/* the system's word helps with our bugs, not with a client's error */
-		if (errnum && (status == 0 || status == 500)) {
+		if (errnum && kind == SB_E_INTERNAL) {
 			size_t n = strlen(err->msg);
 			snprintf(err->msg + n, sizeof err->msg - n, ": %s", strerror(errnum));
 		}
@@ -48,7 +48,7 @@ int sb_syserr(struct sb_err *err, const char *fmt, ...)
 
 	if (err) {
 		err->errnum = errnum;
-		err->status = sb_errno_status(errnum);
+		err->kind = sb_errno_kind(errnum);
 		va_start(ap, fmt);
 		vsnprintf(err->msg, sizeof err->msg, fmt, ap);
 		va_end(ap);

@@ -178,7 +178,7 @@ static int open_dirs(struct app *app, const char *id, bool locked, struct sb_err
 	int fd;
 
 	if (!sb_name_safe(id))
-		return sb_fail(err, 400, EINVAL, "unsafe sandbox name '%.64s'", id);
+		return sb_fail(err, SB_E_INVALID, EINVAL, "unsafe sandbox name '%.64s'", id);
 	fd = openat(app->sandboxes_fd, id, O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd >= 0)
 		return fd;
@@ -210,11 +210,11 @@ static int host_room(const struct conf *c, long long need, long long others, con
 	if (avail - need - others >= reserve)
 		return 0;
 	if (others)
-		return sb_fail(err, 507, ENOSPC, "the host is short of disk space: %lld MiB free, %lld MiB "
+		return sb_fail(err, SB_E_NO_SPACE, ENOSPC, "the host is short of disk space: %lld MiB free, %lld MiB "
 			       "of it being written by other requests, %s needs %lld MiB and %lld MiB "
 			       "stay in reserve; free some space and retry", avail >> 20, others >> 20,
 			       what, need >> 20, reserve >> 20);
-	return sb_fail(err, 507, ENOSPC, "the host is short of disk space: %lld MiB free, %s needs "
+	return sb_fail(err, SB_E_NO_SPACE, ENOSPC, "the host is short of disk space: %lld MiB free, %s needs "
 		       "%lld MiB and %lld MiB stay in reserve; free some space and retry",
 		       avail >> 20, what, need >> 20, reserve >> 20);
 }
@@ -260,7 +260,7 @@ void app_disk_failed(struct app *app, const struct sandbox_ref *sb, struct sb_er
 	snprintf(msg, sizeof msg, "%s", err->msg);
 	log_event(app->rid, "sandbox.disk_failed", sb->id, "error=\"%s\"", msg);
 	if (!strstr(msg, SB_DISK_FAILED))
-		sb_fail(err, 507, err->errnum, "%.200s: " SB_DISK_FAILED, msg);
+		sb_fail(err, SB_E_NO_SPACE, err->errnum, "%.200s: " SB_DISK_FAILED, msg);
 }
 
 int app_sandbox_open(struct app *app, const char *id, long long need, const char *what,
@@ -311,7 +311,7 @@ static int create_new(struct app *app, const char *id, const struct sb_want *wan
 	if (found < 0)
 		return -1;
 	if (found && want && want->image[0] && strcmp(want->image, sb->rec.image) != 0)
-		return sb_fail(err, 409, EEXIST, "sandbox %s runs image %s: an image is chosen "
+		return sb_fail(err, SB_E_CONFLICT, EEXIST, "sandbox %s runs image %s: an image is chosen "
 			       "when the sandbox is created, for its life", id, sb->rec.image);
 	if (!found && (w = warm_claim(app, id, want, sb, err)) != 0)
 		return w < 0 ? -1 : 0;
@@ -353,14 +353,14 @@ int app_sandbox_get(struct app *app, const char *id, bool create, const struct s
 	sb->id = id;
 	sb->dirfd = -1;
 	if (!sb_name_safe(id))
-		return sb_fail(err, 400, EINVAL, "unsafe sandbox name '%.64s'", id);
+		return sb_fail(err, SB_E_INVALID, EINVAL, "unsafe sandbox name '%.64s'", id);
 	found = store_get(&app->store, id, &sb->rec, err);
 	if (found < 0)
 		return -1;
 	if (!found && !create)
-		return sb_fail(err, 404, ENOENT, "sandbox %s not found", id);
+		return sb_fail(err, SB_E_NOT_FOUND, ENOENT, "sandbox %s not found", id);
 	if (found && want && want->image[0] && strcmp(want->image, sb->rec.image) != 0)
-		return sb_fail(err, 409, EEXIST, "sandbox %s runs image %s: an image is chosen "
+		return sb_fail(err, SB_E_CONFLICT, EEXIST, "sandbox %s runs image %s: an image is chosen "
 			       "when the sandbox is created, for its life", id, sb->rec.image);
 	if (!found)
 		return create_new(app, id, want, sb, err);
@@ -466,7 +466,7 @@ int app_sandbox_connect(struct app *app, struct sandbox_ref *sb, struct sb_err *
 	if (fd >= 0)
 		return fd;
 	if (errno == EAGAIN)
-		return sb_fail(err, 503, EAGAIN, "sandbox %s is not answering; try again later", sb->id);
+		return sb_fail(err, SB_E_BUSY, EAGAIN, "sandbox %s is not answering; try again later", sb->id);
 	if (errno != ECONNREFUSED && errno != ENOENT)
 		return sb_syserr(err, "connect to sandbox %s", sb->id);
 	lock = openat(sb->dirfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -480,7 +480,7 @@ int app_sandbox_connect(struct app *app, struct sandbox_ref *sb, struct sb_err *
 	if (fd >= 0)
 		return fd;
 	if (errno == EAGAIN)	/* it runs, but does not accept: never start a second */
-		return sb_fail(err, 503, EAGAIN, "sandbox %s is not answering; try again later", sb->id);
+		return sb_fail(err, SB_E_BUSY, EAGAIN, "sandbox %s is not answering; try again later", sb->id);
 	/* a warm sandbox starts outside the count: a claim makes the room */
 	int r = warm_name(sb->id) ? 0 : capacity_make_room(app, sb->id, err);
 	if (r == 0)

@@ -111,7 +111,7 @@ int capacity_stop(struct app *app, const char *id, struct sb_err *err)
 	cleanup_close int lock = -1;
 
 	if (!sb_name_safe(id))
-		return sb_fail(err, 400, EINVAL, "unsafe sandbox name '%.64s'", id);
+		return sb_fail(err, SB_E_INVALID, EINVAL, "unsafe sandbox name '%.64s'", id);
 	dirfd = openat(app->sandboxes_fd, id, O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (dirfd < 0)
 		return sb_syserr(err, "open sandbox dir %s", id);
@@ -121,7 +121,7 @@ int capacity_stop(struct app *app, const char *id, struct sb_err *err)
 	if (lock < 0)
 		return sb_syserr(err, "open lock of %s", id);
 	if (flock(lock, LOCK_EX | LOCK_NB) < 0)
-		return sb_fail(err, 503, EBUSY, "sandbox %s is starting; try again later", id);
+		return sb_fail(err, SB_E_BUSY, EBUSY, "sandbox %s is starting; try again later", id);
 	return cg_sandbox_kill(&app->cg, id, err);
 }
 
@@ -151,7 +151,7 @@ int capacity_make_room(struct app *app, const char *id, struct sb_err *err)
 		log_event(app->rid, "sandbox.stopped", sc.cands[i].id, "reason=capacity for=%s", id);
 		return capacity_stop(app, sc.cands[i].id, err);
 	}
-	return sb_fail(err, 503, EBUSY, "all %d sandboxes are busy; try again later", app->conf->max_running);
+	return sb_fail(err, SB_E_BUSY, EBUSY, "all %d sandboxes are busy; try again later", app->conf->max_running);
 }
 
 static void stop_if_idle(const char *id, pid_t pid, unsigned long long start, int64_t active_ms, void *arg)

@@ -87,7 +87,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (images_resolve(&c, c.default_image, version, sizeof version, &err) < 0) {
-		fprintf(stderr, "sandboxd: --default-image: %s%s\n", err.msg, err.status == 400 ?
+		fprintf(stderr, "sandboxd: --default-image: %s%s\n", err.msg, err.kind == SB_E_INVALID ?
 			"; build or import it first (sandboxd-image)" : "");
 		return 1;
 	}

@@ -257,7 +257,7 @@ static int encode_put(struct store *s, MDB_txn *txn, const char *id, const struc
  * of the records can hand one to the code that kills and removes. */
 static int unsafe_id(struct sb_err *err, const char *id)
 {
-	return sb_fail(err, 400, EINVAL, "unsafe sandbox name '%.64s'", id);
+	return sb_fail(err, SB_E_INVALID, EINVAL, "unsafe sandbox name '%.64s'", id);
 }
 
 /* The record of id in txn: 1 found (*r), 0 missing, -1 error. */
@@ -268,7 +268,7 @@ static int record_get(struct store *s, MDB_txn *txn, const char *id, struct sb_r
 
 	if (rc)
 		return rc == MDB_NOTFOUND ? 0 : kv_fail(err, rc, "get");
-	return decode(&v, r) < 0 ? sb_fail(err, 500, 0, "corrupt record for %s", id) : 1;
+	return decode(&v, r) < 0 ? sb_fail(err, SB_E_INTERNAL, 0, "corrupt record for %s", id) : 1;
 }
 
 int store_get(struct store *s, const char *id, struct sb_record *r, struct sb_err *err)
@@ -300,7 +300,7 @@ int store_create(struct store *s, const char *id, const char *image, uid_t base,
 	if (mdb_get(txn, s->meta, &nk, &nv) == 0 && nv.mv_size == sizeof slot)
 		memcpy(&slot, nv.mv_data, sizeof slot);
 	if (slot >= slots)
-		return sb_fail(err, 503, ENOSPC, "no uid range left for a new sandbox");
+		return sb_fail(err, SB_E_BUSY, ENOSPC, "no uid range left for a new sandbox");
 	snprintf(r->image, sizeof r->image, "%s", image);
 	/* ranges are never reused: sandboxes are not destroyed (files persist) */
 	r->uid_base = base + slot * 65536u;
@@ -366,7 +366,7 @@ int store_claim(struct store *s, const char *from, const char *to, struct sb_rec
 	if ((rc = mdb_get(txn, s->sandboxes, &tk, &v)) != MDB_NOTFOUND)
 		return rc ? kv_fail(err, rc, "get") : 0;	/* `to` exists by now */
 	if ((rc = mdb_get(txn, s->sandboxes, &fk, &v)) || decode(&v, r) < 0)
-		return rc == MDB_NOTFOUND ? 0 : sb_fail(err, 500, 0, "warm sandbox %s: no usable record", from);
+		return rc == MDB_NOTFOUND ? 0 : sb_fail(err, SB_E_INTERNAL, 0, "warm sandbox %s: no usable record", from);
 	r->created_ms = r->active_ms = sb_now_ms();
 	/* it was started with the defaults: the claimed one follows them */
 	sb_limits_follow_defaults(&r->lim);
@@ -411,7 +411,7 @@ int store_proc_get(struct store *s, const char *key, char **json, struct sb_err 
 	if (rc)
 		return rc == MDB_NOTFOUND ? 0 : kv_fail(err, rc, "get");
 	*json = strndup(v.mv_data, v.mv_size);
-	return *json ? 1 : sb_fail(err, 500, ENOMEM, "out of memory");
+	return *json ? 1 : sb_fail(err, SB_E_INTERNAL, ENOMEM, "out of memory");
 }
 
 struct text_scan {
@@ -482,7 +482,7 @@ int store_history_add(struct store *s, const char *id, const char *json, int max
 	if (!sb_name_safe(id))
 		return unsafe_id(err, id);
 	if (!s->henv)
-		return sb_fail(err, 503, 0, "the history database is unavailable (see the service log)");
+		return sb_fail(err, SB_E_BUSY, 0, "the history database is unavailable (see the service log)");
 	if (kv_begin(s->henv, 0, &txn, err) < 0)
 		return -1;
 	if ((rc = mdb_cursor_open(txn, s->history, &cur)))
@@ -543,7 +543,7 @@ int store_history_foreach(struct store *s, const char *id, void (*fn)(const char
 	if (!sb_name_safe(id))
 		return unsafe_id(err, id);
 	if (!s->henv)
-		return sb_fail(err, 503, 0, "the history database is unavailable (see the service log)");
+		return sb_fail(err, SB_E_BUSY, 0, "the history database is unavailable (see the service log)");
 	return kv_scan(s->henv, s->history, prefix, hs.plen, each_history, &hs, err);
 }
 

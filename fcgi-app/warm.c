@@ -116,7 +116,7 @@ int warm_claim(struct app *app, const char *id, const struct sb_want *want, stru
 	int r = 0, i;
 
 	if (!sb_name_safe(id))
-		return sb_fail(err, 400, EINVAL, "unsafe sandbox name '%.64s'", id);
+		return sb_fail(err, SB_E_INVALID, EINVAL, "unsafe sandbox name '%.64s'", id);
 
 	if (app->conf->warm_sandboxes <= 0 || app->cg.version != 1 || warm_name(id) ||
 	    !asks_defaults(app, want))

@@ -7,6 +7,7 @@
  * sandbox's own cgroup. */
 #include "config.h"
 
+#include "api.h"
 #include "app.h"
 #include "capacity.h"
 #include "cgroup.h"
@@ -134,7 +135,7 @@ static void v2(void)
 		const char *h = hostile[i], *s = show(h);
 
 		sb_err_clear(&err);
-		ok(cg_sandbox_kill(&cg, h, &err) < 0 && err.status == 400 && refused_by_name(&err),
+		ok(cg_sandbox_kill(&cg, h, &err) < 0 && api_status(&err) == 400 && refused_by_name(&err),
 		   "v2: cg_sandbox_kill('%s') refused with a 400 (%s)", s, msg(&err));
 		ok(cg_sandbox_create(&cg, h, &lim, &err) < 0, "v2: cg_sandbox_create('%s') refused", s);
 		ok(cg_sandbox_enter(&cg, h, 4242, &err) < 0, "v2: cg_sandbox_enter('%s') refused", s);
@@ -188,7 +189,7 @@ static void v1(void)
 		const char *h = hostile[i], *s = show(h);
 
 		sb_err_clear(&err);
-		ok(cg_sandbox_kill(&cg, h, &err) < 0 && err.status == 400 && refused_by_name(&err),
+		ok(cg_sandbox_kill(&cg, h, &err) < 0 && api_status(&err) == 400 && refused_by_name(&err),
 		   "v1: cg_sandbox_kill('%s') refused with a 400 (%s)", s, msg(&err));
 		ok(cg_sandbox_rename(&cg, "sb1", h, &err) < 0, "v1: cg_sandbox_rename(sb1, '%s') refused", s);
 		ok(cg_sandbox_rename(&cg, h, "sb2", &err) < 0, "v1: cg_sandbox_rename('%s', sb2) refused", s);
@@ -235,7 +236,7 @@ static void store_and_app(void)
 		const char *h = hostile[i], *s = show(h);
 
 		sb_err_clear(&err);
-		ok(store_create(&app.store, h, "host", 100000, 10, &r, &created, &err) < 0 && err.status == 400,
+		ok(store_create(&app.store, h, "host", 100000, 10, &r, &created, &err) < 0 && api_status(&err) == 400,
 		   "store_create('%s') refused with a 400 (%s)", s, msg(&err));
 		ok(store_get(&app.store, h, &r, &err) < 0, "store_get('%s') refused", s);
 		ok(store_drop(&app.store, h, &err) < 0, "store_drop('%s') refused", s);
@@ -261,14 +262,14 @@ static void store_and_app(void)
 		const char *h = hostile[i], *s = show(h);
 
 		sb_err_clear(&err);
-		ok(app_sandbox_get(&app, h, true, NULL, &sb, &err) < 0 && err.status == 400,
+		ok(app_sandbox_get(&app, h, true, NULL, &sb, &err) < 0 && api_status(&err) == 400,
 		   "app_sandbox_get('%s', create) refused with a 400 (%s)", s, msg(&err));
 		sandbox_ref_release(&sb);
 		sb_err_clear(&err);
-		ok(warm_claim(&app, h, NULL, &sb, &err) < 0 && err.status == 400,
+		ok(warm_claim(&app, h, NULL, &sb, &err) < 0 && api_status(&err) == 400,
 		   "warm_claim('%s') refused with a 400 (%s)", s, msg(&err));
 		sb_err_clear(&err);
-		ok(capacity_stop(&app, h, &err) < 0 && err.status == 400,
+		ok(capacity_stop(&app, h, &err) < 0 && api_status(&err) == 400,
 		   "capacity_stop('%s') refused with a 400 (%s)", s, msg(&err));
 		if (h[0]) {	/* "" is SB_PROC_DIR itself: the check is all that stands */
 			int out[2], e;
