@@ -591,6 +591,21 @@ static void remove_tree(int dirfd, const char *rel)
 	unlinkat(dirfd, rel, AT_REMOVEDIR);
 }
 
+int cg_sandbox_destroy(struct sb_cgroups *cg, const char *id, struct sb_err *err)
+{
+	if (!sb_name_safe(id))
+		return unsafe(err, id);
+	if (kill_rel(cg, id, err) < 0)
+		return -1;
+	FOR_EACH_DIR(cg, i) {
+		remove_tree(cg->dir[i], id);
+		/* a directory left has something in it still: never reused */
+		if (faccessat(cg->dir[i], id, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+			return sb_fail(err, SB_E_INTERNAL, EBUSY, "cgroup %s stays after its processes were killed", id);
+	}
+	return 0;
+}
+
 /* Names of the sandbox cgroups (directories) below the parent. */
 static int list_sandboxes(const struct sb_cgroups *cg, char names[][64], int max)
 {

@@ -80,6 +80,9 @@ long long cg_sandbox_oom_kills(struct sb_cgroups *cg, const char *id);
 int cg_sandbox_rename(struct sb_cgroups *cg, const char *from, const char *to, struct sb_err *err);
 /* Kill every process of the sandbox, its init included (a stop). */
 int cg_sandbox_kill(struct sb_cgroups *cg, const char *id, struct sb_err *err);
+/* Kill every process of the sandbox and remove its cgroups (a destroy):
+ * 0 when none is left in any hierarchy. */
+int cg_sandbox_destroy(struct sb_cgroups *cg, const char *id, struct sb_err *err);
 /* The cgroup.procs file of exec cgroup `name` of sandbox id (created on
  * demand), open for writing.  The init's exec child writes "0" to it to
  * join: the kernel checks the credentials the file was opened with (ours),

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "api_sandbox.h"
+#include "destroy.h"
 #include "disk.h"
 #include "app.h"
 #include "http.h"
@@ -181,6 +182,25 @@ void api_sandbox_delete(struct app *app, struct http_req *req, const char *id)
 	json_object_object_add(d, "status", json_object_new_string("cleaned"));
 	json_object_object_add(d, "message", json_object_new_string("All processes terminated"));
 	json_object_object_add(d, "killed", json_object_new_int(killed));
+	http_reply_data(req, 200, d);
+}
+
+/* POST /sandboxes/:id/destroy: the sandbox removed for good (destroy.h);
+ * 200 whether it existed or not, so that a retry after a lost answer is
+ * answered as the first was. */
+void api_sandbox_destroy(struct app *app, struct http_req *req, const char *id)
+{
+	struct sb_err err = SB_ERR_INIT;
+	struct json_object *d;
+
+	if (destroy_sandbox(app, id, &err) < 0) {
+		api_reply_err(req, &err);
+		return;
+	}
+	d = json_object_new_object();
+	json_object_object_add(d, "projectId", json_object_new_string(id));
+	json_object_object_add(d, "status", json_object_new_string("destroyed"));
+	json_object_object_add(d, "message", json_object_new_string("Sandbox destroyed: processes, files and records removed"));
 	http_reply_data(req, 200, d);
 }
 

@@ -3,6 +3,7 @@
 #include "app.h"
 #include "log.h"
 #include "capacity.h"
+#include "destroy.h"
 #include "disk.h"
 #include "images.h"
 #include "imagestore.h"
@@ -157,7 +158,7 @@ static int publish_dirs(struct app *app, const char *id, struct sb_err *err)
 /* DATA/sandboxes/.create.lock, held (flock) for one create at a time; the
  * fd, or -1.  A process takes it once: a second open file of the same lock
  * would wait for the first forever. */
-static int create_lock(struct app *app, struct sb_err *err)
+int app_create_lock(struct app *app, struct sb_err *err)
 {
 	cleanup_close int lock = openat(app->sandboxes_fd, ".create.lock",
 					O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -185,8 +186,11 @@ static int open_dirs(struct app *app, const char *id, bool locked, struct sb_err
 		return fd;
 	if (errno != ENOENT)
 		return sb_syserr(err, "open sandbox dir %s", id);
-	if (!locked && (lock = create_lock(app, err)) < 0)
+	if (!locked && (lock = app_create_lock(app, err)) < 0)
 		return -1;
+	/* destroyed meanwhile (a destroy holds the lock): not made again */
+	if (!locked && store_get(&app->store, id, &(struct sb_record){ 0 }, err) != 1)
+		return sb_fail(err, SB_E_NOT_FOUND, ENOENT, "sandbox %s not found", id);
 	/* again: another request may have made it while we waited */
 	fd = openat(app->sandboxes_fd, id, O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd >= 0)
@@ -303,7 +307,7 @@ static void set_aside_orphan(struct app *app, const char *id)
 static int create_new(struct app *app, const char *id, const struct sb_want *want,
 		      struct sandbox_ref *sb, struct sb_err *err)
 {
-	cleanup_close int lock = create_lock(app, err);
+	cleanup_close int lock = app_create_lock(app, err);
 	int found, w;
 
 	if (lock < 0)
@@ -314,6 +318,10 @@ static int create_new(struct app *app, const char *id, const struct sb_want *wan
 	if (found && want && want->image[0] && strcmp(want->image, sb->rec.image) != 0)
 		return sb_fail(err, SB_E_CONFLICT, EEXIST, "sandbox %s runs image %s: an image is chosen "
 			       "when the sandbox is created, for its life", id, sb->rec.image);
+	/* a destroy of this id killed before it moved the old one out: done
+	 * now, so the new one finds nothing of it */
+	if (!found && destroy_move_pending(app, id, err) < 0)
+		return -1;
 	if (!found && (w = warm_claim(app, id, want, sb, err)) != 0)
 		return w < 0 ? -1 : 0;
 	if (!found)
@@ -465,6 +473,17 @@ static int start_locked(struct app *app, struct sandbox_ref *sb, struct sb_err *
 	return store_update(&app->store, sb->id, set_init, &sb->rec, err);
 }
 
+/* The record sb was found by is still there: not destroyed (and made
+ * again, perhaps in the same slot) since. */
+static bool still_ours(struct app *app, const struct sandbox_ref *sb)
+{
+	struct sb_record r;
+
+	if (store_get(&app->store, sb->id, &r, NULL) != 1)
+		return false;
+	return r.uid_base == sb->rec.uid_base && r.created_ms == sb->rec.created_ms;
+}
+
 int app_sandbox_connect(struct app *app, struct sandbox_ref *sb, struct sb_err *err)
 {
 	cleanup_close int lock = -1;
@@ -477,11 +496,17 @@ int app_sandbox_connect(struct app *app, struct sandbox_ref *sb, struct sb_err *
 	if (errno != ECONNREFUSED && errno != ENOENT)
 		return sb_syserr(err, "connect to sandbox %s", sb->id);
 	lock = openat(sb->dirfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (lock < 0 && errno == ENOENT)	/* destroyed, its directory removed */
+		return sb_fail(err, SB_E_NOT_FOUND, ENOENT, "sandbox %s not found", sb->id);
 	if (lock < 0)
 		return sb_syserr(err, "open lock of %s", sb->id);
 	while (flock(lock, LOCK_EX) < 0)
 		if (errno != EINTR)
 			return sb_syserr(err, "lock %s", sb->id);
+	/* destroyed while we waited (a destroy holds this lock while it kills):
+	 * never start an init in what is being removed */
+	if (!still_ours(app, sb))
+		return sb_fail(err, SB_E_NOT_FOUND, ENOENT, "sandbox %s not found (destroyed)", sb->id);
 	/* someone may have started it while we waited for the lock */
 	fd = sandbox_connect(sb->dirfd);
 	if (fd >= 0)

@@ -23,6 +23,9 @@ struct app {
 
 int app_open(struct app *app, const struct conf *conf, struct sb_err *err);
 void app_close(struct app *app);
+/* DATA/sandboxes/.create.lock, held (flock) while a sandbox is made or
+ * destroyed: the fd, or -1 (err).  A process takes it once at a time. */
+int app_create_lock(struct app *app, struct sb_err *err);
 /* Let go of the capacity lock (capacity_make_room() took it), if held. */
 void app_capacity_release(struct app *app);
 

@@ -8,6 +8,7 @@
 #include "app.h"
 #include "auth.h"
 #include "capacity.h"
+#include "destroy.h"
 #include "cgroup.h"
 #include "conf.h"
 #include "disk.h"
@@ -235,7 +236,8 @@ static void start_ticks(void)
 
 static pid_t sweeper;
 
-/* Stop sandboxes idle past --idle-stop, in a child of its own: the master
+/* Stop sandboxes idle past --idle-stop and finish destroys a crash cut
+ * short (destroy.h), in a child of its own: the master
  * never opens LMDB (its workers fork from it). */
 static void sweep_idle(const struct conf *c, const sigset_t *orig)
 {
@@ -256,7 +258,9 @@ static void sweep_idle(const struct conf *c, const sigset_t *orig)
 			log_printf("error", NULL, "idle sweep: %s", err.msg);
 			_exit(1);
 		}
-		capacity_stop_idle(&app, c->idle_stop_ms);
+		if (c->idle_stop_ms > 0)
+			capacity_stop_idle(&app, c->idle_stop_ms);
+		destroy_finish_pending(&app);
 		app_close(&app);
 		_exit(0);
 	}
@@ -536,10 +540,11 @@ int master_run(struct conf *c)
 	sweep_half_made_spares(c);
 	log_printf("info", NULL, "%d workers on %s", nworkers, c->socket_path);
 	/* look for idle sandboxes twice per idle period, at most every 30 s */
-	sweep_every = c->idle_stop_ms / 2 < 30000 ? c->idle_stop_ms / 2 : 30000;
+	sweep_every = c->idle_stop_ms > 0 && c->idle_stop_ms / 2 < 30000 ? c->idle_stop_ms / 2 : 30000;
 	if (sweep_every < TICK_MS)
 		sweep_every = TICK_MS;
-	next_sweep = sb_mono_ms() + sweep_every;
+	/* the first at once: it finishes destroys a crash cut short */
+	next_sweep = sb_mono_ms();
 	start_ticks();
 	for (;;) {
 		sigsuspend(&orig);
@@ -589,7 +594,7 @@ int master_run(struct conf *c)
 						kill(workers[i].pid, SIGTERM);
 			if (!draining)
 				fill_spares(c, &orig);
-			if (!draining && c->idle_stop_ms > 0 && sb_mono_ms() >= next_sweep) {
+			if (!draining && sb_mono_ms() >= next_sweep) {
 				sweep_idle(c, &orig);
 				next_sweep = sb_mono_ms() + sweep_every;
 			}

@@ -23,7 +23,7 @@ struct shared {
 	uint64_t buckets[ROUTES_MAX + 1][NBUCKETS + 1];	/* not cumulative */
 	uint64_t usec_sum[ROUTES_MAX + 1];
 	uint64_t count[ROUTES_MAX + 1];
-	uint64_t execs, exec_timeouts, oom_kills, disk_errors;
+	uint64_t execs, exec_timeouts, oom_kills, disk_errors, destroyed;
 	uint8_t busy[BUSY_SLOTS];	/* by worker serial, modulo */
 	int64_t writing[BUSY_SLOTS];	/* bytes a worker is writing into a sandbox disk */
 	int64_t workers;
@@ -122,6 +122,12 @@ int metrics_workers_live(void)
 	return m ? (int)__atomic_load_n(&m->workers, __ATOMIC_RELAXED) : 0;
 }
 
+void metrics_destroyed(void)
+{
+	if (m)
+		add(&m->destroyed, 1);
+}
+
 void metrics_disk_error(void)
 {
 	if (m)
@@ -204,13 +210,15 @@ void metrics_write(FILE *f)
 		"# TYPE sandboxd_oom_kills_total counter\nsandboxd_oom_kills_total %llu\n"
 		"# HELP sandboxd_disk_errors_total Sandbox file systems found with errors at a start (then repaired).\n"
 		"# TYPE sandboxd_disk_errors_total counter\nsandboxd_disk_errors_total %llu\n"
+		"# HELP sandboxd_sandboxes_destroyed_total Sandboxes destroyed (POST .../destroy).\n"
+		"# TYPE sandboxd_sandboxes_destroyed_total counter\nsandboxd_sandboxes_destroyed_total %llu\n"
 		"# HELP sandboxd_workers Workers of the pool alive.\n"
 		"# TYPE sandboxd_workers gauge\nsandboxd_workers %d\n"
 		"# HELP sandboxd_workers_busy Workers answering a request now.\n"
 		"# TYPE sandboxd_workers_busy gauge\nsandboxd_workers_busy %d\n",
 		(unsigned long long)get(&m->execs), (unsigned long long)get(&m->exec_timeouts),
 		(unsigned long long)get(&m->oom_kills), (unsigned long long)get(&m->disk_errors),
-		metrics_workers_live(), metrics_busy_count());
+		(unsigned long long)get(&m->destroyed), metrics_workers_live(), metrics_busy_count());
 }
 
 _Static_assert(ROUTES_MAX >= 16, "room for every route");

@@ -28,6 +28,8 @@ int metrics_busy_count(void);
 void metrics_exec(bool timed_out, bool oom_killed);
 /* A sandbox's file system was found with errors at a start (and repaired). */
 void metrics_disk_error(void);
+/* A sandbox destroyed. */
+void metrics_destroyed(void);
 /* Prometheus text format of the counters; the caller adds the gauges. */
 void metrics_write(FILE *f);
 

@@ -29,6 +29,8 @@ bool project_id_valid(const char *id)
 static const struct route routes[] = {
 	{ "/sandboxes/{projectId}", AUTH_PROJECT, .get = NONE(api_sandbox_status),
 	  .post = JSON(api_sandbox_create), .del = NONE(api_sandbox_delete) },
+	/* for good, unlike DELETE /sandboxes/{projectId} (its processes only) */
+	{ "/sandboxes/{projectId}/destroy", AUTH_PROJECT, .post = NONE(api_sandbox_destroy) },
 	{ "/sandboxes/{projectId}/exec", AUTH_PROJECT, .post = JSON(api_exec) },
 	/* a JSON write carries the file in base64 */
 	{ "/sandboxes/{projectId}/files/{path}", AUTH_PROJECT, .get = NONE(api_file_read),

@@ -286,12 +286,150 @@ int store_get(struct store *s, const char *id, struct sb_record *r, struct sb_er
 	return record_get(s, txn, id, r, err);
 }
 
+/* Slots destroys returned, meta keys "free/<8 hex digits>" (in order: the
+ * lowest first); those under way, "dying/<8 hex digits>" = the id. */
+#define FREE_PREFIX "free/"
+#define DYING_PREFIX "dying/"
+
+static void slot_key(char *buf, size_t len, const char *prefix, uint32_t slot)
+{
+	snprintf(buf, len, "%s%08x", prefix, slot);
+}
+
+/* The lowest returned slot below `slots`, taken (deleted) in txn: 1 (*slot),
+ * 0 none, -rc on an LMDB error. */
+static int free_slot_take(struct store *s, MDB_txn *txn, uint32_t slots, uint32_t *slot)
+{
+	MDB_val k = { 5, (void *)FREE_PREFIX }, v;
+	MDB_cursor *cur;
+	char hex[9];
+	int rc;
+
+	if ((rc = mdb_cursor_open(txn, s->meta, &cur)))
+		return -rc;
+	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	if (rc || k.mv_size != 13 || memcmp(k.mv_data, FREE_PREFIX, 5)) {
+		mdb_cursor_close(cur);
+		return rc && rc != MDB_NOTFOUND ? -rc : 0;
+	}
+	memcpy(hex, (char *)k.mv_data + 5, 8);
+	hex[8] = '\0';
+	*slot = (uint32_t)strtoul(hex, NULL, 16);
+	if (*slot >= slots) {	/* --uid-slots made smaller since */
+		mdb_cursor_close(cur);
+		return 0;
+	}
+	rc = mdb_cursor_del(cur, 0);
+	mdb_cursor_close(cur);
+	return rc ? -rc : 1;
+}
+
+/* Delete every key of dbi that starts with prefix, in txn. */
+static int del_prefix(MDB_txn *txn, MDB_dbi dbi, const char *prefix)
+{
+	size_t plen = strlen(prefix);
+	MDB_val k = { plen, (void *)prefix }, v;
+	MDB_cursor *cur;
+	int rc;
+
+	if ((rc = mdb_cursor_open(txn, dbi, &cur)))
+		return rc;
+	/* a seek per key: simple, and what follows a deletion is not in doubt */
+	while ((rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE)) == 0 && k.mv_size >= plen &&
+	       !memcmp(k.mv_data, prefix, plen)) {
+		if ((rc = mdb_cursor_del(cur, 0)))
+			break;
+		k.mv_size = plen;
+		k.mv_data = (void *)prefix;
+	}
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND || rc == 0 ? 0 : rc;
+}
+
+int store_destroy_mark(struct store *s, const char *id, uid_t base, struct sb_record *r,
+		       uint32_t *slot, struct sb_err *err)
+{
+	MDB_val k = { strlen(id), (void *)id }, dk, dv = { strlen(id), (void *)id };
+	struct sb_record none = { .init_pid = 0 };
+	cleanup_txn MDB_txn *txn = NULL;
+	char key[32], procs[80];
+	int rc;
+
+	if (!sb_name_safe(id))
+		return unsafe_id(err, id);
+	if (kv_begin(s->env, 0, &txn, err) < 0)
+		return -1;
+	if ((rc = record_get(s, txn, id, r, err)) <= 0)
+		return rc;
+	if (r->uid_base < base || (r->uid_base - base) % 65536u)
+		return sb_fail(err, SB_E_INTERNAL, 0, "sandbox %s: uid base %u is not a slot of --uid-base %u",
+			       id, (unsigned)r->uid_base, (unsigned)base);
+	*slot = (r->uid_base - base) / 65536u;
+	slot_key(key, sizeof key, DYING_PREFIX, *slot);
+	dk.mv_size = strlen(key);
+	dk.mv_data = key;
+	snprintf(procs, sizeof procs, "%s/", id);
+	if ((rc = mdb_put(txn, s->meta, &dk, &dv, 0)) || (rc = mdb_del(txn, s->sandboxes, &k, NULL)) ||
+	    (rc = started_put(txn, s->started, id, &none)) || (rc = del_prefix(txn, s->procs, procs)))
+		return kv_fail(err, rc, "destroy");
+	return kv_commit(&txn, err) < 0 ? -1 : 1;
+}
+
+int store_destroy_done(struct store *s, uint32_t slot, struct sb_err *err)
+{
+	cleanup_txn MDB_txn *txn = NULL;
+	char dkey[32], fkey[32];
+	MDB_val dk, fk, fv = { 1, (void *)"1" };
+	int rc;
+
+	slot_key(dkey, sizeof dkey, DYING_PREFIX, slot);
+	slot_key(fkey, sizeof fkey, FREE_PREFIX, slot);
+	dk.mv_size = strlen(dkey);
+	dk.mv_data = dkey;
+	fk.mv_size = strlen(fkey);
+	fk.mv_data = fkey;
+	if (kv_begin(s->env, 0, &txn, err) < 0)
+		return -1;
+	/* done twice (a crash after the first): returned once */
+	if ((rc = mdb_del(txn, s->meta, &dk, NULL)) == MDB_NOTFOUND)
+		return 0;
+	if (rc || (rc = mdb_put(txn, s->meta, &fk, &fv, 0)))
+		return kv_fail(err, rc, "destroy done");
+	return kv_commit(&txn, err);
+}
+
+struct dying_scan {
+	void (*fn)(uint32_t slot, const char *id, void *arg);
+	void *arg;
+};
+
+static bool each_dying(const MDB_val *k, const MDB_val *v, void *arg)
+{
+	struct dying_scan *ds = arg;
+	char hex[9], id[64];
+
+	if (k->mv_size != 14 || !key_str(v, id, sizeof id) || !sb_name_safe(id))
+		return true;
+	memcpy(hex, (char *)k->mv_data + 6, 8);
+	hex[8] = '\0';
+	ds->fn((uint32_t)strtoul(hex, NULL, 16), id, ds->arg);
+	return true;
+}
+
+int store_dying_foreach(struct store *s, void (*fn)(uint32_t slot, const char *id, void *arg),
+			void *arg, struct sb_err *err)
+{
+	struct dying_scan ds = { fn, arg };
+
+	return kv_scan(s->env, s->meta, DYING_PREFIX, strlen(DYING_PREFIX), each_dying, &ds, err);
+}
+
 int store_create(struct store *s, const char *id, const char *image, uid_t base, uint32_t slots,
 		 struct sb_record *r, bool *created, struct sb_err *err)
 {
 	MDB_val nk = { 13, (void *)"next_uid_slot" }, nv;
 	cleanup_txn MDB_txn *txn = NULL;
-	uint32_t slot = 0;
+	uint32_t slot = 0, mine = 0;
 	int rc;
 
 	if (!sb_name_safe(id))
@@ -303,19 +441,27 @@ int store_create(struct store *s, const char *id, const char *image, uid_t base,
 		return rc < 0 ? -1 : 0;	/* it exists: *r */
 	if (mdb_get(txn, s->meta, &nk, &nv) == 0 && nv.mv_size == sizeof slot)
 		memcpy(&slot, nv.mv_data, sizeof slot);
-	if (slot >= slots)
+	/* a slot a destroy returned first (the lowest), else the next new one */
+	if ((rc = free_slot_take(s, txn, slots, &mine)) < 0)
+		return kv_fail(err, -rc, "free slots");
+	if (!rc && slot >= slots)
 		return sb_fail(err, SB_E_BUSY, ENOSPC, "no uid range left for a new sandbox");
 	snprintf(r->image, sizeof r->image, "%s", image);
-	/* ranges are never reused: sandboxes are not destroyed (files persist) */
-	r->uid_base = base + slot * 65536u;
+	/* a range is reused only once a destroy removed everything of its
+	 * previous owner (store_destroy_done) */
+	r->uid_base = base + (rc ? mine : slot) * 65536u;
 	/* and its /31 in the network pool, the same slot: kept for life, and a
 	 * warm sandbox's goes with it to the id that claims it */
-	r->net_slot = slot + 1;
+	r->net_slot = (rc ? mine : slot) + 1;
 	r->created_ms = r->active_ms = sb_now_ms();
-	slot++;
-	nv.mv_size = sizeof slot;
-	nv.mv_data = &slot;
-	if ((rc = mdb_put(txn, s->meta, &nk, &nv, 0)) || (rc = encode_put(s, txn, id, r)))
+	if (!rc) {
+		slot++;
+		nv.mv_size = sizeof slot;
+		nv.mv_data = &slot;
+		if ((rc = mdb_put(txn, s->meta, &nk, &nv, 0)))
+			return kv_fail(err, rc, "create");
+	}
+	if ((rc = encode_put(s, txn, id, r)))
 		return kv_fail(err, rc, "create");
 	if (kv_commit(&txn, err) < 0)
 		return -1;
@@ -521,6 +667,24 @@ int store_history_add(struct store *s, const char *id, const char *json, int max
 	v.mv_data = (void *)json;
 	if ((rc = mdb_put(txn, s->history, &k, &v, 0)))
 		return kv_fail(err, rc, "put");
+	return kv_commit(&txn, err);
+}
+
+int store_history_drop(struct store *s, const char *id, struct sb_err *err)
+{
+	cleanup_txn MDB_txn *txn = NULL;
+	char prefix[80];
+	int rc;
+
+	if (!sb_name_safe(id))
+		return unsafe_id(err, id);
+	if (!s->henv)
+		return 0;
+	snprintf(prefix, sizeof prefix, "%s/", id);
+	if (kv_begin(s->henv, 0, &txn, err) < 0)
+		return -1;
+	if ((rc = del_prefix(txn, s->history, prefix)))
+		return kv_fail(err, rc, "history drop");
 	return kv_commit(&txn, err);
 }
 

@@ -68,6 +68,19 @@ int store_claim(struct store *s, const char *from, const char *to, struct sb_rec
 /* Remove a record (only a warm sandbox's: a sandbox's are kept for life). */
 int store_drop(struct store *s, const char *id, struct sb_err *err);
 
+/* Destroy, step 1, in one write transaction: record id (*r) goes, with its
+ * process records, and its slot (*slot, counted from base) is marked
+ * "dying" (with the id) until store_destroy_done().  1 done, 0 no such
+ * record, -1 error. */
+int store_destroy_mark(struct store *s, const char *id, uid_t base, struct sb_record *r,
+		       uint32_t *slot, struct sb_err *err);
+/* Destroy, last step: nothing of the slot's owner is left; the slot is
+ * returned for store_create() to reuse (once, whatever the calls). */
+int store_destroy_done(struct store *s, uint32_t slot, struct sb_err *err);
+/* fn for every slot marked dying (fn must not write). */
+int store_dying_foreach(struct store *s, void (*fn)(uint32_t slot, const char *id, void *arg),
+			void *arg, struct sb_err *err);
+
 /* Background process records (JSON text), keyed "<projectId>/<processId>". */
 int store_proc_put(struct store *s, const char *key, const char *json, struct sb_err *err);
 /* 1 found (*json is malloc'd), 0 missing, -1 error */
@@ -87,6 +100,8 @@ int store_update(struct store *s, const char *id, void (*fn)(struct sb_record *,
 int store_history_add(struct store *s, const char *id, const char *json, int max, struct sb_err *err);
 int store_history_foreach(struct store *s, const char *id, void (*fn)(const char *json, void *arg),
 			  void *arg, struct sb_err *err);
+/* Every history entry of id goes. */
+int store_history_drop(struct store *s, const char *id, struct sb_err *err);
 /* Bytes of the environment in use (pages up to the last one written). */
 long long store_bytes(struct store *s);
 

@@ -34,6 +34,7 @@ static void hostile_ids(void)
 		{ "POST", "" }, { "GET", "" }, { "DELETE", "" }, { "POST", "/exec" },
 		{ "GET", "/files/etc/passwd" }, { "PUT", "/files/x" }, { "GET", "/ls" },
 		{ "POST", "/clone" }, { "GET", "/processes" }, { "GET", "/history" },
+		{ "POST", "/destroy" },
 	};
 	char uri[256];
 
@@ -113,6 +114,7 @@ static void rows(void)
 {
 	static const struct { const char *pattern, *allow; enum auth_need auth; } want[] = {
 		{ "/sandboxes/{projectId}", "GET, POST, DELETE, OPTIONS", AUTH_PROJECT },
+		{ "/sandboxes/{projectId}/destroy", "POST, OPTIONS", AUTH_PROJECT },
 		{ "/sandboxes/{projectId}/exec", "POST, OPTIONS", AUTH_PROJECT },
 		{ "/sandboxes/{projectId}/files/{path}", "GET, PUT, DELETE, OPTIONS", AUTH_PROJECT },
 		{ "/sandboxes/{projectId}/ls", "GET, OPTIONS", AUTH_PROJECT },

@@ -1,0 +1,218 @@
+/* Destroy: see destroy.h for the steps and why each is where it is. */
+#include "config.h"
+
+#include "destroy.h"
+#include "log.h"
+#include "metrics.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+
+#define DYING_MAX 256	/* slots one sweep finishes */
+
+struct dying {
+	uint32_t slot[DYING_MAX];
+	char id[DYING_MAX][64];
+	const char *only;	/* NULL: every id */
+	int n;
+};
+
+static void collect(uint32_t slot, const char *id, void *arg)
+{
+	struct dying *d = arg;
+
+	if (d->n >= DYING_MAX || (d->only && strcmp(d->only, id)))
+		return;
+	d->slot[d->n] = slot;
+	snprintf(d->id[d->n++], sizeof d->id[0], "%s", id);
+}
+
+static void gone_name(char *buf, size_t len, uint32_t slot)
+{
+	snprintf(buf, len, ".gone-%u", slot);
+}
+
+/* Remove name of directory at and everything below it, never following a symlink
+ * (what a sandbox made is the tenant's: a link to /etc stays a link).  0, or
+ * -1 with errno of the first failure (the rest is removed still). */
+static int remove_at(int at, const char *name)
+{
+	cleanup_close int fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	int ret = 0, saved = 0;
+	struct dirent *e;
+	DIR *d;
+
+	if (fd < 0) {
+		if (errno != ENOTDIR && errno != ELOOP)
+			return errno == ENOENT ? 0 : -1;
+		return unlinkat(at, name, 0) < 0 && errno != ENOENT ? -1 : 0;
+	}
+	d = fdopendir(fd);
+	if (!d)
+		return -1;
+	fd = -1;	/* the DIR owns it */
+	while ((e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if (remove_at(dirfd(d), e->d_name) < 0 && !saved) {
+			saved = errno;
+			ret = -1;
+		}
+	}
+	closedir(d);
+	if (unlinkat(at, name, AT_REMOVEDIR) < 0 && errno != ENOENT && !saved) {
+		saved = errno;
+		ret = -1;
+	}
+	errno = saved;
+	return ret;
+}
+
+/* Step 2 for slot's owner id (the caller holds the create lock, and no
+ * record id exists): what is named by the id goes or moves aside. */
+static int move_out(struct app *app, const char *id, uint32_t slot, struct sb_err *err)
+{
+	char gone[32];
+
+	if (cg_sandbox_destroy(&app->cg, id, err) < 0 || store_history_drop(&app->store, id, err) < 0)
+		return -1;
+	gone_name(gone, sizeof gone, slot);
+	if (renameat2(app->sandboxes_fd, id, app->sandboxes_fd, gone, RENAME_NOREPLACE) == 0 || errno == ENOENT)
+		return 0;
+	if (errno != EEXIST)
+		return sb_syserr(err, "move sandbox dir %s aside", id);
+	/* a killed step 3 of this slot left part of it: that goes first */
+	if (remove_at(app->sandboxes_fd, gone) < 0 ||
+	    renameat2(app->sandboxes_fd, id, app->sandboxes_fd, gone, RENAME_NOREPLACE) < 0)
+		return sb_syserr(err, "move sandbox dir %s aside", id);
+	return 0;
+}
+
+/* Step 3: the files go, then the slot is returned. */
+static int remove_slot(struct app *app, uint32_t slot, struct sb_err *err)
+{
+	char gone[32];
+
+	gone_name(gone, sizeof gone, slot);
+	if (remove_at(app->sandboxes_fd, gone) < 0)
+		return sb_syserr(err, "remove %s", gone);
+	sb_fault("destroy-removed");
+	return store_destroy_done(&app->store, slot, err);
+}
+
+int destroy_move_pending(struct app *app, const char *id, struct sb_err *err)
+{
+	struct dying d = { .only = id };
+
+	if (store_dying_foreach(&app->store, collect, &d, err) < 0)
+		return -1;
+	for (int i = 0; i < d.n; i++)
+		if (move_out(app, id, d.slot[i], err) < 0)
+			return -1;
+	return 0;
+}
+
+/* The sandbox's own lock (app_sandbox_connect starts it under it): a start
+ * under way ends first, and one that follows finds no record.  -1: no
+ * directory, nothing can start there. */
+static int sandbox_lock(struct app *app, const char *id)
+{
+	cleanup_close int dfd = openat(app->sandboxes_fd, id, O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	cleanup_close int fd = -1;
+
+	if (dfd < 0)
+		return -1;
+	fd = openat(dfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return -1;
+	while (flock(fd, LOCK_EX) < 0)
+		if (errno != EINTR)
+			return -1;
+	return steal_fd(&fd);
+}
+
+int destroy_sandbox(struct app *app, const char *id, struct sb_err *err)
+{
+	struct dying d = { .only = id };
+	cleanup_close int lock = -1, sblock = -1;
+	int64_t t0 = sb_mono_ms();
+	struct sb_err rerr = SB_ERR_INIT;
+	struct sb_record r;
+	uint32_t slot = 0;
+	int found;
+
+	if (!sb_name_safe(id))
+		return sb_fail(err, SB_E_INVALID, EINVAL, "unsafe sandbox name '%.64s'", id);
+	if ((lock = app_create_lock(app, err)) < 0)
+		return -1;
+	sblock = sandbox_lock(app, id);
+	found = store_destroy_mark(&app->store, id, app->conf->uid_base, &r, &slot, err);
+	if (found < 0)
+		return -1;
+	sb_fault("destroy-marked");
+	/* this one's, and any a killed destroy of the same id left */
+	if (destroy_move_pending(app, id, err) < 0 ||
+	    store_dying_foreach(&app->store, collect, &d, err) < 0)
+		return -1;
+	sb_fault("destroy-moved");
+	sb_closep(&sblock);
+	sb_closep(&lock);
+	sblock = lock = -1;
+	/* gone for the API and for a new sandbox of that id now; a slot whose
+	 * files cannot go stays dying (the sweep retries), never reused */
+	for (int i = 0; i < d.n; i++)
+		if (remove_slot(app, d.slot[i], &rerr) < 0)
+			log_printf("error", app->rid, "destroy %s: %s (the slot stays unused; retried by the sweep)",
+				   id, rerr.msg);
+	if (found > 0) {
+		metrics_destroyed();
+		log_event(app->rid, "sandbox.destroyed", id, "slot=%u ms=%lld", slot,
+			  (long long)(sb_mono_ms() - t0));
+	}
+	return 0;
+}
+
+int destroy_finish_pending(struct app *app)
+{
+	static struct dying d;
+	struct sb_err err = SB_ERR_INIT;
+	cleanup_close int lock = -1;
+	bool moved[DYING_MAX];
+	int done = 0;
+
+	memset(&d, 0, sizeof d);
+	if (store_dying_foreach(&app->store, collect, &d, &err) < 0 || d.n == 0)
+		return 0;
+	if ((lock = app_create_lock(app, &err)) < 0) {
+		log_printf("error", NULL, "destroy sweep: %s", err.msg);
+		return 0;
+	}
+	for (int i = 0; i < d.n; i++) {
+		struct sb_record r;
+		int found = store_get(&app->store, d.id[i], &r, &err);
+
+		/* a record of the id again: its create moved the old one out */
+		moved[i] = found > 0 || (found == 0 && move_out(app, d.id[i], d.slot[i], &err) == 0);
+		if (!moved[i])
+			log_printf("error", NULL, "destroy sweep: %s: %s", d.id[i], err.msg);
+		sb_err_clear(&err);
+	}
+	sb_closep(&lock);
+	lock = -1;
+	for (int i = 0; i < d.n; i++) {
+		if (!moved[i])
+			continue;
+		if (remove_slot(app, d.slot[i], &err) < 0) {
+			log_printf("error", NULL, "destroy sweep: %s: %s", d.id[i], err.msg);
+			sb_err_clear(&err);
+			continue;
+		}
+		log_event(NULL, "sandbox.destroy_finished", d.id[i], "slot=%u", d.slot[i]);
+		done++;
+	}
+	return done;
+}

@@ -1,0 +1,30 @@
+/* Destroy: a sandbox removed for good, its uid slot (and /31) returned.
+ *
+ * In three steps, each safe to repeat, so that a destroy killed anywhere
+ * is finished later (by a create of the same id, and by the master's sweep
+ * at every start):
+ *  1. mark (one LMDB transaction): the record and its process records go,
+ *     the slot is marked dying with the id.  The sandbox is gone for the API.
+ *  2. move (under the create lock): its processes killed, its cgroups and
+ *     history removed, its directory renamed to DATA/sandboxes/.gone-<slot>:
+ *     the name, its cgroups and history are free for a new sandbox.
+ *  3. remove (no lock): that directory removed; only then the slot is
+ *     returned (store_destroy_done).  A slot whose files or cgroups could
+ *     not be removed stays dying, never reused; the next sweep retries. */
+#ifndef SBD_DESTROY_H
+#define SBD_DESTROY_H
+
+#include "app.h"
+
+/* Destroy sandbox id, whether it exists or not (then: finish what a killed
+ * destroy of it left).  0 done, -1 err (the slot stays dying). */
+int destroy_sandbox(struct app *app, const char *id, struct sb_err *err);
+/* Under the create lock, before a new sandbox `id` is made: step 2 of every
+ * dying slot of that id, so the new one never finds the old one's
+ * directory, cgroups or history. */
+int destroy_move_pending(struct app *app, const char *id, struct sb_err *err);
+/* Steps 2 and 3 of every dying slot (the master's sweep): how many were
+ * finished. */
+int destroy_finish_pending(struct app *app);
+
+#endif
