@@ -416,6 +416,7 @@ static void exec_run(struct app *app, struct http_req *req, const char *id, stru
 		exec_record(app, req, id, a, &res, true, res.out.len, res.err.len, started);
 	if (r < 0) {
 		sb_exec_res_release(&res);
+		app_sandbox_gone(app, &sb, &err);
 		api_reply_err(req, &err);
 		return;
 	}

@@ -484,6 +484,12 @@ static bool still_ours(struct app *app, const struct sandbox_ref *sb)
 	return r.uid_base == sb->rec.uid_base && r.created_ms == sb->rec.created_ms;
 }
 
+void app_sandbox_gone(struct app *app, const struct sandbox_ref *sb, struct sb_err *err)
+{
+	if (err->kind == SB_E_INTERNAL && !still_ours(app, sb))
+		sb_fail(err, SB_E_NOT_FOUND, ENOENT, "sandbox %s was destroyed while the request ran", sb->id);
+}
+
 int app_sandbox_connect(struct app *app, struct sandbox_ref *sb, struct sb_err *err)
 {
 	cleanup_close int lock = -1;

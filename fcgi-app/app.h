@@ -61,6 +61,9 @@ int app_sandbox_set_limits(struct app *app, struct sandbox_ref *sb, const struct
  * (serialised per sandbox by a lock file, so concurrent requests start one). */
 int app_sandbox_connect(struct app *app, struct sandbox_ref *sb, struct sb_err *err);
 bool app_sandbox_running(const struct sandbox_ref *sb);
+/* err of a request whose sandbox was destroyed under it (its init killed
+ * mid-way): the 404 it is, not an internal error. */
+void app_sandbox_gone(struct app *app, const struct sandbox_ref *sb, struct sb_err *err);
 void app_sandbox_touch(struct app *app, struct sandbox_ref *sb);
 /* 0 when the data dir's file system has `need` bytes free beyond
  * --disk-reserve-mb; else 507 (`what` needs them: "a create"). */

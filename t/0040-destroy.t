@@ -99,7 +99,8 @@ api GET /sandboxes/a/processes
 is "$(jqr '.data.processes | length')" "0" "  nor its process records"
 
 # --- a destroy during an exec -----------------------------------------------
-api POST /sandboxes/a/exec "$(cmd_json 'echo started; sleep 60')" &
+curl -s -o /dev/null -X POST -H 'Content-Type: application/json' \
+	--data-binary "$(cmd_json 'echo started; sleep 60')" "$BASE/sandboxes/a/exec" &
 EXEC=$!
 for _ in $(seq 1 100); do
 	[ -n "$(sandbox_pids a | xargs -r -n1 sh -c 'cat /proc/$0/comm 2>/dev/null' | grep -x sleep)" ] && break
@@ -109,17 +110,22 @@ AUID=$(init_uid a)
 api POST /sandboxes/a/destroy
 is "$STATUS" 200 "a destroy during an exec answers 200"
 wait "$EXEC"
+grep -q "path=/sandboxes/a/exec .*status=404" "$T_DIR/sandboxd.log"
+ok $? "  the exec answers 404: the sandbox was destroyed while it ran"
 is "$(uid_procs "$AUID" | wc -l)" 0 "  the exec's command is killed"
 api GET /sandboxes/a
 is "$STATUS" 404 "  and a is gone"
 is "$(traces a | tr '\n' ' ')" "" "  without a trace"
 
 # --- destroys racing creates of the same id ---------------------------------
+RACERS=
 for i in 1 2 3 4 5 6; do
 	curl -s -o /dev/null -X POST "$BASE/sandboxes/r" &
+	RACERS="$RACERS $!"
 	curl -s -o /dev/null -X POST "$BASE/sandboxes/r/destroy" &
+	RACERS="$RACERS $!"
 done
-wait
+wait $RACERS
 api GET /sandboxes/r
 if [ "$STATUS" = 200 ]; then
 	exec_in r 'echo alive'
