@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "api_sandbox.h"
+#include "api_network.h"
 #include "disk.h"
 #include "app.h"
 #include "http.h"
@@ -51,8 +52,10 @@ static int limit_field(struct http_req *req, struct json_object *lim, const char
 	return 0;
 }
 
-/* Optional body {"image": "host", "limits": {"memoryMb", "pids", "cpus"}}. */
-static int parse_create_body(struct http_req *req, struct sb_record *want, bool *has_limits)
+/* Optional body {"image": "host", "limits": {"memoryMb", "pids", "cpus",
+ * "diskMb", "egressMbps", "ingressMbps"}, "network": {...}}. */
+static int parse_create_body(struct http_req *req, struct sb_record *want, bool *has_limits,
+			     struct net_want *net)
 {
 	const struct conf *c = req->conf;
 	struct json_object *o = http_json_body(req), *v;
@@ -86,6 +89,13 @@ static int parse_create_body(struct http_req *req, struct sb_record *want, bool 
 		/* the disk size is fixed at creation; the rest may change */
 		*has_limits = want->memory_mb || want->pids || want->cpu_millis;
 	}
+	{
+		struct sb_err err = SB_ERR_INIT;
+		if (net_want_parse(c, o, net, &err) < 0) {
+			http_reply_error(req, 400, "%s", err.msg);
+			goto out;
+		}
+	}
 	ret = 0;
 out:
 	json_object_put(o);
@@ -97,14 +107,17 @@ void api_sandbox_create(struct app *app, struct http_req *req, const char *id)
 	struct sb_err err = SB_ERR_INIT;
 	struct sandbox_ref sb;
 	struct sb_record want;
+	struct net_want net;
 	struct json_object *d;
 	bool has_limits;
 	int ctl;
 
-	if (parse_create_body(req, &want, &has_limits) < 0)
+	if (parse_create_body(req, &want, &has_limits, &net) < 0)
 		return;
+	/* the policy before the start: a sandbox never runs without it */
 	if (app_sandbox_get(app, id, true, &want, &sb, &err) < 0 ||
 	    (has_limits && !sb.created && app_sandbox_set_limits(app, &sb, &want, &err) < 0) ||
+	    net_sandbox_set(app, &sb, &net, &err) < 0 ||
 	    (ctl = app_sandbox_connect(app, &sb, &err)) < 0) {
 		sandbox_ref_release(&sb);
 		reply_err(req, &err);
@@ -172,7 +185,7 @@ void api_sandbox_status(struct app *app, struct http_req *req, const char *id)
 {
 	struct sb_err err = SB_ERR_INIT;
 	struct sandbox_ref sb;
-	struct json_object *d;
+	struct json_object *d, *limits, *usage = NULL;
 	bool running;
 	int health;
 
@@ -190,13 +203,14 @@ void api_sandbox_status(struct app *app, struct http_req *req, const char *id)
 		json_object_object_add(d, "imageVersion", json_object_new_string(sb.rec.image_version));
 	json_object_object_add(d, "createdAt", iso(sb.rec.created_ms));
 	json_object_object_add(d, "lastActiveAt", iso(sb.rec.active_ms));
-	json_object_object_add(d, "limits", limits_json(app, &sb.rec));
+	json_object_object_add(d, "limits", limits = limits_json(app, &sb.rec));
 	/* false: its file system recorded an error (it is repaired at the
 	 * sandbox's next start) */
 	if (sb.rec.disk_mb > 0 && (health = disk_image_health(sb.dirfd)) >= 0)
 		json_object_object_add(d, "diskHealthy", json_object_new_boolean(health));
 	if (running)
-		json_object_object_add(d, "usage", usage_json(app, &sb));
+		json_object_object_add(d, "usage", usage = usage_json(app, &sb));
+	net_status_add(app, &sb, d, limits, usage);
 	sandbox_ref_release(&sb);
 	http_reply_data(req, 200, d);
 }

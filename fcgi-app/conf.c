@@ -3,6 +3,7 @@
 #include "conf.h"
 #include "auth.h"
 #include "imagestore.h"
+#include "netpolicy.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -70,6 +71,8 @@ static void usage(FILE *f)
 	      "  --tokens-file FILE  bearer tokens (NAME sha256:HEX SCOPE per line); without\n"
 	      "                      it only loopback/unix-socket requests are served\n"
 	      "  --allow-remote-no-auth[=no]  serve non-loopback requests without tokens\n"
+	      "  --default-egress M  egress of a sandbox that asks none: public, allowlist\n"
+	      "                      (nothing until it lists CIDRs) or none (default public)\n"
 	      "  --history-max N     commands kept per sandbox for .../history (default 100)\n"
 	      "  --routes            print every route (METHOD /pattern) and exit\n", f);
 }
@@ -218,6 +221,8 @@ static const struct option opts[] = {
 	{ "tokens-file", required_argument, NULL, 'Z' },
 	{ "allow-remote-no-auth", optional_argument, NULL, 'W' },
 	{ "history-max", required_argument, NULL, 'H' },
+	/* values past the letters: no clash with a letter another option takes */
+	{ "default-egress", required_argument, NULL, 0x150 },
 	{ "routes", no_argument, NULL, 'L' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -311,6 +316,15 @@ static int conf_set(struct conf *c, struct raw *raw, int o, const char *val)
 	case 'N': return val ? parse_bool(val, &c->no_favordynmods) : (c->no_favordynmods = true, 0);
 	case 'W': return val ? parse_bool(val, &c->allow_remote_no_auth) : (c->allow_remote_no_auth = true, 0);
 	case 'L': c->print_routes = true; break;
+	case 0x150: {
+		enum egress_mode m;
+		if (egress_mode_parse(val, &m) < 0) {
+			snprintf(why, sizeof why, "must be public, allowlist or none");
+			return -1;
+		}
+		c->default_egress = (int)m;
+		break;
+	}
 	case 'H': if (num(val, 0, 100000, &v) < 0) return -1; c->history_max = (int)v; break;
 	case 'S': if (num(val, 0, 64, &v) < 0) return -1; c->spare_disks = (int)v; break;
 	case 'j': return val ? parse_bool(val, &c->disk_prealloc) : (c->disk_prealloc = true, 0);

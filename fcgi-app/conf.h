@@ -59,6 +59,7 @@ struct conf {
 	int nclone_allow;
 	int64_t clone_timeout_ms;
 	unsigned long long clone_max_bytes;
+	int default_egress;			/* enum egress_mode of a sandbox that asks none */
 };
 
 /* Defaults, then the --config file, then the other options of argv, into c;

@@ -56,6 +56,8 @@ static const struct route routes[] = {
 	{ "/sandboxes/{projectId}/processes/{processId}/logs", "GET, OPTIONS", api_proc_get, NULL, NULL,
 	  NULL },
 	{ "/sandboxes/{projectId}/history", "GET, OPTIONS", api_history, NULL, NULL, NULL },
+	{ "/sandboxes/{projectId}/network", "GET, PUT, OPTIONS", api_network_get, NULL, api_network_put,
+	  NULL },
 	/* server-wide: no projectId */
 	{ "/images", "GET, OPTIONS", api_images_list, NULL, NULL, NULL },
 	{ "/healthz", "GET, OPTIONS", api_healthz, NULL, NULL, NULL },

@@ -2,6 +2,7 @@
 
 #include "store.h"
 #include "kv.h"
+#include "netpolicy.h"
 
 #include <json-c/json.h>
 #include <errno.h>
@@ -151,20 +152,21 @@ int store_forget_started(struct store *s, const char *const *ids, const pid_t *p
 
 int store_open(struct store *s, const char *dir, struct sb_err *err)
 {
-	static const char *const names[] = { "sandboxes", "meta", "processes", "started" };
+	static const char *const names[] = { "sandboxes", "meta", "processes", "started", "network" };
 	static const char *const hnames[] = { "history" };
 	struct sb_err herr = SB_ERR_INIT;
 	char hdir[PATH_MAX];
-	MDB_dbi dbis[4];
+	MDB_dbi dbis[5];
 
 	memset(s, 0, sizeof *s);
 	/* NOMETASYNC: a crash may lose the last transaction, never integrity */
-	if (kv_open(&s->env, dir, (size_t)1 << 30, MDB_NOMETASYNC, names, dbis, 4, err) < 0)
+	if (kv_open(&s->env, dir, (size_t)1 << 30, MDB_NOMETASYNC, names, dbis, 5, err) < 0)
 		return -1;
 	s->sandboxes = dbis[0];
 	s->meta = dbis[1];
 	s->procs = dbis[2];
 	s->started = dbis[3];
+	s->network = dbis[4];
 	if (started_index_build(s, err) < 0) {
 		store_close(s);
 		return -1;
@@ -617,6 +619,99 @@ int store_history_foreach(struct store *s, const char *id, void (*fn)(const char
 	if (!s->henv)
 		return sb_fail(err, 503, 0, "the history database is unavailable (see the service log)");
 	return kv_scan(s->henv, s->history, prefix, hs.plen, each_history, &hs, err);
+}
+
+static int net_decode(const MDB_val *v, struct net_policy *p)
+{
+	struct json_tokener *tok = json_tokener_new();
+	struct json_object *o;
+	int r;
+
+	if (!tok)
+		return -1;
+	o = json_tokener_parse_ex(tok, v->mv_data, (int)v->mv_size);
+	json_tokener_free(tok);
+	r = o ? net_policy_from_json(o, p) : -1;
+	json_object_put(o);
+	return r;
+}
+
+int store_net_get(struct store *s, const char *id, struct net_policy *p, struct sb_err *err)
+{
+	MDB_val k = { strlen(id), (void *)id }, v;
+	MDB_txn *txn;
+	int rc, found;
+
+	if (!sb_name_safe(id))
+		return unsafe_id(err, id);
+	if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)))
+		return kv_fail(err, rc, "read");
+	rc = mdb_get(txn, s->network, &k, &v);
+	found = rc == 0;
+	if (found && net_decode(&v, p) < 0) {
+		mdb_txn_abort(txn);
+		return sb_fail(err, 500, 0, "corrupt network policy for %s", id);
+	}
+	mdb_txn_abort(txn);
+	if (rc && rc != MDB_NOTFOUND)
+		return kv_fail(err, rc, "get");
+	return found;
+}
+
+int store_net_put(struct store *s, const char *id, const struct net_policy *p,
+		  int (*apply)(void *arg, struct sb_err *err), void *arg, struct sb_err *err)
+{
+	struct json_object *o;
+	MDB_val k = { strlen(id), (void *)id }, v;
+	const char *json;
+	MDB_txn *txn;
+	int rc;
+
+	if (!sb_name_safe(id))
+		return unsafe_id(err, id);
+	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)))
+		return kv_fail(err, rc, "begin");
+	o = net_policy_json(p, true);
+	json = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	v.mv_size = strlen(json);
+	v.mv_data = (void *)json;
+	rc = mdb_put(txn, s->network, &k, &v, 0);
+	json_object_put(o);
+	if (rc) {
+		mdb_txn_abort(txn);
+		return kv_fail(err, rc, "put");
+	}
+	if (apply && apply(arg, err) < 0) {
+		mdb_txn_abort(txn);
+		return -1;
+	}
+	if ((rc = mdb_txn_commit(txn)))
+		return kv_fail(err, rc, "commit");
+	return 0;
+}
+
+struct net_scan {
+	void (*fn)(const char *id, const struct net_policy *p, void *arg);
+	void *arg;
+};
+
+static bool each_net(const MDB_val *k, const MDB_val *v, void *arg)
+{
+	struct net_scan *ns = arg;
+	struct net_policy p;
+	char id[64];
+
+	if (key_str(k, id, sizeof id) && net_decode(v, &p) == 0)
+		ns->fn(id, &p, ns->arg);
+	return true;
+}
+
+int store_net_foreach(struct store *s, void (*fn)(const char *id, const struct net_policy *p, void *arg),
+		      void *arg, struct sb_err *err)
+{
+	struct net_scan ns = { fn, arg };
+
+	return kv_scan(s->env, s->network, NULL, 0, each_net, &ns, err);
 }
 
 long long store_bytes(struct store *s)

@@ -1,0 +1,208 @@
+/* The network policy of a sandbox through the API (api_network.h). */
+#include "config.h"
+
+#include "api_network.h"
+#include "app.h"
+#include "conf.h"
+#include "http.h"
+#include "log.h"
+#include "netapply.h"
+#include "router.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* limits.egressMbps / ingressMbps: a positive number of megabits a second
+ * (clamped to NETPOL_MAX_MBPS, as the other limits are to the server's
+ * maximum), or 0 to lift the cap.  *given false when absent or null. */
+static int mbps_field(struct json_object *lim, const char *name, long *out, bool *given,
+		      struct sb_err *err)
+{
+	struct json_object *v;
+	double d;
+
+	*given = false;
+	if (!json_object_object_get_ex(lim, name, &v) || json_object_is_type(v, json_type_null))
+		return 0;
+	d = json_object_get_double(v);
+	if (!(json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double)) ||
+	    !(d >= 0))
+		return sb_fail(err, 400, 0,
+			       "limits.%s must be a number of megabits a second (0: no cap)", name);
+	*out = d > NETPOL_MAX_MBPS ? NETPOL_MAX_MBPS : d > 0 && d < 1 ? 1 : (long)d;
+	*given = true;
+	return 0;
+}
+
+int net_want_parse(const struct conf *c, struct json_object *body, struct net_want *w,
+		   struct sb_err *err)
+{
+	struct json_object *v;
+
+	memset(w, 0, sizeof *w);
+	net_policy_default(&w->p, (enum egress_mode)c->default_egress);
+	if (json_object_object_get_ex(body, "network", &v) && !json_object_is_type(v, json_type_null)) {
+		if (net_policy_parse(v, &w->p, err) < 0)
+			return -1;
+		w->has_policy = true;
+	}
+	/* "limits" itself is checked by the create's own parser */
+	if (json_object_object_get_ex(body, "limits", &v) && json_object_is_type(v, json_type_object) &&
+	    (mbps_field(v, "egressMbps", &w->p.egress_mbps, &w->has_egress, err) < 0 ||
+	     mbps_field(v, "ingressMbps", &w->p.ingress_mbps, &w->has_ingress, err) < 0))
+		return -1;
+	return 0;
+}
+
+int net_sandbox_policy(struct app *app, const char *id, struct net_policy *p, struct sb_err *err)
+{
+	int r = store_net_get(&app->store, id, p, err);
+
+	if (r == 0)
+		net_policy_default(p, (enum egress_mode)app->conf->default_egress);
+	return r < 0 ? -1 : 0;
+}
+
+struct change {
+	struct app *app;
+	const struct sandbox_ref *sb;
+	const struct net_policy *old, *new;
+};
+
+static int apply_change(void *arg, struct sb_err *err)
+{
+	struct change *ch = arg;
+
+	return net_apply(ch->app, ch->sb, ch->old, ch->new, err);
+}
+
+int net_sandbox_set(struct app *app, struct sandbox_ref *sb, const struct net_want *w,
+		    struct sb_err *err)
+{
+	struct net_policy old, n;
+	struct change ch = { app, sb, &old, &n };
+
+	if (!w->has_policy && !w->has_egress && !w->has_ingress)
+		return 0;
+	if (net_sandbox_policy(app, sb->id, &old, err) < 0)
+		return -1;
+	n = old;
+	if (w->has_policy) {
+		n.mode = w->p.mode;
+		n.nallow = w->p.nallow;
+		n.ndeny = w->p.ndeny;
+		memcpy(n.allow, w->p.allow, sizeof n.allow);
+		memcpy(n.deny, w->p.deny, sizeof n.deny);
+	}
+	if (w->has_egress)
+		n.egress_mbps = w->p.egress_mbps;
+	if (w->has_ingress)
+		n.ingress_mbps = w->p.ingress_mbps;
+	/* stored and in force in one write transaction: see store_net_put */
+	if (store_net_put(&app->store, sb->id, &n, apply_change, &ch, err) < 0)
+		return -1;
+	log_event(app->rid, "sandbox.network", sb->id, "egress=%s allow=%d deny=%d egressMbps=%ld ingressMbps=%ld",
+		  egress_mode_name(n.mode), n.nallow, n.ndeny, n.egress_mbps, n.ingress_mbps);
+	return 0;
+}
+
+static struct json_object *network_json(struct app *app, const struct sandbox_ref *sb,
+					const struct net_policy *p)
+{
+	struct json_object *o = net_policy_json(p, false);
+	char addr[16];
+
+	if (net_sandbox_address(app, sb, addr, sizeof addr) > 0)
+		json_object_object_add(o, "address", json_object_new_string(addr));
+	return o;
+}
+
+void net_status_add(struct app *app, const struct sandbox_ref *sb, struct json_object *d,
+		    struct json_object *limits, struct json_object *usage)
+{
+	struct sb_err err = SB_ERR_INIT;
+	struct net_counters nc;
+	struct net_policy p;
+
+	if (net_sandbox_policy(app, sb->id, &p, &err) < 0) {
+		log_error(app->rid, err.msg);
+		return;
+	}
+	json_object_object_add(d, "network", network_json(app, sb, &p));
+	json_object_object_add(limits, "egressMbps", json_object_new_int64(p.egress_mbps));
+	json_object_object_add(limits, "ingressMbps", json_object_new_int64(p.ingress_mbps));
+	if (usage && net_sandbox_counters(app, sb, &nc) == 0) {
+		json_object_object_add(usage, "networkInBytes", json_object_new_int64((int64_t)nc.in_bytes));
+		json_object_object_add(usage, "networkOutBytes", json_object_new_int64((int64_t)nc.out_bytes));
+	}
+}
+
+int net_sandbox_started(struct app *app, const struct sandbox_ref *sb, struct sb_err *err)
+{
+	struct net_policy p;
+
+	if (net_sandbox_policy(app, sb->id, &p, err) < 0)
+		return -1;
+	if (!p.egress_mbps && !p.ingress_mbps)
+		return 0;
+	return net_apply_caps(app, sb, &p, err);
+}
+
+static void reply_err(struct http_req *req, const struct sb_err *err)
+{
+	int status = err->status ? err->status : 500;
+
+	if (status >= 500)
+		log_error(req->rid, err->msg);
+	http_reply_error(req, status, "%s", err->msg);
+}
+
+static void reply_policy(struct app *app, struct http_req *req, const struct sandbox_ref *sb)
+{
+	struct sb_err err = SB_ERR_INIT;
+	struct net_policy p;
+
+	if (net_sandbox_policy(app, sb->id, &p, &err) < 0) {
+		reply_err(req, &err);
+		return;
+	}
+	http_reply_data(req, 200, network_json(app, sb, &p));
+}
+
+void api_network_get(struct app *app, struct http_req *req, const char *id)
+{
+	struct sb_err err = SB_ERR_INIT;
+	struct sandbox_ref sb;
+
+	if (app_sandbox_get(app, id, false, NULL, &sb, &err) < 0)
+		reply_err(req, &err);
+	else
+		reply_policy(app, req, &sb);
+	sandbox_ref_release(&sb);
+}
+
+/* PUT .../network {"egress", "allowOut", "denyOut"}: the whole policy (a
+ * field left out takes its default: the server's egress, empty lists),
+ * in force at once, open connections included.  The caps stay. */
+void api_network_put(struct app *app, struct http_req *req, const char *id)
+{
+	struct sb_err err = SB_ERR_INIT;
+	struct json_object *o = http_json_body(req);
+	struct sandbox_ref sb = { .dirfd = -1 };
+	struct net_want w;
+
+	if (!o)
+		return;
+	memset(&w, 0, sizeof w);
+	net_policy_default(&w.p, (enum egress_mode)app->conf->default_egress);
+	w.has_policy = true;
+	/* checked before the sandbox is looked at: a bad body changes nothing */
+	if (net_policy_parse(o, &w.p, &err) < 0 ||
+	    app_sandbox_get(app, id, false, NULL, &sb, &err) < 0 ||
+	    net_sandbox_set(app, &sb, &w, &err) < 0)
+		reply_err(req, &err);
+	else
+		reply_policy(app, req, &sb);
+	sandbox_ref_release(&sb);
+	json_object_put(o);
+}

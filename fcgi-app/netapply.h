@@ -1,0 +1,34 @@
+/* A network policy put in force: the sandbox's elements of the nft
+ * table's per-sandbox sets, its open connections, its tc caps, and its
+ * byte counters.  Built on the datapath (the sandbox's address and veth). */
+#ifndef SBD_NETAPPLY_H
+#define SBD_NETAPPLY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "netpolicy.h"
+
+struct app;
+struct sandbox_ref;
+struct sb_err;
+
+struct net_counters {
+	uint64_t in_bytes;	/* to the sandbox */
+	uint64_t out_bytes;	/* from it */
+};
+
+/* From old to new: sets in one nft transaction, then the sandbox's tracked
+ * connections that the new policy may refuse are flushed (so an open one
+ * is cut), and the caps of a running sandbox changed. */
+int net_apply(struct app *app, const struct sandbox_ref *sb, const struct net_policy *old,
+	      const struct net_policy *n, struct sb_err *err);
+/* The caps alone, on a running sandbox's interfaces (after its start). */
+int net_apply_caps(struct app *app, const struct sandbox_ref *sb, const struct net_policy *p,
+		   struct sb_err *err);
+/* 1 with the sandbox's IPv4 address in buf, 0 when it has none yet. */
+int net_sandbox_address(struct app *app, const struct sandbox_ref *sb, char *buf, size_t len);
+/* Bytes through its interface since it started: 0, or -1 (not running). */
+int net_sandbox_counters(struct app *app, const struct sandbox_ref *sb, struct net_counters *nc);
+
+#endif

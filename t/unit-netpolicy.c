@@ -1,0 +1,152 @@
+/* The network policy's parser: CIDRs as nft and every reader take them the
+ * same way, and a bad policy refused whole (nothing of it applied). */
+#include "config.h"
+
+#include "netpolicy.h"
+#include "tap.h"
+
+#include <stdlib.h>
+
+static const char *good[][2] = {
+	{ "203.0.113.0/24", "203.0.113.0/24" },
+	{ "198.19.0.10", "198.19.0.10/32" },
+	{ "198.19.0.10/32", "198.19.0.10/32" },
+	{ "0.0.0.0/0", "0.0.0.0/0" },
+	{ "10.0.0.0/8", "10.0.0.0/8" },
+	{ "255.255.255.255/32", "255.255.255.255/32" },
+	{ "128.0.0.0/1", "128.0.0.0/1" },
+};
+
+static const char *bad[] = {
+	"", "/", "1.2.3", "1.2.3.4.5", "1.2.3.4/", "1.2.3.4/33", "1.2.3.4/-1", "256.1.1.1",
+	"01.2.3.4", "1.2.3.4/08", "127.1", "0x7f.0.0.1", "2130706433", " 1.2.3.4", "1.2.3.4 ",
+	"1.2.3.4/24", "10.0.0.1/8", "::1", "fd00::/8", "1.2.3.4/2 4", "1..2.3", "1.2.3.4/+8",
+	"99999999999.1.1.1",
+};
+
+static struct json_object *j(const char *s)
+{
+	struct json_object *o = json_tokener_parse(s);
+
+	if (!o)
+		abort();
+	return o;
+}
+
+/* parse text onto a starting policy; the result code, *p as it is after */
+static int parse(const char *text, struct net_policy *p, struct sb_err *err)
+{
+	struct json_object *o = j(text);
+	int r;
+
+	sb_err_clear(err);
+	r = net_policy_parse(o, p, err);
+	json_object_put(o);
+	return r;
+}
+
+static void cidrs(void)
+{
+	struct cidr4 c;
+	const char *why;
+	char buf[24];
+
+	for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+		ok(cidr4_parse(good[i][0], &c, &why) == 0, "'%s' parses", good[i][0]);
+		cidr4_format(&c, buf, sizeof buf);
+		is_str(buf, good[i][1], "'%s' reads back as %s", good[i][0], good[i][1]);
+	}
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		why = NULL;
+		ok(cidr4_parse(bad[i], &c, &why) < 0 && why, "'%s' refused (%s)", bad[i], why ? why : "-");
+	}
+	cidr4_parse("10.0.0.0/8", &c, &why);
+	ok(cidr4_contains(&c, 0x0a010203) && !cidr4_contains(&c, 0x0b000000), "10/8 holds 10.1.2.3, not 11.0.0.0");
+	cidr4_parse("0.0.0.0/0", &c, &why);
+	ok(cidr4_contains(&c, 0xffffffff), "0/0 holds everything");
+}
+
+static void policies(void)
+{
+	struct sb_err err = SB_ERR_INIT;
+	struct net_policy p, before;
+	char big[8192];
+	size_t n;
+	int r;
+
+	net_policy_default(&p, EGRESS_PUBLIC);
+	ok(parse("{}", &p, &err) == 0 && p.mode == EGRESS_PUBLIC && !p.nallow && !p.ndeny,
+	   "{} is the default");
+	ok(parse("{\"egress\":\"allowlist\",\"allowOut\":[\"198.19.0.10\",\"203.0.113.0/24\",\"198.19.0.10/32\"],"
+		 "\"denyOut\":[\"203.0.113.7\"]}", &p, &err) == 0,
+	   "an allowlist with a deny entry parses");
+	ok(p.mode == EGRESS_ALLOWLIST && p.nallow == 2 && p.ndeny == 1,
+	   "mode allowlist, 2 allow entries (a duplicate dropped), 1 deny (got %d %d %d)", p.mode,
+	   p.nallow, p.ndeny);
+	before = p;
+	/* every bad one: 400, and the policy as it was */
+	static const char *refused[] = {
+		"[]", "\"public\"", "{\"egress\":\"open\"}", "{\"egress\":1}", "{\"egress\":null}",
+		"{\"allowOut\":\"1.2.3.4\"}", "{\"allowOut\":[1]}", "{\"allowOut\":[\"1.2.3.4/24\"]}",
+		"{\"denyOut\":[\"::1\"]}", "{\"denyOut\":[\"10.0.0.0/8\",\"x\"]}", "{\"allowout\":[]}",
+		"{\"egress\":\"none\",\"extra\":true}", "{\"allowOut\":[\"1.2.3.4\\u0000\"]}",
+		"{\"egress\":\"none\",\"allowOut\":[\"1.2.3.4/99\"]}",
+	};
+	for (size_t i = 0; i < sizeof refused / sizeof *refused; i++) {
+		r = parse(refused[i], &p, &err);
+		ok(r < 0 && err.status == 400 && err.msg[0], "%s -> 400 (%s)", refused[i], err.msg);
+		ok(memcmp(&p, &before, sizeof p) == 0, "  and the policy is unchanged");
+	}
+	/* too many entries */
+	n = (size_t)snprintf(big, sizeof big, "{\"allowOut\":[");
+	for (int i = 0; i <= NETPOL_MAX_CIDRS; i++)
+		n += (size_t)snprintf(big + n, sizeof big - n, "%s\"10.0.%d.0/24\"", i ? "," : "", i);
+	snprintf(big + n, sizeof big - n, "]}");
+	r = parse(big, &p, &err);
+	ok(r < 0 && err.status == 400 && strstr(err.msg, "more than"), "%d entries -> 400 (%s)",
+	   NETPOL_MAX_CIDRS + 1, err.msg);
+	ok(memcmp(&p, &before, sizeof p) == 0, "  and the policy is unchanged");
+	/* exactly the maximum is fine */
+	n = (size_t)snprintf(big, sizeof big, "{\"denyOut\":[");
+	for (int i = 0; i < NETPOL_MAX_CIDRS; i++)
+		n += (size_t)snprintf(big + n, sizeof big - n, "%s\"10.0.%d.0/24\"", i ? "," : "", i);
+	snprintf(big + n, sizeof big - n, "]}");
+	ok(parse(big, &p, &err) == 0 && p.ndeny == NETPOL_MAX_CIDRS, "%d entries are fine", NETPOL_MAX_CIDRS);
+}
+
+static void store_form(void)
+{
+	struct sb_err err = SB_ERR_INIT;
+	struct net_policy p, q;
+	struct json_object *o;
+
+	net_policy_default(&p, EGRESS_PUBLIC);
+	parse("{\"egress\":\"none\",\"allowOut\":[\"198.19.0.0/16\"],\"denyOut\":[\"198.19.0.10\"]}", &p, &err);
+	p.egress_mbps = 100;
+	p.ingress_mbps = 7;
+	o = net_policy_json(&p, true);
+	ok(net_policy_from_json(o, &q) == 0, "the stored form reads back");
+	ok(q.mode == EGRESS_NONE && q.nallow == 1 && q.ndeny == 1 && q.allow[0].addr == p.allow[0].addr &&
+	   q.allow[0].len == 16 && q.deny[0].len == 32 && q.egress_mbps == 100 && q.ingress_mbps == 7,
+	   "  whole: mode, lists and caps");
+	json_object_put(o);
+	o = j("{\"egress\":\"sideways\"}");
+	ok(net_policy_from_json(o, &q) < 0, "a stored form that is no policy is refused");
+	json_object_put(o);
+	o = net_policy_json(&p, false);
+	ok(!json_object_object_get_ex(o, "egressMbps", NULL), "status's form has no caps (they are limits)");
+	json_object_put(o);
+}
+
+int main(void)
+{
+	enum egress_mode m;
+
+	cidrs();
+	policies();
+	store_form();
+	ok(egress_mode_parse("none", &m) == 0 && m == EGRESS_NONE, "none");
+	ok(egress_mode_parse("Public", &m) < 0, "modes are lower case");
+	is_str(egress_mode_name(EGRESS_ALLOWLIST), "allowlist", "allowlist by name");
+	return done_testing();
+}
