@@ -40,9 +40,9 @@ int net_want_parse(const struct conf *c, struct json_object *body, struct net_wa
 	struct json_object *v;
 
 	memset(w, 0, sizeof *w);
-	net_policy_default(&w->p, (enum egress_mode)c->default_egress);
+	netpol_default(&w->p, (enum net_mode)c->default_egress);
 	if (json_object_object_get_ex(body, "network", &v) && !json_object_is_type(v, json_type_null)) {
-		if (net_policy_parse(v, &w->p, err) < 0)
+		if (netpol_parse(v, &w->p, err) < 0)
 			return -1;
 		w->has_policy = true;
 	}
@@ -54,19 +54,19 @@ int net_want_parse(const struct conf *c, struct json_object *body, struct net_wa
 	return 0;
 }
 
-int net_sandbox_policy(struct app *app, const char *id, struct net_policy *p, struct sb_err *err)
+int net_sandbox_policy(struct app *app, const char *id, struct netpol *p, struct sb_err *err)
 {
 	int r = store_net_get(&app->store, id, p, err);
 
 	if (r == 0)
-		net_policy_default(p, (enum egress_mode)app->conf->default_egress);
+		netpol_default(p, (enum net_mode)app->conf->default_egress);
 	return r < 0 ? -1 : 0;
 }
 
 struct change {
 	struct app *app;
 	const struct sandbox_ref *sb;
-	const struct net_policy *old, *new;
+	const struct netpol *old, *new;
 };
 
 static int apply_change(void *arg, struct sb_err *err)
@@ -79,7 +79,7 @@ static int apply_change(void *arg, struct sb_err *err)
 int net_sandbox_set(struct app *app, struct sandbox_ref *sb, const struct net_want *w,
 		    struct sb_err *err)
 {
-	struct net_policy old, n;
+	struct netpol old, n;
 	struct change ch = { app, sb, &old, &n };
 
 	if (!w->has_policy && !w->has_egress && !w->has_ingress)
@@ -107,9 +107,9 @@ int net_sandbox_set(struct app *app, struct sandbox_ref *sb, const struct net_wa
 }
 
 static struct json_object *network_json(struct app *app, const struct sandbox_ref *sb,
-					const struct net_policy *p)
+					const struct netpol *p)
 {
-	struct json_object *o = net_policy_json(p, false);
+	struct json_object *o = netpol_json(p, false);
 	char addr[16];
 
 	if (net_sandbox_address(app, sb, addr, sizeof addr) > 0)
@@ -122,7 +122,7 @@ void net_status_add(struct app *app, const struct sandbox_ref *sb, struct json_o
 {
 	struct sb_err err = SB_ERR_INIT;
 	struct net_counters nc;
-	struct net_policy p;
+	struct netpol p;
 
 	if (net_sandbox_policy(app, sb->id, &p, &err) < 0) {
 		log_error(app->rid, err.msg);
@@ -139,13 +139,11 @@ void net_status_add(struct app *app, const struct sandbox_ref *sb, struct json_o
 
 int net_sandbox_started(struct app *app, const struct sandbox_ref *sb, struct sb_err *err)
 {
-	struct net_policy p;
+	struct netpol p;
 
 	if (net_sandbox_policy(app, sb->id, &p, err) < 0)
 		return -1;
-	if (!p.egress_mbps && !p.ingress_mbps)
-		return 0;
-	return net_apply_caps(app, sb, &p, err);
+	return net_apply_start(app, sb, &p, err);
 }
 
 static void reply_err(struct http_req *req, const struct sb_err *err)
@@ -160,7 +158,7 @@ static void reply_err(struct http_req *req, const struct sb_err *err)
 static void reply_policy(struct app *app, struct http_req *req, const struct sandbox_ref *sb)
 {
 	struct sb_err err = SB_ERR_INIT;
-	struct net_policy p;
+	struct netpol p;
 
 	if (net_sandbox_policy(app, sb->id, &p, &err) < 0) {
 		reply_err(req, &err);
@@ -194,10 +192,10 @@ void api_network_put(struct app *app, struct http_req *req, const char *id)
 	if (!o)
 		return;
 	memset(&w, 0, sizeof w);
-	net_policy_default(&w.p, (enum egress_mode)app->conf->default_egress);
+	netpol_default(&w.p, (enum net_mode)app->conf->default_egress);
 	w.has_policy = true;
 	/* checked before the sandbox is looked at: a bad body changes nothing */
-	if (net_policy_parse(o, &w.p, &err) < 0 ||
+	if (netpol_parse(o, &w.p, &err) < 0 ||
 	    app_sandbox_get(app, id, false, NULL, &sb, &err) < 0 ||
 	    net_sandbox_set(app, &sb, &w, &err) < 0)
 		reply_err(req, &err);

@@ -18,7 +18,7 @@ struct sb_err;
 struct net_want {
 	bool has_policy;		/* "network" given: replaces the policy */
 	bool has_egress, has_ingress;	/* limits.egressMbps / ingressMbps given */
-	struct net_policy p;		/* the policy; the caps as given */
+	struct netpol p;		/* the policy; the caps as given */
 };
 
 /* The create body's "network" and limits.egressMbps/ingressMbps into *w
@@ -31,7 +31,7 @@ int net_want_parse(const struct conf *c, struct json_object *body, struct net_wa
 int net_sandbox_set(struct app *app, struct sandbox_ref *sb, const struct net_want *w,
 		    struct sb_err *err);
 /* The sandbox's policy: stored, or the server's default. */
-int net_sandbox_policy(struct app *app, const char *id, struct net_policy *p, struct sb_err *err);
+int net_sandbox_policy(struct app *app, const char *id, struct netpol *p, struct sb_err *err);
 /* Status: "network" into d, the caps into limits, the byte counters into
  * usage (NULL when the sandbox does not run). */
 void net_status_add(struct app *app, const struct sandbox_ref *sb, struct json_object *d,

@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include "clone_policy.h"
+#include "net.h"
 
 struct auth_tokens;
 
@@ -59,7 +60,13 @@ struct conf {
 	int nclone_allow;
 	int64_t clone_timeout_ms;
 	unsigned long long clone_max_bytes;
-	int default_egress;			/* enum egress_mode of a sandbox that asks none */
+	/* networking (net.h): off, sandboxes have loopback only */
+	bool network;
+	struct net_cidr net_pool;		/* a /31 per sandbox, the last the resolver's */
+	struct net_cidr egress_allow[NET_MAX_ALLOW];	/* platform ranges sandboxes may reach */
+	int negress_allow;
+	const char *net_resolv_conf;		/* the resolvers dnsmasq forwards to */
+	int default_egress;			/* enum net_mode of a sandbox that asks none */
 };
 
 /* Defaults, then the --config file, then the other options of argv, into c;

@@ -12,6 +12,9 @@
 #include "conf.h"
 #include "disk.h"
 #include "metrics.h"
+#include "net.h"
+#include "netapply.h"
+#include "store.h"
 #include "pool.h"
 #include "warm.h"
 
@@ -341,6 +344,30 @@ static void fill_spares(const struct conf *c, const sigset_t *orig)
 		filler = pid;
 }
 
+/* The table was just made afresh: every sandbox's own policy back in it
+ * (the store opened and closed here, before any fork). */
+static int reload_policies(const struct conf *c, struct sb_err *err)
+{
+	char path[PATH_MAX];
+	struct store s;
+	int n;
+
+	if (!c->network)
+		return 0;
+	snprintf(path, sizeof path, "%s/db", c->data_dir);
+	if (store_open(&s, path, err) < 0)
+		return -1;
+	n = net_apply_all(c, &s, err);
+	store_close(&s);
+	if (n > 0)
+		fprintf(stderr, "sandboxd: network policies of %d sandboxes put back\n", n);
+	return n < 0 ? -1 : 0;
+}
+
+/* The sandboxes' resolver (networking on) */
+static pid_t dns_pid;
+static int64_t dns_started;
+
 /* A dead worker's exec in flight: its processes die with it. */
 static void reap(const struct conf *c, struct sb_cgroups *cg, bool respawn, int fd,
 		 const sigset_t *orig)
@@ -353,6 +380,21 @@ static void reap(const struct conf *c, struct sb_cgroups *cg, bool respawn, int 
 
 		if (pid == sweeper) {
 			sweeper = 0;
+			continue;
+		}
+		if (pid == dns_pid) {
+			dns_pid = 0;
+			if (respawn) {
+				/* pace a resolver that cannot start (its port taken) */
+				if (sb_mono_ms() - dns_started < 1000) {
+					struct timespec ts = { 0, 200000000 };
+					nanosleep(&ts, NULL);
+				}
+				fprintf(stderr, "sandboxd: the resolver (dnsmasq) ended (status %d); "
+					"starting it again\n", status);
+				dns_started = sb_mono_ms();
+				dns_pid = net_dns_spawn(c, orig);
+			}
 			continue;
 		}
 		if (pid == filler) {
@@ -472,6 +514,21 @@ int master_run(struct conf *c)
 		fprintf(stderr, "sandboxd: %s\n", err.msg);
 		return 1;
 	}
+	/* the table before the socket: a request never finds a sandbox
+	 * without its rules.  The table is made afresh: the per-sandbox
+	 * policy elements are put back from the store right after this
+	 * (net_policy_set with old NULL, per record), before any worker. */
+	if (net_start(c, &err) < 0) {
+		fprintf(stderr, "sandboxd: network: %s\n", err.msg);
+		return 1;
+	}
+	/* a policy that cannot be put back would leave its sandbox public:
+	 * no start then */
+	if (reload_policies(c, &err) < 0) {
+		fprintf(stderr, "sandboxd: network policies: %s\n", err.msg);
+		net_stop(c);
+		return 1;
+	}
 	fd = open_socket(c);
 	if (fd < 0)
 		return 1;
@@ -491,6 +548,10 @@ int master_run(struct conf *c)
 	end_predecessor(c, &cg);
 	next_generation(c);
 	sweep_staged(c);
+	if (c->network) {
+		dns_started = sb_mono_ms();
+		dns_pid = net_dns_spawn(c, &orig);
+	}
 	nworkers = c->workers;
 	for (int i = 0; i < nworkers; i++)
 		spawn(&workers[i], c, fd, &orig);
@@ -530,7 +591,9 @@ int master_run(struct conf *c)
 			kill(sweeper, SIGKILL);
 		if (draining && filler > 0)
 			kill(filler, SIGKILL);
-		if (draining && live_workers() == 0 && sweeper == 0 && filler == 0)
+		if (draining && dns_pid > 0)
+			kill(dns_pid, SIGTERM);
+		if (draining && live_workers() == 0 && sweeper == 0 && filler == 0 && dns_pid <= 0)
 			break;
 		if (got_alrm) {
 			got_alrm = 0;
@@ -552,6 +615,7 @@ int master_run(struct conf *c)
 	/* a full stop stops every sandbox; files stay */
 	if (cg_destroy_all(&cg, c->cgroup_root, c->cg_parent) < 0)
 		fprintf(stderr, "sandboxd: some cgroups could not be removed\n");
+	net_stop(c);
 	fprintf(stderr, "sandboxd: stopped\n");
 	return 0;
 }

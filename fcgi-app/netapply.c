@@ -1,30 +1,187 @@
+/* A sandbox's network policy put in force on the datapath (netapply.h):
+ * the nft sets through net_policy_set (net.c), connections through
+ * ctnetlink, caps as tbf qdiscs, counters from the host end of its link. */
 #include "config.h"
 
 #include "netapply.h"
 #include "app.h"
+#include "log.h"
+#include "net.h"
+#include "netctl.h"
+#include "sandbox.h"
+#include "warm.h"
 
-int net_apply(struct app *app, const struct sandbox_ref *sb, const struct net_policy *old,
-	      const struct net_policy *n, struct sb_err *err)
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The sandbox's address (network order) and its host end's name. */
+static int link_of(const struct conf *c, const struct sb_record *r, uint32_t *addr, char *ifname,
+		   size_t len, struct sb_err *err)
 {
-	(void)app; (void)sb; (void)old; (void)n; (void)err;
+	uint32_t slot, gw;
+
+	if (net_record_slot(c, r, &slot, err) < 0)
+		return -1;
+	net_slot_addr(c, slot, addr, &gw);
+	net_slot_ifname(c, slot, ifname, len);
 	return 0;
 }
 
-int net_apply_caps(struct app *app, const struct sandbox_ref *sb, const struct net_policy *p,
-		   struct sb_err *err)
+static bool same_lists(const struct netpol *a, const struct netpol *b)
 {
-	(void)app; (void)sb; (void)p; (void)err;
+	return a->mode == b->mode && a->nallow == b->nallow && a->ndeny == b->ndeny &&
+	       !memcmp(a->allow, b->allow, sizeof *a->allow * (size_t)a->nallow) &&
+	       !memcmp(a->deny, b->deny, sizeof *a->deny * (size_t)a->ndeny);
+}
+
+static bool refused_by(uint32_t dst, void *arg)
+{
+	return netpol_refuses(arg, dst);
+}
+
+/* The init's network namespace, pinned: an fd opened while the recorded
+ * init (pid and start time) is the process there, so a reused pid cannot
+ * hand us another namespace.  -1 when it does not run. */
+static int init_netns(const struct sb_record *r)
+{
+	char path[64];
+	int fd;
+
+	if (r->init_pid <= 0)
+		return -1;
+	snprintf(path, sizeof path, "/proc/%d/ns/net", (int)r->init_pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0 && !sandbox_alive(r->init_pid, r->init_start)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int caps_set(const struct conf *c, const struct sb_record *r, const struct netpol *p,
+		    bool egress, bool ingress, struct sb_err *err)
+{
+	cleanup_close int ns = init_netns(r);
+	char ifname[16];
+	uint32_t addr;
+
+	if (ns < 0)
+		return 0;	/* not running: set at its next start */
+	if (link_of(c, r, &addr, ifname, sizeof ifname, err) < 0)
+		return -1;
+	/* from the sandbox: its eth0's egress; to it: the host end's */
+	if (egress && tc_tbf_set(ns, "eth0", (uint64_t)p->egress_mbps * 1000000, err) < 0)
+		return -1;
+	if (ingress && tc_tbf_set(-1, ifname, (uint64_t)p->ingress_mbps * 1000000, err) < 0)
+		return -1;
 	return 0;
+}
+
+int net_apply(struct app *app, const struct sandbox_ref *sb, const struct netpol *old,
+	      const struct netpol *n, struct sb_err *err)
+{
+	const struct conf *c = app->conf;
+	struct net_policy o = netpol_sets(old), w = netpol_sets(n);
+	struct sb_err undo = SB_ERR_INIT;
+	char ifname[16];
+	uint32_t addr;
+	int cut = 0;
+
+	if (!c->network)
+		return 0;	/* loopback only: nothing to reach anyway */
+	if (link_of(c, &sb->rec, &addr, ifname, sizeof ifname, err) < 0)
+		return -1;
+	if (!same_lists(old, n)) {
+		/* one transaction: the old elements go, the new come */
+		if (net_policy_set(c, addr, &o, &w, err) < 0)
+			return -1;
+		/* open connections the new policy refuses are forgotten, so
+		 * their next packet meets it; a failure puts the old back */
+		if (ct_flush_from(ntohl(addr), refused_by, (void *)n, &cut, err) < 0) {
+			if (net_policy_set(c, addr, &w, &o, &undo) < 0)
+				log_error(app->rid, undo.msg);
+			return -1;
+		}
+	}
+	if (caps_set(c, &sb->rec, n, n->egress_mbps != old->egress_mbps,
+		     n->ingress_mbps != old->ingress_mbps, err) < 0) {
+		if (!same_lists(old, n) && net_policy_set(c, addr, &w, &o, &undo) < 0)
+			log_error(app->rid, undo.msg);
+		return -1;
+	}
+	if (cut)
+		log_event(app->rid, "sandbox.network_cut", sb->id, "connections=%d", cut);
+	return 0;
+}
+
+int net_apply_start(struct app *app, const struct sandbox_ref *sb, const struct netpol *p,
+		    struct sb_err *err)
+{
+	if (!app->conf->network || (!p->egress_mbps && !p->ingress_mbps))
+		return 0;
+	return caps_set(app->conf, &sb->rec, p, p->egress_mbps, p->ingress_mbps, err);
+}
+
+struct reload {
+	const struct conf *c;
+	struct store *s;
+	struct sb_err *err;
+	int failed, sets;
+};
+
+static void reload_one(const char *id, const struct netpol *p, void *arg)
+{
+	struct reload *rl = arg;
+	struct net_policy w = netpol_sets(p);
+	struct sb_record r;
+	char ifname[16];
+	uint32_t addr;
+
+	if (rl->failed || (p->mode == NET_PUBLIC && !p->nallow && !p->ndeny))
+		return;
+	/* a record gone (a warm one dropped) takes its policy's meaning along */
+	if (store_get(rl->s, id, &r, rl->err) != 1 ||
+	    link_of(rl->c, &r, &addr, ifname, sizeof ifname, rl->err) < 0 ||
+	    net_policy_set(rl->c, addr, NULL, &w, rl->err) < 0) {
+		if (rl->err->msg[0])
+			rl->failed = 1;
+		return;
+	}
+	rl->sets++;
+}
+
+int net_apply_all(const struct conf *c, struct store *s, struct sb_err *err)
+{
+	struct reload rl = { c, s, err, 0, 0 };
+
+	if (!c->network)
+		return 0;
+	if (store_net_foreach(s, reload_one, &rl, err) < 0 || rl.failed)
+		return -1;
+	return rl.sets;
 }
 
 int net_sandbox_address(struct app *app, const struct sandbox_ref *sb, char *buf, size_t len)
 {
-	(void)app; (void)sb; (void)buf; (void)len;
-	return 0;
+	return net_record_addr(app->conf, &sb->rec, buf, len) == 0 ? 1 : 0;
 }
 
 int net_sandbox_counters(struct app *app, const struct sandbox_ref *sb, struct net_counters *nc)
 {
-	(void)app; (void)sb; (void)nc;
-	return -1;
+	struct sb_err err = SB_ERR_INIT;
+	char ifname[16];
+	uint64_t rx, tx;
+	uint32_t addr;
+
+	if (!app->conf->network || link_of(app->conf, &sb->rec, &addr, ifname, sizeof ifname, &err) < 0 ||
+	    link_bytes(ifname, &rx, &tx) < 0)
+		return -1;
+	/* the host end receives what the sandbox sends */
+	nc->out_bytes = rx;
+	nc->in_bytes = tx;
+	return 0;
 }

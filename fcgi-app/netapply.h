@@ -21,11 +21,16 @@ struct net_counters {
 /* From old to new: sets in one nft transaction, then the sandbox's tracked
  * connections that the new policy may refuse are flushed (so an open one
  * is cut), and the caps of a running sandbox changed. */
-int net_apply(struct app *app, const struct sandbox_ref *sb, const struct net_policy *old,
-	      const struct net_policy *n, struct sb_err *err);
-/* The caps alone, on a running sandbox's interfaces (after its start). */
-int net_apply_caps(struct app *app, const struct sandbox_ref *sb, const struct net_policy *p,
-		   struct sb_err *err);
+int net_apply(struct app *app, const struct sandbox_ref *sb, const struct netpol *old,
+	      const struct netpol *n, struct sb_err *err);
+/* A sandbox just started (its links are new): its caps on them. */
+int net_apply_start(struct app *app, const struct sandbox_ref *sb, const struct netpol *p,
+		    struct sb_err *err);
+/* The master, at start, after the table was made afresh: every stored
+ * policy's elements back (before any worker serves).  How many, or -1. */
+struct conf;
+struct store;
+int net_apply_all(const struct conf *c, struct store *s, struct sb_err *err);
 /* 1 with the sandbox's IPv4 address in buf, 0 when it has none yet. */
 int net_sandbox_address(struct app *app, const struct sandbox_ref *sb, char *buf, size_t len);
 /* Bytes through its interface since it started: 0, or -1 (not running). */

@@ -229,6 +229,8 @@ static int decode(const MDB_val *v, struct sb_record *r)
 		r->cpu_millis = (long)json_object_get_int64(f);
 	if (json_object_object_get_ex(o, "diskMb", &f))
 		r->disk_mb = (long)json_object_get_int64(f);
+	if (json_object_object_get_ex(o, "netSlot", &f))
+		r->net_slot = (uint32_t)json_object_get_int64(f);
 	json_object_put(o);
 	return 0;
 }
@@ -270,6 +272,8 @@ static int encode_put(struct store *s, MDB_txn *txn, const char *id, const struc
 	json_object_object_add(o, "pids", json_object_new_int64(r->pids));
 	json_object_object_add(o, "cpuMillis", json_object_new_int64(r->cpu_millis));
 	json_object_object_add(o, "diskMb", json_object_new_int64(r->disk_mb));
+	if (r->net_slot)
+		json_object_object_add(o, "netSlot", json_object_new_int64(r->net_slot));
 	json = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
 	v.mv_size = strlen(json);
 	v.mv_data = (void *)json;
@@ -339,6 +343,9 @@ int store_create(struct store *s, const char *id, const char *image, uid_t base,
 	snprintf(r->image, sizeof r->image, "%s", image);
 	/* ranges are never reused: sandboxes are not destroyed (files persist) */
 	r->uid_base = base + slot * 65536u;
+	/* and its /31 in the network pool, the same slot: kept for life, and a
+	 * warm sandbox's goes with it to the id that claims it */
+	r->net_slot = slot + 1;
 	r->created_ms = r->active_ms = sb_now_ms();
 	slot++;
 	nv.mv_size = sizeof slot;
@@ -621,7 +628,7 @@ int store_history_foreach(struct store *s, const char *id, void (*fn)(const char
 	return kv_scan(s->henv, s->history, prefix, hs.plen, each_history, &hs, err);
 }
 
-static int net_decode(const MDB_val *v, struct net_policy *p)
+static int net_decode(const MDB_val *v, struct netpol *p)
 {
 	struct json_tokener *tok = json_tokener_new();
 	struct json_object *o;
@@ -631,12 +638,12 @@ static int net_decode(const MDB_val *v, struct net_policy *p)
 		return -1;
 	o = json_tokener_parse_ex(tok, v->mv_data, (int)v->mv_size);
 	json_tokener_free(tok);
-	r = o ? net_policy_from_json(o, p) : -1;
+	r = o ? netpol_from_json(o, p) : -1;
 	json_object_put(o);
 	return r;
 }
 
-int store_net_get(struct store *s, const char *id, struct net_policy *p, struct sb_err *err)
+int store_net_get(struct store *s, const char *id, struct netpol *p, struct sb_err *err)
 {
 	MDB_val k = { strlen(id), (void *)id }, v;
 	MDB_txn *txn;
@@ -658,7 +665,7 @@ int store_net_get(struct store *s, const char *id, struct net_policy *p, struct 
 	return found;
 }
 
-int store_net_put(struct store *s, const char *id, const struct net_policy *p,
+int store_net_put(struct store *s, const char *id, const struct netpol *p,
 		  int (*apply)(void *arg, struct sb_err *err), void *arg, struct sb_err *err)
 {
 	struct json_object *o;
@@ -671,7 +678,7 @@ int store_net_put(struct store *s, const char *id, const struct net_policy *p,
 		return unsafe_id(err, id);
 	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)))
 		return kv_fail(err, rc, "begin");
-	o = net_policy_json(p, true);
+	o = netpol_json(p, true);
 	json = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
 	v.mv_size = strlen(json);
 	v.mv_data = (void *)json;
@@ -691,14 +698,14 @@ int store_net_put(struct store *s, const char *id, const struct net_policy *p,
 }
 
 struct net_scan {
-	void (*fn)(const char *id, const struct net_policy *p, void *arg);
+	void (*fn)(const char *id, const struct netpol *p, void *arg);
 	void *arg;
 };
 
 static bool each_net(const MDB_val *k, const MDB_val *v, void *arg)
 {
 	struct net_scan *ns = arg;
-	struct net_policy p;
+	struct netpol p;
 	char id[64];
 
 	if (key_str(k, id, sizeof id) && net_decode(v, &p) == 0)
@@ -706,7 +713,7 @@ static bool each_net(const MDB_val *k, const MDB_val *v, void *arg)
 	return true;
 }
 
-int store_net_foreach(struct store *s, void (*fn)(const char *id, const struct net_policy *p, void *arg),
+int store_net_foreach(struct store *s, void (*fn)(const char *id, const struct netpol *p, void *arg),
 		      void *arg, struct sb_err *err)
 {
 	struct net_scan ns = { fn, arg };

@@ -27,6 +27,7 @@ struct sb_record {
 	unsigned long long init_start;
 	long memory_mb, pids, cpu_millis;	/* limits; 0: the server's default */
 	long disk_mb;				/* fixed when the disk image is made */
+	uint32_t net_slot;			/* 1 + its /31 in --net-pool, for life; 0: from uid_base */
 };
 
 int store_open(struct store *s, const char *dir, struct sb_err *err);
@@ -83,16 +84,16 @@ int store_update(struct store *s, const char *id, void (*fn)(struct sb_record *,
 
 /* A sandbox's network policy: 1 found, 0 none (it follows the server's
  * default), -1 error. */
-struct net_policy;
-int store_net_get(struct store *s, const char *id, struct net_policy *p, struct sb_err *err);
+struct netpol;
+int store_net_get(struct store *s, const char *id, struct netpol *p, struct sb_err *err);
 /* Write it, and in the same write transaction (LMDB serialises writers
  * across workers) call apply(arg): a policy is in force exactly when it
  * is stored, and two changes of one sandbox never interleave.  apply < 0
  * aborts (nothing stored; apply said why in err). */
-int store_net_put(struct store *s, const char *id, const struct net_policy *p,
+int store_net_put(struct store *s, const char *id, const struct netpol *p,
 		  int (*apply)(void *arg, struct sb_err *err), void *arg, struct sb_err *err);
 /* fn for every stored policy (one read transaction). */
-int store_net_foreach(struct store *s, void (*fn)(const char *id, const struct net_policy *p, void *arg),
+int store_net_foreach(struct store *s, void (*fn)(const char *id, const struct netpol *p, void *arg),
 		      void *arg, struct sb_err *err);
 
 /* The audit history: JSON entries per sandbox, oldest first; adding one

@@ -34,53 +34,73 @@ static struct json_object *j(const char *s)
 }
 
 /* parse text onto a starting policy; the result code, *p as it is after */
-static int parse(const char *text, struct net_policy *p, struct sb_err *err)
+static int parse(const char *text, struct netpol *p, struct sb_err *err)
 {
 	struct json_object *o = j(text);
 	int r;
 
 	sb_err_clear(err);
-	r = net_policy_parse(o, p, err);
+	r = netpol_parse(o, p, err);
 	json_object_put(o);
 	return r;
 }
 
+/* each CIDR as a one-entry allowOut: refused ones are a 400 */
 static void cidrs(void)
 {
-	struct cidr4 c;
-	const char *why;
-	char buf[24];
+	struct sb_err err = SB_ERR_INIT;
+	struct netpol p;
+	char text[256], buf[32];
 
 	for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
-		ok(cidr4_parse(good[i][0], &c, &why) == 0, "'%s' parses", good[i][0]);
-		cidr4_format(&c, buf, sizeof buf);
-		is_str(buf, good[i][1], "'%s' reads back as %s", good[i][0], good[i][1]);
+		netpol_default(&p, NET_PUBLIC);
+		snprintf(text, sizeof text, "{\"allowOut\":[\"%s\"]}", good[i][0]);
+		ok(parse(text, &p, &err) == 0 && p.nallow == 1, "'%s' parses", good[i][0]);
+		is_str(net_cidr_str(&p.allow[0], buf, sizeof buf), good[i][1], "'%s' reads back as %s",
+		       good[i][0], good[i][1]);
 	}
 	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
-		why = NULL;
-		ok(cidr4_parse(bad[i], &c, &why) < 0 && why, "'%s' refused (%s)", bad[i], why ? why : "-");
+		netpol_default(&p, NET_PUBLIC);
+		snprintf(text, sizeof text, "{\"denyOut\":[\"%s\"]}", bad[i]);
+		ok(parse(text, &p, &err) < 0 && err.status == 400 && p.ndeny == 0, "'%s' refused (%s)",
+		   bad[i], err.msg);
 	}
-	cidr4_parse("10.0.0.0/8", &c, &why);
-	ok(cidr4_contains(&c, 0x0a010203) && !cidr4_contains(&c, 0x0b000000), "10/8 holds 10.1.2.3, not 11.0.0.0");
-	cidr4_parse("0.0.0.0/0", &c, &why);
-	ok(cidr4_contains(&c, 0xffffffff), "0/0 holds everything");
+}
+
+static void refusals(void)
+{
+	struct sb_err err = SB_ERR_INIT;
+	struct netpol p;
+
+	netpol_default(&p, NET_PUBLIC);
+	ok(!netpol_refuses(&p, 0xc613000a), "public: 198.19.0.10 not refused");
+	parse("{\"denyOut\":[\"198.19.0.0/24\"]}", &p, &err);
+	ok(netpol_refuses(&p, 0xc613000a) && !netpol_refuses(&p, 0xc6130100),
+	   "public + denyOut 198.19.0.0/24: .0.10 refused, .1.0 not");
+	parse("{\"egress\":\"allowlist\",\"allowOut\":[\"198.19.0.0/16\"],\"denyOut\":[\"198.19.0.10\"]}", &p, &err);
+	ok(!netpol_refuses(&p, 0xc6130001) && netpol_refuses(&p, 0xc613000a) && netpol_refuses(&p, 0xc6140001),
+	   "allowlist 198.19/16 minus .0.10: .0.1 reached, .0.10 and 198.20.0.1 refused");
+	parse("{\"egress\":\"none\",\"allowOut\":[\"0.0.0.0/0\"]}", &p, &err);
+	ok(netpol_refuses(&p, 0xc6130001), "none refuses everything, whatever is listed");
+	parse("{\"egress\":\"allowlist\",\"allowOut\":[\"0.0.0.0/0\"],\"denyOut\":[]}", &p, &err);
+	ok(!netpol_refuses(&p, 0x01020304), "allowlist 0/0 reaches 1.2.3.4");
 }
 
 static void policies(void)
 {
 	struct sb_err err = SB_ERR_INIT;
-	struct net_policy p, before;
+	struct netpol p, before;
 	char big[8192];
 	size_t n;
 	int r;
 
-	net_policy_default(&p, EGRESS_PUBLIC);
-	ok(parse("{}", &p, &err) == 0 && p.mode == EGRESS_PUBLIC && !p.nallow && !p.ndeny,
+	netpol_default(&p, NET_PUBLIC);
+	ok(parse("{}", &p, &err) == 0 && p.mode == NET_PUBLIC && !p.nallow && !p.ndeny,
 	   "{} is the default");
 	ok(parse("{\"egress\":\"allowlist\",\"allowOut\":[\"198.19.0.10\",\"203.0.113.0/24\",\"198.19.0.10/32\"],"
 		 "\"denyOut\":[\"203.0.113.7\"]}", &p, &err) == 0,
 	   "an allowlist with a deny entry parses");
-	ok(p.mode == EGRESS_ALLOWLIST && p.nallow == 2 && p.ndeny == 1,
+	ok(p.mode == NET_ALLOWLIST && p.nallow == 2 && p.ndeny == 1,
 	   "mode allowlist, 2 allow entries (a duplicate dropped), 1 deny (got %d %d %d)", p.mode,
 	   p.nallow, p.ndeny);
 	before = p;
@@ -117,36 +137,37 @@ static void policies(void)
 static void store_form(void)
 {
 	struct sb_err err = SB_ERR_INIT;
-	struct net_policy p, q;
+	struct netpol p, q;
 	struct json_object *o;
 
-	net_policy_default(&p, EGRESS_PUBLIC);
+	netpol_default(&p, NET_PUBLIC);
 	parse("{\"egress\":\"none\",\"allowOut\":[\"198.19.0.0/16\"],\"denyOut\":[\"198.19.0.10\"]}", &p, &err);
 	p.egress_mbps = 100;
 	p.ingress_mbps = 7;
-	o = net_policy_json(&p, true);
-	ok(net_policy_from_json(o, &q) == 0, "the stored form reads back");
-	ok(q.mode == EGRESS_NONE && q.nallow == 1 && q.ndeny == 1 && q.allow[0].addr == p.allow[0].addr &&
-	   q.allow[0].len == 16 && q.deny[0].len == 32 && q.egress_mbps == 100 && q.ingress_mbps == 7,
+	o = netpol_json(&p, true);
+	ok(netpol_from_json(o, &q) == 0, "the stored form reads back");
+	ok(q.mode == NET_NONE && q.nallow == 1 && q.ndeny == 1 && q.allow[0].addr == p.allow[0].addr &&
+	   q.allow[0].prefix == 16 && q.deny[0].prefix == 32 && q.egress_mbps == 100 && q.ingress_mbps == 7,
 	   "  whole: mode, lists and caps");
 	json_object_put(o);
 	o = j("{\"egress\":\"sideways\"}");
-	ok(net_policy_from_json(o, &q) < 0, "a stored form that is no policy is refused");
+	ok(netpol_from_json(o, &q) < 0, "a stored form that is no policy is refused");
 	json_object_put(o);
-	o = net_policy_json(&p, false);
+	o = netpol_json(&p, false);
 	ok(!json_object_object_get_ex(o, "egressMbps", NULL), "status's form has no caps (they are limits)");
 	json_object_put(o);
 }
 
 int main(void)
 {
-	enum egress_mode m;
+	enum net_mode m;
 
 	cidrs();
+	refusals();
 	policies();
 	store_form();
-	ok(egress_mode_parse("none", &m) == 0 && m == EGRESS_NONE, "none");
+	ok(egress_mode_parse("none", &m) == 0 && m == NET_NONE, "none");
 	ok(egress_mode_parse("Public", &m) < 0, "modes are lower case");
-	is_str(egress_mode_name(EGRESS_ALLOWLIST), "allowlist", "allowlist by name");
+	is_str(egress_mode_name(NET_ALLOWLIST), "allowlist", "allowlist by name");
 	return done_testing();
 }
