@@ -59,6 +59,10 @@ static void usage(FILE *f)
 	      "                      set holds it (repeatable; never other sandboxes)\n"
 	      "  --net-resolv-conf FILE the resolvers the sandboxes' resolver forwards to\n"
 	      "                      (default /etc/resolv.conf)\n"
+	      "  --default-egress M  egress of a sandbox that asks none: public, allowlist\n"
+	      "                      (nothing until it lists CIDRs) or none (default public)\n"
+	      "  --net-conn-rate N   new connections a second a sandbox may open, beyond a\n"
+	      "                      burst of as many (default 200; 0: no cap)\n"
 	      "  --clone-max-mb N    most a clone may fetch (default 2048)\n"
 	      "  --disk-prealloc[=no] reserve a sandbox's whole disk on the host when its\n"
 	      "                      image is made (fallocate): it never runs out of host\n"
@@ -80,8 +84,6 @@ static void usage(FILE *f)
 	      "  --tokens-file FILE  bearer tokens (NAME sha256:HEX SCOPE per line); without\n"
 	      "                      it only loopback/unix-socket requests are served\n"
 	      "  --allow-remote-no-auth[=no]  serve non-loopback requests without tokens\n"
-	      "  --default-egress M  egress of a sandbox that asks none: public, allowlist\n"
-	      "                      (nothing until it lists CIDRs) or none (default public)\n"
 	      "  --history-max N     commands kept per sandbox for .../history (default 100)\n"
 	      "  --routes            print every route (METHOD /pattern) and exit\n", f);
 }
@@ -236,6 +238,7 @@ static const struct option opts[] = {
 	{ "history-max", required_argument, NULL, 'H' },
 	/* values past the letters: no clash with a letter another option takes */
 	{ "default-egress", required_argument, NULL, 0x150 },
+	{ "net-conn-rate", required_argument, NULL, 0x151 },
 	{ "routes", no_argument, NULL, 'L' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -285,6 +288,7 @@ static void defaults(struct conf *c, struct raw *raw)
 	c->net_pool.addr = 0x0A590000;	/* 10.89.0.0/16 */
 	c->net_pool.prefix = 16;
 	c->net_resolv_conf = "/etc/resolv.conf";
+	c->net_conn_rate = 200;
 }
 
 static int num(const char *v, long long min, long long max, long long *out)
@@ -341,6 +345,7 @@ static int conf_set(struct conf *c, struct raw *raw, int o, const char *val)
 		c->default_egress = (int)m;
 		break;
 	}
+	case 0x151: if (num(val, 0, 1000000, &v) < 0) return -1; c->net_conn_rate = (int)v; break;
 	case 'H': if (num(val, 0, 100000, &v) < 0) return -1; c->history_max = (int)v; break;
 	case 'S': if (num(val, 0, 64, &v) < 0) return -1; c->spare_disks = (int)v; break;
 	case 'j': return val ? parse_bool(val, &c->disk_prealloc) : (c->disk_prealloc = true, 0);
@@ -641,6 +646,7 @@ static void keep_fixed(const struct conf *old, struct conf *n)
 	KEEP(network, "network");
 	KEEP(net_pool.addr, "net-pool");
 	KEEP(net_pool.prefix, "net-pool");
+	KEEP(net_conn_rate, "net-conn-rate");
 	if (n->negress_allow != old->negress_allow ||
 	    memcmp(n->egress_allow, old->egress_allow, sizeof n->egress_allow)) {
 		fprintf(stderr, "sandboxd: reload: egress-allow needs a restart; kept\n");

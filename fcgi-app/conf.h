@@ -67,6 +67,7 @@ struct conf {
 	int negress_allow;
 	const char *net_resolv_conf;		/* the resolvers dnsmasq forwards to */
 	int default_egress;			/* enum net_mode of a sandbox that asks none */
+	int net_conn_rate;			/* new connections a second per sandbox; 0: any */
 };
 
 /* Defaults, then the --config file, then the other options of argv, into c;

@@ -248,10 +248,18 @@ static void ruleset(const struct conf *c, struct text *t)
 	put(t, "chain refuse {\n"
 	       " meta l4proto tcp reject with tcp reset\n"
 	       " reject with icmpx type admin-prohibited\n}\n");
+	/* --net-conn-rate: a token bucket per sandbox address for what its
+	 * policy lets through; a SYN over the rate is dropped (the client
+	 * retries a second later), not refused: a cap, not a policy */
+	if (c->net_conn_rate)
+		put(t, "set connrate4 { type ipv4_addr; size 65535; flags dynamic,timeout; timeout 60s; }\n");
 	put(t, "chain egress {\n"
 	       " ip saddr @mode_none goto refuse\n"
-	       " ip saddr @mode_allowlist ip saddr . ip daddr != @allow4 goto refuse\n"
-	       " accept\n}\n");
+	       " ip saddr @mode_allowlist ip saddr . ip daddr != @allow4 goto refuse\n");
+	if (c->net_conn_rate)
+		put(t, " ct state new update @connrate4 { ip saddr limit rate over %d/second burst %d packets }"
+		       " counter drop\n", c->net_conn_rate, c->net_conn_rate);
+	put(t, " accept\n}\n");
 	/* a sandbox's source is its own odd address of the pool, routed back
 	 * through the link it came in on: anything else is spoofed */
 	put(t, "chain from_sandbox {\n"

@@ -185,3 +185,78 @@ int net_sandbox_counters(struct app *app, const struct sandbox_ref *sb, struct n
 	nc->in_bytes = tx;
 	return 0;
 }
+
+/* --- /metrics ------------------------------------------------------------- */
+
+struct link_count {
+	char name[16];
+	uint64_t rx, tx;
+};
+
+struct links {
+	struct link_count *v;
+	size_t n, cap;
+};
+
+static void add_link(const char *ifname, uint64_t rx, uint64_t tx, void *arg)
+{
+	struct links *l = arg;
+
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 64;
+		struct link_count *v = realloc(l->v, cap * sizeof *v);
+		if (!v)
+			return;
+		l->v = v;
+		l->cap = cap;
+	}
+	snprintf(l->v[l->n].name, sizeof l->v[l->n].name, "%s", ifname);
+	l->v[l->n].rx = rx;
+	l->v[l->n].tx = tx;
+	l->n++;
+}
+
+struct metrics_scan {
+	const struct conf *c;
+	const struct links *l;
+	FILE *f;
+};
+
+static void sandbox_bytes(const char *id, const struct sb_record *r, void *arg)
+{
+	struct metrics_scan *ms = arg;
+	struct sb_err err = SB_ERR_INIT;
+	char ifname[16];
+	uint32_t addr;
+
+	if (warm_name(id) || !sandbox_alive(r->init_pid, r->init_start) ||
+	    link_of(ms->c, r, &addr, ifname, sizeof ifname, &err) < 0)
+		return;
+	for (size_t i = 0; i < ms->l->n; i++) {
+		if (strcmp(ms->l->v[i].name, ifname))
+			continue;
+		/* the host end receives what the sandbox sends */
+		fprintf(ms->f, "sandboxd_sandbox_network_bytes_total{sandbox=\"%s\",direction=\"out\"} %llu\n"
+			"sandboxd_sandbox_network_bytes_total{sandbox=\"%s\",direction=\"in\"} %llu\n",
+			id, (unsigned long long)ms->l->v[i].rx, id, (unsigned long long)ms->l->v[i].tx);
+		return;
+	}
+}
+
+void net_metrics_write(struct app *app, FILE *f)
+{
+	struct sb_err err = SB_ERR_INIT;
+	struct links l = { 0 };
+	struct metrics_scan ms = { app->conf, &l, f };
+
+	if (!app->conf->network)
+		return;
+	/* one dump of the host ends, then the running sandboxes' own */
+	if (link_bytes_foreach("vs", add_link, &l) == 0) {
+		fprintf(f, "# HELP sandboxd_sandbox_network_bytes_total Bytes a running sandbox sent "
+			"(out) and received (in) since it started.\n"
+			"# TYPE sandboxd_sandbox_network_bytes_total counter\n");
+		store_foreach(&app->store, sandbox_bytes, &ms, &err);
+	}
+	free(l.v);
+}

@@ -5,6 +5,7 @@
 #define SBD_NETAPPLY_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include "netpolicy.h"
@@ -35,5 +36,7 @@ int net_apply_all(const struct conf *c, struct store *s, struct sb_err *err);
 int net_sandbox_address(struct app *app, const struct sandbox_ref *sb, char *buf, size_t len);
 /* Bytes through its interface since it started: 0, or -1 (not running). */
 int net_sandbox_counters(struct app *app, const struct sandbox_ref *sb, struct net_counters *nc);
+/* Per running sandbox, its bytes out and in (Prometheus text). */
+void net_metrics_write(struct app *app, FILE *f);
 
 #endif
