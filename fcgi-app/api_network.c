@@ -11,6 +11,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 /* limits.egressMbps / ingressMbps: a positive number of megabits a second
  * (clamped to NETPOL_MAX_MBPS, as the other limits are to the server's
@@ -63,6 +64,14 @@ int net_sandbox_policy(struct app *app, const char *id, struct netpol *p, struct
 	return r < 0 ? -1 : 0;
 }
 
+static int64_t mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 struct change {
 	struct app *app;
 	const struct sandbox_ref *sb;
@@ -98,11 +107,18 @@ int net_sandbox_set(struct app *app, struct sandbox_ref *sb, const struct net_wa
 		n.egress_mbps = w->p.egress_mbps;
 	if (w->has_ingress)
 		n.ingress_mbps = w->p.ingress_mbps;
+	int64_t t0 = mono_us();
 	/* stored and in force in one write transaction: see store_net_put */
 	if (store_net_put(&app->store, sb->id, &n, apply_change, &ch, err) < 0)
 		return -1;
-	log_event(app->rid, "sandbox.network", sb->id, "egress=%s allow=%d deny=%d egressMbps=%ld ingressMbps=%ld",
-		  egress_mode_name(n.mode), n.nallow, n.ndeny, n.egress_mbps, n.ingress_mbps);
+	/* after the commit: the conntrack dump walks the host's whole table
+	 * (4-12 ms), too long to hold the store's write lock for */
+	if (w->has_policy && net_cut(app, sb, &n, err) < 0)
+		return -1;
+	log_event(app->rid, "sandbox.network", sb->id,
+		  "egress=%s allow=%d deny=%d egressMbps=%ld ingressMbps=%ld us=%lld",
+		  egress_mode_name(n.mode), n.nallow, n.ndeny, n.egress_mbps, n.ingress_mbps,
+		  (long long)(mono_us() - t0));
 	return 0;
 }
 

@@ -89,28 +89,41 @@ int net_apply(struct app *app, const struct sandbox_ref *sb, const struct netpol
 	struct sb_err undo = SB_ERR_INIT;
 	char ifname[16];
 	uint32_t addr;
-	int cut = 0;
 
 	if (!c->network)
 		return 0;	/* loopback only: nothing to reach anyway */
 	if (link_of(c, &sb->rec, &addr, ifname, sizeof ifname, err) < 0)
 		return -1;
-	if (!same_lists(old, n)) {
-		/* one transaction: the old elements go, the new come */
-		if (net_policy_set(c, addr, &o, &w, err) < 0)
-			return -1;
-		/* open connections the new policy refuses are forgotten, so
-		 * their next packet meets it; a failure puts the old back */
-		if (ct_flush_from(ntohl(addr), refused_by, (void *)n, &cut, err) < 0) {
-			if (net_policy_set(c, addr, &w, &o, &undo) < 0)
-				log_error(app->rid, undo.msg);
-			return -1;
-		}
-	}
+	/* one transaction: the old elements go, the new come */
+	if (!same_lists(old, n) && net_policy_set(c, addr, &o, &w, err) < 0)
+		return -1;
 	if (caps_set(c, &sb->rec, n, n->egress_mbps != old->egress_mbps,
 		     n->ingress_mbps != old->ingress_mbps, err) < 0) {
 		if (!same_lists(old, n) && net_policy_set(c, addr, &w, &o, &undo) < 0)
 			log_error(app->rid, undo.msg);
+		return -1;
+	}
+	return 0;
+}
+
+int net_cut(struct app *app, const struct sandbox_ref *sb, const struct netpol *p,
+	    struct sb_err *err)
+{
+	const struct conf *c = app->conf;
+	char ifname[16];
+	uint32_t addr;
+	int cut = 0;
+
+	/* a policy that refuses nothing of its own, or a sandbox that does
+	 * not run (it has no connection): nothing to cut */
+	if (!c->network || (p->mode == NET_PUBLIC && !p->ndeny) ||
+	    !sandbox_alive(sb->rec.init_pid, sb->rec.init_start))
+		return 0;
+	if (link_of(c, &sb->rec, &addr, ifname, sizeof ifname, err) < 0)
+		return -1;
+	if (ct_flush_from(ntohl(addr), refused_by, (void *)p, &cut, err) < 0) {
+		sb_err_prefix(err, "the policy is in force, but its open connections were not cut (a PUT "
+			      "again retries): ");
 		return -1;
 	}
 	if (cut)

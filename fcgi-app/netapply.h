@@ -19,11 +19,15 @@ struct net_counters {
 	uint64_t out_bytes;	/* from it */
 };
 
-/* From old to new: sets in one nft transaction, then the sandbox's tracked
- * connections that the new policy may refuse are flushed (so an open one
- * is cut), and the caps of a running sandbox changed. */
+/* From old to new: the sets in one nft transaction, and the caps of a
+ * running sandbox (a failure there puts the old sets back). */
 int net_apply(struct app *app, const struct sandbox_ref *sb, const struct netpol *old,
 	      const struct netpol *n, struct sb_err *err);
+/* The sandbox's open connections that p refuses are forgotten (their
+ * conntrack entries deleted), so the next packet of each meets the policy
+ * and is refused: an open connection is cut.  Those p allows go on. */
+int net_cut(struct app *app, const struct sandbox_ref *sb, const struct netpol *p,
+	    struct sb_err *err);
 /* A sandbox just started (its links are new): its caps on them. */
 int net_apply_start(struct app *app, const struct sandbox_ref *sb, const struct netpol *p,
 		    struct sb_err *err);
