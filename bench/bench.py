@@ -119,6 +119,22 @@ def stream_latency(api, sid, n=100):
     c.close()
     return summary(lat)
 
+def net_rows(base):
+    """bench/netbench.sh's rows: create with networking on vs off (same run),
+    one TCP stream sandbox -> stand-in internet vs host -> stand-in."""
+    top = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+    exe = os.environ.get("SANDBOXD") or os.path.join(top, "build", "sandboxd")
+    if os.geteuid() != 0 or not os.path.exists("/usr/sbin/dnsmasq") or not os.path.exists(exe):
+        print("bench: network figures skipped (needs root, dnsmasq and %s)" % exe, file=sys.stderr)
+        return []
+    env = dict(os.environ, SANDBOXD=exe, TOP_SRCDIR=top)
+    out = subprocess.run(["bash", os.path.join(top, "bench", "netbench.sh")], env=env,
+                         capture_output=True, text=True)
+    rows = [json.loads(l) for l in out.stdout.splitlines() if l.startswith("{")]
+    if not rows:
+        print("bench: netbench.sh failed: %s" % (out.stdout + out.stderr)[-500:], file=sys.stderr)
+    return rows
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--base", default="http://127.0.0.1:8787")
@@ -127,6 +143,9 @@ def main():
     # sandboxes at once; the service's --max-running must allow them
     # (./dev up allows 1100: ./dev bench --density 1000)
     ap.add_argument("--density", type=int, default=100)
+    # the network figures (bench/netbench.sh): instances of their own in
+    # namespaces of their own, nothing leaves the machine
+    ap.add_argument("--no-net", action="store_true")
     a = ap.parse_args()
     api = Api(a.base)
     tag = "b%x" % (int(time.time()) & 0xffffff)
@@ -223,6 +242,9 @@ def main():
                  "running": running, "n": a.density})
     for i in ids:
         api.req("DELETE", "/sandboxes/%s" % i)
+
+    if not a.no_net:
+        rows.extend(net_rows(a.base))
 
     os.makedirs(os.path.dirname(a.json) or ".", exist_ok=True)
     with open(a.json, "w") as f:

@@ -163,13 +163,22 @@ static void table_name(const struct conf *c, char *buf, size_t len)
 			*p = '_';
 }
 
+/* One context per process: it holds a netlink socket, which a worker
+ * forked from the master must not share with it (or with its siblings:
+ * answers would go to whoever reads first). */
 static struct nft_ctx *nft;
+static pid_t nft_pid;
 
 static int nft_run(const char *cmds, struct sb_err *err)
 {
 	const char *msg;
 
+	if (nft && nft_pid != getpid()) {
+		nft_ctx_free(nft);
+		nft = NULL;
+	}
 	if (!nft) {
+		nft_pid = getpid();
 		nft = nft_ctx_new(NFT_CTX_DEFAULT);
 		if (!nft)
 			return sb_fail(err, 500, ENOMEM, "nft: no context");
@@ -427,7 +436,7 @@ int net_start(const struct conf *c, struct sb_err *err)
 {
 	struct mnl_socket *nl;
 	uint32_t res = net_resolver(c);
-	int r;
+	int r, e;
 
 	if (!c->network)
 		return 0;
@@ -442,19 +451,25 @@ int net_start(const struct conf *c, struct sb_err *err)
 	if (!nl)
 		return -1;
 	r = nl_addr_add(nl, 1, res, 32, true, err);
+	e = errno;
 	nl_close(nl);
-	if (r < 0 && errno == EEXIST && !own_table(c)) {
+	if (r < 0 && e == EEXIST && !own_table(c)) {
 		char a[INET_ADDRSTRLEN], cidr[32];
 		return sb_fail(err, 500, EEXIST, "the resolver's address %s is on lo already: another "
 			       "instance uses --net-pool %s; give this one a pool of its own",
 			       inet_ntop(AF_INET, &res, a, sizeof a), net_cidr_str(&c->net_pool, cidr, sizeof cidr));
 	}
-	if (r < 0 && errno != EEXIST) {
-		sb_err_prefix(err, "the resolver's address on lo: ");
+	if (r < 0 && e != EEXIST) {
+		sb_err_prefix(err, "the resolver's address on lo");
 		return -1;
 	}
 	sb_err_clear(err);
-	if (net_table_load(c, err) < 0)
+	r = net_table_load(c, err);
+	/* the workers forked next make contexts of their own */
+	if (nft)
+		nft_ctx_free(nft);
+	nft = NULL;
+	if (r < 0)
 		return -1;
 	end_old_dns(c);
 	return 0;
