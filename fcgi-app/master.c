@@ -359,6 +359,7 @@ static int reload_policies(const struct conf *c, struct sb_err *err)
 		return -1;
 	n = net_apply_all(c, &s, err);
 	store_close(&s);
+	net_nft_free();
 	if (n > 0)
 		fprintf(stderr, "sandboxd: network policies of %d sandboxes put back\n", n);
 	return n < 0 ? -1 : 0;

@@ -169,6 +169,13 @@ static void table_name(const struct conf *c, char *buf, size_t len)
 static struct nft_ctx *nft;
 static pid_t nft_pid;
 
+void net_nft_free(void)
+{
+	if (nft)
+		nft_ctx_free(nft);
+	nft = NULL;
+}
+
 static int nft_run(const char *cmds, struct sb_err *err)
 {
 	const char *msg;
@@ -466,9 +473,7 @@ int net_start(const struct conf *c, struct sb_err *err)
 	sb_err_clear(err);
 	r = net_table_load(c, err);
 	/* the workers forked next make contexts of their own */
-	if (nft)
-		nft_ctx_free(nft);
-	nft = NULL;
+	net_nft_free();
 	if (r < 0)
 		return -1;
 	end_old_dns(c);

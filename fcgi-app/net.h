@@ -62,6 +62,9 @@ int net_start(const struct conf *c, struct sb_err *err);
 /* The table alone (net_start's last step), replaced whole. */
 int net_table_load(const struct conf *c, struct sb_err *err);
 void net_stop(const struct conf *c);
+/* This process's nft context (and its netlink socket) gone: the master's,
+ * before it forks, once it is done with the table. */
+void net_nft_free(void);
 /* Start dnsmasq on the resolver's address (its pid; the master restarts
  * it when it ends).  orig: the signal mask the child gets. */
 pid_t net_dns_spawn(const struct conf *c, const sigset_t *orig);
