@@ -91,10 +91,15 @@ int net_sandbox_set(struct app *app, struct sandbox_ref *sb, const struct net_wa
 	struct netpol old, n;
 	struct change ch = { app, sb, &old, &n };
 
+	int stored;
+
 	if (!w->has_policy && !w->has_egress && !w->has_ingress)
 		return 0;
-	if (net_sandbox_policy(app, sb->id, &old, err) < 0)
+	stored = store_net_get(&app->store, sb->id, &old, err);
+	if (stored < 0)
 		return -1;
+	if (!stored)
+		netpol_default(&old, (enum net_mode)app->conf->default_egress);
 	n = old;
 	if (w->has_policy) {
 		n.mode = w->p.mode;
@@ -107,6 +112,8 @@ int net_sandbox_set(struct app *app, struct sandbox_ref *sb, const struct net_wa
 		n.egress_mbps = w->p.egress_mbps;
 	if (w->has_ingress)
 		n.ingress_mbps = w->p.ingress_mbps;
+	if (stored && !w->live && netpol_equal(&old, &n))
+		return 0;
 	int64_t t0 = mono_us();
 	/* stored and in force in one write transaction: see store_net_put */
 	if (store_net_put(&app->store, sb->id, &n, apply_change, &ch, err) < 0)
@@ -210,6 +217,7 @@ void api_network_put(struct app *app, struct http_req *req, const char *id)
 	memset(&w, 0, sizeof w);
 	netpol_default(&w.p, (enum net_mode)app->conf->default_egress);
 	w.has_policy = true;
+	w.live = true;
 	/* checked before the sandbox is looked at: a bad body changes nothing */
 	if (netpol_parse(o, &w.p, &err) < 0 ||
 	    app_sandbox_get(app, id, false, NULL, &sb, &err) < 0 ||

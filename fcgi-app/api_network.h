@@ -18,6 +18,7 @@ struct sb_err;
 struct net_want {
 	bool has_policy;		/* "network" given: replaces the policy */
 	bool has_egress, has_ingress;	/* limits.egressMbps / ingressMbps given */
+	bool live;			/* a PUT: cut connections even when nothing changed */
 	struct netpol p;		/* the policy; the caps as given */
 };
 
@@ -27,7 +28,9 @@ struct net_want {
 int net_want_parse(const struct conf *c, struct json_object *body, struct net_want *w,
 		   struct sb_err *err);
 /* Put *w in force for the sandbox (stored, and its sets, caps and open
- * connections changed at once); nothing asked: nothing done. */
+ * connections changed at once); nothing asked, or a create asking for
+ * what the sandbox has stored already (a create-or-get repeated by its
+ * client): nothing done. */
 int net_sandbox_set(struct app *app, struct sandbox_ref *sb, const struct net_want *w,
 		    struct sb_err *err);
 /* The sandbox's policy: stored, or the server's default. */

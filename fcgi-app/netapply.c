@@ -31,13 +31,6 @@ static int link_of(const struct conf *c, const struct sb_record *r, uint32_t *ad
 	return 0;
 }
 
-static bool same_lists(const struct netpol *a, const struct netpol *b)
-{
-	return a->mode == b->mode && a->nallow == b->nallow && a->ndeny == b->ndeny &&
-	       !memcmp(a->allow, b->allow, sizeof *a->allow * (size_t)a->nallow) &&
-	       !memcmp(a->deny, b->deny, sizeof *a->deny * (size_t)a->ndeny);
-}
-
 static bool refused_by(uint32_t dst, void *arg)
 {
 	return netpol_refuses(arg, dst);
@@ -95,11 +88,11 @@ int net_apply(struct app *app, const struct sandbox_ref *sb, const struct netpol
 	if (link_of(c, &sb->rec, &addr, ifname, sizeof ifname, err) < 0)
 		return -1;
 	/* one transaction: the old elements go, the new come */
-	if (!same_lists(old, n) && net_policy_set(c, addr, &o, &w, err) < 0)
+	if (!netpol_same_lists(old, n) && net_policy_set(c, addr, &o, &w, err) < 0)
 		return -1;
 	if (caps_set(c, &sb->rec, n, n->egress_mbps != old->egress_mbps,
 		     n->ingress_mbps != old->ingress_mbps, err) < 0) {
-		if (!same_lists(old, n) && net_policy_set(c, addr, &w, &o, &undo) < 0)
+		if (!netpol_same_lists(old, n) && net_policy_set(c, addr, &w, &o, &undo) < 0)
 			log_error(app->rid, undo.msg);
 		return -1;
 	}

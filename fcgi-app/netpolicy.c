@@ -40,6 +40,19 @@ void netpol_default(struct netpol *p, enum net_mode mode)
 	p->mode = mode;
 }
 
+bool netpol_same_lists(const struct netpol *a, const struct netpol *b)
+{
+	return a->mode == b->mode && a->nallow == b->nallow && a->ndeny == b->ndeny &&
+	       !memcmp(a->allow, b->allow, sizeof *a->allow * (size_t)a->nallow) &&
+	       !memcmp(a->deny, b->deny, sizeof *a->deny * (size_t)a->ndeny);
+}
+
+bool netpol_equal(const struct netpol *a, const struct netpol *b)
+{
+	return netpol_same_lists(a, b) && a->egress_mbps == b->egress_mbps &&
+	       a->ingress_mbps == b->ingress_mbps;
+}
+
 struct net_policy netpol_sets(const struct netpol *p)
 {
 	return (struct net_policy){ .mode = p->mode, .allow = p->allow, .nallow = p->nallow,

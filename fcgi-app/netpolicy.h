@@ -35,6 +35,9 @@ const char *egress_mode_name(enum net_mode mode);
 
 /* The server's default for a sandbox that asks nothing. */
 void netpol_default(struct netpol *p, enum net_mode mode);
+/* The same mode and lists (in the same order); and the same caps too. */
+bool netpol_same_lists(const struct netpol *a, const struct netpol *b);
+bool netpol_equal(const struct netpol *a, const struct netpol *b);
 /* What net_policy_set() takes: a view of p's lists. */
 struct net_policy netpol_sets(const struct netpol *p);
 /* Whether p refuses a connection to dst (host order): none, not in an

@@ -23,6 +23,10 @@ is "$(jqr '.data.network.denyOut | join(",")')" "198.19.0.10/32,203.0.113.0/24" 
 is "$(jqr '.data.network.allowOut | length')" 0 "status: no allowOut"
 is "$(jqr .data.limits.egressMbps)" 50 "limits.egressMbps 50"
 is "$(jqr .data.limits.ingressMbps)" 200 "limits.ingressMbps 200"
+n0=$(grep -c 'sandbox.network' "$T_DIR/sandboxd.log")
+api POST /sandboxes/a '{"network":{"egress":"public","denyOut":["198.19.0.10","203.0.113.0/24"]},"limits":{"egressMbps":50,"ingressMbps":200}}'
+is "$STATUS" 200 "the same create again (a create-or-get repeated by its client)"
+is "$(grep -c 'sandbox.network' "$T_DIR/sandboxd.log")" "$n0" "  changes nothing (no policy written again)"
 api GET /sandboxes/a/network
 is "$STATUS" 200 "GET .../network"
 is "$(jqr .data.egress)/$(jqr '.data.denyOut | length')" public/2 "  answers the policy"
