@@ -187,7 +187,7 @@ int ct_flush_from(uint32_t src, ct_refused_fn refused, void *arg, int *deleted,
 		goto out;
 	}
 	if (s.oom) {
-		sb_fail(err, 500, ENOMEM, "out of memory");
+		sb_fail(err, SB_E_INTERNAL, ENOMEM, "out of memory");
 		goto out;
 	}
 	for (size_t i = 0; i < s.n; i++) {

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "api_network.h"
+#include "api.h"
 #include "app.h"
 #include "conf.h"
 #include "http.h"
@@ -28,7 +29,7 @@ static int mbps_field(struct json_object *lim, const char *name, long *out, bool
 	d = json_object_get_double(v);
 	if (!(json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double)) ||
 	    !(d >= 0))
-		return sb_fail(err, 400, 0,
+		return sb_fail(err, SB_E_INVALID, 0,
 			       "limits.%s must be a number of megabits a second (0: no cap)", name);
 	*out = d > NETPOL_MAX_MBPS ? NETPOL_MAX_MBPS : d > 0 && d < 1 ? 1 : (long)d;
 	*given = true;
@@ -169,22 +170,13 @@ int net_sandbox_started(struct app *app, const struct sandbox_ref *sb, struct sb
 	return net_apply_start(app, sb, &p, err);
 }
 
-static void reply_err(struct http_req *req, const struct sb_err *err)
-{
-	int status = err->status ? err->status : 500;
-
-	if (status >= 500)
-		log_error(req->rid, err->msg);
-	http_reply_error(req, status, "%s", err->msg);
-}
-
 static void reply_policy(struct app *app, struct http_req *req, const struct sandbox_ref *sb)
 {
 	struct sb_err err = SB_ERR_INIT;
 	struct netpol p;
 
 	if (net_sandbox_policy(app, sb->id, &p, &err) < 0) {
-		reply_err(req, &err);
+		api_reply_err(req, &err);
 		return;
 	}
 	http_reply_data(req, 200, network_json(app, sb, &p));
@@ -196,7 +188,7 @@ void api_network_get(struct app *app, struct http_req *req, const char *id)
 	struct sandbox_ref sb;
 
 	if (app_sandbox_get(app, id, false, NULL, &sb, &err) < 0)
-		reply_err(req, &err);
+		api_reply_err(req, &err);
 	else
 		reply_policy(app, req, &sb);
 	sandbox_ref_release(&sb);
@@ -222,7 +214,7 @@ void api_network_put(struct app *app, struct http_req *req, const char *id)
 	if (netpol_parse(o, &w.p, &err) < 0 ||
 	    app_sandbox_get(app, id, false, NULL, &sb, &err) < 0 ||
 	    net_sandbox_set(app, &sb, &w, &err) < 0)
-		reply_err(req, &err);
+		api_reply_err(req, &err);
 	else
 		reply_policy(app, req, &sb);
 	sandbox_ref_release(&sb);

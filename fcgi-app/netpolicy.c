@@ -83,10 +83,10 @@ static int parse_list(struct json_object *v, const char *name, struct net_cidr *
 	size_t len;
 
 	if (!json_object_is_type(v, json_type_array))
-		return sb_fail(err, 400, 0, "network.%s must be an array of IPv4 CIDRs", name);
+		return sb_fail(err, SB_E_INVALID, 0, "network.%s must be an array of IPv4 CIDRs", name);
 	len = json_object_array_length(v);
 	if (len > NETPOL_MAX_CIDRS)
-		return sb_fail(err, 400, 0, "network.%s has more than %d entries", name,
+		return sb_fail(err, SB_E_INVALID, 0, "network.%s has more than %d entries", name,
 			       NETPOL_MAX_CIDRS);
 	*n = 0;
 	for (size_t i = 0; i < len; i++) {
@@ -96,15 +96,15 @@ static int parse_list(struct json_object *v, const char *name, struct net_cidr *
 		const char *s;
 
 		if (!json_object_is_type(e, json_type_string))
-			return sb_fail(err, 400, 0, "network.%s[%zu] must be a string", name, i);
+			return sb_fail(err, SB_E_INVALID, 0, "network.%s[%zu] must be a string", name, i);
 		s = json_object_get_string(e);
 		if (strchr(s, ':'))
-			return sb_fail(err, 400, 0, "network.%s[%zu] '%.64s': IPv6 is not routed "
+			return sb_fail(err, SB_E_INVALID, 0, "network.%s[%zu] '%.64s': IPv6 is not routed "
 				       "(sandboxes have IPv4 only)", name, i, s);
 		/* dotted quads only (no 127.1, hex or octal: what nft and every
 		 * other reader take the same way), host bits zero */
 		if (strlen(s) != (size_t)json_object_get_string_len(e) || net_cidr_parse(s, &c) < 0)
-			return sb_fail(err, 400, 0, "network.%s[%zu] '%.64s': not an IPv4 CIDR "
+			return sb_fail(err, SB_E_INVALID, 0, "network.%s[%zu] '%.64s': not an IPv4 CIDR "
 				       "with its host bits zero, such as 203.0.113.0/24", name, i, s);
 		for (int k = 0; k < *n; k++)
 			dup |= list[k].addr == c.addr && list[k].prefix == c.prefix;
@@ -120,17 +120,17 @@ int netpol_parse(struct json_object *o, struct netpol *p, struct sb_err *err)
 	struct json_object *v;
 
 	if (!json_object_is_type(o, json_type_object))
-		return sb_fail(err, 400, 0, "network must be an object");
+		return sb_fail(err, SB_E_INVALID, 0, "network must be an object");
 	json_object_object_foreach(o, key, val) {
 		(void)val;
 		if (strcmp(key, "egress") && strcmp(key, "allowOut") && strcmp(key, "denyOut"))
-			return sb_fail(err, 400, 0,
+			return sb_fail(err, SB_E_INVALID, 0,
 				       "network.%.64s: unknown field (egress, allowOut, denyOut)", key);
 	}
 	if (json_object_object_get_ex(o, "egress", &v) &&
 	    (!json_object_is_type(v, json_type_string) ||
 	     egress_mode_parse(json_object_get_string(v), &n.mode) < 0))
-		return sb_fail(err, 400, 0,
+		return sb_fail(err, SB_E_INVALID, 0,
 			       "network.egress must be \"public\", \"allowlist\" or \"none\"");
 	if (json_object_object_get_ex(o, "allowOut", &v) &&
 	    parse_list(v, "allowOut", n.allow, &n.nallow, err) < 0)

@@ -62,7 +62,7 @@ static void cidrs(void)
 	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
 		netpol_default(&p, NET_PUBLIC);
 		snprintf(text, sizeof text, "{\"denyOut\":[\"%s\"]}", bad[i]);
-		ok(parse(text, &p, &err) < 0 && err.status == 400 && p.ndeny == 0, "'%s' refused (%s)",
+		ok(parse(text, &p, &err) < 0 && err.kind == SB_E_INVALID && p.ndeny == 0, "'%s' refused (%s)",
 		   bad[i], err.msg);
 	}
 }
@@ -114,7 +114,7 @@ static void policies(void)
 	};
 	for (size_t i = 0; i < sizeof refused / sizeof *refused; i++) {
 		r = parse(refused[i], &p, &err);
-		ok(r < 0 && err.status == 400 && err.msg[0], "%s -> 400 (%s)", refused[i], err.msg);
+		ok(r < 0 && err.kind == SB_E_INVALID && err.msg[0], "%s -> 400 (%s)", refused[i], err.msg);
 		ok(memcmp(&p, &before, sizeof p) == 0, "  and the policy is unchanged");
 	}
 	/* too many entries */
@@ -123,7 +123,7 @@ static void policies(void)
 		n += (size_t)snprintf(big + n, sizeof big - n, "%s\"10.0.%d.0/24\"", i ? "," : "", i);
 	snprintf(big + n, sizeof big - n, "]}");
 	r = parse(big, &p, &err);
-	ok(r < 0 && err.status == 400 && strstr(err.msg, "more than"), "%d entries -> 400 (%s)",
+	ok(r < 0 && err.kind == SB_E_INVALID && strstr(err.msg, "more than"), "%d entries -> 400 (%s)",
 	   NETPOL_MAX_CIDRS + 1, err.msg);
 	ok(memcmp(&p, &before, sizeof p) == 0, "  and the policy is unchanged");
 	/* exactly the maximum is fine */

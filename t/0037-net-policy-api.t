@@ -4,7 +4,7 @@
 # egressMbps/ingressMbps, shown in status; a bad policy is a 400 that changes
 # nothing (a create makes no sandbox, a PUT keeps the old policy);
 # --default-egress; policies survive a restart of the service.  What the
-# policy does to packets: t/0032-net-policy.t.
+# policy does to packets: t/0038-net-policy.t.
 . "${TOP_SRCDIR:-$(dirname "$0")/..}/t/lib.sh"
 sbd_start --default-egress allowlist
 
