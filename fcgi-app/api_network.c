@@ -184,14 +184,13 @@ static void reply_policy(struct app *app, struct http_req *req, const struct san
 
 void api_network_get(struct app *app, struct http_req *req, const char *id)
 {
+	cleanup_sandbox_ref struct sandbox_ref sb = { .dirfd = -1 };
 	struct sb_err err = SB_ERR_INIT;
-	struct sandbox_ref sb;
 
 	if (app_sandbox_get(app, id, false, NULL, &sb, &err) < 0)
 		api_reply_err(req, &err);
 	else
 		reply_policy(app, req, &sb);
-	sandbox_ref_release(&sb);
 }
 
 /* PUT .../network {"egress", "allowOut", "denyOut"}: the whole policy (a
@@ -199,9 +198,9 @@ void api_network_get(struct app *app, struct http_req *req, const char *id)
  * in force at once, open connections included.  The caps stay. */
 void api_network_put(struct app *app, struct http_req *req, const char *id)
 {
+	cleanup_json struct json_object *o = http_json_body(req);
+	cleanup_sandbox_ref struct sandbox_ref sb = { .dirfd = -1 };
 	struct sb_err err = SB_ERR_INIT;
-	struct json_object *o = http_json_body(req);
-	struct sandbox_ref sb = { .dirfd = -1 };
 	struct net_want w;
 
 	if (!o)
@@ -217,6 +216,4 @@ void api_network_put(struct app *app, struct http_req *req, const char *id)
 		api_reply_err(req, &err);
 	else
 		reply_policy(app, req, &sb);
-	sandbox_ref_release(&sb);
-	json_object_put(o);
 }

@@ -559,70 +559,52 @@ int store_history_foreach(struct store *s, const char *id, void (*fn)(const char
 static int net_decode(const MDB_val *v, struct netpol *p)
 {
 	struct json_tokener *tok = json_tokener_new();
-	struct json_object *o;
-	int r;
+	cleanup_json struct json_object *o = NULL;
 
 	if (!tok)
 		return -1;
 	o = json_tokener_parse_ex(tok, v->mv_data, (int)v->mv_size);
 	json_tokener_free(tok);
-	r = o ? netpol_from_json(o, p) : -1;
-	json_object_put(o);
-	return r;
+	return o ? netpol_from_json(o, p) : -1;
 }
 
 int store_net_get(struct store *s, const char *id, struct netpol *p, struct sb_err *err)
 {
+	cleanup_txn MDB_txn *txn = NULL;
 	MDB_val k = { strlen(id), (void *)id }, v;
-	MDB_txn *txn;
-	int rc, found;
+	int rc;
 
 	if (!sb_name_safe(id))
 		return unsafe_id(err, id);
-	if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)))
-		return kv_fail(err, rc, "read");
-	rc = mdb_get(txn, s->network, &k, &v);
-	found = rc == 0;
-	if (found && net_decode(&v, p) < 0) {
-		mdb_txn_abort(txn);
-		return sb_fail(err, SB_E_INTERNAL, 0, "corrupt network policy for %s", id);
-	}
-	mdb_txn_abort(txn);
-	if (rc && rc != MDB_NOTFOUND)
-		return kv_fail(err, rc, "get");
-	return found;
+	if (kv_begin(s->env, MDB_RDONLY, &txn, err) < 0)
+		return -1;
+	if ((rc = mdb_get(txn, s->network, &k, &v)))
+		return rc == MDB_NOTFOUND ? 0 : kv_fail(err, rc, "get");
+	return net_decode(&v, p) < 0 ? sb_fail(err, SB_E_INTERNAL, 0, "corrupt network policy for %s", id) : 1;
 }
 
 int store_net_put(struct store *s, const char *id, const struct netpol *p,
 		  int (*apply)(void *arg, struct sb_err *err), void *arg, struct sb_err *err)
 {
-	struct json_object *o;
+	cleanup_json struct json_object *o = NULL;
+	cleanup_txn MDB_txn *txn = NULL;
 	MDB_val k = { strlen(id), (void *)id }, v;
 	const char *json;
-	MDB_txn *txn;
 	int rc;
 
 	if (!sb_name_safe(id))
 		return unsafe_id(err, id);
-	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)))
-		return kv_fail(err, rc, "begin");
+	if (kv_begin(s->env, 0, &txn, err) < 0)
+		return -1;
 	o = netpol_json(p, true);
 	json = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
 	v.mv_size = strlen(json);
 	v.mv_data = (void *)json;
-	rc = mdb_put(txn, s->network, &k, &v, 0);
-	json_object_put(o);
-	if (rc) {
-		mdb_txn_abort(txn);
+	if ((rc = mdb_put(txn, s->network, &k, &v, 0)))
 		return kv_fail(err, rc, "put");
-	}
-	if (apply && apply(arg, err) < 0) {
-		mdb_txn_abort(txn);
+	if (apply && apply(arg, err) < 0)
 		return -1;
-	}
-	if ((rc = mdb_txn_commit(txn)))
-		return kv_fail(err, rc, "commit");
-	return 0;
+	return kv_commit(&txn, err);
 }
 
 struct net_scan {
