@@ -14,28 +14,6 @@
 #include <string.h>
 #include <time.h>
 
-/* limits.egressMbps / ingressMbps: a positive number of megabits a second
- * (clamped to NETPOL_MAX_MBPS, as the other limits are to the server's
- * maximum), or 0 to lift the cap.  *given false when absent or null. */
-static int mbps_field(struct json_object *lim, const char *name, long *out, bool *given,
-		      struct sb_err *err)
-{
-	struct json_object *v;
-	double d;
-
-	*given = false;
-	if (!json_object_object_get_ex(lim, name, &v) || json_object_is_type(v, json_type_null))
-		return 0;
-	d = json_object_get_double(v);
-	if (!(json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double)) ||
-	    !(d >= 0))
-		return sb_fail(err, SB_E_INVALID, 0,
-			       "limits.%s must be a number of megabits a second (0: no cap)", name);
-	*out = d > NETPOL_MAX_MBPS ? NETPOL_MAX_MBPS : d > 0 && d < 1 ? 1 : (long)d;
-	*given = true;
-	return 0;
-}
-
 int net_want_parse(const struct conf *c, struct json_object *body, struct net_want *w,
 		   struct sb_err *err)
 {
@@ -48,11 +26,6 @@ int net_want_parse(const struct conf *c, struct json_object *body, struct net_wa
 			return -1;
 		w->has_policy = true;
 	}
-	/* "limits" itself is checked by the create's own parser */
-	if (json_object_object_get_ex(body, "limits", &v) && json_object_is_type(v, json_type_object) &&
-	    (mbps_field(v, "egressMbps", &w->p.egress_mbps, &w->has_egress, err) < 0 ||
-	     mbps_field(v, "ingressMbps", &w->p.ingress_mbps, &w->has_ingress, err) < 0))
-		return -1;
 	return 0;
 }
 
@@ -91,41 +64,28 @@ int net_sandbox_set(struct app *app, struct sandbox_ref *sb, const struct net_wa
 {
 	struct netpol old, n;
 	struct change ch = { app, sb, &old, &n };
-
+	int64_t t0 = mono_us();
 	int stored;
 
-	if (!w->has_policy && !w->has_egress && !w->has_ingress)
+	if (!w->has_policy)
 		return 0;
 	stored = store_net_get(&app->store, sb->id, &old, err);
 	if (stored < 0)
 		return -1;
 	if (!stored)
 		netpol_default(&old, (enum net_mode)app->conf->default_egress);
-	n = old;
-	if (w->has_policy) {
-		n.mode = w->p.mode;
-		n.nallow = w->p.nallow;
-		n.ndeny = w->p.ndeny;
-		memcpy(n.allow, w->p.allow, sizeof n.allow);
-		memcpy(n.deny, w->p.deny, sizeof n.deny);
-	}
-	if (w->has_egress)
-		n.egress_mbps = w->p.egress_mbps;
-	if (w->has_ingress)
-		n.ingress_mbps = w->p.ingress_mbps;
-	if (stored && !w->live && netpol_equal(&old, &n))
+	n = w->p;
+	if (stored && !w->live && netpol_same_lists(&old, &n))
 		return 0;
-	int64_t t0 = mono_us();
 	/* stored and in force in one write transaction: see store_net_put */
 	if (store_net_put(&app->store, sb->id, &n, apply_change, &ch, err) < 0)
 		return -1;
 	/* after the commit: the conntrack dump walks the host's whole table
 	 * (4-12 ms), too long to hold the store's write lock for */
-	if (w->has_policy && net_cut(app, sb, &n, err) < 0)
+	if (net_cut(app, sb, &n, err) < 0)
 		return -1;
 	log_event(app->rid, "sandbox.network", sb->id,
-		  "egress=%s allow=%d deny=%d egressMbps=%ld ingressMbps=%ld us=%lld",
-		  egress_mode_name(n.mode), n.nallow, n.ndeny, n.egress_mbps, n.ingress_mbps,
+		  "egress=%s allow=%d deny=%d us=%lld", egress_mode_name(n.mode), n.nallow, n.ndeny,
 		  (long long)(mono_us() - t0));
 	return 0;
 }
@@ -133,7 +93,7 @@ int net_sandbox_set(struct app *app, struct sandbox_ref *sb, const struct net_wa
 static struct json_object *network_json(struct app *app, const struct sandbox_ref *sb,
 					const struct netpol *p)
 {
-	struct json_object *o = netpol_json(p, false);
+	struct json_object *o = netpol_json(p);
 	char addr[16];
 
 	if (net_sandbox_address(app, sb, addr, sizeof addr) > 0)
@@ -142,7 +102,7 @@ static struct json_object *network_json(struct app *app, const struct sandbox_re
 }
 
 void net_status_add(struct app *app, const struct sandbox_ref *sb, struct json_object *d,
-		    struct json_object *limits, struct json_object *usage)
+		    struct json_object *usage)
 {
 	struct sb_err err = SB_ERR_INIT;
 	struct net_counters nc;
@@ -153,21 +113,10 @@ void net_status_add(struct app *app, const struct sandbox_ref *sb, struct json_o
 		return;
 	}
 	json_object_object_add(d, "network", network_json(app, sb, &p));
-	json_object_object_add(limits, "egressMbps", json_object_new_int64(p.egress_mbps));
-	json_object_object_add(limits, "ingressMbps", json_object_new_int64(p.ingress_mbps));
 	if (usage && net_sandbox_counters(app, sb, &nc) == 0) {
 		json_object_object_add(usage, "networkInBytes", json_object_new_int64((int64_t)nc.in_bytes));
 		json_object_object_add(usage, "networkOutBytes", json_object_new_int64((int64_t)nc.out_bytes));
 	}
-}
-
-int net_sandbox_started(struct app *app, const struct sandbox_ref *sb, struct sb_err *err)
-{
-	struct netpol p;
-
-	if (net_sandbox_policy(app, sb->id, &p, err) < 0)
-		return -1;
-	return net_apply_start(app, sb, &p, err);
 }
 
 static void reply_policy(struct app *app, struct http_req *req, const struct sandbox_ref *sb)
@@ -195,7 +144,7 @@ void api_network_get(struct app *app, struct http_req *req, const char *id)
 
 /* PUT .../network {"egress", "allowOut", "denyOut"}: the whole policy (a
  * field left out takes its default: the server's egress, empty lists),
- * in force at once, open connections included.  The caps stay. */
+ * in force at once, open connections included. */
 void api_network_put(struct app *app, struct http_req *req, const char *id)
 {
 	cleanup_json struct json_object *o = http_json_body(req);

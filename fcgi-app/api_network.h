@@ -1,6 +1,6 @@
-/* A sandbox's network policy through the API: the "network" object and
- * limits.egressMbps/ingressMbps of a create, GET/PUT .../network, what
- * status shows, and the policy put in force when a sandbox starts. */
+/* A sandbox's network policy through the API: the "network" object of a
+ * create, GET/PUT .../network, what status shows, and the bandwidth caps
+ * (limits.egressMbps/ingressMbps, settings.c) put on a sandbox's links. */
 #ifndef SBD_API_NETWORK_H
 #define SBD_API_NETWORK_H
 
@@ -14,20 +14,19 @@ struct conf;
 struct sandbox_ref;
 struct sb_err;
 
-/* What a create asked of the network (nothing: both false). */
+/* What a create asked of the network. */
 struct net_want {
 	bool has_policy;		/* "network" given: replaces the policy */
-	bool has_egress, has_ingress;	/* limits.egressMbps / ingressMbps given */
 	bool live;			/* a PUT: cut connections even when nothing changed */
-	struct netpol p;		/* the policy; the caps as given */
+	struct netpol p;
 };
 
-/* The create body's "network" and limits.egressMbps/ingressMbps into *w
- * (a missing egress is the server's --default-egress).  -1 with a 400 in
- * err when bad: then nothing is changed anywhere. */
+/* The create body's "network" into *w (a missing egress is the server's
+ * --default-egress).  -1 with a 400 in err when bad: then nothing is
+ * changed anywhere. */
 int net_want_parse(const struct conf *c, struct json_object *body, struct net_want *w,
 		   struct sb_err *err);
-/* Put *w in force for the sandbox (stored, and its sets, caps and open
+/* Put *w in force for the sandbox (stored, and its sets and open
  * connections changed at once); nothing asked, or a create asking for
  * what the sandbox has stored already (a create-or-get repeated by its
  * client): nothing done. */
@@ -35,11 +34,9 @@ int net_sandbox_set(struct app *app, struct sandbox_ref *sb, const struct net_wa
 		    struct sb_err *err);
 /* The sandbox's policy: stored, or the server's default. */
 int net_sandbox_policy(struct app *app, const char *id, struct netpol *p, struct sb_err *err);
-/* Status: "network" into d, the caps into limits, the byte counters into
- * usage (NULL when the sandbox does not run). */
+/* Status: "network" into d, the byte counters into usage (NULL when the
+ * sandbox does not run). */
 void net_status_add(struct app *app, const struct sandbox_ref *sb, struct json_object *d,
-		    struct json_object *limits, struct json_object *usage);
-/* A sandbox's init just started: its caps on its new interfaces. */
-int net_sandbox_started(struct app *app, const struct sandbox_ref *sb, struct sb_err *err);
+		    struct json_object *usage);
 
 #endif

@@ -133,7 +133,7 @@ void api_sandbox_status(struct app *app, struct http_req *req, const char *id)
 {
 	struct sb_err err = SB_ERR_INIT;
 	struct sandbox_ref sb;
-	struct json_object *d, *limits, *usage = NULL;
+	struct json_object *d, *usage = NULL;
 	bool running;
 	int health;
 
@@ -151,14 +151,14 @@ void api_sandbox_status(struct app *app, struct http_req *req, const char *id)
 		json_object_object_add(d, "imageVersion", json_object_new_string(sb.rec.image_version));
 	json_object_object_add(d, "createdAt", api_iso(sb.rec.created_ms));
 	json_object_object_add(d, "lastActiveAt", api_iso(sb.rec.active_ms));
-	json_object_object_add(d, "limits", limits = limits_json(app, &sb.rec));
+	json_object_object_add(d, "limits", limits_json(app, &sb.rec));
 	/* false: its file system recorded an error (it is repaired at the
 	 * sandbox's next start) */
 	if (sb.rec.lim.disk_mb > 0 && (health = disk_image_health(sb.dirfd)) >= 0)
 		json_object_object_add(d, "diskHealthy", json_object_new_boolean(health));
 	if (running)
 		json_object_object_add(d, "usage", usage = usage_json(app, &sb));
-	net_status_add(app, &sb, d, limits, usage);
+	net_status_add(app, &sb, d, usage);
 	sandbox_ref_release(&sb);
 	http_reply_data(req, 200, d);
 }

@@ -1,7 +1,7 @@
 #include "config.h"
 
 #include "app.h"
-#include "api_network.h"
+#include "netapply.h"
 #include "log.h"
 #include "capacity.h"
 #include "disk.h"
@@ -396,12 +396,17 @@ int app_sandbox_set_limits(struct app *app, struct sandbox_ref *sb, const struct
 			   struct sb_err *err)
 {
 	struct sb_record r = sb->rec;
+	struct sb_limits was, now;
 	struct cg_limits lim;
 
 	/* the kernel first, then the record: it never says what is not enforced */
 	set_limits(&r, want);
 	app_sandbox_limits(app, &r, &lim);
 	if (cg_sandbox_create(&app->cg, sb->id, &lim, err) < 0)
+		return -1;
+	sb_limits_effective(&sb->rec.lim, &app->conf->limits, &was);
+	sb_limits_effective(&r.lim, &app->conf->limits, &now);
+	if (net_caps_set(app, &r, &was, &now, err) < 0)
 		return -1;
 	sb->rec = r;
 	return store_update(&app->store, sb->id, set_limits, want, err);
@@ -421,6 +426,7 @@ static int start_locked(struct app *app, struct sandbox_ref *sb, struct sb_err *
 	const struct conf *c = app->conf;
 	char dir[PATH_MAX], image[PATH_MAX];
 	struct sb_net_spec net;
+	struct sb_limits caps;
 	struct cg_limits lim;
 	pid_t pid;
 
@@ -465,8 +471,9 @@ static int start_locked(struct app *app, struct sandbox_ref *sb, struct sb_err *
 	sb->rec.active_ms = sb_now_ms();
 	if (store_update(&app->store, sb->id, set_init, &sb->rec, err) < 0)
 		return -1;
-	/* its interfaces are new: their bandwidth caps */
-	return net_sandbox_started(app, sb, err);
+	/* its links are new: their bandwidth caps */
+	sb_limits_effective(&sb->rec.lim, &app->conf->limits, &caps);
+	return net_caps_set(app, &sb->rec, NULL, &caps, err);
 }
 
 int app_sandbox_connect(struct app *app, struct sandbox_ref *sb, struct sb_err *err)

@@ -9,6 +9,7 @@
 #include "net.h"
 #include "netctl.h"
 #include "sandbox.h"
+#include "settings.h"
 #include "warm.h"
 
 #include <arpa/inet.h>
@@ -55,21 +56,24 @@ static int init_netns(const struct sb_record *r)
 	return fd;
 }
 
-static int caps_set(const struct conf *c, const struct sb_record *r, const struct netpol *p,
-		    bool egress, bool ingress, struct sb_err *err)
+/* From the sandbox on its eth0, to it on the host end of its link. */
+int net_caps_set(struct app *app, const struct sb_record *r, const struct sb_limits *old,
+		 const struct sb_limits *n, struct sb_err *err)
 {
-	cleanup_close int ns = init_netns(r);
+	const struct conf *c = app->conf;
+	bool egress = old ? n->egress_mbps != old->egress_mbps : n->egress_mbps != 0;
+	bool ingress = old ? n->ingress_mbps != old->ingress_mbps : n->ingress_mbps != 0;
+	cleanup_close int ns = -1;
 	char ifname[16];
 	uint32_t addr;
 
-	if (ns < 0)
-		return 0;	/* not running: set at its next start */
+	if (!c->network || (!egress && !ingress) || (ns = init_netns(r)) < 0)
+		return 0;
 	if (link_of(c, r, &addr, ifname, sizeof ifname, err) < 0)
 		return -1;
-	/* from the sandbox: its eth0's egress; to it: the host end's */
-	if (egress && tc_tbf_set(ns, "eth0", (uint64_t)p->egress_mbps * 1000000, err) < 0)
+	if (egress && tc_tbf_set(ns, "eth0", (uint64_t)n->egress_mbps * 1000000, err) < 0)
 		return -1;
-	if (ingress && tc_tbf_set(-1, ifname, (uint64_t)p->ingress_mbps * 1000000, err) < 0)
+	if (ingress && tc_tbf_set(-1, ifname, (uint64_t)n->ingress_mbps * 1000000, err) < 0)
 		return -1;
 	return 0;
 }
@@ -79,7 +83,6 @@ int net_apply(struct app *app, const struct sandbox_ref *sb, const struct netpol
 {
 	const struct conf *c = app->conf;
 	struct net_policy o = netpol_sets(old), w = netpol_sets(n);
-	struct sb_err undo = SB_ERR_INIT;
 	char ifname[16];
 	uint32_t addr;
 
@@ -90,12 +93,6 @@ int net_apply(struct app *app, const struct sandbox_ref *sb, const struct netpol
 	/* one transaction: the old elements go, the new come */
 	if (!netpol_same_lists(old, n) && net_policy_set(c, addr, &o, &w, err) < 0)
 		return -1;
-	if (caps_set(c, &sb->rec, n, n->egress_mbps != old->egress_mbps,
-		     n->ingress_mbps != old->ingress_mbps, err) < 0) {
-		if (!netpol_same_lists(old, n) && net_policy_set(c, addr, &w, &o, &undo) < 0)
-			log_error(app->rid, undo.msg);
-		return -1;
-	}
 	return 0;
 }
 
@@ -122,14 +119,6 @@ int net_cut(struct app *app, const struct sandbox_ref *sb, const struct netpol *
 	if (cut)
 		log_event(app->rid, "sandbox.network_cut", sb->id, "connections=%d", cut);
 	return 0;
-}
-
-int net_apply_start(struct app *app, const struct sandbox_ref *sb, const struct netpol *p,
-		    struct sb_err *err)
-{
-	if (!app->conf->network || (!p->egress_mbps && !p->ingress_mbps))
-		return 0;
-	return caps_set(app->conf, &sb->rec, p, p->egress_mbps, p->ingress_mbps, err);
 }
 
 struct reload {

@@ -19,8 +19,7 @@ struct net_counters {
 	uint64_t out_bytes;	/* from it */
 };
 
-/* From old to new: the sets in one nft transaction, and the caps of a
- * running sandbox (a failure there puts the old sets back). */
+/* From old to new: the sets in one nft transaction. */
 int net_apply(struct app *app, const struct sandbox_ref *sb, const struct netpol *old,
 	      const struct netpol *n, struct sb_err *err);
 /* The sandbox's open connections that p refuses are forgotten (their
@@ -28,9 +27,13 @@ int net_apply(struct app *app, const struct sandbox_ref *sb, const struct netpol
  * and is refused: an open connection is cut.  Those p allows go on. */
 int net_cut(struct app *app, const struct sandbox_ref *sb, const struct netpol *p,
 	    struct sb_err *err);
-/* A sandbox just started (its links are new): its caps on them. */
-int net_apply_start(struct app *app, const struct sandbox_ref *sb, const struct netpol *p,
-		    struct sb_err *err);
+/* Bandwidth caps (effective limits) on a running sandbox's links: those
+ * of n that differ from old's, or with old NULL (a start: its links are
+ * new) those n has.  Not running, or networking off: nothing to do. */
+struct sb_limits;
+struct sb_record;
+int net_caps_set(struct app *app, const struct sb_record *r, const struct sb_limits *old,
+		 const struct sb_limits *n, struct sb_err *err);
 /* The master, at start, after the table was made afresh: every stored
  * policy's elements back (before any worker serves).  How many, or -1. */
 struct conf;

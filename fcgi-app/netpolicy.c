@@ -47,12 +47,6 @@ bool netpol_same_lists(const struct netpol *a, const struct netpol *b)
 	       !memcmp(a->deny, b->deny, sizeof *a->deny * (size_t)a->ndeny);
 }
 
-bool netpol_equal(const struct netpol *a, const struct netpol *b)
-{
-	return netpol_same_lists(a, b) && a->egress_mbps == b->egress_mbps &&
-	       a->ingress_mbps == b->ingress_mbps;
-}
-
 struct net_policy netpol_sets(const struct netpol *p)
 {
 	return (struct net_policy){ .mode = p->mode, .allow = p->allow, .nallow = p->nallow,
@@ -153,44 +147,21 @@ static struct json_object *list_json(const struct net_cidr *list, int n)
 	return a;
 }
 
-struct json_object *netpol_json(const struct netpol *p, bool with_limits)
+struct json_object *netpol_json(const struct netpol *p)
 {
 	struct json_object *o = json_object_new_object();
 
 	json_object_object_add(o, "egress", json_object_new_string(egress_mode_name(p->mode)));
 	json_object_object_add(o, "allowOut", list_json(p->allow, p->nallow));
 	json_object_object_add(o, "denyOut", list_json(p->deny, p->ndeny));
-	if (with_limits) {
-		json_object_object_add(o, "egressMbps", json_object_new_int64(p->egress_mbps));
-		json_object_object_add(o, "ingressMbps", json_object_new_int64(p->ingress_mbps));
-	}
 	return o;
 }
 
 int netpol_from_json(struct json_object *o, struct netpol *p)
 {
 	struct sb_err err = SB_ERR_INIT;
-	struct json_object *v, *net;
 
-	netpol_default(p, NET_PUBLIC);
-	if (!json_object_is_type(o, json_type_object))
-		return -1;
 	/* the same checks as a request's: a record we wrote passes them */
-	net = json_object_new_object();
-	if (json_object_object_get_ex(o, "egress", &v))
-		json_object_object_add(net, "egress", json_object_get(v));
-	if (json_object_object_get_ex(o, "allowOut", &v))
-		json_object_object_add(net, "allowOut", json_object_get(v));
-	if (json_object_object_get_ex(o, "denyOut", &v))
-		json_object_object_add(net, "denyOut", json_object_get(v));
-	if (netpol_parse(net, p, &err) < 0) {
-		json_object_put(net);
-		return -1;
-	}
-	json_object_put(net);
-	if (json_object_object_get_ex(o, "egressMbps", &v))
-		p->egress_mbps = (long)json_object_get_int64(v);
-	if (json_object_object_get_ex(o, "ingressMbps", &v))
-		p->ingress_mbps = (long)json_object_get_int64(v);
-	return 0;
+	netpol_default(p, NET_PUBLIC);
+	return netpol_parse(o, p, &err);
 }

@@ -1,5 +1,5 @@
-/* A sandbox's network policy: what its egress may reach, and its
- * bandwidth caps.  Parsed and checked here (a bad one is a 400 and changes
+/* A sandbox's network policy: what its egress may reach (its bandwidth
+ * caps are limits, settings.c).  Parsed and checked here (a bad one is a 400 and changes
  * nothing), kept in LMDB beside the sandbox's record (store_net_*), and
  * turned into elements of the nft table's per-sandbox sets by netapply.c.
  * The platform deny set is not here: no policy can open it. */
@@ -16,8 +16,6 @@
 /* the most entries per list: nft sets take far more; this bounds the
  * record and the transaction a PUT makes (Daytona allows 10) */
 #define NETPOL_MAX_CIDRS 64
-/* the most a sandbox may ask of limits.egressMbps / ingressMbps */
-#define NETPOL_MAX_MBPS 100000
 
 /* public: anything but the platform deny set (and denyOut); allowlist:
  * only allowOut (minus denyOut); none: nothing (DNS still answers) */
@@ -26,7 +24,6 @@ struct netpol {
 	int nallow, ndeny;
 	struct net_cidr allow[NETPOL_MAX_CIDRS];
 	struct net_cidr deny[NETPOL_MAX_CIDRS];
-	long egress_mbps, ingress_mbps;	/* 0: no cap */
 };
 
 /* "public" | "allowlist" | "none" -> mode; -1 for anything else. */
@@ -35,9 +32,8 @@ const char *egress_mode_name(enum net_mode mode);
 
 /* The server's default for a sandbox that asks nothing. */
 void netpol_default(struct netpol *p, enum net_mode mode);
-/* The same mode and lists (in the same order); and the same caps too. */
+/* The same mode and lists (in the same order). */
 bool netpol_same_lists(const struct netpol *a, const struct netpol *b);
-bool netpol_equal(const struct netpol *a, const struct netpol *b);
 /* What net_policy_set() takes: a view of p's lists. */
 struct net_policy netpol_sets(const struct netpol *p);
 /* Whether p refuses a connection to dst (host order): none, not in an
@@ -49,10 +45,11 @@ bool netpol_refuses(const struct netpol *p, uint32_t dst);
  * caller starts from the default).  On a bad value, a 400 in err and *p
  * unchanged. */
 int netpol_parse(struct json_object *o, struct netpol *p, struct sb_err *err);
-/* {"egress", "allowOut", "denyOut"} as status shows it; with_limits adds
- * "egressMbps"/"ingressMbps" (the store's form). */
-struct json_object *netpol_json(const struct netpol *p, bool with_limits);
-/* The store's form back: -1 when it is not one. */
+/* {"egress", "allowOut", "denyOut"}: as status shows it, as the store
+ * keeps it. */
+struct json_object *netpol_json(const struct netpol *p);
+/* The store's form back: -1 when it is not one (it is checked as a
+ * request's body is). */
 int netpol_from_json(struct json_object *o, struct netpol *p);
 
 #endif

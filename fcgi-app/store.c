@@ -596,7 +596,7 @@ int store_net_put(struct store *s, const char *id, const struct netpol *p,
 		return unsafe_id(err, id);
 	if (kv_begin(s->env, 0, &txn, err) < 0)
 		return -1;
-	o = netpol_json(p, true);
+	o = netpol_json(p);
 	json = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
 	v.mv_size = strlen(json);
 	v.mv_data = (void *)json;

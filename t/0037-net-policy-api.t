@@ -13,6 +13,7 @@ api POST /sandboxes/dflt
 is "$STATUS" 200 "create without a policy"
 api GET /sandboxes/dflt
 is "$(jqr .data.network.egress)" allowlist "status shows the server's --default-egress"
+is "$(jqr .data.limits.egressMbps)/$(jqr .data.limits.ingressMbps)" 0/0 "  and no bandwidth caps (the server's default: none)"
 is "$(jqr '.data.network.allowOut | length')" 0 "  with no allowOut entry"
 
 api POST /sandboxes/a '{"network":{"egress":"public","denyOut":["198.19.0.10","203.0.113.0/24"]},"limits":{"egressMbps":50,"ingressMbps":200}}'
@@ -37,7 +38,7 @@ for body in '{"network":{"egress":"open"}}' '{"network":"public"}' '{"network":{
 	'{"network":{"allowOut":["10.0.0.1/8"]}}' '{"network":{"allowOut":["::1"]}}' \
 	'{"network":{"allowOut":["127.1"]}}' '{"network":{"denyOut":["1.2.3.4/33"]}}' \
 	'{"network":{"denyOut":"1.2.3.4"}}' '{"network":{"allowout":[]}}' \
-	'{"limits":{"egressMbps":-1}}' '{"limits":{"ingressMbps":"fast"}}'; do
+	'{"limits":{"egressMbps":-1}}' '{"limits":{"ingressMbps":"fast"}}' '{"limits":{"egressMbps":0}}'; do
 	n=$((n + 1))
 	api POST "/sandboxes/bad$n" "$body"
 	is "$STATUS" 400 "create with $body -> 400"
@@ -78,10 +79,10 @@ api DELETE /sandboxes/a/network
 is "$STATUS" 405 "DELETE .../network -> 405"
 
 # a create on an existing sandbox changes what it names, as limits do
-api POST /sandboxes/a '{"limits":{"egressMbps":0}}'
-is "$STATUS" 200 "a create of the existing sandbox lifting the egress cap"
+api POST /sandboxes/a '{"limits":{"egressMbps":300}}'
+is "$STATUS" 200 "a create of the existing sandbox raising the egress cap"
 api GET /sandboxes/a
-is "$(jqr .data.limits.egressMbps)/$(jqr .data.limits.ingressMbps)" 0/200 "  egress cap lifted, ingress kept"
+is "$(jqr .data.limits.egressMbps)/$(jqr .data.limits.ingressMbps)" 300/200 "  egress cap 300, ingress kept"
 is "$(jqr .data.network.egress)" allowlist "  and the policy kept (no network given)"
 api POST /sandboxes/dflt '{"network":{"egress":"none"}}'
 api GET /sandboxes/dflt
