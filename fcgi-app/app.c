@@ -471,9 +471,15 @@ static int start_locked(struct app *app, struct sandbox_ref *sb, struct sb_err *
 	sb->rec.active_ms = sb_now_ms();
 	if (store_update(&app->store, sb->id, set_init, &sb->rec, err) < 0)
 		return -1;
-	/* its links are new: their bandwidth caps */
+	/* its links are new: their bandwidth caps, or it does not run (a
+	 * sandbox left running uncapped would stay so: the next request
+	 * finds it running and starts nothing) */
 	sb_limits_effective(&sb->rec.lim, &app->conf->limits, &caps);
-	return net_caps_set(app, &sb->rec, NULL, &caps, err);
+	if (net_caps_set(app, &sb->rec, NULL, &caps, err) < 0) {
+		cg_sandbox_kill(&app->cg, sb->id, NULL);
+		return -1;
+	}
+	return 0;
 }
 
 int app_sandbox_connect(struct app *app, struct sandbox_ref *sb, struct sb_err *err)
