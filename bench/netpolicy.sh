@@ -50,7 +50,7 @@ api POST /sandboxes/c '{"limits": {"egressMbps": 100, "ingressMbps": 100}}'
 api PUT /sandboxes/c/files/workspace/netprobe.py "" -H 'Content-Type: application/octet-stream' \
 	-T "$TOP_SRCDIR/t/netprobe.py"
 exec_in c "python3 /workspace/netprobe.py send $NET_PUBLIC 5001 20"
-echo "egress through a 100 Mbit/s cap: $(jqr .data.stdout | awk '{ printf "%.1f Mbit/s", $1 * 8 / $2 / 1e6 }')"
+echo "egress through a 100 Mbit/s cap: $(jqr .data.stdout | head -n 1 | awk '{ printf "%.1f Mbit/s", $1 * 8 / $2 / 1e6 }')"
 api POST /sandboxes/c/processes '{"command": "python3 /workspace/netprobe.py sink 9000 > /tmp/sink.log", "processId": "sink"}'
 for _ in $(seq 1 50); do exec_in c "cat /tmp/sink.log"; [ "$(jqr .data.stdout)" = listening ] && break; sleep 0.1; done
 api GET /sandboxes/c
