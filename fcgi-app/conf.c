@@ -693,6 +693,7 @@ static void keep_fixed(const struct conf *old, struct conf *n)
 	KEEP(net_pool.addr, "net-pool");
 	KEEP(net_pool.prefix, "net-pool");
 	KEEP(net_conn_rate, "net-conn-rate");
+	KEEP(default_egress, "default-egress");
 	if (n->negress_allow != old->negress_allow ||
 	    memcmp(n->egress_allow, old->egress_allow, sizeof n->egress_allow)) {
 		fprintf(stderr, "sandboxd: reload: egress-allow needs a restart; kept\n");

@@ -257,7 +257,11 @@ static void ruleset(const struct conf *c, struct text *t)
 	for (int i = 0; i < c->negress_allow; i++)
 		put(t, "%s %s", i ? "," : " elements = {", net_cidr_str(&c->egress_allow[i], cidr, sizeof cidr));
 	put(t, "%s }\n", c->negress_allow ? " }" : "");
-	put(t, "set mode_none { type ipv4_addr; }\n"
+	/* own4: the sandboxes with a policy of their own; the others follow
+	 * --default-egress, a rule (none and allowlist, whose list is empty
+	 * then, refuse alike) */
+	put(t, "set own4 { type ipv4_addr; }\n"
+	       "set mode_none { type ipv4_addr; }\n"
 	       "set mode_allowlist { type ipv4_addr; }\n"
 	       "set allow4 { type ipv4_addr . ipv4_addr; flags interval; }\n"
 	       "set deny4 { type ipv4_addr . ipv4_addr; flags interval; }\n");
@@ -273,6 +277,8 @@ static void ruleset(const struct conf *c, struct text *t)
 	put(t, "chain egress {\n"
 	       " ip saddr @mode_none goto refuse\n"
 	       " ip saddr @mode_allowlist ip saddr . ip daddr != @allow4 goto refuse\n");
+	if (c->default_egress != NET_PUBLIC)
+		put(t, " ip saddr != @own4 goto refuse\n");
 	if (c->net_conn_rate)
 		put(t, " ct state new update @connrate4 { ip saddr limit rate over %d/second burst %d packets }"
 		       " counter drop\n", c->net_conn_rate, c->net_conn_rate);
@@ -365,6 +371,9 @@ int net_policy_set(const struct conf *c, uint32_t addr, const struct net_policy 
 		elem(&t, "add", tbl, "allow4", a, &new->allow[i]);
 	for (int i = 0; i < new->ndeny; i++)
 		elem(&t, "add", tbl, "deny4", a, &new->deny[i]);
+	/* its own policy from now on, not --default-egress (never removed: a
+	 * policy once set stays the sandbox's) */
+	elem(&t, "add", tbl, "own4", a, NULL);
 	return run_text(&t, err);
 }
 

@@ -81,7 +81,8 @@ struct net_policy {
 	int ndeny;
 };
 /* Replace sandbox addr's elements (old: what was set before, NULL when
- * nothing) by new's, in one nft transaction. */
+ * nothing) by new's, in one nft transaction; from then on the sandbox
+ * follows its own policy, not --default-egress (set own4). */
 int net_policy_set(const struct conf *c, uint32_t addr, const struct net_policy *old,
 		   const struct net_policy *new, struct sb_err *err);
 

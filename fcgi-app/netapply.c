@@ -136,7 +136,10 @@ static void reload_one(const char *id, const struct netpol *p, void *arg)
 	char ifname[16];
 	uint32_t addr;
 
-	if (rl->failed || (p->mode == NET_PUBLIC && !p->nallow && !p->ndeny))
+	/* a plain public policy needs no element, unless the default is
+	 * another: then the sandbox must be marked as having its own */
+	if (rl->failed || (p->mode == NET_PUBLIC && !p->nallow && !p->ndeny &&
+			   rl->c->default_egress == NET_PUBLIC))
 		return;
 	/* a record gone (a warm one dropped) takes its policy's meaning along */
 	if (store_get(rl->s, id, &r, rl->err) != 1 ||

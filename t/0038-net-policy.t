@@ -197,17 +197,21 @@ is "$(jqr .data.stdout)" 10 "the neighbour b's 10 at once all get through (a buc
 
 # --- a restart of the service keeps policies and caps -------------------------------------------
 api PUT /sandboxes/a/network "{\"egress\": \"allowlist\", \"allowOut\": [\"$OTHER\"]}"
-pid=$(cat "$T_DIR/sandboxd.pid")
-kill -TERM "$pid"
-for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-rm -f "$DATA/run/fcgi.sock"
-"$SANDBOXD" --data "$DATA" --instance "$INSTANCE" --workers "${T_WORKERS:-3}" \
-	--uid-base "$UID_BASE" --uid-slots 64 --pidfile "$T_DIR/sandboxd.pid" "${NET_OPTS[@]}" \
-	--net-conn-rate $CONN_RATE >>"$T_DIR/sandboxd.log" 2>&1 &
-for _ in $(seq 1 100); do
-	[ -S "$DATA/run/fcgi.sock" ] && curl -s -o /dev/null "$BASE/" && break
-	sleep 0.05
-done
+restart() {	# restart [options]: the service again, on the same data
+	local pid
+	pid=$(cat "$T_DIR/sandboxd.pid")
+	kill -TERM "$pid"
+	for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	rm -f "$DATA/run/fcgi.sock"
+	"$SANDBOXD" --data "$DATA" --instance "$INSTANCE" --workers "${T_WORKERS:-3}" \
+		--uid-base "$UID_BASE" --uid-slots 64 --pidfile "$T_DIR/sandboxd.pid" "${NET_OPTS[@]}" \
+		--net-conn-rate $CONN_RATE "$@" >>"$T_DIR/sandboxd.log" 2>&1 &
+	for _ in $(seq 1 100); do
+		[ -S "$DATA/run/fcgi.sock" ] && curl -s -o /dev/null "$BASE/" && break
+		sleep 0.05
+	done
+}
+restart
 api GET /sandboxes/a
 is "$(jqr .data.network.egress)" allowlist "after a restart a's policy is allowlist"
 is "$(get_ok a "http://$OTHER/")" "200 rc=0" "after a restart a reaches its listed address"
@@ -217,5 +221,18 @@ exec_in c true
 is "$STATUS" 200 "c starts again"
 like "$(in_sandbox_netns c tc qdisc show dev eth0 2>/dev/null)" 'tbf .*rate 100Mbit' "c's egress cap is set at its new start"
 like "$(tc qdisc show dev "$C_IF")" 'tbf .*rate 20Mbit' "and its ingress cap"
+
+# --- --default-egress: what a sandbox that never asked gets, in the table too -------------
+restart --default-egress none
+api GET /sandboxes/b
+is "$(jqr .data.network.egress)" none "with --default-egress none, b (it never asked) shows none"
+refused b "$NET_PUBLIC" "--default-egress none: b is refused"
+is "$(get_ok a "http://$OTHER/")" "200 rc=0" "a keeps its own policy (allowlist of $OTHER)"
+api POST /sandboxes/d
+refused d "$NET_PUBLIC" "--default-egress none: a new sandbox d is refused"
+api PUT /sandboxes/d/network '{"egress": "public"}'
+is "$(get_ok d "http://$NET_PUBLIC/")" "200 rc=0" "d's own public policy wins over the default"
+restart
+is "$(get_ok b "http://$NET_PUBLIC/")" "200 rc=0" "back to --default-egress public: b reaches it again"
 
 done_testing
