@@ -75,7 +75,13 @@ is "$STATE" alive "the stalled client's command (yes) runs"
 until_state "yes-[4]301" gone 200
 is "$STATE" gone \
 	"a streamed exec whose client never reads is killed at its timeout (gone after ${WAITED}s)"
-api GET /sandboxes/$ID/history
+# recorded when the request is done: the output left in the pipes gets
+# --send-timeout to reach the client first
+for _ in $(seq 1 150); do
+	api GET /sandboxes/$ID/history
+	[ "$(jqr '[.data.entries[] | select(.command | test("yes-4301"))][0].exitCode')" != null ] && break
+	sleep 0.1
+done
 is "$(jqr '[.data.entries[] | select(.command | test("yes-4301"))][0].exitCode')" 137 \
 	"its history entry says it was killed (137)"
 logged "/sandboxes/$ID/exec" 150
@@ -99,7 +105,7 @@ stalled /sandboxes/$ID/exec \
 	'{"stream": true, "command": "yes yes-4303", "timeout": 600000}'
 until_state "yes-[4]303" alive 100
 is "$STATE" alive "a streamed exec runs for a stalled client"
-sleep 0.5
+sleep 1.5	# (access counts requests of a second or more)
 MARK=$(access "/sandboxes/$ID/exec")
 kill "$STALLED"
 wait "$STALLED" 2>/dev/null
@@ -120,7 +126,7 @@ ok "$(grep -c '^: keep-alive' "$T_DIR/follow" | awk '{ exit !($1 >= 1) }'; echo 
 	"with heartbeats (: keep-alive) while the process is quiet"
 last=$(sed -n 's/^data: //p' "$T_DIR/follow" | tail -n 1)
 is "$(printf '%s' "$last" | jq -r .type)" end "its last event is an end event"
-like "$(printf '%s' "$last" | jq -r .error)" 'Last-Event-ID' "which says how to resume"
+like "$(printf '%s' "$last" | jq -r .message)" 'Last-Event-ID' "which says how to resume"
 api GET /sandboxes/$ID/processes/quiet
 is "$(jqr .data.status)" running "the process itself runs on"
 
