@@ -343,7 +343,8 @@ static int run_loop(int ctl, int pout, int perr, struct sb_cgroups *cg, const ch
 			deadline = sb_mono_ms() + EXIT_GRACE_MS;
 			continue;
 		}
-		if (rq->sink && !res->client_gone && rq->heartbeat_ms > 0) {
+		/* (a client with output waiting for it needs no heartbeat) */
+		if (rq->sink && !res->client_gone && rq->heartbeat_ms > 0 && sink == SB_SINK_IDLE) {
 			int64_t idle = sb_mono_ms() - quiet_since;
 			if (idle >= rq->heartbeat_ms) {
 				if (rq->sink(rq->sink_arg, 0, NULL, 0) < 0)
