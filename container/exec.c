@@ -285,12 +285,13 @@ static int client_state(const struct sb_exec_req *rq, struct sb_exec_res *res)
 
 /* The command has exited: what is left in its pipes goes to a streaming
  * client as fast as it takes it (a slow reader still gets the whole
- * output), until the pipes are empty or the client is gone: the sink's
- * drain says so after its send timeout without progress. */
-static void drain_pipes(int pout, bool out_open, int perr, bool err_open,
+ * output), until the pipes are empty, the client is gone (the sink's drain
+ * says so after its send timeout without progress) or until: the exec's
+ * deadline (what children left behind keep writing is not waited for). */
+static void drain_pipes(int pout, bool out_open, int perr, bool err_open, int64_t until,
 			const struct sb_exec_req *rq, struct sb_exec_res *res)
 {
-	while ((out_open || err_open) && !res->client_gone) {
+	while ((out_open || err_open) && !res->client_gone && sb_mono_ms() < until) {
 		int sink = client_state(rq, res);
 
 		if (res->client_gone)
@@ -398,7 +399,9 @@ static int run_loop(int ctl, int pout, int perr, struct sb_cgroups *cg, const ch
 	/* what the command wrote before it exited is in the pipes now; what
 	 * children it left behind write later is not ours to wait for */
 	if (rq->sink)
-		drain_pipes(pout, out_open, perr, err_open, rq, res);
+		drain_pipes(pout, out_open, perr, err_open,
+			    deadline > sb_mono_ms() + EXIT_GRACE_MS ? deadline : sb_mono_ms() + EXIT_GRACE_MS,
+			    rq, res);
 	else {
 		if (out_open)
 			pump_any(pout, 1, rq, res);

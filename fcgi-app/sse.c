@@ -21,7 +21,6 @@ void sse_init(struct sse *s, struct http_req *req, const char *command)
 	s->fd = req->fcgi->ipcFd;
 	s->request_id = req->fcgi->requestId;
 	s->send_timeout_ms = req->conf->send_timeout_ms;
-	s->heartbeat_ms = req->conf->heartbeat_ms;
 }
 
 int sse_begin(struct sse *s)
@@ -156,9 +155,14 @@ int sse_wait(struct sse *s, int64_t until)
 
 void sse_end(struct sse *s)
 {
-	/* each stall gets --send-timeout: sse_wait returns at the latest then */
-	while (state(s) > SSE_IDLE)
-		sse_wait(s, sb_mono_ms() + s->send_timeout_ms + 1000);
+	/* --send-timeout in all, however slowly the client reads: the
+	 * stream's deadline has passed */
+	int64_t until = sb_mono_ms() + s->send_timeout_ms;
+
+	while (state(s) > SSE_IDLE && sb_mono_ms() < until)
+		sse_wait(s, until);
+	if (state(s) > SSE_IDLE)
+		s->gone = true;
 	if (s->gone && s->started)
 		shutdown(s->fd, SHUT_RDWR);
 	free(s->q);

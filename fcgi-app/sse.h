@@ -42,7 +42,6 @@ struct sse {
 	size_t qoff, qlen, qcap;
 	int64_t stuck_ms;	/* since when the queue has not moved */
 	int64_t send_timeout_ms;
-	int64_t heartbeat_ms;
 	uint64_t bytes[3];	/* per stream: what the command wrote */
 	char carry[3][4];	/* per stream: a UTF-8 sequence cut by a chunk */
 	size_t ncarry[3];
@@ -63,9 +62,9 @@ int sse_flush(struct sse *s);
 /* Wait until the client has taken everything, leaves, took nothing for
  * --send-timeout, or until (monotonic ms): an SSE_* state. */
 int sse_wait(struct sse *s, int64_t until);
-/* The stream is over: what is queued gets --send-timeout of no progress to
- * reach the client, then the connection is cut (so the records libfcgi
- * ends the request with cannot block either).  Frees the queue. */
+/* The stream is over: what is queued gets --send-timeout to reach the
+ * client, else the connection is cut (so the records libfcgi ends the
+ * request with cannot block either).  Frees the queue. */
 void sse_end(struct sse *s);
 /* The exec's sink and drain (see struct sb_exec_req). */
 int sse_sink(void *arg, int stream, const char *data, size_t n);
