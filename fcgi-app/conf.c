@@ -36,7 +36,13 @@ static void usage(FILE *f)
 	      "  --max-file-mb N     largest file read or written raw (default 1024)\n"
 	      "  --timeout MS        default exec timeout (default 60000)\n"
 	      "  --max-timeout MS    largest exec timeout a request may ask (default 600000)\n"
-	      "  --max-output BYTES  stdout/stderr kept per exec stream (default 1048576)\n", f);
+	      "  --max-output BYTES  stdout/stderr kept per exec stream (default 1048576)\n"
+	      "  --send-timeout SEC  a stream (exec, clone, log follow) whose client takes\n"
+	      "                      no byte for that long is over, as nginx's send_timeout:\n"
+	      "                      its exec is killed; bounds every write (default 60)\n"
+	      "  --log-follow-max SEC longest log follow; the client resumes with\n"
+	      "                      Last-Event-ID (default 3600)\n"
+	      "  --stream-heartbeat SEC a quiet stream's keep-alive comments (default 15)\n", f);
 	sb_settings_usage(f);
 	fputs("  --max-running N     sandboxes running at once (default 32; 0: no cap)\n"
 	      "  --idle-stop SEC     stop a sandbox idle that long (default 600; 0: never)\n"
@@ -317,6 +323,9 @@ static const struct conf_opt opts[] = {
 	NUM("timeout", OPT_I64, 1, 86400000, default_timeout_ms, 1),
 	NUM("max-timeout", OPT_I64, 1, 86400000, max_timeout_ms, 1),
 	NUM("max-output", OPT_SIZE, 1024, 1LL << 30, max_output, 1),
+	NUM("send-timeout", OPT_I64, 1, 3600, send_timeout_ms, 1000),
+	NUM("log-follow-max", OPT_I64, 1, 86400 * 7, log_follow_max_ms, 1000),
+	NUM("stream-heartbeat", OPT_I64, 1, 3600, heartbeat_ms, 1000),
 	STR("pidfile", pidfile),
 	FN("cgroup-root", set_cgroup_root),
 	NUM("max-running", OPT_INT, 0, 100000, max_running, 1),
@@ -452,6 +461,9 @@ static void defaults(struct conf *c, struct raw *raw)
 	c->default_timeout_ms = 60000;
 	c->max_timeout_ms = 600000;
 	c->max_output = 1048576;
+	c->send_timeout_ms = 60000;
+	c->log_follow_max_ms = 3600000;
+	c->heartbeat_ms = 15000;
 	sb_limits_defaults(&c->limits, &c->max_limits);
 	snprintf(c->cgroup_root, sizeof c->cgroup_root, "/sys/fs/cgroup");
 	c->max_running = 32;

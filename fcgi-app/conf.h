@@ -44,6 +44,10 @@ struct conf {
 	unsigned long long max_file_bytes;	/* raw file upload/download */
 	int64_t default_timeout_ms, max_timeout_ms;
 	size_t max_output;
+	/* streams (exec, clone, log follow): a client that takes no byte for
+	 * send_timeout_ms is gone; follows end after log_follow_max_ms; quiet
+	 * streams send a comment every heartbeat_ms */
+	int64_t send_timeout_ms, log_follow_max_ms, heartbeat_ms;
 	/* per-sandbox limits (settings.h): defaults, and the most a create may ask */
 	struct sb_limits limits, max_limits;
 	int spare_disks;			/* disk images made ahead */
