@@ -71,6 +71,11 @@ static void usage(FILE *f)
 	      "                      it only loopback/unix-socket requests are served\n"
 	      "  --allow-remote-no-auth[=no]  serve non-loopback requests without tokens\n"
 	      "  --history-max N     commands kept per sandbox for .../history (default 100)\n"
+	      "  --preview-domain D  exposed ports get URLs https://PORT-TOKEN.D/ (D may be\n"
+	      "                      http://NAME[:PORT]); default none: previews off\n"
+	      "  --preview-workers N workers answering only preview token checks, on a\n"
+	      "                      socket of their own (default 2)\n"
+	      "  --preview-socket PATH their FastCGI socket (default DIR/run/preview.sock)\n"
 	      "  --routes            print every route (METHOD /pattern) and exit\n", f);
 }
 
@@ -218,6 +223,9 @@ static const struct option opts[] = {
 	{ "tokens-file", required_argument, NULL, 'Z' },
 	{ "allow-remote-no-auth", optional_argument, NULL, 'W' },
 	{ "history-max", required_argument, NULL, 'H' },
+	{ "preview-domain", required_argument, NULL, 'D' },
+	{ "preview-workers", required_argument, NULL, 'e' },
+	{ "preview-socket", required_argument, NULL, 'Q' },
 	{ "routes", no_argument, NULL, 'L' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -225,7 +233,7 @@ static const struct option opts[] = {
 
 /* What is checked and derived once everything is read. */
 struct raw {
-	const char *data, *sock, *inst, *images, *defimg;
+	const char *data, *sock, *inst, *images, *defimg, *psock;
 };
 
 static void defaults(struct conf *c, struct raw *raw)
@@ -264,6 +272,33 @@ static void defaults(struct conf *c, struct raw *raw)
 	c->idle_stop_ms = 600000;
 	c->max_disk_mb = 65536;
 	c->history_max = 100;
+	c->preview_workers = 2;
+}
+
+/* preview-domain: [http:// or https://] a DNS name (wildcard DNS and a
+ * wildcard certificate cover its subdomains) [: a port] */
+static int preview_domain_ok(const char *val, char *out, size_t len)
+{
+	const char *host = val, *colon;
+	size_t n;
+
+	if (!strncmp(host, "http://", 7))
+		host += 7;
+	else if (!strncmp(host, "https://", 8))
+		host += 8;
+	colon = strchr(host, ':');
+	n = colon ? (size_t)(colon - host) : strlen(host);
+	if (colon && (strlen(colon + 1) < 1 || strlen(colon + 1) > 5 ||
+		      strspn(colon + 1, "0123456789") != strlen(colon + 1)))
+		n = 0;
+	if (!n || host[0] == '[' || host[0] == '.' || host[n - 1] == '.' || !host_name_ok(host, n) ||
+	    strlen(val) >= len) {
+		snprintf(why, sizeof why, "must be a DNS name such as preview.example.com, with "
+			 "http:// or https:// and a :port if need be");
+		return -1;
+	}
+	snprintf(out, len, "%s", val);
+	return 0;
 }
 
 static int num(const char *v, long long min, long long max, long long *out)
@@ -312,6 +347,9 @@ static int conf_set(struct conf *c, struct raw *raw, int o, const char *val)
 	case 'W': return val ? parse_bool(val, &c->allow_remote_no_auth) : (c->allow_remote_no_auth = true, 0);
 	case 'L': c->print_routes = true; break;
 	case 'H': if (num(val, 0, 100000, &v) < 0) return -1; c->history_max = (int)v; break;
+	case 'D': return preview_domain_ok(val, c->preview_domain, sizeof c->preview_domain);
+	case 'e': if (num(val, 1, 64, &v) < 0) return -1; c->preview_workers = (int)v; break;
+	case 'Q': raw->psock = val; break;
 	case 'S': if (num(val, 0, 64, &v) < 0) return -1; c->spare_disks = (int)v; break;
 	case 'j': return val ? parse_bool(val, &c->disk_prealloc) : (c->disk_prealloc = true, 0);
 	case 'J': if (num(val, 0, 1 << 24, &v) < 0) return -1; c->disk_reserve_mb = (long)v; break;
@@ -478,8 +516,11 @@ static int finish(struct conf *c, const struct raw *raw)
 			 strlen(raw->inst))
 		bad = "instance: letters, digits, _ and - only, at most 47";
 	else if (strlen(raw->data) >= sizeof c->data_dir ||
-		 (raw->sock && strlen(raw->sock) >= sizeof c->socket_path))
-		bad = "data or socket: path too long";
+		 (raw->sock && strlen(raw->sock) >= sizeof c->socket_path) ||
+		 (raw->psock && strlen(raw->psock) >= sizeof c->preview_socket))
+		bad = "data, socket or preview-socket: path too long";
+	else if (raw->psock && raw->psock[0] != '/')
+		bad = "preview-socket: must be an absolute path";
 	if (bad) {
 		fprintf(stderr, "sandboxd: %s\n", bad);
 		return -1;
@@ -507,6 +548,10 @@ static int finish(struct conf *c, const struct raw *raw)
 		snprintf(c->socket_path, sizeof c->socket_path, "%s", raw->sock);
 	else
 		snprintf(c->socket_path, sizeof c->socket_path, "%s/run/fcgi.sock", raw->data);
+	if (raw->psock)
+		snprintf(c->preview_socket, sizeof c->preview_socket, "%s", raw->psock);
+	else
+		snprintf(c->preview_socket, sizeof c->preview_socket, "%s/run/preview.sock", raw->data);
 	if (c->tokens_file && !c->print_routes && auth_load(c->tokens_file, &c->tokens) < 0)
 		return -1;
 	return 0;
@@ -578,6 +623,8 @@ static void keep_fixed(const struct conf *old, struct conf *n)
 	KEEP_STR(images_dir, "images");
 	KEEP(uid_base, "uid-base");
 	KEEP(uid_slots, "uid-slots");
+	KEEP_STR(preview_socket, "preview-socket");
+	KEEP(preview_workers, "preview-workers");
 	memcpy(n->cg_parent, old->cg_parent, sizeof n->cg_parent);
 	memcpy(n->image_dir, old->image_dir, sizeof n->image_dir);
 	n->socket_group = old->socket_group;

@@ -56,6 +56,9 @@ static const struct route routes[] = {
 	{ "/sandboxes/{projectId}/processes/{processId}/logs", "GET, OPTIONS", api_proc_get, NULL, NULL,
 	  NULL },
 	{ "/sandboxes/{projectId}/history", "GET, OPTIONS", api_history, NULL, NULL, NULL },
+	{ "/sandboxes/{projectId}/ports", "GET, POST, OPTIONS", api_ports_list, api_ports_expose, NULL,
+	  NULL },
+	{ "/sandboxes/{projectId}/ports/{port}", "DELETE, OPTIONS", NULL, NULL, NULL, api_ports_revoke },
 	/* server-wide: no projectId */
 	{ "/images", "GET, OPTIONS", api_images_list, NULL, NULL, NULL },
 	{ "/healthz", "GET, OPTIONS", api_healthz, NULL, NULL, NULL },
