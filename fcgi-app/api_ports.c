@@ -94,6 +94,11 @@ void api_ports_expose(struct app *app, struct http_req *req, const char *id)
 		reply_err(req, &err);
 		return;
 	}
+	if (preview_net_update(app, id, &err) < 0) {
+		/* a server on 0.0.0.0 is reached still: say it, go on */
+		log_warn(req->rid, err.msg);
+		sb_err_clear(&err);
+	}
 	log_event(req->rid, "sandbox.port_exposed", id, "port=%u expires_in=%lld", p.port,
 		  (long long)expires_in);
 	d = json_object_new_object();
@@ -177,6 +182,8 @@ void api_ports_revoke(struct app *app, struct http_req *req, const char *id)
 		http_reply_error(req, 404, "port %u is not exposed", port);
 		return;
 	}
+	if (preview_net_update(app, id, &err) < 0)
+		log_warn(req->rid, err.msg);
 	log_event(req->rid, "sandbox.port_revoked", id, "port=%u", port);
 	d = json_object_new_object();
 	json_object_object_add(d, "port", json_object_new_int((int)port));

@@ -65,6 +65,16 @@ struct sb_record;
  * when it has none (networking off, or never started). */
 int preview_sandbox_addr(const struct sb_record *r, char *buf, size_t len);
 
+struct app;
+/* Inside a running sandbox's network namespace, what arrives on eth0 for
+ * an exposed port goes to 127.0.0.1 (preview_net.c): set from the store's
+ * exposures of id (none: nothing done unless always).  r is the record of
+ * the init to enter; a stopped sandbox or one without a network is left. */
+int preview_net_apply(struct app *app, const char *id, const struct sb_record *r, bool always,
+		      struct sb_err *err);
+/* The same after an expose or a revoke, under the sandbox's start lock. */
+int preview_net_update(struct app *app, const char *id, struct sb_err *err);
+
 /* The preview pool's worker: answers nginx's auth subrequests on the
  * preview socket until told to stop. */
 __attribute__((noreturn)) void preview_worker_run(const struct conf *conf, int listen_fd);
