@@ -71,6 +71,16 @@ static int launch_conf(const struct sb_spec *s, struct sb_launch_conf *c)
 	c->host_dirs = s->host_dirs;
 	c->disk = s->disk;
 	c->uid_base = s->uid_base;
+	if (s->net) {
+		c->net = 1;
+		c->net_addr = s->net->addr;
+		c->net_gw = s->net->gw;
+		if ((size_t)snprintf(c->net_host_if, sizeof c->net_host_if, "%s", s->net->host_if) >= sizeof c->net_host_if ||
+		    (size_t)snprintf(c->net_resolv, sizeof c->net_resolv, "%s", s->net->resolv ? s->net->resolv : "") >= sizeof c->net_resolv) {
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+	}
 	if ((size_t)snprintf(c->id, sizeof c->id, "%s", s->id) >= sizeof c->id ||
 	    (size_t)snprintf(c->sandbox_dir, sizeof c->sandbox_dir, "%s", s->sandbox_dir) >= sizeof c->sandbox_dir ||
 	    (size_t)snprintf(c->image_dir, sizeof c->image_dir, "%s", s->image_dir) >= sizeof c->image_dir) {

@@ -9,6 +9,14 @@
 #include "cgroup.h"
 #include "util.h"
 
+/* A sandbox's network: a routed veth pair, no bridge.  The host end
+ * (host_if) holds gw, the sandbox's eth0 holds addr: one /31. */
+struct sb_net_spec {
+	char host_if[16];
+	uint32_t addr, gw;		/* network byte order */
+	const char *resolv;		/* bound read-only at /etc/resolv.conf */
+};
+
 struct sb_spec {
 	const char *id;
 	const char *sandbox_dir;	/* <data>/sandboxes/<id>: upper/ work/ root/ ctl */
@@ -17,6 +25,7 @@ struct sb_spec {
 	bool host_dirs;			/* the `host` image: the host's /usr bound in */
 	bool disk;			/* the writable layer is in disk.img */
 	struct sb_cgroups *cg;
+	const struct sb_net_spec *net;	/* NULL: loopback only */
 };
 
 /* Find sandboxd-init (installed, or beside this program in a build tree)

@@ -8,6 +8,7 @@
 #include "images.h"
 #include "imagestore.h"
 #include "metrics.h"
+#include "net.h"
 #include "sandbox.h"
 #include "warm.h"
 
@@ -428,6 +429,7 @@ static int start_locked(struct app *app, struct sandbox_ref *sb, struct sb_err *
 {
 	const struct conf *c = app->conf;
 	char dir[PATH_MAX], image[PATH_MAX];
+	struct sb_net_spec net;
 	struct cg_limits lim;
 	pid_t pid;
 
@@ -439,6 +441,11 @@ static int start_locked(struct app *app, struct sandbox_ref *sb, struct sb_err *
 		.uid_base = sb->rec.uid_base, .cg = &app->cg,
 		.host_dirs = !strcmp(sb->rec.image, IMAGE_BUILTIN) || !sb->rec.image[0],
 	};
+	if (c->network) {
+		if (net_spec(c, &sb->rec, &net, err) < 0)
+			return -1;
+		spec.net = &net;
+	}
 	app_sandbox_limits(app, &sb->rec, &lim);
 	if (cg_sandbox_create(&app->cg, sb->id, &lim, err) < 0)
 		return -1;

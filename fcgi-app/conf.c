@@ -49,6 +49,15 @@ static void usage(FILE *f)
 	      "  --clone-allow CIDR  a range clones may reach though it is private or\n"
 	      "                      loopback (repeatable; e.g. 127.0.0.0/8 for tests)\n"
 	      "  --clone-timeout SEC longest clone (default 600)\n"
+	      "  --network[=no]      give each sandbox a network: a routed veth, NAT to the\n"
+	      "                      host's uplink, a resolver, the platform deny set\n"
+	      "                      (default: no, loopback only)\n"
+	      "  --net-pool CIDR     sandbox addresses, a /31 each (default 10.89.0.0/16);\n"
+	      "                      instances on one host need pools of their own\n"
+	      "  --egress-allow CIDR a range sandboxes may reach though the platform deny\n"
+	      "                      set holds it (repeatable; never other sandboxes)\n"
+	      "  --net-resolv-conf FILE the resolvers the sandboxes' resolver forwards to\n"
+	      "                      (default /etc/resolv.conf)\n"
 	      "  --clone-max-mb N    most a clone may fetch (default 2048)\n"
 	      "  --disk-prealloc[=no] reserve a sandbox's whole disk on the host when its\n"
 	      "                      image is made (fallocate): it never runs out of host\n"
@@ -211,6 +220,10 @@ static const struct option opts[] = {
 	{ "clone-allow", required_argument, NULL, 'A' },
 	{ "clone-timeout", required_argument, NULL, 'O' },
 	{ "clone-max-mb", required_argument, NULL, 'B' },
+	{ "network", optional_argument, NULL, 1001 },
+	{ "net-pool", required_argument, NULL, 1002 },
+	{ "egress-allow", required_argument, NULL, 1003 },
+	{ "net-resolv-conf", required_argument, NULL, 1004 },
 	{ "idle-stop", required_argument, NULL, 'I' },
 	{ "images", required_argument, NULL, 'G' },
 	{ "spare-disks", required_argument, NULL, 'S' },
@@ -273,6 +286,9 @@ static void defaults(struct conf *c, struct raw *raw)
 	c->max_disk_mb = 65536;
 	c->history_max = 100;
 	c->preview_workers = 2;
+	c->net_pool.addr = 0x0A590000;	/* 10.89.0.0/16 */
+	c->net_pool.prefix = 16;
+	c->net_resolv_conf = "/etc/resolv.conf";
 }
 
 /* preview-domain: [http:// or https://] a DNS name (wildcard DNS and a
@@ -397,6 +413,33 @@ static int conf_set(struct conf *c, struct raw *raw, int o, const char *val)
 		}
 		c->nclone_allow++;
 		break;
+	case 1001: return val ? parse_bool(val, &c->network) : (c->network = true, 0);
+	case 1002:
+		if (net_cidr_parse(val, &c->net_pool) < 0 || c->net_pool.prefix > 30 || c->net_pool.prefix < 8) {
+			snprintf(why, sizeof why, "must be an IPv4 range from /8 to /30 such as 10.89.0.0/16 "
+				 "(host bits zero)");
+			return -1;
+		}
+		break;
+	case 1003:
+		if (c->negress_allow == NET_MAX_ALLOW) {
+			snprintf(why, sizeof why, "at most %d ranges", NET_MAX_ALLOW);
+			return -1;
+		}
+		if (net_cidr_parse(val, &c->egress_allow[c->negress_allow]) < 0) {
+			snprintf(why, sizeof why, "must be an IPv4 CIDR range such as 198.18.0.0/15 "
+				 "(host bits zero; sandboxes have no IPv6)");
+			return -1;
+		}
+		c->negress_allow++;
+		break;
+	case 1004:
+		if (val[0] != '/') {
+			snprintf(why, sizeof why, "must be an absolute path");
+			return -1;
+		}
+		c->net_resolv_conf = val;
+		break;
 	case 'O': if (num(val, 1, 86400, &v) < 0) return -1; c->clone_timeout_ms = v * 1000; break;
 	case 'B': if (num(val, 1, 1 << 24, &v) < 0) return -1; c->clone_max_bytes = (unsigned long long)v << 20; break;
 	case 'F': if (num(val, 1, 1 << 24, &v) < 0) return -1; c->max_file_bytes = (unsigned long long)v << 20; break;
@@ -515,6 +558,9 @@ static int finish(struct conf *c, const struct raw *raw)
 		 strspn(raw->inst, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") !=
 			 strlen(raw->inst))
 		bad = "instance: letters, digits, _ and - only, at most 47";
+	else if (c->network && net_pool_slots(c->net_pool.prefix) < c->uid_slots)
+		bad = "net-pool: fewer /31s than uid-slots (one per sandbox, the last the resolver's); "
+		      "widen it or lower uid-slots";
 	else if (strlen(raw->data) >= sizeof c->data_dir ||
 		 (raw->sock && strlen(raw->sock) >= sizeof c->socket_path) ||
 		 (raw->psock && strlen(raw->psock) >= sizeof c->preview_socket))
@@ -625,6 +671,15 @@ static void keep_fixed(const struct conf *old, struct conf *n)
 	KEEP(uid_slots, "uid-slots");
 	KEEP_STR(preview_socket, "preview-socket");
 	KEEP(preview_workers, "preview-workers");
+	KEEP(network, "network");
+	KEEP(net_pool.addr, "net-pool");
+	KEEP(net_pool.prefix, "net-pool");
+	if (n->negress_allow != old->negress_allow ||
+	    memcmp(n->egress_allow, old->egress_allow, sizeof n->egress_allow)) {
+		fprintf(stderr, "sandboxd: reload: egress-allow needs a restart; kept\n");
+		memcpy(n->egress_allow, old->egress_allow, sizeof n->egress_allow);
+		n->negress_allow = old->negress_allow;
+	}
 	memcpy(n->cg_parent, old->cg_parent, sizeof n->cg_parent);
 	memcpy(n->image_dir, old->image_dir, sizeof n->image_dir);
 	n->socket_group = old->socket_group;

@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include "clone_policy.h"
+#include "net.h"
 
 struct auth_tokens;
 
@@ -64,6 +65,12 @@ struct conf {
 	char preview_domain[256];
 	char preview_socket[PATH_MAX];
 	int preview_workers;
+	/* networking (net.h): off, sandboxes have loopback only */
+	bool network;
+	struct net_cidr net_pool;		/* a /31 per sandbox, the last the resolver's */
+	struct net_cidr egress_allow[NET_MAX_ALLOW];	/* platform ranges sandboxes may reach */
+	int negress_allow;
+	const char *net_resolv_conf;		/* the resolvers dnsmasq forwards to */
 };
 
 /* Defaults, then the --config file, then the other options of argv, into c;

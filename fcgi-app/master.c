@@ -12,6 +12,7 @@
 #include "conf.h"
 #include "disk.h"
 #include "metrics.h"
+#include "net.h"
 #include "pool.h"
 #include "preview.h"
 #include "warm.h"
@@ -360,6 +361,10 @@ static void fill_spares(const struct conf *c, const sigset_t *orig)
 		filler = pid;
 }
 
+/* The sandboxes' resolver (networking on) */
+static pid_t dns_pid;
+static int64_t dns_started;
+
 /* A dead worker's exec in flight: its processes die with it. */
 static void reap(const struct conf *c, struct sb_cgroups *cg, bool respawn, int fd,
 		 const sigset_t *orig)
@@ -372,6 +377,21 @@ static void reap(const struct conf *c, struct sb_cgroups *cg, bool respawn, int 
 
 		if (pid == sweeper) {
 			sweeper = 0;
+			continue;
+		}
+		if (pid == dns_pid) {
+			dns_pid = 0;
+			if (respawn) {
+				/* pace a resolver that cannot start (its port taken) */
+				if (sb_mono_ms() - dns_started < 1000) {
+					struct timespec ts = { 0, 200000000 };
+					nanosleep(&ts, NULL);
+				}
+				fprintf(stderr, "sandboxd: the resolver (dnsmasq) ended (status %d); "
+					"starting it again\n", status);
+				dns_started = sb_mono_ms();
+				dns_pid = net_dns_spawn(c, orig);
+			}
 			continue;
 		}
 		if (pid == filler) {
@@ -521,6 +541,14 @@ int master_run(struct conf *c)
 	end_predecessor(c, &cg);
 	next_generation(c);
 	sweep_staged(c);
+	if (net_start(c, &err) < 0) {
+		fprintf(stderr, "sandboxd: network: %s\n", err.msg);
+		return 1;
+	}
+	if (c->network) {
+		dns_started = sb_mono_ms();
+		dns_pid = net_dns_spawn(c, &orig);
+	}
 	nworkers = c->workers + c->preview_workers;
 	for (int i = 0; i < nworkers; i++) {
 		workers[i].preview = i >= c->workers;
@@ -564,7 +592,9 @@ int master_run(struct conf *c)
 			kill(sweeper, SIGKILL);
 		if (draining && filler > 0)
 			kill(filler, SIGKILL);
-		if (draining && live_workers() == 0 && sweeper == 0 && filler == 0)
+		if (draining && dns_pid > 0)
+			kill(dns_pid, SIGTERM);
+		if (draining && live_workers() == 0 && sweeper == 0 && filler == 0 && dns_pid <= 0)
 			break;
 		if (got_alrm) {
 			got_alrm = 0;
@@ -586,6 +616,7 @@ int master_run(struct conf *c)
 	/* a full stop stops every sandbox; files stay */
 	if (cg_destroy_all(&cg, c->cgroup_root, c->cg_parent) < 0)
 		fprintf(stderr, "sandboxd: some cgroups could not be removed\n");
+	net_stop(c);
 	fprintf(stderr, "sandboxd: stopped\n");
 	return 0;
 }

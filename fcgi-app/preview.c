@@ -4,6 +4,7 @@
 #include "preview.h"
 #include "conf.h"
 #include "kv.h"
+#include "net.h"
 #include "store.h"
 
 #include <json-c/json.h>
@@ -126,13 +127,11 @@ void preview_path_url(const struct conf *c, unsigned port, const char *tok, char
 	snprintf(buf, len, "%s://%s/preview/%u-%s/", scheme, host, port, tok);
 }
 
-int preview_sandbox_addr(const struct sb_record *r, char *buf, size_t len)
+int preview_sandbox_addr(const struct conf *c, const struct sb_record *r, char *buf, size_t len)
 {
-	/* the datapath (h15-net) gives a sandbox its address */
-	(void)r;
 	if (len)
 		buf[0] = '\0';
-	return -1;
+	return c->network ? net_record_addr(c, r, buf, len) : -1;
 }
 
 /* --- the store -------------------------------------------------------------- */

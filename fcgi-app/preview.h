@@ -63,7 +63,7 @@ int preview_lookup(struct store *s, const char *hash, struct preview_port *p, st
 struct sb_record;
 /* The sandbox's address (dotted quad) nginx proxies its previews to; -1
  * when it has none (networking off, or never started). */
-int preview_sandbox_addr(const struct sb_record *r, char *buf, size_t len);
+int preview_sandbox_addr(const struct conf *c, const struct sb_record *r, char *buf, size_t len);
 
 struct app;
 /* Inside a running sandbox's network namespace, what arrives on eth0 for

@@ -65,7 +65,7 @@ static int check(struct store *s, const struct conf *c, const char *label, char 
 		log_error(NULL, err.msg);
 		return -1;
 	}
-	if (!found || preview_sandbox_addr(&r, addr, sizeof addr) < 0)
+	if (!found || preview_sandbox_addr(c, &r, addr, sizeof addr) < 0)
 		return 0;
 	touch(s, c, p.id, &r);
 	snprintf(upstream, len, "%s:%u", addr, port);

@@ -116,7 +116,7 @@ int preview_net_apply(struct app *app, const char *id, const struct sb_record *r
 	struct ports ps = { .now = sb_now_ms() };
 	char buf[1024 + PREVIEW_MAX_PORTS * 8], addr[64];
 
-	if (preview_sandbox_addr(r, addr, sizeof addr) < 0)
+	if (preview_sandbox_addr(app->conf, r, addr, sizeof addr) < 0)
 		return 0;	/* loopback only: nothing to forward */
 	if (r->init_pid <= 0 || preview_list(&app->store, id, collect, &ps, err) < 0)
 		return r->init_pid <= 0 ? 0 : -1;

@@ -228,6 +228,8 @@ static int decode(const MDB_val *v, struct sb_record *r)
 		r->cpu_millis = (long)json_object_get_int64(f);
 	if (json_object_object_get_ex(o, "diskMb", &f))
 		r->disk_mb = (long)json_object_get_int64(f);
+	if (json_object_object_get_ex(o, "netSlot", &f))
+		r->net_slot = (uint32_t)json_object_get_int64(f);
 	json_object_put(o);
 	return 0;
 }
@@ -269,6 +271,8 @@ static int encode_put(struct store *s, MDB_txn *txn, const char *id, const struc
 	json_object_object_add(o, "pids", json_object_new_int64(r->pids));
 	json_object_object_add(o, "cpuMillis", json_object_new_int64(r->cpu_millis));
 	json_object_object_add(o, "diskMb", json_object_new_int64(r->disk_mb));
+	if (r->net_slot)
+		json_object_object_add(o, "netSlot", json_object_new_int64(r->net_slot));
 	json = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
 	v.mv_size = strlen(json);
 	v.mv_data = (void *)json;
@@ -338,6 +342,9 @@ int store_create(struct store *s, const char *id, const char *image, uid_t base,
 	snprintf(r->image, sizeof r->image, "%s", image);
 	/* ranges are never reused: sandboxes are not destroyed (files persist) */
 	r->uid_base = base + slot * 65536u;
+	/* and its /31 in the network pool, the same slot: kept for life, and a
+	 * warm sandbox's goes with it to the id that claims it */
+	r->net_slot = slot + 1;
 	r->created_ms = r->active_ms = sb_now_ms();
 	slot++;
 	nv.mv_size = sizeof slot;

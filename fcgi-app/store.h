@@ -27,6 +27,7 @@ struct sb_record {
 	unsigned long long init_start;
 	long memory_mb, pids, cpu_millis;	/* limits; 0: the server's default */
 	long disk_mb;				/* fixed when the disk image is made */
+	uint32_t net_slot;			/* 1 + its /31 in --net-pool, for life; 0: from uid_base */
 };
 
 int store_open(struct store *s, const char *dir, struct sb_err *err);
