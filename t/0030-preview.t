@@ -175,12 +175,15 @@ AFTER=$(jqr .data.lastActiveAt)
 ok $? "a preview request moves lastActiveAt ($BEFORE -> $AFTER): the idle stop spares the sandbox"
 
 # --- a new start of the sandbox keeps its exposures, localhost forwarding too ----------------
-for _ in $(seq 1 60); do
+# (a sandbox is idle when nothing but its init runs: the dev servers go first)
+api DELETE /sandboxes/web
+is "$STATUS" 200 "web's processes killed"
+for _ in $(seq 1 80); do
 	api GET /sandboxes/web
 	[ "$(jqr .data.status)" = stopped ] && break
 	sleep 0.5
 done
-is "$(jqr .data.status)" stopped "web stopped when idle (nothing previewed it)"
+is "$(jqr .data.status)" stopped "web stopped when idle"
 P "5173-$T5173" /
 is "$STATUS" 502 "a preview of a stopped sandbox -> 502 (nothing answers)"
 api POST /sandboxes/web/processes '{"command": "exec python3 /workspace/stub.py serve 127.0.0.1 5173", "processId": "lo2"}'
