@@ -190,6 +190,20 @@ int nl_addr_add(struct mnl_socket *nl, unsigned ifindex, in_addr_t addr, int pre
 	return 0;
 }
 
+int nl_addr_add_excl(struct mnl_socket *nl, unsigned ifindex, in_addr_t addr, int prefix,
+		     struct sb_err *err)
+{
+	char a[INET_ADDRSTRLEN];
+
+	if (addr_msg(nl, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, ifindex, addr, prefix) < 0) {
+		int e = errno;
+		sb_syserr(err, "add address %s/%d", inet_ntop(AF_INET, &addr, a, sizeof a), prefix);
+		errno = e;
+		return -1;
+	}
+	return 0;
+}
+
 int nl_addr_del(struct mnl_socket *nl, unsigned ifindex, in_addr_t addr, int prefix, struct sb_err *err)
 {
 	char a[INET_ADDRSTRLEN];

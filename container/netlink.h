@@ -27,6 +27,9 @@ int nl_link_del(struct mnl_socket *nl, const char *name, struct sb_err *err);
  * host is reachable over IPv6 through this link). */
 int nl_link_up(struct mnl_socket *nl, unsigned ifindex, int no_ipv6, struct sb_err *err);
 int nl_addr_add(struct mnl_socket *nl, unsigned ifindex, in_addr_t addr, int prefix, struct sb_err *err);
+/* The same, EEXIST when the interface has it already. */
+int nl_addr_add_excl(struct mnl_socket *nl, unsigned ifindex, in_addr_t addr, int prefix,
+		     struct sb_err *err);
 int nl_addr_del(struct mnl_socket *nl, unsigned ifindex, in_addr_t addr, int prefix, struct sb_err *err);
 /* The default route via gw, onlink (gw is on no prefix of ifindex's). */
 int nl_route_default(struct mnl_socket *nl, unsigned ifindex, in_addr_t gw, struct sb_err *err);

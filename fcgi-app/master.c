@@ -519,6 +519,14 @@ int master_run(struct conf *c)
 		fprintf(stderr, "sandboxd: %s\n", err.msg);
 		return 1;
 	}
+	/* the table before the socket: a request never finds a sandbox
+	 * without its rules.  The table is made afresh: the per-sandbox
+	 * policy elements are put back from the store right after this
+	 * (net_policy_set with old NULL, per record), before any worker. */
+	if (net_start(c, &err) < 0) {
+		fprintf(stderr, "sandboxd: network: %s\n", err.msg);
+		return 1;
+	}
 	fd = open_socket(c, c->socket_path);
 	if (fd < 0)
 		return 1;
@@ -541,10 +549,6 @@ int master_run(struct conf *c)
 	end_predecessor(c, &cg);
 	next_generation(c);
 	sweep_staged(c);
-	if (net_start(c, &err) < 0) {
-		fprintf(stderr, "sandboxd: network: %s\n", err.msg);
-		return 1;
-	}
 	if (c->network) {
 		dns_started = sb_mono_ms();
 		dns_pid = net_dns_spawn(c, &orig);

@@ -69,16 +69,16 @@ uint32_t net_pool_slots(int prefix)
 	return prefix >= 31 ? 0 : (1u << (31 - prefix)) - 1;
 }
 
-/* 4 hex digits of the instance's name: the host ends of two instances on
- * one host have different names (unless the names hash alike: the master
- * refuses to start over another instance's table, see net_start). */
+/* 6 hex digits of the instance's name: the host ends of two instances on
+ * one host have names of their own, and each table matches its own only
+ * (two names hashing alike: one chance in 16 million). */
 static unsigned tag_of(const struct conf *c)
 {
 	uint32_t h = 2166136261u;
 
 	for (const char *p = c->instance; *p; p++)
 		h = (h ^ (unsigned char)*p) * 16777619u;
-	return (h ^ (h >> 16)) & 0xFFFF;
+	return (h ^ (h >> 24)) & 0xFFFFFF;
 }
 
 void net_slot_addr(const struct conf *c, uint32_t slot, uint32_t *addr, uint32_t *gw)
@@ -91,7 +91,7 @@ void net_slot_addr(const struct conf *c, uint32_t slot, uint32_t *addr, uint32_t
 
 void net_slot_ifname(const struct conf *c, uint32_t slot, char *buf, size_t len)
 {
-	snprintf(buf, len, "vs%04x%x", tag_of(c), (unsigned)slot);
+	snprintf(buf, len, "vs%06x%x", tag_of(c), (unsigned)slot);
 }
 
 uint32_t net_resolver(const struct conf *c)
@@ -229,7 +229,7 @@ static void ruleset(const struct conf *c, struct text *t)
 
 	table_name(c, tbl, sizeof tbl);
 	inet_ntop(AF_INET, &r, res, sizeof res);
-	snprintf(ifs, sizeof ifs, "vs%04x*", tag_of(c));
+	snprintf(ifs, sizeof ifs, "vs%06x*", tag_of(c));
 	put(t, "table inet %s\ndelete table inet %s\ntable inet %s {\n", tbl, tbl, tbl);
 	put(t, "set pool4 { type ipv4_addr; flags interval; elements = { %s } }\n",
 	    net_cidr_str(&c->net_pool, cidr, sizeof cidr));
@@ -388,9 +388,35 @@ static void end_old_dns(const struct conf *c)
 		kill(pid, SIGKILL);
 }
 
-int net_start(const struct conf *c, struct sb_err *err)
+/* Whether our table is there: what a master of this instance that was
+ * killed left (with the resolver's address), not another instance's. */
+static bool own_table(const struct conf *c)
+{
+	struct sb_err err = SB_ERR_INIT;
+	char tbl[80], cmd[128];
+
+	table_name(c, tbl, sizeof tbl);
+	snprintf(cmd, sizeof cmd, "list table inet %s\n", tbl);
+	return nft_run(cmd, &err) == 0;
+}
+
+int net_table_load(const struct conf *c, struct sb_err *err)
 {
 	struct text t = { 0 };
+	int r;
+
+	ruleset(c, &t);
+	if (t.oom) {
+		free(t.buf);
+		return sb_fail(err, 500, ENOMEM, "nft: out of memory");
+	}
+	r = nft_run(t.buf, err);
+	free(t.buf);
+	return r;
+}
+
+int net_start(const struct conf *c, struct sb_err *err)
+{
 	struct mnl_socket *nl;
 	uint32_t res = net_resolver(c);
 	int r;
@@ -407,20 +433,20 @@ int net_start(const struct conf *c, struct sb_err *err)
 	nl = nl_open(err);
 	if (!nl)
 		return -1;
-	r = nl_addr_add(nl, 1, res, 32, err);
+	r = nl_addr_add_excl(nl, 1, res, 32, err);
 	nl_close(nl);
-	if (r < 0) {
+	if (r < 0 && errno == EEXIST && !own_table(c)) {
+		char a[INET_ADDRSTRLEN], cidr[32];
+		return sb_fail(err, 500, EEXIST, "the resolver's address %s is on lo already: another "
+			       "instance uses --net-pool %s; give this one a pool of its own",
+			       inet_ntop(AF_INET, &res, a, sizeof a), net_cidr_str(&c->net_pool, cidr, sizeof cidr));
+	}
+	if (r < 0 && errno != EEXIST) {
 		sb_err_prefix(err, "the resolver's address on lo: ");
 		return -1;
 	}
-	ruleset(c, &t);
-	if (t.oom) {
-		free(t.buf);
-		return sb_fail(err, 500, ENOMEM, "nft: out of memory");
-	}
-	r = nft_run(t.buf, err);
-	free(t.buf);
-	if (r < 0)
+	sb_err_clear(err);
+	if (net_table_load(c, err) < 0)
 		return -1;
 	end_old_dns(c);
 	return 0;

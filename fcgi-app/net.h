@@ -59,6 +59,8 @@ uint32_t net_resolver(const struct conf *c);	/* network byte order */
  * whole: per-sandbox elements are put back by the caller).  Stop: the
  * table and the address go. */
 int net_start(const struct conf *c, struct sb_err *err);
+/* The table alone (net_start's last step), replaced whole. */
+int net_table_load(const struct conf *c, struct sb_err *err);
 void net_stop(const struct conf *c);
 /* Start dnsmasq on the resolver's address (its pid; the master restarts
  * it when it ends).  orig: the signal mask the child gets. */

@@ -107,15 +107,55 @@ like "$(jqr .data.stdout)" 'rc=[1-9]' "nor change its routes"
 
 # --- spoofed sources are dropped ---------------------------------------------------------------
 # as host root inside a's namespace (what the sandbox cannot do): a second
-# address, another sandbox's and a public one, as the source
-for spoof in "$B_ADDR" 198.19.0.99 10.89.0.200; do
+# address on eth0, another sandbox's, a public one or an unused one of the
+# pool, as the source of a UDP datagram to the stand-in (which logs what
+# arrives, masqueraded or not)
+udp_from() {	# udp_from ID SRC: one datagram to the stand-in's UDP 9999 from SRC
+	in_sandbox_netns "$1" python3 -c "import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('$2', 0)); s.sendto(b'x', ('$NET_PUBLIC', 9999))"
+}
+udp_seen() { grep -c "^udp:9999 " "$NET_DIR/conn.log"; }
+udp_wait() {	# udp_wait N: until N datagrams were logged (at most 3 s)
+	for _ in $(seq 1 60); do [ "$(udp_seen)" -ge "$1" ] && return; sleep 0.05; done
+}
+n0=$(udp_seen)
+udp_from a "$A_ADDR"
+udp_wait $((n0 + 1))
+is "$(udp_seen)" $((n0 + 1)) "a datagram from a's own address arrives (the control)"
+is "$(tail -n 1 "$NET_DIR/conn.log")" "udp:9999 $NET_UPLINK" "masqueraded"
+for spoof in "$B_ADDR" 198.19.0.99 10.89.0.200 10.89.0.0; do
 	in_sandbox_netns a ip addr add "$spoof/32" dev eth0
-	before=$(conns " $spoof\$")
-	out=$(in_sandbox_netns a curl -s -m 3 --interface "$spoof" "http://$NET_PUBLIC/ip"; echo " rc=$?")
-	like "$out" 'rc=(7|28)' "a packet from a with the spoofed source $spoof goes nowhere"
-	is "$(conns " $spoof\$")" "$before" "the stand-in saw no connection from $spoof"
+	n0=$(udp_seen)
+	udp_from a "$spoof"
+	udp_from a "$A_ADDR"	# a marker: once it arrived, the spoofed one would have
+	udp_wait $((n0 + 1))
+	is "$(udp_seen)" $((n0 + 1)) "a datagram from a with the spoofed source $spoof is dropped (only the marker arrived)"
 	in_sandbox_netns a ip addr del "$spoof/32" dev eth0
 done
+
+# --- the per-sandbox policy sets (filled by the API through net_policy_set;
+# set here with nft, as the table's contract) -----------------------------------------
+TBL=sandboxd_${INSTANCE//-/_}
+get_ok() {	# get_ok ID URL: "200" when the sandbox fetched it
+	exec_in "$1" "curl -s -m 20 -o /dev/null -w %{http_code} $2; echo \" rc=\$?\""
+	jqr .data.stdout
+}
+nft add element inet "$TBL" mode_none "{ $A_ADDR }"
+refused a "$NET_PUBLIC" 80 "mode none: a public address"
+is "$(get_ok b "http://$NET_PUBLIC/")" "200 rc=0" "the neighbour b is untouched by a's none"
+nft delete element inet "$TBL" mode_none "{ $A_ADDR }"
+nft add element inet "$TBL" mode_allowlist "{ $A_ADDR }"
+nft add element inet "$TBL" allow4 "{ $A_ADDR . $NET_PUBLIC/32, $A_ADDR . 169.254.169.254/32 }"
+is "$(get_ok a "http://$NET_PUBLIC/")" "200 rc=0" "allowlist: a listed address is reached"
+refused a 198.19.0.53 80 "allowlist: an address not listed"
+refused a 169.254.169.254 80 "allowlist: a listed metadata address stays refused (the platform set wins)"
+is "$(get_ok b "http://198.19.0.53/")" "200 rc=0" "the neighbour b is untouched by a's allowlist"
+nft delete element inet "$TBL" mode_allowlist "{ $A_ADDR }"
+nft add element inet "$TBL" deny4 "{ $A_ADDR . 198.19.0.0/24 }"
+refused a "$NET_PUBLIC" 80 "deny: a denied range, in public mode"
+is "$(get_ok b "http://$NET_PUBLIC/")" "200 rc=0" "the neighbour b is untouched by a's deny"
+nft delete element inet "$TBL" deny4 "{ $A_ADDR . 198.19.0.0/24 }"
+nft delete element inet "$TBL" allow4 "{ $A_ADDR . $NET_PUBLIC/32, $A_ADDR . 169.254.169.254/32 }"
+is "$(get_ok a "http://$NET_PUBLIC/")" "200 rc=0" "a is public again once its elements are gone"
 
 # --- an address for life ----------------------------------------------------------------------
 api DELETE /sandboxes/a
@@ -124,14 +164,14 @@ is "$(src_of a)" "$A_ADDR" "a keeps its address when it starts again"
 exec_in a "curl -s -m 10 http://$NET_PUBLIC/ip"
 is "$(jqr .data.stdout)" "$NET_UPLINK" "and egress works after the restart (the old pair replaced)"
 
-sbd_restart_net() {
+sbd_restart_net() {	# sbd_restart_net [more options]
 	local pid; pid=$(cat "$T_DIR/sandboxd.pid")
 	kill -TERM "$pid"
 	for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 	rm -f "$DATA/run/fcgi.sock"
 	is "$(nft list tables 2>/dev/null | grep -c "sandboxd_$INSTANCE")" 0 "a stopped service leaves no nft table"
 	"$SANDBOXD" --data "$DATA" --instance "$INSTANCE" --workers "${T_WORKERS:-3}" \
-		--uid-base "$UID_BASE" --uid-slots 64 --pidfile "$T_DIR/sandboxd.pid" "${NET_OPTS[@]}" \
+		--uid-base "$UID_BASE" --uid-slots 64 --pidfile "$T_DIR/sandboxd.pid" "${NET_OPTS[@]}" "$@" \
 		>>"$T_DIR/sandboxd.log" 2>&1 &
 	for _ in $(seq 1 100); do
 		[ -S "$DATA/run/fcgi.sock" ] && curl -s -o /dev/null "$BASE/" && break
@@ -144,5 +184,54 @@ is "$(src_of b)" "$B_ADDR" "so does b"
 exec_in b "curl -s -m 10 http://public.test/ip"
 is "$(jqr .data.stdout)" "$NET_UPLINK" "egress and DNS work after the service restarted"
 refused b 169.254.169.254 80 "after the restart, the metadata address is still refused"
+
+# --- a second instance on this host --------------------------------------------------------------
+# the same pool: refused at start, saying why; a pool of its own: it runs
+# beside, with a table of its own, and its stop leaves ours alone
+I2=${INSTANCE}b
+D2=$T_DIR/data2
+"$SANDBOXD" --data "$D2" --instance "$I2" --workers 1 --uid-base $((UID_BASE + 64 * 65536)) --uid-slots 64 \
+	--pidfile "$T_DIR/sbd2.pid" "${NET_OPTS[@]}" >"$T_DIR/sbd2.log" 2>&1
+is "$?" 1 "a second instance with the same pool does not start"
+like "$(cat "$T_DIR/sbd2.log")" "another instance uses --net-pool 10.89.0.0/16" "it says why"
+"$SANDBOXD" --data "$D2" --instance "$I2" --workers 1 --uid-base $((UID_BASE + 64 * 65536)) --uid-slots 64 \
+	--pidfile "$T_DIR/sbd2.pid" "${NET_OPTS[@]}" --net-pool 10.90.0.0/16 >>"$T_DIR/sbd2.log" 2>&1 &
+for _ in $(seq 1 100); do [ -S "$D2/run/fcgi.sock" ] && break; sleep 0.05; done
+ok $([ -S "$D2/run/fcgi.sock" ]; echo $?) "with a pool of its own it starts beside"
+is "$(nft list tables | grep -c "sandboxd_${I2//-/_}\$")" 1 "with a table of its own"
+kill -TERM "$(cat "$T_DIR/sbd2.pid")"
+for _ in $(seq 1 100); do kill -0 "$(cat "$T_DIR/sbd2.pid")" 2>/dev/null || break; sleep 0.1; done
+is "$(nft list tables | grep -c "sandboxd_${I2//-/_}\$")" 0 "its stop removes its table"
+is "$(nft list tables | grep -c "sandboxd_${INSTANCE//-/_}\$")" 1 "and leaves ours"
+exec_in b "curl -s -m 10 http://public.test/ip"
+is "$(jqr .data.stdout)" "$NET_UPLINK" "our sandboxes' egress and DNS still work"
+
+# --- a warm sandbox's address goes with it to the id that claims it ------------------------
+if [ -d /sys/fs/cgroup/pids ]; then
+	sbd_restart_net --warm-sandboxes 1
+	warm_init() {	# the init pid of the warm sandbox (from its pids cgroup)
+		local d p
+		for d in /sys/fs/cgroup/pids/sandboxd-"$INSTANCE"/.w*; do
+			for p in $(cat "$d/cgroup.procs" 2>/dev/null); do
+				[ "$(cat "/proc/$p/comm" 2>/dev/null)" = sandbox-init ] && echo "$p"
+			done
+		done
+	}
+	for _ in $(seq 1 300); do [ -n "$(warm_init)" ] && break; sleep 0.1; done
+	W=$(warm_init | head -n 1)
+	ok $([ -n "$W" ]; echo $?) "a warm sandbox runs ahead ($W)"
+	W_ADDR=$(nsenter --net="/proc/$W/ns/net" ip -4 -o addr show dev eth0 | awk '{ print $4 }')
+	like "$W_ADDR" '^10\.89\.[0-9.]+/31$' "it has its /31 already ($W_ADDR)"
+	api POST /sandboxes/w
+	is "$STATUS" 200 "create w (claims the warm sandbox)"
+	is "$(init_of w)" "$W" "w runs on the warm sandbox's init"
+	is "$(src_of w)/31" "$W_ADDR" "w has the warm sandbox's address"
+	exec_in w "curl -s -m 10 http://$NET_PUBLIC/ip"
+	is "$(jqr .data.stdout)" "$NET_UPLINK" "and its egress works"
+	api DELETE /sandboxes/w
+	is "$(src_of w)/31" "$W_ADDR" "w keeps that address when it starts again"
+else
+	diag "no cgroup v1 pids hierarchy: warm sandboxes not tried"
+fi
 
 done_testing

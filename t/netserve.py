@@ -5,7 +5,9 @@ TCP server on every address of its namespace, on the ports given.
 Each accepted connection is logged as "LOCAL_IP:PORT PEER_IP" to LOG
 (flushed at once), so a test can tell that a refused connection never got
 here. Port 25 answers an SMTP greeting; port 5001 discards what it reads
-(throughput); any other port speaks just enough HTTP:
+(throughput); uPORT is a UDP port whose datagrams are logged as
+"udp:PORT PEER_IP" (a spoofed source shows there); any other TCP port
+speaks just enough HTTP:
   GET /ip     -> the peer's address (what NAT made of the sandbox's)
   GET /hold   -> a line every 100 ms until the client goes (open connections)
   anything    -> "hello"
@@ -72,10 +74,19 @@ def listen(port, logpath):
         threading.Thread(target=serve, args=(conn, port, logpath), daemon=True).start()
 
 
+def listen_udp(port, logpath):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("0.0.0.0", port))
+    while True:
+        _, (peer, _) = s.recvfrom(2048)
+        log(logpath, "udp:%d %s" % (port, peer))
+
+
 def main():
     logpath = sys.argv[1]
     for p in sys.argv[2:]:
-        threading.Thread(target=listen, args=(int(p), logpath), daemon=True).start()
+        target = listen_udp if p.startswith("u") else listen
+        threading.Thread(target=target, args=(int(p.lstrip("u")), logpath), daemon=True).start()
     time.sleep(0.2)
     log(logpath, "ready")
     while True:
