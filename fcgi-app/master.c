@@ -561,7 +561,8 @@ int master_run(struct conf *c)
 	metrics_workers(live_api_workers());
 	sb_proctitle_set("sandboxd: master");
 	sweep_half_made_spares(c);
-	fprintf(stderr, "sandboxd: %d workers on %s\n", nworkers, c->socket_path);
+	fprintf(stderr, "sandboxd: %d workers on %s, %d preview workers on %s\n", c->workers,
+		c->socket_path, c->preview_workers, c->preview_socket);
 	/* look for idle sandboxes twice per idle period, at most every 30 s */
 	sweep_every = c->idle_stop_ms / 2 < 30000 ? c->idle_stop_ms / 2 : 30000;
 	if (sweep_every < TICK_MS)
