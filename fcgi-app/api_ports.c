@@ -69,8 +69,9 @@ void api_ports_expose(struct app *app, struct http_req *req, const char *id)
 	char tok[PREVIEW_TOKEN_LEN + 1], url[512];
 	int64_t port, expires_in;
 
-	if (!req->conf->preview_domain[0]) {
-		http_reply_error(req, 409, "previews are off: the server has no preview-domain");
+	if (!req->conf->preview_domain[0] || !req->conf->network) {
+		http_reply_error(req, 409, "previews are off: the server has no %s",
+				 req->conf->network ? "preview-domain" : "network");
 		return;
 	}
 	o = http_json_body(req);

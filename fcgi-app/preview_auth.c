@@ -9,6 +9,7 @@
 
 #include "conf.h"
 #include "log.h"
+#include "metrics.h"
 #include "preview.h"
 #include "store.h"
 
@@ -77,7 +78,10 @@ static void answer(struct store *s, const struct conf *c, FCGX_Request *fr)
 	const char *label = FCGX_GetParam("SANDBOXD_PREVIEW", fr->envp);
 	char upstream[64];
 
-	switch (check(s, c, label ? label : "", upstream, sizeof upstream)) {
+	int r = check(s, c, label ? label : "", upstream, sizeof upstream);
+
+	metrics_preview(r == 1 ? 0 : r == 0 ? 1 : 2);
+	switch (r) {
 	case 1:
 		FCGX_FPrintF(fr->out, "Status: 204 No Content\r\nX-Sandbox-Upstream: %s\r\n\r\n", upstream);
 		break;

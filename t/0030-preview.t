@@ -138,6 +138,10 @@ is "$STATUS" 403 "an expired token -> 403"
 api GET /sandboxes/web/ports
 is "$(jqr '[.data.ports[].port] | join(",")')" "5173" "an expired port is not listed"
 
+api GET /metrics
+like "$BODY" 'sandboxd_preview_checks_total\{result="allowed"\} [1-9]' "/metrics counts the previews let through"
+like "$BODY" 'sandboxd_preview_checks_total\{result="refused"\} [1-9]' "and those refused"
+
 # --- bad input -----------------------------------------------------------------------------
 for body in '{}' '{"port": 0}' '{"port": 65536}' '{"port": "3000"}' '{"port": 3000.5}' \
 	'{"port": 3000, "expiresIn": 0}' '{"port": 3000, "expiresIn": 99999999}' '[]'; do
