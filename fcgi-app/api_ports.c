@@ -29,15 +29,20 @@ static struct json_object *iso(int64_t ms)
 	return json_object_new_string(buf);
 }
 
-/* An integer field from min to max; def when absent or null.  -1 after a 400. */
+/* An integer field from min to max; def when absent or null (a negative
+ * def: required).  -1 after a 400. */
 static int int_field(struct http_req *req, struct json_object *o, const char *name, int64_t min,
 		     int64_t max, int64_t def, int64_t *out)
 {
 	struct json_object *v;
 
 	*out = def;
-	if (!json_object_object_get_ex(o, name, &v) || json_object_is_type(v, json_type_null))
-		return def < 0 ? (http_reply_error(req, 400, "%s is required", name), -1) : 0;
+	if (!json_object_object_get_ex(o, name, &v) || json_object_is_type(v, json_type_null)) {
+		if (def >= 0)
+			return 0;
+		http_reply_error(req, 400, "%s is required", name);
+		return -1;
+	}
 	if (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) < min ||
 	    json_object_get_int64(v) > max) {
 		http_reply_error(req, 400, "%s must be an integer from %lld to %lld", name, (long long)min,
