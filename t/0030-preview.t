@@ -196,4 +196,21 @@ exec_in web "for i in \$(seq 100); do python3 -c 'import socket; socket.create_c
 P "5173-$T5173" /
 is "$STATUS" 200 "the same URL reaches it again (the new namespace has the forwarding)"
 
+# --- a restart of the service: the exposures are in LMDB, the forwarding is made again -------
+pid=$(cat "$T_DIR/sandboxd.pid")
+kill -TERM "$pid"
+for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+rm -f "$DATA/run/fcgi.sock"
+"$SANDBOXD" --data "$DATA" --instance "$INSTANCE" --workers 1 --uid-base "$UID_BASE" --uid-slots 64 \
+	--pidfile "$T_DIR/sandboxd.pid" "${NET_OPTS[@]}" --preview-domain "http://$PREVIEW_HOST" --idle-stop 8 \
+	>>"$T_DIR/sandboxd.log" 2>&1 &
+for _ in $(seq 1 100); do [ -S "$DATA/run/fcgi.sock" ] && curl -s -o /dev/null "$BASE/" && break; sleep 0.05; done
+api POST /sandboxes/web/processes '{"command": "exec python3 /workspace/stub.py serve 127.0.0.1 5173", "processId": "lo3"}'
+is "$STATUS" 200 "after a restart of the service, web and its localhost server started again"
+exec_in web "for i in \$(seq 100); do python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", 5173))' 2>/dev/null && exit 0; sleep 0.1; done; exit 1"
+P "5173-$T5173" /
+is "$STATUS" 200 "the same preview URL works after the restart"
+P "3000-$T2" /
+is "$STATUS" 403 "and a token replaced before it stays refused"
+
 done_testing
