@@ -161,6 +161,24 @@ def preview_latency(api, base, sid, n):
     api.req("DELETE", "/sandboxes/%s/processes/bench-preview?signal=KILL" % sid)
     return summary(prev), summary(direct)
 
+def net_rows(base, script="netbench.sh"):
+    """The rows of a script run in namespaces of its own: bench/netbench.sh
+    (create with networking on vs off, same run; one TCP stream sandbox ->
+    stand-in internet vs host -> stand-in), bench/preview.sh (a preview GET
+    through nginx vs a direct GET at the sandbox's address)."""
+    top = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+    exe = os.environ.get("SANDBOXD") or os.path.join(top, "build", "sandboxd")
+    if os.geteuid() != 0 or not os.path.exists("/usr/sbin/dnsmasq") or not os.path.exists(exe):
+        print("bench: network figures skipped (needs root, dnsmasq and %s)" % exe, file=sys.stderr)
+        return []
+    env = dict(os.environ, SANDBOXD=exe, TOP_SRCDIR=top)
+    out = subprocess.run(["bash", os.path.join(top, "bench", script)], env=env,
+                         capture_output=True, text=True)
+    rows = [json.loads(l) for l in out.stdout.splitlines() if l.startswith("{")]
+    if not rows:
+        print("bench: %s failed: %s" % (script, (out.stdout + out.stderr)[-500:]), file=sys.stderr)
+    return rows
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--base", default="http://127.0.0.1:8787")
@@ -171,6 +189,9 @@ def main():
     ap.add_argument("--density", type=int, default=100)
     # only the preview row (bench/preview.sh runs it in a test-made network)
     ap.add_argument("--preview-only", action="store_true")
+    # the network figures (bench/netbench.sh): instances of their own in
+    # namespaces of their own, nothing leaves the machine
+    ap.add_argument("--no-net", action="store_true")
     a = ap.parse_args()
     api = Api(a.base)
     tag = "b%x" % (int(time.time()) & 0xffffff)
@@ -283,7 +304,10 @@ def main():
     for i in ids:
         api.req("DELETE", "/sandboxes/%s" % i)
 
-    preview_rows(sid)
+    if not a.no_net:
+        rows.extend(net_rows(a.base))
+        rows.extend(net_rows(a.base, "preview.sh"))
+
     report(rows, a.json, {"floor": floor, "bwrap": bwrap})
 
 def report(rows, path, extra):

@@ -1,4 +1,6 @@
-/* rtnetlink requests over libmnl: one message, one acknowledgement. */
+/* rtnetlink requests over libmnl.  Requests that need no answer but their
+ * acknowledgement go in batches: one sendmsg, then one ack each (a sandbox
+ * start sends two batches and two single requests, not ten). */
 #include "config.h"
 
 #include "netlink.h"
@@ -13,10 +15,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
-
-/* a request fits a page; an answer (a link dump of one) 16 KiB */
-#define NL_BUF 16384
 
 struct mnl_socket *nl_open(struct sb_err *err)
 {
@@ -40,188 +38,154 @@ void nl_close(struct mnl_socket *nl)
 		mnl_socket_close(nl);
 }
 
-/* Send and wait for the kernel's answer; cb sees data messages (GETLINK).
- * -1 with errno set from the kernel's error. */
-static int talk(struct mnl_socket *nl, struct nlmsghdr *nlh, mnl_cb_t cb, void *arg)
-{
-	char buf[NL_BUF];
-	unsigned portid = mnl_socket_get_portid(nl);
-	ssize_t n;
-	int r;
+/* The index of the link named `name` in an RTM_NEWLINK message (a GETLINK
+ * answer, or the echo of a link we made). */
+struct link_find {
+	const char *name;
+	unsigned index;
+};
 
-	nlh->nlmsg_flags |= NLM_F_ACK;
-	nlh->nlmsg_seq = (uint32_t)time(NULL) ^ (uint32_t)nlh->nlmsg_type;
-	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
-		return -1;
-	do {
-		n = mnl_socket_recvfrom(nl, buf, sizeof buf);
-		if (n < 0)
-			return -1;
-		r = mnl_cb_run(buf, (size_t)n, nlh->nlmsg_seq, portid, cb, arg);
-	} while (r > 0);
-	return r < 0 ? -1 : 0;
+static int link_cb(const struct nlmsghdr *nlh, struct link_find *f)
+{
+	const struct ifinfomsg *ifi = mnl_nlmsg_get_payload(nlh);
+	const struct nlattr *a;
+
+	if (nlh->nlmsg_type != RTM_NEWLINK)
+		return 0;
+	mnl_attr_for_each(a, nlh, sizeof *ifi)
+		if (mnl_attr_get_type(a) == IFLA_IFNAME && !strcmp(mnl_attr_get_str(a), f->name))
+			f->index = (unsigned)ifi->ifi_index;
+	return 0;
 }
 
-static struct nlmsghdr *link_msg(char *buf, uint16_t type, uint16_t flags, unsigned ifindex)
+/* Send the n requests in buf (each with NLM_F_ACK) and read until each is
+ * acknowledged; the first error wins (errno).  f, when given, sees every
+ * link message that comes back. */
+static int talk(struct mnl_socket *nl, const void *buf, size_t len, int n, struct link_find *f)
 {
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	struct ifinfomsg *ifi;
+	char rbuf[NL_BUF];
+	int err = 0;
+
+	if (mnl_socket_sendto(nl, buf, len) < 0)
+		return -1;
+	while (n > 0) {
+		ssize_t got = mnl_socket_recvfrom(nl, rbuf, sizeof rbuf);
+		const struct nlmsghdr *nlh = (const struct nlmsghdr *)rbuf;
+		int left = (int)got;
+
+		if (got < 0)
+			return -1;
+		for (; mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
+			if (nlh->nlmsg_type == NLMSG_ERROR) {
+				const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
+				if (e->error && !err)
+					err = -e->error;
+				n--;
+			} else if (f) {
+				link_cb(nlh, f);
+			}
+		}
+	}
+	if (err) {
+		errno = err;
+		return -1;
+	}
+	return 0;
+}
+
+static struct nlmsghdr *msg(struct nl_batch *b, uint16_t type, uint16_t flags)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(b->buf + b->len);
 
 	nlh->nlmsg_type = type;
-	nlh->nlmsg_flags = NLM_F_REQUEST | flags;
-	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof *ifi);
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | flags;
+	nlh->nlmsg_seq = (uint32_t)++b->n;
+	return nlh;
+}
+
+static void done(struct nl_batch *b, struct nlmsghdr *nlh)
+{
+	b->len += NLMSG_ALIGN(nlh->nlmsg_len);
+}
+
+static struct nlmsghdr *link_msg(struct nl_batch *b, uint16_t type, uint16_t flags, unsigned ifindex)
+{
+	struct nlmsghdr *nlh = msg(b, type, flags);
+	struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(nlh, sizeof *ifi);
+
 	ifi->ifi_family = AF_UNSPEC;
 	ifi->ifi_index = (int)ifindex;
 	return nlh;
 }
 
-static int ifindex_cb(const struct nlmsghdr *nlh, void *arg)
+void nl_batch_init(struct nl_batch *b)
 {
-	const struct ifinfomsg *ifi = mnl_nlmsg_get_payload(nlh);
-
-	if (nlh->nlmsg_type == RTM_NEWLINK)
-		*(unsigned *)arg = (unsigned)ifi->ifi_index;
-	return MNL_CB_OK;
+	b->len = 0;
+	b->n = 0;
 }
 
-unsigned nl_ifindex(struct mnl_socket *nl, const char *name, struct sb_err *err)
+int nl_batch_send(struct mnl_socket *nl, struct nl_batch *b, const char *what, struct sb_err *err)
 {
-	char buf[NL_BUF];
-	struct nlmsghdr *nlh = link_msg(buf, RTM_GETLINK, 0, 0);
-	unsigned idx = 0;
+	int r = talk(nl, b->buf, b->len, b->n, NULL);
 
-	mnl_attr_put_u32(nlh, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
-	mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
-	if (talk(nl, nlh, ifindex_cb, &idx) < 0 || !idx) {
-		if (!idx && errno == 0)
-			errno = ENODEV;
-		sb_syserr(err, "find interface %s", name);
-		return 0;
-	}
-	return idx;
-}
-
-int nl_veth_add(struct mnl_socket *nl, const char *name, const char *peer_name, int peer_nsfd,
-		struct sb_err *err)
-{
-	char buf[NL_BUF];
-	struct nlmsghdr *nlh = link_msg(buf, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, 0);
-	struct nlattr *linkinfo, *data, *peer;
-	struct ifinfomsg *pifi;
-
-	mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
-	linkinfo = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
-	mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "veth");
-	data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
-	peer = mnl_attr_nest_start(nlh, VETH_INFO_PEER);
-	/* the peer's own ifinfomsg, then its attributes */
-	pifi = mnl_nlmsg_put_extra_header(nlh, sizeof *pifi);
-	memset(pifi, 0, sizeof *pifi);
-	mnl_attr_put_strz(nlh, IFLA_IFNAME, peer_name);
-	mnl_attr_put_u32(nlh, IFLA_NET_NS_FD, (uint32_t)peer_nsfd);
-	mnl_attr_nest_end(nlh, peer);
-	mnl_attr_nest_end(nlh, data);
-	mnl_attr_nest_end(nlh, linkinfo);
-	if (talk(nl, nlh, NULL, NULL) < 0) {
+	nl_batch_init(b);
+	if (r < 0) {
 		int e = errno;
-		sb_syserr(err, "create veth %s", name);
+		sb_syserr(err, "%s", what);
 		errno = e;
-		return -1;
 	}
-	return 0;
+	return r;
 }
 
-int nl_link_del(struct mnl_socket *nl, const char *name, struct sb_err *err)
+void nl_batch_up(struct nl_batch *b, unsigned ifindex, bool no_ipv6)
 {
-	char buf[NL_BUF];
-	struct nlmsghdr *nlh = link_msg(buf, RTM_DELLINK, 0, 0);
+	struct nlmsghdr *nlh;
+	struct ifinfomsg *ifi;
 
-	mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
-	if (talk(nl, nlh, NULL, NULL) < 0)
-		return sb_syserr(err, "delete interface %s", name);
-	return 0;
-}
-
-int nl_link_up(struct mnl_socket *nl, unsigned ifindex, int no_ipv6, struct sb_err *err)
-{
-	char buf[NL_BUF];
-	struct nlmsghdr *nlh = link_msg(buf, RTM_NEWLINK, 0, ifindex);
-	struct ifinfomsg *ifi = mnl_nlmsg_get_payload(nlh);
-
-	ifi->ifi_flags = IFF_UP;
-	ifi->ifi_change = IFF_UP;
+	/* the address generation mode first, in a request of its own: set with
+	 * IFF_UP in one request, the link-local address is made before it
+	 * applies */
 	if (no_ipv6) {
+		nlh = link_msg(b, RTM_NEWLINK, 0, ifindex);
 		struct nlattr *spec = mnl_attr_nest_start(nlh, IFLA_AF_SPEC);
 		struct nlattr *in6 = mnl_attr_nest_start(nlh, AF_INET6);
 		mnl_attr_put_u8(nlh, IFLA_INET6_ADDR_GEN_MODE, IN6_ADDR_GEN_MODE_NONE);
 		mnl_attr_nest_end(nlh, in6);
 		mnl_attr_nest_end(nlh, spec);
+		done(b, nlh);
 	}
-	if (talk(nl, nlh, NULL, NULL) < 0)
-		return sb_syserr(err, "bring interface %u up", ifindex);
-	return 0;
+	nlh = link_msg(b, RTM_NEWLINK, 0, ifindex);
+	ifi = mnl_nlmsg_get_payload(nlh);
+	ifi->ifi_flags = IFF_UP;
+	ifi->ifi_change = IFF_UP;
+	done(b, nlh);
 }
 
-static int addr_msg(struct mnl_socket *nl, uint16_t type, uint16_t flags, unsigned ifindex,
-		    in_addr_t addr, int prefix)
+static void addr_msg(struct nl_batch *b, uint16_t type, uint16_t flags, unsigned ifindex,
+		     in_addr_t addr, int prefix)
 {
-	char buf[NL_BUF];
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	struct ifaddrmsg *ifa;
+	struct nlmsghdr *nlh = msg(b, type, flags);
+	struct ifaddrmsg *ifa = mnl_nlmsg_put_extra_header(nlh, sizeof *ifa);
 
-	nlh->nlmsg_type = type;
-	nlh->nlmsg_flags = NLM_F_REQUEST | flags;
-	ifa = mnl_nlmsg_put_extra_header(nlh, sizeof *ifa);
 	ifa->ifa_family = AF_INET;
 	ifa->ifa_prefixlen = (unsigned char)prefix;
 	ifa->ifa_scope = RT_SCOPE_UNIVERSE;
 	ifa->ifa_index = ifindex;
 	mnl_attr_put_u32(nlh, IFA_LOCAL, addr);
 	mnl_attr_put_u32(nlh, IFA_ADDRESS, addr);
-	return talk(nl, nlh, NULL, NULL);
+	done(b, nlh);
 }
 
-int nl_addr_add(struct mnl_socket *nl, unsigned ifindex, in_addr_t addr, int prefix, struct sb_err *err)
+void nl_batch_addr(struct nl_batch *b, unsigned ifindex, in_addr_t addr, int prefix)
 {
-	char a[INET_ADDRSTRLEN];
-
-	if (addr_msg(nl, RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE, ifindex, addr, prefix) < 0)
-		return sb_syserr(err, "add address %s/%d", inet_ntop(AF_INET, &addr, a, sizeof a), prefix);
-	return 0;
+	addr_msg(b, RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE, ifindex, addr, prefix);
 }
 
-int nl_addr_add_excl(struct mnl_socket *nl, unsigned ifindex, in_addr_t addr, int prefix,
-		     struct sb_err *err)
+void nl_batch_route_default(struct nl_batch *b, unsigned ifindex, in_addr_t gw)
 {
-	char a[INET_ADDRSTRLEN];
+	struct nlmsghdr *nlh = msg(b, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE);
+	struct rtmsg *rtm = mnl_nlmsg_put_extra_header(nlh, sizeof *rtm);
 
-	if (addr_msg(nl, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, ifindex, addr, prefix) < 0) {
-		int e = errno;
-		sb_syserr(err, "add address %s/%d", inet_ntop(AF_INET, &addr, a, sizeof a), prefix);
-		errno = e;
-		return -1;
-	}
-	return 0;
-}
-
-int nl_addr_del(struct mnl_socket *nl, unsigned ifindex, in_addr_t addr, int prefix, struct sb_err *err)
-{
-	char a[INET_ADDRSTRLEN];
-
-	if (addr_msg(nl, RTM_DELADDR, 0, ifindex, addr, prefix) < 0)
-		return sb_syserr(err, "remove address %s/%d", inet_ntop(AF_INET, &addr, a, sizeof a), prefix);
-	return 0;
-}
-
-int nl_route_default(struct mnl_socket *nl, unsigned ifindex, in_addr_t gw, struct sb_err *err)
-{
-	char buf[NL_BUF];
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	struct rtmsg *rtm;
-
-	nlh->nlmsg_type = RTM_NEWROUTE;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_CREATE | NLM_F_REPLACE;
-	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof *rtm);
 	rtm->rtm_family = AF_INET;
 	rtm->rtm_dst_len = 0;
 	rtm->rtm_table = RT_TABLE_MAIN;
@@ -231,7 +195,96 @@ int nl_route_default(struct mnl_socket *nl, unsigned ifindex, in_addr_t gw, stru
 	rtm->rtm_flags = RTNH_F_ONLINK;
 	mnl_attr_put_u32(nlh, RTA_GATEWAY, gw);
 	mnl_attr_put_u32(nlh, RTA_OIF, ifindex);
-	if (talk(nl, nlh, NULL, NULL) < 0)
-		return sb_syserr(err, "add the default route");
-	return 0;
+	done(b, nlh);
+}
+
+unsigned nl_ifindex(struct mnl_socket *nl, const char *name, struct sb_err *err)
+{
+	struct nl_batch b;
+	struct link_find f = { name, 0 };
+	struct nlmsghdr *nlh;
+
+	nl_batch_init(&b);
+	nlh = link_msg(&b, RTM_GETLINK, 0, 0);
+	mnl_attr_put_u32(nlh, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
+	mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
+	done(&b, nlh);
+	if (talk(nl, b.buf, b.len, 1, &f) < 0 || !f.index) {
+		if (!f.index && errno == 0)
+			errno = ENODEV;
+		sb_syserr(err, "find interface %s", name);
+		return 0;
+	}
+	return f.index;
+}
+
+unsigned nl_veth_add(struct mnl_socket *nl, const char *name, const char *peer_name, int peer_nsfd,
+		     unsigned peer_index, struct sb_err *err)
+{
+	struct nl_batch b;
+	struct link_find f = { name, 0 };
+	struct nlattr *linkinfo, *data, *peer;
+	struct ifinfomsg *pifi;
+	struct nlmsghdr *nlh;
+
+	nl_batch_init(&b);
+	/* the echo of the new link tells its index (kernels since 6.3) */
+	nlh = link_msg(&b, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL | NLM_F_ECHO, 0);
+	mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
+	linkinfo = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
+	mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "veth");
+	data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
+	peer = mnl_attr_nest_start(nlh, VETH_INFO_PEER);
+	/* the peer's own ifinfomsg, then its attributes */
+	pifi = mnl_nlmsg_put_extra_header(nlh, sizeof *pifi);
+	memset(pifi, 0, sizeof *pifi);
+	pifi->ifi_index = (int)peer_index;
+	mnl_attr_put_strz(nlh, IFLA_IFNAME, peer_name);
+	mnl_attr_put_u32(nlh, IFLA_NET_NS_FD, (uint32_t)peer_nsfd);
+	mnl_attr_nest_end(nlh, peer);
+	mnl_attr_nest_end(nlh, data);
+	mnl_attr_nest_end(nlh, linkinfo);
+	done(&b, nlh);
+	if (talk(nl, b.buf, b.len, 1, &f) < 0) {
+		int e = errno;
+		sb_syserr(err, "create veth %s", name);
+		errno = e;
+		return 0;
+	}
+	return f.index ? f.index : nl_ifindex(nl, name, err);
+}
+
+int nl_link_del(struct mnl_socket *nl, const char *name, struct sb_err *err)
+{
+	struct nl_batch b;
+	struct nlmsghdr *nlh;
+
+	nl_batch_init(&b);
+	nlh = link_msg(&b, RTM_DELLINK, 0, 0);
+	mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
+	done(&b, nlh);
+	return nl_batch_send(nl, &b, name, err);
+}
+
+int nl_addr_add(struct mnl_socket *nl, unsigned ifindex, in_addr_t addr, int prefix, bool excl,
+		struct sb_err *err)
+{
+	struct nl_batch b;
+	char a[INET_ADDRSTRLEN], what[64];
+
+	nl_batch_init(&b);
+	addr_msg(&b, RTM_NEWADDR, NLM_F_CREATE | (excl ? NLM_F_EXCL : NLM_F_REPLACE), ifindex, addr, prefix);
+	snprintf(what, sizeof what, "add address %s/%d", inet_ntop(AF_INET, &addr, a, sizeof a), prefix);
+	return nl_batch_send(nl, &b, what, err);
+}
+
+int nl_addr_del(struct mnl_socket *nl, unsigned ifindex, in_addr_t addr, int prefix, struct sb_err *err)
+{
+	struct nl_batch b;
+	char a[INET_ADDRSTRLEN], what[64];
+
+	nl_batch_init(&b);
+	addr_msg(&b, RTM_DELADDR, 0, ifindex, addr, prefix);
+	snprintf(what, sizeof what, "remove address %s/%d", inet_ntop(AF_INET, &addr, a, sizeof a), prefix);
+	return nl_batch_send(nl, &b, what, err);
 }

@@ -135,18 +135,18 @@ static int make_userns(uid_t base, struct sb_err *err)
  * namespace. */
 static int net_up(struct mnl_socket *hostnl, const struct sb_net_spec *n, struct sb_err *err)
 {
+	/* in a namespace of our own, lo is 1 and the peer can take 2 */
+	enum { ETH0 = 2 };
 	cleanup_close int nsfd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-	struct mnl_socket *nl = NULL;
-	unsigned host, eth0;
-	int r = -1;
+	struct nl_batch b;
+	struct mnl_socket *nl;
+	unsigned host;
+	int r;
 
 	if (nsfd < 0)
 		return sb_syserr(err, "open our network namespace");
-	/* no IPv6 here but loopback's: eth0 takes the namespace's defaults */
-	if (sb_write_file_at(AT_FDCWD, "/proc/sys/net/ipv6/conf/default/disable_ipv6", "1") < 0 &&
-	    errno != ENOENT)
-		return sb_syserr(err, "disable IPv6");
-	if (nl_veth_add(hostnl, n->host_if, "eth0", nsfd, err) < 0) {
+	host = nl_veth_add(hostnl, n->host_if, "eth0", nsfd, ETH0, err);
+	if (!host) {
 		if (errno != EEXIST)
 			return -1;
 		/* the pair of this sandbox's previous init, whose namespace the
@@ -155,19 +155,23 @@ static int net_up(struct mnl_socket *hostnl, const struct sb_net_spec *n, struct
 		if (nl_link_del(hostnl, n->host_if, err) < 0 && errno != ENODEV)
 			return -1;
 		sb_err_clear(err);
-		if (nl_veth_add(hostnl, n->host_if, "eth0", nsfd, err) < 0)
+		host = nl_veth_add(hostnl, n->host_if, "eth0", nsfd, ETH0, err);
+		if (!host)
 			return -1;
 	}
-	host = nl_ifindex(hostnl, n->host_if, err);
-	if (!host || nl_addr_add(hostnl, host, n->gw, 31, err) < 0 || nl_link_up(hostnl, host, 1, err) < 0)
+	nl_batch_init(&b);
+	nl_batch_addr(&b, host, n->gw, 31);
+	nl_batch_up(&b, host, true);
+	if (nl_batch_send(hostnl, &b, "configure the host end", err) < 0)
 		return -1;
 	nl = nl_open(err);
 	if (!nl)
 		return -1;
-	eth0 = nl_ifindex(nl, "eth0", err);
-	if (eth0 && nl_addr_add(nl, eth0, n->addr, 31, err) == 0 && nl_link_up(nl, eth0, 0, err) == 0 &&
-	    nl_route_default(nl, eth0, n->gw, err) == 0)
-		r = 0;
+	/* no IPv6 address on eth0 either: loopback's ::1 is the only one */
+	nl_batch_addr(&b, ETH0, n->addr, 31);
+	nl_batch_up(&b, ETH0, true);
+	nl_batch_route_default(&b, ETH0, n->gw);
+	r = nl_batch_send(nl, &b, "configure eth0", err);
 	nl_close(nl);
 	return r;
 }

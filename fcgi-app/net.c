@@ -433,7 +433,7 @@ int net_start(const struct conf *c, struct sb_err *err)
 	nl = nl_open(err);
 	if (!nl)
 		return -1;
-	r = nl_addr_add_excl(nl, 1, res, 32, err);
+	r = nl_addr_add(nl, 1, res, 32, true, err);
 	nl_close(nl);
 	if (r < 0 && errno == EEXIST && !own_table(c)) {
 		char a[INET_ADDRSTRLEN], cidr[32];
