@@ -27,7 +27,7 @@ static void sleep_ms(long ms)
  * own cgroup (sb_name_safe), whoever passed it. */
 static int unsafe(struct sb_err *err, const char *name)
 {
-	return sb_fail(err, 400, EINVAL, "unsafe cgroup name '%.64s'", name ? name : "(null)");
+	return sb_fail(err, SB_E_INVALID, EINVAL, "unsafe cgroup name '%.64s'", name ? name : "(null)");
 }
 
 static bool names_safe(const char *id, const char *name)
@@ -41,10 +41,25 @@ static int procs_dir(const struct sb_cgroups *cg)
 	return cg->version == 2 ? cg->dir[0] : cg->dir[CG_FREEZER];
 }
 
-/* A fake tree (unit tests) has plain files: make them as they are written. */
+static int kernel_write(int dirfd, const char *path, const char *val)
+{
+	return sb_write_file_atf(dirfd, path, val, 0);
+}
+
+static int kernel_open_procs(int dirfd, const char *path)
+{
+	return openat(dirfd, path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+}
+
+const struct cg_ops cg_kernel = {
+	.write = kernel_write,
+	.open_procs = kernel_open_procs,
+	.signal = cg_signal_members,
+};
+
 static int knob_write(const struct sb_cgroups *cg, int dirfd, const char *path, const char *val)
 {
-	return sb_write_file_atf(dirfd, path, val, cg->fake ? O_CREAT | O_TRUNC : 0);
+	return cg->ops->write(dirfd, path, val);
 }
 
 static int knob_writef(const struct sb_cgroups *cg, int dirfd, const char *id, const char *knob,
@@ -90,13 +105,19 @@ static int open_dir(int at, const char *name, bool create, struct sb_err *err)
 
 int cg_open(struct sb_cgroups *cg, const char *root, const char *parent, struct sb_err *err)
 {
+	return cg_open_ops(cg, &cg_kernel, root, parent, err);
+}
+
+int cg_open_ops(struct sb_cgroups *cg, const struct cg_ops *ops, const char *root,
+		const char *parent, struct sb_err *err)
+{
 	cleanup_close int rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
+	cg->ops = ops;
 	for (int i = 0; i < CG_NDIRS; i++)
 		cg->dir[i] = -1;
 	if (rootfd < 0)
 		return sb_syserr(err, "open %s", root);
-	cg->fake = faccessat(rootfd, ".sandboxd-fake-cgroupfs", F_OK, 0) == 0;
 	if (faccessat(rootfd, "cgroup.controllers", F_OK, 0) == 0) {
 		cg->version = 2;
 		cg->dir[0] = open_dir(rootfd, parent, true, err);
@@ -310,8 +331,7 @@ int cg_signal_members(int dirfd, const char *procs, const pid_t *pids, int n, in
 static int signal_tree(const struct sb_cgroups *cg, int dirfd, const char *rel, int sig)
 {
 	char path[4096];
-	bool send = sig && !cg->fake;
-	cleanup_free pid_t *pids = send ? malloc(PROCS_MAX * sizeof *pids) : NULL;
+	cleanup_free pid_t *pids = sig ? malloc(PROCS_MAX * sizeof *pids) : NULL;
 	int count = 0, n;
 	DIR *d;
 	int fd;
@@ -324,8 +344,8 @@ static int signal_tree(const struct sb_cgroups *cg, int dirfd, const char *rel, 
 	n = read_procs(dirfd, path, pids);
 	if (n > 0) {
 		count = n;
-		if (send && pids)
-			cg_signal_members(dirfd, path, pids, n, sig);
+		if (pids)
+			cg->ops->signal(dirfd, path, pids, n, sig);
 	}
 	fd = openat(dirfd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
@@ -399,16 +419,16 @@ static int kill_rel(const struct sb_cgroups *cg, const char *rel, struct sb_err 
 
 	/* the last guard, whatever the caller checked */
 	if (!sb_relpath_safe(rel))
-		return sb_fail(err, 400, EINVAL, "refusing to kill cgroup '%.64s': not inside the instance's tree",
+		return sb_fail(err, SB_E_INVALID, EINVAL, "refusing to kill cgroup '%.64s': not inside the instance's tree",
 			       rel);
 	if (cg->version == 2) {
 		if (knob_writef(cg, dirfd, rel, "cgroup.kill", "1", err) == 0) {
-			for (int i = 0; i < 5000 && !cg->fake; i++) {
+			for (int i = 0; i < 5000; i++) {
 				if (!v2_populated(dirfd, rel))
 					return 0;
 				sleep_ms(1);
 			}
-			return cg->fake ? 0 : sb_fail(err, 500, EBUSY, "cgroup %s still populated after kill", rel);
+			return sb_fail(err, SB_E_INTERNAL, EBUSY, "cgroup %s still populated after kill", rel);
 		}
 		if (errno != ENOENT)
 			return -1;
@@ -422,14 +442,14 @@ static int kill_rel(const struct sb_cgroups *cg, const char *rel, struct sb_err 
 	signal_tree(cg, dirfd, rel, SIGKILL);
 	if (frozen)
 		thaw(cg, dirfd, rel);
-	for (int i = 0; i < 5000 && !cg->fake; i++) {
+	for (int i = 0; i < 5000; i++) {
 		if (signal_tree(cg, dirfd, rel, 0) == 0)
 			return 0;
 		if (i % 100 == 99)
 			signal_tree(cg, dirfd, rel, SIGKILL);
 		sleep_ms(1);
 	}
-	return cg->fake ? 0 : sb_fail(err, 500, EBUSY, "processes of cgroup %s survive SIGKILL", rel);
+	return sb_fail(err, SB_E_INTERNAL, EBUSY, "processes of cgroup %s survive SIGKILL", rel);
 }
 
 int cg_exec_signal(struct sb_cgroups *cg, const char *id, const char *name, int sig)
@@ -455,7 +475,7 @@ int cg_sandbox_rename(struct sb_cgroups *cg, const char *from, const char *to, s
 	if (!sb_name_safe(from) || !sb_name_safe(to))
 		return unsafe(err, sb_name_safe(from) ? to : from);
 	if (cg->version == 2)
-		return sb_fail(err, 500, ENOTSUP, "cgroup2 cannot rename a cgroup");
+		return sb_fail(err, SB_E_INTERNAL, ENOTSUP, "cgroup2 cannot rename a cgroup");
 	FOR_EACH_DIR(cg, i) {
 		if (renameat(cg->dir[i], from, cg->dir[i], to) == 0)
 			continue;
@@ -486,8 +506,7 @@ int cg_exec_open(struct sb_cgroups *cg, const char *id, const char *name, struct
 	if (mkdirat(procs_dir(cg), rel, 0755) < 0 && errno != EEXIST)
 		return sb_syserr(err, "mkdir exec cgroup %s", rel);
 	snprintf(path, sizeof path, "%s/cgroup.procs", rel);
-	fd = openat(procs_dir(cg), path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW | (cg->fake ? O_CREAT : 0),
-		    0644);
+	fd = cg->ops->open_procs(procs_dir(cg), path);
 	if (fd < 0)
 		return sb_syserr(err, "open %s", path);
 	return fd;
@@ -523,7 +542,7 @@ int cg_exec_release(struct sb_cgroups *cg, const char *id, const char *name)
 		return -1;
 	snprintf(rel, sizeof rel, "%s/%s", id, name);
 	snprintf(path, sizeof path, "%s/cgroup.procs", rel);
-	if (sb_read_file_at(procs_dir(cg), path, buf, sizeof buf) <= 0 || cg->fake)
+	if (sb_read_file_at(procs_dir(cg), path, buf, sizeof buf) <= 0)
 		return 0;	/* the common case: nothing left behind */
 	/* frozen while we move them: no pid read here can exit and be reused
 	 * by a process of the host before we write it (unless the freeze

@@ -26,9 +26,26 @@
 
 enum { CG_FREEZER, CG_PIDS, CG_MEMORY, CG_CPU, CG_CPUACCT, CG_NDIRS };
 
+/* What touches the kernel: writing a knob, opening a cgroup.procs for a
+ * writer, signalling a cgroup's members.  The service runs on cg_kernel; a
+ * unit test injects its own (t/faketree.h: a tree of plain files, where a
+ * knob is made as it is written and no process of the host is signalled).
+ * Every decision (names, paths, limits, when to freeze, kill and wait) is
+ * the same code on both. */
+struct cg_ops {
+	/* write val to dirfd/path; -1 and errno */
+	int (*write)(int dirfd, const char *path, const char *val);
+	/* dirfd/path (a cgroup.procs), open O_WRONLY|O_CLOEXEC; -1 and errno */
+	int (*open_procs)(int dirfd, const char *path);
+	/* signal the members pids[0..n) of dirfd/procs: cg_signal_members */
+	int (*signal)(int dirfd, const char *procs, const pid_t *pids, int n, int sig);
+};
+
+extern const struct cg_ops cg_kernel;
+
 struct sb_cgroups {
 	int version;		/* 1 or 2 */
-	bool fake;		/* a test tree of plain files: create knobs on write */
+	const struct cg_ops *ops;
 	int dir[CG_NDIRS];	/* v1: <root>/<ctrl>/P; v2: dir[0] = <root>/P, rest -1 */
 };
 
@@ -47,6 +64,9 @@ struct cg_usage {
 
 /* Open (creating) the instance's parent cgroups under root ("/sys/fs/cgroup"). */
 int cg_open(struct sb_cgroups *cg, const char *root, const char *parent, struct sb_err *err);
+/* The same, through ops instead of cg_kernel (the unit tests' fake trees). */
+int cg_open_ops(struct sb_cgroups *cg, const struct cg_ops *ops, const char *root,
+		const char *parent, struct sb_err *err);
 void cg_close(struct sb_cgroups *cg);
 
 int cg_sandbox_create(struct sb_cgroups *cg, const char *id, const struct cg_limits *lim,

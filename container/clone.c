@@ -227,15 +227,15 @@ void sb_clone_child(int sock, int brk, const char *dir, const char *url_branch, 
 		const git_error *e = git_error_last();
 		char msg[512];
 		snprintf(msg, sizeof msg, "%s", e && e->message ? e->message : "clone failed");
-		/* the sandbox's disk full (its quota) is a 507 like any other
-		 * write's; the rest is the remote side's (502) */
+		/* the sandbox's disk full (its quota) is no space, like any
+		 * other write's; the rest is the remote side's (upstream) */
 		if (e && e->klass != GIT_ERROR_NET &&
 		    (e0 == ENOSPC || e0 == EDQUOT || strstr(msg, strerror(ENOSPC)) || strstr(msg, strerror(EDQUOT))))
 			fail(ENOSPC, msg);
 		if (e && e->klass != GIT_ERROR_NET && (e0 == EIO || strstr(msg, strerror(EIO))))
 			fail(EIO, msg);
 		/* a disk that went read-only: the worker tells the sandbox's own
-		 * read-only mount (403) from a failed disk (507) */
+		 * read-only mount (forbidden) from a failed disk (no space) */
 		if (e && e->klass != GIT_ERROR_NET && (e0 == EROFS || strstr(msg, strerror(EROFS))))
 			fail(EROFS, msg);
 		fail(ECONNABORTED, msg);
@@ -244,7 +244,7 @@ void sb_clone_child(int sock, int brk, const char *dir, const char *url_branch, 
 	/* acknowledged means on the sandbox's disk, as the files API's
 	 * writes: the whole tree (thousands of files: one syncfs, not an
 	 * fsync each) before it is moved into place, then the name; an error
-	 * (ENOSPC, EIO of a disk whose host filled) is the client's 507, and
+	 * (ENOSPC, EIO of a disk whose host filled) is the client's no space, and
 	 * removes the clone, never a 200 for one that may vanish */
 	if (sync_dir(tmp_dir, true) < 0)
 		fail(errno == ENOSPC || errno == EDQUOT ? errno : EIO, "sync the clone");

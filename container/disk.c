@@ -69,7 +69,7 @@ static int run_mke2fs(int imgfd, uid_t owner, struct sb_err *err)
 	if (run_e2tool(MKE2FS, argv, imgfd, &code, err) < 0)
 		return -1;
 	if (code != 0)
-		return sb_fail(err, 500, 0, "mke2fs failed (status %d)", code);
+		return sb_fail(err, SB_E_INTERNAL, 0, "mke2fs failed (status %d)", code);
 	return 0;
 }
 
@@ -87,7 +87,7 @@ static int size_image(int fd, long long bytes, bool prealloc, struct sb_err *err
 	if (fallocate(fd, 0, 0, bytes) == 0)
 		return 0;
 	if (errno == ENOSPC || errno == EDQUOT)
-		return sb_fail(err, 507, errno, "the host has no room for a %lld MiB sandbox disk",
+		return sb_fail(err, SB_E_NO_SPACE, errno, "the host has no room for a %lld MiB sandbox disk",
 			       bytes >> 20);
 	return sb_syserr(err, "preallocate disk image");
 }
@@ -290,7 +290,7 @@ int disk_image_repair(int sbdirfd, struct sb_err *err)
 	if (code & 4 && run_e2fsck(sbdirfd, "-y", &code, err) < 0)
 		return -1;
 	if (code & ~3)
-		return sb_fail(err, 500, 0, "e2fsck of the sandbox's disk failed (exit %d)", code);
+		return sb_fail(err, SB_E_INTERNAL, 0, "e2fsck of the sandbox's disk failed (exit %d)", code);
 	return 0;
 }
 
@@ -322,7 +322,7 @@ static int loop_attach(int imgfd, char *dev, size_t devlen, struct sb_err *err)
 		if (errno != EBUSY)
 			return sb_syserr(err, "configure %s", dev);
 	}
-	return sb_fail(err, 500, EBUSY, "no free loop device");
+	return sb_fail(err, SB_E_INTERNAL, EBUSY, "no free loop device");
 }
 
 int disk_mount(const char *image, const char *mountpoint, struct sb_err *err)

@@ -48,7 +48,7 @@ int sandbox_set_hostname(pid_t pid, unsigned long long start, const char *name, 
 
 	/* the pidfd pins pid while its namespace is opened */
 	if (pidfd < 0 || !sandbox_alive(pid, start))
-		return sb_fail(err, 500, ESRCH, "the sandbox's init is gone");
+		return sb_fail(err, SB_E_INTERNAL, ESRCH, "the sandbox's init is gone");
 	snprintf(path, sizeof path, "/proc/%d/ns/uts", (int)pid);
 	uts = open(path, O_RDONLY | O_CLOEXEC);
 	self = open("/proc/self/ns/uts", O_RDONLY | O_CLOEXEC);
@@ -89,56 +89,14 @@ int sandbox_connect(int sbdirfd)
 	return fd;
 }
 
-/* Wait (bounded) for one reply packet; fds received land in fds, and up to
- * len bytes of payload in payload (when given). */
-static int recv_reply_payload(int ctl, struct sb_msg *m, int timeout_ms, int *fds, int *nfds,
-			      void *payload, size_t len, struct sb_err *err);
-
-static int recv_reply(int ctl, struct sb_msg *m, int timeout_ms, int *fds, int *nfds,
-		      struct sb_err *err)
-{
-	return recv_reply_payload(ctl, m, timeout_ms, fds, nfds, NULL, 0, err);
-}
-
-static int recv_reply_payload(int ctl, struct sb_msg *m, int timeout_ms, int *fds, int *nfds,
-			      void *payload, size_t len, struct sb_err *err)
-{
-	char buf[sizeof *m + 512];
-	struct pollfd p = { .fd = ctl, .events = POLLIN };
-	ssize_t n;
-	int r;
-
-	*nfds = 0;
-	do
-		r = poll(&p, 1, timeout_ms);
-	while (r < 0 && errno == EINTR);
-	if (r == 0)
-		return sb_fail(err, 500, ETIMEDOUT, "sandbox init did not answer");
-	n = sb_msg_recv(ctl, buf, sizeof buf, fds, nfds);
-	if (n < (ssize_t)sizeof *m)
-		return sb_fail(err, 500, n < 0 ? errno : EPIPE, "sandbox init went away");
-	memcpy(m, buf, sizeof *m);
-	if (payload) {
-		size_t got = (size_t)n - sizeof *m;
-		memset(payload, 0, len);
-		memcpy(payload, buf + sizeof *m, got < len ? got : len);
-	}
-	return 0;
-}
-
 int sandbox_killall(int ctl, int *killed, struct sb_err *err)
 {
 	struct sb_msg m = { .type = SB_MSG_KILLALL };
-	int fds[SB_MSG_MAXFDS], nfds;
 
-	if (sb_msg_send(ctl, &m, NULL, 0, NULL, 0) < 0)
-		return sb_syserr(err, "send kill request");
-	if (recv_reply(ctl, &m, 30000, fds, &nfds, err) < 0)
+	if (proto_call(ctl, &m, NULL, 0, SB_INIT_KILL_MS, err) < 0)
 		return -1;
-	for (int i = 0; i < nfds; i++)
-		close(fds[i]);
 	if (m.type != SB_MSG_KILLED)
-		return sb_fail(err, 500, m.val, "kill request failed");
+		return sb_fail(err, SB_E_INTERNAL, m.val, "kill request failed");
 	*killed = m.val;
 	return 0;
 }
@@ -146,16 +104,11 @@ int sandbox_killall(int ctl, int *killed, struct sb_err *err)
 int sandbox_statfs(int ctl, struct sb_fs_info *fi, struct sb_err *err)
 {
 	struct sb_msg m = { .type = SB_MSG_STATFS };
-	int fds[SB_MSG_MAXFDS], nfds;
 
-	if (sb_msg_send(ctl, &m, NULL, 0, NULL, 0) < 0)
-		return sb_syserr(err, "send statfs request");
-	if (recv_reply_payload(ctl, &m, 10000, fds, &nfds, fi, sizeof *fi, err) < 0)
+	if (proto_call(ctl, &m, fi, sizeof *fi, SB_INIT_REPLY_MS, err) < 0)
 		return -1;
-	for (int i = 0; i < nfds; i++)
-		close(fds[i]);
 	if (m.type != SB_MSG_FSINFO)
-		return sb_fail(err, 500, EPROTO, "statfs request failed");
+		return sb_fail(err, SB_E_INTERNAL, EPROTO, "statfs request failed");
 	return 0;
 }
 
@@ -174,10 +127,10 @@ static int send_exec(int ctl, const struct sb_exec_req *rq, const char *procid, 
 	for (size_t i = 0; i < rq->nenv; i++)
 		env_len += strlen(rq->env[i]) + 1;
 	if (sizeof m + cwd_len + cmd_len + env_len + id_len > SB_MSG_MAX)
-		return sb_fail(err, 413, E2BIG, "command and environment too large");
+		return sb_fail(err, SB_E_TOO_LARGE, E2BIG, "command and environment too large");
 	payload = malloc(cwd_len + cmd_len + env_len + id_len + 1);
 	if (!payload)
-		return sb_fail(err, 500, ENOMEM, "out of memory");
+		return sb_fail(err, SB_E_INTERNAL, ENOMEM, "out of memory");
 	p = payload;
 	memcpy(p, rq->cwd, cwd_len);
 	p += cwd_len;
@@ -199,6 +152,24 @@ static int send_exec(int ctl, const struct sb_exec_req *rq, const char *procid, 
 			procid ? fds + 2 : fds, procid ? 1 : 3) < 0)
 		return sb_syserr(err, "send exec request");
 	return 0;
+}
+
+/* One read of a non-blocking pipe, retried on EINTR. */
+static ssize_t read_now(int fd, void *buf, size_t len)
+{
+	ssize_t n;
+
+	do
+		n = read(fd, buf, len);
+	while (n < 0 && errno == EINTR);
+	return n;
+}
+
+/* What a pump returns when a read gave n <= 0: 0 at EOF, 1 when nothing
+ * is there yet, -1 on error. */
+static int pump_end(ssize_t n)
+{
+	return n == 0 ? 0 : errno == EAGAIN ? 1 : -1;
 }
 
 /* Read what is there (non-blocking) into b, up to cap; the excess is read
@@ -226,13 +197,9 @@ static int pump(int fd, struct sb_buf *b, size_t cap, bool *truncated)
 			dst = b->data + b->len;
 			room = b->cap - b->len;
 		}
-		n = read(fd, dst, room);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return errno == EAGAIN ? 1 : -1;
-		if (n == 0)
-			return 0;
+		n = read_now(fd, dst, room);
+		if (n <= 0)
+			return pump_end(n);
 		if (dst == scratch)
 			*truncated = true;
 		else
@@ -246,13 +213,9 @@ static int pump_stream(int fd, int which, const struct sb_exec_req *rq, struct s
 	char buf[65536];
 
 	for (;;) {
-		ssize_t n = read(fd, buf, sizeof buf);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return errno == EAGAIN ? 1 : -1;
-		if (n == 0)
-			return 0;
+		ssize_t n = read_now(fd, buf, sizeof buf);
+		if (n <= 0)
+			return pump_end(n);
 		if (!res->client_gone && rq->sink(rq->sink_arg, which, buf, (size_t)n) < 0)
 			res->client_gone = true;
 	}
@@ -268,32 +231,29 @@ static int pump_any(int fd, int which, const struct sb_exec_req *rq, struct sb_e
 /* pid is non-NULL for a background process (SPAWN). */
 static int wait_started(int ctl, pid_t *pid, struct sb_err *err)
 {
-	int fds[SB_MSG_MAXFDS], nfds;
 	struct sb_msg m;
 
-	if (recv_reply(ctl, &m, 10000, fds, &nfds, err) < 0)
+	if (proto_recv(ctl, &m, NULL, 0, SB_INIT_REPLY_MS, err) < 0)
 		return -1;
-	for (int i = 0; i < nfds; i++)
-		close(fds[i]);
 	if (m.type == SB_MSG_ERROR) {
 		if (m.val == ENOENT || m.val == ENOTDIR)
-			return sb_fail(err, 400, m.val, "cwd is not a directory in the sandbox");
+			return sb_fail(err, SB_E_INVALID, m.val, "cwd is not a directory in the sandbox");
 		if (m.val == EEXIST)
-			return sb_fail(err, 409, m.val, "a process with this id is running");
+			return sb_fail(err, SB_E_CONFLICT, m.val, "a process with this id is running");
 		if (m.val == ENOSPC)
-			return sb_fail(err, 429, m.val, "too many background processes in this sandbox");
+			return sb_fail(err, SB_E_LIMIT, m.val, "too many background processes in this sandbox");
 		/* the init opens a process's logs only as regular files: the
 		 * sandbox put a FIFO, device, symlink or directory there */
 		if (pid && (m.val == ENXIO || m.val == EINVAL || m.val == ELOOP || m.val == EISDIR))
-			return sb_fail(err, 409, m.val, "the sandbox has something other than regular files "
+			return sb_fail(err, SB_E_CONFLICT, m.val, "the sandbox has something other than regular files "
 				       "where this process's logs go (" SB_PROC_DIR "/<processId>/)");
 		/* the process's logs go to the sandbox's disk */
 		if (m.val == EIO || m.val == EROFS)
-			return sb_fail(err, 507, m.val, "sandbox init could not start it: " SB_DISK_FAILED);
-		return sb_fail(err, 500, m.val, "sandbox init refused the exec");
+			return sb_fail(err, SB_E_NO_SPACE, m.val, "sandbox init could not start it: " SB_DISK_FAILED);
+		return sb_fail(err, SB_E_INTERNAL, m.val, "sandbox init refused the exec");
 	}
 	if (m.type != SB_MSG_STARTED || m.val <= 0)
-		return sb_fail(err, 500, EPROTO, "unexpected answer from sandbox init");
+		return sb_fail(err, SB_E_INTERNAL, EPROTO, "unexpected answer from sandbox init");
 	if (pid)
 		*pid = m.val;
 	return 0;
@@ -371,11 +331,8 @@ static int run_loop(int ctl, int pout, int perr, struct sb_cgroups *cg, const ch
 		if (p[0].revents) {
 			struct sb_msg m;
 			struct sb_exit_info x;
-			int fds[SB_MSG_MAXFDS], nfds;
-			if (recv_reply_payload(ctl, &m, 0, fds, &nfds, &x, sizeof x, err) < 0)
+			if (proto_recv(ctl, &m, &x, sizeof x, 0, err) < 0)
 				return -1;
-			for (int i = 0; i < nfds; i++)
-				close(fds[i]);
 			if (m.type == SB_MSG_EXITED) {
 				exited = true;
 				status = m.val;
@@ -461,10 +418,10 @@ int sandbox_spawn(int ctl, struct sb_cgroups *cg, const char *id, const char *pr
 	if (send_exec(ctl, rq, procid, -1, -1, procs, err) < 0)
 		return -1;
 	if (wait_started(ctl, pid, err) < 0) {
-		/* a refusal (409: that id runs; 400, 429) started nothing, and
-		 * p-<id> may hold the running namesake: only a start we lost
-		 * track of is killed */
-		if (err->status >= 500)
+		/* a refusal (that id runs; a bad cwd; too many) started
+		 * nothing, and p-<id> may hold the running namesake: only a
+		 * start we lost track of is killed */
+		if (err->kind != SB_E_CONFLICT && err->kind != SB_E_INVALID && err->kind != SB_E_LIMIT)
 			cg_exec_kill(cg, id, cgname, NULL);
 		return -1;
 	}
@@ -474,27 +431,21 @@ int sandbox_spawn(int ctl, struct sb_cgroups *cg, const char *id, const char *pr
 int sandbox_plist(int ctl, struct sb_proc_info *out, int max, struct sb_err *err)
 {
 	struct sb_msg m = { .type = SB_MSG_PLIST };
-	static char buf[sizeof m + SB_PROC_MAX * sizeof(struct sb_proc_info)];
-	int fds[SB_MSG_MAXFDS], nfds, n;
+	struct sb_proc_info tab[SB_PROC_MAX];
 	ssize_t len;
+	int n;
 
-	if (sb_msg_send(ctl, &m, NULL, 0, NULL, 0) < 0)
-		return sb_syserr(err, "send process list request");
-	struct pollfd p = { .fd = ctl, .events = POLLIN };
-	if (poll(&p, 1, 10000) != 1)
-		return sb_fail(err, 500, ETIMEDOUT, "sandbox init did not answer");
-	len = sb_msg_recv(ctl, buf, sizeof buf, fds, &nfds);
-	for (int i = 0; i < nfds; i++)
-		close(fds[i]);
-	if (len < (ssize_t)sizeof m)
-		return sb_fail(err, 500, EPIPE, "sandbox init went away");
-	memcpy(&m, buf, sizeof m);
+	len = proto_call(ctl, &m, tab, sizeof tab, SB_INIT_REPLY_MS, err);
+	if (len < 0)
+		return -1;
 	if (m.type != SB_MSG_PROCS)
-		return sb_fail(err, 500, EPROTO, "unexpected answer from sandbox init");
-	n = (int)(((size_t)len - sizeof m) / sizeof *out);
+		return sb_fail(err, SB_E_INTERNAL, EPROTO, "unexpected answer from sandbox init");
+	n = (int)((size_t)len / sizeof *out);
 	if (n > max)
 		n = max;
-	memcpy(out, buf + sizeof m, (size_t)n * sizeof *out);
+	if (n > SB_PROC_MAX)
+		n = SB_PROC_MAX;
+	memcpy(out, tab, (size_t)n * sizeof *out);
 	for (int i = 0; i < n; i++)
 		out[i].id[sizeof out[i].id - 1] = '\0';
 	return n;

@@ -127,7 +127,7 @@ static int sync_parent(const char *path, bool all)
 /* Write to an unnamed file (O_TMPFILE) in the target's directory, then
  * give it a temporary name and rename it over the target: a reader sees the
  * old content or the new, never half; the data, then the name, reach the
- * disk before the answer (an error then is the client's 507, never a 200
+ * disk before the answer (an error then is the client's no space, never a 200
  * for bytes the disk had no room for).  A write that fails or is killed
  * leaves nothing behind: the unnamed file goes with its last descriptor
  * (or with e2fsck, on a disk that failed); only a file system without
@@ -317,7 +317,7 @@ static void do_list(int sock, int datafd, const struct sb_file_req *rq, const ch
 		fail(sock, errno, "stat");
 	if (!S_ISDIR(st.st_mode))
 		fail(sock, ENOTDIR, "not a directory");
-	/* one we may not read is a 403, never an empty listing */
+	/* one we may not read is refused (forbidden), never an empty listing */
 	d = opendir(path);
 	if (!d)
 		fail(sock, errno, "open directory");

@@ -39,7 +39,7 @@ enum {
 };
 
 /* A READ child's exit status when the file ended before the size it sent
- * (the sandbox truncated it while it was read): a 409, not our failure. */
+ * (the sandbox truncated it while it was read): a conflict, not our failure. */
 #define SB_FILE_EXIT_CHANGED 3
 
 

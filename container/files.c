@@ -6,24 +6,25 @@
 #include "sandbox.h"
 
 #include <fcntl.h>
-#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 
-static int status_of(int errnum)
+/* What the failure of a file operation inside the sandbox means to the
+ * client who asked for it, by the errno its child met. */
+static enum sb_err_kind kind_of(int errnum)
 {
 	switch (errnum) {
-	case ENOENT: case ENOTDIR: return 404;
-	case EISDIR: case EINVAL: case ENAMETOOLONG: case ELOOP: case EXDEV: return 400;
-	case EEXIST: case ENOTEMPTY: case EBUSY: return 409;
-	case ECONNABORTED: return 502;	/* a clone the remote side failed */
-	case EFBIG: return 413;
-	case EACCES: case EPERM: case EROFS: return 403;
-	case ENOSPC: case EDQUOT: return 507;
-	case EIO: return 507;	/* the sandbox's disk failed: SB_DISK_FAILED */
-	default: return 500;
+	case ENOENT: case ENOTDIR: return SB_E_NOT_FOUND;
+	case EISDIR: case EINVAL: case ENAMETOOLONG: case ELOOP: case EXDEV: return SB_E_INVALID;
+	case EEXIST: case ENOTEMPTY: case EBUSY: return SB_E_CONFLICT;
+	case ECONNABORTED: return SB_E_UPSTREAM;	/* a clone the remote side failed */
+	case EFBIG: return SB_E_TOO_LARGE;
+	case EACCES: case EPERM: case EROFS: return SB_E_FORBIDDEN;
+	case ENOSPC: case EDQUOT: return SB_E_NO_SPACE;
+	case EIO: return SB_E_NO_SPACE;	/* the sandbox's disk failed: SB_DISK_FAILED */
+	default: return SB_E_INTERNAL;
 	}
 }
 
@@ -38,7 +39,7 @@ int sandbox_file_request(int ctl, const struct sb_file_req *rq, const char *path
 
 	*data = -1;
 	if (!payload)
-		return sb_fail(err, 500, ENOMEM, "out of memory");
+		return sb_fail(err, SB_E_INTERNAL, ENOMEM, "out of memory");
 	r.path_len = (uint32_t)l1;
 	r.path2_len = (uint32_t)l2;
 	memcpy(payload, &r, sizeof r);
@@ -72,42 +73,13 @@ int sandbox_file_request(int ctl, const struct sb_file_req *rq, const char *path
 	return 0;
 }
 
-/* The next packet from the init (or its child), bounded in time. */
-static int next(int ctl, struct sb_msg *m, void *payload, size_t len, int timeout_ms,
-		struct sb_err *err)
-{
-	char buf[sizeof *m + 512];
-	struct pollfd p = { .fd = ctl, .events = POLLIN };
-	int fds[SB_MSG_MAXFDS], nfds, r;
-	ssize_t n;
-
-	do
-		r = poll(&p, 1, timeout_ms);
-	while (r < 0 && errno == EINTR);
-	if (r == 0)
-		return sb_fail(err, 504, ETIMEDOUT, "the sandbox did not answer in time");
-	n = sb_msg_recv(ctl, buf, sizeof buf - 1, fds, &nfds);
-	for (int i = 0; i < nfds; i++)
-		close(fds[i]);
-	if (n < (ssize_t)sizeof *m)
-		return sb_fail(err, 500, EPIPE, "the sandbox went away");
-	memcpy(m, buf, sizeof *m);
-	buf[n] = '\0';
-	if (payload) {
-		size_t got = (size_t)n - sizeof *m;
-		memset(payload, 0, len);
-		memcpy(payload, buf + sizeof *m, got < len ? got : len);
-	}
-	return 0;
-}
-
 /* The operation's child was killed by a signal: it runs inside the
  * sandbox, where the sandbox's own processes (its root may kill any of
  * them) and its memory limit can end it.  That is the sandbox's doing, a
  * conflict to retry, not a fault of ours. */
 static int killed_in_sandbox(int status, struct sb_err *err)
 {
-	return sb_fail(err, 409, EINTR, "the operation's process was killed inside the sandbox "
+	return sb_fail(err, SB_E_CONFLICT, EINTR, "the operation's process was killed inside the sandbox "
 		       "(signal %d: by one of its processes, or its memory limit); retry",
 		       WTERMSIG(status));
 }
@@ -117,7 +89,7 @@ int sandbox_file_reply(int ctl, struct sb_file_info *info, int timeout_ms, struc
 	char text[256];
 	struct sb_msg m;
 
-	if (next(ctl, &m, text, sizeof text - 1, timeout_ms, err) < 0)
+	if (proto_recv(ctl, &m, text, sizeof text - 1, timeout_ms, err) < 0)
 		return -1;
 	if (m.type == SB_MSG_FILE_INFO) {
 		memcpy(info, text, sizeof *info);
@@ -127,9 +99,9 @@ int sandbox_file_reply(int ctl, struct sb_file_info *info, int timeout_ms, struc
 		/* the child's words (bounded, lossy-encoded later), else errno's */
 		text[sizeof text - 1] = '\0';
 		if (m.val == EIO)
-			sb_fail(err, 507, 0, "%s: " SB_DISK_FAILED, text[0] ? text : strerror(m.val));
+			sb_fail(err, SB_E_NO_SPACE, 0, "%s: " SB_DISK_FAILED, text[0] ? text : strerror(m.val));
 		else
-			sb_fail(err, status_of(m.val), 0, "%s", text[0] ? text : strerror(m.val));
+			sb_fail(err, kind_of(m.val), 0, "%s", text[0] ? text : strerror(m.val));
 		if (err)
 			err->errnum = m.val;
 		return -1;
@@ -137,21 +109,21 @@ int sandbox_file_reply(int ctl, struct sb_file_info *info, int timeout_ms, struc
 	if (m.type == SB_MSG_EXITED && WIFSIGNALED(m.val))
 		return killed_in_sandbox(m.val, err);
 	if (m.type == SB_MSG_EXITED)
-		return sb_fail(err, 500, EPIPE, "file operation ended without an answer");
-	return sb_fail(err, 500, EPROTO, "unexpected answer from the sandbox");
+		return sb_fail(err, SB_E_INTERNAL, EPIPE, "file operation ended without an answer");
+	return sb_fail(err, SB_E_INTERNAL, EPROTO, "unexpected answer from the sandbox");
 }
 
 int sandbox_file_end(int ctl, int timeout_ms, struct sb_err *err)
 {
 	struct sb_msg m;
 
-	if (next(ctl, &m, NULL, 0, timeout_ms, err) < 0)
+	if (proto_recv(ctl, &m, NULL, 0, timeout_ms, err) < 0)
 		return -1;
 	if (m.type == SB_MSG_EXITED && WIFEXITED(m.val) && WEXITSTATUS(m.val) == SB_FILE_EXIT_CHANGED)
-		return sb_fail(err, 409, EAGAIN, "the file changed (shrank) while it was read; retry");
+		return sb_fail(err, SB_E_CONFLICT, EAGAIN, "the file changed (shrank) while it was read; retry");
 	if (m.type == SB_MSG_EXITED && WIFSIGNALED(m.val))
 		return killed_in_sandbox(m.val, err);
 	if (m.type != SB_MSG_EXITED || !WIFEXITED(m.val) || WEXITSTATUS(m.val) != 0)
-		return sb_fail(err, 500, EIO, "file operation failed in the sandbox");
+		return sb_fail(err, SB_E_INTERNAL, EIO, "file operation failed in the sandbox");
 	return 0;
 }

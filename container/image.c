@@ -170,7 +170,7 @@ int image_host_ensure(const char *dir, struct sb_err *err)
 		return sync_ld_cache(dir, err) < 0 ? -1 : sync_alternatives(dir, err);
 	/* build aside, then rename: a half-built image is never used */
 	if (snprintf(tmp, sizeof tmp, "%s.tmp.%d", dir, (int)getpid()) >= (int)sizeof tmp)
-		return sb_fail(err, 500, ENAMETOOLONG, "image path too long");
+		return sb_fail(err, SB_E_INTERNAL, ENAMETOOLONG, "image path too long");
 	if (mkdir(tmp, 0700) < 0)
 		return sb_syserr(err, "mkdir %s", tmp);
 	if (build_skeleton(tmp, err) < 0)

@@ -31,7 +31,7 @@ static int check_shell(struct stage *s, struct sb_err *err)
 		return sb_syserr(err, "open %s", s->rootfs);
 	sh = (int)syscall(SYS_openat2, rfd, "bin/sh", &how, sizeof how);
 	if (sh < 0 || fstat(sh, &st) < 0 || !S_ISREG(st.st_mode) || !(st.st_mode & 0111))
-		return sb_fail(err, 400, ENOENT, "the image has no executable /bin/sh "
+		return sb_fail(err, SB_E_INVALID, ENOENT, "the image has no executable /bin/sh "
 			       "(every command runs through it)");
 	return 0;
 }
@@ -49,7 +49,7 @@ int imagetool_import(const struct imagetool *t, const char *name, const char *ta
 	if (!realpath(tarball, abs) || stat(abs, &st) < 0)
 		return sb_syserr(err, "%s", tarball);
 	if (!S_ISREG(st.st_mode))
-		return sb_fail(err, 400, EINVAL, "%s is not a regular file", tarball);
+		return sb_fail(err, SB_E_INVALID, EINVAL, "%s is not a regular file", tarball);
 	if (stage_begin(t, name, &s, err) < 0)
 		return -1;
 	tar[7] = s.rootfs;

@@ -43,7 +43,7 @@ int imgstore_open(const char *dir, bool create, struct imgstore **out, struct sb
 
 	*out = NULL;
 	if (snprintf(path, sizeof path, "%s/.registry", dir) >= (int)sizeof path)
-		return sb_fail(err, 500, ENAMETOOLONG, "images dir path too long");
+		return sb_fail(err, SB_E_INTERNAL, ENAMETOOLONG, "images dir path too long");
 	if (stat(path, &sbuf) < 0) {
 		if (errno != ENOENT)
 			return sb_syserr(err, "stat %s", path);
@@ -108,7 +108,7 @@ int imgstore_get(struct imgstore *st, const char *name, struct json_object **rec
 	if (rc)
 		return kv_fail(err, rc, "get");
 	if (!*rec)
-		return sb_fail(err, 500, 0, "image registry: record of %s is not JSON", name);
+		return sb_fail(err, SB_E_INTERNAL, 0, "image registry: record of %s is not JSON", name);
 	return 1;
 }
 
@@ -251,7 +251,7 @@ static int secure_versions(const char *dir, const char *name, int namefd, struct
 		/* made by an older sandboxd-image: inert first, then closed */
 		if (snprintf(rootfs, sizeof rootfs, "%s/%s/%s/rootfs", dir, name, e->d_name) >=
 		    (int)sizeof rootfs) {
-			r = sb_fail(err, 500, ENAMETOOLONG, "images dir path too long");
+			r = sb_fail(err, SB_E_INTERNAL, ENAMETOOLONG, "images dir path too long");
 			continue;
 		}
 		if (faccessat(vfd, "rootfs", F_OK, AT_SYMLINK_NOFOLLOW) == 0 &&

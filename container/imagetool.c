@@ -65,10 +65,10 @@ int stage_begin(const struct imagetool *t, const char *name, struct stage *s, st
 	s->logfd = -1;
 	s->t0 = sb_mono_ms();
 	if (!image_name_ok(name) || !strcmp(name, IMAGE_BUILTIN))
-		return sb_fail(err, 400, EINVAL, "bad image name '%s' (want [a-z0-9][a-z0-9._-]*, "
+		return sb_fail(err, SB_E_INVALID, EINVAL, "bad image name '%s' (want [a-z0-9][a-z0-9._-]*, "
 			       "at most %d characters, not '%s')", name, IMAGE_NAME_MAX, IMAGE_BUILTIN);
 	if (snprintf(namedir, sizeof namedir, "%s/%s", t->images_dir, name) >= (int)sizeof namedir)
-		return sb_fail(err, 400, ENAMETOOLONG, "images dir path too long");
+		return sb_fail(err, SB_E_INVALID, ENAMETOOLONG, "images dir path too long");
 	/* root's only, the stage too: its files are the tarball's or the
 	 * packages' (setuid programs, 1777 dirs) until publish clears them */
 	if (sb_mkdir_p(namedir, 0700) < 0)
@@ -195,7 +195,7 @@ int stage_run(const struct imagetool *t, struct stage *s, const char *const *arg
 		if (errno != EINTR)
 			return sb_syserr(err, "wait %s", argv[0]);
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		return sb_fail(err, 500, 0, "%s failed (%s %d)", argv[0],
+		return sb_fail(err, SB_E_INTERNAL, 0, "%s failed (%s %d)", argv[0],
 			       WIFEXITED(status) ? "exit" : "signal",
 			       WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
 	return 0;
@@ -216,7 +216,7 @@ int stage_mountpoints(struct stage *s, struct sb_err *err)
 	for (size_t i = 0; i < sizeof dirs / sizeof *dirs; i++) {
 		if (fstatat(rfd, dirs[i].path, &st, AT_SYMLINK_NOFOLLOW) == 0) {
 			if (!S_ISDIR(st.st_mode))
-				return sb_fail(err, 400, ENOTDIR, "the image's /%s is not a directory "
+				return sb_fail(err, SB_E_INVALID, ENOTDIR, "the image's /%s is not a directory "
 					       "(the runtime mounts there)", dirs[i].path);
 			continue;
 		}

@@ -245,15 +245,9 @@ static int count_live(void)
 		return 0;
 	for (struct dirent *de; (de = readdir(d));) {
 		long pid = strtol(de->d_name, NULL, 10);
-		char path[64], st[512], *e;
+		struct sb_proc_stat st;
 
-		if (pid <= 1)
-			continue;
-		snprintf(path, sizeof path, "/proc/%ld/stat", pid);
-		if (sb_read_file_at(AT_FDCWD, path, st, sizeof st) < 0)
-			continue;
-		e = strrchr(st, ')');
-		if (e && e[1] == ' ' && e[2] != 'Z')
+		if (pid > 1 && sb_proc_stat((pid_t)pid, &st) == 0 && sb_proc_running(&st))
 			count++;
 	}
 	closedir(d);

@@ -6,10 +6,29 @@
 
 int kv_fail(struct sb_err *err, int rc, const char *what)
 {
-	/* a full map or a full host disk: 507, like any other lack of room */
-	int status = rc == MDB_MAP_FULL ? 507 : rc > 0 ? sb_errno_status(rc) : 500;
+	/* a full map or a full host disk: like any other lack of room */
+	enum sb_err_kind kind = rc == MDB_MAP_FULL ? SB_E_NO_SPACE : rc > 0 ? sb_errno_kind(rc) : SB_E_INTERNAL;
 
-	return sb_fail(err, status, 0, "lmdb %s: %s", what, mdb_strerror(rc));
+	return sb_fail(err, kind, 0, "lmdb %s: %s", what, mdb_strerror(rc));
+}
+
+int kv_begin(MDB_env *env, unsigned flags, MDB_txn **txn, struct sb_err *err)
+{
+	int rc = mdb_txn_begin(env, NULL, flags, txn);
+
+	if (rc) {
+		*txn = NULL;
+		return kv_fail(err, rc, flags & MDB_RDONLY ? "read" : "begin");
+	}
+	return 0;
+}
+
+int kv_commit(MDB_txn **txn, struct sb_err *err)
+{
+	int rc = mdb_txn_commit(*txn);
+
+	*txn = NULL;
+	return rc ? kv_fail(err, rc, "commit") : 0;
 }
 
 int kv_open(MDB_env **env, const char *dir, size_t mapsize, unsigned flags,

@@ -27,7 +27,6 @@ struct sb_launch_conf {
 	uint32_t magic;
 	uint32_t size;			/* sizeof(struct sb_launch_conf) */
 	int32_t cg_version;
-	uint8_t cg_fake;
 	uint8_t cg_present[CG_NDIRS];
 	uint8_t host_dirs, disk;
 	uint32_t uid_base;

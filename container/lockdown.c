@@ -165,7 +165,7 @@ int sb_lockdown_prepare(struct sb_err *err)
 	int r;
 
 	if (!ctx)
-		return sb_fail(err, 500, ENOMEM, "seccomp init");
+		return sb_fail(err, SB_E_INTERNAL, ENOMEM, "seccomp init");
 	/* native arch only: any other ABI kills the process */
 	seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
 	seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0);
@@ -175,13 +175,13 @@ int sb_lockdown_prepare(struct sb_err *err)
 		r = seccomp_export_bpf(ctx, fd);
 	seccomp_release(ctx);
 	if (r < 0 || fd < 0)
-		return sb_fail(err, 500, r < 0 ? -r : errno, "build seccomp filter");
+		return sb_fail(err, SB_E_INTERNAL, r < 0 ? -r : errno, "build seccomp filter");
 	if (fstat(fd, &st) < 0 || st.st_size == 0 || st.st_size % sizeof(struct sock_filter))
-		return sb_fail(err, 500, EINVAL, "seccomp filter export");
+		return sb_fail(err, SB_E_INTERNAL, EINVAL, "seccomp filter export");
 	buf = malloc((size_t)st.st_size);
 	if (!buf || pread(fd, buf, (size_t)st.st_size, 0) != st.st_size) {
 		free(buf);
-		return sb_fail(err, 500, EIO, "seccomp filter read");
+		return sb_fail(err, SB_E_INTERNAL, EIO, "seccomp filter read");
 	}
 	prog.len = (unsigned short)(st.st_size / (off_t)sizeof(struct sock_filter));
 	prog.filter = (struct sock_filter *)buf;

@@ -3,6 +3,7 @@
 #include "proto.h"
 #include "util.h"
 
+#include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -78,4 +79,54 @@ ssize_t sb_msg_recv(int sock, void *buf, size_t cap, int *fds, int *nfds)
 		return -1;
 	}
 	return n;
+}
+
+/* Readable within timeout_ms: 1, 0 when the time ran out, -1 on error.  A
+ * signal is not the peer: the wait goes on for what is left of it. */
+static int wait_readable(int fd, int timeout_ms)
+{
+	int64_t deadline = sb_mono_ms() + timeout_ms;
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	int r;
+
+	for (;;) {
+		int64_t left = deadline - sb_mono_ms();
+		r = poll(&p, 1, left > 0 ? (int)left : 0);
+		if (r >= 0 || errno != EINTR)
+			return r;
+	}
+}
+
+ssize_t proto_recv(int ctl, struct sb_msg *m, void *payload, size_t len, int timeout_ms,
+		   struct sb_err *err)
+{
+	char buf[sizeof *m + SB_REPLY_MAX];
+	int fds[SB_MSG_MAXFDS], nfds, r;
+	ssize_t n;
+
+	r = wait_readable(ctl, timeout_ms);
+	if (r < 0)
+		return sb_syserr(err, "wait for the sandbox's init");
+	if (r == 0)
+		return sb_fail(err, SB_E_TIMEOUT, ETIMEDOUT, "the sandbox's init did not answer in time");
+	n = sb_msg_recv(ctl, buf, sizeof buf, fds, &nfds);
+	for (int i = 0; i < nfds; i++)
+		close(fds[i]);
+	if (n < (ssize_t)sizeof *m)
+		return sb_fail(err, SB_E_INTERNAL, n < 0 ? errno : EPIPE, "the sandbox's init went away");
+	memcpy(m, buf, sizeof *m);
+	n -= (ssize_t)sizeof *m;
+	if (payload) {
+		memset(payload, 0, len);
+		memcpy(payload, buf + sizeof *m, (size_t)n < len ? (size_t)n : len);
+	}
+	return n;
+}
+
+ssize_t proto_call(int ctl, struct sb_msg *m, void *payload, size_t len, int timeout_ms,
+		   struct sb_err *err)
+{
+	if (sb_msg_send(ctl, m, NULL, 0, NULL, 0) < 0)
+		return sb_syserr(err, "send a request to the sandbox's init");
+	return proto_recv(ctl, m, payload, len, timeout_ms, err);
 }

@@ -99,4 +99,26 @@ int sb_msg_send(int sock, const struct sb_msg *hdr, const void *payload,
  * (EMSGSIZE when truncated: any fds that came are closed). */
 ssize_t sb_msg_recv(int sock, void *buf, size_t cap, int *fds, int *nfds);
 
+/* How long the init may take to answer: a request it answers at once (a
+ * start, statfs, the process list), and a kill-all, which waits for the
+ * kills.  Silence past either is SB_E_TIMEOUT, wherever it is met. */
+#define SB_INIT_REPLY_MS 10000
+#define SB_INIT_KILL_MS 30000
+/* The largest answer payload: the process list */
+#define SB_REPLY_MAX (SB_PROC_MAX * sizeof(struct sb_proc_info))
+
+struct sb_err;
+/* The next answer on ctl (from the init, or a child of it), waited for at
+ * most timeout_ms (0: what is there now), retried on EINTR: its header in
+ * *m, up to len bytes of its payload in payload (zero-filled past what
+ * came; NULL: dropped), fds it carried closed.  Returns the payload's
+ * length as sent; -1 with err filled: SB_E_TIMEOUT for silence, else
+ * SB_E_INTERNAL (the peer went away, a broken packet). */
+ssize_t proto_recv(int ctl, struct sb_msg *m, void *payload, size_t len, int timeout_ms,
+		   struct sb_err *err);
+/* Send the request m (no payload, no fds) and wait for its answer, as
+ * proto_recv(), into m. */
+ssize_t proto_call(int ctl, struct sb_msg *m, void *payload, size_t len, int timeout_ms,
+		   struct sb_err *err);
+
 #endif

@@ -65,7 +65,6 @@ static int launch_conf(const struct sb_spec *s, struct sb_launch_conf *c)
 	c->magic = SB_LAUNCH_MAGIC;
 	c->size = sizeof *c;
 	c->cg_version = s->cg->version;
-	c->cg_fake = s->cg->fake;
 	for (int i = 0; i < CG_NDIRS; i++)
 		c->cg_present[i] = s->cg->dir[i] >= 0;
 	c->host_dirs = s->host_dirs;
@@ -147,7 +146,7 @@ static int find_init(char *out, size_t len, struct sb_err *err)
 	snprintf(out, len, "%s/sandboxd-init", SB_INIT_DIR);
 	if (stat(out, &st) == 0)
 		return 0;
-	return sb_fail(err, 500, ENOENT, "no sandboxd-init in %s nor beside %s: install it (make install)",
+	return sb_fail(err, SB_E_INTERNAL, ENOENT, "no sandboxd-init in %s nor beside %s: install it (make install)",
 		       SB_INIT_DIR, exe);
 }
 
@@ -167,7 +166,7 @@ int sandbox_init_open(char *path, size_t len, struct sb_err *err)
 	if (fstat(fd, &st) < 0 || stat("/proc/self/exe", &self) < 0 || !S_ISREG(st.st_mode) ||
 	    (st.st_uid != 0 && st.st_uid != self.st_uid) || (st.st_mode & 022)) {
 		close(fd);
-		return sb_fail(err, 500, EPERM, "%s: not a regular file that only root (or the owner "
+		return sb_fail(err, SB_E_INTERNAL, EPERM, "%s: not a regular file that only root (or the owner "
 			       "of sandboxd) may write", path);
 	}
 	if (init_binary >= 0)
@@ -184,7 +183,7 @@ int sandbox_start(const struct sb_spec *s, pid_t *pid, struct sb_err *err)
 	pid_t l, init = 0;
 
 	if (init_binary < 0)
-		return sb_fail(err, 500, EBADF, "sandbox %s: sandboxd-init was not opened", s->id);
+		return sb_fail(err, SB_E_INTERNAL, EBADF, "sandbox %s: sandboxd-init was not opened", s->id);
 	if (pipe2(ready, O_CLOEXEC) < 0)
 		return sb_syserr(err, "pipe");
 	l = fork();
@@ -212,12 +211,12 @@ int sandbox_start(const struct sb_spec *s, pid_t *pid, struct sb_err *err)
 		} else if (r.kind == SB_READY_ERR) {
 			if (init > 0)
 				kill(init, SIGKILL);
-			sb_fail(err, 500, 0, "sandbox %s failed to start: %s", s->id, r.msg);
+			sb_fail(err, SB_E_INTERNAL, 0, "sandbox %s failed to start: %s", s->id, r.msg);
 			err->errnum = r.val;
 			return -1;
 		}
 	}
 	if (init > 0)
 		kill(init, SIGKILL);
-	return sb_fail(err, 500, 0, "sandbox %s failed to start (launcher status %d)", s->id, status);
+	return sb_fail(err, SB_E_INTERNAL, 0, "sandbox %s failed to start (launcher status %d)", s->id, status);
 }

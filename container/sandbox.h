@@ -53,9 +53,9 @@ struct sb_file_info;
  * data pipe for READ, LIST (read it) and WRITE (write it, then close it). */
 int sandbox_file_request(int ctl, const struct sb_file_req *rq, const char *path,
 			 const char *path2, int *data, struct sb_err *err);
-/* The child's answer: FILE_INFO, or an error mapped to an HTTP status
- * (404 missing, 400 a directory or not a regular file, 409 exists, 413 too
- * large, 403 denied, 507 out of space). */
+/* The child's answer: FILE_INFO, or an error of the kind its errno means
+ * (missing, a directory or not a regular file, exists, too large, denied,
+ * out of space). */
 int sandbox_file_reply(int ctl, struct sb_file_info *info, int timeout_ms, struct sb_err *err);
 /* The child's exit: 0 when it succeeded. */
 int sandbox_file_end(int ctl, int timeout_ms, struct sb_err *err);

@@ -304,7 +304,7 @@ static int read_conf(struct sb_launch_conf *c, struct sb_err *err)
 
 	close(SB_LAUNCH_CONF_FD);
 	if (n != (ssize_t)sizeof *c || c->magic != SB_LAUNCH_MAGIC || c->size != sizeof *c)
-		return sb_fail(err, 500, EPROTO, "sandboxd-init: settings from another build of sandboxd");
+		return sb_fail(err, SB_E_INTERNAL, EPROTO, "sandboxd-init: settings from another build of sandboxd");
 	c->id[sizeof c->id - 1] = '\0';
 	c->sandbox_dir[sizeof c->sandbox_dir - 1] = '\0';
 	c->image_dir[sizeof c->image_dir - 1] = '\0';
@@ -334,7 +334,7 @@ int main(int argc, char **argv)
 	if (read_conf(&c, &err) < 0)
 		child_fail(SB_LAUNCH_READY_FD, &err);
 	cg.version = c.cg_version;
-	cg.fake = c.cg_fake;
+	cg.ops = &cg_kernel;
 	for (int i = 0; i < CG_NDIRS; i++)
 		cg.dir[i] = c.cg_present[i] ? fd++ : -1;
 	/* whatever else might be open (nothing, unless a worker fd lost its

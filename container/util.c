@@ -11,28 +11,28 @@
 #include <sys/syscall.h>
 #include <time.h>
 
-/* The host (or a sandbox's disk) out of room is not our bug: 507, so a
- * client knows to free space or retry later, wherever it was met. */
-int sb_errno_status(int errnum)
+/* The host (or a sandbox's disk) out of room is not our bug, so a client
+ * knows to free space or retry later, wherever it was met. */
+enum sb_err_kind sb_errno_kind(int errnum)
 {
 	switch (errnum) {
-	case ENOSPC: case EDQUOT: return 507;
-	default: return 500;
+	case ENOSPC: case EDQUOT: return SB_E_NO_SPACE;
+	default: return SB_E_INTERNAL;
 	}
 }
 
-int sb_fail(struct sb_err *err, int status, int errnum, const char *fmt, ...)
+int sb_fail(struct sb_err *err, enum sb_err_kind kind, int errnum, const char *fmt, ...)
 {
 	va_list ap;
 
 	if (err) {
 		err->errnum = errnum;
-		err->status = status && status != 500 ? status : sb_errno_status(errnum);
+		err->kind = kind != SB_E_INTERNAL ? kind : sb_errno_kind(errnum);
 		va_start(ap, fmt);
 		vsnprintf(err->msg, sizeof err->msg, fmt, ap);
 		va_end(ap);
 		/* the system's word helps with our bugs, not with a client's error */
-		if (errnum && (status == 0 || status == 500)) {
+		if (errnum && kind == SB_E_INTERNAL) {
 			size_t n = strlen(err->msg);
 			snprintf(err->msg + n, sizeof err->msg - n, ": %s", strerror(errnum));
 		}
@@ -48,7 +48,7 @@ int sb_syserr(struct sb_err *err, const char *fmt, ...)
 
 	if (err) {
 		err->errnum = errnum;
-		err->status = sb_errno_status(errnum);
+		err->kind = sb_errno_kind(errnum);
 		va_start(ap, fmt);
 		vsnprintf(err->msg, sizeof err->msg, fmt, ap);
 		va_end(ap);
@@ -215,52 +215,48 @@ int sb_pidfd_send_signal(int pidfd, int sig)
 	return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
 }
 
-unsigned long long sb_proc_starttime(pid_t pid)
+int sb_proc_stat_parse(const char *line, struct sb_proc_stat *st)
 {
-	char path[64], buf[1024], *p;
-	unsigned long long start = 0;
-	int field;
+	/* comm (field 2) may hold spaces and parens: it ends at the last ')' */
+	const char *p = strrchr(line, ')');
+	char *end;
+
+	if (!p || p[1] != ' ' || !p[2] || p[2] == ' ')
+		return -1;
+	st->state = p[2];
+	p += 2;
+	for (int field = 3; field < 22; field++) {
+		p = strchr(p, ' ');
+		if (!p)
+			return -1;
+		p++;
+	}
+	st->start = strtoull(p, &end, 10);
+	return end == p ? -1 : 0;
+}
+
+int sb_proc_stat(pid_t pid, struct sb_proc_stat *st)
+{
+	char path[64], buf[1024];
 
 	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
 	if (sb_read_file_at(AT_FDCWD, path, buf, sizeof buf) < 0)
-		return 0;
-	/* comm (field 2) may hold spaces and parens: skip past the last ')' */
-	p = strrchr(buf, ')');
-	if (!p)
-		return 0;
-	p++;
-	for (field = 3; field < 22 && p; field++)
-		p = strchr(p + 1, ' ');
-	if (p)
-		start = strtoull(p + 1, NULL, 10);
-	return start;
+		return -1;
+	return sb_proc_stat_parse(buf, st);
+}
+
+unsigned long long sb_proc_starttime(pid_t pid)
+{
+	struct sb_proc_stat st;
+
+	return sb_proc_stat(pid, &st) < 0 ? 0 : st.start;
 }
 
 unsigned long long sb_proc_live_start(pid_t pid)
 {
-	char path[64], buf[1024], *p;
-	int field;
+	struct sb_proc_stat st;
 
-	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-	if (sb_read_file_at(AT_FDCWD, path, buf, sizeof buf) < 0)
-		return 0;
-	p = strrchr(buf, ')');
-	if (!p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X')
-		return 0;
-	for (field = 2; field < 22 && p; field++)
-		p = strchr(p + 1, ' ');
-	return p ? strtoull(p + 1, NULL, 10) : 0;
-}
-
-bool sb_proc_zombie(pid_t pid)
-{
-	char path[64], buf[512], *p;
-
-	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-	if (sb_read_file_at(AT_FDCWD, path, buf, sizeof buf) < 0)
-		return true;
-	p = strrchr(buf, ')');
-	return !p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X';
+	return sb_proc_stat(pid, &st) < 0 || !sb_proc_running(&st) ? 0 : st.start;
 }
 
 void sb_iso8601(int64_t ms, char *buf, size_t len)

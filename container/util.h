@@ -13,22 +13,38 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+/* What went wrong, as a caller can act on it.  The library says which kind
+ * a failure is; only fcgi-app/ (api_status()) turns a kind into an HTTP
+ * status. */
+enum sb_err_kind {
+	SB_E_INTERNAL = 0,	/* our fault, or the system's: a bug to look into */
+	SB_E_INVALID,		/* the request is wrong as asked */
+	SB_E_FORBIDDEN,		/* not allowed (a read-only path, a policy) */
+	SB_E_NOT_FOUND,		/* what the request names does not exist */
+	SB_E_CONFLICT,		/* the state of things refuses it now; retry or change it */
+	SB_E_TOO_LARGE,		/* over a size limit */
+	SB_E_LIMIT,		/* over a count limit (too many of something) */
+	SB_E_UPSTREAM,		/* a remote side we talked to for the client failed */
+	SB_E_BUSY,		/* unavailable for now (capacity, starting, stopping) */
+	SB_E_TIMEOUT,		/* a sandbox (or its init) did not answer in time */
+	SB_E_NO_SPACE,		/* no room: the host's or a sandbox's disk */
+};
+
 /* A fallible function returns a negative int and fills one of these; the
- * caller may add context with sb_err_prefix().  `status` is the HTTP status
- * the error maps to when it reaches a client (500 unless set). */
+ * caller may add context with sb_err_prefix(). */
 struct sb_err {
 	int errnum;
-	int status;
+	enum sb_err_kind kind;
 	char msg[512];
 };
 
-#define SB_ERR_INIT { 0, 0, { 0 } }
+#define SB_ERR_INIT { 0, SB_E_INTERNAL, { 0 } }
 
-int sb_fail(struct sb_err *err, int status, int errnum, const char *fmt, ...)
+int sb_fail(struct sb_err *err, enum sb_err_kind kind, int errnum, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
-/* The HTTP status of a system error: 507 for ENOSPC and EDQUOT (no room),
- * else 500.  sb_fail() with status 0 or 500 and sb_syserr() use it. */
-int sb_errno_status(int errnum);
+/* The kind of a system error: SB_E_NO_SPACE for ENOSPC and EDQUOT, else
+ * SB_E_INTERNAL.  sb_fail() with SB_E_INTERNAL and sb_syserr() use it. */
+enum sb_err_kind sb_errno_kind(int errnum);
 
 /* Fault injection for tests: a no-op unless built with
  * --enable-fault-injection (see disk.c). */
@@ -39,10 +55,10 @@ static inline void sb_fault(const char *point) { (void)point; }
 #endif
 /* What a client is told when a sandbox's disk failed under a write (EIO, or
  * EROFS once ext4 gave up): its host ran out of blocks under a sparse
- * image.  Not our bug: 507, and the next start runs e2fsck. */
+ * image.  Not our bug: SB_E_NO_SPACE, and the next start runs e2fsck. */
 #define SB_DISK_FAILED "the sandbox's disk failed (its host ran out of space under it); it is " \
 	"repaired (e2fsck) when the sandbox next starts"
-/* like sb_fail() with errno as errnum and status 500 (507: no room) */
+/* like sb_fail() with errno as errnum and SB_E_INTERNAL (no room: SB_E_NO_SPACE) */
 int sb_syserr(struct sb_err *err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void sb_err_prefix(struct sb_err *err, const char *fmt, ...)
@@ -94,13 +110,25 @@ int64_t sb_mono_ms(void);
 void sb_close_fds_from(int lowfd);
 int sb_pidfd_open(pid_t pid);
 int sb_pidfd_send_signal(int pidfd, int sig);
-/* Start time of a process (field 22 of /proc/PID/stat), 0 when gone. */
+/* What is read of a process's /proc/PID/stat, by the one parser. */
+struct sb_proc_stat {
+	char state;			/* R, S, D, ...; Z and X: it has exited */
+	unsigned long long start;	/* field 22: start time, ticks after boot */
+};
+/* Parse a /proc/PID/stat line; -1 when it is not one (cut short). */
+int sb_proc_stat_parse(const char *line, struct sb_proc_stat *st);
+/* Read (once) and parse /proc/PID/stat; -1 when pid is gone. */
+int sb_proc_stat(pid_t pid, struct sb_proc_stat *st);
+/* Whether it still runs: not a zombie (Z) nor dead (X). */
+static inline bool sb_proc_running(const struct sb_proc_stat *st)
+{
+	return st->state != 'Z' && st->state != 'X';
+}
+/* Start time of a process, 0 when gone. */
 unsigned long long sb_proc_starttime(pid_t pid);
 /* Its start time if pid runs (not a zombie), else 0: one read of its stat,
  * so both come from the same process. */
 unsigned long long sb_proc_live_start(pid_t pid);
-/* Whether pid has exited and waits to be reaped (or is gone). */
-bool sb_proc_zombie(pid_t pid);
 /* Format an epoch-ms timestamp as ISO 8601 UTC into buf (at least 32 bytes). */
 void sb_iso8601(int64_t ms, char *buf, size_t len);
 

@@ -2,6 +2,7 @@
  * clone.c); this side vets the URL and brokers its connections. */
 #include "config.h"
 
+#include "api.h"
 #include "app.h"
 #include "clone_policy.h"
 #include "fileops.h"
@@ -23,6 +24,12 @@
 #include <sys/wait.h>
 
 #define CONNECT_TIMEOUT_MS 10000
+#define URL_MAX 2048
+#define BRANCH_MAX 255
+/* the clone's sibling: the directory and ".sandboxd-clone-<pid>-<ms>" */
+#define CLONE_TMP_BUF (API_PATH_BUF + 100)
+/* the broker's second path: "url\nbranch\nsibling" */
+#define CLONE_ARGS_BUF (URL_MAX + BRANCH_MAX + CLONE_TMP_BUF + 8)
 
 /* One of this host's own addresses (a service bound to 0.0.0.0 answers
  * there as on loopback), unless --clone-allow names it. */
@@ -203,7 +210,7 @@ static int run_clone(const struct conf *c, const struct clone_url *u, int ctl, i
 		int r;
 
 		if (left <= 0)
-			return sb_fail(err, 504, ETIMEDOUT, "clone took longer than %lld s",
+			return sb_fail(err, SB_E_TIMEOUT, ETIMEDOUT, "clone took longer than %lld s",
 				       (long long)c->clone_timeout_ms / 1000);
 		r = poll(p, 2, left > 1000 ? 1000 : (int)left);
 		if (r < 0 && errno != EINTR)
@@ -237,8 +244,8 @@ static void remove_leftover(struct app *app, struct sandbox_ref *sb, int ctl, co
 	if (c < 0)
 		return;
 	if (sandbox_file_request(c, &rq, tmp, NULL, &data, NULL) == 0 &&
-	    sandbox_file_reply(c, &info, 10000, NULL) == 0)
-		sandbox_file_end(c, 10000, NULL);
+	    sandbox_file_reply(c, &info, SB_INIT_REPLY_MS, NULL) == 0)
+		sandbox_file_end(c, SB_INIT_REPLY_MS, NULL);
 	close(c);
 }
 
@@ -263,53 +270,55 @@ static const char *string_opt(struct http_req *req, struct json_object *o, const
 void api_clone(struct app *app, struct http_req *req, const char *id)
 {
 	struct sb_err err = SB_ERR_INIT;
-	struct json_object *o = http_json_body(req), *v;
-	struct sandbox_ref sb = { .dirfd = -1 };
+	cleanup_json struct json_object *o = http_json_body(req);
+	struct json_object *v;
+	cleanup_sandbox_ref struct sandbox_ref sb = { .dirfd = -1 };
 	struct sb_file_req rq = { .op = SB_FILE_CLONE, .max_bytes = req->conf->clone_max_bytes };
 	struct sb_file_info info;
 	struct clone_url u;
-	char msg[256], dir[4200], ub[8800], tmp[4300];
+	char msg[256], dir[API_PATH_BUF], ub[CLONE_ARGS_BUF], tmp[CLONE_TMP_BUF];
 	const char *url, *d, *branch;
 	bool bad = false, stream = false;
 	struct sse sse;
 	struct progress pg = { NULL, 0, req->rid, "" };
-	int ctl = -1, brk = -1, ca;
+	cleanup_close int ctl = -1, brk = -1;
+	int ca;
 
 	if (!o)
 		return;
-	url = string_opt(req, o, "repoUrl", 2048, &bad);
+	url = string_opt(req, o, "repoUrl", URL_MAX, &bad);
 	if (bad)
-		goto out;
+		return;
 	if (!url) {
 		http_reply_error(req, 400, "repoUrl is required");
-		goto out;
+		return;
 	}
 	if (json_object_object_get_ex(o, "depth", &v)) {
 		http_reply_error(req, 400, "depth: shallow clones are not supported (libgit2 1.5 has none)");
-		goto out;
+		return;
 	}
 	if (json_object_object_get_ex(o, "stream", &v)) {
 		if (!json_object_is_type(v, json_type_boolean)) {
 			http_reply_error(req, 400, "stream must be a boolean");
-			goto out;
+			return;
 		}
 		stream = json_object_get_boolean(v);
 	}
 	if (clone_url_parse(url, &u, msg, sizeof msg) < 0) {
 		http_reply_error(req, 400, "%s", msg);
-		goto out;
+		return;
 	}
 	if (literal_refused(req->conf, &u, pg.refused, sizeof pg.refused)) {
 		http_reply_error(req, 403, "clone failed: %s", pg.refused);
-		goto out;
+		return;
 	}
-	branch = string_opt(req, o, "branch", 255, &bad);
+	branch = string_opt(req, o, "branch", BRANCH_MAX, &bad);
 	d = string_opt(req, o, "directory", 4000, &bad);
 	if (bad)
-		goto out;
+		return;
 	if (!d && !u.name[0]) {
 		http_reply_error(req, 400, "%s", msg);
-		goto out;
+		return;
 	}
 	if (d)
 		snprintf(dir, sizeof dir, "%s%s", *d == '/' ? "" : "/workspace/", d);
@@ -320,13 +329,13 @@ void api_clone(struct app *app, struct http_req *req, const char *id)
 	snprintf(tmp, sizeof tmp, "%s.sandboxd-clone-%d-%lld", dir, (int)getpid(), (long long)sb_mono_ms());
 	snprintf(ub, sizeof ub, "%s\n%s\n%s", url, branch ? branch : "", tmp);
 	/* admitted for the most it may write: the clone cap */
-	if ((ctl = app_sandbox_open(app, id, (long long)req->conf->clone_max_bytes, "a clone", &sb,
-				    &err)) < 0 ||
-	    sandbox_file_request(ctl, &rq, dir, ub, &brk, &err) < 0) {
-		http_reply_error(req, err.status ? err.status : 500, "%s", err.msg);
-		goto out;
+	if ((ctl = api_sandbox_open(app, req, id, (long long)req->conf->clone_max_bytes, "a clone",
+				    &sb)) < 0)
+		return;
+	if (sandbox_file_request(ctl, &rq, dir, ub, &brk, &err) < 0) {
+		api_reply_err(req, &err);
+		return;
 	}
-	app_sandbox_touch(app, &sb);
 	/* the host's CA bundle, for https (the sandbox may have none) */
 	ca = open("/etc/ssl/certs/ca-certificates.crt", O_RDONLY | O_CLOEXEC);
 	{
@@ -348,11 +357,11 @@ void api_clone(struct app *app, struct http_req *req, const char *id)
 		sse_event(&sse, st);
 	}
 	if (run_clone(req->conf, &u, ctl, brk, &pg, &info, &err) < 0 ||
-	    sandbox_file_end(ctl, 10000, &err) < 0) {
+	    sandbox_file_end(ctl, SB_INIT_REPLY_MS, &err) < 0) {
 		int st;
 
 		app_disk_failed(app, &sb, &err);
-		st = err.status ? err.status : 500;
+		st = api_status(&err);
 		/* what failed it was our policy refusing the caller's URL, not
 		 * the remote side: 403, and our own words for it */
 		if (st == 502 && pg.refused[0]) {
@@ -363,8 +372,7 @@ void api_clone(struct app *app, struct http_req *req, const char *id)
 			remove_leftover(app, &sb, ctl, tmp);
 			ctl = -1;
 		}
-		if (st >= 500 && st != 502 && st != 504)
-			log_error(req->rid, err.msg);
+		api_log_status(req, st, err.msg);
 		if (stream) {
 			struct json_object *e = json_object_new_object();
 			char m[700];
@@ -376,7 +384,7 @@ void api_clone(struct app *app, struct http_req *req, const char *id)
 		} else {
 			http_reply_error(req, st, "%s%s", st == 502 || st == 403 ? "clone failed: " : "", err.msg);
 		}
-		goto out;
+		return;
 	}
 	struct json_object *r = json_object_new_object();
 	if (stream)
@@ -388,11 +396,4 @@ void api_clone(struct app *app, struct http_req *req, const char *id)
 		sse_event(&sse, r);
 	else
 		http_reply_data(req, 200, r);
-out:
-	if (brk >= 0)
-		close(brk);
-	if (ctl >= 0)
-		close(ctl);
-	sandbox_ref_release(&sb);
-	json_object_put(o);
 }

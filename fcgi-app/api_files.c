@@ -3,6 +3,7 @@
  * here the HTTP side: paths, encodings, streaming through a pipe. */
 #include "config.h"
 
+#include "api.h"
 #include "app.h"
 #include "fileops.h"
 #include "http.h"
@@ -21,17 +22,7 @@
 /* the data pipe: the child may be stopped by the sandbox; no progress for
  * this long and the operation is abandoned (closing ctl kills the child) */
 #define DATA_IDLE_MS 30000
-#define JSON_FILE_MAX (32ULL << 20)	/* as the Cloudflare SDK: larger is 413 */
 #define LIST_MAX_ENTRIES 10000
-
-static void reply_err(struct http_req *req, const struct sb_err *err)
-{
-	int status = err->status ? err->status : 500;
-
-	if (status >= 500 && status != 507)
-		log_error(req->rid, err->msg);
-	http_reply_error(req, status, "%s", err->msg);
-}
 
 /* A sandbox path: absolute, or relative to /workspace; no NUL (JSON may
  * carry one), at most 4095 bytes.  NULL (400 sent) otherwise. */
@@ -68,23 +59,6 @@ static const char *url_path(struct http_req *req, char *buf, size_t len)
 		return NULL;
 	}
 	return buf;
-}
-
-/* Connect to the sandbox (creating and starting it as needed); an
- * operation that writes (need >= 0 bytes; < 0: a read) is admitted against
- * the host's reserve first (app_admit_write). */
-static int open_sandbox(struct app *app, struct http_req *req, const char *id, long long need,
-			const char *what, struct sandbox_ref *sb)
-{
-	struct sb_err err = SB_ERR_INIT;
-	int ctl = app_sandbox_open(app, id, need, what, sb, &err);
-
-	if (ctl < 0) {
-		reply_err(req, &err);
-		return -1;
-	}
-	app_sandbox_touch(app, sb);
-	return ctl;
 }
 
 /* Read at most cap bytes from fd (until EOF) into a new buffer. */
@@ -185,13 +159,13 @@ static int stream_out(struct http_req *req, int fd, uint64_t size)
 void api_file_read(struct app *app, struct http_req *req, const char *id)
 {
 	struct sb_err err = SB_ERR_INIT;
-	struct sandbox_ref sb = { .dirfd = -1 };
+	cleanup_sandbox_ref struct sandbox_ref sb = { .dirfd = -1 };
 	struct sb_file_req rq = { .op = SB_FILE_READ };
 	struct sb_file_info info;
-	char path[4200], enc[16];
+	char path[API_PATH_BUF], enc[16];
 	bool raw = wants_raw(req), b64, over;
 	const char *e = http_query(req, "encoding", enc, sizeof enc);
-	int ctl, data = -1;
+	cleanup_close int ctl = -1, data = -1;
 
 	if (!url_path(req, path, sizeof path))
 		return;
@@ -199,14 +173,14 @@ void api_file_read(struct app *app, struct http_req *req, const char *id)
 		http_reply_error(req, 400, "encoding must be utf-8 or base64");
 		return;
 	}
-	ctl = open_sandbox(app, req, id, -1, NULL, &sb);
+	ctl = api_sandbox_open(app, req, id, -1, NULL, &sb);
 	if (ctl < 0)
-		goto out;
+		return;
 	rq.max_bytes = raw ? req->conf->max_file_bytes : JSON_FILE_MAX;
 	if (sandbox_file_request(ctl, &rq, path, NULL, &data, &err) < 0 ||
 	    sandbox_file_reply(ctl, &info, FILE_TIMEOUT_MS, &err) < 0) {
-		reply_err(req, &err);
-		goto out;
+		api_reply_err(req, &err);
+		return;
 	}
 	if (raw) {
 		/* streamed, never whole in memory; the size is known up front */
@@ -215,14 +189,16 @@ void api_file_read(struct app *app, struct http_req *req, const char *id)
 		if (stream_out(req, data, info.size) < 0)
 			FCGX_SetExitStatus(1, req->fcgi->out);	/* cut short: the client sees it */
 		sandbox_file_end(ctl, FILE_TIMEOUT_MS, NULL);
-		goto out;
+		return;
 	}
 	size_t len;
 	char *buf = slurp(data, info.size < JSON_FILE_MAX ? info.size : JSON_FILE_MAX, &len, &over);
 	if (!buf || sandbox_file_end(ctl, FILE_TIMEOUT_MS, &err) < 0) {
 		free(buf);
-		reply_err(req, buf ? &err : &(struct sb_err){ .status = 500, .msg = "out of memory" });
-		goto out;
+		if (!buf)
+			sb_fail(&err, SB_E_INTERNAL, ENOMEM, "out of memory");
+		api_reply_err(req, &err);
+		return;
 	}
 	bool binary = !utf8_text(buf, len);
 	b64 = binary || (e && !strcmp(e, "base64"));
@@ -244,12 +220,6 @@ void api_file_read(struct app *app, struct http_req *req, const char *id)
 	json_object_object_add(d, "isBinary", json_object_new_boolean(binary));
 	json_object_object_add(d, "mimeType", json_object_new_string(mime_of(path, binary)));
 	http_reply_data(req, 200, d);
-out:
-	if (data >= 0)
-		close(data);
-	if (ctl >= 0)
-		close(ctl);
-	sandbox_ref_release(&sb);
 }
 
 /* Feed the child the upload: from the request body as it arrives (raw), or
@@ -284,16 +254,18 @@ static int feed(struct http_req *req, int data, const char *mem, size_t len, boo
 void api_file_write(struct app *app, struct http_req *req, const char *id)
 {
 	struct sb_err err = SB_ERR_INIT;
-	struct sandbox_ref sb = { .dirfd = -1 };
+	cleanup_sandbox_ref struct sandbox_ref sb = { .dirfd = -1 };
 	struct sb_file_req rq = { .op = SB_FILE_WRITE, .flags = SB_FILE_MKPARENTS };
 	struct sb_file_info info;
-	struct json_object *o = NULL, *v;
-	char path[4200];
-	char *decoded = NULL;
+	cleanup_json struct json_object *o = NULL;
+	struct json_object *v;
+	char path[API_PATH_BUF];
+	cleanup_free char *decoded = NULL;
 	const char *content = NULL;
 	size_t clen = 0;
 	bool raw = !req->body;	/* the worker left the body unread: a raw upload */
-	int ctl = -1, data = -1, fed;
+	cleanup_close int ctl = -1, data = -1;
+	int fed;
 
 	if (!url_path(req, path, sizeof path))
 		return;
@@ -303,7 +275,7 @@ void api_file_write(struct app *app, struct http_req *req, const char *id)
 			return;
 		if (!json_object_object_get_ex(o, "content", &v) || !json_object_is_type(v, json_type_string)) {
 			http_reply_error(req, 400, "content must be a string");
-			goto out;
+			return;
 		}
 		content = json_object_get_string(v);
 		clen = (size_t)json_object_get_string_len(v);
@@ -312,14 +284,14 @@ void api_file_write(struct app *app, struct http_req *req, const char *id)
 			if (!json_object_is_type(v, json_type_string) ||
 			    (strcmp(e, "base64") && strcmp(e, "utf-8") && strcmp(e, "utf8"))) {
 				http_reply_error(req, 400, "encoding must be utf-8 or base64");
-				goto out;
+				return;
 			}
 			if (!strcmp(e, "base64")) {
 				decoded = malloc(clen / 4 * 3 + 3);
 				ssize_t n = decoded ? sb_base64_decode(content, clen, decoded) : -1;
 				if (n < 0) {
 					http_reply_error(req, 400, "content is not valid base64");
-					goto out;
+					return;
 				}
 				content = decoded;
 				clen = (size_t)n;
@@ -329,26 +301,26 @@ void api_file_write(struct app *app, struct http_req *req, const char *id)
 			int64_t m = json_object_get_int64(v);
 			if (!json_object_is_type(v, json_type_int) || m < 0 || m > 07777) {
 				http_reply_error(req, 400, "mode must be a number from 0 to 4095 (e.g. 420 for 0644)");
-				goto out;
+				return;
 			}
 			rq.flags |= SB_FILE_MODE;
 			rq.mode = (uint32_t)m;
 		}
 	} else if (http_content_length(http_param(req, "CONTENT_LENGTH")) > req->conf->max_file_bytes) {
 		http_reply_error(req, 413, "file larger than %llu bytes", req->conf->max_file_bytes);
-		goto out;
+		return;
 	}
 	/* a sparse sandbox disk takes host blocks as it fills: a write that
 	 * would leave the host short of its reserve is refused before it can
 	 * fail underneath (a preallocated disk has its blocks already) */
-	ctl = open_sandbox(app, req, id, raw ? (long long)http_content_length(http_param(req, "CONTENT_LENGTH"))
+	ctl = api_sandbox_open(app, req, id, raw ? (long long)http_content_length(http_param(req, "CONTENT_LENGTH"))
 					  : (long long)clen, "this write", &sb);
 	if (ctl < 0)
-		goto out;
+		return;
 	rq.max_bytes = req->conf->max_file_bytes;
 	if (sandbox_file_request(ctl, &rq, path, NULL, &data, &err) < 0) {
-		reply_err(req, &err);
-		goto out;
+		api_reply_err(req, &err);
+		return;
 	}
 	fed = feed(req, data, content, clen, raw);
 	close(data);
@@ -356,12 +328,12 @@ void api_file_write(struct app *app, struct http_req *req, const char *id)
 	if (sandbox_file_reply(ctl, &info, FILE_TIMEOUT_MS, &err) < 0 ||
 	    sandbox_file_end(ctl, FILE_TIMEOUT_MS, &err) < 0) {
 		app_disk_failed(app, &sb, &err);
-		reply_err(req, &err);
-		goto out;
+		api_reply_err(req, &err);
+		return;
 	}
 	if (fed < 0) {
 		http_reply_error(req, 400, "request body shorter than its Content-Length");
-		goto out;
+		return;
 	}
 	struct json_object *d = json_object_new_object();
 	json_object_object_add(d, "path", json_object_new_string(path));
@@ -369,14 +341,6 @@ void api_file_write(struct app *app, struct http_req *req, const char *id)
 	json_object_object_add(d, "size", json_object_new_int64((int64_t)info.size));
 	json_object_object_add(d, "mode", json_object_new_int((int)info.mode));
 	http_reply_data(req, 200, d);
-out:
-	free(decoded);
-	json_object_put(o);
-	if (data >= 0)
-		close(data);
-	if (ctl >= 0)
-		close(ctl);
-	sandbox_ref_release(&sb);
 }
 
 /* An operation without data: DELETE, MKDIR, RENAME. */
@@ -384,27 +348,22 @@ static int simple_op(struct app *app, struct http_req *req, const char *id, stru
 		     const char *path, const char *path2, struct sb_file_info *info)
 {
 	struct sb_err err = SB_ERR_INIT;
-	struct sandbox_ref sb = { .dirfd = -1 };
+	cleanup_sandbox_ref struct sandbox_ref sb = { .dirfd = -1 };
 	/* each writes metadata; a delete too: it frees blocks of the
 	 * sandbox's disk, never of the host (a sparse image does not shrink),
 	 * and its journal commit may need host blocks like any other write */
-	int ctl = open_sandbox(app, req, id, 0, "this file operation", &sb), data = -1, ret = -1;
+	cleanup_close int ctl = api_sandbox_open(app, req, id, 0, "this file operation", &sb), data = -1;
 
 	if (ctl < 0)
-		goto out;
+		return -1;
 	if (sandbox_file_request(ctl, rq, path, path2, &data, &err) < 0 ||
 	    sandbox_file_reply(ctl, info, FILE_TIMEOUT_MS, &err) < 0 ||
 	    sandbox_file_end(ctl, FILE_TIMEOUT_MS, &err) < 0) {
 		app_disk_failed(app, &sb, &err);
-		reply_err(req, &err);
-	} else {
-		ret = 0;
+		api_reply_err(req, &err);
+		return -1;
 	}
-out:
-	if (ctl >= 0)
-		close(ctl);
-	sandbox_ref_release(&sb);
-	return ret;
+	return 0;
 }
 
 static bool flag(struct http_req *req, const char *key, bool dflt)
@@ -421,7 +380,7 @@ void api_file_delete(struct app *app, struct http_req *req, const char *id)
 {
 	struct sb_file_req rq = { .op = SB_FILE_DELETE };
 	struct sb_file_info info;
-	char path[4200];
+	char path[API_PATH_BUF];
 
 	if (!url_path(req, path, sizeof path))
 		return;
@@ -450,19 +409,20 @@ static const char *body_path(struct http_req *req, struct json_object *o, const 
 
 void api_mkdir(struct app *app, struct http_req *req, const char *id)
 {
-	struct json_object *o = http_json_body(req), *v;
+	cleanup_json struct json_object *o = http_json_body(req);
+	struct json_object *v;
 	struct sb_file_req rq = { .op = SB_FILE_MKDIR };
 	struct sb_file_info info;
-	char path[4200];
+	char path[API_PATH_BUF];
 
 	if (!o)
 		return;
 	if (!body_path(req, o, "path", path, sizeof path))
-		goto out;
+		return;
 	if (json_object_object_get_ex(o, "recursive", &v)) {
 		if (!json_object_is_type(v, json_type_boolean)) {
 			http_reply_error(req, 400, "recursive must be a boolean");
-			goto out;
+			return;
 		}
 		if (json_object_get_boolean(v))
 			rq.flags |= SB_FILE_RECURSIVE;
@@ -473,16 +433,14 @@ void api_mkdir(struct app *app, struct http_req *req, const char *id)
 		json_object_object_add(d, "message", json_object_new_string("Directory created successfully"));
 		http_reply_data(req, 200, d);
 	}
-out:
-	json_object_put(o);
 }
 
 void api_rename(struct app *app, struct http_req *req, const char *id)
 {
-	struct json_object *o = http_json_body(req);
+	cleanup_json struct json_object *o = http_json_body(req);
 	struct sb_file_req rq = { .op = SB_FILE_RENAME };
 	struct sb_file_info info;
-	char from[4200], to[4200];
+	char from[API_PATH_BUF], to[API_PATH_BUF];
 
 	if (!o)
 		return;
@@ -494,7 +452,6 @@ void api_rename(struct app *app, struct http_req *req, const char *id)
 		json_object_object_add(d, "message", json_object_new_string("Renamed successfully"));
 		http_reply_data(req, 200, d);
 	}
-	json_object_put(o);
 }
 
 /* "drwxr-xr-x" */
@@ -540,14 +497,14 @@ static void listing_line(struct json_object *e, struct sb_strbuf *b)
 void api_ls(struct app *app, struct http_req *req, const char *id)
 {
 	struct sb_err err = SB_ERR_INIT;
-	struct sandbox_ref sb = { .dirfd = -1 };
+	cleanup_sandbox_ref struct sandbox_ref sb = { .dirfd = -1 };
 	struct sb_file_req rq = { .op = SB_FILE_LIST, .max_bytes = LIST_MAX_ENTRIES };
 	struct sb_file_info info;
-	struct json_object *arr = NULL;
+	cleanup_json struct json_object *arr = NULL;
 	struct sb_strbuf listing = SB_STRBUF_INIT;
-	char qp[4200], path[4200];
+	char qp[API_PATH_BUF], path[API_PATH_BUF];
 	const char *q = http_query(req, "path", qp, sizeof qp);
-	int ctl = -1, data = -1;
+	cleanup_close int ctl = -1, data = -1;
 	long long blocks = 0;
 	bool over;
 
@@ -557,13 +514,13 @@ void api_ls(struct app *app, struct http_req *req, const char *id)
 		rq.flags |= SB_FILE_RECURSIVE;
 	if (flag(req, "hidden", true))	/* ls -la shows dot files */
 		rq.flags |= SB_FILE_HIDDEN;
-	ctl = open_sandbox(app, req, id, -1, NULL, &sb);
+	ctl = api_sandbox_open(app, req, id, -1, NULL, &sb);
 	if (ctl < 0)
-		goto out;
+		return;
 	if (sandbox_file_request(ctl, &rq, path, NULL, &data, &err) < 0 ||
 	    sandbox_file_reply(ctl, &info, FILE_TIMEOUT_MS, &err) < 0) {
-		reply_err(req, &err);
-		goto out;
+		api_reply_err(req, &err);
+		return;
 	}
 	size_t len;
 	/* the child stops at 8 MiB of listing (fileops.c); more is a broken child */
@@ -575,8 +532,10 @@ void api_ls(struct app *app, struct http_req *req, const char *id)
 		json_object_put(top);
 		arr = NULL;
 		free(json);
-		reply_err(req, err.msg[0] ? &err : &(struct sb_err){ .status = 500, .msg = "bad listing from the sandbox" });
-		goto out;
+		if (!err.msg[0])
+			sb_fail(&err, SB_E_INTERNAL, 0, "bad listing from the sandbox");
+		api_reply_err(req, &err);
+		return;
 	}
 	free(json);
 	bool truncated = json_object_object_get_ex(top, "truncated", &tr) && json_object_get_boolean(tr);
@@ -597,15 +556,8 @@ void api_ls(struct app *app, struct http_req *req, const char *id)
 	struct json_object *d = json_object_new_object();
 	json_object_object_add(d, "path", json_object_new_string(path));
 	json_object_object_add(d, "listing", json_string_lossy(listing.buf ? listing.buf : "", listing.len));
+	sb_strbuf_release(&listing);
 	json_object_object_add(d, "entries", json_object_get(arr));
 	json_object_object_add(d, "truncated", json_object_new_boolean(truncated));
 	http_reply_data(req, 200, d);
-out:
-	json_object_put(arr);
-	sb_strbuf_release(&listing);
-	if (data >= 0)
-		close(data);
-	if (ctl >= 0)
-		close(ctl);
-	sandbox_ref_release(&sb);
 }

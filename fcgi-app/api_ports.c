@@ -3,6 +3,7 @@
  * (preview.h), so a list shows ports and expiries, never a URL. */
 #include "config.h"
 
+#include "api.h"
 #include "app.h"
 #include "http.h"
 #include "log.h"
@@ -11,23 +12,6 @@
 
 #include <stdio.h>
 #include <string.h>
-
-static void reply_err(struct http_req *req, const struct sb_err *err)
-{
-	int status = err->status ? err->status : 500;
-
-	if (status >= 500)
-		log_error(req->rid, err->msg);
-	http_reply_error(req, status, "%s", err->msg);
-}
-
-static struct json_object *iso(int64_t ms)
-{
-	char buf[40];
-
-	sb_iso8601(ms, buf, sizeof buf);
-	return json_object_new_string(buf);
-}
 
 /* An integer field from min to max; def when absent or null (a negative
  * def: required).  -1 after a 400. */
@@ -62,7 +46,7 @@ static int sandbox_exists(struct app *app, struct http_req *req, const char *id)
 
 	sandbox_ref_release(&sb);
 	if (r < 0)
-		reply_err(req, &err);
+		api_reply_err(req, &err);
 	return r;
 }
 
@@ -96,8 +80,8 @@ void api_ports_expose(struct app *app, struct http_req *req, const char *id)
 	if (preview_token_new(tok, &err) < 0 || preview_token_hash(tok, p.hash) < 0 ||
 	    preview_put(&app->store, &p, &err) < 0) {
 		if (!err.msg[0])
-			sb_fail(&err, 500, 0, "sha-256 failed");
-		reply_err(req, &err);
+			sb_fail(&err, SB_E_INTERNAL, 0, "sha-256 failed");
+		api_reply_err(req, &err);
 		return;
 	}
 	if (preview_net_update(app, id, &err) < 0) {
@@ -114,8 +98,8 @@ void api_ports_expose(struct app *app, struct http_req *req, const char *id)
 	preview_path_url(req->conf, p.port, tok, url, sizeof url);
 	json_object_object_add(d, "pathUrl", json_object_new_string(url));
 	json_object_object_add(d, "token", json_object_new_string(tok));
-	json_object_object_add(d, "createdAt", iso(p.created_ms));
-	json_object_object_add(d, "expiresAt", iso(p.expires_ms));
+	json_object_object_add(d, "createdAt", api_iso(p.created_ms));
+	json_object_object_add(d, "expiresAt", api_iso(p.expires_ms));
 	http_reply_data(req, 201, d);
 }
 
@@ -138,8 +122,8 @@ static void add_port(const struct preview_port *p, void *arg)
 	}
 	e = json_object_new_object();
 	json_object_object_add(e, "port", json_object_new_int((int)p->port));
-	json_object_object_add(e, "createdAt", iso(p->created_ms));
-	json_object_object_add(e, "expiresAt", iso(p->expires_ms));
+	json_object_object_add(e, "createdAt", api_iso(p->created_ms));
+	json_object_object_add(e, "expiresAt", api_iso(p->expires_ms));
 	json_object_array_add(l->ports, e);
 }
 
@@ -151,7 +135,7 @@ void api_ports_list(struct app *app, struct http_req *req, const char *id)
 
 	if (sandbox_exists(app, req, id) < 0 || preview_list(&app->store, id, add_port, &l, &err) < 0) {
 		if (!req->status)
-			reply_err(req, &err);
+			api_reply_err(req, &err);
 		json_object_put(l.ports);
 		return;
 	}
@@ -181,7 +165,7 @@ void api_ports_revoke(struct app *app, struct http_req *req, const char *id)
 		return;
 	r = preview_del(&app->store, id, port, &err);
 	if (r < 0) {
-		reply_err(req, &err);
+		api_reply_err(req, &err);
 		return;
 	}
 	if (r == 0) {

@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include "api_sandbox.h"
+#include "api.h"
 #include "app.h"
 #include "fileops.h"
 #include "http.h"
@@ -28,23 +29,12 @@
 #define RECORDS_PER_SANDBOX 256	/* the oldest ended ones go first */
 #define COMMAND_KEPT 1024	/* bytes of the command a record keeps */
 #define LOG_POLL_MS 200
-
-static void reply_err(struct http_req *req, const struct sb_err *err)
-{
-	int status = err->status ? err->status : 500;
-
-	if (status >= 500)
-		log_error(req->rid, err->msg);
-	http_reply_error(req, status, "%s", err->msg);
-}
-
-static struct json_object *iso(int64_t ms)
-{
-	char buf[40];
-
-	sb_iso8601(ms, buf, sizeof buf);
-	return json_object_new_string(buf);
-}
+/* a process's record key, "<projectId>/<processId>", with room to spare */
+#define PROC_KEY_BUF 160
+/* its cgroup, "p-<processId>" */
+#define PROC_CGNAME_BUF 80
+/* its log, SB_PROC_DIR "/<processId>/stdout" */
+#define PROC_LOG_PATH_BUF 200
 
 static const char *jstr(struct json_object *o, const char *k)
 {
@@ -70,7 +60,7 @@ static void set_exit(struct json_object *r, int status, const char *ended_by)
 		WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status)));
 	if (WIFSIGNALED(status))
 		json_object_object_add(r, "signal", json_object_new_int(WTERMSIG(status)));
-	json_object_object_add(r, "endedAt", iso(sb_now_ms()));
+	json_object_object_add(r, "endedAt", api_iso(sb_now_ms()));
 	if (ended_by)
 		json_object_object_add(r, "endedBy", json_object_new_string(ended_by));
 }
@@ -94,7 +84,7 @@ static bool refresh(struct json_object *r, const struct sb_proc_info *tab, int n
 	}
 	json_object_object_add(r, "status", json_object_new_string("killed"));
 	json_object_object_add(r, "exitCode", json_object_new_int(137));
-	json_object_object_add(r, "endedAt", iso(sb_now_ms()));
+	json_object_object_add(r, "endedAt", api_iso(sb_now_ms()));
 	json_object_object_add(r, "endedBy", json_object_new_string("sandbox stopped"));
 	return true;
 }
@@ -107,12 +97,12 @@ static void key_of(char *key, size_t len, const char *sb, const char *pid)
 /* The init's table (0 entries when the sandbox is not running). */
 static int table(struct sandbox_ref *sb, struct sb_proc_info *tab, bool *running)
 {
-	int ctl = sandbox_connect(sb->dirfd), n = 0;
+	cleanup_close int ctl = sandbox_connect(sb->dirfd);
+	int n = 0;
 
 	*running = ctl >= 0;
 	if (ctl >= 0) {
 		n = sandbox_plist(ctl, tab, SB_PROC_MAX, NULL);
-		close(ctl);
 		if (n < 0) {
 			n = 0;
 			*running = false;
@@ -128,27 +118,23 @@ static bool valid_proc_id(const char *id)
 
 static void prune(struct app *app, struct sandbox_ref *sb);
 
-void api_proc_start(struct app *app, struct http_req *req, const char *id)
+/* Start a validated process in the sandbox, record it and answer. */
+static void proc_spawn(struct app *app, struct http_req *req, const char *id, struct json_object *o,
+		       struct exec_args *a)
 {
 	struct sb_err err = SB_ERR_INIT;
-	struct json_object *o = http_json_body(req), *v, *r = NULL;
-	struct sandbox_ref sb = { .dirfd = -1 };
-	struct exec_args a;
-	char procid[64], key[160];
+	cleanup_json struct json_object *r = NULL;
+	struct json_object *v;
+	cleanup_sandbox_ref struct sandbox_ref sb = { .dirfd = -1 };
+	cleanup_close int ctl = -1;
+	char procid[64], key[PROC_KEY_BUF];
 	pid_t pid;
-	int ctl = -1;
 
-	if (!o)
-		return;
-	if (exec_body_parse(o, id, req->conf, &a, &err) < 0) {
-		reply_err(req, &err);
-		goto out;
-	}
 	if (json_object_object_get_ex(o, "processId", &v)) {
 		const char *p = json_object_get_string(v);
 		if (!json_object_is_type(v, json_type_string) || !valid_proc_id(p)) {
 			http_reply_error(req, 400, "processId must match [A-Za-z0-9][A-Za-z0-9_-]{0,62}");
-			goto out;
+			return;
 		}
 		snprintf(procid, sizeof procid, "%s", p);
 	} else {
@@ -158,19 +144,16 @@ void api_proc_start(struct app *app, struct http_req *req, const char *id)
 			 (unsigned long)(ts.tv_nsec / 10000) ^ (unsigned long)getpid());
 	}
 	/* what the process writes is unknown: the reserve must be there */
-	if ((ctl = app_sandbox_open(app, id, 0, "a process", &sb, &err)) < 0) {
-		reply_err(req, &err);
-		goto out;
-	}
+	if ((ctl = api_sandbox_open(app, req, id, 0, "a process", &sb)) < 0)
+		return;
 	prune(app, &sb);
-	if (sandbox_spawn(ctl, &app->cg, id, procid, &a.rq, &pid, &err) < 0) {
-		reply_err(req, &err);
-		goto out;
+	if (sandbox_spawn(ctl, &app->cg, id, procid, &a->rq, &pid, &err) < 0) {
+		api_reply_err(req, &err);
+		return;
 	}
-	app_sandbox_touch(app, &sb);
 	{
 		struct history_entry e = {
-			.kind = "process", .command = a.rq.command, .cwd = a.rq.cwd, .process_id = procid,
+			.kind = "process", .command = a->rq.command, .cwd = a->rq.cwd, .process_id = procid,
 			.exit_code = HISTORY_NO_EXIT, .started_ms = sb_now_ms(),
 		};
 		history_add(app, req, id, &e);
@@ -178,29 +161,27 @@ void api_proc_start(struct app *app, struct http_req *req, const char *id)
 	r = json_object_new_object();
 	json_object_object_add(r, "id", json_object_new_string(procid));
 	json_object_object_add(r, "pid", json_object_new_int(pid));
-	json_object_object_add(r, "command", json_object_new_string_len(a.rq.command,
-		(int)(strlen(a.rq.command) < COMMAND_KEPT ? strlen(a.rq.command) : COMMAND_KEPT)));
+	json_object_object_add(r, "command", json_object_new_string_len(a->rq.command,
+		(int)(strlen(a->rq.command) < COMMAND_KEPT ? strlen(a->rq.command) : COMMAND_KEPT)));
 	json_object_object_add(r, "status", json_object_new_string("running"));
 	json_object_object_add(r, "exitCode", NULL);
-	json_object_object_add(r, "startedAt", iso(sb_now_ms()));
+	json_object_object_add(r, "startedAt", api_iso(sb_now_ms()));
 	json_object_object_add(r, "endedAt", NULL);
 	key_of(key, sizeof key, id, procid);
 	if (store_proc_put(&app->store, key, json_object_to_json_string_ext(r, JSON_C_TO_STRING_PLAIN), &err) < 0) {
-		reply_err(req, &err);
-		goto out;
+		api_reply_err(req, &err);
+		return;
 	}
 	struct json_object *d = json_object_new_object();
 	json_object_object_add(d, "id", json_object_new_string(procid));
 	json_object_object_add(d, "pid", json_object_new_int(pid));
 	json_object_object_add(d, "status", json_object_new_string("running"));
 	http_reply_data(req, 200, d);
-out:
-	json_object_put(r);
-	if (ctl >= 0)
-		close(ctl);
-	sandbox_ref_release(&sb);
-	exec_args_release(&a);
-	json_object_put(o);
+}
+
+void api_proc_start(struct app *app, struct http_req *req, const char *id)
+{
+	exec_body_run(app, req, id, proc_spawn);
 }
 
 struct collect {
@@ -222,7 +203,7 @@ static struct json_object *records(struct app *app, struct sandbox_ref *sb, cons
 {
 	struct sb_proc_info tab[SB_PROC_MAX];
 	struct collect c = { json_object_new_array() };
-	char prefix[160];
+	char prefix[PROC_KEY_BUF];
 	bool running;
 	int n = table(sb, tab, &running);
 
@@ -239,7 +220,7 @@ static struct json_object *records(struct app *app, struct sandbox_ref *sb, cons
 			continue;
 		}
 		if (refresh(r, tab, n, running)) {
-			char key[160], cgname[80];
+			char key[PROC_KEY_BUF], cgname[PROC_CGNAME_BUF];
 			/* its cgroup goes with it, unless something it left runs there */
 			snprintf(cgname, sizeof cgname, "p-%s", pid);
 			cg_exec_remove(&app->cg, sb->id, cgname);
@@ -268,7 +249,7 @@ static void prune(struct app *app, struct sandbox_ref *sb)
 		json_object_array_sort(arr, by_start);
 		for (size_t i = 0; i < n && n - i >= RECORDS_PER_SANDBOX; i++) {
 			struct json_object *r = json_object_array_get_idx(arr, i);
-			char key[160];
+			char key[PROC_KEY_BUF];
 			if (!strcmp(status_of(r), "running") || !jstr(r, "id"))
 				continue;
 			key_of(key, sizeof key, sb->id, jstr(r, "id"));
@@ -284,7 +265,7 @@ void api_proc_list(struct app *app, struct http_req *req, const char *id)
 	struct sandbox_ref sb = { .dirfd = -1 };
 
 	if (app_sandbox_get(app, id, false, NULL, &sb, &err) < 0) {
-		reply_err(req, &err);
+		api_reply_err(req, &err);
 		return;
 	}
 	struct json_object *d = json_object_new_object();
@@ -305,7 +286,7 @@ static struct json_object *one(struct app *app, struct http_req *req, struct san
 		return NULL;
 	}
 	if (app_sandbox_get(app, id, false, NULL, sb, &err) < 0) {
-		reply_err(req, &err);
+		api_reply_err(req, &err);
 		return NULL;
 	}
 	arr = records(app, sb, procid);
@@ -323,18 +304,18 @@ static char *read_log(struct sandbox_ref *sb, const char *procid, const char *wh
 {
 	struct sb_file_req rq = { .op = SB_FILE_READ, .max_bytes = SB_PROC_LOG_MAX, .offset = offset };
 	struct sb_file_info info;
-	char path[200];
-	int ctl = sandbox_connect(sb->dirfd), data = -1;
+	char path[PROC_LOG_PATH_BUF];
+	cleanup_close int ctl = sandbox_connect(sb->dirfd), data = -1;
 	char *buf = NULL;
 
 	*len = 0;
 	if (ctl < 0) {
-		sb_fail(err, 409, ENOENT, "the sandbox is not running: its logs come back with it");
+		sb_fail(err, SB_E_CONFLICT, ENOENT, "the sandbox is not running: its logs come back with it");
 		return NULL;
 	}
 	snprintf(path, sizeof path, SB_PROC_DIR "/%s/%s", procid, which);
 	if (sandbox_file_request(ctl, &rq, path, NULL, &data, err) == 0 &&
-	    sandbox_file_reply(ctl, &info, 10000, err) == 0) {
+	    sandbox_file_reply(ctl, &info, SB_INIT_REPLY_MS, err) == 0) {
 		uint64_t want = info.size > offset ? info.size - offset : 0;
 		/* the child's word on sizes is checked, never trusted */
 		buf = want <= SB_PROC_LOG_MAX ? malloc(want + 1) : NULL;
@@ -346,7 +327,7 @@ static char *read_log(struct sandbox_ref *sb, const char *procid, const char *wh
 			got += (size_t)n;
 		}
 		struct sb_err end = SB_ERR_INIT;
-		int ended = sandbox_file_end(ctl, 10000, &end);
+		int ended = sandbox_file_end(ctl, SB_INIT_REPLY_MS, &end);
 		if (buf && got == want) {
 			*len = want;
 			buf[want] = '\0';
@@ -354,15 +335,12 @@ static char *read_log(struct sandbox_ref *sb, const char *procid, const char *wh
 			free(buf);
 			buf = NULL;
 			/* 409: the sandbox truncated its log as we read it */
-			if (ended < 0 && end.status == 409)
-				sb_fail(err, 409, EAGAIN, "%s", end.msg);
+			if (ended < 0 && end.kind == SB_E_CONFLICT)
+				sb_fail(err, SB_E_CONFLICT, EAGAIN, "%s", end.msg);
 			else
-				sb_fail(err, 500, EIO, "log read");
+				sb_fail(err, SB_E_INTERNAL, EIO, "log read");
 		}
 	}
-	if (data >= 0)
-		close(data);
-	close(ctl);
 	return buf;
 }
 
@@ -433,9 +411,9 @@ static void logs_stream(struct app *app, struct http_req *req, struct sandbox_re
 
 void api_proc_get(struct app *app, struct http_req *req, const char *id)
 {
-	struct sandbox_ref sb = { .dirfd = -1 };
+	cleanup_sandbox_ref struct sandbox_ref sb = { .dirfd = -1 };
 	const char *procid = req->segs[3];
-	struct json_object *r;
+	cleanup_json struct json_object *r = NULL;
 
 	if (req->nsegs == 5 && strcmp(req->segs[4], "logs")) {
 		http_reply_error(req, 404, "no such route: %s %s", req->method, req->path);
@@ -443,36 +421,30 @@ void api_proc_get(struct app *app, struct http_req *req, const char *id)
 	}
 	r = one(app, req, &sb, id, procid);
 	if (!r)
-		goto out;
+		return;
 	if (req->nsegs == 4) {
 		http_reply_data(req, 200, json_object_get(r));
-		goto out;
+		return;
 	}
 	char v[8];
 	const char *s = http_query(req, "stream", v, sizeof v);
 	if (s && strcmp(s, "0")) {
 		logs_stream(app, req, &sb, procid);
-		goto out;
+		return;
 	}
 	struct sb_err err = SB_ERR_INIT;
 	size_t lo, le;
-	char *bo = read_log(&sb, procid, "stdout", 0, &lo, &err);
-	char *be = bo ? read_log(&sb, procid, "stderr", 0, &le, &err) : NULL;
+	cleanup_free char *bo = read_log(&sb, procid, "stdout", 0, &lo, &err);
+	cleanup_free char *be = bo ? read_log(&sb, procid, "stderr", 0, &le, &err) : NULL;
 	if (!bo || !be) {
-		free(bo);
-		reply_err(req, &err);
-		goto out;
+		api_reply_err(req, &err);
+		return;
 	}
 	struct json_object *d = json_object_new_object();
 	json_object_object_add(d, "id", json_object_new_string(procid));
 	json_object_object_add(d, "stdout", json_string_lossy(bo, lo));
 	json_object_object_add(d, "stderr", json_string_lossy(be, le));
-	free(bo);
-	free(be);
 	http_reply_data(req, 200, d);
-out:
-	json_object_put(r);
-	sandbox_ref_release(&sb);
 }
 
 static int signal_number(const char *name)
@@ -494,13 +466,13 @@ static int signal_number(const char *name)
  * KILL after the grace period if it still runs; the answer says which. */
 void api_proc_kill(struct app *app, struct http_req *req, const char *id)
 {
-	struct sandbox_ref sb = { .dirfd = -1 };
+	cleanup_sandbox_ref struct sandbox_ref sb = { .dirfd = -1 };
 	const char *procid = req->segs[3];
-	char sv[16], cgname[80], key[160];
+	char sv[16], cgname[PROC_CGNAME_BUF], key[PROC_KEY_BUF];
 	const char *sname = http_query(req, "signal", sv, sizeof sv);
 	int sig = signal_number(sname ? sname : "TERM");
 	const char *ended_by = NULL;
-	struct json_object *r = NULL;
+	cleanup_json struct json_object *r = NULL;
 
 	if (req->nsegs != 4) {
 		http_reply_error(req, 404, "no such route: %s %s", req->method, req->path);
@@ -512,10 +484,10 @@ void api_proc_kill(struct app *app, struct http_req *req, const char *id)
 	}
 	r = one(app, req, &sb, id, procid);
 	if (!r)
-		goto out;
+		return;
 	if (strcmp(status_of(r), "running")) {
 		http_reply_data(req, 200, json_object_get(r));	/* it had ended already */
-		goto out;
+		return;
 	}
 	snprintf(cgname, sizeof cgname, "p-%s", procid);
 	cg_exec_signal(&app->cg, id, cgname, sig);
@@ -538,14 +510,11 @@ void api_proc_kill(struct app *app, struct http_req *req, const char *id)
 		nanosleep(&ts, NULL);
 	}
 	if (!r) {
-		http_reply_error(req, 500, "process %s vanished", procid);
-		goto out;
+		api_reply_status(req, 500, "process %s vanished", procid);
+		return;
 	}
 	json_object_object_add(r, "endedBy", json_object_new_string(ended_by));
 	key_of(key, sizeof key, id, procid);
 	store_proc_put(&app->store, key, json_object_to_json_string_ext(r, JSON_C_TO_STRING_PLAIN), NULL);
 	http_reply_data(req, 200, json_object_get(r));
-out:
-	json_object_put(r);
-	sandbox_ref_release(&sb);
 }

@@ -21,41 +21,12 @@
 
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-static void reply_err(struct http_req *req, const struct sb_err *err)
+/* Optional body {"image": "host", "limits": {...}}, the limits those of
+ * sb_settings (settings.c). */
+static int parse_create_body(struct http_req *req, struct sb_want *want, bool *has_limits)
 {
-	int status = err->status ? err->status : 500;
-
-	if (status >= 500)
-		log_error(req->rid, err->msg);
-	http_reply_error(req, status, "%s", err->msg);
-}
-
-/* A positive number no larger than max (scaled by `scale`), or 400. */
-static int limit_field(struct http_req *req, struct json_object *lim, const char *name,
-		       double scale, long max, long *out)
-{
-	struct json_object *v;
-	double d;
-
-	if (!json_object_object_get_ex(lim, name, &v) || json_object_is_type(v, json_type_null))
-		return 0;
-	d = json_object_get_double(v);
-	if (!(json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double)) ||
-	    !(d > 0)) {
-		http_reply_error(req, 400, "limits.%s must be a positive number", name);
-		return -1;
-	}
-	d *= scale;
-	/* clamped to the server's maximum, as documented */
-	*out = d > (double)max ? max : d < 1 ? 1 : (long)d;
-	return 0;
-}
-
-/* Optional body {"image": "host", "limits": {"memoryMb", "pids", "cpus"}}. */
-static int parse_create_body(struct http_req *req, struct sb_record *want, bool *has_limits)
-{
-	const struct conf *c = req->conf;
 	struct json_object *o = http_json_body(req), *v;
+	char why[128];
 	int ret = -1;
 
 	memset(want, 0, sizeof *want);
@@ -76,15 +47,12 @@ static int parse_create_body(struct http_req *req, struct sb_record *want, bool 
 			http_reply_error(req, 400, "limits must be an object");
 			goto out;
 		}
-		if (limit_field(req, v, "memoryMb", 1, c->max_memory_mb, &want->memory_mb) < 0 ||
-		    limit_field(req, v, "pids", 1, c->max_pids, &want->pids) < 0 ||
-		    limit_field(req, v, "cpus", 1000, c->max_cpu_millis, &want->cpu_millis) < 0 ||
-		    limit_field(req, v, "diskMb", 1, c->max_disk_mb, &want->disk_mb) < 0)
+		if (sb_limits_parse(v, &req->conf->max_limits, &want->lim, why, sizeof why) < 0) {
+			http_reply_error(req, 400, "%s", why);
 			goto out;
-		if (want->disk_mb && want->disk_mb < 16)
-			want->disk_mb = 16;	/* the smallest ext4 worth making */
+		}
 		/* the disk size is fixed at creation; the rest may change */
-		*has_limits = want->memory_mb || want->pids || want->cpu_millis;
+		*has_limits = sb_limits_change(&want->lim);
 	}
 	ret = 0;
 out:
@@ -96,7 +64,7 @@ void api_sandbox_create(struct app *app, struct http_req *req, const char *id)
 {
 	struct sb_err err = SB_ERR_INIT;
 	struct sandbox_ref sb;
-	struct sb_record want;
+	struct sb_want want;
 	struct json_object *d;
 	bool has_limits;
 	int ctl;
@@ -104,10 +72,10 @@ void api_sandbox_create(struct app *app, struct http_req *req, const char *id)
 	if (parse_create_body(req, &want, &has_limits) < 0)
 		return;
 	if (app_sandbox_get(app, id, true, &want, &sb, &err) < 0 ||
-	    (has_limits && !sb.created && app_sandbox_set_limits(app, &sb, &want, &err) < 0) ||
+	    (has_limits && !sb.created && app_sandbox_set_limits(app, &sb, &want.lim, &err) < 0) ||
 	    (ctl = app_sandbox_connect(app, &sb, &err)) < 0) {
 		sandbox_ref_release(&sb);
-		reply_err(req, &err);
+		api_reply_err(req, &err);
 		return;
 	}
 	close(ctl);
@@ -120,25 +88,12 @@ void api_sandbox_create(struct app *app, struct http_req *req, const char *id)
 	http_reply_data(req, 200, d);
 }
 
-static struct json_object *iso(int64_t ms)
-{
-	char buf[40];
-
-	sb_iso8601(ms, buf, sizeof buf);
-	return json_object_new_string(buf);
-}
-
 static struct json_object *limits_json(const struct app *app, const struct sb_record *r)
 {
-	struct json_object *o = json_object_new_object();
-	struct cg_limits lim;
+	struct sb_limits l;
 
-	app_sandbox_limits(app, r, &lim);
-	json_object_object_add(o, "memoryMb", json_object_new_int64(lim.memory_bytes >> 20));
-	json_object_object_add(o, "pids", json_object_new_int64(lim.pids));
-	json_object_object_add(o, "cpus", json_object_new_double(lim.cpu_millis / 1000.0));
-	json_object_object_add(o, "diskMb", json_object_new_int64(r->disk_mb));
-	return o;
+	sb_limits_effective(&r->lim, &app->conf->limits, &l);
+	return sb_limits_json(&l);
 }
 
 static struct json_object *usage_json(struct app *app, const struct sandbox_ref *sb)
@@ -178,7 +133,7 @@ void api_sandbox_status(struct app *app, struct http_req *req, const char *id)
 
 	if (app_sandbox_get(app, id, false, NULL, &sb, &err) < 0) {
 		sandbox_ref_release(&sb);
-		reply_err(req, &err);
+		api_reply_err(req, &err);
 		return;
 	}
 	d = json_object_new_object();
@@ -188,12 +143,12 @@ void api_sandbox_status(struct app *app, struct http_req *req, const char *id)
 	json_object_object_add(d, "image", json_object_new_string(sb.rec.image));
 	if (sb.rec.image_version[0])
 		json_object_object_add(d, "imageVersion", json_object_new_string(sb.rec.image_version));
-	json_object_object_add(d, "createdAt", iso(sb.rec.created_ms));
-	json_object_object_add(d, "lastActiveAt", iso(sb.rec.active_ms));
+	json_object_object_add(d, "createdAt", api_iso(sb.rec.created_ms));
+	json_object_object_add(d, "lastActiveAt", api_iso(sb.rec.active_ms));
 	json_object_object_add(d, "limits", limits_json(app, &sb.rec));
 	/* false: its file system recorded an error (it is repaired at the
 	 * sandbox's next start) */
-	if (sb.rec.disk_mb > 0 && (health = disk_image_health(sb.dirfd)) >= 0)
+	if (sb.rec.lim.disk_mb > 0 && (health = disk_image_health(sb.dirfd)) >= 0)
 		json_object_object_add(d, "diskHealthy", json_object_new_boolean(health));
 	if (running)
 		json_object_object_add(d, "usage", usage_json(app, &sb));
@@ -210,7 +165,7 @@ void api_sandbox_delete(struct app *app, struct http_req *req, const char *id)
 
 	if (app_sandbox_get(app, id, false, NULL, &sb, &err) < 0) {
 		sandbox_ref_release(&sb);
-		reply_err(req, &err);
+		api_reply_err(req, &err);
 		return;
 	}
 	/* a stopped sandbox has nothing to kill: do not start it for that */
@@ -220,7 +175,7 @@ void api_sandbox_delete(struct app *app, struct http_req *req, const char *id)
 		close(ctl);
 		if (r < 0) {
 			sandbox_ref_release(&sb);
-			reply_err(req, &err);
+			api_reply_err(req, &err);
 			return;
 		}
 	}
@@ -241,16 +196,16 @@ static const char *string_field(struct json_object *v, const char *name, size_t 
 	const char *s;
 
 	if (!json_object_is_type(v, json_type_string)) {
-		sb_fail(err, 400, 0, "%s must be a string", name);
+		sb_fail(err, SB_E_INVALID, 0, "%s must be a string", name);
 		return NULL;
 	}
 	s = json_object_get_string(v);
 	if (strlen(s) != (size_t)json_object_get_string_len(v)) {
-		sb_fail(err, 400, 0, "%s must not contain NUL characters", name);
+		sb_fail(err, SB_E_INVALID, 0, "%s must not contain NUL characters", name);
 		return NULL;
 	}
 	if (strlen(s) > max) {
-		sb_fail(err, 400, 0, "%s is longer than %zu bytes", name, max);
+		sb_fail(err, SB_E_INVALID, 0, "%s is longer than %zu bytes", name, max);
 		return NULL;
 	}
 	return s;
@@ -293,18 +248,18 @@ static int env_add(struct exec_args *a, const char *k, const char *v)
 static int parse_env(struct json_object *env, struct exec_args *a, struct sb_err *err)
 {
 	if (!json_object_is_type(env, json_type_object))
-		return sb_fail(err, 400, 0, "env must be an object of strings");
+		return sb_fail(err, SB_E_INVALID, 0, "env must be an object of strings");
 	if (json_object_object_length(env) > EXEC_MAX_ENV)
-		return sb_fail(err, 400, 0, "env has more than %d variables", EXEC_MAX_ENV);
+		return sb_fail(err, SB_E_INVALID, 0, "env has more than %d variables", EXEC_MAX_ENV);
 	json_object_object_foreach(env, k, v) {
 		const char *s;
 		if (!env_name_valid(k))
-			return sb_fail(err, 400, 0, "invalid env variable name");
+			return sb_fail(err, SB_E_INVALID, 0, "invalid env variable name");
 		s = string_field(v, "env value", 65536, err);
 		if (!s)
 			return -1;
 		if (env_add(a, k, s) < 0)
-			return sb_fail(err, 500, 0, "out of memory");
+			return sb_fail(err, SB_E_INTERNAL, 0, "out of memory");
 	}
 	return 0;
 }
@@ -316,15 +271,15 @@ static int parse_exec(struct json_object *o, const char *id, const struct conf *
 	const char *s;
 
 	if (!json_object_object_get_ex(o, "command", &v))
-		return sb_fail(err, 400, 0, "command is required");
+		return sb_fail(err, SB_E_INVALID, 0, "command is required");
 	a->rq.command = string_field(v, "command", 131071, err);
 	if (!a->rq.command)
 		return -1;
 	if (!*a->rq.command)
-		return sb_fail(err, 400, 0, "command must not be empty");
+		return sb_fail(err, SB_E_INVALID, 0, "command must not be empty");
 	if (json_object_object_get_ex(o, "stream", &v)) {
 		if (!json_object_is_type(v, json_type_boolean))
-			return sb_fail(err, 400, 0, "stream must be a boolean");
+			return sb_fail(err, SB_E_INVALID, 0, "stream must be a boolean");
 		a->stream = json_object_get_boolean(v);
 	}
 	a->rq.timeout_ms = c->default_timeout_ms;
@@ -332,7 +287,7 @@ static int parse_exec(struct json_object *o, const char *id, const struct conf *
 		double t = json_object_get_double(v);
 		if (!(json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double)) ||
 		    !(t > 0))
-			return sb_fail(err, 400, 0,
+			return sb_fail(err, SB_E_INVALID, 0,
 				       "timeout must be a positive number of milliseconds");
 		a->rq.timeout_ms = t > (double)c->max_timeout_ms ? c->max_timeout_ms : (int64_t)t;
 		if (a->rq.timeout_ms < 1)
@@ -351,7 +306,7 @@ static int parse_exec(struct json_object *o, const char *id, const struct conf *
 	a->rq.cwd = a->cwd;
 	if (env_add(a, "PATH", DEFAULT_PATH) < 0 || env_add(a, "HOME", "/root") < 0 ||
 	    env_add(a, "LANG", "C.UTF-8") < 0 || env_add(a, "HOSTNAME", id) < 0)
-		return sb_fail(err, 500, 0, "out of memory");
+		return sb_fail(err, SB_E_INTERNAL, 0, "out of memory");
 	if (json_object_object_get_ex(o, "env", &v) && !json_object_is_type(v, json_type_null) &&
 	    parse_env(v, a, err) < 0)
 		return -1;
@@ -372,9 +327,6 @@ int exec_body_parse(struct json_object *o, const char *id, const struct conf *c,
 	return 0;
 }
 
-/* stream: true.  Server-sent events as the Cloudflare SDK's execStream:
- * start, stdout/stderr as they come, then exactly one complete or error,
- * whatever happens to the command, the sandbox or the client. */
 /* An exec that ran: into the metrics and the sandbox's history. */
 static void exec_record(struct app *app, const struct http_req *req, const char *id,
 			const struct exec_args *a, const struct sb_exec_res *res, bool ran,
@@ -391,6 +343,9 @@ static void exec_record(struct app *app, const struct http_req *req, const char 
 	history_add(app, req, id, &e);
 }
 
+/* stream: true.  Server-sent events as the Cloudflare SDK's execStream:
+ * start, stdout/stderr as they come, then exactly one complete or error,
+ * whatever happens to the command, the sandbox or the client. */
 static void exec_stream(struct app *app, struct http_req *req, int ctl, const char *id,
 			struct exec_args *a)
 {
@@ -408,7 +363,7 @@ static void exec_stream(struct app *app, struct http_req *req, int ctl, const ch
 	if (!sse.started) {
 		/* it never ran: an ordinary JSON error (a bad cwd is a 400) */
 		sb_exec_res_release(&res);
-		reply_err(req, &err);
+		api_reply_err(req, &err);
 		return;
 	}
 	sse_finish(&sse, r < 0 ? &err : NULL, &res, a->rq.timeout_ms);
@@ -416,44 +371,38 @@ static void exec_stream(struct app *app, struct http_req *req, int ctl, const ch
 	sb_exec_res_release(&res);
 }
 
-void api_exec(struct app *app, struct http_req *req, const char *id)
+/* Run a validated exec in the sandbox and answer (or stream) its result. */
+static void exec_run(struct app *app, struct http_req *req, const char *id, struct json_object *o,
+		     struct exec_args *a)
 {
 	struct sb_err err = SB_ERR_INIT;
-	struct json_object *o = http_json_body(req), *d;
-	struct exec_args a;
+	cleanup_sandbox_ref struct sandbox_ref sb = { .dirfd = -1 };
 	struct sb_exec_res res;
-	struct sandbox_ref sb = { .dirfd = -1 };
+	struct json_object *d;
 	int64_t started;
-	int ctl = -1, r;
+	int ctl, r;
 
-	if (!o)
-		return;
-	if (exec_body_parse(o, id, req->conf, &a, &err) < 0) {
-		reply_err(req, &err);
-		goto out;
-	}
+	(void)o;
 	/* what the command writes is unknown: the reserve must be there */
-	if ((ctl = app_sandbox_open(app, id, 0, "a command", &sb, &err)) < 0) {
-		reply_err(req, &err);
-		goto out;
-	}
-	a.rq.watch_fd = req->fcgi->ipcFd;
-	if (a.stream) {
-		exec_stream(app, req, ctl, id, &a);
+	if ((ctl = api_sandbox_open(app, req, id, 0, "a command", &sb)) < 0)
+		return;
+	a->rq.watch_fd = req->fcgi->ipcFd;
+	if (a->stream) {
+		exec_stream(app, req, ctl, id, a);
 		close(ctl);
 		app_sandbox_touch(app, &sb);
-		goto out;
+		return;
 	}
 	started = sb_now_ms();
-	r = sandbox_exec(ctl, &app->cg, id, app->cgname, &a.rq, &res, &err);
+	r = sandbox_exec(ctl, &app->cg, id, app->cgname, &a->rq, &res, &err);
 	close(ctl);
 	app_sandbox_touch(app, &sb);
 	if (r >= 0)
-		exec_record(app, req, id, &a, &res, true, res.out.len, res.err.len, started);
+		exec_record(app, req, id, a, &res, true, res.out.len, res.err.len, started);
 	if (r < 0) {
 		sb_exec_res_release(&res);
-		reply_err(req, &err);
-		goto out;
+		api_reply_err(req, &err);
+		return;
 	}
 	d = json_object_new_object();
 	json_object_object_add(d, "stdout", json_string_lossy(res.out.data ? res.out.data : "", res.out.len));
@@ -467,8 +416,26 @@ void api_exec(struct app *app, struct http_req *req, const char *id)
 	json_object_object_add(d, "peakMemoryKb", json_object_new_int64(res.maxrss_kb));
 	sb_exec_res_release(&res);
 	http_reply_data(req, 200, d);
-out:
-	sandbox_ref_release(&sb);
+}
+
+void exec_body_run(struct app *app, struct http_req *req, const char *id, exec_run_fn *run)
+{
+	struct sb_err err = SB_ERR_INIT;
+	cleanup_json struct json_object *o = http_json_body(req);
+	struct exec_args a;
+
+	if (!o)
+		return;
+	/* a refused body leaves a empty: nothing to release */
+	if (exec_body_parse(o, id, req->conf, &a, &err) < 0) {
+		api_reply_err(req, &err);
+		return;
+	}
+	run(app, req, id, o, &a);
 	exec_args_release(&a);
-	json_object_put(o);
+}
+
+void api_exec(struct app *app, struct http_req *req, const char *id)
+{
+	exec_body_run(app, req, id, exec_run);
 }

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "api.h"
 #include "sandbox.h"
 
 #define EXEC_MAX_ENV 256	/* variables a request may set */
@@ -16,7 +17,7 @@ struct sb_err;
 
 struct exec_args {
 	struct sb_exec_req rq;		/* command points into the JSON object */
-	char cwd[4200];			/* absolute */
+	char cwd[API_PATH_BUF];		/* absolute */
 	char *env[EXEC_MAX_ENV + 8];	/* "K=V", one per name */
 	size_t nenv;
 	bool stream;			/* answer as server-sent events */
@@ -28,5 +29,14 @@ struct exec_args {
 int exec_body_parse(struct json_object *o, const char *id, const struct conf *c,
 		    struct exec_args *a, struct sb_err *err);
 void exec_args_release(struct exec_args *a);
+
+struct app;
+struct http_req;
+/* What runs a validated exec body o (as a): an exec, a background process. */
+typedef void exec_run_fn(struct app *app, struct http_req *req, const char *id, struct json_object *o,
+			 struct exec_args *a);
+/* Read the request's exec body, answer 4xx when it is not acceptable, else
+ * hand it to run; released after. */
+void exec_body_run(struct app *app, struct http_req *req, const char *id, exec_run_fn *run);
 
 #endif

@@ -52,11 +52,15 @@ void app_close(struct app *app)
 {
 	store_close(&app->store);
 	cg_close(&app->cg);
-	if (app->sandboxes_fd >= 0)
-		close(app->sandboxes_fd);
-	if (app->spares_fd >= 0)
-		close(app->spares_fd);
+	sb_closep(&app->sandboxes_fd);
+	sb_closep(&app->spares_fd);
 	app->sandboxes_fd = app->spares_fd = -1;
+}
+
+void app_capacity_release(struct app *app)
+{
+	sb_closep(&app->capacity_lock);
+	app->capacity_lock = -1;
 }
 
 void sandbox_ref_release(struct sandbox_ref *sb)
@@ -64,8 +68,7 @@ void sandbox_ref_release(struct sandbox_ref *sb)
 	if (sb->writer)
 		metrics_writing(sb->writer - 1, 0);
 	sb->writer = 0;
-	if (sb->dirfd >= 0)
-		close(sb->dirfd);
+	sb_closep(&sb->dirfd);
 	sb->dirfd = -1;
 }
 
@@ -114,6 +117,23 @@ static int remove_empty(struct app *app, const char *name)
 	return unlinkat(app->sandboxes_fd, name, AT_REMOVEDIR) < 0 && errno != ENOENT ? -1 : 0;
 }
 
+/* The directory stage, made, filled with its subdirectories and renamed to id. */
+static int fill_and_publish(struct app *app, const char *stage, const char *id, struct sb_err *err)
+{
+	cleanup_close int fd = openat(app->sandboxes_fd, stage, O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+
+	if (fd < 0)
+		return sb_syserr(err, "open sandbox dir %s", id);
+	for (size_t i = 0; i < sizeof subdirs / sizeof *subdirs; i++)
+		if (mkdirat(fd, subdirs[i].name, subdirs[i].mode) < 0)
+			return sb_syserr(err, "mkdir %s/%s", id, subdirs[i].name);
+	sb_fault("create-staged");
+	if (renameat2(app->sandboxes_fd, stage, app->sandboxes_fd, id, RENAME_NOREPLACE) < 0)
+		return sb_syserr(err, "publish sandbox dir %s", id);
+	sb_fault("create-published");
+	return 0;
+}
+
 /* <data>/sandboxes/<id>/{upper,work,root,disk}, 0700 at the top so that no
  * host user can reach the sandbox's files: made whole under a staging name
  * (".new-<id>", one create at a time holds the create lock), then renamed
@@ -122,33 +142,17 @@ static int remove_empty(struct app *app, const char *name)
 static int publish_dirs(struct app *app, const char *id, struct sb_err *err)
 {
 	char stage[128];
-	cleanup_close int fd = -1;
 
 	snprintf(stage, sizeof stage, ".new-%s", id);
 	if (remove_empty(app, stage) < 0)
 		return sb_syserr(err, "remove a half-made %s", stage);
 	if (mkdirat(app->sandboxes_fd, stage, 0700) < 0)
 		return sb_syserr(err, "mkdir sandbox dir %s", id);
-	fd = openat(app->sandboxes_fd, stage, O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0) {
-		sb_syserr(err, "open sandbox dir %s", id);
-		goto fail;
+	if (fill_and_publish(app, stage, id, err) < 0) {
+		remove_empty(app, stage);
+		return -1;
 	}
-	for (size_t i = 0; i < sizeof subdirs / sizeof *subdirs; i++)
-		if (mkdirat(fd, subdirs[i].name, subdirs[i].mode) < 0) {
-			sb_syserr(err, "mkdir %s/%s", id, subdirs[i].name);
-			goto fail;
-		}
-	sb_fault("create-staged");
-	if (renameat2(app->sandboxes_fd, stage, app->sandboxes_fd, id, RENAME_NOREPLACE) < 0) {
-		sb_syserr(err, "publish sandbox dir %s", id);
-		goto fail;
-	}
-	sb_fault("create-published");
 	return 0;
-fail:
-	remove_empty(app, stage);
-	return -1;
 }
 
 /* DATA/sandboxes/.create.lock, held (flock) for one create at a time; the
@@ -156,18 +160,15 @@ fail:
  * would wait for the first forever. */
 static int create_lock(struct app *app, struct sb_err *err)
 {
-	int lock = openat(app->sandboxes_fd, ".create.lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
-			  0600);
+	cleanup_close int lock = openat(app->sandboxes_fd, ".create.lock",
+					O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 
 	if (lock < 0)
 		return sb_syserr(err, "open create lock");
 	while (flock(lock, LOCK_EX) < 0)
-		if (errno != EINTR) {
-			sb_syserr(err, "create lock");
-			close(lock);
-			return -1;
-		}
-	return lock;
+		if (errno != EINTR)
+			return sb_syserr(err, "create lock");
+	return steal_fd(&lock);
 }
 
 /* The sandbox's directory, made now if its record has none (what a
@@ -179,7 +180,7 @@ static int open_dirs(struct app *app, const char *id, bool locked, struct sb_err
 	int fd;
 
 	if (!sb_name_safe(id))
-		return sb_fail(err, 400, EINVAL, "unsafe sandbox name '%.64s'", id);
+		return sb_fail(err, SB_E_INVALID, EINVAL, "unsafe sandbox name '%.64s'", id);
 	fd = openat(app->sandboxes_fd, id, O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd >= 0)
 		return fd;
@@ -211,11 +212,11 @@ static int host_room(const struct conf *c, long long need, long long others, con
 	if (avail - need - others >= reserve)
 		return 0;
 	if (others)
-		return sb_fail(err, 507, ENOSPC, "the host is short of disk space: %lld MiB free, %lld MiB "
+		return sb_fail(err, SB_E_NO_SPACE, ENOSPC, "the host is short of disk space: %lld MiB free, %lld MiB "
 			       "of it being written by other requests, %s needs %lld MiB and %lld MiB "
 			       "stay in reserve; free some space and retry", avail >> 20, others >> 20,
 			       what, need >> 20, reserve >> 20);
-	return sb_fail(err, 507, ENOSPC, "the host is short of disk space: %lld MiB free, %s needs "
+	return sb_fail(err, SB_E_NO_SPACE, ENOSPC, "the host is short of disk space: %lld MiB free, %s needs "
 		       "%lld MiB and %lld MiB stay in reserve; free some space and retry",
 		       avail >> 20, what, need >> 20, reserve >> 20);
 }
@@ -234,8 +235,8 @@ int app_admit_write(struct app *app, struct sandbox_ref *sb, long long need, con
 	if (app->conf->disk_prealloc)
 		return 0;
 	/* nothing takes more host blocks than the sandbox's disk has */
-	if (sb->rec.disk_mb > 0 && need > (long long)sb->rec.disk_mb << 20)
-		need = (long long)sb->rec.disk_mb << 20;
+	if (sb->rec.lim.disk_mb > 0 && need > (long long)sb->rec.lim.disk_mb << 20)
+		need = (long long)sb->rec.lim.disk_mb << 20;
 	/* ours counted before the check: of two concurrent writes at least
 	 * one sees the other (metrics_writing), so together they cannot
 	 * overrun what each alone would fit in */
@@ -252,7 +253,7 @@ void app_disk_failed(struct app *app, const struct sandbox_ref *sb, struct sb_er
 {
 	char msg[sizeof err->msg];
 
-	if (!err || sb->dirfd < 0 || sb->rec.disk_mb <= 0 || (err->errnum != EIO && err->errnum != EROFS))
+	if (!err || sb->dirfd < 0 || sb->rec.lim.disk_mb <= 0 || (err->errnum != EIO && err->errnum != EROFS))
 		return;
 	/* read-only by the sandbox's choice (a read-only mount of its own)
 	 * stays the client's 403 */
@@ -261,7 +262,7 @@ void app_disk_failed(struct app *app, const struct sandbox_ref *sb, struct sb_er
 	snprintf(msg, sizeof msg, "%s", err->msg);
 	log_event(app->rid, "sandbox.disk_failed", sb->id, "error=\"%s\"", msg);
 	if (!strstr(msg, SB_DISK_FAILED))
-		sb_fail(err, 507, err->errnum, "%.200s: " SB_DISK_FAILED, msg);
+		sb_fail(err, SB_E_NO_SPACE, err->errnum, "%.200s: " SB_DISK_FAILED, msg);
 }
 
 int app_sandbox_open(struct app *app, const char *id, long long need, const char *what,
@@ -300,7 +301,7 @@ static void set_aside_orphan(struct app *app, const char *id)
  * none.  Cold, the directory is published whole first and the record is
  * written last: a sandbox exists once its record does, and a create that
  * fails or is killed on the way leaves nothing the next one trips on. */
-static int create_new(struct app *app, const char *id, const struct sb_record *want,
+static int create_new(struct app *app, const char *id, const struct sb_want *want,
 		      struct sandbox_ref *sb, struct sb_err *err)
 {
 	cleanup_close int lock = create_lock(app, err);
@@ -312,7 +313,7 @@ static int create_new(struct app *app, const char *id, const struct sb_record *w
 	if (found < 0)
 		return -1;
 	if (found && want && want->image[0] && strcmp(want->image, sb->rec.image) != 0)
-		return sb_fail(err, 409, EEXIST, "sandbox %s runs image %s: an image is chosen "
+		return sb_fail(err, SB_E_CONFLICT, EEXIST, "sandbox %s runs image %s: an image is chosen "
 			       "when the sandbox is created, for its life", id, sb->rec.image);
 	if (!found && (w = warm_claim(app, id, want, sb, err)) != 0)
 		return w < 0 ? -1 : 0;
@@ -325,17 +326,10 @@ static int create_new(struct app *app, const char *id, const struct sb_record *w
 		if (images_resolve(app->conf, image, sb->rec.image_version,
 				   sizeof sb->rec.image_version, err) < 0)
 			return -1;
-		if (want) {
-			sb->rec.memory_mb = want->memory_mb;
-			sb->rec.pids = want->pids;
-			sb->rec.cpu_millis = want->cpu_millis;
-			sb->rec.disk_mb = want->disk_mb;
-		}
-		/* the disk size is fixed at creation: record the default too */
-		if (!sb->rec.disk_mb)
-			sb->rec.disk_mb = app->conf->disk_mb;
+		/* the disk size is fixed at creation: the default is recorded too */
+		sb_limits_for_create(want ? &want->lim : NULL, &app->conf->limits, &sb->rec.lim);
 		/* room on the host first: what making its disk takes at once */
-		if (app_host_room(app->conf, disk_image_host_bytes((long long)sb->rec.disk_mb << 20,
+		if (app_host_room(app->conf, disk_image_host_bytes((long long)sb->rec.lim.disk_mb << 20,
 								   app->conf->disk_prealloc),
 				  "a create", err) < 0 ||
 		    publish_dirs(app, id, err) < 0)
@@ -352,7 +346,7 @@ static int create_new(struct app *app, const char *id, const struct sb_record *w
 	return sb->dirfd < 0 ? -1 : 0;
 }
 
-int app_sandbox_get(struct app *app, const char *id, bool create, const struct sb_record *want,
+int app_sandbox_get(struct app *app, const char *id, bool create, const struct sb_want *want,
 		    struct sandbox_ref *sb, struct sb_err *err)
 {
 	int found;
@@ -361,14 +355,14 @@ int app_sandbox_get(struct app *app, const char *id, bool create, const struct s
 	sb->id = id;
 	sb->dirfd = -1;
 	if (!sb_name_safe(id))
-		return sb_fail(err, 400, EINVAL, "unsafe sandbox name '%.64s'", id);
+		return sb_fail(err, SB_E_INVALID, EINVAL, "unsafe sandbox name '%.64s'", id);
 	found = store_get(&app->store, id, &sb->rec, err);
 	if (found < 0)
 		return -1;
 	if (!found && !create)
-		return sb_fail(err, 404, ENOENT, "sandbox %s not found", id);
+		return sb_fail(err, SB_E_NOT_FOUND, ENOENT, "sandbox %s not found", id);
 	if (found && want && want->image[0] && strcmp(want->image, sb->rec.image) != 0)
-		return sb_fail(err, 409, EEXIST, "sandbox %s runs image %s: an image is chosen "
+		return sb_fail(err, SB_E_CONFLICT, EEXIST, "sandbox %s runs image %s: an image is chosen "
 			       "when the sandbox is created, for its life", id, sb->rec.image);
 	if (!found)
 		return create_new(app, id, want, sb, err);
@@ -385,23 +379,20 @@ bool app_sandbox_running(const struct sandbox_ref *sb)
 
 void app_sandbox_limits(const struct app *app, const struct sb_record *r, struct cg_limits *lim)
 {
-	const struct conf *c = app->conf;
+	struct sb_limits l;
 
-	lim->memory_bytes = (long long)(r->memory_mb ? r->memory_mb : c->memory_mb) << 20;
-	lim->pids = r->pids ? r->pids : c->pids_max;
-	lim->cpu_millis = r->cpu_millis ? r->cpu_millis : c->cpu_millis;
+	sb_limits_effective(&r->lim, &app->conf->limits, &l);
+	lim->memory_bytes = (long long)l.memory_mb << 20;
+	lim->pids = l.pids;
+	lim->cpu_millis = l.cpu_millis;
 }
 
 static void set_limits(struct sb_record *r, const void *arg)
 {
-	const struct sb_record *w = arg;
-
-	r->memory_mb = w->memory_mb ? w->memory_mb : r->memory_mb;
-	r->pids = w->pids ? w->pids : r->pids;
-	r->cpu_millis = w->cpu_millis ? w->cpu_millis : r->cpu_millis;
+	sb_limits_update(&r->lim, arg);
 }
 
-int app_sandbox_set_limits(struct app *app, struct sandbox_ref *sb, const struct sb_record *want,
+int app_sandbox_set_limits(struct app *app, struct sandbox_ref *sb, const struct sb_limits *want,
 			   struct sb_err *err)
 {
 	struct sb_record r = sb->rec;
@@ -449,8 +440,8 @@ static int start_locked(struct app *app, struct sandbox_ref *sb, struct sb_err *
 	app_sandbox_limits(app, &sb->rec, &lim);
 	if (cg_sandbox_create(&app->cg, sb->id, &lim, err) < 0)
 		return -1;
-	spec.disk = sb->rec.disk_mb > 0;
-	if (spec.disk && disk_image_ensure(sb->dirfd, (long long)sb->rec.disk_mb << 20,
+	spec.disk = sb->rec.lim.disk_mb > 0;
+	if (spec.disk && disk_image_ensure(sb->dirfd, (long long)sb->rec.lim.disk_mb << 20,
 					   sb->rec.uid_base, app->spares_fd, c->disk_prealloc, err) < 0)
 		return -1;
 	/* a file system that took an error (a write the host had no room for,
@@ -489,7 +480,7 @@ int app_sandbox_connect(struct app *app, struct sandbox_ref *sb, struct sb_err *
 	if (fd >= 0)
 		return fd;
 	if (errno == EAGAIN)
-		return sb_fail(err, 503, EAGAIN, "sandbox %s is not answering; try again later", sb->id);
+		return sb_fail(err, SB_E_BUSY, EAGAIN, "sandbox %s is not answering; try again later", sb->id);
 	if (errno != ECONNREFUSED && errno != ENOENT)
 		return sb_syserr(err, "connect to sandbox %s", sb->id);
 	lock = openat(sb->dirfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -503,15 +494,12 @@ int app_sandbox_connect(struct app *app, struct sandbox_ref *sb, struct sb_err *
 	if (fd >= 0)
 		return fd;
 	if (errno == EAGAIN)	/* it runs, but does not accept: never start a second */
-		return sb_fail(err, 503, EAGAIN, "sandbox %s is not answering; try again later", sb->id);
+		return sb_fail(err, SB_E_BUSY, EAGAIN, "sandbox %s is not answering; try again later", sb->id);
 	/* a warm sandbox starts outside the count: a claim makes the room */
 	int r = warm_name(sb->id) ? 0 : capacity_make_room(app, sb->id, err);
 	if (r == 0)
 		r = start_locked(app, sb, err);
-	if (app->capacity_lock >= 0) {
-		close(app->capacity_lock);
-		app->capacity_lock = -1;
-	}
+	app_capacity_release(app);
 	if (r < 0)
 		return -1;
 	fd = sandbox_connect(sb->dirfd);

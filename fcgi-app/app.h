@@ -23,6 +23,15 @@ struct app {
 
 int app_open(struct app *app, const struct conf *conf, struct sb_err *err);
 void app_close(struct app *app);
+/* Let go of the capacity lock (capacity_make_room() took it), if held. */
+void app_capacity_release(struct app *app);
+
+/* What a create asks for: an image ("" the default) and limits (0 each:
+ * the default), not yet a record. */
+struct sb_want {
+	char image[64];
+	struct sb_limits lim;
+};
 
 /* A sandbox as a request sees it. */
 struct sandbox_ref {
@@ -34,14 +43,16 @@ struct sandbox_ref {
 };
 
 void sandbox_ref_release(struct sandbox_ref *sb);
-/* Find the sandbox; with create, make it when missing (with the limits of
- * `want`, if given).  Without create a missing sandbox is a 404 error. */
-int app_sandbox_get(struct app *app, const char *id, bool create, const struct sb_record *want,
+/* Find the sandbox; with create, make it when missing (with the image and
+ * limits of `want`, if given).  Without create a missing sandbox is a 404 error. */
+int app_sandbox_get(struct app *app, const char *id, bool create, const struct sb_want *want,
 		    struct sandbox_ref *sb, struct sb_err *err);
-/* The sandbox's effective limits: its own, or the server's defaults. */
+/* The sandbox's effective limits (its own, or the server's defaults) as
+ * its cgroups take them. */
 void app_sandbox_limits(const struct app *app, const struct sb_record *r, struct cg_limits *lim);
-/* Change the limits of an existing sandbox (record, and cgroups at once). */
-int app_sandbox_set_limits(struct app *app, struct sandbox_ref *sb, const struct sb_record *want,
+/* Change the limits of an existing sandbox (record, and cgroups at once);
+ * those fixed at creation stay. */
+int app_sandbox_set_limits(struct app *app, struct sandbox_ref *sb, const struct sb_limits *want,
 			   struct sb_err *err);
 /* Connect to the sandbox's init, starting it first when it is not running
  * (serialised per sandbox by a lock file, so concurrent requests start one). */

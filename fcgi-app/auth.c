@@ -3,6 +3,7 @@
 #include "auth.h"
 #include "conf.h"
 #include "http.h"
+#include "util.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -75,7 +76,7 @@ int auth_load(const char *path, struct auth_tokens **out)
 {
 	struct auth_tokens *a = calloc(1, sizeof *a);
 	FILE *f = fopen(path, "re");
-	char *line = NULL;
+	cleanup_free char *line = NULL;
 	size_t cap = 0;
 	int lineno = 0, ret = 0;
 
@@ -108,7 +109,6 @@ int auth_load(const char *path, struct auth_tokens **out)
 		a->t = grown;
 		a->t[a->n++] = t;
 	}
-	free(line);
 	fclose(f);
 	if (ret < 0) {
 		auth_free(a);

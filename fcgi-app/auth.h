@@ -25,8 +25,9 @@ struct auth_tokens {
 int auth_load(const char *path, struct auth_tokens **out);
 void auth_free(struct auth_tokens *a);
 
+/* What a route asks of the caller: its row in router.c says which. */
 enum auth_need {
-	AUTH_OPEN,	/* /healthz */
+	AUTH_OPEN,	/* nothing (/healthz) */
 	AUTH_ANY,	/* any valid token: /images, /metrics */
 	AUTH_PROJECT,	/* a token whose scope covers the projectId */
 };

@@ -57,18 +57,18 @@ static void scan_release(struct scan *sc)
 	free(sc->dead);
 	free(sc->dead_pids);
 }
+#define cleanup_scan __attribute__((cleanup(scan_release)))
 
 /* Those found dead leave the index (one write, only when there are any). */
 static void forget_dead(struct scan *sc)
 {
-	const char **ids;
+	cleanup_free const char **ids = NULL;
 
 	if (!sc->ndead || !(ids = calloc(sc->ndead, sizeof *ids)))
 		return;
 	for (size_t i = 0; i < sc->ndead; i++)
 		ids[i] = sc->dead[i].id;
 	store_forget_started(&sc->app->store, ids, sc->dead_pids, sc->ndead, NULL);
-	free(ids);
 }
 
 /* Idle: running, and nothing runs in it but its init. */
@@ -111,7 +111,7 @@ int capacity_stop(struct app *app, const char *id, struct sb_err *err)
 	cleanup_close int lock = -1;
 
 	if (!sb_name_safe(id))
-		return sb_fail(err, 400, EINVAL, "unsafe sandbox name '%.64s'", id);
+		return sb_fail(err, SB_E_INVALID, EINVAL, "unsafe sandbox name '%.64s'", id);
 	dirfd = openat(app->sandboxes_fd, id, O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (dirfd < 0)
 		return sb_syserr(err, "open sandbox dir %s", id);
@@ -121,13 +121,13 @@ int capacity_stop(struct app *app, const char *id, struct sb_err *err)
 	if (lock < 0)
 		return sb_syserr(err, "open lock of %s", id);
 	if (flock(lock, LOCK_EX | LOCK_NB) < 0)
-		return sb_fail(err, 503, EBUSY, "sandbox %s is starting; try again later", id);
+		return sb_fail(err, SB_E_BUSY, EBUSY, "sandbox %s is starting; try again later", id);
 	return cg_sandbox_kill(&app->cg, id, err);
 }
 
 int capacity_make_room(struct app *app, const char *id, struct sb_err *err)
 {
-	struct scan sc = { .app = app, .except = id };
+	cleanup_scan struct scan sc = { .app = app, .except = id };
 	cleanup_close int lock = -1;
 
 	if (app->conf->max_running <= 0)
@@ -138,27 +138,20 @@ int capacity_make_room(struct app *app, const char *id, struct sb_err *err)
 	if (lock < 0 || flock(lock, LOCK_EX) < 0)
 		return sb_syserr(err, "capacity lock");
 	app->capacity_lock = steal_fd(&lock);
-	if (store_foreach_started(&app->store, count, &sc, err) < 0) {
-		scan_release(&sc);
+	if (store_foreach_started(&app->store, count, &sc, err) < 0)
 		return -1;
-	}
 	forget_dead(&sc);
-	if (sc.running < app->conf->max_running) {
-		scan_release(&sc);
+	if (sc.running < app->conf->max_running)
 		return 0;
-	}
 	/* the least recently active one that is idle */
 	qsort(sc.cands, sc.ncands, sizeof *sc.cands, by_activity);
 	for (size_t i = 0; i < sc.ncands; i++) {
 		if (!idle(app, sc.cands[i].id))
 			continue;
 		log_event(app->rid, "sandbox.stopped", sc.cands[i].id, "reason=capacity for=%s", id);
-		int r = capacity_stop(app, sc.cands[i].id, err);
-		scan_release(&sc);
-		return r;
+		return capacity_stop(app, sc.cands[i].id, err);
 	}
-	scan_release(&sc);
-	return sb_fail(err, 503, EBUSY, "all %d sandboxes are busy; try again later", app->conf->max_running);
+	return sb_fail(err, SB_E_BUSY, EBUSY, "all %d sandboxes are busy; try again later", app->conf->max_running);
 }
 
 static void stop_if_idle(const char *id, pid_t pid, unsigned long long start, int64_t active_ms, void *arg)
@@ -179,13 +172,10 @@ static void stop_if_idle(const char *id, pid_t pid, unsigned long long start, in
 
 int capacity_stop_idle(struct app *app, int64_t idle_ms)
 {
-	struct scan sc = { .app = app, .except = "", .idle_before = sb_now_ms() - idle_ms };
+	cleanup_scan struct scan sc = { .app = app, .except = "", .idle_before = sb_now_ms() - idle_ms };
 
-	if (store_foreach_started(&app->store, stop_if_idle, &sc, NULL) < 0) {
-		scan_release(&sc);
+	if (store_foreach_started(&app->store, stop_if_idle, &sc, NULL) < 0)
 		return -1;
-	}
 	forget_dead(&sc);
-	scan_release(&sc);
 	return sc.stopped;
 }

@@ -5,6 +5,7 @@
 #include "imagestore.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,16 +36,9 @@ static void usage(FILE *f)
 	      "  --max-file-mb N     largest file read or written raw (default 1024)\n"
 	      "  --timeout MS        default exec timeout (default 60000)\n"
 	      "  --max-timeout MS    largest exec timeout a request may ask (default 600000)\n"
-	      "  --max-output BYTES  stdout/stderr kept per exec stream (default 1048576)\n"
-	      "  --pids-max N        processes per sandbox (default 1024)\n"
-	      "  --max-pids N        most processes a create may ask (default 16384)\n"
-	      "  --memory-mb N       memory per sandbox, no swap (default 1024)\n"
-	      "  --max-memory-mb N   most memory a create may ask (default 16384)\n"
-	      "  --cpus X            CPUs per sandbox, e.g. 0.5 (default 1)\n"
-	      "  --max-cpus X        most CPUs a create may ask (default: all)\n"
-	      "  --disk-mb N         disk per sandbox, 0 for no quota (default 4096)\n"
-	      "  --max-disk-mb N     most disk a create may ask (default 65536)\n"
-	      "  --max-running N     sandboxes running at once (default 32; 0: no cap)\n"
+	      "  --max-output BYTES  stdout/stderr kept per exec stream (default 1048576)\n", f);
+	sb_settings_usage(f);
+	fputs("  --max-running N     sandboxes running at once (default 32; 0: no cap)\n"
 	      "  --idle-stop SEC     stop a sandbox idle that long (default 600; 0: never)\n"
 	      "  --clone-allow CIDR  a range clones may reach though it is private or\n"
 	      "                      loopback (repeatable; e.g. 127.0.0.0/8 for tests)\n"
@@ -88,33 +82,40 @@ static void usage(FILE *f)
 	      "  --routes            print every route (METHOD /pattern) and exit\n", f);
 }
 
-/* Why the value of the option being set is refused (conf_set's message). */
-static char why[160];
+/* Why a value is refused: filled by the setter, said by the caller. */
+#define WHY_LEN 160
 
-static int parse_num(const char *s, long long min, long long max, long long *out)
+static int refuse(char *why, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int refuse(char *why, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, WHY_LEN, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static int parse_num(const char *s, long long min, long long max, long long *out, char *why)
 {
 	char *end;
 
 	errno = 0;
 	long long v = strtoll(s, &end, 10);
-	if (errno || end == s || *end || v < min || v > max) {
-		snprintf(why, sizeof why, "must be an integer from %lld to %lld", min, max);
-		return -1;
-	}
+	if (errno || end == s || *end || v < min || v > max)
+		return refuse(why, "must be an integer from %lld to %lld", min, max);
 	*out = v;
 	return 0;
 }
 
-static int parse_bool(const char *s, bool *out)
+static int parse_bool(const char *s, bool *out, char *why)
 {
 	if (!strcmp(s, "yes") || !strcmp(s, "true") || !strcmp(s, "1"))
 		*out = true;
 	else if (!strcmp(s, "no") || !strcmp(s, "false") || !strcmp(s, "0"))
 		*out = false;
-	else {
-		snprintf(why, sizeof why, "must be yes or no");
-		return -1;
-	}
+	else
+		return refuse(why, "must be yes or no");
 	return 0;
 }
 
@@ -162,23 +163,19 @@ static bool origin_ok(const char *s, size_t n)
 
 /* A list setting: every entry passes ok(); an empty list when may_empty. */
 static int list_ok(const char *val, bool (*ok)(const char *, size_t), bool may_empty,
-		   const char *what)
+		   const char *what, char *why)
 {
 	int n = 0;
 
 	for (const char *p = val + strspn(val, LIST_SEP); *p; p += strspn(p, LIST_SEP)) {
 		size_t len = strcspn(p, LIST_SEP);
-		if (!ok(p, len)) {
-			snprintf(why, sizeof why, "%.*s: %s", (int)(len < 80 ? len : 80), p, what);
-			return -1;
-		}
+		if (!ok(p, len))
+			return refuse(why, "%.*s: %s", (int)(len < 80 ? len : 80), p, what);
 		p += len;
 		n++;
 	}
-	if (!n && !may_empty) {
-		snprintf(why, sizeof why, "must name at least one host");
-		return -1;
-	}
+	if (!n && !may_empty)
+		return refuse(why, "must name at least one host");
 	return 0;
 }
 
@@ -188,66 +185,282 @@ static int path_ok(const char *p)
 	return p[0] == '/' && !strpbrk(p, ",:\\\n");
 }
 
-static const struct option opts[] = {
-	{ "config", required_argument, NULL, 'f' },
-	{ "data", required_argument, NULL, 'd' },
-	{ "socket", required_argument, NULL, 's' },
-	{ "socket-group", required_argument, NULL, 'g' },
-	{ "socket-mode", required_argument, NULL, 'q' },
-	{ "workers", required_argument, NULL, 'w' },
-	{ "instance", required_argument, NULL, 'i' },
-	{ "uid-base", required_argument, NULL, 'u' },
-	{ "uid-slots", required_argument, NULL, 'U' },
-	{ "cors-origin", required_argument, NULL, 'c' },
-	{ "allowed-hosts", required_argument, NULL, 'y' },
-	{ "allowed-origins", required_argument, NULL, 'x' },
-	{ "max-body", required_argument, NULL, 'b' },
-	{ "timeout", required_argument, NULL, 't' },
-	{ "max-timeout", required_argument, NULL, 'T' },
-	{ "max-output", required_argument, NULL, 'o' },
-	{ "pids-max", required_argument, NULL, 'p' },
-	{ "pidfile", required_argument, NULL, 'P' },
-	{ "max-pids", required_argument, NULL, 'X' },
-	{ "memory-mb", required_argument, NULL, 'm' },
-	{ "max-memory-mb", required_argument, NULL, 'M' },
-	{ "cpus", required_argument, NULL, 'C' },
-	{ "max-cpus", required_argument, NULL, 'Y' },
-	{ "cgroup-root", required_argument, NULL, 'R' },
-	{ "disk-mb", required_argument, NULL, 'k' },
-	{ "max-disk-mb", required_argument, NULL, 'K' },
-	{ "max-running", required_argument, NULL, 'r' },
-	{ "max-file-mb", required_argument, NULL, 'F' },
-	{ "clone-allow", required_argument, NULL, 'A' },
-	{ "clone-timeout", required_argument, NULL, 'O' },
-	{ "clone-max-mb", required_argument, NULL, 'B' },
-	{ "network", optional_argument, NULL, 1001 },
-	{ "net-pool", required_argument, NULL, 1002 },
-	{ "egress-allow", required_argument, NULL, 1003 },
-	{ "net-resolv-conf", required_argument, NULL, 1004 },
-	{ "idle-stop", required_argument, NULL, 'I' },
-	{ "images", required_argument, NULL, 'G' },
-	{ "spare-disks", required_argument, NULL, 'S' },
-	{ "disk-prealloc", optional_argument, NULL, 'j' },
-	{ "disk-reserve-mb", required_argument, NULL, 'J' },
-	{ "warm-sandboxes", required_argument, NULL, 'V' },
-	/* on the command line a flag; in the file (and as --x=no) yes|no */
-	{ "no-favordynmods", optional_argument, NULL, 'N' },
-	{ "default-image", required_argument, NULL, 'E' },
-	{ "tokens-file", required_argument, NULL, 'Z' },
-	{ "allow-remote-no-auth", optional_argument, NULL, 'W' },
-	{ "history-max", required_argument, NULL, 'H' },
-	{ "preview-domain", required_argument, NULL, 'D' },
-	{ "preview-workers", required_argument, NULL, 'e' },
-	{ "preview-socket", required_argument, NULL, 'Q' },
-	{ "routes", no_argument, NULL, 'L' },
-	{ "help", no_argument, NULL, 'h' },
-	{ NULL, 0, NULL, 0 },
-};
-
 /* What is checked and derived once everything is read. */
 struct raw {
 	const char *data, *sock, *inst, *images, *defimg, *psock;
 };
+
+/* The options with a check of their own. */
+static int set_socket_mode(struct conf *c, const char *val, char *why)
+{
+	if (strcmp(val, "0600") && strcmp(val, "0660") && strcmp(val, "0666") && strcmp(val, "600") &&
+	    strcmp(val, "660") && strcmp(val, "666"))
+		return refuse(why, "must be 0600, 0660 or 0666");
+	c->socket_mode = (mode_t)strtol(val, NULL, 8);
+	return 0;
+}
+
+static int set_allowed_hosts(struct conf *c, const char *val, char *why)
+{
+	c->allowed_hosts = val;
+	return list_ok(val, host_name_ok, false, "not a host name, IPv4 address or [IPv6] address (no port)",
+		       why);
+}
+
+static int set_allowed_origins(struct conf *c, const char *val, char *why)
+{
+	c->allowed_origins = val;
+	return list_ok(val, origin_ok, true, "not an origin such as https://app.example or http://localhost:3000",
+		       why);
+}
+
+static int set_tokens_file(struct conf *c, const char *val, char *why)
+{
+	if (val[0] != '/')
+		return refuse(why, "must be an absolute path");
+	c->tokens_file = val;
+	return 0;
+}
+
+static int set_clone_allow(struct conf *c, const char *val, char *why)
+{
+	if (c->nclone_allow == CLONE_MAX_ALLOW)
+		return refuse(why, "at most %d ranges", CLONE_MAX_ALLOW);
+	if (clone_allow_parse(val, &c->clone_allow[c->nclone_allow]) < 0)
+		return refuse(why, "must be an IPv4 or IPv6 CIDR range such as 127.0.0.0/8");
+	c->nclone_allow++;
+	return 0;
+}
+
+/* preview-domain: [http:// or https://] a DNS name (wildcard DNS and a
+ * wildcard certificate cover its subdomains) [: a port] */
+static int set_preview_domain(struct conf *c, const char *val, char *why)
+{
+	const char *host = val, *colon;
+	size_t n;
+
+	if (!strncmp(host, "http://", 7))
+		host += 7;
+	else if (!strncmp(host, "https://", 8))
+		host += 8;
+	colon = strchr(host, ':');
+	n = colon ? (size_t)(colon - host) : strlen(host);
+	if (colon && (strlen(colon + 1) < 1 || strlen(colon + 1) > 5 ||
+		      strspn(colon + 1, "0123456789") != strlen(colon + 1)))
+		n = 0;
+	if (!n || host[0] == '[' || host[0] == '.' || host[n - 1] == '.' || !host_name_ok(host, n) ||
+	    strlen(val) >= sizeof c->preview_domain)
+		return refuse(why, "must be a DNS name such as preview.example.com, with http:// or "
+			      "https:// and a :port if need be");
+	snprintf(c->preview_domain, sizeof c->preview_domain, "%s", val);
+	return 0;
+}
+
+static int set_net_pool(struct conf *c, const char *val, char *why)
+{
+	if (net_cidr_parse(val, &c->net_pool) < 0 || c->net_pool.prefix > 30 || c->net_pool.prefix < 8)
+		return refuse(why, "must be an IPv4 range from /8 to /30 such as 10.89.0.0/16 (host bits zero)");
+	return 0;
+}
+
+static int set_egress_allow(struct conf *c, const char *val, char *why)
+{
+	if (c->negress_allow == NET_MAX_ALLOW)
+		return refuse(why, "at most %d ranges", NET_MAX_ALLOW);
+	if (net_cidr_parse(val, &c->egress_allow[c->negress_allow]) < 0)
+		return refuse(why, "must be an IPv4 CIDR range such as 198.18.0.0/15 (host bits zero; "
+			      "sandboxes have no IPv6)");
+	c->negress_allow++;
+	return 0;
+}
+
+static int set_net_resolv_conf(struct conf *c, const char *val, char *why)
+{
+	if (val[0] != '/')
+		return refuse(why, "must be an absolute path");
+	c->net_resolv_conf = val;
+	return 0;
+}
+
+static int set_cgroup_root(struct conf *c, const char *val, char *why)
+{
+	if (strlen(val) >= sizeof c->cgroup_root || val[0] != '/')
+		return refuse(why, "must be an absolute path");
+	snprintf(c->cgroup_root, sizeof c->cgroup_root, "%s", val);
+	return 0;
+}
+
+enum opt_type {
+	OPT_STR,	/* const char * in struct conf */
+	OPT_RAW,	/* const char * in struct raw, checked by finish() */
+	OPT_INT,	/* integers from min to max, times scale: int ... */
+	OPT_U32,	/* ... uint32_t (uid_t) */
+	OPT_LONG,
+	OPT_SIZE,	/* size_t */
+	OPT_I64,	/* int64_t */
+	OPT_U64,	/* unsigned long long */
+	OPT_BOOL,	/* a flag on the command line; yes|no in the file and as --x=no */
+	OPT_FLAG,	/* --routes: command line only, no value */
+	OPT_FN,		/* set() checks and stores */
+	OPT_LIMIT,	/* a sandbox setting's default (its row: setting) */
+	OPT_LIMIT_MAX,	/* ... its maximum */
+};
+
+struct conf_opt {
+	const char *name;
+	enum opt_type type;
+	long long min, max;
+	size_t offset;		/* of the field set, in struct conf (OPT_RAW: struct raw) */
+	long long scale;	/* stored = given x scale */
+	int (*set)(struct conf *c, const char *val, char *why);
+	bool cmdline;		/* not a config file key */
+	const struct sb_setting *setting;	/* OPT_LIMIT* (ranges are the row's) */
+};
+
+#define C(f) offsetof(struct conf, f)
+#define R(f) offsetof(struct raw, f)
+
+_Static_assert(sizeof(uid_t) == sizeof(uint32_t), "uid-base is set as a uint32_t");
+
+/* Row makers: designated fields, the rest 0. */
+#define STR(n, f) { .name = n, .type = OPT_STR, .offset = C(f) }
+#define RAW(n, f) { .name = n, .type = OPT_RAW, .offset = R(f) }
+#define NUM(n, t, lo, hi, f, k) { .name = n, .type = t, .min = lo, .max = hi, .offset = C(f), .scale = k }
+#define BOOL(n, f) { .name = n, .type = OPT_BOOL, .offset = C(f) }
+#define FN(n, fn) { .name = n, .type = OPT_FN, .set = fn }
+
+static const struct conf_opt opts[] = {
+	{ .name = "config", .type = OPT_STR, .offset = C(config), .cmdline = true },
+	RAW("data", data),
+	RAW("socket", sock),
+	STR("socket-group", socket_group),
+	FN("socket-mode", set_socket_mode),
+	NUM("workers", OPT_INT, 1, 256, workers, 1),
+	RAW("instance", inst),
+	NUM("uid-base", OPT_U32, 65536, 0xFFFF0000LL, uid_base, 1),
+	NUM("uid-slots", OPT_U32, 1, 65535, uid_slots, 1),
+	STR("cors-origin", cors_origin),
+	FN("allowed-hosts", set_allowed_hosts),
+	FN("allowed-origins", set_allowed_origins),
+	NUM("max-body", OPT_SIZE, 1024, 1LL << 30, max_body, 1),
+	NUM("timeout", OPT_I64, 1, 86400000, default_timeout_ms, 1),
+	NUM("max-timeout", OPT_I64, 1, 86400000, max_timeout_ms, 1),
+	NUM("max-output", OPT_SIZE, 1024, 1LL << 30, max_output, 1),
+	STR("pidfile", pidfile),
+	FN("cgroup-root", set_cgroup_root),
+	NUM("max-running", OPT_INT, 0, 100000, max_running, 1),
+	NUM("max-file-mb", OPT_U64, 1, 1 << 24, max_file_bytes, 1 << 20),
+	FN("clone-allow", set_clone_allow),
+	NUM("clone-timeout", OPT_I64, 1, 86400, clone_timeout_ms, 1000),
+	NUM("clone-max-mb", OPT_U64, 1, 1 << 24, clone_max_bytes, 1 << 20),
+	BOOL("network", network),
+	FN("net-pool", set_net_pool),
+	FN("egress-allow", set_egress_allow),
+	FN("net-resolv-conf", set_net_resolv_conf),
+	NUM("idle-stop", OPT_I64, 0, 86400 * 365, idle_stop_ms, 1000),
+	RAW("images", images),
+	NUM("spare-disks", OPT_INT, 0, 64, spare_disks, 1),
+	BOOL("disk-prealloc", disk_prealloc),
+	NUM("disk-reserve-mb", OPT_LONG, 0, 1 << 24, disk_reserve_mb, 1),
+	NUM("warm-sandboxes", OPT_INT, 0, 64, warm_sandboxes, 1),
+	BOOL("no-favordynmods", no_favordynmods),
+	RAW("default-image", defimg),
+	FN("tokens-file", set_tokens_file),
+	BOOL("allow-remote-no-auth", allow_remote_no_auth),
+	NUM("history-max", OPT_INT, 0, 100000, history_max, 1),
+	FN("preview-domain", set_preview_domain),
+	NUM("preview-workers", OPT_INT, 1, 64, preview_workers, 1),
+	RAW("preview-socket", psock),
+	{ .name = "routes", .type = OPT_FLAG, .offset = C(print_routes), .cmdline = true },
+};
+
+#define NOPTS (sizeof opts / sizeof opts[0])
+#define OPT_VAL 256	/* getopt's val of option 0 (above any short option) */
+#define NALL (NOPTS + 2 * SB_NSETTINGS)
+
+/* Option i of all of them: a row of opts, then each sandbox setting's
+ * default and maximum (their rows made from sb_settings). */
+static struct conf_opt opt_at(size_t i)
+{
+	const struct sb_setting *s;
+
+	if (i < NOPTS)
+		return opts[i];
+	i -= NOPTS;
+	s = &sb_settings[i / 2];
+	return (struct conf_opt){ .name = i % 2 ? s->max_opt : s->opt,
+				  .type = i % 2 ? OPT_LIMIT_MAX : OPT_LIMIT, .setting = s };
+}
+
+static const char *opt_name(size_t i)
+{
+	return opt_at(i).name;
+}
+
+/* A sandbox setting's default or maximum, as the row says. */
+static int set_limit(struct sb_limits *l, const struct sb_setting *s, bool max, const char *val, char *why)
+{
+	long long v;
+
+	if (s->scale != 1) {
+		char *end;
+		double d = strtod(val, &end), lo = (double)s->min / (double)s->scale,
+		       hi = (double)s->max / (double)s->scale;
+		if (end == val || *end || !(d >= lo && d <= hi))
+			return refuse(why, "must be a number of %s from %g to %g", s->units, lo, hi);
+		*sb_limit(l, s) = (long)(d * (double)s->scale + 0.5);
+		return 0;
+	}
+	if (parse_num(val, s->none_ok && !max ? 0 : s->min, s->max, &v, why) < 0)
+		return -1;
+	if (v > 0 && v < s->min)
+		return refuse(why, "must be 0 (%s) or at least %ld", s->none, s->min);
+	*sb_limit(l, s) = (long)v;
+	return 0;
+}
+
+/* One setting from the command line or the file (val NULL: an optional
+ * value not given); val is kept (copy it). */
+static int conf_set(struct conf *c, struct raw *raw, size_t i, const char *val, char *why)
+{
+	struct conf_opt o = opt_at(i);
+	char *field = (o.type == OPT_RAW ? (char *)raw : (char *)c) + o.offset;
+	long long v;
+
+	why[0] = '\0';
+	switch (o.type) {
+	case OPT_STR:
+	case OPT_RAW:
+		*(const char **)field = val;
+		return 0;
+	case OPT_BOOL:
+		return val ? parse_bool(val, (bool *)field, why) : (*(bool *)field = true, 0);
+	case OPT_FLAG:
+		*(bool *)field = true;
+		return 0;
+	case OPT_FN:
+		return o.set(c, val, why);
+	case OPT_LIMIT:
+	case OPT_LIMIT_MAX:
+		return set_limit(o.type == OPT_LIMIT ? &c->limits : &c->max_limits, o.setting,
+				 o.type == OPT_LIMIT_MAX, val, why);
+	default:
+		break;
+	}
+	if (parse_num(val, o.min, o.max, &v, why) < 0)
+		return -1;
+	v *= o.scale;
+	switch (o.type) {
+	case OPT_INT: *(int *)field = (int)v; break;
+	case OPT_U32: *(uint32_t *)field = (uint32_t)v; break;
+	case OPT_LONG: *(long *)field = (long)v; break;
+	case OPT_SIZE: *(size_t *)field = (size_t)v; break;
+	case OPT_I64: *(int64_t *)field = (int64_t)v; break;
+	case OPT_U64: *(unsigned long long *)field = (unsigned long long)v; break;
+	default: return -1;
+	}
+	return 0;
+}
 
 static void defaults(struct conf *c, struct raw *raw)
 {
@@ -271,19 +484,12 @@ static void defaults(struct conf *c, struct raw *raw)
 	c->default_timeout_ms = 60000;
 	c->max_timeout_ms = 600000;
 	c->max_output = 1048576;
-	c->pids_max = 1024;
-	c->max_pids = 16384;
-	c->memory_mb = 1024;
-	c->max_memory_mb = 16384;
-	c->cpu_millis = 1000;
-	c->max_cpu_millis = 1000 * sysconf(_SC_NPROCESSORS_ONLN);
+	sb_limits_defaults(&c->limits, &c->max_limits);
 	snprintf(c->cgroup_root, sizeof c->cgroup_root, "/sys/fs/cgroup");
-	c->disk_mb = 4096;
 	c->max_running = 32;
 	c->spare_disks = 2;
 	c->disk_reserve_mb = 1024;
 	c->idle_stop_ms = 600000;
-	c->max_disk_mb = 65536;
 	c->history_max = 100;
 	c->preview_workers = 2;
 	c->net_pool.addr = 0x0A590000;	/* 10.89.0.0/16 */
@@ -291,191 +497,13 @@ static void defaults(struct conf *c, struct raw *raw)
 	c->net_resolv_conf = "/etc/resolv.conf";
 }
 
-/* preview-domain: [http:// or https://] a DNS name (wildcard DNS and a
- * wildcard certificate cover its subdomains) [: a port] */
-static int preview_domain_ok(const char *val, char *out, size_t len)
+/* The index of the option named name (-1: none). */
+static long by_name(const char *name)
 {
-	const char *host = val, *colon;
-	size_t n;
-
-	if (!strncmp(host, "http://", 7))
-		host += 7;
-	else if (!strncmp(host, "https://", 8))
-		host += 8;
-	colon = strchr(host, ':');
-	n = colon ? (size_t)(colon - host) : strlen(host);
-	if (colon && (strlen(colon + 1) < 1 || strlen(colon + 1) > 5 ||
-		      strspn(colon + 1, "0123456789") != strlen(colon + 1)))
-		n = 0;
-	if (!n || host[0] == '[' || host[0] == '.' || host[n - 1] == '.' || !host_name_ok(host, n) ||
-	    strlen(val) >= len) {
-		snprintf(why, sizeof why, "must be a DNS name such as preview.example.com, with "
-			 "http:// or https:// and a :port if need be");
-		return -1;
-	}
-	snprintf(out, len, "%s", val);
-	return 0;
-}
-
-static int num(const char *v, long long min, long long max, long long *out)
-{
-	return parse_num(v, min, max, out);
-}
-
-/* One setting from the command line or the file; val is kept (copy it). */
-static int conf_set(struct conf *c, struct raw *raw, int o, const char *val)
-{
-	long long v;
-
-	why[0] = '\0';
-	switch (o) {
-	case 'f': c->config = val; break;
-	case 'd': raw->data = val; break;
-	case 's': raw->sock = val; break;
-	case 'g': c->socket_group = val; break;
-	case 'q':
-		if (strcmp(val, "0600") && strcmp(val, "0660") && strcmp(val, "0666") &&
-		    strcmp(val, "600") && strcmp(val, "660") && strcmp(val, "666")) {
-			snprintf(why, sizeof why, "must be 0600, 0660 or 0666");
-			return -1;
-		}
-		c->socket_mode = (mode_t)strtol(val, NULL, 8);
-		break;
-	case 'i': raw->inst = val; break;
-	case 'G': raw->images = val; break;
-	case 'E': raw->defimg = val; break;
-	case 'c': c->cors_origin = val; break;
-	case 'y':
-		if (list_ok(val, host_name_ok, false,
-			    "not a host name, IPv4 address or [IPv6] address (no port)") < 0)
-			return -1;
-		c->allowed_hosts = val;
-		break;
-	case 'x':
-		if (list_ok(val, origin_ok, true,
-			    "not an origin such as https://app.example or http://localhost:3000") < 0)
-			return -1;
-		c->allowed_origins = val;
-		break;
-	case 'P': c->pidfile = val; break;
-	case 'Z': c->tokens_file = val[0] == '/' ? val : NULL; break;
-	case 'N': return val ? parse_bool(val, &c->no_favordynmods) : (c->no_favordynmods = true, 0);
-	case 'W': return val ? parse_bool(val, &c->allow_remote_no_auth) : (c->allow_remote_no_auth = true, 0);
-	case 'L': c->print_routes = true; break;
-	case 'H': if (num(val, 0, 100000, &v) < 0) return -1; c->history_max = (int)v; break;
-	case 'D': return preview_domain_ok(val, c->preview_domain, sizeof c->preview_domain);
-	case 'e': if (num(val, 1, 64, &v) < 0) return -1; c->preview_workers = (int)v; break;
-	case 'Q': raw->psock = val; break;
-	case 'S': if (num(val, 0, 64, &v) < 0) return -1; c->spare_disks = (int)v; break;
-	case 'j': return val ? parse_bool(val, &c->disk_prealloc) : (c->disk_prealloc = true, 0);
-	case 'J': if (num(val, 0, 1 << 24, &v) < 0) return -1; c->disk_reserve_mb = (long)v; break;
-	case 'V': if (num(val, 0, 64, &v) < 0) return -1; c->warm_sandboxes = (int)v; break;
-	case 'w': if (num(val, 1, 256, &v) < 0) return -1; c->workers = (int)v; break;
-	case 'u': if (num(val, 65536, 0xFFFF0000LL, &v) < 0) return -1; c->uid_base = (uid_t)v; break;
-	case 'U': if (num(val, 1, 65535, &v) < 0) return -1; c->uid_slots = (uint32_t)v; break;
-	case 'b': if (num(val, 1024, 1LL << 30, &v) < 0) return -1; c->max_body = (size_t)v; break;
-	case 't': if (num(val, 1, 86400000, &v) < 0) return -1; c->default_timeout_ms = v; break;
-	case 'T': if (num(val, 1, 86400000, &v) < 0) return -1; c->max_timeout_ms = v; break;
-	case 'o': if (num(val, 1024, 1LL << 30, &v) < 0) return -1; c->max_output = (size_t)v; break;
-	case 'p': if (num(val, 8, 1 << 22, &v) < 0) return -1; c->pids_max = (long)v; break;
-	case 'X': if (num(val, 8, 1 << 22, &v) < 0) return -1; c->max_pids = (long)v; break;
-	case 'm': if (num(val, 16, 1 << 30, &v) < 0) return -1; c->memory_mb = (long)v; break;
-	case 'M': if (num(val, 16, 1 << 30, &v) < 0) return -1; c->max_memory_mb = (long)v; break;
-	case 'C':
-	case 'Y': {
-		char *end;
-		double d = strtod(val, &end);
-		if (end == val || *end || !(d >= 0.01 && d <= 4096)) {
-			snprintf(why, sizeof why, "must be a number of CPUs from 0.01 to 4096");
-			return -1;
-		}
-		*(o == 'C' ? &c->cpu_millis : &c->max_cpu_millis) = (long)(d * 1000 + 0.5);
-		break;
-	}
-	case 'k':
-	case 'K':
-		if (num(val, o == 'k' ? 0 : 16, 1 << 24, &v) < 0)
-			return -1;
-		if (v > 0 && v < 16) {
-			snprintf(why, sizeof why, "must be 0 (no quota) or at least 16");
-			return -1;
-		}
-		*(o == 'k' ? &c->disk_mb : &c->max_disk_mb) = (long)v;
-		break;
-	case 'A':
-		if (c->nclone_allow == CLONE_MAX_ALLOW) {
-			snprintf(why, sizeof why, "at most %d ranges", CLONE_MAX_ALLOW);
-			return -1;
-		}
-		if (clone_allow_parse(val, &c->clone_allow[c->nclone_allow]) < 0) {
-			snprintf(why, sizeof why, "must be an IPv4 or IPv6 CIDR range such as 127.0.0.0/8");
-			return -1;
-		}
-		c->nclone_allow++;
-		break;
-	case 1001: return val ? parse_bool(val, &c->network) : (c->network = true, 0);
-	case 1002:
-		if (net_cidr_parse(val, &c->net_pool) < 0 || c->net_pool.prefix > 30 || c->net_pool.prefix < 8) {
-			snprintf(why, sizeof why, "must be an IPv4 range from /8 to /30 such as 10.89.0.0/16 "
-				 "(host bits zero)");
-			return -1;
-		}
-		break;
-	case 1003:
-		if (c->negress_allow == NET_MAX_ALLOW) {
-			snprintf(why, sizeof why, "at most %d ranges", NET_MAX_ALLOW);
-			return -1;
-		}
-		if (net_cidr_parse(val, &c->egress_allow[c->negress_allow]) < 0) {
-			snprintf(why, sizeof why, "must be an IPv4 CIDR range such as 198.18.0.0/15 "
-				 "(host bits zero; sandboxes have no IPv6)");
-			return -1;
-		}
-		c->negress_allow++;
-		break;
-	case 1004:
-		if (val[0] != '/') {
-			snprintf(why, sizeof why, "must be an absolute path");
-			return -1;
-		}
-		c->net_resolv_conf = val;
-		break;
-	case 'O': if (num(val, 1, 86400, &v) < 0) return -1; c->clone_timeout_ms = v * 1000; break;
-	case 'B': if (num(val, 1, 1 << 24, &v) < 0) return -1; c->clone_max_bytes = (unsigned long long)v << 20; break;
-	case 'F': if (num(val, 1, 1 << 24, &v) < 0) return -1; c->max_file_bytes = (unsigned long long)v << 20; break;
-	case 'r': if (num(val, 0, 100000, &v) < 0) return -1; c->max_running = (int)v; break;
-	case 'I': if (num(val, 0, 86400 * 365, &v) < 0) return -1; c->idle_stop_ms = v * 1000; break;
-	case 'R':
-		if (strlen(val) >= sizeof c->cgroup_root || val[0] != '/') {
-			snprintf(why, sizeof why, "must be an absolute path");
-			return -1;
-		}
-		snprintf(c->cgroup_root, sizeof c->cgroup_root, "%s", val);
-		break;
-	default:
-		return -1;
-	}
-	if (o == 'Z' && !c->tokens_file) {
-		snprintf(why, sizeof why, "must be an absolute path");
-		return -1;
-	}
-	return 0;
-}
-
-static const char *opts_name(int val)
-{
-	for (const struct option *op = opts; op->name; op++)
-		if (op->val == val)
-			return op->name;
-	return "?";
-}
-
-static const struct option *by_name(const char *name)
-{
-	for (const struct option *op = opts; op->name; op++)
-		if (!strcmp(op->name, name))
-			return op;
-	return NULL;
+	for (size_t i = 0; i < NALL; i++)
+		if (!strcmp(opt_name(i), name))
+			return (long)i;
+	return -1;
 }
 
 static char *trim(char *s)
@@ -490,55 +518,62 @@ static char *trim(char *s)
 	return s;
 }
 
+static void fclosep(FILE **f)
+{
+	if (*f)
+		fclose(*f);
+}
+#define cleanup_fclose __attribute__((cleanup(fclosep)))
+
+/* A "key = value" line of the config file (key: the line, blanks trimmed). */
+static int read_line(struct conf *c, struct raw *raw, const char *path, int lineno, char *key)
+{
+	char why[WHY_LEN], *eq = strchr(key, '='), *val;
+	long op;
+
+	if (!eq) {
+		fprintf(stderr, "sandboxd: %s:%d: expected \"key = value\"\n", path, lineno);
+		return -1;
+	}
+	*eq = '\0';
+	key = trim(key);
+	val = trim(eq + 1);
+	op = by_name(key);
+	if (op < 0 || opt_at((size_t)op).cmdline) {
+		fprintf(stderr, "sandboxd: %s:%d: %s: unknown key\n", path, lineno, key);
+		return -1;
+	}
+	if (!*val) {
+		fprintf(stderr, "sandboxd: %s:%d: %s: no value\n", path, lineno, key);
+		return -1;
+	}
+	if (conf_set(c, raw, (size_t)op, strdup(val), why) < 0) {
+		fprintf(stderr, "sandboxd: %s:%d: %s: %s\n", path, lineno, key, why[0] ? why : "bad value");
+		return -1;
+	}
+	return 0;
+}
+
 /* The config file: "key = value" lines, '#' comments, blank lines. */
 static int read_file(struct conf *c, struct raw *raw, const char *path)
 {
-	FILE *f = fopen(path, "re");
-	char *line = NULL;
+	cleanup_fclose FILE *f = fopen(path, "re");
+	cleanup_free char *line = NULL;
 	size_t cap = 0;
-	int lineno = 0, ret = 0;
+	int lineno = 0;
 
 	if (!f) {
 		fprintf(stderr, "sandboxd: %s: %s\n", path, strerror(errno));
 		return -1;
 	}
 	while (getline(&line, &cap, f) > 0) {
-		char *key = trim(line), *eq, *val;
-		const struct option *op;
+		char *key = trim(line);
 
 		lineno++;
-		if (!*key || *key == '#')
-			continue;
-		eq = strchr(key, '=');
-		if (!eq) {
-			fprintf(stderr, "sandboxd: %s:%d: expected \"key = value\"\n", path, lineno);
-			ret = -1;
-			break;
-		}
-		*eq = '\0';
-		key = trim(key);
-		val = trim(eq + 1);
-		op = by_name(key);
-		if (!op || op->val == 'f' || op->val == 'h' || op->val == 'L') {
-			fprintf(stderr, "sandboxd: %s:%d: %s: unknown key\n", path, lineno, key);
-			ret = -1;
-			break;
-		}
-		if (!*val) {
-			fprintf(stderr, "sandboxd: %s:%d: %s: no value\n", path, lineno, key);
-			ret = -1;
-			break;
-		}
-		if (conf_set(c, raw, op->val, strdup(val)) < 0) {
-			fprintf(stderr, "sandboxd: %s:%d: %s: %s\n", path, lineno, key,
-				why[0] ? why : "bad value");
-			ret = -1;
-			break;
-		}
+		if (*key && *key != '#' && read_line(c, raw, path, lineno, key) < 0)
+			return -1;
 	}
-	free(line);
-	fclose(f);
-	return ret;
+	return 0;
 }
 
 /* Checks across keys, and the derived names and paths. */
@@ -571,14 +606,7 @@ static int finish(struct conf *c, const struct raw *raw)
 		fprintf(stderr, "sandboxd: %s\n", bad);
 		return -1;
 	}
-	if (c->memory_mb > c->max_memory_mb)
-		c->memory_mb = c->max_memory_mb;
-	if (c->pids_max > c->max_pids)
-		c->pids_max = c->max_pids;
-	if (c->disk_mb > c->max_disk_mb)
-		c->disk_mb = c->max_disk_mb;
-	if (c->cpu_millis > c->max_cpu_millis)
-		c->cpu_millis = c->max_cpu_millis;
+	sb_limits_cap(&c->limits, &c->max_limits);
 	if (c->default_timeout_ms > c->max_timeout_ms)
 		c->default_timeout_ms = c->max_timeout_ms;
 	snprintf(c->data_dir, sizeof c->data_dir, "%s", raw->data);
@@ -608,11 +636,23 @@ static char **saved_argv;
 
 int conf_parse(struct conf *c, int argc, char **argv)
 {
+	struct option longopts[NALL + 2];
+	char why[WHY_LEN];
 	struct raw raw;
 	const char *config = NULL;
 	int o;
 
 	defaults(c, &raw);
+	/* getopt's table, made from ours: val is the option's index + OPT_VAL */
+	for (size_t i = 0; i < NALL; i++) {
+		enum opt_type t = opt_at(i).type;
+		longopts[i] = (struct option){ opt_name(i),
+					       t == OPT_BOOL ? optional_argument :
+					       t == OPT_FLAG ? no_argument : required_argument,
+					       NULL, (int)(OPT_VAL + i) };
+	}
+	longopts[NALL] = (struct option){ "help", no_argument, NULL, 'h' };
+	longopts[NALL + 1] = (struct option){ NULL, 0, NULL, 0 };
 	/* the file first, so that the command line overrides it */
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--config") && i + 1 < argc)
@@ -626,14 +666,16 @@ int conf_parse(struct conf *c, int argc, char **argv)
 		return -1;
 	optind = 0;	/* a full rescan: conf_parse runs again at SIGHUP */
 	opterr = 1;
-	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		if (o == 'h') {
 			usage(stdout);
 			exit(0);
 		}
-		if (o == '?' || conf_set(c, &raw, o, optarg ? strdup(optarg) : NULL) < 0) {
-			if (o != '?')
-				fprintf(stderr, "sandboxd: --%s: %s\n", opts_name(o), why[0] ? why : "bad value");
+		if (o < OPT_VAL ||
+		    conf_set(c, &raw, (size_t)(o - OPT_VAL), optarg ? strdup(optarg) : NULL, why) < 0) {
+			if (o >= OPT_VAL)
+				fprintf(stderr, "sandboxd: --%s: %s\n", opt_name((size_t)(o - OPT_VAL)),
+					why[0] ? why : "bad value");
 			usage(stderr);
 			return -1;
 		}

@@ -10,6 +10,7 @@
 
 #include "clone_policy.h"
 #include "net.h"
+#include "settings.h"
 
 struct auth_tokens;
 
@@ -43,11 +44,8 @@ struct conf {
 	unsigned long long max_file_bytes;	/* raw file upload/download */
 	int64_t default_timeout_ms, max_timeout_ms;
 	size_t max_output;
-	/* per-sandbox limits: defaults, and the most a create may ask */
-	long memory_mb, max_memory_mb;
-	long pids_max, max_pids;
-	long cpu_millis, max_cpu_millis;	/* 1000 = one CPU */
-	long disk_mb, max_disk_mb;		/* 0: no disk quota */
+	/* per-sandbox limits (settings.h): defaults, and the most a create may ask */
+	struct sb_limits limits, max_limits;
 	int spare_disks;			/* disk images made ahead */
 	bool disk_prealloc;			/* images take their blocks at once */
 	long disk_reserve_mb;			/* host space creates and writes leave */

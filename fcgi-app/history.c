@@ -2,6 +2,7 @@
 
 #include "history.h"
 #include "app.h"
+#include "api.h"
 #include "http.h"
 #include "log.h"
 #include "router.h"
@@ -12,14 +13,6 @@
 
 #define COMMAND_KEPT 1024	/* bytes of a command an entry keeps */
 #define LIMIT_MAX 10000
-
-static struct json_object *iso(int64_t ms)
-{
-	char buf[40];
-
-	sb_iso8601(ms, buf, sizeof buf);
-	return json_object_new_string(buf);
-}
 
 void history_add(struct app *app, const struct http_req *req, const char *id,
 		 const struct history_entry *e)
@@ -38,7 +31,7 @@ void history_add(struct app *app, const struct http_req *req, const char *id,
 		json_object_object_add(o, "processId", json_object_new_string(e->process_id));
 	json_object_object_add(o, "exitCode", e->exit_code == HISTORY_NO_EXIT ? NULL
 					     : json_object_new_int(e->exit_code));
-	json_object_object_add(o, "startedAt", iso(e->started_ms));
+	json_object_object_add(o, "startedAt", api_iso(e->started_ms));
 	json_object_object_add(o, "durationMs", e->exit_code == HISTORY_NO_EXIT ? NULL
 					       : json_object_new_int64(e->duration_ms));
 	json_object_object_add(o, "stdoutBytes", json_object_new_uint64(e->stdout_bytes));
@@ -81,15 +74,14 @@ void api_history(struct app *app, struct http_req *req, const char *id)
 	}
 	if (app_sandbox_get(app, id, false, NULL, &sb, &err) < 0) {
 		sandbox_ref_release(&sb);
-		http_reply_error(req, err.status ? err.status : 500, "%s", err.msg);
+		api_reply_err(req, &err);
 		return;
 	}
 	sandbox_ref_release(&sb);
 	all = json_object_new_array();
 	if (store_history_foreach(&app->store, id, collect, all, &err) < 0) {
 		json_object_put(all);
-		log_error(req->rid, err.msg);
-		http_reply_error(req, err.status ? err.status : 500, "%s", err.msg);
+		api_reply_err(req, &err);
 		return;
 	}
 	n = json_object_array_length(all);

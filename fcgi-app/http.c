@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include "http.h"
+#include "api.h"
 #include "log.h"
 #include "router.h"
 #include "conf.h"
@@ -332,12 +333,12 @@ struct json_object *json_body_parse(const char *body, size_t len, struct sb_err 
 	if (len == strspn(body, " \t\r\n"))
 		return json_object_new_object();
 	if (!utf8_valid(body, len)) {
-		sb_fail(err, 400, 0, "malformed JSON body: not valid UTF-8");
+		sb_fail(err, SB_E_INVALID, 0, "malformed JSON body: not valid UTF-8");
 		return NULL;
 	}
 	tok = json_tokener_new_ex(32);
 	if (!tok) {
-		sb_fail(err, 500, 0, "out of memory");
+		sb_fail(err, SB_E_INTERNAL, 0, "out of memory");
 		return NULL;
 	}
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
@@ -348,22 +349,22 @@ struct json_object *json_body_parse(const char *body, size_t len, struct sb_err 
 	json_tokener_free(tok);
 	if (jerr == json_tokener_success && (!o || !json_object_is_type(o, json_type_object))) {
 		json_object_put(o);
-		sb_fail(err, 400, 0, "JSON body must be an object");
+		sb_fail(err, SB_E_INVALID, 0, "JSON body must be an object");
 		return NULL;
 	}
 	if (!o || jerr != json_tokener_success) {
 		json_object_put(o);
-		sb_fail(err, 400, 0, "malformed JSON body: %s", json_tokener_error_desc(jerr));
+		sb_fail(err, SB_E_INVALID, 0, "malformed JSON body: %s", json_tokener_error_desc(jerr));
 		return NULL;
 	}
 	if (off < len && off + strspn(body + off, " \t\r\n") != len) {
 		json_object_put(o);
-		sb_fail(err, 400, 0, "malformed JSON body: trailing data");
+		sb_fail(err, SB_E_INVALID, 0, "malformed JSON body: trailing data");
 		return NULL;
 	}
 	if (!json_all_finite(o)) {
 		json_object_put(o);
-		sb_fail(err, 400, 0, "malformed JSON body: NaN, Infinity or a number out of range");
+		sb_fail(err, SB_E_INVALID, 0, "malformed JSON body: NaN, Infinity or a number out of range");
 		return NULL;
 	}
 	return o;
@@ -375,7 +376,7 @@ struct json_object *http_json_body(struct http_req *req)
 	struct json_object *o = json_body_parse(req->body, req->body_len, &err);
 
 	if (!o)
-		http_reply_error(req, err.status, "%s", err.msg);
+		api_reply_err(req, &err);
 	return o;
 }
 
@@ -431,8 +432,7 @@ struct json_object *json_string_lossy(const char *s, size_t len)
 {
 	const unsigned char *u = (const unsigned char *)s;
 	size_t i = 0, w = 0;
-	char *out;
-	struct json_object *o;
+	cleanup_free char *out = NULL;
 
 	while (i < len) {
 		size_t k = utf8_seq(u + i, len - i);
@@ -457,9 +457,7 @@ struct json_object *json_string_lossy(const char *s, size_t len)
 			i++;
 		}
 	}
-	o = json_object_new_string_len(out, (int)w);
-	free(out);
-	return o;
+	return json_object_new_string_len(out, (int)w);
 }
 
 const char *http_param(const struct http_req *req, const char *name)

@@ -2,6 +2,7 @@
 
 #include "images.h"
 #include "app.h"
+#include "api.h"
 #include "http.h"
 #include "log.h"
 #include "imagestore.h"
@@ -40,24 +41,26 @@ int images_resolve(const struct conf *c, const char *name, char *version, size_t
 	if (!strcmp(name, IMAGE_BUILTIN))
 		return 0;
 	if (!image_name_ok(name))
-		return sb_fail(err, 400, EINVAL, "image must be a name like \"bookworm\"");
+		return sb_fail(err, SB_E_INVALID, EINVAL, "image must be a name like \"bookworm\"");
 	if (imgstore_open(c->images_dir, false, &st, err) < 0)
 		return -1;
 	found = imgstore_get(st, name, &rec, err);
+	/* closed at once, not at return: available() opens it again, and an
+	 * LMDB environment must not be open twice in one process */
 	imgstore_close(st);
 	if (found < 0)
 		return -1;
 	if (!found || !json_object_object_get_ex(rec, "version", &v)) {
 		json_object_put(rec);
 		available(c, names, sizeof names);
-		return sb_fail(err, 400, ENOENT, "unknown image '%s' (available: %s)", name, names);
+		return sb_fail(err, SB_E_INVALID, ENOENT, "unknown image '%s' (available: %s)", name, names);
 	}
 	snprintf(version, len, "%s", json_object_get_string(v));
 	json_object_put(rec);
 	if (images_rootfs(c, name, version, path, sizeof path, err) < 0)
 		return -1;
 	if (access(path, F_OK) < 0)
-		return sb_fail(err, 503, ENOENT, "image %s is registered but its files are gone "
+		return sb_fail(err, SB_E_BUSY, ENOENT, "image %s is registered but its files are gone "
 			       "(rebuild or re-import it)", name);
 	return 0;
 }
@@ -67,21 +70,13 @@ int images_rootfs(const struct conf *c, const char *name, const char *version, c
 {
 	if (!strcmp(name, IMAGE_BUILTIN) || !*name) {
 		if (snprintf(buf, len, "%s", c->image_dir) >= (int)len)
-			return sb_fail(err, 500, ENAMETOOLONG, "image path too long");
+			return sb_fail(err, SB_E_INTERNAL, ENAMETOOLONG, "image path too long");
 		return 0;
 	}
 	if (!image_name_ok(name) || !*version || strchr(version, '/') || version[0] == '.' ||
 	    image_rootfs_path(c->images_dir, name, version, buf, len) < 0)
-		return sb_fail(err, 500, EINVAL, "bad image %s version %s in the record", name, version);
+		return sb_fail(err, SB_E_INTERNAL, EINVAL, "bad image %s version %s in the record", name, version);
 	return 0;
-}
-
-static struct json_object *iso(int64_t ms)
-{
-	char buf[40];
-
-	sb_iso8601(ms, buf, sizeof buf);
-	return json_object_new_string(buf);
 }
 
 static struct json_object *host_entry(const struct conf *c)
@@ -92,7 +87,7 @@ static struct json_object *host_entry(const struct conf *c)
 	json_object_object_add(o, "name", json_object_new_string(IMAGE_BUILTIN));
 	json_object_object_add(o, "source", json_object_new_string(
 		"built in: the host's own /usr, read-only, under a generated /etc"));
-	json_object_object_add(o, "createdAt", iso(stat(c->image_dir, &st) == 0 ?
+	json_object_object_add(o, "createdAt", api_iso(stat(c->image_dir, &st) == 0 ?
 						   (int64_t)st.st_mtime * 1000 : 0));
 	/* it shares the host's files: nothing of its own worth counting */
 	json_object_object_add(o, "sizeBytes", json_object_new_int64(0));
@@ -111,7 +106,7 @@ static struct json_object *entry(struct json_object *rec)
 		if (json_object_object_get_ex(rec, keys[i], &v))
 			json_object_object_add(o, keys[i], json_object_get(v));
 	if (json_object_object_get_ex(rec, "createdAt", &v))
-		json_object_object_add(o, "createdAt", iso(json_object_get_int64(v)));
+		json_object_object_add(o, "createdAt", api_iso(json_object_get_int64(v)));
 	return o;
 }
 

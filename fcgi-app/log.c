@@ -55,6 +55,17 @@ void log_warn(const char *rid, const char *msg)
 	log_msg("warn", rid, msg);
 }
 
+void log_printf(const char *level, const char *rid, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	log_msg(level, rid, msg);
+}
+
 void log_event(const char *rid, const char *event, const char *id, const char *fmt, ...)
 {
 	va_list ap;

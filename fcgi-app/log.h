@@ -11,6 +11,10 @@ void log_value(FILE *f, const char *v);
 /* ts=... level=error rid=RID msg="..." (and the same at level=warn) */
 void log_error(const char *rid, const char *msg);
 void log_warn(const char *rid, const char *msg);
+/* The same line at any level ("info", "warn", "error"), the message
+ * printf-style: the master's own lines (rid NULL: none) go through it. */
+void log_printf(const char *level, const char *rid, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 /* ts=... event=EVENT id=ID [rid=RID] and the rest, already logfmt
  * (printf-style; values in it must need no quoting). */
 void log_event(const char *rid, const char *event, const char *id, const char *fmt, ...)

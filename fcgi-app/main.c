@@ -6,6 +6,7 @@
 #include "conf.h"
 #include "images.h"
 #include "imagestore.h"
+#include "log.h"
 #include "pool.h"
 #include "router.h"
 #include "rootfs.h"
@@ -86,17 +87,17 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (images_resolve(&c, c.default_image, version, sizeof version, &err) < 0) {
-		fprintf(stderr, "sandboxd: --default-image: %s%s\n", err.msg, err.status == 400 ?
+		fprintf(stderr, "sandboxd: --default-image: %s%s\n", err.msg, err.kind == SB_E_INVALID ?
 			"; build or import it first (sandboxd-image)" : "");
 		return 1;
 	}
 	if (!c.no_favordynmods) {
 		int r = cg_favor_dynmods(&err);
 		if (r < 0)
-			fprintf(stderr, "sandboxd: warning: %s (cgroup moves stay slow)\n", err.msg);
+			log_printf("warn", NULL, "%s (cgroup moves stay slow)", err.msg);
 		else if (r > 0)
-			fprintf(stderr, "sandboxd: cgroup2 now mounted with favordynmods "
-				"(--no-favordynmods leaves it alone)\n");
+			log_printf("info", NULL, "cgroup2 now mounted with favordynmods "
+				   "(--no-favordynmods leaves it alone)");
 	}
 	if (c.pidfile) {
 		f = fopen(c.pidfile, "we");

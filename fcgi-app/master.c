@@ -11,6 +11,7 @@
 #include "cgroup.h"
 #include "conf.h"
 #include "disk.h"
+#include "log.h"
 #include "metrics.h"
 #include "net.h"
 #include "pool.h"
@@ -92,7 +93,7 @@ static void child_of_master(const struct conf *c)
 		_exit(1);
 	fd = open_workers_lock(c);
 	if (fd < 0 || fcntl(fd, F_SETLK, &fl) < 0)
-		fprintf(stderr, "sandboxd: workers lock: %s\n", strerror(errno));
+		log_printf("error", NULL, "workers lock: %s", strerror(errno));
 	/* kept open for life: closing any fd of the file would drop the lock */
 }
 
@@ -139,8 +140,8 @@ static void end_predecessor(const struct conf *c, struct sb_cgroups *cg)
 	}
 	reaped = cg_exec_reap_every(cg);
 	if (ended || reaped)
-		fprintf(stderr, "sandboxd: ended %d processes and %d exec cgroups a previous master "
-			"left\n", ended, reaped);
+		log_printf("warn", NULL, "ended %d processes and %d exec cgroups a previous master left",
+			   ended, reaped);
 }
 
 /* Worker serials, hence exec cgroup names, never repeat across masters of
@@ -156,7 +157,7 @@ static void next_generation(const struct conf *c)
 	gen = ((unsigned)strtoul(buf, NULL, 10) + 1) & 0xffff;
 	snprintf(buf, sizeof buf, "%u\n", gen);
 	if (sb_write_file_atf(AT_FDCWD, path, buf, O_CREAT | O_TRUNC) < 0)
-		fprintf(stderr, "sandboxd: %s: %s\n", path, strerror(errno));
+		log_printf("error", NULL, "%s: %s", path, strerror(errno));
 	serials = gen << 16;
 }
 
@@ -177,7 +178,8 @@ static void sweep_staged(const struct conf *c)
 		return;
 	fd = -1;
 	while ((e = readdir(d))) {
-		int sfd;
+		cleanup_close int sfd = -1;
+
 		if (strncmp(e->d_name, ".new-", 5))
 			continue;
 		sfd = openat(dirfd(d), e->d_name, O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
@@ -185,7 +187,6 @@ static void sweep_staged(const struct conf *c)
 			continue;
 		for (size_t i = 0; i < sizeof sub / sizeof *sub; i++)
 			unlinkat(sfd, sub[i], AT_REMOVEDIR);
-		close(sfd);
 		unlinkat(dirfd(d), e->d_name, AT_REMOVEDIR);
 	}
 	closedir(d);
@@ -211,7 +212,7 @@ static void spawn(struct worker *w, const struct conf *c, int fd, const sigset_t
 		worker_run(c, fd, serial);
 	}
 	if (pid < 0)
-		perror("sandboxd: fork worker");
+		log_printf("error", NULL, "fork worker: %s", strerror(errno));
 	w->pid = pid;
 	w->serial = serial;
 	w->started_ms = sb_mono_ms();
@@ -271,7 +272,7 @@ static void sweep_idle(const struct conf *c, const sigset_t *orig)
 		prctl(PR_SET_NAME, "sandboxd-sweep", 0, 0, 0);
 		sb_proctitle_set("sandboxd: idle sweep");
 		if (app_open(&app, c, &err) < 0) {
-			fprintf(stderr, "sandboxd: idle sweep: %s\n", err.msg);
+			log_printf("error", NULL, "idle sweep: %s", err.msg);
 			_exit(1);
 		}
 		capacity_stop_idle(&app, c->idle_stop_ms);
@@ -282,6 +283,7 @@ static void sweep_idle(const struct conf *c, const sigset_t *orig)
 		sweeper = pid;
 }
 
+/* The filler (fill_spares) while it runs. */
 static pid_t filler;
 
 static void sweep_half_made_spares(const struct conf *c)
@@ -295,15 +297,14 @@ static void sweep_half_made_spares(const struct conf *c)
 		disk_spare_sweep(fd);
 }
 
-/* Keep --spare-disks disk images of the default size made ahead (made
- * until there are that many), then --warm-sandboxes started, in a child of
- * its own (mke2fs takes ~10 ms, a sandbox start more): it runs each tick it
- * is not running already, and after a failure not for 10 s. */
+/* No filler starts before this (monotonic ms): 10 s after one failed. */
 static int64_t fill_after;
 
+/* The filler's first part: --spare-disks disk images of the default size,
+ * made until there are that many. */
 static int fill_disks(const struct conf *c, struct sb_err *err)
 {
-	long long bytes = (long long)c->disk_mb << 20;
+	long long bytes = (long long)c->limits.disk_mb << 20;
 	char path[PATH_MAX];
 	cleanup_close int fd = -1;
 
@@ -323,12 +324,16 @@ static int fill_disks(const struct conf *c, struct sb_err *err)
 	return 0;
 }
 
+/* Keep --spare-disks disk images of the default size made ahead (made
+ * until there are that many), then --warm-sandboxes started, in a child of
+ * its own (mke2fs takes ~10 ms, a sandbox start more): it runs each tick it
+ * is not running already, and after a failure not for 10 s. */
 static void fill_spares(const struct conf *c, const sigset_t *orig)
 {
 	pid_t pid;
 
 	if (filler > 0 || sb_mono_ms() < fill_after ||
-	    ((c->spare_disks <= 0 || c->disk_mb <= 0) && c->warm_sandboxes <= 0))
+	    ((c->spare_disks <= 0 || c->limits.disk_mb <= 0) && c->warm_sandboxes <= 0))
 		return;
 	pid = fork();
 	if (pid == 0) {
@@ -342,18 +347,18 @@ static void fill_spares(const struct conf *c, const sigset_t *orig)
 		metrics_worker_init();	/* the warm inits it forks: not theirs */
 		sb_proctitle_set("sandboxd: spares");
 		if (fill_disks(c, &err) < 0) {
-			fprintf(stderr, "sandboxd: spare disk: %s\n", err.msg);
+			log_printf("error", NULL, "spare disk: %s", err.msg);
 			_exit(1);
 		}
 		if (c->warm_sandboxes <= 0)
 			_exit(0);
 		if (app_open(&app, c, &err) < 0) {
-			fprintf(stderr, "sandboxd: warm sandboxes: %s\n", err.msg);
+			log_printf("error", NULL, "warm sandboxes: %s", err.msg);
 			_exit(1);
 		}
 		r = warm_fill(&app, &err);
 		if (r < 0)
-			fprintf(stderr, "sandboxd: warm sandboxes: %s\n", err.msg);
+			log_printf("error", NULL, "warm sandboxes: %s", err.msg);
 		app_close(&app);
 		_exit(r < 0);
 	}
@@ -387,8 +392,8 @@ static void reap(const struct conf *c, struct sb_cgroups *cg, bool respawn, int 
 					struct timespec ts = { 0, 200000000 };
 					nanosleep(&ts, NULL);
 				}
-				fprintf(stderr, "sandboxd: the resolver (dnsmasq) ended (status %d); "
-					"starting it again\n", status);
+				log_printf("warn", NULL, "the resolver (dnsmasq) ended (status %d); starting it again",
+					   status);
 				dns_started = sb_mono_ms();
 				dns_pid = net_dns_spawn(c, orig);
 			}
@@ -406,8 +411,8 @@ static void reap(const struct conf *c, struct sb_cgroups *cg, bool respawn, int 
 				continue;
 			w->pid = 0;
 			if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-				fprintf(stderr, "sandboxd: %sworker %d died (status %d)\n",
-					w->preview ? "preview " : "", (int)pid, status);
+				log_printf("warn", NULL, "%sworker %d died (status %d)", w->preview ? "preview " : "",
+					   (int)pid, status);
 			if (!w->preview) {
 				metrics_worker_busy(w->serial, false);
 				snprintf(name, sizeof name, "e%u", w->serial);
@@ -442,13 +447,13 @@ static int open_socket(const struct conf *c, const char *path)
 	unlink(path);
 	fd = FCGX_OpenSocket(path, 512);
 	if (fd < 0) {
-		fprintf(stderr, "sandboxd: cannot bind %s\n", path);
+		log_printf("error", NULL, "cannot bind %s", path);
 		return -1;
 	}
 	/* only root and the web server's group may talk to us */
 	g = getgrnam(c->socket_group);
 	if (chown(path, 0, g ? g->gr_gid : 0) < 0 || chmod(path, c->socket_mode) < 0) {
-		perror("sandboxd: socket permissions");
+		log_printf("error", NULL, "socket permissions: %s", strerror(errno));
 		return -1;
 	}
 	return fd;
@@ -487,13 +492,13 @@ static void reload(struct conf *c)
 	if (!c->config && !c->tokens_file)
 		return;
 	if (conf_reload(c, &n) < 0) {
-		fprintf(stderr, "sandboxd: reload: bad settings (above); the running ones stay\n");
+		log_printf("error", NULL, "reload: bad settings (above); the running ones stay");
 		return;
 	}
 	*c = n;
 	auth_free(old);
-	fprintf(stderr, "sandboxd: reload: settings read%s%s\n", c->config ? " from " : "",
-		c->config ? c->config : "");
+	log_printf("info", NULL, "reload: settings read%s%s", c->config ? " from " : "",
+		   c->config ? c->config : "");
 }
 
 static bool any_retiring(void)
@@ -511,12 +516,12 @@ int master_run(struct conf *c)
 	struct sigaction sa = { .sa_handler = on_signal };
 	static const int sigs[] = { SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGALRM };
 	sigset_t block, orig;
-	bool draining = false;
+	bool draining = false, reloading = false;
 	int64_t deadline = 0, next_sweep, sweep_every;
 	int fd;
 
 	if (cg_open(&cg, c->cgroup_root, c->cg_parent, &err) < 0) {
-		fprintf(stderr, "sandboxd: %s\n", err.msg);
+		log_printf("error", NULL, "%s", err.msg);
 		return 1;
 	}
 	/* the table before the socket: a request never finds a sandbox
@@ -524,7 +529,7 @@ int master_run(struct conf *c)
 	 * policy elements are put back from the store right after this
 	 * (net_policy_set with old NULL, per record), before any worker. */
 	if (net_start(c, &err) < 0) {
-		fprintf(stderr, "sandboxd: network: %s\n", err.msg);
+		log_printf("error", NULL, "network: %s", err.msg);
 		return 1;
 	}
 	fd = open_socket(c, c->socket_path);
@@ -544,7 +549,7 @@ int master_run(struct conf *c)
 	prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 	sigprocmask(SIG_BLOCK, &block, &orig);
 	if (metrics_init() < 0)
-		perror("sandboxd: metrics mapping");
+		log_printf("error", NULL, "metrics mapping: %s", strerror(errno));
 	master_pid = getpid();
 	end_predecessor(c, &cg);
 	next_generation(c);
@@ -561,8 +566,8 @@ int master_run(struct conf *c)
 	metrics_workers(live_api_workers());
 	sb_proctitle_set("sandboxd: master");
 	sweep_half_made_spares(c);
-	fprintf(stderr, "sandboxd: %d workers on %s, %d preview workers on %s\n", c->workers,
-		c->socket_path, c->preview_workers, c->preview_socket);
+	log_printf("info", NULL, "%d workers on %s, %d preview workers on %s", c->workers, c->socket_path,
+		   c->preview_workers, c->preview_socket);
 	/* look for idle sandboxes twice per idle period, at most every 30 s */
 	sweep_every = c->idle_stop_ms / 2 < 30000 ? c->idle_stop_ms / 2 : 30000;
 	if (sweep_every < TICK_MS)
@@ -579,12 +584,19 @@ int master_run(struct conf *c)
 			got_hup = 0;
 			if (!draining) {
 				reload(c);
-				fprintf(stderr, "sandboxd: reload: replacing workers\n");
+				log_printf("info", NULL, "reload: replacing workers");
 				replace_workers(c, fd, &orig);
+				reloading = true;
 			}
 		}
+		/* the line tests (and operators) wait for: from here on no
+		 * request is served by a worker of the old settings */
+		if (reloading && !draining && !any_retiring()) {
+			reloading = false;
+			fprintf(stderr, "sandboxd: reload: done, the old workers are gone\n");
+		}
 		if (got_term && !draining) {
-			fprintf(stderr, "sandboxd: stopping\n");
+			log_printf("info", NULL, "stopping");
 			draining = true;
 			close(fd);
 			unlink(c->socket_path);
@@ -620,8 +632,8 @@ int master_run(struct conf *c)
 	}
 	/* a full stop stops every sandbox; files stay */
 	if (cg_destroy_all(&cg, c->cgroup_root, c->cg_parent) < 0)
-		fprintf(stderr, "sandboxd: some cgroups could not be removed\n");
+		log_printf("warn", NULL, "some cgroups could not be removed");
 	net_stop(c);
-	fprintf(stderr, "sandboxd: stopped\n");
+	log_printf("info", NULL, "stopped");
 	return 0;
 }

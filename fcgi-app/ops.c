@@ -48,7 +48,7 @@ void api_metrics(struct app *app, struct http_req *req, const char *id)
 {
 	struct sb_err err = SB_ERR_INIT;
 	struct census c = { 0, 0, 0 };
-	char *text = NULL;
+	cleanup_free char *text = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&text, &len);
 
@@ -69,5 +69,4 @@ void api_metrics(struct app *app, struct http_req *req, const char *id)
 	fclose(f);
 	http_begin_raw(req, 200, "text/plain; version=0.0.4; charset=utf-8", len, NULL);
 	FCGX_PutStr(text, (int)len, req->fcgi->out);
-	free(text);
 }

@@ -257,7 +257,7 @@ int preview_put(struct store *s, const struct preview_port *p, struct sb_err *er
 		goto fail;
 	if (n >= PREVIEW_MAX_PORTS) {
 		mdb_txn_abort(txn);
-		return sb_fail(err, 409, 0, "%d ports are exposed already: delete one first", n);
+		return sb_fail(err, SB_E_LIMIT, 0, "%d ports are exposed already: delete one first", n);
 	}
 	/* the port's old token goes in the same transaction as the new one comes */
 	if ((n = del_in(txn, s->ports, pk)) < 0) {

@@ -105,7 +105,7 @@ static int apply(pid_t init, unsigned long long start, const char *nft_script, s
 		if (errno != EINTR)
 			return sb_syserr(err, "waitpid");
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		return sb_fail(err, 500, 0, "the sandbox's port forwarding to localhost could not be set "
+		return sb_fail(err, SB_E_INTERNAL, 0, "the sandbox's port forwarding to localhost could not be set "
 			       "(see the service log)");
 	return 0;
 }

@@ -9,15 +9,6 @@
 #include <string.h>
 #include <strings.h>
 
-bool router_is_raw_upload(const struct http_req *req)
-{
-	const char *ct = FCGX_GetParam("CONTENT_TYPE", req->fcgi->envp);
-
-	return strcmp(req->method, "PUT") == 0 && req->nsegs >= 4 &&
-	       strcmp(req->segs[0], "sandboxes") == 0 && strcmp(req->segs[2], "files") == 0 &&
-	       ct && strncasecmp(ct, "application/octet-stream", 24) == 0;
-}
-
 bool project_id_valid(const char *id)
 {
 	size_t n = strlen(id);
@@ -30,40 +21,65 @@ bool project_id_valid(const char *id)
 	return strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") == n;
 }
 
-/* A route is a path pattern: literal segments, {name} for one segment, and
- * a final {path} for one or more.  The same table answers --routes and
- * labels the metrics, so what is documented is what is routed. */
-struct route {
-	const char *pattern;
-	const char *allow;
-	router_handler_fn get, post, put, del;
-};
+/* The table answers --routes and labels the metrics, so what is
+ * documented is what is routed; the worker reads a body as its row says. */
+#define NONE(f) { f, BODY_NONE, 0 }
+#define JSON(f) { f, BODY_JSON, 0 }
 
 static const struct route routes[] = {
-	{ "/sandboxes/{projectId}", "GET, POST, DELETE, OPTIONS", api_sandbox_status, api_sandbox_create,
-	  NULL, api_sandbox_delete },
-	{ "/sandboxes/{projectId}/exec", "POST, OPTIONS", NULL, api_exec, NULL, NULL },
-	{ "/sandboxes/{projectId}/files/{path}", "GET, PUT, DELETE, OPTIONS", api_file_read, NULL,
-	  api_file_write, api_file_delete },
-	{ "/sandboxes/{projectId}/ls", "GET, OPTIONS", api_ls, NULL, NULL, NULL },
-	{ "/sandboxes/{projectId}/mkdir", "POST, OPTIONS", NULL, api_mkdir, NULL, NULL },
-	{ "/sandboxes/{projectId}/rename", "POST, OPTIONS", NULL, api_rename, NULL, NULL },
-	{ "/sandboxes/{projectId}/clone", "POST, OPTIONS", NULL, api_clone, NULL, NULL },
-	{ "/sandboxes/{projectId}/processes", "GET, POST, OPTIONS", api_proc_list, api_proc_start, NULL,
-	  NULL },
-	{ "/sandboxes/{projectId}/processes/{processId}", "GET, DELETE, OPTIONS", api_proc_get, NULL, NULL,
-	  api_proc_kill },
-	{ "/sandboxes/{projectId}/processes/{processId}/logs", "GET, OPTIONS", api_proc_get, NULL, NULL,
-	  NULL },
-	{ "/sandboxes/{projectId}/history", "GET, OPTIONS", api_history, NULL, NULL, NULL },
-	{ "/sandboxes/{projectId}/ports", "GET, POST, OPTIONS", api_ports_list, api_ports_expose, NULL,
-	  NULL },
-	{ "/sandboxes/{projectId}/ports/{port}", "DELETE, OPTIONS", NULL, NULL, NULL, api_ports_revoke },
+	{ "/sandboxes/{projectId}", AUTH_PROJECT, .get = NONE(api_sandbox_status),
+	  .post = JSON(api_sandbox_create), .del = NONE(api_sandbox_delete) },
+	{ "/sandboxes/{projectId}/exec", AUTH_PROJECT, .post = JSON(api_exec) },
+	/* a JSON write carries the file in base64 */
+	{ "/sandboxes/{projectId}/files/{path}", AUTH_PROJECT, .get = NONE(api_file_read),
+	  .put = { api_file_write, BODY_RAW, JSON_FILE_BODY_MAX }, .del = NONE(api_file_delete) },
+	{ "/sandboxes/{projectId}/ls", AUTH_PROJECT, .get = NONE(api_ls) },
+	{ "/sandboxes/{projectId}/mkdir", AUTH_PROJECT, .post = JSON(api_mkdir) },
+	{ "/sandboxes/{projectId}/rename", AUTH_PROJECT, .post = JSON(api_rename) },
+	{ "/sandboxes/{projectId}/clone", AUTH_PROJECT, .post = JSON(api_clone) },
+	{ "/sandboxes/{projectId}/processes", AUTH_PROJECT, .get = NONE(api_proc_list),
+	  .post = JSON(api_proc_start) },
+	{ "/sandboxes/{projectId}/processes/{processId}", AUTH_PROJECT, .get = NONE(api_proc_get),
+	  .del = NONE(api_proc_kill) },
+	{ "/sandboxes/{projectId}/processes/{processId}/logs", AUTH_PROJECT, .get = NONE(api_proc_get) },
+	{ "/sandboxes/{projectId}/history", AUTH_PROJECT, .get = NONE(api_history) },
+	{ "/sandboxes/{projectId}/ports", AUTH_PROJECT, .get = NONE(api_ports_list),
+	  .post = JSON(api_ports_expose) },
+	{ "/sandboxes/{projectId}/ports/{port}", AUTH_PROJECT, .del = NONE(api_ports_revoke) },
 	/* server-wide: no projectId */
-	{ "/images", "GET, OPTIONS", api_images_list, NULL, NULL, NULL },
-	{ "/healthz", "GET, OPTIONS", api_healthz, NULL, NULL, NULL },
-	{ "/metrics", "GET, OPTIONS", api_metrics, NULL, NULL, NULL },
+	{ "/images", AUTH_ANY, .get = NONE(api_images_list) },
+	{ "/healthz", AUTH_OPEN, .get = NONE(api_healthz) },
+	{ "/metrics", AUTH_ANY, .get = NONE(api_metrics) },
 };
+
+#define NROUTES ((int)(sizeof routes / sizeof *routes))
+
+/* a row's methods in Allow's order, and the --routes names of them */
+static const struct {
+	const char *name;
+	size_t off;
+} methods[] = {
+	{ "GET", offsetof(struct route, get) },
+	{ "POST", offsetof(struct route, post) },
+	{ "PUT", offsetof(struct route, put) },
+	{ "DELETE", offsetof(struct route, del) },
+};
+
+static const struct route_op *op_at(const struct route *r, size_t i)
+{
+	return (const struct route_op *)((const char *)r + methods[i].off);
+}
+
+/* the row's operation for a method (HEAD is GET); NULL: no such method */
+static const struct route_op *op_of(const struct route *r, const char *m)
+{
+	if (!strcmp(m, "HEAD"))
+		m = "GET";
+	for (size_t i = 0; i < sizeof methods / sizeof *methods; i++)
+		if (!strcmp(m, methods[i].name))
+			return op_at(r, i);
+	return NULL;
+}
 
 static bool per_sandbox(const struct route *r)
 {
@@ -99,6 +115,31 @@ static const struct route *match(const struct http_req *req)
 	return NULL;
 }
 
+const struct route *router_row(int index)
+{
+	return index >= 0 && index < NROUTES ? &routes[index] : NULL;
+}
+
+const char *router_allow(int index)
+{
+	/* built once per worker from the row, never typed by hand */
+	static char allow[NROUTES][sizeof "GET, POST, PUT, DELETE, OPTIONS"];
+	char *a;
+
+	if (index < 0 || index >= NROUTES)
+		return NULL;
+	a = allow[index];
+	if (!*a) {
+		for (size_t i = 0; i < sizeof methods / sizeof *methods; i++)
+			if (op_at(&routes[index], i)->fn) {
+				strcat(a, methods[i].name);
+				strcat(a, ", ");
+			}
+		strcat(a, "OPTIONS");
+	}
+	return a;
+}
+
 int router_index(const struct http_req *req)
 {
 	const struct route *r = match(req);
@@ -108,34 +149,27 @@ int router_index(const struct http_req *req)
 
 const char *router_pattern(int index)
 {
-	return index >= 0 && index < (int)(sizeof routes / sizeof *routes) ? routes[index].pattern : NULL;
+	return index >= 0 && index < NROUTES ? routes[index].pattern : NULL;
 }
 
 int router_count(void)
 {
-	return (int)(sizeof routes / sizeof *routes);
+	return NROUTES;
 }
 
 void router_print(FILE *f)
 {
-	for (size_t i = 0; i < sizeof routes / sizeof *routes; i++) {
-		const struct route *r = &routes[i];
-		if (r->get)
-			fprintf(f, "GET %s\n", r->pattern);
-		if (r->post)
-			fprintf(f, "POST %s\n", r->pattern);
-		if (r->put)
-			fprintf(f, "PUT %s\n", r->pattern);
-		if (r->del)
-			fprintf(f, "DELETE %s\n", r->pattern);
-	}
+	for (int r = 0; r < NROUTES; r++)
+		for (size_t i = 0; i < sizeof methods / sizeof *methods; i++)
+			if (op_at(&routes[r], i)->fn)
+				fprintf(f, "%s %s\n", methods[i].name, routes[r].pattern);
 }
 
 enum route_result router_route(const struct http_req *req, router_handler_fn *fn,
 				const char **allow)
 {
+	const struct route_op *op;
 	const struct route *r;
-	const char *m = req->method;
 
 	*fn = NULL;
 	*allow = NULL;
@@ -145,19 +179,13 @@ enum route_result router_route(const struct http_req *req, router_handler_fn *fn
 	if (!r)
 		return ROUTE_NO_ROUTE;
 	((struct http_req *)req)->route = (int)(r - routes);
-	*allow = r->allow;
-	if (strcmp(m, "OPTIONS") == 0)
+	*allow = router_allow((int)(r - routes));
+	if (strcmp(req->method, "OPTIONS") == 0)
 		return ROUTE_OPTIONS;
-	if (strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0)
-		*fn = r->get;
-	else if (strcmp(m, "POST") == 0)
-		*fn = r->post;
-	else if (strcmp(m, "PUT") == 0)
-		*fn = r->put;
-	else if (strcmp(m, "DELETE") == 0)
-		*fn = r->del;
-	if (!*fn)
+	op = op_of(r, req->method);
+	if (!op || !op->fn)
 		return ROUTE_BAD_METHOD;
+	*fn = op->fn;
 	/* before anything touches disk */
 	if (per_sandbox(r) && !project_id_valid(req->segs[1])) {
 		*fn = NULL;
@@ -166,15 +194,48 @@ enum route_result router_route(const struct http_req *req, router_handler_fn *fn
 	return ROUTE_OK;
 }
 
-/* What a route asks of the caller: /healthz nothing, a sandbox's routes a
- * token for its projectId, the other server-wide ones any token. */
-static enum auth_need need(const struct http_req *req)
+/* Whether a Content-Type is the media type application/octet-stream, with
+ * or without parameters ("application/octet-streams" is another type). */
+static bool octet_stream(const char *ct)
 {
-	const struct route *r = &routes[req->route];
+	static const char type[] = "application/octet-stream";
+	size_t n = sizeof type - 1;
 
-	if (!strcmp(r->pattern, "/healthz"))
-		return AUTH_OPEN;
-	return per_sandbox(r) ? AUTH_PROJECT : AUTH_ANY;
+	return ct && !strncasecmp(ct, type, n) && (!ct[n] || strchr("; \t", ct[n]));
+}
+
+/* The operation router_route() found for req; NULL before or without one. */
+static const struct route_op *op_routed(const struct http_req *req)
+{
+	const struct route *r = router_row(req->route);
+
+	return r ? op_of(r, req->method) : NULL;
+}
+
+static bool streamed(const struct http_req *req, const struct route_op *op)
+{
+	return op && op->body == BODY_RAW && octet_stream(FCGX_GetParam("CONTENT_TYPE", req->fcgi->envp));
+}
+
+bool router_is_raw_upload(const struct http_req *req)
+{
+	const struct route *r = req->bad_path ? NULL : match(req);
+
+	return r && streamed(req, op_of(r, req->method));
+}
+
+int router_read_body(struct http_req *req)
+{
+	const struct route_op *op = op_routed(req);
+	size_t limit = req->conf->max_body;
+
+	if (streamed(req, op))
+		return 0;
+	/* JSON bodies are read whole, and so bounded: --max-body, or the
+	 * route's own limit where that is larger */
+	if (op && op->body_max > limit)
+		limit = op->body_max;
+	return http_read_body(req, limit);
 }
 
 router_handler_fn router_admit(struct app *app, struct http_req *req)
@@ -189,8 +250,8 @@ router_handler_fn router_admit(struct app *app, struct http_req *req)
 	case ROUTE_OK:
 		/* before the body is read: a caller without a token gets no
 		 * worker reading megabytes for it */
-		if (!auth_check(app->conf->tokens, app->conf->allow_remote_no_auth, req, need(req),
-				req->nsegs > 1 ? req->segs[1] : NULL))
+		if (!auth_check(app->conf->tokens, app->conf->allow_remote_no_auth, req,
+				routes[req->route].auth, req->nsegs > 1 ? req->segs[1] : NULL))
 			return NULL;
 		if (!http_query_valid(req)) {
 			http_reply_error(req, 400, "malformed query string (a bad %%-escape, %%00, or a value over 4096 bytes)");

@@ -2,13 +2,54 @@
 #ifndef SBD_ROUTER_H
 #define SBD_ROUTER_H
 
+#include "auth.h"
+
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 
 struct app;
 struct http_req;
 
 typedef void (*router_handler_fn)(struct app *app, struct http_req *req, const char *id);
+
+/* The largest file a JSON read returns or a JSON write takes (as the
+ * Cloudflare SDK: larger is 413), and the body of such a write: the file
+ * in base64, and room for the rest of the JSON. */
+#define JSON_FILE_MAX (32ULL << 20)
+#define JSON_FILE_BODY_MAX ((size_t)JSON_FILE_MAX / 3 * 4 + 65536)
+
+/* What the worker does with a request's body before the handler runs. */
+enum route_body {
+	BODY_NONE,	/* nothing in it is used: read (bounded as JSON) and dropped */
+	BODY_JSON,	/* read whole, for http_json_body() */
+	BODY_RAW,	/* Content-Type application/octet-stream: left unread, the
+			 * handler streams it; any other type: JSON */
+};
+
+/* One method of a route: its handler and its body. */
+struct route_op {
+	router_handler_fn fn;		/* NULL: the route does not take the method */
+	enum route_body body;
+	size_t body_max;		/* a JSON body's limit when over --max-body */
+};
+
+/* A route is a path pattern: literal segments, {name} for one segment, and
+ * a final {path} for one or more; a pattern under /sandboxes/{projectId}
+ * has segs[1] as the projectId.  Its row is all the router knows of it:
+ * who may call it, and per method the handler and the body.  The methods
+ * with a handler are its Allow header and its --routes lines. */
+struct route {
+	const char *pattern;
+	enum auth_need auth;
+	struct route_op get, post, put, del;	/* HEAD is GET */
+};
+
+/* The route table, for the tests: router_count() rows. */
+const struct route *router_row(int index);
+/* "GET, POST, OPTIONS": the methods of row index that have a handler, in
+ * that order, OPTIONS last (always taken). */
+const char *router_allow(int index);
 
 enum route_result {
 	ROUTE_OK,		/* *fn takes it, with segs[1] as the projectId */
@@ -37,6 +78,10 @@ void router_print(FILE *f);
  * segs[1] as the projectId) once the body is read, or NULL when the
  * answer was given here (an error, a preflight). */
 router_handler_fn router_admit(struct app *app, struct http_req *req);
+/* The body router_admit()'s route takes, read as its row says: 0 when the
+ * handler may run (the body in req->body, or left for it to stream), -1 or
+ * -2 when http_read_body() answered instead. */
+int router_read_body(struct http_req *req);
 
 /* handlers (api_sandbox.c) */
 void api_sandbox_create(struct app *app, struct http_req *req, const char *id);
@@ -68,8 +113,9 @@ void api_healthz(struct app *app, struct http_req *req, const char *id);
 void api_metrics(struct app *app, struct http_req *req, const char *id);
 void api_history(struct app *app, struct http_req *req, const char *id);
 
-/* PUT .../files/<path> with Content-Type application/octet-stream: the
- * body is streamed into the sandbox by the handler, never read whole. */
+/* A route whose body is BODY_RAW, with Content-Type application/octet-stream
+ * (PUT .../files/<path>): the body is streamed into the sandbox by the
+ * handler, never read whole. */
 bool router_is_raw_upload(const struct http_req *req);
 
 #endif

@@ -62,13 +62,13 @@ static int emit_data(struct sse *s, int stream, const char *data, size_t n)
 		json_object_object_add(o, "data", str);
 	} else {
 		/* not text: the bytes as they are, in base64, never mangled */
-		char *b = malloc(4 * ((n + 2) / 3) + 1);
+		cleanup_free char *b = malloc(4 * ((n + 2) / 3) + 1);
+
 		json_object_put(str);
 		if (b)
 			sb_base64_encode(data, n, b);
 		json_object_object_add(o, "data", json_object_new_string(b ? b : ""));
 		json_object_object_add(o, "encoding", json_object_new_string("base64"));
-		free(b);
 	}
 	return sse_event(s, o);
 }
@@ -95,8 +95,7 @@ int sse_sink(void *arg, int stream, const char *data, size_t n)
 	}
 	/* carry + data, minus a sequence the next chunk finishes */
 	size_t total = s->ncarry[stream] + n, keep;
-	char *buf = malloc(total ? total : 1);
-	int r;
+	cleanup_free char *buf = malloc(total ? total : 1);
 
 	if (!buf)
 		return -1;
@@ -105,9 +104,7 @@ int sse_sink(void *arg, int stream, const char *data, size_t n)
 	keep = cut_tail((const unsigned char *)buf, total);
 	memcpy(s->carry[stream], buf + total - keep, keep);
 	s->ncarry[stream] = keep;
-	r = total > keep ? emit_data(s, stream, buf, total - keep) : 0;
-	free(buf);
-	return r;
+	return total > keep ? emit_data(s, stream, buf, total - keep) : 0;
 }
 
 void sse_finish(struct sse *s, const struct sb_err *err, const struct sb_exec_res *res,

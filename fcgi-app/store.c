@@ -12,6 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+static inline void json_putp(struct json_object **o)
+{
+	json_object_put(*o);
+}
+#define cleanup_json __attribute__((cleanup(json_putp)))
 
 /* The "started" index: id -> the init a record names (pid, start time) and
  * its last activity, for every record that names one.  Kept by every
@@ -53,47 +58,36 @@ static bool key_str(const MDB_val *k, char *buf, size_t len)
 static int started_index_build(struct store *s, struct sb_err *err)
 {
 	MDB_val mk = { 13, (void *)"started_index" }, mv, k, v;
+	cleanup_txn MDB_txn *txn = NULL;
 	MDB_cursor *cur;
-	MDB_txn *txn;
 	int rc;
 
-	if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)))
-		return kv_fail(err, rc, "read");
+	if (kv_begin(s->env, MDB_RDONLY, &txn, err) < 0)
+		return -1;
 	rc = mdb_get(txn, s->meta, &mk, &mv);
-	mdb_txn_abort(txn);
+	mdb_txn_abort(steal_pointer(&txn));
 	if (rc == 0)
 		return 0;
-	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)))
-		return kv_fail(err, rc, "begin");
-	if (mdb_get(txn, s->meta, &mk, &mv) == 0) {	/* another worker did it */
-		mdb_txn_abort(txn);
+	if (kv_begin(s->env, 0, &txn, err) < 0)
+		return -1;
+	if (mdb_get(txn, s->meta, &mk, &mv) == 0)	/* another worker did it */
 		return 0;
-	}
 	if ((rc = mdb_cursor_open(txn, s->sandboxes, &cur)))
-		goto fail;
+		return kv_fail(err, rc, "started index");
 	while ((rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0) {
 		struct sb_record r;
 		char id[64];
-		if (k.mv_size == 0 || k.mv_size >= sizeof id || decode(&v, &r) < 0)
+		if (!key_str(&k, id, sizeof id) || decode(&v, &r) < 0)
 			continue;
-		memcpy(id, k.mv_data, k.mv_size);
-		id[k.mv_size] = '\0';
 		if (r.init_pid > 0 && (rc = started_put(txn, s->started, id, &r)))
 			break;
 	}
 	mdb_cursor_close(cur);
-	if (rc != MDB_NOTFOUND)
-		goto fail;
 	mv.mv_size = 1;
 	mv.mv_data = (void *)"1";
-	if ((rc = mdb_put(txn, s->meta, &mk, &mv, 0)))
-		goto fail;
-	if ((rc = mdb_txn_commit(txn)))
-		return kv_fail(err, rc, "commit");
-	return 0;
-fail:
-	mdb_txn_abort(txn);
-	return kv_fail(err, rc, "started index");
+	if (rc != MDB_NOTFOUND || (rc = mdb_put(txn, s->meta, &mk, &mv, 0)))
+		return kv_fail(err, rc, "started index");
+	return kv_commit(&txn, err);
 }
 
 struct started_scan {
@@ -127,11 +121,11 @@ int store_foreach_started(struct store *s,
 int store_forget_started(struct store *s, const char *const *ids, const pid_t *pids, size_t n,
 			 struct sb_err *err)
 {
-	MDB_txn *txn;
+	cleanup_txn MDB_txn *txn = NULL;
 	int rc;
 
-	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)))
-		return kv_fail(err, rc, "begin");
+	if (kv_begin(s->env, 0, &txn, err) < 0)
+		return -1;
 	for (size_t i = 0; i < n; i++) {
 		MDB_val k = { strlen(ids[i]), (void *)ids[i] }, v;
 		struct started st;
@@ -139,14 +133,10 @@ int store_forget_started(struct store *s, const char *const *ids, const pid_t *p
 		if (mdb_get(txn, s->started, &k, &v) || v.mv_size != sizeof st)
 			continue;
 		memcpy(&st, v.mv_data, sizeof st);
-		if (st.pid == pids[i] && (rc = mdb_del(txn, s->started, &k, NULL)) && rc != MDB_NOTFOUND) {
-			mdb_txn_abort(txn);
+		if (st.pid == pids[i] && (rc = mdb_del(txn, s->started, &k, NULL)) && rc != MDB_NOTFOUND)
 			return kv_fail(err, rc, "del");
-		}
 	}
-	if ((rc = mdb_txn_commit(txn)))
-		return kv_fail(err, rc, "commit");
-	return 0;
+	return kv_commit(&txn, err);
 }
 
 int store_open(struct store *s, const char *dir, struct sb_err *err)
@@ -195,16 +185,15 @@ void store_close(struct store *s)
 static int decode(const MDB_val *v, struct sb_record *r)
 {
 	struct json_tokener *tok = json_tokener_new();
-	struct json_object *o, *f;
+	cleanup_json struct json_object *o = NULL;
+	struct json_object *f;
 
 	if (!tok)
 		return -1;
 	o = json_tokener_parse_ex(tok, v->mv_data, (int)v->mv_size);
 	json_tokener_free(tok);
-	if (!o || !json_object_is_type(o, json_type_object)) {
-		json_object_put(o);
+	if (!o || !json_object_is_type(o, json_type_object))
 		return -1;
-	}
 	memset(r, 0, sizeof *r);
 	if (json_object_object_get_ex(o, "image", &f))
 		snprintf(r->image, sizeof r->image, "%s", json_object_get_string(f));
@@ -220,17 +209,9 @@ static int decode(const MDB_val *v, struct sb_record *r)
 		r->init_pid = (pid_t)json_object_get_int64(f);
 	if (json_object_object_get_ex(o, "initStart", &f))
 		r->init_start = (unsigned long long)json_object_get_uint64(f);
-	if (json_object_object_get_ex(o, "memoryMb", &f))
-		r->memory_mb = (long)json_object_get_int64(f);
-	if (json_object_object_get_ex(o, "pids", &f))
-		r->pids = (long)json_object_get_int64(f);
-	if (json_object_object_get_ex(o, "cpuMillis", &f))
-		r->cpu_millis = (long)json_object_get_int64(f);
-	if (json_object_object_get_ex(o, "diskMb", &f))
-		r->disk_mb = (long)json_object_get_int64(f);
+	sb_limits_decode(o, &r->lim);
 	if (json_object_object_get_ex(o, "netSlot", &f))
 		r->net_slot = (uint32_t)json_object_get_int64(f);
-	json_object_put(o);
 	return 0;
 }
 
@@ -253,8 +234,7 @@ static bool each_record(const MDB_val *k, const MDB_val *v, void *arg)
 
 static int encode_put(struct store *s, MDB_txn *txn, const char *id, const struct sb_record *r)
 {
-	MDB_dbi dbi = s->sandboxes;
-	struct json_object *o = json_object_new_object();
+	cleanup_json struct json_object *o = json_object_new_object();
 	MDB_val k = { strlen(id), (void *)id }, v;
 	const char *json;
 	int rc;
@@ -267,17 +247,13 @@ static int encode_put(struct store *s, MDB_txn *txn, const char *id, const struc
 	json_object_object_add(o, "lastActiveAt", json_object_new_int64(r->active_ms));
 	json_object_object_add(o, "initPid", json_object_new_int64(r->init_pid));
 	json_object_object_add(o, "initStart", json_object_new_uint64(r->init_start));
-	json_object_object_add(o, "memoryMb", json_object_new_int64(r->memory_mb));
-	json_object_object_add(o, "pids", json_object_new_int64(r->pids));
-	json_object_object_add(o, "cpuMillis", json_object_new_int64(r->cpu_millis));
-	json_object_object_add(o, "diskMb", json_object_new_int64(r->disk_mb));
+	sb_limits_encode(&r->lim, o);
 	if (r->net_slot)
 		json_object_object_add(o, "netSlot", json_object_new_int64(r->net_slot));
 	json = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
 	v.mv_size = strlen(json);
 	v.mv_data = (void *)json;
-	rc = mdb_put(txn, dbi, &k, &v, 0);
-	json_object_put(o);
+	rc = mdb_put(txn, s->sandboxes, &k, &v, 0);
 	return rc ? rc : started_put(txn, s->started, id, r);
 }
 
@@ -286,59 +262,50 @@ static int encode_put(struct store *s, MDB_txn *txn, const char *id, const struc
  * of the records can hand one to the code that kills and removes. */
 static int unsafe_id(struct sb_err *err, const char *id)
 {
-	return sb_fail(err, 400, EINVAL, "unsafe sandbox name '%.64s'", id);
+	return sb_fail(err, SB_E_INVALID, EINVAL, "unsafe sandbox name '%.64s'", id);
+}
+
+/* The record of id in txn: 1 found (*r), 0 missing, -1 error. */
+static int record_get(struct store *s, MDB_txn *txn, const char *id, struct sb_record *r, struct sb_err *err)
+{
+	MDB_val k = { strlen(id), (void *)id }, v;
+	int rc = mdb_get(txn, s->sandboxes, &k, &v);
+
+	if (rc)
+		return rc == MDB_NOTFOUND ? 0 : kv_fail(err, rc, "get");
+	return decode(&v, r) < 0 ? sb_fail(err, SB_E_INTERNAL, 0, "corrupt record for %s", id) : 1;
 }
 
 int store_get(struct store *s, const char *id, struct sb_record *r, struct sb_err *err)
 {
-	MDB_val k = { strlen(id), (void *)id }, v;
-	MDB_txn *txn;
-	int rc, found;
+	cleanup_txn MDB_txn *txn = NULL;
 
 	if (!sb_name_safe(id))
 		return unsafe_id(err, id);
-	if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)))
-		return kv_fail(err, rc, "read");
-	rc = mdb_get(txn, s->sandboxes, &k, &v);
-	found = rc == 0;
-	if (found && decode(&v, r) < 0) {
-		mdb_txn_abort(txn);
-		return sb_fail(err, 500, 0, "corrupt record for %s", id);
-	}
-	mdb_txn_abort(txn);
-	if (rc && rc != MDB_NOTFOUND)
-		return kv_fail(err, rc, "get");
-	return found;
+	if (kv_begin(s->env, MDB_RDONLY, &txn, err) < 0)
+		return -1;
+	return record_get(s, txn, id, r, err);
 }
 
 int store_create(struct store *s, const char *id, const char *image, uid_t base, uint32_t slots,
 		 struct sb_record *r, bool *created, struct sb_err *err)
 {
-	MDB_val k = { strlen(id), (void *)id }, v;
 	MDB_val nk = { 13, (void *)"next_uid_slot" }, nv;
+	cleanup_txn MDB_txn *txn = NULL;
 	uint32_t slot = 0;
-	MDB_txn *txn;
 	int rc;
 
 	if (!sb_name_safe(id))
 		return unsafe_id(err, id);
 	*created = false;
-	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)))
-		return kv_fail(err, rc, "begin");
-	rc = mdb_get(txn, s->sandboxes, &k, &v);
-	if (rc == 0) {
-		rc = decode(&v, r);
-		mdb_txn_abort(txn);
-		return rc < 0 ? sb_fail(err, 500, 0, "corrupt record for %s", id) : 0;
-	}
-	if (rc != MDB_NOTFOUND)
-		goto fail;
+	if (kv_begin(s->env, 0, &txn, err) < 0)
+		return -1;
+	if ((rc = record_get(s, txn, id, r, err)))
+		return rc < 0 ? -1 : 0;	/* it exists: *r */
 	if (mdb_get(txn, s->meta, &nk, &nv) == 0 && nv.mv_size == sizeof slot)
 		memcpy(&slot, nv.mv_data, sizeof slot);
-	if (slot >= slots) {
-		mdb_txn_abort(txn);
-		return sb_fail(err, 503, ENOSPC, "no uid range left for a new sandbox");
-	}
+	if (slot >= slots)
+		return sb_fail(err, SB_E_BUSY, ENOSPC, "no uid range left for a new sandbox");
 	snprintf(r->image, sizeof r->image, "%s", image);
 	/* ranges are never reused: sandboxes are not destroyed (files persist) */
 	r->uid_base = base + slot * 65536u;
@@ -350,41 +317,30 @@ int store_create(struct store *s, const char *id, const char *image, uid_t base,
 	nv.mv_size = sizeof slot;
 	nv.mv_data = &slot;
 	if ((rc = mdb_put(txn, s->meta, &nk, &nv, 0)) || (rc = encode_put(s, txn, id, r)))
-		goto fail;
-	if ((rc = mdb_txn_commit(txn)))
-		return kv_fail(err, rc, "commit");
+		return kv_fail(err, rc, "create");
+	if (kv_commit(&txn, err) < 0)
+		return -1;
 	*created = true;
 	return 0;
-fail:
-	mdb_txn_abort(txn);
-	return kv_fail(err, rc, "create");
 }
 
 int store_update(struct store *s, const char *id, void (*fn)(struct sb_record *, const void *),
 		 const void *arg, struct sb_err *err)
 {
-	MDB_val k = { strlen(id), (void *)id }, v;
+	cleanup_txn MDB_txn *txn = NULL;
 	struct sb_record r;
-	MDB_txn *txn;
 	int rc;
 
 	if (!sb_name_safe(id))
 		return unsafe_id(err, id);
-	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)))
-		return kv_fail(err, rc, "begin");
-	rc = mdb_get(txn, s->sandboxes, &k, &v);
-	if (rc || decode(&v, &r) < 0) {
-		mdb_txn_abort(txn);
-		return rc ? kv_fail(err, rc, "update") : sb_fail(err, 500, 0, "corrupt record for %s", id);
-	}
+	if (kv_begin(s->env, 0, &txn, err) < 0)
+		return -1;
+	if ((rc = record_get(s, txn, id, &r, err)) <= 0)
+		return rc < 0 ? -1 : kv_fail(err, MDB_NOTFOUND, "update");
 	fn(&r, arg);
-	if ((rc = encode_put(s, txn, id, &r))) {
-		mdb_txn_abort(txn);
+	if ((rc = encode_put(s, txn, id, &r)))
 		return kv_fail(err, rc, "put");
-	}
-	if ((rc = mdb_txn_commit(txn)))
-		return kv_fail(err, rc, "commit");
-	return 0;
+	return kv_commit(&txn, err);
 }
 
 int store_foreach(struct store *s, void (*fn)(const char *id, const struct sb_record *r, void *arg),
@@ -408,53 +364,41 @@ int store_claim(struct store *s, const char *from, const char *to, struct sb_rec
 {
 	MDB_val fk = { strlen(from), (void *)from }, tk = { strlen(to), (void *)to }, v;
 	struct sb_record none = { .init_pid = 0 };
-	MDB_txn *txn;
+	cleanup_txn MDB_txn *txn = NULL;
 	int rc;
 
 	if (!sb_name_safe(from) || !sb_name_safe(to))
 		return unsafe_id(err, sb_name_safe(from) ? to : from);
-	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)))
-		return kv_fail(err, rc, "begin");
-	if ((rc = mdb_get(txn, s->sandboxes, &tk, &v)) != MDB_NOTFOUND) {
-		mdb_txn_abort(txn);
+	if (kv_begin(s->env, 0, &txn, err) < 0)
+		return -1;
+	if ((rc = mdb_get(txn, s->sandboxes, &tk, &v)) != MDB_NOTFOUND)
 		return rc ? kv_fail(err, rc, "get") : 0;	/* `to` exists by now */
-	}
-	if ((rc = mdb_get(txn, s->sandboxes, &fk, &v)) || decode(&v, r) < 0) {
-		mdb_txn_abort(txn);
-		return rc == MDB_NOTFOUND ? 0 : sb_fail(err, 500, 0, "warm sandbox %s: no usable record", from);
-	}
+	if ((rc = mdb_get(txn, s->sandboxes, &fk, &v)) || decode(&v, r) < 0)
+		return rc == MDB_NOTFOUND ? 0 : sb_fail(err, SB_E_INTERNAL, 0, "warm sandbox %s: no usable record", from);
 	r->created_ms = r->active_ms = sb_now_ms();
 	/* it was started with the defaults: the claimed one follows them */
-	r->memory_mb = r->pids = r->cpu_millis = 0;
+	sb_limits_follow_defaults(&r->lim);
 	if ((rc = mdb_del(txn, s->sandboxes, &fk, NULL)) || (rc = started_put(txn, s->started, from, &none)) ||
-	    (rc = encode_put(s, txn, to, r))) {
-		mdb_txn_abort(txn);
+	    (rc = encode_put(s, txn, to, r)))
 		return kv_fail(err, rc, "claim");
-	}
-	if ((rc = mdb_txn_commit(txn)))
-		return kv_fail(err, rc, "commit");
-	return 1;
+	return kv_commit(&txn, err) < 0 ? -1 : 1;
 }
 
 int store_drop(struct store *s, const char *id, struct sb_err *err)
 {
 	MDB_val k = { strlen(id), (void *)id };
 	struct sb_record none = { .init_pid = 0 };
-	MDB_txn *txn;
+	cleanup_txn MDB_txn *txn = NULL;
 	int rc;
 
 	if (!sb_name_safe(id))
 		return unsafe_id(err, id);
-	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)))
-		return kv_fail(err, rc, "begin");
+	if (kv_begin(s->env, 0, &txn, err) < 0)
+		return -1;
 	if (((rc = mdb_del(txn, s->sandboxes, &k, NULL)) && rc != MDB_NOTFOUND) ||
-	    (rc = started_put(txn, s->started, id, &none))) {
-		mdb_txn_abort(txn);
+	    (rc = started_put(txn, s->started, id, &none)))
 		return kv_fail(err, rc, "drop");
-	}
-	if ((rc = mdb_txn_commit(txn)))
-		return kv_fail(err, rc, "commit");
-	return 0;
+	return kv_commit(&txn, err);
 }
 
 int store_proc_put(struct store *s, const char *key, const char *json, struct sb_err *err)
@@ -465,20 +409,17 @@ int store_proc_put(struct store *s, const char *key, const char *json, struct sb
 int store_proc_get(struct store *s, const char *key, char **json, struct sb_err *err)
 {
 	MDB_val k = { strlen(key), (void *)key }, v;
-	MDB_txn *txn;
+	cleanup_txn MDB_txn *txn = NULL;
 	int rc;
 
 	*json = NULL;
-	if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)))
-		return kv_fail(err, rc, "read");
+	if (kv_begin(s->env, MDB_RDONLY, &txn, err) < 0)
+		return -1;
 	rc = mdb_get(txn, s->procs, &k, &v);
-	if (rc == 0) {
-		*json = strndup(v.mv_data, v.mv_size);
-		mdb_txn_abort(txn);
-		return *json ? 1 : sb_fail(err, 500, ENOMEM, "out of memory");
-	}
-	mdb_txn_abort(txn);
-	return rc == MDB_NOTFOUND ? 0 : kv_fail(err, rc, "get");
+	if (rc)
+		return rc == MDB_NOTFOUND ? 0 : kv_fail(err, rc, "get");
+	*json = strndup(v.mv_data, v.mv_size);
+	return *json ? 1 : sb_fail(err, SB_E_INTERNAL, ENOMEM, "out of memory");
 }
 
 struct text_scan {
@@ -489,12 +430,11 @@ struct text_scan {
 static bool each_text(const MDB_val *k, const MDB_val *v, void *arg)
 {
 	struct text_scan *ts = arg;
-	char key[160], *json;
+	cleanup_free char *json = NULL;
+	char key[160];
 
-	if (key_str(k, key, sizeof key) && (json = strndup(v->mv_data, v->mv_size))) {
+	if (key_str(k, key, sizeof key) && (json = strndup(v->mv_data, v->mv_size)))
 		ts->fn(key, json, ts->arg);
-		free(json);
-	}
 	return true;
 }
 
@@ -510,19 +450,15 @@ int store_proc_foreach(struct store *s, const char *prefix,
 int store_proc_del(struct store *s, const char *key, struct sb_err *err)
 {
 	MDB_val k = { strlen(key), (void *)key };
-	MDB_txn *txn;
+	cleanup_txn MDB_txn *txn = NULL;
 	int rc;
 
-	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)))
-		return kv_fail(err, rc, "begin");
+	if (kv_begin(s->env, 0, &txn, err) < 0)
+		return -1;
 	rc = mdb_del(txn, s->procs, &k, NULL);
-	if (rc && rc != MDB_NOTFOUND) {
-		mdb_txn_abort(txn);
+	if (rc && rc != MDB_NOTFOUND)
 		return kv_fail(err, rc, "del");
-	}
-	if ((rc = mdb_txn_commit(txn)))
-		return kv_fail(err, rc, "commit");
-	return 0;
+	return kv_commit(&txn, err);
 }
 
 /* Keys "<projectId>/<16 hex digits of a sequence>": a sandbox's entries are
@@ -547,20 +483,18 @@ int store_history_add(struct store *s, const char *id, const char *json, int max
 	size_t plen = (size_t)snprintf(prefix, sizeof prefix, "%s/", id);
 	unsigned long long first = 0, last = 0, next = 0;
 	MDB_val k = { plen, prefix }, v;
+	cleanup_txn MDB_txn *txn = NULL;
 	MDB_cursor *cur;
-	MDB_txn *txn;
 	int rc;
 
 	if (!sb_name_safe(id))
 		return unsafe_id(err, id);
 	if (!s->henv)
-		return sb_fail(err, 503, 0, "the history database is unavailable (see the service log)");
-	if ((rc = mdb_txn_begin(s->henv, NULL, 0, &txn)))
-		return kv_fail(err, rc, "begin");
-	if ((rc = mdb_cursor_open(txn, s->history, &cur))) {
-		mdb_txn_abort(txn);
+		return sb_fail(err, SB_E_BUSY, 0, "the history database is unavailable (see the service log)");
+	if (kv_begin(s->henv, 0, &txn, err) < 0)
+		return -1;
+	if ((rc = mdb_cursor_open(txn, s->history, &cur)))
 		return kv_fail(err, rc, "cursor");
-	}
 	if (mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE) == 0 && history_key(&k, prefix, plen, &first)) {
 		/* "<id>0" sorts right after every "<id>/...": the newest is before it */
 		snprintf(after, sizeof after, "%s0", id);
@@ -586,13 +520,9 @@ int store_history_add(struct store *s, const char *id, const char *json, int max
 	k.mv_data = key;
 	v.mv_size = strlen(json);
 	v.mv_data = (void *)json;
-	if ((rc = mdb_put(txn, s->history, &k, &v, 0))) {
-		mdb_txn_abort(txn);
+	if ((rc = mdb_put(txn, s->history, &k, &v, 0)))
 		return kv_fail(err, rc, "put");
-	}
-	if ((rc = mdb_txn_commit(txn)))
-		return kv_fail(err, rc, "commit");
-	return 0;
+	return kv_commit(&txn, err);
 }
 
 struct history_scan {
@@ -604,13 +534,11 @@ struct history_scan {
 static bool each_history(const MDB_val *k, const MDB_val *v, void *arg)
 {
 	struct history_scan *hs = arg;
-	char *json;
+	cleanup_free char *json = NULL;
 
 	/* "<id>/" and 16 hex digits: not "<id>/x" of some other shape */
-	if (k->mv_size == hs->plen + 16 && (json = strndup(v->mv_data, v->mv_size))) {
+	if (k->mv_size == hs->plen + 16 && (json = strndup(v->mv_data, v->mv_size)))
 		hs->fn(json, hs->arg);
-		free(json);
-	}
 	return true;
 }
 
@@ -623,7 +551,7 @@ int store_history_foreach(struct store *s, const char *id, void (*fn)(const char
 	if (!sb_name_safe(id))
 		return unsafe_id(err, id);
 	if (!s->henv)
-		return sb_fail(err, 503, 0, "the history database is unavailable (see the service log)");
+		return sb_fail(err, SB_E_BUSY, 0, "the history database is unavailable (see the service log)");
 	return kv_scan(s->henv, s->history, prefix, hs.plen, each_history, &hs, err);
 }
 

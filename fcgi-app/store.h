@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "settings.h"
 #include "util.h"
 
 struct store {
@@ -25,8 +26,8 @@ struct sb_record {
 	int64_t created_ms, active_ms;
 	pid_t init_pid;
 	unsigned long long init_start;
-	long memory_mb, pids, cpu_millis;	/* limits; 0: the server's default */
-	long disk_mb;				/* fixed when the disk image is made */
+	struct sb_limits lim;			/* 0: the server's default (those
+						 * fixed at creation: recorded then) */
 	uint32_t net_slot;			/* 1 + its /31 in --net-pool, for life; 0: from uid_base */
 };
 

@@ -44,13 +44,12 @@ static bool fits(const struct app *app, const struct sb_record *r, const char *v
 	const struct conf *c = app->conf;
 
 	return !strcmp(r->image, c->default_image) && !strcmp(r->image_version, version) &&
-	       r->memory_mb == c->memory_mb && r->pids == c->pids_max && r->cpu_millis == c->cpu_millis &&
-	       r->disk_mb == c->disk_mb;
+	       sb_limits_equal(&r->lim, &c->limits);
 }
 
-static bool asks_defaults(const struct app *app, const struct sb_record *want)
+static bool asks_defaults(const struct app *app, const struct sb_want *want)
 {
-	return !want || (!want->memory_mb && !want->pids && !want->cpu_millis && !want->disk_mb &&
+	return !want || (sb_limits_none(&want->lim) &&
 			 (!want->image[0] || !strcmp(want->image, app->conf->default_image)));
 }
 
@@ -59,34 +58,39 @@ static bool asks_defaults(const struct app *app, const struct sb_record *want)
  * record `id` finds all of it renamed.  On a failure before the record,
  * everything goes back (or, if that fails too, the warm sandbox is stopped:
  * never left half renamed and running). */
+static int take_steps(struct app *app, const char *from, const char *id, struct sandbox_ref *sb,
+		      bool *cg_done, struct sb_err *err)
+{
+	if (cg_sandbox_rename(&app->cg, from, id, err) < 0)
+		return -1;
+	*cg_done = true;
+	if (sandbox_set_hostname(sb->rec.init_pid, sb->rec.init_start, id, err) < 0)
+		return -1;
+	/* 0: its record is gone: `id` is made cold */
+	return store_claim(&app->store, from, id, &sb->rec, err);
+}
+
 static int take(struct app *app, const char *from, const char *id, struct sandbox_ref *sb,
 		struct sb_err *err)
 {
 	bool cg_done = false;
-	int r = -1;
+	int r = take_steps(app, from, id, sb, &cg_done, err);
 
-	if (cg_sandbox_rename(&app->cg, from, id, err) < 0)
-		goto back;
-	cg_done = true;
-	if (sandbox_set_hostname(sb->rec.init_pid, sb->rec.init_start, id, err) < 0)
-		goto back;
-	r = store_claim(&app->store, from, id, &sb->rec, err);
-	if (r <= 0)
-		goto back;	/* 0: its record is gone: `id` is made cold */
+	if (r <= 0) {
+		if ((cg_done && cg_sandbox_rename(&app->cg, id, from, NULL) < 0) ||
+		    renameat2(app->sandboxes_fd, id, app->sandboxes_fd, from, RENAME_NOREPLACE) < 0 ||
+		    sandbox_set_hostname(sb->rec.init_pid, sb->rec.init_start, from, NULL) < 0) {
+			cg_sandbox_kill(&app->cg, cg_done ? id : from, NULL);
+			cg_sandbox_kill(&app->cg, from, NULL);
+		}
+		return r;
+	}
 	sb->created = true;
 	sb->dirfd = openat(app->sandboxes_fd, id, O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (sb->dirfd < 0)
 		return sb_syserr(err, "open sandbox dir %s", id);
 	log_event(app->rid, "sandbox.created", id, "image=%s warm=%s", sb->rec.image, from);
 	return 1;
-back:
-	if ((cg_done && cg_sandbox_rename(&app->cg, id, from, NULL) < 0) ||
-	    renameat2(app->sandboxes_fd, id, app->sandboxes_fd, from, RENAME_NOREPLACE) < 0 ||
-	    sandbox_set_hostname(sb->rec.init_pid, sb->rec.init_start, from, NULL) < 0) {
-		cg_sandbox_kill(&app->cg, cg_done ? id : from, NULL);
-		cg_sandbox_kill(&app->cg, from, NULL);
-	}
-	return r;
 }
 
 /* A warm sandbox that is of no use any more (the default image or limits
@@ -104,7 +108,7 @@ static void discard(struct app *app, const char *id)
 	log_event(NULL, "sandbox.discarded", id, "aside=%s", aside);
 }
 
-int warm_claim(struct app *app, const char *id, const struct sb_record *want, struct sandbox_ref *sb,
+int warm_claim(struct app *app, const char *id, const struct sb_want *want, struct sandbox_ref *sb,
 	       struct sb_err *err)
 {
 	struct warm_list l = { .n = 0 };
@@ -112,7 +116,7 @@ int warm_claim(struct app *app, const char *id, const struct sb_record *want, st
 	int r = 0, i;
 
 	if (!sb_name_safe(id))
-		return sb_fail(err, 400, EINVAL, "unsafe sandbox name '%.64s'", id);
+		return sb_fail(err, SB_E_INVALID, EINVAL, "unsafe sandbox name '%.64s'", id);
 
 	if (app->conf->warm_sandboxes <= 0 || app->cg.version != 1 || warm_name(id) ||
 	    !asks_defaults(app, want))
@@ -144,10 +148,7 @@ int warm_claim(struct app *app, const char *id, const struct sb_record *want, st
 		sb->rec = l.rec[i];
 		r = take(app, l.id[i], id, sb, err);
 	}
-	if (app->capacity_lock >= 0) {
-		close(app->capacity_lock);
-		app->capacity_lock = -1;
-	}
+	app_capacity_release(app);
 	return r;
 }
 
@@ -155,18 +156,13 @@ static int start_one(struct app *app, const char *id, bool create, struct sb_err
 {
 	/* the limits it starts with, recorded: a claim checks they are still
 	 * the defaults (a reload may have changed them) */
-	struct sb_record want = {
-		.memory_mb = app->conf->memory_mb, .pids = app->conf->pids_max,
-		.cpu_millis = app->conf->cpu_millis, .disk_mb = app->conf->disk_mb,
-	};
+	struct sb_want want = { .lim = app->conf->limits };
 	struct sandbox_ref sb;
-	int fd = -1;
+	cleanup_close int fd = -1;
 
-	if (app_sandbox_get(app, id, create, &want, &sb, err) == 0 && (fd = app_sandbox_connect(app, &sb, err)) >= 0) {
-		close(fd);
-		if (create)
-			log_event(NULL, "sandbox.warm", id, "image=%s", sb.rec.image);
-	}
+	if (app_sandbox_get(app, id, create, &want, &sb, err) == 0 &&
+	    (fd = app_sandbox_connect(app, &sb, err)) >= 0 && create)
+		log_event(NULL, "sandbox.warm", id, "image=%s", sb.rec.image);
 	sandbox_ref_release(&sb);
 	return fd >= 0 ? 0 : -1;
 }

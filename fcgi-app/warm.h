@@ -16,7 +16,7 @@
 bool warm_name(const char *id);
 /* Create id from a warm sandbox if want asks nothing else: 1 claimed (sb
  * filled, its init running), 0 none to claim (create it cold), -1 error. */
-int warm_claim(struct app *app, const char *id, const struct sb_record *want, struct sandbox_ref *sb,
+int warm_claim(struct app *app, const char *id, const struct sb_want *want, struct sandbox_ref *sb,
 	       struct sb_err *err);
 /* The filler (a child of the master): start the warm sandboxes that are
  * not running, make new ones until there are --warm-sandboxes. */

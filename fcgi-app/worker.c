@@ -9,7 +9,6 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <stdio.h>
-#include <string.h>
 #include <time.h>
 
 static volatile sig_atomic_t stopping;
@@ -18,16 +17,6 @@ static void on_term(int sig)
 {
 	(void)sig;
 	stopping = 1;
-}
-
-/* JSON bodies are read whole: --max-body, or enough for a file of the
- * largest size a JSON read returns (32 MiB) in base64 for PUT .../files/. */
-static size_t body_limit(const struct http_req *req)
-{
-	if (strcmp(req->method, "PUT") == 0 && req->nsegs >= 3 && strcmp(req->segs[2], "files") == 0)
-		return (32u << 20) / 3 * 4 + 65536 > req->conf->max_body ? (32u << 20) / 3 * 4 + 65536
-									  : req->conf->max_body;
-	return req->conf->max_body;
 }
 
 static int64_t now_us(void)
@@ -47,7 +36,7 @@ static void handle(struct app *app, FCGX_Request *fr)
 	http_req_init(&req, fr, app->conf);
 	app->rid = req.rid;
 	fn = router_admit(app, &req);
-	if (fn && (router_is_raw_upload(&req) || http_read_body(&req, body_limit(&req)) == 0))
+	if (fn && router_read_body(&req) == 0)
 		fn(app, &req, req.nsegs > 1 ? req.segs[1] : NULL);
 	if (!req.status)
 		http_reply_error(&req, 500, "no response");

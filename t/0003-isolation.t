@@ -4,7 +4,7 @@
 # and FastCGI parameters, mounts, kernel knobs, planted symlinks.  Plus
 # persistence of the sandbox's own files, across execs and a full restart.
 . "${TOP_SRCDIR:-$(dirname "$0")/..}/t/lib.sh"
-[ -d /sys/fs/cgroup/pids ] || skip_all "needs the cgroup v1 pids hierarchy (sandbox_pids)"
+cg_need pids
 sbd_start
 
 MASTER=$(cat "$T_DIR/sandboxd.pid")

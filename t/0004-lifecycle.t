@@ -5,16 +5,15 @@
 # of the service leaves no sandbox process, cgroup or mount behind.
 # Deterministic: bounded polls for conditions, no sleeps as synchronisation.
 . "${TOP_SRCDIR:-$(dirname "$0")/..}/t/lib.sh"
-[ -d /sys/fs/cgroup/freezer ] && [ -d /sys/fs/cgroup/pids ] ||
-	skip_all "needs the cgroup v1 freezer and pids hierarchies (sandbox_pids, exec cgroups)"
+cg_need freezer pids
 # more workers than the usual 3: more requests race for the same new id
 T_WORKERS=${T_WORKERS:-8}
 sbd_start
 
 MASTER=$(cat "$T_DIR/sandboxd.pid")
 NWORKERS=${T_WORKERS:-3}
-FRZ=/sys/fs/cgroup/freezer/sandboxd-$INSTANCE
-PIDS_CG=/sys/fs/cgroup/pids/sandboxd-$INSTANCE
+FRZ=$(cg_dir freezer)
+PIDS_CG=$(cg_dir pids)
 
 # run ID JSON: exec with a raw JSON body; sets STATUS BODY OUT RC.
 run() {

@@ -12,11 +12,10 @@
 # SysV IPC, uid or process.
 # Deterministic: bounded polls for conditions, no sleeps as synchronisation.
 . "${TOP_SRCDIR:-$(dirname "$0")/..}/t/lib.sh"
-[ -d /sys/fs/cgroup/pids ] && [ -d /sys/fs/cgroup/memory ] ||
-	skip_all "needs the cgroup v1 pids and memory hierarchies"
+cg_need pids memory
 sbd_start
 
-PIDS_CG=/sys/fs/cgroup/pids/sandboxd-$INSTANCE
+PIDS_CG=$(cg_dir pids)
 MAXT=(--max-time 120)	# no request of ours may hang the test
 
 # run ID COMMAND [TIMEOUT_MS]: exec; sets STATUS BODY OUT ERR RC.
@@ -652,7 +651,7 @@ is "$(awk '/^Uid:/{print $2, $3, $4, $5}' /proc/$SU/status 2>/dev/null)" \
 	"$((MAP_A + 1000)) $((MAP_A + 1000)) $((MAP_A + 1000)) $((MAP_A + 1000))" \
 	"on the host its real, effective, saved and fs uids are all $((MAP_A + 1000))"
 ROOTS=
-for p in $(cat $PIDS_CG/*/cgroup.procs 2>/dev/null); do
+for p in $(find "$PIDS_CG" -mindepth 2 -name cgroup.procs -exec cat {} + 2>/dev/null); do
 	for u in $(awk '/^Uid:/{print $2, $3, $4, $5}' /proc/$p/status 2>/dev/null); do
 		[ "$u" -ge "$UID_BASE" ] || ROOTS="$ROOTS $p($(cat /proc/$p/comm 2>/dev/null):$u)"
 	done

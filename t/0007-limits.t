@@ -9,9 +9,7 @@
 # or mount of the data dir behind.
 # Deterministic: bounded polls for conditions, no sleeps as synchronisation.
 . "${TOP_SRCDIR:-$(dirname "$0")/..}/t/lib.sh"
-for h in memory pids cpu cpuacct freezer; do
-	[ -d /sys/fs/cgroup/$h ] || skip_all "needs the cgroup v1 $h hierarchy"
-done
+cg_need memory pids cpu cpuacct freezer
 # the server's defaults and maxima (a create may ask up to the maxima)
 SBD_OPTS=(--memory-mb 256 --pids-max 128 --cpus 1 --disk-mb 64
 	--max-memory-mb 512 --max-pids 256 --max-cpus 1.5 --max-disk-mb 128)
@@ -19,7 +17,6 @@ sbd_start "${SBD_OPTS[@]}"
 
 MASTER=$(cat "$T_DIR/sandboxd.pid")
 NWORKERS=${T_WORKERS:-3}
-CG=/sys/fs/cgroup
 MAXT=(--max-time 120)
 
 # run ID COMMAND [TIMEOUT_MS]: exec; sets STATUS BODY OUT ERR RC.
@@ -32,19 +29,19 @@ run() {
 	RC=$(jqr .data.exitCode)
 }
 # cgroup knobs of a sandbox as "mem memsw pids quota period" (memsw: - when
-# the kernel has no swap accounting)
+# the kernel has no swap accounting, or on cgroup v2: see cg_knob)
 knobs() {
-	local id=$1 m=$CG/memory/sandboxd-$INSTANCE/$1
-	printf '%s %s %s %s %s\n' "$(cat $m/memory.limit_in_bytes 2>/dev/null)" \
-		"$( [ -e $m/memory.memsw.limit_in_bytes ] && cat $m/memory.memsw.limit_in_bytes || echo -)" \
-		"$(cat $CG/pids/sandboxd-$INSTANCE/$id/pids.max 2>/dev/null)" \
-		"$(cat $CG/cpu/sandboxd-$INSTANCE/$id/cpu.cfs_quota_us 2>/dev/null)" \
-		"$(cat $CG/cpu/sandboxd-$INSTANCE/$id/cpu.cfs_period_us 2>/dev/null)"
+	local id=$1 memsw=-
+	[ -e "$(cg_dir memory "$id")/memory.memsw.limit_in_bytes" ] &&
+		memsw=$(cg_knob memory "$id" memory.memsw.limit_in_bytes)
+	printf '%s %s %s %s %s\n' "$(cg_knob memory "$id" memory.limit_in_bytes)" "$memsw" \
+		"$(cg_knob pids "$id" pids.max)" \
+		"$(cg_knob cpu "$id" cpu.cfs_quota_us)" "$(cg_knob cpu "$id" cpu.cfs_period_us)"
 }
 # want_knobs MEMORY_MB PIDS QUOTA_US: what knobs should print
 want_knobs() {
 	local memsw=-
-	[ -e $CG/memory/sandboxd-$INSTANCE/memory.memsw.limit_in_bytes ] && memsw=$(($1 << 20))
+	[ -e "$(cg_dir memory)/memory.memsw.limit_in_bytes" ] && memsw=$(($1 << 20))
 	echo "$(($1 << 20)) $memsw $2 $3 100000"
 }
 limits() { api GET "/sandboxes/$1" "" "${MAXT[@]}"; jqr '.data.limits | "\(.memoryMb) \(.pids) \(.cpus) \(.diskMb)"'; }
@@ -116,7 +113,7 @@ for body in \
 	is "$(jqr '.success == false and (.error | type == "string" and length > 0)')" true "  with a JSON error ($(jqr .error))"
 	api GET /sandboxes/bad-$N "" "${MAXT[@]}"
 	ok $([ "$STATUS" = 404 ] && [ ! -e "$DATA/sandboxes/bad-$N" ] &&
-		[ ! -e "$CG/pids/sandboxd-$INSTANCE/bad-$N" ]; echo $?) \
+		[ ! -e "$(cg_dir pids "bad-$N")" ]; echo $?) \
 		"  and nothing was created (GET 404 ($STATUS), no directory, no cgroup)"
 done
 api POST /sandboxes/lim '{"limits":{"memoryMb":-1,"pids":60}}' "${MAXT[@]}"
@@ -197,15 +194,9 @@ ok $([ "${PEAK2:-999999}" -lt 50000 ] && [ "${PEAK2:-0}" -gt 0 ] 2>/dev/null; ec
 INIT=$(init_of lim)
 W0=$(sbd_workers)
 is "$(echo $W0 | wc -w)" "$NWORKERS" "$NWORKERS workers before SIGHUP ($W0)"
-kill -HUP "$MASTER"
-W1=
-for _ in $(seq 1 400); do
-	W1=$(sbd_workers)
-	old=0
-	for w in $W0; do case " $W1 " in *" $w "*) old=1 ;; esac; done
-	[ "$old" = 0 ] && [ "$(echo $W1 | wc -w)" = "$NWORKERS" ] && break
-	sleep 0.05
-done
+sbd_reload
+ok $? "SIGHUP: the log says the reload is done"
+W1=$(sbd_workers)
 is "$(echo $W1 | wc -w)" "$NWORKERS" "after SIGHUP there are $NWORKERS workers again ($W1)"
 SAME=
 for w in $W0; do case " $W1 " in *" $w "*) SAME="$SAME $w" ;; esac; done

@@ -7,7 +7,7 @@
 # files and starts again on its next exec.
 # Deterministic: bounded polls for conditions, no sleeps as synchronisation.
 . "${TOP_SRCDIR:-$(dirname "$0")/..}/t/lib.sh"
-[ -d /sys/fs/cgroup/pids ] || skip_all "needs the cgroup v1 pids hierarchy (sandbox_pids)"
+cg_need pids
 sbd_start --max-running 2 --idle-stop 2
 
 MAXT=(--max-time 120)

@@ -83,6 +83,16 @@ is "$STATUS:$BODY" "200:Hello, World!" "?raw=1 gives the raw bytes"
 is "$(hdr Content-Length)" 14 "with Content-Length 14"
 A GET "$F/workspace/hello.txt" "" -H 'Accept: application/octet-stream'
 is "$STATUS:$BODY" "200:Hello, World!" "Accept: application/octet-stream gives the raw bytes"
+# only the media type application/octet-stream streams the bytes (with
+# parameters too); another type that merely starts so is a JSON body
+A PUT $F/workspace/ct.txt "" -H 'Content-Type: application/octet-streams' --data-binary '{"content":"from JSON"}'
+A GET "$F/workspace/ct.txt?raw=1"
+is "$STATUS:$BODY" "200:from JSON" "Content-Type application/octet-streams: a JSON body, not the file's bytes"
+A PUT $F/workspace/ct.txt "" -H 'Content-Type: application/octet-stream; charset=binary' --data-binary 'raw; bytes'
+A GET "$F/workspace/ct.txt?raw=1"
+is "$STATUS:$BODY" "200:raw; bytes" "Content-Type application/octet-stream; charset=binary: the file's bytes"
+A DELETE $F/workspace/ct.txt
+is "$STATUS" 200 "and the file goes again"
 
 A PUT $F/workspace/data.json '{"content":"{\"a\":1}"}'
 A GET $F/workspace/data.json

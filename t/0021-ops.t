@@ -172,18 +172,14 @@ like "$(cat "$CONF_DIR/metrics")" 'sandboxd_exec_timeouts_total [1-9]' "exec tim
 
 # --- SIGHUP re-reads the file --------------------------------------------------------------------
 printf 'tokens-file = %s\nhistory-max = 5\nmax-timeout = 1000\n' "$CONF_DIR/tokens" >"$CONF_DIR/sandboxd.conf"
-kill -HUP "$(cat "$T_DIR/sandboxd.pid")"
-for _ in $(seq 1 100); do grep -q 'reload: settings read' "$T_DIR/sandboxd.log" && break; sleep 0.05; done
-sleep 0.3
+sbd_reload
 api POST /sandboxes/teama-1/exec '{"command": "sleep 4", "timeout": 8000}' "${H[@]}"
 is "$(jqr .data.timedOut)" true "after SIGHUP the new max-timeout (1000 ms) holds: an 8000 ms timeout is cut to it"
 printf 'history-max = 5\nmax-timeout = lots\n' >"$CONF_DIR/sandboxd.conf"
-kill -HUP "$(cat "$T_DIR/sandboxd.pid")"
-for _ in $(seq 1 100); do grep -q 'running ones stay' "$T_DIR/sandboxd.log" && break; sleep 0.05; done
+sbd_reload
 like "$(cat "$T_DIR/sandboxd.log")" 'sandboxd.conf:2: max-timeout: must be an integer' \
 	"a bad file at SIGHUP is named in the log (file, line, key)"
 like "$(cat "$T_DIR/sandboxd.log")" 'bad settings \(above\); the running ones stay' "and the running settings stay"
-sleep 0.3
 api POST /sandboxes/teama-1/exec '{"command": "echo still"}'
 is "$STATUS" 401 "the tokens stay too (no token: 401)"
 api POST /sandboxes/teama-1/exec '{"command": "echo still"}' "${H[@]}"
@@ -195,9 +191,7 @@ if [ -n "$IP" ]; then
 	# the machine's address is a name this server answers to (allowed-hosts):
 	# what refuses the request below is where nginx took it
 	printf 'history-max = 5\nallowed-hosts = localhost, 127.0.0.1, [::1], %s\n' "$IP" >"$CONF_DIR/sandboxd.conf"
-	kill -HUP "$(cat "$T_DIR/sandboxd.pid")"
-	for _ in $(seq 1 100); do [ "$(grep -c 'reload: settings read' "$T_DIR/sandboxd.log")" -ge 2 ] && break; sleep 0.05; done
-	sleep 0.3
+	sbd_reload
 	N2=$T_DIR/n2
 	mkdir -p "$N2/nginx-tmp"
 	P2=$((20000 + RANDOM % 40000))
@@ -217,9 +211,7 @@ if [ -n "$IP" ]; then
 	ok $([ ! -e "$DATA/sandboxes/remote-1" ]; echo $?) "the remote request created nothing"
 	# allow-remote-no-auth: served through $IP, still only by allowed names
 	printf 'allow-remote-no-auth = yes\nallowed-hosts = localhost 127.0.0.1 [::1] %s\n' "$IP" >"$CONF_DIR/sandboxd.conf"
-	kill -HUP "$(cat "$T_DIR/sandboxd.pid")"
-	for _ in $(seq 1 100); do [ "$(grep -c 'reload: settings read' "$T_DIR/sandboxd.log")" -ge 3 ] && break; sleep 0.05; done
-	sleep 0.3
+	sbd_reload
 	S=$(curl -s -o "$CONF_DIR/remote" -w '%{http_code}' -X POST "http://$IP:$P2/sandboxes/remote-2")
 	is "$S" 200 "allow-remote-no-auth: a request through $IP, a name in allowed-hosts, is served"
 	S=$(curl -s -o "$CONF_DIR/remote" -w '%{http_code}' -X POST -H 'Host: rebound.example' "http://$IP:$P2/sandboxes/remote-3")

@@ -4,7 +4,7 @@
 # cgroups, hostname), another is made in the background; a create that asks
 # for anything else is made cold; they survive a restart of the service.
 . "${TOP_SRCDIR:-$(dirname "$0")/..}/t/lib.sh"
-[ -d /sys/fs/cgroup/unified ] && [ ! -f /sys/fs/cgroup/cgroup.controllers ] ||
+[ "$(cg_version)" = 1 ] ||
 	skip_all "warm sandboxes need cgroup v1 (cgroup2 cannot rename a cgroup)"
 CONF=$(mktemp /tmp/sbd-warm-conf.XXXXXX)
 printf 'warm-sandboxes = 2\nmax-running = 10\n' >"$CONF"
@@ -22,7 +22,7 @@ warm_ids() {
 }
 warm_init() {	# the init pid of warm sandbox $1 (from its pids cgroup)
 	local p
-	for p in $(cat /sys/fs/cgroup/pids/sandboxd-"$INSTANCE"/"$1"/cgroup.procs 2>/dev/null); do
+	for p in $(cat "$(cg_dir pids "$1")/cgroup.procs" 2>/dev/null); do
 		[ "$(cat "/proc/$p/comm" 2>/dev/null)" = sandbox-init ] && echo "$p"
 	done
 }
@@ -40,7 +40,7 @@ is "$STATUS" 200 "create alpha answers 200"
 A_INIT=$(init_of alpha)
 ok $(printf '%s\n' $W_INITS | grep -qx "$A_INIT"; echo $?) "alpha runs on a warm sandbox's init ($A_INIT)"
 ok $([ -d "$DATA/sandboxes/alpha" ] && [ -S "$DATA/sandboxes/alpha/ctl" ]; echo $?) "its directory is alpha's now"
-ok $([ -d /sys/fs/cgroup/pids/sandboxd-"$INSTANCE"/alpha ] && [ -d /sys/fs/cgroup/memory/sandboxd-"$INSTANCE"/alpha ]; echo $?) \
+ok $([ -d "$(cg_dir pids alpha)" ] && [ -d "$(cg_dir memory alpha)" ]; echo $?) \
 	"and its cgroups"
 exec_in alpha 'hostname; echo $HOSTNAME; cat /proc/sys/kernel/hostname'
 is "$(echo $(jqr .data.stdout))" "alpha alpha alpha" "inside, the hostname is alpha"
@@ -127,14 +127,14 @@ is "$(comm -12 <(printf '%s\n' $OLD) <(printf '%s\n' $NOW) | wc -l | tr -d ' ')"
 api POST /sandboxes/eta
 api GET /sandboxes/eta
 is "$(jqr .data.limits.memoryMb)" 300 "a create then has the new default (300 MiB)"
-is "$(cat /sys/fs/cgroup/memory/sandboxd-"$INSTANCE"/eta/memory.limit_in_bytes)" $((300 << 20)) \
+is "$(cg_knob memory eta memory.limit_in_bytes)" $((300 << 20)) \
 	"and so has its cgroup"
 
 # a restart: the warm ones start again, the claimed ones keep their files
 kill -TERM "$(cat "$T_DIR/sandboxd.pid")"
 for _ in $(seq 1 300); do kill -0 "$(cat "$T_DIR/sandboxd.pid")" 2>/dev/null || break; sleep 0.1; done
 ok $([ "$(warm_ids | wc -l)" -eq 0 ]; echo $?) "the service's stop stops the warm sandboxes too" ||
-	diag "left: $(warm_ids) $(ls /sys/fs/cgroup/pids/sandboxd-"$INSTANCE"/ 2>&1 | tr '\n' ' ')"
+	diag "left: $(warm_ids) $(ls "$(cg_dir pids)"/ 2>&1 | tr '\n' ' ')"
 "$SANDBOXD" --config "$CONF" --data "$DATA" --instance "$INSTANCE" --workers 3 --uid-base "$UID_BASE" --uid-slots 64 \
 	--pidfile "$T_DIR/sandboxd.pid" >>"$T_DIR/sandboxd.log" 2>&1 &
 wait_warm 2

@@ -7,7 +7,7 @@
 # empty and it holds only the fds it needs.  It stays non-dumpable after
 # the exec: from inside, /proc/1/exe and /proc/1/mem stay out of reach.
 . "${TOP_SRCDIR:-$(dirname "$0")/..}/t/lib.sh"
-[ -d /sys/fs/cgroup/pids ] || skip_all "needs the cgroup v1 pids hierarchy (sandbox_pids)"
+cg_need pids
 command -v python3 >/dev/null || skip_all "no python3 (scans the init's memory)"
 # one worker: every request below goes through the same process
 T_WORKERS=1

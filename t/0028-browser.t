@@ -68,15 +68,8 @@ touch_as() {
 	local f=$1; shift
 	B POST /sandboxes/web/exec --data-binary "{\"command\": \"touch /workspace/$f\"}" "$@"
 }
-reload() {	# reload: SIGHUP, and wait until the new settings are read
-	local n
-	n=$(grep -c 'reload: settings read' "$T_DIR/sandboxd.log")
-	kill -HUP "$(cat "$T_DIR/sandboxd.pid")"
-	for _ in $(seq 1 200); do
-		[ "$(grep -c 'reload: settings read' "$T_DIR/sandboxd.log")" -gt "$n" ] && break
-		sleep 0.05
-	done
-	sleep 0.5	# the workers of the old settings finish and are replaced
+reload() {	# reload: SIGHUP, and wait until the workers of the old settings are gone
+	sbd_reload
 }
 
 B POST /sandboxes/web -H 'Content-Type: application/json' --data-binary '{}'

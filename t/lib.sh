@@ -3,7 +3,9 @@
 # trap.  Source it from a t/NNNN-area-what.t script, then call sbd_start.
 #
 # Environment: SANDBOXD, NGINX_BIN, TOP_SRCDIR (set by make check); T_KEEP=1
-# keeps the temporary directory for a look after a failure.
+# keeps the temporary directory for a look after a failure; CG_ROOT: where
+# cgroupfs is (default /sys/fs/cgroup; another is given to the service as
+# --cgroup-root).
 
 set -u
 TOP_SRCDIR=${TOP_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
@@ -102,8 +104,10 @@ sbd_start() {
 	INSTANCE=t$$x$RANDOM
 	# a uid window of our own: 64 sandboxes of 65536 ids
 	UID_BASE=$((0x40000000 + (RANDOM % 700) * 64 * 65536))
+	local cgopt=()
+	[ "$CG_ROOT" = /sys/fs/cgroup ] || cgopt=(--cgroup-root "$CG_ROOT")
 	"$SANDBOXD" --data "$DATA" --instance "$INSTANCE" --workers "${T_WORKERS:-3}" \
-		--uid-base "$UID_BASE" --uid-slots 64 --pidfile "$T_DIR/sandboxd.pid" "$@" \
+		--uid-base "$UID_BASE" --uid-slots 64 --pidfile "$T_DIR/sandboxd.pid" "${cgopt[@]}" "$@" \
 		>>"$T_DIR/sandboxd.log" 2>&1 &
 	SBD_PID=$!
 	for _ in $(seq 1 100); do [ -S "$DATA/run/fcgi.sock" ] && break; sleep 0.05; done
@@ -171,9 +175,82 @@ init_of() {
 	done
 }
 
-# Host pids of every process in a sandbox's cgroup.
+# --- cgroups: v1 (a hierarchy per controller) or v2 (one tree) -------------
+# Where the service keeps a sandbox's cgroups, found as the service finds
+# them (container/cgroup.c, cg_open): under CG_ROOT (its --cgroup-root),
+# v2 when CG_ROOT has cgroup.controllers, else one v1 hierarchy per
+# controller.  The instance's cgroup is sandboxd-$INSTANCE in each.
+CG_ROOT=${CG_ROOT:-/sys/fs/cgroup}
+cg_version() { [ -e "$CG_ROOT/cgroup.controllers" ] && echo 2 || echo 1; }
+
+# cg_need CONTROLLER...: skip the test unless the service gets them here
+cg_need() {
+	local c
+	for c in "$@"; do
+		if [ "$(cg_version)" = 2 ]; then
+			# cpuacct and freezer are built into v2 (cpu.stat, cgroup.freeze)
+			case $c in cpuacct|freezer) continue ;; esac
+			grep -qw "$c" "$CG_ROOT/cgroup.controllers" 2>/dev/null ||
+				skip_all "needs the $c controller in cgroup2 at $CG_ROOT"
+		else
+			[ -d "$CG_ROOT/$c" ] || skip_all "needs the cgroup v1 $c hierarchy"
+		fi
+	done
+}
+
+# cg_dir CONTROLLER [PATH]: the instance's cgroup directory for CONTROLLER
+# (freezer for processes and exec cgroups), or PATH below it ("ID",
+# "ID/e3"); on v2 the same directory for every controller.
+cg_dir() {
+	local d=$CG_ROOT
+	[ "$(cg_version)" = 1 ] && d=$d/$1
+	echo "$d/sandboxd-$INSTANCE${2:+/$2}"
+}
+
+# cg_knob CONTROLLER ID KNOB: a sandbox's cgroup file, by its v1 name
+# (memory.limit_in_bytes, pids.max, cpu.cfs_quota_us, ...), read; on v2 the
+# same setting in v2's spelling and unit (memory.max, cpu.max's first
+# field), "-" for a v1 knob v2 has not (memory.memsw.limit_in_bytes).
+cg_knob() {
+	local d
+	d=$(cg_dir "$1" "$2")
+	if [ "$(cg_version)" = 1 ]; then
+		cat "$d/$3" 2>/dev/null
+		return
+	fi
+	case $3 in
+	memory.limit_in_bytes) sed 's/^max$/-1/' "$d/memory.max" 2>/dev/null ;;
+	memory.memsw.limit_in_bytes) echo - ;;
+	cpu.cfs_quota_us) awk '{ print $1 == "max" ? -1 : $1 }' "$d/cpu.max" 2>/dev/null ;;
+	cpu.cfs_period_us) awk '{ print $2 }' "$d/cpu.max" 2>/dev/null ;;
+	*) cat "$d/$3" 2>/dev/null ;;
+	esac
+}
+
+# Host pids of every process in a sandbox's cgroup (and, on v2, its exec
+# cgroups below: on v1 those are in the freezer hierarchy only).
 sandbox_pids() {
-	cat "/sys/fs/cgroup/pids/sandboxd-$INSTANCE/$1/cgroup.procs" 2>/dev/null
+	local d
+	d=$(cg_dir pids "$1")
+	if [ "$(cg_version)" = 2 ]; then
+		find "$d" -name cgroup.procs -exec cat {} + 2>/dev/null
+	else
+		cat "$d/cgroup.procs" 2>/dev/null
+	fi
+}
+
+# sbd_reload [LOG]: SIGHUP the master, and wait until its log (default
+# $T_DIR/sandboxd.log) says the reload is done: the settings read (or
+# refused) and every worker of the old ones gone.  1 when it never says so.
+sbd_reload() {
+	local log=${1:-$T_DIR/sandboxd.log} n
+	n=$(grep -c 'reload: done' "$log")
+	kill -HUP "$(cat "$T_DIR/sandboxd.pid")" || return 1
+	for _ in $(seq 1 400); do
+		[ "$(grep -c 'reload: done' "$log")" -gt "$n" ] && return 0
+		sleep 0.05
+	done
+	return 1
 }
 
 # port_free PORT: nothing accepts on 127.0.0.1:PORT

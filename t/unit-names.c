@@ -7,6 +7,7 @@
  * sandbox's own cgroup. */
 #include "config.h"
 
+#include "api.h"
 #include "app.h"
 #include "capacity.h"
 #include "cgroup.h"
@@ -89,16 +90,6 @@ static void make_root(void)
 	snprintf(root, sizeof root, "/tmp/sbd-names.XXXXXX");
 	if (!mkdtemp(root))
 		exit(1);
-	put(".sandboxd-fake-cgroupfs", "");
-}
-
-static void remove_root(void)
-{
-	char cmd[128];
-
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
-	if (system(cmd) != 0)
-		printf("# could not remove %s\n", root);
 }
 
 static void names(void)
@@ -135,7 +126,8 @@ static void v2(void)
 	make_root();
 	put("cgroup.controllers", "memory pids cpu\n");
 	put("cgroup.procs", "1\n");
-	ok(cg_open(&cg, root, "P", &err) == 0, "v2: open (%s)", err.msg);
+	ok(cg_open_ops(&cg, &fake_cgroupfs, root, "P", &err) == 0,
+	   "v2: open (%s)", err.msg);
 	put("P/cgroup.procs", "1\n");
 	ok(cg_sandbox_create(&cg, "sb1", &lim, &err) == 0, "v2: sandbox sb1 (%s)", err.msg);
 	put("P/sb1/cgroup.procs", "");
@@ -143,7 +135,7 @@ static void v2(void)
 		const char *h = hostile[i], *s = show(h);
 
 		sb_err_clear(&err);
-		ok(cg_sandbox_kill(&cg, h, &err) < 0 && err.status == 400 && refused_by_name(&err),
+		ok(cg_sandbox_kill(&cg, h, &err) < 0 && api_status(&err) == 400 && refused_by_name(&err),
 		   "v2: cg_sandbox_kill('%s') refused with a 400 (%s)", s, msg(&err));
 		ok(cg_sandbox_create(&cg, h, &lim, &err) < 0, "v2: cg_sandbox_create('%s') refused", s);
 		ok(cg_sandbox_enter(&cg, h, 4242, &err) < 0, "v2: cg_sandbox_enter('%s') refused", s);
@@ -189,14 +181,15 @@ static void v1(void)
 		snprintf(rel, sizeof rel, "%s/cgroup.procs", ctrl[i]);
 		put(rel, "1\n");
 	}
-	ok(cg_open(&cg, root, "P", &err) == 0, "v1: open (%s)", err.msg);
+	ok(cg_open_ops(&cg, &fake_cgroupfs, root, "P", &err) == 0,
+	   "v1: open (%s)", err.msg);
 	put("freezer/P/cgroup.procs", "1\n");
 	ok(cg_sandbox_create(&cg, "sb1", &lim, &err) == 0, "v1: sandbox sb1 (%s)", err.msg);
 	for (size_t i = 0; i < NHOSTILE; i++) {
 		const char *h = hostile[i], *s = show(h);
 
 		sb_err_clear(&err);
-		ok(cg_sandbox_kill(&cg, h, &err) < 0 && err.status == 400 && refused_by_name(&err),
+		ok(cg_sandbox_kill(&cg, h, &err) < 0 && api_status(&err) == 400 && refused_by_name(&err),
 		   "v1: cg_sandbox_kill('%s') refused with a 400 (%s)", s, msg(&err));
 		ok(cg_sandbox_rename(&cg, "sb1", h, &err) < 0, "v1: cg_sandbox_rename(sb1, '%s') refused", s);
 		ok(cg_sandbox_rename(&cg, h, "sb2", &err) < 0, "v1: cg_sandbox_rename('%s', sb2) refused", s);
@@ -243,7 +236,7 @@ static void store_and_app(void)
 		const char *h = hostile[i], *s = show(h);
 
 		sb_err_clear(&err);
-		ok(store_create(&app.store, h, "host", 100000, 10, &r, &created, &err) < 0 && err.status == 400,
+		ok(store_create(&app.store, h, "host", 100000, 10, &r, &created, &err) < 0 && api_status(&err) == 400,
 		   "store_create('%s') refused with a 400 (%s)", s, msg(&err));
 		ok(store_get(&app.store, h, &r, &err) < 0, "store_get('%s') refused", s);
 		ok(store_drop(&app.store, h, &err) < 0, "store_drop('%s') refused", s);
@@ -255,10 +248,10 @@ static void store_and_app(void)
 
 	memset(&app.cg, 0, sizeof app.cg);
 	mk("cg");
-	put("cg/.sandboxd-fake-cgroupfs", "");
 	put("cg/cgroup.controllers", "memory pids cpu\n");
 	snprintf(path, sizeof path, "%s/cg", root);
-	ok(cg_open(&app.cg, path, "P", &err) == 0, "app: fake cgroups (%s)", err.msg);
+	ok(cg_open_ops(&app.cg, &fake_cgroupfs, path, "P", &err) == 0,
+	   "app: fake cgroups (%s)", err.msg);
 	app.conf = &conf;
 	snprintf(path, sizeof path, "%s/data/sandboxes", root);
 	app.sandboxes_fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -269,14 +262,14 @@ static void store_and_app(void)
 		const char *h = hostile[i], *s = show(h);
 
 		sb_err_clear(&err);
-		ok(app_sandbox_get(&app, h, true, NULL, &sb, &err) < 0 && err.status == 400,
+		ok(app_sandbox_get(&app, h, true, NULL, &sb, &err) < 0 && api_status(&err) == 400,
 		   "app_sandbox_get('%s', create) refused with a 400 (%s)", s, msg(&err));
 		sandbox_ref_release(&sb);
 		sb_err_clear(&err);
-		ok(warm_claim(&app, h, NULL, &sb, &err) < 0 && err.status == 400,
+		ok(warm_claim(&app, h, NULL, &sb, &err) < 0 && api_status(&err) == 400,
 		   "warm_claim('%s') refused with a 400 (%s)", s, msg(&err));
 		sb_err_clear(&err);
-		ok(capacity_stop(&app, h, &err) < 0 && err.status == 400,
+		ok(capacity_stop(&app, h, &err) < 0 && api_status(&err) == 400,
 		   "capacity_stop('%s') refused with a 400 (%s)", s, msg(&err));
 		if (h[0]) {	/* "" is SB_PROC_DIR itself: the check is all that stands */
 			int out[2], e;

@@ -14,8 +14,8 @@
  * for memory. */
 static void check_error(const struct sb_err *err)
 {
-	fuzz_assert(err->status == 400 ||
-		    (err->status == 500 && !strcmp(err->msg, "out of memory")));
+	fuzz_assert(err->kind == SB_E_INVALID ||
+		    (err->kind == SB_E_INTERNAL && !strcmp(err->msg, "out of memory")));
 	fuzz_assert(err->msg[0] && memchr(err->msg, '\0', sizeof err->msg));
 }
 
