@@ -197,7 +197,7 @@ __attribute__((noreturn)) static void init_child(const struct sb_spec *s, int re
 	}
 	if (s->net) {
 		if (net_up(hostnl, s->net, &err) < 0) {
-			sb_err_prefix(&err, "network: ");
+			sb_err_prefix(&err, "network");
 			child_fail(readyfd, &err);
 		}
 		nl_close(hostnl);

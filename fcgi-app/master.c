@@ -392,8 +392,8 @@ static void reap(const struct conf *c, struct sb_cgroups *cg, bool respawn, int 
 					struct timespec ts = { 0, 200000000 };
 					nanosleep(&ts, NULL);
 				}
-				log_printf("warn", NULL, "the resolver (dnsmasq) ended (status %d); starting it again",
-					   status);
+				log_printf("warn", NULL, "the resolver (dnsmasq) ended (status %d); "
+					   "starting it again", status);
 				dns_started = sb_mono_ms();
 				dns_pid = net_dns_spawn(c, orig);
 			}
@@ -593,7 +593,7 @@ int master_run(struct conf *c)
 		 * request is served by a worker of the old settings */
 		if (reloading && !draining && !any_retiring()) {
 			reloading = false;
-			fprintf(stderr, "sandboxd: reload: done, the old workers are gone\n");
+			log_printf("info", NULL, "reload: done, the old workers are gone");
 		}
 		if (got_term && !draining) {
 			log_printf("info", NULL, "stopping");

@@ -3,6 +3,7 @@
 
 #include "net.h"
 #include "conf.h"
+#include "log.h"
 #include "netlink.h"
 #include "sandbox.h"
 #include "store.h"
@@ -111,9 +112,9 @@ int net_record_slot(const struct conf *c, const struct sb_record *r, uint32_t *s
 	else if (r->uid_base >= c->uid_base && (r->uid_base - c->uid_base) % 65536 == 0)
 		s = (r->uid_base - c->uid_base) / 65536;
 	else
-		return sb_fail(err, 503, ENOSPC, "the sandbox has no address in --net-pool");
+		return sb_fail(err, SB_E_BUSY, ENOSPC, "the sandbox has no address in --net-pool");
 	if (s >= net_pool_slots(c->net_pool.prefix))
-		return sb_fail(err, 503, ENOSPC, "--net-pool has no room for this sandbox's /31 "
+		return sb_fail(err, SB_E_BUSY, ENOSPC, "--net-pool has no room for this sandbox's /31 "
 			       "(slot %u); widen it", (unsigned)s);
 	*slot = s;
 	return 0;
@@ -163,23 +164,32 @@ static void table_name(const struct conf *c, char *buf, size_t len)
 			*p = '_';
 }
 
+/* One context per process: it holds a netlink socket, which a worker
+ * forked from the master must not share with it (or with its siblings:
+ * answers would go to whoever reads first). */
 static struct nft_ctx *nft;
+static pid_t nft_pid;
 
 static int nft_run(const char *cmds, struct sb_err *err)
 {
 	const char *msg;
 
+	if (nft && nft_pid != getpid()) {
+		nft_ctx_free(nft);
+		nft = NULL;
+	}
 	if (!nft) {
+		nft_pid = getpid();
 		nft = nft_ctx_new(NFT_CTX_DEFAULT);
 		if (!nft)
-			return sb_fail(err, 500, ENOMEM, "nft: no context");
+			return sb_fail(err, SB_E_INTERNAL, ENOMEM, "nft: no context");
 		nft_ctx_buffer_output(nft);
 		nft_ctx_buffer_error(nft);
 	}
 	if (nft_run_cmd_from_buffer(nft, cmds) == 0)
 		return 0;
 	msg = nft_ctx_get_error_buffer(nft);
-	return sb_fail(err, 500, EINVAL, "nft: %.400s", msg && *msg ? msg : "failed");
+	return sb_fail(err, SB_E_INTERNAL, EINVAL, "nft: %.400s", msg && *msg ? msg : "failed");
 }
 
 struct text {
@@ -334,7 +344,7 @@ int net_policy_set(const struct conf *c, uint32_t addr, const struct net_policy 
 		elem(&t, "add", tbl, "deny4", a, &new->deny[i]);
 	if (t.oom) {
 		free(t.buf);
-		return sb_fail(err, 500, ENOMEM, "nft: out of memory");
+		return sb_fail(err, SB_E_INTERNAL, ENOMEM, "nft: out of memory");
 	}
 	r = nft_run(t.buf, err);
 	free(t.buf);
@@ -408,7 +418,7 @@ int net_table_load(const struct conf *c, struct sb_err *err)
 	ruleset(c, &t);
 	if (t.oom) {
 		free(t.buf);
-		return sb_fail(err, 500, ENOMEM, "nft: out of memory");
+		return sb_fail(err, SB_E_INTERNAL, ENOMEM, "nft: out of memory");
 	}
 	r = nft_run(t.buf, err);
 	free(t.buf);
@@ -419,12 +429,12 @@ int net_start(const struct conf *c, struct sb_err *err)
 {
 	struct mnl_socket *nl;
 	uint32_t res = net_resolver(c);
-	int r;
+	int r, e;
 
 	if (!c->network)
 		return 0;
 	if (access("/usr/sbin/dnsmasq", X_OK) < 0)
-		return sb_fail(err, 500, ENOENT, "networking needs dnsmasq in /usr/sbin (Debian: "
+		return sb_fail(err, SB_E_INTERNAL, ENOENT, "networking needs dnsmasq in /usr/sbin (Debian: "
 			       "dnsmasq-base), or --network=no");
 	if (sb_write_file_at(AT_FDCWD, "/proc/sys/net/ipv4/ip_forward", "1") < 0)
 		return sb_syserr(err, "enable IPv4 forwarding");
@@ -434,19 +444,25 @@ int net_start(const struct conf *c, struct sb_err *err)
 	if (!nl)
 		return -1;
 	r = nl_addr_add(nl, 1, res, 32, true, err);
+	e = errno;
 	nl_close(nl);
-	if (r < 0 && errno == EEXIST && !own_table(c)) {
+	if (r < 0 && e == EEXIST && !own_table(c)) {
 		char a[INET_ADDRSTRLEN], cidr[32];
-		return sb_fail(err, 500, EEXIST, "the resolver's address %s is on lo already: another "
+		return sb_fail(err, SB_E_INTERNAL, EEXIST, "the resolver's address %s is on lo already: another "
 			       "instance uses --net-pool %s; give this one a pool of its own",
 			       inet_ntop(AF_INET, &res, a, sizeof a), net_cidr_str(&c->net_pool, cidr, sizeof cidr));
 	}
-	if (r < 0 && errno != EEXIST) {
-		sb_err_prefix(err, "the resolver's address on lo: ");
+	if (r < 0 && e != EEXIST) {
+		sb_err_prefix(err, "the resolver's address on lo");
 		return -1;
 	}
 	sb_err_clear(err);
-	if (net_table_load(c, err) < 0)
+	r = net_table_load(c, err);
+	/* the workers forked next make contexts of their own */
+	if (nft)
+		nft_ctx_free(nft);
+	nft = NULL;
+	if (r < 0)
 		return -1;
 	end_old_dns(c);
 	return 0;
@@ -463,7 +479,7 @@ void net_stop(const struct conf *c)
 	table_name(c, tbl, sizeof tbl);
 	snprintf(cmd, sizeof cmd, "delete table inet %s\n", tbl);
 	if (nft_run(cmd, &err) < 0)
-		fprintf(stderr, "sandboxd: %s\n", err.msg);
+		log_printf("error", NULL, "network: %s", err.msg);
 	nl = nl_open(&err);
 	if (nl)
 		nl_addr_del(nl, 1, net_resolver(c), 32, &err);

@@ -32,6 +32,7 @@ B_ADDR=$(src_of b)
 like "$A_ADDR" '^10\.89\.[0-9]+\.[0-9]*[13579]$' "a has an odd address of the default pool ($A_ADDR)"
 like "$B_ADDR" '^10\.89\.[0-9]+\.[0-9]*[13579]$' "b has one too ($B_ADDR)"
 isnt "$A_ADDR" "$B_ADDR" "a and b have addresses of their own"
+GW=$(printf '%s' "$A_ADDR" | awk -F. '{ print $1"."$2"."$3"."($4-1) }')	# the host end of a's link
 
 # --- public egress ------------------------------------------------------------------
 exec_in a "curl -s -m 10 http://$NET_PUBLIC/ip"
@@ -72,7 +73,6 @@ refused a "$NET_PUBLIC" 25 "SMTP (TCP 25), even where egress is allowed"
 refused a "$NET_UPLINK" 8080 "the host's own uplink address"
 refused a 127.0.0.1 8080 "the sandbox's own loopback (nothing there: the host's is another)"
 refused a 10.89.255.254 8080 "the resolver's address, other than DNS"
-GW=$(printf '%s' "$A_ADDR" | awk -F. '{ print $1"."$2"."$3"."($4-1) }')
 refused a "$GW" 8080 "the host end of its own link"
 
 # another sandbox: b serves on 8080, a may not reach it
@@ -87,9 +87,51 @@ is "$(jqr .data.stdout)" 200 "b's server answers inside b"
 exec_in a "curl -s -m 20 -o /dev/null http://$B_ADDR:8080/; echo rc=\$?"
 is "$(jqr .data.stdout)" "rc=7" "another sandbox: a cannot reach b's server ($B_ADDR:8080)"
 
+# ping (an ICMP echo socket: the sandbox's ping_group_range allows it) and UDP
+PING='import socket, sys
+try:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_ICMP); s.settimeout(5)
+    s.setsockopt(socket.IPPROTO_IP, 11, 1)	# IP_RECVERR: an ICMP error fails the recv
+except PermissionError:
+    print("no-ping-socket"); sys.exit(0)
+s.sendto(b"\x08\x00\x00\x00\x00\x01\x00\x01sbd", (sys.argv[1], 0))
+try:
+    print("reply" if s.recv(64)[0] == 0 else "other")
+except socket.timeout:
+    print("timeout")
+except OSError as e:
+    print("refused" if e.errno else "error")'
+ping_from() { exec_in "$1" "python3 -c '$PING' $2"; jqr .data.stdout; [ -n "$(jqr .data.stderr)" ] && diag "$(jqr .data.stderr)"; }
+if [ "$(ping_from a "$NET_PUBLIC")" = no-ping-socket ]; then
+	# ping_group_range holds host gids up to 2^31-1 only; this run's uid
+	# window (t/lib.sh picks one at random) lies above
+	diag "no ICMP echo socket for host gid $UID_BASE (above ping_group_range's 2^31-1): ping not tried"
+else
+	is "$(ping_from a "$NET_PUBLIC")" reply "ping of a public address works"
+	is "$(ping_from a "$B_ADDR")" refused "ping of another sandbox is refused (ICMP prohibited)"
+	is "$(ping_from a 169.254.169.254)" refused "ping of the metadata address is refused"
+	is "$(ping_from a "$GW")" refused "ping of the host end is refused"
+fi
+udp_seen() { grep -c "^udp:9999 " "$NET_DIR/conn.log"; }
+udp_wait() {	# udp_wait N: until N datagrams were logged (at most 3 s)
+	for _ in $(seq 1 60); do [ "$(udp_seen)" -ge "$1" ] && return; sleep 0.05; done
+}
+UDP_TO='import socket, sys; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); [s.sendto(b"x", (h, 9999)) for h in sys.argv[1:]]'
+n0=$(udp_seen)
+exec_in a "python3 -c '$UDP_TO' 10.250.0.1 100.64.0.1 169.254.169.254 $NET_PUBLIC"
+udp_wait $((n0 + 1))
+is "$(udp_seen)" $((n0 + 1)) "UDP: only the datagram to the public address arrived (not those to the private, CGNAT, metadata ones)"
+is "$(tail -n 1 "$NET_DIR/conn.log")" "udp:9999 $NET_UPLINK" "(masqueraded)"
+
 # the host reaches the sandbox's server (what a preview proxy does)
 is "$(curl -s -m 5 "http://$B_ADDR:8080/" -o /dev/null -w '%{http_code}')" 200 \
 	"the host reaches b's server at b's address"
+# nothing from outside does, even with a route to the pool: toward a
+# sandbox only answers pass (the stand-in is given a route for the try)
+ip -n "$NET_INET" route add 10.89.0.0/16 via "$NET_UPLINK"
+out=$(nsenter --net="/run/netns/$NET_INET" curl -s -m 3 -o /dev/null -w '%{http_code}' "http://$B_ADDR:8080/"; echo " rc=$?")
+like "$out" 'rc=(7|28)' "the stand-in internet cannot open a connection to b's server ($out)"
+ip -n "$NET_INET" route del 10.89.0.0/16 via "$NET_UPLINK"
 
 # --- no IPv6 ------------------------------------------------------------------------------
 exec_in a "grep -v ' lo\$' /proc/net/if_inet6 | wc -l"
@@ -112,10 +154,6 @@ like "$(jqr .data.stdout)" 'rc=[1-9]' "nor change its routes"
 # arrives, masqueraded or not)
 udp_from() {	# udp_from ID SRC: one datagram to the stand-in's UDP 9999 from SRC
 	in_sandbox_netns "$1" python3 -c "import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('$2', 0)); s.sendto(b'x', ('$NET_PUBLIC', 9999))"
-}
-udp_seen() { grep -c "^udp:9999 " "$NET_DIR/conn.log"; }
-udp_wait() {	# udp_wait N: until N datagrams were logged (at most 3 s)
-	for _ in $(seq 1 60); do [ "$(udp_seen)" -ge "$1" ] && return; sleep 0.05; done
 }
 n0=$(udp_seen)
 udp_from a "$A_ADDR"
@@ -157,6 +195,38 @@ nft delete element inet "$TBL" deny4 "{ $A_ADDR . 198.19.0.0/24 }"
 nft delete element inet "$TBL" allow4 "{ $A_ADDR . $NET_PUBLIC/32, $A_ADDR . 169.254.169.254/32 }"
 is "$(get_ok a "http://$NET_PUBLIC/")" "200 rc=0" "a is public again once its elements are gone"
 
+# --- npm: a package from a registry stand-in (by name, through the resolver), and a tarball ----
+REG=$NET_DIR/registry
+mkdir -p "$REG" "$T_DIR/pkg/sbd-hello"
+printf '{"name": "sbd-hello", "version": "1.0.0", "main": "index.js"}\n' >"$T_DIR/pkg/sbd-hello/package.json"
+printf 'module.exports = () => "hello from the stand-in registry";\n' >"$T_DIR/pkg/sbd-hello/index.js"
+(cd "$T_DIR/pkg/sbd-hello" && npm pack --silent --pack-destination "$REG" >/dev/null 2>&1)
+TGZ=$REG/sbd-hello-1.0.0.tgz
+if [ -f "$TGZ" ]; then
+	SHA1=$(sha1sum "$TGZ" | cut -d' ' -f1)
+	INTEGRITY=sha512-$(openssl dgst -sha512 -binary "$TGZ" | base64 -w0)
+	jq -n --arg s "$SHA1" --arg i "$INTEGRITY" '{name: "sbd-hello", "dist-tags": {latest: "1.0.0"},
+		versions: {"1.0.0": {name: "sbd-hello", version: "1.0.0", main: "index.js",
+		dist: {tarball: "http://public.test:8081/sbd-hello-1.0.0.tgz", shasum: $s, integrity: $i}}}}' >"$REG/sbd-hello"
+	chmod -R a+rX "$REG"
+	nsenter --net="/run/netns/$NET_INET" python3 -m http.server 8081 --bind "$NET_PUBLIC" --directory "$REG" \
+		>>"$NET_DIR/registry.log" 2>&1 &
+	echo $! >"$NET_DIR/registry.pid"
+	for _ in $(seq 1 100); do curl -s -o /dev/null "http://$NET_PUBLIC:8081/sbd-hello" && break; sleep 0.05; done
+	NPM='npm --no-audit --no-fund --no-update-notifier --registry http://public.test:8081/'
+	exec_in a "mkdir -p /workspace/app && cd /workspace/app && npm init -y >/dev/null && $NPM install sbd-hello 2>&1 | tail -n 3 && node -e 'console.log(require(\"sbd-hello\")())'"
+	like "$(jqr .data.stdout)" "hello from the stand-in registry" "npm install of a package by name from a registry stand-in works (DNS, egress, node)"
+	is "$(jqr .data.exitCode)" 0 "(exit 0)"
+	api PUT "/sandboxes/a/files/tmp/sbd-hello-1.0.0.tgz" "" --data-binary "@$TGZ" -H 'Content-Type: application/octet-stream'
+	is "$STATUS" 200 "a package tarball uploaded"
+	exec_in a "mkdir -p /workspace/app2 && cd /workspace/app2 && npm init -y >/dev/null && $NPM install /tmp/sbd-hello-1.0.0.tgz >/dev/null 2>&1 && node -e 'console.log(require(\"sbd-hello\")())'"
+	like "$(jqr .data.stdout)" "hello from the stand-in registry" "npm install of a local tarball works"
+	exec_in a "node --version"
+	diag "node in the host image: $(jqr .data.stdout)"
+else
+	diag "npm pack failed: npm not tried"
+fi
+
 # --- an address for life ----------------------------------------------------------------------
 api DELETE /sandboxes/a
 is "$STATUS" 200 "a stopped"
@@ -184,6 +254,33 @@ is "$(src_of b)" "$B_ADDR" "so does b"
 exec_in b "curl -s -m 10 http://public.test/ip"
 is "$(jqr .data.stdout)" "$NET_UPLINK" "egress and DNS work after the service restarted"
 refused b 169.254.169.254 80 "after the restart, the metadata address is still refused"
+
+# --- the resolver is supervised; a master killed with -9 is taken over ----------------------
+dns_pid() { cat "$DATA/run/dnsmasq.pid" 2>/dev/null; }
+D1=$(dns_pid)
+kill -KILL "$D1"
+for _ in $(seq 1 100); do [ -n "$(dns_pid)" ] && [ "$(dns_pid)" != "$D1" ] && kill -0 "$(dns_pid)" 2>/dev/null && break; sleep 0.05; done
+isnt "$(dns_pid)" "$D1" "a killed resolver is started again by the master"
+exec_in b "getent hosts public.test"
+like "$(jqr .data.stdout)" "^$NET_PUBLIC " "and names resolve again"
+OLD_MASTER=$(cat "$T_DIR/sandboxd.pid")
+D2=$(dns_pid)
+kill -KILL "$OLD_MASTER"
+for _ in $(seq 1 100); do kill -0 "$OLD_MASTER" 2>/dev/null || break; sleep 0.05; done
+B_INIT=$(init_of b)
+rm -f "$DATA/run/fcgi.sock"
+"$SANDBOXD" --data "$DATA" --instance "$INSTANCE" --workers "${T_WORKERS:-3}" \
+	--uid-base "$UID_BASE" --uid-slots 64 --pidfile "$T_DIR/sandboxd.pid" "${NET_OPTS[@]}" \
+	>>"$T_DIR/sandboxd.log" 2>&1 &
+for _ in $(seq 1 100); do [ -S "$DATA/run/fcgi.sock" ] && curl -s -o /dev/null "$BASE/" && break; sleep 0.05; done
+ok $([ -S "$DATA/run/fcgi.sock" ]; echo $?) "after kill -9 of the master a new one starts over its table and address"
+for _ in $(seq 1 100); do kill -0 "$D2" 2>/dev/null || break; sleep 0.05; done
+ok $(! kill -0 "$D2" 2>/dev/null; echo $?) "the old master's resolver was ended by the new master"
+is "$(pgrep -xc dnsmasq -P "$(cat "$T_DIR/sandboxd.pid")")" 1 "one resolver runs, the new master's"
+is "$(init_of b)" "$B_INIT" "b's init ran on through it"
+exec_in b "curl -s -m 10 http://public.test/ip"
+is "$(jqr .data.stdout)" "$NET_UPLINK" "and b's egress and DNS work without a restart of b"
+refused b 169.254.169.254 80 "the reloaded table refuses the metadata address to b"
 
 # --- a second instance on this host --------------------------------------------------------------
 # the same pool: refused at start, saying why; a pool of its own: it runs
