@@ -92,6 +92,8 @@ BODY=$(cat "$T_DIR/pbody")
 is "$STATUS" 200 "the path form -> 200"
 is "$(jqr .path)" "/a/b?q=1" "the prefix is cut, the query kept"
 is "$(jqr .xForwardedPrefix)" "/preview/3000-$T3000" "X-Forwarded-Prefix names the prefix"
+OUT=$(timeout 20 python3 "$STUB" ws 127.0.0.1 "$NGX_PORT" "$PREVIEW_HOST" "/preview/3000-$T3000/ws" path)
+like "$OUT" 'echo: path' "a WebSocket through the path form"
 STATUS=$(curl -s -o /dev/null -w '%{http_code} %{redirect_url}' -H "Host: $PREVIEW_HOST" "$BASE/preview/3000-$T3000")
 like "$STATUS" "^308 .*/preview/3000-$T3000/\$" "without the slash: a redirect to it (relative links resolve below it)"
 
