@@ -344,6 +344,17 @@ int preview_lookup(struct store *s, const char *hash, struct preview_port *p, st
 		return kv_fail(err, rc, "read");
 	rc = mdb_get(txn, s->ports, &k, &v);
 	found = rc == 0 && decode(&v, p) == 0 && !strcmp(p->hash, hash);
+	if (found) {
+		/* and the port's own entry names this token still: a lookup key
+		 * left behind (never, as both are written together) opens nothing */
+		struct preview_port cur;
+		char pk[96];
+
+		port_key(pk, sizeof pk, p->id, p->port);
+		k = val_of(pk);
+		rc = mdb_get(txn, s->ports, &k, &v);
+		found = rc == 0 && decode(&v, &cur) == 0 && !strcmp(cur.hash, hash);
+	}
 	mdb_txn_abort(txn);
 	if (rc && rc != MDB_NOTFOUND)
 		return kv_fail(err, rc, "get");

@@ -85,6 +85,17 @@ OUT=$(timeout 20 python3 "$STUB" ws 127.0.0.1 "$NGX_PORT" "5173-$T5173.$PREVIEW_
 like "$OUT" 'echo: hmr' "WebSocket to the localhost server too (HMR)"
 exec_in web "python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", 3000)); print(1)'"
 is "$(jqr .data.stdout)" 1 "inside, localhost works as before"
+# a localhost server of the sandbox's own stays its own: only exposed ports are forwarded
+api POST /sandboxes/web/processes '{"command": "exec python3 /workspace/stub.py serve 127.0.0.1 6000", "processId": "private"}'
+exec_in web "for i in \$(seq 100); do python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", 6000))' 2>/dev/null && exit 0; sleep 0.1; done; exit 1"
+is "$(jqr .data.exitCode)" 0 "a private server listens on 127.0.0.1:6000 inside"
+exec_in web "python3 -c \"import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.connect(('198.51.100.1', 9)); print(s.getsockname()[0])\""
+WEB_ADDR=$(jqr .data.stdout)
+like "$WEB_ADDR" '^10\.' "web's address ($WEB_ADDR)"
+python3 -c "import socket, sys; socket.create_connection((sys.argv[1], 5173), timeout=5)" "$WEB_ADDR" 2>/dev/null
+ok $? "from the host, the exposed localhost port answers at the sandbox's address"
+python3 -c "import socket, sys; socket.create_connection((sys.argv[1], 6000), timeout=5)" "$WEB_ADDR" 2>/dev/null
+isnt "$?" 0 "but the private one does not (not exposed, not forwarded)"
 
 # --- the path form --------------------------------------------------------------------
 STATUS=$(curl -s -o "$T_DIR/pbody" -w '%{http_code}' -H "Host: $PREVIEW_HOST" "$BASE/preview/3000-$T3000/a/b?q=1")
