@@ -296,6 +296,15 @@ static void ruleset(const struct conf *c, struct text *t)
 	       " ip saddr @pool4 oifname != \"%s\" masquerade\n}\n}\n", ifs);
 }
 
+/* Run the commands in t (one transaction) and free it. */
+static int run_text(struct text *t, struct sb_err *err)
+{
+	int r = t->oom ? sb_fail(err, SB_E_INTERNAL, ENOMEM, "nft: out of memory") : nft_run(t->buf, err);
+
+	free(t->buf);
+	return r;
+}
+
 static void elem(struct text *t, const char *verb, const char *tbl, const char *set, const char *addr,
 		 const struct net_cidr *c)
 {
@@ -322,7 +331,6 @@ int net_policy_set(const struct conf *c, uint32_t addr, const struct net_policy 
 {
 	struct text t = { 0 };
 	char tbl[80], a[INET_ADDRSTRLEN];
-	int r;
 
 	if (!c->network)
 		return 0;
@@ -342,13 +350,7 @@ int net_policy_set(const struct conf *c, uint32_t addr, const struct net_policy 
 		elem(&t, "add", tbl, "allow4", a, &new->allow[i]);
 	for (int i = 0; i < new->ndeny; i++)
 		elem(&t, "add", tbl, "deny4", a, &new->deny[i]);
-	if (t.oom) {
-		free(t.buf);
-		return sb_fail(err, SB_E_INTERNAL, ENOMEM, "nft: out of memory");
-	}
-	r = nft_run(t.buf, err);
-	free(t.buf);
-	return r;
+	return run_text(&t, err);
 }
 
 /* --- the master ------------------------------------------------------------ */
@@ -413,16 +415,9 @@ static bool own_table(const struct conf *c)
 int net_table_load(const struct conf *c, struct sb_err *err)
 {
 	struct text t = { 0 };
-	int r;
 
 	ruleset(c, &t);
-	if (t.oom) {
-		free(t.buf);
-		return sb_fail(err, SB_E_INTERNAL, ENOMEM, "nft: out of memory");
-	}
-	r = nft_run(t.buf, err);
-	free(t.buf);
-	return r;
+	return run_text(&t, err);
 }
 
 int net_start(const struct conf *c, struct sb_err *err)

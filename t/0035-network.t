@@ -48,6 +48,8 @@ exec_in a "curl -s -m 10 http://public.test/ip"
 is "$(jqr .data.stdout)" "$NET_UPLINK" "and HTTP by name works"
 exec_in a "echo x > /etc/resolv.conf"
 isnt "$(jqr .data.exitCode)" 0 "the sandbox's root cannot rewrite resolv.conf (read-only bind)"
+exec_in a "awk '\$5 == \"/etc/resolv.conf\" { print \$6 }' /proc/self/mountinfo"
+like "$(jqr .data.stdout)" '^ro(,|$)' "resolv.conf is a read-only mount (not only a file the sandbox's root does not own)"
 
 # --- refusals ------------------------------------------------------------------------------
 # refused ID HOST PORT DESCRIPTION: curl fails with "couldn't connect" (a
