@@ -169,16 +169,23 @@ api DELETE /sandboxes/web/ports/070
 is "$STATUS" 400 "DELETE /ports/070 -> 400"
 
 # --- every API worker busy ------------------------------------------------------------------
+# the sleep of `other`'s exec, found in its cgroup (not by a scan of the host)
+sleeper() {
+	local p
+	for p in $(sandbox_pids other); do [ "$(cat "/proc/$p/comm" 2>/dev/null)" = sleep ] && echo "$p"; done
+}
 curl -s -o /dev/null -X POST -H 'Content-Type: application/json' \
-	-d '{"command": "sleep 5.25"}' "$BASE/sandboxes/other/exec" &
+	-d '{"command": "sleep 120"}' "$BASE/sandboxes/other/exec" &
 HOLD=$!
-for _ in $(seq 1 200); do pgrep -f '^sleep 5\.25$' >/dev/null && break; sleep 0.02; done
-pgrep -f '^sleep 5\.25$' >/dev/null
+SLEEPER=
+for _ in $(seq 1 600); do SLEEPER=$(sleeper); [ -n "$SLEEPER" ] && break; sleep 0.05; done
+[ -n "$SLEEPER" ]
 ok $? "the only API worker is held by an exec"
 P "5173-$T5173" /
 is "$STATUS" 200 "a preview is answered meanwhile (the preview pool is its own)"
 kill -0 "$HOLD" 2>/dev/null
 ok $? "and the exec was still holding the API worker then"
+[ -n "$SLEEPER" ] && kill "$SLEEPER"
 wait "$HOLD" 2>/dev/null
 
 # --- activity -----------------------------------------------------------------------------------
