@@ -41,10 +41,9 @@ static int int_field(struct http_req *req, struct json_object *o, const char *na
 static int sandbox_exists(struct app *app, struct http_req *req, const char *id)
 {
 	struct sb_err err = SB_ERR_INIT;
-	struct sandbox_ref sb;
+	cleanup_sandbox_ref struct sandbox_ref sb = { .dirfd = -1 };
 	int r = app_sandbox_get(app, id, false, NULL, &sb, &err);
 
-	sandbox_ref_release(&sb);
 	if (r < 0)
 		api_reply_err(req, &err);
 	return r;
@@ -53,7 +52,8 @@ static int sandbox_exists(struct app *app, struct http_req *req, const char *id)
 void api_ports_expose(struct app *app, struct http_req *req, const char *id)
 {
 	struct sb_err err = SB_ERR_INIT;
-	struct json_object *o, *d;
+	cleanup_json struct json_object *o = NULL;
+	struct json_object *d;
 	struct preview_port p = { .created_ms = sb_now_ms() };
 	char tok[PREVIEW_TOKEN_LEN + 1], url[512];
 	int64_t port, expires_in;
@@ -67,11 +67,8 @@ void api_ports_expose(struct app *app, struct http_req *req, const char *id)
 	if (!o)
 		return;
 	if (int_field(req, o, "port", 1, 65535, -1, &port) < 0 ||
-	    int_field(req, o, "expiresIn", 1, PREVIEW_MAX_EXPIRY_S, PREVIEW_DEFAULT_EXPIRY_S, &expires_in) < 0) {
-		json_object_put(o);
+	    int_field(req, o, "expiresIn", 1, PREVIEW_MAX_EXPIRY_S, PREVIEW_DEFAULT_EXPIRY_S, &expires_in) < 0)
 		return;
-	}
-	json_object_put(o);
 	if (sandbox_exists(app, req, id) < 0)
 		return;
 	snprintf(p.id, sizeof p.id, "%s", id);

@@ -15,6 +15,7 @@
  * ports (a start makes a new namespace). */
 #include "config.h"
 
+#include "api.h"
 #include "app.h"
 #include "preview.h"
 #include "sandbox.h"
@@ -129,30 +130,23 @@ int preview_net_apply(struct app *app, const char *id, const struct sb_record *r
 
 int preview_net_update(struct app *app, const char *id, struct sb_err *err)
 {
+	cleanup_sandbox_ref struct sandbox_ref sb = { .dirfd = -1 };
 	cleanup_close int lock = -1;
-	struct sandbox_ref sb;
 	int ret;
 
 	/* under the sandbox's start lock: a start between the store write and
 	 * this would otherwise miss the change, or this a new namespace */
-	if (app_sandbox_get(app, id, false, NULL, &sb, err) < 0) {
-		sandbox_ref_release(&sb);
+	if (app_sandbox_get(app, id, false, NULL, &sb, err) < 0)
 		return -1;
-	}
 	lock = openat(sb.dirfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (lock < 0) {
-		sandbox_ref_release(&sb);
+	if (lock < 0)
 		return sb_syserr(err, "open lock of %s", id);
-	}
 	while (flock(lock, LOCK_EX) < 0)
-		if (errno != EINTR) {
-			sandbox_ref_release(&sb);
+		if (errno != EINTR)
 			return sb_syserr(err, "lock %s", id);
-		}
 	/* the record as it is now, under the lock */
 	ret = store_get(&app->store, id, &sb.rec, err);
 	if (ret > 0)
 		ret = app_sandbox_running(&sb) ? preview_net_apply(app, id, &sb.rec, true, err) : 0;
-	sandbox_ref_release(&sb);
 	return ret < 0 ? -1 : 0;
 }
