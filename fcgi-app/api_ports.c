@@ -90,9 +90,9 @@ void api_ports_expose(struct app *app, struct http_req *req, const char *id)
 		  (long long)expires_in);
 	d = json_object_new_object();
 	json_object_object_add(d, "port", json_object_new_int((int)p.port));
-	preview_url(req->conf, p.port, tok, url, sizeof url);
+	preview_url(req->conf, p.port, tok, false, url, sizeof url);
 	json_object_object_add(d, "url", json_object_new_string(url));
-	preview_path_url(req->conf, p.port, tok, url, sizeof url);
+	preview_url(req->conf, p.port, tok, true, url, sizeof url);
 	json_object_object_add(d, "pathUrl", json_object_new_string(url));
 	json_object_object_add(d, "token", json_object_new_string(tok));
 	json_object_object_add(d, "createdAt", api_iso(p.created_ms));

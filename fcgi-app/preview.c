@@ -90,41 +90,25 @@ bool preview_label_parse(const char *label, unsigned *port, char tok[PREVIEW_TOK
 	return true;
 }
 
-/* preview-domain is "[scheme://]host[:port]": https unless it says http */
-static void domain_parts(const struct conf *c, const char **scheme, const char **host)
+void preview_url(const struct conf *c, unsigned port, const char *tok, bool path_form, char *buf,
+		 size_t len)
 {
-	const char *d = c->preview_domain;
+	/* preview-domain is "[scheme://]host[:port]": https unless it says http */
+	const char *scheme = "https", *host = c->preview_domain;
 
-	*scheme = "https";
-	if (!strncmp(d, "http://", 7)) {
-		*scheme = "http";
-		d += 7;
-	} else if (!strncmp(d, "https://", 8)) {
-		d += 8;
+	buf[0] = '\0';
+	if (!host[0])
+		return;
+	if (!strncmp(host, "http://", 7)) {
+		scheme = "http";
+		host += 7;
+	} else if (!strncmp(host, "https://", 8)) {
+		host += 8;
 	}
-	*host = d;
-}
-
-void preview_url(const struct conf *c, unsigned port, const char *tok, char *buf, size_t len)
-{
-	const char *scheme, *host;
-
-	buf[0] = '\0';
-	if (!c->preview_domain[0])
-		return;
-	domain_parts(c, &scheme, &host);
-	snprintf(buf, len, "%s://%u-%s.%s/", scheme, port, tok, host);
-}
-
-void preview_path_url(const struct conf *c, unsigned port, const char *tok, char *buf, size_t len)
-{
-	const char *scheme, *host;
-
-	buf[0] = '\0';
-	if (!c->preview_domain[0])
-		return;
-	domain_parts(c, &scheme, &host);
-	snprintf(buf, len, "%s://%s/preview/%u-%s/", scheme, host, port, tok);
+	if (path_form)
+		snprintf(buf, len, "%s://%s/preview/%u-%s/", scheme, host, port, tok);
+	else
+		snprintf(buf, len, "%s://%u-%s.%s/", scheme, port, tok, host);
 }
 
 int preview_sandbox_addr(const struct conf *c, const struct sb_record *r, char *buf, size_t len)

@@ -41,10 +41,11 @@ int preview_token_hash(const char *tok, char hex[PREVIEW_HASH_HEX]);
  * the token (exactly 26 of a-z2-7, upper case taken as lower); false when
  * it is not that. */
 bool preview_label_parse(const char *label, unsigned *port, char tok[PREVIEW_TOKEN_LEN + 1]);
-/* The preview URL of a token (host form), and the path form on the
- * preview domain's own name; both "" when no preview-domain is set. */
-void preview_url(const struct conf *c, unsigned port, const char *tok, char *buf, size_t len);
-void preview_path_url(const struct conf *c, unsigned port, const char *tok, char *buf, size_t len);
+/* The preview URL of a token: the host form (the label in the name), or
+ * the path form on the preview domain's own name; "" when no
+ * preview-domain is set. */
+void preview_url(const struct conf *c, unsigned port, const char *tok, bool path_form, char *buf,
+		 size_t len);
 
 /* The store (the "ports" database of the sandbox store): keys
  * "p/<id>/<port>" -> the exposure and "t/<hash>" -> the same, one written

@@ -59,15 +59,15 @@ int main(void)
 	ok(!label("", &port, out), "empty refused");
 
 	memset(&c, 0, sizeof c);
-	preview_url(&c, 3000, "tok", out, sizeof out);
+	preview_url(&c, 3000, "tok", false, out, sizeof out);
 	is_str(out, "", "no preview-domain: no URL");
 	snprintf(c.preview_domain, sizeof c.preview_domain, "preview.example.com");
-	preview_url(&c, 3000, "tok", out, sizeof out);
+	preview_url(&c, 3000, "tok", false, out, sizeof out);
 	is_str(out, "https://3000-tok.preview.example.com/", "https by default");
-	preview_path_url(&c, 3000, "tok", out, sizeof out);
+	preview_url(&c, 3000, "tok", true, out, sizeof out);
 	is_str(out, "https://preview.example.com/preview/3000-tok/", "the path form");
 	snprintf(c.preview_domain, sizeof c.preview_domain, "http://preview.localhost:8787");
-	preview_url(&c, 5173, "tok", out, sizeof out);
+	preview_url(&c, 5173, "tok", false, out, sizeof out);
 	is_str(out, "http://5173-tok.preview.localhost:8787/", "http and a port as configured");
 	return done_testing();
 }
