@@ -4,8 +4,8 @@
 #  - what networking adds to a create: two instances side by side in the same
 #    run, one with --network, one without; creates alternate between them
 #    (POST round trip, and the service's own sandbox_start time from its log)
-#  - TCP throughput of one stream to the stand-in internet: from a sandbox
-#    (veth + nft + NAT) and from the host, the same sender both times
+#  - TCP throughput of one stream to and from the stand-in internet: a
+#    sandbox's (veth + nft + NAT) and the host's, the same program both times
 # Prints one JSON object per line (name, median, p90, n, ...).
 #   bench/netbench.sh [creates per instance (default 30)] [seconds per stream (default 3)]
 set -u
@@ -55,11 +55,20 @@ while time.time() < end:
     s.sendall(buf); n += len(buf)
 s.shutdown(socket.SHUT_WR); s.recv(1)
 print("%.3f" % (n * 8 / (time.time() - t) / 1e9))'
-: >"$NET_DIR/sbx.gbps"; : >"$NET_DIR/host.gbps"
+RECV='import socket, sys, time
+s = socket.create_connection((sys.argv[1], 5002))
+n = 0; t = time.time(); end = t + float(sys.argv[2])
+while time.time() < end:
+    n += len(s.recv(1 << 20))
+print("%.3f" % (n * 8 / (time.time() - t) / 1e9))'
+: >"$NET_DIR/sbx.gbps"; : >"$NET_DIR/host.gbps"; : >"$NET_DIR/sbx-down.gbps"; : >"$NET_DIR/host-down.gbps"
 for _ in 1 2 3; do
 	exec_in "$tag-on1" "python3 -c '$SEND' $NET_PUBLIC $SECS"
 	jqr .data.stdout >>"$NET_DIR/sbx.gbps"
 	python3 -c "$SEND" "$NET_PUBLIC" "$SECS" >>"$NET_DIR/host.gbps"
+	exec_in "$tag-on1" "python3 -c '$RECV' $NET_PUBLIC $SECS"
+	jqr .data.stdout >>"$NET_DIR/sbx-down.gbps"
+	python3 -c "$RECV" "$NET_PUBLIC" "$SECS" >>"$NET_DIR/host-down.gbps"
 done
 
 python3 - "$NET_DIR" <<'EOF'
@@ -81,5 +90,8 @@ row("sandbox_start, networking on (log ms)", son, baseline="networking off", bas
     added_ms=pct(son, 0.5) - pct(soff, 0.5))
 sb, host = nums("sbx.gbps"), nums("host.gbps")
 row("TCP 1 stream sandbox -> stand-in (Gb/s)", sb, baseline="host -> stand-in", baseline_median=pct(host, 0.5),
+    ratio=pct(sb, 0.5) / pct(host, 0.5))
+sb, host = nums("sbx-down.gbps"), nums("host-down.gbps")
+row("TCP 1 stream stand-in -> sandbox (Gb/s)", sb, baseline="stand-in -> host", baseline_median=pct(host, 0.5),
     ratio=pct(sb, 0.5) / pct(host, 0.5))
 EOF

@@ -375,29 +375,30 @@ static void dns_pidfile(const struct conf *c, char *buf, size_t len)
 }
 
 /* A dnsmasq left by a master that was killed (it dropped to nobody, which
- * cleared its parent-death signal): it holds the resolver's port. */
+ * cleared its parent-death signal): it holds the resolver's port.  The
+ * process the pid file names is ended only if its command line names that
+ * pid file (a recycled pid is someone else's). */
 static void end_old_dns(const struct conf *c)
 {
-	char path[PATH_MAX], comm[32] = "";
-	FILE *f;
+	char path[PATH_MAX], proc[64], want[PATH_MAX + 16], cmdline[4096];
+	ssize_t n;
 	int pid = 0;
 
 	dns_pidfile(c, path, sizeof path);
-	f = fopen(path, "re");
-	if (!f)
+	n = sb_read_file_at(AT_FDCWD, path, cmdline, sizeof cmdline);
+	if (n <= 0 || sscanf(cmdline, "%d", &pid) != 1 || pid <= 1)
 		return;
-	if (fscanf(f, "%d", &pid) != 1)
-		pid = 0;
-	fclose(f);
-	snprintf(path, sizeof path, "/proc/%d/comm", pid);
-	f = pid > 1 ? fopen(path, "re") : NULL;
-	if (f) {
-		if (!fgets(comm, sizeof comm, f))
-			comm[0] = '\0';
-		fclose(f);
-	}
-	if (!strcmp(comm, "dnsmasq\n"))
-		kill(pid, SIGKILL);
+	snprintf(proc, sizeof proc, "/proc/%d/cmdline", pid);
+	n = sb_read_file_at(AT_FDCWD, proc, cmdline, sizeof cmdline);
+	if (n <= 0)
+		return;
+	snprintf(want, sizeof want, "--pid-file=%s", path);
+	/* the arguments are NUL-separated: look at each */
+	for (char *a = cmdline; a < cmdline + n; a += strlen(a) + 1)
+		if (!strcmp(a, want)) {
+			kill(pid, SIGKILL);
+			return;
+		}
 }
 
 /* Whether our table is there: what a master of this instance that was

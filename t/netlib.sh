@@ -12,7 +12,7 @@
 #                   198.19.0.53 (public.test -> 198.19.0.10), and fakes of
 #                   the cloud metadata 169.254.169.254, a private 10.250.0.1
 #                   and a CGNAT 100.64.0.1.  t/netserve.py answers on all
-#                   of them on TCP ports 80, 25 and 5001 and UDP 9999, and
+#                   of them on TCP ports 80, 25, 5001 and 5002 and UDP 9999, and
 #                   logs every connection or datagram to $NET_DIR/conn.log.
 # Inside, start the service with "${NET_OPTS[@]}" (networking on, the
 # stand-in range allowed, the stand-in DNS as the upstream resolver).
@@ -44,7 +44,7 @@ net_up() {
 		ip -n "$NET_INET" addr add "$a/32" dev lo || return 1
 	done
 	nsenter --net="/run/netns/$NET_INET" python3 "$TOP_SRCDIR/t/netserve.py" "$NET_DIR/conn.log" \
-		80 25 5001 u9999 >>"$NET_DIR/netserve.log" 2>&1 &
+		80 25 5001 5002 u9999 >>"$NET_DIR/netserve.log" 2>&1 &
 	echo $! >"$NET_DIR/netserve.pid"
 	nsenter --net="/run/netns/$NET_INET" /usr/sbin/dnsmasq --keep-in-foreground --conf-file=/dev/null \
 		--no-resolv --no-hosts --bind-interfaces --listen-address=198.19.0.53 \

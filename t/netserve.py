@@ -4,8 +4,8 @@ TCP server on every address of its namespace, on the ports given.
 
 Each accepted connection is logged as "LOCAL_IP:PORT PEER_IP" to LOG
 (flushed at once), so a test can tell that a refused connection never got
-here. Port 25 answers an SMTP greeting; port 5001 discards what it reads
-(throughput); uPORT is a UDP port whose datagrams are logged as
+here. Port 25 answers an SMTP greeting; port 5001 discards what it reads,
+port 5002 sends zeros until the client goes (throughput up and down); uPORT is a UDP port whose datagrams are logged as
 "udp:PORT PEER_IP" (a spoofed source shows there); any other TCP port
 speaks just enough HTTP:
   GET /ip     -> the peer's address (what NAT made of the sandbox's)
@@ -56,6 +56,10 @@ def serve(conn, port, logpath):
         elif port == 5001:
             while conn.recv(1 << 20):
                 pass
+        elif port == 5002:
+            buf = bytes(1 << 20)
+            while True:
+                conn.sendall(buf)
         else:
             http(conn, peer)
     except OSError:

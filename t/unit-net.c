@@ -61,7 +61,8 @@ static void policy_tests(struct conf *c)
 	/* a table reloaded (a master restart) lost the elements: replacing a
 	 * policy whose old elements are not there still works */
 	ok(net_table_load(c, &err) == 0, "the table reloaded empty");
-	ok(net_policy_set(c, a, &p1, &p2, &err) == 0, "replacing a policy whose elements are gone works (%s)", err.msg);
+	ok(net_policy_set(c, a, &p1, &p2, &err) == 0, "replacing a policy whose elements are gone works (%s)",
+	   err.msg);
 	ok(strstr(list_set(n, "allow4"), "10.89.0.7 . 192.0.2.0/24") != NULL, "and sets the new one");
 	nft_ctx_free(n);
 }
