@@ -94,15 +94,19 @@ static void key_of(char *key, size_t len, const char *sb, const char *pid)
 	snprintf(key, len, "%s/%s", sb, pid);
 }
 
-/* The init's table (0 entries when the sandbox is not running). */
-static int table(struct sandbox_ref *sb, struct sb_proc_info *tab, bool *running)
+/* The init's table (0 entries when the sandbox is not running, which an
+ * init that went away means too); -1 when the init is there but silent:
+ * then nothing is known of its processes, and none may be called ended. */
+static int table(struct sandbox_ref *sb, struct sb_proc_info *tab, bool *running, struct sb_err *err)
 {
 	cleanup_close int ctl = sandbox_connect(sb->dirfd);
 	int n = 0;
 
 	*running = ctl >= 0;
 	if (ctl >= 0) {
-		n = sandbox_plist(ctl, tab, SB_PROC_MAX, NULL);
+		n = sandbox_plist(ctl, tab, SB_PROC_MAX, err);
+		if (n < 0 && err->kind == SB_E_TIMEOUT)
+			return -1;
 		if (n < 0) {
 			n = 0;
 			*running = false;
@@ -198,15 +202,20 @@ static void collect_one(const char *key, const char *json, void *arg)
 		json_object_array_add(c->arr, o);
 }
 
-/* The sandbox's records, refreshed (and stored back when they changed). */
-static struct json_object *records(struct app *app, struct sandbox_ref *sb, const char *only)
+/* The sandbox's records, refreshed (and stored back when they changed);
+ * NULL (*err) when its init does not answer. */
+static struct json_object *records(struct app *app, struct sandbox_ref *sb, const char *only,
+				   struct sb_err *err)
 {
 	struct sb_proc_info tab[SB_PROC_MAX];
-	struct collect c = { json_object_new_array() };
+	struct collect c;
 	char prefix[PROC_KEY_BUF];
 	bool running;
-	int n = table(sb, tab, &running);
+	int n = table(sb, tab, &running, err);
 
+	if (n < 0)
+		return NULL;
+	c.arr = json_object_new_array();
 	if (only)
 		key_of(prefix, sizeof prefix, sb->id, only);
 	else
@@ -242,8 +251,9 @@ static int by_start(const void *a, const void *b)
 /* Keep LMDB bounded: past RECORDS_PER_SANDBOX, the oldest ended records go. */
 static void prune(struct app *app, struct sandbox_ref *sb)
 {
-	struct json_object *arr = records(app, sb, NULL);
-	size_t n = json_object_array_length(arr);
+	struct sb_err err = SB_ERR_INIT;
+	struct json_object *arr = records(app, sb, NULL, &err);
+	size_t n = arr ? json_object_array_length(arr) : 0;
 
 	if (n >= RECORDS_PER_SANDBOX) {
 		json_object_array_sort(arr, by_start);
@@ -268,9 +278,14 @@ void api_proc_list(struct app *app, struct http_req *req, const char *id)
 		api_reply_err(req, &err);
 		return;
 	}
-	struct json_object *d = json_object_new_object();
-	json_object_object_add(d, "processes", records(app, &sb, NULL));
+	struct json_object *arr = records(app, &sb, NULL, &err);
 	sandbox_ref_release(&sb);
+	if (!arr) {
+		api_reply_err(req, &err);
+		return;
+	}
+	struct json_object *d = json_object_new_object();
+	json_object_object_add(d, "processes", arr);
 	http_reply_data(req, 200, d);
 }
 
@@ -289,7 +304,11 @@ static struct json_object *one(struct app *app, struct http_req *req, struct san
 		api_reply_err(req, &err);
 		return NULL;
 	}
-	arr = records(app, sb, procid);
+	arr = records(app, sb, procid, &err);
+	if (!arr) {
+		api_reply_err(req, &err);
+		return NULL;
+	}
 	if (json_object_array_length(arr) == 1)
 		r = json_object_get(json_object_array_get_idx(arr, 0));
 	json_object_put(arr);
@@ -359,8 +378,11 @@ static void logs_stream(struct app *app, struct http_req *req, struct sandbox_re
 	http_begin_sse(req);
 	sse.started = true;
 	for (;;) {
-		struct json_object *arr = records(app, sb, procid), *r = json_object_array_get_idx(arr, 0);
-		bool ended = strcmp(status_of(r), "running") != 0;
+		struct sb_err serr = SB_ERR_INIT;
+		struct json_object *arr = records(app, sb, procid, &serr);
+		struct json_object *r = arr ? json_object_array_get_idx(arr, 0) : NULL;
+		/* a silent init says nothing of the process: not that it ended */
+		bool ended = arr && strcmp(status_of(r), "running") != 0;
 		bool any = false;
 
 		for (int k = 0; k < 2; k++) {
@@ -493,8 +515,14 @@ void api_proc_kill(struct app *app, struct http_req *req, const char *id)
 	cg_exec_signal(&app->cg, id, cgname, sig);
 	ended_by = sname ? (strncmp(sname, "SIG", 3) ? sname : sname + 3) : "TERM";
 	for (int64_t deadline = sb_mono_ms() + KILL_GRACE_MS;;) {
+		struct sb_err err = SB_ERR_INIT;
 		json_object_put(r);
-		struct json_object *arr = records(app, &sb, procid);
+		struct json_object *arr = records(app, &sb, procid, &err);
+		if (!arr) {
+			r = NULL;
+			api_reply_err(req, &err);
+			return;
+		}
 		r = json_object_get(json_object_array_get_idx(arr, 0));
 		json_object_put(arr);
 		if (!r || strcmp(status_of(r), "running"))
