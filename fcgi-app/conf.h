@@ -62,6 +62,11 @@ struct conf {
 	int nclone_allow;
 	int64_t clone_timeout_ms;
 	unsigned long long clone_max_bytes;
+	/* exposed ports: "[http(s)://]name[:port]" the preview URLs are made
+	 * on ("": previews off), and the preview pool (preview.h) */
+	char preview_domain[256];
+	char preview_socket[PATH_MAX];
+	int preview_workers;
 	/* networking (net.h): off, sandboxes have loopback only */
 	bool network;
 	struct net_cidr net_pool;		/* a /31 per sandbox, the last the resolver's */
