@@ -2,6 +2,7 @@
 
 #include "app.h"
 #include "netapply.h"
+#include "preview.h"
 #include "log.h"
 #include "capacity.h"
 #include "disk.h"
@@ -471,7 +472,11 @@ static int start_locked(struct app *app, struct sandbox_ref *sb, struct sb_err *
 	sb->rec.active_ms = sb_now_ms();
 	if (store_update(&app->store, sb->id, set_init, &sb->rec, err) < 0)
 		return -1;
-	/* its links are new: their bandwidth caps, or it does not run (a
+	/* a new network namespace: its exposed ports forwarded to localhost again */
+	struct sb_err perr = SB_ERR_INIT;
+	if (preview_net_apply(app, sb->id, &sb->rec, false, &perr) < 0)
+		log_warn(app->rid, perr.msg);
+	/* and its bandwidth caps: its links are new: their bandwidth caps, or it does not run (a
 	 * sandbox left running uncapped would stay so: the next request
 	 * finds it running and starts nothing) */
 	sb_limits_effective(&sb->rec.lim, &app->conf->limits, &caps);
