@@ -121,4 +121,14 @@ for img in "${IMGS[@]}"; do
 	exec_in "ca-$img" "$PY"
 	is "$(jqr .data.stdout)" $'hello over tls\nrc=0' "$img: and it still serves after the tries"
 done
+# a file without a PEM certificate stops the start, saying why
+echo "not a certificate" >"$PKI/bad.crt"
+timeout -s KILL 30 "$SANDBOXD" --data "$T_DIR/bad-data" --instance "b$INSTANCE" --uid-base "$UID_BASE" --uid-slots 64 \
+	--ca-bundle "$PKI/bad.crt" >"$T_DIR/bad.log" 2>&1
+is "$?" 1 "a --ca-bundle that holds no certificate: sandboxd does not start"
+like "$(cat "$T_DIR/bad.log")" "--ca-bundle: $PKI/bad.crt: not PEM certificates" "it says why"
+timeout -s KILL 30 "$SANDBOXD" --data "$T_DIR/bad-data" --instance "b$INSTANCE" --uid-base "$UID_BASE" --uid-slots 64 \
+	--ca-bundle "$PKI/missing.crt" >"$T_DIR/bad.log" 2>&1
+like "$(cat "$T_DIR/bad.log")" "--ca-bundle: read $PKI/missing.crt: No such file" "nor one that is missing"
+
 done_testing
