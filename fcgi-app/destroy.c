@@ -4,6 +4,9 @@
 #include "destroy.h"
 #include "log.h"
 #include "metrics.h"
+#include "netapply.h"
+#include "netpolicy.h"
+#include "preview.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -72,13 +75,56 @@ static int remove_at(int at, const char *name)
 	return ret;
 }
 
+struct ports {
+	unsigned port[64];
+	int n;
+};
+
+static void collect_port(const struct preview_port *p, void *arg)
+{
+	struct ports *ps = arg;
+
+	if (ps->n < (int)(sizeof ps->port / sizeof *ps->port))
+		ps->port[ps->n++] = p->port;
+}
+
+/* Its exposed ports (their preview tokens stop working: a new sandbox of
+ * the id must not answer the old links) and its network policy (its
+ * elements in the table are keyed by the slot's address, which the
+ * slot's next owner gets) go. */
+static int drop_network(struct app *app, const char *id, uint32_t slot, struct sb_err *err)
+{
+	struct sandbox_ref sb = { .id = id, .dirfd = -1 };
+	struct ports ps = { .n = 0 };
+	struct netpol p;
+	int r;
+
+	do {
+		ps.n = 0;
+		if (preview_list(&app->store, id, collect_port, &ps, err) < 0)
+			return -1;
+		for (int i = 0; i < ps.n; i++)
+			if (preview_del(&app->store, id, ps.port[i], err) < 0)
+				return -1;
+	} while (ps.n);
+	if ((r = store_net_get(&app->store, id, &p, err)) <= 0)
+		return r;
+	/* the address as its record had it (store_create: the uid slot's) */
+	sb.rec.uid_base = app->conf->uid_base + slot * 65536u;
+	sb.rec.net_slot = slot + 1;
+	if (net_unapply(app, &sb, &p, err) < 0)
+		return -1;
+	return store_net_del(&app->store, id, err);
+}
+
 /* Step 2 for slot's owner id (the caller holds the create lock, and no
  * record id exists): what is named by the id goes or moves aside. */
 static int move_out(struct app *app, const char *id, uint32_t slot, struct sb_err *err)
 {
 	char gone[32];
 
-	if (cg_sandbox_destroy(&app->cg, id, err) < 0 || store_history_drop(&app->store, id, err) < 0)
+	if (cg_sandbox_destroy(&app->cg, id, err) < 0 || store_history_drop(&app->store, id, err) < 0 ||
+	    drop_network(app, id, slot, err) < 0)
 		return -1;
 	gone_name(gone, sizeof gone, slot);
 	if (renameat2(app->sandboxes_fd, id, app->sandboxes_fd, gone, RENAME_NOREPLACE) == 0 || errno == ENOENT)

@@ -35,6 +35,7 @@ static void hostile_ids(void)
 		{ "GET", "/files/etc/passwd" }, { "PUT", "/files/x" }, { "GET", "/ls" },
 		{ "POST", "/clone" }, { "GET", "/processes" }, { "GET", "/history" },
 		{ "POST", "/destroy" },
+		{ "PUT", "/network" },
 	};
 	char uri[256];
 
@@ -125,6 +126,9 @@ static void rows(void)
 		{ "/sandboxes/{projectId}/processes/{processId}", "GET, DELETE, OPTIONS", AUTH_PROJECT },
 		{ "/sandboxes/{projectId}/processes/{processId}/logs", "GET, OPTIONS", AUTH_PROJECT },
 		{ "/sandboxes/{projectId}/history", "GET, OPTIONS", AUTH_PROJECT },
+		{ "/sandboxes/{projectId}/network", "GET, PUT, OPTIONS", AUTH_PROJECT },
+		{ "/sandboxes/{projectId}/ports", "GET, POST, OPTIONS", AUTH_PROJECT },
+		{ "/sandboxes/{projectId}/ports/{port}", "DELETE, OPTIONS", AUTH_PROJECT },
 		{ "/images", "GET, OPTIONS", AUTH_ANY },
 		{ "/healthz", "GET, OPTIONS", AUTH_OPEN },
 		{ "/metrics", "GET, OPTIONS", AUTH_ANY },
