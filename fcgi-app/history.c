@@ -44,12 +44,26 @@ void history_add(struct app *app, const struct http_req *req, const char *id,
 	json_object_put(o);
 }
 
+struct collected {
+	struct json_object *all;
+	char since[40];		/* the record's createdAt (ISO 8601 sorts as text) */
+};
+
 static void collect(const char *json, void *arg)
 {
-	struct json_object *o = json_tokener_parse(json);
+	struct collected *c = arg;
+	struct json_object *o = json_tokener_parse(json), *t;
 
-	if (o)
-		json_object_array_add(arg, o);
+	if (!o)
+		return;
+	/* an entry of a destroyed sandbox of the same id (an exec the destroy
+	 * killed may still write it): never shown to the new one */
+	if (json_object_object_get_ex(o, "startedAt", &t) && json_object_is_type(t, json_type_string) &&
+	    strcmp(json_object_get_string(t), c->since) < 0) {
+		json_object_put(o);
+		return;
+	}
+	json_object_array_add(c->all, o);
 }
 
 /* GET /sandboxes/:id/history[?limit=N]: the newest N (default all kept),
@@ -79,7 +93,9 @@ void api_history(struct app *app, struct http_req *req, const char *id)
 	}
 	sandbox_ref_release(&sb);
 	all = json_object_new_array();
-	if (store_history_foreach(&app->store, id, collect, all, &err) < 0) {
+	struct collected c = { .all = all };
+	sb_iso8601(sb.rec.created_ms, c.since, sizeof c.since);
+	if (store_history_foreach(&app->store, id, collect, &c, &err) < 0) {
 		json_object_put(all);
 		api_reply_err(req, &err);
 		return;
