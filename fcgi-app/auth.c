@@ -199,6 +199,7 @@ bool auth_check(const struct auth_tokens *a, bool allow_remote, struct http_req 
 		return false;
 	}
 	req->who = t->name;
+	req->scope = t->all ? "" : t->scope;
 	if (need == AUTH_PROJECT && !t->all && strncmp(project_id, t->scope, strlen(t->scope))) {
 		http_reply_error(req, 403, "token %s may not use sandbox %s", t->name, project_id);
 		return false;

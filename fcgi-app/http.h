@@ -29,6 +29,7 @@ struct http_req {
 	int status;			/* as answered, for the access log */
 	int route;			/* router_index(), -1: none */
 	const char *who;		/* the token's name, when one was valid */
+	const char *scope;		/* its projectId prefix ("" or NULL: every id) */
 	bool www_auth;			/* a 401: say WWW-Authenticate: Bearer */
 	const char *cors_origin;	/* Access-Control-Allow-Origin; NULL: none */
 	bool vary_origin;		/* the answer depends on the Origin */

@@ -51,6 +51,8 @@ static const struct route routes[] = {
 	  .post = JSON(api_ports_expose) },
 	{ "/sandboxes/{projectId}/ports/{port}", AUTH_PROJECT, .del = NONE(api_ports_revoke) },
 	/* server-wide: no projectId */
+	/* the caller's sandboxes: those its token's scope covers */
+	{ "/sandboxes", AUTH_ANY, .get = NONE(api_sandbox_list) },
 	{ "/images", AUTH_ANY, .get = NONE(api_images_list) },
 	{ "/healthz", AUTH_OPEN, .get = NONE(api_healthz) },
 	{ "/metrics", AUTH_ANY, .get = NONE(api_metrics) },

@@ -88,6 +88,7 @@ void api_sandbox_create(struct app *app, struct http_req *req, const char *id);
 void api_sandbox_status(struct app *app, struct http_req *req, const char *id);
 void api_sandbox_delete(struct app *app, struct http_req *req, const char *id);
 void api_sandbox_destroy(struct app *app, struct http_req *req, const char *id);
+void api_sandbox_list(struct app *app, struct http_req *req, const char *id);
 void api_exec(struct app *app, struct http_req *req, const char *id);
 /* handlers (api_files.c) */
 void api_file_read(struct app *app, struct http_req *req, const char *id);

@@ -129,6 +129,7 @@ static void rows(void)
 		{ "/sandboxes/{projectId}/network", "GET, PUT, OPTIONS", AUTH_PROJECT },
 		{ "/sandboxes/{projectId}/ports", "GET, POST, OPTIONS", AUTH_PROJECT },
 		{ "/sandboxes/{projectId}/ports/{port}", "DELETE, OPTIONS", AUTH_PROJECT },
+		{ "/sandboxes", "GET, OPTIONS", AUTH_ANY },
 		{ "/images", "GET, OPTIONS", AUTH_ANY },
 		{ "/healthz", "GET, OPTIONS", AUTH_OPEN },
 		{ "/metrics", "GET, OPTIONS", AUTH_ANY },
