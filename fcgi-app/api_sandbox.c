@@ -20,8 +20,55 @@
 #include <stdio.h>
 #include <sys/stat.h>
 #include <string.h>
+#include <time.h>
 
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+#define TTL_MAX (86400LL * 3650)	/* seconds: ten years */
+
+/* "ttl": seconds from now, or "expiresAt": an RFC 3339 UTC time ("...Z"), or
+ * null (never); the service destroys the sandbox from then on. */
+static int parse_expiry(struct http_req *req, struct json_object *o, struct sb_want *want)
+{
+	struct json_object *ttl = NULL, *at = NULL;
+	bool has_ttl = json_object_object_get_ex(o, "ttl", &ttl);
+	bool has_at = json_object_object_get_ex(o, "expiresAt", &at);
+
+	if (has_ttl && has_at) {
+		http_reply_error(req, 400, "give ttl or expiresAt, not both");
+		return -1;
+	}
+	if (has_ttl) {
+		int64_t s = json_object_get_int64(ttl);
+		if (!json_object_is_type(ttl, json_type_int) || s < 1 || s > TTL_MAX) {
+			http_reply_error(req, 400, "ttl must be an integer number of seconds from 1 to %lld",
+					 TTL_MAX);
+			return -1;
+		}
+		want->set_expiry = true;
+		want->expires_ms = sb_now_ms() + s * 1000;
+	} else if (has_at && json_object_is_type(at, json_type_null)) {
+		want->set_expiry = true;
+		want->expires_ms = 0;
+	} else if (has_at) {
+		const char *s = json_object_is_type(at, json_type_string) ? json_object_get_string(at) : "";
+		struct tm tm = { 0 };
+		const char *end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+		int64_t ms = 0;
+		if (end && *end == '.')		/* fractions of a second: dropped */
+			end += 1 + strspn(end + 1, "0123456789");
+		if (end && !strcmp(end, "Z"))
+			ms = (int64_t)timegm(&tm) * 1000;
+		if (ms <= sb_now_ms() || ms > sb_now_ms() + TTL_MAX * 1000) {
+			http_reply_error(req, 400, "expiresAt must be a UTC time (2026-12-31T23:59:59Z) in the "
+					 "next ten years, or null");
+			return -1;
+		}
+		want->set_expiry = true;
+		want->expires_ms = ms;
+	}
+	return 0;
+}
 
 /* Optional body {"image": "host", "limits": {...}, "network": {...}}, the
  * limits those of sb_settings (settings.c) and the bandwidth caps, the
@@ -47,6 +94,8 @@ static int parse_create_body(struct http_req *req, struct sb_want *want, bool *h
 		/* resolved when the sandbox is made: unknown names are a 400 there */
 		snprintf(want->image, sizeof want->image, "%s", json_object_get_string(v));
 	}
+	if (parse_expiry(req, o, want) < 0)
+		return -1;
 	if (json_object_object_get_ex(o, "limits", &v) && !json_object_is_type(v, json_type_null)) {
 		if (!json_object_is_type(v, json_type_object)) {
 			http_reply_error(req, 400, "limits must be an object");
@@ -64,6 +113,11 @@ static int parse_create_body(struct http_req *req, struct sb_want *want, bool *h
 		return -1;
 	}
 	return 0;
+}
+
+static void set_expiry(struct sb_record *r, const void *arg)
+{
+	r->expires_ms = *(const int64_t *)arg;
 }
 
 void api_sandbox_create(struct app *app, struct http_req *req, const char *id)
@@ -89,6 +143,11 @@ void api_sandbox_create(struct app *app, struct http_req *req, const char *id)
 	}
 	close(ctl);
 	app_sandbox_touch(app, &sb);
+	if (want.set_expiry && store_update(&app->store, id, set_expiry, &want.expires_ms, &err) < 0) {
+		sandbox_ref_release(&sb);
+		api_reply_err(req, &err);
+		return;
+	}
 	sandbox_ref_release(&sb);
 	d = json_object_new_object();
 	json_object_object_add(d, "projectId", json_object_new_string(id));
@@ -130,6 +189,22 @@ static struct json_object *usage_json(struct app *app, const struct sandbox_ref 
 	return o;
 }
 
+/* When the service will destroy it, and why (ttl: its own expiry; idle:
+ * --destroy-after-idle counted from its last activity); null: never. */
+static void expiry_json(const struct app *app, const struct sb_record *r, struct json_object *d)
+{
+	int64_t idle = app->conf->destroy_idle_ms > 0 ? r->active_ms + app->conf->destroy_idle_ms : 0;
+	int64_t at = r->expires_ms;
+	const char *why = "ttl";
+
+	if (idle && (!at || idle < at)) {
+		at = idle;
+		why = "idle";
+	}
+	json_object_object_add(d, "expiresAt", at ? api_iso(at) : NULL);
+	json_object_object_add(d, "expiresBecause", at ? json_object_new_string(why) : NULL);
+}
+
 void api_sandbox_status(struct app *app, struct http_req *req, const char *id)
 {
 	struct sb_err err = SB_ERR_INIT;
@@ -152,6 +227,7 @@ void api_sandbox_status(struct app *app, struct http_req *req, const char *id)
 		json_object_object_add(d, "imageVersion", json_object_new_string(sb.rec.image_version));
 	json_object_object_add(d, "createdAt", api_iso(sb.rec.created_ms));
 	json_object_object_add(d, "lastActiveAt", api_iso(sb.rec.active_ms));
+	expiry_json(app, &sb.rec, d);
 	json_object_object_add(d, "limits", limits_json(app, &sb.rec));
 	/* false: its file system recorded an error (it is repaired at the
 	 * sandbox's next start) */

@@ -34,6 +34,8 @@ void app_capacity_release(struct app *app);
 struct sb_want {
 	char image[64];
 	struct sb_limits lim;
+	bool set_expiry;	/* ttl or expiresAt given: expires_ms (0: never) */
+	int64_t expires_ms;
 };
 
 /* A sandbox as a request sees it. */

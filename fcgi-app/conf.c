@@ -47,6 +47,7 @@ static void usage(FILE *f)
 	sb_settings_usage(f);
 	fputs("  --max-running N     sandboxes running at once (default 32; 0: no cap)\n"
 	      "  --idle-stop SEC     stop a sandbox idle that long (default 600; 0: never)\n"
+	      "  --destroy-after-idle SEC  destroy a sandbox idle that long, files and all (default 0: never)\n"
 	      "  --clone-allow CIDR  a range clones may reach though it is private or\n"
 	      "                      loopback (repeatable; e.g. 127.0.0.0/8 for tests)\n"
 	      "  --clone-timeout SEC longest clone (default 600)\n"
@@ -399,6 +400,7 @@ static const struct conf_opt opts[] = {
 	FN("ca-bundle", set_ca_bundle),
 	NUM("net-conn-rate", OPT_INT, 0, 1000000, net_conn_rate, 1),
 	NUM("idle-stop", OPT_I64, 0, 86400 * 365, idle_stop_ms, 1000),
+	NUM("destroy-after-idle", OPT_I64, 0, 86400 * 3650, destroy_idle_ms, 1000),
 	RAW("images", images),
 	NUM("spare-disks", OPT_INT, 0, 64, spare_disks, 1),
 	BOOL("disk-prealloc", disk_prealloc),

@@ -57,6 +57,7 @@ struct conf {
 	bool no_favordynmods;			/* leave cgroup2's options alone */
 	int max_running;			/* sandboxes running at once; 0: no cap */
 	int64_t idle_stop_ms;			/* stop sandboxes idle this long; 0: never */
+	int64_t destroy_idle_ms;		/* destroy sandboxes idle this long; 0: never */
 	char cgroup_root[256];
 	struct clone_allow clone_allow[CLONE_MAX_ALLOW];	/* ranges a clone may reach */
 	int nclone_allow;

@@ -7,6 +7,8 @@
 #include "netapply.h"
 #include "netpolicy.h"
 #include "preview.h"
+#include "router.h"
+#include "sandbox.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -220,6 +222,69 @@ int destroy_sandbox(struct app *app, const char *id, struct sb_err *err)
 			  (long long)(sb_mono_ms() - t0));
 	}
 	return 0;
+}
+
+struct expired {
+	char id[DYING_MAX][64];
+	bool idle[DYING_MAX];
+	int64_t now;
+	int64_t idle_ms;
+	int n;
+};
+
+static void collect_expired(const char *id, const struct sb_record *r, void *arg)
+{
+	struct expired *e = arg;
+	bool ttl = r->expires_ms && e->now >= r->expires_ms;
+	bool idle = e->idle_ms > 0 && e->now - r->active_ms >= e->idle_ms;
+
+	/* warm sandboxes (".w...") are nobody's: never expired */
+	if (e->n >= DYING_MAX || !project_id_valid(id) || !(ttl || idle))
+		return;
+	e->idle[e->n] = !ttl;
+	snprintf(e->id[e->n++], sizeof e->id[0], "%s", id);
+}
+
+/* Idle: stopped, or nothing but its init runs (an exec or a background
+ * process is activity, however long since the last request). */
+static bool quiet(struct app *app, const char *id)
+{
+	struct sb_record r;
+	struct cg_usage u;
+
+	if (store_get(&app->store, id, &r, NULL) != 1)
+		return false;
+	if (!sandbox_alive(r.init_pid, r.init_start))
+		return true;
+	return cg_sandbox_usage(&app->cg, id, &u) == 0 && u.pids <= 1;
+}
+
+int destroy_expired(struct app *app)
+{
+	static struct expired e;
+	struct sb_err err = SB_ERR_INIT;
+	int done = 0;
+
+	memset(&e, 0, sizeof e);
+	e.now = sb_now_ms();
+	e.idle_ms = app->conf->destroy_idle_ms;
+	if (store_foreach(&app->store, collect_expired, &e, &err) < 0) {
+		log_printf("error", NULL, "expiry sweep: %s", err.msg);
+		return 0;
+	}
+	for (int i = 0; i < e.n; i++) {
+		if (e.idle[i] && !quiet(app, e.id[i]))
+			continue;
+		if (destroy_sandbox(app, e.id[i], &err) < 0) {
+			log_printf("error", NULL, "expiry sweep: destroy %s: %s", e.id[i], err.msg);
+			sb_err_clear(&err);
+			continue;
+		}
+		metrics_expired();
+		log_event(NULL, "sandbox.expired", e.id[i], "reason=%s", e.idle[i] ? "idle" : "ttl");
+		done++;
+	}
+	return done;
 }
 
 int destroy_finish_pending(struct app *app)

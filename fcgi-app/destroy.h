@@ -27,4 +27,9 @@ int destroy_move_pending(struct app *app, const char *id, struct sb_err *err);
  * finished. */
 int destroy_finish_pending(struct app *app);
 
+/* Destroy every sandbox past its ttl/expiresAt, or idle (nothing but its
+ * init runs, or stopped) for --destroy-after-idle: the master's sweep.  How
+ * many; each logged (sandbox.expired) and counted in /metrics. */
+int destroy_expired(struct app *app);
+
 #endif

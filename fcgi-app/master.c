@@ -282,6 +282,7 @@ static void sweep_idle(const struct conf *c, const sigset_t *orig)
 		if (c->idle_stop_ms > 0)
 			capacity_stop_idle(&app, c->idle_stop_ms);
 		destroy_finish_pending(&app);
+		destroy_expired(&app);
 		app_close(&app);
 		_exit(0);
 	}
@@ -604,6 +605,8 @@ int master_run(struct conf *c)
 		   c->preview_workers, c->preview_socket);
 	/* look for idle sandboxes twice per idle period, at most every 30 s */
 	sweep_every = c->idle_stop_ms > 0 && c->idle_stop_ms / 2 < 30000 ? c->idle_stop_ms / 2 : 30000;
+	if (c->destroy_idle_ms > 0 && c->destroy_idle_ms / 2 < sweep_every)
+		sweep_every = c->destroy_idle_ms / 2;
 	if (sweep_every < TICK_MS)
 		sweep_every = TICK_MS;
 	/* the first at once: it finishes destroys a crash cut short */

@@ -23,7 +23,7 @@ struct shared {
 	uint64_t buckets[ROUTES_MAX + 1][NBUCKETS + 1];	/* not cumulative */
 	uint64_t usec_sum[ROUTES_MAX + 1];
 	uint64_t count[ROUTES_MAX + 1];
-	uint64_t execs, exec_timeouts, oom_kills, disk_errors, destroyed;
+	uint64_t execs, exec_timeouts, oom_kills, disk_errors, destroyed, expired;
 	uint64_t previews[3];		/* preview token checks: allowed, refused, failed */
 	uint8_t busy[BUSY_SLOTS];	/* by worker serial, modulo */
 	int64_t writing[BUSY_SLOTS];	/* bytes a worker is writing into a sandbox disk */
@@ -123,6 +123,12 @@ int metrics_workers_live(void)
 	return m ? (int)__atomic_load_n(&m->workers, __ATOMIC_RELAXED) : 0;
 }
 
+void metrics_expired(void)
+{
+	if (m)
+		add(&m->expired, 1);
+}
+
 void metrics_destroyed(void)
 {
 	if (m)
@@ -219,13 +225,16 @@ void metrics_write(FILE *f)
 		"# TYPE sandboxd_disk_errors_total counter\nsandboxd_disk_errors_total %llu\n"
 		"# HELP sandboxd_sandboxes_destroyed_total Sandboxes destroyed (POST .../destroy).\n"
 		"# TYPE sandboxd_sandboxes_destroyed_total counter\nsandboxd_sandboxes_destroyed_total %llu\n"
+		"# HELP sandboxd_sandboxes_expired_total Sandboxes the service destroyed at their ttl/expiresAt or --destroy-after-idle.\n"
+		"# TYPE sandboxd_sandboxes_expired_total counter\nsandboxd_sandboxes_expired_total %llu\n"
 		"# HELP sandboxd_workers Workers of the pool alive.\n"
 		"# TYPE sandboxd_workers gauge\nsandboxd_workers %d\n"
 		"# HELP sandboxd_workers_busy Workers answering a request now.\n"
 		"# TYPE sandboxd_workers_busy gauge\nsandboxd_workers_busy %d\n",
 		(unsigned long long)get(&m->execs), (unsigned long long)get(&m->exec_timeouts),
 		(unsigned long long)get(&m->oom_kills), (unsigned long long)get(&m->disk_errors),
-		(unsigned long long)get(&m->destroyed), metrics_workers_live(), metrics_busy_count());
+		(unsigned long long)get(&m->destroyed),
+		(unsigned long long)get(&m->expired), metrics_workers_live(), metrics_busy_count());
 	fprintf(f, "# HELP sandboxd_preview_checks_total Preview requests the preview pool checked, by answer.\n"
 		"# TYPE sandboxd_preview_checks_total counter\n"
 		"sandboxd_preview_checks_total{result=\"allowed\"} %llu\n"

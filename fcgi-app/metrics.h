@@ -32,6 +32,8 @@ void metrics_preview(int result);
 void metrics_disk_error(void);
 /* A sandbox destroyed. */
 void metrics_destroyed(void);
+/* One destroyed by the expiry sweep. */
+void metrics_expired(void);
 /* Prometheus text format of the counters; the caller adds the gauges. */
 void metrics_write(FILE *f);
 

@@ -214,6 +214,8 @@ static int decode(const MDB_val *v, struct sb_record *r)
 	sb_limits_decode(o, &r->lim);
 	if (json_object_object_get_ex(o, "netSlot", &f))
 		r->net_slot = (uint32_t)json_object_get_int64(f);
+	if (json_object_object_get_ex(o, "expiresAt", &f))
+		r->expires_ms = json_object_get_int64(f);
 	return 0;
 }
 
@@ -252,6 +254,8 @@ static int encode_put(struct store *s, MDB_txn *txn, const char *id, const struc
 	sb_limits_encode(&r->lim, o);
 	if (r->net_slot)
 		json_object_object_add(o, "netSlot", json_object_new_int64(r->net_slot));
+	if (r->expires_ms)
+		json_object_object_add(o, "expiresAt", json_object_new_int64(r->expires_ms));
 	json = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
 	v.mv_size = strlen(json);
 	v.mv_data = (void *)json;

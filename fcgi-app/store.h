@@ -30,6 +30,7 @@ struct sb_record {
 	struct sb_limits lim;			/* 0: the server's default (those
 						 * fixed at creation: recorded then) */
 	uint32_t net_slot;			/* 1 + its /31 in --net-pool, for life; 0: from uid_base */
+	int64_t expires_ms;			/* destroyed by the service from then; 0: never */
 };
 
 int store_open(struct store *s, const char *dir, struct sb_err *err);

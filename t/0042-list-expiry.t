@@ -4,6 +4,10 @@
 # createdAt, lastActiveAt and, when running, a usage summary; filtered by
 # prefix and status; paginated by an opaque cursor (nextCursor, null on the
 # last page); a destroyed sandbox is not listed; bad parameters are 400s.
+# Expiry (item 3): ttl/expiresAt at create and changed by a later POST,
+# shown in status; the service destroys a sandbox past it, and with
+# --destroy-after-idle one idle that long (never one running a command),
+# logged (sandbox.expired) and counted in /metrics.
 . "${TOP_SRCDIR:-$(dirname "$0")/..}/t/lib.sh"
 ALL=tok-all-$RANDOM$RANDOM
 ACME=tok-acme-$RANDOM$RANDOM
@@ -68,5 +72,57 @@ for q in 'limit=0' 'limit=1001' 'limit=x' 'status=dead' 'prefix=a/b' 'cursor=..'
 	as "$ALL" GET "/sandboxes?$q"
 	is "$STATUS" 400 "?$q -> 400"
 done
+
+# --- expiry ------------------------------------------------------------------
+as "$ALL" POST /sandboxes/acme-t '{"ttl": 3600}'
+is "$STATUS" 200 "create with ttl 3600"
+as "$ALL" GET /sandboxes/acme-t
+EXP=$(jqr .data.expiresAt)
+like "$EXP" '^20[0-9-]+T' "  status shows expiresAt ($EXP)"
+is "$(jqr .data.expiresBecause)" ttl "  because of its ttl"
+as "$ALL" POST /sandboxes/acme-t '{"expiresAt": null}'
+as "$ALL" GET /sandboxes/acme-t
+is "$(jqr .data.expiresAt)" null "a later POST with expiresAt null: never"
+as "$ALL" POST /sandboxes/acme-t '{"expiresAt": "2099-01-01T00:00:00Z"}'
+is "$STATUS" 400 "  an expiresAt beyond ten years: 400"
+for body in '{"ttl": 0}' '{"ttl": "1h"}' '{"ttl": 1.5}' '{"expiresAt": "tomorrow"}' \
+	'{"expiresAt": "2001-01-01T00:00:00Z"}' '{"ttl": 5, "expiresAt": null}'; do
+	as "$ALL" POST /sandboxes/acme-bad "$body"
+	is "$STATUS" 400 "  $body -> 400"
+done
+as "$ALL" GET /sandboxes/acme-bad
+is "$STATUS" 404 "  and no sandbox was made"
+
+# the sweep runs every half --destroy-after-idle: restart with 4 s
+kill -TERM "$(cat "$T_DIR/sandboxd.pid")"
+for _ in $(seq 1 300); do kill -0 "$(cat "$T_DIR/sandboxd.pid")" 2>/dev/null || break; sleep 0.1; done
+rm -f "$DATA/run/fcgi.sock"
+"$SANDBOXD" --data "$DATA" --instance "$INSTANCE" --workers 3 --uid-base "$UID_BASE" --uid-slots 64 \
+	--pidfile "$T_DIR/sandboxd.pid" --tokens-file "$TOKENS" --destroy-after-idle 4 >>"$T_DIR/sandboxd.log" 2>&1 &
+for _ in $(seq 1 100); do [ -S "$DATA/run/fcgi.sock" ] && curl -s -o /dev/null "$BASE/" && break; sleep 0.05; done
+as "$ALL" POST /sandboxes/acme-t '{"ttl": 1}'
+is "$STATUS" 200 "ttl changed to 1 s by a POST"
+as "$ALL" POST /sandboxes/busy-1
+as "$ALL" POST /sandboxes/busy-1/processes '{"command": "sleep 600"}'
+is "$STATUS" 200 "busy-1 runs a background process"
+as "$ALL" GET /sandboxes/busy-1
+is "$(jqr .data.expiresBecause)" idle "  its status says it expires when idle"
+for _ in $(seq 1 150); do
+	as "$ALL" GET /sandboxes/acme-b
+	b=$STATUS
+	as "$ALL" GET /sandboxes/acme-t
+	[ "$STATUS" = 404 ] && [ "$b" = 404 ] && break
+	sleep 0.1
+done
+is "$STATUS" 404 "acme-t is destroyed past its ttl"
+grep -q "event=sandbox.expired id=acme-t .*reason=ttl" "$T_DIR/sandboxd.log"
+ok $? "  logged: sandbox.expired reason=ttl"
+is "$b" 404 "acme-b, idle past --destroy-after-idle, is destroyed"
+grep -q "event=sandbox.expired id=acme-b .*reason=idle" "$T_DIR/sandboxd.log"
+ok $? "  logged: sandbox.expired reason=idle"
+as "$ALL" GET /sandboxes/busy-1
+is "$STATUS" 200 "busy-1, running a command, is not"
+as "$ALL" GET /metrics
+like "$BODY" 'sandboxd_sandboxes_expired_total [1-9]' "/metrics counts them"
 
 done_testing
