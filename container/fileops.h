@@ -36,6 +36,8 @@ enum {
 	SB_FILE_HIDDEN = 2,	/* LIST: dot files too */
 	SB_FILE_MKPARENTS = 4,	/* WRITE: create parent directories */
 	SB_FILE_MODE = 8,	/* WRITE: `mode` is set */
+	SB_FILE_RANGE = 16,	/* READ: at most max_bytes from offset (no EFBIG) */
+	SB_FILE_SUFFIX = 32,	/* READ with RANGE: offset counts from the end */
 };
 
 /* A READ child's exit status when the file ended before the size it sent

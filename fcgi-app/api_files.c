@@ -11,6 +11,8 @@
 #include "router.h"
 #include "sandbox.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
@@ -156,6 +158,78 @@ static int stream_out(struct http_req *req, int fd, uint64_t size)
 	return 0;
 }
 
+/* Range: bytes=a-b, a- or -n (*suffix, n in *first).  Anything else
+ * (several ranges, another unit, a malformed or reversed one) is ignored,
+ * as RFC 9110 allows: the answer is then the whole file. */
+static bool parse_range(const char *h, uint64_t *first, uint64_t *last, bool *suffix)
+{
+	const char *p = h + 6;
+	char *end;
+
+	if (strncmp(h, "bytes=", 6))
+		return false;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	*suffix = *p == '-';
+	*last = UINT64_MAX;
+	if (*suffix)
+		p++;
+	if (!isdigit((unsigned char)*p))
+		return false;
+	errno = 0;
+	*first = strtoull(p, &end, 10);
+	if (!*suffix) {
+		if (errno || *end != '-')
+			return false;
+		p = end + 1;
+		end = (char *)p;
+		if (isdigit((unsigned char)*p)) {
+			*last = strtoull(p, &end, 10);
+			if (*last < *first)
+				return false;
+		}
+	}
+	if (errno)
+		return false;
+	while (*end == ' ' || *end == '\t')
+		end++;
+	return !*end;
+}
+
+/* The raw answer of a HEAD, a ranged or a whole read, its bytes streamed
+ * from the pipe.  rq: what was asked of the child (its offset, max_bytes). */
+static void send_bytes(struct http_req *req, int ctl, int data, const char *path,
+		       const struct sb_file_req *rq, const struct sb_file_info *info, bool head)
+{
+	const char *base = strrchr(path, '/');
+	uint64_t size = info->size, start = 0, len = size;
+	char extra[160] = "Accept-Ranges: bytes\r\n";
+	int status = 200;
+
+	base = base ? base + 1 : path;
+	if (head) {
+		len = 0;
+	} else if (rq->flags & SB_FILE_RANGE) {
+		bool suffix = rq->flags & SB_FILE_SUFFIX;
+		if (suffix ? rq->offset == 0 || size == 0 : rq->offset >= size) {
+			sandbox_file_end(ctl, FILE_TIMEOUT_MS, NULL);
+			http_reply_416(req, size);
+			return;
+		}
+		start = suffix ? size - (rq->offset < size ? rq->offset : size) : rq->offset;
+		len = size - start < rq->max_bytes ? size - start : rq->max_bytes;
+		snprintf(extra, sizeof extra, "Accept-Ranges: bytes\r\nContent-Range: bytes %llu-%llu/%llu\r\n",
+			 (unsigned long long)start, (unsigned long long)(start + len - 1),
+			 (unsigned long long)size);
+		status = 206;
+	}
+	/* streamed, never whole in memory; the size is known up front */
+	http_begin_bytes(req, status, mime_of(path, true), head ? size : len, base, extra);
+	if (stream_out(req, data, len) < 0)
+		FCGX_SetExitStatus(1, req->fcgi->out);	/* cut short: the client sees it */
+	sandbox_file_end(ctl, FILE_TIMEOUT_MS, NULL);
+}
+
 void api_file_read(struct app *app, struct http_req *req, const char *id)
 {
 	struct sb_err err = SB_ERR_INIT;
@@ -167,28 +241,40 @@ void api_file_read(struct app *app, struct http_req *req, const char *id)
 	const char *e = http_query(req, "encoding", enc, sizeof enc);
 	cleanup_close int ctl = -1, data = -1;
 
+	/* HEAD and a Range are about bytes: both answer as the raw form */
+	bool head = !strcmp(req->method, "HEAD"), suffix;
+	uint64_t first, last;
+
 	if (!url_path(req, path, sizeof path))
 		return;
 	if (e && strcmp(e, "base64") && strcmp(e, "utf-8") && strcmp(e, "utf8")) {
 		http_reply_error(req, 400, "encoding must be utf-8 or base64");
 		return;
 	}
+	rq.max_bytes = raw ? req->conf->max_file_bytes : JSON_FILE_MAX;
+	if (head) {
+		raw = true;
+		rq.flags |= SB_FILE_RANGE;	/* the size, no bytes */
+		rq.max_bytes = 0;
+	} else if (parse_range(http_param(req, "HTTP_RANGE"), &first, &last, &suffix)) {
+		raw = true;
+		rq.flags |= SB_FILE_RANGE | (suffix ? SB_FILE_SUFFIX : 0);
+		rq.offset = first;
+		rq.max_bytes = suffix ? first : last == UINT64_MAX ? UINT64_MAX : last - first + 1;
+		/* a range over the cap is cut there: Content-Range says so */
+		if (rq.max_bytes > req->conf->max_file_bytes)
+			rq.max_bytes = req->conf->max_file_bytes;
+	}
 	ctl = api_sandbox_open(app, req, id, -1, NULL, &sb);
 	if (ctl < 0)
 		return;
-	rq.max_bytes = raw ? req->conf->max_file_bytes : JSON_FILE_MAX;
 	if (sandbox_file_request(ctl, &rq, path, NULL, &data, &err) < 0 ||
 	    sandbox_file_reply(ctl, &info, FILE_TIMEOUT_MS, &err) < 0) {
 		api_reply_err(req, &err);
 		return;
 	}
 	if (raw) {
-		/* streamed, never whole in memory; the size is known up front */
-		const char *base = strrchr(path, '/');
-		http_begin_raw(req, 200, mime_of(path, true), info.size, base ? base + 1 : path);
-		if (stream_out(req, data, info.size) < 0)
-			FCGX_SetExitStatus(1, req->fcgi->out);	/* cut short: the client sees it */
-		sandbox_file_end(ctl, FILE_TIMEOUT_MS, NULL);
+		send_bytes(req, ctl, data, path, &rq, &info, head);
 		return;
 	}
 	size_t len;
