@@ -426,6 +426,7 @@ void sb_fileop_child(int sock, int datafd, const struct sb_file_req *rq, const c
 	case SB_FILE_MKDIR: do_mkdir(sock, rq, path); break;
 	case SB_FILE_RENAME: do_rename(sock, path, path2); break;
 	case SB_FILE_CLONE: sb_clone_child(sock, datafd, path, path2, rq->max_bytes);
+	case SB_FILE_ARCHIVE_OUT: case SB_FILE_ARCHIVE_IN: sb_archive_child(sock, datafd, rq, path);
 	default: fail(sock, EINVAL, "unknown file operation");
 	}
 	_exit(0);

@@ -647,3 +647,114 @@ void api_ls(struct app *app, struct http_req *req, const char *id)
 	json_object_object_add(d, "truncated", json_object_new_boolean(truncated));
 	http_reply_data(req, 200, d);
 }
+
+/* Copy the pipe to the client until the child closes it. */
+static int stream_all(struct http_req *req, int fd)
+{
+	char buf[65536];
+
+	for (;;) {
+		ssize_t n = sb_read_wait(fd, buf, sizeof buf, DATA_IDLE_MS);
+		if (n == 0)
+			return 0;
+		if (n < 0 || FCGX_PutStr(buf, (int)n, req->fcgi->out) < 0)
+			return -1;
+	}
+}
+
+/* GET /sandboxes/:id/archive?path=&format=: a tar.gz (or tar) of a
+ * directory, made inside the sandbox (container/archive.c) and streamed as
+ * it is made: no Content-Length, nginx sends it chunked. */
+void api_archive_get(struct app *app, struct http_req *req, const char *id)
+{
+	struct sb_err err = SB_ERR_INIT;
+	cleanup_sandbox_ref struct sandbox_ref sb = { .dirfd = -1 };
+	struct sb_file_req rq = { .op = SB_FILE_ARCHIVE_OUT };
+	struct sb_file_info info;
+	char qp[API_PATH_BUF], path[API_PATH_BUF], fmt[16], name[300];
+	const char *q = http_query(req, "path", qp, sizeof qp), *f = http_query(req, "format", fmt, sizeof fmt);
+	const char *base;
+	cleanup_close int ctl = -1, data = -1;
+	bool gz;
+
+	if (!sandbox_path(req, q ? q : "/workspace", q ? strlen(q) : 10, path, sizeof path))
+		return;
+	if (f && strcmp(f, "tar.gz") && strcmp(f, "tgz") && strcmp(f, "tar")) {
+		http_reply_error(req, 400, "format must be tar.gz (the default) or tar");
+		return;
+	}
+	gz = f ? strcmp(f, "tar") != 0 : !strstr(http_param(req, "HTTP_ACCEPT"), "application/x-tar");
+	if (gz)
+		rq.flags |= SB_FILE_GZIP;
+	/* the download's name: the directory's, "root" for / */
+	while (strlen(path) > 1 && path[strlen(path) - 1] == '/')
+		path[strlen(path) - 1] = '\0';
+	base = strrchr(path, '/') + 1;
+	snprintf(name, sizeof name, "%.200s%s", *base ? base : "root", gz ? ".tar.gz" : ".tar");
+	ctl = api_sandbox_open(app, req, id, -1, NULL, &sb);
+	if (ctl < 0)
+		return;
+	if (sandbox_file_request(ctl, &rq, path, NULL, &data, &err) < 0 ||
+	    sandbox_file_reply(ctl, &info, FILE_TIMEOUT_MS, &err) < 0) {
+		api_reply_err(req, &err);
+		return;
+	}
+	http_begin_bytes(req, 200, gz ? "application/gzip" : "application/x-tar", HTTP_LEN_UNKNOWN, name, NULL);
+	if (!strcmp(req->method, "HEAD"))
+		return;	/* closing ctl ends the child */
+	/* a failure now can only cut the stream short: a tar.gz then fails
+	 * its gzip check, a tar lacks its end blocks */
+	if (stream_all(req, data) < 0 || sandbox_file_end(ctl, FILE_TIMEOUT_MS, NULL) < 0)
+		FCGX_SetExitStatus(1, req->fcgi->out);
+}
+
+/* PUT /sandboxes/:id/archive?path=: a tar or tar.gz extracted inside the
+ * sandbox under path (made if missing), with image import's refusals
+ * (container/archive.c).  Streamed from the body with Content-Type
+ * application/octet-stream; another type is a body read whole (--max-body). */
+void api_archive_put(struct app *app, struct http_req *req, const char *id)
+{
+	struct sb_err err = SB_ERR_INIT;
+	cleanup_sandbox_ref struct sandbox_ref sb = { .dirfd = -1 };
+	/* the most it may unpack in all: a bomb stops there, or at the
+	 * sandbox's disk quota (507), whichever comes first */
+	struct sb_file_req rq = { .op = SB_FILE_ARCHIVE_IN, .max_bytes = req->conf->max_file_bytes };
+	struct sb_file_info info;
+	char qp[API_PATH_BUF], path[API_PATH_BUF];
+	const char *q = http_query(req, "path", qp, sizeof qp);
+	bool raw = !req->body;
+	unsigned long long len = raw ? http_content_length(http_param(req, "CONTENT_LENGTH")) : req->body_len;
+	cleanup_close int ctl = -1, data = -1;
+	int fed;
+
+	if (!sandbox_path(req, q ? q : "/workspace", q ? strlen(q) : 10, path, sizeof path))
+		return;
+	/* a sparse disk takes host blocks as it fills: at least the upload's
+	 * size must leave the host its reserve (it may unpack to more) */
+	ctl = api_sandbox_open(app, req, id, (long long)len, "this archive", &sb);
+	if (ctl < 0)
+		return;
+	if (sandbox_file_request(ctl, &rq, path, NULL, &data, &err) < 0) {
+		api_reply_err(req, &err);
+		return;
+	}
+	fed = feed(req, data, req->body, req->body_len, raw);
+	close(data);
+	data = -1;
+	if (sandbox_file_reply(ctl, &info, FILE_TIMEOUT_MS, &err) < 0 ||
+	    sandbox_file_end(ctl, FILE_TIMEOUT_MS, &err) < 0) {
+		app_disk_failed(app, &sb, &err);
+		api_reply_err(req, &err);
+		return;
+	}
+	if (fed < 0) {
+		http_reply_error(req, 400, "request body shorter than its Content-Length");
+		return;
+	}
+	struct json_object *d = json_object_new_object();
+	json_object_object_add(d, "path", json_object_new_string(path));
+	json_object_object_add(d, "message", json_object_new_string("Archive extracted"));
+	json_object_object_add(d, "entries", json_object_new_int64(info.uid));
+	json_object_object_add(d, "bytes", json_object_new_int64((int64_t)info.size));
+	http_reply_data(req, 200, d);
+}

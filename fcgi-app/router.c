@@ -36,6 +36,10 @@ static const struct route routes[] = {
 	{ "/sandboxes/{projectId}/ls", AUTH_PROJECT, .get = NONE(api_ls) },
 	{ "/sandboxes/{projectId}/mkdir", AUTH_PROJECT, .post = JSON(api_mkdir) },
 	{ "/sandboxes/{projectId}/rename", AUTH_PROJECT, .post = JSON(api_rename) },
+	/* a tarball in: streamed as application/octet-stream, else read
+	 * whole up to --max-body */
+	{ "/sandboxes/{projectId}/archive", AUTH_PROJECT, .get = NONE(api_archive_get),
+	  .put = { api_archive_put, BODY_RAW, 0 } },
 	{ "/sandboxes/{projectId}/clone", AUTH_PROJECT, .post = JSON(api_clone) },
 	{ "/sandboxes/{projectId}/processes", AUTH_PROJECT, .get = NONE(api_proc_list),
 	  .post = JSON(api_proc_start) },

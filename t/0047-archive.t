@@ -100,8 +100,10 @@ get $ID 'path=/workspace/proj/a.txt' "$T_DIR/n"
 is "$STATUS" 400 "a file, not a directory: 400"
 get $ID 'path=/workspace/proj&format=zip' "$T_DIR/n"
 is "$STATUS" 400 "format=zip: 400"
-get nosuch 'path=/workspace' "$T_DIR/n"
-is "$STATUS" 404 "a sandbox that does not exist: 404"
+get fresh 'path=/workspace' "$T_DIR/n"
+is "$STATUS" 200 "a sandbox used for the first time is made, as by every per-sandbox route"
+tar -tzf "$T_DIR/n" >/dev/null
+ok $? "  its archive of /workspace is a valid tar.gz"
 
 # === in =====================================================================
 mkdir -p "$T_DIR/src/d/e"
