@@ -325,7 +325,8 @@ static size_t in_some(struct tar_in *in, unsigned char *buf, size_t len)
 		if (r == Z_STREAM_END)
 			in->eof = true;
 		else if (r != Z_OK && r != Z_BUF_ERROR)
-			refuse(in->sock, EINVAL, "not a valid gzip stream (%s)", in->z.msg ? in->z.msg : "inflate");
+			refuse(in->sock, EINVAL, "not a valid gzip stream (%s)",
+			       in->z.msg ? in->z.msg : "inflate");
 	}
 	return len - in->z.avail_out;
 }
@@ -619,8 +620,8 @@ static bool extract_one(struct extract *x, const unsigned char *h)
 		{
 			int d = openat(dir, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			if (d < 0)
-				refuse(x->sock, errno == ELOOP ? EINVAL : errno, "%.200s: not a directory: %s",
-				       shown, strerror(errno));
+				refuse(x->sock, errno == ELOOP || errno == ENOTDIR ? EINVAL : errno,
+				       "%.200s: not a directory: %s", shown, strerror(errno));
 			/* owner bits kept usable: later members go inside */
 			fchmod(d, (mode_t)mode | 0700);
 			close(d);
