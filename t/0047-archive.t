@@ -10,9 +10,10 @@
 # the archive made or one the sandbox planted) is refused with 400 and
 # nothing lands outside; setuid/setgid bits are dropped; a bomb fills the
 # sandbox's own disk and answers 507.  An archive taken from one sandbox
-# and put into another gives the same tree (how a sandbox moves).
+# and put into another gives the same tree (how a sandbox moves); more
+# than --max-file-mb unpacked in all is 413.
 . "${TOP_SRCDIR:-$(dirname "$0")/..}/t/lib.sh"
-sbd_start
+sbd_start --max-file-mb 64
 
 MAXT=(--max-time 120)
 HDRS=$T_DIR/headers
@@ -197,20 +198,36 @@ head -c 1000 "$T_DIR/in.tar" >"$T_DIR/short.tar"
 put $ID 'path=/workspace/short' "$T_DIR/short.tar"
 is "$STATUS" 400 "a tar cut short: 400 ($(jqr .error))"
 
-# a bomb: 200 MiB of zeros (~200 KiB gzipped) into a 16 MiB disk
+# a bomb: 5 x 40 MiB of zeros (~200 KiB gzipped) into a 16 MiB disk
 api POST /sandboxes/arc-small '{"limits":{"diskMb":16}}'
 is "$STATUS" 200 "a sandbox with a 16 MiB disk"
-mktar "$T_DIR/bomb.tar.gz" "
+ZEROS="
 class Z(io.RawIOBase):
     def __init__(s, n): s.n = n
     def readinto(s, b):
         k = min(len(b), s.n); b[:k] = bytes(k); s.n -= k; return k
-i = tarfile.TarInfo('zeros'); i.size = 200 << 20; t.addfile(i, Z(200 << 20))"
+for n in range(N):
+    i = tarfile.TarInfo('zeros%d' % n); i.size = 40 << 20; t.addfile(i, Z(40 << 20))"
+mktar "$T_DIR/bomb.tar.gz" "N = 5
+$ZEROS"
 diag "bomb: $(stat -c %s "$T_DIR/bomb.tar.gz") bytes compressed, 200 MiB inside"
 put arc-small 'path=/workspace/b' "$T_DIR/bomb.tar.gz"
 is "$STATUS" 507 "the bomb fills the sandbox's own disk: 507 ($(jqr .error))"
 run arc-small 'echo still; df -m /workspace | tail -1 | awk "{print \$2 <= 32}"'
 is "$OUT" "still
 1" "the sandbox still works; its disk is its own 16 MiB"
+
+# more than --max-file-mb (64) unpacked in all, on a disk with room: 413
+mktar "$T_DIR/two.tar.gz" "N = 2
+$ZEROS"
+put $ID 'path=/workspace/cap' "$T_DIR/two.tar.gz"
+is "$STATUS" 413 "2 x 40 MiB with --max-file-mb 64: 413 ($(jqr .error))"
+run $ID 'du -sm /workspace/cap | cut -f1'
+[ "${OUT:-99}" -le 41 ]
+ok $? "  the first member only, then it stopped (${OUT} MiB)"
+
+# HEAD of an archive: the headers, no archive made
+GOT=$(curl -s -I "${MAXT[@]}" -D "$HDRS" -o /dev/null -w '%{http_code} %{size_download}' "$BASE/sandboxes/$ID/archive?path=/workspace/proj")
+is "$GOT:$(hdr Content-Type)" "200 0:application/gzip" "HEAD of an archive: 200, its type, no body"
 
 done_testing
