@@ -493,8 +493,12 @@ static void extract_file(struct extract *x, int dir, const char *base, const cha
 	while (left) {
 		size_t k = left < sizeof buf ? (size_t)left : sizeof buf;
 		in_full(&x->in, buf, k);
-		if (sb_write_full(fd, buf, k) < 0)
-			refuse(x->sock, errno, "%s: write: %s", name, strerror(errno));
+		if (sb_write_full(fd, buf, k) < 0) {
+			int e = errno;
+			/* a full disk is left as it was before this member */
+			unlinkat(dir, base, 0);
+			refuse(x->sock, e, "%s: write: %s", name, strerror(e));
+		}
 		left -= k;
 	}
 	x->bytes += size;
