@@ -250,10 +250,11 @@ static void archive_out(int sock, int datafd, const struct sb_file_req *rq, cons
 		refuse(sock, errno, "%s: %s", path, strerror(errno));
 	if (!S_ISDIR(st.st_mode))
 		refuse(sock, EINVAL, "%s: not a directory", path);
-	/* nftw hands out root + "/" + name: "/" is the one root ending in / */
-	snprintf(root, sizeof root, "%s", path);
-	while (strlen(root) > 1 && root[strlen(root) - 1] == '/')
-		root[strlen(root) - 1] = '\0';
+	/* the directory a link given as path names (nftw would archive the
+	 * link, FTW_PHYS), resolved inside the sandbox like any of its paths;
+	 * nftw hands out root + "/" + name, and "/" is the one root ending in / */
+	if (!realpath(path, root))
+		refuse(sock, errno, "%s: %s", path, strerror(errno));
 	o.fd = datafd;
 	o.gz = rq->flags & SB_FILE_GZIP;
 	if (o.gz && deflateInit2(&o.z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)

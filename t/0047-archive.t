@@ -95,6 +95,9 @@ get $ID 'path=/workspace/proj' "$T_DIR/p2.tar" -H 'Accept: application/x-tar'
 is "$STATUS:$(hdr Content-Type)" "200:application/x-tar" "Accept: application/x-tar: a plain tar"
 get $ID 'path=proj' "$T_DIR/p3.tgz"
 is "$STATUS" 200 "a relative path is under /workspace"
+run $ID 'ln -s proj /workspace/projlink'
+get $ID 'path=/workspace/projlink' "$T_DIR/p4.tgz"
+is "$STATUS:$(tar -tzf "$T_DIR/p4.tgz" | grep -c '^a.txt$')" "200:1" "a path that is a link to a directory: that directory's archive"
 get $ID 'path=/workspace/nope' "$T_DIR/n"
 is "$STATUS" 404 "a missing directory: 404"
 get $ID 'path=/workspace/proj/a.txt' "$T_DIR/n"
