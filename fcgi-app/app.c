@@ -1,6 +1,8 @@
 #include "config.h"
 
 #include "app.h"
+#include "netapply.h"
+#include "preview.h"
 #include "log.h"
 #include "capacity.h"
 #include "disk.h"
@@ -395,12 +397,17 @@ int app_sandbox_set_limits(struct app *app, struct sandbox_ref *sb, const struct
 			   struct sb_err *err)
 {
 	struct sb_record r = sb->rec;
+	struct sb_limits was, now;
 	struct cg_limits lim;
 
 	/* the kernel first, then the record: it never says what is not enforced */
 	set_limits(&r, want);
 	app_sandbox_limits(app, &r, &lim);
 	if (cg_sandbox_create(&app->cg, sb->id, &lim, err) < 0)
+		return -1;
+	sb_limits_effective(&sb->rec.lim, &app->conf->limits, &was);
+	sb_limits_effective(&r.lim, &app->conf->limits, &now);
+	if (net_caps_set(app, &r, &was, &now, err) < 0)
 		return -1;
 	sb->rec = r;
 	return store_update(&app->store, sb->id, set_limits, want, err);
@@ -420,6 +427,7 @@ static int start_locked(struct app *app, struct sandbox_ref *sb, struct sb_err *
 	const struct conf *c = app->conf;
 	char dir[PATH_MAX], image[PATH_MAX];
 	struct sb_net_spec net;
+	struct sb_limits caps;
 	struct cg_limits lim;
 	pid_t pid;
 
@@ -462,7 +470,21 @@ static int start_locked(struct app *app, struct sandbox_ref *sb, struct sb_err *
 	sb->rec.init_pid = pid;
 	sb->rec.init_start = sb_proc_starttime(pid);
 	sb->rec.active_ms = sb_now_ms();
-	return store_update(&app->store, sb->id, set_init, &sb->rec, err);
+	if (store_update(&app->store, sb->id, set_init, &sb->rec, err) < 0)
+		return -1;
+	/* a new network namespace: its exposed ports forwarded to localhost again */
+	struct sb_err perr = SB_ERR_INIT;
+	if (preview_net_apply(app, sb->id, &sb->rec, false, &perr) < 0)
+		log_warn(app->rid, perr.msg);
+	/* and its bandwidth caps: its links are new: their bandwidth caps, or it does not run (a
+	 * sandbox left running uncapped would stay so: the next request
+	 * finds it running and starts nothing) */
+	sb_limits_effective(&sb->rec.lim, &app->conf->limits, &caps);
+	if (net_caps_set(app, &sb->rec, NULL, &caps, err) < 0) {
+		cg_sandbox_kill(&app->cg, sb->id, NULL);
+		return -1;
+	}
+	return 0;
 }
 
 int app_sandbox_connect(struct app *app, struct sandbox_ref *sb, struct sb_err *err)

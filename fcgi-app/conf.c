@@ -3,6 +3,7 @@
 #include "conf.h"
 #include "auth.h"
 #include "imagestore.h"
+#include "netpolicy.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -36,7 +37,13 @@ static void usage(FILE *f)
 	      "  --max-file-mb N     largest file read or written raw (default 1024)\n"
 	      "  --timeout MS        default exec timeout (default 60000)\n"
 	      "  --max-timeout MS    largest exec timeout a request may ask (default 600000)\n"
-	      "  --max-output BYTES  stdout/stderr kept per exec stream (default 1048576)\n", f);
+	      "  --max-output BYTES  stdout/stderr kept per exec stream (default 1048576)\n"
+	      "  --send-timeout SEC  a stream (exec, clone, log follow) whose client takes\n"
+	      "                      no byte for that long is over, as nginx's send_timeout:\n"
+	      "                      its exec is killed; bounds every write (default 60)\n"
+	      "  --log-follow-max SEC longest log follow; the client resumes with\n"
+	      "                      Last-Event-ID (default 3600)\n"
+	      "  --stream-heartbeat SEC a quiet stream's keep-alive comments (default 15)\n", f);
 	sb_settings_usage(f);
 	fputs("  --max-running N     sandboxes running at once (default 32; 0: no cap)\n"
 	      "  --idle-stop SEC     stop a sandbox idle that long (default 600; 0: never)\n"
@@ -53,6 +60,10 @@ static void usage(FILE *f)
 	      "                      set holds it (repeatable; never other sandboxes)\n"
 	      "  --net-resolv-conf FILE the resolvers the sandboxes' resolver forwards to\n"
 	      "                      (default /etc/resolv.conf)\n"
+	      "  --default-egress M  egress of a sandbox that asks none: public, allowlist\n"
+	      "                      (nothing until it lists CIDRs) or none (default public)\n"
+	      "  --net-conn-rate N   new connections a second a sandbox may open, beyond a\n"
+	      "                      burst of as many (default 200; 0: no cap)\n"
 	      "  --disk-prealloc[=no] reserve a sandbox's whole disk on the host when its\n"
 	      "                      image is made (fallocate): it never runs out of host\n"
 	      "                      blocks under the sandbox (default: sparse images)\n"
@@ -74,6 +85,11 @@ static void usage(FILE *f)
 	      "                      it only loopback/unix-socket requests are served\n"
 	      "  --allow-remote-no-auth[=no]  serve non-loopback requests without tokens\n"
 	      "  --history-max N     commands kept per sandbox for .../history (default 100)\n"
+	      "  --preview-domain D  exposed ports get URLs https://PORT-TOKEN.D/ (D may be\n"
+	      "                      http://NAME[:PORT]); default none: previews off\n"
+	      "  --preview-workers N workers answering only preview token checks, on a\n"
+	      "                      socket of their own (default 2)\n"
+	      "  --preview-socket PATH their FastCGI socket (default DIR/run/preview.sock)\n"
 	      "  --routes            print every route (METHOD /pattern) and exit\n", f);
 }
 
@@ -182,7 +198,7 @@ static int path_ok(const char *p)
 
 /* What is checked and derived once everything is read. */
 struct raw {
-	const char *data, *sock, *inst, *images, *defimg;
+	const char *data, *sock, *inst, *images, *defimg, *psock;
 };
 
 /* The options with a check of their own. */
@@ -227,6 +243,30 @@ static int set_clone_allow(struct conf *c, const char *val, char *why)
 	return 0;
 }
 
+/* preview-domain: [http:// or https://] a DNS name (wildcard DNS and a
+ * wildcard certificate cover its subdomains) [: a port] */
+static int set_preview_domain(struct conf *c, const char *val, char *why)
+{
+	const char *host = val, *colon;
+	size_t n;
+
+	if (!strncmp(host, "http://", 7))
+		host += 7;
+	else if (!strncmp(host, "https://", 8))
+		host += 8;
+	colon = strchr(host, ':');
+	n = colon ? (size_t)(colon - host) : strlen(host);
+	if (colon && (strlen(colon + 1) < 1 || strlen(colon + 1) > 5 ||
+		      strspn(colon + 1, "0123456789") != strlen(colon + 1)))
+		n = 0;
+	if (!n || host[0] == '[' || host[0] == '.' || host[n - 1] == '.' || !host_name_ok(host, n) ||
+	    strlen(val) >= sizeof c->preview_domain)
+		return refuse(why, "must be a DNS name such as preview.example.com, with http:// or "
+			      "https:// and a :port if need be");
+	snprintf(c->preview_domain, sizeof c->preview_domain, "%s", val);
+	return 0;
+}
+
 static int set_net_pool(struct conf *c, const char *val, char *why)
 {
 	if (net_cidr_parse(val, &c->net_pool) < 0 || c->net_pool.prefix > 30 || c->net_pool.prefix < 8)
@@ -250,6 +290,16 @@ static int set_net_resolv_conf(struct conf *c, const char *val, char *why)
 	if (val[0] != '/')
 		return refuse(why, "must be an absolute path");
 	c->net_resolv_conf = val;
+	return 0;
+}
+
+static int set_default_egress(struct conf *c, const char *val, char *why)
+{
+	enum net_mode m;
+
+	if (egress_mode_parse(val, &m) < 0)
+		return refuse(why, "must be public, allowlist or none");
+	c->default_egress = (int)m;
 	return 0;
 }
 
@@ -317,6 +367,9 @@ static const struct conf_opt opts[] = {
 	NUM("timeout", OPT_I64, 1, 86400000, default_timeout_ms, 1),
 	NUM("max-timeout", OPT_I64, 1, 86400000, max_timeout_ms, 1),
 	NUM("max-output", OPT_SIZE, 1024, 1LL << 30, max_output, 1),
+	NUM("send-timeout", OPT_I64, 1, 3600, send_timeout_ms, 1000),
+	NUM("log-follow-max", OPT_I64, 1, 86400 * 7, log_follow_max_ms, 1000),
+	NUM("stream-heartbeat", OPT_I64, 1, 3600, heartbeat_ms, 1000),
 	STR("pidfile", pidfile),
 	FN("cgroup-root", set_cgroup_root),
 	NUM("max-running", OPT_INT, 0, 100000, max_running, 1),
@@ -328,6 +381,8 @@ static const struct conf_opt opts[] = {
 	FN("net-pool", set_net_pool),
 	FN("egress-allow", set_egress_allow),
 	FN("net-resolv-conf", set_net_resolv_conf),
+	FN("default-egress", set_default_egress),
+	NUM("net-conn-rate", OPT_INT, 0, 1000000, net_conn_rate, 1),
 	NUM("idle-stop", OPT_I64, 0, 86400 * 365, idle_stop_ms, 1000),
 	RAW("images", images),
 	NUM("spare-disks", OPT_INT, 0, 64, spare_disks, 1),
@@ -339,6 +394,9 @@ static const struct conf_opt opts[] = {
 	FN("tokens-file", set_tokens_file),
 	BOOL("allow-remote-no-auth", allow_remote_no_auth),
 	NUM("history-max", OPT_INT, 0, 100000, history_max, 1),
+	FN("preview-domain", set_preview_domain),
+	NUM("preview-workers", OPT_INT, 1, 64, preview_workers, 1),
+	RAW("preview-socket", psock),
 	{ .name = "routes", .type = OPT_FLAG, .offset = C(print_routes), .cmdline = true },
 };
 
@@ -452,6 +510,9 @@ static void defaults(struct conf *c, struct raw *raw)
 	c->default_timeout_ms = 60000;
 	c->max_timeout_ms = 600000;
 	c->max_output = 1048576;
+	c->send_timeout_ms = 60000;
+	c->log_follow_max_ms = 3600000;
+	c->heartbeat_ms = 15000;
 	sb_limits_defaults(&c->limits, &c->max_limits);
 	snprintf(c->cgroup_root, sizeof c->cgroup_root, "/sys/fs/cgroup");
 	c->max_running = 32;
@@ -459,9 +520,11 @@ static void defaults(struct conf *c, struct raw *raw)
 	c->disk_reserve_mb = 1024;
 	c->idle_stop_ms = 600000;
 	c->history_max = 100;
+	c->preview_workers = 2;
 	c->net_pool.addr = 0x0A590000;	/* 10.89.0.0/16 */
 	c->net_pool.prefix = 16;
 	c->net_resolv_conf = "/etc/resolv.conf";
+	c->net_conn_rate = 200;
 }
 
 /* The index of the option named name (-1: none). */
@@ -564,8 +627,11 @@ static int finish(struct conf *c, const struct raw *raw)
 		bad = "net-pool: fewer /31s than uid-slots (one per sandbox, the last the resolver's); "
 		      "widen it or lower uid-slots";
 	else if (strlen(raw->data) >= sizeof c->data_dir ||
-		 (raw->sock && strlen(raw->sock) >= sizeof c->socket_path))
-		bad = "data or socket: path too long";
+		 (raw->sock && strlen(raw->sock) >= sizeof c->socket_path) ||
+		 (raw->psock && strlen(raw->psock) >= sizeof c->preview_socket))
+		bad = "data, socket or preview-socket: path too long";
+	else if (raw->psock && raw->psock[0] != '/')
+		bad = "preview-socket: must be an absolute path";
 	if (bad) {
 		fprintf(stderr, "sandboxd: %s\n", bad);
 		return -1;
@@ -586,6 +652,10 @@ static int finish(struct conf *c, const struct raw *raw)
 		snprintf(c->socket_path, sizeof c->socket_path, "%s", raw->sock);
 	else
 		snprintf(c->socket_path, sizeof c->socket_path, "%s/run/fcgi.sock", raw->data);
+	if (raw->psock)
+		snprintf(c->preview_socket, sizeof c->preview_socket, "%s", raw->psock);
+	else
+		snprintf(c->preview_socket, sizeof c->preview_socket, "%s/run/preview.sock", raw->data);
 	if (c->tokens_file && !c->print_routes && auth_load(c->tokens_file, &c->tokens) < 0)
 		return -1;
 	return 0;
@@ -671,9 +741,13 @@ static void keep_fixed(const struct conf *old, struct conf *n)
 	KEEP_STR(images_dir, "images");
 	KEEP(uid_base, "uid-base");
 	KEEP(uid_slots, "uid-slots");
+	KEEP_STR(preview_socket, "preview-socket");
+	KEEP(preview_workers, "preview-workers");
 	KEEP(network, "network");
 	KEEP(net_pool.addr, "net-pool");
 	KEEP(net_pool.prefix, "net-pool");
+	KEEP(net_conn_rate, "net-conn-rate");
+	KEEP(default_egress, "default-egress");
 	if (n->negress_allow != old->negress_allow ||
 	    memcmp(n->egress_allow, old->egress_allow, sizeof n->egress_allow)) {
 		fprintf(stderr, "sandboxd: reload: egress-allow needs a restart; kept\n");

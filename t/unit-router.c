@@ -34,7 +34,7 @@ static void hostile_ids(void)
 		{ "POST", "" }, { "GET", "" }, { "DELETE", "" }, { "POST", "/exec" },
 		{ "GET", "/files/etc/passwd" }, { "PUT", "/files/x" }, { "GET", "/ls" },
 		{ "POST", "/clone" }, { "GET", "/processes" }, { "GET", "/history" },
-		{ "GET", "/archive" }, { "PUT", "/archive" },
+		{ "PUT", "/network" }, { "GET", "/archive" }, { "PUT", "/archive" },
 	};
 	char uri[256];
 
@@ -125,6 +125,9 @@ static void rows(void)
 		{ "/sandboxes/{projectId}/processes/{processId}", "GET, DELETE, OPTIONS", AUTH_PROJECT },
 		{ "/sandboxes/{projectId}/processes/{processId}/logs", "GET, OPTIONS", AUTH_PROJECT },
 		{ "/sandboxes/{projectId}/history", "GET, OPTIONS", AUTH_PROJECT },
+		{ "/sandboxes/{projectId}/network", "GET, PUT, OPTIONS", AUTH_PROJECT },
+		{ "/sandboxes/{projectId}/ports", "GET, POST, OPTIONS", AUTH_PROJECT },
+		{ "/sandboxes/{projectId}/ports/{port}", "DELETE, OPTIONS", AUTH_PROJECT },
 		{ "/images", "GET, OPTIONS", AUTH_ANY },
 		{ "/healthz", "GET, OPTIONS", AUTH_OPEN },
 		{ "/metrics", "GET, OPTIONS", AUTH_ANY },
