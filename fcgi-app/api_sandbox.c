@@ -312,7 +312,9 @@ static int parse_exec(struct json_object *o, const char *id, const struct conf *
 	}
 	a->rq.cwd = a->cwd;
 	if (env_add(a, "PATH", DEFAULT_PATH) < 0 || env_add(a, "HOME", "/root") < 0 ||
-	    env_add(a, "LANG", "C.UTF-8") < 0 || env_add(a, "HOSTNAME", id) < 0)
+	    env_add(a, "LANG", "C.UTF-8") < 0 || env_add(a, "HOSTNAME", id) < 0 ||
+	    /* node trusts its own built-in store, not the system's bundle */
+	    (c->ca_bundle[0] && env_add(a, "NODE_EXTRA_CA_CERTS", CA_BUNDLE_PATH) < 0))
 		return sb_fail(err, SB_E_INTERNAL, 0, "out of memory");
 	if (json_object_object_get_ex(o, "env", &v) && !json_object_is_type(v, json_type_null) &&
 	    parse_env(v, a, err) < 0)

@@ -425,7 +425,7 @@ static void set_init(struct sb_record *r, const void *arg)
 static int start_locked(struct app *app, struct sandbox_ref *sb, struct sb_err *err)
 {
 	const struct conf *c = app->conf;
-	char dir[PATH_MAX], image[PATH_MAX];
+	char dir[PATH_MAX], image[PATH_MAX], ca[PATH_MAX + 32];
 	struct sb_net_spec net;
 	struct sb_limits caps;
 	struct cg_limits lim;
@@ -439,6 +439,10 @@ static int start_locked(struct app *app, struct sandbox_ref *sb, struct sb_err *
 		.uid_base = sb->rec.uid_base, .cg = &app->cg,
 		.host_dirs = !strcmp(sb->rec.image, IMAGE_BUILTIN) || !sb->rec.image[0],
 	};
+	if (c->ca_bundle[0]) {
+		snprintf(ca, sizeof ca, "%s/" CA_BUNDLE_COPY, c->data_dir);
+		spec.ca_bundle = ca;
+	}
 	if (c->network) {
 		if (net_spec(c, &sb->rec, &net, err) < 0)
 			return -1;

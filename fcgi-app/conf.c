@@ -64,6 +64,10 @@ static void usage(FILE *f)
 	      "                      (nothing until it lists CIDRs) or none (default public)\n"
 	      "  --net-conn-rate N   new connections a second a sandbox may open, beyond a\n"
 	      "                      burst of as many (default 200; 0: no cap)\n"
+	      "  --ca-bundle FILE    the CA certificates (PEM) every sandbox trusts, read at\n"
+	      "                      start: read-only at " CA_BUNDLE_PATH "\n"
+	      "                      in every image, NODE_EXTRA_CA_CERTS in execs' env\n"
+	      "                      (default: each image's own bundle)\n"
 	      "  --disk-prealloc[=no] reserve a sandbox's whole disk on the host when its\n"
 	      "                      image is made (fallocate): it never runs out of host\n"
 	      "                      blocks under the sandbox (default: sparse images)\n"
@@ -293,6 +297,16 @@ static int set_net_resolv_conf(struct conf *c, const char *val, char *why)
 	return 0;
 }
 
+static int set_ca_bundle(struct conf *c, const char *val, char *why)
+{
+	if (val[0] != '/')
+		return refuse(why, "must be an absolute path");
+	if (strlen(val) >= sizeof c->ca_bundle)
+		return refuse(why, "too long");
+	strcpy(c->ca_bundle, val);
+	return 0;
+}
+
 static int set_default_egress(struct conf *c, const char *val, char *why)
 {
 	enum net_mode m;
@@ -382,6 +396,7 @@ static const struct conf_opt opts[] = {
 	FN("egress-allow", set_egress_allow),
 	FN("net-resolv-conf", set_net_resolv_conf),
 	FN("default-egress", set_default_egress),
+	FN("ca-bundle", set_ca_bundle),
 	NUM("net-conn-rate", OPT_INT, 0, 1000000, net_conn_rate, 1),
 	NUM("idle-stop", OPT_I64, 0, 86400 * 365, idle_stop_ms, 1000),
 	RAW("images", images),
@@ -748,6 +763,7 @@ static void keep_fixed(const struct conf *old, struct conf *n)
 	KEEP(net_pool.prefix, "net-pool");
 	KEEP(net_conn_rate, "net-conn-rate");
 	KEEP(default_egress, "default-egress");
+	KEEP_STR(ca_bundle, "ca-bundle");
 	if (n->negress_allow != old->negress_allow ||
 	    memcmp(n->egress_allow, old->egress_allow, sizeof n->egress_allow)) {
 		fprintf(stderr, "sandboxd: reload: egress-allow needs a restart; kept\n");
