@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <fcntl.h>
+#include <linux/fs.h>
 #include <linux/loop.h>
 #include <stdio.h>
 #include <string.h>
@@ -323,6 +324,67 @@ static int loop_attach(int imgfd, char *dev, size_t devlen, struct sb_err *err)
 			return sb_syserr(err, "configure %s", dev);
 	}
 	return sb_fail(err, SB_E_INTERNAL, EBUSY, "no free loop device");
+}
+
+/* The data extents of in, copied to the same offsets of out (as long). */
+static int copy_sparse(int in, int out, off_t size)
+{
+	off_t data = 0, hole;
+
+	if (ftruncate(out, size) < 0)
+		return -1;
+	for (;;) {
+		data = lseek(in, data, SEEK_DATA);
+		if (data < 0)
+			return errno == ENXIO ? 0 : -1;		/* no data after: done */
+		hole = lseek(in, data, SEEK_HOLE);
+		if (hole < 0)
+			return -1;
+		for (off_t at = data; at < hole;) {
+			loff_t ri = at, wo = at;
+			ssize_t n = copy_file_range(in, &ri, out, &wo, (size_t)(hole - at), 0);
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0)
+				return -1;
+			if (n == 0)	/* the file shrank under us: what is there is copied */
+				return 0;
+			at += n;
+		}
+		data = hole;
+	}
+}
+
+int disk_image_copy(int srcdir, const char *src, int dstdir, const char *dst, mode_t mode,
+		    long long *stored, bool *reflinked, struct sb_err *err)
+{
+	cleanup_close int in = openat(srcdir, src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	cleanup_close int out = -1;
+	struct stat st;
+
+	*reflinked = false;
+	if (in < 0 || fstat(in, &st) < 0)
+		return sb_syserr(err, "open disk image %s", src);
+	if (!S_ISREG(st.st_mode))
+		return sb_fail(err, SB_E_INTERNAL, EINVAL, "disk image %s is not a regular file", src);
+	out = openat(dstdir, dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+	if (out < 0)
+		return errno == EEXIST ? sb_fail(err, SB_E_CONFLICT, EEXIST, "%s exists", dst)
+				       : sb_syserr(err, "create %s", dst);
+	if (ioctl(out, FICLONE, in) == 0)
+		*reflinked = true;
+	else if (copy_sparse(in, out, st.st_size) < 0)
+		goto fail;
+	sb_fault("disk-copy-written");
+	if (fsync(out) < 0 || fstat(out, &st) < 0)
+		goto fail;
+	*stored = (long long)st.st_blocks * 512;
+	return 0;
+fail:
+	sb_syserr(err, "copy disk image to %s", dst);
+	unlinkat(dstdir, dst, 0);
+	return -1;
 }
 
 int disk_mount(const char *image, const char *mountpoint, struct sb_err *err)

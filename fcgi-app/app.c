@@ -465,6 +465,18 @@ static int start_locked(struct app *app, struct sandbox_ref *sb, struct sb_err *
 	return store_update(&app->store, sb->id, set_init, &sb->rec, err);
 }
 
+int app_sandbox_lock(struct sandbox_ref *sb, struct sb_err *err)
+{
+	cleanup_close int lock = openat(sb->dirfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+
+	if (lock < 0)
+		return sb_syserr(err, "open lock of %s", sb->id);
+	while (flock(lock, LOCK_EX) < 0)
+		if (errno != EINTR)
+			return sb_syserr(err, "lock %s", sb->id);
+	return steal_fd(&lock);
+}
+
 int app_sandbox_connect(struct app *app, struct sandbox_ref *sb, struct sb_err *err)
 {
 	cleanup_close int lock = -1;
@@ -476,12 +488,9 @@ int app_sandbox_connect(struct app *app, struct sandbox_ref *sb, struct sb_err *
 		return sb_fail(err, SB_E_BUSY, EAGAIN, "sandbox %s is not answering; try again later", sb->id);
 	if (errno != ECONNREFUSED && errno != ENOENT)
 		return sb_syserr(err, "connect to sandbox %s", sb->id);
-	lock = openat(sb->dirfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	lock = app_sandbox_lock(sb, err);
 	if (lock < 0)
-		return sb_syserr(err, "open lock of %s", sb->id);
-	while (flock(lock, LOCK_EX) < 0)
-		if (errno != EINTR)
-			return sb_syserr(err, "lock %s", sb->id);
+		return -1;
 	/* someone may have started it while we waited for the lock */
 	fd = sandbox_connect(sb->dirfd);
 	if (fd >= 0)

@@ -58,6 +58,10 @@ int app_sandbox_set_limits(struct app *app, struct sandbox_ref *sb, const struct
  * (serialised per sandbox by a lock file, so concurrent requests start one). */
 int app_sandbox_connect(struct app *app, struct sandbox_ref *sb, struct sb_err *err);
 bool app_sandbox_running(const struct sandbox_ref *sb);
+/* The sandbox's start lock (DATA/sandboxes/ID/lock, flock), held: no init
+ * starts while the caller changes its disk (a snapshot, a restore).  The
+ * fd, or -1. */
+int app_sandbox_lock(struct sandbox_ref *sb, struct sb_err *err);
 void app_sandbox_touch(struct app *app, struct sandbox_ref *sb);
 /* 0 when the data dir's file system has `need` bytes free beyond
  * --disk-reserve-mb; else 507 (`what` needs them: "a create"). */

@@ -42,6 +42,11 @@ static const struct route routes[] = {
 	{ "/sandboxes/{projectId}/processes/{processId}", AUTH_PROJECT, .get = NONE(api_proc_get),
 	  .del = NONE(api_proc_kill) },
 	{ "/sandboxes/{projectId}/processes/{processId}/logs", AUTH_PROJECT, .get = NONE(api_proc_get) },
+	{ "/sandboxes/{projectId}/snapshots", AUTH_PROJECT, .get = NONE(api_snapshot_list),
+	  .post = JSON(api_snapshot_create) },
+	{ "/sandboxes/{projectId}/snapshots/{name}", AUTH_PROJECT, .del = NONE(api_snapshot_delete) },
+	{ "/sandboxes/{projectId}/snapshots/{name}/restore", AUTH_PROJECT,
+	  .post = NONE(api_snapshot_restore) },
 	{ "/sandboxes/{projectId}/history", AUTH_PROJECT, .get = NONE(api_history) },
 	/* server-wide: no projectId */
 	{ "/images", AUTH_ANY, .get = NONE(api_images_list) },

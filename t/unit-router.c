@@ -34,6 +34,7 @@ static void hostile_ids(void)
 		{ "POST", "" }, { "GET", "" }, { "DELETE", "" }, { "POST", "/exec" },
 		{ "GET", "/files/etc/passwd" }, { "PUT", "/files/x" }, { "GET", "/ls" },
 		{ "POST", "/clone" }, { "GET", "/processes" }, { "GET", "/history" },
+		{ "POST", "/snapshots" }, { "DELETE", "/snapshots/s" }, { "POST", "/snapshots/s/restore" },
 	};
 	char uri[256];
 
@@ -122,6 +123,9 @@ static void rows(void)
 		{ "/sandboxes/{projectId}/processes", "GET, POST, OPTIONS", AUTH_PROJECT },
 		{ "/sandboxes/{projectId}/processes/{processId}", "GET, DELETE, OPTIONS", AUTH_PROJECT },
 		{ "/sandboxes/{projectId}/processes/{processId}/logs", "GET, OPTIONS", AUTH_PROJECT },
+		{ "/sandboxes/{projectId}/snapshots", "GET, POST, OPTIONS", AUTH_PROJECT },
+		{ "/sandboxes/{projectId}/snapshots/{name}", "DELETE, OPTIONS", AUTH_PROJECT },
+		{ "/sandboxes/{projectId}/snapshots/{name}/restore", "POST, OPTIONS", AUTH_PROJECT },
 		{ "/sandboxes/{projectId}/history", "GET, OPTIONS", AUTH_PROJECT },
 		{ "/images", "GET, OPTIONS", AUTH_ANY },
 		{ "/healthz", "GET, OPTIONS", AUTH_OPEN },
