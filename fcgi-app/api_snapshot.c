@@ -368,3 +368,96 @@ void api_snapshot_restore(struct app *app, struct http_req *req, const char *id)
 	else
 		http_reply_data(req, 200, d);
 }
+
+/* Forks (create_new, app.c): the copy is made into the new directory,
+ * whose start lock is held from here to snapshot_fork_finish(). */
+#define FORK_TMP "disk.img.fork"
+
+static void fork_clean(int dirfd)
+{
+	unlinkat(dirfd, FORK_TMP, 0);
+	unlinkat(dirfd, "lock", 0);
+}
+
+/* The origin's current files, frozen for the copy (under its start lock). */
+static int fork_current(struct app *app, const struct sb_fork *f, int newdirfd, struct sb_err *err)
+{
+	cleanup_sandbox_ref struct sandbox_ref sb = { .dirfd = -1 };
+	cleanup_close int lock = -1;
+	long long stored;
+	bool reflinked;
+
+	if (sandbox_with_disk(app, f->from, &sb, err) < 0 ||
+	    app_host_room(app->conf, image_stored(sb.dirfd, "disk.img"), "a fork", err) < 0 ||
+	    (lock = app_sandbox_lock(&sb, err)) < 0)
+		return -1;
+	if (faccessat(sb.dirfd, "disk.img", F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+		return sb_fail(err, SB_E_CONFLICT, ENOENT, "sandbox %s has not started yet: no files to fork",
+			       f->from);
+	return take(app, &sb, newdirfd, FORK_TMP, &stored, &reflinked, err);
+}
+
+/* One of its snapshots (immutable: no lock). */
+static int fork_snapshot(struct app *app, const struct sb_fork *f, int newdirfd, struct sb_err *err)
+{
+	cleanup_sandbox_ref struct sandbox_ref sb = { .dirfd = -1 };
+	cleanup_close int dirfd = -1;
+	long long stored;
+	bool reflinked;
+	char file[80];
+
+	if (!name_ok(f->snapshot, err) || sandbox_with_disk(app, f->from, &sb, err) < 0 ||
+	    (dirfd = snap_dir(&sb, false, err)) < 0)
+		return -1;
+	file_of(file, sizeof file, f->snapshot);
+	if (faccessat(dirfd, file, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+		return sb_fail(err, SB_E_NOT_FOUND, ENOENT, "sandbox %s has no snapshot %s", f->from, f->snapshot);
+	if (app_host_room(app->conf, image_stored(dirfd, file), "a fork", err) < 0)
+		return -1;
+	return disk_image_copy(dirfd, file, newdirfd, FORK_TMP, 0600, &stored, &reflinked, err);
+}
+
+int snapshot_fork_copy(struct app *app, const char *id, const struct sb_fork *f, struct sb_err *err)
+{
+	struct sandbox_ref nb = { .id = id, .dirfd = -1 };
+	cleanup_close int lock = -1;
+	int64_t t0 = sb_mono_ms();
+	int r;
+
+	nb.dirfd = openat(app->sandboxes_fd, id, O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (nb.dirfd < 0)
+		return sb_syserr(err, "open sandbox dir %s", id);
+	lock = app_sandbox_lock(&nb, err);
+	r = lock < 0 ? -1 : f->snapshot ? fork_snapshot(app, f, nb.dirfd, err) : fork_current(app, f, nb.dirfd, err);
+	if (r < 0)
+		fork_clean(nb.dirfd);
+	else
+		log_event(app->rid, "sandbox.fork_copied", id, "from=%s snapshot=%s ms=%lld", f->from,
+			  f->snapshot ? f->snapshot : "-", (long long)(sb_mono_ms() - t0));
+	sandbox_ref_release(&nb);
+	return r < 0 ? -1 : steal_fd(&lock);
+}
+
+int snapshot_fork_finish(struct app *app, const char *id, const struct sb_fork *f, uid_t to,
+			 struct sb_err *err)
+{
+	cleanup_close int dirfd = openat(app->sandboxes_fd, id, O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	int64_t t0 = sb_mono_ms();
+
+	if (dirfd < 0)
+		return sb_syserr(err, "open sandbox dir %s", id);
+	if (!f) {
+		fork_clean(dirfd);
+		return 0;
+	}
+	if (disk_image_shift_ids(dirfd, FORK_TMP, f->rec.uid_base, to, err) < 0 ||
+	    renameat(dirfd, FORK_TMP, dirfd, "disk.img") < 0) {
+		if (err && !err->msg[0])
+			sb_syserr(err, "place the fork's disk");
+		unlinkat(dirfd, FORK_TMP, 0);
+		return -1;
+	}
+	log_event(app->rid, "sandbox.forked", id, "from=%s snapshot=%s shift_ms=%lld", f->from,
+		  f->snapshot ? f->snapshot : "-", (long long)(sb_mono_ms() - t0));
+	return 0;
+}

@@ -304,6 +304,8 @@ static int create_new(struct app *app, const char *id, const struct sb_want *wan
 		      struct sandbox_ref *sb, struct sb_err *err)
 {
 	cleanup_close int lock = create_lock(app, err);
+	cleanup_close int fork_lock = -1;
+	const struct sb_fork *fork = want ? want->fork : NULL;
 	int found, w;
 
 	if (lock < 0)
@@ -314,30 +316,46 @@ static int create_new(struct app *app, const char *id, const struct sb_want *wan
 	if (found && want && want->image[0] && strcmp(want->image, sb->rec.image) != 0)
 		return sb_fail(err, SB_E_CONFLICT, EEXIST, "sandbox %s runs image %s: an image is chosen "
 			       "when the sandbox is created, for its life", id, sb->rec.image);
-	if (!found && (w = warm_claim(app, id, want, sb, err)) != 0)
+	if (!found && !fork && (w = warm_claim(app, id, want, sb, err)) != 0)
 		return w < 0 ? -1 : 0;
 	if (!found)
 		set_aside_orphan(app, id);
 	if (!found) {
 		const char *image = want && want->image[0] ? want->image : app->conf->default_image;
 		memset(&sb->rec, 0, sizeof sb->rec);
-		/* before the record: an unknown image creates nothing */
-		if (images_resolve(app->conf, image, sb->rec.image_version,
-				   sizeof sb->rec.image_version, err) < 0)
-			return -1;
-		/* the disk size is fixed at creation: the default is recorded too */
-		sb_limits_for_create(want ? &want->lim : NULL, &app->conf->limits, &sb->rec.lim);
+		if (fork) {
+			/* the copied upper layer goes with the lower it was made on */
+			memcpy(sb->rec.image_version, fork->rec.image_version, sizeof sb->rec.image_version);
+			sb->rec.lim = fork->rec.lim;
+		} else {
+			/* before the record: an unknown image creates nothing */
+			if (images_resolve(app->conf, image, sb->rec.image_version,
+					   sizeof sb->rec.image_version, err) < 0)
+				return -1;
+			/* the disk size is fixed at creation: the default is recorded too */
+			sb_limits_for_create(want ? &want->lim : NULL, &app->conf->limits, &sb->rec.lim);
+		}
 		/* room on the host first: what making its disk takes at once */
 		if (app_host_room(app->conf, disk_image_host_bytes((long long)sb->rec.lim.disk_mb << 20,
 								   app->conf->disk_prealloc),
 				  "a create", err) < 0 ||
 		    publish_dirs(app, id, err) < 0)
 			return -1;
-		if (store_create(&app->store, id, image, app->conf->uid_base, app->conf->uid_slots,
-				 &sb->rec, &sb->created, err) < 0) {
+		/* a fork's disk is in place before its record, and its ids
+		 * shifted before anything can start it (its start lock) */
+		if (fork && (fork_lock = snapshot_fork_copy(app, id, fork, err)) < 0) {
 			remove_empty(app, id);
 			return -1;
 		}
+		if (store_create(&app->store, id, image, app->conf->uid_base, app->conf->uid_slots,
+				 &sb->rec, &sb->created, err) < 0) {
+			if (fork)
+				snapshot_fork_finish(app, id, NULL, 0, NULL);
+			remove_empty(app, id);
+			return -1;
+		}
+		if (fork && snapshot_fork_finish(app, id, fork, sb->rec.uid_base, err) < 0)
+			return -1;
 		if (sb->created)
 			log_event(app->rid, "sandbox.created", id, "image=%s", image);
 	}
