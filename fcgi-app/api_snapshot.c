@@ -153,6 +153,11 @@ static int take(struct app *app, struct sandbox_ref *sb, int dirfd, const char *
 	bool running = app_sandbox_running(sb);
 	int r;
 
+	/* a record whose sandbox never started has no disk yet */
+	if (faccessat(sb->dirfd, "disk.img", F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+		return sb_fail(err, SB_E_CONFLICT, ENOENT, "sandbox %s has not started yet: no files to copy",
+			       sb->id);
+
 	if (running && cg_sandbox_freeze(&app->cg, sb->id, true, err) < 0)
 		return -1;
 	r = running ? sync_disk(sb, err) : 0;
@@ -391,9 +396,6 @@ static int fork_current(struct app *app, const struct sb_fork *f, int newdirfd, 
 	    app_host_room(app->conf, image_stored(sb.dirfd, "disk.img"), "a fork", err) < 0 ||
 	    (lock = app_sandbox_lock(&sb, err)) < 0)
 		return -1;
-	if (faccessat(sb.dirfd, "disk.img", F_OK, AT_SYMLINK_NOFOLLOW) < 0)
-		return sb_fail(err, SB_E_CONFLICT, ENOENT, "sandbox %s has not started yet: no files to fork",
-			       f->from);
 	return take(app, &sb, newdirfd, FORK_TMP, &stored, &reflinked, err);
 }
 

@@ -79,4 +79,19 @@ is "$(jqr '.data.snapshots | length')" 0 "none listed"
 exec_in snap 'cat /workspace/a'
 is "$(jqr .data.stdout)" one "the sandbox's files stay"
 
+# a stopped sandbox is copied as it is, and not started for it
+kill -KILL $(init_of snap) 2>/dev/null
+for _ in $(seq 1 100); do [ -z "$(init_of snap)" ] && break; sleep 0.05; done
+api GET /sandboxes/snap
+is "$(jqr .data.status)" stopped "the sandbox is stopped"
+api POST /sandboxes/snap/snapshots '{"name": "cold"}'
+is "$STATUS" 201 "a snapshot of a stopped sandbox"
+api GET /sandboxes/snap
+is "$(jqr .data.status)" stopped "which stays stopped"
+exec_in snap 'echo changed > /workspace/a'
+api POST /sandboxes/snap/snapshots/cold/restore
+is "$STATUS:$(jqr .data.stopped)" "200:true" "restored"
+exec_in snap 'cat /workspace/a'
+is "$(jqr .data.stdout)" one "its files are the stopped sandbox's"
+
 done_testing
