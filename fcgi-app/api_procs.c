@@ -363,47 +363,78 @@ static char *read_log(struct sandbox_ref *sb, const char *procid, const char *wh
 	return buf;
 }
 
+/* The log's new bytes as events, each with the offsets to resume from;
+ * true when there were any. */
+static bool follow_logs(struct sse *sse, struct sandbox_ref *sb, const char *procid,
+			unsigned long long off[2])
+{
+	bool any = false;
+
+	for (int k = 0; k < 2; k++) {
+		struct sb_err err = SB_ERR_INIT;
+		char id[64];
+		size_t len;
+		cleanup_free char *b = read_log(sb, procid, k ? "stderr" : "stdout", off[k], &len, &err);
+		struct json_object *o;
+
+		if (!b || !len)
+			continue;
+		off[k] += len;
+		snprintf(id, sizeof id, "id: %llu,%llu\n", off[0], off[1]);
+		sse_put(sse, id);
+		o = json_object_new_object();
+		json_object_object_add(o, "type", json_object_new_string(k ? "stderr" : "stdout"));
+		json_object_object_add(o, "data", json_string_lossy(b, len));
+		sse_event(sse, o);
+		any = true;
+	}
+	return any;
+}
+
+/* ?stream=1: the logs so far, then what comes, until the process ends, the
+ * client leaves (or takes nothing for --send-timeout) or --log-follow-max
+ * is up; quiet, it hears a heartbeat every --stream-heartbeat.  A client
+ * that does not read makes the follow wait, never read the logs further. */
 static void logs_stream(struct app *app, struct http_req *req, struct sandbox_ref *sb,
 			const char *procid)
 {
 	const char *last = http_param(req, "HTTP_LAST_EVENT_ID");
 	unsigned long long off[2] = { 0, 0 };
-	int64_t quiet = sb_mono_ms();
+	int64_t quiet = sb_mono_ms(), end = quiet + req->conf->log_follow_max_ms;
 	struct sse sse;
 
 	/* resume where the client's last event left off: "stdout,stderr" */
 	if (*last && sscanf(last, "%llu,%llu", &off[0], &off[1]) != 2)
 		off[0] = off[1] = 0;
 	sse_init(&sse, req, procid);
-	http_begin_sse(req);
-	sse.started = true;
+	sse_begin(&sse);
 	for (;;) {
+		int st = sse_flush(&sse);
+		int64_t now = sb_mono_ms();
+
+		if (st == SSE_GONE)
+			break;
+		if (now >= end) {
+			struct json_object *o = json_object_new_object();
+			char msg[200];
+			snprintf(msg, sizeof msg, "the follow ended after its longest duration (%lld s); "
+				 "reconnect with Last-Event-ID to resume", (long long)req->conf->log_follow_max_ms / 1000);
+			json_object_object_add(o, "type", json_object_new_string("end"));
+			json_object_object_add(o, "message", json_object_new_string(msg));
+			sse_event(&sse, o);
+			break;
+		}
+		if (st == SSE_FULL) {
+			sse_wait(&sse, now + LOG_POLL_MS < end ? now + LOG_POLL_MS : end);
+			continue;
+		}
 		struct sb_err serr = SB_ERR_INIT;
 		struct json_object *arr = records(app, sb, procid, &serr);
 		struct json_object *r = arr ? json_object_array_get_idx(arr, 0) : NULL;
 		/* a silent init says nothing of the process: not that it ended */
 		bool ended = arr && strcmp(status_of(r), "running") != 0;
-		bool any = false;
+		bool any = follow_logs(&sse, sb, procid, off);
 
-		for (int k = 0; k < 2; k++) {
-			struct sb_err err = SB_ERR_INIT;
-			size_t len;
-			char *b = read_log(sb, procid, k ? "stderr" : "stdout", off[k], &len, &err);
-			if (!b || !len) {
-				free(b);
-				continue;
-			}
-			off[k] += len;
-			char id[64];
-			snprintf(id, sizeof id, "id: %llu,%llu\n", off[0], off[1]);
-			FCGX_PutS(id, req->fcgi->out);
-			struct json_object *o = json_object_new_object();
-			json_object_object_add(o, "type", json_object_new_string(k ? "stderr" : "stdout"));
-			json_object_object_add(o, "data", json_string_lossy(b, len));
-			sse_event(&sse, o);
-			free(b);
-			any = true;
-		}
 		if (ended && !any) {
 			struct json_object *o = json_object_new_object();
 			json_object_object_add(o, "type", json_object_new_string("exit"));
@@ -411,24 +442,20 @@ static void logs_stream(struct app *app, struct http_req *req, struct sandbox_re
 			json_object_object_add(o, "exitCode", json_object_get(r ? json_object_object_get(r, "exitCode") : NULL));
 			sse_event(&sse, o);
 			json_object_put(arr);
-			return;
+			break;
 		}
 		json_object_put(arr);
-		if (any)
-			quiet = sb_mono_ms();
-		else if (sb_mono_ms() - quiet > SSE_HEARTBEAT_MS) {
-			FCGX_PutS(": keep-alive\n\n", req->fcgi->out);
-			quiet = sb_mono_ms();
-			if (FCGX_FFlush(req->fcgi->out) < 0)
-				return;
+		now = sb_mono_ms();
+		if (any) {
+			quiet = now;
+		} else if (now - quiet >= req->conf->heartbeat_ms) {
+			sse_put(&sse, ": keep-alive\n\n");
+			quiet = now;
 		}
-		if (sse.gone)
-			return;
 		/* the client leaving ends the follow */
-		struct pollfd p = { .fd = req->fcgi->ipcFd, .events = POLLRDHUP };
-		if (poll(&p, 1, LOG_POLL_MS) > 0)
-			return;
+		sse_wait(&sse, now + LOG_POLL_MS < end ? now + LOG_POLL_MS : end);
 	}
+	sse_end(&sse);
 }
 
 void api_proc_get(struct app *app, struct http_req *req, const char *id)

@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include "app.h"
+#include "preview.h"
 #include "log.h"
 #include "capacity.h"
 #include "disk.h"
@@ -480,7 +481,13 @@ static int start_locked(struct app *app, struct sandbox_ref *sb, struct sb_err *
 	sb->rec.init_pid = pid;
 	sb->rec.init_start = sb_proc_starttime(pid);
 	sb->rec.active_ms = sb_now_ms();
-	return store_update(&app->store, sb->id, set_init, &sb->rec, err);
+	if (store_update(&app->store, sb->id, set_init, &sb->rec, err) < 0)
+		return -1;
+	/* a new network namespace: its exposed ports forwarded to localhost again */
+	struct sb_err perr = SB_ERR_INIT;
+	if (preview_net_apply(app, sb->id, &sb->rec, false, &perr) < 0)
+		log_warn(app->rid, perr.msg);
+	return 0;
 }
 
 int app_sandbox_lock(struct sandbox_ref *sb, struct sb_err *err)

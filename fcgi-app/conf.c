@@ -36,7 +36,13 @@ static void usage(FILE *f)
 	      "  --max-file-mb N     largest file read or written raw (default 1024)\n"
 	      "  --timeout MS        default exec timeout (default 60000)\n"
 	      "  --max-timeout MS    largest exec timeout a request may ask (default 600000)\n"
-	      "  --max-output BYTES  stdout/stderr kept per exec stream (default 1048576)\n", f);
+	      "  --max-output BYTES  stdout/stderr kept per exec stream (default 1048576)\n"
+	      "  --send-timeout SEC  a stream (exec, clone, log follow) whose client takes\n"
+	      "                      no byte for that long is over, as nginx's send_timeout:\n"
+	      "                      its exec is killed; bounds every write (default 60)\n"
+	      "  --log-follow-max SEC longest log follow; the client resumes with\n"
+	      "                      Last-Event-ID (default 3600)\n"
+	      "  --stream-heartbeat SEC a quiet stream's keep-alive comments (default 15)\n", f);
 	sb_settings_usage(f);
 	fputs("  --max-running N     sandboxes running at once (default 32; 0: no cap)\n"
 	      "  --idle-stop SEC     stop a sandbox idle that long (default 600; 0: never)\n"
@@ -74,6 +80,11 @@ static void usage(FILE *f)
 	      "                      it only loopback/unix-socket requests are served\n"
 	      "  --allow-remote-no-auth[=no]  serve non-loopback requests without tokens\n"
 	      "  --history-max N     commands kept per sandbox for .../history (default 100)\n"
+	      "  --preview-domain D  exposed ports get URLs https://PORT-TOKEN.D/ (D may be\n"
+	      "                      http://NAME[:PORT]); default none: previews off\n"
+	      "  --preview-workers N workers answering only preview token checks, on a\n"
+	      "                      socket of their own (default 2)\n"
+	      "  --preview-socket PATH their FastCGI socket (default DIR/run/preview.sock)\n"
 	      "  --routes            print every route (METHOD /pattern) and exit\n", f);
 }
 
@@ -182,7 +193,7 @@ static int path_ok(const char *p)
 
 /* What is checked and derived once everything is read. */
 struct raw {
-	const char *data, *sock, *inst, *images, *defimg;
+	const char *data, *sock, *inst, *images, *defimg, *psock;
 };
 
 /* The options with a check of their own. */
@@ -224,6 +235,30 @@ static int set_clone_allow(struct conf *c, const char *val, char *why)
 	if (clone_allow_parse(val, &c->clone_allow[c->nclone_allow]) < 0)
 		return refuse(why, "must be an IPv4 or IPv6 CIDR range such as 127.0.0.0/8");
 	c->nclone_allow++;
+	return 0;
+}
+
+/* preview-domain: [http:// or https://] a DNS name (wildcard DNS and a
+ * wildcard certificate cover its subdomains) [: a port] */
+static int set_preview_domain(struct conf *c, const char *val, char *why)
+{
+	const char *host = val, *colon;
+	size_t n;
+
+	if (!strncmp(host, "http://", 7))
+		host += 7;
+	else if (!strncmp(host, "https://", 8))
+		host += 8;
+	colon = strchr(host, ':');
+	n = colon ? (size_t)(colon - host) : strlen(host);
+	if (colon && (strlen(colon + 1) < 1 || strlen(colon + 1) > 5 ||
+		      strspn(colon + 1, "0123456789") != strlen(colon + 1)))
+		n = 0;
+	if (!n || host[0] == '[' || host[0] == '.' || host[n - 1] == '.' || !host_name_ok(host, n) ||
+	    strlen(val) >= sizeof c->preview_domain)
+		return refuse(why, "must be a DNS name such as preview.example.com, with http:// or "
+			      "https:// and a :port if need be");
+	snprintf(c->preview_domain, sizeof c->preview_domain, "%s", val);
 	return 0;
 }
 
@@ -317,6 +352,9 @@ static const struct conf_opt opts[] = {
 	NUM("timeout", OPT_I64, 1, 86400000, default_timeout_ms, 1),
 	NUM("max-timeout", OPT_I64, 1, 86400000, max_timeout_ms, 1),
 	NUM("max-output", OPT_SIZE, 1024, 1LL << 30, max_output, 1),
+	NUM("send-timeout", OPT_I64, 1, 3600, send_timeout_ms, 1000),
+	NUM("log-follow-max", OPT_I64, 1, 86400 * 7, log_follow_max_ms, 1000),
+	NUM("stream-heartbeat", OPT_I64, 1, 3600, heartbeat_ms, 1000),
 	STR("pidfile", pidfile),
 	FN("cgroup-root", set_cgroup_root),
 	NUM("max-running", OPT_INT, 0, 100000, max_running, 1),
@@ -339,6 +377,9 @@ static const struct conf_opt opts[] = {
 	FN("tokens-file", set_tokens_file),
 	BOOL("allow-remote-no-auth", allow_remote_no_auth),
 	NUM("history-max", OPT_INT, 0, 100000, history_max, 1),
+	FN("preview-domain", set_preview_domain),
+	NUM("preview-workers", OPT_INT, 1, 64, preview_workers, 1),
+	RAW("preview-socket", psock),
 	{ .name = "routes", .type = OPT_FLAG, .offset = C(print_routes), .cmdline = true },
 };
 
@@ -452,6 +493,9 @@ static void defaults(struct conf *c, struct raw *raw)
 	c->default_timeout_ms = 60000;
 	c->max_timeout_ms = 600000;
 	c->max_output = 1048576;
+	c->send_timeout_ms = 60000;
+	c->log_follow_max_ms = 3600000;
+	c->heartbeat_ms = 15000;
 	sb_limits_defaults(&c->limits, &c->max_limits);
 	snprintf(c->cgroup_root, sizeof c->cgroup_root, "/sys/fs/cgroup");
 	c->max_running = 32;
@@ -459,6 +503,7 @@ static void defaults(struct conf *c, struct raw *raw)
 	c->disk_reserve_mb = 1024;
 	c->idle_stop_ms = 600000;
 	c->history_max = 100;
+	c->preview_workers = 2;
 	c->net_pool.addr = 0x0A590000;	/* 10.89.0.0/16 */
 	c->net_pool.prefix = 16;
 	c->net_resolv_conf = "/etc/resolv.conf";
@@ -564,8 +609,11 @@ static int finish(struct conf *c, const struct raw *raw)
 		bad = "net-pool: fewer /31s than uid-slots (one per sandbox, the last the resolver's); "
 		      "widen it or lower uid-slots";
 	else if (strlen(raw->data) >= sizeof c->data_dir ||
-		 (raw->sock && strlen(raw->sock) >= sizeof c->socket_path))
-		bad = "data or socket: path too long";
+		 (raw->sock && strlen(raw->sock) >= sizeof c->socket_path) ||
+		 (raw->psock && strlen(raw->psock) >= sizeof c->preview_socket))
+		bad = "data, socket or preview-socket: path too long";
+	else if (raw->psock && raw->psock[0] != '/')
+		bad = "preview-socket: must be an absolute path";
 	if (bad) {
 		fprintf(stderr, "sandboxd: %s\n", bad);
 		return -1;
@@ -586,6 +634,10 @@ static int finish(struct conf *c, const struct raw *raw)
 		snprintf(c->socket_path, sizeof c->socket_path, "%s", raw->sock);
 	else
 		snprintf(c->socket_path, sizeof c->socket_path, "%s/run/fcgi.sock", raw->data);
+	if (raw->psock)
+		snprintf(c->preview_socket, sizeof c->preview_socket, "%s", raw->psock);
+	else
+		snprintf(c->preview_socket, sizeof c->preview_socket, "%s/run/preview.sock", raw->data);
 	if (c->tokens_file && !c->print_routes && auth_load(c->tokens_file, &c->tokens) < 0)
 		return -1;
 	return 0;
@@ -671,6 +723,8 @@ static void keep_fixed(const struct conf *old, struct conf *n)
 	KEEP_STR(images_dir, "images");
 	KEEP(uid_base, "uid-base");
 	KEEP(uid_slots, "uid-slots");
+	KEEP_STR(preview_socket, "preview-socket");
+	KEEP(preview_workers, "preview-workers");
 	KEEP(network, "network");
 	KEEP(net_pool.addr, "net-pool");
 	KEEP(net_pool.prefix, "net-pool");

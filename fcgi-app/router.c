@@ -48,6 +48,9 @@ static const struct route routes[] = {
 	{ "/sandboxes/{projectId}/snapshots/{name}/restore", AUTH_PROJECT,
 	  .post = NONE(api_snapshot_restore) },
 	{ "/sandboxes/{projectId}/history", AUTH_PROJECT, .get = NONE(api_history) },
+	{ "/sandboxes/{projectId}/ports", AUTH_PROJECT, .get = NONE(api_ports_list),
+	  .post = JSON(api_ports_expose) },
+	{ "/sandboxes/{projectId}/ports/{port}", AUTH_PROJECT, .del = NONE(api_ports_revoke) },
 	/* server-wide: no projectId */
 	{ "/images", AUTH_ANY, .get = NONE(api_images_list) },
 	{ "/healthz", AUTH_OPEN, .get = NONE(api_healthz) },

@@ -141,20 +141,21 @@ int store_forget_started(struct store *s, const char *const *ids, const pid_t *p
 
 int store_open(struct store *s, const char *dir, struct sb_err *err)
 {
-	static const char *const names[] = { "sandboxes", "meta", "processes", "started" };
+	static const char *const names[] = { "sandboxes", "meta", "processes", "started", "ports" };
 	static const char *const hnames[] = { "history" };
 	struct sb_err herr = SB_ERR_INIT;
 	char hdir[PATH_MAX];
-	MDB_dbi dbis[4];
+	MDB_dbi dbis[5];
 
 	memset(s, 0, sizeof *s);
 	/* NOMETASYNC: a crash may lose the last transaction, never integrity */
-	if (kv_open(&s->env, dir, (size_t)1 << 30, MDB_NOMETASYNC, names, dbis, 4, err) < 0)
+	if (kv_open(&s->env, dir, (size_t)1 << 30, MDB_NOMETASYNC, names, dbis, 5, err) < 0)
 		return -1;
 	s->sandboxes = dbis[0];
 	s->meta = dbis[1];
 	s->procs = dbis[2];
 	s->started = dbis[3];
+	s->ports = dbis[4];
 	if (started_index_build(s, err) < 0) {
 		store_close(s);
 		return -1;

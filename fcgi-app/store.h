@@ -14,6 +14,7 @@
 struct store {
 	MDB_env *env;
 	MDB_dbi sandboxes, meta, procs, started;
+	MDB_dbi ports;			/* exposed ports: preview.c */
 	MDB_env *henv;			/* the audit history (NULL: unavailable) */
 	MDB_dbi history;
 };
