@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "api_sandbox.h"
+#include "auth.h"
 #include "disk.h"
 #include "app.h"
 #include "http.h"
@@ -132,6 +133,11 @@ void api_sandbox_create(struct app *app, struct http_req *req, const char *id)
 	int ctl;
 
 	if (parse_create_body(req, &want, &has_limits, &fork, from, snap) < 0)
+		return;
+	/* a fork reads its origin's files: the token must cover it too (the
+	 * route's row checked the new id only); answered here when not */
+	if (fork.from && !auth_check(app->conf->tokens, app->conf->allow_remote_no_auth, req,
+				     AUTH_PROJECT, fork.from))
 		return;
 	if (fork.from && fork_check(app, id, &want, &fork, &err) < 0) {
 		api_reply_err(req, &err);
