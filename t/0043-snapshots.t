@@ -18,6 +18,8 @@ is "$STATUS" 200 "files written"
 # taken while a process writes: the copy is consistent (the writer frozen)
 api POST /sandboxes/snap/processes '{"command": "i=0; while :; do i=$((i+1)); echo $i > /workspace/counter; done", "processId": "w"}'
 is "$STATUS:$(jqr .data.status)" "200:running" "a writer runs"
+exec_in snap 'for i in $(seq 1 100); do [ -s /workspace/counter ] && break; sleep 0.1; done; [ -s /workspace/counter ] && echo writing'
+is "$(jqr .data.stdout)" writing "it writes"
 api POST /sandboxes/snap/snapshots '{"name": "s1"}'
 is "$STATUS" 201 "snapshot s1 taken ($BODY)"
 is "$(jqr .data.name)" s1 "its name"
@@ -52,7 +54,7 @@ api POST /sandboxes/snap/processes '{"command": "sleep 600", "processId": "sl"}'
 is "$STATUS" 200 "a process runs"
 api POST /sandboxes/snap/snapshots/s1/restore
 is "$STATUS" 200 "restore s1 while processes run ($BODY)"
-exec_in snap 'cat /workspace/a /workspace/d/b; test -e /workspace/c && echo c-still-there; pgrep -x sleep || echo no-sleep; test -s /workspace/counter && echo counter'
+exec_in snap 'cat /workspace/a /workspace/d/b; test -e /workspace/c && echo c-still-there; pgrep -x sleep || echo no-sleep; test -e /workspace/counter && echo counter'
 is "$(jqr .data.stdout)" "one
 deep
 no-sleep
