@@ -378,7 +378,6 @@ int disk_image_copy(int srcdir, const char *src, int dstdir, const char *dst, mo
 		*reflinked = true;
 	else if (copy_sparse(in, out, st.st_size) < 0)
 		goto fail;
-	sb_fault("disk-copy-written");
 	if (fsync(out) < 0 || fstat(out, &st) < 0)
 		goto fail;
 	*stored = (long long)st.st_blocks * 512;

@@ -19,6 +19,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #define SNAP_DIR "snapshots"
 #define SNAP_MAX 16		/* snapshots per sandbox */
@@ -144,6 +146,44 @@ static int sync_disk(const struct sandbox_ref *sb, struct sb_err *err)
 	return 0;
 }
 
+/* A guard for a freeze: a child that thaws the sandbox when the pipe's
+ * write end (*wr, ours) closes, whether we close it after the copy or die
+ * during it (a worker killed mid-copy would leave the sandbox frozen for
+ * good).  Its pid, or -1. */
+static pid_t thaw_guard(struct app *app, const char *id, int *wr)
+{
+	int p[2];
+	pid_t pid;
+	char c;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -1;
+	pid = fork();
+	if (pid < 0) {
+		close(p[0]);
+		close(p[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		close(p[1]);
+		while (read(p[0], &c, 1) < 0 && errno == EINTR)
+			;
+		cg_sandbox_freeze(&app->cg, id, false, NULL);
+		_exit(0);
+	}
+	close(p[0]);
+	*wr = p[1];
+	return pid;
+}
+
+static void thaw(struct app *app, const char *id, pid_t guard, int wr)
+{
+	cg_sandbox_freeze(&app->cg, id, false, NULL);
+	close(wr);
+	while (waitpid(guard, NULL, 0) < 0 && errno == EINTR)
+		;
+}
+
 /* Copy the sandbox's disk image to the snapshot `file` of dirfd, its
  * processes frozen meanwhile when it runs (the caller holds its start
  * lock: no init starts under the copy). */
@@ -151,20 +191,26 @@ static int take(struct app *app, struct sandbox_ref *sb, int dirfd, const char *
 		long long *stored, bool *reflinked, struct sb_err *err)
 {
 	bool running = app_sandbox_running(sb);
-	int r;
+	pid_t guard = -1;
+	int r, wr = -1;
 
 	/* a record whose sandbox never started has no disk yet */
 	if (faccessat(sb->dirfd, "disk.img", F_OK, AT_SYMLINK_NOFOLLOW) < 0)
 		return sb_fail(err, SB_E_CONFLICT, ENOENT, "sandbox %s has not started yet: no files to copy",
 			       sb->id);
 
-	if (running && cg_sandbox_freeze(&app->cg, sb->id, true, err) < 0)
+	if (running && (guard = thaw_guard(app, sb->id, &wr)) < 0)
+		return sb_syserr(err, "fork a thaw guard");
+	if (running && cg_sandbox_freeze(&app->cg, sb->id, true, err) < 0) {
+		thaw(app, sb->id, guard, wr);
 		return -1;
+	}
 	r = running ? sync_disk(sb, err) : 0;
 	if (r == 0)
 		r = disk_image_copy(sb->dirfd, "disk.img", dirfd, file, 0400, stored, reflinked, err);
+	sb_fault("snapshot-copied");
 	if (running)
-		cg_sandbox_freeze(&app->cg, sb->id, false, NULL);
+		thaw(app, sb->id, guard, wr);
 	return r;
 }
 

@@ -8,6 +8,8 @@
 # service run with --disk-mb 0, is refused with a 409: not tested here.)
 . "${TOP_SRCDIR:-$(dirname "$0")/..}/t/lib.sh"
 cg_need pids
+export SANDBOXD_FAULTS=$(mktemp -d /tmp/sbd-faults.XXXXXX)
+T_TRAP='sbd_cleanup; rm -rf "$SANDBOXD_FAULTS"'
 sbd_start --disk-mb 64
 
 api POST /sandboxes/snap
@@ -95,5 +97,25 @@ api POST /sandboxes/snap/snapshots/cold/restore
 is "$STATUS:$(jqr .data.stopped)" "200:true" "restored"
 exec_in snap 'cat /workspace/a'
 is "$(jqr .data.stdout)" one "its files are the stopped sandbox's"
+
+# a worker killed while the sandbox is frozen for a copy: the sandbox is
+# thawed all the same (a guard process sees the worker go), and the half
+# made snapshot is not listed, nor in the way of the next one of its name
+# (the hooks exist only in a fault-injection build, as ./dev builds)
+if grep -q SANDBOXD_FAULTS "$SANDBOXD"; then
+	api POST /sandboxes/snap/processes '{"command": "sleep 600", "processId": "sl2"}'
+	is "$STATUS" 200 "a process runs"
+	touch "$SANDBOXD_FAULTS/snapshot-copied"
+	api POST /sandboxes/snap/snapshots '{"name": "killed"}'
+	ok $([ ! -e "$SANDBOXD_FAULTS/snapshot-copied" ]; echo $?) "the snapshot's worker was killed while the sandbox was frozen ($STATUS)"
+	exec_in snap 'echo alive'
+	is "$STATUS:$(jqr .data.stdout)" "200:alive" "the sandbox is thawed: it answers"
+	api GET /sandboxes/snap/processes/sl2
+	is "$(jqr .data.status)" running "its process runs on"
+	api GET /sandboxes/snap/snapshots
+	is "$(jqr '[.data.snapshots[].name] | index("killed")')" null "the half-made snapshot is not listed"
+	api POST /sandboxes/snap/snapshots '{"name": "killed"}'
+	is "$STATUS" 201 "a snapshot of that name is taken after"
+fi
 
 done_testing
