@@ -48,6 +48,8 @@ static const struct route routes[] = {
 	{ "/sandboxes/{projectId}/snapshots/{name}/restore", AUTH_PROJECT,
 	  .post = NONE(api_snapshot_restore) },
 	{ "/sandboxes/{projectId}/history", AUTH_PROJECT, .get = NONE(api_history) },
+	{ "/sandboxes/{projectId}/network", AUTH_PROJECT, .get = NONE(api_network_get),
+	  .put = JSON(api_network_put) },
 	{ "/sandboxes/{projectId}/ports", AUTH_PROJECT, .get = NONE(api_ports_list),
 	  .post = JSON(api_ports_expose) },
 	{ "/sandboxes/{projectId}/ports/{port}", AUTH_PROJECT, .del = NONE(api_ports_revoke) },

@@ -35,6 +35,7 @@ static void hostile_ids(void)
 		{ "GET", "/files/etc/passwd" }, { "PUT", "/files/x" }, { "GET", "/ls" },
 		{ "POST", "/clone" }, { "GET", "/processes" }, { "GET", "/history" },
 		{ "POST", "/snapshots" }, { "DELETE", "/snapshots/s" }, { "POST", "/snapshots/s/restore" },
+		{ "PUT", "/network" },
 	};
 	char uri[256];
 
@@ -127,6 +128,7 @@ static void rows(void)
 		{ "/sandboxes/{projectId}/snapshots/{name}", "DELETE, OPTIONS", AUTH_PROJECT },
 		{ "/sandboxes/{projectId}/snapshots/{name}/restore", "POST, OPTIONS", AUTH_PROJECT },
 		{ "/sandboxes/{projectId}/history", "GET, OPTIONS", AUTH_PROJECT },
+		{ "/sandboxes/{projectId}/network", "GET, PUT, OPTIONS", AUTH_PROJECT },
 		{ "/sandboxes/{projectId}/ports", "GET, POST, OPTIONS", AUTH_PROJECT },
 		{ "/sandboxes/{projectId}/ports/{port}", "DELETE, OPTIONS", AUTH_PROJECT },
 		{ "/images", "GET, OPTIONS", AUTH_ANY },
