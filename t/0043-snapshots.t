@@ -20,7 +20,7 @@ is "$STATUS" 200 "files written"
 # taken while a process writes: the copy is consistent (the writer frozen)
 api POST /sandboxes/snap/processes '{"command": "i=0; while :; do i=$((i+1)); echo $i > /workspace/counter; done", "processId": "w"}'
 is "$STATUS:$(jqr .data.status)" "200:running" "a writer runs"
-exec_in snap 'for i in $(seq 1 100); do [ -s /workspace/counter ] && break; sleep 0.1; done; [ -s /workspace/counter ] && echo writing'
+exec_in snap 'for i in $(seq 1 100); do [ -e /workspace/counter ] && break; sleep 0.1; done; [ -e /workspace/counter ] && echo writing'
 is "$(jqr .data.stdout)" writing "it writes"
 api POST /sandboxes/snap/snapshots '{"name": "s1"}'
 is "$STATUS" 201 "snapshot s1 taken ($BODY)"
@@ -97,6 +97,22 @@ api POST /sandboxes/snap/snapshots/cold/restore
 is "$STATUS:$(jqr .data.stopped)" "200:true" "restored"
 exec_in snap 'cat /workspace/a'
 is "$(jqr .data.stdout)" one "its files are the stopped sandbox's"
+
+# a command that runs while a restore kills the sandbox: its answer says so
+# (409, retry), not a 500; the restore is not held back by it
+(curl -s -o "$T_DIR/exec.out" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+	--data '{"command": "sleep 600"}' "$BASE/sandboxes/snap/exec" >"$T_DIR/exec.code") &
+EXEC=$!
+for _ in $(seq 1 100); do
+	exec_in snap 'pgrep -x sleep >/dev/null && echo on'
+	[ "$(jqr .data.stdout)" = on ] && break
+	sleep 0.1
+done
+is "$(jqr .data.stdout)" on "a command runs"
+api POST /sandboxes/snap/snapshots/cold/restore
+is "$STATUS" 200 "restored under it"
+wait $EXEC
+is "$(cat "$T_DIR/exec.code")" 409 "the command's answer: 409 ($(cat "$T_DIR/exec.out"))"
 
 # a worker killed while the sandbox is frozen for a copy: the sandbox is
 # thawed all the same (a guard process sees the worker go), and the half
