@@ -490,6 +490,8 @@ static void exec_run(struct app *app, struct http_req *req, const char *id, stru
 	started = sb_now_ms();
 	r = sandbox_exec(ctl, &app->cg, id, app->cgname, &a->rq, &res, &err);
 	close(ctl);
+	if (r < 0)
+		app_sandbox_gone(&sb, &err);
 	app_sandbox_touch(app, &sb);
 	if (r >= 0)
 		exec_record(app, req, id, a, &res, true, res.out.len, res.err.len, started);

@@ -15,6 +15,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
@@ -394,6 +395,26 @@ int app_sandbox_get(struct app *app, const char *id, bool create, const struct s
 bool app_sandbox_running(const struct sandbox_ref *sb)
 {
 	return sandbox_alive(sb->rec.init_pid, sb->rec.init_start);
+}
+
+void app_sandbox_gone(const struct sandbox_ref *sb, struct sb_err *err)
+{
+	cleanup_close int pidfd = -1;
+	struct pollfd p;
+
+	if (!err || err->kind != SB_E_INTERNAL || (err->errnum != EPIPE && err->errnum != ECONNRESET))
+		return;
+	/* its socket closes as it exits, before it is a zombie: wait for that */
+	pidfd = sb_pidfd_open(sb->rec.init_pid);
+	if (pidfd >= 0 && app_sandbox_running(sb)) {
+		p = (struct pollfd){ .fd = pidfd, .events = POLLIN };
+		while (poll(&p, 1, 1000) < 0 && errno == EINTR)
+			;
+	}
+	if (app_sandbox_running(sb))
+		return;
+	sb_fail(err, SB_E_CONFLICT, err->errnum, "sandbox %s was stopped while the request ran (a restore or "
+		"a stop killed its processes); retry", sb->id);
 }
 
 void app_sandbox_limits(const struct app *app, const struct sb_record *r, struct cg_limits *lim)

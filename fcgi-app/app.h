@@ -76,6 +76,11 @@ int app_sandbox_set_limits(struct app *app, struct sandbox_ref *sb, const struct
  * (serialised per sandbox by a lock file, so concurrent requests start one). */
 int app_sandbox_connect(struct app *app, struct sandbox_ref *sb, struct sb_err *err);
 bool app_sandbox_running(const struct sandbox_ref *sb);
+/* err from a request to the sandbox's init: when the init went away
+ * because the sandbox was stopped under the request (a restore, a stop),
+ * which its death within a second says, the 409 to retry it is, not a
+ * 500. */
+void app_sandbox_gone(const struct sandbox_ref *sb, struct sb_err *err);
 /* The sandbox's start lock (DATA/sandboxes/ID/lock, flock), held: no init
  * starts while the caller changes its disk (a snapshot, a restore).  The
  * fd, or -1. */
