@@ -34,6 +34,7 @@ static void hostile_ids(void)
 		{ "POST", "" }, { "GET", "" }, { "DELETE", "" }, { "POST", "/exec" },
 		{ "GET", "/files/etc/passwd" }, { "PUT", "/files/x" }, { "GET", "/ls" },
 		{ "POST", "/clone" }, { "GET", "/processes" }, { "GET", "/history" },
+		{ "POST", "/snapshots" }, { "DELETE", "/snapshots/s" }, { "POST", "/snapshots/s/restore" },
 		{ "PUT", "/network" }, { "GET", "/archive" }, { "PUT", "/archive" },
 	};
 	char uri[256];
@@ -124,6 +125,9 @@ static void rows(void)
 		{ "/sandboxes/{projectId}/processes", "GET, POST, OPTIONS", AUTH_PROJECT },
 		{ "/sandboxes/{projectId}/processes/{processId}", "GET, DELETE, OPTIONS", AUTH_PROJECT },
 		{ "/sandboxes/{projectId}/processes/{processId}/logs", "GET, OPTIONS", AUTH_PROJECT },
+		{ "/sandboxes/{projectId}/snapshots", "GET, POST, OPTIONS", AUTH_PROJECT },
+		{ "/sandboxes/{projectId}/snapshots/{name}", "DELETE, OPTIONS", AUTH_PROJECT },
+		{ "/sandboxes/{projectId}/snapshots/{name}/restore", "POST, OPTIONS", AUTH_PROJECT },
 		{ "/sandboxes/{projectId}/history", "GET, OPTIONS", AUTH_PROJECT },
 		{ "/sandboxes/{projectId}/network", "GET, PUT, OPTIONS", AUTH_PROJECT },
 		{ "/sandboxes/{projectId}/ports", "GET, POST, OPTIONS", AUTH_PROJECT },
