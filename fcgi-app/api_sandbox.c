@@ -282,8 +282,11 @@ static void expiry_json(const struct app *app, const struct sb_record *r, struct
 		at = idle;
 		why = "idle";
 	}
-	json_object_object_add(d, "expiresAt", at ? api_iso(at) : NULL);
-	json_object_object_add(d, "expiresBecause", at ? json_object_new_string(why) : NULL);
+	/* absent: never */
+	if (!at)
+		return;
+	json_object_object_add(d, "expiresAt", api_iso(at));
+	json_object_object_add(d, "expiresBecause", json_object_new_string(why));
 }
 
 void api_sandbox_status(struct app *app, struct http_req *req, const char *id)

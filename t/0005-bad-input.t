@@ -184,7 +184,8 @@ is_json_error 413 "create with a body of 1 MiB + 1 bytes"
 
 # --- routes and methods -----------------------------------------------------------
 
-for p in / /foo /sandboxes /sandboxes/x/nope /sandboxes/x/exec/more /sandboxes/x/exec/ /SANDBOXES/x; do
+# (GET /sandboxes is the list since issue 17: its wrong method is below)
+for p in / /foo /sandbox /sandboxes/x/nope /sandboxes/x/exec/more /sandboxes/x/exec/ /SANDBOXES/x; do
 	req GET "$p"
 	is_json_error 404 "GET $p"
 done
@@ -204,6 +205,7 @@ wrong_method() {
 wrong_method PUT /sandboxes/x '^GET, POST, DELETE, OPTIONS$'
 wrong_method PATCH /sandboxes/x '^GET, POST, DELETE, OPTIONS$'
 wrong_method GET /sandboxes/x/exec '^POST, OPTIONS$'
+wrong_method POST /sandboxes '^GET, OPTIONS$'
 wrong_method DELETE /sandboxes/x/exec '^POST, OPTIONS$'
 wrong_method PATCH /sandboxes/x/exec '^POST, OPTIONS$'
 wrong_method PUT /sandboxes/x/exec '^POST, OPTIONS$'

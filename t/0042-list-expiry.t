@@ -82,7 +82,7 @@ like "$EXP" '^20[0-9-]+T' "  status shows expiresAt ($EXP)"
 is "$(jqr .data.expiresBecause)" ttl "  because of its ttl"
 as "$ALL" POST /sandboxes/acme-t '{"expiresAt": null}'
 as "$ALL" GET /sandboxes/acme-t
-is "$(jqr .data.expiresAt)" null "a later POST with expiresAt null: never"
+is "$(jqr .data.expiresAt)" null "a later POST with expiresAt null: never (no expiresAt in status)"
 as "$ALL" POST /sandboxes/acme-t '{"expiresAt": "2099-01-01T00:00:00Z"}'
 is "$STATUS" 400 "  an expiresAt beyond ten years: 400"
 for body in '{"ttl": 0}' '{"ttl": "1h"}' '{"ttl": 1.5}' '{"expiresAt": "tomorrow"}' \
@@ -115,6 +115,12 @@ for _ in $(seq 1 150); do
 	sleep 0.1
 done
 is "$STATUS" 404 "acme-t is destroyed past its ttl"
+# logged once the destroy is done (gone for the API from its first step)
+for _ in $(seq 1 100); do
+	grep -q "event=sandbox.expired id=acme-t " "$T_DIR/sandboxd.log" &&
+		grep -q "event=sandbox.expired id=acme-b " "$T_DIR/sandboxd.log" && break
+	sleep 0.1
+done
 grep -q "event=sandbox.expired id=acme-t .*reason=ttl" "$T_DIR/sandboxd.log"
 ok $? "  logged: sandbox.expired reason=ttl"
 is "$b" 404 "acme-b, idle past --destroy-after-idle, is destroyed"
