@@ -46,6 +46,11 @@ static void file_of(char *buf, size_t len, const char *name)
 static int sandbox_with_disk(struct app *app, const char *id, struct sandbox_ref *sb,
 			     struct sb_err *err)
 {
+	/* an origin with a record but no directory (a create of an older
+	 * version cut short) has no files to copy; opening it would make the
+	 * directory under the create lock, which a fork already holds */
+	if (faccessat(app->sandboxes_fd, id, F_OK, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT)
+		return sb_fail(err, SB_E_NOT_FOUND, ENOENT, "sandbox %s not found", id);
 	if (app_sandbox_get(app, id, false, NULL, sb, err) < 0)
 		return -1;
 	if (sb->rec.lim.disk_mb <= 0)
