@@ -1,6 +1,10 @@
 /* The master: binds the FastCGI socket, forks the workers and supervises
  * them as nginx's master does: signals blocked, sigsuspend, reap with
- * WNOHANG, respawn.  SIGHUP replaces the workers (sandboxes keep running);
+ * WNOHANG.  The pool sizes itself as php-fpm's pm = dynamic: spares forked
+ * when fewer than min-spare wait (at once: a worker that takes the last
+ * ones says so with SIGUSR1), one retired per tick when more than
+ * max-spare do; a worker on a long-lived request is out of the pool and
+ * leaves after it.  SIGHUP replaces the workers (sandboxes keep running);
  * SIGTERM/SIGINT drain the workers, then stop every sandbox init (their
  * files stay; they start again on the next request). */
 #include "config.h"
@@ -32,10 +36,10 @@
 #include <sys/wait.h>
 #include <time.h>
 
-#define MAX_WORKERS 256
+#define MAX_WORKERS POOL_SLOTS	/* a worker's place in the table is its pool slot */
 #define DRAIN_MS 30000
 
-static volatile sig_atomic_t got_chld, got_term, got_hup, got_alrm;
+static volatile sig_atomic_t got_chld, got_term, got_hup, got_alrm, got_usr1;
 
 static void on_signal(int sig)
 {
@@ -43,6 +47,7 @@ static void on_signal(int sig)
 	case SIGCHLD: got_chld = 1; break;
 	case SIGHUP: got_hup = 1; break;
 	case SIGALRM: got_alrm = 1; break;
+	case SIGUSR1: got_usr1 = 1; break;
 	default: got_term = 1;
 	}
 }
@@ -87,6 +92,7 @@ static void child_of_master(const struct conf *c)
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	if (getppid() != master_pid)
 		_exit(1);
+	pool_child_init();
 	fd = open_workers_lock(c);
 	if (fd < 0 || fcntl(fd, F_SETLK, &fl) < 0)
 		log_printf("error", NULL, "workers lock: %s", strerror(errno));
@@ -191,22 +197,43 @@ static void sweep_staged(const struct conf *c)
 /* Start worker w.  Its exec cgroups are named by a serial number, not its
  * pid: a sandbox sees its own cgroup path, and host pids are not its
  * business. */
-static void spawn(struct worker *w, const struct conf *c, int fd, const sigset_t *orig)
+static int spawn(struct worker *w, const struct conf *c, int fd, const sigset_t *orig)
 {
 	unsigned serial = ++serials;
-	pid_t pid = fork();
+	int slot = (int)(w - workers);
+	pid_t pid;
 
+	/* a spare from now on: the counts do not fork it twice */
+	pool_set(slot, POOL_STARTING);
+	pid = fork();
 	if (pid == 0) {
 		sigprocmask(SIG_SETMASK, orig, NULL);
 		child_of_master(c);
-		worker_run(c, fd, serial);
+		worker_run(c, fd, serial, slot);
 	}
-	if (pid < 0)
+	if (pid < 0) {
 		log_printf("error", NULL, "fork worker: %s", strerror(errno));
-	w->pid = pid;
+		pool_set(slot, POOL_FREE);
+	}
+	w->pid = pid > 0 ? pid : 0;
 	w->serial = serial;
 	w->started_ms = sb_mono_ms();
 	w->retiring = false;
+	return pid > 0 ? 0 : -1;
+}
+
+/* A new worker in the first free place of the table. */
+static int spawn_one(const struct conf *c, int fd, const sigset_t *orig)
+{
+	int i = 0;
+
+	while (i < nworkers && workers[i].pid > 0)
+		i++;
+	if (i == MAX_WORKERS)
+		return -1;
+	if (i == nworkers)
+		nworkers++;
+	return spawn(&workers[i], c, fd, orig);
 }
 
 static int live_workers(void)
@@ -346,9 +373,53 @@ static void fill_spares(const struct conf *c, const sigset_t *orig)
 		filler = pid;
 }
 
-/* A dead worker's exec in flight: its processes die with it. */
-static void reap(const struct conf *c, struct sb_cgroups *cg, bool respawn, int fd,
-		 const sigset_t *orig)
+/* Spares are forked in rounds that double while a burst lasts (a round
+ * that still finds too few idle), as php-fpm does, up to this many at once;
+ * a round that finds enough starts over at what is missing. */
+#define SPAWN_BURST_MAX 32
+static int spawn_burst = 1;
+
+/* php-fpm's pm = dynamic: fewer than min-spare idle (a starting worker
+ * counts), fork more, unless max-workers are on short requests; more than
+ * max-spare idle, retire one (trim: at each tick, so a pool that grew for
+ * a burst shrinks gently).  Workers on streams are not the pool's. */
+static void adjust_pool(const struct conf *c, int fd, const sigset_t *orig, bool trim)
+{
+	int idle = 0, shorts = 0, victim = -1, want;
+
+	for (int i = 0; i < nworkers; i++) {
+		enum pool_state s = pool_get(i);
+
+		if (workers[i].pid <= 0 || workers[i].retiring)
+			continue;
+		shorts += s != POOL_STREAM;
+		if (s == POOL_IDLE || s == POOL_STARTING)
+			idle++;
+		if (s == POOL_IDLE)
+			victim = i;
+	}
+	if (idle >= c->min_spare_workers) {
+		spawn_burst = 1;
+		if (trim && idle > c->max_spare_workers && victim >= 0) {
+			workers[victim].retiring = true;
+			kill(workers[victim].pid, SIGTERM);
+		}
+	} else {
+		want = c->min_spare_workers - idle;
+		if (want < spawn_burst)
+			want = spawn_burst;
+		if (spawn_burst < SPAWN_BURST_MAX)
+			spawn_burst *= 2;
+		for (; want > 0 && shorts < c->max_workers; want--, shorts++)
+			if (spawn_one(c, fd, orig) < 0)
+				break;
+	}
+	metrics_workers(live_workers());
+}
+
+/* A dead worker's exec in flight: its processes die with it.  Its place in
+ * the table is free again; adjust_pool() forks what the pool misses. */
+static void reap(const struct conf *c, struct sb_cgroups *cg)
 {
 	int status;
 	pid_t pid;
@@ -371,22 +442,25 @@ static void reap(const struct conf *c, struct sb_cgroups *cg, bool respawn, int 
 			if (w->pid != pid)
 				continue;
 			w->pid = 0;
+			pool_set(i, POOL_FREE);
 			metrics_worker_busy(w->serial, false);
-			if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-				log_printf("warn", NULL, "worker %d died (status %d)", (int)pid, status);
 			snprintf(name, sizeof name, "e%u", w->serial);
 			cg_exec_reap_all(cg, name);
-			if (!respawn || w->retiring)
+			if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 				break;
+			log_printf("warn", NULL, "worker %d died (status %d)", (int)pid, status);
 			/* a worker that dies at once would spin: pace it */
 			if (sb_mono_ms() - w->started_ms < 1000) {
 				struct timespec ts = { 0, 200000000 };
 				nanosleep(&ts, NULL);
 			}
-			spawn(w, c, fd, orig);
+			break;
 		}
 		/* anything else is a sandbox init that ended: reaped, nothing to do */
 	}
+	while (nworkers > 0 && workers[nworkers - 1].pid <= 0)
+		nworkers--;
+	(void)c;
 	metrics_workers(live_workers());
 }
 
@@ -417,23 +491,20 @@ static int open_socket(const struct conf *c)
 	return fd;
 }
 
-/* SIGHUP: the current workers finish their request and leave; a fresh set
- * takes over at once. */
+/* SIGHUP: the current workers finish their request and leave (a stream
+ * runs to its end); a fresh set takes over at once. */
 static void replace_workers(const struct conf *c, int fd, const sigset_t *orig)
 {
-	int j = 0, n = nworkers;
-
-	for (int i = 0; i < n; i++) {
+	for (int i = 0; i < nworkers; i++) {
 		if (workers[i].pid <= 0)
 			continue;
 		workers[i].retiring = true;
 		kill(workers[i].pid, SIGTERM);
-		workers[j++] = workers[i];
 	}
-	for (int i = 0; i < c->workers && j < MAX_WORKERS; i++)
-		spawn(&workers[j++], c, fd, orig);
-	nworkers = j;
-	metrics_workers(c->workers);
+	for (int i = 0; i < c->workers; i++)
+		if (spawn_one(c, fd, orig) < 0)
+			break;
+	metrics_workers(live_workers());
 }
 
 /* SIGHUP: the config file again; bad settings leave the running ones. */
@@ -467,7 +538,7 @@ int master_run(struct conf *c)
 	struct sb_err err = SB_ERR_INIT;
 	struct sb_cgroups cg;
 	struct sigaction sa = { .sa_handler = on_signal };
-	static const int sigs[] = { SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGALRM };
+	static const int sigs[] = { SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGALRM, SIGUSR1 };
 	sigset_t block, orig;
 	bool draining = false, reloading = false;
 	int64_t deadline = 0, next_sweep, sweep_every;
@@ -492,17 +563,23 @@ int master_run(struct conf *c)
 	sigprocmask(SIG_BLOCK, &block, &orig);
 	if (metrics_init() < 0)
 		log_printf("error", NULL, "metrics mapping: %s", strerror(errno));
+	if (pool_init() < 0) {
+		log_printf("error", NULL, "pool mapping: %s", strerror(errno));
+		return 1;
+	}
+	pool_settings(c);
 	master_pid = getpid();
 	end_predecessor(c, &cg);
 	next_generation(c);
 	sweep_staged(c);
-	nworkers = c->workers;
-	for (int i = 0; i < nworkers; i++)
-		spawn(&workers[i], c, fd, &orig);
+	for (int i = 0; i < c->workers; i++)
+		spawn_one(c, fd, &orig);
 	metrics_workers(live_workers());
 	sb_proctitle_set("sandboxd: master");
 	sweep_half_made_spares(c);
-	log_printf("info", NULL, "%d workers on %s", nworkers, c->socket_path);
+	log_printf("info", NULL, "%d workers on %s (spares %d to %d, at most %d, and %d streams)",
+		   live_workers(), c->socket_path, c->min_spare_workers, c->max_spare_workers,
+		   c->max_workers, c->max_streams);
 	/* look for idle sandboxes twice per idle period, at most every 30 s */
 	sweep_every = c->idle_stop_ms / 2 < 30000 ? c->idle_stop_ms / 2 : 30000;
 	if (sweep_every < TICK_MS)
@@ -511,14 +588,21 @@ int master_run(struct conf *c)
 	start_ticks();
 	for (;;) {
 		sigsuspend(&orig);
-		if (got_chld) {
-			got_chld = 0;
-			reap(c, &cg, !draining, fd, &orig);
+		if (got_chld || got_usr1) {
+			bool chld = got_chld;
+
+			got_chld = got_usr1 = 0;
+			if (chld)
+				reap(c, &cg);
+			/* a worker gone or busy: fork the spares that are missing */
+			if (!draining)
+				adjust_pool(c, fd, &orig, false);
 		}
 		if (got_hup) {
 			got_hup = 0;
 			if (!draining) {
 				reload(c);
+				pool_settings(c);
 				log_printf("info", NULL, "reload: replacing workers");
 				replace_workers(c, fd, &orig);
 				reloading = true;
@@ -553,8 +637,10 @@ int master_run(struct conf *c)
 				for (int i = 0; i < nworkers; i++)
 					if (workers[i].pid > 0 && workers[i].retiring)
 						kill(workers[i].pid, SIGTERM);
-			if (!draining)
+			if (!draining) {
+				adjust_pool(c, fd, &orig, true);
 				fill_spares(c, &orig);
+			}
 			if (!draining && c->idle_stop_ms > 0 && sb_mono_ms() >= next_sweep) {
 				sweep_idle(c, &orig);
 				next_sweep = sb_mono_ms() + sweep_every;

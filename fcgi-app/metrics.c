@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include "metrics.h"
+#include "pool.h"
 #include "router.h"
 
 #include <string.h>
@@ -211,6 +212,7 @@ void metrics_write(FILE *f)
 		(unsigned long long)get(&m->execs), (unsigned long long)get(&m->exec_timeouts),
 		(unsigned long long)get(&m->oom_kills), (unsigned long long)get(&m->disk_errors),
 		metrics_workers_live(), metrics_busy_count());
+	pool_metrics_write(f);
 }
 
 _Static_assert(ROUTES_MAX >= 16, "room for every route");
