@@ -535,10 +535,6 @@ static int finish(struct conf *c, const struct raw *raw)
 		 strspn(raw->inst, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") !=
 			 strlen(raw->inst))
 		bad = "instance: letters, digits, _ and - only, at most 47";
-	else if (c->max_spare_workers && c->max_spare_workers < c->min_spare_workers)
-		bad = "max-spare-workers must be at least min-spare-workers";
-	else if (c->max_workers && c->max_workers < c->workers)
-		bad = "max-workers must be at least workers";
 	else if (strlen(raw->data) >= sizeof c->data_dir ||
 		 (raw->sock && strlen(raw->sock) >= sizeof c->socket_path))
 		bad = "data or socket: path too long";
@@ -547,10 +543,17 @@ static int finish(struct conf *c, const struct raw *raw)
 		return -1;
 	}
 	sb_limits_cap(&c->limits, &c->max_limits);
-	if (!c->max_spare_workers)
-		c->max_spare_workers = c->workers > c->min_spare_workers ? c->workers : c->min_spare_workers;
+	/* the pool's numbers agree, the ones given explicitly first: a
+	 * max-workers below workers caps the start, a max-spare below
+	 * min-spare the min */
 	if (!c->max_workers)
 		c->max_workers = c->workers > 64 ? c->workers : 64;
+	if (c->workers > c->max_workers)
+		c->workers = c->max_workers;
+	if (!c->max_spare_workers)
+		c->max_spare_workers = c->workers > c->min_spare_workers ? c->workers : c->min_spare_workers;
+	if (c->min_spare_workers > c->max_spare_workers)
+		c->min_spare_workers = c->max_spare_workers;
 	if (c->default_timeout_ms > c->max_timeout_ms)
 		c->default_timeout_ms = c->max_timeout_ms;
 	snprintf(c->data_dir, sizeof c->data_dir, "%s", raw->data);
