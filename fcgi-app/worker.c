@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <unistd.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <time.h>
 
@@ -30,6 +31,8 @@ static int64_t now_us(void)
 
 static int slot;	/* ours in the pool's table */
 
+#define STREAM_NICE 10
+
 /* A long-lived request leaves the pool: this worker serves it, then exits,
  * and the master forks spares as it needs them (as for any busy worker).
  * Past max-streams it is refused at once: a 503 with Retry-After, never a
@@ -44,6 +47,10 @@ static bool stream_admit(struct app *app, struct http_req *req, bool *stream)
 		return false;
 	}
 	*stream = true;
+	/* hundreds of streams wake for heartbeats and log polls: when the
+	 * CPUs are short, a short request's worker goes first (the stream's
+	 * command is the sandbox init's child: its priority is its own) */
+	setpriority(PRIO_PROCESS, 0, STREAM_NICE);
 	return true;
 }
 
