@@ -92,7 +92,7 @@ static void child_of_master(const struct conf *c)
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	if (getppid() != master_pid)
 		_exit(1);
-	pool_child_init();
+	metrics_worker_init();
 	fd = open_workers_lock(c);
 	if (fd < 0 || fcntl(fd, F_SETLK, &fl) < 0)
 		log_printf("error", NULL, "workers lock: %s", strerror(errno));
@@ -417,9 +417,12 @@ static void adjust_pool(const struct conf *c, int fd, const sigset_t *orig, bool
 	metrics_workers(live_workers());
 }
 
-/* A dead worker's exec in flight: its processes die with it.  Its place in
- * the table is free again; adjust_pool() forks what the pool misses. */
-static void reap(const struct conf *c, struct sb_cgroups *cg)
+/* A dead worker's exec in flight: its processes die with it.  A worker
+ * that left (exit 0: a stream's, a retired one) frees its place, and
+ * adjust_pool() forks what the pool misses; one that died (a crash, a
+ * kill) is replaced at once, as php-fpm does. */
+static void reap(const struct conf *c, struct sb_cgroups *cg, bool respawn, int fd,
+		 const sigset_t *orig)
 {
 	int status;
 	pid_t pid;
@@ -449,18 +452,20 @@ static void reap(const struct conf *c, struct sb_cgroups *cg)
 			if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 				break;
 			log_printf("warn", NULL, "worker %d died (status %d)", (int)pid, status);
+			if (!respawn || w->retiring)
+				break;
 			/* a worker that dies at once would spin: pace it */
 			if (sb_mono_ms() - w->started_ms < 1000) {
 				struct timespec ts = { 0, 200000000 };
 				nanosleep(&ts, NULL);
 			}
+			spawn(w, c, fd, orig);
 			break;
 		}
 		/* anything else is a sandbox init that ended: reaped, nothing to do */
 	}
 	while (nworkers > 0 && workers[nworkers - 1].pid <= 0)
 		nworkers--;
-	(void)c;
 	metrics_workers(live_workers());
 }
 
@@ -593,7 +598,7 @@ int master_run(struct conf *c)
 
 			got_chld = got_usr1 = 0;
 			if (chld)
-				reap(c, &cg);
+				reap(c, &cg, !draining, fd, &orig);
 			/* a worker gone or busy: fork the spares that are missing */
 			if (!draining)
 				adjust_pool(c, fd, &orig, false);

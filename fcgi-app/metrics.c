@@ -28,6 +28,8 @@ struct shared {
 	uint8_t busy[BUSY_SLOTS];	/* by worker serial, modulo */
 	int64_t writing[BUSY_SLOTS];	/* bytes a worker is writing into a sandbox disk */
 	int64_t workers;
+	/* metrics_area(): the pool's state (pool.c), in this one mapping */
+	unsigned char area[8192] __attribute__((aligned(64)));
 };
 
 static struct shared *m;
@@ -40,6 +42,11 @@ int metrics_init(void)
 		return -1;
 	m = p;
 	return 0;
+}
+
+void *metrics_area(size_t n)
+{
+	return m && n <= sizeof m->area ? m->area : NULL;
 }
 
 void metrics_worker_init(void)

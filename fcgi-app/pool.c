@@ -4,12 +4,13 @@
 
 #include "conf.h"
 #include "http.h"
+#include "metrics.h"
 #include "pool.h"
 #include "router.h"
 
+#include <errno.h>
 #include <json-c/json.h>
 #include <string.h>
-#include <sys/mman.h>
 
 struct pool_shared {
 	uint8_t state[POOL_SLOTS];
@@ -21,20 +22,14 @@ static struct pool_shared *p;
 
 int pool_init(void)
 {
-	void *m = mmap(NULL, sizeof *p, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-
-	if (m == MAP_FAILED)
+	/* in the metrics' mapping: one shared mapping per worker, which its
+	 * own children (a sandbox's launcher, helpers) do not inherit */
+	p = metrics_area(sizeof *p);
+	if (!p) {
+		errno = ENOMEM;
 		return -1;
-	p = m;
+	}
 	return 0;
-}
-
-void pool_child_init(void)
-{
-	/* what a worker forks (a sandbox's launcher, clone and file helpers)
-	 * does not take the writable mapping with it */
-	if (p)
-		madvise(p, sizeof *p, MADV_DONTFORK);
 }
 
 void pool_settings(const struct conf *c)

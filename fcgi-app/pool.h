@@ -17,8 +17,8 @@ int master_run(struct conf *conf);
 __attribute__((noreturn)) void worker_run(const struct conf *conf, int listen_fd, unsigned serial,
 					  int slot);
 
-/* Each worker's state, in a mapping the master makes before it forks any
- * worker, indexed by the worker's slot (its place in the master's table):
+/* Each worker's state, in the mapping the master makes before it forks
+ * any worker (the metrics' one), indexed by the worker's slot (its place in the master's table):
  * the master counts the idle workers and the streams from it, a worker the
  * streams when it admits one.  No counter: a dead worker's slot is freed by
  * the master, so nothing drifts when a worker dies mid-request. */
@@ -31,11 +31,9 @@ enum pool_state {
 };
 #define POOL_SLOTS 4096	/* > max-workers + max-streams + workers retiring at a reload */
 
-/* The master, once, before any worker: -1 (errno) when the mapping fails. */
+/* The master, once, after metrics_init() and before any worker: -1 when
+ * there is no shared mapping. */
 int pool_init(void);
-/* A child of the master, at its start: its own children do not inherit
- * the mapping. */
-void pool_child_init(void);
 /* The settings /metrics shows (the master, at its start and each reload). */
 void pool_settings(const struct conf *c);
 void pool_set(int slot, enum pool_state s);
