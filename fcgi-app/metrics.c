@@ -212,7 +212,7 @@ void metrics_write(FILE *f)
 		"# TYPE sandboxd_oom_kills_total counter\nsandboxd_oom_kills_total %llu\n"
 		"# HELP sandboxd_disk_errors_total Sandbox file systems found with errors at a start (then repaired).\n"
 		"# TYPE sandboxd_disk_errors_total counter\nsandboxd_disk_errors_total %llu\n"
-		"# HELP sandboxd_workers Workers of the pool alive.\n"
+		"# HELP sandboxd_workers Workers alive: the pool's and those serving a stream.\n"
 		"# TYPE sandboxd_workers gauge\nsandboxd_workers %d\n"
 		"# HELP sandboxd_workers_busy Workers answering a request now.\n"
 		"# TYPE sandboxd_workers_busy gauge\nsandboxd_workers_busy %d\n",

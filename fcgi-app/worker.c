@@ -30,6 +30,7 @@ static int64_t now_us(void)
 }
 
 static int slot;	/* ours in the pool's table */
+static pid_t master;
 
 #define STREAM_NICE 10
 
@@ -60,8 +61,9 @@ static bool stream_admit(struct app *app, struct http_req *req, bool *stream)
 static void pool_busy(const struct conf *c)
 {
 	pool_set(slot, POOL_BUSY);
-	if (pool_count(POOL_IDLE) + pool_count(POOL_STARTING) < c->min_spare_workers)
-		kill(getppid(), SIGUSR1);
+	/* (a master gone takes us with it; until then our parent is another) */
+	if (pool_count(POOL_IDLE) + pool_count(POOL_STARTING) < c->min_spare_workers && getppid() == master)
+		kill(master, SIGUSR1);
 }
 
 /* One request; true when it was long-lived (the worker then leaves). */
@@ -95,6 +97,7 @@ void worker_run(const struct conf *conf, int listen_fd, unsigned serial, int poo
 	sigset_t none;
 
 	slot = pool_slot;
+	master = getppid();	/* checked by child_of_master() */
 	prctl(PR_SET_NAME, "sandboxd-worker", 0, 0, 0);
 	metrics_worker_init();
 	sigaction(SIGTERM, &sa, NULL);
