@@ -1,12 +1,14 @@
 #include "config.h"
 
 #include "app.h"
+#include "preview.h"
 #include "log.h"
 #include "capacity.h"
 #include "disk.h"
 #include "images.h"
 #include "imagestore.h"
 #include "metrics.h"
+#include "net.h"
 #include "sandbox.h"
 #include "warm.h"
 
@@ -418,6 +420,7 @@ static int start_locked(struct app *app, struct sandbox_ref *sb, struct sb_err *
 {
 	const struct conf *c = app->conf;
 	char dir[PATH_MAX], image[PATH_MAX];
+	struct sb_net_spec net;
 	struct cg_limits lim;
 	pid_t pid;
 
@@ -429,6 +432,11 @@ static int start_locked(struct app *app, struct sandbox_ref *sb, struct sb_err *
 		.uid_base = sb->rec.uid_base, .cg = &app->cg,
 		.host_dirs = !strcmp(sb->rec.image, IMAGE_BUILTIN) || !sb->rec.image[0],
 	};
+	if (c->network) {
+		if (net_spec(c, &sb->rec, &net, err) < 0)
+			return -1;
+		spec.net = &net;
+	}
 	app_sandbox_limits(app, &sb->rec, &lim);
 	if (cg_sandbox_create(&app->cg, sb->id, &lim, err) < 0)
 		return -1;
@@ -455,7 +463,13 @@ static int start_locked(struct app *app, struct sandbox_ref *sb, struct sb_err *
 	sb->rec.init_pid = pid;
 	sb->rec.init_start = sb_proc_starttime(pid);
 	sb->rec.active_ms = sb_now_ms();
-	return store_update(&app->store, sb->id, set_init, &sb->rec, err);
+	if (store_update(&app->store, sb->id, set_init, &sb->rec, err) < 0)
+		return -1;
+	/* a new network namespace: its exposed ports forwarded to localhost again */
+	struct sb_err perr = SB_ERR_INIT;
+	if (preview_net_apply(app, sb->id, &sb->rec, false, &perr) < 0)
+		log_warn(app->rid, perr.msg);
+	return 0;
 }
 
 int app_sandbox_connect(struct app *app, struct sandbox_ref *sb, struct sb_err *err)

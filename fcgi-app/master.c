@@ -17,7 +17,9 @@
 #include "disk.h"
 #include "log.h"
 #include "metrics.h"
+#include "net.h"
 #include "pool.h"
+#include "preview.h"
 #include "warm.h"
 
 #include <fcgiapp.h>
@@ -36,7 +38,8 @@
 #include <sys/wait.h>
 #include <time.h>
 
-#define MAX_WORKERS POOL_SLOTS	/* a worker's place in the table is its pool slot */
+#define MAX_WORKERS POOL_SLOTS	/* a worker's place in the table is its pool slot
+				 * (the API's workers, the preview pool, those retiring) */
 #define DRAIN_MS 30000
 
 static volatile sig_atomic_t got_chld, got_term, got_hup, got_alrm, got_usr1;
@@ -57,6 +60,7 @@ struct worker {
 	unsigned serial;	/* names its exec cgroups: "e<serial>" */
 	int64_t started_ms;
 	bool retiring;	/* told to stop; not respawned */
+	bool preview;	/* of the preview pool (preview_auth.c), on its own socket */
 };
 
 static struct worker workers[MAX_WORKERS];
@@ -64,6 +68,7 @@ static int nworkers;
 
 static unsigned serials;
 static pid_t master_pid;
+static int preview_fd = -1;	/* the preview pool's socket */
 
 /* DATA/run/workers.lock: every child of the master that works on sandboxes
  * (workers, the idle sweep, the spares filler) holds a read lock on it, a
@@ -203,12 +208,20 @@ static int spawn(struct worker *w, const struct conf *c, int fd, const sigset_t 
 	int slot = (int)(w - workers);
 	pid_t pid;
 
-	/* a spare from now on: the counts do not fork it twice */
-	pool_set(slot, POOL_STARTING);
+	/* a spare from now on: the counts do not fork it twice (the preview
+	 * pool is fixed, and not in the counts) */
+	if (!w->preview)
+		pool_set(slot, POOL_STARTING);
 	pid = fork();
 	if (pid == 0) {
 		sigprocmask(SIG_SETMASK, orig, NULL);
 		child_of_master(c);
+		if (w->preview) {
+			close(fd);
+			preview_worker_run(c, preview_fd);
+		}
+		if (preview_fd >= 0)
+			close(preview_fd);
 		worker_run(c, fd, serial, slot);
 	}
 	if (pid < 0) {
@@ -222,8 +235,9 @@ static int spawn(struct worker *w, const struct conf *c, int fd, const sigset_t 
 	return pid > 0 ? 0 : -1;
 }
 
-/* A new worker in the first free place of the table. */
-static int spawn_one(const struct conf *c, int fd, const sigset_t *orig)
+/* A new worker (of the preview pool, or the API's) in the first free
+ * place of the table. */
+static int spawn_one(const struct conf *c, int fd, const sigset_t *orig, bool preview)
 {
 	int i = 0;
 
@@ -233,6 +247,7 @@ static int spawn_one(const struct conf *c, int fd, const sigset_t *orig)
 		return -1;
 	if (i == nworkers)
 		nworkers++;
+	workers[i].preview = preview;
 	return spawn(&workers[i], c, fd, orig);
 }
 
@@ -242,6 +257,16 @@ static int live_workers(void)
 
 	for (int i = 0; i < nworkers; i++)
 		n += workers[i].pid > 0;
+	return n;
+}
+
+/* The API's workers (what /metrics counts), not the preview pool. */
+static int live_api_workers(void)
+{
+	int n = 0;
+
+	for (int i = 0; i < nworkers; i++)
+		n += workers[i].pid > 0 && !workers[i].preview;
 	return n;
 }
 
@@ -373,6 +398,10 @@ static void fill_spares(const struct conf *c, const sigset_t *orig)
 		filler = pid;
 }
 
+/* The sandboxes' resolver (networking on) */
+static pid_t dns_pid;
+static int64_t dns_started;
+
 /* Spares are forked in rounds that double while a burst lasts (a round
  * that still finds too few idle), as php-fpm does, up to this many at once;
  * a round that finds enough starts over at what is missing. */
@@ -390,7 +419,7 @@ static void adjust_pool(const struct conf *c, int fd, const sigset_t *orig, bool
 	for (int i = 0; i < nworkers; i++) {
 		enum pool_state s = pool_get(i);
 
-		if (workers[i].pid <= 0 || workers[i].retiring)
+		if (workers[i].pid <= 0 || workers[i].retiring || workers[i].preview)
 			continue;
 		shorts += s != POOL_STREAM;
 		if (s == POOL_IDLE || s == POOL_STARTING)
@@ -411,10 +440,10 @@ static void adjust_pool(const struct conf *c, int fd, const sigset_t *orig, bool
 		if (spawn_burst < SPAWN_BURST_MAX)
 			spawn_burst *= 2;
 		for (; want > 0 && shorts < c->max_workers; want--, shorts++)
-			if (spawn_one(c, fd, orig) < 0)
+			if (spawn_one(c, fd, orig, false) < 0)
 				break;
 	}
-	metrics_workers(live_workers());
+	metrics_workers(live_api_workers());
 }
 
 /* A dead worker's exec in flight: its processes die with it.  A worker
@@ -434,6 +463,21 @@ static void reap(const struct conf *c, struct sb_cgroups *cg, bool respawn, int 
 			sweeper = 0;
 			continue;
 		}
+		if (pid == dns_pid) {
+			dns_pid = 0;
+			if (respawn) {
+				/* pace a resolver that cannot start (its port taken) */
+				if (sb_mono_ms() - dns_started < 1000) {
+					struct timespec ts = { 0, 200000000 };
+					nanosleep(&ts, NULL);
+				}
+				log_printf("warn", NULL, "the resolver (dnsmasq) ended (status %d); "
+					   "starting it again", status);
+				dns_started = sb_mono_ms();
+				dns_pid = net_dns_spawn(c, orig);
+			}
+			continue;
+		}
 		if (pid == filler) {
 			filler = 0;
 			if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
@@ -445,13 +489,18 @@ static void reap(const struct conf *c, struct sb_cgroups *cg, bool respawn, int 
 			if (w->pid != pid)
 				continue;
 			w->pid = 0;
-			pool_set(i, POOL_FREE);
-			metrics_worker_busy(w->serial, false);
-			snprintf(name, sizeof name, "e%u", w->serial);
-			cg_exec_reap_all(cg, name);
-			if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-				break;
-			log_printf("warn", NULL, "worker %d died (status %d)", (int)pid, status);
+			if (!w->preview) {
+				pool_set(i, POOL_FREE);
+				metrics_worker_busy(w->serial, false);
+				snprintf(name, sizeof name, "e%u", w->serial);
+				cg_exec_reap_all(cg, name);
+				/* it left: adjust_pool() forks what the pool misses */
+				if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+					break;
+			}
+			if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+				log_printf("warn", NULL, "%sworker %d died (status %d)", w->preview ? "preview " : "",
+					   (int)pid, status);
 			if (!respawn || w->retiring)
 				break;
 			/* a worker that dies at once would spin: pace it */
@@ -466,7 +515,7 @@ static void reap(const struct conf *c, struct sb_cgroups *cg, bool respawn, int 
 	}
 	while (nworkers > 0 && workers[nworkers - 1].pid <= 0)
 		nworkers--;
-	metrics_workers(live_workers());
+	metrics_workers(live_api_workers());
 }
 
 static void signal_workers(int sig)
@@ -476,20 +525,20 @@ static void signal_workers(int sig)
 			kill(workers[i].pid, sig);
 }
 
-static int open_socket(const struct conf *c)
+static int open_socket(const struct conf *c, const char *path)
 {
 	int fd;
 	struct group *g;
 
-	unlink(c->socket_path);
-	fd = FCGX_OpenSocket(c->socket_path, 512);
+	unlink(path);
+	fd = FCGX_OpenSocket(path, 512);
 	if (fd < 0) {
-		log_printf("error", NULL, "cannot bind %s", c->socket_path);
+		log_printf("error", NULL, "cannot bind %s", path);
 		return -1;
 	}
 	/* only root and the web server's group may talk to us */
 	g = getgrnam(c->socket_group);
-	if (chown(c->socket_path, 0, g ? g->gr_gid : 0) < 0 || chmod(c->socket_path, c->socket_mode) < 0) {
+	if (chown(path, 0, g ? g->gr_gid : 0) < 0 || chmod(path, c->socket_mode) < 0) {
 		log_printf("error", NULL, "socket permissions: %s", strerror(errno));
 		return -1;
 	}
@@ -503,13 +552,16 @@ static void replace_workers(const struct conf *c, int fd, const sigset_t *orig)
 	for (int i = 0; i < nworkers; i++) {
 		if (workers[i].pid <= 0)
 			continue;
+		/* the preview pool reads no setting a reload may change */
+		if (workers[i].preview)
+			continue;
 		workers[i].retiring = true;
 		kill(workers[i].pid, SIGTERM);
 	}
 	for (int i = 0; i < c->workers; i++)
-		if (spawn_one(c, fd, orig) < 0)
+		if (spawn_one(c, fd, orig, false) < 0)
 			break;
-	metrics_workers(live_workers());
+	metrics_workers(live_api_workers());
 }
 
 /* SIGHUP: the config file again; bad settings leave the running ones. */
@@ -553,8 +605,19 @@ int master_run(struct conf *c)
 		log_printf("error", NULL, "%s", err.msg);
 		return 1;
 	}
-	fd = open_socket(c);
+	/* the table before the socket: a request never finds a sandbox
+	 * without its rules.  The table is made afresh: the per-sandbox
+	 * policy elements are put back from the store right after this
+	 * (net_policy_set with old NULL, per record), before any worker. */
+	if (net_start(c, &err) < 0) {
+		log_printf("error", NULL, "network: %s", err.msg);
+		return 1;
+	}
+	fd = open_socket(c, c->socket_path);
 	if (fd < 0)
+		return 1;
+	preview_fd = open_socket(c, c->preview_socket);
+	if (preview_fd < 0)
 		return 1;
 	sigemptyset(&block);
 	for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) {
@@ -577,14 +640,20 @@ int master_run(struct conf *c)
 	end_predecessor(c, &cg);
 	next_generation(c);
 	sweep_staged(c);
+	if (c->network) {
+		dns_started = sb_mono_ms();
+		dns_pid = net_dns_spawn(c, &orig);
+	}
 	for (int i = 0; i < c->workers; i++)
-		spawn_one(c, fd, &orig);
-	metrics_workers(live_workers());
+		spawn_one(c, fd, &orig, false);
+	for (int i = 0; i < c->preview_workers; i++)
+		spawn_one(c, fd, &orig, true);
+	metrics_workers(live_api_workers());
 	sb_proctitle_set("sandboxd: master");
 	sweep_half_made_spares(c);
-	log_printf("info", NULL, "%d workers on %s (spares %d to %d, at most %d, and %d streams)",
-		   live_workers(), c->socket_path, c->min_spare_workers, c->max_spare_workers,
-		   c->max_workers, c->max_streams);
+	log_printf("info", NULL, "%d workers on %s (spares %d to %d, at most %d, and %d streams), "
+		   "%d preview workers on %s", live_api_workers(), c->socket_path, c->min_spare_workers,
+		   c->max_spare_workers, c->max_workers, c->max_streams, c->preview_workers, c->preview_socket);
 	/* look for idle sandboxes twice per idle period, at most every 30 s */
 	sweep_every = c->idle_stop_ms / 2 < 30000 ? c->idle_stop_ms / 2 : 30000;
 	if (sweep_every < TICK_MS)
@@ -617,13 +686,15 @@ int master_run(struct conf *c)
 		 * request is served by a worker of the old settings */
 		if (reloading && !draining && !any_retiring()) {
 			reloading = false;
-			fprintf(stderr, "sandboxd: reload: done, the old workers are gone\n");
+			log_printf("info", NULL, "reload: done, the old workers are gone");
 		}
 		if (got_term && !draining) {
 			log_printf("info", NULL, "stopping");
 			draining = true;
 			close(fd);
 			unlink(c->socket_path);
+			close(preview_fd);
+			unlink(c->preview_socket);
 			signal_workers(SIGTERM);
 			deadline = sb_mono_ms() + DRAIN_MS;
 		}
@@ -631,7 +702,9 @@ int master_run(struct conf *c)
 			kill(sweeper, SIGKILL);
 		if (draining && filler > 0)
 			kill(filler, SIGKILL);
-		if (draining && live_workers() == 0 && sweeper == 0 && filler == 0)
+		if (draining && dns_pid > 0)
+			kill(dns_pid, SIGTERM);
+		if (draining && live_workers() == 0 && sweeper == 0 && filler == 0 && dns_pid <= 0)
 			break;
 		if (got_alrm) {
 			got_alrm = 0;
@@ -655,6 +728,7 @@ int master_run(struct conf *c)
 	/* a full stop stops every sandbox; files stay */
 	if (cg_destroy_all(&cg, c->cgroup_root, c->cg_parent) < 0)
 		log_printf("warn", NULL, "some cgroups could not be removed");
+	net_stop(c);
 	log_printf("info", NULL, "stopped");
 	return 0;
 }
