@@ -92,13 +92,31 @@ def comm(pid):
         return ""
 
 
-def cgroups(instance):
-    n = 0
+def cgroups(instance, serials):
+    """The service's cgroups, but the exec cgroups (e<serial>) of the
+    workers alive: each worker keeps one in each sandbox it ran a command
+    in, until it exits, so they go with the count of workers.  An exec
+    cgroup of a worker that is gone is a leak: counted apart too."""
+    n = leaked = 0
     for top in glob.glob("/sys/fs/cgroup/sandboxd-%s" % instance) + glob.glob("/sys/fs/cgroup/*/sandboxd-%s" % instance):
-        for _, dirs, _ in os.walk(top):
-            n += len(dirs) + 0
         n += 1
-    return n
+        for _, dirs, _ in os.walk(top):
+            for d in dirs:
+                if d[:1] == "e" and d[1:].isdigit():
+                    if d[1:] in serials:
+                        continue
+                    leaked += 1
+                n += 1
+    return n, leaked
+
+
+def serial_of(pid):
+    try:
+        title = open("/proc/%d/cmdline" % pid, "rb").read().split(b"\0")[0].decode(errors="replace")
+    except OSError:
+        return None
+    parts = title.split()
+    return parts[-1][1:] if len(parts) == 3 and parts[1] == "worker" and parts[2][:1] == "e" else None
 
 
 def mounts(master, data):
@@ -117,6 +135,7 @@ def mounts(master, data):
 
 def measure(master, instance, data):
     workers = [p for p in children(master) if comm(p) == "sandboxd-worker"]
+    cg, leaked = cgroups(instance, {serial_of(p) for p in workers} - {None})
     return {
         "master_rss_kb": proc_status(master, "VmRSS"),
         "master_fds": nfds(master),
@@ -125,7 +144,8 @@ def measure(master, instance, data):
         "worker_private_kb_max": max([private_kb(p) for p in workers] or [0]),
         "worker_fds_max": max([nfds(p) for p in workers] or [0]),
         "mounts": mounts(master, data),
-        "cgroups": cgroups(instance),
+        "cgroups": cg,
+        "exec_cgroups_of_gone_workers": leaked,
     }
 
 
