@@ -6,6 +6,7 @@
 #include "pool.h"
 #include "router.h"
 
+#include <sched.h>
 #include <signal.h>
 #include <unistd.h>
 #include <sys/prctl.h>
@@ -49,8 +50,11 @@ static bool stream_admit(struct app *app, struct http_req *req, bool *stream)
 	}
 	*stream = true;
 	/* hundreds of streams wake for heartbeats and log polls: when the
-	 * CPUs are short, a short request's worker goes first (the stream's
-	 * command is the sandbox init's child: its priority is its own) */
+	 * CPUs are short, a short request's worker goes first (nice), and a
+	 * stream waking never preempts it (SCHED_BATCH: no wakeup preemption);
+	 * the stream's command is the sandbox init's child: its priority is
+	 * its own */
+	sched_setscheduler(0, SCHED_BATCH, &(struct sched_param){ .sched_priority = 0 });
 	setpriority(PRIO_PROCESS, 0, STREAM_NICE);
 	return true;
 }
