@@ -490,6 +490,7 @@ static void reap(const struct conf *c, struct sb_cgroups *cg, bool respawn, int 
 				continue;
 			w->pid = 0;
 			if (!w->preview) {
+				pool_ended(pool_get(i), !WIFEXITED(status) || WEXITSTATUS(status) != 0);
 				pool_set(i, POOL_FREE);
 				metrics_worker_busy(w->serial, false);
 				snprintf(name, sizeof name, "e%u", w->serial);

@@ -15,6 +15,7 @@
 struct pool_shared {
 	uint8_t state[POOL_SLOTS];
 	uint64_t refused;	/* streams refused at max-streams */
+	uint64_t ended[3];	/* workers ended: after a stream, retired, died */
 	int start, min_spare, max_spare, max_workers, max_streams;
 };
 
@@ -79,6 +80,12 @@ int pool_stream_admit(int slot, int max_streams)
 	return -1;
 }
 
+void pool_ended(enum pool_state was, bool died)
+{
+	if (p)
+		__atomic_fetch_add(&p->ended[died ? 2 : was == POOL_STREAM ? 0 : 1], 1, __ATOMIC_RELAXED);
+}
+
 static bool route_is(const struct http_req *req, const char *pattern)
 {
 	const char *r = router_pattern(req->route);
@@ -127,6 +134,11 @@ void pool_metrics_write(FILE *f)
 		"# TYPE sandboxd_pool_streams gauge\nsandboxd_pool_streams %d\n"
 		"# HELP sandboxd_pool_streams_refused_total Long-lived requests refused with 503: max-streams were open.\n"
 		"# TYPE sandboxd_pool_streams_refused_total counter\nsandboxd_pool_streams_refused_total %llu\n"
+		"# HELP sandboxd_pool_workers_ended_total Workers ended: left after a stream, retired (spares past max-spare, a reload), died (a crash, a kill: replaced at once).\n"
+		"# TYPE sandboxd_pool_workers_ended_total counter\n"
+		"sandboxd_pool_workers_ended_total{reason=\"stream\"} %llu\n"
+		"sandboxd_pool_workers_ended_total{reason=\"retired\"} %llu\n"
+		"sandboxd_pool_workers_ended_total{reason=\"died\"} %llu\n"
 		"# HELP sandboxd_pool_start_workers Setting workers: the pool's size at start and reload.\n"
 		"# TYPE sandboxd_pool_start_workers gauge\nsandboxd_pool_start_workers %d\n"
 		"# HELP sandboxd_pool_min_spare_workers Setting min-spare-workers.\n"
@@ -138,6 +150,9 @@ void pool_metrics_write(FILE *f)
 		"# HELP sandboxd_pool_max_streams Setting max-streams: long-lived requests open at most.\n"
 		"# TYPE sandboxd_pool_max_streams gauge\nsandboxd_pool_max_streams %d\n",
 		pool_count(POOL_IDLE) + pool_count(POOL_STARTING), pool_count(POOL_STREAM),
-		(unsigned long long)__atomic_load_n(&p->refused, __ATOMIC_RELAXED), p->start, p->min_spare,
+		(unsigned long long)__atomic_load_n(&p->refused, __ATOMIC_RELAXED),
+		(unsigned long long)__atomic_load_n(&p->ended[0], __ATOMIC_RELAXED),
+		(unsigned long long)__atomic_load_n(&p->ended[1], __ATOMIC_RELAXED),
+		(unsigned long long)__atomic_load_n(&p->ended[2], __ATOMIC_RELAXED), p->start, p->min_spare,
 		p->max_spare, p->max_workers, p->max_streams);
 }

@@ -44,6 +44,9 @@ int pool_count(enum pool_state s);
  * then POOL_STREAM), -1 when max-streams are open already (it stays busy;
  * counted as refused). */
 int pool_stream_admit(int slot, int max_streams);
+/* The master, reaping a worker of the pool that was in state was: counted
+ * by why it ended (a stream's end, retired, died). */
+void pool_ended(enum pool_state was, bool died);
 /* Whether req, routed and with its body read, is long-lived: a streamed
  * exec, a log follow, a clone. */
 bool pool_long_request(const struct http_req *req);

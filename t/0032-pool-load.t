@@ -81,5 +81,9 @@ done
 [ -n "$back" ]
 ok $? "streams closed: none open, the pool back to its spares (streams $s, workers $w)"
 is "$(short POST /sandboxes/p1/exec '{"command": "true"}')" 200 "and it serves"
+api GET /metrics
+like "$BODY" 'sandboxd_pool_workers_ended_total\{reason="stream"\} (2[5-9][0-9]|[3-9][0-9][0-9])' \
+	"each stream's worker left after it (250 or more)"
+like "$BODY" 'sandboxd_pool_workers_ended_total\{reason="died"\} 0' "and no worker died"
 
 done_testing
