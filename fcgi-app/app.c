@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include "app.h"
+#include "netapply.h"
 #include "preview.h"
 #include "log.h"
 #include "capacity.h"
@@ -14,6 +15,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
@@ -305,6 +307,8 @@ static int create_new(struct app *app, const char *id, const struct sb_want *wan
 		      struct sandbox_ref *sb, struct sb_err *err)
 {
 	cleanup_close int lock = create_lock(app, err);
+	cleanup_close int fork_lock = -1;
+	const struct sb_fork *fork = want ? want->fork : NULL;
 	int found, w;
 
 	if (lock < 0)
@@ -315,30 +319,46 @@ static int create_new(struct app *app, const char *id, const struct sb_want *wan
 	if (found && want && want->image[0] && strcmp(want->image, sb->rec.image) != 0)
 		return sb_fail(err, SB_E_CONFLICT, EEXIST, "sandbox %s runs image %s: an image is chosen "
 			       "when the sandbox is created, for its life", id, sb->rec.image);
-	if (!found && (w = warm_claim(app, id, want, sb, err)) != 0)
+	if (!found && !fork && (w = warm_claim(app, id, want, sb, err)) != 0)
 		return w < 0 ? -1 : 0;
 	if (!found)
 		set_aside_orphan(app, id);
 	if (!found) {
 		const char *image = want && want->image[0] ? want->image : app->conf->default_image;
 		memset(&sb->rec, 0, sizeof sb->rec);
-		/* before the record: an unknown image creates nothing */
-		if (images_resolve(app->conf, image, sb->rec.image_version,
-				   sizeof sb->rec.image_version, err) < 0)
-			return -1;
-		/* the disk size is fixed at creation: the default is recorded too */
-		sb_limits_for_create(want ? &want->lim : NULL, &app->conf->limits, &sb->rec.lim);
+		if (fork) {
+			/* the copied upper layer goes with the lower it was made on */
+			memcpy(sb->rec.image_version, fork->rec.image_version, sizeof sb->rec.image_version);
+			sb->rec.lim = fork->rec.lim;
+		} else {
+			/* before the record: an unknown image creates nothing */
+			if (images_resolve(app->conf, image, sb->rec.image_version,
+					   sizeof sb->rec.image_version, err) < 0)
+				return -1;
+			/* the disk size is fixed at creation: the default is recorded too */
+			sb_limits_for_create(want ? &want->lim : NULL, &app->conf->limits, &sb->rec.lim);
+		}
 		/* room on the host first: what making its disk takes at once */
 		if (app_host_room(app->conf, disk_image_host_bytes((long long)sb->rec.lim.disk_mb << 20,
 								   app->conf->disk_prealloc),
 				  "a create", err) < 0 ||
 		    publish_dirs(app, id, err) < 0)
 			return -1;
-		if (store_create(&app->store, id, image, app->conf->uid_base, app->conf->uid_slots,
-				 &sb->rec, &sb->created, err) < 0) {
+		/* a fork's disk is in place before its record, and its ids
+		 * shifted before anything can start it (its start lock) */
+		if (fork && (fork_lock = snapshot_fork_copy(app, id, fork, err)) < 0) {
 			remove_empty(app, id);
 			return -1;
 		}
+		if (store_create(&app->store, id, image, app->conf->uid_base, app->conf->uid_slots,
+				 &sb->rec, &sb->created, err) < 0) {
+			if (fork)
+				snapshot_fork_finish(app, id, NULL, 0, NULL);
+			remove_empty(app, id);
+			return -1;
+		}
+		if (fork && snapshot_fork_finish(app, id, fork, sb->rec.uid_base, err) < 0)
+			return -1;
 		if (sb->created)
 			log_event(app->rid, "sandbox.created", id, "image=%s", image);
 	}
@@ -377,6 +397,26 @@ bool app_sandbox_running(const struct sandbox_ref *sb)
 	return sandbox_alive(sb->rec.init_pid, sb->rec.init_start);
 }
 
+void app_sandbox_gone(const struct sandbox_ref *sb, struct sb_err *err)
+{
+	cleanup_close int pidfd = -1;
+	struct pollfd p;
+
+	if (!err || err->kind != SB_E_INTERNAL || (err->errnum != EPIPE && err->errnum != ECONNRESET))
+		return;
+	/* its socket closes as it exits, before it is a zombie: wait for that */
+	pidfd = sb_pidfd_open(sb->rec.init_pid);
+	if (pidfd >= 0 && app_sandbox_running(sb)) {
+		p = (struct pollfd){ .fd = pidfd, .events = POLLIN };
+		while (poll(&p, 1, 1000) < 0 && errno == EINTR)
+			;
+	}
+	if (app_sandbox_running(sb))
+		return;
+	sb_fail(err, SB_E_CONFLICT, err->errnum, "sandbox %s was stopped while the request ran (a restore or "
+		"a stop killed its processes); retry", sb->id);
+}
+
 void app_sandbox_limits(const struct app *app, const struct sb_record *r, struct cg_limits *lim)
 {
 	struct sb_limits l;
@@ -396,12 +436,17 @@ int app_sandbox_set_limits(struct app *app, struct sandbox_ref *sb, const struct
 			   struct sb_err *err)
 {
 	struct sb_record r = sb->rec;
+	struct sb_limits was, now;
 	struct cg_limits lim;
 
 	/* the kernel first, then the record: it never says what is not enforced */
 	set_limits(&r, want);
 	app_sandbox_limits(app, &r, &lim);
 	if (cg_sandbox_create(&app->cg, sb->id, &lim, err) < 0)
+		return -1;
+	sb_limits_effective(&sb->rec.lim, &app->conf->limits, &was);
+	sb_limits_effective(&r.lim, &app->conf->limits, &now);
+	if (net_caps_set(app, &r, &was, &now, err) < 0)
 		return -1;
 	sb->rec = r;
 	return store_update(&app->store, sb->id, set_limits, want, err);
@@ -419,8 +464,9 @@ static void set_init(struct sb_record *r, const void *arg)
 static int start_locked(struct app *app, struct sandbox_ref *sb, struct sb_err *err)
 {
 	const struct conf *c = app->conf;
-	char dir[PATH_MAX], image[PATH_MAX];
+	char dir[PATH_MAX], image[PATH_MAX], ca[PATH_MAX + 32];
 	struct sb_net_spec net;
+	struct sb_limits caps;
 	struct cg_limits lim;
 	pid_t pid;
 
@@ -432,6 +478,10 @@ static int start_locked(struct app *app, struct sandbox_ref *sb, struct sb_err *
 		.uid_base = sb->rec.uid_base, .cg = &app->cg,
 		.host_dirs = !strcmp(sb->rec.image, IMAGE_BUILTIN) || !sb->rec.image[0],
 	};
+	if (c->ca_bundle[0]) {
+		snprintf(ca, sizeof ca, "%s/" CA_BUNDLE_COPY, c->data_dir);
+		spec.ca_bundle = ca;
+	}
 	if (c->network) {
 		if (net_spec(c, &sb->rec, &net, err) < 0)
 			return -1;
@@ -469,7 +519,27 @@ static int start_locked(struct app *app, struct sandbox_ref *sb, struct sb_err *
 	struct sb_err perr = SB_ERR_INIT;
 	if (preview_net_apply(app, sb->id, &sb->rec, false, &perr) < 0)
 		log_warn(app->rid, perr.msg);
+	/* and its bandwidth caps: its links are new: their bandwidth caps, or it does not run (a
+	 * sandbox left running uncapped would stay so: the next request
+	 * finds it running and starts nothing) */
+	sb_limits_effective(&sb->rec.lim, &app->conf->limits, &caps);
+	if (net_caps_set(app, &sb->rec, NULL, &caps, err) < 0) {
+		cg_sandbox_kill(&app->cg, sb->id, NULL);
+		return -1;
+	}
 	return 0;
+}
+
+int app_sandbox_lock(struct sandbox_ref *sb, struct sb_err *err)
+{
+	cleanup_close int lock = openat(sb->dirfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+
+	if (lock < 0)
+		return sb_syserr(err, "open lock of %s", sb->id);
+	while (flock(lock, LOCK_EX) < 0)
+		if (errno != EINTR)
+			return sb_syserr(err, "lock %s", sb->id);
+	return steal_fd(&lock);
 }
 
 int app_sandbox_connect(struct app *app, struct sandbox_ref *sb, struct sb_err *err)
@@ -483,12 +553,9 @@ int app_sandbox_connect(struct app *app, struct sandbox_ref *sb, struct sb_err *
 		return sb_fail(err, SB_E_BUSY, EAGAIN, "sandbox %s is not answering; try again later", sb->id);
 	if (errno != ECONNREFUSED && errno != ENOENT)
 		return sb_syserr(err, "connect to sandbox %s", sb->id);
-	lock = openat(sb->dirfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	lock = app_sandbox_lock(sb, err);
 	if (lock < 0)
-		return sb_syserr(err, "open lock of %s", sb->id);
-	while (flock(lock, LOCK_EX) < 0)
-		if (errno != EINTR)
-			return sb_syserr(err, "lock %s", sb->id);
+		return -1;
 	/* someone may have started it while we waited for the lock */
 	fd = sandbox_connect(sb->dirfd);
 	if (fd >= 0)
