@@ -4,6 +4,7 @@ floors, measured in the same run.  Prints one table (median, p90, p99 and
 the ratio to the baseline) and writes JSON.
 
     bench/bench.py --base http://127.0.0.1:8787 --json build/bench.json
+    bench/bench.py --load ...: exec true with 0, 50 and 200 streams open
 """
 import argparse, http.client, json, os, shutil, statistics, subprocess, sys, tempfile, time
 import threading, urllib.parse
@@ -119,6 +120,93 @@ def stream_latency(api, sid, n=100):
     c.close()
     return summary(lat)
 
+def holder(base, follows, execs):
+    """bench/streams.py holding `follows` log follows and `execs` streamed
+    execs over the load sandboxes; returns it once every one is open."""
+    args = [sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "streams.py"),
+            "--base", base, "--wait", "120"]
+    for k in range(LOAD_SANDBOXES):
+        f = follows // LOAD_SANDBOXES + (k < follows % LOAD_SANDBOXES)
+        e = execs // LOAD_SANDBOXES + (k < execs % LOAD_SANDBOXES)
+        if f:
+            args += ["--follow", "%s/bg:%d" % (LOAD_IDS[k], f)]
+        if e:
+            args += ["--exec", "%s:%d" % (LOAD_IDS[k], e)]
+    p = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    line = p.stdout.readline().strip()
+    want = 'open %d statuses {"200": %d}' % (follows + execs, follows + execs)
+    if line != want:
+        p.kill()
+        raise SystemExit("bench --load: holder said %r, not %r" % (line, want))
+    return p
+
+def metric(api, name):
+    st, d = api.req("GET", "/metrics")
+    for line in d.decode().splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    return None
+
+LOAD_SANDBOXES = 5
+LOAD_IDS = []
+
+def run_load(a):
+    """exec `true` latency (p50/p99, sequential) and throughput (concurrency
+    4) with 0, 50 and 200 streams open (4 log follows to 1 streamed exec,
+    over 5 sandboxes), the no-stream figures as the baseline; goal: p99
+    with 200 <= 2 x p99 with none.  Twice: in a sandbox of its own (another
+    tenant: what the pool does) and in one of the 5 (a fifth of the streams
+    are its own: its init answers their polls too)."""
+    api = Api(a.base)
+    tag = "L%x" % (int(time.time()) & 0xffffff)
+    LOAD_IDS[:] = ["%s-%d" % (tag, k) for k in range(LOAD_SANDBOXES)]
+    quiet = "%s-q" % tag
+    api.timed("POST", "/sandboxes/%s" % quiet)
+    for sid in LOAD_IDS:
+        api.timed("POST", "/sandboxes/%s" % sid)
+        api.timed("POST", "/sandboxes/%s/processes" % sid,
+                  json.dumps({"command": "sleep 3600", "processId": "bg"}))
+    body = json.dumps({"command": "true"})
+    rows = []
+    for streams in (0, 50, 200):
+        h = holder(a.base, streams * 4 // 5, streams // 5) if streams else None
+        open_now = metric(api, "sandboxd_pool_streams")
+        for where, sid in (("own sandbox", quiet), ("a streamed one", LOAD_IDS[0])):
+            for _ in range(10):
+                api.timed("POST", "/sandboxes/%s/exec" % sid, body)
+            v = [api.timed("POST", "/sandboxes/%s/exec" % sid, body)[0] for _ in range(a.load_n)]
+            rate = throughput(a.base, "/sandboxes/%s/exec" % sid, body, 4, a.load_n)
+            hz = [api.timed("GET", "/healthz")[0] for _ in range(50)]
+            workers = metric(api, "sandboxd_workers")
+            rows.append({"streams": streams, "where": where, "open": open_now, "workers": workers,
+                         "exec_true": summary(v), "rate": rate, "healthz": summary(hz)})
+        if h:
+            h.stdin.close()
+            h.wait()
+        # the streams' workers leave: wait until none is open
+        for _ in range(600):
+            if metric(api, "sandboxd_pool_streams") == 0:
+                break
+            time.sleep(0.1)
+    for sid in LOAD_IDS + [quiet]:
+        api.req("DELETE", "/sandboxes/%s" % sid)
+    print("%-40s %7s %7s %10s %11s %11s %7s" % ("exec true, N streams open, in", "p50", "p99", "p99/p99(0)",
+                                              "exec/s (c4)", "healthz p99", "workers"))
+    for r in rows:
+        e = r["exec_true"]
+        base = [b for b in rows if b["streams"] == 0 and b["where"] == r["where"]][0]
+        print("%-40s %7.2f %7.2f %10.2f %11.0f %11.2f %7.0f" % (
+            "%d (%d seen), %s" % (r["streams"], r["open"] or 0, r["where"]), e["median"], e["p99"],
+            e["p99"] / base["exec_true"]["p99"], r["rate"], r["healthz"]["p99"], r["workers"] or 0))
+    for where in ("own sandbox", "a streamed one"):
+        mine = [r for r in rows if r["where"] == where]
+        ratio = mine[-1]["exec_true"]["p99"] / mine[0]["exec_true"]["p99"]
+        print("goal p99(200)/p99(0) <= 2, %s: %.2f %s" % (where, ratio, "met" if ratio <= 2 else "NOT met"))
+    print("(ms; %d execs per row, sequential, then %d at concurrency 4)" % (a.load_n, a.load_n))
+    os.makedirs(os.path.dirname(a.json) or ".", exist_ok=True)
+    with open(a.json, "w") as f:
+        json.dump({"load": rows, "time": time.time()}, f, indent=1)
+
 def preview_latency(api, base, sid, n):
     """A preview GET through nginx (auth_request to the preview pool, then a
     proxy to the sandbox) against a direct GET of the same file at the
@@ -187,12 +275,19 @@ def main():
     # sandboxes at once; the service's --max-running must allow them
     # (./dev up allows 1100: ./dev bench --density 1000)
     ap.add_argument("--density", type=int, default=100)
+    ap.add_argument("--load", action="store_true",
+                    help="only exec true with 0, 50 and 200 streams open (issue 16)")
+    ap.add_argument("--load-n", type=int, default=400)
     # only the preview row (bench/preview.sh runs it in a test-made network)
     ap.add_argument("--preview-only", action="store_true")
     # the network figures (bench/netbench.sh): instances of their own in
     # namespaces of their own, nothing leaves the machine
     ap.add_argument("--no-net", action="store_true")
     a = ap.parse_args()
+    if a.load:
+        if a.json.endswith("bench.json"):
+            a.json = a.json[:-len("bench.json")] + "bench-load.json"
+        return run_load(a)
     api = Api(a.base)
     tag = "b%x" % (int(time.time()) & 0xffffff)
     rows, res = [], {}

@@ -24,7 +24,16 @@ static void usage(FILE *f)
 	      "  --socket-group G    group that may connect (default www-data)\n"
 	      "  --socket-mode MODE  the socket's mode, octal: 0600 (root only), 0660 or\n"
 	      "                      0666 (any local user; default 0660)\n"
-	      "  --workers N         worker processes (default 2 x cores)\n"
+	      "  --workers N         workers at start and reload (default 2 x cores)\n"
+	      "  --min-spare-workers N  idle workers kept ready: fewer, more are forked\n"
+	      "                      (default 2)\n"
+	      "  --max-spare-workers N  idle workers kept at most: more, one is retired\n"
+	      "                      per 200 ms (default: workers)\n"
+	      "  --max-workers N     workers on short requests at most; more requests\n"
+	      "                      wait in the socket's backlog (default 64)\n"
+	      "  --max-streams N     long-lived requests (streamed execs, log follows,\n"
+	      "                      clones) open at once, each in a worker of its own\n"
+	      "                      outside the pool; past it 503 (default 512)\n"
 	      "  --instance NAME     names this service's cgroups (default sandboxd)\n"
 	      "  --uid-base N        first host uid for sandboxes (default 268435456)\n"
 	      "  --uid-slots N       sandboxes that may exist, 65536 ids each (default 4096)\n"
@@ -372,6 +381,10 @@ static const struct conf_opt opts[] = {
 	STR("socket-group", socket_group),
 	FN("socket-mode", set_socket_mode),
 	NUM("workers", OPT_INT, 1, 256, workers, 1),
+	NUM("min-spare-workers", OPT_INT, 1, 1024, min_spare_workers, 1),
+	NUM("max-spare-workers", OPT_INT, 1, 1024, max_spare_workers, 1),
+	NUM("max-workers", OPT_INT, 1, 1024, max_workers, 1),
+	NUM("max-streams", OPT_INT, 1, 2048, max_streams, 1),
 	RAW("instance", inst),
 	NUM("uid-base", OPT_U32, 65536, 0xFFFF0000LL, uid_base, 1),
 	NUM("uid-slots", OPT_U32, 1, 65535, uid_slots, 1),
@@ -518,6 +531,10 @@ static void defaults(struct conf *c, struct raw *raw)
 	c->allowed_hosts = "localhost 127.0.0.1 [::1]";
 	c->allowed_origins = "";
 	c->workers = 2 * (int)sysconf(_SC_NPROCESSORS_ONLN);
+	c->min_spare_workers = 2;
+	c->max_spare_workers = 0;	/* finish(): the workers (or min-spare) */
+	c->max_workers = 0;		/* finish(): 64, or the workers when more */
+	c->max_streams = 512;
 	c->uid_base = 268435456;
 	c->uid_slots = 4096;
 	c->max_body = 1048576;
@@ -654,6 +671,17 @@ static int finish(struct conf *c, const struct raw *raw)
 		return -1;
 	}
 	sb_limits_cap(&c->limits, &c->max_limits);
+	/* the pool's numbers agree, the ones given explicitly first: a
+	 * max-workers below workers caps the start, a max-spare below
+	 * min-spare the min */
+	if (!c->max_workers)
+		c->max_workers = c->workers > 64 ? c->workers : 64;
+	if (c->workers > c->max_workers)
+		c->workers = c->max_workers;
+	if (!c->max_spare_workers)
+		c->max_spare_workers = c->workers > c->min_spare_workers ? c->workers : c->min_spare_workers;
+	if (c->min_spare_workers > c->max_spare_workers)
+		c->min_spare_workers = c->max_spare_workers;
 	if (c->default_timeout_ms > c->max_timeout_ms)
 		c->default_timeout_ms = c->max_timeout_ms;
 	snprintf(c->data_dir, sizeof c->data_dir, "%s", raw->data);

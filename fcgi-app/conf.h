@@ -37,7 +37,12 @@ struct conf {
 	bool allow_remote_no_auth;	/* no tokens, and yet serve non-loopback */
 	int history_max;		/* audit entries kept per sandbox */
 	bool print_routes;		/* --routes: print them and exit */
+	/* the pool, as php-fpm's pm = dynamic: workers at start (and at a
+	 * reload), spawned when fewer than min-spare are idle, retired when
+	 * more than max-spare are, at most max-workers on short requests;
+	 * long-lived requests (streams) leave it, at most max-streams */
 	int workers;
+	int min_spare_workers, max_spare_workers, max_workers, max_streams;
 	uid_t uid_base;			/* first host uid handed to sandboxes */
 	uint32_t uid_slots;		/* how many 65536-id ranges from there */
 	size_t max_body;

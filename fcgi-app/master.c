@@ -1,6 +1,10 @@
 /* The master: binds the FastCGI socket, forks the workers and supervises
  * them as nginx's master does: signals blocked, sigsuspend, reap with
- * WNOHANG, respawn.  SIGHUP replaces the workers (sandboxes keep running);
+ * WNOHANG.  The pool sizes itself as php-fpm's pm = dynamic: spares forked
+ * when fewer than min-spare wait (at once: a worker that takes the last
+ * ones says so with SIGUSR1), one retired per tick when more than
+ * max-spare do; a worker on a long-lived request is out of the pool and
+ * leaves after it.  SIGHUP replaces the workers (sandboxes keep running);
  * SIGTERM/SIGINT drain the workers, then stop every sandbox init (their
  * files stay; they start again on the next request). */
 #include "config.h"
@@ -37,10 +41,11 @@
 #include <sys/wait.h>
 #include <time.h>
 
-#define MAX_WORKERS 512	/* 256 of the API, 64 previews, those retiring */
+#define MAX_WORKERS POOL_SLOTS	/* a worker's place in the table is its pool slot
+				 * (the API's workers, the preview pool, those retiring) */
 #define DRAIN_MS 30000
 
-static volatile sig_atomic_t got_chld, got_term, got_hup, got_alrm;
+static volatile sig_atomic_t got_chld, got_term, got_hup, got_alrm, got_usr1;
 
 static void on_signal(int sig)
 {
@@ -48,6 +53,7 @@ static void on_signal(int sig)
 	case SIGCHLD: got_chld = 1; break;
 	case SIGHUP: got_hup = 1; break;
 	case SIGALRM: got_alrm = 1; break;
+	case SIGUSR1: got_usr1 = 1; break;
 	default: got_term = 1;
 	}
 }
@@ -94,6 +100,7 @@ static void child_of_master(const struct conf *c)
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	if (getppid() != master_pid)
 		_exit(1);
+	metrics_worker_init();
 	fd = open_workers_lock(c);
 	if (fd < 0 || fcntl(fd, F_SETLK, &fl) < 0)
 		log_printf("error", NULL, "workers lock: %s", strerror(errno));
@@ -198,11 +205,17 @@ static void sweep_staged(const struct conf *c)
 /* Start worker w.  Its exec cgroups are named by a serial number, not its
  * pid: a sandbox sees its own cgroup path, and host pids are not its
  * business. */
-static void spawn(struct worker *w, const struct conf *c, int fd, const sigset_t *orig)
+static int spawn(struct worker *w, const struct conf *c, int fd, const sigset_t *orig)
 {
 	unsigned serial = ++serials;
-	pid_t pid = fork();
+	int slot = (int)(w - workers);
+	pid_t pid;
 
+	/* a spare from now on: the counts do not fork it twice (the preview
+	 * pool is fixed, and not in the counts) */
+	if (!w->preview)
+		pool_set(slot, POOL_STARTING);
+	pid = fork();
 	if (pid == 0) {
 		sigprocmask(SIG_SETMASK, orig, NULL);
 		child_of_master(c);
@@ -212,14 +225,33 @@ static void spawn(struct worker *w, const struct conf *c, int fd, const sigset_t
 		}
 		if (preview_fd >= 0)
 			close(preview_fd);
-		worker_run(c, fd, serial);
+		worker_run(c, fd, serial, slot);
 	}
-	if (pid < 0)
+	if (pid < 0) {
 		log_printf("error", NULL, "fork worker: %s", strerror(errno));
-	w->pid = pid;
+		pool_set(slot, POOL_FREE);
+	}
+	w->pid = pid > 0 ? pid : 0;
 	w->serial = serial;
 	w->started_ms = sb_mono_ms();
 	w->retiring = false;
+	return pid > 0 ? 0 : -1;
+}
+
+/* A new worker (of the preview pool, or the API's) in the first free
+ * place of the table. */
+static int spawn_one(const struct conf *c, int fd, const sigset_t *orig, bool preview)
+{
+	int i = 0;
+
+	while (i < nworkers && workers[i].pid > 0)
+		i++;
+	if (i == MAX_WORKERS)
+		return -1;
+	if (i == nworkers)
+		nworkers++;
+	workers[i].preview = preview;
+	return spawn(&workers[i], c, fd, orig);
 }
 
 static int live_workers(void)
@@ -398,7 +430,54 @@ static int reload_policies(const struct conf *c, struct sb_err *err)
 static pid_t dns_pid;
 static int64_t dns_started;
 
-/* A dead worker's exec in flight: its processes die with it. */
+/* Spares are forked in rounds that double while a burst lasts (a round
+ * that still finds too few idle), as php-fpm does, up to this many at once;
+ * a round that finds enough starts over at what is missing. */
+#define SPAWN_BURST_MAX 32
+static int spawn_burst = 1;
+
+/* php-fpm's pm = dynamic: fewer than min-spare idle (a starting worker
+ * counts), fork more, unless max-workers are on short requests; more than
+ * max-spare idle, retire one (trim: at each tick, so a pool that grew for
+ * a burst shrinks gently).  Workers on streams are not the pool's. */
+static void adjust_pool(const struct conf *c, int fd, const sigset_t *orig, bool trim)
+{
+	int idle = 0, shorts = 0, victim = -1, want;
+
+	for (int i = 0; i < nworkers; i++) {
+		enum pool_state s = pool_get(i);
+
+		if (workers[i].pid <= 0 || workers[i].retiring || workers[i].preview)
+			continue;
+		shorts += s != POOL_STREAM;
+		if (s == POOL_IDLE || s == POOL_STARTING)
+			idle++;
+		if (s == POOL_IDLE)
+			victim = i;
+	}
+	if (idle >= c->min_spare_workers) {
+		spawn_burst = 1;
+		if (trim && idle > c->max_spare_workers && victim >= 0) {
+			workers[victim].retiring = true;
+			kill(workers[victim].pid, SIGTERM);
+		}
+	} else {
+		want = c->min_spare_workers - idle;
+		if (want < spawn_burst)
+			want = spawn_burst;
+		if (spawn_burst < SPAWN_BURST_MAX)
+			spawn_burst *= 2;
+		for (; want > 0 && shorts < c->max_workers; want--, shorts++)
+			if (spawn_one(c, fd, orig, false) < 0)
+				break;
+	}
+	metrics_workers(live_api_workers());
+}
+
+/* A dead worker's exec in flight: its processes die with it.  A worker
+ * that left (exit 0: a stream's, a retired one) frees its place, and
+ * adjust_pool() forks what the pool misses; one that died (a crash, a
+ * kill) is replaced at once, as php-fpm does. */
 static void reap(const struct conf *c, struct sb_cgroups *cg, bool respawn, int fd,
 		 const sigset_t *orig)
 {
@@ -438,14 +517,19 @@ static void reap(const struct conf *c, struct sb_cgroups *cg, bool respawn, int 
 			if (w->pid != pid)
 				continue;
 			w->pid = 0;
-			if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-				log_printf("warn", NULL, "%sworker %d died (status %d)", w->preview ? "preview " : "",
-					   (int)pid, status);
 			if (!w->preview) {
+				pool_ended(pool_get(i), !WIFEXITED(status) || WEXITSTATUS(status) != 0);
+				pool_set(i, POOL_FREE);
 				metrics_worker_busy(w->serial, false);
 				snprintf(name, sizeof name, "e%u", w->serial);
 				cg_exec_reap_all(cg, name);
+				/* it left: adjust_pool() forks what the pool misses */
+				if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+					break;
 			}
+			if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+				log_printf("warn", NULL, "%sworker %d died (status %d)", w->preview ? "preview " : "",
+					   (int)pid, status);
 			if (!respawn || w->retiring)
 				break;
 			/* a worker that dies at once would spin: pace it */
@@ -454,9 +538,12 @@ static void reap(const struct conf *c, struct sb_cgroups *cg, bool respawn, int 
 				nanosleep(&ts, NULL);
 			}
 			spawn(w, c, fd, orig);
+			break;
 		}
 		/* anything else is a sandbox init that ended: reaped, nothing to do */
 	}
+	while (nworkers > 0 && workers[nworkers - 1].pid <= 0)
+		nworkers--;
 	metrics_workers(live_api_workers());
 }
 
@@ -487,27 +574,22 @@ static int open_socket(const struct conf *c, const char *path)
 	return fd;
 }
 
-/* SIGHUP: the current workers finish their request and leave; a fresh set
- * takes over at once. */
+/* SIGHUP: the current workers finish their request and leave (a stream
+ * runs to its end); a fresh set takes over at once. */
 static void replace_workers(const struct conf *c, int fd, const sigset_t *orig)
 {
-	int j = 0, n = nworkers;
-
-	for (int i = 0; i < n; i++) {
+	for (int i = 0; i < nworkers; i++) {
 		if (workers[i].pid <= 0)
 			continue;
 		/* the preview pool reads no setting a reload may change */
-		if (!workers[i].preview) {
-			workers[i].retiring = true;
-			kill(workers[i].pid, SIGTERM);
-		}
-		workers[j++] = workers[i];
+		if (workers[i].preview)
+			continue;
+		workers[i].retiring = true;
+		kill(workers[i].pid, SIGTERM);
 	}
-	for (int i = 0; i < c->workers && j < MAX_WORKERS; i++) {
-		workers[j].preview = false;
-		spawn(&workers[j++], c, fd, orig);
-	}
-	nworkers = j;
+	for (int i = 0; i < c->workers; i++)
+		if (spawn_one(c, fd, orig, false) < 0)
+			break;
 	metrics_workers(live_api_workers());
 }
 
@@ -542,7 +624,7 @@ int master_run(struct conf *c)
 	struct sb_err err = SB_ERR_INIT;
 	struct sb_cgroups cg;
 	struct sigaction sa = { .sa_handler = on_signal };
-	static const int sigs[] = { SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGALRM };
+	static const int sigs[] = { SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGALRM, SIGUSR1 };
 	sigset_t block, orig;
 	bool draining = false, reloading = false;
 	int64_t deadline = 0, next_sweep, sweep_every;
@@ -585,6 +667,11 @@ int master_run(struct conf *c)
 	sigprocmask(SIG_BLOCK, &block, &orig);
 	if (metrics_init() < 0)
 		log_printf("error", NULL, "metrics mapping: %s", strerror(errno));
+	if (pool_init() < 0) {
+		log_printf("error", NULL, "pool mapping: %s", strerror(errno));
+		return 1;
+	}
+	pool_settings(c);
 	master_pid = getpid();
 	end_predecessor(c, &cg);
 	next_generation(c);
@@ -593,16 +680,16 @@ int master_run(struct conf *c)
 		dns_started = sb_mono_ms();
 		dns_pid = net_dns_spawn(c, &orig);
 	}
-	nworkers = c->workers + c->preview_workers;
-	for (int i = 0; i < nworkers; i++) {
-		workers[i].preview = i >= c->workers;
-		spawn(&workers[i], c, fd, &orig);
-	}
+	for (int i = 0; i < c->workers; i++)
+		spawn_one(c, fd, &orig, false);
+	for (int i = 0; i < c->preview_workers; i++)
+		spawn_one(c, fd, &orig, true);
 	metrics_workers(live_api_workers());
 	sb_proctitle_set("sandboxd: master");
 	sweep_half_made_spares(c);
-	log_printf("info", NULL, "%d workers on %s, %d preview workers on %s", c->workers, c->socket_path,
-		   c->preview_workers, c->preview_socket);
+	log_printf("info", NULL, "%d workers on %s (spares %d to %d, at most %d, and %d streams), "
+		   "%d preview workers on %s", live_api_workers(), c->socket_path, c->min_spare_workers,
+		   c->max_spare_workers, c->max_workers, c->max_streams, c->preview_workers, c->preview_socket);
 	/* look for idle sandboxes twice per idle period, at most every 30 s */
 	sweep_every = c->idle_stop_ms > 0 && c->idle_stop_ms / 2 < 30000 ? c->idle_stop_ms / 2 : 30000;
 	if (c->destroy_idle_ms > 0 && c->destroy_idle_ms / 2 < sweep_every)
@@ -614,14 +701,21 @@ int master_run(struct conf *c)
 	start_ticks();
 	for (;;) {
 		sigsuspend(&orig);
-		if (got_chld) {
-			got_chld = 0;
-			reap(c, &cg, !draining, fd, &orig);
+		if (got_chld || got_usr1) {
+			bool chld = got_chld;
+
+			got_chld = got_usr1 = 0;
+			if (chld)
+				reap(c, &cg, !draining, fd, &orig);
+			/* a worker gone or busy: fork the spares that are missing */
+			if (!draining)
+				adjust_pool(c, fd, &orig, false);
 		}
 		if (got_hup) {
 			got_hup = 0;
 			if (!draining) {
 				reload(c);
+				pool_settings(c);
 				log_printf("info", NULL, "reload: replacing workers");
 				replace_workers(c, fd, &orig);
 				reloading = true;
@@ -660,8 +754,10 @@ int master_run(struct conf *c)
 				for (int i = 0; i < nworkers; i++)
 					if (workers[i].pid > 0 && workers[i].retiring)
 						kill(workers[i].pid, SIGTERM);
-			if (!draining)
+			if (!draining) {
+				adjust_pool(c, fd, &orig, true);
 				fill_spares(c, &orig);
+			}
 			if (!draining && sb_mono_ms() >= next_sweep) {
 				sweep_idle(c, &orig);
 				next_sweep = sb_mono_ms() + sweep_every;

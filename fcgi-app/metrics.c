@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include "metrics.h"
+#include "pool.h"
 #include "router.h"
 
 #include <string.h>
@@ -28,6 +29,8 @@ struct shared {
 	uint8_t busy[BUSY_SLOTS];	/* by worker serial, modulo */
 	int64_t writing[BUSY_SLOTS];	/* bytes a worker is writing into a sandbox disk */
 	int64_t workers;
+	/* metrics_area(): the pool's state (pool.c), in this one mapping */
+	unsigned char area[8192] __attribute__((aligned(64)));
 };
 
 static struct shared *m;
@@ -40,6 +43,11 @@ int metrics_init(void)
 		return -1;
 	m = p;
 	return 0;
+}
+
+void *metrics_area(size_t n)
+{
+	return m && n <= sizeof m->area ? m->area : NULL;
 }
 
 void metrics_worker_init(void)
@@ -227,7 +235,7 @@ void metrics_write(FILE *f)
 		"# TYPE sandboxd_sandboxes_destroyed_total counter\nsandboxd_sandboxes_destroyed_total %llu\n"
 		"# HELP sandboxd_sandboxes_expired_total Sandboxes the service destroyed at their ttl/expiresAt or --destroy-after-idle.\n"
 		"# TYPE sandboxd_sandboxes_expired_total counter\nsandboxd_sandboxes_expired_total %llu\n"
-		"# HELP sandboxd_workers Workers of the pool alive.\n"
+		"# HELP sandboxd_workers Workers alive: the pool's and those serving a stream.\n"
 		"# TYPE sandboxd_workers gauge\nsandboxd_workers %d\n"
 		"# HELP sandboxd_workers_busy Workers answering a request now.\n"
 		"# TYPE sandboxd_workers_busy gauge\nsandboxd_workers_busy %d\n",
@@ -242,6 +250,7 @@ void metrics_write(FILE *f)
 		"sandboxd_preview_checks_total{result=\"failed\"} %llu\n",
 		(unsigned long long)get(&m->previews[0]), (unsigned long long)get(&m->previews[1]),
 		(unsigned long long)get(&m->previews[2]));
+	pool_metrics_write(f);
 }
 
 _Static_assert(ROUTES_MAX >= 16, "room for every route");

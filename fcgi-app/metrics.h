@@ -10,7 +10,11 @@
 
 /* The master, once, before any worker: -1 (errno) when the mapping fails. */
 int metrics_init(void);
-/* A worker, at its start: its own children do not inherit the mapping. */
+/* Room for n bytes of another module's shared state (the pool's) in the
+ * same mapping, zeroed; NULL before metrics_init() or when n is too large. */
+void *metrics_area(size_t n);
+/* A child of the master, at its start: its own children do not inherit
+ * the mapping. */
 void metrics_worker_init(void);
 /* One answered request: its route (router_index, -1 for none), method,
  * status and duration. */

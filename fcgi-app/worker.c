@@ -6,8 +6,11 @@
 #include "pool.h"
 #include "router.h"
 
+#include <sched.h>
 #include <signal.h>
+#include <unistd.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <time.h>
 
@@ -27,16 +30,58 @@ static int64_t now_us(void)
 	return ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
 }
 
-static void handle(struct app *app, FCGX_Request *fr)
+static int slot;	/* ours in the pool's table */
+static pid_t master;
+
+#define STREAM_NICE 10
+
+/* A long-lived request leaves the pool: this worker serves it, then exits,
+ * and the master forks spares as it needs them (as for any busy worker).
+ * Past max-streams it is refused at once: a 503 with Retry-After, never a
+ * wait for a stream to end. */
+static bool stream_admit(struct app *app, struct http_req *req, bool *stream)
+{
+	if (!pool_long_request(req))
+		return true;
+	if (pool_stream_admit(slot, app->conf->max_streams) < 0) {
+		http_reply_error(req, 503, "too many streams open (max-streams %d): retry later",
+				 app->conf->max_streams);
+		return false;
+	}
+	*stream = true;
+	/* hundreds of streams wake for heartbeats and log polls: when the
+	 * CPUs are short, a short request's worker goes first (nice), and a
+	 * stream waking never preempts it (SCHED_BATCH: no wakeup preemption);
+	 * the stream's command is the sandbox init's child: its priority is
+	 * its own */
+	sched_setscheduler(0, SCHED_BATCH, &(struct sched_param){ .sched_priority = 0 });
+	setpriority(PRIO_PROCESS, 0, STREAM_NICE);
+	return true;
+}
+
+/* Busy now: when that leaves fewer than min-spare workers waiting, the
+ * master is told at once (not at its next tick), so a burst of streams
+ * grows the pool as fast as it can fork. */
+static void pool_busy(const struct conf *c)
+{
+	pool_set(slot, POOL_BUSY);
+	/* (a master gone takes us with it; until then our parent is another) */
+	if (pool_count(POOL_IDLE) + pool_count(POOL_STARTING) < c->min_spare_workers && getppid() == master)
+		kill(master, SIGUSR1);
+}
+
+/* One request; true when it was long-lived (the worker then leaves). */
+static bool handle(struct app *app, FCGX_Request *fr)
 {
 	int64_t t0 = now_us();
 	router_handler_fn fn;
 	struct http_req req;
+	bool stream = false;
 
 	http_req_init(&req, fr, app->conf);
 	app->rid = req.rid;
 	fn = router_admit(app, &req);
-	if (fn && router_read_body(&req) == 0)
+	if (fn && router_read_body(&req) == 0 && stream_admit(app, &req, &stream))
 		fn(app, &req, req.nsegs > 1 ? req.segs[1] : NULL);
 	if (!req.status)
 		http_reply_error(&req, 500, "no response");
@@ -44,9 +89,10 @@ static void handle(struct app *app, FCGX_Request *fr)
 	metrics_request(req.route, req.method, req.status, now_us() - t0);
 	http_req_release(&req);
 	app->rid = NULL;
+	return stream;
 }
 
-void worker_run(const struct conf *conf, int listen_fd, unsigned serial)
+void worker_run(const struct conf *conf, int listen_fd, unsigned serial, int pool_slot)
 {
 	struct sb_err err = SB_ERR_INIT;
 	struct sigaction sa = { .sa_handler = on_term };	/* no SA_RESTART: accept returns */
@@ -54,6 +100,8 @@ void worker_run(const struct conf *conf, int listen_fd, unsigned serial)
 	FCGX_Request fr;
 	sigset_t none;
 
+	slot = pool_slot;
+	master = getppid();	/* checked by child_of_master() */
 	prctl(PR_SET_NAME, "sandboxd-worker", 0, 0, 0);
 	metrics_worker_init();
 	sigaction(SIGTERM, &sa, NULL);
@@ -77,13 +125,22 @@ void worker_run(const struct conf *conf, int listen_fd, unsigned serial)
 	}
 	if (FCGX_InitRequest(&fr, listen_fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0)
 		_exit(1);
+	pool_set(slot, POOL_IDLE);
 	while (!stopping) {
+		bool stream;
+
 		if (FCGX_Accept_r(&fr) < 0)
 			continue;
+		pool_busy(conf);
 		metrics_worker_busy(serial, true);
-		handle(&app, &fr);
+		stream = handle(&app, &fr);
 		FCGX_Finish_r(&fr);
 		metrics_worker_busy(serial, false);
+		/* a stream's worker leaves: what it grew goes with it, and the
+		 * pool is what the master keeps, not what streams left idle */
+		if (stream)
+			break;
+		pool_set(slot, POOL_IDLE);
 	}
 	app_close(&app);
 	_exit(0);

@@ -6,9 +6,11 @@
 # Deterministic: bounded polls for conditions, no sleeps as synchronisation.
 . "${TOP_SRCDIR:-$(dirname "$0")/..}/t/lib.sh"
 cg_need freezer pids
-# more workers than the usual 3: more requests race for the same new id
+# more workers than the usual 3: more requests race for the same new id;
+# a pool of that many and no more (max-workers: no spare forked past them,
+# so the workers below are the ones counted)
 T_WORKERS=${T_WORKERS:-8}
-sbd_start
+sbd_start --max-workers "$T_WORKERS"
 
 MASTER=$(cat "$T_DIR/sandboxd.pid")
 NWORKERS=${T_WORKERS:-3}

@@ -2,7 +2,9 @@
 # Bad input: every malformed request gets a 4xx JSON error, changes nothing
 # on disk, and leaves the worker pool as it was; good requests still work.
 . "${TOP_SRCDIR:-$(dirname "$0")/..}/t/lib.sh"
-sbd_start
+# a pool of the usual 3 and no more (max-workers: no spare forked past
+# them), so that "as it was" is the same processes
+sbd_start --max-workers 3
 
 HDRS=$T_DIR/headers
 

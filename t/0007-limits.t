@@ -12,7 +12,8 @@
 cg_need memory pids cpu cpuacct freezer
 # the server's defaults and maxima (a create may ask up to the maxima)
 SBD_OPTS=(--memory-mb 256 --pids-max 128 --cpus 1 --disk-mb 64
-	--max-memory-mb 512 --max-pids 256 --max-cpus 1.5 --max-disk-mb 128)
+	--max-memory-mb 512 --max-pids 256 --max-cpus 1.5 --max-disk-mb 128
+	--max-workers "${T_WORKERS:-3}")	# a pool of that many: the workers counted at SIGHUP
 sbd_start "${SBD_OPTS[@]}"
 
 MASTER=$(cat "$T_DIR/sandboxd.pid")

@@ -4,8 +4,11 @@
 # socket backlog, a clone's sibling removed under its timeout.  Each must
 # cost the sandbox its own request at most, never a worker or the pool.
 . "${TOP_SRCDIR:-$(dirname "$0")/..}/t/lib.sh"
+# a pool of two for the short requests (max-workers: no spare forked past
+# them); the clone, a long-lived request, leaves the pool and its worker
+# exits after it
 T_WORKERS=2
-sbd_start --clone-allow 127.0.0.0/8 --clone-timeout 3
+sbd_start --clone-allow 127.0.0.0/8 --clone-timeout 3 --max-workers 2
 W0=$(sbd_workers)
 
 api POST /sandboxes/a
@@ -87,7 +90,13 @@ api POST /sandboxes/a/processes '{"processId": "rm", "command": "while :; do rm 
 wait "$CLONE"
 is "$(cat "$T_DIR/clone.status")" 504 "the clone times out (504)"
 kill "$SRV" 2>/dev/null
-is "$(sbd_workers)" "$W0" "no worker died on any of it"
+# the master sees every worker's exit status: none died; the workers of W0
+# gone are those that left after a stream (the clone's)
+api GET /metrics
+like "$BODY" 'sandboxd_pool_workers_ended_total\{reason="died"\} 0' "no worker died on any of it"
+GONE=$(for w in $W0; do [ -d "/proc/$w" ] || echo "$w"; done | wc -l)
+LEFT=$(printf '%s\n' "$BODY" | sed -n 's/^sandboxd_pool_workers_ended_total{reason="stream"} //p')
+ok $([ "$GONE" -le "${LEFT:-0}" ]; echo $?) "the workers gone ($GONE) left after a stream ($LEFT)"
 unlike "$(cat "$T_DIR/sandboxd.log")" 'died' "the log has no dead worker"
 
 done_testing

@@ -9,9 +9,10 @@
 . "${TOP_SRCDIR:-$(dirname "$0")/..}/t/lib.sh"
 cg_need pids
 command -v python3 >/dev/null || skip_all "no python3 (scans the init's memory)"
-# one worker: every request below goes through the same process
+# one worker: every request below goes through the same process (none is
+# long-lived, and max-workers forks no spare beside it)
 T_WORKERS=1
-sbd_start
+sbd_start --max-workers 1
 
 # what a tenant sends: a file body and a command, both carrying a marker
 # that no binary or library holds (built at run time, never a literal here)
