@@ -431,6 +431,12 @@ void exec_body_run(struct app *app, struct http_req *req, const char *id, exec_r
 		api_reply_err(req, &err);
 		return;
 	}
+	/* a command whose entry the history would refuse does not run */
+	if (history_admit(app, req, &err) < 0) {
+		api_reply_err(req, &err);
+		exec_args_release(&a);
+		return;
+	}
 	run(app, req, id, o, &a);
 	exec_args_release(&a);
 }

@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include "app.h"
+#include "auth.h"
 #include "log.h"
 #include "capacity.h"
 #include "disk.h"
@@ -31,7 +32,9 @@ int app_open(struct app *app, const struct conf *conf, struct sb_err *err)
 	app->capacity_lock = -1;
 	snprintf(app->cgname, sizeof app->cgname, "e0");
 	snprintf(path, sizeof path, "%s/db", conf->data_dir);
-	if (store_open(&app->store, path, err) < 0)
+	if (store_open(&app->store, path, &(struct store_sizes){
+				{ conf->store_map_bytes, conf->history_map_bytes }, auth_tenants(conf->tokens) },
+		       err) < 0)
 		return -1;
 	if (cg_open(&app->cg, conf->cgroup_root, conf->cg_parent, err) < 0)
 		return -1;
@@ -293,6 +296,29 @@ static void set_aside_orphan(struct app *app, const char *id)
 	log_event(app->rid, "sandbox.orphan", id, "aside=%s", aside);
 }
 
+static void count_sandbox(const char *id, const struct sb_record *r, void *arg)
+{
+	(void)r;
+	*(int *)arg += !warm_name(id);
+}
+
+/* A token of one scope has at most max-sandboxes-per-token: its own are
+ * the range of records its scope begins (counted under the create lock,
+ * so two creates do not both take the last one). */
+static int scope_room(struct app *app, struct sb_err *err)
+{
+	int n = 0, cap = app->conf->max_sandboxes_per_token;
+
+	if (!app->scope || !*app->scope || cap <= 0)
+		return 0;
+	if (store_foreach_prefix(&app->store, app->scope, count_sandbox, &n, err) < 0)
+		return -1;
+	if (n >= cap)
+		return sb_fail(err, SB_E_LIMIT, 0, "the token's scope %s has %d sandboxes, its "
+			       "max-sandboxes-per-token: no new one", app->scope, n);
+	return 0;
+}
+
 /* A new sandbox, from a warm one or cold.  One create at a time (a lock
  * over DATA/sandboxes): a warm claim renames a directory, cgroups and a
  * record that a concurrent create of the same id must find all renamed or
@@ -313,6 +339,8 @@ static int create_new(struct app *app, const char *id, const struct sb_want *wan
 	if (found && want && want->image[0] && strcmp(want->image, sb->rec.image) != 0)
 		return sb_fail(err, SB_E_CONFLICT, EEXIST, "sandbox %s runs image %s: an image is chosen "
 			       "when the sandbox is created, for its life", id, sb->rec.image);
+	if (!found && scope_room(app, err) < 0)
+		return -1;
 	if (!found && (w = warm_claim(app, id, want, sb, err)) != 0)
 		return w < 0 ? -1 : 0;
 	if (!found)

@@ -18,6 +18,7 @@ struct app {
 	char cgname[24];	/* this worker's exec cgroups: "e<serial>" */
 	int capacity_lock;	/* held from the capacity check to the start */
 	const char *rid;	/* the request being answered, for the log */
+	const char *scope;	/* its tenant (http_req's scope); NULL: the service's own */
 	unsigned serial;	/* the worker's, for its shared counters (0: not a worker) */
 };
 

@@ -65,6 +65,12 @@ static void usage(FILE *f)
 	      "                      it only loopback/unix-socket requests are served\n"
 	      "  --allow-remote-no-auth[=no]  serve non-loopback requests without tokens\n"
 	      "  --history-max N     commands kept per sandbox for .../history (default 100)\n"
+	      "  --store-map-mb N    LMDB map of the sandbox and process records; a tenant\n"
+	      "                      (token scope) may fill its share of half of it\n"
+	      "                      (default 1024)\n"
+	      "  --history-map-mb N  LMDB map of the history, shared the same way (default 256)\n"
+	      "  --max-sandboxes-per-token N  sandboxes a token of one scope may have\n"
+	      "                      (default 100; 0: no cap; scope * has none)\n"
 	      "  --routes            print every route (METHOD /pattern) and exit\n", f);
 }
 
@@ -300,6 +306,9 @@ static const struct conf_opt opts[] = {
 	FN("tokens-file", set_tokens_file),
 	BOOL("allow-remote-no-auth", allow_remote_no_auth),
 	NUM("history-max", OPT_INT, 0, 100000, history_max, 1),
+	NUM("store-map-mb", OPT_SIZE, 1, 1 << 20, store_map_bytes, 1 << 20),
+	NUM("history-map-mb", OPT_SIZE, 1, 1 << 20, history_map_bytes, 1 << 20),
+	NUM("max-sandboxes-per-token", OPT_INT, 0, 1000000, max_sandboxes_per_token, 1),
 	{ .name = "routes", .type = OPT_FLAG, .offset = C(print_routes), .cmdline = true },
 };
 
@@ -420,6 +429,9 @@ static void defaults(struct conf *c, struct raw *raw)
 	c->disk_reserve_mb = 1024;
 	c->idle_stop_ms = 600000;
 	c->history_max = 100;
+	c->store_map_bytes = (size_t)1024 << 20;
+	c->history_map_bytes = (size_t)256 << 20;
+	c->max_sandboxes_per_token = 100;
 }
 
 /* The index of the option named name (-1: none). */
@@ -626,6 +638,8 @@ static void keep_fixed(const struct conf *old, struct conf *n)
 	KEEP_STR(images_dir, "images");
 	KEEP(uid_base, "uid-base");
 	KEEP(uid_slots, "uid-slots");
+	KEEP(store_map_bytes, "store-map-mb");
+	KEEP(history_map_bytes, "history-map-mb");
 	memcpy(n->cg_parent, old->cg_parent, sizeof n->cg_parent);
 	memcpy(n->image_dir, old->image_dir, sizeof n->image_dir);
 	n->socket_group = old->socket_group;

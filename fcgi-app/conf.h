@@ -35,6 +35,9 @@ struct conf {
 	struct auth_tokens *tokens;	/* loaded from it by the master */
 	bool allow_remote_no_auth;	/* no tokens, and yet serve non-loopback */
 	int history_max;		/* audit entries kept per sandbox */
+	size_t store_map_bytes;		/* LMDB map of the sandbox records */
+	size_t history_map_bytes;	/* ... of the history */
+	int max_sandboxes_per_token;	/* a scoped token's sandboxes; 0: no cap */
 	bool print_routes;		/* --routes: print them and exit */
 	int workers;
 	uid_t uid_base;			/* first host uid handed to sandboxes */

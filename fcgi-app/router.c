@@ -247,9 +247,11 @@ router_handler_fn router_admit(struct app *app, struct http_req *req)
 	case ROUTE_OK:
 		/* before the body is read: a caller without a token gets no
 		 * worker reading megabytes for it */
+		app->scope = req->scope;
 		if (!auth_check(app->conf->tokens, app->conf->allow_remote_no_auth, req,
 				routes[req->route].auth, req->nsegs > 1 ? req->segs[1] : NULL))
 			return NULL;
+		app->scope = req->scope;
 		if (!http_query_valid(req)) {
 			http_reply_error(req, 400, "malformed query string (a bad %%-escape, %%00, or a value over 4096 bytes)");
 			return NULL;
