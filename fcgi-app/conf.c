@@ -71,6 +71,9 @@ static void usage(FILE *f)
 	      "  --history-map-mb N  LMDB map of the history, shared the same way (default 256)\n"
 	      "  --max-sandboxes-per-token N  sandboxes a token of one scope may have\n"
 	      "                      (default 100; 0: no cap; scope * has none)\n"
+	      "  --memory-overcommit PCT  the running sandboxes' memory limits may add up\n"
+	      "                      to PCT % of the host's RAM (default 200; 0: unchecked);\n"
+	      "                      their pids limits always stay below 7/8 of pid_max\n"
 	      "  --routes            print every route (METHOD /pattern) and exit\n", f);
 }
 
@@ -309,6 +312,7 @@ static const struct conf_opt opts[] = {
 	NUM("store-map-mb", OPT_SIZE, 1, 1 << 20, store_map_bytes, 1 << 20),
 	NUM("history-map-mb", OPT_SIZE, 1, 1 << 20, history_map_bytes, 1 << 20),
 	NUM("max-sandboxes-per-token", OPT_INT, 0, 1000000, max_sandboxes_per_token, 1),
+	NUM("memory-overcommit", OPT_INT, 0, 100000, memory_overcommit, 1),
 	{ .name = "routes", .type = OPT_FLAG, .offset = C(print_routes), .cmdline = true },
 };
 
@@ -432,6 +436,7 @@ static void defaults(struct conf *c, struct raw *raw)
 	c->store_map_bytes = (size_t)1024 << 20;
 	c->history_map_bytes = (size_t)256 << 20;
 	c->max_sandboxes_per_token = 100;
+	c->memory_overcommit = 200;
 }
 
 /* The index of the option named name (-1: none). */

@@ -38,6 +38,7 @@ struct conf {
 	size_t store_map_bytes;		/* LMDB map of the sandbox records */
 	size_t history_map_bytes;	/* ... of the history */
 	int max_sandboxes_per_token;	/* a scoped token's sandboxes; 0: no cap */
+	int memory_overcommit;		/* running sandboxes' memory limits, in % of RAM; 0: unchecked */
 	bool print_routes;		/* --routes: print them and exit */
 	int workers;
 	uid_t uid_base;			/* first host uid handed to sandboxes */
