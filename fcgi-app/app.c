@@ -319,6 +319,32 @@ static int scope_room(struct app *app, struct sb_err *err)
 	return 0;
 }
 
+static void add_disk(const char *id, const struct sb_record *r, void *arg)
+{
+	(void)id;
+	*(long long *)arg += r->lim.disk_mb;
+}
+
+/* Disks are sparse: what they may come to, summed (this one's mb
+ * included), stays within disk-overcommit percent of the data dir's file
+ * system, else 507 (the host's real free space is disk-reserve-mb's). */
+static int disk_room(struct app *app, long mb, struct sb_err *err)
+{
+	long long sum = mb, room;
+	struct statvfs vfs;
+
+	if (app->conf->disk_overcommit <= 0 || mb <= 0 || statvfs(app->conf->data_dir, &vfs) < 0)
+		return 0;
+	room = (long long)vfs.f_blocks * (long long)vfs.f_frsize / 100 * app->conf->disk_overcommit >> 20;
+	if (store_foreach(&app->store, add_disk, &sum, err) < 0)
+		return -1;
+	if (sum <= room)
+		return 0;
+	return sb_fail(err, SB_E_NO_SPACE, ENOSPC, "the sandboxes' disks would add up to %lld MiB, more than "
+		       "the %lld MiB disk-overcommit admits on the host's file system: ask a smaller diskMb, "
+		       "or the operator raises disk-overcommit", sum, room);
+}
+
 /* A new sandbox, from a warm one or cold.  One create at a time (a lock
  * over DATA/sandboxes): a warm claim renames a directory, cgroups and a
  * record that a concurrent create of the same id must find all renamed or
@@ -354,8 +380,10 @@ static int create_new(struct app *app, const char *id, const struct sb_want *wan
 			return -1;
 		/* the disk size is fixed at creation: the default is recorded too */
 		sb_limits_for_create(want ? &want->lim : NULL, &app->conf->limits, &sb->rec.lim);
-		/* room on the host first: what making its disk takes at once */
-		if (app_host_room(app->conf, disk_image_host_bytes((long long)sb->rec.lim.disk_mb << 20,
+		/* room on the host first: what making its disk takes at once,
+		 * and what it may come to */
+		if (disk_room(app, sb->rec.lim.disk_mb, err) < 0 ||
+		    app_host_room(app->conf, disk_image_host_bytes((long long)sb->rec.lim.disk_mb << 20,
 								   app->conf->disk_prealloc),
 				  "a create", err) < 0 ||
 		    publish_dirs(app, id, err) < 0)

@@ -74,6 +74,8 @@ static void usage(FILE *f)
 	      "  --memory-overcommit PCT  the running sandboxes' memory limits may add up\n"
 	      "                      to PCT % of the host's RAM (default 200; 0: unchecked);\n"
 	      "                      their pids limits always stay below 7/8 of pid_max\n"
+	      "  --disk-overcommit PCT  every sandbox's disk size (sparse) may add up to PCT %\n"
+	      "                      of the data dir's file system (default 1000; 0: unchecked)\n"
 	      "  --routes            print every route (METHOD /pattern) and exit\n", f);
 }
 
@@ -313,6 +315,7 @@ static const struct conf_opt opts[] = {
 	NUM("history-map-mb", OPT_SIZE, 1, 1 << 20, history_map_bytes, 1 << 20),
 	NUM("max-sandboxes-per-token", OPT_INT, 0, 1000000, max_sandboxes_per_token, 1),
 	NUM("memory-overcommit", OPT_INT, 0, 100000, memory_overcommit, 1),
+	NUM("disk-overcommit", OPT_INT, 0, 100000, disk_overcommit, 1),
 	{ .name = "routes", .type = OPT_FLAG, .offset = C(print_routes), .cmdline = true },
 };
 
@@ -437,6 +440,7 @@ static void defaults(struct conf *c, struct raw *raw)
 	c->history_map_bytes = (size_t)256 << 20;
 	c->max_sandboxes_per_token = 100;
 	c->memory_overcommit = 200;
+	c->disk_overcommit = 1000;
 }
 
 /* The index of the option named name (-1: none). */

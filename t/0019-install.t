@@ -61,7 +61,8 @@ is "$(grep -l '@[a-z_]*@' "$CONF" "$NGX" "$UNIT" 2>/dev/null)" "" "no @placehold
 conf_value() { sed -n "s/^$1[[:space:]]*=[[:space:]]*//p" "$CONF"; }
 SOCKET_CONF=$(conf_value socket)
 is "$(conf_value data)" "$localstatedir/lib/sandboxd" "the config file's data is LOCALSTATEDIR/lib/sandboxd"
-is "$(sed -n 's/^[[:space:]]*fastcgi_pass[[:space:]]*unix:\([^;]*\);.*/\1/p' "$NGX")" "$SOCKET_CONF" \
+# (its upstream names the socket once; every location passes to that)
+is "$(sed -n 's/^[[:space:]]*server[[:space:]]*unix:\([^;]*\);.*/\1/p' "$NGX")" "$SOCKET_CONF" \
 	"the nginx server passes to the config file's socket ($SOCKET_CONF)"
 is "$(sed -n 's/^[[:space:]]*listen[[:space:]]*\([^;]*\);.*/\1/p' "$NGX")" 127.0.0.1:8787 \
 	"the nginx server listens on 127.0.0.1:8787"
@@ -207,14 +208,14 @@ PORT=
 for try in 1 2 3 4 5 6 7 8 9 10; do
 	PORT=$((20000 + RANDOM % 40000))
 	sed -e "s|^\([[:space:]]*listen[[:space:]]*\)127\.0\.0\.1:8787;|\1127.0.0.1:$PORT;|" \
-		-e "s|^\([[:space:]]*fastcgi_pass[[:space:]]*unix:\)$SOCKET_CONF;|\1$SOCK;|" \
+		-e "s|^\([[:space:]]*server[[:space:]]*unix:\)$SOCKET_CONF;|\1$SOCK;|" \
 		"$NGX" >"$T_DIR/nginx/conf.d/sandboxd.conf"
 	"$NGINX_BIN" -c "$T_DIR/nginx/nginx.conf" -p "$T_DIR" -e "$T_DIR/nginx-error.log" \
 		2>>"$T_DIR/nginx-start.log" && break
 	PORT=
 done
 [ -n "$PORT" ] || bail "nginx did not start: $(tail -n 3 "$T_DIR/nginx-start.log")"
-is "$(grep -c "listen 127.0.0.1:$PORT;\|fastcgi_pass unix:$SOCK;" "$T_DIR/nginx/conf.d/sandboxd.conf")" 2 \
+is "$(grep -c "listen 127.0.0.1:$PORT;\|server unix:$SOCK;" "$T_DIR/nginx/conf.d/sandboxd.conf")" 2 \
 	"the installed server, with its port and socket replaced, runs in nginx's http {}"
 BASE=http://127.0.0.1:$PORT
 for _ in $(seq 1 100); do curl -s -o /dev/null "$BASE/" && break; sleep 0.05; done

@@ -3,7 +3,8 @@
 # most memory-overcommit percent of the host's RAM, and their pids limits
 # stay below 7/8 of pid_max.  A start past either stops the least recently
 # active idle sandbox (as max-running does), and when none is idle it is
-# 503: nothing busy is stopped.
+# 503: nothing busy is stopped.  Every sandbox's disk size adds up to at
+# most disk-overcommit percent of the data dir's file system (507 past it).
 . "${TOP_SRCDIR:-$(dirname "$0")/..}/t/lib.sh"
 
 cg_need pids memory
@@ -15,7 +16,11 @@ ROOM=$(( MEM_MB * PCT / 100 ))
 X=$(( ROOM * 2 / 3 ))
 # pids of which one sandbox fits under 7/8 of pid_max, two do not
 P=$(( (PID_MAX - PID_MAX / 8) / 2 + 1 ))
-sbd_start --memory-overcommit "$PCT" --max-memory-mb 1073741824 --max-pids 4194304 --pids-max 64
+# disk sizes of which one fits in 1% of the data dir's file system, not two
+FS_MB=$(( $(stat -f -c '%b * %S' /tmp) / 1048576 ))
+D=$(( FS_MB / 100 * 2 / 3 ))
+sbd_start --memory-overcommit "$PCT" --max-memory-mb 1073741824 --max-pids 4194304 --pids-max 64 \
+	--disk-mb 16 --disk-overcommit 1 --max-disk-mb 16777216
 diag "RAM $MEM_MB MiB, memory-overcommit $PCT: $ROOM MiB for sandboxes of $X MiB; pid_max $PID_MAX: pids $P"
 
 create() { api POST "/sandboxes/$1" "$(jq -cn --argjson l "$2" '{limits: $l}')"; }
@@ -48,5 +53,15 @@ like "$(jqr .error)" "pid_max" "which names pid_max"
 create small "{\"pids\": 64, \"memoryMb\": 16}"
 is "$STATUS" 200 "a small one still starts"
 unbusy pid-a
+
+# --- disk ---------------------------------------------------------------------------------------
+diag "data dir's file system: $FS_MB MiB, disk-overcommit 1: sandboxes of $D MiB"
+create disk-a "{\"diskMb\": $D, \"memoryMb\": 16, \"pids\": 64}"
+is "$STATUS" 200 "a sandbox of a $D MiB disk is created"
+create disk-b "{\"diskMb\": $D, \"memoryMb\": 16, \"pids\": 64}"
+is "$STATUS" 507 "a second would take the disks past 1% of the file system: 507"
+like "$(jqr .error)" "disk-overcommit" "which names disk-overcommit"
+api GET /sandboxes/disk-b
+is "$STATUS" 404 "and nothing was created"
 
 done_testing
