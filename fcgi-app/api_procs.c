@@ -451,6 +451,8 @@ void api_proc_get(struct app *app, struct http_req *req, const char *id)
 	char v[8];
 	const char *s = http_query(req, "stream", v, sizeof v);
 	if (s && strcmp(s, "0")) {
+		if (api_stream_admit(app, req) < 0)
+			return;
 		logs_stream(app, req, &sb, procid);
 		return;
 	}

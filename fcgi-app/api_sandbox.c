@@ -383,6 +383,8 @@ static void exec_run(struct app *app, struct http_req *req, const char *id, stru
 	int ctl, r;
 
 	(void)o;
+	if (a->stream && api_stream_admit(app, req) < 0)
+		return;
 	/* what the command writes is unknown: the reserve must be there */
 	if ((ctl = api_sandbox_open(app, req, id, 0, "a command", &sb)) < 0)
 		return;

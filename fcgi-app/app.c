@@ -8,6 +8,7 @@
 #include "images.h"
 #include "imagestore.h"
 #include "metrics.h"
+#include "quota.h"
 #include "sandbox.h"
 #include "warm.h"
 
@@ -46,6 +47,12 @@ int app_open(struct app *app, const struct conf *conf, struct sb_err *err)
 	app->spares_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (app->spares_fd < 0)
 		return sb_syserr(err, "open %s", path);
+	{
+		struct sb_err qerr = SB_ERR_INIT;
+		/* without it requests are served, only not counted */
+		if (quota_open(conf->data_dir, &qerr) < 0)
+			fprintf(stderr, "sandboxd: concurrency shares not counted: %s\n", qerr.msg);
+	}
 	return 0;
 }
 

@@ -71,6 +71,9 @@ static void usage(FILE *f)
 	      "  --history-map-mb N  LMDB map of the history, shared the same way (default 256)\n"
 	      "  --max-sandboxes-per-token N  sandboxes a token of one scope may have\n"
 	      "                      (default 100; 0: no cap; scope * has none)\n"
+	      "  --max-requests-per-token N  requests the tokens of one scope may have in\n"
+	      "                      flight at once, past it 429 (default 64; 0: no cap)\n"
+	      "  --max-streams-per-token N  of them streams (default 32; 0: no cap)\n"
 	      "  --memory-overcommit PCT  the running sandboxes' memory limits may add up\n"
 	      "                      to PCT % of the host's RAM (default 200; 0: unchecked);\n"
 	      "                      their pids limits always stay below 7/8 of pid_max\n"
@@ -314,6 +317,8 @@ static const struct conf_opt opts[] = {
 	NUM("store-map-mb", OPT_SIZE, 1, 1 << 20, store_map_bytes, 1 << 20),
 	NUM("history-map-mb", OPT_SIZE, 1, 1 << 20, history_map_bytes, 1 << 20),
 	NUM("max-sandboxes-per-token", OPT_INT, 0, 1000000, max_sandboxes_per_token, 1),
+	NUM("max-requests-per-token", OPT_INT, 0, 100000, max_requests_per_token, 1),
+	NUM("max-streams-per-token", OPT_INT, 0, 100000, max_streams_per_token, 1),
 	NUM("memory-overcommit", OPT_INT, 0, 100000, memory_overcommit, 1),
 	NUM("disk-overcommit", OPT_INT, 0, 100000, disk_overcommit, 1),
 	{ .name = "routes", .type = OPT_FLAG, .offset = C(print_routes), .cmdline = true },
@@ -440,6 +445,8 @@ static void defaults(struct conf *c, struct raw *raw)
 	c->history_map_bytes = (size_t)256 << 20;
 	c->max_sandboxes_per_token = 100;
 	c->memory_overcommit = 200;
+	c->max_requests_per_token = 64;
+	c->max_streams_per_token = 32;
 	c->disk_overcommit = 1000;
 }
 

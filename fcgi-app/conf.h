@@ -39,6 +39,8 @@ struct conf {
 	size_t history_map_bytes;	/* ... of the history */
 	int max_sandboxes_per_token;	/* a scoped token's sandboxes; 0: no cap */
 	int memory_overcommit;		/* running sandboxes' memory limits, in % of RAM; 0: unchecked */
+	int max_requests_per_token;	/* a scope's requests in flight; 0: no cap */
+	int max_streams_per_token;	/* ... of them streams */
 	int disk_overcommit;		/* all sandboxes' disks, in % of the data fs; 0: unchecked */
 	bool print_routes;		/* --routes: print them and exit */
 	int workers;

@@ -2,8 +2,10 @@
 
 #include "router.h"
 #include "app.h"
+#include "api.h"
 #include "auth.h"
 #include "http.h"
+#include "quota.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -237,6 +239,7 @@ int router_read_body(struct http_req *req)
 
 router_handler_fn router_admit(struct app *app, struct http_req *req)
 {
+	struct sb_err err = SB_ERR_INIT;
 	router_handler_fn fn;
 	const char *allow;
 
@@ -252,6 +255,10 @@ router_handler_fn router_admit(struct app *app, struct http_req *req)
 				routes[req->route].auth, req->nsegs > 1 ? req->segs[1] : NULL))
 			return NULL;
 		app->scope = req->scope;
+		if (quota_enter(app->serial, req->scope, app->conf->max_requests_per_token, &err) < 0) {
+			api_reply_err(req, &err);
+			return NULL;
+		}
 		if (!http_query_valid(req)) {
 			http_reply_error(req, 400, "malformed query string (a bad %%-escape, %%00, or a value over 4096 bytes)");
 			return NULL;

@@ -4,6 +4,7 @@
 #include "http.h"
 #include "metrics.h"
 #include "pool.h"
+#include "quota.h"
 #include "router.h"
 
 #include <signal.h>
@@ -38,6 +39,7 @@ static void handle(struct app *app, FCGX_Request *fr)
 	fn = router_admit(app, &req);
 	if (fn && router_read_body(&req) == 0)
 		fn(app, &req, req.nsegs > 1 ? req.segs[1] : NULL);
+	quota_leave(app->serial);
 	if (!req.status)
 		http_reply_error(&req, 500, "no response");
 	http_access_log(&req);

@@ -1,6 +1,7 @@
 #!/bin/bash
 # Fair shares between tenants (tokens): a token over its sandbox cap gets
-# 429; a tenant that fills its share of the history store or of the process
+# 429, and so does a request or a stream past its tenant's concurrency
+# caps (the others' go on); a tenant that fills its share of the history store or of the process
 # records gets its own 507, while another tenant's exec, history and
 # processes go on; the stores' use shows in /metrics.
 . "${TOP_SRCDIR:-$(dirname "$0")/..}/t/lib.sh"
@@ -21,8 +22,10 @@ history-max = 100000
 history-map-mb = 4
 store-map-mb = 2
 max-sandboxes-per-token = 2
+max-requests-per-token = 2
+max-streams-per-token = 1
 EOT
-sbd_start --config "$CONF_DIR/sandboxd.conf"
+T_WORKERS=4 sbd_start --config "$CONF_DIR/sandboxd.conf"
 trap 'sbd_cleanup; rm -rf "$CONF_DIR"' EXIT
 auth() { printf 'Authorization: Bearer %s' "$1"; }
 
@@ -82,6 +85,42 @@ proc_as "$TB" tb-1 "true"
 is "$STATUS" 200 "tenant b still starts a process"
 api GET /sandboxes/tc-1/processes "" -H "$(auth "$TC")"
 is "$STATUS" 200 "c still lists its processes"
+
+# --- requests and streams in flight ----------------------------------------------------------
+stream_bg() {	# stream_bg ID COMMAND OUT: a streamed exec of tenant b, in the background
+	curl -s -N -o "$3" -X POST -H "$(auth "$TB")" -H 'Content-Type: application/json' \
+		--data-binary "$(jq -cn --arg c "$2" '{command: $c, stream: true}')" "$BASE/sandboxes/$1/exec" &
+}
+exec_bg() {
+	curl -s -o "$3" -X POST -H "$(auth "$TB")" -H 'Content-Type: application/json' \
+		--data-binary "$(jq -cn --arg c "$2" '{command: $c}')" "$BASE/sandboxes/$1/exec" &
+}
+stream_bg tb-1 "echo started; sleep 6" "$CONF_DIR/s1"
+S1=$!
+for _ in $(seq 1 200); do grep -q started "$CONF_DIR/s1" 2>/dev/null && break; sleep 0.05; done
+api POST /sandboxes/tb-1/exec '{"command":"true","stream":true}' -H "$(auth "$TB")"
+is "$STATUS" 429 "tenant b's second stream is over max-streams-per-token: 429"
+like "$(jqr .error)" "max-streams-per-token" "which the error names"
+exec_in_as "$TB" tb-1 "echo short"
+is "$STATUS:$(jqr .data.stdout)" "200:short" "a short request of b's still answers (2 in flight, its cap)"
+exec_bg tb-1 "sleep 4; echo slept" "$CONF_DIR/e1"
+E1=$!
+# the background exec is in flight once b's next request is refused
+for _ in $(seq 1 200); do
+	exec_in_as "$TB" tb-1 true
+	[ "$STATUS" = 429 ] && break
+	sleep 0.05
+done
+is "$STATUS" 429 "a third request of b's in flight is over max-requests-per-token: 429"
+like "$(jqr .error)" "max-requests-per-token" "which the error names"
+exec_in_as "$TC" tc-1 "echo other"
+is "$STATUS:$(jqr .data.stdout)" "200:other" "tenant c's request answers meanwhile"
+api GET /healthz
+is "$STATUS" 200 "and /healthz"
+wait "$S1" "$E1"
+like "$(cat "$CONF_DIR/s1")" '"type":"complete"' "b's stream ran to its end"
+exec_in_as "$TB" tb-1 "echo again"
+is "$STATUS:$(jqr .data.stdout)" "200:again" "once they are answered, b's requests go through again"
 
 # --- watched ------------------------------------------------------------------------------------
 api GET /metrics "" -H "$(auth "$ADMIN")"
