@@ -145,7 +145,7 @@ int store_open(struct store *s, const char *dir, const struct store_sizes *sz, s
 	static const char *const hnames[] = { "history", "usage" };
 	struct sb_err herr = SB_ERR_INIT;
 	char hdir[PATH_MAX];
-	MDB_dbi dbis[5];
+	MDB_dbi dbis[5] = { 0 };
 
 	memset(s, 0, sizeof *s);
 	for (int w = 0; w < STORE_N; w++) {
