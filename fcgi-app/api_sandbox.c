@@ -25,9 +25,9 @@
  * sb_settings (settings.c). */
 static int parse_create_body(struct http_req *req, struct sb_want *want, bool *has_limits)
 {
-	struct json_object *o = http_json_body(req), *v;
+	cleanup_json struct json_object *o = http_json_body(req);
+	struct json_object *v;
 	char why[128];
-	int ret = -1;
 
 	memset(want, 0, sizeof *want);
 	*has_limits = false;
@@ -37,7 +37,7 @@ static int parse_create_body(struct http_req *req, struct sb_want *want, bool *h
 		if (!json_object_is_type(v, json_type_string) ||
 		    !image_name_ok(json_object_get_string(v))) {
 			http_reply_error(req, 400, "image must be a name like \"bookworm\"");
-			goto out;
+			return -1;
 		}
 		/* resolved when the sandbox is made: unknown names are a 400 there */
 		snprintf(want->image, sizeof want->image, "%s", json_object_get_string(v));
@@ -45,19 +45,16 @@ static int parse_create_body(struct http_req *req, struct sb_want *want, bool *h
 	if (json_object_object_get_ex(o, "limits", &v) && !json_object_is_type(v, json_type_null)) {
 		if (!json_object_is_type(v, json_type_object)) {
 			http_reply_error(req, 400, "limits must be an object");
-			goto out;
+			return -1;
 		}
 		if (sb_limits_parse(v, &req->conf->max_limits, &want->lim, why, sizeof why) < 0) {
 			http_reply_error(req, 400, "%s", why);
-			goto out;
+			return -1;
 		}
 		/* the disk size is fixed at creation; the rest may change */
 		*has_limits = sb_limits_change(&want->lim);
 	}
-	ret = 0;
-out:
-	json_object_put(o);
-	return ret;
+	return 0;
 }
 
 void api_sandbox_create(struct app *app, struct http_req *req, const char *id)
@@ -102,7 +99,7 @@ static struct json_object *usage_json(struct app *app, const struct sandbox_ref 
 	const char *id = sb->id;
 	struct sb_fs_info fi;
 	struct cg_usage u;
-	int ctl;
+	cleanup_close int ctl = -1;
 
 	cg_sandbox_usage(&app->cg, id, &u);
 	json_object_object_add(o, "memoryBytes", json_object_new_int64(u.memory_current));
@@ -118,8 +115,6 @@ static struct json_object *usage_json(struct app *app, const struct sandbox_ref 
 		json_object_object_add(o, "inodesUsed", json_object_new_int64((int64_t)fi.used_inodes));
 		json_object_object_add(o, "inodesTotal", json_object_new_int64((int64_t)fi.total_inodes));
 	}
-	if (ctl >= 0)
-		close(ctl);
 	return o;
 }
 

@@ -528,7 +528,7 @@ int master_run(struct conf *c)
 		 * request is served by a worker of the old settings */
 		if (reloading && !draining && !any_retiring()) {
 			reloading = false;
-			fprintf(stderr, "sandboxd: reload: done, the old workers are gone\n");
+			log_printf("info", NULL, "reload: done, the old workers are gone");
 		}
 		if (got_term && !draining) {
 			log_printf("info", NULL, "stopping");
