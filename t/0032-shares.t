@@ -95,7 +95,9 @@ exec_bg() {
 	curl -s -o "$3" -X POST -H "$(auth "$TB")" -H 'Content-Type: application/json' \
 		--data-binary "$(jq -cn --arg c "$2" '{command: $c}')" "$BASE/sandboxes/$1/exec" &
 }
-stream_bg tb-1 "echo started; sleep 6" "$CONF_DIR/s1"
+# both hold on until the operator's token (no cap) says go
+HOLD='i=0; while [ ! -e /workspace/go ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done'
+stream_bg tb-1 "echo started; $HOLD" "$CONF_DIR/s1"
 S1=$!
 for _ in $(seq 1 200); do grep -q started "$CONF_DIR/s1" 2>/dev/null && break; sleep 0.05; done
 api POST /sandboxes/tb-1/exec '{"command":"true","stream":true}' -H "$(auth "$TB")"
@@ -103,7 +105,7 @@ is "$STATUS" 429 "tenant b's second stream is over max-streams-per-token: 429"
 like "$(jqr .error)" "max-streams-per-token" "which the error names"
 exec_in_as "$TB" tb-1 "echo short"
 is "$STATUS:$(jqr .data.stdout)" "200:short" "a short request of b's still answers (2 in flight, its cap)"
-exec_bg tb-1 "sleep 4; echo slept" "$CONF_DIR/e1"
+exec_bg tb-1 "$HOLD; echo held" "$CONF_DIR/e1"
 E1=$!
 # the background exec is in flight once b's next request is refused
 for _ in $(seq 1 200); do
@@ -117,6 +119,8 @@ exec_in_as "$TC" tc-1 "echo other"
 is "$STATUS:$(jqr .data.stdout)" "200:other" "tenant c's request answers meanwhile"
 api GET /healthz
 is "$STATUS" 200 "and /healthz"
+exec_in_as "$ADMIN" tb-1 "touch /workspace/go"
+is "$STATUS" 200 "the operator's token is not counted: it lets b's requests end"
 wait "$S1" "$E1"
 like "$(cat "$CONF_DIR/s1")" '"type":"complete"' "b's stream ran to its end"
 exec_in_as "$TB" tb-1 "echo again"
