@@ -139,6 +139,8 @@ int store_forget_started(struct store *s, const char *const *ids, const pid_t *p
 	return kv_commit(&txn, err);
 }
 
+static int usage_build(MDB_env *env, MDB_dbi data, MDB_dbi usage, struct sb_err *err);
+
 int store_open(struct store *s, const char *dir, const struct store_sizes *sz, struct sb_err *err)
 {
 	static const char *const names[] = { "sandboxes", "meta", "processes", "started", "usage" };
@@ -160,7 +162,7 @@ int store_open(struct store *s, const char *dir, const struct store_sizes *sz, s
 	s->procs = dbis[2];
 	s->started = dbis[3];
 	s->usage[STORE_MAIN] = dbis[4];
-	if (started_index_build(s, err) < 0) {
+	if (started_index_build(s, err) < 0 || usage_build(s->env, s->procs, s->usage[STORE_MAIN], err) < 0) {
 		store_close(s);
 		return -1;
 	}
@@ -176,6 +178,11 @@ int store_open(struct store *s, const char *dir, const struct store_sizes *sz, s
 	}
 	s->history = dbis[0];
 	s->usage[STORE_HISTORY] = dbis[1];
+	if (s->henv && usage_build(s->henv, s->history, s->usage[STORE_HISTORY], &herr) < 0) {
+		fprintf(stderr, "sandboxd: history unavailable: %s\n", herr.msg);
+		mdb_env_close(s->henv);
+		s->henv = NULL;
+	}
 	return 0;
 }
 
@@ -436,7 +443,7 @@ static int usage_add(MDB_txn *txn, MDB_dbi dbi, const char *key, size_t klen, lo
 	MDB_val k = { klen, (void *)key }, v;
 	long long n = usage_get(txn, dbi, key, klen) + delta;
 
-	/* a data dir older than the accounting: what it kept is not charged */
+	/* never below 0, whatever an entry's charge was then */
 	if (n < 0)
 		n = 0;
 	v.mv_size = sizeof n;
@@ -520,6 +527,42 @@ static int charge_entry(struct store *s, enum store_which w, MDB_txn *txn, const
 		      (rc = usage_add(txn, s->usage[w], TOTAL_KEY, strlen(TOTAL_KEY), delta))))
 		return kv_fail(err, rc, "usage");
 	return 0;
+}
+
+/* Once per store (a key says it is done): the charges of the entries
+ * written before the accounting was, so a data dir carried over from an
+ * older sandboxd counts what it keeps. */
+static int usage_build(MDB_env *env, MDB_dbi data, MDB_dbi usage, struct sb_err *err)
+{
+	static const char built[] = "~built";
+	MDB_val bk = { sizeof built - 1, (void *)built }, k, v;
+	cleanup_txn MDB_txn *txn = NULL;
+	long long total = 0;
+	MDB_cursor *cur;
+	int rc;
+
+	if (kv_begin(env, 0, &txn, err) < 0)
+		return -1;
+	if (mdb_get(txn, usage, &bk, &v) == 0)
+		return 0;
+	if ((rc = mdb_cursor_open(txn, data, &cur)))
+		return kv_fail(err, rc, "usage");
+	while ((rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0) {
+		const char *slash = memchr(k.mv_data, '/', k.mv_size);
+		long long c = charge(k.mv_size, v.mv_size);
+		if (!slash)
+			continue;
+		if ((rc = usage_add(txn, usage, k.mv_data, (size_t)(slash - (const char *)k.mv_data), c)))
+			break;
+		total += c;
+	}
+	mdb_cursor_close(cur);
+	v.mv_size = 1;
+	v.mv_data = (void *)"1";
+	if (rc != MDB_NOTFOUND || (rc = usage_add(txn, usage, TOTAL_KEY, strlen(TOTAL_KEY), total)) ||
+	    (rc = mdb_put(txn, usage, &bk, &v, 0)))
+		return kv_fail(err, rc, "usage");
+	return kv_commit(&txn, err);
 }
 
 int store_admit(struct store *s, enum store_which w, const char *scope, long long need,

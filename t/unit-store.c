@@ -75,6 +75,11 @@ int main(void)
 	while (n < 1000 && store_proc_put(&s, "a-1/p", entry, "a-", &err) == 0)
 		n++;
 	ok(n == 1000, "a record rewritten in place adds nothing");
+	store_use(&s, STORE_HISTORY, &before, &budget, &refused);
+	store_close(&s);
+	ok(store_open(&s, root, &sz, &err) == 0, "store: open again (%s)", err.msg);
+	store_use(&s, STORE_HISTORY, &used, &budget, &refused);
+	ok(used == before, "what was charged is charged once after a reopen (%lld, %lld)", used, before);
 	store_close(&s);
 	return done_testing();
 }
