@@ -74,6 +74,9 @@ static void usage(FILE *f)
 	      "  --max-requests-per-token N  requests the tokens of one scope may have in\n"
 	      "                      flight at once, past it 429 (default 64; 0: no cap)\n"
 	      "  --max-streams-per-token N  of them streams (default 32; 0: no cap)\n"
+	      "  --max-requests-per-sandbox N  requests one sandbox may have in flight\n"
+	      "                      (default 0: no cap)\n"
+	      "  --max-streams-per-sandbox N  of them streams (default 0: no cap)\n"
 	      "  --memory-overcommit PCT  the running sandboxes' memory limits may add up\n"
 	      "                      to PCT % of the host's RAM (default 200; 0: unchecked);\n"
 	      "                      their pids limits always stay below 7/8 of pid_max\n"
@@ -319,6 +322,8 @@ static const struct conf_opt opts[] = {
 	NUM("max-sandboxes-per-token", OPT_INT, 0, 1000000, max_sandboxes_per_token, 1),
 	NUM("max-requests-per-token", OPT_INT, 0, 100000, max_requests_per_token, 1),
 	NUM("max-streams-per-token", OPT_INT, 0, 100000, max_streams_per_token, 1),
+	NUM("max-requests-per-sandbox", OPT_INT, 0, 100000, max_requests_per_sandbox, 1),
+	NUM("max-streams-per-sandbox", OPT_INT, 0, 100000, max_streams_per_sandbox, 1),
 	NUM("memory-overcommit", OPT_INT, 0, 100000, memory_overcommit, 1),
 	NUM("disk-overcommit", OPT_INT, 0, 100000, disk_overcommit, 1),
 	{ .name = "routes", .type = OPT_FLAG, .offset = C(print_routes), .cmdline = true },

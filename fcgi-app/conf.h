@@ -41,6 +41,8 @@ struct conf {
 	int memory_overcommit;		/* running sandboxes' memory limits, in % of RAM; 0: unchecked */
 	int max_requests_per_token;	/* a scope's requests in flight; 0: no cap */
 	int max_streams_per_token;	/* ... of them streams */
+	int max_requests_per_sandbox;	/* as those, per sandbox */
+	int max_streams_per_sandbox;
 	int disk_overcommit;		/* all sandboxes' disks, in % of the data fs; 0: unchecked */
 	bool print_routes;		/* --routes: print them and exit */
 	int workers;

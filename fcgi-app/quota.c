@@ -1,12 +1,14 @@
 #include "config.h"
 
 #include "quota.h"
+#include "conf.h"
 #include "util.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
@@ -19,7 +21,13 @@
 struct slot {
 	pid_t pid;		/* the worker serving; 0: free */
 	int streaming;
-	char scope[64];
+	char scope[64];		/* "": no tenant */
+	char sandbox[64];	/* "": none */
+};
+
+/* What one tenant and one sandbox have in flight. */
+struct counts {
+	int scope, scope_streams, sandbox, sandbox_streams;
 };
 
 static struct slot *slots;
@@ -64,69 +72,85 @@ void quota_close(void)
 	lock_fd = -1;
 }
 
-/* The scope's slots in use but `mine`, and how many of them stream. */
-static int count(const char *scope, const struct slot *mine, int *streams)
+/* The slots in use but `mine` of mine's tenant and sandbox. */
+static struct counts count(const struct slot *mine)
 {
-	int n = 0;
+	struct counts n = { 0, 0, 0, 0 };
 
-	*streams = 0;
 	for (int i = 0; i < QUOTA_SLOTS; i++) {
 		const struct slot *s = &slots[i];
 		pid_t pid = __atomic_load_n(&s->pid, __ATOMIC_ACQUIRE);
-		if (s == mine || pid <= 0 || strcmp(s->scope, scope) ||
-		    (kill(pid, 0) < 0 && errno == ESRCH))
+		bool scope, sandbox;
+		if (s == mine || pid <= 0)
 			continue;
-		n++;
-		*streams += s->streaming;
+		scope = *mine->scope && !strcmp(s->scope, mine->scope);
+		sandbox = *mine->sandbox && !strcmp(s->sandbox, mine->sandbox);
+		if ((!scope && !sandbox) || (kill(pid, 0) < 0 && errno == ESRCH))
+			continue;
+		n.scope += scope;
+		n.scope_streams += scope && s->streaming;
+		n.sandbox += sandbox;
+		n.sandbox_streams += sandbox && s->streaming;
 	}
 	return n;
 }
 
-static struct slot *slot_of(unsigned serial, const char *scope)
+/* Over a cap: its 429. */
+static int over(struct sb_err *err, const char *whose, const char *name, int n, const char *what,
+		const char *opt)
 {
-	if (!slots || !serial || !scope || !*scope || strlen(scope) >= sizeof slots->scope)
-		return NULL;
-	return &slots[serial % QUOTA_SLOTS];
+	return sb_fail(err, SB_E_LIMIT, 0, "%s %s has %d %s, its %s; retry when one ends", whose, name, n,
+		       what, opt);
 }
 
-int quota_enter(unsigned serial, const char *scope, int max, struct sb_err *err)
+int quota_enter(unsigned serial, const struct conf *c, const char *scope, const char *sandbox,
+		struct sb_err *err)
 {
-	struct slot *mine = slot_of(serial, scope);
-	int n, streams;
+	struct slot *mine = slots && serial ? &slots[serial % QUOTA_SLOTS] : NULL;
+	struct counts n;
+	int r = 0;
 
-	if (!mine)
+	if (!mine || ((!scope || !*scope) && !sandbox) || (scope && strlen(scope) >= sizeof mine->scope) ||
+	    (sandbox && strlen(sandbox) >= sizeof mine->sandbox))
 		return 0;
 	flock(lock_fd, LOCK_EX);
-	n = count(scope, mine, &streams);
-	if (max > 0 && n >= max) {
-		flock(lock_fd, LOCK_UN);
-		return sb_fail(err, SB_E_LIMIT, 0, "the tokens of scope %s have %d requests in flight, their "
-			       "max-requests-per-token; retry when one is answered", scope, n);
-	}
-	snprintf(mine->scope, sizeof mine->scope, "%s", scope);
+	snprintf(mine->scope, sizeof mine->scope, "%s", scope ? scope : "");
+	snprintf(mine->sandbox, sizeof mine->sandbox, "%s", sandbox ? sandbox : "");
 	mine->streaming = 0;
-	__atomic_store_n(&mine->pid, getpid(), __ATOMIC_RELEASE);
+	n = count(mine);
+	if (c->max_requests_per_token > 0 && n.scope >= c->max_requests_per_token)
+		r = over(err, "the tokens of scope", mine->scope, n.scope, "requests in flight",
+			 "max-requests-per-token");
+	else if (c->max_requests_per_sandbox > 0 && n.sandbox >= c->max_requests_per_sandbox)
+		r = over(err, "sandbox", mine->sandbox, n.sandbox, "requests in flight",
+			 "max-requests-per-sandbox");
+	else
+		__atomic_store_n(&mine->pid, getpid(), __ATOMIC_RELEASE);
 	flock(lock_fd, LOCK_UN);
-	return 0;
+	return r;
 }
 
-int quota_stream(unsigned serial, const char *scope, int max, struct sb_err *err)
+int quota_stream(unsigned serial, const struct conf *c, struct sb_err *err)
 {
-	struct slot *mine = slot_of(serial, scope);
-	int streams;
+	struct slot *mine = slots && serial ? &slots[serial % QUOTA_SLOTS] : NULL;
+	struct counts n;
+	int r = 0;
 
-	if (!mine)
-		return 0;
+	if (!mine || __atomic_load_n(&mine->pid, __ATOMIC_ACQUIRE) != getpid())
+		return 0;	/* not counted (no tenant, no sandbox) */
 	flock(lock_fd, LOCK_EX);
-	count(scope, mine, &streams);
-	if (max > 0 && streams >= max) {
-		flock(lock_fd, LOCK_UN);
-		return sb_fail(err, SB_E_LIMIT, 0, "the tokens of scope %s have %d streams open, their "
-			       "max-streams-per-token; retry when one ends", scope, streams);
-	}
-	mine->streaming = 1;
+	n = count(mine);
+	if (*mine->scope && c->max_streams_per_token > 0 && n.scope_streams >= c->max_streams_per_token)
+		r = over(err, "the tokens of scope", mine->scope, n.scope_streams, "streams open",
+			 "max-streams-per-token");
+	else if (*mine->sandbox && c->max_streams_per_sandbox > 0 &&
+		 n.sandbox_streams >= c->max_streams_per_sandbox)
+		r = over(err, "sandbox", mine->sandbox, n.sandbox_streams, "streams open",
+			 "max-streams-per-sandbox");
+	else
+		mine->streaming = 1;
 	flock(lock_fd, LOCK_UN);
-	return 0;
+	return r;
 }
 
 void quota_leave(unsigned serial)

@@ -255,7 +255,9 @@ router_handler_fn router_admit(struct app *app, struct http_req *req)
 				routes[req->route].auth, req->nsegs > 1 ? req->segs[1] : NULL))
 			return NULL;
 		app->scope = req->scope;
-		if (quota_enter(app->serial, req->scope, app->conf->max_requests_per_token, &err) < 0) {
+		if (quota_enter(app->serial, app->conf, req->scope,
+				routes[req->route].auth == AUTH_PROJECT && req->nsegs > 1 ? req->segs[1] : NULL,
+				&err) < 0) {
 			api_reply_err(req, &err);
 			return NULL;
 		}

@@ -1,9 +1,10 @@
 #!/bin/bash
 # Fair shares between tenants (tokens): a token over its sandbox cap gets
-# 429, and so does a request or a stream past its tenant's concurrency
-# caps (the others' go on); a tenant that fills its share of the history store or of the process
-# records gets its own 507, while another tenant's exec, history and
-# processes go on; the stores' use shows in /metrics.
+# 429, and so does a request or a stream past its tenant's (or its
+# sandbox's) concurrency caps, the others' go on; a tenant that fills its
+# share of the history store or of the process records gets its own 507,
+# while another tenant's exec, history and processes go on; the stores'
+# use shows in /metrics.
 . "${TOP_SRCDIR:-$(dirname "$0")/..}/t/lib.sh"
 
 CONF_DIR=$(mktemp -d /tmp/sbd-conf.XXXXXX)
@@ -24,6 +25,7 @@ store-map-mb = 2
 max-sandboxes-per-token = 2
 max-requests-per-token = 2
 max-streams-per-token = 1
+max-streams-per-sandbox = 1
 EOT
 T_WORKERS=4 sbd_start --config "$CONF_DIR/sandboxd.conf"
 trap 'sbd_cleanup; rm -rf "$CONF_DIR"' EXIT
@@ -103,6 +105,11 @@ for _ in $(seq 1 200); do grep -q started "$CONF_DIR/s1" 2>/dev/null && break; s
 api POST /sandboxes/tb-1/exec '{"command":"true","stream":true}' -H "$(auth "$TB")"
 is "$STATUS" 429 "tenant b's second stream is over max-streams-per-token: 429"
 like "$(jqr .error)" "max-streams-per-token" "which the error names"
+api POST /sandboxes/tb-1/exec '{"command":"true","stream":true}' -H "$(auth "$ADMIN")"
+is "$STATUS" 429 "the operator's stream on that sandbox is over max-streams-per-sandbox: 429"
+like "$(jqr .error)" "max-streams-per-sandbox" "which the error names"
+api POST /sandboxes/tc-1/exec '{"command":"echo s","stream":true}' -H "$(auth "$ADMIN")"
+is "$STATUS" 200 "a stream on another sandbox is not"
 exec_in_as "$TB" tb-1 "echo short"
 is "$STATUS:$(jqr .data.stdout)" "200:short" "a short request of b's still answers (2 in flight, its cap)"
 exec_bg tb-1 "$HOLD; echo held" "$CONF_DIR/e1"
