@@ -119,6 +119,66 @@ def stream_latency(api, sid, n=100):
     c.close()
     return summary(lat)
 
+def preview_latency(api, base, sid, n):
+    """A preview GET through nginx (auth_request to the preview pool, then a
+    proxy to the sandbox) against a direct GET of the same file at the
+    sandbox's address and port, from here: None when the service has no
+    networking or no preview domain."""
+    st, _ = api.req("PUT", "/sandboxes/%s/files/workspace/p.txt" % sid, b"ok\n",
+                    {"Content-Type": "application/octet-stream"})
+    body = json.dumps({"command": "exec python3 -m http.server 8000 --bind 0.0.0.0", "processId": "bench-preview",
+                       "cwd": "/workspace"})
+    api.req("POST", "/sandboxes/%s/processes" % sid, body)
+    st, d = api.req("POST", "/sandboxes/%s/ports" % sid, json.dumps({"port": 8000}))
+    if st != 201:
+        return None, None
+    host = urllib.parse.urlparse(json.loads(d)["data"]["url"]).hostname
+    # the sandbox's address: a UDP connect sends nothing, it picks the source
+    probe = "import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); " \
+            "s.connect(('198.51.100.1', 9)); print(s.getsockname()[0])"
+    st, d = api.req("POST", "/sandboxes/%s/exec" % sid, json.dumps({"command": "python3 -c \"%s\"" % probe}))
+    addr = json.loads(d)["data"]["stdout"].strip() if st == 200 else ""
+    if not addr:
+        return None, None
+    for _ in range(100):
+        try:
+            c = http.client.HTTPConnection(addr, 8000, timeout=5)
+            c.request("GET", "/p.txt"); c.getresponse().read(); c.close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    direct = []
+    for _ in range(n):
+        t = time.perf_counter()
+        c = http.client.HTTPConnection(addr, 8000, timeout=30)
+        c.request("GET", "/p.txt")
+        r = c.getresponse(); r.read(); c.close()
+        direct.append((time.perf_counter() - t) * 1000)
+        if r.status != 200:
+            raise SystemExit("bench: direct GET -> %d" % r.status)
+    prev = [api.timed("GET", "/p.txt", headers={"Host": host})[0] for _ in range(n)]
+    api.req("DELETE", "/sandboxes/%s/ports/8000" % sid)
+    api.req("DELETE", "/sandboxes/%s/processes/bench-preview?signal=KILL" % sid)
+    return summary(prev), summary(direct)
+
+def net_rows(base, script="netbench.sh"):
+    """The rows of a script run in namespaces of its own: bench/netbench.sh
+    (create with networking on vs off, same run; one TCP stream sandbox ->
+    stand-in internet vs host -> stand-in), bench/preview.sh (a preview GET
+    through nginx vs a direct GET at the sandbox's address)."""
+    top = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+    exe = os.environ.get("SANDBOXD") or os.path.join(top, "build", "sandboxd")
+    if os.geteuid() != 0 or not os.path.exists("/usr/sbin/dnsmasq") or not os.path.exists(exe):
+        print("bench: network figures skipped (needs root, dnsmasq and %s)" % exe, file=sys.stderr)
+        return []
+    env = dict(os.environ, SANDBOXD=exe, TOP_SRCDIR=top)
+    out = subprocess.run(["bash", os.path.join(top, "bench", script)], env=env,
+                         capture_output=True, text=True)
+    rows = [json.loads(l) for l in out.stdout.splitlines() if l.startswith("{")]
+    if not rows:
+        print("bench: %s failed: %s" % (script, (out.stdout + out.stderr)[-500:]), file=sys.stderr)
+    return rows
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--base", default="http://127.0.0.1:8787")
@@ -127,10 +187,30 @@ def main():
     # sandboxes at once; the service's --max-running must allow them
     # (./dev up allows 1100: ./dev bench --density 1000)
     ap.add_argument("--density", type=int, default=100)
+    # only the preview row (bench/preview.sh runs it in a test-made network)
+    ap.add_argument("--preview-only", action="store_true")
+    # the network figures (bench/netbench.sh): instances of their own in
+    # namespaces of their own, nothing leaves the machine
+    ap.add_argument("--no-net", action="store_true")
     a = ap.parse_args()
     api = Api(a.base)
     tag = "b%x" % (int(time.time()) & 0xffffff)
     rows, res = [], {}
+
+    def preview_rows(sid):
+        prev, direct = preview_latency(api, a.base, sid, max(a.n, 200))
+        if prev:
+            rows.append({"name": "preview GET via nginx (auth_request)", **prev,
+                         "baseline": "direct GET, sandbox address", "baseline_median": direct["median"],
+                         "ratio": prev["median"] / direct["median"]})
+        else:
+            print("bench: no preview row (the service needs network and preview-domain)", file=sys.stderr)
+
+    if a.preview_only:
+        api.timed("POST", "/sandboxes/%s-p" % tag)
+        preview_rows("%s-p" % tag)
+        report(rows, a.json, {})
+        return
 
     floor = spawnlimit(200)
     setns = floor.get("setns(pidfd)+fork+exec+wait", {})
@@ -224,9 +304,16 @@ def main():
     for i in ids:
         api.req("DELETE", "/sandboxes/%s" % i)
 
-    os.makedirs(os.path.dirname(a.json) or ".", exist_ok=True)
-    with open(a.json, "w") as f:
-        json.dump({"rows": rows, "floor": floor, "bwrap": bwrap, "time": time.time()}, f, indent=1)
+    if not a.no_net:
+        rows.extend(net_rows(a.base))
+        rows.extend(net_rows(a.base, "preview.sh"))
+
+    report(rows, a.json, {"floor": floor, "bwrap": bwrap})
+
+def report(rows, path, extra):
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    with open(path, "w") as f:
+        json.dump({"rows": rows, **extra, "time": time.time()}, f, indent=1)
     print("%-44s %10s %10s %10s  %-32s %8s" % ("measure", "median", "p90", "p99", "baseline (median)", "ratio"))
     for r in rows:
         if "rate" in r:
@@ -245,7 +332,7 @@ def main():
             "%.2f" % r["p99"] if r.get("p99") is not None else "-",
             "%s %.2f ms" % (base, bm) if base and bm else "-",
             "%.2f" % r["ratio"] if r.get("ratio") else "-"))
-    print("(times in ms; memory in KiB; JSON in %s)" % a.json)
+    print("(times in ms; memory in KiB; JSON in %s)" % path)
 
 if __name__ == "__main__":
     main()

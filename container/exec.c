@@ -207,17 +207,26 @@ static int pump(int fd, struct sb_buf *b, size_t cap, bool *truncated)
 	}
 }
 
-/* Streaming: hand what is there to the sink, chunk by chunk. */
+/* Streaming: hand what is there to the sink, chunk by chunk; 2 when the
+ * sink holds all it may (the rest stays in the pipe, the command blocks on
+ * it), else as pump_end.  Once the client is gone, what comes is dropped. */
 static int pump_stream(int fd, int which, const struct sb_exec_req *rq, struct sb_exec_res *res)
 {
 	char buf[65536];
 
 	for (;;) {
 		ssize_t n = read_now(fd, buf, sizeof buf);
+		int st;
+
 		if (n <= 0)
 			return pump_end(n);
-		if (!res->client_gone && rq->sink(rq->sink_arg, which, buf, (size_t)n) < 0)
+		if (res->client_gone)
+			continue;
+		st = rq->sink(rq->sink_arg, which, buf, (size_t)n);
+		if (st < 0)
 			res->client_gone = true;
+		else if (st == SB_SINK_FULL)
+			return 2;
 	}
 }
 
@@ -259,6 +268,48 @@ static int wait_started(int ctl, pid_t *pid, struct sb_err *err)
 	return 0;
 }
 
+/* A streaming client's state: its sink's drain sends what it takes now. */
+static int client_state(const struct sb_exec_req *rq, struct sb_exec_res *res)
+{
+	int st;
+
+	if (!rq->sink || !rq->drain || res->client_gone)
+		return SB_SINK_IDLE;
+	st = rq->drain(rq->sink_arg);
+	if (st < 0) {
+		res->client_gone = true;
+		return SB_SINK_IDLE;
+	}
+	return st;
+}
+
+/* The command has exited: what is left in its pipes goes to a streaming
+ * client as fast as it takes it (a slow reader still gets the whole
+ * output), until the pipes are empty, the client is gone (the sink's drain
+ * says so after its send timeout without progress) or until: the exec's
+ * deadline (what children left behind keep writing is not waited for). */
+static void drain_pipes(int pout, bool out_open, int perr, bool err_open, int64_t until,
+			const struct sb_exec_req *rq, struct sb_exec_res *res)
+{
+	while ((out_open || err_open) && !res->client_gone && sb_mono_ms() < until) {
+		int sink = client_state(rq, res);
+
+		if (res->client_gone)
+			break;
+		if (sink == SB_SINK_FULL) {
+			struct pollfd p = { .fd = rq->watch_fd, .events = POLLOUT | POLLRDHUP };
+			if (poll(&p, rq->watch_fd >= 0 ? 1 : 0, 1000) > 0 &&
+			    (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)))
+				res->client_gone = true;
+			continue;
+		}
+		if (out_open && pump_any(pout, 1, rq, res) != 2)
+			out_open = false;
+		if (err_open && pump_any(perr, 2, rq, res) != 2)
+			err_open = false;
+	}
+}
+
 /* Pump both pipes and the control socket until the command has exited and
  * we have what it wrote; kill the exec's cgroup at the deadline. */
 static int run_loop(int ctl, int pout, int perr, struct sb_cgroups *cg, const char *id,
@@ -274,11 +325,14 @@ static int run_loop(int ctl, int pout, int perr, struct sb_cgroups *cg, const ch
 	bool killed_for_client = false;
 
 	while (!exited) {
+		/* what waits for the client goes as far as it takes it now */
+		int sink = client_state(rq, res);
 		struct pollfd p[4] = {
 			{ .fd = ctl, .events = POLLIN },
-			{ .fd = out_open ? pout : -1, .events = POLLIN },
-			{ .fd = err_open ? perr : -1, .events = POLLIN },
-			{ .fd = res->client_gone ? -1 : rq->watch_fd, .events = POLLRDHUP },
+			{ .fd = out_open && sink != SB_SINK_FULL ? pout : -1, .events = POLLIN },
+			{ .fd = err_open && sink != SB_SINK_FULL ? perr : -1, .events = POLLIN },
+			{ .fd = res->client_gone ? -1 : rq->watch_fd,
+			  .events = POLLRDHUP | (sink > SB_SINK_IDLE ? POLLOUT : 0) },
 		};
 		int64_t left = deadline - sb_mono_ms();
 		int r, wait = left > 1000 ? 1000 : (int)left;
@@ -290,7 +344,8 @@ static int run_loop(int ctl, int pout, int perr, struct sb_cgroups *cg, const ch
 			deadline = sb_mono_ms() + EXIT_GRACE_MS;
 			continue;
 		}
-		if (rq->sink && !res->client_gone && rq->heartbeat_ms > 0) {
+		/* (a client with output waiting for it needs no heartbeat) */
+		if (rq->sink && !res->client_gone && rq->heartbeat_ms > 0 && sink == SB_SINK_IDLE) {
 			int64_t idle = sb_mono_ms() - quiet_since;
 			if (idle >= rq->heartbeat_ms) {
 				if (rq->sink(rq->sink_arg, 0, NULL, 0) < 0)
@@ -320,7 +375,7 @@ static int run_loop(int ctl, int pout, int perr, struct sb_cgroups *cg, const ch
 			return sb_syserr(err, "poll");
 		if (r <= 0)
 			continue;
-		if (p[3].revents)
+		if (p[3].revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL))
 			res->client_gone = true;
 		if (p[1].revents || p[2].revents)
 			quiet_since = sb_mono_ms();
@@ -343,10 +398,16 @@ static int run_loop(int ctl, int pout, int perr, struct sb_cgroups *cg, const ch
 	}
 	/* what the command wrote before it exited is in the pipes now; what
 	 * children it left behind write later is not ours to wait for */
-	if (out_open)
-		pump_any(pout, 1, rq, res);
-	if (err_open)
-		pump_any(perr, 2, rq, res);
+	if (rq->sink)
+		drain_pipes(pout, out_open, perr, err_open,
+			    deadline > sb_mono_ms() + EXIT_GRACE_MS ? deadline : sb_mono_ms() + EXIT_GRACE_MS,
+			    rq, res);
+	else {
+		if (out_open)
+			pump_any(pout, 1, rq, res);
+		if (err_open)
+			pump_any(perr, 2, rq, res);
+	}
 	res->exit_code = WIFEXITED(status) ? WEXITSTATUS(status)
 		       : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : -1;
 	/* the sandbox's OOM count went up while the command ran: the memory

@@ -21,7 +21,7 @@ enum {
 	SB_LAUNCH_CG_FD = 5,	/* the instance's cgroup dirs present in conf.cg_present, in order */
 };
 
-#define SB_LAUNCH_MAGIC 0x73626931u	/* "sbi1": a worker and an init of the same build */
+#define SB_LAUNCH_MAGIC 0x73626932u	/* "sbi2": a worker and an init of the same build */
 
 struct sb_launch_conf {
 	uint32_t magic;
@@ -31,6 +31,10 @@ struct sb_launch_conf {
 	uint8_t host_dirs, disk;
 	uint32_t uid_base;
 	char id[64];
+	uint8_t net;			/* a veth (below); 0: loopback only */
+	char net_host_if[16];
+	uint32_t net_addr, net_gw;
+	char net_resolv[PATH_MAX];
 	char sandbox_dir[PATH_MAX];
 	char image_dir[PATH_MAX];
 };

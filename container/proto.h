@@ -109,7 +109,8 @@ ssize_t sb_msg_recv(int sock, void *buf, size_t cap, int *fds, int *nfds);
 
 struct sb_err;
 /* The next answer on ctl (from the init, or a child of it), waited for at
- * most timeout_ms (0: what is there now), retried on EINTR: its header in
+ * most timeout_ms (0 or less: what is there now; there is no "forever"),
+ * retried on EINTR: its header in
  * *m, up to len bytes of its payload in payload (zero-filled past what
  * came; NULL: dropped), fds it carried closed.  Returns the payload's
  * length as sent; -1 with err filled: SB_E_TIMEOUT for silence, else

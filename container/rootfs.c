@@ -460,6 +460,30 @@ static int loopback_up(struct sb_err *err)
 	return 0;
 }
 
+/* The resolver the service runs, read-only over /etc/resolv.conf (as
+ * Docker does), so the sandbox's own file stays as it was.  Made empty when
+ * missing; a sandbox that made it something else than a file (a symlink)
+ * keeps its own choice: its start must not fail for it. */
+static int bind_resolv(int rootfd, const char *src, struct sb_err *err)
+{
+	struct open_how how = {
+		.flags = O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, .mode = 0644,
+		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+	};
+	cleanup_close int t = open_in_root(rootfd, "etc/resolv.conf", O_PATH | O_NOFOLLOW);
+	struct stat st;
+	int fd;
+
+	if (t < 0 && errno == ENOENT)
+		t = (int)syscall(SYS_openat2, rootfd, "etc/resolv.conf", &how, sizeof how);
+	if (t < 0 || fstat(t, &st) < 0 || !S_ISREG(st.st_mode))
+		return 0;
+	fd = host_bind(src, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, err);
+	if (fd < 0)
+		return -1;
+	return attach(fd, rootfd, "etc/resolv.conf", err);
+}
+
 int rootfs_setup(const struct rootfs_spec *s, struct sb_err *err)
 {
 	cleanup_close int rootfd = -1;
@@ -472,7 +496,8 @@ int rootfs_setup(const struct rootfs_spec *s, struct sb_err *err)
 		return -1;
 	if ((s->host_dirs && bind_host_dirs(rootfd, err) < 0) ||
 	    mount_proc(rootfd, err) < 0 ||
-	    mount_dev(rootfd, err) < 0 || mount_misc(rootfd, err) < 0)
+	    mount_dev(rootfd, err) < 0 || mount_misc(rootfd, err) < 0 ||
+	    (s->resolv && bind_resolv(rootfd, s->resolv, err) < 0))
 		return -1;
 	if (pivot(rootfd, err) < 0)
 		return -1;

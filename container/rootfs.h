@@ -16,6 +16,7 @@ struct rootfs_spec {
 	int usernsfd;		/* its user namespace: the image is idmapped through it */
 	bool disk;		/* upper/work live in sandbox_dir/disk.img (disk quota) */
 	bool host_dirs;		/* the `host` image: bind the host's /usr and friends */
+	const char *resolv;	/* a host file bound read-only at /etc/resolv.conf; NULL: none */
 };
 
 /* Build the `host` image skeleton at dir if it is not there yet: a minimal

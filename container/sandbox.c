@@ -70,6 +70,19 @@ static int launch_conf(const struct sb_spec *s, struct sb_launch_conf *c)
 	c->host_dirs = s->host_dirs;
 	c->disk = s->disk;
 	c->uid_base = s->uid_base;
+	if (s->net) {
+		const char *resolv = s->net->resolv ? s->net->resolv : "";
+
+		c->net = 1;
+		c->net_addr = s->net->addr;
+		c->net_gw = s->net->gw;
+		if (strlen(s->net->host_if) >= sizeof c->net_host_if || strlen(resolv) >= sizeof c->net_resolv) {
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		strcpy(c->net_host_if, s->net->host_if);
+		strcpy(c->net_resolv, resolv);
+	}
 	if ((size_t)snprintf(c->id, sizeof c->id, "%s", s->id) >= sizeof c->id ||
 	    (size_t)snprintf(c->sandbox_dir, sizeof c->sandbox_dir, "%s", s->sandbox_dir) >= sizeof c->sandbox_dir ||
 	    (size_t)snprintf(c->image_dir, sizeof c->image_dir, "%s", s->image_dir) >= sizeof c->image_dir) {

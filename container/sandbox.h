@@ -9,6 +9,14 @@
 #include "cgroup.h"
 #include "util.h"
 
+/* A sandbox's network: a routed veth pair, no bridge.  The host end
+ * (host_if) holds gw, the sandbox's eth0 holds addr: one /31. */
+struct sb_net_spec {
+	char host_if[16];
+	uint32_t addr, gw;		/* network byte order */
+	const char *resolv;		/* bound read-only at /etc/resolv.conf */
+};
+
 struct sb_spec {
 	const char *id;
 	const char *sandbox_dir;	/* <data>/sandboxes/<id>: upper/ work/ root/ ctl */
@@ -17,6 +25,7 @@ struct sb_spec {
 	bool host_dirs;			/* the `host` image: the host's /usr bound in */
 	bool disk;			/* the writable layer is in disk.img */
 	struct sb_cgroups *cg;
+	const struct sb_net_spec *net;	/* NULL: loopback only */
 };
 
 /* Find sandboxd-init (installed, or beside this program in a build tree)
@@ -65,6 +74,13 @@ struct sb_buf {
 };
 void sb_buf_release(struct sb_buf *b);
 
+/* Where a streaming client stands (struct sb_exec_req's sink and drain). */
+enum {
+	SB_SINK_IDLE,		/* it has everything */
+	SB_SINK_QUEUED,		/* output waits for it: watch_fd's POLLOUT, then drain */
+	SB_SINK_FULL,		/* as much waits as may: the pipes are not read */
+};
+
 struct sb_exec_req {
 	const char *command;
 	const char *cwd;
@@ -74,13 +90,18 @@ struct sb_exec_req {
 	size_t max_output;	/* per stream, when buffered */
 	/* Streaming: output goes to sink as it arrives (stream 1 or 2), never
 	 * into the buffers; stream 0 with no data is a heartbeat after
-	 * heartbeat_ms of quiet; stream -1 says the command runs.  A sink
-	 * returning -1 means the client is gone: the exec's tree is killed. */
+	 * heartbeat_ms of quiet; stream -1 says the command runs.  Sink and
+	 * drain (which sends what the client takes now) return an
+	 * SB_SINK_* state, or -1: the client is gone, the exec's tree is
+	 * killed.  The client never blocks the loop: it may fall behind only
+	 * as far as the sink holds, and the deadline fires all the same. */
 	int (*sink)(void *arg, int stream, const char *data, size_t n);
+	int (*drain)(void *arg);
 	void *sink_arg;
 	int heartbeat_ms;
 	/* Buffered or streamed: an fd whose hang-up means the client is gone
-	 * (the FastCGI connection: nginx closes it when its client leaves). */
+	 * (the FastCGI connection: nginx closes it when its client leaves);
+	 * polled for POLLOUT while output waits for the client. */
 	int watch_fd;
 };
 

@@ -25,6 +25,7 @@
 #include "init.h"
 #include "launch.h"
 #include "lockdown.h"
+#include "netlink.h"
 #include "rootfs.h"
 #include "sandbox.h"
 
@@ -125,21 +126,81 @@ static int make_userns(uid_t base, struct sb_err *err)
 	return fd;
 }
 
+/* Our new network namespace gets its end of a veth pair made by the host's
+ * rtnetlink socket (hostnl, opened before the unshare): the host end stays
+ * in the host's namespace with the gateway address, the peer is made right
+ * here as eth0.  Both ends are configured while we are still host root, and
+ * the namespace stays owned by the host's user namespace: the sandbox's
+ * root can change none of it.  Nothing to tear down: the pair dies with the
+ * namespace. */
+static int net_up(struct mnl_socket *hostnl, const struct sb_net_spec *n, struct sb_err *err)
+{
+	/* in a namespace of our own, lo is 1 and the peer can take 2 */
+	enum { ETH0 = 2 };
+	cleanup_close int nsfd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	struct nl_batch b;
+	struct mnl_socket *nl;
+	unsigned host;
+	int r;
+
+	if (nsfd < 0)
+		return sb_syserr(err, "open our network namespace");
+	host = nl_veth_add(hostnl, n->host_if, "eth0", nsfd, ETH0, err);
+	if (!host) {
+		if (errno != EEXIST)
+			return -1;
+		/* the pair of this sandbox's previous init, whose namespace the
+		 * kernel has not torn down yet: it goes now */
+		sb_err_clear(err);
+		if (nl_link_del(hostnl, n->host_if, err) < 0 && errno != ENODEV)
+			return -1;
+		sb_err_clear(err);
+		host = nl_veth_add(hostnl, n->host_if, "eth0", nsfd, ETH0, err);
+		if (!host)
+			return -1;
+	}
+	nl_batch_init(&b);
+	nl_batch_addr(&b, host, n->gw, 31);
+	nl_batch_up(&b, host, true);
+	if (nl_batch_send(hostnl, &b, "configure the host end", err) < 0)
+		return -1;
+	nl = nl_open(err);
+	if (!nl)
+		return -1;
+	/* no IPv6 address on eth0 either: loopback's ::1 is the only one */
+	nl_batch_addr(&b, ETH0, n->addr, 31);
+	nl_batch_up(&b, ETH0, true);
+	nl_batch_route_default(&b, ETH0, n->gw);
+	r = nl_batch_send(nl, &b, "configure eth0", err);
+	nl_close(nl);
+	return r;
+}
+
 __attribute__((noreturn)) static void init_child(const struct sb_spec *s, int readyfd,
 						 int listenfd, int usernsfd)
 {
 	struct sb_err err = SB_ERR_INIT;
+	struct mnl_socket *hostnl = NULL;
 	int null;
 
 	struct rootfs_spec rs = {
 		.image_dir = s->image_dir, .sandbox_dir = s->sandbox_dir, .hostname = s->id,
 		.uid_base = s->uid_base, .disk = s->disk, .usernsfd = usernsfd,
-		.host_dirs = s->host_dirs,
+		.host_dirs = s->host_dirs, .resolv = s->net ? s->net->resolv : NULL,
 	};
 	prctl(PR_SET_NAME, "sandbox-init", 0, 0, 0);
+	if (s->net && !(hostnl = nl_open(&err)))
+		child_fail(readyfd, &err);
 	if (unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP) < 0) {
 		sb_syserr(&err, "unshare namespaces");
 		child_fail(readyfd, &err);
+	}
+	if (s->net) {
+		if (net_up(hostnl, s->net, &err) < 0) {
+			sb_err_prefix(&err, "network");
+			child_fail(readyfd, &err);
+		}
+		nl_close(hostnl);
 	}
 	if (rootfs_setup(&rs, &err) < 0)
 		child_fail(readyfd, &err);
@@ -247,6 +308,7 @@ static int read_conf(struct sb_launch_conf *c, struct sb_err *err)
 	c->id[sizeof c->id - 1] = '\0';
 	c->sandbox_dir[sizeof c->sandbox_dir - 1] = '\0';
 	c->image_dir[sizeof c->image_dir - 1] = '\0';
+	c->net_resolv[sizeof c->net_resolv - 1] = '\0';
 	return 0;
 }
 
@@ -279,9 +341,14 @@ int main(int argc, char **argv)
 	 * O_CLOEXEC) goes before any of the sandbox is made */
 	sb_close_fds_from(fd);
 
+	struct sb_net_spec net = { .addr = c.net_addr, .gw = c.net_gw,
+				   .resolv = c.net_resolv[0] ? c.net_resolv : NULL };
 	struct sb_spec s = {
 		.id = c.id, .sandbox_dir = c.sandbox_dir, .image_dir = c.image_dir,
 		.uid_base = c.uid_base, .host_dirs = c.host_dirs, .disk = c.disk, .cg = &cg,
+		.net = c.net ? &net : NULL,
 	};
+	memcpy(net.host_if, c.net_host_if, sizeof net.host_if);
+	net.host_if[sizeof net.host_if - 1] = '\0';
 	launcher(&s, SB_LAUNCH_READY_FD);
 }

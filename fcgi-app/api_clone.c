@@ -138,8 +138,14 @@ struct progress {
 static void report_progress(struct progress *pg, const struct sb_clone_progress *p, bool force)
 {
 	struct json_object *o;
+	int st;
 
-	if (!pg->sse || pg->sse->gone || (!force && sb_mono_ms() - pg->last_ms < 200))
+	if (!pg->sse || (!force && sb_mono_ms() - pg->last_ms < 200))
+		return;
+	/* a client behind on its progress hears the newer one when it has
+	 * caught up: what waits for it never grows */
+	st = sse_flush(pg->sse);
+	if (st == SSE_GONE || (st != SSE_IDLE && !force))
 		return;
 	pg->last_ms = sb_mono_ms();
 	o = json_object_new_object();
@@ -205,14 +211,20 @@ static int run_clone(const struct conf *c, const struct clone_url *u, int ctl, i
 	int64_t deadline = sb_mono_ms() + c->clone_timeout_ms;
 
 	for (;;) {
-		struct pollfd p[2] = { { .fd = ctl, .events = POLLIN }, { .fd = brk, .events = POLLIN } };
+		/* a streaming client that does not read never holds the clone
+		 * past its deadline: what waits for it goes when it takes it */
+		int st = pg->sse ? sse_flush(pg->sse) : SSE_GONE;
+		struct pollfd p[3] = {
+			{ .fd = ctl, .events = POLLIN }, { .fd = brk, .events = POLLIN },
+			{ .fd = st > SSE_IDLE ? pg->sse->fd : -1, .events = POLLOUT },
+		};
 		int64_t left = deadline - sb_mono_ms();
 		int r;
 
 		if (left <= 0)
 			return sb_fail(err, SB_E_TIMEOUT, ETIMEDOUT, "clone took longer than %lld s",
 				       (long long)c->clone_timeout_ms / 1000);
-		r = poll(p, 2, left > 1000 ? 1000 : (int)left);
+		r = poll(p, 3, left > 1000 ? 1000 : (int)left);
 		if (r < 0 && errno != EINTR)
 			return sb_syserr(err, "poll");
 		if (r <= 0)
@@ -349,8 +361,7 @@ void api_clone(struct app *app, struct http_req *req, const char *id)
 		struct json_object *st = json_object_new_object();
 		sse_init(&sse, req, url);
 		pg.sse = &sse;
-		http_begin_sse(req);
-		sse.started = true;
+		sse_begin(&sse);
 		json_object_object_add(st, "type", json_object_new_string("start"));
 		json_object_object_add(st, "repoUrl", json_object_new_string(url));
 		json_object_object_add(st, "directory", json_object_new_string(dir));
@@ -381,6 +392,7 @@ void api_clone(struct app *app, struct http_req *req, const char *id)
 			json_object_object_add(e, "status", json_object_new_int(st));
 			json_object_object_add(e, "error", json_object_new_string(m));
 			sse_event(&sse, e);
+			sse_end(&sse);
 		} else {
 			http_reply_error(req, st, "%s%s", st == 502 || st == 403 ? "clone failed: " : "", err.msg);
 		}
@@ -392,8 +404,9 @@ void api_clone(struct app *app, struct http_req *req, const char *id)
 	json_object_object_add(r, "repoUrl", json_object_new_string(url));
 	json_object_object_add(r, "directory", json_object_new_string(dir));
 	json_object_object_add(r, "message", json_object_new_string("Repository cloned successfully"));
-	if (stream)
+	if (stream) {
 		sse_event(&sse, r);
-	else
+		sse_end(&sse);
+	} else
 		http_reply_data(req, 200, r);
 }

@@ -94,15 +94,19 @@ static void key_of(char *key, size_t len, const char *sb, const char *pid)
 	snprintf(key, len, "%s/%s", sb, pid);
 }
 
-/* The init's table (0 entries when the sandbox is not running). */
-static int table(struct sandbox_ref *sb, struct sb_proc_info *tab, bool *running)
+/* The init's table (0 entries when the sandbox is not running, which an
+ * init that went away means too); -1 when the init is there but silent:
+ * then nothing is known of its processes, and none may be called ended. */
+static int table(struct sandbox_ref *sb, struct sb_proc_info *tab, bool *running, struct sb_err *err)
 {
 	cleanup_close int ctl = sandbox_connect(sb->dirfd);
 	int n = 0;
 
 	*running = ctl >= 0;
 	if (ctl >= 0) {
-		n = sandbox_plist(ctl, tab, SB_PROC_MAX, NULL);
+		n = sandbox_plist(ctl, tab, SB_PROC_MAX, err);
+		if (n < 0 && err->kind == SB_E_TIMEOUT)
+			return -1;
 		if (n < 0) {
 			n = 0;
 			*running = false;
@@ -220,15 +224,20 @@ static void collect_one(const char *key, const char *json, void *arg)
 		json_object_array_add(c->arr, o);
 }
 
-/* The sandbox's records, refreshed (and stored back when they changed). */
-static struct json_object *records(struct app *app, struct sandbox_ref *sb, const char *only)
+/* The sandbox's records, refreshed (and stored back when they changed);
+ * NULL (*err) when its init does not answer. */
+static struct json_object *records(struct app *app, struct sandbox_ref *sb, const char *only,
+				   struct sb_err *err)
 {
 	struct sb_proc_info tab[SB_PROC_MAX];
-	struct collect c = { json_object_new_array() };
+	struct collect c;
 	char prefix[PROC_KEY_BUF];
 	bool running;
-	int n = table(sb, tab, &running);
+	int n = table(sb, tab, &running, err);
 
+	if (n < 0)
+		return NULL;
+	c.arr = json_object_new_array();
 	if (only)
 		key_of(prefix, sizeof prefix, sb->id, only);
 	else
@@ -264,8 +273,9 @@ static int by_start(const void *a, const void *b)
 /* Keep LMDB bounded: past RECORDS_PER_SANDBOX, the oldest ended records go. */
 static void prune(struct app *app, struct sandbox_ref *sb)
 {
-	struct json_object *arr = records(app, sb, NULL);
-	size_t n = json_object_array_length(arr);
+	struct sb_err err = SB_ERR_INIT;
+	struct json_object *arr = records(app, sb, NULL, &err);
+	size_t n = arr ? json_object_array_length(arr) : 0;
 
 	if (n >= RECORDS_PER_SANDBOX) {
 		json_object_array_sort(arr, by_start);
@@ -290,9 +300,14 @@ void api_proc_list(struct app *app, struct http_req *req, const char *id)
 		api_reply_err(req, &err);
 		return;
 	}
-	struct json_object *d = json_object_new_object();
-	json_object_object_add(d, "processes", records(app, &sb, NULL));
+	struct json_object *arr = records(app, &sb, NULL, &err);
 	sandbox_ref_release(&sb);
+	if (!arr) {
+		api_reply_err(req, &err);
+		return;
+	}
+	struct json_object *d = json_object_new_object();
+	json_object_object_add(d, "processes", arr);
 	http_reply_data(req, 200, d);
 }
 
@@ -311,7 +326,11 @@ static struct json_object *one(struct app *app, struct http_req *req, struct san
 		api_reply_err(req, &err);
 		return NULL;
 	}
-	arr = records(app, sb, procid);
+	arr = records(app, sb, procid, &err);
+	if (!arr) {
+		api_reply_err(req, &err);
+		return NULL;
+	}
 	if (json_object_array_length(arr) == 1)
 		r = json_object_get(json_object_array_get_idx(arr, 0));
 	json_object_put(arr);
@@ -366,44 +385,78 @@ static char *read_log(struct sandbox_ref *sb, const char *procid, const char *wh
 	return buf;
 }
 
+/* The log's new bytes as events, each with the offsets to resume from;
+ * true when there were any. */
+static bool follow_logs(struct sse *sse, struct sandbox_ref *sb, const char *procid,
+			unsigned long long off[2])
+{
+	bool any = false;
+
+	for (int k = 0; k < 2; k++) {
+		struct sb_err err = SB_ERR_INIT;
+		char id[64];
+		size_t len;
+		cleanup_free char *b = read_log(sb, procid, k ? "stderr" : "stdout", off[k], &len, &err);
+		struct json_object *o;
+
+		if (!b || !len)
+			continue;
+		off[k] += len;
+		snprintf(id, sizeof id, "id: %llu,%llu\n", off[0], off[1]);
+		sse_put(sse, id);
+		o = json_object_new_object();
+		json_object_object_add(o, "type", json_object_new_string(k ? "stderr" : "stdout"));
+		json_object_object_add(o, "data", json_string_lossy(b, len));
+		sse_event(sse, o);
+		any = true;
+	}
+	return any;
+}
+
+/* ?stream=1: the logs so far, then what comes, until the process ends, the
+ * client leaves (or takes nothing for --send-timeout) or --log-follow-max
+ * is up; quiet, it hears a heartbeat every --stream-heartbeat.  A client
+ * that does not read makes the follow wait, never read the logs further. */
 static void logs_stream(struct app *app, struct http_req *req, struct sandbox_ref *sb,
 			const char *procid)
 {
 	const char *last = http_param(req, "HTTP_LAST_EVENT_ID");
 	unsigned long long off[2] = { 0, 0 };
-	int64_t quiet = sb_mono_ms();
+	int64_t quiet = sb_mono_ms(), end = quiet + req->conf->log_follow_max_ms;
 	struct sse sse;
 
 	/* resume where the client's last event left off: "stdout,stderr" */
 	if (*last && sscanf(last, "%llu,%llu", &off[0], &off[1]) != 2)
 		off[0] = off[1] = 0;
 	sse_init(&sse, req, procid);
-	http_begin_sse(req);
-	sse.started = true;
+	sse_begin(&sse);
 	for (;;) {
-		struct json_object *arr = records(app, sb, procid), *r = json_object_array_get_idx(arr, 0);
-		bool ended = strcmp(status_of(r), "running") != 0;
-		bool any = false;
+		int st = sse_flush(&sse);
+		int64_t now = sb_mono_ms();
 
-		for (int k = 0; k < 2; k++) {
-			struct sb_err err = SB_ERR_INIT;
-			size_t len;
-			char *b = read_log(sb, procid, k ? "stderr" : "stdout", off[k], &len, &err);
-			if (!b || !len) {
-				free(b);
-				continue;
-			}
-			off[k] += len;
-			char id[64];
-			snprintf(id, sizeof id, "id: %llu,%llu\n", off[0], off[1]);
-			FCGX_PutS(id, req->fcgi->out);
+		if (st == SSE_GONE)
+			break;
+		if (now >= end) {
 			struct json_object *o = json_object_new_object();
-			json_object_object_add(o, "type", json_object_new_string(k ? "stderr" : "stdout"));
-			json_object_object_add(o, "data", json_string_lossy(b, len));
+			char msg[200];
+			snprintf(msg, sizeof msg, "the follow ended after its longest duration (%lld s); "
+				 "reconnect with Last-Event-ID to resume", (long long)req->conf->log_follow_max_ms / 1000);
+			json_object_object_add(o, "type", json_object_new_string("end"));
+			json_object_object_add(o, "message", json_object_new_string(msg));
 			sse_event(&sse, o);
-			free(b);
-			any = true;
+			break;
 		}
+		if (st == SSE_FULL) {
+			sse_wait(&sse, now + LOG_POLL_MS < end ? now + LOG_POLL_MS : end);
+			continue;
+		}
+		struct sb_err serr = SB_ERR_INIT;
+		struct json_object *arr = records(app, sb, procid, &serr);
+		struct json_object *r = arr ? json_object_array_get_idx(arr, 0) : NULL;
+		/* a silent init says nothing of the process: not that it ended */
+		bool ended = arr && strcmp(status_of(r), "running") != 0;
+		bool any = follow_logs(&sse, sb, procid, off);
+
 		if (ended && !any) {
 			struct json_object *o = json_object_new_object();
 			json_object_object_add(o, "type", json_object_new_string("exit"));
@@ -411,24 +464,20 @@ static void logs_stream(struct app *app, struct http_req *req, struct sandbox_re
 			json_object_object_add(o, "exitCode", json_object_get(r ? json_object_object_get(r, "exitCode") : NULL));
 			sse_event(&sse, o);
 			json_object_put(arr);
-			return;
+			break;
 		}
 		json_object_put(arr);
-		if (any)
-			quiet = sb_mono_ms();
-		else if (sb_mono_ms() - quiet > SSE_HEARTBEAT_MS) {
-			FCGX_PutS(": keep-alive\n\n", req->fcgi->out);
-			quiet = sb_mono_ms();
-			if (FCGX_FFlush(req->fcgi->out) < 0)
-				return;
+		now = sb_mono_ms();
+		if (any) {
+			quiet = now;
+		} else if (now - quiet >= req->conf->heartbeat_ms) {
+			sse_put(&sse, ": keep-alive\n\n");
+			quiet = now;
 		}
-		if (sse.gone)
-			return;
 		/* the client leaving ends the follow */
-		struct pollfd p = { .fd = req->fcgi->ipcFd, .events = POLLRDHUP };
-		if (poll(&p, 1, LOG_POLL_MS) > 0)
-			return;
+		sse_wait(&sse, now + LOG_POLL_MS < end ? now + LOG_POLL_MS : end);
 	}
+	sse_end(&sse);
 }
 
 void api_proc_get(struct app *app, struct http_req *req, const char *id)
@@ -517,8 +566,14 @@ void api_proc_kill(struct app *app, struct http_req *req, const char *id)
 	cg_exec_signal(&app->cg, id, cgname, sig);
 	ended_by = sname ? (strncmp(sname, "SIG", 3) ? sname : sname + 3) : "TERM";
 	for (int64_t deadline = sb_mono_ms() + KILL_GRACE_MS;;) {
+		struct sb_err err = SB_ERR_INIT;
 		json_object_put(r);
-		struct json_object *arr = records(app, &sb, procid);
+		struct json_object *arr = records(app, &sb, procid, &err);
+		if (!arr) {
+			r = NULL;
+			api_reply_err(req, &err);
+			return;
+		}
 		r = json_object_get(json_object_array_get_idx(arr, 0));
 		json_object_put(arr);
 		if (!r || strcmp(status_of(r), "running"))

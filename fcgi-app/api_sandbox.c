@@ -352,18 +352,22 @@ static void exec_stream(struct app *app, struct http_req *req, int ctl, const ch
 
 	sse_init(&sse, req, a->rq.command);
 	a->rq.sink = sse_sink;
+	a->rq.drain = sse_drain;
 	a->rq.sink_arg = &sse;
-	a->rq.heartbeat_ms = SSE_HEARTBEAT_MS;
+	a->rq.heartbeat_ms = (int)req->conf->heartbeat_ms;
 	r = sandbox_exec(ctl, &app->cg, id, app->cgname, &a->rq, &res, &err);
 	if (!sse.started) {
 		/* it never ran: an ordinary JSON error (a bad cwd is a 400) */
 		sb_exec_res_release(&res);
+		sse_end(&sse);
 		api_reply_err(req, &err);
 		return;
 	}
 	sse_finish(&sse, r < 0 ? &err : NULL, &res, a->rq.timeout_ms);
 	exec_record(app, req, id, a, &res, r >= 0, sse.bytes[1], sse.bytes[2], started);
 	sb_exec_res_release(&res);
+	/* the command is over: the client has --send-timeout to take the rest */
+	sse_end(&sse);
 }
 
 /* Run a validated exec in the sandbox and answer (or stream) its result. */

@@ -2,12 +2,14 @@
 
 #include "app.h"
 #include "auth.h"
+#include "preview.h"
 #include "log.h"
 #include "capacity.h"
 #include "disk.h"
 #include "images.h"
 #include "imagestore.h"
 #include "metrics.h"
+#include "net.h"
 #include "quota.h"
 #include "sandbox.h"
 #include "warm.h"
@@ -20,8 +22,16 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 
+void app_store_sizes(const struct conf *c, struct store_sizes *sz)
+{
+	sz->map_bytes[STORE_MAIN] = c->store_map_bytes;
+	sz->map_bytes[STORE_HISTORY] = c->history_map_bytes;
+	sz->tenants = auth_tenants(c->tokens);
+}
+
 int app_open(struct app *app, const struct conf *conf, struct sb_err *err)
 {
+	struct store_sizes sz;
 	char path[PATH_MAX];
 
 	memset(app, 0, sizeof *app);
@@ -33,9 +43,8 @@ int app_open(struct app *app, const struct conf *conf, struct sb_err *err)
 	app->capacity_lock = -1;
 	snprintf(app->cgname, sizeof app->cgname, "e0");
 	snprintf(path, sizeof path, "%s/db", conf->data_dir);
-	if (store_open(&app->store, path, &(struct store_sizes){
-				{ conf->store_map_bytes, conf->history_map_bytes }, auth_tenants(conf->tokens) },
-		       err) < 0)
+	app_store_sizes(conf, &sz);
+	if (store_open(&app->store, path, &sz, err) < 0)
 		return -1;
 	if (cg_open(&app->cg, conf->cgroup_root, conf->cg_parent, err) < 0)
 		return -1;
@@ -481,6 +490,7 @@ static int start_locked(struct app *app, struct sandbox_ref *sb, struct sb_err *
 {
 	const struct conf *c = app->conf;
 	char dir[PATH_MAX], image[PATH_MAX];
+	struct sb_net_spec net;
 	struct cg_limits lim;
 	pid_t pid;
 
@@ -492,6 +502,11 @@ static int start_locked(struct app *app, struct sandbox_ref *sb, struct sb_err *
 		.uid_base = sb->rec.uid_base, .cg = &app->cg,
 		.host_dirs = !strcmp(sb->rec.image, IMAGE_BUILTIN) || !sb->rec.image[0],
 	};
+	if (c->network) {
+		if (net_spec(c, &sb->rec, &net, err) < 0)
+			return -1;
+		spec.net = &net;
+	}
 	app_sandbox_limits(app, &sb->rec, &lim);
 	if (cg_sandbox_create(&app->cg, sb->id, &lim, err) < 0)
 		return -1;
@@ -518,7 +533,13 @@ static int start_locked(struct app *app, struct sandbox_ref *sb, struct sb_err *
 	sb->rec.init_pid = pid;
 	sb->rec.init_start = sb_proc_starttime(pid);
 	sb->rec.active_ms = sb_now_ms();
-	return store_update(&app->store, sb->id, set_init, &sb->rec, err);
+	if (store_update(&app->store, sb->id, set_init, &sb->rec, err) < 0)
+		return -1;
+	/* a new network namespace: its exposed ports forwarded to localhost again */
+	struct sb_err perr = SB_ERR_INIT;
+	if (preview_net_apply(app, sb->id, &sb->rec, false, &perr) < 0)
+		log_warn(app->rid, perr.msg);
+	return 0;
 }
 
 int app_sandbox_connect(struct app *app, struct sandbox_ref *sb, struct sb_err *err)

@@ -23,6 +23,8 @@ struct app {
 };
 
 int app_open(struct app *app, const struct conf *conf, struct sb_err *err);
+/* The stores' map sizes and tenants, as conf says (store.h). */
+void app_store_sizes(const struct conf *c, struct store_sizes *sz);
 void app_close(struct app *app);
 /* Let go of the capacity lock (capacity_make_room() took it), if held. */
 void app_capacity_release(struct app *app);

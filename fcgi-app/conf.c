@@ -36,7 +36,13 @@ static void usage(FILE *f)
 	      "  --max-file-mb N     largest file read or written raw (default 1024)\n"
 	      "  --timeout MS        default exec timeout (default 60000)\n"
 	      "  --max-timeout MS    largest exec timeout a request may ask (default 600000)\n"
-	      "  --max-output BYTES  stdout/stderr kept per exec stream (default 1048576)\n", f);
+	      "  --max-output BYTES  stdout/stderr kept per exec stream (default 1048576)\n"
+	      "  --send-timeout SEC  a stream (exec, clone, log follow) whose client takes\n"
+	      "                      no byte for that long is over, as nginx's send_timeout:\n"
+	      "                      its exec is killed; bounds every write (default 60)\n"
+	      "  --log-follow-max SEC longest log follow; the client resumes with\n"
+	      "                      Last-Event-ID (default 3600)\n"
+	      "  --stream-heartbeat SEC a quiet stream's keep-alive comments (default 15)\n", f);
 	sb_settings_usage(f);
 	fputs("  --max-running N     sandboxes running at once (default 32; 0: no cap)\n"
 	      "  --idle-stop SEC     stop a sandbox idle that long (default 600; 0: never)\n"
@@ -44,6 +50,15 @@ static void usage(FILE *f)
 	      "                      loopback (repeatable; e.g. 127.0.0.0/8 for tests)\n"
 	      "  --clone-timeout SEC longest clone (default 600)\n"
 	      "  --clone-max-mb N    most a clone may fetch (default 2048)\n"
+	      "  --network[=no]      give each sandbox a network: a routed veth, NAT to the\n"
+	      "                      host's uplink, a resolver, the platform deny set\n"
+	      "                      (default: no, loopback only)\n"
+	      "  --net-pool CIDR     sandbox addresses, a /31 each (default 10.89.0.0/16);\n"
+	      "                      instances on one host need pools of their own\n"
+	      "  --egress-allow CIDR a range sandboxes may reach though the platform deny\n"
+	      "                      set holds it (repeatable; never other sandboxes)\n"
+	      "  --net-resolv-conf FILE the resolvers the sandboxes' resolver forwards to\n"
+	      "                      (default /etc/resolv.conf)\n"
 	      "  --disk-prealloc[=no] reserve a sandbox's whole disk on the host when its\n"
 	      "                      image is made (fallocate): it never runs out of host\n"
 	      "                      blocks under the sandbox (default: sparse images)\n"
@@ -82,6 +97,11 @@ static void usage(FILE *f)
 	      "                      their pids limits always stay below 7/8 of pid_max\n"
 	      "  --disk-overcommit PCT  every sandbox's disk size (sparse) may add up to PCT %\n"
 	      "                      of the data dir's file system (default 1000; 0: unchecked)\n"
+	      "  --preview-domain D  exposed ports get URLs https://PORT-TOKEN.D/ (D may be\n"
+	      "                      http://NAME[:PORT]); default none: previews off\n"
+	      "  --preview-workers N workers answering only preview token checks, on a\n"
+	      "                      socket of their own (default 2)\n"
+	      "  --preview-socket PATH their FastCGI socket (default DIR/run/preview.sock)\n"
 	      "  --routes            print every route (METHOD /pattern) and exit\n", f);
 }
 
@@ -190,7 +210,7 @@ static int path_ok(const char *p)
 
 /* What is checked and derived once everything is read. */
 struct raw {
-	const char *data, *sock, *inst, *images, *defimg;
+	const char *data, *sock, *inst, *images, *defimg, *psock;
 };
 
 /* The options with a check of their own. */
@@ -232,6 +252,56 @@ static int set_clone_allow(struct conf *c, const char *val, char *why)
 	if (clone_allow_parse(val, &c->clone_allow[c->nclone_allow]) < 0)
 		return refuse(why, "must be an IPv4 or IPv6 CIDR range such as 127.0.0.0/8");
 	c->nclone_allow++;
+	return 0;
+}
+
+/* preview-domain: [http:// or https://] a DNS name (wildcard DNS and a
+ * wildcard certificate cover its subdomains) [: a port] */
+static int set_preview_domain(struct conf *c, const char *val, char *why)
+{
+	const char *host = val, *colon;
+	size_t n;
+
+	if (!strncmp(host, "http://", 7))
+		host += 7;
+	else if (!strncmp(host, "https://", 8))
+		host += 8;
+	colon = strchr(host, ':');
+	n = colon ? (size_t)(colon - host) : strlen(host);
+	if (colon && (strlen(colon + 1) < 1 || strlen(colon + 1) > 5 ||
+		      strspn(colon + 1, "0123456789") != strlen(colon + 1)))
+		n = 0;
+	if (!n || host[0] == '[' || host[0] == '.' || host[n - 1] == '.' || !host_name_ok(host, n) ||
+	    strlen(val) >= sizeof c->preview_domain)
+		return refuse(why, "must be a DNS name such as preview.example.com, with http:// or "
+			      "https:// and a :port if need be");
+	snprintf(c->preview_domain, sizeof c->preview_domain, "%s", val);
+	return 0;
+}
+
+static int set_net_pool(struct conf *c, const char *val, char *why)
+{
+	if (net_cidr_parse(val, &c->net_pool) < 0 || c->net_pool.prefix > 30 || c->net_pool.prefix < 8)
+		return refuse(why, "must be an IPv4 range from /8 to /30 such as 10.89.0.0/16 (host bits zero)");
+	return 0;
+}
+
+static int set_egress_allow(struct conf *c, const char *val, char *why)
+{
+	if (c->negress_allow == NET_MAX_ALLOW)
+		return refuse(why, "at most %d ranges", NET_MAX_ALLOW);
+	if (net_cidr_parse(val, &c->egress_allow[c->negress_allow]) < 0)
+		return refuse(why, "must be an IPv4 CIDR range such as 198.18.0.0/15 (host bits zero; "
+			      "sandboxes have no IPv6)");
+	c->negress_allow++;
+	return 0;
+}
+
+static int set_net_resolv_conf(struct conf *c, const char *val, char *why)
+{
+	if (val[0] != '/')
+		return refuse(why, "must be an absolute path");
+	c->net_resolv_conf = val;
 	return 0;
 }
 
@@ -299,6 +369,9 @@ static const struct conf_opt opts[] = {
 	NUM("timeout", OPT_I64, 1, 86400000, default_timeout_ms, 1),
 	NUM("max-timeout", OPT_I64, 1, 86400000, max_timeout_ms, 1),
 	NUM("max-output", OPT_SIZE, 1024, 1LL << 30, max_output, 1),
+	NUM("send-timeout", OPT_I64, 1, 3600, send_timeout_ms, 1000),
+	NUM("log-follow-max", OPT_I64, 1, 86400 * 7, log_follow_max_ms, 1000),
+	NUM("stream-heartbeat", OPT_I64, 1, 3600, heartbeat_ms, 1000),
 	STR("pidfile", pidfile),
 	FN("cgroup-root", set_cgroup_root),
 	NUM("max-running", OPT_INT, 0, 100000, max_running, 1),
@@ -306,6 +379,10 @@ static const struct conf_opt opts[] = {
 	FN("clone-allow", set_clone_allow),
 	NUM("clone-timeout", OPT_I64, 1, 86400, clone_timeout_ms, 1000),
 	NUM("clone-max-mb", OPT_U64, 1, 1 << 24, clone_max_bytes, 1 << 20),
+	BOOL("network", network),
+	FN("net-pool", set_net_pool),
+	FN("egress-allow", set_egress_allow),
+	FN("net-resolv-conf", set_net_resolv_conf),
 	NUM("idle-stop", OPT_I64, 0, 86400 * 365, idle_stop_ms, 1000),
 	RAW("images", images),
 	NUM("spare-disks", OPT_INT, 0, 64, spare_disks, 1),
@@ -326,6 +403,9 @@ static const struct conf_opt opts[] = {
 	NUM("max-streams-per-sandbox", OPT_INT, 0, 100000, max_streams_per_sandbox, 1),
 	NUM("memory-overcommit", OPT_INT, 0, 100000, memory_overcommit, 1),
 	NUM("disk-overcommit", OPT_INT, 0, 100000, disk_overcommit, 1),
+	FN("preview-domain", set_preview_domain),
+	NUM("preview-workers", OPT_INT, 1, 64, preview_workers, 1),
+	RAW("preview-socket", psock),
 	{ .name = "routes", .type = OPT_FLAG, .offset = C(print_routes), .cmdline = true },
 };
 
@@ -439,6 +519,9 @@ static void defaults(struct conf *c, struct raw *raw)
 	c->default_timeout_ms = 60000;
 	c->max_timeout_ms = 600000;
 	c->max_output = 1048576;
+	c->send_timeout_ms = 60000;
+	c->log_follow_max_ms = 3600000;
+	c->heartbeat_ms = 15000;
 	sb_limits_defaults(&c->limits, &c->max_limits);
 	snprintf(c->cgroup_root, sizeof c->cgroup_root, "/sys/fs/cgroup");
 	c->max_running = 32;
@@ -453,6 +536,10 @@ static void defaults(struct conf *c, struct raw *raw)
 	c->max_requests_per_token = 64;
 	c->max_streams_per_token = 32;
 	c->disk_overcommit = 1000;
+	c->preview_workers = 2;
+	c->net_pool.addr = 0x0A590000;	/* 10.89.0.0/16 */
+	c->net_pool.prefix = 16;
+	c->net_resolv_conf = "/etc/resolv.conf";
 }
 
 /* The index of the option named name (-1: none). */
@@ -551,9 +638,15 @@ static int finish(struct conf *c, const struct raw *raw)
 		 strspn(raw->inst, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") !=
 			 strlen(raw->inst))
 		bad = "instance: letters, digits, _ and - only, at most 47";
+	else if (c->network && net_pool_slots(c->net_pool.prefix) < c->uid_slots)
+		bad = "net-pool: fewer /31s than uid-slots (one per sandbox, the last the resolver's); "
+		      "widen it or lower uid-slots";
 	else if (strlen(raw->data) >= sizeof c->data_dir ||
-		 (raw->sock && strlen(raw->sock) >= sizeof c->socket_path))
-		bad = "data or socket: path too long";
+		 (raw->sock && strlen(raw->sock) >= sizeof c->socket_path) ||
+		 (raw->psock && strlen(raw->psock) >= sizeof c->preview_socket))
+		bad = "data, socket or preview-socket: path too long";
+	else if (raw->psock && raw->psock[0] != '/')
+		bad = "preview-socket: must be an absolute path";
 	if (bad) {
 		fprintf(stderr, "sandboxd: %s\n", bad);
 		return -1;
@@ -574,6 +667,10 @@ static int finish(struct conf *c, const struct raw *raw)
 		snprintf(c->socket_path, sizeof c->socket_path, "%s", raw->sock);
 	else
 		snprintf(c->socket_path, sizeof c->socket_path, "%s/run/fcgi.sock", raw->data);
+	if (raw->psock)
+		snprintf(c->preview_socket, sizeof c->preview_socket, "%s", raw->psock);
+	else
+		snprintf(c->preview_socket, sizeof c->preview_socket, "%s/run/preview.sock", raw->data);
 	if (c->tokens_file && !c->print_routes && auth_load(c->tokens_file, &c->tokens) < 0)
 		return -1;
 	return 0;
@@ -661,6 +758,17 @@ static void keep_fixed(const struct conf *old, struct conf *n)
 	KEEP(uid_slots, "uid-slots");
 	KEEP(store_map_bytes, "store-map-mb");
 	KEEP(history_map_bytes, "history-map-mb");
+	KEEP_STR(preview_socket, "preview-socket");
+	KEEP(preview_workers, "preview-workers");
+	KEEP(network, "network");
+	KEEP(net_pool.addr, "net-pool");
+	KEEP(net_pool.prefix, "net-pool");
+	if (n->negress_allow != old->negress_allow ||
+	    memcmp(n->egress_allow, old->egress_allow, sizeof n->egress_allow)) {
+		fprintf(stderr, "sandboxd: reload: egress-allow needs a restart; kept\n");
+		memcpy(n->egress_allow, old->egress_allow, sizeof n->egress_allow);
+		n->negress_allow = old->negress_allow;
+	}
 	memcpy(n->cg_parent, old->cg_parent, sizeof n->cg_parent);
 	memcpy(n->image_dir, old->image_dir, sizeof n->image_dir);
 	n->socket_group = old->socket_group;

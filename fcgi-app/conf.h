@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include "clone_policy.h"
+#include "net.h"
 #include "settings.h"
 
 struct auth_tokens;
@@ -52,6 +53,10 @@ struct conf {
 	unsigned long long max_file_bytes;	/* raw file upload/download */
 	int64_t default_timeout_ms, max_timeout_ms;
 	size_t max_output;
+	/* streams (exec, clone, log follow): a client that takes no byte for
+	 * send_timeout_ms is gone; follows end after log_follow_max_ms; quiet
+	 * streams send a comment every heartbeat_ms */
+	int64_t send_timeout_ms, log_follow_max_ms, heartbeat_ms;
 	/* per-sandbox limits (settings.h): defaults, and the most a create may ask */
 	struct sb_limits limits, max_limits;
 	int spare_disks;			/* disk images made ahead */
@@ -66,6 +71,17 @@ struct conf {
 	int nclone_allow;
 	int64_t clone_timeout_ms;
 	unsigned long long clone_max_bytes;
+	/* exposed ports: "[http(s)://]name[:port]" the preview URLs are made
+	 * on ("": previews off), and the preview pool (preview.h) */
+	char preview_domain[256];
+	char preview_socket[PATH_MAX];
+	int preview_workers;
+	/* networking (net.h): off, sandboxes have loopback only */
+	bool network;
+	struct net_cidr net_pool;		/* a /31 per sandbox, the last the resolver's */
+	struct net_cidr egress_allow[NET_MAX_ALLOW];	/* platform ranges sandboxes may reach */
+	int negress_allow;
+	const char *net_resolv_conf;		/* the resolvers dnsmasq forwards to */
 };
 
 /* Defaults, then the --config file, then the other options of argv, into c;

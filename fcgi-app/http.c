@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 
 static const char *reason(int status)
 {
@@ -108,6 +110,18 @@ int http_parse_target(struct http_req *req, const char *uri)
 	return req->bad_path ? -1 : 0;
 }
 
+/* Every write libfcgi makes on the connection gives up after ms without
+ * progress (nginx takes an answer only as fast as its client when it does
+ * not buffer it): a client that stops reading never holds a worker for
+ * good.  Streams never block at all (sse.c). */
+static void bound_writes(int fd, int64_t ms)
+{
+	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+
+	if (fd >= 0 && ms > 0)
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+}
+
 void http_req_init(struct http_req *req, FCGX_Request *fcgi, const struct conf *conf)
 {
 	const char *uri = FCGX_GetParam("REQUEST_URI", fcgi->envp);
@@ -128,6 +142,7 @@ void http_req_init(struct http_req *req, FCGX_Request *fcgi, const struct conf *
 	else
 		snprintf(req->rid, sizeof req->rid, "%d-%lld", (int)getpid(), (long long)sb_now_ms());
 	http_parse_target(req, uri ? uri : "/");
+	bound_writes(fcgi->ipcFd, conf->send_timeout_ms);
 }
 
 void http_req_release(struct http_req *req)

@@ -13,7 +13,9 @@
 #include "disk.h"
 #include "log.h"
 #include "metrics.h"
+#include "net.h"
 #include "pool.h"
+#include "preview.h"
 #include "warm.h"
 
 #include <fcgiapp.h>
@@ -32,7 +34,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
-#define MAX_WORKERS 256
+#define MAX_WORKERS 512	/* 256 of the API, 64 previews, those retiring */
 #define DRAIN_MS 30000
 
 static volatile sig_atomic_t got_chld, got_term, got_hup, got_alrm;
@@ -52,6 +54,7 @@ struct worker {
 	unsigned serial;	/* names its exec cgroups: "e<serial>" */
 	int64_t started_ms;
 	bool retiring;	/* told to stop; not respawned */
+	bool preview;	/* of the preview pool (preview_auth.c), on its own socket */
 };
 
 static struct worker workers[MAX_WORKERS];
@@ -59,6 +62,7 @@ static int nworkers;
 
 static unsigned serials;
 static pid_t master_pid;
+static int preview_fd = -1;	/* the preview pool's socket */
 
 /* DATA/run/workers.lock: every child of the master that works on sandboxes
  * (workers, the idle sweep, the spares filler) holds a read lock on it, a
@@ -199,6 +203,12 @@ static void spawn(struct worker *w, const struct conf *c, int fd, const sigset_t
 	if (pid == 0) {
 		sigprocmask(SIG_SETMASK, orig, NULL);
 		child_of_master(c);
+		if (w->preview) {
+			close(fd);
+			preview_worker_run(c, preview_fd);
+		}
+		if (preview_fd >= 0)
+			close(preview_fd);
 		worker_run(c, fd, serial);
 	}
 	if (pid < 0)
@@ -215,6 +225,16 @@ static int live_workers(void)
 
 	for (int i = 0; i < nworkers; i++)
 		n += workers[i].pid > 0;
+	return n;
+}
+
+/* The API's workers (what /metrics counts), not the preview pool. */
+static int live_api_workers(void)
+{
+	int n = 0;
+
+	for (int i = 0; i < nworkers; i++)
+		n += workers[i].pid > 0 && !workers[i].preview;
 	return n;
 }
 
@@ -346,6 +366,10 @@ static void fill_spares(const struct conf *c, const sigset_t *orig)
 		filler = pid;
 }
 
+/* The sandboxes' resolver (networking on) */
+static pid_t dns_pid;
+static int64_t dns_started;
+
 /* A dead worker's exec in flight: its processes die with it. */
 static void reap(const struct conf *c, struct sb_cgroups *cg, bool respawn, int fd,
 		 const sigset_t *orig)
@@ -360,6 +384,21 @@ static void reap(const struct conf *c, struct sb_cgroups *cg, bool respawn, int 
 			sweeper = 0;
 			continue;
 		}
+		if (pid == dns_pid) {
+			dns_pid = 0;
+			if (respawn) {
+				/* pace a resolver that cannot start (its port taken) */
+				if (sb_mono_ms() - dns_started < 1000) {
+					struct timespec ts = { 0, 200000000 };
+					nanosleep(&ts, NULL);
+				}
+				log_printf("warn", NULL, "the resolver (dnsmasq) ended (status %d); "
+					   "starting it again", status);
+				dns_started = sb_mono_ms();
+				dns_pid = net_dns_spawn(c, orig);
+			}
+			continue;
+		}
 		if (pid == filler) {
 			filler = 0;
 			if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
@@ -371,11 +410,14 @@ static void reap(const struct conf *c, struct sb_cgroups *cg, bool respawn, int 
 			if (w->pid != pid)
 				continue;
 			w->pid = 0;
-			metrics_worker_busy(w->serial, false);
 			if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-				log_printf("warn", NULL, "worker %d died (status %d)", (int)pid, status);
-			snprintf(name, sizeof name, "e%u", w->serial);
-			cg_exec_reap_all(cg, name);
+				log_printf("warn", NULL, "%sworker %d died (status %d)", w->preview ? "preview " : "",
+					   (int)pid, status);
+			if (!w->preview) {
+				metrics_worker_busy(w->serial, false);
+				snprintf(name, sizeof name, "e%u", w->serial);
+				cg_exec_reap_all(cg, name);
+			}
 			if (!respawn || w->retiring)
 				break;
 			/* a worker that dies at once would spin: pace it */
@@ -387,7 +429,7 @@ static void reap(const struct conf *c, struct sb_cgroups *cg, bool respawn, int 
 		}
 		/* anything else is a sandbox init that ended: reaped, nothing to do */
 	}
-	metrics_workers(live_workers());
+	metrics_workers(live_api_workers());
 }
 
 static void signal_workers(int sig)
@@ -397,20 +439,20 @@ static void signal_workers(int sig)
 			kill(workers[i].pid, sig);
 }
 
-static int open_socket(const struct conf *c)
+static int open_socket(const struct conf *c, const char *path)
 {
 	int fd;
 	struct group *g;
 
-	unlink(c->socket_path);
-	fd = FCGX_OpenSocket(c->socket_path, 512);
+	unlink(path);
+	fd = FCGX_OpenSocket(path, 512);
 	if (fd < 0) {
-		log_printf("error", NULL, "cannot bind %s", c->socket_path);
+		log_printf("error", NULL, "cannot bind %s", path);
 		return -1;
 	}
 	/* only root and the web server's group may talk to us */
 	g = getgrnam(c->socket_group);
-	if (chown(c->socket_path, 0, g ? g->gr_gid : 0) < 0 || chmod(c->socket_path, c->socket_mode) < 0) {
+	if (chown(path, 0, g ? g->gr_gid : 0) < 0 || chmod(path, c->socket_mode) < 0) {
 		log_printf("error", NULL, "socket permissions: %s", strerror(errno));
 		return -1;
 	}
@@ -426,14 +468,19 @@ static void replace_workers(const struct conf *c, int fd, const sigset_t *orig)
 	for (int i = 0; i < n; i++) {
 		if (workers[i].pid <= 0)
 			continue;
-		workers[i].retiring = true;
-		kill(workers[i].pid, SIGTERM);
+		/* the preview pool reads no setting a reload may change */
+		if (!workers[i].preview) {
+			workers[i].retiring = true;
+			kill(workers[i].pid, SIGTERM);
+		}
 		workers[j++] = workers[i];
 	}
-	for (int i = 0; i < c->workers && j < MAX_WORKERS; i++)
+	for (int i = 0; i < c->workers && j < MAX_WORKERS; i++) {
+		workers[j].preview = false;
 		spawn(&workers[j++], c, fd, orig);
+	}
 	nworkers = j;
-	metrics_workers(c->workers);
+	metrics_workers(live_api_workers());
 }
 
 /* SIGHUP: the config file again; bad settings leave the running ones. */
@@ -477,8 +524,19 @@ int master_run(struct conf *c)
 		log_printf("error", NULL, "%s", err.msg);
 		return 1;
 	}
-	fd = open_socket(c);
+	/* the table before the socket: a request never finds a sandbox
+	 * without its rules.  The table is made afresh: the per-sandbox
+	 * policy elements are put back from the store right after this
+	 * (net_policy_set with old NULL, per record), before any worker. */
+	if (net_start(c, &err) < 0) {
+		log_printf("error", NULL, "network: %s", err.msg);
+		return 1;
+	}
+	fd = open_socket(c, c->socket_path);
 	if (fd < 0)
+		return 1;
+	preview_fd = open_socket(c, c->preview_socket);
+	if (preview_fd < 0)
 		return 1;
 	sigemptyset(&block);
 	for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) {
@@ -496,13 +554,20 @@ int master_run(struct conf *c)
 	end_predecessor(c, &cg);
 	next_generation(c);
 	sweep_staged(c);
-	nworkers = c->workers;
-	for (int i = 0; i < nworkers; i++)
+	if (c->network) {
+		dns_started = sb_mono_ms();
+		dns_pid = net_dns_spawn(c, &orig);
+	}
+	nworkers = c->workers + c->preview_workers;
+	for (int i = 0; i < nworkers; i++) {
+		workers[i].preview = i >= c->workers;
 		spawn(&workers[i], c, fd, &orig);
-	metrics_workers(live_workers());
+	}
+	metrics_workers(live_api_workers());
 	sb_proctitle_set("sandboxd: master");
 	sweep_half_made_spares(c);
-	log_printf("info", NULL, "%d workers on %s", nworkers, c->socket_path);
+	log_printf("info", NULL, "%d workers on %s, %d preview workers on %s", c->workers, c->socket_path,
+		   c->preview_workers, c->preview_socket);
 	/* look for idle sandboxes twice per idle period, at most every 30 s */
 	sweep_every = c->idle_stop_ms / 2 < 30000 ? c->idle_stop_ms / 2 : 30000;
 	if (sweep_every < TICK_MS)
@@ -535,6 +600,8 @@ int master_run(struct conf *c)
 			draining = true;
 			close(fd);
 			unlink(c->socket_path);
+			close(preview_fd);
+			unlink(c->preview_socket);
 			signal_workers(SIGTERM);
 			deadline = sb_mono_ms() + DRAIN_MS;
 		}
@@ -542,7 +609,9 @@ int master_run(struct conf *c)
 			kill(sweeper, SIGKILL);
 		if (draining && filler > 0)
 			kill(filler, SIGKILL);
-		if (draining && live_workers() == 0 && sweeper == 0 && filler == 0)
+		if (draining && dns_pid > 0)
+			kill(dns_pid, SIGTERM);
+		if (draining && live_workers() == 0 && sweeper == 0 && filler == 0 && dns_pid <= 0)
 			break;
 		if (got_alrm) {
 			got_alrm = 0;
@@ -564,6 +633,7 @@ int master_run(struct conf *c)
 	/* a full stop stops every sandbox; files stay */
 	if (cg_destroy_all(&cg, c->cgroup_root, c->cg_parent) < 0)
 		log_printf("warn", NULL, "some cgroups could not be removed");
+	net_stop(c);
 	log_printf("info", NULL, "stopped");
 	return 0;
 }

@@ -24,6 +24,7 @@ struct shared {
 	uint64_t usec_sum[ROUTES_MAX + 1];
 	uint64_t count[ROUTES_MAX + 1];
 	uint64_t execs, exec_timeouts, oom_kills, disk_errors;
+	uint64_t previews[3];		/* preview token checks: allowed, refused, failed */
 	uint8_t busy[BUSY_SLOTS];	/* by worker serial, modulo */
 	int64_t writing[BUSY_SLOTS];	/* bytes a worker is writing into a sandbox disk */
 	int64_t workers;
@@ -128,6 +129,12 @@ void metrics_disk_error(void)
 		add(&m->disk_errors, 1);
 }
 
+void metrics_preview(int result)
+{
+	if (m && result >= 0 && result < 3)
+		add(&m->previews[result], 1);
+}
+
 void metrics_exec(bool timed_out, bool oom_killed)
 {
 	if (!m)
@@ -211,6 +218,13 @@ void metrics_write(FILE *f)
 		(unsigned long long)get(&m->execs), (unsigned long long)get(&m->exec_timeouts),
 		(unsigned long long)get(&m->oom_kills), (unsigned long long)get(&m->disk_errors),
 		metrics_workers_live(), metrics_busy_count());
+	fprintf(f, "# HELP sandboxd_preview_checks_total Preview requests the preview pool checked, by answer.\n"
+		"# TYPE sandboxd_preview_checks_total counter\n"
+		"sandboxd_preview_checks_total{result=\"allowed\"} %llu\n"
+		"sandboxd_preview_checks_total{result=\"refused\"} %llu\n"
+		"sandboxd_preview_checks_total{result=\"failed\"} %llu\n",
+		(unsigned long long)get(&m->previews[0]), (unsigned long long)get(&m->previews[1]),
+		(unsigned long long)get(&m->previews[2]));
 }
 
 _Static_assert(ROUTES_MAX >= 16, "room for every route");

@@ -26,6 +26,8 @@ int64_t metrics_writing(unsigned serial, int64_t bytes);
 int metrics_workers_live(void);
 int metrics_busy_count(void);
 void metrics_exec(bool timed_out, bool oom_killed);
+/* A preview token check: 0 allowed, 1 refused, 2 failed (ours). */
+void metrics_preview(int result);
 /* A sandbox's file system was found with errors at a start (and repaired). */
 void metrics_disk_error(void);
 /* Prometheus text format of the counters; the caller adds the gauges. */

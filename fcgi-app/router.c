@@ -45,6 +45,9 @@ static const struct route routes[] = {
 	  .del = NONE(api_proc_kill) },
 	{ "/sandboxes/{projectId}/processes/{processId}/logs", AUTH_PROJECT, .get = NONE(api_proc_get) },
 	{ "/sandboxes/{projectId}/history", AUTH_PROJECT, .get = NONE(api_history) },
+	{ "/sandboxes/{projectId}/ports", AUTH_PROJECT, .get = NONE(api_ports_list),
+	  .post = JSON(api_ports_expose) },
+	{ "/sandboxes/{projectId}/ports/{port}", AUTH_PROJECT, .del = NONE(api_ports_revoke) },
 	/* server-wide: no projectId */
 	{ "/images", AUTH_ANY, .get = NONE(api_images_list) },
 	{ "/healthz", AUTH_OPEN, .get = NONE(api_healthz) },

@@ -102,6 +102,10 @@ void api_proc_get(struct app *app, struct http_req *req, const char *id);
 void api_proc_kill(struct app *app, struct http_req *req, const char *id);
 /* handler (api_clone.c) */
 void api_clone(struct app *app, struct http_req *req, const char *id);
+/* handlers (api_ports.c): exposed ports */
+void api_ports_expose(struct app *app, struct http_req *req, const char *id);
+void api_ports_list(struct app *app, struct http_req *req, const char *id);
+void api_ports_revoke(struct app *app, struct http_req *req, const char *id);
 /* handler (images.c): GET /images, id is NULL */
 void api_images_list(struct app *app, struct http_req *req, const char *id);
 /* handlers (ops.c): GET /healthz, GET /metrics; GET .../history (history.c) */

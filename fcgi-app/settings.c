@@ -60,6 +60,10 @@ void sb_limits_effective(const struct sb_limits *rec, const struct sb_limits *de
 {
 	each_setting(s) {
 		long v = sb_limit_get(rec, s);
+		/* a record an older version stored below the floor runs (and
+		 * shows) at the floor, as a request for it would now */
+		if (v > 0 && v < s->min)
+			v = s->min;
 		*sb_limit(out, s) = v || s->at_create ? v : sb_limit_get(def, s);
 	}
 }

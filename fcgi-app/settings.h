@@ -56,7 +56,8 @@ void sb_limits_defaults(struct sb_limits *def, struct sb_limits *max);
 /* Each of *def no larger than its maximum. */
 void sb_limits_cap(struct sb_limits *def, const struct sb_limits *max);
 /* What a sandbox runs with: its record's values, the server's defaults for
- * those it has none of (a setting fixed at creation is always recorded). */
+ * those it has none of (a setting fixed at creation is always recorded),
+ * raised to the floors where an older record is below them. */
 void sb_limits_effective(const struct sb_limits *rec, const struct sb_limits *def, struct sb_limits *out);
 /* For a new record: what was asked, the defaults recorded for what is fixed
  * at creation and was not asked. */

@@ -1,25 +1,173 @@
 #include "config.h"
 
+#include "conf.h"
 #include "http.h"
 #include "sse.h"
+#include "util.h"
 
+#include <errno.h>
+#include <fastcgi.h>
+#include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 void sse_init(struct sse *s, struct http_req *req, const char *command)
 {
 	memset(s, 0, sizeof *s);
 	s->req = req;
 	s->command = command;
+	s->fd = req->fcgi->ipcFd;
+	s->request_id = req->fcgi->requestId;
+	s->send_timeout_ms = req->conf->send_timeout_ms;
 }
 
-static int flush(struct sse *s)
+int sse_begin(struct sse *s)
 {
-	if (s->gone || FCGX_FFlush(s->req->fcgi->out) < 0 || FCGX_GetError(s->req->fcgi->out)) {
+	http_begin_sse(s->req);
+	s->started = true;
+	/* the connection is empty yet, and every write on it is bounded by
+	 * SO_SNDTIMEO (http_req_init); from here on libfcgi's buffer stays
+	 * empty, so our records follow its in order */
+	if (FCGX_FFlush(s->req->fcgi->out) < 0 || FCGX_GetError(s->req->fcgi->out))
 		s->gone = true;
-		return -1;
+	return s->gone ? SSE_GONE : SSE_IDLE;
+}
+
+static int state(const struct sse *s)
+{
+	if (s->gone)
+		return SSE_GONE;
+	if (s->qlen == s->qoff)
+		return SSE_IDLE;
+	return s->qlen - s->qoff > SSE_QUEUE_MAX ? SSE_FULL : SSE_QUEUED;
+}
+
+int sse_flush(struct sse *s)
+{
+	while (!s->gone && s->qoff < s->qlen) {
+		ssize_t n = send(s->fd, s->q + s->qoff, s->qlen - s->qoff, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n > 0) {
+			s->qoff += (size_t)n;
+			s->stuck_ms = sb_mono_ms();
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		/* nothing taken: nginx reads no more until its client does */
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			if (sb_mono_ms() - s->stuck_ms >= s->send_timeout_ms)
+				s->gone = true;
+			break;
+		}
+		s->gone = true;
+	}
+	if (s->qoff == s->qlen)
+		s->qoff = s->qlen = 0;
+	return state(s);
+}
+
+/* Room for len more bytes at the queue's end; -1 when out of memory. */
+static int reserve(struct sse *s, size_t len)
+{
+	if (s->qoff && s->qlen + len > s->qcap) {
+		memmove(s->q, s->q + s->qoff, s->qlen - s->qoff);
+		s->qlen -= s->qoff;
+		s->qoff = 0;
+	}
+	if (s->qlen + len > s->qcap) {
+		size_t cap = s->qcap ? s->qcap : 16384;
+		char *q;
+		while (cap < s->qlen + len)
+			cap *= 2;
+		q = realloc(s->q, cap);
+		if (!q)
+			return -1;
+		s->q = q;
+		s->qcap = cap;
 	}
 	return 0;
+}
+
+/* data as FCGI_STDOUT records (at most 65535 bytes each), queued. */
+static int queue(struct sse *s, const char *data, size_t len)
+{
+	size_t nrec = (len + 65534) / 65535;
+
+	if (s->gone)
+		return SSE_GONE;
+	if (reserve(s, len + nrec * FCGI_HEADER_LEN) < 0) {
+		s->gone = true;	/* out of memory: the stream cannot go on */
+		return SSE_GONE;
+	}
+	if (s->qlen == s->qoff)
+		s->stuck_ms = sb_mono_ms();
+	while (len) {
+		size_t n = len > 65535 ? 65535 : len;
+		FCGI_Header h = {
+			.version = FCGI_VERSION_1, .type = FCGI_STDOUT,
+			.requestIdB1 = (unsigned char)(s->request_id >> 8),
+			.requestIdB0 = (unsigned char)s->request_id,
+			.contentLengthB1 = (unsigned char)(n >> 8),
+			.contentLengthB0 = (unsigned char)n,
+		};
+		memcpy(s->q + s->qlen, &h, sizeof h);
+		memcpy(s->q + s->qlen + sizeof h, data, n);
+		s->qlen += sizeof h + n;
+		data += n;
+		len -= n;
+	}
+	return sse_flush(s);
+}
+
+int sse_put(struct sse *s, const char *text)
+{
+	return queue(s, text, strlen(text));
+}
+
+int sse_wait(struct sse *s, int64_t until)
+{
+	int st = sse_flush(s);
+	bool draining = st != SSE_IDLE;	/* then done when the queue is */
+
+	for (;;) {
+		int64_t now = sb_mono_ms(), left = until - now;
+		int r;
+
+		if (st == SSE_GONE || left <= 0 || (draining && st == SSE_IDLE))
+			return st;
+		/* wake for the send timeout too: sse_flush ends the stream then */
+		if (st != SSE_IDLE && s->stuck_ms + s->send_timeout_ms - now < left)
+			left = s->stuck_ms + s->send_timeout_ms - now;
+		if (left < 1)
+			left = 1;
+		struct pollfd p = { .fd = s->fd, .events = POLLRDHUP | (st != SSE_IDLE ? POLLOUT : 0) };
+		r = poll(&p, 1, left > 1000 ? 1000 : (int)left);
+		if (r < 0 && errno != EINTR)
+			s->gone = true;
+		/* nginx hung up: its client left */
+		if (r > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)))
+			s->gone = true;
+		st = sse_flush(s);
+	}
+}
+
+void sse_end(struct sse *s)
+{
+	/* --send-timeout in all, however slowly the client reads: the
+	 * stream's deadline has passed */
+	int64_t until = sb_mono_ms() + s->send_timeout_ms;
+
+	while (state(s) > SSE_IDLE && sb_mono_ms() < until)
+		sse_wait(s, until);
+	if (state(s) > SSE_IDLE)
+		s->gone = true;
+	if (s->gone && s->started)
+		shutdown(s->fd, SHUT_RDWR);
+	free(s->q);
+	s->q = NULL;
+	s->qoff = s->qlen = s->qcap = 0;
 }
 
 /* One "data: {json}" frame; takes o's reference. */
@@ -27,15 +175,19 @@ int sse_event(struct sse *s, struct json_object *o)
 {
 	char ts[40];
 	const char *text;
+	cleanup_free char *frame = NULL;
+	int st;
 
 	sb_iso8601(sb_now_ms(), ts, sizeof ts);
 	json_object_object_add(o, "timestamp", json_object_new_string(ts));
 	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-	FCGX_PutS("data: ", s->req->fcgi->out);
-	FCGX_PutS(text, s->req->fcgi->out);
-	FCGX_PutS("\n\n", s->req->fcgi->out);
+	if (asprintf(&frame, "data: %s\n\n", text) < 0) {
+		frame = NULL;
+		s->gone = true;
+	}
+	st = frame ? sse_put(s, frame) : SSE_GONE;
 	json_object_put(o);
-	return flush(s);
+	return st;
 }
 
 /* How many bytes at the end of buf (n bytes) start a UTF-8 sequence that
@@ -80,31 +232,33 @@ int sse_sink(void *arg, int stream, const char *data, size_t n)
 	if (stream >= 0 && stream < 3)
 		s->bytes[stream] += n;
 	if (s->gone)
-		return -1;
+		return SSE_GONE;
 	if (stream < 0) {
 		struct json_object *o = json_object_new_object();
-		http_begin_sse(s->req);
-		s->started = true;
+		sse_begin(s);
 		json_object_object_add(o, "type", json_object_new_string("start"));
 		json_object_object_add(o, "command", json_object_new_string(s->command));
 		return sse_event(s, o);
 	}
-	if (stream == 0) {
-		FCGX_PutS(": keep-alive\n\n", s->req->fcgi->out);
-		return flush(s);
-	}
+	if (stream == 0)
+		return sse_put(s, ": keep-alive\n\n");
 	/* carry + data, minus a sequence the next chunk finishes */
 	size_t total = s->ncarry[stream] + n, keep;
 	cleanup_free char *buf = malloc(total ? total : 1);
 
 	if (!buf)
-		return -1;
+		return SSE_GONE;
 	memcpy(buf, s->carry[stream], s->ncarry[stream]);
 	memcpy(buf + s->ncarry[stream], data, n);
 	keep = cut_tail((const unsigned char *)buf, total);
 	memcpy(s->carry[stream], buf + total - keep, keep);
 	s->ncarry[stream] = keep;
-	return total > keep ? emit_data(s, stream, buf, total - keep) : 0;
+	return total > keep ? emit_data(s, stream, buf, total - keep) : state(s);
+}
+
+int sse_drain(void *arg)
+{
+	return sse_flush(arg);
 }
 
 void sse_finish(struct sse *s, const struct sb_err *err, const struct sb_exec_res *res,

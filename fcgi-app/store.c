@@ -143,11 +143,11 @@ static int usage_build(MDB_env *env, MDB_dbi data, MDB_dbi usage, struct sb_err 
 
 int store_open(struct store *s, const char *dir, const struct store_sizes *sz, struct sb_err *err)
 {
-	static const char *const names[] = { "sandboxes", "meta", "processes", "started", "usage" };
+	static const char *const names[] = { "sandboxes", "meta", "processes", "started", "ports", "usage" };
 	static const char *const hnames[] = { "history", "usage" };
 	struct sb_err herr = SB_ERR_INIT;
 	char hdir[PATH_MAX];
-	MDB_dbi dbis[5] = { 0 };
+	MDB_dbi dbis[6] = { 0 };
 
 	memset(s, 0, sizeof *s);
 	for (int w = 0; w < STORE_N; w++) {
@@ -155,13 +155,14 @@ int store_open(struct store *s, const char *dir, const struct store_sizes *sz, s
 		s->share[w] = s->budget[w] / (sz->tenants > 1 ? sz->tenants : 1);
 	}
 	/* NOMETASYNC: a crash may lose the last transaction, never integrity */
-	if (kv_open(&s->env, dir, sz->map_bytes[STORE_MAIN], MDB_NOMETASYNC, names, dbis, 5, err) < 0)
+	if (kv_open(&s->env, dir, sz->map_bytes[STORE_MAIN], MDB_NOMETASYNC, names, dbis, 6, err) < 0)
 		return -1;
 	s->sandboxes = dbis[0];
 	s->meta = dbis[1];
 	s->procs = dbis[2];
 	s->started = dbis[3];
-	s->usage[STORE_MAIN] = dbis[4];
+	s->ports = dbis[4];
+	s->usage[STORE_MAIN] = dbis[5];
 	if (started_index_build(s, err) < 0 || usage_build(s->env, s->procs, s->usage[STORE_MAIN], err) < 0) {
 		store_close(s);
 		return -1;
@@ -223,6 +224,8 @@ static int decode(const MDB_val *v, struct sb_record *r)
 	if (json_object_object_get_ex(o, "initStart", &f))
 		r->init_start = (unsigned long long)json_object_get_uint64(f);
 	sb_limits_decode(o, &r->lim);
+	if (json_object_object_get_ex(o, "netSlot", &f))
+		r->net_slot = (uint32_t)json_object_get_int64(f);
 	return 0;
 }
 
@@ -259,6 +262,8 @@ static int encode_put(struct store *s, MDB_txn *txn, const char *id, const struc
 	json_object_object_add(o, "initPid", json_object_new_int64(r->init_pid));
 	json_object_object_add(o, "initStart", json_object_new_uint64(r->init_start));
 	sb_limits_encode(&r->lim, o);
+	if (r->net_slot)
+		json_object_object_add(o, "netSlot", json_object_new_int64(r->net_slot));
 	json = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
 	v.mv_size = strlen(json);
 	v.mv_data = (void *)json;
@@ -318,6 +323,9 @@ int store_create(struct store *s, const char *id, const char *image, uid_t base,
 	snprintf(r->image, sizeof r->image, "%s", image);
 	/* ranges are never reused: sandboxes are not destroyed (files persist) */
 	r->uid_base = base + slot * 65536u;
+	/* and its /31 in the network pool, the same slot: kept for life, and a
+	 * warm sandbox's goes with it to the id that claims it */
+	r->net_slot = slot + 1;
 	r->created_ms = r->active_ms = sb_now_ms();
 	slot++;
 	nv.mv_size = sizeof slot;

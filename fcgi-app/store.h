@@ -23,6 +23,7 @@ struct store_sizes {
 struct store {
 	MDB_env *env;
 	MDB_dbi sandboxes, meta, procs, started;
+	MDB_dbi ports;			/* exposed ports: preview.c */
 	MDB_env *henv;			/* the audit history (NULL: unavailable) */
 	MDB_dbi history;
 	/* what each sandbox keeps in each store, "~total" and "~refused" */
@@ -40,6 +41,7 @@ struct sb_record {
 	unsigned long long init_start;
 	struct sb_limits lim;			/* 0: the server's default (those
 						 * fixed at creation: recorded then) */
+	uint32_t net_slot;			/* 1 + its /31 in --net-pool, for life; 0: from uid_base */
 };
 
 int store_open(struct store *s, const char *dir, const struct store_sizes *sz, struct sb_err *err);

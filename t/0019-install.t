@@ -61,11 +61,16 @@ is "$(grep -l '@[a-z_]*@' "$CONF" "$NGX" "$UNIT" 2>/dev/null)" "" "no @placehold
 conf_value() { sed -n "s/^$1[[:space:]]*=[[:space:]]*//p" "$CONF"; }
 SOCKET_CONF=$(conf_value socket)
 is "$(conf_value data)" "$localstatedir/lib/sandboxd" "the config file's data is LOCALSTATEDIR/lib/sandboxd"
-# (its upstream names the socket once; every location passes to that)
+# (the API's upstream names its socket once; every location passes to that)
 is "$(sed -n 's/^[[:space:]]*server[[:space:]]*unix:\([^;]*\);.*/\1/p' "$NGX")" "$SOCKET_CONF" \
 	"the nginx server passes to the config file's socket ($SOCKET_CONF)"
-is "$(sed -n 's/^[[:space:]]*listen[[:space:]]*\([^;]*\);.*/\1/p' "$NGX")" 127.0.0.1:8787 \
-	"the nginx server listens on 127.0.0.1:8787"
+is "$(sed -n 's/^[[:space:]]*fastcgi_pass[[:space:]]*\([^;]*\);.*/\1/p' "$NGX" | grep -v '/preview\.sock$' | sort -u)" \
+	sandboxd_fcgi "and every location of the API's passes to that upstream"
+is "$(sed -n 's/^[[:space:]]*fastcgi_pass[[:space:]]*unix:\([^;]*\);.*/\1/p' "$NGX" | grep '/preview\.sock$' | sort -u)" \
+	"$(sed -n 's/^# preview-socket = //p' "$CONF")" \
+	"the preview servers pass to the config file's preview-socket"
+is "$(sed -n 's/^[[:space:]]*listen[[:space:]]*\([^;]*\);.*/\1/p' "$NGX" | sort -u)" 127.0.0.1:8787 \
+	"the nginx servers (API, previews) listen on 127.0.0.1:8787"
 is "$(sed -n 's/^ExecStart=//p' "$UNIT")" "$sbindir/sandboxd --config $sysconfdir/sandboxd/sandboxd.conf" \
 	"the unit starts sbindir/sandboxd --config SYSCONFDIR/sandboxd/sandboxd.conf"
 
@@ -215,7 +220,8 @@ for try in 1 2 3 4 5 6 7 8 9 10; do
 	PORT=
 done
 [ -n "$PORT" ] || bail "nginx did not start: $(tail -n 3 "$T_DIR/nginx-start.log")"
-is "$(grep -c "listen 127.0.0.1:$PORT;\|server unix:$SOCK;" "$T_DIR/nginx/conf.d/sandboxd.conf")" 2 \
+# the API's server and the two preview servers listen there; the API's socket is replaced
+is "$(grep -c "listen 127.0.0.1:$PORT;" "$T_DIR/nginx/conf.d/sandboxd.conf"):$(grep -c "^[[:space:]]*listen " "$NGX"):$(grep -c "server unix:$SOCK;" "$T_DIR/nginx/conf.d/sandboxd.conf")" 3:3:1 \
 	"the installed server, with its port and socket replaced, runs in nginx's http {}"
 BASE=http://127.0.0.1:$PORT
 for _ in $(seq 1 100); do curl -s -o /dev/null "$BASE/" && break; sleep 0.05; done

@@ -14,6 +14,8 @@ NGINX_BIN=${NGINX_BIN:-/usr/sbin/nginx}
 
 T_N=0
 T_FAILED=0
+# the preview domain of the test's nginx (*.localhost is loopback to browsers)
+PREVIEW_HOST=${PREVIEW_HOST:-preview.localhost}
 
 ok() {	# ok COND_EXIT_STATUS DESCRIPTION
 	local st=$1; shift
@@ -116,6 +118,8 @@ sbd_start() {
 		PORT=$((20000 + RANDOM % 40000))
 		sed -e "s|@STATE@|$T_DIR|g" -e "s|@LISTEN@|127.0.0.1:$PORT|g" \
 			-e "s|@SOCKET@|$DATA/run/fcgi.sock|g" \
+			-e "s|@PREVIEW_SOCKET@|$DATA/run/preview.sock|g" \
+			-e "s|@PREVIEW_HOST@|$PREVIEW_HOST|g" -e "s|@PREVIEW_HOST_RE@|${PREVIEW_HOST//./\\\\.}|g" \
 			"$TOP_SRCDIR/nginx/sandboxd-dev.conf.in" >"$T_DIR/nginx.conf"
 		"$NGINX_BIN" -c "$T_DIR/nginx.conf" -p "$T_DIR" -e "$T_DIR/nginx-error.log" 2>>"$T_DIR/nginx-start.log" && break
 		PORT=

@@ -123,6 +123,8 @@ static void rows(void)
 		{ "/sandboxes/{projectId}/processes/{processId}", "GET, DELETE, OPTIONS", AUTH_PROJECT },
 		{ "/sandboxes/{projectId}/processes/{processId}/logs", "GET, OPTIONS", AUTH_PROJECT },
 		{ "/sandboxes/{projectId}/history", "GET, OPTIONS", AUTH_PROJECT },
+		{ "/sandboxes/{projectId}/ports", "GET, POST, OPTIONS", AUTH_PROJECT },
+		{ "/sandboxes/{projectId}/ports/{port}", "DELETE, OPTIONS", AUTH_PROJECT },
 		{ "/images", "GET, OPTIONS", AUTH_ANY },
 		{ "/healthz", "GET, OPTIONS", AUTH_OPEN },
 		{ "/metrics", "GET, OPTIONS", AUTH_ANY },

@@ -77,6 +77,24 @@ static void test_record(void)
 	json_object_put(o);
 }
 
+/* A record of the build before the floors: its create (or a later limits
+ * change, answered 200) clamped at 1, so pids 1, cpus 0.001, memoryMb 1
+ * are stored.  It reads back the same, but what the sandbox runs with
+ * (its cgroups, GET's limits) must be raised to the floors as a new
+ * request's are: else every start of it stays a 500 after the upgrade
+ * ("clone user namespace: Resource temporarily unavailable" under
+ * pids.max 1, "write cpu.cfs_quota_us: Invalid argument" for 100 us). */
+static void test_record_below_floor(void)
+{
+	struct sb_limits def = { .memory_mb = 256, .pids = 128, .cpu_millis = 1000, .disk_mb = 64 };
+	struct sb_limits rec = { .memory_mb = 1, .pids = 1, .cpu_millis = 1, .disk_mb = 16 }, eff;
+
+	sb_limits_effective(&rec, &def, &eff);
+	ok(eff.memory_mb == 16 && eff.pids == 8 && eff.cpu_millis == 10 && eff.disk_mb == 16,
+	   "an old record below the floors runs with the floors (16 MiB, 8 pids, 0.01 CPUs): "
+	   "got %ld MiB, %ld pids, %ld millis", eff.memory_mb, eff.pids, eff.cpu_millis);
+}
+
 /* An argv as main() gets it (writable strings), from a list. */
 static char **args(const char *const *v, int *argc)
 {
@@ -139,6 +157,7 @@ int main(void)
 {
 	test_parse();
 	test_record();
+	test_record_below_floor();
 	test_conf();
 	test_usage();
 	return done_testing();

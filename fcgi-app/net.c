@@ -1,0 +1,512 @@
+/* Sandbox networking, the service's side (net.h). */
+#include "config.h"
+
+#include "net.h"
+#include "conf.h"
+#include "log.h"
+#include "netlink.h"
+#include "sandbox.h"
+#include "store.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <nftables/libnftables.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+
+/* The platform deny set: the clone policy's IPv4 ranges (clone_policy.c)
+ * and the documentation ranges, which are nobody's internet either.  The
+ * pool (other sandboxes), the host's own addresses (the input chain) and
+ * TCP 25 are refused by rules of their own. */
+static const char *const platform4[] = {
+	"0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
+	"172.16.0.0/12", "192.0.0.0/24", "192.0.2.0/24", "192.168.0.0/16", "198.18.0.0/15",
+	"198.51.100.0/24", "203.0.113.0/24", "224.0.0.0/4", "240.0.0.0/4",
+};
+
+int net_cidr_parse(const char *s, struct net_cidr *c)
+{
+	char buf[32], *slash, *end;
+	struct in_addr a;
+	long bits = 32;
+
+	if (strlen(s) >= sizeof buf)
+		return -1;
+	snprintf(buf, sizeof buf, "%s", s);
+	slash = strchr(buf, '/');
+	if (slash) {
+		*slash = '\0';
+		if (!slash[1] || strspn(slash + 1, "0123456789") != strlen(slash + 1))
+			return -1;
+		bits = strtol(slash + 1, &end, 10);
+		if (bits < 0 || bits > 32)
+			return -1;
+	}
+	/* inet_pton takes dotted quads only: no 127.1, no hex, no octal */
+	if (inet_pton(AF_INET, buf, &a) != 1)
+		return -1;
+	c->addr = ntohl(a.s_addr);
+	c->prefix = (int)bits;
+	if (bits < 32 && (c->addr & (0xFFFFFFFFu >> bits)))
+		return -1;
+	return 0;
+}
+
+const char *net_cidr_str(const struct net_cidr *c, char *buf, size_t len)
+{
+	struct in_addr a = { htonl(c->addr) };
+	char s[INET_ADDRSTRLEN];
+
+	snprintf(buf, len, "%s/%d", inet_ntop(AF_INET, &a, s, sizeof s), c->prefix);
+	return buf;
+}
+
+uint32_t net_pool_slots(int prefix)
+{
+	return prefix >= 31 ? 0 : (1u << (31 - prefix)) - 1;
+}
+
+/* 6 hex digits of the instance's name: the host ends of two instances on
+ * one host have names of their own, and each table matches its own only
+ * (two names hashing alike: one chance in 16 million). */
+static unsigned tag_of(const struct conf *c)
+{
+	uint32_t h = 2166136261u;
+
+	for (const char *p = c->instance; *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	return (h ^ (h >> 24)) & 0xFFFFFF;
+}
+
+void net_slot_addr(const struct conf *c, uint32_t slot, uint32_t *addr, uint32_t *gw)
+{
+	uint32_t base = c->net_pool.addr + 2 * slot;
+
+	*gw = htonl(base);
+	*addr = htonl(base + 1);
+}
+
+void net_slot_ifname(const struct conf *c, uint32_t slot, char *buf, size_t len)
+{
+	snprintf(buf, len, "vs%06x%x", tag_of(c), (unsigned)slot);
+}
+
+uint32_t net_resolver(const struct conf *c)
+{
+	uint32_t size = c->net_pool.prefix >= 32 ? 1 : 1u << (32 - c->net_pool.prefix);
+
+	return htonl(c->net_pool.addr + size - 2);
+}
+
+int net_record_slot(const struct conf *c, const struct sb_record *r, uint32_t *slot,
+		    struct sb_err *err)
+{
+	uint32_t s;
+
+	if (r->net_slot)
+		s = r->net_slot - 1;
+	else if (r->uid_base >= c->uid_base && (r->uid_base - c->uid_base) % 65536 == 0)
+		s = (r->uid_base - c->uid_base) / 65536;
+	else
+		return sb_fail(err, SB_E_BUSY, ENOSPC, "the sandbox has no address in --net-pool");
+	if (s >= net_pool_slots(c->net_pool.prefix))
+		return sb_fail(err, SB_E_BUSY, ENOSPC, "--net-pool has no room for this sandbox's /31 "
+			       "(slot %u); widen it", (unsigned)s);
+	*slot = s;
+	return 0;
+}
+
+static const char *resolv_path(const struct conf *c)
+{
+	static char path[PATH_MAX];
+
+	snprintf(path, sizeof path, "%s/run/resolv.conf", c->data_dir);
+	return path;
+}
+
+int net_spec(const struct conf *c, const struct sb_record *r, struct sb_net_spec *out,
+	     struct sb_err *err)
+{
+	uint32_t slot;
+
+	if (net_record_slot(c, r, &slot, err) < 0)
+		return -1;
+	memset(out, 0, sizeof *out);
+	net_slot_addr(c, slot, &out->addr, &out->gw);
+	net_slot_ifname(c, slot, out->host_if, sizeof out->host_if);
+	out->resolv = resolv_path(c);
+	return 0;
+}
+
+int net_record_addr(const struct conf *c, const struct sb_record *r, char *buf, size_t len)
+{
+	struct sb_err err = SB_ERR_INIT;
+	uint32_t slot, addr, gw;
+
+	if (!c->network || net_record_slot(c, r, &slot, &err) < 0)
+		return -1;
+	net_slot_addr(c, slot, &addr, &gw);
+	return inet_ntop(AF_INET, &addr, buf, (socklen_t)len) ? 0 : -1;
+}
+
+/* --- nft --------------------------------------------------------------- */
+
+static void table_name(const struct conf *c, char *buf, size_t len)
+{
+	/* nft identifiers: letters, digits, _ (an instance may hold -) */
+	snprintf(buf, len, "sandboxd_%s", c->instance);
+	for (char *p = buf; *p; p++)
+		if (*p == '-')
+			*p = '_';
+}
+
+/* One context per process: it holds a netlink socket, which a worker
+ * forked from the master must not share with it (or with its siblings:
+ * answers would go to whoever reads first). */
+static struct nft_ctx *nft;
+static pid_t nft_pid;
+
+static int nft_run(const char *cmds, struct sb_err *err)
+{
+	const char *msg;
+
+	if (nft && nft_pid != getpid()) {
+		nft_ctx_free(nft);
+		nft = NULL;
+	}
+	if (!nft) {
+		nft_pid = getpid();
+		nft = nft_ctx_new(NFT_CTX_DEFAULT);
+		if (!nft)
+			return sb_fail(err, SB_E_INTERNAL, ENOMEM, "nft: no context");
+		nft_ctx_buffer_output(nft);
+		nft_ctx_buffer_error(nft);
+	}
+	if (nft_run_cmd_from_buffer(nft, cmds) == 0)
+		return 0;
+	msg = nft_ctx_get_error_buffer(nft);
+	return sb_fail(err, SB_E_INTERNAL, EINVAL, "nft: %.400s", msg && *msg ? msg : "failed");
+}
+
+struct text {
+	char *buf;
+	size_t len, cap;
+	bool oom;
+};
+
+__attribute__((format(printf, 2, 3))) static void put(struct text *t, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (t->oom)
+		return;
+	for (;;) {
+		va_start(ap, fmt);
+		n = vsnprintf(t->buf + t->len, t->cap - t->len, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			t->oom = true;
+			return;
+		}
+		if ((size_t)n < t->cap - t->len) {
+			t->len += (size_t)n;
+			return;
+		}
+		size_t cap = t->cap ? t->cap * 2 : 4096;
+		while (cap - t->len <= (size_t)n)
+			cap *= 2;
+		char *b = realloc(t->buf, cap);
+		if (!b) {
+			t->oom = true;
+			return;
+		}
+		t->buf = b;
+		t->cap = cap;
+	}
+}
+
+/* The whole table, replaced in one transaction (the first two lines make
+ * the delete succeed when there is none yet). */
+static void ruleset(const struct conf *c, struct text *t)
+{
+	char tbl[80], cidr[32], res[INET_ADDRSTRLEN], ifs[16];
+	uint32_t r = net_resolver(c);
+
+	table_name(c, tbl, sizeof tbl);
+	inet_ntop(AF_INET, &r, res, sizeof res);
+	snprintf(ifs, sizeof ifs, "vs%06x*", tag_of(c));
+	put(t, "table inet %s\ndelete table inet %s\ntable inet %s {\n", tbl, tbl, tbl);
+	put(t, "set pool4 { type ipv4_addr; flags interval; elements = { %s } }\n",
+	    net_cidr_str(&c->net_pool, cidr, sizeof cidr));
+	put(t, "set platform4 { type ipv4_addr; flags interval; elements = {");
+	for (size_t i = 0; i < sizeof platform4 / sizeof *platform4; i++)
+		put(t, "%s %s", i ? "," : "", platform4[i]);
+	put(t, " } }\nset egress_allow4 { type ipv4_addr; flags interval;");
+	for (int i = 0; i < c->negress_allow; i++)
+		put(t, "%s %s", i ? "," : " elements = {", net_cidr_str(&c->egress_allow[i], cidr, sizeof cidr));
+	put(t, "%s }\n", c->negress_allow ? " }" : "");
+	put(t, "set mode_none { type ipv4_addr; }\n"
+	       "set mode_allowlist { type ipv4_addr; }\n"
+	       "set allow4 { type ipv4_addr . ipv4_addr; flags interval; }\n"
+	       "set deny4 { type ipv4_addr . ipv4_addr; flags interval; }\n");
+	/* refusals are immediate: a reset, or ICMP administratively prohibited */
+	put(t, "chain refuse {\n"
+	       " meta l4proto tcp reject with tcp reset\n"
+	       " reject with icmpx type admin-prohibited\n}\n");
+	put(t, "chain egress {\n"
+	       " ip saddr @mode_none goto refuse\n"
+	       " ip saddr @mode_allowlist ip saddr . ip daddr != @allow4 goto refuse\n"
+	       " accept\n}\n");
+	/* a sandbox's source is its own odd address of the pool, routed back
+	 * through the link it came in on: anything else is spoofed */
+	put(t, "chain from_sandbox {\n"
+	       " meta nfproto ipv6 drop\n"
+	       " ip saddr != @pool4 drop\n"
+	       " ip saddr & 0.0.0.1 != 0.0.0.1 drop\n"
+	       " fib saddr . iif oif missing drop\n"
+	       " ct state established,related accept\n"
+	       " ip saddr . ip daddr @deny4 goto refuse\n"
+	       " ip daddr @pool4 goto refuse\n"
+	       " tcp dport 25 goto refuse\n"
+	       " ip daddr @egress_allow4 goto egress\n"
+	       " ip daddr @platform4 goto refuse\n"
+	       " goto egress\n}\n");
+	put(t, "chain to_sandbox {\n ct state established,related accept\n drop\n}\n");
+	/* every address of the host is local: the input hook sees a sandbox's
+	 * packet to any of them, and only DNS to the resolver passes */
+	put(t, "chain sandbox_in {\n"
+	       " meta nfproto ipv6 drop\n"
+	       " ip saddr != @pool4 drop\n"
+	       " ip saddr & 0.0.0.1 != 0.0.0.1 drop\n"
+	       " fib saddr . iif oif missing drop\n"
+	       " ct state established,related accept\n"
+	       " ip daddr %s udp dport 53 accept\n"
+	       " ip daddr %s tcp dport 53 accept\n"
+	       " goto refuse\n}\n", res, res);
+	put(t, "chain forward {\n type filter hook forward priority filter; policy accept;\n"
+	       " iifname \"%s\" jump from_sandbox\n oifname \"%s\" jump to_sandbox\n}\n", ifs, ifs);
+	put(t, "chain input {\n type filter hook input priority filter; policy accept;\n"
+	       " iifname \"%s\" jump sandbox_in\n}\n", ifs);
+	put(t, "chain postrouting {\n type nat hook postrouting priority srcnat; policy accept;\n"
+	       " ip saddr @pool4 oifname != \"%s\" masquerade\n}\n}\n", ifs);
+}
+
+/* Run the commands in t (one transaction) and free it. */
+static int run_text(struct text *t, struct sb_err *err)
+{
+	int r = t->oom ? sb_fail(err, SB_E_INTERNAL, ENOMEM, "nft: out of memory") : nft_run(t->buf, err);
+
+	free(t->buf);
+	return r;
+}
+
+static void elem(struct text *t, const char *verb, const char *tbl, const char *set, const char *addr,
+		 const struct net_cidr *c)
+{
+	char cidr[32];
+
+	if (c)
+		put(t, "%s element inet %s %s { %s . %s }\n", verb, tbl, set, addr,
+		    net_cidr_str(c, cidr, sizeof cidr));
+	else
+		put(t, "%s element inet %s %s { %s }\n", verb, tbl, set, addr);
+}
+
+/* add-then-delete: the delete cannot fail on an element that is not there
+ * (a table just reloaded), and the whole change stays one transaction */
+static void elem_gone(struct text *t, const char *tbl, const char *set, const char *addr,
+		      const struct net_cidr *c)
+{
+	elem(t, "add", tbl, set, addr, c);
+	elem(t, "delete", tbl, set, addr, c);
+}
+
+int net_policy_set(const struct conf *c, uint32_t addr, const struct net_policy *old,
+		   const struct net_policy *new, struct sb_err *err)
+{
+	struct text t = { 0 };
+	char tbl[80], a[INET_ADDRSTRLEN];
+
+	if (!c->network)
+		return 0;
+	table_name(c, tbl, sizeof tbl);
+	inet_ntop(AF_INET, &addr, a, sizeof a);
+	elem_gone(&t, tbl, "mode_none", a, NULL);
+	elem_gone(&t, tbl, "mode_allowlist", a, NULL);
+	for (int i = 0; old && i < old->nallow; i++)
+		elem_gone(&t, tbl, "allow4", a, &old->allow[i]);
+	for (int i = 0; old && i < old->ndeny; i++)
+		elem_gone(&t, tbl, "deny4", a, &old->deny[i]);
+	if (new->mode == NET_NONE)
+		elem(&t, "add", tbl, "mode_none", a, NULL);
+	else if (new->mode == NET_ALLOWLIST)
+		elem(&t, "add", tbl, "mode_allowlist", a, NULL);
+	for (int i = 0; i < new->nallow; i++)
+		elem(&t, "add", tbl, "allow4", a, &new->allow[i]);
+	for (int i = 0; i < new->ndeny; i++)
+		elem(&t, "add", tbl, "deny4", a, &new->deny[i]);
+	return run_text(&t, err);
+}
+
+/* --- the master ------------------------------------------------------------ */
+
+static int write_resolv(const struct conf *c, struct sb_err *err)
+{
+	char text[64], tmp[PATH_MAX + 8], res[INET_ADDRSTRLEN];
+	uint32_t r = net_resolver(c);
+
+	inet_ntop(AF_INET, &r, res, sizeof res);
+	snprintf(text, sizeof text, "nameserver %s\n", res);
+	snprintf(tmp, sizeof tmp, "%s.new", resolv_path(c));
+	if (sb_write_file_atf(AT_FDCWD, tmp, text, O_CREAT | O_TRUNC) < 0 || chmod(tmp, 0644) < 0 ||
+	    rename(tmp, resolv_path(c)) < 0)
+		return sb_syserr(err, "write %s", resolv_path(c));
+	return 0;
+}
+
+static void dns_pidfile(const struct conf *c, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/run/dnsmasq.pid", c->data_dir);
+}
+
+/* A dnsmasq left by a master that was killed (it dropped to nobody, which
+ * cleared its parent-death signal): it holds the resolver's port.  The
+ * process the pid file names is ended only if its command line names that
+ * pid file (a recycled pid is someone else's). */
+static void end_old_dns(const struct conf *c)
+{
+	char path[PATH_MAX], proc[64], want[PATH_MAX + 16], cmdline[4096];
+	ssize_t n;
+	int pid = 0;
+
+	dns_pidfile(c, path, sizeof path);
+	n = sb_read_file_at(AT_FDCWD, path, cmdline, sizeof cmdline);
+	if (n <= 0 || sscanf(cmdline, "%d", &pid) != 1 || pid <= 1)
+		return;
+	snprintf(proc, sizeof proc, "/proc/%d/cmdline", pid);
+	n = sb_read_file_at(AT_FDCWD, proc, cmdline, sizeof cmdline);
+	if (n <= 0)
+		return;
+	snprintf(want, sizeof want, "--pid-file=%s", path);
+	/* the arguments are NUL-separated: look at each */
+	for (char *a = cmdline; a < cmdline + n; a += strlen(a) + 1)
+		if (!strcmp(a, want)) {
+			kill(pid, SIGKILL);
+			return;
+		}
+}
+
+/* Whether our table is there: what a master of this instance that was
+ * killed left (with the resolver's address), not another instance's. */
+static bool own_table(const struct conf *c)
+{
+	struct sb_err err = SB_ERR_INIT;
+	char tbl[80], cmd[128];
+
+	table_name(c, tbl, sizeof tbl);
+	snprintf(cmd, sizeof cmd, "list table inet %s\n", tbl);
+	return nft_run(cmd, &err) == 0;
+}
+
+int net_table_load(const struct conf *c, struct sb_err *err)
+{
+	struct text t = { 0 };
+
+	ruleset(c, &t);
+	return run_text(&t, err);
+}
+
+int net_start(const struct conf *c, struct sb_err *err)
+{
+	struct mnl_socket *nl;
+	uint32_t res = net_resolver(c);
+	int r, e;
+
+	if (!c->network)
+		return 0;
+	if (access("/usr/sbin/dnsmasq", X_OK) < 0)
+		return sb_fail(err, SB_E_INTERNAL, ENOENT, "networking needs dnsmasq in /usr/sbin (Debian: "
+			       "dnsmasq-base), or --network=no");
+	if (sb_write_file_at(AT_FDCWD, "/proc/sys/net/ipv4/ip_forward", "1") < 0)
+		return sb_syserr(err, "enable IPv4 forwarding");
+	if (write_resolv(c, err) < 0)
+		return -1;
+	nl = nl_open(err);
+	if (!nl)
+		return -1;
+	r = nl_addr_add(nl, 1, res, 32, true, err);
+	e = errno;
+	nl_close(nl);
+	if (r < 0 && e == EEXIST && !own_table(c)) {
+		char a[INET_ADDRSTRLEN], cidr[32];
+		return sb_fail(err, SB_E_INTERNAL, EEXIST, "the resolver's address %s is on lo already: another "
+			       "instance uses --net-pool %s; give this one a pool of its own",
+			       inet_ntop(AF_INET, &res, a, sizeof a), net_cidr_str(&c->net_pool, cidr, sizeof cidr));
+	}
+	if (r < 0 && e != EEXIST) {
+		sb_err_prefix(err, "the resolver's address on lo");
+		return -1;
+	}
+	sb_err_clear(err);
+	r = net_table_load(c, err);
+	/* the workers forked next make contexts of their own */
+	if (nft)
+		nft_ctx_free(nft);
+	nft = NULL;
+	if (r < 0)
+		return -1;
+	end_old_dns(c);
+	return 0;
+}
+
+void net_stop(const struct conf *c)
+{
+	struct sb_err err = SB_ERR_INIT;
+	struct mnl_socket *nl;
+	char tbl[80], cmd[128];
+
+	if (!c->network)
+		return;
+	table_name(c, tbl, sizeof tbl);
+	snprintf(cmd, sizeof cmd, "delete table inet %s\n", tbl);
+	if (nft_run(cmd, &err) < 0)
+		log_printf("error", NULL, "network: %s", err.msg);
+	nl = nl_open(&err);
+	if (nl)
+		nl_addr_del(nl, 1, net_resolver(c), 32, &err);
+	nl_close(nl);
+}
+
+pid_t net_dns_spawn(const struct conf *c, const sigset_t *orig)
+{
+	char listen[64], resolv[PATH_MAX + 16], pidfile[PATH_MAX + 16], res[INET_ADDRSTRLEN], path[PATH_MAX];
+	uint32_t r = net_resolver(c);
+	pid_t pid;
+
+	inet_ntop(AF_INET, &r, res, sizeof res);
+	snprintf(listen, sizeof listen, "--listen-address=%s", res);
+	snprintf(resolv, sizeof resolv, "--resolv-file=%s", c->net_resolv_conf);
+	dns_pidfile(c, path, sizeof path);
+	snprintf(pidfile, sizeof pidfile, "--pid-file=%s", path);
+	pid = fork();
+	if (pid != 0)
+		return pid;
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	sigprocmask(SIG_SETMASK, orig, NULL);
+	char *argv[] = {
+		(char *)"dnsmasq", (char *)"--keep-in-foreground", (char *)"--conf-file=/dev/null",
+		(char *)"--no-hosts", (char *)"--bind-interfaces", listen, resolv, pidfile,
+		(char *)"--user=nobody", (char *)"--group=nogroup", (char *)"--cache-size=1000",
+		(char *)"--log-facility=-", NULL,
+	};
+	char *envp[] = { (char *)"PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
+	sb_close_fds_from(3);
+	execve("/usr/sbin/dnsmasq", argv, envp);
+	perror("sandboxd: exec dnsmasq");
+	_exit(127);
+}
