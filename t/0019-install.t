@@ -64,7 +64,7 @@ is "$(conf_value data)" "$localstatedir/lib/sandboxd" "the config file's data is
 # (the API's upstream names its socket once; every location passes to that)
 is "$(sed -n 's/^[[:space:]]*server[[:space:]]*unix:\([^;]*\);.*/\1/p' "$NGX")" "$SOCKET_CONF" \
 	"the nginx server passes to the config file's socket ($SOCKET_CONF)"
-is "$(sed -n 's/^[[:space:]]*fastcgi_pass[[:space:]]*\([^;]*\);.*/\1/p' "$NGX" | grep -v '/preview\.sock$' | sort -u)" \
+is "$(sed -n 's/^[[:space:]]*fastcgi_pass[[:space:]]\+\([^;]*\);.*/\1/p' "$NGX" | grep -v '/preview\.sock$' | sort -u)" \
 	sandboxd_fcgi "and every location of the API's passes to that upstream"
 is "$(sed -n 's/^[[:space:]]*fastcgi_pass[[:space:]]*unix:\([^;]*\);.*/\1/p' "$NGX" | grep '/preview\.sock$' | sort -u)" \
 	"$(sed -n 's/^# preview-socket = //p' "$CONF")" \
