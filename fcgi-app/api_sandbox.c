@@ -433,7 +433,7 @@ void exec_body_run(struct app *app, struct http_req *req, const char *id, exec_r
 		return;
 	}
 	/* a command whose entry the history would refuse does not run */
-	if (history_admit(app, req, &err) < 0) {
+	if (history_admit(app, req, id, &err) < 0) {
 		api_reply_err(req, &err);
 		exec_args_release(&a);
 		return;

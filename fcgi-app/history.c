@@ -53,9 +53,13 @@ static struct json_object *entry_json(const struct http_req *req, const struct h
 	}
 }
 
-int history_admit(struct app *app, const struct http_req *req, struct sb_err *err)
+int history_admit(struct app *app, const struct http_req *req, const char *id, struct sb_err *err)
 {
 	if (app->conf->history_max <= 0)
+		return 0;
+	/* a sandbox at history-max replaces its oldest entry: it adds about
+	 * nothing, and its tenant at its share still runs commands there */
+	if (store_history_full(&app->store, id, app->conf->history_max))
 		return 0;
 	return store_admit(&app->store, STORE_HISTORY, req->scope, 4096, err);
 }

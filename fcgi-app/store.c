@@ -701,16 +701,54 @@ static bool history_key(const MDB_val *k, const char *prefix, size_t plen, unsig
 	return true;
 }
 
+/* The oldest and newest entries of id (prefix "<id>/"): true when it has
+ * any. */
+static bool history_span(MDB_txn *txn, MDB_dbi dbi, const char *id, const char *prefix, size_t plen,
+			 unsigned long long *first, unsigned long long *last)
+{
+	MDB_val k = { plen, (void *)prefix }, v;
+	char after[80];
+	MDB_cursor *cur;
+	bool any = false;
+	int rc;
+
+	if (mdb_cursor_open(txn, dbi, &cur))
+		return false;
+	if (mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE) == 0 && history_key(&k, prefix, plen, first)) {
+		/* "<id>0" sorts right after every "<id>/...": the newest is before it */
+		snprintf(after, sizeof after, "%s0", id);
+		k.mv_size = strlen(after);
+		k.mv_data = after;
+		rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+		rc = mdb_cursor_get(cur, &k, &v, rc == 0 ? MDB_PREV : MDB_LAST);
+		any = rc == 0 && history_key(&k, prefix, plen, last) && *last >= *first;
+	}
+	mdb_cursor_close(cur);
+	return any;
+}
+
+bool store_history_full(struct store *s, const char *id, int max)
+{
+	char prefix[80];
+	size_t plen = (size_t)snprintf(prefix, sizeof prefix, "%s/", id);
+	unsigned long long first = 0, last = 0;
+	cleanup_txn MDB_txn *txn = NULL;
+
+	if (!sb_name_safe(id) || !s->henv || max <= 0 || kv_begin(s->henv, MDB_RDONLY, &txn, NULL) < 0)
+		return false;
+	return history_span(txn, s->history, id, prefix, plen, &first, &last) &&
+	       last - first + 1 >= (unsigned long long)max;
+}
+
 int store_history_add(struct store *s, const char *id, const char *json, int max, const char *scope,
 		      struct sb_err *err)
 {
 	long long delta = 0;
-	char prefix[80], key[100], after[80];
+	char prefix[80], key[100];
 	size_t plen = (size_t)snprintf(prefix, sizeof prefix, "%s/", id);
 	unsigned long long first = 0, last = 0, next = 0;
-	MDB_val k = { plen, prefix }, v;
+	MDB_val k, v;
 	cleanup_txn MDB_txn *txn = NULL;
-	MDB_cursor *cur;
 	int rc;
 
 	if (!sb_name_safe(id))
@@ -719,30 +757,19 @@ int store_history_add(struct store *s, const char *id, const char *json, int max
 		return sb_fail(err, SB_E_BUSY, 0, "the history database is unavailable (see the service log)");
 	if (kv_begin(s->henv, 0, &txn, err) < 0)
 		return -1;
-	if ((rc = mdb_cursor_open(txn, s->history, &cur)))
-		return kv_fail(err, rc, "cursor");
-	if (mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE) == 0 && history_key(&k, prefix, plen, &first)) {
-		/* "<id>0" sorts right after every "<id>/...": the newest is before it */
-		snprintf(after, sizeof after, "%s0", id);
-		k.mv_size = strlen(after);
-		k.mv_data = after;
-		rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-		rc = mdb_cursor_get(cur, &k, &v, rc == 0 ? MDB_PREV : MDB_LAST);
-		if (rc == 0 && history_key(&k, prefix, plen, &last) && last >= first) {
-			next = last + 1;
-			/* the oldest go while max or more are kept */
-			for (unsigned long long n = last - first + 1; n >= (unsigned long long)max && n > 0; n--) {
-				snprintf(key, sizeof key, "%s%016llx", prefix, first++);
-				k.mv_size = strlen(key);
-				k.mv_data = key;
-				if (mdb_get(txn, s->history, &k, &v) == 0)
-					delta -= charge(k.mv_size, v.mv_size);
-				if ((rc = mdb_del(txn, s->history, &k, NULL)) && rc != MDB_NOTFOUND)
-					break;
-			}
+	if (history_span(txn, s->history, id, prefix, plen, &first, &last)) {
+		next = last + 1;
+		/* the oldest go while max or more are kept */
+		for (unsigned long long n = last - first + 1; n >= (unsigned long long)max && n > 0; n--) {
+			snprintf(key, sizeof key, "%s%016llx", prefix, first++);
+			k.mv_size = strlen(key);
+			k.mv_data = key;
+			if (mdb_get(txn, s->history, &k, &v) == 0)
+				delta -= charge(k.mv_size, v.mv_size);
+			if ((rc = mdb_del(txn, s->history, &k, NULL)) && rc != MDB_NOTFOUND)
+				break;
 		}
 	}
-	mdb_cursor_close(cur);
 	snprintf(key, sizeof key, "%s%016llx", prefix, next);
 	k.mv_size = strlen(key);
 	k.mv_data = key;

@@ -123,6 +123,8 @@ int store_update(struct store *s, const char *id, void (*fn)(struct sb_record *,
  * drops the oldest beyond max, in the same write transaction. */
 int store_history_add(struct store *s, const char *id, const char *json, int max, const char *scope,
 		      struct sb_err *err);
+/* Whether id keeps max entries already (its next one replaces its oldest). */
+bool store_history_full(struct store *s, const char *id, int max);
 int store_history_foreach(struct store *s, const char *id, void (*fn)(const char *json, void *arg),
 			  void *arg, struct sb_err *err);
 /* Bytes of the environment in use (pages up to the last one written). */

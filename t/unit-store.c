@@ -53,6 +53,8 @@ int main(void)
 	sb_err_clear(&err);
 	ok(store_history_add(&s, "b-1", entry, 100000, "b-", &err) == 0, "tenant b's entry is kept (%s)", err.msg);
 	ok(store_admit(&s, STORE_HISTORY, "b-", 4096, &err) == 0, "and its next command admitted");
+	ok(store_history_full(&s, "a-1", 64) && !store_history_full(&s, "a-1", 65) &&
+	   !store_history_full(&s, "c-1", 1), "a sandbox with history-max entries is full, not one with fewer");
 	ok(store_history_add(&s, "a-1", entry, 64, "a-", &err) == 0,
 	   "a's entry that replaces its oldest (history-max reached) adds nothing: kept (%s)", err.msg);
 	ok(store_history_add(&s, "a-1", "{}", 100000, NULL, &err) == 0,
