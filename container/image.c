@@ -1,21 +1,24 @@
 /* The `host` image: the host's own /usr (bind-mounted read-only at start)
  * under a generated skeleton, so a sandbox is ready without any download.
- * Only the skeleton lives here; nothing of the host's /etc is copied. */
+ * Only the skeleton lives here; of the host's /etc, only public files are
+ * copied (host_files: the linker cache and the CA bundle). */
 #include "config.h"
 
 #include "rootfs.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static const char *const host_top[] = { "bin", "sbin", "lib", "lib32", "lib64", "libx32" };
 
 static const struct { const char *path; mode_t mode; } skel_dirs[] = {
-	{ "usr", 0755 }, { "etc", 0755 }, { "proc", 0555 }, { "dev", 0755 },
+	{ "usr", 0755 }, { "etc", 0755 }, { "etc/ssl", 0755 }, { "etc/ssl/certs", 0755 }, { "proc", 0555 }, { "dev", 0755 },
 	{ "sys", 0555 }, { "tmp", 01777 }, { "workspace", 0755 }, { "root", 0700 },
 	{ "home", 0755 }, { "home/user", 0755 }, { "var", 0755 }, { "var/tmp", 01777 },
 	{ "var/log", 0755 }, { "var/cache", 0755 }, { "var/lib", 0755 }, { "run", 0755 },
@@ -102,33 +105,68 @@ static int build_skeleton(const char *dir, struct sb_err *err)
 	return 0;
 }
 
-/* The host's dynamic linker cache: without it every dynamic program the
- * sandbox starts probes a score of hwcaps directories for each library.
- * It names library paths of the host's /usr, which the image shares; kept
- * in step at every service start (a new file renamed over the old). */
-static int sync_ld_cache(const char *dir, struct sb_err *err)
+int sb_file_sync(const char *src, const char *dst, bool always, struct sb_err *err)
 {
-	char path[PATH_MAX], tmp[PATH_MAX + 16], buf[65536];
-	cleanup_close int in = open("/etc/ld.so.cache", O_RDONLY | O_CLOEXEC);
+	char tmp[PATH_MAX + 16], buf[65536];
+	cleanup_close int in = open(src, O_RDONLY | O_CLOEXEC);
 	cleanup_close int out = -1;
 	struct stat hs, is;
 	ssize_t n;
 
 	if (in < 0 || fstat(in, &hs) < 0)
-		return 0;	/* a host without one: the linker searches */
-	snprintf(path, sizeof path, "%s/etc/ld.so.cache", dir);
-	if (lstat(path, &is) == 0 && S_ISREG(is.st_mode) && is.st_size == hs.st_size &&
+		return 1;
+	if (!S_ISREG(hs.st_mode)) {
+		errno = EINVAL;
+		return 1;
+	}
+	if (!always && lstat(dst, &is) == 0 && S_ISREG(is.st_mode) && is.st_size == hs.st_size &&
 	    is.st_mtime >= hs.st_mtime)
 		return 0;
-	snprintf(tmp, sizeof tmp, "%s.%d", path, (int)getpid());
+	if (snprintf(tmp, sizeof tmp, "%s.%d", dst, (int)getpid()) >= (int)sizeof tmp)
+		return sb_fail(err, SB_E_INTERNAL, ENAMETOOLONG, "path too long: %s", dst);
 	out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (out < 0)
 		return sb_syserr(err, "create %s", tmp);
 	while ((n = read(in, buf, sizeof buf)) > 0)
 		if (sb_write_full(out, buf, (size_t)n) < 0)
-			return sb_syserr(err, "write %s", tmp);
-	if (n < 0 || rename(tmp, path) < 0)
-		return sb_syserr(err, "install %s", path);
+			break;
+	if (n != 0 || fchmod(out, 0644) < 0 || rename(tmp, dst) < 0) {
+		sb_syserr(err, "install %s", dst);
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+/* Public files of the host's /etc the image needs, kept in step at every
+ * service start (a new file renamed over the old); a host without one
+ * leaves the image without it.
+ *  - the dynamic linker cache: without it every dynamic program the
+ *    sandbox starts probes a score of hwcaps directories for each library;
+ *    it names library paths of the host's /usr, which the image shares;
+ *  - the CA bundle (Debian's path: what curl, git, python, npm's cafile
+ *    and OpenSSL's default file read), so that TLS works with the host's
+ *    /usr.  Not the hashed links of /etc/ssl/certs (OpenSSL's CApath):
+ *    everything above reads the file, and OpenSSL looks in both. */
+static const char *const host_files[] = { "etc/ld.so.cache", "etc/ssl/certs/ca-certificates.crt" };
+
+static int sync_host_files(const char *dir, struct sb_err *err)
+{
+	static const char *const parents[] = { "etc/ssl", "etc/ssl/certs" };	/* skeletons of before */
+	char path[PATH_MAX], host[PATH_MAX];
+
+	for (size_t i = 0; i < sizeof parents / sizeof *parents; i++) {
+		snprintf(path, sizeof path, "%s/%s", dir, parents[i]);
+		if (mkdir(path, 0755) < 0 && errno != EEXIST)
+			return sb_syserr(err, "mkdir %s", path);
+	}
+	for (size_t i = 0; i < sizeof host_files / sizeof *host_files; i++) {
+		snprintf(host, sizeof host, "/%s", host_files[i]);
+		if (snprintf(path, sizeof path, "%s/%s", dir, host_files[i]) >= (int)sizeof path)
+			return sb_fail(err, SB_E_INTERNAL, ENAMETOOLONG, "image path too long");
+		if (sb_file_sync(host, path, false, err) < 0)
+			return -1;
+	}
 	return 0;
 }
 
@@ -167,7 +205,7 @@ int image_host_ensure(const char *dir, struct sb_err *err)
 	struct stat st;
 
 	if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
-		return sync_ld_cache(dir, err) < 0 ? -1 : sync_alternatives(dir, err);
+		return sync_host_files(dir, err) < 0 ? -1 : sync_alternatives(dir, err);
 	/* build aside, then rename: a half-built image is never used */
 	if (snprintf(tmp, sizeof tmp, "%s.tmp.%d", dir, (int)getpid()) >= (int)sizeof tmp)
 		return sb_fail(err, SB_E_INTERNAL, ENAMETOOLONG, "image path too long");
@@ -177,5 +215,5 @@ int image_host_ensure(const char *dir, struct sb_err *err)
 		return -1;
 	if (rename(tmp, dir) < 0 && errno != EEXIST && errno != ENOTEMPTY)
 		return sb_syserr(err, "rename %s", tmp);
-	return sync_ld_cache(dir, err) < 0 ? -1 : sync_alternatives(dir, err);
+	return sync_host_files(dir, err) < 0 ? -1 : sync_alternatives(dir, err);
 }

@@ -35,6 +35,7 @@ struct sb_launch_conf {
 	char net_host_if[16];
 	uint32_t net_addr, net_gw;
 	char net_resolv[PATH_MAX];
+	char ca_bundle[PATH_MAX];	/* "": the image's own */
 	char sandbox_dir[PATH_MAX];
 	char image_dir[PATH_MAX];
 };

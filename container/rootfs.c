@@ -460,28 +460,69 @@ static int loopback_up(struct sb_err *err)
 	return 0;
 }
 
-/* The resolver the service runs, read-only over /etc/resolv.conf (as
- * Docker does), so the sandbox's own file stays as it was.  Made empty when
- * missing; a sandbox that made it something else than a file (a symlink)
- * keeps its own choice: its start must not fail for it. */
-static int bind_resolv(int rootfd, const char *src, struct sb_err *err)
+/* The directories of rel below rootfd, made where missing (owned by the
+ * sandbox's root: uid).  0 when one is not a directory (a symlink the
+ * sandbox planted): the caller leaves that file alone. */
+static int make_parents(int rootfd, const char *rel, uid_t uid, struct sb_err *err)
+{
+	cleanup_close int parent = -1;
+	char name[NAME_MAX + 1];
+	const char *slash;
+
+	for (const char *p = rel; (slash = strchr(p, '/')); p = slash + 1) {
+		int at = parent >= 0 ? parent : rootfd, fd;
+		size_t n = (size_t)(slash - p);
+
+		if (n == 0 || n >= sizeof name)
+			return 0;
+		memcpy(name, p, n);
+		name[n] = '\0';
+		/* one name at a time, in the directory opened at the step before */
+		fd = open_in_root(at, name, O_PATH | O_DIRECTORY | O_NOFOLLOW);
+		if (fd < 0 && errno == ENOENT) {
+			if (mkdirat(at, name, 0755) < 0 && errno != EEXIST)
+				return sb_syserr(err, "mkdir %s", name);
+			fd = open_in_root(at, name, O_PATH | O_DIRECTORY | O_NOFOLLOW);
+			if (fd >= 0 && fchownat(fd, "", uid, uid, AT_EMPTY_PATH) < 0) {
+				close(fd);
+				return sb_syserr(err, "chown %s", name);
+			}
+		}
+		if (fd < 0)
+			return 0;
+		if (parent >= 0)
+			close(parent);
+		parent = fd;
+	}
+	return 1;
+}
+
+/* A file the service owns, read-only over rel (/etc/resolv.conf as Docker
+ * does, the CA bundle), so the sandbox's own file stays as it was below.
+ * Made empty when missing (and its directories); a sandbox that made it,
+ * or a directory on its way, something else (a symlink) keeps its own
+ * choice: its start must not fail for it. */
+static int bind_file(int rootfd, const char *src, const char *rel, uid_t uid, struct sb_err *err)
 {
 	struct open_how how = {
 		.flags = O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, .mode = 0644,
 		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
 	};
-	cleanup_close int t = open_in_root(rootfd, "etc/resolv.conf", O_PATH | O_NOFOLLOW);
+	cleanup_close int t = -1;
 	struct stat st;
-	int fd;
+	int fd, r = make_parents(rootfd, rel, uid, err);
 
+	if (r <= 0)
+		return r;
+	t = open_in_root(rootfd, rel, O_PATH | O_NOFOLLOW);
 	if (t < 0 && errno == ENOENT)
-		t = (int)syscall(SYS_openat2, rootfd, "etc/resolv.conf", &how, sizeof how);
+		t = (int)syscall(SYS_openat2, rootfd, rel, &how, sizeof how);
 	if (t < 0 || fstat(t, &st) < 0 || !S_ISREG(st.st_mode))
 		return 0;
 	fd = host_bind(src, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, err);
 	if (fd < 0)
 		return -1;
-	return attach(fd, rootfd, "etc/resolv.conf", err);
+	return attach(fd, rootfd, rel, err);
 }
 
 int rootfs_setup(const struct rootfs_spec *s, struct sb_err *err)
@@ -497,7 +538,9 @@ int rootfs_setup(const struct rootfs_spec *s, struct sb_err *err)
 	if ((s->host_dirs && bind_host_dirs(rootfd, err) < 0) ||
 	    mount_proc(rootfd, err) < 0 ||
 	    mount_dev(rootfd, err) < 0 || mount_misc(rootfd, err) < 0 ||
-	    (s->resolv && bind_resolv(rootfd, s->resolv, err) < 0))
+	    (s->resolv && bind_file(rootfd, s->resolv, "etc/resolv.conf", s->uid_base, err) < 0) ||
+	    (s->ca_bundle && bind_file(rootfd, s->ca_bundle, "etc/ssl/certs/ca-certificates.crt",
+				       s->uid_base, err) < 0))
 		return -1;
 	if (pivot(rootfd, err) < 0)
 		return -1;

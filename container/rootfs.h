@@ -17,11 +17,17 @@ struct rootfs_spec {
 	bool disk;		/* upper/work live in sandbox_dir/disk.img (disk quota) */
 	bool host_dirs;		/* the `host` image: bind the host's /usr and friends */
 	const char *resolv;	/* a host file bound read-only at /etc/resolv.conf; NULL: none */
+	const char *ca_bundle;	/* one bound read-only at /etc/ssl/certs/ca-certificates.crt */
 };
 
 /* Build the `host` image skeleton at dir if it is not there yet: a minimal
  * /etc, the top-level directories, and the host's merged-/usr symlinks. */
 int image_host_ensure(const char *dir, struct sb_err *err);
+
+/* Copy src over dst (a new file, mode 0644, renamed over the old), unless
+ * !always and dst is a regular file of src's size and an mtime not older.
+ * 1 (errno set) when src cannot be opened or is not a regular file. */
+int sb_file_sync(const char *src, const char *dst, bool always, struct sb_err *err);
 
 /* Mount everything and pivot into the new root; the old root is detached.
  * Runs in the init before it drops into the user namespace. */

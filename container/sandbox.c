@@ -83,7 +83,9 @@ static int launch_conf(const struct sb_spec *s, struct sb_launch_conf *c)
 		strcpy(c->net_host_if, s->net->host_if);
 		strcpy(c->net_resolv, resolv);
 	}
-	if ((size_t)snprintf(c->id, sizeof c->id, "%s", s->id) >= sizeof c->id ||
+	if ((size_t)snprintf(c->ca_bundle, sizeof c->ca_bundle, "%s", s->ca_bundle ? s->ca_bundle : "") >=
+		    sizeof c->ca_bundle ||
+	    (size_t)snprintf(c->id, sizeof c->id, "%s", s->id) >= sizeof c->id ||
 	    (size_t)snprintf(c->sandbox_dir, sizeof c->sandbox_dir, "%s", s->sandbox_dir) >= sizeof c->sandbox_dir ||
 	    (size_t)snprintf(c->image_dir, sizeof c->image_dir, "%s", s->image_dir) >= sizeof c->image_dir) {
 		errno = ENAMETOOLONG;

@@ -26,6 +26,7 @@ struct sb_spec {
 	bool disk;			/* the writable layer is in disk.img */
 	struct sb_cgroups *cg;
 	const struct sb_net_spec *net;	/* NULL: loopback only */
+	const char *ca_bundle;		/* bound read-only at /etc/ssl/certs/ca-certificates.crt; NULL: the image's */
 };
 
 /* Find sandboxd-init (installed, or beside this program in a build tree)

@@ -187,6 +187,7 @@ __attribute__((noreturn)) static void init_child(const struct sb_spec *s, int re
 		.image_dir = s->image_dir, .sandbox_dir = s->sandbox_dir, .hostname = s->id,
 		.uid_base = s->uid_base, .disk = s->disk, .usernsfd = usernsfd,
 		.host_dirs = s->host_dirs, .resolv = s->net ? s->net->resolv : NULL,
+		.ca_bundle = s->ca_bundle,
 	};
 	prctl(PR_SET_NAME, "sandbox-init", 0, 0, 0);
 	if (s->net && !(hostnl = nl_open(&err)))
@@ -309,6 +310,7 @@ static int read_conf(struct sb_launch_conf *c, struct sb_err *err)
 	c->sandbox_dir[sizeof c->sandbox_dir - 1] = '\0';
 	c->image_dir[sizeof c->image_dir - 1] = '\0';
 	c->net_resolv[sizeof c->net_resolv - 1] = '\0';
+	c->ca_bundle[sizeof c->ca_bundle - 1] = '\0';
 	return 0;
 }
 
@@ -346,7 +348,7 @@ int main(int argc, char **argv)
 	struct sb_spec s = {
 		.id = c.id, .sandbox_dir = c.sandbox_dir, .image_dir = c.image_dir,
 		.uid_base = c.uid_base, .host_dirs = c.host_dirs, .disk = c.disk, .cg = &cg,
-		.net = c.net ? &net : NULL,
+		.net = c.net ? &net : NULL, .ca_bundle = c.ca_bundle[0] ? c.ca_bundle : NULL,
 	};
 	memcpy(net.host_if, c.net_host_if, sizeof net.host_if);
 	net.host_if[sizeof net.host_if - 1] = '\0';

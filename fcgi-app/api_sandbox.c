@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "api_sandbox.h"
+#include "api_network.h"
 #include "disk.h"
 #include "app.h"
 #include "http.h"
@@ -21,10 +22,13 @@
 
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-/* Optional body {"image": "host", "limits": {...}}, the limits those of
- * sb_settings (settings.c). */
-static int parse_create_body(struct http_req *req, struct sb_want *want, bool *has_limits)
+/* Optional body {"image": "host", "limits": {...}, "network": {...}}, the
+ * limits those of sb_settings (settings.c) and the bandwidth caps, the
+ * network policy and caps parsed by net_want_parse (api_network.c). */
+static int parse_create_body(struct http_req *req, struct sb_want *want, bool *has_limits,
+			     struct net_want *net)
 {
+	struct sb_err err = SB_ERR_INIT;
 	cleanup_json struct json_object *o = http_json_body(req);
 	struct json_object *v;
 	char why[128];
@@ -54,6 +58,10 @@ static int parse_create_body(struct http_req *req, struct sb_want *want, bool *h
 		/* the disk size is fixed at creation; the rest may change */
 		*has_limits = sb_limits_change(&want->lim);
 	}
+	if (net_want_parse(req->conf, o, net, &err) < 0) {
+		api_reply_err(req, &err);
+		return -1;
+	}
 	return 0;
 }
 
@@ -62,14 +70,17 @@ void api_sandbox_create(struct app *app, struct http_req *req, const char *id)
 	struct sb_err err = SB_ERR_INIT;
 	struct sandbox_ref sb;
 	struct sb_want want;
+	struct net_want net;
 	struct json_object *d;
 	bool has_limits;
 	int ctl;
 
-	if (parse_create_body(req, &want, &has_limits) < 0)
+	if (parse_create_body(req, &want, &has_limits, &net) < 0)
 		return;
+	/* the policy before the start: a sandbox never runs without it */
 	if (app_sandbox_get(app, id, true, &want, &sb, &err) < 0 ||
 	    (has_limits && !sb.created && app_sandbox_set_limits(app, &sb, &want.lim, &err) < 0) ||
+	    net_sandbox_set(app, &sb, &net, &err) < 0 ||
 	    (ctl = app_sandbox_connect(app, &sb, &err)) < 0) {
 		sandbox_ref_release(&sb);
 		api_reply_err(req, &err);
@@ -122,7 +133,7 @@ void api_sandbox_status(struct app *app, struct http_req *req, const char *id)
 {
 	struct sb_err err = SB_ERR_INIT;
 	struct sandbox_ref sb;
-	struct json_object *d;
+	struct json_object *d, *usage = NULL;
 	bool running;
 	int health;
 
@@ -146,7 +157,8 @@ void api_sandbox_status(struct app *app, struct http_req *req, const char *id)
 	if (sb.rec.lim.disk_mb > 0 && (health = disk_image_health(sb.dirfd)) >= 0)
 		json_object_object_add(d, "diskHealthy", json_object_new_boolean(health));
 	if (running)
-		json_object_object_add(d, "usage", usage_json(app, &sb));
+		json_object_object_add(d, "usage", usage = usage_json(app, &sb));
+	net_status_add(app, &sb, d, usage);
 	sandbox_ref_release(&sb);
 	http_reply_data(req, 200, d);
 }
@@ -300,7 +312,9 @@ static int parse_exec(struct json_object *o, const char *id, const struct conf *
 	}
 	a->rq.cwd = a->cwd;
 	if (env_add(a, "PATH", DEFAULT_PATH) < 0 || env_add(a, "HOME", "/root") < 0 ||
-	    env_add(a, "LANG", "C.UTF-8") < 0 || env_add(a, "HOSTNAME", id) < 0)
+	    env_add(a, "LANG", "C.UTF-8") < 0 || env_add(a, "HOSTNAME", id) < 0 ||
+	    /* node trusts its own built-in store, not the system's bundle */
+	    (c->ca_bundle[0] && env_add(a, "NODE_EXTRA_CA_CERTS", CA_BUNDLE_PATH) < 0))
 		return sb_fail(err, SB_E_INTERNAL, 0, "out of memory");
 	if (json_object_object_get_ex(o, "env", &v) && !json_object_is_type(v, json_type_null) &&
 	    parse_env(v, a, err) < 0)

@@ -2,6 +2,7 @@
 
 #include "app.h"
 #include "auth.h"
+#include "netapply.h"
 #include "preview.h"
 #include "log.h"
 #include "capacity.h"
@@ -466,12 +467,17 @@ int app_sandbox_set_limits(struct app *app, struct sandbox_ref *sb, const struct
 			   struct sb_err *err)
 {
 	struct sb_record r = sb->rec;
+	struct sb_limits was, now;
 	struct cg_limits lim;
 
 	/* the kernel first, then the record: it never says what is not enforced */
 	set_limits(&r, want);
 	app_sandbox_limits(app, &r, &lim);
 	if (cg_sandbox_create(&app->cg, sb->id, &lim, err) < 0)
+		return -1;
+	sb_limits_effective(&sb->rec.lim, &app->conf->limits, &was);
+	sb_limits_effective(&r.lim, &app->conf->limits, &now);
+	if (net_caps_set(app, &r, &was, &now, err) < 0)
 		return -1;
 	sb->rec = r;
 	return store_update(&app->store, sb->id, set_limits, want, err);
@@ -489,8 +495,9 @@ static void set_init(struct sb_record *r, const void *arg)
 static int start_locked(struct app *app, struct sandbox_ref *sb, struct sb_err *err)
 {
 	const struct conf *c = app->conf;
-	char dir[PATH_MAX], image[PATH_MAX];
+	char dir[PATH_MAX], image[PATH_MAX], ca[PATH_MAX + 32];
 	struct sb_net_spec net;
+	struct sb_limits caps;
 	struct cg_limits lim;
 	pid_t pid;
 
@@ -502,6 +509,10 @@ static int start_locked(struct app *app, struct sandbox_ref *sb, struct sb_err *
 		.uid_base = sb->rec.uid_base, .cg = &app->cg,
 		.host_dirs = !strcmp(sb->rec.image, IMAGE_BUILTIN) || !sb->rec.image[0],
 	};
+	if (c->ca_bundle[0]) {
+		snprintf(ca, sizeof ca, "%s/" CA_BUNDLE_COPY, c->data_dir);
+		spec.ca_bundle = ca;
+	}
 	if (c->network) {
 		if (net_spec(c, &sb->rec, &net, err) < 0)
 			return -1;
@@ -539,6 +550,14 @@ static int start_locked(struct app *app, struct sandbox_ref *sb, struct sb_err *
 	struct sb_err perr = SB_ERR_INIT;
 	if (preview_net_apply(app, sb->id, &sb->rec, false, &perr) < 0)
 		log_warn(app->rid, perr.msg);
+	/* and its bandwidth caps: its links are new: their bandwidth caps, or it does not run (a
+	 * sandbox left running uncapped would stay so: the next request
+	 * finds it running and starts nothing) */
+	sb_limits_effective(&sb->rec.lim, &app->conf->limits, &caps);
+	if (net_caps_set(app, &sb->rec, NULL, &caps, err) < 0) {
+		cg_sandbox_kill(&app->cg, sb->id, NULL);
+		return -1;
+	}
 	return 0;
 }
 

@@ -3,6 +3,7 @@
 #include "conf.h"
 #include "auth.h"
 #include "imagestore.h"
+#include "netpolicy.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -59,6 +60,14 @@ static void usage(FILE *f)
 	      "                      set holds it (repeatable; never other sandboxes)\n"
 	      "  --net-resolv-conf FILE the resolvers the sandboxes' resolver forwards to\n"
 	      "                      (default /etc/resolv.conf)\n"
+	      "  --default-egress M  egress of a sandbox that asks none: public, allowlist\n"
+	      "                      (nothing until it lists CIDRs) or none (default public)\n"
+	      "  --net-conn-rate N   new connections a second a sandbox may open, beyond a\n"
+	      "                      burst of as many (default 200; 0: no cap)\n"
+	      "  --ca-bundle FILE    the CA certificates (PEM) every sandbox trusts, read at\n"
+	      "                      start: read-only at " CA_BUNDLE_PATH "\n"
+	      "                      in every image, NODE_EXTRA_CA_CERTS in execs' env\n"
+	      "                      (default: each image's own bundle)\n"
 	      "  --disk-prealloc[=no] reserve a sandbox's whole disk on the host when its\n"
 	      "                      image is made (fallocate): it never runs out of host\n"
 	      "                      blocks under the sandbox (default: sparse images)\n"
@@ -305,6 +314,26 @@ static int set_net_resolv_conf(struct conf *c, const char *val, char *why)
 	return 0;
 }
 
+static int set_ca_bundle(struct conf *c, const char *val, char *why)
+{
+	if (val[0] != '/')
+		return refuse(why, "must be an absolute path");
+	if (strlen(val) >= sizeof c->ca_bundle)
+		return refuse(why, "too long");
+	strcpy(c->ca_bundle, val);
+	return 0;
+}
+
+static int set_default_egress(struct conf *c, const char *val, char *why)
+{
+	enum net_mode m;
+
+	if (egress_mode_parse(val, &m) < 0)
+		return refuse(why, "must be public, allowlist or none");
+	c->default_egress = (int)m;
+	return 0;
+}
+
 static int set_cgroup_root(struct conf *c, const char *val, char *why)
 {
 	if (strlen(val) >= sizeof c->cgroup_root || val[0] != '/')
@@ -383,6 +412,9 @@ static const struct conf_opt opts[] = {
 	FN("net-pool", set_net_pool),
 	FN("egress-allow", set_egress_allow),
 	FN("net-resolv-conf", set_net_resolv_conf),
+	FN("default-egress", set_default_egress),
+	FN("ca-bundle", set_ca_bundle),
+	NUM("net-conn-rate", OPT_INT, 0, 1000000, net_conn_rate, 1),
 	NUM("idle-stop", OPT_I64, 0, 86400 * 365, idle_stop_ms, 1000),
 	RAW("images", images),
 	NUM("spare-disks", OPT_INT, 0, 64, spare_disks, 1),
@@ -540,6 +572,7 @@ static void defaults(struct conf *c, struct raw *raw)
 	c->net_pool.addr = 0x0A590000;	/* 10.89.0.0/16 */
 	c->net_pool.prefix = 16;
 	c->net_resolv_conf = "/etc/resolv.conf";
+	c->net_conn_rate = 200;
 }
 
 /* The index of the option named name (-1: none). */
@@ -763,6 +796,9 @@ static void keep_fixed(const struct conf *old, struct conf *n)
 	KEEP(network, "network");
 	KEEP(net_pool.addr, "net-pool");
 	KEEP(net_pool.prefix, "net-pool");
+	KEEP(net_conn_rate, "net-conn-rate");
+	KEEP(default_egress, "default-egress");
+	KEEP_STR(ca_bundle, "ca-bundle");
 	if (n->negress_allow != old->negress_allow ||
 	    memcmp(n->egress_allow, old->egress_allow, sizeof n->egress_allow)) {
 		fprintf(stderr, "sandboxd: reload: egress-allow needs a restart; kept\n");

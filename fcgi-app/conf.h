@@ -82,7 +82,17 @@ struct conf {
 	struct net_cidr egress_allow[NET_MAX_ALLOW];	/* platform ranges sandboxes may reach */
 	int negress_allow;
 	const char *net_resolv_conf;		/* the resolvers dnsmasq forwards to */
+	int default_egress;			/* enum net_mode of a sandbox that asks none */
+	int net_conn_rate;			/* new connections a second per sandbox; 0: any */
+	/* --ca-bundle: the trust of every sandbox ("": each image's own);
+	 * copied at start to <data>/CA_BUNDLE_COPY, bound from there */
+	char ca_bundle[PATH_MAX];
 };
+
+#define CA_BUNDLE_COPY "run/ca-certificates.crt"
+#define CA_BUNDLE_MAX (16 << 20)
+/* where the bundle shows in a sandbox, whatever its image */
+#define CA_BUNDLE_PATH "/etc/ssl/certs/ca-certificates.crt"
 
 /* Defaults, then the --config file, then the other options of argv, into c;
  * says what is wrong (file, line, key) on stderr and returns -1. */

@@ -14,6 +14,7 @@
 #include "util.h"
 
 #include <fcgiapp.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +49,42 @@ static int prepare_data_dir(const struct conf *c)
 	return 0;
 }
 
+/* --ca-bundle: a copy of the service's own, the one sandboxes get bound
+ * (never the operator's path: what it says later is not theirs until a
+ * restart), checked to hold PEM certificates; none given, a stale copy
+ * goes. */
+static int ca_bundle_install(const struct conf *c, struct sb_err *err)
+{
+	char dst[PATH_MAX + 32];
+	cleanup_close int fd = -1;
+	cleanup_free char *text = NULL;
+	struct stat st;
+	int r;
+
+	snprintf(dst, sizeof dst, "%s/" CA_BUNDLE_COPY, c->data_dir);
+	if (!c->ca_bundle[0]) {
+		if (unlink(dst) < 0 && errno != ENOENT)
+			return sb_syserr(err, "remove %s", dst);
+		return 0;
+	}
+	r = sb_file_sync(c->ca_bundle, dst, true, err);
+	if (r > 0)
+		return sb_syserr(err, "read %s", c->ca_bundle);
+	if (r < 0)
+		return -1;
+	fd = open(dst, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return sb_syserr(err, "open %s", dst);
+	if (st.st_size > CA_BUNDLE_MAX || !(text = calloc(1, (size_t)st.st_size + 1)) ||
+	    sb_read_full(fd, text, (size_t)st.st_size) != st.st_size ||
+	    !strstr(text, "-----BEGIN CERTIFICATE-----")) {
+		unlink(dst);
+		return sb_fail(err, SB_E_INVALID, EINVAL, "%s: not PEM certificates (at most %d MiB)",
+			       c->ca_bundle, CA_BUNDLE_MAX >> 20);
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct sb_err err = SB_ERR_INIT;
@@ -78,6 +115,10 @@ int main(int argc, char **argv)
 	}
 	if (prepare_data_dir(&c) < 0)
 		return 1;
+	if (ca_bundle_install(&c, &err) < 0) {
+		fprintf(stderr, "sandboxd: --ca-bundle: %s\n", err.msg);
+		return 1;
+	}
 	if (imgstore_secure(c.images_dir, &err) < 0) {
 		fprintf(stderr, "sandboxd: images: %s\n", err.msg);
 		return 1;

@@ -14,6 +14,8 @@
 #include "log.h"
 #include "metrics.h"
 #include "net.h"
+#include "netapply.h"
+#include "store.h"
 #include "pool.h"
 #include "preview.h"
 #include "warm.h"
@@ -366,6 +368,29 @@ static void fill_spares(const struct conf *c, const sigset_t *orig)
 		filler = pid;
 }
 
+/* The table was just made afresh: every sandbox's own policy back in it
+ * (the store opened and closed here, before any fork). */
+static int reload_policies(const struct conf *c, struct sb_err *err)
+{
+	struct store_sizes sz;
+	char path[PATH_MAX];
+	struct store s;
+	int n;
+
+	if (!c->network)
+		return 0;
+	snprintf(path, sizeof path, "%s/db", c->data_dir);
+	app_store_sizes(c, &sz);
+	if (store_open(&s, path, &sz, err) < 0)
+		return -1;
+	n = net_apply_all(c, &s, err);
+	store_close(&s);
+	net_nft_free();
+	if (n > 0)
+		fprintf(stderr, "sandboxd: network policies of %d sandboxes put back\n", n);
+	return n < 0 ? -1 : 0;
+}
+
 /* The sandboxes' resolver (networking on) */
 static pid_t dns_pid;
 static int64_t dns_started;
@@ -530,6 +555,13 @@ int master_run(struct conf *c)
 	 * (net_policy_set with old NULL, per record), before any worker. */
 	if (net_start(c, &err) < 0) {
 		log_printf("error", NULL, "network: %s", err.msg);
+		return 1;
+	}
+	/* a policy that cannot be put back would leave its sandbox public:
+	 * no start then */
+	if (reload_policies(c, &err) < 0) {
+		fprintf(stderr, "sandboxd: network policies: %s\n", err.msg);
+		net_stop(c);
 		return 1;
 	}
 	fd = open_socket(c, c->socket_path);

@@ -170,6 +170,13 @@ static void table_name(const struct conf *c, char *buf, size_t len)
 static struct nft_ctx *nft;
 static pid_t nft_pid;
 
+void net_nft_free(void)
+{
+	if (nft)
+		nft_ctx_free(nft);
+	nft = NULL;
+}
+
 static int nft_run(const char *cmds, struct sb_err *err)
 {
 	const char *msg;
@@ -250,7 +257,11 @@ static void ruleset(const struct conf *c, struct text *t)
 	for (int i = 0; i < c->negress_allow; i++)
 		put(t, "%s %s", i ? "," : " elements = {", net_cidr_str(&c->egress_allow[i], cidr, sizeof cidr));
 	put(t, "%s }\n", c->negress_allow ? " }" : "");
-	put(t, "set mode_none { type ipv4_addr; }\n"
+	/* own4: the sandboxes with a policy of their own; the others follow
+	 * --default-egress, a rule (none and allowlist, whose list is empty
+	 * then, refuse alike) */
+	put(t, "set own4 { type ipv4_addr; }\n"
+	       "set mode_none { type ipv4_addr; }\n"
 	       "set mode_allowlist { type ipv4_addr; }\n"
 	       "set allow4 { type ipv4_addr . ipv4_addr; flags interval; }\n"
 	       "set deny4 { type ipv4_addr . ipv4_addr; flags interval; }\n");
@@ -258,10 +269,20 @@ static void ruleset(const struct conf *c, struct text *t)
 	put(t, "chain refuse {\n"
 	       " meta l4proto tcp reject with tcp reset\n"
 	       " reject with icmpx type admin-prohibited\n}\n");
+	/* --net-conn-rate: a token bucket per sandbox address for what its
+	 * policy lets through; a SYN over the rate is dropped (the client
+	 * retries a second later), not refused: a cap, not a policy */
+	if (c->net_conn_rate)
+		put(t, "set connrate4 { type ipv4_addr; size 65535; flags dynamic,timeout; timeout 60s; }\n");
 	put(t, "chain egress {\n"
 	       " ip saddr @mode_none goto refuse\n"
-	       " ip saddr @mode_allowlist ip saddr . ip daddr != @allow4 goto refuse\n"
-	       " accept\n}\n");
+	       " ip saddr @mode_allowlist ip saddr . ip daddr != @allow4 goto refuse\n");
+	if (c->default_egress != NET_PUBLIC)
+		put(t, " ip saddr != @own4 goto refuse\n");
+	if (c->net_conn_rate)
+		put(t, " ct state new update @connrate4 { ip saddr limit rate over %d/second burst %d packets }"
+		       " counter drop\n", c->net_conn_rate, c->net_conn_rate);
+	put(t, " accept\n}\n");
 	/* a sandbox's source is its own odd address of the pool, routed back
 	 * through the link it came in on: anything else is spoofed */
 	put(t, "chain from_sandbox {\n"
@@ -350,6 +371,9 @@ int net_policy_set(const struct conf *c, uint32_t addr, const struct net_policy 
 		elem(&t, "add", tbl, "allow4", a, &new->allow[i]);
 	for (int i = 0; i < new->ndeny; i++)
 		elem(&t, "add", tbl, "deny4", a, &new->deny[i]);
+	/* its own policy from now on, not --default-egress (never removed: a
+	 * policy once set stays the sandbox's) */
+	elem(&t, "add", tbl, "own4", a, NULL);
 	return run_text(&t, err);
 }
 
@@ -455,9 +479,7 @@ int net_start(const struct conf *c, struct sb_err *err)
 	sb_err_clear(err);
 	r = net_table_load(c, err);
 	/* the workers forked next make contexts of their own */
-	if (nft)
-		nft_ctx_free(nft);
-	nft = NULL;
+	net_nft_free();
 	if (r < 0)
 		return -1;
 	end_old_dns(c);

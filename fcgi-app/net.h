@@ -62,6 +62,9 @@ int net_start(const struct conf *c, struct sb_err *err);
 /* The table alone (net_start's last step), replaced whole. */
 int net_table_load(const struct conf *c, struct sb_err *err);
 void net_stop(const struct conf *c);
+/* This process's nft context (and its netlink socket) gone: the master's,
+ * before it forks, once it is done with the table. */
+void net_nft_free(void);
 /* Start dnsmasq on the resolver's address (its pid; the master restarts
  * it when it ends).  orig: the signal mask the child gets. */
 pid_t net_dns_spawn(const struct conf *c, const sigset_t *orig);
@@ -78,7 +81,8 @@ struct net_policy {
 	int ndeny;
 };
 /* Replace sandbox addr's elements (old: what was set before, NULL when
- * nothing) by new's, in one nft transaction. */
+ * nothing) by new's, in one nft transaction; from then on the sandbox
+ * follows its own policy, not --default-egress (set own4). */
 int net_policy_set(const struct conf *c, uint32_t addr, const struct net_policy *old,
 		   const struct net_policy *new, struct sb_err *err);
 

@@ -5,6 +5,7 @@
 #include "app.h"
 #include "http.h"
 #include "metrics.h"
+#include "netapply.h"
 #include "router.h"
 #include "sandbox.h"
 #include "warm.h"
@@ -93,6 +94,7 @@ void api_metrics(struct app *app, struct http_req *req, const char *id)
 		"# TYPE sandboxd_lmdb_bytes gauge\nsandboxd_lmdb_bytes %lld\n",
 		c.running, c.stopped, c.warm, store_bytes(&app->store));
 	store_metrics(app, f);
+	net_metrics_write(app, f);
 	fclose(f);
 	http_begin_raw(req, 200, "text/plain; version=0.0.4; charset=utf-8", len, NULL);
 	FCGX_PutStr(text, (int)len, req->fcgi->out);

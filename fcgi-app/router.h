@@ -102,6 +102,9 @@ void api_proc_get(struct app *app, struct http_req *req, const char *id);
 void api_proc_kill(struct app *app, struct http_req *req, const char *id);
 /* handler (api_clone.c) */
 void api_clone(struct app *app, struct http_req *req, const char *id);
+/* handlers (api_network.c) */
+void api_network_get(struct app *app, struct http_req *req, const char *id);
+void api_network_put(struct app *app, struct http_req *req, const char *id);
 /* handlers (api_ports.c): exposed ports */
 void api_ports_expose(struct app *app, struct http_req *req, const char *id);
 void api_ports_list(struct app *app, struct http_req *req, const char *id);

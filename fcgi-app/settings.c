@@ -38,6 +38,22 @@ const struct sb_setting sb_settings[SB_NSETTINGS] = {
 		.scale = 1, .min = 16, .max = 1L << 24, .def = 4096, .def_max = 65536,
 		.offset = offsetof(struct sb_limits, disk_mb), .at_create = true, .none_ok = true, .none = "no quota",
 	},
+	{
+		/* a tbf on the sandbox's eth0 (with networking on) */
+		.json = "egressMbps", .key = "egressMbps", .opt = "egress-mbps", .max_opt = "max-egress-mbps",
+		.arg = "N", .help = "bandwidth from a sandbox, Mbit/s (default 0: no cap)",
+		.max_help = "most egress bandwidth a create may ask (default 100000)",
+		.scale = 1, .min = 1, .max = 100000, .def = 0, .def_max = 100000,
+		.offset = offsetof(struct sb_limits, egress_mbps), .none_ok = true, .none = "no cap",
+	},
+	{
+		/* ... and on the host end of its link */
+		.json = "ingressMbps", .key = "ingressMbps", .opt = "ingress-mbps", .max_opt = "max-ingress-mbps",
+		.arg = "N", .help = "bandwidth to a sandbox, Mbit/s (default 0: no cap)",
+		.max_help = "most ingress bandwidth a create may ask (default 100000)",
+		.scale = 1, .min = 1, .max = 100000, .def = 0, .def_max = 100000,
+		.offset = offsetof(struct sb_limits, ingress_mbps), .none_ok = true, .none = "no cap",
+	},
 };
 
 #define each_setting(s) for (const struct sb_setting *s = sb_settings; s < sb_settings + SB_NSETTINGS; s++)

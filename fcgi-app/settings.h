@@ -3,7 +3,8 @@
  * limits of GET, the store's record, the options and config keys of the
  * server's defaults and maxima, and the warm pool's match.  Adding a
  * setting: a field of struct sb_limits, its row in settings.c, and the code
- * that applies it (app_sandbox_limits() and cgroup.c for a cgroup knob). */
+ * that applies it (app_sandbox_limits() and cgroup.c for a cgroup knob,
+ * net_caps_set() in netapply.c for a bandwidth cap). */
 #ifndef SBD_SETTINGS_H
 #define SBD_SETTINGS_H
 
@@ -19,6 +20,8 @@ struct sb_limits {
 	long pids;
 	long cpu_millis;	/* 1000 = one CPU */
 	long disk_mb;		/* fixed when the disk image is made; 0: no quota */
+	long egress_mbps;	/* bandwidth from the sandbox (tc, netapply.c); 0: no cap */
+	long ingress_mbps;	/* ... to it */
 };
 
 struct sb_setting {
@@ -39,7 +42,7 @@ struct sb_setting {
 };
 
 extern const struct sb_setting sb_settings[];
-#define SB_NSETTINGS 4
+#define SB_NSETTINGS 6
 
 static inline long *sb_limit(struct sb_limits *l, const struct sb_setting *s)
 {

@@ -2,6 +2,7 @@
 
 #include "store.h"
 #include "kv.h"
+#include "netpolicy.h"
 
 #include <json-c/json.h>
 #include <errno.h>
@@ -143,11 +144,12 @@ static int usage_build(MDB_env *env, MDB_dbi data, MDB_dbi usage, struct sb_err 
 
 int store_open(struct store *s, const char *dir, const struct store_sizes *sz, struct sb_err *err)
 {
-	static const char *const names[] = { "sandboxes", "meta", "processes", "started", "ports", "usage" };
+	static const char *const names[] = { "sandboxes", "meta", "processes", "started", "ports", "network",
+					     "usage" };
 	static const char *const hnames[] = { "history", "usage" };
 	struct sb_err herr = SB_ERR_INIT;
 	char hdir[PATH_MAX];
-	MDB_dbi dbis[6] = { 0 };
+	MDB_dbi dbis[7] = { 0 };
 
 	memset(s, 0, sizeof *s);
 	for (int w = 0; w < STORE_N; w++) {
@@ -155,14 +157,15 @@ int store_open(struct store *s, const char *dir, const struct store_sizes *sz, s
 		s->share[w] = s->budget[w] / (sz->tenants > 1 ? sz->tenants : 1);
 	}
 	/* NOMETASYNC: a crash may lose the last transaction, never integrity */
-	if (kv_open(&s->env, dir, sz->map_bytes[STORE_MAIN], MDB_NOMETASYNC, names, dbis, 6, err) < 0)
+	if (kv_open(&s->env, dir, sz->map_bytes[STORE_MAIN], MDB_NOMETASYNC, names, dbis, 7, err) < 0)
 		return -1;
 	s->sandboxes = dbis[0];
 	s->meta = dbis[1];
 	s->procs = dbis[2];
 	s->started = dbis[3];
 	s->ports = dbis[4];
-	s->usage[STORE_MAIN] = dbis[5];
+	s->network = dbis[5];
+	s->usage[STORE_MAIN] = dbis[6];
 	if (started_index_build(s, err) < 0 || usage_build(s->env, s->procs, s->usage[STORE_MAIN], err) < 0) {
 		store_close(s);
 		return -1;
@@ -815,6 +818,81 @@ int store_history_foreach(struct store *s, const char *id, void (*fn)(const char
 	if (!s->henv)
 		return sb_fail(err, SB_E_BUSY, 0, "the history database is unavailable (see the service log)");
 	return kv_scan(s->henv, s->history, prefix, hs.plen, each_history, &hs, err);
+}
+
+static int net_decode(const MDB_val *v, struct netpol *p)
+{
+	struct json_tokener *tok = json_tokener_new();
+	cleanup_json struct json_object *o = NULL;
+
+	if (!tok)
+		return -1;
+	o = json_tokener_parse_ex(tok, v->mv_data, (int)v->mv_size);
+	json_tokener_free(tok);
+	return o ? netpol_from_json(o, p) : -1;
+}
+
+int store_net_get(struct store *s, const char *id, struct netpol *p, struct sb_err *err)
+{
+	cleanup_txn MDB_txn *txn = NULL;
+	MDB_val k = { strlen(id), (void *)id }, v;
+	int rc;
+
+	if (!sb_name_safe(id))
+		return unsafe_id(err, id);
+	if (kv_begin(s->env, MDB_RDONLY, &txn, err) < 0)
+		return -1;
+	if ((rc = mdb_get(txn, s->network, &k, &v)))
+		return rc == MDB_NOTFOUND ? 0 : kv_fail(err, rc, "get");
+	return net_decode(&v, p) < 0 ? sb_fail(err, SB_E_INTERNAL, 0, "corrupt network policy for %s", id) : 1;
+}
+
+int store_net_put(struct store *s, const char *id, const struct netpol *p,
+		  int (*apply)(void *arg, struct sb_err *err), void *arg, struct sb_err *err)
+{
+	cleanup_json struct json_object *o = NULL;
+	cleanup_txn MDB_txn *txn = NULL;
+	MDB_val k = { strlen(id), (void *)id }, v;
+	const char *json;
+	int rc;
+
+	if (!sb_name_safe(id))
+		return unsafe_id(err, id);
+	if (kv_begin(s->env, 0, &txn, err) < 0)
+		return -1;
+	o = netpol_json(p);
+	json = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	v.mv_size = strlen(json);
+	v.mv_data = (void *)json;
+	if ((rc = mdb_put(txn, s->network, &k, &v, 0)))
+		return kv_fail(err, rc, "put");
+	if (apply && apply(arg, err) < 0)
+		return -1;
+	return kv_commit(&txn, err);
+}
+
+struct net_scan {
+	void (*fn)(const char *id, const struct netpol *p, void *arg);
+	void *arg;
+};
+
+static bool each_net(const MDB_val *k, const MDB_val *v, void *arg)
+{
+	struct net_scan *ns = arg;
+	struct netpol p;
+	char id[64];
+
+	if (key_str(k, id, sizeof id) && net_decode(v, &p) == 0)
+		ns->fn(id, &p, ns->arg);
+	return true;
+}
+
+int store_net_foreach(struct store *s, void (*fn)(const char *id, const struct netpol *p, void *arg),
+		      void *arg, struct sb_err *err)
+{
+	struct net_scan ns = { fn, arg };
+
+	return kv_scan(s->env, s->network, NULL, 0, each_net, &ns, err);
 }
 
 long long store_bytes(struct store *s)

@@ -24,6 +24,7 @@ struct store {
 	MDB_env *env;
 	MDB_dbi sandboxes, meta, procs, started;
 	MDB_dbi ports;			/* exposed ports: preview.c */
+	MDB_dbi network;		/* id -> its network policy (netpolicy.h) */
 	MDB_env *henv;			/* the audit history (NULL: unavailable) */
 	MDB_dbi history;
 	/* what each sandbox keeps in each store, "~total" and "~refused" */
@@ -118,6 +119,20 @@ int store_proc_foreach(struct store *s, const char *prefix,
 /* Read-modify-write of one record in a single write transaction. */
 int store_update(struct store *s, const char *id, void (*fn)(struct sb_record *, const void *),
 		 const void *arg, struct sb_err *err);
+
+/* A sandbox's network policy: 1 found, 0 none (it follows the server's
+ * default), -1 error. */
+struct netpol;
+int store_net_get(struct store *s, const char *id, struct netpol *p, struct sb_err *err);
+/* Write it, and in the same write transaction (LMDB serialises writers
+ * across workers) call apply(arg): a policy is in force exactly when it
+ * is stored, and two changes of one sandbox never interleave.  apply < 0
+ * aborts (nothing stored; apply said why in err). */
+int store_net_put(struct store *s, const char *id, const struct netpol *p,
+		  int (*apply)(void *arg, struct sb_err *err), void *arg, struct sb_err *err);
+/* fn for every stored policy (one read transaction). */
+int store_net_foreach(struct store *s, void (*fn)(const char *id, const struct netpol *p, void *arg),
+		      void *arg, struct sb_err *err);
 
 /* The audit history: JSON entries per sandbox, oldest first; adding one
  * drops the oldest beyond max, in the same write transaction. */

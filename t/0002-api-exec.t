@@ -47,10 +47,13 @@ req GET /sandboxes/shape
 is "$STATUS" 200 "GET /sandboxes/:id after a create answers 200"
 is "$(jqr '.success')" true "status: success is true"
 is "$(jqr '[keys[]] | join(",")')" "data,success" "status: envelope has exactly success and data"
-is "$(jqr '.data | keys | join(",")')" "createdAt,diskHealthy,image,lastActiveAt,limits,projectId,status,usage" \
-	"status: data has exactly projectId, status, image, createdAt, lastActiveAt, limits, diskHealthy, usage"
+is "$(jqr '.data | keys | join(",")')" "createdAt,diskHealthy,image,lastActiveAt,limits,network,projectId,status,usage" \
+	"status: data has exactly projectId, status, image, createdAt, lastActiveAt, limits, network, diskHealthy, usage"
 is "$(jqr '.data.diskHealthy')" true "status: diskHealthy is true for a new sandbox's disk"
-is "$(jqr '.data.limits | keys | join(",")')" "cpus,diskMb,memoryMb,pids" "status: limits has cpus, diskMb, memoryMb, pids"
+is "$(jqr '.data.limits | keys | join(",")')" "cpus,diskMb,egressMbps,ingressMbps,memoryMb,pids" \
+	"status: limits has cpus, diskMb, egressMbps, ingressMbps, memoryMb, pids"
+is "$(jqr '.data.network | keys | join(",")')" "allowOut,denyOut,egress" \
+	"status: network has egress, allowOut, denyOut (no address: networking is off)"
 is "$(jqr '.data.usage | keys | join(",")')" \
 	"cpuTimeMs,diskTotalBytes,diskUsedBytes,inodesTotal,inodesUsed,memoryBytes,memoryPeakBytes,oomKills,pids" \
 	"status: usage has CPU, disk, inode, memory, OOM and pids figures"

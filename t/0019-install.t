@@ -158,9 +158,14 @@ ok $(cmp -s "$CONF.new" "$BUILD/dist/sandboxd.conf"; echo $?) "and the new one i
 # read-only as the unit's NoNewPrivileges=, ProtectSystem=full and
 # ProtectHome=read-only have them.  (PrivateTmp= is not reproduced: the test's
 # state is in /tmp.)
+# The installed config turns networking on: the service gets a network
+# namespace of its own (its resolver address, nft table and the sandboxes'
+# links stay there), so it runs beside `./dev up` and other instances that
+# use the default pool; nginx reaches it over the unix socket.
 HARDEN=()
 if command -v unshare >/dev/null && command -v setpriv >/dev/null; then
-	HARDEN=(unshare --mount --propagation slave sh -c '
+	HARDEN=(unshare --mount --net --propagation slave sh -c '
+		ip link set lo up || exit 96
 		for d in /usr /boot /efi /etc /home /root /run/user; do
 			[ -d "$d" ] && [ ! -L "$d" ] || continue
 			mount --rbind "$d" "$d" && mount -o remount,bind,ro "$d" || exit 97

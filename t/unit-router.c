@@ -34,6 +34,7 @@ static void hostile_ids(void)
 		{ "POST", "" }, { "GET", "" }, { "DELETE", "" }, { "POST", "/exec" },
 		{ "GET", "/files/etc/passwd" }, { "PUT", "/files/x" }, { "GET", "/ls" },
 		{ "POST", "/clone" }, { "GET", "/processes" }, { "GET", "/history" },
+		{ "PUT", "/network" },
 	};
 	char uri[256];
 
@@ -123,6 +124,7 @@ static void rows(void)
 		{ "/sandboxes/{projectId}/processes/{processId}", "GET, DELETE, OPTIONS", AUTH_PROJECT },
 		{ "/sandboxes/{projectId}/processes/{processId}/logs", "GET, OPTIONS", AUTH_PROJECT },
 		{ "/sandboxes/{projectId}/history", "GET, OPTIONS", AUTH_PROJECT },
+		{ "/sandboxes/{projectId}/network", "GET, PUT, OPTIONS", AUTH_PROJECT },
 		{ "/sandboxes/{projectId}/ports", "GET, POST, OPTIONS", AUTH_PROJECT },
 		{ "/sandboxes/{projectId}/ports/{port}", "DELETE, OPTIONS", AUTH_PROJECT },
 		{ "/images", "GET, OPTIONS", AUTH_ANY },

@@ -73,7 +73,7 @@ static void test_record(void)
 	json_object_put(o);
 	o = sb_limits_json(&eff);
 	is_str(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN),
-	       "{\"memoryMb\":256,\"pids\":77,\"cpus\":1.0,\"diskMb\":0}", "GET's limits");
+	       "{\"memoryMb\":256,\"pids\":77,\"cpus\":1.0,\"diskMb\":0,\"egressMbps\":0,\"ingressMbps\":0}", "GET's limits");
 	json_object_put(o);
 }
 
