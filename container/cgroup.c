@@ -488,6 +488,19 @@ int cg_sandbox_rename(struct sb_cgroups *cg, const char *from, const char *to, s
 	return 0;
 }
 
+int cg_sandbox_freeze(struct sb_cgroups *cg, const char *id, bool frozen, struct sb_err *err)
+{
+	if (!sb_name_safe(id))
+		return unsafe(err, id);
+	if (!frozen) {
+		thaw(cg, procs_dir(cg), id);
+		return 0;
+	}
+	if (!freeze(cg, procs_dir(cg), id))
+		return sb_syserr(err, "freeze sandbox %s", id);
+	return 0;
+}
+
 int cg_sandbox_kill(struct sb_cgroups *cg, const char *id, struct sb_err *err)
 {
 	if (!sb_name_safe(id))

@@ -78,6 +78,11 @@ long long cg_sandbox_oom_kills(struct sb_cgroups *cg, const char *id);
 /* Rename sandbox from's cgroups to `to`, processes and all (a warm sandbox
  * claimed by a projectId).  v1 only: cgroup2 has no rename (-1, ENOTSUP). */
 int cg_sandbox_rename(struct sb_cgroups *cg, const char *from, const char *to, struct sb_err *err);
+/* Freeze (frozen) or thaw every process of the sandbox, its init included
+ * (a snapshot copies its disk meanwhile).  A freeze waits (bounded) until
+ * the kernel says frozen; -1 when the freezer could not be asked.  Whoever
+ * froze must thaw, on every path. */
+int cg_sandbox_freeze(struct sb_cgroups *cg, const char *id, bool frozen, struct sb_err *err);
 /* Kill every process of the sandbox, its init included (a stop). */
 int cg_sandbox_kill(struct sb_cgroups *cg, const char *id, struct sb_err *err);
 /* The cgroup.procs file of exec cgroup `name` of sandbox id (created on

@@ -3,10 +3,13 @@
 #include "disk.h"
 
 #include <dirent.h>
+#include <ftw.h>
+#include <sched.h>
 #include <endian.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <fcntl.h>
+#include <linux/fs.h>
 #include <linux/loop.h>
 #include <stdio.h>
 #include <string.h>
@@ -323,6 +326,137 @@ static int loop_attach(int imgfd, char *dev, size_t devlen, struct sb_err *err)
 			return sb_syserr(err, "configure %s", dev);
 	}
 	return sb_fail(err, SB_E_INTERNAL, EBUSY, "no free loop device");
+}
+
+/* The data extents of in, copied to the same offsets of out (as long). */
+static int copy_sparse(int in, int out, off_t size)
+{
+	off_t data = 0, hole;
+
+	if (ftruncate(out, size) < 0)
+		return -1;
+	for (;;) {
+		data = lseek(in, data, SEEK_DATA);
+		if (data < 0)
+			return errno == ENXIO ? 0 : -1;		/* no data after: done */
+		hole = lseek(in, data, SEEK_HOLE);
+		if (hole < 0)
+			return -1;
+		for (off_t at = data; at < hole;) {
+			loff_t ri = at, wo = at;
+			ssize_t n = copy_file_range(in, &ri, out, &wo, (size_t)(hole - at), 0);
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0)
+				return -1;
+			if (n == 0)	/* the file shrank under us: what is there is copied */
+				return 0;
+			at += n;
+		}
+		data = hole;
+	}
+}
+
+int disk_image_copy(int srcdir, const char *src, int dstdir, const char *dst, mode_t mode,
+		    long long *stored, bool *reflinked, struct sb_err *err)
+{
+	cleanup_close int in = openat(srcdir, src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	cleanup_close int out = -1;
+	struct stat st;
+
+	*reflinked = false;
+	if (in < 0 || fstat(in, &st) < 0)
+		return sb_syserr(err, "open disk image %s", src);
+	if (!S_ISREG(st.st_mode))
+		return sb_fail(err, SB_E_INTERNAL, EINVAL, "disk image %s is not a regular file", src);
+	out = openat(dstdir, dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+	if (out < 0)
+		return errno == EEXIST ? sb_fail(err, SB_E_CONFLICT, EEXIST, "%s exists", dst)
+				       : sb_syserr(err, "create %s", dst);
+	if (ioctl(out, FICLONE, in) == 0)
+		*reflinked = true;
+	else if (copy_sparse(in, out, st.st_size) < 0)
+		goto fail;
+	if (fsync(out) < 0 || fstat(out, &st) < 0)
+		goto fail;
+	*stored = (long long)st.st_blocks * 512;
+	return 0;
+fail:
+	sb_syserr(err, "copy disk image to %s", dst);
+	unlinkat(dstdir, dst, 0);
+	return -1;
+}
+
+static uid_t shift_from, shift_to;
+
+static bool shifted(unsigned id, unsigned *out)
+{
+	if (id < shift_from || id - shift_from >= 65536)
+		return false;
+	*out = id - shift_from + shift_to;
+	return true;
+}
+
+/* nftw, FTW_CHDIR: the entry is path + f->base in the cwd */
+static int shift_one(const char *path, const struct stat *st, int type, struct FTW *f)
+{
+	const char *name = path + f->base;
+	unsigned u = (unsigned)-1, g = (unsigned)-1;
+	bool su = shifted(st->st_uid, &u), sg = shifted(st->st_gid, &g);
+
+	if (type == FTW_NS || (!su && !sg))
+		return 0;
+	if (fchownat(AT_FDCWD, name, su ? u : (uid_t)-1, sg ? g : (gid_t)-1, AT_SYMLINK_NOFOLLOW) < 0)
+		return -1;
+	/* the chown dropped them */
+	if (!S_ISLNK(st->st_mode) && !S_ISDIR(st->st_mode) && (st->st_mode & (S_ISUID | S_ISGID)) &&
+	    fchmodat(AT_FDCWD, name, st->st_mode & 07777, 0) < 0)
+		return -1;
+	return 0;
+}
+
+/* The child: nobody but it sees the mount, which goes with it. */
+static int shift_child(int sbdirfd, const char *image)
+{
+	struct sb_err err = SB_ERR_INIT;
+	cleanup_close int fd = -1;
+
+	/* the cwd first: unshare moves it into the new namespace's copy (an
+	 * fd opened before names the old one, where no mount may go) */
+	if (fchdir(sbdirfd) < 0 || unshare(CLONE_NEWNS) < 0 ||
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 || disk_mount(image, "disk", &err) < 0) {
+		fprintf(stderr, "sandboxd: id shift: %s\n", err.msg[0] ? err.msg : strerror(errno));
+		return 2;
+	}
+	if (nftw("disk", shift_one, 32, FTW_PHYS | FTW_MOUNT | FTW_CHDIR) != 0)
+		return 3;
+	fd = open("disk", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	return fd < 0 || syncfs(fd) < 0 ? 4 : 0;
+}
+
+int disk_image_shift_ids(int sbdirfd, const char *image, uid_t from, uid_t to, struct sb_err *err)
+{
+	int status;
+	pid_t pid;
+
+	if (from == to)
+		return 0;
+	pid = fork();
+	if (pid < 0)
+		return sb_syserr(err, "fork");
+	if (pid == 0) {
+		shift_from = from;
+		shift_to = to;
+		_exit(shift_child(sbdirfd, image));
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return sb_syserr(err, "wait for the id shift");
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return sb_fail(err, SB_E_INTERNAL, 0, "shifting the ids of the copied disk failed (status %#x)",
+			       (unsigned)status);
+	return 0;
 }
 
 int disk_mount(const char *image, const char *mountpoint, struct sb_err *err)

@@ -37,6 +37,24 @@ int disk_image_health(int sbdirfd);
  * leaves something; 0 when the file system is fine after. */
 int disk_image_repair(int sbdirfd, struct sb_err *err);
 
+/* Copy the image file src (of srcdir) to a new file dst (of dstdir, made
+ * with mode; EEXIST when there) as a snapshot or a restore does:
+ * copy-on-write (FICLONE) where the host file system shares blocks
+ * (XFS, btrfs), else sparse: only the data extents (SEEK_DATA/SEEK_HOLE,
+ * copy_file_range), so holes stay holes.  Synced before it returns;
+ * *stored = the host bytes of the copy; *reflinked says which way.  A
+ * failed copy leaves no dst. */
+int disk_image_copy(int srcdir, const char *src, int dstdir, const char *dst, mode_t mode,
+		    long long *stored, bool *reflinked, struct sb_err *err);
+
+/* Give the files of the image `image` (of the sandbox directory sbdirfd,
+ * whose empty disk/ it is mounted on, in a child's mount namespace of its
+ * own) owned by the 65536 ids from `from` to those from `to`, keeping
+ * setuid/setgid bits (a chown drops them; file capabilities it drops too,
+ * and ACLs naming ids are not rewritten): a fork's copy made its own.
+ * Symlinks are never followed. */
+int disk_image_shift_ids(int sbdirfd, const char *image, uid_t from, uid_t to, struct sb_err *err);
+
 /* In the init: attach the image to a free loop device and mount it on
  * mountpoint (inside the current mount namespace); returns 0 or -1. */
 int disk_mount(const char *image, const char *mountpoint, struct sb_err *err);

@@ -71,15 +71,21 @@ static void do_read(int sock, int datafd, const struct sb_file_req *rq, const ch
 		fail(sock, EISDIR, "is a directory");
 	if (!S_ISREG(st.st_mode))
 		fail(sock, EINVAL, "not a regular file");
-	uint64_t off = rq->offset < (uint64_t)st.st_size ? rq->offset : (uint64_t)st.st_size;
-	if ((uint64_t)st.st_size - off > rq->max_bytes)
+	uint64_t size = (uint64_t)st.st_size, off = rq->offset < size ? rq->offset : size, len;
+	if (rq->flags & SB_FILE_SUFFIX)
+		off = size - off;	/* the last `offset` bytes */
+	len = size - off;
+	/* a range is cut at max_bytes (the answer says which bytes it holds) */
+	if ((rq->flags & SB_FILE_RANGE) && len > rq->max_bytes)
+		len = rq->max_bytes;
+	else if (len > rq->max_bytes)
 		fail(sock, EFBIG, "file too large");
 	if (off && lseek(fd, (off_t)off, SEEK_SET) < 0)
 		fail(sock, errno, "seek");
 	fcntl(fd, F_SETFL, 0);
 	/* size: the whole file; the bytes that follow: from the offset on */
 	send_info(sock, &st);
-	copy_out(fd, datafd, (uint64_t)st.st_size - off);
+	copy_out(fd, datafd, len);
 }
 
 /* mkdir -p of path (every component), as the sandbox's root */
@@ -420,6 +426,7 @@ void sb_fileop_child(int sock, int datafd, const struct sb_file_req *rq, const c
 	case SB_FILE_MKDIR: do_mkdir(sock, rq, path); break;
 	case SB_FILE_RENAME: do_rename(sock, path, path2); break;
 	case SB_FILE_CLONE: sb_clone_child(sock, datafd, path, path2, rq->max_bytes);
+	case SB_FILE_ARCHIVE_OUT: case SB_FILE_ARCHIVE_IN: sb_archive_child(sock, datafd, rq, path);
 	default: fail(sock, EINVAL, "unknown file operation");
 	}
 	_exit(0);

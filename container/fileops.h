@@ -29,6 +29,9 @@ enum sb_file_op {
 	SB_FILE_RENAME,
 	SB_FILE_CLONE,		/* path: directory; path2: "url\nbranch\ntmpdir"; fd:
 				 * broker socket (clone.c); max_bytes: fetch cap */
+	SB_FILE_ARCHIVE_OUT,	/* path: directory; pipe: child writes a tar (archive.c) */
+	SB_FILE_ARCHIVE_IN,	/* path: directory; pipe: child reads a tar or tar.gz;
+				 * max_bytes: most bytes extracted in all */
 };
 
 enum {
@@ -36,6 +39,9 @@ enum {
 	SB_FILE_HIDDEN = 2,	/* LIST: dot files too */
 	SB_FILE_MKPARENTS = 4,	/* WRITE: create parent directories */
 	SB_FILE_MODE = 8,	/* WRITE: `mode` is set */
+	SB_FILE_RANGE = 16,	/* READ: at most max_bytes from offset (no EFBIG) */
+	SB_FILE_SUFFIX = 32,	/* READ with RANGE: offset counts from the end */
+	SB_FILE_GZIP = 64,	/* ARCHIVE_OUT: gzipped */
 };
 
 /* A READ child's exit status when the file ended before the size it sent
@@ -61,6 +67,12 @@ struct sb_file_info {
 
 /* rm -rf of path, not following symlinks (inside the sandbox). */
 int sb_remove_tree(const char *path);
+
+/* ARCHIVE_OUT and ARCHIVE_IN, in the child (archive.c).  ARCHIVE_OUT
+ * answers FILE_INFO before the tar; ARCHIVE_IN after the extraction, with
+ * size: the bytes extracted, uid: the number of members. */
+__attribute__((noreturn)) void sb_archive_child(int sock, int datafd, const struct sb_file_req *rq,
+						const char *path);
 
 /* In the init's child, inside the sandbox: do the request and exit. */
 __attribute__((noreturn)) void sb_fileop_child(int sock, int datafd, const struct sb_file_req *rq,

@@ -52,12 +52,15 @@ int sandbox_file_request(int ctl, const struct sb_file_req *rq, const char *path
 			return sb_syserr(err, "socketpair");
 		*data = p[0];
 		theirs = p[1];
-	} else if (rq->op == SB_FILE_READ || rq->op == SB_FILE_LIST || rq->op == SB_FILE_WRITE) {
+	} else if (rq->op == SB_FILE_READ || rq->op == SB_FILE_LIST || rq->op == SB_FILE_WRITE ||
+		   rq->op == SB_FILE_ARCHIVE_OUT || rq->op == SB_FILE_ARCHIVE_IN) {
+		bool in = rq->op == SB_FILE_WRITE || rq->op == SB_FILE_ARCHIVE_IN;
 		if (pipe2(p, O_CLOEXEC) < 0)
 			return sb_syserr(err, "pipe");
-		/* READ, LIST: the child writes, we read; WRITE: the other way */
-		*data = rq->op == SB_FILE_WRITE ? p[1] : p[0];
-		theirs = rq->op == SB_FILE_WRITE ? p[0] : p[1];
+		/* READ, LIST, ARCHIVE_OUT: the child writes, we read;
+		 * WRITE, ARCHIVE_IN: the other way */
+		*data = in ? p[1] : p[0];
+		theirs = in ? p[0] : p[1];
 	}
 	if (*data >= 0)
 		fcntl(*data, F_SETFL, O_NONBLOCK);	/* waited on with deadlines */

@@ -11,6 +11,8 @@
 #include "router.h"
 #include "sandbox.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
@@ -156,6 +158,78 @@ static int stream_out(struct http_req *req, int fd, uint64_t size)
 	return 0;
 }
 
+/* Range: bytes=a-b, a- or -n (*suffix, n in *first).  Anything else
+ * (several ranges, another unit, a malformed or reversed one) is ignored,
+ * as RFC 9110 allows: the answer is then the whole file. */
+static bool parse_range(const char *h, uint64_t *first, uint64_t *last, bool *suffix)
+{
+	const char *p = h + 6;
+	char *end;
+
+	if (strncmp(h, "bytes=", 6))
+		return false;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	*suffix = *p == '-';
+	*last = UINT64_MAX;
+	if (*suffix)
+		p++;
+	if (!isdigit((unsigned char)*p))
+		return false;
+	errno = 0;
+	*first = strtoull(p, &end, 10);
+	if (!*suffix) {
+		if (errno || *end != '-')
+			return false;
+		p = end + 1;
+		end = (char *)p;
+		if (isdigit((unsigned char)*p)) {
+			*last = strtoull(p, &end, 10);
+			if (*last < *first)
+				return false;
+		}
+	}
+	if (errno)
+		return false;
+	while (*end == ' ' || *end == '\t')
+		end++;
+	return !*end;
+}
+
+/* The raw answer of a HEAD, a ranged or a whole read, its bytes streamed
+ * from the pipe.  rq: what was asked of the child (its offset, max_bytes). */
+static void send_bytes(struct http_req *req, int ctl, int data, const char *path,
+		       const struct sb_file_req *rq, const struct sb_file_info *info, bool head)
+{
+	const char *base = strrchr(path, '/');
+	uint64_t size = info->size, start = 0, len = size;
+	char extra[160] = "Accept-Ranges: bytes\r\n";
+	int status = 200;
+
+	base = base ? base + 1 : path;
+	if (head) {
+		len = 0;
+	} else if (rq->flags & SB_FILE_RANGE) {
+		bool suffix = rq->flags & SB_FILE_SUFFIX;
+		if (suffix ? rq->offset == 0 || size == 0 : rq->offset >= size) {
+			sandbox_file_end(ctl, FILE_TIMEOUT_MS, NULL);
+			http_reply_416(req, size);
+			return;
+		}
+		start = suffix ? size - (rq->offset < size ? rq->offset : size) : rq->offset;
+		len = size - start < rq->max_bytes ? size - start : rq->max_bytes;
+		snprintf(extra, sizeof extra, "Accept-Ranges: bytes\r\nContent-Range: bytes %llu-%llu/%llu\r\n",
+			 (unsigned long long)start, (unsigned long long)(start + len - 1),
+			 (unsigned long long)size);
+		status = 206;
+	}
+	/* streamed, never whole in memory; the size is known up front */
+	http_begin_bytes(req, status, mime_of(path, true), head ? size : len, base, extra);
+	if (stream_out(req, data, len) < 0)
+		FCGX_SetExitStatus(1, req->fcgi->out);	/* cut short: the client sees it */
+	sandbox_file_end(ctl, FILE_TIMEOUT_MS, NULL);
+}
+
 void api_file_read(struct app *app, struct http_req *req, const char *id)
 {
 	struct sb_err err = SB_ERR_INIT;
@@ -167,28 +241,40 @@ void api_file_read(struct app *app, struct http_req *req, const char *id)
 	const char *e = http_query(req, "encoding", enc, sizeof enc);
 	cleanup_close int ctl = -1, data = -1;
 
+	/* HEAD and a Range are about bytes: both answer as the raw form */
+	bool head = !strcmp(req->method, "HEAD"), suffix;
+	uint64_t first, last;
+
 	if (!url_path(req, path, sizeof path))
 		return;
 	if (e && strcmp(e, "base64") && strcmp(e, "utf-8") && strcmp(e, "utf8")) {
 		http_reply_error(req, 400, "encoding must be utf-8 or base64");
 		return;
 	}
+	rq.max_bytes = raw ? req->conf->max_file_bytes : JSON_FILE_MAX;
+	if (head) {
+		raw = true;
+		rq.flags |= SB_FILE_RANGE;	/* the size, no bytes */
+		rq.max_bytes = 0;
+	} else if (parse_range(http_param(req, "HTTP_RANGE"), &first, &last, &suffix)) {
+		raw = true;
+		rq.flags |= SB_FILE_RANGE | (suffix ? SB_FILE_SUFFIX : 0);
+		rq.offset = first;
+		rq.max_bytes = suffix ? first : last == UINT64_MAX ? UINT64_MAX : last - first + 1;
+		/* a range over the cap is cut there: Content-Range says so */
+		if (rq.max_bytes > req->conf->max_file_bytes)
+			rq.max_bytes = req->conf->max_file_bytes;
+	}
 	ctl = api_sandbox_open(app, req, id, -1, NULL, &sb);
 	if (ctl < 0)
 		return;
-	rq.max_bytes = raw ? req->conf->max_file_bytes : JSON_FILE_MAX;
 	if (sandbox_file_request(ctl, &rq, path, NULL, &data, &err) < 0 ||
 	    sandbox_file_reply(ctl, &info, FILE_TIMEOUT_MS, &err) < 0) {
 		api_reply_err(req, &err);
 		return;
 	}
 	if (raw) {
-		/* streamed, never whole in memory; the size is known up front */
-		const char *base = strrchr(path, '/');
-		http_begin_raw(req, 200, mime_of(path, true), info.size, base ? base + 1 : path);
-		if (stream_out(req, data, info.size) < 0)
-			FCGX_SetExitStatus(1, req->fcgi->out);	/* cut short: the client sees it */
-		sandbox_file_end(ctl, FILE_TIMEOUT_MS, NULL);
+		send_bytes(req, ctl, data, path, &rq, &info, head);
 		return;
 	}
 	size_t len;
@@ -559,5 +645,116 @@ void api_ls(struct app *app, struct http_req *req, const char *id)
 	sb_strbuf_release(&listing);
 	json_object_object_add(d, "entries", json_object_get(arr));
 	json_object_object_add(d, "truncated", json_object_new_boolean(truncated));
+	http_reply_data(req, 200, d);
+}
+
+/* Copy the pipe to the client until the child closes it. */
+static int stream_all(struct http_req *req, int fd)
+{
+	char buf[65536];
+
+	for (;;) {
+		ssize_t n = sb_read_wait(fd, buf, sizeof buf, DATA_IDLE_MS);
+		if (n == 0)
+			return 0;
+		if (n < 0 || FCGX_PutStr(buf, (int)n, req->fcgi->out) < 0)
+			return -1;
+	}
+}
+
+/* GET /sandboxes/:id/archive?path=&format=: a tar.gz (or tar) of a
+ * directory, made inside the sandbox (container/archive.c) and streamed as
+ * it is made: no Content-Length, nginx sends it chunked. */
+void api_archive_get(struct app *app, struct http_req *req, const char *id)
+{
+	struct sb_err err = SB_ERR_INIT;
+	cleanup_sandbox_ref struct sandbox_ref sb = { .dirfd = -1 };
+	struct sb_file_req rq = { .op = SB_FILE_ARCHIVE_OUT };
+	struct sb_file_info info;
+	char qp[API_PATH_BUF], path[API_PATH_BUF], fmt[16], name[300];
+	const char *q = http_query(req, "path", qp, sizeof qp), *f = http_query(req, "format", fmt, sizeof fmt);
+	const char *base;
+	cleanup_close int ctl = -1, data = -1;
+	bool gz;
+
+	if (!sandbox_path(req, q ? q : "/workspace", q ? strlen(q) : 10, path, sizeof path))
+		return;
+	if (f && strcmp(f, "tar.gz") && strcmp(f, "tgz") && strcmp(f, "tar")) {
+		http_reply_error(req, 400, "format must be tar.gz (the default) or tar");
+		return;
+	}
+	gz = f ? strcmp(f, "tar") != 0 : !strstr(http_param(req, "HTTP_ACCEPT"), "application/x-tar");
+	if (gz)
+		rq.flags |= SB_FILE_GZIP;
+	/* the download's name: the directory's, "root" for / */
+	while (strlen(path) > 1 && path[strlen(path) - 1] == '/')
+		path[strlen(path) - 1] = '\0';
+	base = strrchr(path, '/') + 1;
+	snprintf(name, sizeof name, "%.200s%s", *base ? base : "root", gz ? ".tar.gz" : ".tar");
+	ctl = api_sandbox_open(app, req, id, -1, NULL, &sb);
+	if (ctl < 0)
+		return;
+	if (sandbox_file_request(ctl, &rq, path, NULL, &data, &err) < 0 ||
+	    sandbox_file_reply(ctl, &info, FILE_TIMEOUT_MS, &err) < 0) {
+		api_reply_err(req, &err);
+		return;
+	}
+	http_begin_bytes(req, 200, gz ? "application/gzip" : "application/x-tar", HTTP_LEN_UNKNOWN, name, NULL);
+	if (!strcmp(req->method, "HEAD"))
+		return;	/* closing ctl ends the child */
+	/* a failure now can only cut the stream short: a tar.gz then fails
+	 * its gzip check, a tar lacks its end blocks */
+	if (stream_all(req, data) < 0 || sandbox_file_end(ctl, FILE_TIMEOUT_MS, NULL) < 0)
+		FCGX_SetExitStatus(1, req->fcgi->out);
+}
+
+/* PUT /sandboxes/:id/archive?path=: a tar or tar.gz extracted inside the
+ * sandbox under path (made if missing), with image import's refusals
+ * (container/archive.c).  Streamed from the body with Content-Type
+ * application/octet-stream; another type is a body read whole (--max-body). */
+void api_archive_put(struct app *app, struct http_req *req, const char *id)
+{
+	struct sb_err err = SB_ERR_INIT;
+	cleanup_sandbox_ref struct sandbox_ref sb = { .dirfd = -1 };
+	/* the most it may unpack in all: a bomb stops there, or at the
+	 * sandbox's disk quota (507), whichever comes first */
+	struct sb_file_req rq = { .op = SB_FILE_ARCHIVE_IN, .max_bytes = req->conf->max_file_bytes };
+	struct sb_file_info info;
+	char qp[API_PATH_BUF], path[API_PATH_BUF];
+	const char *q = http_query(req, "path", qp, sizeof qp);
+	bool raw = !req->body;
+	unsigned long long len = raw ? http_content_length(http_param(req, "CONTENT_LENGTH")) : req->body_len;
+	cleanup_close int ctl = -1, data = -1;
+	int fed;
+
+	if (!sandbox_path(req, q ? q : "/workspace", q ? strlen(q) : 10, path, sizeof path))
+		return;
+	/* a sparse disk takes host blocks as it fills: at least the upload's
+	 * size must leave the host its reserve (it may unpack to more) */
+	ctl = api_sandbox_open(app, req, id, (long long)len, "this archive", &sb);
+	if (ctl < 0)
+		return;
+	if (sandbox_file_request(ctl, &rq, path, NULL, &data, &err) < 0) {
+		api_reply_err(req, &err);
+		return;
+	}
+	fed = feed(req, data, req->body, req->body_len, raw);
+	close(data);
+	data = -1;
+	if (sandbox_file_reply(ctl, &info, FILE_TIMEOUT_MS, &err) < 0 ||
+	    sandbox_file_end(ctl, FILE_TIMEOUT_MS, &err) < 0) {
+		app_disk_failed(app, &sb, &err);
+		api_reply_err(req, &err);
+		return;
+	}
+	if (fed < 0) {
+		http_reply_error(req, 400, "request body shorter than its Content-Length");
+		return;
+	}
+	struct json_object *d = json_object_new_object();
+	json_object_object_add(d, "path", json_object_new_string(path));
+	json_object_object_add(d, "message", json_object_new_string("Archive extracted"));
+	json_object_object_add(d, "entries", json_object_new_int64(info.uid));
+	json_object_object_add(d, "bytes", json_object_new_int64((int64_t)info.size));
 	http_reply_data(req, 200, d);
 }

@@ -3,6 +3,7 @@
 
 #include "api_sandbox.h"
 #include "api_network.h"
+#include "auth.h"
 #include "disk.h"
 #include "app.h"
 #include "http.h"
@@ -22,11 +23,47 @@
 
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
+/* {"from": ID[, "snapshot": NAME]}: a fork (api_snapshot.c), which takes
+ * its image and limits from ID; 1 when o asks for one, -1 answered. */
+static int parse_fork(struct http_req *req, struct json_object *o, struct sb_fork *f, char *from,
+		      char *snap)
+{
+	struct json_object *v, *s;
+	bool has_snap = json_object_object_get_ex(o, "snapshot", &s) && !json_object_is_type(s, json_type_null);
+
+	if (!json_object_object_get_ex(o, "from", &v) || json_object_is_type(v, json_type_null)) {
+		if (!has_snap)
+			return 0;
+		http_reply_error(req, 400, "snapshot needs from: the sandbox whose snapshot it is");
+		return -1;
+	}
+	if (!json_object_is_type(v, json_type_string) || !project_id_valid(json_object_get_string(v)) ||
+	    (has_snap && (!json_object_is_type(s, json_type_string) ||
+			  !project_id_valid(json_object_get_string(s))))) {
+		http_reply_error(req, 400, "from and snapshot must be names like \"my-sandbox\"");
+		return -1;
+	}
+	if ((json_object_object_get_ex(o, "image", &v) && !json_object_is_type(v, json_type_null)) ||
+	    (json_object_object_get_ex(o, "limits", &v) && !json_object_is_type(v, json_type_null))) {
+		http_reply_error(req, 400, "a fork takes the image and limits of the sandbox it is made from "
+				 "(change its limits after)");
+		return -1;
+	}
+	snprintf(from, 64, "%s", json_object_get_string(json_object_object_get(o, "from")));
+	f->from = from;
+	if (has_snap) {
+		snprintf(snap, 64, "%s", json_object_get_string(s));
+		f->snapshot = snap;
+	}
+	return 1;
+}
+
 /* Optional body {"image": "host", "limits": {...}, "network": {...}}, the
  * limits those of sb_settings (settings.c) and the bandwidth caps, the
- * network policy and caps parsed by net_want_parse (api_network.c). */
+ * network policy and caps parsed by net_want_parse (api_network.c); or a
+ * fork's (parse_fork), with a network policy of its own, not the origin's. */
 static int parse_create_body(struct http_req *req, struct sb_want *want, bool *has_limits,
-			     struct net_want *net)
+			     struct net_want *net, struct sb_fork *f, char *from, char *snap)
 {
 	struct sb_err err = SB_ERR_INIT;
 	cleanup_json struct json_object *o = http_json_body(req);
@@ -34,8 +71,12 @@ static int parse_create_body(struct http_req *req, struct sb_want *want, bool *h
 	char why[128];
 
 	memset(want, 0, sizeof *want);
+	memset(f, 0, sizeof *f);
 	*has_limits = false;
 	if (!o)
+		return -1;
+	/* a fork has no image or limits of its own (refused): skipped below */
+	if (parse_fork(req, o, f, from, snap) < 0)
 		return -1;
 	if (json_object_object_get_ex(o, "image", &v) && !json_object_is_type(v, json_type_null)) {
 		if (!json_object_is_type(v, json_type_string) ||
@@ -65,20 +106,56 @@ static int parse_create_body(struct http_req *req, struct sb_want *want, bool *h
 	return 0;
 }
 
+/* A fork makes a new sandbox from one there is: the image and limits of
+ * the origin, which must have a disk image to copy. */
+static int fork_check(struct app *app, const char *id, struct sb_want *want, struct sb_fork *f,
+		      struct sb_err *err)
+{
+	struct sb_record r;
+	int found = store_get(&app->store, id, &r, err);
+
+	if (found < 0)
+		return -1;
+	if (found)
+		return sb_fail(err, SB_E_CONFLICT, EEXIST, "sandbox %s exists: a fork makes a new one", id);
+	found = store_get(&app->store, f->from, &f->rec, err);
+	if (found <= 0)
+		return found < 0 ? -1 : sb_fail(err, SB_E_NOT_FOUND, ENOENT, "sandbox %s not found", f->from);
+	if (f->rec.lim.disk_mb <= 0)
+		return sb_fail(err, SB_E_CONFLICT, EINVAL, "sandbox %s has no disk image (diskMb 0): a fork "
+			       "copies a sandbox's disk", f->from);
+	snprintf(want->image, sizeof want->image, "%s", f->rec.image);
+	want->fork = f;
+	return 0;
+}
+
 void api_sandbox_create(struct app *app, struct http_req *req, const char *id)
 {
 	struct sb_err err = SB_ERR_INIT;
+	char from[64], snap[64];
 	struct sandbox_ref sb;
 	struct sb_want want;
 	struct net_want net;
+	struct sb_fork fork;
 	struct json_object *d;
 	bool has_limits;
 	int ctl;
 
-	if (parse_create_body(req, &want, &has_limits, &net) < 0)
+	if (parse_create_body(req, &want, &has_limits, &net, &fork, from, snap) < 0)
 		return;
+	/* a fork reads its origin's files: the token must cover it too (the
+	 * route's row checked the new id only); answered here when not */
+	if (fork.from && !auth_check(app->conf->tokens, app->conf->allow_remote_no_auth, req,
+				     AUTH_PROJECT, fork.from))
+		return;
+	if (fork.from && fork_check(app, id, &want, &fork, &err) < 0) {
+		api_reply_err(req, &err);
+		return;
+	}
 	/* the policy before the start: a sandbox never runs without it */
 	if (app_sandbox_get(app, id, true, &want, &sb, &err) < 0 ||
+	    (fork.from && !sb.created &&
+	     sb_fail(&err, SB_E_CONFLICT, EEXIST, "sandbox %s exists: a fork makes a new one", id) < 0) ||
 	    (has_limits && !sb.created && app_sandbox_set_limits(app, &sb, &want.lim, &err) < 0) ||
 	    net_sandbox_set(app, &sb, &net, &err) < 0 ||
 	    (ctl = app_sandbox_connect(app, &sb, &err)) < 0) {
@@ -93,6 +170,10 @@ void api_sandbox_create(struct app *app, struct http_req *req, const char *id)
 	json_object_object_add(d, "projectId", json_object_new_string(id));
 	json_object_object_add(d, "status", json_object_new_string("ready"));
 	json_object_object_add(d, "message", json_object_new_string("Sandbox ready"));
+	if (fork.from)
+		json_object_object_add(d, "from", json_object_new_string(fork.from));
+	if (fork.snapshot)
+		json_object_object_add(d, "snapshot", json_object_new_string(fork.snapshot));
 	http_reply_data(req, 200, d);
 }
 
@@ -411,6 +492,8 @@ static void exec_run(struct app *app, struct http_req *req, const char *id, stru
 	started = sb_now_ms();
 	r = sandbox_exec(ctl, &app->cg, id, app->cgname, &a->rq, &res, &err);
 	close(ctl);
+	if (r < 0)
+		app_sandbox_gone(&sb, &err);
 	app_sandbox_touch(app, &sb);
 	if (r >= 0)
 		exec_record(app, req, id, a, &res, true, res.out.len, res.err.len, started);

@@ -17,6 +17,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
@@ -372,6 +373,8 @@ static int create_new(struct app *app, const char *id, const struct sb_want *wan
 		      struct sandbox_ref *sb, struct sb_err *err)
 {
 	cleanup_close int lock = create_lock(app, err);
+	cleanup_close int fork_lock = -1;
+	const struct sb_fork *fork = want ? want->fork : NULL;
 	int found, w;
 
 	if (lock < 0)
@@ -384,19 +387,25 @@ static int create_new(struct app *app, const char *id, const struct sb_want *wan
 			       "when the sandbox is created, for its life", id, sb->rec.image);
 	if (!found && scope_room(app, err) < 0)
 		return -1;
-	if (!found && (w = warm_claim(app, id, want, sb, err)) != 0)
+	if (!found && !fork && (w = warm_claim(app, id, want, sb, err)) != 0)
 		return w < 0 ? -1 : 0;
 	if (!found)
 		set_aside_orphan(app, id);
 	if (!found) {
 		const char *image = want && want->image[0] ? want->image : app->conf->default_image;
 		memset(&sb->rec, 0, sizeof sb->rec);
-		/* before the record: an unknown image creates nothing */
-		if (images_resolve(app->conf, image, sb->rec.image_version,
-				   sizeof sb->rec.image_version, err) < 0)
-			return -1;
-		/* the disk size is fixed at creation: the default is recorded too */
-		sb_limits_for_create(want ? &want->lim : NULL, &app->conf->limits, &sb->rec.lim);
+		if (fork) {
+			/* the copied upper layer goes with the lower it was made on */
+			memcpy(sb->rec.image_version, fork->rec.image_version, sizeof sb->rec.image_version);
+			sb->rec.lim = fork->rec.lim;
+		} else {
+			/* before the record: an unknown image creates nothing */
+			if (images_resolve(app->conf, image, sb->rec.image_version,
+					   sizeof sb->rec.image_version, err) < 0)
+				return -1;
+			/* the disk size is fixed at creation: the default is recorded too */
+			sb_limits_for_create(want ? &want->lim : NULL, &app->conf->limits, &sb->rec.lim);
+		}
 		/* room on the host first: what making its disk takes at once,
 		 * and what it may come to */
 		if (disk_room(app, sb->rec.lim.disk_mb, err) < 0 ||
@@ -405,11 +414,21 @@ static int create_new(struct app *app, const char *id, const struct sb_want *wan
 				  "a create", err) < 0 ||
 		    publish_dirs(app, id, err) < 0)
 			return -1;
-		if (store_create(&app->store, id, image, app->conf->uid_base, app->conf->uid_slots,
-				 &sb->rec, &sb->created, err) < 0) {
+		/* a fork's disk is in place before its record, and its ids
+		 * shifted before anything can start it (its start lock) */
+		if (fork && (fork_lock = snapshot_fork_copy(app, id, fork, err)) < 0) {
 			remove_empty(app, id);
 			return -1;
 		}
+		if (store_create(&app->store, id, image, app->conf->uid_base, app->conf->uid_slots,
+				 &sb->rec, &sb->created, err) < 0) {
+			if (fork)
+				snapshot_fork_finish(app, id, NULL, 0, NULL);
+			remove_empty(app, id);
+			return -1;
+		}
+		if (fork && snapshot_fork_finish(app, id, fork, sb->rec.uid_base, err) < 0)
+			return -1;
 		if (sb->created)
 			log_event(app->rid, "sandbox.created", id, "image=%s", image);
 	}
@@ -446,6 +465,26 @@ int app_sandbox_get(struct app *app, const char *id, bool create, const struct s
 bool app_sandbox_running(const struct sandbox_ref *sb)
 {
 	return sandbox_alive(sb->rec.init_pid, sb->rec.init_start);
+}
+
+void app_sandbox_gone(const struct sandbox_ref *sb, struct sb_err *err)
+{
+	cleanup_close int pidfd = -1;
+	struct pollfd p;
+
+	if (!err || err->kind != SB_E_INTERNAL || (err->errnum != EPIPE && err->errnum != ECONNRESET))
+		return;
+	/* its socket closes as it exits, before it is a zombie: wait for that */
+	pidfd = sb_pidfd_open(sb->rec.init_pid);
+	if (pidfd >= 0 && app_sandbox_running(sb)) {
+		p = (struct pollfd){ .fd = pidfd, .events = POLLIN };
+		while (poll(&p, 1, 1000) < 0 && errno == EINTR)
+			;
+	}
+	if (app_sandbox_running(sb))
+		return;
+	sb_fail(err, SB_E_CONFLICT, err->errnum, "sandbox %s was stopped while the request ran (a restore or "
+		"a stop killed its processes); retry", sb->id);
 }
 
 void app_sandbox_limits(const struct app *app, const struct sb_record *r, struct cg_limits *lim)
@@ -561,6 +600,18 @@ static int start_locked(struct app *app, struct sandbox_ref *sb, struct sb_err *
 	return 0;
 }
 
+int app_sandbox_lock(struct sandbox_ref *sb, struct sb_err *err)
+{
+	cleanup_close int lock = openat(sb->dirfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+
+	if (lock < 0)
+		return sb_syserr(err, "open lock of %s", sb->id);
+	while (flock(lock, LOCK_EX) < 0)
+		if (errno != EINTR)
+			return sb_syserr(err, "lock %s", sb->id);
+	return steal_fd(&lock);
+}
+
 int app_sandbox_connect(struct app *app, struct sandbox_ref *sb, struct sb_err *err)
 {
 	cleanup_close int lock = -1;
@@ -572,12 +623,9 @@ int app_sandbox_connect(struct app *app, struct sandbox_ref *sb, struct sb_err *
 		return sb_fail(err, SB_E_BUSY, EAGAIN, "sandbox %s is not answering; try again later", sb->id);
 	if (errno != ECONNREFUSED && errno != ENOENT)
 		return sb_syserr(err, "connect to sandbox %s", sb->id);
-	lock = openat(sb->dirfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	lock = app_sandbox_lock(sb, err);
 	if (lock < 0)
-		return sb_syserr(err, "open lock of %s", sb->id);
-	while (flock(lock, LOCK_EX) < 0)
-		if (errno != EINTR)
-			return sb_syserr(err, "lock %s", sb->id);
+		return -1;
 	/* someone may have started it while we waited for the lock */
 	fd = sandbox_connect(sb->dirfd);
 	if (fd >= 0)

@@ -34,7 +34,25 @@ void app_capacity_release(struct app *app);
 struct sb_want {
 	char image[64];
 	struct sb_limits lim;
+	const struct sb_fork *fork;	/* non-NULL: a fork (api_snapshot.c) */
 };
+
+/* A fork: a new sandbox whose disk is a copy of another's (its current
+ * files, or one of its snapshots), with that one's image and limits. */
+struct sb_fork {
+	const char *from;
+	const char *snapshot;		/* NULL: its current files */
+	struct sb_record rec;		/* from's */
+};
+/* The fork's disk copied into the new sandbox's directory (DATA/sandboxes/
+ * ID, its record not yet written) as disk.img.fork, under its start lock:
+ * the lock's fd, kept until snapshot_fork_finish().  On failure nothing of
+ * it is left in the directory. */
+int snapshot_fork_copy(struct app *app, const char *id, const struct sb_fork *f, struct sb_err *err);
+/* Its files given to the new sandbox's ids (uid_base to), then the copy
+ * made its disk.img. */
+int snapshot_fork_finish(struct app *app, const char *id, const struct sb_fork *f, uid_t to,
+			 struct sb_err *err);
 
 /* A sandbox as a request sees it. */
 struct sandbox_ref {
@@ -61,6 +79,15 @@ int app_sandbox_set_limits(struct app *app, struct sandbox_ref *sb, const struct
  * (serialised per sandbox by a lock file, so concurrent requests start one). */
 int app_sandbox_connect(struct app *app, struct sandbox_ref *sb, struct sb_err *err);
 bool app_sandbox_running(const struct sandbox_ref *sb);
+/* err from a request to the sandbox's init: when the init went away
+ * because the sandbox was stopped under the request (a restore, a stop),
+ * which its death within a second says, the 409 to retry it is, not a
+ * 500. */
+void app_sandbox_gone(const struct sandbox_ref *sb, struct sb_err *err);
+/* The sandbox's start lock (DATA/sandboxes/ID/lock, flock), held: no init
+ * starts while the caller changes its disk (a snapshot, a restore).  The
+ * fd, or -1. */
+int app_sandbox_lock(struct sandbox_ref *sb, struct sb_err *err);
 void app_sandbox_touch(struct app *app, struct sandbox_ref *sb);
 /* 0 when the data dir's file system has `need` bytes free beyond
  * --disk-reserve-mb; else 507 (`what` needs them: "a create"). */

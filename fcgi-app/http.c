@@ -21,12 +21,15 @@ static const char *reason(int status)
 	switch (status) {
 	case 200: return "OK";
 	case 204: return "No Content";
+	case 206: return "Partial Content";
 	case 400: return "Bad Request";
 	case 401: return "Unauthorized";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
 	case 409: return "Conflict";
 	case 413: return "Payload Too Large";
+	case 415: return "Unsupported Media Type";
+	case 416: return "Range Not Satisfiable";
 	case 429: return "Too Many Requests";
 	case 503: return "Service Unavailable";
 	case 403: return "Forbidden";
@@ -236,6 +239,14 @@ static void reply_error_extra(struct http_req *req, int status, const char *extr
 	va_start(ap, fmt);
 	reply_error_v(req, status, extra, fmt, ap);
 	va_end(ap);
+}
+
+void http_reply_416(struct http_req *req, unsigned long long size)
+{
+	char extra[64];
+
+	snprintf(extra, sizeof extra, "Content-Range: bytes */%llu\r\n", size);
+	reply_error_extra(req, 416, extra, "range not satisfiable: the file has %llu bytes", size);
 }
 
 void http_reply_405(struct http_req *req, const char *allow)
@@ -568,13 +579,16 @@ void http_content_disposition(char *buf, size_t len, const char *name)
 	buf[w] = '\0';
 }
 
-void http_begin_raw(struct http_req *req, int status, const char *type, unsigned long long len,
-		    const char *filename)
+void http_begin_bytes(struct http_req *req, int status, const char *type, unsigned long long len,
+		      const char *filename, const char *extra)
 {
 	req->status = status;
-	put_fmt(req, "Status: %d %s\r\nContent-Type: %s\r\nContent-Length: %llu\r\n"
+	put_fmt(req, "Status: %d %s\r\nContent-Type: %s\r\n"
 		"Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n",
-		status, reason(status), type, len);
+		status, reason(status), type);
+	/* without one, nginx sends the answer chunked */
+	if (len != HTTP_LEN_UNKNOWN)
+		put_fmt(req, "Content-Length: %llu\r\n", len);
 	if (filename) {
 		char cd[1400];
 		/* the sandbox wrote it: HTML or SVG shown here would run its
@@ -583,8 +597,16 @@ void http_begin_raw(struct http_req *req, int status, const char *type, unsigned
 		http_content_disposition(cd, sizeof cd, filename);
 		put_fmt(req, "Content-Security-Policy: sandbox\r\nContent-Disposition: %s\r\n", cd);
 	}
+	if (extra)
+		FCGX_PutS(extra, req->fcgi->out);
 	cors_headers(req);
 	FCGX_PutS("\r\n", req->fcgi->out);
+}
+
+void http_begin_raw(struct http_req *req, int status, const char *type, unsigned long long len,
+		    const char *filename)
+{
+	http_begin_bytes(req, status, type, len, filename, NULL);
 }
 
 void http_begin_sse(struct http_req *req)

@@ -67,6 +67,13 @@ void http_begin_sse(struct http_req *req);
  * attachment that no browser renders or runs on the API's origin. */
 void http_begin_raw(struct http_req *req, int status, const char *type, unsigned long long len,
 		    const char *filename);
+/* The same with extra header lines (each ending in \r\n, or NULL); len
+ * HTTP_LEN_UNKNOWN: no Content-Length, a body streamed to its end. */
+#define HTTP_LEN_UNKNOWN (~0ULL)
+void http_begin_bytes(struct http_req *req, int status, const char *type, unsigned long long len,
+		      const char *filename, const char *extra);
+/* 416 with Content-Range: bytes * /size, a JSON error body. */
+void http_reply_416(struct http_req *req, unsigned long long size);
 /* The Content-Disposition of a download of name (bytes, any): attachment,
  * an ASCII filename="..." with every byte a quoted string or a header could
  * take wrongly replaced by _, and the exact name as RFC 5987's filename*

@@ -95,11 +95,18 @@ void api_file_delete(struct app *app, struct http_req *req, const char *id);
 void api_ls(struct app *app, struct http_req *req, const char *id);
 void api_mkdir(struct app *app, struct http_req *req, const char *id);
 void api_rename(struct app *app, struct http_req *req, const char *id);
+void api_archive_get(struct app *app, struct http_req *req, const char *id);
+void api_archive_put(struct app *app, struct http_req *req, const char *id);
 /* handlers (api_procs.c) */
 void api_proc_start(struct app *app, struct http_req *req, const char *id);
 void api_proc_list(struct app *app, struct http_req *req, const char *id);
 void api_proc_get(struct app *app, struct http_req *req, const char *id);
 void api_proc_kill(struct app *app, struct http_req *req, const char *id);
+/* handlers (api_snapshot.c) */
+void api_snapshot_create(struct app *app, struct http_req *req, const char *id);
+void api_snapshot_list(struct app *app, struct http_req *req, const char *id);
+void api_snapshot_delete(struct app *app, struct http_req *req, const char *id);
+void api_snapshot_restore(struct app *app, struct http_req *req, const char *id);
 /* handler (api_clone.c) */
 void api_clone(struct app *app, struct http_req *req, const char *id);
 /* handlers (api_network.c) */

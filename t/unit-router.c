@@ -34,7 +34,8 @@ static void hostile_ids(void)
 		{ "POST", "" }, { "GET", "" }, { "DELETE", "" }, { "POST", "/exec" },
 		{ "GET", "/files/etc/passwd" }, { "PUT", "/files/x" }, { "GET", "/ls" },
 		{ "POST", "/clone" }, { "GET", "/processes" }, { "GET", "/history" },
-		{ "PUT", "/network" },
+		{ "POST", "/snapshots" }, { "DELETE", "/snapshots/s" }, { "POST", "/snapshots/s/restore" },
+		{ "PUT", "/network" }, { "GET", "/archive" }, { "PUT", "/archive" },
 	};
 	char uri[256];
 
@@ -109,7 +110,7 @@ static void instance(const char *pattern, char *buf, size_t len)
 
 /* The rules each row carries, checked against what the router does: Allow
  * is what it routes (as the headers were before they were computed), the
- * auth level follows the projectId, only a file PUT streams. */
+ * auth level follows the projectId, only a file or archive PUT streams. */
 static void rows(void)
 {
 	static const struct { const char *pattern, *allow; enum auth_need auth; } want[] = {
@@ -119,10 +120,14 @@ static void rows(void)
 		{ "/sandboxes/{projectId}/ls", "GET, OPTIONS", AUTH_PROJECT },
 		{ "/sandboxes/{projectId}/mkdir", "POST, OPTIONS", AUTH_PROJECT },
 		{ "/sandboxes/{projectId}/rename", "POST, OPTIONS", AUTH_PROJECT },
+		{ "/sandboxes/{projectId}/archive", "GET, PUT, OPTIONS", AUTH_PROJECT },
 		{ "/sandboxes/{projectId}/clone", "POST, OPTIONS", AUTH_PROJECT },
 		{ "/sandboxes/{projectId}/processes", "GET, POST, OPTIONS", AUTH_PROJECT },
 		{ "/sandboxes/{projectId}/processes/{processId}", "GET, DELETE, OPTIONS", AUTH_PROJECT },
 		{ "/sandboxes/{projectId}/processes/{processId}/logs", "GET, OPTIONS", AUTH_PROJECT },
+		{ "/sandboxes/{projectId}/snapshots", "GET, POST, OPTIONS", AUTH_PROJECT },
+		{ "/sandboxes/{projectId}/snapshots/{name}", "DELETE, OPTIONS", AUTH_PROJECT },
+		{ "/sandboxes/{projectId}/snapshots/{name}/restore", "POST, OPTIONS", AUTH_PROJECT },
 		{ "/sandboxes/{projectId}/history", "GET, OPTIONS", AUTH_PROJECT },
 		{ "/sandboxes/{projectId}/network", "GET, PUT, OPTIONS", AUTH_PROJECT },
 		{ "/sandboxes/{projectId}/ports", "GET, POST, OPTIONS", AUTH_PROJECT },
@@ -165,9 +170,10 @@ static void rows(void)
 				   (res == ROUTE_OK || res == ROUTE_BAD_METHOD) && req.route == i,
 			   "%s %s: %s, as Allow says", methods[j], uri, res == ROUTE_OK ? "routed" : "405");
 		}
-		ok((r->put.body == BODY_RAW) == !strcmp(r->pattern, "/sandboxes/{projectId}/files/{path}") &&
+		ok((r->put.body == BODY_RAW) == (!strcmp(r->pattern, "/sandboxes/{projectId}/files/{path}") ||
+						 !strcmp(r->pattern, "/sandboxes/{projectId}/archive")) &&
 			   r->get.body != BODY_RAW && r->post.body != BODY_RAW && r->del.body != BODY_RAW,
-		   "%s: only a file's PUT streams its body", r->pattern);
+		   "%s: only a file's and an archive's PUT stream their body", r->pattern);
 	}
 	ok(JSON_FILE_BODY_MAX >= (JSON_FILE_MAX + 2) / 3 * 4, "a JSON file write's body holds %llu bytes in base64",
 	   JSON_FILE_MAX);
