@@ -5,6 +5,7 @@
 #include "app.h"
 #include "http.h"
 #include "log.h"
+#include "quota.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -51,6 +52,16 @@ void api_reply_status(struct http_req *req, int status, const char *fmt, ...)
 	va_end(ap);
 	api_log_status(req, status, msg);
 	http_reply_error(req, status, "%s", msg);
+}
+
+int api_stream_admit(struct app *app, struct http_req *req)
+{
+	struct sb_err err = SB_ERR_INIT;
+
+	if (quota_stream(app->serial, app->conf, &err) == 0)
+		return 0;
+	api_reply_err(req, &err);
+	return -1;
 }
 
 struct json_object *api_iso(int64_t ms)

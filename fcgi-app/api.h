@@ -34,6 +34,11 @@ void api_reply_err(struct http_req *req, const struct sb_err *err);
 void api_reply_status(struct http_req *req, int status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* A request about to stream (events for minutes): within its tenant's
+ * max-streams-per-token and its sandbox's max-streams-per-sandbox?  -1
+ * with the 429 answered when not. */
+int api_stream_admit(struct app *app, struct http_req *req);
+
 /* "2025-01-02T03:04:05.678Z" */
 struct json_object *api_iso(int64_t ms);
 

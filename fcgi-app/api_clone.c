@@ -326,7 +326,7 @@ void api_clone(struct app *app, struct http_req *req, const char *id)
 	}
 	branch = string_opt(req, o, "branch", BRANCH_MAX, &bad);
 	d = string_opt(req, o, "directory", 4000, &bad);
-	if (bad)
+	if (bad || (stream && api_stream_admit(app, req) < 0))
 		return;
 	if (!d && !u.name[0]) {
 		http_reply_error(req, 400, "%s", msg);

@@ -122,6 +122,30 @@ static bool valid_proc_id(const char *id)
 
 static void prune(struct app *app, struct sandbox_ref *sb);
 
+/* A new process's record.  Its command is cut until the record, escapes
+ * and all, leaves room within STORE_ENTRY_MAX for what its end adds. */
+static struct json_object *record_new(const char *procid, pid_t pid, const char *command)
+{
+	size_t kept = strlen(command) < COMMAND_KEPT ? strlen(command) : COMMAND_KEPT;
+	struct json_object *r;
+
+	for (;;) {
+		r = json_object_new_object();
+		json_object_object_add(r, "id", json_object_new_string(procid));
+		json_object_object_add(r, "pid", json_object_new_int(pid));
+		json_object_object_add(r, "command", json_string_lossy(command, kept));
+		json_object_object_add(r, "status", json_object_new_string("running"));
+		json_object_object_add(r, "exitCode", NULL);
+		json_object_object_add(r, "startedAt", api_iso(sb_now_ms()));
+		json_object_object_add(r, "endedAt", NULL);
+		if (strlen(json_object_to_json_string_ext(r, JSON_C_TO_STRING_PLAIN)) <= STORE_ENTRY_MAX - 256 ||
+		    kept == 0)
+			return r;
+		json_object_put(r);
+		kept /= 2;
+	}
+}
+
 /* Start a validated process in the sandbox, record it and answer. */
 static void proc_spawn(struct app *app, struct http_req *req, const char *id, struct json_object *o,
 		       struct exec_args *a)
@@ -147,6 +171,11 @@ static void proc_spawn(struct app *app, struct http_req *req, const char *id, st
 		snprintf(procid, sizeof procid, "proc-%lx%05lx", (unsigned long)ts.tv_sec,
 			 (unsigned long)(ts.tv_nsec / 10000) ^ (unsigned long)getpid());
 	}
+	/* its record must fit its tenant's share before it starts */
+	if (store_admit(&app->store, STORE_MAIN, req->scope, 4096, &err) < 0) {
+		api_reply_err(req, &err);
+		return;
+	}
 	/* what the process writes is unknown: the reserve must be there */
 	if ((ctl = api_sandbox_open(app, req, id, 0, "a process", &sb)) < 0)
 		return;
@@ -162,17 +191,10 @@ static void proc_spawn(struct app *app, struct http_req *req, const char *id, st
 		};
 		history_add(app, req, id, &e);
 	}
-	r = json_object_new_object();
-	json_object_object_add(r, "id", json_object_new_string(procid));
-	json_object_object_add(r, "pid", json_object_new_int(pid));
-	json_object_object_add(r, "command", json_object_new_string_len(a->rq.command,
-		(int)(strlen(a->rq.command) < COMMAND_KEPT ? strlen(a->rq.command) : COMMAND_KEPT)));
-	json_object_object_add(r, "status", json_object_new_string("running"));
-	json_object_object_add(r, "exitCode", NULL);
-	json_object_object_add(r, "startedAt", api_iso(sb_now_ms()));
-	json_object_object_add(r, "endedAt", NULL);
+	r = record_new(procid, pid, a->rq.command);
 	key_of(key, sizeof key, id, procid);
-	if (store_proc_put(&app->store, key, json_object_to_json_string_ext(r, JSON_C_TO_STRING_PLAIN), &err) < 0) {
+	if (store_proc_put(&app->store, key, json_object_to_json_string_ext(r, JSON_C_TO_STRING_PLAIN),
+			   req->scope, &err) < 0) {
 		api_reply_err(req, &err);
 		return;
 	}
@@ -234,7 +256,7 @@ static struct json_object *records(struct app *app, struct sandbox_ref *sb, cons
 			snprintf(cgname, sizeof cgname, "p-%s", pid);
 			cg_exec_remove(&app->cg, sb->id, cgname);
 			key_of(key, sizeof key, sb->id, pid);
-			store_proc_put(&app->store, key, json_object_to_json_string_ext(r, JSON_C_TO_STRING_PLAIN), NULL);
+			store_proc_put(&app->store, key, json_object_to_json_string_ext(r, JSON_C_TO_STRING_PLAIN), NULL, NULL);
 		}
 	}
 	return c.arr;
@@ -478,6 +500,8 @@ void api_proc_get(struct app *app, struct http_req *req, const char *id)
 	char v[8];
 	const char *s = http_query(req, "stream", v, sizeof v);
 	if (s && strcmp(s, "0")) {
+		if (api_stream_admit(app, req) < 0)
+			return;
 		logs_stream(app, req, &sb, procid);
 		return;
 	}
@@ -570,6 +594,6 @@ void api_proc_kill(struct app *app, struct http_req *req, const char *id)
 	}
 	json_object_object_add(r, "endedBy", json_object_new_string(ended_by));
 	key_of(key, sizeof key, id, procid);
-	store_proc_put(&app->store, key, json_object_to_json_string_ext(r, JSON_C_TO_STRING_PLAIN), NULL);
+	store_proc_put(&app->store, key, json_object_to_json_string_ext(r, JSON_C_TO_STRING_PLAIN), NULL, NULL);
 	http_reply_data(req, 200, json_object_get(r));
 }

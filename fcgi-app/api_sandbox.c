@@ -576,6 +576,8 @@ static void exec_run(struct app *app, struct http_req *req, const char *id, stru
 	int ctl, r;
 
 	(void)o;
+	if (a->stream && api_stream_admit(app, req) < 0)
+		return;
 	/* what the command writes is unknown: the reserve must be there */
 	if ((ctl = api_sandbox_open(app, req, id, 0, "a command", &sb)) < 0)
 		return;
@@ -627,6 +629,12 @@ void exec_body_run(struct app *app, struct http_req *req, const char *id, exec_r
 	/* a refused body leaves a empty: nothing to release */
 	if (exec_body_parse(o, id, req->conf, &a, &err) < 0) {
 		api_reply_err(req, &err);
+		return;
+	}
+	/* a command whose entry the history would refuse does not run */
+	if (history_admit(app, req, id, &err) < 0) {
+		api_reply_err(req, &err);
+		exec_args_release(&a);
 		return;
 	}
 	run(app, req, id, o, &a);

@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include "app.h"
+#include "auth.h"
 #include "netapply.h"
 #include "preview.h"
 #include "log.h"
@@ -11,6 +12,7 @@
 #include "imagestore.h"
 #include "metrics.h"
 #include "net.h"
+#include "quota.h"
 #include "sandbox.h"
 #include "warm.h"
 
@@ -23,8 +25,16 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 
+void app_store_sizes(const struct conf *c, struct store_sizes *sz)
+{
+	sz->map_bytes[STORE_MAIN] = c->store_map_bytes;
+	sz->map_bytes[STORE_HISTORY] = c->history_map_bytes;
+	sz->tenants = auth_tenants(c->tokens);
+}
+
 int app_open(struct app *app, const struct conf *conf, struct sb_err *err)
 {
+	struct store_sizes sz;
 	char path[PATH_MAX];
 
 	memset(app, 0, sizeof *app);
@@ -36,7 +46,8 @@ int app_open(struct app *app, const struct conf *conf, struct sb_err *err)
 	app->capacity_lock = -1;
 	snprintf(app->cgname, sizeof app->cgname, "e0");
 	snprintf(path, sizeof path, "%s/db", conf->data_dir);
-	if (store_open(&app->store, path, err) < 0)
+	app_store_sizes(conf, &sz);
+	if (store_open(&app->store, path, &sz, err) < 0)
 		return -1;
 	if (cg_open(&app->cg, conf->cgroup_root, conf->cg_parent, err) < 0)
 		return -1;
@@ -48,6 +59,12 @@ int app_open(struct app *app, const struct conf *conf, struct sb_err *err)
 	app->spares_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (app->spares_fd < 0)
 		return sb_syserr(err, "open %s", path);
+	{
+		struct sb_err qerr = SB_ERR_INIT;
+		/* without it requests are served, only not counted */
+		if (quota_open(conf->data_dir, &qerr) < 0)
+			fprintf(stderr, "sandboxd: concurrency shares not counted: %s\n", qerr.msg);
+	}
 	return 0;
 }
 
@@ -301,6 +318,55 @@ static void set_aside_orphan(struct app *app, const char *id)
 	log_event(app->rid, "sandbox.orphan", id, "aside=%s", aside);
 }
 
+static void count_sandbox(const char *id, const struct sb_record *r, void *arg)
+{
+	(void)r;
+	*(int *)arg += !warm_name(id);
+}
+
+/* A token of one scope has at most max-sandboxes-per-token: its own are
+ * the range of records its scope begins (counted under the create lock,
+ * so two creates do not both take the last one). */
+static int scope_room(struct app *app, struct sb_err *err)
+{
+	int n = 0, cap = app->conf->max_sandboxes_per_token;
+
+	if (!app->scope || !*app->scope || cap <= 0)
+		return 0;
+	if (store_foreach_prefix(&app->store, app->scope, count_sandbox, &n, err) < 0)
+		return -1;
+	if (n >= cap)
+		return sb_fail(err, SB_E_LIMIT, 0, "the token's scope %s has %d sandboxes, its "
+			       "max-sandboxes-per-token: no new one", app->scope, n);
+	return 0;
+}
+
+static void add_disk(const char *id, const struct sb_record *r, void *arg)
+{
+	(void)id;
+	*(long long *)arg += r->lim.disk_mb;
+}
+
+/* Disks are sparse: what they may come to, summed (this one's mb
+ * included), stays within disk-overcommit percent of the data dir's file
+ * system, else 507 (the host's real free space is disk-reserve-mb's). */
+static int disk_room(struct app *app, long mb, struct sb_err *err)
+{
+	long long sum = mb, room;
+	struct statvfs vfs;
+
+	if (app->conf->disk_overcommit <= 0 || mb <= 0 || statvfs(app->conf->data_dir, &vfs) < 0)
+		return 0;
+	room = (long long)vfs.f_blocks * (long long)vfs.f_frsize / 100 * app->conf->disk_overcommit >> 20;
+	if (store_foreach(&app->store, add_disk, &sum, err) < 0)
+		return -1;
+	if (sum <= room)
+		return 0;
+	return sb_fail(err, SB_E_NO_SPACE, ENOSPC, "the sandboxes' disks would add up to %lld MiB, more than "
+		       "the %lld MiB disk-overcommit admits on the host's file system: ask a smaller diskMb, "
+		       "or the operator raises disk-overcommit", sum, room);
+}
+
 /* A new sandbox, from a warm one or cold.  One create at a time (a lock
  * over DATA/sandboxes): a warm claim renames a directory, cgroups and a
  * record that a concurrent create of the same id must find all renamed or
@@ -327,6 +393,8 @@ static int create_new(struct app *app, const char *id, const struct sb_want *wan
 	 * now, so the new one finds nothing of it */
 	if (!found && destroy_move_pending(app, id, err) < 0)
 		return -1;
+	if (!found && scope_room(app, err) < 0)
+		return -1;
 	if (!found && !fork && (w = warm_claim(app, id, want, sb, err)) != 0)
 		return w < 0 ? -1 : 0;
 	if (!found)
@@ -346,8 +414,10 @@ static int create_new(struct app *app, const char *id, const struct sb_want *wan
 			/* the disk size is fixed at creation: the default is recorded too */
 			sb_limits_for_create(want ? &want->lim : NULL, &app->conf->limits, &sb->rec.lim);
 		}
-		/* room on the host first: what making its disk takes at once */
-		if (app_host_room(app->conf, disk_image_host_bytes((long long)sb->rec.lim.disk_mb << 20,
+		/* room on the host first: what making its disk takes at once,
+		 * and what it may come to */
+		if (disk_room(app, sb->rec.lim.disk_mb, err) < 0 ||
+		    app_host_room(app->conf, disk_image_host_bytes((long long)sb->rec.lim.disk_mb << 20,
 								   app->conf->disk_prealloc),
 				  "a create", err) < 0 ||
 		    publish_dirs(app, id, err) < 0)

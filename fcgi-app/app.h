@@ -18,10 +18,13 @@ struct app {
 	char cgname[24];	/* this worker's exec cgroups: "e<serial>" */
 	int capacity_lock;	/* held from the capacity check to the start */
 	const char *rid;	/* the request being answered, for the log */
+	const char *scope;	/* its tenant (http_req's scope); NULL: the service's own */
 	unsigned serial;	/* the worker's, for its shared counters (0: not a worker) */
 };
 
 int app_open(struct app *app, const struct conf *conf, struct sb_err *err);
+/* The stores' map sizes and tenants, as conf says (store.h). */
+void app_store_sizes(const struct conf *c, struct store_sizes *sz);
 void app_close(struct app *app);
 /* DATA/sandboxes/.create.lock, held (flock) while a sandbox is made or
  * destroyed: the fd, or -1 (err).  A process takes it once at a time. */

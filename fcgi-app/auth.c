@@ -126,6 +126,19 @@ void auth_free(struct auth_tokens *a)
 	free(a);
 }
 
+int auth_tenants(const struct auth_tokens *a)
+{
+	int n = 0;
+
+	for (int i = 0; a && i < a->n; i++) {
+		int j = 0;
+		while (j < i && (a->t[j].all || strcmp(a->t[j].scope, a->t[i].scope)))
+			j++;
+		n += !a->t[i].all && j == i;
+	}
+	return n;
+}
+
 /* Where nginx took the request: a loopback address or a unix socket. */
 static bool local_request(const struct http_req *req)
 {

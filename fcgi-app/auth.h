@@ -24,6 +24,8 @@ struct auth_tokens {
 /* Read path into *out (malloc'd); -1 with "path:line: what" on stderr. */
 int auth_load(const char *path, struct auth_tokens **out);
 void auth_free(struct auth_tokens *a);
+/* The tenants: distinct scopes of the tokens, "*" not counted. */
+int auth_tenants(const struct auth_tokens *a);
 
 /* What a route asks of the caller: its row in router.c says which. */
 enum auth_need {

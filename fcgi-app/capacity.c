@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <unistd.h>
 
 struct cand {
 	char id[64];
@@ -19,7 +20,7 @@ struct cand {
 struct scan {
 	struct app *app;
 	const char *except;
-	int running;
+	int running, warm;
 	struct cand *cands;	/* the running ones but `except`: who may make room */
 	size_t ncands, cap;
 	struct cand *dead;	/* in the index, but their init is gone */
@@ -91,8 +92,11 @@ static void count(const char *id, pid_t pid, unsigned long long start, int64_t a
 		push(&sc->dead, &sc->ndead, &sc->dcap, &sc->dead_pids, id, active_ms, pid);
 		return;
 	}
-	if (warm_name(id))
-		return;		/* started ahead: counted once claimed */
+	if (warm_name(id)) {
+		sc->warm++;	/* started ahead: counted once claimed, but
+				 * its pids and memory are taken now */
+		return;
+	}
 	sc->running++;
 	if (strcmp(id, sc->except) != 0)
 		push(&sc->cands, &sc->ncands, &sc->cap, NULL, id, active_ms, pid);
@@ -125,13 +129,76 @@ int capacity_stop(struct app *app, const char *id, struct sb_err *err)
 	return cg_sandbox_kill(&app->cg, id, err);
 }
 
+/* What the running sandboxes may take of the host: the pids their
+ * limits allow, summed, stay below pid_max less an eighth kept for the
+ * host (every process of a sandbox is one of the host's); their memory
+ * limits, summed, within memory-overcommit percent of the host's RAM. */
+struct take {
+	long long pids, memory_mb;
+};
+
+/* id's effective limits ("" or a missing record: the defaults). */
+static struct take take_of(struct app *app, const char *id)
+{
+	struct sb_err err = SB_ERR_INIT;
+	struct sb_record r;
+	struct sb_limits l;
+
+	memset(&r, 0, sizeof r);
+	if (!*id || store_get(&app->store, id, &r, &err) <= 0)
+		memset(&r.lim, 0, sizeof r.lim);
+	sb_limits_effective(&r.lim, &app->conf->limits, &l);
+	return (struct take){ l.pids, l.memory_mb };
+}
+
+/* The number in a /proc file, after key (NULL: at its start); -1: none. */
+static long long proc_number(const char *path, const char *key)
+{
+	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
+	char buf[4096], *p;
+	ssize_t n;
+
+	if (fd < 0 || (n = read(fd, buf, sizeof buf - 1)) <= 0)
+		return -1;
+	buf[n] = '\0';
+	p = key ? strstr(buf, key) : buf;
+	return p ? strtoll(p + (key ? strlen(key) : 0), NULL, 10) : -1;
+}
+
+/* The host's room, as struct take; -1 where it is not checked. */
+static struct take host_room(const struct app *app)
+{
+	long long pid_max = proc_number("/proc/sys/kernel/pid_max", NULL);
+	long long mem_kb = proc_number("/proc/meminfo", "MemTotal:");
+	struct take t = { -1, -1 };
+
+	if (pid_max > 0)
+		t.pids = pid_max - pid_max / 8;
+	if (mem_kb > 0 && app->conf->memory_overcommit > 0)
+		t.memory_mb = mem_kb / 1024 * app->conf->memory_overcommit / 100;
+	return t;
+}
+
+/* Why one more, taking need, does not fit; NULL when it does. */
+static const char *no_room(const struct app *app, const struct scan *sc, struct take used,
+			   struct take need, struct take room)
+{
+	if (app->conf->max_running > 0 && sc->running >= app->conf->max_running)
+		return "max-running";
+	if (room.pids >= 0 && used.pids + need.pids > room.pids)
+		return "pids (7/8 of the host's pid_max)";
+	if (room.memory_mb >= 0 && used.memory_mb + need.memory_mb > room.memory_mb)
+		return "memory (the host's RAM x memory-overcommit)";
+	return NULL;
+}
+
 int capacity_make_room(struct app *app, const char *id, struct sb_err *err)
 {
 	cleanup_scan struct scan sc = { .app = app, .except = id };
 	cleanup_close int lock = -1;
+	struct take used, need, room = host_room(app), dflt;
+	const char *why;
 
-	if (app->conf->max_running <= 0)
-		return 0;
 	/* one decision at a time, or two starts could both take the last place;
 	 * held until this process starts its sandbox (released with the fd) */
 	lock = openat(app->sandboxes_fd, ".capacity.lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -141,17 +208,36 @@ int capacity_make_room(struct app *app, const char *id, struct sb_err *err)
 	if (store_foreach_started(&app->store, count, &sc, err) < 0)
 		return -1;
 	forget_dead(&sc);
-	if (sc.running < app->conf->max_running)
-		return 0;
-	/* the least recently active one that is idle */
-	qsort(sc.cands, sc.ncands, sizeof *sc.cands, by_activity);
+	need = take_of(app, id);
+	dflt = take_of(app, "");
+	used = (struct take){ dflt.pids * sc.warm, dflt.memory_mb * sc.warm };
 	for (size_t i = 0; i < sc.ncands; i++) {
-		if (!idle(app, sc.cands[i].id))
+		struct take t = take_of(app, sc.cands[i].id);
+		used.pids += t.pids;
+		used.memory_mb += t.memory_mb;
+	}
+	if (!(why = no_room(app, &sc, used, need, room)))
+		return 0;
+	/* the least recently active idle ones go, until it fits */
+	qsort(sc.cands, sc.ncands, sizeof *sc.cands, by_activity);
+	for (size_t i = 0; i < sc.ncands && why; i++) {
+		struct take t;
+		if (!idle(app, sc.cands[i].id) || capacity_stop(app, sc.cands[i].id, NULL) < 0)
 			continue;
 		log_event(app->rid, "sandbox.stopped", sc.cands[i].id, "reason=capacity for=%s", id);
-		return capacity_stop(app, sc.cands[i].id, err);
+		t = take_of(app, sc.cands[i].id);
+		used.pids -= t.pids;
+		used.memory_mb -= t.memory_mb;
+		sc.running--;
+		why = no_room(app, &sc, used, need, room);
 	}
-	return sb_fail(err, SB_E_BUSY, EBUSY, "all %d sandboxes are busy; try again later", app->conf->max_running);
+	if (!why)
+		return 0;
+	if (!strcmp(why, "max-running"))
+		return sb_fail(err, SB_E_BUSY, EBUSY, "all %d sandboxes are busy; try again later",
+			       app->conf->max_running);
+	return sb_fail(err, SB_E_BUSY, EBUSY, "no room on the host for sandbox %s: the running ones' "
+		       "limits take the %s; try again later", id, why);
 }
 
 static void stop_if_idle(const char *id, pid_t pid, unsigned long long start, int64_t active_ms, void *arg)

@@ -99,6 +99,23 @@ static void usage(FILE *f)
 	      "                      it only loopback/unix-socket requests are served\n"
 	      "  --allow-remote-no-auth[=no]  serve non-loopback requests without tokens\n"
 	      "  --history-max N     commands kept per sandbox for .../history (default 100)\n"
+	      "  --store-map-mb N    LMDB map of the sandbox and process records; a tenant\n"
+	      "                      (token scope) may fill its share of half of it\n"
+	      "                      (default 1024)\n"
+	      "  --history-map-mb N  LMDB map of the history, shared the same way (default 256)\n"
+	      "  --max-sandboxes-per-token N  sandboxes a token of one scope may have\n"
+	      "                      (default 100; 0: no cap; scope * has none)\n"
+	      "  --max-requests-per-token N  requests the tokens of one scope may have in\n"
+	      "                      flight at once, past it 429 (default 64; 0: no cap)\n"
+	      "  --max-streams-per-token N  of them streams (default 32; 0: no cap)\n"
+	      "  --max-requests-per-sandbox N  requests one sandbox may have in flight\n"
+	      "                      (default 0: no cap)\n"
+	      "  --max-streams-per-sandbox N  of them streams (default 0: no cap)\n"
+	      "  --memory-overcommit PCT  the running sandboxes' memory limits may add up\n"
+	      "                      to PCT % of the host's RAM (default 200; 0: unchecked);\n"
+	      "                      their pids limits always stay below 7/8 of pid_max\n"
+	      "  --disk-overcommit PCT  every sandbox's disk size (sparse) may add up to PCT %\n"
+	      "                      of the data dir's file system (default 1000; 0: unchecked)\n"
 	      "  --preview-domain D  exposed ports get URLs https://PORT-TOKEN.D/ (D may be\n"
 	      "                      http://NAME[:PORT]); default none: previews off\n"
 	      "  --preview-workers N workers answering only preview token checks, on a\n"
@@ -424,6 +441,15 @@ static const struct conf_opt opts[] = {
 	FN("tokens-file", set_tokens_file),
 	BOOL("allow-remote-no-auth", allow_remote_no_auth),
 	NUM("history-max", OPT_INT, 0, 100000, history_max, 1),
+	NUM("store-map-mb", OPT_SIZE, 1, 1 << 20, store_map_bytes, 1 << 20),
+	NUM("history-map-mb", OPT_SIZE, 1, 1 << 20, history_map_bytes, 1 << 20),
+	NUM("max-sandboxes-per-token", OPT_INT, 0, 1000000, max_sandboxes_per_token, 1),
+	NUM("max-requests-per-token", OPT_INT, 0, 100000, max_requests_per_token, 1),
+	NUM("max-streams-per-token", OPT_INT, 0, 100000, max_streams_per_token, 1),
+	NUM("max-requests-per-sandbox", OPT_INT, 0, 100000, max_requests_per_sandbox, 1),
+	NUM("max-streams-per-sandbox", OPT_INT, 0, 100000, max_streams_per_sandbox, 1),
+	NUM("memory-overcommit", OPT_INT, 0, 100000, memory_overcommit, 1),
+	NUM("disk-overcommit", OPT_INT, 0, 100000, disk_overcommit, 1),
 	FN("preview-domain", set_preview_domain),
 	NUM("preview-workers", OPT_INT, 1, 64, preview_workers, 1),
 	RAW("preview-socket", psock),
@@ -554,6 +580,13 @@ static void defaults(struct conf *c, struct raw *raw)
 	c->disk_reserve_mb = 1024;
 	c->idle_stop_ms = 600000;
 	c->history_max = 100;
+	c->store_map_bytes = (size_t)1024 << 20;
+	c->history_map_bytes = (size_t)256 << 20;
+	c->max_sandboxes_per_token = 100;
+	c->memory_overcommit = 200;
+	c->max_requests_per_token = 64;
+	c->max_streams_per_token = 32;
+	c->disk_overcommit = 1000;
 	c->preview_workers = 2;
 	c->net_pool.addr = 0x0A590000;	/* 10.89.0.0/16 */
 	c->net_pool.prefix = 16;
@@ -786,6 +819,8 @@ static void keep_fixed(const struct conf *old, struct conf *n)
 	KEEP_STR(images_dir, "images");
 	KEEP(uid_base, "uid-base");
 	KEEP(uid_slots, "uid-slots");
+	KEEP(store_map_bytes, "store-map-mb");
+	KEEP(history_map_bytes, "history-map-mb");
 	KEEP_STR(preview_socket, "preview-socket");
 	KEEP(preview_workers, "preview-workers");
 	KEEP(network, "network");

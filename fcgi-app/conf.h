@@ -36,6 +36,15 @@ struct conf {
 	struct auth_tokens *tokens;	/* loaded from it by the master */
 	bool allow_remote_no_auth;	/* no tokens, and yet serve non-loopback */
 	int history_max;		/* audit entries kept per sandbox */
+	size_t store_map_bytes;		/* LMDB map of the sandbox records */
+	size_t history_map_bytes;	/* ... of the history */
+	int max_sandboxes_per_token;	/* a scoped token's sandboxes; 0: no cap */
+	int memory_overcommit;		/* running sandboxes' memory limits, in % of RAM; 0: unchecked */
+	int max_requests_per_token;	/* a scope's requests in flight; 0: no cap */
+	int max_streams_per_token;	/* ... of them streams */
+	int max_requests_per_sandbox;	/* as those, per sandbox */
+	int max_streams_per_sandbox;
+	int disk_overcommit;		/* all sandboxes' disks, in % of the data fs; 0: unchecked */
 	bool print_routes;		/* --routes: print them and exit */
 	/* the pool, as php-fpm's pm = dynamic: workers at start (and at a
 	 * reload), spawned when fewer than min-spare are idle, retired when

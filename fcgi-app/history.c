@@ -14,32 +14,67 @@
 #define COMMAND_KEPT 1024	/* bytes of a command an entry keeps */
 #define LIMIT_MAX 10000
 
+/* An entry as kept: command and cwd cut (and marked so) until its JSON,
+ * escapes and all, fits STORE_ENTRY_MAX. */
+static struct json_object *entry_json(const struct http_req *req, const struct history_entry *e)
+{
+	size_t cmd = strlen(e->command), cwd = strlen(e->cwd);
+	struct json_object *o;
+
+	if (cmd > COMMAND_KEPT)
+		cmd = COMMAND_KEPT;
+	for (;;) {
+		o = json_object_new_object();
+		json_object_object_add(o, "kind", json_object_new_string(e->kind));
+		json_object_object_add(o, "command", json_string_lossy(e->command, cmd));
+		json_object_object_add(o, "cwd", json_string_lossy(e->cwd, cwd));
+		if (cmd < strlen(e->command) || cwd < strlen(e->cwd))
+			json_object_object_add(o, "truncated", json_object_new_boolean(true));
+		if (e->process_id)
+			json_object_object_add(o, "processId", json_object_new_string(e->process_id));
+		json_object_object_add(o, "exitCode", e->exit_code == HISTORY_NO_EXIT ? NULL
+						     : json_object_new_int(e->exit_code));
+		json_object_object_add(o, "startedAt", api_iso(e->started_ms));
+		json_object_object_add(o, "durationMs", e->exit_code == HISTORY_NO_EXIT ? NULL
+						       : json_object_new_int64(e->duration_ms));
+		json_object_object_add(o, "stdoutBytes", json_object_new_uint64(e->stdout_bytes));
+		json_object_object_add(o, "stderrBytes", json_object_new_uint64(e->stderr_bytes));
+		json_object_object_add(o, "tokenId", req->who ? json_object_new_string(req->who) : NULL);
+		json_object_object_add(o, "requestId", json_object_new_string(req->rid));
+		if (strlen(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN)) <= STORE_ENTRY_MAX ||
+		    (cmd == 0 && cwd == 0))
+			return o;
+		json_object_put(o);
+		/* a byte escapes to at most 6 ("\u0001"): the longer goes first */
+		if (cwd > cmd)
+			cwd /= 2;
+		else
+			cmd /= 2;
+	}
+}
+
+int history_admit(struct app *app, const struct http_req *req, const char *id, struct sb_err *err)
+{
+	if (app->conf->history_max <= 0)
+		return 0;
+	/* a sandbox at history-max replaces its oldest entry: it adds about
+	 * nothing, and its tenant at its share still runs commands there */
+	if (store_history_full(&app->store, id, app->conf->history_max))
+		return 0;
+	return store_admit(&app->store, STORE_HISTORY, req->scope, 4096, err);
+}
+
 void history_add(struct app *app, const struct http_req *req, const char *id,
 		 const struct history_entry *e)
 {
 	struct sb_err err = SB_ERR_INIT;
 	struct json_object *o;
-	size_t n = strlen(e->command);
 
 	if (app->conf->history_max <= 0)
 		return;
-	o = json_object_new_object();
-	json_object_object_add(o, "kind", json_object_new_string(e->kind));
-	json_object_object_add(o, "command", json_string_lossy(e->command, n < COMMAND_KEPT ? n : COMMAND_KEPT));
-	json_object_object_add(o, "cwd", json_string_lossy(e->cwd, strlen(e->cwd)));
-	if (e->process_id)
-		json_object_object_add(o, "processId", json_object_new_string(e->process_id));
-	json_object_object_add(o, "exitCode", e->exit_code == HISTORY_NO_EXIT ? NULL
-					     : json_object_new_int(e->exit_code));
-	json_object_object_add(o, "startedAt", api_iso(e->started_ms));
-	json_object_object_add(o, "durationMs", e->exit_code == HISTORY_NO_EXIT ? NULL
-					       : json_object_new_int64(e->duration_ms));
-	json_object_object_add(o, "stdoutBytes", json_object_new_uint64(e->stdout_bytes));
-	json_object_object_add(o, "stderrBytes", json_object_new_uint64(e->stderr_bytes));
-	json_object_object_add(o, "tokenId", req->who ? json_object_new_string(req->who) : NULL);
-	json_object_object_add(o, "requestId", json_object_new_string(req->rid));
+	o = entry_json(req, e);
 	if (store_history_add(&app->store, id, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN),
-			      app->conf->history_max, &err) < 0)
+			      app->conf->history_max, req->scope, &err) < 0)
 		log_error(req->rid, err.msg);
 	json_object_put(o);
 }

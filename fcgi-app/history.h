@@ -19,7 +19,15 @@ struct history_entry {
 
 #define HISTORY_NO_EXIT (-1000)
 
-/* Best effort: a failure to record is logged, never fails the request. */
+struct sb_err;
+
+/* Before a command runs in sandbox id: may req's tenant add an entry to
+ * the history?  -1 with the 507 of its share (store.h) when it may not
+ * (a sandbox at history-max may: its entry replaces its oldest). */
+int history_admit(struct app *app, const struct http_req *req, const char *id, struct sb_err *err);
+/* Best effort: a failure to record is logged, never fails the request
+ * (history_admit() was asked first).  An entry's JSON is cut to fit
+ * STORE_ENTRY_MAX, and says "truncated" then. */
 void history_add(struct app *app, const struct http_req *req, const char *id,
 		 const struct history_entry *e);
 

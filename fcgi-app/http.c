@@ -135,6 +135,7 @@ void http_req_init(struct http_req *req, FCGX_Request *fcgi, const struct conf *
 	req->conf = conf;
 	req->start_ms = sb_mono_ms();
 	req->route = -1;
+	req->scope = "";
 	req->method = FCGX_GetParam("REQUEST_METHOD", fcgi->envp);
 	if (!req->method)
 		req->method = "GET";

@@ -29,7 +29,9 @@ struct http_req {
 	int status;			/* as answered, for the access log */
 	int route;			/* router_index(), -1: none */
 	const char *who;		/* the token's name, when one was valid */
-	const char *scope;		/* its projectId prefix ("" or NULL: every id) */
+	/* the tenant whose shares the request spends (store.h): its token's
+	 * scope, "" for a token of every sandbox or without tokens */
+	const char *scope;
 	bool www_auth;			/* a 401: say WWW-Authenticate: Bearer */
 	const char *cors_origin;	/* Access-Control-Allow-Origin; NULL: none */
 	bool vary_origin;		/* the answer depends on the Origin */

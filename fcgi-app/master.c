@@ -409,6 +409,7 @@ static void fill_spares(const struct conf *c, const sigset_t *orig)
  * (the store opened and closed here, before any fork). */
 static int reload_policies(const struct conf *c, struct sb_err *err)
 {
+	struct store_sizes sz;
 	char path[PATH_MAX];
 	struct store s;
 	int n;
@@ -416,7 +417,8 @@ static int reload_policies(const struct conf *c, struct sb_err *err)
 	if (!c->network)
 		return 0;
 	snprintf(path, sizeof path, "%s/db", c->data_dir);
-	if (store_open(&s, path, err) < 0)
+	app_store_sizes(c, &sz);
+	if (store_open(&s, path, &sz, err) < 0)
 		return -1;
 	n = net_apply_all(c, &s, err);
 	store_close(&s);

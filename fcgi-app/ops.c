@@ -45,6 +45,32 @@ void api_healthz(struct app *app, struct http_req *req, const char *id)
 	http_reply_data(req, lmdb ? 200 : 503, d);
 }
 
+/* The shared stores' fair shares (store.h): near full shows here first. */
+static void store_metrics(struct app *app, FILE *f)
+{
+	static const char *const names[STORE_N] = { "main", "history" };
+	long long used[STORE_N], budget[STORE_N], refused[STORE_N];
+
+	for (int w = 0; w < STORE_N; w++)
+		store_use(&app->store, w, &used[w], &budget[w], &refused[w]);
+	fputs("# HELP sandboxd_store_used_bytes Bytes the sandboxes keep in a shared store, as charged.\n"
+	      "# TYPE sandboxd_store_used_bytes gauge\n", f);
+	for (int w = 0; w < STORE_N; w++)
+		fprintf(f, "sandboxd_store_used_bytes{store=\"%s\"} %lld\n", names[w], used[w]);
+	fputs("# HELP sandboxd_store_budget_bytes Bytes all may keep in a store (half its map).\n"
+	      "# TYPE sandboxd_store_budget_bytes gauge\n", f);
+	for (int w = 0; w < STORE_N; w++)
+		fprintf(f, "sandboxd_store_budget_bytes{store=\"%s\"} %lld\n", names[w], budget[w]);
+	fputs("# HELP sandboxd_store_share_bytes Bytes one tenant (token scope) may keep in a store.\n"
+	      "# TYPE sandboxd_store_share_bytes gauge\n", f);
+	for (int w = 0; w < STORE_N; w++)
+		fprintf(f, "sandboxd_store_share_bytes{store=\"%s\"} %lld\n", names[w], app->store.share[w]);
+	fputs("# HELP sandboxd_store_refusals_total Writes refused (507) for a full share or store.\n"
+	      "# TYPE sandboxd_store_refusals_total counter\n", f);
+	for (int w = 0; w < STORE_N; w++)
+		fprintf(f, "sandboxd_store_refusals_total{store=\"%s\"} %lld\n", names[w], refused[w]);
+}
+
 void api_metrics(struct app *app, struct http_req *req, const char *id)
 {
 	struct sb_err err = SB_ERR_INIT;
@@ -67,6 +93,7 @@ void api_metrics(struct app *app, struct http_req *req, const char *id)
 		"# HELP sandboxd_lmdb_bytes Bytes of the metadata database in use.\n"
 		"# TYPE sandboxd_lmdb_bytes gauge\nsandboxd_lmdb_bytes %lld\n",
 		c.running, c.stopped, c.warm, store_bytes(&app->store));
+	store_metrics(app, f);
 	net_metrics_write(app, f);
 	fclose(f);
 	http_begin_raw(req, 200, "text/plain; version=0.0.4; charset=utf-8", len, NULL);

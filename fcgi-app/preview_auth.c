@@ -7,6 +7,7 @@
  * X-Sandbox-Upstream, or 403. */
 #include "config.h"
 
+#include "app.h"
 #include "conf.h"
 #include "log.h"
 #include "metrics.h"
@@ -97,6 +98,7 @@ void preview_worker_run(const struct conf *conf, int listen_fd)
 {
 	struct sb_err err = SB_ERR_INIT;
 	struct sigaction sa = { .sa_handler = on_term };	/* no SA_RESTART: accept returns */
+	struct store_sizes sz;
 	struct store store;
 	char path[PATH_MAX];
 	FCGX_Request fr;
@@ -112,7 +114,8 @@ void preview_worker_run(const struct conf *conf, int listen_fd)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	/* LMDB forbids using an environment across fork: opened here */
 	snprintf(path, sizeof path, "%s/db", conf->data_dir);
-	if (store_open(&store, path, &err) < 0) {
+	app_store_sizes(conf, &sz);
+	if (store_open(&store, path, &sz, &err) < 0) {
 		fprintf(stderr, "preview worker %d: %s\n", (int)getpid(), err.msg);
 		_exit(1);
 	}

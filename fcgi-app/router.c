@@ -2,8 +2,10 @@
 
 #include "router.h"
 #include "app.h"
+#include "api.h"
 #include "auth.h"
 #include "http.h"
+#include "quota.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -255,6 +257,7 @@ int router_read_body(struct http_req *req)
 
 router_handler_fn router_admit(struct app *app, struct http_req *req)
 {
+	struct sb_err err = SB_ERR_INIT;
 	router_handler_fn fn;
 	const char *allow;
 
@@ -265,9 +268,17 @@ router_handler_fn router_admit(struct app *app, struct http_req *req)
 	case ROUTE_OK:
 		/* before the body is read: a caller without a token gets no
 		 * worker reading megabytes for it */
+		app->scope = req->scope;
 		if (!auth_check(app->conf->tokens, app->conf->allow_remote_no_auth, req,
 				routes[req->route].auth, req->nsegs > 1 ? req->segs[1] : NULL))
 			return NULL;
+		app->scope = req->scope;
+		if (quota_enter(app->serial, app->conf, req->scope,
+				routes[req->route].auth == AUTH_PROJECT && req->nsegs > 1 ? req->segs[1] : NULL,
+				&err) < 0) {
+			api_reply_err(req, &err);
+			return NULL;
+		}
 		if (!http_query_valid(req)) {
 			http_reply_error(req, 400, "malformed query string (a bad %%-escape, %%00, or a value over 4096 bytes)");
 			return NULL;

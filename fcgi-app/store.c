@@ -140,17 +140,24 @@ int store_forget_started(struct store *s, const char *const *ids, const pid_t *p
 	return kv_commit(&txn, err);
 }
 
-int store_open(struct store *s, const char *dir, struct sb_err *err)
+static int usage_build(MDB_env *env, MDB_dbi data, MDB_dbi usage, struct sb_err *err);
+
+int store_open(struct store *s, const char *dir, const struct store_sizes *sz, struct sb_err *err)
 {
-	static const char *const names[] = { "sandboxes", "meta", "processes", "started", "ports", "network" };
-	static const char *const hnames[] = { "history" };
+	static const char *const names[] = { "sandboxes", "meta", "processes", "started", "ports", "network",
+					     "usage" };
+	static const char *const hnames[] = { "history", "usage" };
 	struct sb_err herr = SB_ERR_INIT;
 	char hdir[PATH_MAX];
-	MDB_dbi dbis[6];
+	MDB_dbi dbis[7] = { 0 };
 
 	memset(s, 0, sizeof *s);
+	for (int w = 0; w < STORE_N; w++) {
+		s->budget[w] = (long long)(sz->map_bytes[w] / 2);
+		s->share[w] = s->budget[w] / (sz->tenants > 1 ? sz->tenants : 1);
+	}
 	/* NOMETASYNC: a crash may lose the last transaction, never integrity */
-	if (kv_open(&s->env, dir, (size_t)1 << 30, MDB_NOMETASYNC, names, dbis, 6, err) < 0)
+	if (kv_open(&s->env, dir, sz->map_bytes[STORE_MAIN], MDB_NOMETASYNC, names, dbis, 7, err) < 0)
 		return -1;
 	s->sandboxes = dbis[0];
 	s->meta = dbis[1];
@@ -158,7 +165,8 @@ int store_open(struct store *s, const char *dir, struct sb_err *err)
 	s->started = dbis[3];
 	s->ports = dbis[4];
 	s->network = dbis[5];
-	if (started_index_build(s, err) < 0) {
+	s->usage[STORE_MAIN] = dbis[6];
+	if (started_index_build(s, err) < 0 || usage_build(s->env, s->procs, s->usage[STORE_MAIN], err) < 0) {
 		store_close(s);
 		return -1;
 	}
@@ -168,8 +176,15 @@ int store_open(struct store *s, const char *dir, struct sb_err *err)
 	 * (or, at worst, this file): never the sandbox records above. */
 	snprintf(hdir, sizeof hdir, "%s/history", dir);
 	if ((mkdir(hdir, 0700) < 0 && errno != EEXIST) ||
-	    kv_open(&s->henv, hdir, (size_t)256 << 20, MDB_NOSYNC, hnames, &s->history, 1, &herr) < 0) {
+	    kv_open(&s->henv, hdir, sz->map_bytes[STORE_HISTORY], MDB_NOSYNC, hnames, dbis, 2, &herr) < 0) {
 		fprintf(stderr, "sandboxd: history unavailable: %s\n", herr.msg[0] ? herr.msg : strerror(errno));
+		s->henv = NULL;
+	}
+	s->history = dbis[0];
+	s->usage[STORE_HISTORY] = dbis[1];
+	if (s->henv && usage_build(s->henv, s->history, s->usage[STORE_HISTORY], &herr) < 0) {
+		fprintf(stderr, "sandboxd: history unavailable: %s\n", herr.msg);
+		mdb_env_close(s->henv);
 		s->henv = NULL;
 	}
 	return 0;
@@ -353,6 +368,8 @@ static int del_prefix(MDB_txn *txn, MDB_dbi dbi, const char *prefix)
 	return rc == MDB_NOTFOUND || rc == 0 ? 0 : rc;
 }
 
+static int usage_forget(MDB_txn *txn, MDB_dbi usage, const char *id);
+
 int store_destroy_mark(struct store *s, const char *id, uid_t base, struct sb_record *r,
 		       uint32_t *slot, struct sb_err *err)
 {
@@ -377,7 +394,8 @@ int store_destroy_mark(struct store *s, const char *id, uid_t base, struct sb_re
 	dk.mv_data = key;
 	snprintf(procs, sizeof procs, "%s/", id);
 	if ((rc = mdb_put(txn, s->meta, &dk, &dv, 0)) || (rc = mdb_del(txn, s->sandboxes, &k, NULL)) ||
-	    (rc = started_put(txn, s->started, id, &none)) || (rc = del_prefix(txn, s->procs, procs)))
+	    (rc = started_put(txn, s->started, id, &none)) || (rc = del_prefix(txn, s->procs, procs)) ||
+	    (rc = usage_forget(txn, s->usage[STORE_MAIN], id)))
 		return kv_fail(err, rc, "destroy");
 	return kv_commit(&txn, err) < 0 ? -1 : 1;
 }
@@ -553,9 +571,231 @@ int store_drop(struct store *s, const char *id, struct sb_err *err)
 	return kv_commit(&txn, err);
 }
 
-int store_proc_put(struct store *s, const char *key, const char *json, struct sb_err *err)
+
+/* --- fair shares (store.h) ------------------------------------------------ */
+
+static const char *const store_names[STORE_N] = { "process records", "history" };
+#define TOTAL_KEY "~total"	/* '~' is in no sandbox name */
+#define REFUSED_KEY "~refused"
+
+static MDB_env *env_of(struct store *s, enum store_which w)
 {
-	return kv_put(s->env, s->procs, key, json, err);
+	return w == STORE_MAIN ? s->env : s->henv;
+}
+
+/* What an entry costs: a value over half a page goes to overflow pages
+ * of its own, whole. */
+static long long charge(size_t klen, size_t vlen)
+{
+	if (vlen > 2000)
+		return (long long)((vlen + 16 + 4095) / 4096 * 4096);
+	return (long long)(klen + vlen + 16);
+}
+
+static long long usage_get(MDB_txn *txn, MDB_dbi dbi, const char *key, size_t klen)
+{
+	MDB_val k = { klen, (void *)key }, v;
+	long long n = 0;
+
+	if (mdb_get(txn, dbi, &k, &v) == 0 && v.mv_size == sizeof n)
+		memcpy(&n, v.mv_data, sizeof n);
+	return n;
+}
+
+static int usage_add(MDB_txn *txn, MDB_dbi dbi, const char *key, size_t klen, long long delta)
+{
+	MDB_val k = { klen, (void *)key }, v;
+	long long n = usage_get(txn, dbi, key, klen) + delta;
+
+	/* never below 0, whatever an entry's charge was then */
+	if (n < 0)
+		n = 0;
+	v.mv_size = sizeof n;
+	v.mv_data = &n;
+	return mdb_put(txn, dbi, &k, &v, 0);
+}
+
+/* A destroyed sandbox's charge leaves its store's usage with it (its
+ * tenant's share and the total), in the caller's transaction. */
+static int usage_forget(MDB_txn *txn, MDB_dbi usage, const char *id)
+{
+	MDB_val k = { strlen(id), (void *)id };
+	long long n = usage_get(txn, usage, id, k.mv_size);
+	int rc;
+
+	if (!n)
+		return 0;
+	if ((rc = mdb_del(txn, usage, &k, NULL)) && rc != MDB_NOTFOUND)
+		return rc;
+	return usage_add(txn, usage, TOTAL_KEY, strlen(TOTAL_KEY), -n);
+}
+
+static bool sum_one(const MDB_val *k, const MDB_val *v, void *arg)
+{
+	long long n;
+
+	(void)k;
+	if (v->mv_size == sizeof n) {
+		memcpy(&n, v->mv_data, sizeof n);
+		*(long long *)arg += n;
+	}
+	return true;
+}
+
+/* What the tenant of scope keeps: its sandboxes are a range of keys. */
+static long long scope_use(MDB_txn *txn, MDB_dbi dbi, const char *scope)
+{
+	MDB_val k = { strlen(scope), (void *)scope }, v;
+	size_t plen = k.mv_size;
+	long long sum = 0;
+	MDB_cursor *cur;
+	int rc;
+
+	if (mdb_cursor_open(txn, dbi, &cur))
+		return 0;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && k.mv_size >= plen &&
+	     !memcmp(k.mv_data, scope, plen) && sum_one(&k, &v, &sum);
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+		;
+	mdb_cursor_close(cur);
+	return sum;
+}
+
+/* 0 when `add` more bytes of scope's fit in store w, as txn sees it. */
+static int share_check(struct store *s, enum store_which w, MDB_txn *txn, const char *scope,
+		       long long add, struct sb_err *err)
+{
+	long long total, mine;
+
+	if (!scope || add <= 0)
+		return 0;
+	total = usage_get(txn, s->usage[w], TOTAL_KEY, strlen(TOTAL_KEY));
+	if (*scope && (mine = scope_use(txn, s->usage[w], scope)) + add > s->share[w])
+		return sb_fail(err, SB_E_NO_SPACE, 0, "the sandboxes of scope %s keep %lld KiB of the %s "
+			       "store, their share is %lld KiB: nothing more is kept for them (the operator "
+			       "sizes the store: %s)", scope, mine >> 10, store_names[w], s->share[w] >> 10,
+			       w == STORE_MAIN ? "store-map-mb" : "history-map-mb, history-max");
+	if (total + add > s->budget[w])
+		return sb_fail(err, SB_E_NO_SPACE, 0, "the %s store is full (%lld of %lld KiB; the operator "
+			       "sizes it: %s)", store_names[w], total >> 10, s->budget[w] >> 10,
+			       w == STORE_MAIN ? "store-map-mb" : "history-map-mb");
+	return 0;
+}
+
+/* A refusal counted, for /metrics (a transaction of its own). */
+static void refused(struct store *s, enum store_which w)
+{
+	cleanup_txn MDB_txn *txn = NULL;
+
+	if (kv_begin(env_of(s, w), 0, &txn, NULL) == 0 &&
+	    usage_add(txn, s->usage[w], REFUSED_KEY, strlen(REFUSED_KEY), 1) == 0)
+		kv_commit(&txn, NULL);
+}
+
+/* Charge delta bytes to the sandbox of key ("<id>/...") and the total;
+ * refused as share_check() says when it adds. */
+static int charge_entry(struct store *s, enum store_which w, MDB_txn *txn, const char *key,
+			const char *scope, long long delta, struct sb_err *err)
+{
+	size_t idlen = strcspn(key, "/");
+	int rc;
+
+	if (share_check(s, w, txn, scope, delta, err) < 0)
+		return -1;
+	if (delta && ((rc = usage_add(txn, s->usage[w], key, idlen, delta)) ||
+		      (rc = usage_add(txn, s->usage[w], TOTAL_KEY, strlen(TOTAL_KEY), delta))))
+		return kv_fail(err, rc, "usage");
+	return 0;
+}
+
+/* Once per store (a key says it is done): the charges of the entries
+ * written before the accounting was, so a data dir carried over from an
+ * older sandboxd counts what it keeps. */
+static int usage_build(MDB_env *env, MDB_dbi data, MDB_dbi usage, struct sb_err *err)
+{
+	static const char built[] = "~built";
+	MDB_val bk = { sizeof built - 1, (void *)built }, k, v;
+	cleanup_txn MDB_txn *txn = NULL;
+	long long total = 0;
+	MDB_cursor *cur;
+	int rc;
+
+	if (kv_begin(env, 0, &txn, err) < 0)
+		return -1;
+	if (mdb_get(txn, usage, &bk, &v) == 0)
+		return 0;
+	if ((rc = mdb_cursor_open(txn, data, &cur)))
+		return kv_fail(err, rc, "usage");
+	while ((rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0) {
+		const char *slash = memchr(k.mv_data, '/', k.mv_size);
+		long long c = charge(k.mv_size, v.mv_size);
+		if (!slash)
+			continue;
+		if ((rc = usage_add(txn, usage, k.mv_data, (size_t)(slash - (const char *)k.mv_data), c)))
+			break;
+		total += c;
+	}
+	mdb_cursor_close(cur);
+	v.mv_size = 1;
+	v.mv_data = (void *)"1";
+	if (rc != MDB_NOTFOUND || (rc = usage_add(txn, usage, TOTAL_KEY, strlen(TOTAL_KEY), total)) ||
+	    (rc = mdb_put(txn, usage, &bk, &v, 0)))
+		return kv_fail(err, rc, "usage");
+	return kv_commit(&txn, err);
+}
+
+int store_admit(struct store *s, enum store_which w, const char *scope, long long need,
+		struct sb_err *err)
+{
+	cleanup_txn MDB_txn *txn = NULL;
+
+	if (!env_of(s, w))
+		return 0;	/* no history: nothing is kept, nothing to refuse */
+	if (kv_begin(env_of(s, w), MDB_RDONLY, &txn, err) < 0)
+		return -1;
+	if (share_check(s, w, txn, scope, need, err) == 0)
+		return 0;
+	mdb_txn_abort(steal_pointer(&txn));
+	refused(s, w);
+	return -1;
+}
+
+void store_use(struct store *s, enum store_which w, long long *used, long long *budget,
+	       long long *nrefused)
+{
+	cleanup_txn MDB_txn *txn = NULL;
+
+	*used = *nrefused = 0;
+	*budget = s->budget[w];
+	if (!env_of(s, w) || kv_begin(env_of(s, w), MDB_RDONLY, &txn, NULL) < 0)
+		return;
+	*used = usage_get(txn, s->usage[w], TOTAL_KEY, strlen(TOTAL_KEY));
+	*nrefused = usage_get(txn, s->usage[w], REFUSED_KEY, strlen(REFUSED_KEY));
+}
+
+int store_proc_put(struct store *s, const char *key, const char *json, const char *scope,
+		   struct sb_err *err)
+{
+	MDB_val k = { strlen(key), (void *)key }, v;
+	cleanup_txn MDB_txn *txn = NULL;
+	long long delta = charge(k.mv_size, strlen(json));
+	int rc;
+
+	if (kv_begin(s->env, 0, &txn, err) < 0)
+		return -1;
+	if (mdb_get(txn, s->procs, &k, &v) == 0)
+		delta -= charge(k.mv_size, v.mv_size);
+	if (charge_entry(s, STORE_MAIN, txn, key, scope, delta, err) < 0) {
+		mdb_txn_abort(steal_pointer(&txn));
+		if (err && err->kind == SB_E_NO_SPACE)
+			refused(s, STORE_MAIN);
+		return -1;
+	}
+	v.mv_size = strlen(json);
+	v.mv_data = (void *)json;
+	if ((rc = mdb_put(txn, s->procs, &k, &v, 0)))
+		return kv_fail(err, rc, "put");
+	return kv_commit(&txn, err);
 }
 
 int store_proc_get(struct store *s, const char *key, char **json, struct sb_err *err)
@@ -601,11 +841,14 @@ int store_proc_foreach(struct store *s, const char *prefix,
 
 int store_proc_del(struct store *s, const char *key, struct sb_err *err)
 {
-	MDB_val k = { strlen(key), (void *)key };
+	MDB_val k = { strlen(key), (void *)key }, v;
 	cleanup_txn MDB_txn *txn = NULL;
 	int rc;
 
 	if (kv_begin(s->env, 0, &txn, err) < 0)
+		return -1;
+	if (mdb_get(txn, s->procs, &k, &v) == 0 &&
+	    charge_entry(s, STORE_MAIN, txn, key, NULL, -charge(k.mv_size, v.mv_size), err) < 0)
 		return -1;
 	rc = mdb_del(txn, s->procs, &k, NULL);
 	if (rc && rc != MDB_NOTFOUND)
@@ -629,14 +872,54 @@ static bool history_key(const MDB_val *k, const char *prefix, size_t plen, unsig
 	return true;
 }
 
-int store_history_add(struct store *s, const char *id, const char *json, int max, struct sb_err *err)
+/* The oldest and newest entries of id (prefix "<id>/"): true when it has
+ * any. */
+static bool history_span(MDB_txn *txn, MDB_dbi dbi, const char *id, const char *prefix, size_t plen,
+			 unsigned long long *first, unsigned long long *last)
 {
-	char prefix[80], key[100], after[80];
+	MDB_val k = { plen, (void *)prefix }, v;
+	char after[80];
+	MDB_cursor *cur;
+	bool any = false;
+	int rc;
+
+	if (mdb_cursor_open(txn, dbi, &cur))
+		return false;
+	if (mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE) == 0 && history_key(&k, prefix, plen, first)) {
+		/* "<id>0" sorts right after every "<id>/...": the newest is before it */
+		snprintf(after, sizeof after, "%s0", id);
+		k.mv_size = strlen(after);
+		k.mv_data = after;
+		rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+		rc = mdb_cursor_get(cur, &k, &v, rc == 0 ? MDB_PREV : MDB_LAST);
+		any = rc == 0 && history_key(&k, prefix, plen, last) && *last >= *first;
+	}
+	mdb_cursor_close(cur);
+	return any;
+}
+
+bool store_history_full(struct store *s, const char *id, int max)
+{
+	char prefix[80];
+	size_t plen = (size_t)snprintf(prefix, sizeof prefix, "%s/", id);
+	unsigned long long first = 0, last = 0;
+	cleanup_txn MDB_txn *txn = NULL;
+
+	if (!sb_name_safe(id) || !s->henv || max <= 0 || kv_begin(s->henv, MDB_RDONLY, &txn, NULL) < 0)
+		return false;
+	return history_span(txn, s->history, id, prefix, plen, &first, &last) &&
+	       last - first + 1 >= (unsigned long long)max;
+}
+
+int store_history_add(struct store *s, const char *id, const char *json, int max, const char *scope,
+		      struct sb_err *err)
+{
+	long long delta = 0;
+	char prefix[80], key[100];
 	size_t plen = (size_t)snprintf(prefix, sizeof prefix, "%s/", id);
 	unsigned long long first = 0, last = 0, next = 0;
-	MDB_val k = { plen, prefix }, v;
+	MDB_val k, v;
 	cleanup_txn MDB_txn *txn = NULL;
-	MDB_cursor *cur;
 	int rc;
 
 	if (!sb_name_safe(id))
@@ -645,33 +928,31 @@ int store_history_add(struct store *s, const char *id, const char *json, int max
 		return sb_fail(err, SB_E_BUSY, 0, "the history database is unavailable (see the service log)");
 	if (kv_begin(s->henv, 0, &txn, err) < 0)
 		return -1;
-	if ((rc = mdb_cursor_open(txn, s->history, &cur)))
-		return kv_fail(err, rc, "cursor");
-	if (mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE) == 0 && history_key(&k, prefix, plen, &first)) {
-		/* "<id>0" sorts right after every "<id>/...": the newest is before it */
-		snprintf(after, sizeof after, "%s0", id);
-		k.mv_size = strlen(after);
-		k.mv_data = after;
-		rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-		rc = mdb_cursor_get(cur, &k, &v, rc == 0 ? MDB_PREV : MDB_LAST);
-		if (rc == 0 && history_key(&k, prefix, plen, &last) && last >= first) {
-			next = last + 1;
-			/* the oldest go while max or more are kept */
-			for (unsigned long long n = last - first + 1; n >= (unsigned long long)max && n > 0; n--) {
-				snprintf(key, sizeof key, "%s%016llx", prefix, first++);
-				k.mv_size = strlen(key);
-				k.mv_data = key;
-				if ((rc = mdb_del(txn, s->history, &k, NULL)) && rc != MDB_NOTFOUND)
-					break;
-			}
+	if (history_span(txn, s->history, id, prefix, plen, &first, &last)) {
+		next = last + 1;
+		/* the oldest go while max or more are kept */
+		for (unsigned long long n = last - first + 1; n >= (unsigned long long)max && n > 0; n--) {
+			snprintf(key, sizeof key, "%s%016llx", prefix, first++);
+			k.mv_size = strlen(key);
+			k.mv_data = key;
+			if (mdb_get(txn, s->history, &k, &v) == 0)
+				delta -= charge(k.mv_size, v.mv_size);
+			if ((rc = mdb_del(txn, s->history, &k, NULL)) && rc != MDB_NOTFOUND)
+				break;
 		}
 	}
-	mdb_cursor_close(cur);
 	snprintf(key, sizeof key, "%s%016llx", prefix, next);
 	k.mv_size = strlen(key);
 	k.mv_data = key;
 	v.mv_size = strlen(json);
 	v.mv_data = (void *)json;
+	delta += charge(k.mv_size, v.mv_size);
+	if (charge_entry(s, STORE_HISTORY, txn, key, scope, delta, err) < 0) {
+		mdb_txn_abort(steal_pointer(&txn));
+		if (err && err->kind == SB_E_NO_SPACE)
+			refused(s, STORE_HISTORY);
+		return -1;
+	}
 	if ((rc = mdb_put(txn, s->history, &k, &v, 0)))
 		return kv_fail(err, rc, "put");
 	return kv_commit(&txn, err);
@@ -690,7 +971,8 @@ int store_history_drop(struct store *s, const char *id, struct sb_err *err)
 	snprintf(prefix, sizeof prefix, "%s/", id);
 	if (kv_begin(s->henv, 0, &txn, err) < 0)
 		return -1;
-	if ((rc = del_prefix(txn, s->history, prefix)))
+	if ((rc = del_prefix(txn, s->history, prefix)) ||
+	    (rc = usage_forget(txn, s->usage[STORE_HISTORY], id)))
 		return kv_fail(err, rc, "history drop");
 	return kv_commit(&txn, err);
 }

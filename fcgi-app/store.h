@@ -11,6 +11,15 @@
 #include "settings.h"
 #include "util.h"
 
+/* The two shared stores, each an LMDB map of its own size. */
+enum store_which { STORE_MAIN, STORE_HISTORY, STORE_N };
+
+/* Their sizes, from the config, and how many tenants share them. */
+struct store_sizes {
+	size_t map_bytes[STORE_N];
+	int tenants;		/* distinct token scopes (not "*"); 0 or 1: one */
+};
+
 struct store {
 	MDB_env *env;
 	MDB_dbi sandboxes, meta, procs, started;
@@ -18,6 +27,10 @@ struct store {
 	MDB_dbi network;		/* id -> its network policy (netpolicy.h) */
 	MDB_env *henv;			/* the audit history (NULL: unavailable) */
 	MDB_dbi history;
+	/* what each sandbox keeps in each store, "~total" and "~refused" */
+	MDB_dbi usage[STORE_N];
+	long long budget[STORE_N];	/* bytes all may keep: half the map */
+	long long share[STORE_N];	/* bytes one tenant may keep */
 };
 
 struct sb_record {
@@ -33,7 +46,7 @@ struct sb_record {
 	int64_t expires_ms;			/* destroyed by the service from then; 0: never */
 };
 
-int store_open(struct store *s, const char *dir, struct sb_err *err);
+int store_open(struct store *s, const char *dir, const struct store_sizes *sz, struct sb_err *err);
 void store_close(struct store *s);
 /* 1 found, 0 missing, -1 error */
 int store_get(struct store *s, const char *id, struct sb_record *r, struct sb_err *err);
@@ -84,8 +97,31 @@ int store_destroy_done(struct store *s, uint32_t slot, struct sb_err *err);
 int store_dying_foreach(struct store *s, void (*fn)(uint32_t slot, const char *id, void *arg),
 			void *arg, struct sb_err *err);
 
-/* Background process records (JSON text), keyed "<projectId>/<processId>". */
-int store_proc_put(struct store *s, const char *key, const char *json, struct sb_err *err);
+/* Fair shares of the stores.  Every entry of a process record or of the
+ * history is charged to its sandbox (key and value and 16 bytes; whole
+ * pages for a value that takes overflow pages); a store's budget is half
+ * its map (the rest: the tree's own pages, and the copies readers keep),
+ * and a tenant's share the budget over the tenants.  A write that adds
+ * bytes is refused (SB_E_NO_SPACE, 507) when its tenant would keep more
+ * than its share, or the store more than its budget: the tenant that fills
+ * a store gets the error, the others do not.
+ *
+ * scope names the tenant: a token's scope (the prefix of its sandboxes),
+ * "" for a token of every sandbox (or no tokens: the budget alone), NULL
+ * for the service's own update of a record it keeps (never refused). */
+#define STORE_ENTRY_MAX 4000	/* the largest entry we write: one overflow page */
+/* Would `need` more bytes of scope's be admitted in store w?  0, or -1
+ * with the 507 (a read: the write itself checks again). */
+int store_admit(struct store *s, enum store_which w, const char *scope, long long need,
+		struct sb_err *err);
+/* A store's use for /metrics: bytes charged, budget, refusals so far. */
+void store_use(struct store *s, enum store_which w, long long *used, long long *budget,
+	       long long *refused);
+
+/* Background process records (JSON text), keyed "<projectId>/<processId>";
+ * scope as above. */
+int store_proc_put(struct store *s, const char *key, const char *json, const char *scope,
+		   struct sb_err *err);
 /* 1 found (*json is malloc'd), 0 missing, -1 error */
 int store_proc_get(struct store *s, const char *key, char **json, struct sb_err *err);
 int store_proc_del(struct store *s, const char *key, struct sb_err *err);
@@ -116,7 +152,10 @@ int store_net_foreach(struct store *s, void (*fn)(const char *id, const struct n
 
 /* The audit history: JSON entries per sandbox, oldest first; adding one
  * drops the oldest beyond max, in the same write transaction. */
-int store_history_add(struct store *s, const char *id, const char *json, int max, struct sb_err *err);
+int store_history_add(struct store *s, const char *id, const char *json, int max, const char *scope,
+		      struct sb_err *err);
+/* Whether id keeps max entries already (its next one replaces its oldest). */
+bool store_history_full(struct store *s, const char *id, int max);
 int store_history_foreach(struct store *s, const char *id, void (*fn)(const char *json, void *arg),
 			  void *arg, struct sb_err *err);
 /* Every history entry of id goes. */

@@ -4,6 +4,7 @@
 #include "http.h"
 #include "metrics.h"
 #include "pool.h"
+#include "quota.h"
 #include "router.h"
 
 #include <sched.h>
@@ -83,6 +84,7 @@ static bool handle(struct app *app, FCGX_Request *fr)
 	fn = router_admit(app, &req);
 	if (fn && router_read_body(&req) == 0 && stream_admit(app, &req, &stream))
 		fn(app, &req, req.nsegs > 1 ? req.segs[1] : NULL);
+	quota_leave(app->serial);
 	if (!req.status)
 		http_reply_error(&req, 500, "no response");
 	http_access_log(&req);

@@ -61,8 +61,11 @@ is "$(grep -l '@[a-z_]*@' "$CONF" "$NGX" "$UNIT" 2>/dev/null)" "" "no @placehold
 conf_value() { sed -n "s/^$1[[:space:]]*=[[:space:]]*//p" "$CONF"; }
 SOCKET_CONF=$(conf_value socket)
 is "$(conf_value data)" "$localstatedir/lib/sandboxd" "the config file's data is LOCALSTATEDIR/lib/sandboxd"
-is "$(sed -n 's/^[[:space:]]*fastcgi_pass[[:space:]]*unix:\([^;]*\);.*/\1/p' "$NGX" | grep -v '/preview\.sock$')" "$SOCKET_CONF" \
+# (the API's upstream names its socket once; every location passes to that)
+is "$(sed -n 's/^[[:space:]]*server[[:space:]]*unix:\([^;]*\);.*/\1/p' "$NGX")" "$SOCKET_CONF" \
 	"the nginx server passes to the config file's socket ($SOCKET_CONF)"
+is "$(sed -n 's/^[[:space:]]*fastcgi_pass[[:space:]]\+\([^;]*\);.*/\1/p' "$NGX" | grep -v '/preview\.sock$' | sort -u)" \
+	sandboxd_fcgi "and every location of the API's passes to that upstream"
 is "$(sed -n 's/^[[:space:]]*fastcgi_pass[[:space:]]*unix:\([^;]*\);.*/\1/p' "$NGX" | grep '/preview\.sock$' | sort -u)" \
 	"$(sed -n 's/^# preview-socket = //p' "$CONF")" \
 	"the preview servers pass to the config file's preview-socket"
@@ -215,7 +218,7 @@ PORT=
 for try in 1 2 3 4 5 6 7 8 9 10; do
 	PORT=$((20000 + RANDOM % 40000))
 	sed -e "s|^\([[:space:]]*listen[[:space:]]*\)127\.0\.0\.1:8787;|\1127.0.0.1:$PORT;|" \
-		-e "s|^\([[:space:]]*fastcgi_pass[[:space:]]*unix:\)$SOCKET_CONF;|\1$SOCK;|" \
+		-e "s|^\([[:space:]]*server[[:space:]]*unix:\)$SOCKET_CONF;|\1$SOCK;|" \
 		"$NGX" >"$T_DIR/nginx/conf.d/sandboxd.conf"
 	"$NGINX_BIN" -c "$T_DIR/nginx/nginx.conf" -p "$T_DIR" -e "$T_DIR/nginx-error.log" \
 		2>>"$T_DIR/nginx-start.log" && break
@@ -223,7 +226,7 @@ for try in 1 2 3 4 5 6 7 8 9 10; do
 done
 [ -n "$PORT" ] || bail "nginx did not start: $(tail -n 3 "$T_DIR/nginx-start.log")"
 # the API's server and the two preview servers listen there; the API's socket is replaced
-is "$(grep -c "listen 127.0.0.1:$PORT;" "$T_DIR/nginx/conf.d/sandboxd.conf"):$(grep -c "^[[:space:]]*listen " "$NGX"):$(grep -c "fastcgi_pass unix:$SOCK;" "$T_DIR/nginx/conf.d/sandboxd.conf")" 3:3:1 \
+is "$(grep -c "listen 127.0.0.1:$PORT;" "$T_DIR/nginx/conf.d/sandboxd.conf"):$(grep -c "^[[:space:]]*listen " "$NGX"):$(grep -c "server unix:$SOCK;" "$T_DIR/nginx/conf.d/sandboxd.conf")" 3:3:1 \
 	"the installed server, with its port and socket replaced, runs in nginx's http {}"
 BASE=http://127.0.0.1:$PORT
 for _ in $(seq 1 100); do curl -s -o /dev/null "$BASE/" && break; sleep 0.05; done

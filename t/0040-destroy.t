@@ -141,6 +141,21 @@ is "$(traces r | tr '\n' ' ')" "" "  leaving nothing"
 # --- a destroy killed in the middle (a fault-injection build) ---------------
 api POST /sandboxes/b/destroy
 is "$STATUS" 200 "destroy b: no sandbox is left"
+
+# --- what a destroyed sandbox kept in the shared stores leaves the shares -----------------------
+store_used() { curl -s "$BASE/metrics" | sed -n "s/^sandboxd_store_used_bytes{store=\"$1\"} //p"; }
+MAIN0=$(store_used main)
+HIST0=$(store_used history)
+api POST /sandboxes/u
+exec_in u 'echo charged'
+api POST /sandboxes/u/processes '{"command": "true", "processId": "p1"}'
+ok "$([ "$(store_used main)" -gt "$MAIN0" ] && [ "$(store_used history)" -gt "$HIST0" ]; echo $?)" \
+	"u's history and process record are charged to the stores ($(store_used main) > $MAIN0, $(store_used history) > $HIST0)"
+api POST /sandboxes/u/destroy
+is "$STATUS" 200 "destroy u"
+is "$(store_used main):$(store_used history)" "$MAIN0:$HIST0" \
+	"its charges left the stores with it (a destroyed tenant's bytes do not count against its share for ever)"
+
 if grep -q SANDBOXD_FAULTS "$SANDBOXD"; then
 	# sb_fault() reads the directory from the environment of the service:
 	# restart it with one

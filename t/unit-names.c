@@ -231,7 +231,7 @@ static void store_and_app(void)
 	mk("data");
 	mk("data/sandboxes");
 	snprintf(path, sizeof path, "%s/data", root);
-	ok(store_open(&app.store, path, &err) == 0, "store: open (%s)", err.msg);
+	ok(store_open(&app.store, path, &(struct store_sizes){ { 64 << 20, 16 << 20 }, 1 }, &err) == 0, "store: open (%s)", err.msg);
 	for (size_t i = 0; i < NHOSTILE; i++) {
 		const char *h = hostile[i], *s = show(h);
 
@@ -241,7 +241,7 @@ static void store_and_app(void)
 		ok(store_get(&app.store, h, &r, &err) < 0, "store_get('%s') refused", s);
 		ok(store_drop(&app.store, h, &err) < 0, "store_drop('%s') refused", s);
 		ok(store_claim(&app.store, ".wabc", h, &r, &err) < 0, "store_claim(.wabc, '%s') refused", s);
-		ok(store_history_add(&app.store, h, "{}", 10, &err) < 0,
+		ok(store_history_add(&app.store, h, "{}", 10, "", &err) < 0,
 		   "store_history_add('%s') refused", s);
 	}
 	ok(store_foreach(&app.store, count, NULL, &err) == 0 && records == 0, "store: no record made");
