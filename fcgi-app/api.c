@@ -58,7 +58,7 @@ int api_stream_admit(struct app *app, struct http_req *req)
 {
 	struct sb_err err = SB_ERR_INIT;
 
-	if (quota_stream(app->serial, app->conf, &err) == 0)
+	if (quota_stream(app->quota_slot, app->conf, &err) == 0)
 		return 0;
 	api_reply_err(req, &err);
 	return -1;

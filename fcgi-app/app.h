@@ -20,6 +20,7 @@ struct app {
 	const char *rid;	/* the request being answered, for the log */
 	const char *scope;	/* its tenant (http_req's scope); NULL: the service's own */
 	unsigned serial;	/* the worker's, for its shared counters (0: not a worker) */
+	unsigned quota_slot;	/* its pool slot + 1: unique among live workers (0: none) */
 };
 
 int app_open(struct app *app, const struct conf *conf, struct sb_err *err);

@@ -2,6 +2,7 @@
 
 #include "quota.h"
 #include "conf.h"
+#include "pool.h"
 #include "util.h"
 
 #include <errno.h>
@@ -16,7 +17,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define QUOTA_SLOTS 4096	/* worker serials, modulo this */
+#define QUOTA_SLOTS POOL_SLOTS	/* by a worker's pool slot + 1, modulo this: unique among
+				 * live workers (serials grow without bound) */
 
 struct slot {
 	pid_t pid;		/* the worker serving; 0: free */
@@ -103,10 +105,10 @@ static int over(struct sb_err *err, const char *whose, const char *name, int n, 
 		       what, opt);
 }
 
-int quota_enter(unsigned serial, const struct conf *c, const char *scope, const char *sandbox,
+int quota_enter(unsigned qslot, const struct conf *c, const char *scope, const char *sandbox,
 		struct sb_err *err)
 {
-	struct slot *mine = slots && serial ? &slots[serial % QUOTA_SLOTS] : NULL;
+	struct slot *mine = slots && qslot ? &slots[qslot % QUOTA_SLOTS] : NULL;
 	struct counts n;
 	int r = 0;
 
@@ -130,9 +132,9 @@ int quota_enter(unsigned serial, const struct conf *c, const char *scope, const 
 	return r;
 }
 
-int quota_stream(unsigned serial, const struct conf *c, struct sb_err *err)
+int quota_stream(unsigned qslot, const struct conf *c, struct sb_err *err)
 {
-	struct slot *mine = slots && serial ? &slots[serial % QUOTA_SLOTS] : NULL;
+	struct slot *mine = slots && qslot ? &slots[qslot % QUOTA_SLOTS] : NULL;
 	struct counts n;
 	int r = 0;
 
@@ -153,9 +155,9 @@ int quota_stream(unsigned serial, const struct conf *c, struct sb_err *err)
 	return r;
 }
 
-void quota_leave(unsigned serial)
+void quota_leave(unsigned qslot)
 {
-	if (!slots || !serial)
+	if (!slots || !qslot)
 		return;
-	__atomic_store_n(&slots[serial % QUOTA_SLOTS].pid, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&slots[qslot % QUOTA_SLOTS].pid, 0, __ATOMIC_RELEASE);
 }

@@ -273,7 +273,7 @@ router_handler_fn router_admit(struct app *app, struct http_req *req)
 				routes[req->route].auth, req->nsegs > 1 ? req->segs[1] : NULL))
 			return NULL;
 		app->scope = req->scope;
-		if (quota_enter(app->serial, app->conf, req->scope,
+		if (quota_enter(app->quota_slot, app->conf, req->scope,
 				routes[req->route].auth == AUTH_PROJECT && req->nsegs > 1 ? req->segs[1] : NULL,
 				&err) < 0) {
 			api_reply_err(req, &err);

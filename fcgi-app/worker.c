@@ -84,7 +84,7 @@ static bool handle(struct app *app, FCGX_Request *fr)
 	fn = router_admit(app, &req);
 	if (fn && router_read_body(&req) == 0 && stream_admit(app, &req, &stream))
 		fn(app, &req, req.nsegs > 1 ? req.segs[1] : NULL);
-	quota_leave(app->serial);
+	quota_leave(app->quota_slot);
 	if (!req.status)
 		http_reply_error(&req, 500, "no response");
 	http_access_log(&req);
@@ -120,6 +120,7 @@ void worker_run(const struct conf *conf, int listen_fd, unsigned serial, int poo
 	}
 	snprintf(app.cgname, sizeof app.cgname, "e%u", serial);
 	app.serial = serial;
+	app.quota_slot = pool_slot >= 0 ? (unsigned)pool_slot + 1 : 0;
 	{
 		char title[64];
 		snprintf(title, sizeof title, "sandboxd: worker %s", app.cgname);
