@@ -9,6 +9,10 @@
 #     afresh (empty policy sets) and puts the stored policies back in later
 #     transactions, one per sandbox: a running sandbox whose policy is
 #     "none" opens a connection in between, and nothing cuts it afterwards;
+#  4. the service turns IPv4 forwarding on for the whole host namespace and
+#     its forward hook accepts everything that is not a sandbox's: a host on
+#     the uplink's network routes through the host into any other network
+#     the host is attached to (a LAN, a VPN, a management network);
 #  3. the table removed by hand (or by `nft flush ruleset`, which a reload of
 #     Debian's nftables.service does) is never noticed nor put back: every
 #     sandbox then reaches its neighbours and the host, whatever its policy.
@@ -18,7 +22,8 @@
 . "$TOP_SRCDIR/t/netlib.sh"
 net_topology "$@"
 
-sbd_start "${NET_OPTS[@]}"
+LAN_NS=sbdl$$	# a private network of the host's other than the sandboxes'
+T_TRAP='ip netns del "$LAN_NS" 2>/dev/null; sbd_cleanup' sbd_start "${NET_OPTS[@]}"
 TBL=sandboxd_${INSTANCE//-/_}
 RESOLVER=10.89.255.254	# the default pool's last /31
 
@@ -56,6 +61,34 @@ except OSError as e:
     print('refused', e.__class__.__name__)")
 like "$got" "^refused" "(control) a host of the uplink's network reaches no sandbox"
 ip -n "$NET_INET" route del 10.89.0.0/16 via "$NET_UPLINK"
+
+# --- 4. the host does not become a router for what is not a sandbox's ----------------
+ip netns add "$LAN_NS" &&
+ip link add lan0 type veth peer name lanp netns "$LAN_NS" &&
+ip addr add 10.250.9.1/24 dev lan0 && ip link set lan0 up &&
+ip -n "$LAN_NS" link set lo up && ip -n "$LAN_NS" addr add 10.250.9.2/24 dev lanp &&
+ip -n "$LAN_NS" link set lanp up && ip -n "$LAN_NS" route add default via 10.250.9.1
+ok $? "a private network of the host's (10.250.9.0/24, on lan0)"
+nsenter --net="/run/netns/$LAN_NS" timeout 15 python3 -c "
+import socket
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('10.250.9.2', 7000))
+s.listen()
+print('listening', flush=True)
+c, a = s.accept()
+print('accepted from', a[0], flush=True)" >"$T_DIR/lan.log" 2>&1 &
+for _ in $(seq 1 50); do grep -q listening "$T_DIR/lan.log" && break; sleep 0.1; done
+ip -n "$NET_INET" route add 10.250.9.0/24 via "$NET_UPLINK"
+got=$(nsenter --net="/run/netns/$NET_INET" python3 -c "
+import socket
+try:
+    socket.create_connection(('10.250.9.2', 7000), timeout=3); print('connected')
+except OSError as e:
+    print('refused', e.__class__.__name__)")
+like "$got" "^refused" "a host of the uplink's network does not reach the host's private network through it"
+ip -n "$NET_INET" route del 10.250.9.0/24 via "$NET_UPLINK"
+ip netns del "$LAN_NS"
 
 # --- 2. a restart after a kill -9 of the master keeps the policies in force -------------
 # Policies stored for a few sandboxes sorting before z: they are put back
