@@ -177,5 +177,7 @@ before=$(grep -c -- "^udp:9999 " "$NET_DIR/conn.log")
 exec_in a "python3 -c 'import socket; socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b\"x\", (\"$NET_PUBLIC\", 9999))'"
 sleep 0.5
 is "$(grep -c -- "^udp:9999 " "$NET_DIR/conn.log")" "$before" "a (egress none) sends nothing to the stand-in"
+api PUT /sandboxes/b/network '{"egress": "none"}'
+is "$STATUS" 200 "a policy can still be set (not a 500: the table is gone)"
 
 done_testing
