@@ -5,15 +5,16 @@
 #     answers anyone who can route to it, not only sandboxes: an open
 #     recursive resolver for the host's network (the input chain filters
 #     only what comes in from a sandbox link);
-#  2. a restart of the service after its master was killed loads the table
-#     afresh (empty policy sets) and puts the stored policies back in later
-#     transactions, one per sandbox: a running sandbox whose policy is
-#     "none" opens a connection in between, and nothing cuts it afterwards;
-#  4. the service turns IPv4 forwarding on for the whole host namespace and
+#  2. the service turns IPv4 forwarding on for the whole host namespace and
 #     its forward hook accepts everything that is not a sandbox's: a host on
 #     the uplink's network routes through the host into any other network
 #     the host is attached to (a LAN, a VPN, a management network);
-#  3. the table removed by hand (or by `nft flush ruleset`, which a reload of
+#  3. a restart of the service after its master was killed loads the table
+#     afresh (empty policy sets) and puts the stored policies back in later
+#     transactions, one per sandbox: a running sandbox whose policy is
+#     "none" opens a connection in between, and nothing cuts it afterwards
+#     (six sandboxes with long policies sorted before it widen the window);
+#  4. the table removed by hand (or by `nft flush ruleset`, which a reload of
 #     Debian's nftables.service does) is never noticed nor put back: every
 #     sandbox then reaches its neighbours and the host, whatever its policy.
 # All inside namespaces this test makes (t/netlib.sh): nothing leaves the
@@ -62,7 +63,7 @@ except OSError as e:
 like "$got" "^refused" "(control) a host of the uplink's network reaches no sandbox"
 ip -n "$NET_INET" route del 10.89.0.0/16 via "$NET_UPLINK"
 
-# --- 4. the host does not become a router for what is not a sandbox's ----------------
+# --- 2. the host does not become a router for what is not a sandbox's ----------------
 ip netns add "$LAN_NS" &&
 ip link add lan0 type veth peer name lanp netns "$LAN_NS" &&
 ip addr add 10.250.9.1/24 dev lan0 && ip link set lan0 up &&
@@ -90,7 +91,7 @@ like "$got" "^refused" "a host of the uplink's network does not reach the host's
 ip -n "$NET_INET" route del 10.250.9.0/24 via "$NET_UPLINK"
 ip netns del "$LAN_NS"
 
-# --- 2. a restart after a kill -9 of the master keeps the policies in force -------------
+# --- 3. a restart after a kill -9 of the master keeps the policies in force -------------
 # Policies stored for a few sandboxes sorting before z: they are put back
 # one transaction each, before z's (store order), as after any restart.
 deny=$(for i in $(seq 1 60); do printf '"198.19.%d.0/24",' "$i"; done)
@@ -148,7 +149,7 @@ is "$(jqr .data.stdout)" "" "z's knocker never connected"
 api DELETE /sandboxes/z
 is "$STATUS" 200 "z's knocker ended"
 
-# --- 3. the table removed by hand -------------------------------------------------------
+# --- 4. the table removed by hand -------------------------------------------------------
 api POST /sandboxes/b
 is "$STATUS" 200 "b created (public)"
 B_ADDR=$(addr_of b)
