@@ -181,4 +181,50 @@ is "$(grep -c -- "^udp:9999 " "$NET_DIR/conn.log")" "$before" "a (egress none) s
 api PUT /sandboxes/b/network '{"egress": "none"}'
 is "$STATUS" 200 "a policy can still be set (not a 500: the table is gone)"
 
+# --- 5. a host that forwarded already keeps its own forwarding -------------------------
+grep -q "nft table was gone" "$T_DIR/sandboxd.log"
+ok $? "the service logged that it put its table back"
+# a restart that finds forwarding on and not of its doing (as on a host
+# running Docker, or a router): the host's other forwarding is not its to
+# stop; the sandboxes' policies hold as before
+pid=$(cat "$T_DIR/sandboxd.pid")
+kill -KILL "$pid"
+for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+rm -f "$DATA/run/fcgi.sock" "$DATA/run/forward-ours"
+"$SANDBOXD" --data "$DATA" --instance "$INSTANCE" --workers "${T_WORKERS:-3}" \
+	--uid-base "$UID_BASE" --uid-slots 64 --pidfile "$T_DIR/sandboxd.pid" "${NET_OPTS[@]}" \
+	>>"$T_DIR/sandboxd.log" 2>&1 &
+for _ in $(seq 1 200); do
+	[ -S "$DATA/run/fcgi.sock" ] && curl -s -o /dev/null "$BASE/" && break
+	sleep 0.05
+done
+for _ in $(seq 1 50); do ip link show lan0 >/dev/null 2>&1 || break; sleep 0.1; done
+ip netns add "$LAN_NS" &&
+ip link add lan1 type veth peer name lanp netns "$LAN_NS" &&
+ip addr add 10.250.9.1/24 dev lan1 && ip link set lan1 up &&
+ip -n "$LAN_NS" link set lo up && ip -n "$LAN_NS" addr add 10.250.9.2/24 dev lanp &&
+ip -n "$LAN_NS" link set lanp up && ip -n "$LAN_NS" route add default via 10.250.9.1
+ok $? "the host's private network again (on lan1: lan0 goes with its namespace, in the background)"
+nsenter --net="/run/netns/$LAN_NS" timeout 15 python3 -c "
+import socket
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('10.250.9.2', 7000))
+s.listen()
+print('listening', flush=True)
+c, a = s.accept()
+print('accepted from', a[0], flush=True)" >"$T_DIR/lan2.log" 2>&1 &
+for _ in $(seq 1 50); do grep -q listening "$T_DIR/lan2.log" && break; sleep 0.1; done
+ip -n "$NET_INET" route add 10.250.9.0/24 via "$NET_UPLINK"
+got=$(nsenter --net="/run/netns/$NET_INET" python3 -c "
+import socket
+try:
+    socket.create_connection(('10.250.9.2', 7000), timeout=3); print('connected')
+except OSError as e:
+    print('refused', e.__class__.__name__)")
+is "$got" connected "forwarding that was on before the service: the host still routes its other networks"
+ip -n "$NET_INET" route del 10.250.9.0/24 via "$NET_UPLINK"
+ip netns del "$LAN_NS"
+is "$(reach_b)" "000 rc=7" "a (egress none) still cannot reach its neighbour b"
+
 done_testing
