@@ -4,12 +4,14 @@
 #include "net.h"
 #include "conf.h"
 #include "log.h"
+#include "netctl.h"
 #include "netlink.h"
 #include "sandbox.h"
 #include "store.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <linux/netfilter.h>
 #include <nftables/libnftables.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -487,12 +489,13 @@ static void end_old_dns(const struct conf *c)
  * killed left (with the resolver's address), not another instance's. */
 bool net_table_present(const struct conf *c)
 {
-	struct sb_err err = SB_ERR_INIT;
-	char tbl[80], cmd[128];
+	char tbl[80];
 
 	table_name(c, tbl, sizeof tbl);
-	snprintf(cmd, sizeof cmd, "list table inet %s\n", tbl);
-	return nft_run(cmd, &err) == 0;
+	/* an answer that is not "no such table" is not taken for one: a
+	 * reload over a table that is there would be harmless, but a loop of
+	 * them is not */
+	return nft_table_exists(NFPROTO_INET, tbl) != 0;
 }
 
 int net_table_load(const struct conf *c, struct sb_err *err)

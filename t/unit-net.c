@@ -84,6 +84,8 @@ static void policy_tests(struct conf *c)
 	ok(net_table_present(c) && strstr(list_set(n, "mode_none"), "10.89.0.9") != NULL &&
 	   strstr(list_set(n, "allow4"), "10.89.0.7 . 198.19.0.0/24") != NULL,
 	   "and the table that was there stays, policies and all");
+	nft_run_cmd_from_buffer(n, "delete table inet sandboxd_unit_net");
+	ok(!net_table_present(c), "a table removed by hand is seen gone");
 	nft_ctx_free(n);
 }
 
