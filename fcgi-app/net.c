@@ -317,10 +317,11 @@ static void ruleset(const struct conf *c, struct text *t)
 	       " goto refuse\n}\n", res, res);
 	put(t, "chain forward {\n type filter hook forward priority filter; policy accept;\n"
 	       " iifname \"%s\" jump from_sandbox\n oifname \"%s\" jump to_sandbox\n", ifs, ifs);
-	/* forwarding turned on for the sandboxes only: the host routes
-	 * nothing else (another instance's links, "vs" too, are its own) */
+	/* IPv4 forwarding turned on for the sandboxes only: the host routes
+	 * nothing else of IPv4 (IPv6 forwarding is not ours; another
+	 * instance's links, "vs" too, are its own) */
 	if (forward_ours)
-		put(t, " iifname != \"vs*\" oifname != \"vs*\" drop\n");
+		put(t, " meta nfproto ipv4 iifname != \"vs*\" oifname != \"vs*\" drop\n");
 	put(t, "}\n");
 	/* the resolver is the sandboxes' (and the host's own, on lo): not an
 	 * open resolver for whoever routes the pool to this host */
