@@ -8,6 +8,7 @@
 #include <libmnl/libmnl.h>
 #include <linux/if_link.h>
 #include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink_conntrack.h>
 #include <linux/pkt_sched.h>
 #include <linux/rtnetlink.h>
@@ -63,6 +64,32 @@ static int nl_talk(struct mnl_socket *nl, struct nlmsghdr *nlh, mnl_cb_t cb, voi
 		r = mnl_cb_run(buf, (size_t)n, seq, portid, cb, data);
 	} while (r > 0);
 	return r < 0 ? -1 : 0;
+}
+
+/* --- nf_tables ----------------------------------------------------------- */
+
+int nft_table_exists(uint8_t family, const char *name)
+{
+	char buf[NL_REQ_SIZE];
+	cleanup_mnl struct mnl_socket *nl = nl_open(NETLINK_NETFILTER);
+	struct nlmsghdr *nlh;
+	struct nfgenmsg *nfg;
+
+	if (!nl)
+		return -1;
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETTABLE;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+	nlh->nlmsg_seq = (unsigned)time(NULL);
+	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof *nfg);
+	nfg->nfgen_family = family;
+	nfg->version = NFNETLINK_V0;
+	nfg->res_id = 0;
+	mnl_attr_put_strz(nlh, NFTA_TABLE_NAME, name);
+	/* the table's header only (its sets' elements are not in it) */
+	if (nl_talk(nl, nlh, NULL, NULL) == 0)
+		return 1;
+	return errno == ENOENT ? 0 : -1;
 }
 
 /* --- conntrack ---------------------------------------------------------- */

@@ -9,6 +9,11 @@
 
 #include "util.h"
 
+/* Whether the nf_tables table family/name is there: 1, 0, or -1 (errno),
+ * one netlink request that fetches the table alone (an nft "list" reads
+ * every set's elements: 0.15 s at 50000). */
+int nft_table_exists(uint8_t family, const char *name);
+
 /* Whether a connection from the sandbox to dst (host order) is refused. */
 typedef bool (*ct_refused_fn)(uint32_t dst, void *arg);
 

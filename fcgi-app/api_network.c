@@ -7,6 +7,7 @@
 #include "conf.h"
 #include "http.h"
 #include "log.h"
+#include "net.h"
 #include "netapply.h"
 #include "router.h"
 
@@ -78,8 +79,17 @@ int net_sandbox_set(struct app *app, struct sandbox_ref *sb, const struct net_wa
 	if (stored && !w->live && netpol_same_lists(&old, &n))
 		return 0;
 	/* stored and in force in one write transaction: see store_net_put */
-	if (store_net_put(&app->store, sb->id, &n, apply_change, &ch, err) < 0)
-		return -1;
+	if (store_net_put(&app->store, sb->id, &n, apply_change, &ch, err) < 0) {
+		/* the table gone (nft flush ruleset): put back with the
+		 * stored policies (outside the write transaction), then the
+		 * change again */
+		if (!app->conf->network || net_table_present(app->conf))
+			return -1;
+		sb_err_clear(err);
+		if (net_restore(app->conf, &app->store, err) < 0 ||
+		    store_net_put(&app->store, sb->id, &n, apply_change, &ch, err) < 0)
+			return -1;
+	}
 	/* after the commit: the conntrack dump walks the host's whole table
 	 * (4-12 ms), too long to hold the store's write lock for */
 	if (net_cut(app, sb, &n, err) < 0)

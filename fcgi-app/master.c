@@ -405,8 +405,8 @@ static void fill_spares(const struct conf *c, const sigset_t *orig)
 		filler = pid;
 }
 
-/* The table was just made afresh: every sandbox's own policy back in it
- * (the store opened and closed here, before any fork). */
+/* The table and every sandbox's own policy in one transaction (the store
+ * opened and closed here; the nft context freed: workers fork from us). */
 static int reload_policies(const struct conf *c, struct sb_err *err)
 {
 	struct store_sizes sz;
@@ -426,6 +426,34 @@ static int reload_policies(const struct conf *c, struct sb_err *err)
 	if (n > 0)
 		fprintf(stderr, "sandboxd: network policies of %d sandboxes put back\n", n);
 	return n < 0 ? -1 : 0;
+}
+
+/* The table removed under us (by hand, nft flush ruleset from a reload
+ * of nftables.service) would leave every sandbox open: looked for about
+ * every second, and put back whole. */
+#define TABLE_CHECK_MS 1000
+static void check_table(const struct conf *c)
+{
+	struct sb_err err = SB_ERR_INIT;
+	struct store_sizes sz;
+	char path[PATH_MAX];
+	struct store s;
+
+	if (!c->network)
+		return;
+	if (net_table_present(c)) {
+		net_nft_free();
+		return;
+	}
+	snprintf(path, sizeof path, "%s/db", c->data_dir);
+	app_store_sizes(c, &sz);
+	if (store_open(&s, path, &sz, &err) == 0) {
+		net_restore(c, &s, &err);
+		store_close(&s);
+	}
+	net_nft_free();
+	if (err.msg[0])
+		log_printf("error", NULL, "network: the table is gone and could not be put back: %s", err.msg);
 }
 
 /* The sandboxes' resolver (networking on) */
@@ -629,7 +657,7 @@ int master_run(struct conf *c)
 	static const int sigs[] = { SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGALRM, SIGUSR1 };
 	sigset_t block, orig;
 	bool draining = false, reloading = false;
-	int64_t deadline = 0, next_sweep, sweep_every;
+	int64_t deadline = 0, next_sweep, sweep_every, next_table_check = 0;
 	int fd;
 
 	if (cg_open(&cg, c->cgroup_root, c->cg_parent, &err) < 0) {
@@ -645,10 +673,11 @@ int master_run(struct conf *c)
 		return 1;
 	}
 	/* a policy that cannot be put back would leave its sandbox public:
-	 * no start then */
+	 * no start then, and the table that was there (a killed master's,
+	 * with the policies) stays as it is while its sandboxes run */
 	if (reload_policies(c, &err) < 0) {
-		fprintf(stderr, "sandboxd: network policies: %s\n", err.msg);
-		net_stop(c);
+		fprintf(stderr, "sandboxd: network policies (the previous table, if any, is left in "
+			"place): %s\n", err.msg);
 		return 1;
 	}
 	fd = open_socket(c, c->socket_path);
@@ -759,6 +788,10 @@ int master_run(struct conf *c)
 			if (!draining) {
 				adjust_pool(c, fd, &orig, true);
 				fill_spares(c, &orig);
+			}
+			if (!draining && sb_mono_ms() >= next_table_check) {
+				check_table(c);
+				next_table_check = sb_mono_ms() + TABLE_CHECK_MS;
 			}
 			if (!draining && sb_mono_ms() >= next_sweep) {
 				sweep_idle(c, &orig);

@@ -4,12 +4,14 @@
 #include "net.h"
 #include "conf.h"
 #include "log.h"
+#include "netctl.h"
 #include "netlink.h"
 #include "sandbox.h"
 #include "store.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <linux/netfilter.h>
 #include <nftables/libnftables.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -237,6 +239,10 @@ __attribute__((format(printf, 2, 3))) static void put(struct text *t, const char
 	}
 }
 
+/* Whether this service turned IPv4 forwarding on (net_start): the table
+ * then forwards nothing that is not a sandbox's. */
+static bool forward_ours;
+
 /* The whole table, replaced in one transaction (the first two lines make
  * the delete succeed when there is none yet). */
 static void ruleset(const struct conf *c, struct text *t)
@@ -310,9 +316,18 @@ static void ruleset(const struct conf *c, struct text *t)
 	       " ip daddr %s tcp dport 53 accept\n"
 	       " goto refuse\n}\n", res, res);
 	put(t, "chain forward {\n type filter hook forward priority filter; policy accept;\n"
-	       " iifname \"%s\" jump from_sandbox\n oifname \"%s\" jump to_sandbox\n}\n", ifs, ifs);
+	       " iifname \"%s\" jump from_sandbox\n oifname \"%s\" jump to_sandbox\n", ifs, ifs);
+	/* IPv4 forwarding turned on for the sandboxes only: the host routes
+	 * nothing else of IPv4 (IPv6 forwarding is not ours; another
+	 * instance's links, "vs" too, are its own) */
+	if (forward_ours)
+		put(t, " meta nfproto ipv4 iifname != \"vs*\" oifname != \"vs*\" drop\n");
+	put(t, "}\n");
+	/* the resolver is the sandboxes' (and the host's own, on lo): not an
+	 * open resolver for whoever routes the pool to this host */
 	put(t, "chain input {\n type filter hook input priority filter; policy accept;\n"
-	       " iifname \"%s\" jump sandbox_in\n}\n", ifs);
+	       " iifname \"%s\" jump sandbox_in\n"
+	       " ip daddr %s iifname != \"lo\" drop\n}\n", ifs, res);
 	put(t, "chain postrouting {\n type nat hook postrouting priority srcnat; policy accept;\n"
 	       " ip saddr @pool4 oifname != \"%s\" masquerade\n}\n}\n", ifs);
 }
@@ -347,33 +362,41 @@ static void elem_gone(struct text *t, const char *tbl, const char *set, const ch
 	elem(t, "delete", tbl, set, addr, c);
 }
 
+static void policy_text(struct text *t, const char *tbl, uint32_t addr, const struct net_policy *old,
+			const struct net_policy *new)
+{
+	char a[INET_ADDRSTRLEN];
+
+	inet_ntop(AF_INET, &addr, a, sizeof a);
+	elem_gone(t, tbl, "mode_none", a, NULL);
+	elem_gone(t, tbl, "mode_allowlist", a, NULL);
+	for (int i = 0; old && i < old->nallow; i++)
+		elem_gone(t, tbl, "allow4", a, &old->allow[i]);
+	for (int i = 0; old && i < old->ndeny; i++)
+		elem_gone(t, tbl, "deny4", a, &old->deny[i]);
+	if (new->mode == NET_NONE)
+		elem(t, "add", tbl, "mode_none", a, NULL);
+	else if (new->mode == NET_ALLOWLIST)
+		elem(t, "add", tbl, "mode_allowlist", a, NULL);
+	for (int i = 0; i < new->nallow; i++)
+		elem(t, "add", tbl, "allow4", a, &new->allow[i]);
+	for (int i = 0; i < new->ndeny; i++)
+		elem(t, "add", tbl, "deny4", a, &new->deny[i]);
+	/* its own policy from now on, not --default-egress (never removed: a
+	 * policy once set stays the sandbox's) */
+	elem(t, "add", tbl, "own4", a, NULL);
+}
+
 int net_policy_set(const struct conf *c, uint32_t addr, const struct net_policy *old,
 		   const struct net_policy *new, struct sb_err *err)
 {
 	struct text t = { 0 };
-	char tbl[80], a[INET_ADDRSTRLEN];
+	char tbl[80];
 
 	if (!c->network)
 		return 0;
 	table_name(c, tbl, sizeof tbl);
-	inet_ntop(AF_INET, &addr, a, sizeof a);
-	elem_gone(&t, tbl, "mode_none", a, NULL);
-	elem_gone(&t, tbl, "mode_allowlist", a, NULL);
-	for (int i = 0; old && i < old->nallow; i++)
-		elem_gone(&t, tbl, "allow4", a, &old->allow[i]);
-	for (int i = 0; old && i < old->ndeny; i++)
-		elem_gone(&t, tbl, "deny4", a, &old->deny[i]);
-	if (new->mode == NET_NONE)
-		elem(&t, "add", tbl, "mode_none", a, NULL);
-	else if (new->mode == NET_ALLOWLIST)
-		elem(&t, "add", tbl, "mode_allowlist", a, NULL);
-	for (int i = 0; i < new->nallow; i++)
-		elem(&t, "add", tbl, "allow4", a, &new->allow[i]);
-	for (int i = 0; i < new->ndeny; i++)
-		elem(&t, "add", tbl, "deny4", a, &new->deny[i]);
-	/* its own policy from now on, not --default-egress (never removed: a
-	 * policy once set stays the sandbox's) */
-	elem(&t, "add", tbl, "own4", a, NULL);
+	policy_text(&t, tbl, addr, old, new);
 	return run_text(&t, err);
 }
 
@@ -396,6 +419,44 @@ int net_policy_clear(const struct conf *c, uint32_t addr, const struct net_polic
 	/* the address follows --default-egress again, for its next owner */
 	elem_gone(&t, tbl, "own4", a, NULL);
 	return run_text(&t, err);
+}
+
+/* The table and every policy in one transaction: no instant without them,
+ * and a load that fails leaves the table that was there. */
+struct net_load {
+	struct text t;
+	char tbl[80];
+};
+
+struct net_load *net_load_new(const struct conf *c)
+{
+	struct net_load *l = calloc(1, sizeof *l);
+
+	if (!l)
+		return NULL;
+	table_name(c, l->tbl, sizeof l->tbl);
+	ruleset(c, &l->t);
+	return l;
+}
+
+void net_load_policy(struct net_load *l, uint32_t addr, const struct net_policy *p)
+{
+	policy_text(&l->t, l->tbl, addr, NULL, p);
+}
+
+int net_load_run(struct net_load *l, struct sb_err *err)
+{
+	int r = run_text(&l->t, err);
+
+	free(l);
+	return r;
+}
+
+void net_load_free(struct net_load *l)
+{
+	if (l)
+		free(l->t.buf);
+	free(l);
 }
 
 /* --- the master ------------------------------------------------------------ */
@@ -448,14 +509,15 @@ static void end_old_dns(const struct conf *c)
 
 /* Whether our table is there: what a master of this instance that was
  * killed left (with the resolver's address), not another instance's. */
-static bool own_table(const struct conf *c)
+bool net_table_present(const struct conf *c)
 {
-	struct sb_err err = SB_ERR_INIT;
-	char tbl[80], cmd[128];
+	char tbl[80];
 
 	table_name(c, tbl, sizeof tbl);
-	snprintf(cmd, sizeof cmd, "list table inet %s\n", tbl);
-	return nft_run(cmd, &err) == 0;
+	/* an answer that is not "no such table" is not taken for one: a
+	 * reload over a table that is there would be harmless, but a loop of
+	 * them is not */
+	return nft_table_exists(NFPROTO_INET, tbl) != 0;
 }
 
 int net_table_load(const struct conf *c, struct sb_err *err)
@@ -464,6 +526,46 @@ int net_table_load(const struct conf *c, struct sb_err *err)
 
 	ruleset(c, &t);
 	return run_text(&t, err);
+}
+
+/* This boot and this network namespace: a mark of ours is stale after a
+ * reboot (ip_forward is 0 again, or someone else's 1) or in another. */
+static void forward_key(char *buf, size_t len)
+{
+	char boot[64] = "";
+	struct stat st = { 0 };
+	ssize_t n = sb_read_file_at(AT_FDCWD, "/proc/sys/kernel/random/boot_id", boot, sizeof boot);
+
+	boot[n > 0 ? strcspn(boot, "\n") : 0] = '\0';
+	stat("/proc/self/ns/net", &st);
+	snprintf(buf, len, "%s %llu\n", boot, (unsigned long long)st.st_ino);
+}
+
+/* IPv4 forwarding on.  Whether we turned it on (it was off) is kept in
+ * run/forward-ours, so a master restarted after a kill, which finds it
+ * on, still knows: then the table forwards only the sandboxes' packets.
+ * A host that forwarded already (Docker, a router) keeps its own. */
+static int forwarding(const struct conf *c, struct sb_err *err)
+{
+	char path[PATH_MAX], key[128], had[128] = "", cur[8] = "";
+	ssize_t n;
+
+	snprintf(path, sizeof path, "%s/run/forward-ours", c->data_dir);
+	forward_key(key, sizeof key);
+	if (sb_read_file_at(AT_FDCWD, "/proc/sys/net/ipv4/ip_forward", cur, sizeof cur) <= 0)
+		return sb_syserr(err, "read /proc/sys/net/ipv4/ip_forward");
+	if (cur[0] == '1') {
+		n = sb_read_file_at(AT_FDCWD, path, had, sizeof had - 1);
+		had[n > 0 ? n : 0] = '\0';
+		forward_ours = !strcmp(had, key);
+		return 0;
+	}
+	if (sb_write_file_atf(AT_FDCWD, path, key, O_CREAT | O_TRUNC) < 0)
+		return sb_syserr(err, "write %s", path);
+	if (sb_write_file_at(AT_FDCWD, "/proc/sys/net/ipv4/ip_forward", "1") < 0)
+		return sb_syserr(err, "enable IPv4 forwarding");
+	forward_ours = true;
+	return 0;
 }
 
 int net_start(const struct conf *c, struct sb_err *err)
@@ -477,8 +579,8 @@ int net_start(const struct conf *c, struct sb_err *err)
 	if (access("/usr/sbin/dnsmasq", X_OK) < 0)
 		return sb_fail(err, SB_E_INTERNAL, ENOENT, "networking needs dnsmasq in /usr/sbin (Debian: "
 			       "dnsmasq-base), or --network=no");
-	if (sb_write_file_at(AT_FDCWD, "/proc/sys/net/ipv4/ip_forward", "1") < 0)
-		return sb_syserr(err, "enable IPv4 forwarding");
+	if (forwarding(c, err) < 0)
+		return -1;
 	if (write_resolv(c, err) < 0)
 		return -1;
 	nl = nl_open(err);
@@ -487,7 +589,7 @@ int net_start(const struct conf *c, struct sb_err *err)
 	r = nl_addr_add(nl, 1, res, 32, true, err);
 	e = errno;
 	nl_close(nl);
-	if (r < 0 && e == EEXIST && !own_table(c)) {
+	if (r < 0 && e == EEXIST && !net_table_present(c)) {
 		char a[INET_ADDRSTRLEN], cidr[32];
 		return sb_fail(err, SB_E_INTERNAL, EEXIST, "the resolver's address %s is on lo already: another "
 			       "instance uses --net-pool %s; give this one a pool of its own",
@@ -498,11 +600,9 @@ int net_start(const struct conf *c, struct sb_err *err)
 		return -1;
 	}
 	sb_err_clear(err);
-	r = net_table_load(c, err);
-	/* the workers forked next make contexts of their own */
+	/* the table itself comes with every policy (net_load_*, the master's
+	 * next step): one transaction */
 	net_nft_free();
-	if (r < 0)
-		return -1;
 	end_old_dns(c);
 	return 0;
 }

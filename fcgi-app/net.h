@@ -62,6 +62,18 @@ int net_start(const struct conf *c, struct sb_err *err);
 /* The table alone (net_start's last step), replaced whole. */
 int net_table_load(const struct conf *c, struct sb_err *err);
 void net_stop(const struct conf *c);
+/* Whether this instance's table is there (someone may have removed it:
+ * nft flush ruleset). */
+bool net_table_present(const struct conf *c);
+/* The table with policies (net_load_policy for each), loaded whole in one
+ * transaction by net_load_run (which frees l): a failure leaves the table
+ * that was there.  net_load_free: dropped unloaded. */
+struct net_load;
+struct net_policy;
+struct net_load *net_load_new(const struct conf *c);
+void net_load_policy(struct net_load *l, uint32_t addr, const struct net_policy *p);
+int net_load_run(struct net_load *l, struct sb_err *err);
+void net_load_free(struct net_load *l);
 /* This process's nft context (and its netlink socket) gone: the master's,
  * before it forks, once it is done with the table. */
 void net_nft_free(void);

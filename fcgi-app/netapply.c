@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 
 /* The sandbox's address (network order) and its host end's name. */
 static int link_of(const struct conf *c, const struct sb_record *r, uint32_t *addr, char *ifname,
@@ -140,8 +141,16 @@ struct reload {
 	const struct conf *c;
 	struct store *s;
 	struct sb_err *err;
-	int failed, sets;
+	struct net_load *l;
+	int failed, sets, cut;
 };
+
+static bool policy_plain(const struct conf *c, const struct netpol *p)
+{
+	/* a plain public policy needs no element, unless the default is
+	 * another: then the sandbox must be marked as having its own */
+	return p->mode == NET_PUBLIC && !p->nallow && !p->ndeny && c->default_egress == NET_PUBLIC;
+}
 
 static void reload_one(const char *id, const struct netpol *p, void *arg)
 {
@@ -151,31 +160,84 @@ static void reload_one(const char *id, const struct netpol *p, void *arg)
 	char ifname[16];
 	uint32_t addr;
 
-	/* a plain public policy needs no element, unless the default is
-	 * another: then the sandbox must be marked as having its own */
-	if (rl->failed || (p->mode == NET_PUBLIC && !p->nallow && !p->ndeny &&
-			   rl->c->default_egress == NET_PUBLIC))
+	if (rl->failed || policy_plain(rl->c, p))
 		return;
 	/* a record gone (a warm one dropped) takes its policy's meaning along */
 	if (store_get(rl->s, id, &r, rl->err) != 1 ||
-	    link_of(rl->c, &r, &addr, ifname, sizeof ifname, rl->err) < 0 ||
-	    net_policy_set(rl->c, addr, NULL, &w, rl->err) < 0) {
+	    link_of(rl->c, &r, &addr, ifname, sizeof ifname, rl->err) < 0) {
 		if (rl->err->msg[0])
 			rl->failed = 1;
 		return;
 	}
+	net_load_policy(rl->l, addr, &w);
 	rl->sets++;
+}
+
+/* After the load: what a running sandbox opened under no table or a
+ * stale one, and its policy refuses, is cut (as a PUT does). */
+static void cut_one(const char *id, const struct netpol *p, void *arg)
+{
+	struct reload *rl = arg;
+	struct sb_err err = SB_ERR_INIT;
+	struct sb_record r;
+	char ifname[16];
+	uint32_t addr;
+	int cut = 0;
+
+	if ((p->mode == NET_PUBLIC && !p->ndeny) || store_get(rl->s, id, &r, &err) != 1 ||
+	    !sandbox_alive(r.init_pid, r.init_start) ||
+	    link_of(rl->c, &r, &addr, ifname, sizeof ifname, &err) < 0)
+		return;
+	if (ct_flush_from(ntohl(addr), refused_by, (void *)p, &cut, &err) < 0)
+		log_printf("warn", NULL, "network: %s's open connections not cut: %s", id, err.msg);
+	rl->cut += cut;
 }
 
 int net_apply_all(const struct conf *c, struct store *s, struct sb_err *err)
 {
-	struct reload rl = { c, s, err, 0, 0 };
+	struct reload rl = { c, s, err, NULL, 0, 0, 0 };
+	struct sb_err cerr = SB_ERR_INIT;
 
 	if (!c->network)
 		return 0;
-	if (store_net_foreach(s, reload_one, &rl, err) < 0 || rl.failed)
+	rl.l = net_load_new(c);
+	if (!rl.l)
+		return sb_fail(err, SB_E_INTERNAL, ENOMEM, "nft: out of memory");
+	/* every policy read before anything is loaded: a store that cannot
+	 * be read leaves the table as it is */
+	if (store_net_foreach(s, reload_one, &rl, err) < 0 || rl.failed) {
+		net_load_free(rl.l);
 		return -1;
+	}
+	if (net_load_run(rl.l, err) < 0)
+		return -1;
+	rl.err = &cerr;
+	store_net_foreach(s, cut_one, &rl, &cerr);
+	if (rl.cut)
+		log_printf("info", NULL, "network: %d connections the policies refuse cut", rl.cut);
 	return rl.sets;
+}
+
+/* One process at a time looks and reloads (the master's check, a PUT's
+ * retry): the second finds the table the first put back. */
+int net_restore(const struct conf *c, struct store *s, struct sb_err *err)
+{
+	char path[PATH_MAX];
+	cleanup_close int fd = -1;
+	int n;
+
+	snprintf(path, sizeof path, "%s/run/nft.lock", c->data_dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0 || flock(fd, LOCK_EX) < 0)
+		return sb_syserr(err, "lock %s", path);
+	if (net_table_present(c))
+		return 0;
+	n = net_apply_all(c, s, err);
+	if (n < 0)
+		return -1;
+	log_printf("warn", NULL, "network: the nft table was gone (removed by hand, or nft flush "
+		   "ruleset): put back with the policies of %d sandboxes", n);
+	return 1;
 }
 
 int net_sandbox_address(struct app *app, const struct sandbox_ref *sb, char *buf, size_t len)

@@ -38,11 +38,16 @@ struct sb_limits;
 struct sb_record;
 int net_caps_set(struct app *app, const struct sb_record *r, const struct sb_limits *old,
 		 const struct sb_limits *n, struct sb_err *err);
-/* The master, at start, after the table was made afresh: every stored
- * policy's elements back (before any worker serves).  How many, or -1. */
+/* The table and every stored policy's elements in one nft transaction
+ * (the master at start, before any worker serves; net_restore), then the
+ * running sandboxes' connections their policies refuse cut.  How many
+ * policies, or -1 with the table left as it was. */
 struct conf;
 struct store;
 int net_apply_all(const struct conf *c, struct store *s, struct sb_err *err);
+/* The table put back with every policy (net_apply_all) if it is gone:
+ * 1 when it was, 0 when it is there, -1. */
+int net_restore(const struct conf *c, struct store *s, struct sb_err *err);
 /* 1 with the sandbox's IPv4 address in buf, 0 when it has none yet. */
 int net_sandbox_address(struct app *app, const struct sandbox_ref *sb, char *buf, size_t len);
 /* Bytes through its interface since it started: 0, or -1 (not running). */

@@ -36,6 +36,9 @@ net_up() {
 	local a
 	ip netns add "$NET_HOST" && ip netns add "$NET_INET" || return 1
 	ip -n "$NET_HOST" link set lo up && ip -n "$NET_INET" link set lo up &&
+	# a host that does not forward, as a fresh one (a new namespace copies
+	# the machine's ip_forward): the service turns it on, for its own
+	nsenter --net="/run/netns/$NET_HOST" sh -c 'echo 0 >/proc/sys/net/ipv4/ip_forward' &&
 	ip -n "$NET_HOST" link add up0 type veth peer name dn0 netns "$NET_INET" &&
 	ip -n "$NET_HOST" addr add "$NET_UPLINK/24" dev up0 && ip -n "$NET_HOST" link set up0 up &&
 	ip -n "$NET_HOST" route add default via 198.18.0.1 &&

@@ -64,6 +64,28 @@ static void policy_tests(struct conf *c)
 	ok(net_policy_set(c, a, &p1, &p2, &err) == 0, "replacing a policy whose elements are gone works (%s)",
 	   err.msg);
 	ok(strstr(list_set(n, "allow4"), "10.89.0.7 . 192.0.2.0/24") != NULL, "and sets the new one");
+	/* a master's start: the table and the policies in one transaction */
+	struct net_load *l = net_load_new(c);
+	net_load_policy(l, a, &p1);
+	net_load_policy(l, b, &pb);
+	ok(net_load_run(l, &err) == 0, "the table loads with two policies in one transaction (%s)", err.msg);
+	ok(strstr(list_set(n, "allow4"), "10.89.0.7 . 198.19.0.0/24") != NULL &&
+	   strstr(list_set(n, "allow4"), "192.0.2.0/24") == NULL, "the first's allowlist is there (only)");
+	ok(strstr(list_set(n, "mode_none"), "10.89.0.9") != NULL, "the second's none is there");
+	/* a load that fails (overlapping intervals) leaves the table there,
+	 * with its policies: never torn down to nothing */
+	struct net_cidr bad[2];
+	net_cidr_parse("198.51.100.0/24", &bad[0]);
+	net_cidr_parse("198.51.100.0/25", &bad[1]);
+	struct net_policy pbad = { .mode = NET_PUBLIC, .deny = bad, .ndeny = 2 };
+	l = net_load_new(c);
+	net_load_policy(l, b, &pbad);
+	ok(net_load_run(l, &err) < 0, "a load nft refuses fails");
+	ok(net_table_present(c) && strstr(list_set(n, "mode_none"), "10.89.0.9") != NULL &&
+	   strstr(list_set(n, "allow4"), "10.89.0.7 . 198.19.0.0/24") != NULL,
+	   "and the table that was there stays, policies and all");
+	nft_run_cmd_from_buffer(n, "delete table inet sandboxd_unit_net");
+	ok(!net_table_present(c), "a table removed by hand is seen gone");
 	nft_ctx_free(n);
 }
 
