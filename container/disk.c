@@ -112,6 +112,20 @@ void sb_fault(const char *point)
 		raise(SIGKILL);
 	}
 }
+
+bool sb_fault_hit(const char *point)
+{
+	const char *dir = getenv("SANDBOXD_FAULTS");
+	char path[PATH_MAX];
+
+	if (!dir)
+		return false;
+	snprintf(path, sizeof path, "%s/%s", dir, point);
+	if (unlink(path) < 0)
+		return false;
+	fprintf(stderr, "sandboxd: fault injected at %s\n", point);
+	return true;
+}
 #endif
 
 /* "<bytes>-" names the spares of one size. */
