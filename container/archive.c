@@ -542,16 +542,14 @@ static void extract_file(struct extract *x, int dir, const char *base, const cha
 
 static void extract_link(struct extract *x, int dir, const char *base, const char *name, char *target)
 {
-	char *tbase;
+	char *tbase, tmp[64];
+	struct stat ts, cur;
 	int tdir;
 
 	/* a hard link's target is a member name: the same rules */
 	if (!clean_name(target) || !*target)
 		refuse(x->sock, EINVAL, "%s: refused: a hard link to an absolute path or out with ..", name);
 	tdir = parent_of(x, target, name, false, &tbase);
-	/* the link checked before the name is freed: a refused member
-	 * removes nothing; one to what is already there is that link */
-	struct stat ts, cur;
 	if (fstatat(tdir, tbase, &ts, AT_SYMLINK_NOFOLLOW) < 0) {
 		int e = errno;
 		close(tdir);
@@ -561,19 +559,38 @@ static void extract_link(struct extract *x, int dir, const char *base, const cha
 		close(tdir);
 		refuse(x->sock, EINVAL, "%s: refused: a hard link to a directory", name);
 	}
+	/* a link to what is there already is that link (freeing its name
+	 * first would remove the target itself) */
 	if (fstatat(dir, base, &cur, AT_SYMLINK_NOFOLLOW) == 0 && cur.st_dev == ts.st_dev &&
 	    cur.st_ino == ts.st_ino) {
 		close(tdir);
 		return;
 	}
-	make_room(x, dir, base, name);
-	/* no AT_SYMLINK_FOLLOW: a link to a symlink links the symlink */
-	if (linkat(tdir, tbase, dir, base, 0) < 0) {
+	/* made under a name of its own first, then renamed over the
+	 * member's: a link that cannot be made removes nothing.  No
+	 * AT_SYMLINK_FOLLOW: a link to a symlink links the symlink. */
+	snprintf(tmp, sizeof tmp, ".sandboxd-link-%d-%u", (int)getpid(), x->entries);
+	if (linkat(tdir, tbase, dir, tmp, 0) < 0) {
 		int e = errno;
 		close(tdir);
 		refuse(x->sock, e == ENOENT ? EINVAL : e, "%s: hard link to %s: %s", name, target, strerror(e));
 	}
 	close(tdir);
+	/* a directory there (empty: else refused) is not replaced by rename */
+	if (fstatat(dir, base, &cur, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(cur.st_mode) &&
+	    unlinkat(dir, base, AT_REMOVEDIR) < 0) {
+		int e = errno;
+		unlinkat(dir, tmp, 0);
+		refuse(x->sock, e == ENOTEMPTY ? EEXIST : e, "%s: cannot replace what is there: %s", name,
+		       strerror(e));
+	}
+	if (renameat(dir, tmp, dir, base) < 0) {
+		int e = errno;
+		unlinkat(dir, tmp, 0);
+		refuse(x->sock, e, "%s: hard link to %s: %s", name, target, strerror(e));
+	}
+	/* rename of two links of one inode does nothing: tmp may be left */
+	unlinkat(dir, tmp, 0);
 }
 
 /* Every member's data counts against the cap, the data of a directory,

@@ -72,4 +72,20 @@ PY
 put $ID 'path=/workspace/neg' "$T_DIR/neg.tar"
 is "$STATUS" 400 "a pax size of -1 (on a directory): 400, not taken as 2^64-1 ($BODY)"
 
+# --- a hard link that is made replaces the file of its name ------------------
+run $ID 'mkdir -p /workspace/hl2 && echo old > /workspace/hl2/y && echo ok'
+python3 - "$T_DIR/link.tar" <<'PY'
+import io, sys, tarfile
+t = tarfile.open(sys.argv[1], "w", format=tarfile.PAX_FORMAT)
+i = tarfile.TarInfo("x"); i.size = 4; t.addfile(i, io.BytesIO(b"new\n"))
+i = tarfile.TarInfo("y"); i.type = tarfile.LNKTYPE; i.linkname = "x"; t.addfile(i)
+t.close()
+PY
+put $ID 'path=/workspace/hl2' "$T_DIR/link.tar"
+is "$STATUS" 200 "a hard link y -> x over a file y: 200 ($BODY)"
+run $ID 'cd /workspace/hl2 && cat y && stat -c %h y && ls -A | tr "\n" " "'
+is "$OUT" "new
+2
+x y " "  y is x now (2 links), nothing else left in the directory"
+
 done_testing
