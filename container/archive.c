@@ -182,6 +182,7 @@ static void member(struct tar_out *o, const char *name, char type, const struct 
 static struct {
 	struct tar_out *o;
 	size_t rootlen;
+	uint64_t bytes, max;	/* file content streamed so far, its cap */
 } walk;
 
 /* A file that shrinks while it is read is padded with zeros, as GNU tar
@@ -233,11 +234,33 @@ static int visit(const char *path, const struct stat *st, int flag, struct FTW *
 		struct stat now;
 		if (fd < 0 || fstat(fd, &now) < 0 || now.st_ino != st->st_ino || !S_ISREG(now.st_mode))
 			return 0;
+		/* a file grown since the measure: the stream ends short (no
+		 * end blocks, a bad gzip check), as any failure midway */
+		if ((uint64_t)now.st_size > walk.max - walk.bytes)
+			_exit(1);
+		walk.bytes += (uint64_t)now.st_size;
 		member(o, name, '0', &now, (uint64_t)now.st_size, NULL);
 		file_data(o, fd, (uint64_t)now.st_size);
 	}
 	/* FIFOs, sockets, devices: no data a tarball could carry usefully */
 	return 0;
+}
+
+/* The measure before any byte: the apparent size of the files the walk
+ * will stream (a sparse file counts its whole size, that is what a tar
+ * carries).  Stops at the first byte over the cap. */
+static int measure(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)flag;
+	if (ftw->level && S_ISDIR(st->st_mode) &&
+	    (!strcmp(path, "/proc") || !strcmp(path, "/sys") || !strcmp(path, "/dev")))
+		return FTW_SKIP_SUBTREE;
+	if (S_ISREG(st->st_mode)) {
+		if ((uint64_t)st->st_size > walk.max - walk.bytes)
+			return FTW_STOP;
+		walk.bytes += (uint64_t)st->st_size;
+	}
+	return FTW_CONTINUE;
 }
 
 static void archive_out(int sock, int datafd, const struct sb_file_req *rq, const char *path)
@@ -255,6 +278,14 @@ static void archive_out(int sock, int datafd, const struct sb_file_req *rq, cons
 	 * nftw hands out root + "/" + name, and "/" is the one root ending in / */
 	if (!realpath(path, root))
 		refuse(sock, errno, "%s: %s", path, strerror(errno));
+	/* more file content than --max-file-mb is a 413 before the first
+	 * byte; the walk that streams caps it again (a file may grow) */
+	walk.max = rq->max_bytes;
+	walk.bytes = 0;
+	if (nftw(root, measure, 64, FTW_PHYS | FTW_ACTIONRETVAL) == FTW_STOP)
+		refuse(sock, EFBIG, "%s: the archive would hold more than %llu bytes of files", path,
+		       (unsigned long long)walk.max);
+	walk.bytes = 0;
 	o.fd = datafd;
 	o.gz = rq->flags & SB_FILE_GZIP;
 	if (o.gz && deflateInit2(&o.z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
@@ -511,21 +542,80 @@ static void extract_file(struct extract *x, int dir, const char *base, const cha
 
 static void extract_link(struct extract *x, int dir, const char *base, const char *name, char *target)
 {
-	char *tbase;
+	char *tbase, tmp[64];
+	struct stat ts, cur;
 	int tdir;
 
 	/* a hard link's target is a member name: the same rules */
 	if (!clean_name(target) || !*target)
 		refuse(x->sock, EINVAL, "%s: refused: a hard link to an absolute path or out with ..", name);
 	tdir = parent_of(x, target, name, false, &tbase);
-	make_room(x, dir, base, name);
-	/* no AT_SYMLINK_FOLLOW: a link to a symlink links the symlink */
-	if (linkat(tdir, tbase, dir, base, 0) < 0) {
+	if (fstatat(tdir, tbase, &ts, AT_SYMLINK_NOFOLLOW) < 0) {
+		int e = errno;
+		close(tdir);
+		refuse(x->sock, e == ENOENT ? EINVAL : e, "%s: hard link to %s: %s", name, target, strerror(e));
+	}
+	if (S_ISDIR(ts.st_mode)) {
+		close(tdir);
+		refuse(x->sock, EINVAL, "%s: refused: a hard link to a directory", name);
+	}
+	/* a link to what is there already is that link (freeing its name
+	 * first would remove the target itself) */
+	if (fstatat(dir, base, &cur, AT_SYMLINK_NOFOLLOW) == 0 && cur.st_dev == ts.st_dev &&
+	    cur.st_ino == ts.st_ino) {
+		close(tdir);
+		return;
+	}
+	/* made under a name of its own first, then renamed over the
+	 * member's: a link that cannot be made removes nothing.  No
+	 * AT_SYMLINK_FOLLOW: a link to a symlink links the symlink. */
+	snprintf(tmp, sizeof tmp, ".sandboxd-link-%d-%u", (int)getpid(), x->entries);
+	if (linkat(tdir, tbase, dir, tmp, 0) < 0) {
 		int e = errno;
 		close(tdir);
 		refuse(x->sock, e == ENOENT ? EINVAL : e, "%s: hard link to %s: %s", name, target, strerror(e));
 	}
 	close(tdir);
+	/* a directory there (empty: else refused) is not replaced by rename */
+	if (fstatat(dir, base, &cur, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(cur.st_mode) &&
+	    unlinkat(dir, base, AT_REMOVEDIR) < 0) {
+		int e = errno;
+		unlinkat(dir, tmp, 0);
+		refuse(x->sock, e == ENOTEMPTY ? EEXIST : e, "%s: cannot replace what is there: %s", name,
+		       strerror(e));
+	}
+	if (renameat(dir, tmp, dir, base) < 0) {
+		int e = errno;
+		unlinkat(dir, tmp, 0);
+		refuse(x->sock, e, "%s: hard link to %s: %s", name, target, strerror(e));
+	}
+	/* rename of two links of one inode does nothing: tmp may be left */
+	unlinkat(dir, tmp, 0);
+}
+
+/* Every member's data counts against the cap, the data of a directory,
+ * a link or an extension header too (it is inflated all the same): a
+ * bomb made of skipped data stops there as one made of files. */
+static void count(struct extract *x, uint64_t size, const char *name)
+{
+	if (size > x->max - x->bytes)
+		refuse(x->sock, EFBIG, "%.200s: the archive holds more than %llu bytes", name,
+		       (unsigned long long)x->max);
+	x->bytes += size;
+}
+
+/* A pax size: decimal digits only, no sign, no overflow. */
+static bool pax_number(const char *s, uint64_t *v)
+{
+	*v = 0;
+	if (!*s)
+		return false;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9' || *v > (UINT64_MAX - (uint64_t)(*s - '0')) / 10)
+			return false;
+		*v = *v * 10 + (uint64_t)(*s - '0');
+	}
+	return true;
 }
 
 /* One member whose header is h; false at the archive's end. */
@@ -544,6 +634,7 @@ static bool extract_one(struct extract *x, const unsigned char *h)
 		char *dst = type == 'L' ? x->long_name : type == 'K' ? x->long_link : NULL;
 		if (size > 1 << 20)
 			refuse(x->sock, EINVAL, "an extended header of %llu bytes", (unsigned long long)size);
+		count(x, size, "an extended header");
 		char *data = malloc(size + 1);
 		if (!data)
 			refuse(x->sock, ENOMEM, "out of memory");
@@ -551,6 +642,10 @@ static bool extract_one(struct extract *x, const unsigned char *h)
 		in_skip(&x->in, (BLOCK - size % BLOCK) % BLOCK);
 		data[size] = '\0';
 		if (dst) {
+			/* cut, it would name another file: refused as a long pax path */
+			if (strlen(data) >= PATH_MAX)
+				refuse(x->sock, EINVAL, "a GNU long %s of %zu bytes: too long",
+				       type == 'L' ? "name" : "link", strlen(data));
 			snprintf(dst, PATH_MAX, "%s", data);
 		} else if (type == 'x') {
 			/* "LEN key=value\n" records */
@@ -571,7 +666,9 @@ static bool extract_one(struct extract *x, const unsigned char *h)
 					else if (!strcmp(end + 1, "linkpath"))
 						strcpy(x->pax_link, eq + 1);
 					else if (!strcmp(end + 1, "size")) {
-						x->pax_size = strtoull(eq + 1, NULL, 10);
+						if (!pax_number(eq + 1, &x->pax_size))
+							refuse(x->sock, EINVAL, "a pax size that is not a decimal "
+							       "number of bytes: '%.40s'", eq + 1);
 						x->has_pax_size = true;
 					}
 				}
@@ -607,6 +704,7 @@ static bool extract_one(struct extract *x, const unsigned char *h)
 		/* "./": the target directory, there already */
 		if (type != '5')
 			refuse(x->sock, EINVAL, "%.200s: refused: not a directory", shown);
+		count(x, size, shown);
 		in_skip(&x->in, size + (BLOCK - size % BLOCK) % BLOCK);
 		return true;
 	}
@@ -648,9 +746,11 @@ static bool extract_one(struct extract *x, const unsigned char *h)
 		size = 0;
 	}
 	close(dir);
-	/* a link or directory with a size: its data is skipped */
-	if (size)
+	/* a link or directory with a size: its data is skipped, counted */
+	if (size) {
+		count(x, size, shown);
 		in_skip(&x->in, size + (BLOCK - size % BLOCK) % BLOCK);
+	}
 	x->entries++;
 	return true;
 }

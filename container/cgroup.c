@@ -391,6 +391,17 @@ static bool freeze(const struct sb_cgroups *cg, int dirfd, const char *rel)
 	return true;
 }
 
+/* Whether the kernel says every task of rel is frozen now. */
+static bool frozen_now(const struct sb_cgroups *cg, int dirfd, const char *rel)
+{
+	char path[4096], buf[64];
+
+	if (cg->version == 2)
+		return knob_read(dirfd, rel, "cgroup.events", "frozen") > 0;
+	snprintf(path, sizeof path, "%s/freezer.state", rel);
+	return sb_read_file_at(dirfd, path, buf, sizeof buf) >= 0 && !strncmp(buf, "FROZEN", 6);
+}
+
 static void thaw(const struct sb_cgroups *cg, int dirfd, const char *rel)
 {
 	char path[4096];
@@ -498,6 +509,15 @@ int cg_sandbox_freeze(struct sb_cgroups *cg, const char *id, bool frozen, struct
 	}
 	if (!freeze(cg, procs_dir(cg), id))
 		return sb_syserr(err, "freeze sandbox %s", id);
+	/* still freezing after the wait (a task in uninterruptible sleep):
+	 * a copy now would be of files still being written, so the caller
+	 * gets nothing frozen, never a freeze in name only */
+	if (!frozen_now(cg, procs_dir(cg), id) || sb_fault_hit("freeze-incomplete")) {
+		thaw(cg, procs_dir(cg), id);
+		return sb_fail(err, SB_E_BUSY, EBUSY, "sandbox %s did not freeze within 2 s (a process of it "
+			       "in uninterruptible sleep?): nothing was copied and it runs on; try again later",
+			       id);
+	}
 	return 0;
 }
 

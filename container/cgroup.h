@@ -80,8 +80,10 @@ long long cg_sandbox_oom_kills(struct sb_cgroups *cg, const char *id);
 int cg_sandbox_rename(struct sb_cgroups *cg, const char *from, const char *to, struct sb_err *err);
 /* Freeze (frozen) or thaw every process of the sandbox, its init included
  * (a snapshot copies its disk meanwhile).  A freeze waits (bounded) until
- * the kernel says frozen; -1 when the freezer could not be asked.  Whoever
- * froze must thaw, on every path. */
+ * the kernel says frozen; -1 when the freezer could not be asked, or when
+ * the freeze did not complete in time (SB_E_BUSY: the cgroup is thawed
+ * again, nothing is left frozen in part).  Whoever froze must thaw, on
+ * every path. */
 int cg_sandbox_freeze(struct sb_cgroups *cg, const char *id, bool frozen, struct sb_err *err);
 /* Kill every process of the sandbox, its init included (a stop). */
 int cg_sandbox_kill(struct sb_cgroups *cg, const char *id, struct sb_err *err);

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 
 #define MKE2FS "/sbin/mke2fs"
 #define E2FSCK "/sbin/e2fsck"
@@ -111,6 +112,20 @@ void sb_fault(const char *point)
 		fprintf(stderr, "sandboxd: fault injected at %s\n", point);
 		raise(SIGKILL);
 	}
+}
+
+bool sb_fault_hit(const char *point)
+{
+	const char *dir = getenv("SANDBOXD_FAULTS");
+	char path[PATH_MAX];
+
+	if (!dir)
+		return false;
+	snprintf(path, sizeof path, "%s/%s", dir, point);
+	if (unlink(path) < 0)
+		return false;
+	fprintf(stderr, "sandboxd: fault injected at %s\n", point);
+	return true;
 }
 #endif
 
@@ -398,21 +413,85 @@ static bool shifted(unsigned id, unsigned *out)
 	return true;
 }
 
+/* A POSIX ACL xattr (the host sees its named entries as host ids, of the
+ * origin's range): the ids of its ACL_USER and ACL_GROUP entries shifted
+ * like owners.  Little endian: a u32 version, then {u16 tag, u16 perm,
+ * u32 id} entries. */
+static int shift_acl(const char *name, const char *attr)
+{
+	unsigned char buf[4 + 8 * 512];
+	ssize_t n = lgetxattr(name, attr, buf, sizeof buf);
+	bool changed = false;
+
+	if (n < 0)
+		return errno == ENODATA || errno == ENOTSUP ? 0 : -1;
+	for (size_t off = 4; off + 8 <= (size_t)n; off += 8) {
+		uint16_t tag = (uint16_t)(buf[off] | buf[off + 1] << 8);
+		uint32_t id, out;
+		if (tag != 0x02 && tag != 0x08)	/* ACL_USER, ACL_GROUP */
+			continue;
+		memcpy(&id, buf + off + 4, 4);
+		if (!shifted(le32toh(id), &out))
+			continue;
+		out = htole32(out);
+		memcpy(buf + off + 4, &out, 4);
+		changed = true;
+	}
+	return changed && lsetxattr(name, attr, buf, (size_t)n, 0) < 0 ? -1 : 0;
+}
+
+/* A file capability as the host reads it: a capability set inside the
+ * origin is a v3 one (24 bytes) naming the origin's root, its rootid (the
+ * last u32) shifted to the fork's; len 0: none. */
+static void shift_cap(unsigned char *cap, ssize_t len)
+{
+	uint32_t magic, root, out;
+
+	if (len != 24)
+		return;
+	memcpy(&magic, cap, 4);
+	memcpy(&root, cap + 20, 4);
+	if ((le32toh(magic) & 0xff000000) != 0x03000000 || !shifted(le32toh(root), &out))
+		return;
+	out = htole32(out);
+	memcpy(cap + 20, &out, 4);
+}
+
 /* nftw, FTW_CHDIR: the entry is path + f->base in the cwd */
 static int shift_one(const char *path, const struct stat *st, int type, struct FTW *f)
 {
 	const char *name = path + f->base;
 	unsigned u = (unsigned)-1, g = (unsigned)-1;
 	bool su = shifted(st->st_uid, &u), sg = shifted(st->st_gid, &g);
+	bool lnk = S_ISLNK(st->st_mode);
+	unsigned char cap[64];
+	ssize_t caplen = -1;
 
-	if (type == FTW_NS || (!su && !sg))
+	if (type == FTW_NS)
 		return 0;
-	if (fchownat(AT_FDCWD, name, su ? u : (uid_t)-1, sg ? g : (gid_t)-1, AT_SYMLINK_NOFOLLOW) < 0)
+	/* what an owner is does not end at st_uid: ACL entries too */
+	if (!lnk && (shift_acl(name, "system.posix_acl_access") < 0 ||
+		     (S_ISDIR(st->st_mode) && shift_acl(name, "system.posix_acl_default") < 0)))
 		return -1;
-	/* the chown dropped them */
-	if (!S_ISLNK(st->st_mode) && !S_ISDIR(st->st_mode) && (st->st_mode & (S_ISUID | S_ISGID)) &&
-	    fchmodat(AT_FDCWD, name, st->st_mode & 07777, 0) < 0)
-		return -1;
+	/* a file capability, read before the chown drops it */
+	if (S_ISREG(st->st_mode)) {
+		caplen = lgetxattr(name, "security.capability", cap, sizeof cap);
+		if (caplen < 0 && errno != ENODATA && errno != ENOTSUP)
+			return -1;
+	}
+	if (su || sg) {
+		if (fchownat(AT_FDCWD, name, su ? u : (uid_t)-1, sg ? g : (gid_t)-1, AT_SYMLINK_NOFOLLOW) < 0)
+			return -1;
+		/* the chown dropped them */
+		if (!lnk && !S_ISDIR(st->st_mode) && (st->st_mode & (S_ISUID | S_ISGID)) &&
+		    fchmodat(AT_FDCWD, name, st->st_mode & 07777, 0) < 0)
+			return -1;
+	}
+	if (caplen > 0) {
+		shift_cap(cap, caplen);
+		if (lsetxattr(name, "security.capability", cap, (size_t)caplen, 0) < 0)
+			return -1;
+	}
 	return 0;
 }
 

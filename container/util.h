@@ -50,8 +50,12 @@ enum sb_err_kind sb_errno_kind(int errnum);
  * --enable-fault-injection (see disk.c). */
 #ifdef SB_FAULT_INJECTION
 void sb_fault(const char *point);
+/* true (once) if DIR/point exists: a condition a test cannot make happen
+ * at will (a freeze that does not complete) */
+bool sb_fault_hit(const char *point);
 #else
 static inline void sb_fault(const char *point) { (void)point; }
+static inline bool sb_fault_hit(const char *point) { (void)point; return false; }
 #endif
 /* What a client is told when a sandbox's disk failed under a write (EIO, or
  * EROFS once ext4 gave up): its host ran out of blocks under a sparse

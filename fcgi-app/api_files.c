@@ -648,13 +648,19 @@ void api_ls(struct app *app, struct http_req *req, const char *id)
 	http_reply_data(req, 200, d);
 }
 
-/* Copy the pipe to the client until the child closes it. */
-static int stream_all(struct http_req *req, int fd)
+/* Copy the pipe to the client until the child closes it, for at most
+ * max_ms in all (a worker is not held longer than by an exec): past it
+ * the stream is cut, as by any failure midway. */
+static int stream_all(struct http_req *req, int fd, int64_t max_ms)
 {
 	char buf[65536];
+	int64_t deadline = sb_now_ms() + max_ms;
 
 	for (;;) {
-		ssize_t n = sb_read_wait(fd, buf, sizeof buf, DATA_IDLE_MS);
+		int64_t left = deadline - sb_now_ms();
+		if (left <= 0)
+			return -1;
+		ssize_t n = sb_read_wait(fd, buf, sizeof buf, left < DATA_IDLE_MS ? (int)left : DATA_IDLE_MS);
 		if (n == 0)
 			return 0;
 		if (n < 0 || FCGX_PutStr(buf, (int)n, req->fcgi->out) < 0)
@@ -669,7 +675,9 @@ void api_archive_get(struct app *app, struct http_req *req, const char *id)
 {
 	struct sb_err err = SB_ERR_INIT;
 	cleanup_sandbox_ref struct sandbox_ref sb = { .dirfd = -1 };
-	struct sb_file_req rq = { .op = SB_FILE_ARCHIVE_OUT };
+	/* at most --max-file-mb of file content (their apparent sizes: a
+	 * sparse file is streamed whole): 413 before the first byte */
+	struct sb_file_req rq = { .op = SB_FILE_ARCHIVE_OUT, .max_bytes = req->conf->max_file_bytes };
 	struct sb_file_info info;
 	char qp[API_PATH_BUF], path[API_PATH_BUF], fmt[16], name[300];
 	const char *q = http_query(req, "path", qp, sizeof qp), *f = http_query(req, "format", fmt, sizeof fmt);
@@ -704,7 +712,7 @@ void api_archive_get(struct app *app, struct http_req *req, const char *id)
 		return;	/* closing ctl ends the child */
 	/* a failure now can only cut the stream short: a tar.gz then fails
 	 * its gzip check, a tar lacks its end blocks */
-	if (stream_all(req, data) < 0 || sandbox_file_end(ctl, FILE_TIMEOUT_MS, NULL) < 0)
+	if (stream_all(req, data, req->conf->max_timeout_ms) < 0 || sandbox_file_end(ctl, FILE_TIMEOUT_MS, NULL) < 0)
 		FCGX_SetExitStatus(1, req->fcgi->out);
 }
 

@@ -246,6 +246,26 @@ static long long image_stored(int dirfd, const char *file)
 	return fstatat(dirfd, file, &st, AT_SYMLINK_NOFOLLOW) < 0 ? 0 : (long long)st.st_blocks * 512;
 }
 
+#define FORK_TMP "disk.img.fork"
+#define RESTORE_TMP "disk.img.restore"
+
+void snapshot_leftovers_clean(int sbfd, bool orphan)
+{
+	cleanup_close int fd = openat(sbfd, SNAP_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+
+	if (d) {
+		fd = -1;	/* the DIR owns it */
+		for (struct dirent *e; (e = readdir(d));)
+			if (!strncmp(e->d_name, ".new-", 5))
+				unlinkat(dirfd(d), e->d_name, 0);
+		closedir(d);
+	}
+	if (unlinkat(sbfd, FORK_TMP, 0) == 0 && orphan)
+		unlinkat(sbfd, "lock", 0);
+	unlinkat(sbfd, RESTORE_TMP, 0);
+}
+
 static int snapshot_create(struct app *app, struct http_req *req, const char *id,
 			   struct json_object **out, struct sb_err *err)
 {
@@ -272,11 +292,13 @@ static int snapshot_create(struct app *app, struct http_req *req, const char *id
 	file_of(file, sizeof file, name);
 	if (faccessat(dirfd, file, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
 		return sb_fail(err, SB_E_CONFLICT, EEXIST, "sandbox %s has a snapshot %s", id, name);
+	/* a worker killed mid-copy left its half (of any name): gone before
+	 * the budget is reckoned, they never take host bytes unaccounted */
+	snapshot_leftovers_clean(sb.dirfd, false);
 	if (budget(app, &sb, dirfd, image_stored(sb.dirfd, "disk.img"), err) < 0)
 		return -1;
 	/* made aside, renamed: a listed snapshot is always whole */
 	snprintf(tmp, sizeof tmp, ".new-%s", file);
-	unlinkat(dirfd, tmp, 0);
 	if (take(app, &sb, dirfd, tmp, &stored, &reflinked, err) < 0)
 		return -1;
 	if (renameat2(dirfd, tmp, dirfd, file, RENAME_NOREPLACE) < 0) {
@@ -381,7 +403,7 @@ static int restore(struct app *app, struct http_req *req, const char *id, struct
 {
 	cleanup_sandbox_ref struct sandbox_ref sb = { .dirfd = -1 };
 	cleanup_close int dirfd = -1, lock = -1;
-	static const char tmp[] = "disk.img.restore";
+	static const char tmp[] = RESTORE_TMP;
 	char file[80];
 	long long stored;
 	bool reflinked, running;
@@ -427,7 +449,6 @@ void api_snapshot_restore(struct app *app, struct http_req *req, const char *id)
 
 /* Forks (create_new, app.c): the copy is made into the new directory,
  * whose start lock is held from here to snapshot_fork_finish(). */
-#define FORK_TMP "disk.img.fork"
 
 static void fork_clean(int dirfd)
 {
@@ -447,6 +468,7 @@ static int fork_current(struct app *app, const struct sb_fork *f, int newdirfd, 
 	    app_host_room(app->conf, image_stored(sb.dirfd, "disk.img"), "a fork", err) < 0 ||
 	    (lock = app_sandbox_lock(&sb, err)) < 0)
 		return -1;
+	snapshot_leftovers_clean(sb.dirfd, false);
 	return take(app, &sb, newdirfd, FORK_TMP, &stored, &reflinked, err);
 }
 

@@ -309,6 +309,10 @@ static void set_aside_orphan(struct app *app, const char *id)
 	if (!sb_name_safe(id) || fstatat(app->sandboxes_fd, id, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return;
 	cg_sandbox_kill(&app->cg, id, NULL);
+	/* a fork killed before its record: its copy goes, not aside */
+	cleanup_close int fd = openat(app->sandboxes_fd, id, O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd >= 0)
+		snapshot_leftovers_clean(fd, true);
 	if (remove_empty(app, id) == 0) {
 		log_event(app->rid, "sandbox.orphan", id, "removed=empty");
 		return;
@@ -549,6 +553,9 @@ static int start_locked(struct app *app, struct sandbox_ref *sb, struct sb_err *
 	pid_t pid;
 
 	snprintf(dir, sizeof dir, "%s/sandboxes/%s", c->data_dir, sb->id);
+	/* under the start lock: no copy of this sandbox is under way, what
+	 * one left (a worker killed mid-copy) goes */
+	snapshot_leftovers_clean(sb->dirfd, false);
 	if (images_rootfs(c, sb->rec.image, sb->rec.image_version, image, sizeof image, err) < 0)
 		return -1;
 	struct sb_spec spec = {

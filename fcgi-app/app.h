@@ -59,6 +59,12 @@ int snapshot_fork_copy(struct app *app, const char *id, const struct sb_fork *f,
  * made its disk.img. */
 int snapshot_fork_finish(struct app *app, const char *id, const struct sb_fork *f, uid_t to,
 			 struct sb_err *err);
+/* What a worker killed mid-copy left in the sandbox directory sbfd (half
+ * made snapshots, a fork's or a restore's copy), removed: called under its
+ * start lock (a start, a snapshot, a fork from it), when no copy of it can
+ * be under way.  orphan: a directory without a record, set aside; a fork
+ * killed before its record leaves its copy and lock there. */
+void snapshot_leftovers_clean(int sbfd, bool orphan);
 
 /* A sandbox as a request sees it. */
 struct sandbox_ref {
