@@ -13,9 +13,11 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define DYING_MAX 256	/* slots one sweep finishes */
 
@@ -41,35 +43,131 @@ static void gone_name(char *buf, size_t len, uint32_t slot)
 	snprintf(buf, len, ".gone-%u", slot);
 }
 
-/* Remove name of directory at and everything below it, never following a symlink
- * (what a sandbox made is the tenant's: a link to /etc stays a link).  0, or
- * -1 with errno of the first failure (the rest is removed still). */
-static int remove_at(int at, const char *name)
+struct level {
+	char *name;	/* in its parent */
+	dev_t dev;	/* the parent's: ".." must lead back there */
+	ino_t ino;
+};
+
+static int open_dir(int at, const char *name)
 {
-	cleanup_close int fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-	int ret = 0, saved = 0;
+	return openat(at, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+}
+
+/* Empty directory fd of what is no directory and of empty directories.
+ * 0: it is empty; 1: *sub (malloc'ed) names a directory in it that is
+ * not; -1 on a failure.  unlinkat never follows a symlink. */
+static int empty_level(int fd, char **sub)
+{
+	int dfd = fcntl(fd, F_DUPFD_CLOEXEC, 0), ret = 0, saved;
 	struct dirent *e;
 	DIR *d;
+
+	if (dfd < 0)
+		return -1;
+	if (!(d = fdopendir(dfd))) {
+		close(dfd);
+		return -1;
+	}
+	rewinddir(d);	/* the dup shares the offset of a scan before */
+	while ((e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if (unlinkat(fd, e->d_name, 0) == 0 || errno == ENOENT)
+			continue;
+		if (errno == EISDIR && (unlinkat(fd, e->d_name, AT_REMOVEDIR) == 0 || errno == ENOENT))
+			continue;
+		if (errno == ENOTEMPTY || errno == EEXIST) {
+			*sub = strdup(e->d_name);
+			ret = *sub ? 1 : -1;
+		} else {
+			ret = -1;
+		}
+		break;
+	}
+	saved = errno;
+	closedir(d);
+	errno = saved;
+	return ret;
+}
+
+/* Remove name of directory at and everything below it, never following a
+ * symlink (what a sandbox made is the tenant's: a link to /etc stays a
+ * link), with two fds at most however deep the tree is (a tree deeper
+ * than the fd limit would keep the slot for ever): down by name, back up
+ * by "..", checked to be the directory we came from (the tree is set
+ * aside and nothing of the sandbox runs).  0, or -1 with errno of the
+ * first failure (the removal stops there; the sweep retries). */
+static int remove_at(int at, const char *name)
+{
+	struct level *lv = NULL;
+	size_t n = 0, cap = 0;
+	int fd = open_dir(at, name), ret = 0, saved = 0, r;
+	struct stat st;
+	char *sub;
 
 	if (fd < 0) {
 		if (errno != ENOTDIR && errno != ELOOP)
 			return errno == ENOENT ? 0 : -1;
 		return unlinkat(at, name, 0) < 0 && errno != ENOENT ? -1 : 0;
 	}
-	d = fdopendir(fd);
-	if (!d)
-		return -1;
-	fd = -1;	/* the DIR owns it */
-	while ((e = readdir(d))) {
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+	for (;;) {
+		if ((r = empty_level(fd, &sub)) < 0)
+			break;
+		if (r > 0) {
+			int child = -1;
+
+			if (n == cap) {
+				struct level *nl = realloc(lv, (cap ? cap * 2 : 64) * sizeof *lv);
+
+				if (!nl) {
+					free(sub);
+					r = -1;
+					break;
+				}
+				lv = nl;
+				cap = cap ? cap * 2 : 64;
+			}
+			if (fstat(fd, &st) < 0 || (child = open_dir(fd, sub)) < 0) {
+				free(sub);
+				r = -1;
+				break;
+			}
+			lv[n++] = (struct level){ .name = sub, .dev = st.st_dev, .ino = st.st_ino };
+			close(fd);
+			fd = child;
 			continue;
-		if (remove_at(dirfd(d), e->d_name) < 0 && !saved) {
-			saved = errno;
-			ret = -1;
 		}
+		if (n == 0)
+			break;
+		/* fd is empty now: back up, and it goes */
+		r = openat(fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+		close(fd);
+		fd = r;
+		n--;
+		r = -1;
+		if (fd >= 0 && fstat(fd, &st) == 0) {
+			if (st.st_dev != lv[n].dev || st.st_ino != lv[n].ino)
+				errno = ESTALE;
+			else if (unlinkat(fd, lv[n].name, AT_REMOVEDIR) == 0 || errno == ENOENT)
+				r = 0;
+		}
+		saved = errno;
+		free(lv[n].name);
+		errno = saved;
+		if (r < 0)
+			break;
 	}
-	closedir(d);
-	if (unlinkat(at, name, AT_REMOVEDIR) < 0 && errno != ENOENT && !saved) {
+	if (r < 0) {
+		saved = errno;
+		ret = -1;
+	}
+	if (fd >= 0)
+		close(fd);
+	for (size_t i = 0; i < n; i++)
+		free(lv[i].name);
+	free(lv);
+	if (!ret && unlinkat(at, name, AT_REMOVEDIR) < 0 && errno != ENOENT) {
 		saved = errno;
 		ret = -1;
 	}
