@@ -704,6 +704,8 @@ void api_archive_get(struct app *app, struct http_req *req, const char *id)
 		return;
 	if (sandbox_file_request(ctl, &rq, path, NULL, &data, &err) < 0 ||
 	    sandbox_file_reply(ctl, &info, FILE_TIMEOUT_MS, &err) < 0) {
+		/* destroyed under it: 404, as an exec */
+		app_sandbox_destroyed(app, &sb, &err);
 		api_reply_err(req, &err);
 		return;
 	}

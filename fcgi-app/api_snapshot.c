@@ -287,7 +287,7 @@ static int snapshot_create(struct app *app, struct http_req *req, const char *id
 	    strlen(name) != (size_t)json_object_get_string_len(v))
 		return name ? sb_fail(err, SB_E_INVALID, EINVAL, "name must not contain NUL") : -1;
 	if (sandbox_with_disk(app, id, &sb, err) < 0 || (dirfd = snap_dir(&sb, true, err)) < 0 ||
-	    (lock = app_sandbox_lock(&sb, err)) < 0)
+	    (lock = app_sandbox_lock_ours(app, &sb, err)) < 0)
 		return -1;
 	file_of(file, sizeof file, name);
 	if (faccessat(dirfd, file, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
@@ -411,7 +411,7 @@ static int restore(struct app *app, struct http_req *req, const char *id, struct
 
 	if ((dirfd = snap_named(app, req, id, &sb, file, sizeof file, err)) < 0 ||
 	    app_host_room(app->conf, image_stored(dirfd, file), "a restore", err) < 0 ||
-	    (lock = app_sandbox_lock(&sb, err)) < 0)
+	    (lock = app_sandbox_lock_ours(app, &sb, err)) < 0)
 		return -1;
 	unlinkat(sb.dirfd, tmp, 0);
 	if (disk_image_copy(dirfd, file, sb.dirfd, tmp, 0600, &stored, &reflinked, err) < 0)
@@ -466,7 +466,7 @@ static int fork_current(struct app *app, const struct sb_fork *f, int newdirfd, 
 
 	if (sandbox_with_disk(app, f->from, &sb, err) < 0 ||
 	    app_host_room(app->conf, image_stored(sb.dirfd, "disk.img"), "a fork", err) < 0 ||
-	    (lock = app_sandbox_lock(&sb, err)) < 0)
+	    (lock = app_sandbox_lock_ours(app, &sb, err)) < 0)
 		return -1;
 	snapshot_leftovers_clean(sb.dirfd, false);
 	return take(app, &sb, newdirfd, FORK_TMP, &stored, &reflinked, err);

@@ -646,6 +646,21 @@ int app_sandbox_lock(struct sandbox_ref *sb, struct sb_err *err)
 	return steal_fd(&lock);
 }
 
+/* app_sandbox_lock, and the sandbox is still the one sb was found by: a
+ * destroy that held the lock before us set its directory aside (what we
+ * would do there is lost, or fails), and a create may have made another
+ * of the id since.  404 then. */
+int app_sandbox_lock_ours(struct app *app, struct sandbox_ref *sb, struct sb_err *err)
+{
+	cleanup_close int lock = app_sandbox_lock(sb, err);
+
+	if (lock < 0)
+		return -1;
+	if (!still_ours(app, sb))
+		return sb_fail(err, SB_E_NOT_FOUND, ENOENT, "sandbox %s not found (destroyed)", sb->id);
+	return steal_fd(&lock);
+}
+
 int app_sandbox_connect(struct app *app, struct sandbox_ref *sb, struct sb_err *err)
 {
 	cleanup_close int lock = -1;

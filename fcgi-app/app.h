@@ -103,6 +103,9 @@ void app_sandbox_gone(const struct sandbox_ref *sb, struct sb_err *err);
  * starts while the caller changes its disk (a snapshot, a restore).  The
  * fd, or -1. */
 int app_sandbox_lock(struct sandbox_ref *sb, struct sb_err *err);
+/* app_sandbox_lock, then SB_E_NOT_FOUND if the sandbox was destroyed (or
+ * made again) while we waited. */
+int app_sandbox_lock_ours(struct app *app, struct sandbox_ref *sb, struct sb_err *err);
 void app_sandbox_touch(struct app *app, struct sandbox_ref *sb);
 /* 0 when the data dir's file system has `need` bytes free beyond
  * --disk-reserve-mb; else 507 (`what` needs them: "a create"). */
