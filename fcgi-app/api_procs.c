@@ -181,6 +181,8 @@ static void proc_spawn(struct app *app, struct http_req *req, const char *id, st
 		return;
 	prune(app, &sb);
 	if (sandbox_spawn(ctl, &app->cg, id, procid, &a->rq, &pid, &err) < 0) {
+		/* destroyed under it: 404, as an exec */
+		app_sandbox_destroyed(app, &sb, &err);
 		api_reply_err(req, &err);
 		return;
 	}
@@ -194,7 +196,7 @@ static void proc_spawn(struct app *app, struct http_req *req, const char *id, st
 	r = record_new(procid, pid, a->rq.command);
 	key_of(key, sizeof key, id, procid);
 	if (store_proc_put(&app->store, key, json_object_to_json_string_ext(r, JSON_C_TO_STRING_PLAIN),
-			   req->scope, &err) < 0) {
+			   req->scope, &sb.rec, &err) < 0) {
 		api_reply_err(req, &err);
 		return;
 	}
@@ -256,7 +258,8 @@ static struct json_object *records(struct app *app, struct sandbox_ref *sb, cons
 			snprintf(cgname, sizeof cgname, "p-%s", pid);
 			cg_exec_remove(&app->cg, sb->id, cgname);
 			key_of(key, sizeof key, sb->id, pid);
-			store_proc_put(&app->store, key, json_object_to_json_string_ext(r, JSON_C_TO_STRING_PLAIN), NULL, NULL);
+			store_proc_put(&app->store, key, json_object_to_json_string_ext(r, JSON_C_TO_STRING_PLAIN), NULL,
+				       &sb->rec, NULL);
 		}
 	}
 	return c.arr;
@@ -594,6 +597,7 @@ void api_proc_kill(struct app *app, struct http_req *req, const char *id)
 	}
 	json_object_object_add(r, "endedBy", json_object_new_string(ended_by));
 	key_of(key, sizeof key, id, procid);
-	store_proc_put(&app->store, key, json_object_to_json_string_ext(r, JSON_C_TO_STRING_PLAIN), NULL, NULL);
+	store_proc_put(&app->store, key, json_object_to_json_string_ext(r, JSON_C_TO_STRING_PLAIN), NULL, &sb.rec,
+		       NULL);
 	http_reply_data(req, 200, json_object_get(r));
 }

@@ -773,8 +773,27 @@ void store_use(struct store *s, enum store_which w, long long *used, long long *
 	*nrefused = usage_get(txn, s->usage[w], REFUSED_KEY, strlen(REFUSED_KEY));
 }
 
+/* In txn: the sandbox of key (its "<projectId>/" part) is still owner,
+ * the one the caller found: 1, 0 (destroyed, perhaps made again), -1. */
+static int proc_owner_is(struct store *s, MDB_txn *txn, const char *key, const struct sb_record *owner,
+			 struct sb_err *err)
+{
+	size_t idlen = strcspn(key, "/");
+	struct sb_record cur;
+	char id[128];
+	int rc;
+
+	if (idlen >= sizeof id)
+		return 0;
+	memcpy(id, key, idlen);
+	id[idlen] = '\0';
+	if ((rc = record_get(s, txn, id, &cur, err)) <= 0)
+		return rc;
+	return cur.uid_base == owner->uid_base && cur.created_ms == owner->created_ms;
+}
+
 int store_proc_put(struct store *s, const char *key, const char *json, const char *scope,
-		   struct sb_err *err)
+		   const struct sb_record *owner, struct sb_err *err)
 {
 	MDB_val k = { strlen(key), (void *)key }, v;
 	cleanup_txn MDB_txn *txn = NULL;
@@ -783,6 +802,12 @@ int store_proc_put(struct store *s, const char *key, const char *json, const cha
 
 	if (kv_begin(s->env, 0, &txn, err) < 0)
 		return -1;
+	/* checked in the write transaction: a destroy's mark (which drops the
+	 * id's records) is before or after it, never between; a record
+	 * written after it would be listed by the next sandbox of the id */
+	if (owner && (rc = proc_owner_is(s, txn, key, owner, err)) <= 0)
+		return rc < 0 ? -1 : sb_fail(err, SB_E_NOT_FOUND, ENOENT, "sandbox %.*s was destroyed",
+					     (int)strcspn(key, "/"), key);
 	if (mdb_get(txn, s->procs, &k, &v) == 0)
 		delta -= charge(k.mv_size, v.mv_size);
 	if (charge_entry(s, STORE_MAIN, txn, key, scope, delta, err) < 0) {

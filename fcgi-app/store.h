@@ -119,9 +119,10 @@ void store_use(struct store *s, enum store_which w, long long *used, long long *
 	       long long *refused);
 
 /* Background process records (JSON text), keyed "<projectId>/<processId>";
- * scope as above. */
+ * scope as above.  With owner, written only while the sandbox's record is
+ * that one (same uid base and createdAt): else SB_E_NOT_FOUND. */
 int store_proc_put(struct store *s, const char *key, const char *json, const char *scope,
-		   struct sb_err *err);
+		   const struct sb_record *owner, struct sb_err *err);
 /* 1 found (*json is malloc'd), 0 missing, -1 error */
 int store_proc_get(struct store *s, const char *key, char **json, struct sb_err *err);
 int store_proc_del(struct store *s, const char *key, struct sb_err *err);

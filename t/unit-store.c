@@ -66,15 +66,15 @@ int main(void)
 
 	/* process records: charged, and given back when one goes */
 	store_use(&s, STORE_MAIN, &before, &budget, &refused);
-	ok(store_proc_put(&s, "b-1/p1", entry, "b-", &err) == 0, "b's process record is kept");
-	ok(store_proc_put(&s, "b-1/p1", "{\"status\":\"completed\"}", NULL, &err) == 0, "and updated");
+	ok(store_proc_put(&s, "b-1/p1", entry, "b-", NULL, &err) == 0, "b's process record is kept");
+	ok(store_proc_put(&s, "b-1/p1", "{\"status\":\"completed\"}", NULL, NULL, &err) == 0, "and updated");
 	store_use(&s, STORE_MAIN, &used, &budget, &refused);
 	ok(used > before && used < before + 100, "charged as it is now (%lld)", used - before);
 	ok(store_proc_del(&s, "b-1/p1", &err) == 0, "and deleted");
 	store_use(&s, STORE_MAIN, &used, &budget, &refused);
 	ok(used == before, "which gives its bytes back");
 	n = 0;
-	while (n < 1000 && store_proc_put(&s, "a-1/p", entry, "a-", &err) == 0)
+	while (n < 1000 && store_proc_put(&s, "a-1/p", entry, "a-", NULL, &err) == 0)
 		n++;
 	ok(n == 1000, "a record rewritten in place adds nothing");
 	store_use(&s, STORE_HISTORY, &before, &budget, &refused);
