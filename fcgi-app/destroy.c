@@ -281,7 +281,12 @@ static int sandbox_lock(struct app *app, const char *id)
 	return steal_fd(&fd);
 }
 
-int destroy_sandbox(struct app *app, const char *id, struct sb_err *err)
+/* destroy_sandbox; with `still`, only while the record is the one still()
+ * accepts (checked in the mark's transaction): 1 destroyed, 0 not (no
+ * record, or kept), -1 err. */
+static int destroy_if(struct app *app, const char *id,
+		      bool (*still)(const struct sb_record *r, const void *arg), const void *arg,
+		      struct sb_err *err)
 {
 	struct dying d = { .only = id };
 	cleanup_close int lock = -1, sblock = -1;
@@ -296,9 +301,11 @@ int destroy_sandbox(struct app *app, const char *id, struct sb_err *err)
 	if ((lock = app_create_lock(app, err)) < 0)
 		return -1;
 	sblock = sandbox_lock(app, id);
-	found = store_destroy_mark(&app->store, id, app->conf->uid_base, &r, &slot, err);
+	found = store_destroy_mark(&app->store, id, app->conf->uid_base, still, arg, &r, &slot, err);
 	if (found < 0)
 		return -1;
+	if (found == STORE_KEPT)
+		return 0;	/* a live record: nothing of the id is to move */
 	sb_fault("destroy-marked");
 	/* this one's, and any a killed destroy of the same id left */
 	if (destroy_move_pending(app, id, err) < 0 ||
@@ -319,12 +326,18 @@ int destroy_sandbox(struct app *app, const char *id, struct sb_err *err)
 		log_event(app->rid, "sandbox.destroyed", id, "slot=%u ms=%lld", slot,
 			  (long long)(sb_mono_ms() - t0));
 	}
-	return 0;
+	return found > 0;
+}
+
+int destroy_sandbox(struct app *app, const char *id, struct sb_err *err)
+{
+	return destroy_if(app, id, NULL, NULL, err) < 0 ? -1 : 0;
 }
 
 struct expired {
 	char id[DYING_MAX][64];
 	bool idle[DYING_MAX];
+	int64_t created[DYING_MAX];	/* the record collected */
 	int64_t now;
 	int64_t idle_ms;
 	int n;
@@ -340,6 +353,7 @@ static void collect_expired(const char *id, const struct sb_record *r, void *arg
 	if (e->n >= DYING_MAX || !project_id_valid(id) || !(ttl || idle))
 		return;
 	e->idle[e->n] = !ttl;
+	e->created[e->n] = r->created_ms;
 	snprintf(e->id[e->n++], sizeof e->id[0], "%s", id);
 }
 
@@ -357,6 +371,27 @@ static bool quiet(struct app *app, const char *id)
 	return cg_sandbox_usage(&app->cg, id, &u) == 0 && u.pids <= 1;
 }
 
+struct still_expired {
+	int64_t created;
+	int64_t idle_ms;	/* 0: the ttl */
+};
+
+/* In the mark's transaction: the record is the one the sweep collected
+ * (not destroyed and made again since) and still expired (a POST may have
+ * extended its ttl, a request made it active, while the sweep destroyed
+ * the ones before it). */
+static bool still_expired(const struct sb_record *r, const void *arg)
+{
+	const struct still_expired *x = arg;
+	int64_t now = sb_now_ms();
+
+	if (r->created_ms != x->created)
+		return false;
+	if (x->idle_ms)
+		return now - r->active_ms >= x->idle_ms;
+	return r->expires_ms && now >= r->expires_ms;
+}
+
 int destroy_expired(struct app *app)
 {
 	static struct expired e;
@@ -371,13 +406,18 @@ int destroy_expired(struct app *app)
 		return 0;
 	}
 	for (int i = 0; i < e.n; i++) {
+		struct still_expired x = { .created = e.created[i], .idle_ms = e.idle[i] ? e.idle_ms : 0 };
+		int r;
+
 		if (e.idle[i] && !quiet(app, e.id[i]))
 			continue;
-		if (destroy_sandbox(app, e.id[i], &err) < 0) {
+		if ((r = destroy_if(app, e.id[i], still_expired, &x, &err)) < 0) {
 			log_printf("error", NULL, "expiry sweep: destroy %s: %s", e.id[i], err.msg);
 			sb_err_clear(&err);
 			continue;
 		}
+		if (!r)
+			continue;	/* extended, active again, or another one now */
 		metrics_expired();
 		log_event(NULL, "sandbox.expired", e.id[i], "reason=%s", e.idle[i] ? "idle" : "ttl");
 		done++;

@@ -370,8 +370,9 @@ static int del_prefix(MDB_txn *txn, MDB_dbi dbi, const char *prefix)
 
 static int usage_forget(MDB_txn *txn, MDB_dbi usage, const char *id);
 
-int store_destroy_mark(struct store *s, const char *id, uid_t base, struct sb_record *r,
-		       uint32_t *slot, struct sb_err *err)
+int store_destroy_mark(struct store *s, const char *id, uid_t base,
+		       bool (*still)(const struct sb_record *r, const void *arg), const void *arg,
+		       struct sb_record *r, uint32_t *slot, struct sb_err *err)
 {
 	MDB_val k = { strlen(id), (void *)id }, dk, dv = { strlen(id), (void *)id };
 	struct sb_record none = { .init_pid = 0 };
@@ -385,6 +386,8 @@ int store_destroy_mark(struct store *s, const char *id, uid_t base, struct sb_re
 		return -1;
 	if ((rc = record_get(s, txn, id, r, err)) <= 0)
 		return rc;
+	if (still && !still(r, arg))
+		return STORE_KEPT;
 	if (r->uid_base < base || (r->uid_base - base) % 65536u)
 		return sb_fail(err, SB_E_INTERNAL, 0, "sandbox %s: uid base %u is not a slot of --uid-base %u",
 			       id, (unsigned)r->uid_base, (unsigned)base);

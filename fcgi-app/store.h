@@ -87,9 +87,12 @@ int store_drop(struct store *s, const char *id, struct sb_err *err);
 /* Destroy, step 1, in one write transaction: record id (*r) goes, with its
  * process records, and its slot (*slot, counted from base) is marked
  * "dying" (with the id) until store_destroy_done().  1 done, 0 no such
- * record, -1 error. */
-int store_destroy_mark(struct store *s, const char *id, uid_t base, struct sb_record *r,
-		       uint32_t *slot, struct sb_err *err);
+ * record, -1 error; with `still`, STORE_KEPT (nothing done) when still(record,
+ * arg) says, in the transaction, that it is not the one to destroy. */
+#define STORE_KEPT 2
+int store_destroy_mark(struct store *s, const char *id, uid_t base,
+		       bool (*still)(const struct sb_record *r, const void *arg), const void *arg,
+		       struct sb_record *r, uint32_t *slot, struct sb_err *err);
 /* Destroy, last step: nothing of the slot's owner is left; the slot is
  * returned for store_create() to reuse (once, whatever the calls). */
 int store_destroy_done(struct store *s, uint32_t slot, struct sb_err *err);
