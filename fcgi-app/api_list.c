@@ -78,19 +78,41 @@ static bool range(const char *scope, const char *prefix, const char **out)
 	return true;
 }
 
+/* Query value key into buf (*out; NULL when absent).  One longer than buf
+ * is a 400 (false, answered), never taken for absent: a prefix or status
+ * dropped would list every sandbox, a cursor dropped restart paging. */
+static bool list_query(struct http_req *req, const char *key, char *buf, size_t len, const char **out)
+{
+	char all[4097];	/* http_query_valid's bound (the router's): any value fits */
+	const char *v = http_query(req, key, all, sizeof all);
+
+	*out = NULL;
+	if (!v)
+		return true;
+	if (strlen(v) >= len) {
+		http_reply_error(req, 400, "%s is too long: at most %zu bytes", key, len - 1);
+		return false;
+	}
+	memcpy(buf, v, strlen(v) + 1);
+	*out = buf;
+	return true;
+}
+
 void api_sandbox_list(struct app *app, struct http_req *req, const char *id)
 {
 	struct list_scan ls = { .app = app, .limit = LIST_DEFAULT };
 	char pbuf[64], sbuf[16], lbuf[16], cbuf[64];
-	const char *prefix = http_query(req, "prefix", pbuf, sizeof pbuf);
-	const char *status = http_query(req, "status", sbuf, sizeof sbuf);
-	const char *limit = http_query(req, "limit", lbuf, sizeof lbuf);
-	const char *cursor = http_query(req, "cursor", cbuf, sizeof cbuf);
+	const char *prefix, *status, *limit, *cursor;
 	struct sb_err err = SB_ERR_INIT;
 	struct json_object *d;
 	const char *from;
 
 	(void)id;
+	if (!list_query(req, "prefix", pbuf, sizeof pbuf, &prefix) ||
+	    !list_query(req, "status", sbuf, sizeof sbuf, &status) ||
+	    !list_query(req, "limit", lbuf, sizeof lbuf, &limit) ||
+	    !list_query(req, "cursor", cbuf, sizeof cbuf, &cursor))
+		return;
 	if (limit) {
 		char *end;
 		long l = strtol(limit, &end, 10);
