@@ -27,6 +27,55 @@
 
 #define TTL_MAX (86400LL * 3650)	/* seconds: ten years */
 
+/* n digits at s, as a number; -1 when one is not a digit. */
+static int digits(const char *s, int n)
+{
+	int v = 0;
+
+	for (int i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v;
+}
+
+/* "YYYY-MM-DDTHH:MM:SS[.fraction]Z" exactly, of a time that exists (no
+ * February 30, no 23:59:60: timegm would move them to another time, which
+ * nobody asked for): ms since the epoch (the fraction dropped), or -1. */
+static int64_t utc_time_ms(const char *s)
+{
+	static const char shape[] = "dddd-dd-ddTdd:dd:dd";
+	struct tm tm = { 0 }, back;
+	time_t t;
+
+	for (size_t i = 0; i < sizeof shape - 1; i++)
+		if (shape[i] == 'd' ? s[i] < '0' || s[i] > '9' : s[i] != shape[i])
+			return -1;
+	tm.tm_year = digits(s, 4) - 1900;
+	tm.tm_mon = digits(s + 5, 2) - 1;
+	tm.tm_mday = digits(s + 8, 2);
+	tm.tm_hour = digits(s + 11, 2);
+	tm.tm_min = digits(s + 14, 2);
+	tm.tm_sec = digits(s + 17, 2);
+	s += sizeof shape - 1;
+	if (*s == '.') {
+		size_t n = strspn(s + 1, "0123456789");
+		if (!n)
+			return -1;
+		s += 1 + n;
+	}
+	if (strcmp(s, "Z"))
+		return -1;
+	back = tm;
+	t = timegm(&back);
+	if (t == (time_t)-1 || back.tm_year != tm.tm_year || back.tm_mon != tm.tm_mon ||
+	    back.tm_mday != tm.tm_mday || back.tm_hour != tm.tm_hour || back.tm_min != tm.tm_min ||
+	    back.tm_sec != tm.tm_sec)
+		return -1;
+	return (int64_t)t * 1000;
+}
+
 /* "ttl": seconds from now, or "expiresAt": an RFC 3339 UTC time ("...Z"), or
  * null (never); the service destroys the sandbox from then on. */
 static int parse_expiry(struct http_req *req, struct json_object *o, struct sb_want *want)
@@ -53,13 +102,9 @@ static int parse_expiry(struct http_req *req, struct json_object *o, struct sb_w
 		want->expires_ms = 0;
 	} else if (has_at) {
 		const char *s = json_object_is_type(at, json_type_string) ? json_object_get_string(at) : "";
-		struct tm tm = { 0 };
-		const char *end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-		int64_t ms = 0;
-		if (end && *end == '.')		/* fractions of a second: dropped */
-			end += 1 + strspn(end + 1, "0123456789");
-		if (end && !strcmp(end, "Z"))
-			ms = (int64_t)timegm(&tm) * 1000;
+		/* a NUL inside would end the time early */
+		int64_t ms = strlen(s) == (size_t)json_object_get_string_len(at) ? utc_time_ms(s) : -1;
+
 		if (ms <= sb_now_ms() || ms > sb_now_ms() + TTL_MAX * 1000) {
 			http_reply_error(req, 400, "expiresAt must be a UTC time (2026-12-31T23:59:59Z) in the "
 					 "next ten years, or null");
