@@ -77,6 +77,31 @@ int main(void)
 	while (n < 1000 && store_proc_put(&s, "a-1/p", entry, "a-", NULL, &err) == 0)
 		n++;
 	ok(n == 1000, "a record rewritten in place adds nothing");
+
+	/* a record written for a sandbox the id no longer names is refused:
+	 * the next sandbox of the id would list it */
+	{
+		struct sb_record r = { .init_pid = 0 }, r2 = { .init_pid = 0 }, gone;
+		uint32_t slot;
+		bool created;
+		char *json = NULL;
+
+		ok(store_create(&s, "o-1", "host", 100000, 4, &r, &created, &err) == 0 && created,
+		   "o-1 is made (%s)", err.msg);
+		ok(store_proc_put(&s, "o-1/p", "{}", NULL, &r, &err) == 0, "its record is kept while it is the one");
+		ok(store_destroy_mark(&s, "o-1", 100000, NULL, NULL, &gone, &slot, &err) == 1, "o-1 destroyed (mark)");
+		ok(store_proc_put(&s, "o-1/p", "{}", NULL, &r, &err) < 0 && api_status(&err) == 404,
+		   "then a record for it is refused, 404 (%s)", err.msg);
+		sb_err_clear(&err);
+		ok(store_create(&s, "o-1", "host", 100000, 4, &r2, &created, &err) == 0, "o-1 made again");
+		r2.created_ms++;	/* another sandbox of the id, same slot */
+		ok(store_proc_put(&s, "o-1/q", "{}", NULL, &r2, &err) < 0 && api_status(&err) == 404,
+		   "and so is one for another record of the id");
+		sb_err_clear(&err);
+		ok(store_proc_get(&s, "o-1/p", &json, &err) == 0 && store_proc_get(&s, "o-1/q", &json, &err) == 0,
+		   "the new o-1 has no record of the old one");
+		free(json);
+	}
 	store_use(&s, STORE_HISTORY, &before, &budget, &refused);
 	store_close(&s);
 	ok(store_open(&s, root, &sz, &err) == 0, "store: open again (%s)", err.msg);
