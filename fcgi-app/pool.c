@@ -117,6 +117,11 @@ bool pool_long_request(const struct http_req *req)
 		return !strcmp(req->method, "POST");	/* minutes, streamed or not */
 	if (route_is(req, "/sandboxes/{projectId}/exec"))
 		return !strcmp(req->method, "POST") && body_streams(req);
+	/* a raw upload lasts as long as its client takes to send it: a
+	 * trickle must not hold a short-request worker (its read is bounded
+	 * too: api_files.c feed()) */
+	if (router_is_raw_upload(req))
+		return true;
 	if (route_is(req, "/sandboxes/{projectId}/processes/{processId}/logs")) {
 		s = http_query(req, "stream", v, sizeof v);
 		return s && strcmp(s, "0");	/* as api_proc_get reads it */
