@@ -322,7 +322,7 @@ static int run_loop(int ctl, int pout, int perr, struct sb_cgroups *cg, const ch
 	int status = 0;
 
 	int64_t quiet_since = start;
-	bool killed_for_client = false;
+	bool killed_for_client = false, fired_long = false;
 
 	while (!exited) {
 		/* what waits for the client goes as far as it takes it now */
@@ -336,6 +336,16 @@ static int run_loop(int ctl, int pout, int perr, struct sb_cgroups *cg, const ch
 		};
 		int64_t left = deadline - sb_mono_ms();
 		int r, wait = left > 1000 ? 1000 : (int)left;
+
+		if (rq->on_long && rq->long_ms > 0 && !fired_long) {
+			int64_t until = start + rq->long_ms - sb_mono_ms();
+
+			if (until <= 0) {
+				fired_long = true;
+				rq->on_long(rq->long_arg);
+			} else if (until < wait)
+				wait = (int)until;
+		}
 
 		if (res->client_gone && !killed_for_client) {
 			/* nobody reads what it says: the whole tree goes */

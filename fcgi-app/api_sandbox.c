@@ -565,6 +565,19 @@ static void exec_stream(struct app *app, struct http_req *req, int ctl, const ch
 }
 
 /* Run a validated exec in the sandbox and answer (or stream) its result. */
+/* A buffered exec that has run this long is not a short request: its worker
+ * leaves the pool (a spare is forked for the short ones), so one token's
+ * `sleep` commands never take every short-request worker.  `true` and
+ * other quick commands never get here: no fork per short exec. */
+#define EXEC_LONG_MS 1000
+
+static void exec_long(void *arg)
+{
+	struct app *app = arg;
+
+	app->leave_pool(app);
+}
+
 static void exec_run(struct app *app, struct http_req *req, const char *id, struct json_object *o,
 		     struct exec_args *a)
 {
@@ -587,6 +600,11 @@ static void exec_run(struct app *app, struct http_req *req, const char *id, stru
 		close(ctl);
 		app_sandbox_touch(app, &sb);
 		return;
+	}
+	if (app->leave_pool) {
+		a->rq.long_ms = EXEC_LONG_MS;
+		a->rq.on_long = exec_long;
+		a->rq.long_arg = app;
 	}
 	started = sb_now_ms();
 	r = sandbox_exec(ctl, &app->cg, id, app->cgname, &a->rq, &res, &err);

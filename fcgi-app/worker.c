@@ -60,6 +60,23 @@ static bool stream_admit(struct app *app, struct http_req *req, bool *stream)
 	return true;
 }
 
+/* A request found long-lived while it runs (a buffered exec past
+ * EXEC_LONG_MS): out of the pool now, as stream_admit() does at the start,
+ * and the master told at once, so a spare is forked for short requests;
+ * the worker exits after the request.  Past max-streams it stays: it still
+ * counts as a short request's worker, as it did. */
+static bool left_pool;
+
+static void leave_pool(struct app *app)
+{
+	if (left_pool || pool_stream_admit(slot, app->conf->max_streams) < 0)
+		return;
+	left_pool = true;
+	setpriority(PRIO_PROCESS, 0, STREAM_NICE);
+	if (getppid() == master)
+		kill(master, SIGUSR1);
+}
+
 /* Busy now: when that leaves fewer than min-spare workers waiting, the
  * master is told at once (not at its next tick), so a burst of streams
  * grows the pool as fast as it can fork. */
@@ -91,7 +108,7 @@ static bool handle(struct app *app, FCGX_Request *fr)
 	metrics_request(req.route, req.method, req.status, now_us() - t0);
 	http_req_release(&req);
 	app->rid = NULL;
-	return stream;
+	return stream || left_pool;
 }
 
 void worker_run(const struct conf *conf, int listen_fd, unsigned serial, int pool_slot)
@@ -121,6 +138,7 @@ void worker_run(const struct conf *conf, int listen_fd, unsigned serial, int poo
 	snprintf(app.cgname, sizeof app.cgname, "e%u", serial);
 	app.serial = serial;
 	app.quota_slot = pool_slot >= 0 ? (unsigned)pool_slot + 1 : 0;
+	app.leave_pool = pool_slot >= 0 ? leave_pool : NULL;
 	{
 		char title[64];
 		snprintf(title, sizeof title, "sandboxd: worker %s", app.cgname);
