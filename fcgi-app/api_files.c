@@ -148,9 +148,13 @@ static bool wants_raw(struct http_req *req)
 static int stream_out(struct http_req *req, int fd, uint64_t size)
 {
 	char buf[65536];
+	/* a reader slow but steady ends too: --max-timeout in all, as an
+	 * archive's stream_all() (each write is bounded by --send-timeout) */
+	int64_t end = sb_mono_ms() + req->conf->max_timeout_ms;
 
 	while (size > 0) {
-		ssize_t n = sb_read_wait(fd, buf, size < sizeof buf ? size : sizeof buf, DATA_IDLE_MS);
+		ssize_t n = sb_mono_ms() >= end ? -1
+			  : sb_read_wait(fd, buf, size < sizeof buf ? size : sizeof buf, DATA_IDLE_MS);
 		if (n <= 0)
 			return -1;
 		if (FCGX_PutStr(buf, (int)n, req->fcgi->out) < 0)
@@ -267,6 +271,10 @@ void api_file_read(struct app *app, struct http_req *req, const char *id)
 		if (rq.max_bytes > req->conf->max_file_bytes)
 			rq.max_bytes = req->conf->max_file_bytes;
 	}
+	/* bytes go as fast as the client takes them: out of the pool
+	 * (pool_long_request()), counted as a stream; HEAD sends none */
+	if (raw && !head && api_stream_admit(app, req) < 0)
+		return;
 	ctl = api_sandbox_open(app, req, id, -1, NULL, &sb);
 	if (ctl < 0)
 		return;
@@ -729,6 +737,9 @@ void api_archive_get(struct app *app, struct http_req *req, const char *id)
 		path[strlen(path) - 1] = '\0';
 	base = strrchr(path, '/') + 1;
 	snprintf(name, sizeof name, "%.200s%s", *base ? base : "root", gz ? ".tar.gz" : ".tar");
+	/* as slow as its client: out of the pool, counted as a stream */
+	if (strcmp(req->method, "HEAD") && api_stream_admit(app, req) < 0)
+		return;
 	ctl = api_sandbox_open(app, req, id, -1, NULL, &sb);
 	if (ctl < 0)
 		return;

@@ -122,6 +122,15 @@ bool pool_long_request(const struct http_req *req)
 	 * too: api_files.c feed()) */
 	if (router_is_raw_upload(req))
 		return true;
+	/* so does a download's, to a client that reads slowly: a file's bytes
+	 * (raw, or a range) and an archive (api_files.c: as it decides) */
+	if (route_is(req, "/sandboxes/{projectId}/archive"))
+		return !strcmp(req->method, "GET");
+	if (route_is(req, "/sandboxes/{projectId}/files/{path}") && !strcmp(req->method, "GET")) {
+		s = http_query(req, "raw", v, sizeof v);
+		return (s && strcmp(s, "0")) || strstr(http_param(req, "HTTP_ACCEPT"), "application/octet-stream") ||
+		       *http_param(req, "HTTP_RANGE");
+	}
 	if (route_is(req, "/sandboxes/{projectId}/processes/{processId}/logs")) {
 		s = http_query(req, "stream", v, sizeof v);
 		return s && strcmp(s, "0");	/* as api_proc_get reads it */
