@@ -322,7 +322,8 @@ static int run_loop(int ctl, int pout, int perr, struct sb_cgroups *cg, const ch
 	int status = 0;
 
 	int64_t quiet_since = start;
-	bool killed_for_client = false, fired_long = false;
+	bool killed_for_client = false;
+	int64_t next_long = start + rq->long_ms;
 
 	while (!exited) {
 		/* what waits for the client goes as far as it takes it now */
@@ -337,12 +338,14 @@ static int run_loop(int ctl, int pout, int perr, struct sb_cgroups *cg, const ch
 		int64_t left = deadline - sb_mono_ms();
 		int r, wait = left > 1000 ? 1000 : (int)left;
 
-		if (rq->on_long && rq->long_ms > 0 && !fired_long) {
-			int64_t until = start + rq->long_ms - sb_mono_ms();
+		if (rq->on_long && rq->long_ms > 0 && !res->client_gone) {
+			int64_t until = next_long - sb_mono_ms();
 
 			if (until <= 0) {
-				fired_long = true;
-				rq->on_long(rq->long_arg);
+				next_long += rq->long_ms;
+				if (rq->on_long(rq->long_arg) < 0)
+					res->client_gone = true;
+				continue;
 			} else if (until < wait)
 				wait = (int)until;
 		}

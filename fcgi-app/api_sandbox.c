@@ -571,11 +571,18 @@ static void exec_stream(struct app *app, struct http_req *req, int ctl, const ch
  * other quick commands never get here: no fork per short exec. */
 #define EXEC_LONG_MS 1000
 
-static void exec_long(void *arg)
-{
-	struct app *app = arg;
+struct exec_long {
+	struct app *app;
+	struct http_req *req;
+};
 
-	app->leave_pool(app);
+static int exec_long(void *arg)
+{
+	struct exec_long *l = arg;
+
+	l->app->leave_pool(l->app);
+	/* a reload revoked its token: ended as for a client gone */
+	return sse_revoked && sse_revoked(l->req) ? -1 : 0;
 }
 
 static void exec_run(struct app *app, struct http_req *req, const char *id, struct json_object *o,
@@ -585,6 +592,7 @@ static void exec_run(struct app *app, struct http_req *req, const char *id, stru
 	cleanup_sandbox_ref struct sandbox_ref sb = { .dirfd = -1 };
 	struct sb_exec_res res;
 	struct json_object *d;
+	struct exec_long longarg = { app, req };
 	int64_t started;
 	int ctl, r;
 
@@ -604,7 +612,7 @@ static void exec_run(struct app *app, struct http_req *req, const char *id, stru
 	if (app->leave_pool) {
 		a->rq.long_ms = EXEC_LONG_MS;
 		a->rq.on_long = exec_long;
-		a->rq.long_arg = app;
+		a->rq.long_arg = &longarg;
 	}
 	started = sb_now_ms();
 	r = sandbox_exec(ctl, &app->cg, id, app->cgname, &a->rq, &res, &err);

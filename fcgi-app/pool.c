@@ -14,6 +14,7 @@
 
 struct pool_shared {
 	uint8_t state[POOL_SLOTS];
+	uint8_t kept[POOL_SLOTS];	/* a stream whose token a reload kept */
 	uint64_t refused;	/* streams refused at max-streams */
 	uint64_t ended[3];	/* workers ended: after a stream, retired, died */
 	int start, min_spare, max_spare, max_workers, max_streams;
@@ -46,8 +47,22 @@ void pool_settings(const struct conf *c)
 
 void pool_set(int slot, enum pool_state s)
 {
-	if (p && slot >= 0 && slot < POOL_SLOTS)
+	if (p && slot >= 0 && slot < POOL_SLOTS) {
+		if (s == POOL_FREE || s == POOL_STARTING)
+			__atomic_store_n(&p->kept[slot], 0, __ATOMIC_SEQ_CST);
 		__atomic_store_n(&p->state[slot], (uint8_t)s, __ATOMIC_SEQ_CST);
+	}
+}
+
+void pool_keep(int slot)
+{
+	if (p && slot >= 0 && slot < POOL_SLOTS)
+		__atomic_store_n(&p->kept[slot], 1, __ATOMIC_SEQ_CST);
+}
+
+bool pool_kept(int slot)
+{
+	return p && slot >= 0 && slot < POOL_SLOTS && __atomic_load_n(&p->kept[slot], __ATOMIC_SEQ_CST);
 }
 
 enum pool_state pool_get(int slot)

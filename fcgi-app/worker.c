@@ -1,11 +1,14 @@
 #include "config.h"
 
 #include "app.h"
+#include "auth.h"
 #include "http.h"
+#include "log.h"
 #include "metrics.h"
 #include "pool.h"
 #include "quota.h"
 #include "router.h"
+#include "sse.h"
 
 #include <sched.h>
 #include <signal.h>
@@ -77,6 +80,33 @@ static void leave_pool(struct app *app)
 		kill(master, SIGUSR1);
 }
 
+/* A reload (SIGTERM to the old workers) revoked the token of the stream
+ * this worker serves?  Checked once, against the tokens file as it is now:
+ * a token still valid (or no tokens file) keeps its stream to its end, and
+ * the master is told so (pool_keep(): the reload need not wait for it); a
+ * token gone ends it (the follow with an "end" event, a streamed or long
+ * buffered exec as for a client gone). */
+static const struct conf *wconf;
+static bool stream_revoked(const struct http_req *req)
+{
+	static bool checked, revoked;
+	struct auth_tokens *a = NULL;
+
+	if (!stopping || checked)
+		return revoked;
+	checked = true;
+	if (wconf->tokens_file && auth_load(wconf->tokens_file, &a) < 0)
+		a = NULL;	/* unreadable: the reload kept the old ones, so do we */
+	else if (wconf->tokens_file)
+		revoked = !auth_still_valid(a, req, req->nsegs > 1 ? req->segs[1] : NULL);
+	auth_free(a);
+	if (!revoked)
+		pool_keep(slot);
+	if (revoked)
+		log_printf("info", req->rid, "reload: the stream's token was revoked: the stream ends");
+	return revoked;
+}
+
 /* Busy now: when that leaves fewer than min-spare workers waiting, the
  * master is told at once (not at its next tick), so a burst of streams
  * grows the pool as fast as it can fork. */
@@ -139,6 +169,8 @@ void worker_run(const struct conf *conf, int listen_fd, unsigned serial, int poo
 	app.serial = serial;
 	app.quota_slot = pool_slot >= 0 ? (unsigned)pool_slot + 1 : 0;
 	app.leave_pool = pool_slot >= 0 ? leave_pool : NULL;
+	wconf = conf;
+	sse_revoked = pool_slot >= 0 ? stream_revoked : NULL;
 	{
 		char title[64];
 		snprintf(title, sizeof title, "sandboxd: worker %s", app.cgname);
