@@ -323,6 +323,7 @@ static int run_loop(int ctl, int pout, int perr, struct sb_cgroups *cg, const ch
 
 	int64_t quiet_since = start;
 	bool killed_for_client = false;
+	int64_t next_long = start + rq->long_ms;
 
 	while (!exited) {
 		/* what waits for the client goes as far as it takes it now */
@@ -336,6 +337,18 @@ static int run_loop(int ctl, int pout, int perr, struct sb_cgroups *cg, const ch
 		};
 		int64_t left = deadline - sb_mono_ms();
 		int r, wait = left > 1000 ? 1000 : (int)left;
+
+		if (rq->on_long && rq->long_ms > 0 && !res->client_gone) {
+			int64_t until = next_long - sb_mono_ms();
+
+			if (until <= 0) {
+				next_long += rq->long_ms;
+				if (rq->on_long(rq->long_arg) < 0)
+					res->client_gone = true;
+				continue;
+			} else if (until < wait)
+				wait = (int)until;
+		}
 
 		if (res->client_gone && !killed_for_client) {
 			/* nobody reads what it says: the whole tree goes */

@@ -104,6 +104,13 @@ struct sb_exec_req {
 	 * (the FastCGI connection: nginx closes it when its client leaves);
 	 * polled for POLLOUT while output waits for the client. */
 	int watch_fd;
+	/* Called when the command has run long_ms (0: never), and every
+	 * long_ms after: a buffered exec that lasts leaves the short-request
+	 * pool then, and one whose token a reload revoked ends (-1: as a
+	 * client gone).  The loop's poll wakes for it: no busy work. */
+	int64_t long_ms;
+	int (*on_long)(void *arg);
+	void *long_arg;
 };
 
 struct sb_exec_res {

@@ -17,7 +17,9 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <time.h>
 
 #define FILE_TIMEOUT_MS 30000
@@ -146,9 +148,13 @@ static bool wants_raw(struct http_req *req)
 static int stream_out(struct http_req *req, int fd, uint64_t size)
 {
 	char buf[65536];
+	/* a reader slow but steady ends too: --max-timeout in all, as an
+	 * archive's stream_all() (each write is bounded by --send-timeout) */
+	int64_t end = sb_mono_ms() + req->conf->max_timeout_ms;
 
 	while (size > 0) {
-		ssize_t n = sb_read_wait(fd, buf, size < sizeof buf ? size : sizeof buf, DATA_IDLE_MS);
+		ssize_t n = sb_mono_ms() >= end ? -1
+			  : sb_read_wait(fd, buf, size < sizeof buf ? size : sizeof buf, DATA_IDLE_MS);
 		if (n <= 0)
 			return -1;
 		if (FCGX_PutStr(buf, (int)n, req->fcgi->out) < 0)
@@ -265,6 +271,10 @@ void api_file_read(struct app *app, struct http_req *req, const char *id)
 		if (rq.max_bytes > req->conf->max_file_bytes)
 			rq.max_bytes = req->conf->max_file_bytes;
 	}
+	/* bytes go as fast as the client takes them: out of the pool
+	 * (pool_long_request()), counted as a stream; HEAD sends none */
+	if (raw && !head && api_stream_admit(app, req) < 0)
+		return;
 	ctl = api_sandbox_open(app, req, id, -1, NULL, &sb);
 	if (ctl < 0)
 		return;
@@ -308,19 +318,44 @@ void api_file_read(struct app *app, struct http_req *req, const char *id)
 	http_reply_data(req, 200, d);
 }
 
+/* A raw body's reads: none waits past --send-timeout without a byte (as
+ * nginx's client_body_timeout), and all of them end by --max-timeout after
+ * the first (a byte a second is progress, but not for ever).  A read timed
+ * out is an error of the stream: FCGX_GetStr() comes back short. */
+static int bound_read(struct http_req *req, int64_t end)
+{
+	int64_t ms = end - sb_mono_ms();
+	struct timeval tv;
+
+	if (ms <= 0)
+		return -1;
+	if (ms > req->conf->send_timeout_ms)
+		ms = req->conf->send_timeout_ms;
+	tv = (struct timeval){ .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+	setsockopt(req->fcgi->ipcFd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	return 0;
+}
+
 /* Feed the child the upload: from the request body as it arrives (raw), or
  * from memory (decoded JSON content). */
 static int feed(struct http_req *req, int data, const char *mem, size_t len, bool from_body)
 {
 	char buf[65536];
 	unsigned long long left = from_body ? http_content_length(http_param(req, "CONTENT_LENGTH")) : len;
+	int64_t end = sb_mono_ms() + req->conf->max_timeout_ms;
 	int ret = 0;
 
 	while (left > 0) {
 		const char *src = mem;
 		size_t n = left < sizeof buf ? (size_t)left : sizeof buf;
 		if (from_body) {
-			int got = FCGX_GetStr(buf, (int)n, req->fcgi->in);
+			int got;
+
+			if (bound_read(req, end) < 0) {
+				ret = -1;	/* past --max-timeout in all */
+				break;
+			}
+			got = FCGX_GetStr(buf, (int)n, req->fcgi->in);
 			if (got <= 0) {
 				ret = -1;	/* client went away: the child sees a short file */
 				break;
@@ -399,6 +434,9 @@ void api_file_write(struct app *app, struct http_req *req, const char *id)
 	/* a sparse sandbox disk takes host blocks as it fills: a write that
 	 * would leave the host short of its reserve is refused before it can
 	 * fail underneath (a preallocated disk has its blocks already) */
+	/* out of the pool (pool_long_request()): counted as a stream */
+	if (raw && api_stream_admit(app, req) < 0)
+		return;
 	ctl = api_sandbox_open(app, req, id, raw ? (long long)http_content_length(http_param(req, "CONTENT_LENGTH"))
 					  : (long long)clen, "this write", &sb);
 	if (ctl < 0)
@@ -699,6 +737,9 @@ void api_archive_get(struct app *app, struct http_req *req, const char *id)
 		path[strlen(path) - 1] = '\0';
 	base = strrchr(path, '/') + 1;
 	snprintf(name, sizeof name, "%.200s%s", *base ? base : "root", gz ? ".tar.gz" : ".tar");
+	/* as slow as its client: out of the pool, counted as a stream */
+	if (strcmp(req->method, "HEAD") && api_stream_admit(app, req) < 0)
+		return;
 	ctl = api_sandbox_open(app, req, id, -1, NULL, &sb);
 	if (ctl < 0)
 		return;
@@ -741,6 +782,8 @@ void api_archive_put(struct app *app, struct http_req *req, const char *id)
 		return;
 	/* a sparse disk takes host blocks as it fills: at least the upload's
 	 * size must leave the host its reserve (it may unpack to more) */
+	if (raw && api_stream_admit(app, req) < 0)
+		return;
 	ctl = api_sandbox_open(app, req, id, (long long)len, "this archive", &sb);
 	if (ctl < 0)
 		return;

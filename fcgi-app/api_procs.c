@@ -439,6 +439,14 @@ static void logs_stream(struct app *app, struct http_req *req, struct sandbox_re
 
 		if (st == SSE_GONE)
 			break;
+		if (sse_revoked && sse_revoked(req)) {
+			struct json_object *o = json_object_new_object();
+			json_object_object_add(o, "type", json_object_new_string("end"));
+			json_object_object_add(o, "message", json_object_new_string(
+				"the follow ended: its token was revoked (a reload)"));
+			sse_event(&sse, o);
+			break;
+		}
 		if (now >= end) {
 			struct json_object *o = json_object_new_object();
 			char msg[200];

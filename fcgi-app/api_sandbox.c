@@ -610,6 +610,26 @@ static void exec_stream(struct app *app, struct http_req *req, int ctl, const ch
 }
 
 /* Run a validated exec in the sandbox and answer (or stream) its result. */
+/* A buffered exec that has run this long is not a short request: its worker
+ * leaves the pool (a spare is forked for the short ones), so one token's
+ * `sleep` commands never take every short-request worker.  `true` and
+ * other quick commands never get here: no fork per short exec. */
+#define EXEC_LONG_MS 1000
+
+struct exec_long {
+	struct app *app;
+	struct http_req *req;
+};
+
+static int exec_long(void *arg)
+{
+	struct exec_long *l = arg;
+
+	l->app->leave_pool(l->app);
+	/* a reload revoked its token: ended as for a client gone */
+	return sse_revoked && sse_revoked(l->req) ? -1 : 0;
+}
+
 static void exec_run(struct app *app, struct http_req *req, const char *id, struct json_object *o,
 		     struct exec_args *a)
 {
@@ -617,6 +637,7 @@ static void exec_run(struct app *app, struct http_req *req, const char *id, stru
 	cleanup_sandbox_ref struct sandbox_ref sb = { .dirfd = -1 };
 	struct sb_exec_res res;
 	struct json_object *d;
+	struct exec_long longarg = { app, req };
 	int64_t started;
 	int ctl, r;
 
@@ -632,6 +653,11 @@ static void exec_run(struct app *app, struct http_req *req, const char *id, stru
 		close(ctl);
 		app_sandbox_touch(app, &sb);
 		return;
+	}
+	if (app->leave_pool) {
+		a->rq.long_ms = EXEC_LONG_MS;
+		a->rq.on_long = exec_long;
+		a->rq.long_arg = &longarg;
 	}
 	started = sb_now_ms();
 	r = sandbox_exec(ctl, &app->cg, id, app->cgname, &a->rq, &res, &err);

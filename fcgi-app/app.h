@@ -21,6 +21,10 @@ struct app {
 	const char *scope;	/* its tenant (http_req's scope); NULL: the service's own */
 	unsigned serial;	/* the worker's, for its shared counters (0: not a worker) */
 	unsigned quota_slot;	/* its pool slot + 1: unique among live workers (0: none) */
+	/* The request has turned out long-lived (a buffered exec past
+	 * EXEC_LONG_MS): its worker leaves the pool, if max-streams lets it,
+	 * and exits after the request.  NULL: not a pool worker. */
+	void (*leave_pool)(struct app *app);
 };
 
 int app_open(struct app *app, const struct conf *conf, struct sb_err *err);

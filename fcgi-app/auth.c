@@ -220,6 +220,20 @@ bool auth_check(const struct auth_tokens *a, bool allow_remote, struct http_req 
 	return true;
 }
 
+bool auth_still_valid(const struct auth_tokens *a, const struct http_req *req, const char *project_id)
+{
+	const struct auth_token *t;
+	const char *token;
+
+	if (!a)
+		return true;
+	token = bearer(req);
+	t = token ? find(a, token) : NULL;
+	if (!t)
+		return false;
+	return t->all || !project_id || !strncmp(project_id, t->scope, strlen(t->scope));
+}
+
 /* Whether the list (entries separated by commas or blanks, as conf.c
  * checked them) holds s[0..n), case aside. */
 static bool list_has(const char *list, const char *s, size_t n)

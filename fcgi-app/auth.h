@@ -39,6 +39,11 @@ enum auth_need {
 bool auth_check(const struct auth_tokens *a, bool allow_remote, struct http_req *req,
 		enum auth_need need, const char *project_id);
 
+/* Whether req, admitted under other tokens, would still be by a (a reload's
+ * tokens): its bearer token is in a, with a scope that covers project_id.
+ * No tokens (a NULL): true. */
+bool auth_still_valid(const struct auth_tokens *a, const struct http_req *req, const char *project_id);
+
 /* Who may call us from a browser, decided before routing: with tokens
  * anyone (a browser does not send a bearer token on its own), answered
  * with the configured cors-origin.  Without tokens a request whose Host

@@ -106,7 +106,8 @@ static void usage(FILE *f)
 	      "  --max-sandboxes-per-token N  sandboxes a token of one scope may have\n"
 	      "                      (default 100; 0: no cap; scope * has none)\n"
 	      "  --max-requests-per-token N  requests the tokens of one scope may have in\n"
-	      "                      flight at once, past it 429 (default 64; 0: no cap)\n"
+	      "                      flight at once, past it 429 (default half of\n"
+	      "                      max-workers, 32; 0: no cap)\n"
 	      "  --max-streams-per-token N  of them streams (default 32; 0: no cap)\n"
 	      "  --max-requests-per-sandbox N  requests one sandbox may have in flight\n"
 	      "                      (default 0: no cap)\n"
@@ -584,7 +585,7 @@ static void defaults(struct conf *c, struct raw *raw)
 	c->history_map_bytes = (size_t)256 << 20;
 	c->max_sandboxes_per_token = 100;
 	c->memory_overcommit = 200;
-	c->max_requests_per_token = 64;
+	c->max_requests_per_token = -1;	/* finish(): half of max-workers */
 	c->max_streams_per_token = 32;
 	c->disk_overcommit = 1000;
 	c->preview_workers = 2;
@@ -711,6 +712,10 @@ static int finish(struct conf *c, const struct raw *raw)
 		c->max_workers = c->workers > 64 ? c->workers : 64;
 	if (c->workers > c->max_workers)
 		c->workers = c->max_workers;
+	/* one token's short requests (buffered execs that have not yet left
+	 * the pool) never take every short-request worker: half at most */
+	if (c->max_requests_per_token < 0)
+		c->max_requests_per_token = c->max_workers > 1 ? c->max_workers / 2 : 1;
 	if (!c->max_spare_workers)
 		c->max_spare_workers = c->workers > c->min_spare_workers ? c->workers : c->min_spare_workers;
 	if (c->min_spare_workers > c->max_spare_workers)

@@ -641,6 +641,20 @@ static void reload(struct conf *c)
 		   c->config ? c->config : "");
 }
 
+/* The reload is done when no worker of the old generation serves a short
+ * request (or may take one), and no stream of a token the reload revoked is
+ * open: each old stream's worker re-checks its token when told (SIGTERM),
+ * ends its stream if the token is gone, and says it keeps it otherwise
+ * (pool_keep()); an old stream kept may run to its end. */
+static bool any_old_serving(void)
+{
+	for (int i = 0; i < nworkers; i++)
+		if (workers[i].pid > 0 && workers[i].retiring &&
+		    !(pool_get(i) == POOL_STREAM && pool_kept(i)))
+			return true;
+	return false;
+}
+
 static bool any_retiring(void)
 {
 	for (int i = 0; i < nworkers; i++)
@@ -754,9 +768,9 @@ int master_run(struct conf *c)
 		}
 		/* the line tests (and operators) wait for: from here on no
 		 * request is served by a worker of the old settings */
-		if (reloading && !draining && !any_retiring()) {
+		if (reloading && !draining && !any_old_serving()) {
 			reloading = false;
-			log_printf("info", NULL, "reload: done, the old workers are gone");
+			log_printf("info", NULL, "reload: done, the old workers are gone (but streams their tokens keep)");
 		}
 		if (got_term && !draining) {
 			log_printf("info", NULL, "stopping");

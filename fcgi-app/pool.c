@@ -14,6 +14,7 @@
 
 struct pool_shared {
 	uint8_t state[POOL_SLOTS];
+	uint8_t kept[POOL_SLOTS];	/* a stream whose token a reload kept */
 	uint64_t refused;	/* streams refused at max-streams */
 	uint64_t ended[3];	/* workers ended: after a stream, retired, died */
 	int start, min_spare, max_spare, max_workers, max_streams;
@@ -46,8 +47,22 @@ void pool_settings(const struct conf *c)
 
 void pool_set(int slot, enum pool_state s)
 {
-	if (p && slot >= 0 && slot < POOL_SLOTS)
+	if (p && slot >= 0 && slot < POOL_SLOTS) {
+		if (s == POOL_FREE || s == POOL_STARTING)
+			__atomic_store_n(&p->kept[slot], 0, __ATOMIC_SEQ_CST);
 		__atomic_store_n(&p->state[slot], (uint8_t)s, __ATOMIC_SEQ_CST);
+	}
+}
+
+void pool_keep(int slot)
+{
+	if (p && slot >= 0 && slot < POOL_SLOTS)
+		__atomic_store_n(&p->kept[slot], 1, __ATOMIC_SEQ_CST);
+}
+
+bool pool_kept(int slot)
+{
+	return p && slot >= 0 && slot < POOL_SLOTS && __atomic_load_n(&p->kept[slot], __ATOMIC_SEQ_CST);
 }
 
 enum pool_state pool_get(int slot)
@@ -117,6 +132,20 @@ bool pool_long_request(const struct http_req *req)
 		return !strcmp(req->method, "POST");	/* minutes, streamed or not */
 	if (route_is(req, "/sandboxes/{projectId}/exec"))
 		return !strcmp(req->method, "POST") && body_streams(req);
+	/* a raw upload lasts as long as its client takes to send it: a
+	 * trickle must not hold a short-request worker (its read is bounded
+	 * too: api_files.c feed()) */
+	if (router_is_raw_upload(req))
+		return true;
+	/* so does a download's, to a client that reads slowly: a file's bytes
+	 * (raw, or a range) and an archive (api_files.c: as it decides) */
+	if (route_is(req, "/sandboxes/{projectId}/archive"))
+		return !strcmp(req->method, "GET");
+	if (route_is(req, "/sandboxes/{projectId}/files/{path}") && !strcmp(req->method, "GET")) {
+		s = http_query(req, "raw", v, sizeof v);
+		return (s && strcmp(s, "0")) || strstr(http_param(req, "HTTP_ACCEPT"), "application/octet-stream") ||
+		       *http_param(req, "HTTP_RANGE");
+	}
 	if (route_is(req, "/sandboxes/{projectId}/processes/{processId}/logs")) {
 		s = http_query(req, "stream", v, sizeof v);
 		return s && strcmp(s, "0");	/* as api_proc_get reads it */

@@ -38,6 +38,12 @@ int pool_init(void);
 void pool_settings(const struct conf *c);
 void pool_set(int slot, enum pool_state s);
 enum pool_state pool_get(int slot);
+/* A stream's worker of the old generation, told of a reload (SIGTERM),
+ * found its request's token still valid in the new tokens: the reload need
+ * not wait for it (the master's "reload: done").  Cleared when the slot is
+ * freed or forked again. */
+void pool_keep(int slot);
+bool pool_kept(int slot);
 /* Workers in state s, over every slot. */
 int pool_count(enum pool_state s);
 /* A worker about to serve a long-lived request: 0 when it may (its slot is

@@ -225,12 +225,17 @@ static int emit_data(struct sse *s, int stream, const char *data, size_t n)
 	return sse_event(s, o);
 }
 
+bool (*sse_revoked)(const struct http_req *req);
+
 int sse_sink(void *arg, int stream, const char *data, size_t n)
 {
 	struct sse *s = arg;
 
 	if (stream >= 0 && stream < 3)
 		s->bytes[stream] += n;
+	/* a reload revoked its token: as a client gone, the exec's tree goes */
+	if (!s->gone && sse_revoked && sse_revoked(s->req))
+		s->gone = true;
 	if (s->gone)
 		return SSE_GONE;
 	if (stream < 0) {

@@ -66,6 +66,11 @@ int sse_wait(struct sse *s, int64_t until);
  * client, else the connection is cut (so the records libfcgi ends the
  * request with cannot block either).  Frees the queue. */
 void sse_end(struct sse *s);
+/* Set by a pool worker: whether the request's token was revoked by a reload
+ * (worker.c); a streamed exec's sink then says its client is gone, a log
+ * follow ends with an "end" event.  NULL: never. */
+extern bool (*sse_revoked)(const struct http_req *req);
+
 /* The exec's sink and drain (see struct sb_exec_req). */
 int sse_sink(void *arg, int stream, const char *data, size_t n);
 int sse_drain(void *arg);

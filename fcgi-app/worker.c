@@ -1,11 +1,14 @@
 #include "config.h"
 
 #include "app.h"
+#include "auth.h"
 #include "http.h"
+#include "log.h"
 #include "metrics.h"
 #include "pool.h"
 #include "quota.h"
 #include "router.h"
+#include "sse.h"
 
 #include <sched.h>
 #include <signal.h>
@@ -60,6 +63,50 @@ static bool stream_admit(struct app *app, struct http_req *req, bool *stream)
 	return true;
 }
 
+/* A request found long-lived while it runs (a buffered exec past
+ * EXEC_LONG_MS): out of the pool now, as stream_admit() does at the start,
+ * and the master told at once, so a spare is forked for short requests;
+ * the worker exits after the request.  Past max-streams it stays: it still
+ * counts as a short request's worker, as it did. */
+static bool left_pool;
+
+static void leave_pool(struct app *app)
+{
+	if (left_pool || pool_stream_admit(slot, app->conf->max_streams) < 0)
+		return;
+	left_pool = true;
+	setpriority(PRIO_PROCESS, 0, STREAM_NICE);
+	if (getppid() == master)
+		kill(master, SIGUSR1);
+}
+
+/* A reload (SIGTERM to the old workers) revoked the token of the stream
+ * this worker serves?  Checked once, against the tokens file as it is now:
+ * a token still valid (or no tokens file) keeps its stream to its end, and
+ * the master is told so (pool_keep(): the reload need not wait for it); a
+ * token gone ends it (the follow with an "end" event, a streamed or long
+ * buffered exec as for a client gone). */
+static const struct conf *wconf;
+static bool stream_revoked(const struct http_req *req)
+{
+	static bool checked, revoked;
+	struct auth_tokens *a = NULL;
+
+	if (!stopping || checked)
+		return revoked;
+	checked = true;
+	if (wconf->tokens_file && auth_load(wconf->tokens_file, &a) < 0)
+		a = NULL;	/* unreadable: the reload kept the old ones, so do we */
+	else if (wconf->tokens_file)
+		revoked = !auth_still_valid(a, req, req->nsegs > 1 ? req->segs[1] : NULL);
+	auth_free(a);
+	if (!revoked)
+		pool_keep(slot);
+	if (revoked)
+		log_printf("info", req->rid, "reload: the stream's token was revoked: the stream ends");
+	return revoked;
+}
+
 /* Busy now: when that leaves fewer than min-spare workers waiting, the
  * master is told at once (not at its next tick), so a burst of streams
  * grows the pool as fast as it can fork. */
@@ -91,7 +138,7 @@ static bool handle(struct app *app, FCGX_Request *fr)
 	metrics_request(req.route, req.method, req.status, now_us() - t0);
 	http_req_release(&req);
 	app->rid = NULL;
-	return stream;
+	return stream || left_pool;
 }
 
 void worker_run(const struct conf *conf, int listen_fd, unsigned serial, int pool_slot)
@@ -121,6 +168,9 @@ void worker_run(const struct conf *conf, int listen_fd, unsigned serial, int poo
 	snprintf(app.cgname, sizeof app.cgname, "e%u", serial);
 	app.serial = serial;
 	app.quota_slot = pool_slot >= 0 ? (unsigned)pool_slot + 1 : 0;
+	app.leave_pool = pool_slot >= 0 ? leave_pool : NULL;
+	wconf = conf;
+	sse_revoked = pool_slot >= 0 ? stream_revoked : NULL;
 	{
 		char title[64];
 		snprintf(title, sizeof title, "sandboxd: worker %s", app.cgname);
