@@ -98,7 +98,7 @@ exec_bg() {
 		--data-binary "$(jq -cn --arg c "$2" '{command: $c}')" "$BASE/sandboxes/$1/exec" &
 }
 # both hold on until the operator's token (no cap) says go
-HOLD='i=0; while [ ! -e /workspace/go ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done'
+HOLD='i=0; while [ ! -e /workspace/go ] && [ $i -lt 3000 ]; do sleep 0.1; i=$((i + 1)); done'
 stream_bg tb-1 "echo started; $HOLD" "$CONF_DIR/s1"
 S1=$!
 for _ in $(seq 1 200); do grep -q started "$CONF_DIR/s1" 2>/dev/null && break; sleep 0.05; done
