@@ -372,9 +372,39 @@ static int feed(struct http_req *req, int data, const char *mem, size_t len, boo
 	return ret;
 }
 
-void api_file_write(struct app *app, struct http_req *req, const char *id)
+/* Op rq on path with the body (content, or the request's own when raw)
+ * fed to it, and the child's answer in *info: 0, or -1 with the error
+ * answered (a write that found the disk full marks it for repair). */
+static int put_body(struct app *app, struct http_req *req, struct sandbox_ref *sb, int ctl,
+		    const struct sb_file_req *rq, const char *path, const char *content, size_t clen,
+		    bool raw, struct sb_file_info *info)
 {
 	struct sb_err err = SB_ERR_INIT;
+	cleanup_close int data = -1;
+	int fed;
+
+	if (sandbox_file_request(ctl, rq, path, NULL, &data, &err) < 0) {
+		api_reply_err(req, &err);
+		return -1;
+	}
+	fed = feed(req, data, content, clen, raw);
+	close(data);
+	data = -1;
+	if (sandbox_file_reply(ctl, info, FILE_TIMEOUT_MS, &err) < 0 ||
+	    sandbox_file_end(ctl, FILE_TIMEOUT_MS, &err) < 0) {
+		app_disk_failed(app, sb, &err);
+		api_reply_err(req, &err);
+		return -1;
+	}
+	if (fed < 0) {
+		http_reply_error(req, 400, "request body shorter than its Content-Length");
+		return -1;
+	}
+	return 0;
+}
+
+void api_file_write(struct app *app, struct http_req *req, const char *id)
+{
 	cleanup_sandbox_ref struct sandbox_ref sb = { .dirfd = -1 };
 	struct sb_file_req rq = { .op = SB_FILE_WRITE, .flags = SB_FILE_MKPARENTS };
 	struct sb_file_info info;
@@ -385,8 +415,7 @@ void api_file_write(struct app *app, struct http_req *req, const char *id)
 	const char *content = NULL;
 	size_t clen = 0;
 	bool raw = !req->body;	/* the worker left the body unread: a raw upload */
-	cleanup_close int ctl = -1, data = -1;
-	int fed;
+	cleanup_close int ctl = -1;
 
 	if (!url_path(req, path, sizeof path))
 		return;
@@ -442,23 +471,8 @@ void api_file_write(struct app *app, struct http_req *req, const char *id)
 	if (ctl < 0)
 		return;
 	rq.max_bytes = req->conf->max_file_bytes;
-	if (sandbox_file_request(ctl, &rq, path, NULL, &data, &err) < 0) {
-		api_reply_err(req, &err);
+	if (put_body(app, req, &sb, ctl, &rq, path, content, clen, raw, &info) < 0)
 		return;
-	}
-	fed = feed(req, data, content, clen, raw);
-	close(data);
-	data = -1;
-	if (sandbox_file_reply(ctl, &info, FILE_TIMEOUT_MS, &err) < 0 ||
-	    sandbox_file_end(ctl, FILE_TIMEOUT_MS, &err) < 0) {
-		app_disk_failed(app, &sb, &err);
-		api_reply_err(req, &err);
-		return;
-	}
-	if (fed < 0) {
-		http_reply_error(req, 400, "request body shorter than its Content-Length");
-		return;
-	}
 	struct json_object *d = json_object_new_object();
 	json_object_object_add(d, "path", json_object_new_string(path));
 	json_object_object_add(d, "message", json_object_new_string("File written successfully"));
@@ -765,7 +779,6 @@ void api_archive_get(struct app *app, struct http_req *req, const char *id)
  * application/octet-stream; another type is a body read whole (--max-body). */
 void api_archive_put(struct app *app, struct http_req *req, const char *id)
 {
-	struct sb_err err = SB_ERR_INIT;
 	cleanup_sandbox_ref struct sandbox_ref sb = { .dirfd = -1 };
 	/* the most it may unpack in all: a bomb stops there, or at the
 	 * sandbox's disk quota (507), whichever comes first */
@@ -775,8 +788,7 @@ void api_archive_put(struct app *app, struct http_req *req, const char *id)
 	const char *q = http_query(req, "path", qp, sizeof qp);
 	bool raw = !req->body;
 	unsigned long long len = raw ? http_content_length(http_param(req, "CONTENT_LENGTH")) : req->body_len;
-	cleanup_close int ctl = -1, data = -1;
-	int fed;
+	cleanup_close int ctl = -1;
 
 	if (!sandbox_path(req, q ? q : "/workspace", q ? strlen(q) : 10, path, sizeof path))
 		return;
@@ -787,23 +799,8 @@ void api_archive_put(struct app *app, struct http_req *req, const char *id)
 	ctl = api_sandbox_open(app, req, id, (long long)len, "this archive", &sb);
 	if (ctl < 0)
 		return;
-	if (sandbox_file_request(ctl, &rq, path, NULL, &data, &err) < 0) {
-		api_reply_err(req, &err);
+	if (put_body(app, req, &sb, ctl, &rq, path, req->body, req->body_len, raw, &info) < 0)
 		return;
-	}
-	fed = feed(req, data, req->body, req->body_len, raw);
-	close(data);
-	data = -1;
-	if (sandbox_file_reply(ctl, &info, FILE_TIMEOUT_MS, &err) < 0 ||
-	    sandbox_file_end(ctl, FILE_TIMEOUT_MS, &err) < 0) {
-		app_disk_failed(app, &sb, &err);
-		api_reply_err(req, &err);
-		return;
-	}
-	if (fed < 0) {
-		http_reply_error(req, 400, "request body shorter than its Content-Length");
-		return;
-	}
 	struct json_object *d = json_object_new_object();
 	json_object_object_add(d, "path", json_object_new_string(path));
 	json_object_object_add(d, "message", json_object_new_string("Archive extracted"));
