@@ -257,12 +257,19 @@ static int set_allowed_origins(struct conf *c, const char *val, char *why)
 		       why);
 }
 
-static int set_tokens_file(struct conf *c, const char *val, char *why)
+/* The options that name a file: absolute, so a reload or the unit's
+ * working directory never changes which file it is. */
+static int abs_path(const char **dst, const char *val, char *why)
 {
 	if (val[0] != '/')
 		return refuse(why, "must be an absolute path");
-	c->tokens_file = val;
+	*dst = val;
 	return 0;
+}
+
+static int set_tokens_file(struct conf *c, const char *val, char *why)
+{
+	return abs_path(&c->tokens_file, val, why);
 }
 
 static int set_clone_allow(struct conf *c, const char *val, char *why)
@@ -319,16 +326,15 @@ static int set_egress_allow(struct conf *c, const char *val, char *why)
 
 static int set_net_resolv_conf(struct conf *c, const char *val, char *why)
 {
-	if (val[0] != '/')
-		return refuse(why, "must be an absolute path");
-	c->net_resolv_conf = val;
-	return 0;
+	return abs_path(&c->net_resolv_conf, val, why);
 }
 
 static int set_ca_bundle(struct conf *c, const char *val, char *why)
 {
-	if (val[0] != '/')
-		return refuse(why, "must be an absolute path");
+	const char *p;
+
+	if (abs_path(&p, val, why) < 0)
+		return -1;
 	if (strlen(val) >= sizeof c->ca_bundle)
 		return refuse(why, "too long");
 	strcpy(c->ca_bundle, val);
