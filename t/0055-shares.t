@@ -112,14 +112,22 @@ api POST /sandboxes/tc-1/exec '{"command":"echo s","stream":true}' -H "$(auth "$
 is "$STATUS" 200 "a stream on another sandbox is not"
 exec_in_as "$TB" tb-1 "echo short"
 is "$STATUS:$(jqr .data.stdout)" "200:short" "a short request of b's still answers (2 in flight, its cap)"
-exec_bg tb-1 "$HOLD; echo held" "$CONF_DIR/e1"
-E1=$!
-# the background exec is in flight once b's next request is refused
-for _ in $(seq 1 200); do
-	exec_in_as "$TB" tb-1 true
-	[ "$STATUS" = 429 ] && break
-	sleep 0.05
+# b's second request: a held exec, in flight once its command runs (under
+# a slow, sanitized build its admission can meet the slot of the request
+# just answered, not yet let go: then it is sent again)
+for _ in $(seq 1 20); do
+	exec_bg tb-1 "touch /workspace/e1-runs; $HOLD; echo held" "$CONF_DIR/e1"
+	E1=$!
+	for _ in $(seq 1 200); do
+		api GET /sandboxes/tb-1/files/workspace/e1-runs "" -H "$(auth "$ADMIN")"
+		[ "$STATUS" = 200 ] && break
+		kill -0 "$E1" 2>/dev/null || break
+		sleep 0.05
+	done
+	[ "$STATUS" = 200 ] && break
+	wait "$E1" 2>/dev/null
 done
+exec_in_as "$TB" tb-1 true
 is "$STATUS" 429 "a third request of b's in flight is over max-requests-per-token: 429"
 like "$(jqr .error)" "max-requests-per-token" "which the error names"
 exec_in_as "$TC" tc-1 "echo other"
