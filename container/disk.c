@@ -127,6 +127,17 @@ bool sb_fault_hit(const char *point)
 	fprintf(stderr, "sandboxd: fault injected at %s\n", point);
 	return true;
 }
+
+bool sb_fault_on(const char *point)
+{
+	const char *dir = getenv("SANDBOXD_FAULTS");
+	char path[PATH_MAX];
+
+	if (!dir)
+		return false;
+	snprintf(path, sizeof path, "%s/%s", dir, point);
+	return access(path, F_OK) == 0;
+}
 #endif
 
 /* "<bytes>-" names the spares of one size. */

@@ -120,7 +120,9 @@ static int send_exec(int ctl, const struct sb_exec_req *rq, const char *procid, 
 	size_t cwd_len = strlen(rq->cwd) + 1, cmd_len = strlen(rq->command) + 1, env_len = 0;
 	size_t id_len = procid ? strlen(procid) + 1 : 0;
 	cleanup_free char *payload = NULL;
-	struct sb_msg m = { .type = procid ? SB_MSG_SPAWN : SB_MSG_EXEC };
+	/* (test builds: the corpus test compares with and without a shell) */
+	struct sb_msg m = { .type = procid ? SB_MSG_SPAWN : SB_MSG_EXEC,
+			    .val = sb_fault_on("exec-shell") ? SB_EXEC_SHELL : 0 };
 	int fds[3] = { out, errw, procs };
 	char *p;
 

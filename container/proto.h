@@ -52,7 +52,7 @@ struct sb_fs_info {
 
 struct sb_msg {
 	uint32_t type;
-	int32_t val;		/* pid, wait status, count or errnum */
+	int32_t val;		/* pid, wait status, count or errnum; EXEC: flags */
 	/* EXEC: lengths of the NUL-terminated strings that follow the header */
 	uint32_t cwd_len;
 	uint32_t cmd_len;
@@ -60,6 +60,10 @@ struct sb_msg {
 	uint32_t env_count;
 	uint32_t id_len;	/* SPAWN: the process id, after the environment */
 };
+
+/* EXEC's val: run the command with /bin/sh -c even when it could skip
+ * the shell (tests compare the two ways; init.c exec_direct()). */
+#define SB_EXEC_SHELL 1
 
 /* The payload of EXITED: what wait4() said of the child and the
  * descendants it waited for. */

@@ -53,9 +53,12 @@ void sb_fault(const char *point);
 /* true (once) if DIR/point exists: a condition a test cannot make happen
  * at will (a freeze that does not complete) */
 bool sb_fault_hit(const char *point);
+/* true while DIR/point exists (a mode a test turns on and off) */
+bool sb_fault_on(const char *point);
 #else
 static inline void sb_fault(const char *point) { (void)point; }
 static inline bool sb_fault_hit(const char *point) { (void)point; return false; }
+static inline bool sb_fault_on(const char *point) { (void)point; return false; }
 #endif
 /* What a client is told when a sandbox's disk failed under a write (EIO, or
  * EROFS once ext4 gave up): its host ran out of blocks under a sparse
