@@ -536,10 +536,14 @@ int cg_exec_open(struct sb_cgroups *cg, const char *id, const char *name, struct
 	if (!names_safe(id, name))
 		return unsafe(err, sb_name_safe(id) ? name : id);
 	snprintf(rel, sizeof rel, "%s/%s", id, name);
-	if (mkdirat(procs_dir(cg), rel, 0755) < 0 && errno != EEXIST)
-		return sb_syserr(err, "mkdir exec cgroup %s", rel);
 	snprintf(path, sizeof path, "%s/cgroup.procs", rel);
+	/* a worker's exec cgroup stays between its execs: made on the first */
 	fd = cg->ops->open_procs(procs_dir(cg), path);
+	if (fd < 0 && errno == ENOENT) {
+		if (mkdirat(procs_dir(cg), rel, 0755) < 0 && errno != EEXIST)
+			return sb_syserr(err, "mkdir exec cgroup %s", rel);
+		fd = cg->ops->open_procs(procs_dir(cg), path);
+	}
 	if (fd < 0)
 		return sb_syserr(err, "open %s", path);
 	return fd;

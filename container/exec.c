@@ -401,7 +401,7 @@ static int run_loop(int ctl, int pout, int perr, struct sb_cgroups *cg, const ch
 		if (p[0].revents) {
 			struct sb_msg m;
 			struct sb_exit_info x;
-			if (proto_recv(ctl, &m, &x, sizeof x, 0, err) < 0)
+			if (proto_recv(ctl, &m, &x, sizeof x, SB_PROTO_READY, err) < 0)
 				return -1;
 			if (m.type == SB_MSG_EXITED) {
 				exited = true;

@@ -612,8 +612,10 @@ void sb_init_serve(int listen_fd)
 			continue;
 		procs_handle(pfd + n, nprocs);
 		if (pfd[0].revents) {
-			struct signalfd_siginfo si;
-			while (read(sfd, &si, sizeof si) == sizeof si)
+			/* one read takes what is queued (a read that fills the
+			 * array may leave more) */
+			struct signalfd_siginfo si[16];
+			while (read(sfd, si, sizeof si) == sizeof si)
 				;
 			reap();
 		}

@@ -104,7 +104,7 @@ ssize_t proto_recv(int ctl, struct sb_msg *m, void *payload, size_t len, int tim
 	int fds[SB_MSG_MAXFDS], nfds, r;
 	ssize_t n;
 
-	r = wait_readable(ctl, timeout_ms);
+	r = timeout_ms == SB_PROTO_READY ? 1 : wait_readable(ctl, timeout_ms);
 	if (r < 0)
 		return sb_syserr(err, "wait for the sandbox's init");
 	if (r == 0)
