@@ -71,6 +71,15 @@ static void child_say(const char *what, const char *arg, int e)
 			return;
 }
 
+static size_t env_count(char **envp)
+{
+	size_t n = 0;
+
+	while (envp[n])
+		n++;
+	return n;
+}
+
 /* Is /bin/sh a dash this code was checked against (shcmd.c)?  One stat per
  * exec; the file is read and hashed again only when it changed. */
 static bool sh_is_known_dash(void)
@@ -207,9 +216,10 @@ static __attribute__((noinline)) pid_t spawn_direct(void)
  * environment dash exports (its order, and PWD), from a process that
  * stands where dash would (the session leader, the command's parent) and
  * reports the end as it does: a signal's name on stderr (not for SIGINT
- * or SIGPIPE) and 128 + the signal.  Returns (for /bin/sh -c) when the
- * command is not one of those, or when no candidate would exec: then
- * nothing of it has run, and dash does it all, its errors included. */
+ * or SIGPIPE) and 128 + the signal.  The init chose the command (plain
+ * words, a plain environment, a known dash).  Returns (for /bin/sh -c)
+ * when no candidate would exec or anything is unusual: then nothing of it
+ * has run, and dash does it all, its errors included. */
 static void exec_direct(const struct child_args *a)
 {
 	size_t len = strlen(a->cmd), nenv = 0;
@@ -220,9 +230,8 @@ static void exec_direct(const struct child_args *a)
 
 	if (!words || !argv || sb_sh_split(words, argv, len / 2 + 2) < 0)
 		return;
-	while (a->envp[nenv])
-		nenv++;
-	if (!sb_sh_env_plain((const char *const *)a->envp, nenv) || !getcwd(cwd + 4, PATH_MAX))
+	nenv = env_count(a->envp);
+	if (!getcwd(cwd + 4, PATH_MAX))
 		return;
 	envp = calloc(nenv + 2, sizeof *envp);
 	if (!envp)
@@ -345,7 +354,8 @@ static void handle_exec(struct conn *c, const struct sb_msg *m, size_t len, int 
 	a.envp = split_env(p + m->cwd_len + m->cmd_len, m->env_len, m->env_count);
 	/* an exec's command may skip the shell; a background process always
 	 * has one (its speed is not the point) */
-	a.direct = !spawn && !(m->val & SB_EXEC_SHELL) && sh_is_known_dash();
+	a.direct = !spawn && !(m->val & SB_EXEC_SHELL) && sb_sh_simple(a.cmd) &&
+		   sb_sh_env_plain((const char *const *)a.envp, env_count(a.envp)) && sh_is_known_dash();
 	pid = fork();
 	if (pid == 0)
 		exec_child(&a);

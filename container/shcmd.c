@@ -41,19 +41,45 @@ bool sb_sh_builtin(const char *w)
 	return false;
 }
 
-int sb_sh_split(char *cmd, char **argv, size_t max)
+/* Only plain bytes and spaces, and no '=' in the first word. */
+static bool plain_words(const char *cmd)
 {
-	size_t n = 0;
-	char *p = cmd;
-
 	bool first = true;
 
 	for (const unsigned char *q = (const unsigned char *)cmd; *q; q++) {
 		if (*q == ' ')
 			first = q == (const unsigned char *)cmd || q[-1] == ' ' ? first : false;
 		else if (!plain(*q) && (*q != '=' || first))
-			return -1;
+			return false;
 	}
+	return true;
+}
+
+bool sb_sh_simple(const char *cmd)
+{
+	char word[16];
+	size_t len;
+
+	if (!plain_words(cmd))
+		return false;
+	cmd += strspn(cmd, " ");
+	len = strcspn(cmd, " ");
+	if (len == 0)
+		return false;
+	if (len >= sizeof word)
+		return true;	/* longer than any builtin's name */
+	memcpy(word, cmd, len);
+	word[len] = '\0';
+	return !sb_sh_builtin(word);
+}
+
+int sb_sh_split(char *cmd, char **argv, size_t max)
+{
+	size_t n = 0;
+	char *p = cmd;
+
+	if (!plain_words(cmd))
+		return -1;
 	for (;;) {
 		while (*p == ' ')
 			*p++ = '\0';

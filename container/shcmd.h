@@ -16,6 +16,10 @@
  * room in argv, the NULL included. */
 int sb_sh_split(char *cmd, char **argv, size_t max);
 
+/* true if sb_sh_split() would split cmd (it is not changed): for the init
+ * to decide before it forks. */
+bool sb_sh_simple(const char *cmd);
+
 /* true if the first word is something dash runs itself (a builtin or a
  * reserved word), conservatively: also those of other shells. */
 bool sb_sh_builtin(const char *word);

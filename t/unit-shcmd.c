@@ -16,6 +16,7 @@ static const char *split(const char *cmd)
 
 	snprintf(buf, sizeof buf, "%s", cmd);
 	n = sb_sh_split(buf, argv, 64);
+	ok(sb_sh_simple(cmd) == (n >= 0), "sb_sh_simple() agrees on '%s'", cmd);
 	if (n < 0)
 		return "SHELL";
 	out[0] = '\0';
