@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <string.h>
 #include <time.h>
 
@@ -290,6 +291,30 @@ static struct json_object *limits_json(const struct app *app, const struct sb_re
 	return sb_limits_json(&l);
 }
 
+/* The sandbox's writable layer as its init's statfs("/") says it
+ * (init.c, SB_MSG_STATFS), read here: fstatfs of the init's root through
+ * /proc/PID/root (the magic link alone, no path of the sandbox's walked),
+ * not asked of the init, whose round trip (connect, a wake-up of the init,
+ * its answer) was a third of a status read's time in the worker, measured.
+ * The root is the init's when its start time still matches after the open:
+ * a pid recycled before it has another.  -1: ask the init. */
+static int root_statfs(const struct sb_record *r, struct sb_fs_info *fi)
+{
+	cleanup_close int fd = -1;
+	struct statfs sf;
+	char path[64];
+
+	snprintf(path, sizeof path, "/proc/%d/root", (int)r->init_pid);
+	fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || !sandbox_alive(r->init_pid, r->init_start) || fstatfs(fd, &sf) < 0)
+		return -1;
+	fi->total_bytes = (uint64_t)sf.f_blocks * (uint64_t)sf.f_bsize;
+	fi->used_bytes = (uint64_t)(sf.f_blocks - sf.f_bfree) * (uint64_t)sf.f_bsize;
+	fi->total_inodes = sf.f_files;
+	fi->used_inodes = sf.f_files - sf.f_ffree;
+	return 0;
+}
+
 static struct json_object *usage_json(struct app *app, const struct sandbox_ref *sb)
 {
 	struct json_object *o = json_object_new_object();
@@ -305,8 +330,8 @@ static struct json_object *usage_json(struct app *app, const struct sandbox_ref 
 	json_object_object_add(o, "cpuTimeMs", json_object_new_int64(u.cpu_usec < 0 ? -1 : u.cpu_usec / 1000));
 	json_object_object_add(o, "oomKills", json_object_new_int64(u.oom_kills));
 	/* the writable layer as the sandbox sees it (its disk quota) */
-	ctl = sandbox_connect(sb->dirfd);
-	if (ctl >= 0 && sandbox_statfs(ctl, &fi, NULL) == 0) {
+	if (root_statfs(&sb->rec, &fi) == 0 ||
+	    ((ctl = sandbox_connect(sb->dirfd)) >= 0 && sandbox_statfs(ctl, &fi, NULL) == 0)) {
 		json_object_object_add(o, "diskUsedBytes", json_object_new_int64((int64_t)fi.used_bytes));
 		json_object_object_add(o, "diskTotalBytes", json_object_new_int64((int64_t)fi.total_bytes));
 		json_object_object_add(o, "inodesUsed", json_object_new_int64((int64_t)fi.used_inodes));
