@@ -291,22 +291,29 @@ static struct json_object *limits_json(const struct app *app, const struct sb_re
 	return sb_limits_json(&l);
 }
 
-/* The sandbox's writable layer as its init's statfs("/") says it
- * (init.c, SB_MSG_STATFS), read here: fstatfs of the init's root through
- * /proc/PID/root (the magic link alone, no path of the sandbox's walked),
- * not asked of the init, whose round trip (connect, a wake-up of the init,
- * its answer) was a third of a status read's time in the worker, measured.
- * The root is the init's when its start time still matches after the open:
- * a pid recycled before it has another.  -1: ask the init. */
-static int root_statfs(const struct sb_record *r, struct sb_fs_info *fi)
+/* The init's root, opened before the sandbox is found running: when it is
+ * (its init's start time still matches after this open: a pid recycled
+ * before has another), this is that init's root.  Its statfs is the
+ * sandbox's writable layer as the init's statfs("/") says it (init.c,
+ * SB_MSG_STATFS), read here through the magic link alone (no path of the
+ * sandbox's walked), not asked of the init: that round trip (connect, a
+ * wake-up of the init, its answer) was a third of a status read's time
+ * in the worker, measured.  -1: none (the init is asked). */
+static int open_root(const struct sb_record *r)
 {
-	cleanup_close int fd = -1;
-	struct statfs sf;
 	char path[64];
 
+	if (r->init_pid <= 0)
+		return -1;
 	snprintf(path, sizeof path, "/proc/%d/root", (int)r->init_pid);
-	fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || !sandbox_alive(r->init_pid, r->init_start) || fstatfs(fd, &sf) < 0)
+	return open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+}
+
+static int root_statfs(int rootfd, struct sb_fs_info *fi)
+{
+	struct statfs sf;
+
+	if (rootfd < 0 || fstatfs(rootfd, &sf) < 0)
 		return -1;
 	fi->total_bytes = (uint64_t)sf.f_blocks * (uint64_t)sf.f_bsize;
 	fi->used_bytes = (uint64_t)(sf.f_blocks - sf.f_bfree) * (uint64_t)sf.f_bsize;
@@ -315,7 +322,8 @@ static int root_statfs(const struct sb_record *r, struct sb_fs_info *fi)
 	return 0;
 }
 
-static struct json_object *usage_json(struct app *app, const struct sandbox_ref *sb)
+/* rootfd: open_root()'s, opened before the sandbox was found running. */
+static struct json_object *usage_json(struct app *app, const struct sandbox_ref *sb, int rootfd)
 {
 	struct json_object *o = json_object_new_object();
 	const char *id = sb->id;
@@ -330,7 +338,7 @@ static struct json_object *usage_json(struct app *app, const struct sandbox_ref 
 	json_object_object_add(o, "cpuTimeMs", json_object_new_int64(u.cpu_usec < 0 ? -1 : u.cpu_usec / 1000));
 	json_object_object_add(o, "oomKills", json_object_new_int64(u.oom_kills));
 	/* the writable layer as the sandbox sees it (its disk quota) */
-	if (root_statfs(&sb->rec, &fi) == 0 ||
+	if (root_statfs(rootfd, &fi) == 0 ||
 	    ((ctl = sandbox_connect(sb->dirfd)) >= 0 && sandbox_statfs(ctl, &fi, NULL) == 0)) {
 		json_object_object_add(o, "diskUsedBytes", json_object_new_int64((int64_t)fi.used_bytes));
 		json_object_object_add(o, "diskTotalBytes", json_object_new_int64((int64_t)fi.total_bytes));
@@ -364,6 +372,7 @@ void api_sandbox_status(struct app *app, struct http_req *req, const char *id)
 	struct sb_err err = SB_ERR_INIT;
 	struct sandbox_ref sb;
 	struct json_object *d, *usage = NULL;
+	cleanup_close int rootfd = -1;
 	bool running;
 	int health;
 
@@ -374,6 +383,7 @@ void api_sandbox_status(struct app *app, struct http_req *req, const char *id)
 	}
 	d = json_object_new_object();
 	json_object_object_add(d, "projectId", json_object_new_string(id));
+	rootfd = open_root(&sb.rec);
 	running = app_sandbox_running(&sb);
 	json_object_object_add(d, "status", json_object_new_string(running ? "running" : "stopped"));
 	json_object_object_add(d, "image", json_object_new_string(sb.rec.image));
@@ -388,7 +398,7 @@ void api_sandbox_status(struct app *app, struct http_req *req, const char *id)
 	if (sb.rec.lim.disk_mb > 0 && (health = disk_image_health(sb.dirfd)) >= 0)
 		json_object_object_add(d, "diskHealthy", json_object_new_boolean(health));
 	if (running)
-		json_object_object_add(d, "usage", usage = usage_json(app, &sb));
+		json_object_object_add(d, "usage", usage = usage_json(app, &sb, rootfd));
 	net_status_add(app, &sb, d, usage);
 	sandbox_ref_release(&sb);
 	http_reply_data(req, 200, d);
