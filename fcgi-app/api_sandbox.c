@@ -331,7 +331,7 @@ static struct json_object *usage_json(struct app *app, const struct sandbox_ref 
 	struct cg_usage u;
 	cleanup_close int ctl = -1;
 
-	cg_sandbox_usage(&app->cg, id, &u);
+	cg_sandbox_usage_kept(&app->cg, id, &u);
 	json_object_object_add(o, "memoryBytes", json_object_new_int64(u.memory_current));
 	json_object_object_add(o, "memoryPeakBytes", json_object_new_int64(u.memory_peak));
 	json_object_object_add(o, "pids", json_object_new_int64(u.pids));
