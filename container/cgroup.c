@@ -264,8 +264,8 @@ int cg_sandbox_usage(struct sb_cgroups *cg, const char *id, struct cg_usage *u)
  * files of the last KEPT sandboxes read stay open in the process, each
  * read again from its start (a cgroup file answers the values of the
  * moment at every read), not opened, read to its end and closed each time
- * (20 system calls, a kernfs open each: a fifth of a status read's time in
- * the worker, measured).  They are the files cg_sandbox_usage() would
+ * (20 system calls, a kernfs open each: 11 % of a status read's samples
+ * in the worker, measured).  They are the files cg_sandbox_usage() would
  * open: the name id is looked up in each hierarchy at every read, and when
  * it is not the directory they were opened in (the sandbox destroyed, made
  * again, a warm one's cgroup renamed), they are closed and opened again by

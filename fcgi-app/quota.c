@@ -77,8 +77,8 @@ void quota_close(void)
 /* The slots in use but `mine` of mine's tenant and sandbox.  Only the
  * quota slots a worker of the pool may hold are scanned (pool slot + 1 up
  * to the pool's slots used, and 0 where that wraps), not all 4096 of them
- * (half a megabyte, read at every request: a third of a status read's
- * time in the worker, measured); a slot past them was never a live
+ * (half a megabyte, read at every request: 7 % of a status read's
+ * samples in the worker, measured); a slot past them was never a live
  * worker's: at most one of an earlier run of the service, whose pid is
  * gone. */
 static struct counts count(const struct slot *mine)
