@@ -73,6 +73,9 @@ int cg_sandbox_create(struct sb_cgroups *cg, const char *id, const struct cg_lim
 		      struct sb_err *err);
 int cg_sandbox_enter(struct sb_cgroups *cg, const char *id, pid_t pid, struct sb_err *err);
 int cg_sandbox_usage(struct sb_cgroups *cg, const char *id, struct cg_usage *u);
+/* The same, from the files of the last few sandboxes read kept open in the
+ * process (each name checked at every read: the same values; GET status). */
+int cg_sandbox_usage_kept(struct sb_cgroups *cg, const char *id, struct cg_usage *u);
 /* How many processes the kernel's OOM killer took in the sandbox so far. */
 long long cg_sandbox_oom_kills(struct sb_cgroups *cg, const char *id);
 /* Rename sandbox from's cgroups to `to`, processes and all (a warm sandbox

@@ -17,6 +17,11 @@ struct pool_shared {
 	uint8_t kept[POOL_SLOTS];	/* a stream whose token a reload kept */
 	uint64_t refused;	/* streams refused at max-streams */
 	uint64_t ended[3];	/* workers ended: after a stream, retired, died */
+	/* every slot from here up is POOL_FREE, and always was: a count
+	 * scans the slots below it only (a few, not POOL_SLOTS: the workers
+	 * count at each request).  Raised before a slot's state is first set,
+	 * never lowered. */
+	int used;
 	int start, min_spare, max_spare, max_workers, max_streams;
 };
 
@@ -45,9 +50,27 @@ void pool_settings(const struct conf *c)
 	p->max_streams = c->max_streams;
 }
 
+/* used raised to past slot, before the slot's state is stored (seq_cst
+ * both): a count that sees the state sees the slot. */
+static void use_slot(int slot)
+{
+	int u = __atomic_load_n(&p->used, __ATOMIC_SEQ_CST);
+
+	while (u <= slot && !__atomic_compare_exchange_n(&p->used, &u, slot + 1, false, __ATOMIC_SEQ_CST,
+							 __ATOMIC_SEQ_CST))
+		;
+}
+
+int pool_slots_used(void)
+{
+	return p ? __atomic_load_n(&p->used, __ATOMIC_SEQ_CST) : POOL_SLOTS;
+}
+
 void pool_set(int slot, enum pool_state s)
 {
 	if (p && slot >= 0 && slot < POOL_SLOTS) {
+		if (s != POOL_FREE)
+			use_slot(slot);
 		if (s == POOL_FREE || s == POOL_STARTING)
 			__atomic_store_n(&p->kept[slot], 0, __ATOMIC_SEQ_CST);
 		__atomic_store_n(&p->state[slot], (uint8_t)s, __ATOMIC_SEQ_CST);
@@ -74,11 +97,12 @@ enum pool_state pool_get(int slot)
 
 int pool_count(enum pool_state s)
 {
-	int n = 0;
+	int used = pool_slots_used(), n = 0;
 
-	for (int i = 0; p && i < POOL_SLOTS; i++)
+	for (int i = 0; p && i < used; i++)
 		n += __atomic_load_n(&p->state[i], __ATOMIC_RELAXED) == s;
-	return n;
+	/* the slots never used are free */
+	return p && s == POOL_FREE ? n + POOL_SLOTS - used : n;
 }
 
 int pool_stream_admit(int slot, int max_streams)

@@ -46,6 +46,9 @@ void pool_keep(int slot);
 bool pool_kept(int slot);
 /* Workers in state s, over every slot. */
 int pool_count(enum pool_state s);
+/* Every slot from this one up has always been free (POOL_SLOTS without
+ * the shared mapping): what the per-request scans need look at. */
+int pool_slots_used(void);
 /* A worker about to serve a long-lived request: 0 when it may (its slot is
  * then POOL_STREAM), -1 when max-streams are open already (it stays busy;
  * counted as refused). */

@@ -199,7 +199,9 @@ void store_close(struct store *s)
 	s->env = s->henv = NULL;
 }
 
-static int decode(const MDB_val *v, struct sb_record *r)
+/* A record as json-c reads it: what decode() falls back to, and what its
+ * fast form must equal (t/unit-store). */
+int store_decode_json(const char *p, size_t n, struct sb_record *r)
 {
 	struct json_tokener *tok = json_tokener_new();
 	cleanup_json struct json_object *o = NULL;
@@ -207,7 +209,7 @@ static int decode(const MDB_val *v, struct sb_record *r)
 
 	if (!tok)
 		return -1;
-	o = json_tokener_parse_ex(tok, v->mv_data, (int)v->mv_size);
+	o = json_tokener_parse_ex(tok, p, (int)n);
 	json_tokener_free(tok);
 	if (!o || !json_object_is_type(o, json_type_object))
 		return -1;
@@ -234,6 +236,141 @@ static int decode(const MDB_val *v, struct sb_record *r)
 	return 0;
 }
 
+/* A string of the fast form at *p: '"', printable ASCII but '"' and '\\'
+ * (nothing json-c would decode into other bytes), '"'. */
+static bool fast_str(const char **p, const char *end, const char **s, size_t *len)
+{
+	const char *q = *p;
+
+	if (q >= end || *q++ != '"')
+		return false;
+	*s = q;
+	while (q < end && *q != '"') {
+		if (*q < 0x20 || *q > 0x7e || *q == '\\')
+			return false;
+		q++;
+	}
+	if (q >= end)
+		return false;
+	*len = (size_t)(q - *s);
+	*p = q + 1;
+	return true;
+}
+
+/* An integer of the fast form: -?(0|[1-9][0-9]{0,17}), no fraction or
+ * exponent after it (within int64 whatever its digits: json-c's range
+ * rules never apply). */
+static bool fast_int(const char **p, const char *end, long long *v)
+{
+	const char *q = *p, *digits;
+	bool neg = false;
+	long long n = 0;
+
+	if (q < end && *q == '-') {
+		neg = true;
+		q++;
+	}
+	digits = q;
+	while (q < end && *q >= '0' && *q <= '9' && q - digits < 19)
+		n = n * 10 + (*q++ - '0');
+	if (q == digits || q - digits > 18 || (*digits == '0' && q - digits > 1) ||
+	    (q < end && (*q == '.' || *q == 'e' || *q == 'E' || (*q >= '0' && *q <= '9'))))
+		return false;
+	*v = neg ? -n : n;
+	*p = q;
+	return true;
+}
+
+/* One member into *r as store_decode_json() reads it; false: a type it
+ * reads otherwise (json-c's to decide). */
+static bool fast_member(struct sb_record *r, const char *k, size_t klen, bool str, const char *v,
+			size_t vlen, long long n)
+{
+#define KEY(name) (klen == sizeof(name) - 1 && !memcmp(k, name, klen))
+	if (KEY("image") || KEY("imageVersion")) {
+		if (!str)
+			return false;
+		if (KEY("image"))
+			snprintf(r->image, sizeof r->image, "%.*s", (int)vlen, v);
+		else
+			snprintf(r->image_version, sizeof r->image_version, "%.*s", (int)vlen, v);
+		return true;
+	}
+	if (KEY("uidBase"))
+		r->uid_base = (uid_t)n;
+	else if (KEY("createdAt"))
+		r->created_ms = n;
+	else if (KEY("lastActiveAt"))
+		r->active_ms = n;
+	else if (KEY("initPid"))
+		r->init_pid = (pid_t)n;
+	else if (KEY("initStart")) {
+		if (n < 0)
+			return false;	/* json_object_get_uint64: 0 */
+		r->init_start = (unsigned long long)n;
+	} else if (KEY("netSlot"))
+		r->net_slot = (uint32_t)n;
+	else if (KEY("expiresAt"))
+		r->expires_ms = n;
+	else {
+		for (int i = 0; i < SB_NSETTINGS; i++)
+			if (strlen(sb_settings[i].key) == klen && !memcmp(sb_settings[i].key, k, klen)) {
+				if (str)
+					return false;
+				*sb_limit(&r->lim, &sb_settings[i]) = (long)n;
+				return true;
+			}
+		return true;	/* a key decode does not read: any string or integer */
+	}
+	return !str;
+#undef KEY
+}
+
+int store_decode_fast(const char *p, size_t n, struct sb_record *r)
+{
+	const char *end = p + n, *k, *v = NULL;
+	struct sb_record t;
+	size_t klen, vlen = 0;
+	long long num;
+	bool str;
+
+	memset(&t, 0, sizeof t);
+	if (n < 2 || *p++ != '{')
+		return 0;
+	if (*p == '}') {
+		if (p + 1 != end)
+			return 0;
+		*r = t;
+		return 1;
+	}
+	for (;;) {
+		num = 0;
+		if (!fast_str(&p, end, &k, &klen) || p >= end || *p++ != ':')
+			return 0;
+		str = p < end && *p == '"';
+		if (str ? !fast_str(&p, end, &v, &vlen) : !fast_int(&p, end, &num))
+			return 0;
+		if (!fast_member(&t, k, klen, str, v, vlen, num))
+			return 0;
+		if (p < end && *p == ',') {
+			p++;
+			continue;
+		}
+		if (p + 1 == end && *p == '}')
+			break;
+		return 0;
+	}
+	*r = t;
+	return 1;
+}
+
+/* Most records in the fast form (encode_put() writes nothing else); json-c
+ * parses what is not. */
+static int decode(const MDB_val *v, struct sb_record *r)
+{
+	return store_decode_fast(v->mv_data, v->mv_size, r) ? 0 : store_decode_json(v->mv_data, v->mv_size, r);
+}
+
 struct rec_scan {
 	void (*fn)(const char *id, const struct sb_record *r, void *arg);
 	void *arg;
@@ -251,12 +388,9 @@ static bool each_record(const MDB_val *k, const MDB_val *v, void *arg)
 }
 
 
-static int encode_put(struct store *s, MDB_txn *txn, const char *id, const struct sb_record *r)
+static struct json_object *encode(const struct sb_record *r)
 {
-	cleanup_json struct json_object *o = json_object_new_object();
-	MDB_val k = { strlen(id), (void *)id }, v;
-	const char *json;
-	int rc;
+	struct json_object *o = json_object_new_object();
 
 	json_object_object_add(o, "image", json_object_new_string(r->image));
 	if (r->image_version[0])
@@ -271,6 +405,23 @@ static int encode_put(struct store *s, MDB_txn *txn, const char *id, const struc
 		json_object_object_add(o, "netSlot", json_object_new_int64(r->net_slot));
 	if (r->expires_ms)
 		json_object_object_add(o, "expiresAt", json_object_new_int64(r->expires_ms));
+	return o;
+}
+
+char *store_encode_json(const struct sb_record *r)
+{
+	cleanup_json struct json_object *o = encode(r);
+
+	return strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+}
+
+static int encode_put(struct store *s, MDB_txn *txn, const char *id, const struct sb_record *r)
+{
+	cleanup_json struct json_object *o = encode(r);
+	MDB_val k = { strlen(id), (void *)id }, v;
+	const char *json;
+	int rc;
+
 	json = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
 	v.mv_size = strlen(json);
 	v.mv_data = (void *)json;

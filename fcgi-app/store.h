@@ -46,6 +46,14 @@ struct sb_record {
 	int64_t expires_ms;			/* destroyed by the service from then; 0: never */
 };
 
+/* A record's stored form (JSON, as store_create and the updates write it),
+ * and back: json-c's parse (0, -1 not a record), and the fast one that
+ * reads the form the store writes without it (1 decoded, as json-c's
+ * would; 0 declined: not of that form).  For t/unit-store's equivalence. */
+char *store_encode_json(const struct sb_record *r);
+int store_decode_json(const char *p, size_t n, struct sb_record *r);
+int store_decode_fast(const char *p, size_t n, struct sb_record *r);
+
 int store_open(struct store *s, const char *dir, const struct store_sizes *sz, struct sb_err *err);
 void store_close(struct store *s);
 /* 1 found, 0 missing, -1 error */

@@ -24,6 +24,128 @@ static void cleanup(void)
 		fprintf(stderr, "# could not remove %s\n", root);
 }
 
+/* The fast decode of a record equals json-c's wherever it takes one. */
+static bool same_record(const struct sb_record *a, const struct sb_record *b)
+{
+	return !strcmp(a->image, b->image) && !strcmp(a->image_version, b->image_version) &&
+	       a->uid_base == b->uid_base && a->created_ms == b->created_ms &&
+	       a->active_ms == b->active_ms && a->init_pid == b->init_pid &&
+	       a->init_start == b->init_start && !memcmp(&a->lim, &b->lim, sizeof a->lim) &&
+	       a->net_slot == b->net_slot && a->expires_ms == b->expires_ms;
+}
+
+/* 1: fast took it and agrees; 0: fast declined (json-c's); -1: disagree */
+static int fast_vs_json(const char *json)
+{
+	struct sb_record f, j;
+	int jr, fr;
+
+	memset(&f, 0x5a, sizeof f);
+	memset(&j, 0x5a, sizeof j);
+	fr = store_decode_fast(json, strlen(json), &f);
+	jr = store_decode_json(json, strlen(json), &j);
+	if (!fr)
+		return 0;
+	if (jr != 0 || !same_record(&f, &j)) {
+		fprintf(stderr, "# fast and json-c differ on %s\n", json);
+		return -1;
+	}
+	return 1;
+}
+
+static long long rnd64(void)
+{
+	long long v = ((long long)random() << 33) ^ ((long long)random() << 2) ^ (random() & 3);
+
+	switch (random() % 64) {
+	case 0: return v;
+	case 1: return (long long)((unsigned long long)v | (1ULL << 63));	/* negative or huge */
+	case 2 ... 9: return -(v % 100000);
+	case 10 ... 29: return v % 100;
+	default: return v % 2000000000000LL;
+	}
+}
+
+static void rnd_str(char *b, size_t cap)
+{
+	static const char plain[] = "abcdefghijklmnopqrstuvwxyz0123456789-_.:@ ";
+	static const char odd[] = "\"\\/\t\n\x01\xc3\xa9\x7f";
+	size_t n = (size_t)random() % cap;
+	bool plain_only = random() % 4;
+
+	for (size_t i = 0; i < n; i++)
+		b[i] = plain_only || random() % 8 ? plain[random() % (sizeof plain - 1)] : odd[random() % (sizeof odd - 1)];
+	b[n] = '\0';
+}
+
+static void test_decode_fast(void)
+{
+	static const char *const edges[] = {
+		"{}", "{} ", " {}", "{", "", "{\"image\":\"a\"}x", "{\"image\":\"a\",}",
+		"{\"image\": \"a\"}", "{\"image\":\"a\" }", "{\"image\":\"a\\/b\"}",
+		"{\"image\":\"\\u0041\"}", "{\"image\":null}", "{\"image\":7}", "{\"image\":true}",
+		"{\"uidBase\":\"7\"}", "{\"uidBase\":7.5}", "{\"uidBase\":7e3}", "{\"uidBase\":-}",
+		"{\"uidBase\":01}", "{\"uidBase\":-0}", "{\"uidBase\":0}", "{\"uidBase\":[1]}",
+		"{\"uidBase\":{\"a\":1}}", "{\"initStart\":-5}", "{\"initStart\":18446744073709551615}",
+		"{\"createdAt\":999999999999999999}", "{\"createdAt\":1000000000000000000}",
+		"{\"createdAt\":-999999999999999999}", "{\"initPid\":4294967297}",
+		"{\"netSlot\":4294967297}", "{\"memoryMb\":5,\"memoryMb\":7}",
+		"{\"image\":\"a\",\"image\":\"b\"}", "{\"memoryMb\":\"5\"}",
+		"{\"unknown\":\"x\",\"other\":-3,\"image\":\"c\"}", "{\"unknown\":1.5}",
+		"{\"unknown\":null,\"image\":\"c\"}", "{\"im\\u0061ge\":\"c\"}",
+		"{\"image\":\"0123456789012345678901234567890123456789012345678901234567890123456789\"}",
+		"[1]", "\"x\"", "{\"image\":\"a\"}{}",
+	};
+	int took = 0, bad = 0, r;
+	char js[8][80];
+
+	for (size_t i = 0; i < sizeof edges / sizeof *edges; i++) {
+		r = fast_vs_json(edges[i]);
+		took += r > 0;
+		bad += r < 0;
+	}
+	ok(bad == 0, "decode: the fast form agrees with json-c on every edge it takes (%d of %zu taken)", took,
+	   sizeof edges / sizeof *edges);
+
+	/* records as the store writes them, with odd strings and numbers */
+	srandom(18);
+	took = bad = 0;
+	for (int i = 0; i < 20000; i++) {
+		struct sb_record rec;
+		char *json;
+
+		memset(&rec, 0, sizeof rec);
+		rnd_str(rec.image, sizeof rec.image);
+		if (random() % 2)
+			rnd_str(rec.image_version, sizeof rec.image_version);
+		rec.uid_base = (uid_t)rnd64();
+		rec.created_ms = rnd64();
+		rec.active_ms = rnd64();
+		rec.init_pid = (pid_t)rnd64();
+		rec.init_start = (unsigned long long)rnd64();
+		rec.lim.memory_mb = (long)rnd64();
+		rec.lim.pids = (long)rnd64();
+		rec.lim.cpu_millis = (long)rnd64();
+		rec.lim.disk_mb = (long)rnd64();
+		rec.lim.egress_mbps = (long)rnd64();
+		rec.lim.ingress_mbps = (long)rnd64();
+		rec.net_slot = (uint32_t)rnd64();
+		rec.expires_ms = rnd64();
+		json = store_encode_json(&rec);
+		r = json ? fast_vs_json(json) : -1;
+		if (r < 0 && bad < 8)
+			snprintf(js[bad], sizeof js[bad], "%.79s", json ? json : "(null)");
+		took += r > 0;
+		bad += r < 0;
+		free(json);
+	}
+	ok(bad == 0, "decode: 20000 records as the store writes them: fast agrees with json-c (%d taken)",
+	   took);
+	ok(took > 2000, "decode: the fast form takes the plain ones (%d of 20000)", took);
+	for (int i = 0; i < bad && i < 8; i++)
+		fprintf(stderr, "# %s\n", js[i]);
+}
+
 int main(void)
 {
 	struct store_sizes sz = { { 1 << 20, 1 << 20 }, 2 };
@@ -108,5 +230,6 @@ int main(void)
 	store_use(&s, STORE_HISTORY, &used, &budget, &refused);
 	ok(used == before, "what was charged is charged once after a reopen (%lld, %lld)", used, before);
 	store_close(&s);
+	test_decode_fast();
 	return done_testing();
 }
