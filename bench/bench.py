@@ -336,7 +336,11 @@ def main():
     sp = floors.spawn(max(n, 400))
     setns = sp.get("setns+fork+exec+wait", {})
     fork1 = sp.get("fork+exec+wait", {})
-    rates = [floors.spawn(a.rate_n, 2, rates=True) for _ in range(3)]
+    rates = []
+    for _ in range(3):
+        busy = floors.busy_cores()
+        rates.append(floors.spawn(a.rate_n, 2, rates=True))
+        rates[-1]["busy_cores"] = busy()
     def med_rate(name):
         v = sorted(x.get(name, {}).get("rate") or 0 for x in rates)
         return v[1] or None
@@ -374,11 +378,11 @@ def main():
     # 1/R and a spawn 1/F of the machine, so the most execs a second the
     # machine can do is 1/(1/R + 1/F): nothing of the service's own counted.
     composed = 1 / (1 / front_rate + 1 / spawn_rate) if spawn_rate else None
-    fl_row = {"name": "responder floor throughput, concurrency 4 (R)", "rate": front_rate,
-              "busy_cores": front_busy}
-    rows.append(fl_row)
+    rows.append({"name": "responder floor throughput, concurrency 4 (R)", "rate": front_rate,
+                 "busy_cores": front_busy})
     if spawn_rate:
         rows.append({"name": "setns+fork+exec, 2 loops (F)", "rate": spawn_rate,
+                     "busy_cores": sorted(x["busy_cores"] for x in rates)[1],
                      "baseline": "fork+exec, 2 loops", "baseline_rate": fork_rate, "ratio": spawn_rate / fork_rate})
         rows.append({"name": "composed floor 1/(1/R + 1/F)", "rate": composed})
     exec_rates = {}
