@@ -13,6 +13,8 @@ goals, and writes JSON (bench/table.py makes the README's table of it).
 import argparse, http.client, json, os, shutil, signal, statistics, subprocess, sys, tempfile, time
 import threading, urllib.parse
 
+# no bench/__pycache__: EXTRA_DIST ships bench/ as it is
+sys.dont_write_bytecode = True
 import floors
 
 def pct(v, p):
