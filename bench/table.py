@@ -54,18 +54,18 @@ def main():
     runs = [json.load(open(p)) for p in sys.argv[1:]]
     if not runs:
         sys.exit("usage: bench/table.py BENCH.json [MORE.json...]")
-    heads = ["run %d (%s, load %s)" % (i + 1, r["machine"]["date"], r["machine"]["loadavg"][0])
-             if len(runs) > 1 else "median (%s, load %s)" % (r["machine"]["date"], r["machine"]["loadavg"][0])
+    heads = ["run %d (%s, load avg %s)" % (i + 1, r["machine"]["date"], r["machine"]["loadavg"][0])
+             if len(runs) > 1 else "median (%s, load avg %s)" % (r["machine"]["date"], r["machine"]["loadavg"][0])
              for i, r in enumerate(runs)]
     print("| what | %s |" % " | ".join(heads))
-    print("| --- |%s" % " ---: |" * len(runs))
+    print("| --- |%s" % (" ---: |" * len(runs)))
     for label, start, kind in ROWS:
         cells = [cell(find(r, start), kind) for r in runs]
         if any(c != "–" for c in cells):
             print("| %s | %s |" % (label, " | ".join(cells)))
     print()
     print("| goal (issue 18) | %s |" % " | ".join("run %d" % (i + 1) for i in range(len(runs))))
-    print("| --- |%s" % " --- |" * len(runs))
+    print("| --- |%s" % (" --- |" * len(runs)))
     for k, g in enumerate(runs[0].get("goals", [])):
         cells = []
         for r in runs:
