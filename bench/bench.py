@@ -1,13 +1,21 @@
 #!/usr/bin/env python3
 """./dev bench: measure the service through nginx against this machine's
-floors, measured in the same run.  Prints one table (median, p90, p99 and
-the ratio to the baseline) and writes JSON.
+floors and peers, measured in the same run (bench/floors.py: nginx's own
+`return 200`, nginx -> the smallest libfcgi responder pool, setns + fork +
+exec, bwrap, runc run and runc exec), and the issue 18 goals against them.
+Prints one table (median, p90, p99 and the ratio to the baseline) and the
+goals, and writes JSON (bench/table.py makes the README's table of it).
 
-    bench/bench.py --base http://127.0.0.1:8787 --json build/bench.json
+    bench/bench.py --base http://127.0.0.1:8787 --json build/bench.json \
+        --log /var/lib/sandboxd-dev/sandboxd.log
     bench/bench.py --load ...: exec true with 0, 50 and 200 streams open
 """
-import argparse, http.client, json, os, shutil, statistics, subprocess, sys, tempfile, time
+import argparse, http.client, json, os, shutil, signal, statistics, subprocess, sys, tempfile, time
 import threading, urllib.parse
+
+# no bench/__pycache__: EXTRA_DIST ships bench/ as it is
+sys.dont_write_bytecode = True
+import floors
 
 def pct(v, p):
     v = sorted(v)
@@ -43,27 +51,6 @@ class Api:
             raise SystemExit("bench: %s %s -> %d %s" % (method, path, st, data[:200]))
         return ms, data
 
-def spawnlimit(n):
-    src = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "tools", "spawnlimit.c")
-    if not os.path.exists(src) or not shutil.which("cc"):
-        return {}
-    exe = tempfile.mktemp(prefix="spawnlimit.")
-    subprocess.run(["cc", "-O2", "-o", exe, src], check=True)
-    out = subprocess.run([exe, str(n)], capture_output=True, text=True).stdout
-    os.unlink(exe)
-    res = {}
-    for line in out.splitlines():
-        name = line.split("  median")[0].strip()
-        parts = line.split()
-        try:
-            med = float(parts[parts.index("median") + 1]) / 1000
-            p90 = float(parts[parts.index("p90") + 1]) / 1000
-            rate = float(parts[parts.index("rate") + 1])
-        except (ValueError, IndexError):
-            continue
-        res[name] = {"median": med, "p90": p90, "rate": rate}
-    return res
-
 def run_cmd_times(argv, n):
     v = []
     for _ in range(n):
@@ -88,14 +75,6 @@ def throughput(base, path, body, conc, total):
     for x in th: x.start()
     for x in th: x.join()
     return total / (time.perf_counter() - t)
-
-def floor_rate(conc, total=400):
-    # fork+exec+wait of /bin/true from `conc` parallel loops (processes)
-    script = "for i in $(seq %d); do /bin/true; done" % (total // conc)
-    t = time.perf_counter()
-    ps = [subprocess.Popen(["sh", "-c", script]) for _ in range(conc)]
-    for p in ps: p.wait()
-    return (total // conc) * conc / (time.perf_counter() - t)
 
 def stream_latency(api, sid, n=100):
     body = json.dumps({"stream": True, "command":
@@ -271,7 +250,15 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--base", default="http://127.0.0.1:8787")
     ap.add_argument("--json", default="build/bench.json")
-    ap.add_argument("--n", type=int, default=100)
+    ap.add_argument("--n", type=int, default=200)
+    # requests per throughput row (the responder floor's: 10 times as many),
+    # spawns per loop of the spawn rates
+    ap.add_argument("--rate-n", type=int, default=2000)
+    # the service's log: which creates claimed a warm sandbox
+    ap.add_argument("--log")
+    # creates from 4 clients at once for the burst row (0: none); the
+    # service's --max-running must allow them (./dev up allows 1100)
+    ap.add_argument("--burst", type=int, default=1000)
     # sandboxes at once; the service's --max-running must allow them
     # (./dev up allows 1100: ./dev bench --density 1000)
     ap.add_argument("--density", type=int, default=100)
@@ -307,41 +294,73 @@ def main():
         report(rows, a.json, {})
         return
 
-    floor = spawnlimit(200)
-    setns = floor.get("setns(pidfd)+fork+exec+wait", {})
-    fresh = floor.get("fresh ns (+net)+fork+exec+wait", {})
-    bwrap = run_cmd_times(["bwrap", "--unshare-all", "--ro-bind", "/usr", "/usr", "--symlink", "usr/lib64",
-                           "/lib64", "--symlink", "usr/lib", "/lib", "--symlink", "usr/bin", "/bin",
-                           "/bin/true"], 50) if shutil.which("bwrap") else {}
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("bench: terminated"))
+    n = a.n
+    logs = LogWatch(a.log)
 
-    def row(name, s, base_name, base):
-        r = {"name": name, **s, "baseline": base_name, "baseline_median": base.get("median") if base else None}
+    def row(name, s, base_name, base, **more):
+        r = {**s, "name": name, "baseline": base_name, "baseline_median": base.get("median") if base else None}
         r["ratio"] = (s["median"] / base["median"]) if base and base.get("median") else None
+        r.update(more)
         rows.append(r)
+        return r
 
-    v = [api.timed("POST", "/sandboxes/%s-c%d" % (tag, i))[0] for i in range(min(a.n, 30))]
-    row("create, 30 back to back (POST)", summary(v), "bwrap --unshare-all true", bwrap)
-    if fresh:
-        rows[-1]["floor_fresh_ns_median"] = fresh["median"]
-    # spaced: the service's warm sandboxes (./dev up starts 4 ahead) are made
-    # again between two creates, as they would be for creates that come apart
-    v = []
-    for i in range(min(a.n, 20)):
-        time.sleep(0.4)
-        v.append(api.timed("POST", "/sandboxes/%s-s%d" % (tag, i))[0])
-    row("create, 400 ms apart (POST)", summary(v), "bwrap --unshare-all true", bwrap)
-    st, d = api.req("GET", "/images")
-    names = [i["name"] for i in json.loads(d)["data"]["images"]] if st == 200 else []
-    if "bookworm" in names:
-        body = json.dumps({"image": "bookworm"})
-        v = [api.timed("POST", "/sandboxes/%s-w%d" % (tag, i), body)[0] for i in range(min(a.n, 30))]
-        row("create on bookworm (POST, new sandbox)", summary(v), "bwrap --unshare-all true", bwrap)
-    sid = "%s-c0" % tag
+    # a sandbox for the exec and status rows; its status answer's size is
+    # the responder floor's body, its limits runc's
+    sid = "%s-x" % tag
+    api.timed("POST", "/sandboxes/%s" % sid)
+    _, d = api.timed("GET", "/sandboxes/%s" % sid)
+    status_bytes = len(d)
+    limits = json.loads(d)["data"]["limits"]
+
+    # the front: nginx's own return, nginx -> responder floor, the service's
+    # status read, interleaved so that the machine's load hits them alike;
+    # then the floor's throughput at concurrency 4 (R)
+    with floors.front(status_bytes) as fbase:
+        fapi = Api(fbase)
+        for _ in range(20):
+            fapi.timed("GET", "/.bench-static"); fapi.timed("GET", "/sandboxes/x")
+            api.timed("GET", "/sandboxes/%s" % sid)
+        st, fl, sv = [], [], []
+        for _ in range(n):
+            st.append(fapi.timed("GET", "/.bench-static")[0])
+            fl.append(fapi.timed("GET", "/sandboxes/x")[0])
+            sv.append(api.timed("GET", "/sandboxes/%s" % sid)[0])
+        # three times, the median: the machine's other load comes and goes
+        rr = sorted(floors.rate(fbase, "GET", "/sandboxes/x", None, 4, 10 * a.rate_n) for _ in range(3))
+        front_rate, front_busy = rr[1]
+    static, front = summary(st), summary(fl)
+    row("nginx return 200 (static, %d bytes)" % status_bytes, static, None, None)
+    row("nginx -> libfcgi responder floor (2 workers)", front, "nginx static", static)
+    status = row("GET status", summary(sv), "responder floor", front)
+
+    # spawn: fork+exec and setns+fork+exec, one at a time and 2 loops (F)
+    sp = floors.spawn(max(n, 400))
+    setns = sp.get("setns+fork+exec+wait", {})
+    fork1 = sp.get("fork+exec+wait", {})
+    rates = []
+    for _ in range(3):
+        busy = floors.busy_cores()
+        rates.append(floors.spawn(a.rate_n, 2, rates=True))
+        rates[-1]["busy_cores"] = busy()
+    def med_rate(name):
+        v = sorted(x.get(name, {}).get("rate") or 0 for x in rates)
+        return v[1] or None
+    spawn_rate = med_rate("setns+fork+exec+wait, 2 loops")
+    fork_rate = med_rate("fork+exec+wait, 2 loops")
+    sp["rates"] = rates
+    if fork1:
+        row("fork+exec+wait /bin/true", fork1, None, None)
+    if setns:
+        row("setns (6 ns)+fork+exec+wait /bin/true", setns, "fork+exec+wait", fork1)
+    exec_floor = {"median": front["median"] + setns["median"]} if setns else {}
     for cmd in ("true", "echo hi"):
         body = json.dumps({"command": cmd})
         api.timed("POST", "/sandboxes/%s/exec" % sid, body)
-        v = [api.timed("POST", "/sandboxes/%s/exec" % sid, body)[0] for _ in range(a.n)]
-        row("exec %s (round trip)" % cmd, summary(v), "setns+fork+exec floor", setns)
+        v = [api.timed("POST", "/sandboxes/%s/exec" % sid, body)[0] for _ in range(n)]
+        r = row("exec %s (round trip)" % cmd, summary(v), "responder floor + setns floor", exec_floor)
+        if cmd == "true":
+            exec_true = r
     # a person or an agent runs commands now and then, not back to back:
     # what costs once per idle period (a cgroup move's RCU grace period
     # without favordynmods) shows here, not above
@@ -350,27 +369,107 @@ def main():
     for _ in range(20):
         time.sleep(0.2)
         v.append(api.timed("POST", "/sandboxes/%s/exec" % sid, body)[0])
-    row("exec true, 200 ms apart", summary(v), "setns+fork+exec floor", setns)
-    v = [api.timed("GET", "/sandboxes/%s" % sid)[0] for _ in range(a.n)]
-    row("GET status", summary(v), None, None)
+    row("exec true, 200 ms apart", summary(v), "responder floor + setns floor", exec_floor)
+
+    # The composed floor of exec throughput.  An exec is two stages of CPU
+    # work on the same cores: a front round trip (client, nginx, a FastCGI
+    # worker) and a spawn (setns + fork + exec + wait).  Measured each alone
+    # with every core busy: the responder floor at concurrency 4 (R req/s)
+    # and 2 spawn loops (F spawns/s, one a core).  When both saturate the
+    # cores (the busy-cores figures say whether they did), a request costs
+    # 1/R and a spawn 1/F of the machine, so the most execs a second the
+    # machine can do is 1/(1/R + 1/F): nothing of the service's own counted.
+    composed = 1 / (1 / front_rate + 1 / spawn_rate) if spawn_rate else None
+    rows.append({"name": "responder floor throughput, concurrency 4 (R)", "rate": front_rate,
+                 "busy_cores": front_busy})
+    if spawn_rate:
+        rows.append({"name": "setns+fork+exec, 2 loops (F)", "rate": spawn_rate,
+                     "busy_cores": sorted(x["busy_cores"] for x in rates)[1],
+                     "baseline": "fork+exec, 2 loops", "baseline_rate": fork_rate, "ratio": spawn_rate / fork_rate})
+        rows.append({"name": "composed floor 1/(1/R + 1/F)", "rate": composed})
+    exec_rates = {}
     for conc in (1, 2, 4, 8):
-        rate = throughput(a.base, "/sandboxes/%s/exec" % sid, json.dumps({"command": "true"}), conc, 200)
-        fr = floor_rate(min(conc, 2))
-        rows.append({"name": "exec throughput, concurrency %d" % conc, "rate": rate,
-                     "baseline": "fork+exec /bin/true, %d loops" % min(conc, 2), "baseline_rate": fr,
-                     "ratio": rate / fr})
+        # concurrency 4 (the goal's) three times, the median
+        rr = sorted(floors.rate(a.base, "POST", "/sandboxes/%s/exec" % sid, body, conc, a.rate_n)
+                    for _ in range(3 if conc == 4 else 1))
+        rate, busy = rr[len(rr) // 2]
+        exec_rates[conc] = rate
+        r = {"name": "exec true throughput, concurrency %d" % conc, "rate": rate, "busy_cores": busy}
+        if composed:
+            r.update({"baseline": "composed floor", "baseline_rate": composed, "ratio": rate / composed})
+        rows.append(r)
+
+    # peers: bwrap, runc run, runc exec (limits as the sandboxes')
+    bwrap = run_cmd_times(["bwrap", "--unshare-all", "--ro-bind", "/usr", "/usr", "--symlink", "usr/lib64",
+                           "/lib64", "--symlink", "usr/lib", "/lib", "--symlink", "usr/bin", "/bin",
+                           "/bin/true"], n) if shutil.which("bwrap") else {}
+    if bwrap:
+        row("bwrap --unshare-all true", bwrap, None, None)
+    runc = floors.runc_rows(min(n, 100), limits)
+    if runc:
+        ns = "" if runc["userns"] else ", no user ns"
+        row("runc run true (new container, limits%s)" % ns, runc["run"], None, None)
+        row("runc exec true (running container%s)" % ns, runc["exec"], "runc run", runc["run"])
+
+    # cold creates, back to back: each asks for the default limits by name,
+    # which a warm sandbox never serves (warm.c: asks_defaults), so that
+    # each is made from nothing; the log (sandbox.created has warm= for a
+    # claim) and the warm gauge, which must not move, say they were cold
+    cold_body = json.dumps({"limits": {k: limits[k] for k in ("memoryMb", "pids", "cpus")}})
+    warm_before = metric(api, WARM)
+    mark = logs.mark()
+    cold_ids = ["%s-c%d" % (tag, i) for i in range(min(n, 30))]
+    v = [api.timed("POST", "/sandboxes/%s" % i, cold_body)[0] for i in cold_ids]
+    claims = logs.claims(mark, cold_ids)
+    warm_after = metric(api, WARM)
+    if claims or (claims is None and warm_after != warm_before):
+        print("bench: a cold create claimed a warm sandbox (%s claims, warm %s -> %s): not a cold figure"
+              % (claims, warm_before, warm_after), file=sys.stderr)
+    cold = row("create, cold, back to back", summary(v), "runc run", runc.get("run"),
+               claims=claims, warm_gauge=[warm_before, warm_after])
+    # gone before the claims, which then find the room the cold ones found
+    gone = [api.timed("POST", "/sandboxes/%s/destroy" % i)[0] for i in cold_ids]
+
+    # warm claims: each create waits until the pool is full again (the
+    # service's warm sandboxes, 4 under ./dev up) and 400 ms more (the
+    # filler's last steps after the record), as creates that come apart
+    # find it; the log says each was a claim
+    warm_ids = ["%s-s%d" % (tag, i) for i in range(min(n, 20))]
+    v = []
+    mark = logs.mark()
+    full = warm_before or 0
+    for i in warm_ids:
+        for _ in range(100):
+            if (metric(api, WARM) or 0) >= full:
+                break
+            time.sleep(0.05)
+        time.sleep(0.4)
+        v.append(api.timed("POST", "/sandboxes/%s" % i)[0])
+    claims = logs.claims(mark, warm_ids)
+    if claims is not None and claims < len(warm_ids):
+        print("bench: %d of %d spaced creates were not claims" % (len(warm_ids) - claims, len(warm_ids)),
+              file=sys.stderr)
+    warm = row("create, warm claim (pool full again)", summary(v), "bwrap --unshare-all true", bwrap,
+               claims=claims)
+
+    st, d = api.req("GET", "/images")
+    names = [i["name"] for i in json.loads(d)["data"]["images"]] if st == 200 else []
+    if "bookworm" in names:
+        body = json.dumps({"image": "bookworm"})
+        v = [api.timed("POST", "/sandboxes/%s-w%d" % (tag, i), body)[0] for i in range(min(n, 30))]
+        row("create on bookworm (POST, new sandbox)", summary(v), "bwrap --unshare-all true", bwrap)
     for size, label in ((1024, "1 KiB"), (10 << 20, "10 MiB")):
         data = os.urandom(size)
         path = "/sandboxes/%s/files/workspace/bench-%d" % (sid, size)
         with tempfile.NamedTemporaryFile() as f:
             f.write(data); f.flush()
             base = run_cmd_times(["cat", f.name], 20)
-        n = 20 if size > 1 << 20 else a.n
-        w = [api.timed("PUT", path, data, {"Content-Type": "application/octet-stream"})[0] for _ in range(n)]
-        r = [api.timed("GET", path + "?raw=1")[0] for _ in range(n)]
+        k = 20 if size > 1 << 20 else n
+        w = [api.timed("PUT", path, data, {"Content-Type": "application/octet-stream"})[0] for _ in range(k)]
+        r = [api.timed("GET", path + "?raw=1")[0] for _ in range(k)]
         jb = json.dumps({"content": data.hex() if size <= 1024 else "x" * 10, "encoding": "utf-8"})
-        jw = [api.timed("PUT", path + "-json", jb)[0] for _ in range(n)]
-        jr = [api.timed("GET", path)[0] for _ in range(n)]
+        jw = [api.timed("PUT", path + "-json", jb)[0] for _ in range(k)]
+        jr = [api.timed("GET", path)[0] for _ in range(k)]
         row("file write raw %s" % label, summary(w), "cat", base)
         row("file read raw %s" % label, summary(r), "cat", base)
         row("file write JSON %s" % ("1 KiB" if size <= 1024 else "(small)"), summary(jw), "cat", base)
@@ -398,41 +497,129 @@ def main():
                  "running": running, "n": a.density})
     # every sandbox this run made goes for good (their uid slots too), so a
     # second run on the same data dir has the same room as the first
-    made = ["%s-%s%d" % (tag, k, i) for k, n in (("c", min(a.n, 30)), ("s", min(a.n, 20))) for i in range(n)]
+    made = [sid] + warm_ids
     if "bookworm" in names:
-        made += ["%s-w%d" % (tag, i) for i in range(min(a.n, 30))]
-    v = [api.timed("POST", "/sandboxes/%s/destroy" % i)[0] for i in ids + made]
+        made += ["%s-w%d" % (tag, i) for i in range(min(n, 30))]
+    v = gone + [api.timed("POST", "/sandboxes/%s/destroy" % i)[0] for i in ids + made]
     row("destroy (POST .../destroy), each", summary(v), None, None)
+
+    if a.burst:
+        burst_row(a, api, logs, tag, rows)
 
     if not a.no_net:
         rows.extend(net_rows(a.base))
         rows.extend(net_rows(a.base, "preview.sh"))
 
-    report(rows, a.json, {"floor": floor, "bwrap": bwrap})
+    # the issue 18 goals, each a ratio to a floor or a peer of this run
+    goals = []
+    def goal(name, num, den, op, limit, what):
+        if num is None or not den:
+            return
+        ratio = num / den
+        goals.append({"name": name, "measured": num, "against": den, "what": what, "ratio": ratio,
+                      "goal": "%s %s" % (op, limit), "met": ratio <= limit if op == "<=" else ratio >= limit})
+    goal("status <= 1.2 x responder floor", status["median"], front["median"], "<=", 1.2,
+         "responder floor")
+    if setns:
+        goal("exec true <= 1.2 x (responder floor + setns floor)", exec_true["median"], exec_floor["median"],
+             "<=", 1.2, "responder floor + setns floor")
+    if runc:
+        goal("cold create <= 0.25 x runc run", cold["median"], runc["run"]["median"], "<=", 0.25, "runc run")
+    if bwrap:
+        goal("warm claim <= 0.5 x bwrap", warm["median"], bwrap["median"], "<=", 0.5, "bwrap")
+    goal("exec throughput c4 >= 0.8 x composed floor", exec_rates[4], composed, ">=", 0.8,
+         "composed floor 1/(1/R + 1/F)")
+    extra = {"floors": {"static": static, "front": front, "front_rate_c4": front_rate, "spawn": sp,
+                        "composed": composed, "bwrap": bwrap, "runc": runc, "status_bytes": status_bytes},
+             "goals": goals, "machine": machine()}
+    report(rows, a.json, extra)
+
+WARM = 'sandboxd_sandboxes{state="warm"}'
+
+class LogWatch:
+    """The service's log from a point on: which creates claimed a warm
+    sandbox (sandbox.created says warm=...); None without a log."""
+    def __init__(self, path):
+        self.path = path if path and os.path.exists(path) else None
+
+    def mark(self):
+        return os.path.getsize(self.path) if self.path else 0
+
+    def claims(self, mark, ids, wait=5):
+        if not self.path:
+            return None
+        want = set(ids)
+        for _ in range(int(wait / 0.1)):
+            with open(self.path, "rb") as f:
+                f.seek(mark)
+                seen = {}
+                for line in f.read().decode(errors="replace").splitlines():
+                    if "event=sandbox.created " not in line:
+                        continue
+                    kv = dict(x.split("=", 1) for x in line.split() if "=" in x)
+                    if kv.get("id") in want:
+                        seen[kv["id"]] = "warm" in kv
+            if len(seen) == len(want):
+                break
+            time.sleep(0.1)
+        return sum(seen.values())
+
+def burst_row(a, api, logs, tag, rows):
+    """A burst: a.burst creates of the defaults from 4 clients at once,
+    creates a second over all of them while the warm pool refills as it
+    can (the log says how many were claims); then every one destroyed."""
+    ids = ["%s-b%d" % (tag, i) for i in range(a.burst)]
+    mark = logs.mark()
+    t = time.perf_counter()
+    try:
+        rate, busy = floors.rate(a.base, "POST", lambda k, i: "/sandboxes/%s-b%d" % (tag, k + 4 * i), None, 4,
+                                 a.burst, tolerate=True)
+        took = time.perf_counter() - t
+        claims = logs.claims(mark, ids, wait=30)
+    finally:
+        t = time.perf_counter()
+        made = sum(api.req("POST", "/sandboxes/%s/destroy" % i)[0] == 200 for i in ids)
+    rows.append({"name": "burst: %d creates from 4 clients" % a.burst, "rate": rate, "busy_cores": busy,
+                 "claims": claims, "made": made, "seconds": took, "destroy_seconds": time.perf_counter() - t})
+    if made < a.burst:
+        print("bench: the burst made %d of %d sandboxes" % (made, a.burst), file=sys.stderr)
+
+def machine():
+    with open("/proc/loadavg") as f:
+        load = f.read().split()[:3]
+    return {"cpus": os.cpu_count(), "loadavg": load, "kernel": os.uname().release,
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
 
 def report(rows, path, extra):
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     with open(path, "w") as f:
         json.dump({"rows": rows, **extra, "time": time.time()}, f, indent=1)
-    print("%-44s %10s %10s %10s  %-32s %8s" % ("measure", "median", "p90", "p99", "baseline (median)", "ratio"))
+    print("%-46s %10s %10s %10s  %-36s %8s" % ("measure", "median", "p90", "p99", "baseline (median)", "ratio"))
     for r in rows:
         if "rate" in r:
-            print("%-44s %9.0f/s %10s %10s  %-32s %8.2f" % (r["name"], r["rate"], "", "",
-                  "%s %.0f/s" % (r["baseline"], r["baseline_rate"]), r["ratio"]))
+            base = "%s %.0f/s" % (r["baseline"], r["baseline_rate"]) if r.get("baseline") else ""
+            more = (" busy %.1f cores" % r["busy_cores"]) if r.get("busy_cores") else ""
+            if r.get("claims") is not None:
+                more += " claims %d" % r["claims"]
+            print("%-46s %9.0f/s %21s  %-36s %8s%s" % (r["name"], r["rate"], "", base,
+                  "%.2f" % r["ratio"] if r.get("ratio") else "", more))
             continue
         med = r.get("median")
         base = r.get("baseline")
         if "running" in r:
-            print("%-44s %10.1f %10s %10s  %-32s" % (r["name"], med, "", "", "%d of %d running" % (r["running"], r["n"])))
+            print("%-46s %10.1f %10s %10s  %-36s" % (r["name"], med, "", "", "%d of %d running" % (r["running"], r["n"])))
             continue
         bm = r.get("baseline_median")
-        print("%-44s %10s %10s %10s  %-32s %8s" % (
+        print("%-46s %10s %10s %10s  %-36s %8s%s" % (
             r["name"], "%.2f" % med if med is not None else "-",
             "%.2f" % r["p90"] if r.get("p90") is not None else "-",
             "%.2f" % r["p99"] if r.get("p99") is not None else "-",
             "%s %.2f ms" % (base, bm) if base and bm else "-",
-            "%.2f" % r["ratio"] if r.get("ratio") else "-"))
+            "%.2f" % r["ratio"] if r.get("ratio") else "-",
+            " claims %d of %d" % (r["claims"], r["n"]) if r.get("claims") is not None else ""))
     print("(times in ms; memory in KiB; JSON in %s)" % path)
+    for g in extra.get("goals", []):
+        print("goal %-52s %8.2f  (%s) %s" % (g["name"], g["ratio"], g["goal"], "met" if g["met"] else "NOT met"))
 
 if __name__ == "__main__":
     main()
