@@ -9,6 +9,7 @@
 
 #include <fcntl.h>
 #include <limits.h>
+#include <link.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <signal.h>
@@ -17,6 +18,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -52,6 +54,101 @@ static void reset_signals(void)
 
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+/* An exec's child runs the init's own code and libc's until it execs; the
+ * other libraries the init links (libgit2 and its TLS, Kerberos and ssh
+ * libraries for clones, json-c, libseccomp, libmnl: ~100 of its ~127
+ * mappings) are not copied into it (MADV_DONTFORK), so that a fork copies
+ * and its exec tears down a fifth of the mappings: fork + _exit 183 ->
+ * 105 us here.  Safe because the child never reaches them: the init is
+ * linked -z now (no lazy binding walks their symbol tables), the child is
+ * made by _Fork() (no atfork handler of theirs runs), and what it calls is
+ * the init's code and libc's.  A file operation's child (a clone runs
+ * libgit2) gets them all (fork_whole()).  Not with a sanitizer's runtime,
+ * whose interceptors and lazy bindings may reach anything. */
+struct lib_seg {
+	void *addr;
+	size_t len;
+};
+static struct lib_seg lib_segs[256];
+static int nlib_segs;
+static bool lib_segs_off;
+
+static bool lib_kept(const char *name)
+{
+	static const char *const kept[] = { "libc.so", "ld-linux", "linux-vdso", "linux-gate" };
+	const char *base = strrchr(name, '/');
+
+	base = base ? base + 1 : name;
+	if (!*base)
+		return true;	/* the init itself */
+	for (size_t i = 0; i < sizeof kept / sizeof *kept; i++)
+		if (strncmp(base, kept[i], strlen(kept[i])) == 0)
+			return true;
+	return false;
+}
+
+static int lib_seg_add(struct dl_phdr_info *info, size_t size, void *data)
+{
+	long page = sysconf(_SC_PAGESIZE);
+
+	(void)size;
+	(void)data;
+	if (strstr(info->dlpi_name, "san.so"))	/* libasan, libubsan, liblsan... */
+		lib_segs_off = true;
+	if (lib_kept(info->dlpi_name))
+		return 0;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		uintptr_t start = (info->dlpi_addr + ph->p_vaddr) & ~(uintptr_t)(page - 1);
+		uintptr_t end = (info->dlpi_addr + ph->p_vaddr + ph->p_memsz + page - 1) & ~(uintptr_t)(page - 1);
+
+		if (ph->p_type != PT_LOAD || end <= start)
+			continue;
+		if (nlib_segs == (int)(sizeof lib_segs / sizeof *lib_segs)) {
+			lib_segs_off = true;
+			return 1;
+		}
+		lib_segs[nlib_segs++] = (struct lib_seg){ (void *)start, end - start };
+	}
+	return 0;
+}
+
+/* advice: MADV_DONTFORK or MADV_DOFORK over every segment; a failure
+ * leaves them all copied (MADV_DOFORK), as a fork always did. */
+static void lib_segs_advise(int advice)
+{
+	if (lib_segs_off)
+		return;
+	for (int i = 0; i < nlib_segs; i++)
+		if (madvise(lib_segs[i].addr, lib_segs[i].len, advice) < 0 && advice == MADV_DONTFORK) {
+			lib_segs_advise(MADV_DOFORK);
+			lib_segs_off = true;
+			return;
+		}
+}
+
+static void lean_forks(void)
+{
+	dl_iterate_phdr(lib_seg_add, NULL);
+	lib_segs_advise(MADV_DONTFORK);
+}
+
+/* A child that may run anything the init links (a file operation's). */
+static pid_t fork_whole(void)
+{
+	pid_t pid;
+	int saved;
+
+	lib_segs_advise(MADV_DOFORK);
+	pid = fork();
+	if (pid == 0)
+		return 0;
+	saved = errno;
+	lib_segs_advise(MADV_DONTFORK);
+	errno = saved;
+	return pid;
 }
 
 /* What an exec child needs. */
@@ -356,7 +453,8 @@ static void handle_exec(struct conn *c, const struct sb_msg *m, size_t len, int 
 	 * has one (its speed is not the point) */
 	a.direct = !spawn && !(m->val & SB_EXEC_SHELL) && sb_sh_simple(a.cmd) &&
 		   sb_sh_env_plain((const char *const *)a.envp, env_count(a.envp)) && sh_is_known_dash();
-	pid = fork();
+	/* _Fork: no atfork handler (the libraries' are not in the child) */
+	pid = _Fork();
 	if (pid == 0)
 		exec_child(&a);
 	if (spawn) {
@@ -390,7 +488,7 @@ static char *clone_sibling(const char *path2)
 /* Remove a dead clone's sibling in a child of ours, as the sandbox. */
 static void remove_clone_leftover(const char *dir)
 {
-	if (fork() == 0) {
+	if (fork_whole() == 0) {
 		reset_signals();
 		sb_close_fds_from(3);
 		sb_remove_tree(dir);
@@ -416,7 +514,7 @@ static void handle_file(struct conn *c, size_t len, int *fds, int nfds)
 		reply(c->fd, SB_MSG_ERROR, EINVAL, "malformed file request");
 		return;
 	}
-	pid = fork();
+	pid = fork_whole();
 	if (pid == 0) {
 		int sock = fcntl(c->fd, F_DUPFD_CLOEXEC, 100);
 		int data = nfds ? fcntl(fds[0], F_DUPFD_CLOEXEC, 101) : -1;
@@ -610,6 +708,7 @@ void sb_init_serve(int listen_fd)
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (sfd < 0)
 		_exit(1);
+	lean_forks();
 	for (;;) {
 		int n = 0;
 
