@@ -202,6 +202,24 @@ for img in $IMGS; do
 	read -r -a st <<<"$(jqr .data.stdout | sed 's/^.*) //')"
 	is "${st[3]}" "${st[1]}" "[$img] the command's session is its parent's ..."
 	is "${st[2]}" "${st[1]}" "[$img] ... and so is its process group"
+
+	# the command inherits what the init holds: capabilities, no_new_privs,
+	# the seccomp filter, the limits (an exec's child is forked without
+	# most of the init's libraries, a file operation's with all of them:
+	# container/init.c lean_forks; an exec after a file operation too)
+	for round in 1 2; do
+		exec_in "$id" "grep -e ^Cap -e ^NoNewPrivs -e ^Seccomp /proc/1/status"
+		want=$(jqr .data.stdout)
+		exec_in "$id" "grep -e ^Cap -e ^NoNewPrivs -e ^Seccomp /proc/self/status"
+		is "$(jqr .data.stdout)" "$want" "[$img] the command's capabilities, no_new_privs, seccomp are the init's ($round)"
+		like "$want" "Seccomp:[[:space:]]+2" "[$img] ... a filter ($round)"
+		exec_in "$id" "cat /proc/1/limits"
+		want=$(jqr .data.stdout)
+		exec_in "$id" "cat /proc/self/limits"
+		is "$(jqr .data.stdout)" "$want" "[$img] the command's limits are the init's ($round)"
+		api PUT "/sandboxes/$id/files/workspace/after-exec" '{"content":"x"}'
+		is "$STATUS" 200 "[$img] a file operation between ($round)"
+	done
 done
 diag "$n commands compared"
 done_testing
