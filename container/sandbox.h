@@ -34,8 +34,12 @@ struct sb_spec {
 int sandbox_init_open(char *path, size_t len, struct sb_err *err);
 
 /* Start the sandbox's init; it is not our child (it outlives the worker).
- * On success *pid is its host pid. */
+ * On success *pid is its host pid.  It hands the settings to the launcher
+ * sandbox_prepare() exec'd ahead when there is one, and execs the next. */
 int sandbox_start(const struct sb_spec *spec, pid_t *pid, struct sb_err *err);
+/* Exec a launcher (sandboxd-init, given the cgroup dirs of cg) ahead of the
+ * next sandbox_start of this process, unless one waits already. */
+void sandbox_prepare(const struct sb_cgroups *cg);
 
 /* Connect to the init of the sandbox whose directory is sbdirfd; -1 with
  * errno ECONNREFUSED or ENOENT when it is not running. */

@@ -223,9 +223,8 @@ __attribute__((noreturn)) static void init_child(const struct sb_spec *s, int re
 	}
 	/* the init itself is locked down: every process of the sandbox is its
 	 * descendant and inherits the bounding set, no_new_privs and the
-	 * filter (one filter, compiled and loaded once per sandbox start) */
-	if (sb_lockdown_prepare(&err) < 0)
-		child_fail(readyfd, &err);
+	 * filter (one filter, compiled by the launcher before its settings
+	 * came, and loaded once per sandbox start) */
 	if (sb_lockdown_apply() < 0) {
 		sb_syserr(&err, "lock down the init");
 		child_fail(readyfd, &err);
@@ -333,6 +332,11 @@ int main(int argc, char **argv)
 	(void)argv;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
+	/* the part of the lock-down that is the same for every sandbox, done
+	 * while the launcher may still wait for its settings (exec'd ahead of
+	 * its start: sandbox_prepare) */
+	if (sb_lockdown_prepare(&err) < 0)
+		child_fail(SB_LAUNCH_READY_FD, &err);
 	if (read_conf(&c, &err) < 0)
 		child_fail(SB_LAUNCH_READY_FD, &err);
 	cg.version = c.cg_version;
