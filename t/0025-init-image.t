@@ -95,4 +95,51 @@ is "$STATUS" 200 "a file write in tenant b works"
 exec_in tenant-b 'cat /workspace/x.txt'
 is "$(jqr .data.stdout)" hello "and an exec reads it back"
 
+# --- the launcher exec'd ahead of the next start (sandbox_prepare) --------------------------------
+# after a start the worker execs the next one's sandboxd-init at once; it
+# waits for its settings as a clean image too: none of tenant a's requests,
+# an empty environment, no fd but its two pipes and the instance's cgroup
+# dirs, in no sandbox's cgroup
+spare_of() {	# the waiting launcher the worker $1 holds
+	local p
+	for p in $(cat /proc/"$1"/task/*/children 2>/dev/null); do
+		[ "$(cat "/proc/$p/comm" 2>/dev/null)" = sandbox-launch ] && echo "$p"
+	done
+}
+SPARE=$(spare_of "$W")
+ok $([ -n "$SPARE" ] && [ "$(printf '%s\n' "$SPARE" | wc -l)" = 1 ]; echo $?) \
+	"after a start the worker holds one launcher exec'd for the next ($SPARE)"
+SPARE=$(printf '%s\n' "$SPARE" | head -n 1)
+EXE=$(readlink "/proc/$SPARE/exe" 2>/dev/null)
+is "$(basename "${EXE% (deleted)}")" sandboxd-init "  it is sandboxd-init ($EXE)"
+is "$(tr '\0' '\n' <"/proc/$SPARE/environ" 2>/dev/null | grep -c .)" 0 "  its environment is empty"
+unlike "$(awk '$6 ~ /\// {print $6}' "/proc/$SPARE/maps" 2>/dev/null | sort -u)" 'libfcgi|liblmdb|\.mdb$' \
+	"  it maps neither libfcgi, liblmdb nor the store"
+is "$(scan "$SPARE")" 0 "  no copy of tenant a's requests is in it"
+SFDS=$(for f in /proc/"$SPARE"/fd/*; do printf '%s -> %s\n' "${f##*/}" "$(readlink "$f")"; done)
+diag "waiting launcher fds: $(printf "%s\n" "$SFDS" | tr "\n" " ")"
+is "$(printf '%s\n' "$SFDS" | grep -E '^(3|4) -> pipe:' | wc -l)" 2 "  it holds its ready and settings pipes (3, 4)"
+is "$(printf '%s\n' "$SFDS" | grep -vE '^[0-2] -> ' | grep -vE '^(3|4) -> pipe:' | grep -cv ' -> /sys/fs/cgroup/.*sandboxd-')" 0 \
+	"  and beyond them only the instance's cgroup dirs (no socket, no LMDB, no sandbox's file)"
+unlike "$(cat "/proc/$SPARE/cgroup")" "sandboxd-[^/]*/tenant" "  it is in no sandbox's cgroup yet"
+
+# the next create uses it, once: its launcher ends, the worker execs another
+api POST /sandboxes/tenant-c
+is "$STATUS" 200 "tenant c's sandbox is created by the same worker"
+for _ in $(seq 1 50); do [ -d "/proc/$SPARE" ] || break; sleep 0.1; done
+ok $([ ! -d "/proc/$SPARE" ]; echo $?) "  the waiting launcher started it and is gone"
+NEXT=$(spare_of "$W")
+ok $([ -n "$NEXT" ] && [ "$NEXT" != "$SPARE" ]; echo $?) "  a new one waits for the next start ($NEXT)"
+isnt "$(init_of tenant-c)" "$INIT" "  tenant c has an init of its own"
+exec_in tenant-c 'hostname; cat /proc/1/comm'
+is "$(jqr .data.stdout)" "tenant-c
+sandbox-init" "  started with tenant c's settings"
+
+# a worker killed: the launcher it held reads EOF for its settings and ends
+# (it never starts anything)
+kill -KILL "$W"
+for _ in $(seq 1 50); do [ -d "/proc/$NEXT" ] && [ "$(cat "/proc/$NEXT/comm" 2>/dev/null)" = sandbox-launch ] || break; sleep 0.1; done
+ok $([ ! -d "/proc/$NEXT" ] || [ "$(cat "/proc/$NEXT/comm" 2>/dev/null)" != sandbox-launch ]; echo $?) \
+	"the launcher a killed worker held ends with it"
+
 done_testing
