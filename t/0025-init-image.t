@@ -119,8 +119,15 @@ is "$(scan "$SPARE")" 0 "  no copy of tenant a's requests is in it"
 SFDS=$(for f in /proc/"$SPARE"/fd/*; do printf '%s -> %s\n' "${f##*/}" "$(readlink "$f")"; done)
 diag "waiting launcher fds: $(printf "%s\n" "$SFDS" | tr "\n" " ")"
 is "$(printf '%s\n' "$SFDS" | grep -E '^(3|4) -> pipe:' | wc -l)" 2 "  it holds its ready and settings pipes (3, 4)"
-is "$(printf '%s\n' "$SFDS" | grep -vE '^[0-2] -> ' | grep -vE '^(3|4) -> pipe:' | grep -cv ' -> /sys/fs/cgroup/.*sandboxd-')" 0 \
-	"  and beyond them only the instance's cgroup dirs (no socket, no LMDB, no sandbox's file)"
+# and the host's rtnetlink socket, opened before it made the sandbox's
+# network namespace ahead too (for a veth; closed when it has none)
+SOCKS=$(printf '%s\n' "$SFDS" | sed -n 's/^[0-9]* -> socket:\[\([0-9]*\)\]$/\1/p')
+is "$(printf '%s\n' "$SOCKS" | grep -c .)" 1 "  one socket"
+ok $(awk -v i="$SOCKS" 'NR > 1 && $NF == i {f = 1} END {exit !f}' /proc/self/net/netlink; echo $?) \
+	"  a netlink socket of the host's network namespace"
+isnt "$(readlink "/proc/$SPARE/ns/net")" "$(readlink /proc/self/ns/net)" "  in a network namespace of its own"
+is "$(printf '%s\n' "$SFDS" | grep -vE '^[0-2] -> ' | grep -vE '^(3|4) -> pipe:' | grep -v ' -> socket:' | grep -cv ' -> /sys/fs/cgroup/.*sandboxd-')" 0 \
+	"  and beyond them only the instance's cgroup dirs (no LMDB, no sandbox's file)"
 unlike "$(cat "/proc/$SPARE/cgroup")" "sandboxd-[^/]*/tenant" "  it is in no sandbox's cgroup yet"
 
 # the next create uses it, once: its launcher ends, the worker execs another
