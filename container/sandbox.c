@@ -270,42 +270,35 @@ int sandbox_init_open(char *path, size_t len, struct sb_err *err)
 	return 0;
 }
 
-static int launch_wait(const struct sb_spec *s, struct launcher *l, pid_t *pid, struct sb_err *err)
+/* The next record of the ready pipe; 0 at EOF. */
+static int ready_next(int fd, struct sb_ready *r)
 {
-	struct sb_ready r;
-	pid_t init = 0;
-	int status = 0;
-
-	while (waitpid(l->pid, &status, 0) < 0 && errno == EINTR)
-		;
-	l->pid = 0;
-	/* records: the launcher's READY_PID, then the init's OK or anyone's ERR */
-	while (sb_read_full(l->ready, &r, sizeof r) == (ssize_t)sizeof r) {
-		r.msg[sizeof r.msg - 1] = '\0';
-		if (r.kind == SB_READY_PID) {
-			init = r.val;
-		} else if (r.kind == SB_READY_OK && init > 0) {
-			*pid = init;
-			return 0;
-		} else if (r.kind == SB_READY_ERR) {
-			if (init > 0)
-				kill(init, SIGKILL);
-			sb_fail(err, SB_E_INTERNAL, 0, "sandbox %s failed to start: %s", s->id, r.msg);
-			err->errnum = r.val;
-			return -1;
-		}
-	}
-	if (init > 0)
-		kill(init, SIGKILL);
-	return sb_fail(err, SB_E_INTERNAL, 0, "sandbox %s failed to start (launcher status %d)", s->id, status);
+	if (sb_read_full(fd, r, sizeof *r) != (ssize_t)sizeof *r)
+		return 0;
+	r->msg[sizeof r->msg - 1] = '\0';
+	return 1;
 }
 
-int sandbox_start(const struct sb_spec *s, pid_t *pid, struct sb_err *err)
+static int launch_failed(struct sb_launch *l, const struct sb_ready *r, int status, struct sb_err *err)
+{
+	if (r) {
+		sb_fail(err, SB_E_INTERNAL, 0, "sandbox %s failed to start: %s", l->id, r->msg);
+		err->errnum = r->val;
+	} else {
+		sb_fail(err, SB_E_INTERNAL, 0, "sandbox %s failed to start (launcher status %d)", l->id, status);
+	}
+	sandbox_launch_abort(l);
+	return -1;
+}
+
+int sandbox_launch(const struct sb_spec *s, struct sb_launch *out, pid_t *pid, struct sb_err *err)
 {
 	static struct sb_launch_conf conf;
 	struct launcher l;
-	int r;
+	struct sb_ready r;
+	int status = 0;
 
+	*out = (struct sb_launch){ .ready = -1, .id = s->id, .cg = s->cg };
 	if (init_binary < 0)
 		return sb_fail(err, SB_E_INTERNAL, EBADF, "sandbox %s: sandboxd-init was not opened", s->id);
 	if (launch_conf(s, &conf) < 0)
@@ -320,9 +313,51 @@ int sandbox_start(const struct sb_spec *s, pid_t *pid, struct sb_err *err)
 	}
 	close(l.conf);
 	l.conf = -1;
-	r = launch_wait(s, &l, pid, err);
-	launcher_drop(&l);
+	while (waitpid(l.pid, &status, 0) < 0 && errno == EINTR)
+		;
+	l.pid = 0;
+	out->ready = l.ready;
+	l.ready = -1;
+	/* records: the launcher's READY_PID, then the init's OK or anyone's ERR */
+	if (!ready_next(out->ready, &r))
+		return launch_failed(out, NULL, status, err);
+	if (r.kind != SB_READY_PID || r.val <= 0)
+		return launch_failed(out, r.kind == SB_READY_ERR ? &r : NULL, status, err);
+	out->init = r.val;
+	*pid = r.val;
+	return 0;
+}
+
+int sandbox_launch_wait(struct sb_launch *l, struct sb_err *err)
+{
+	struct sb_ready r;
+	int got = ready_next(l->ready, &r);
+
+	if (!got || r.kind != SB_READY_OK)
+		return launch_failed(l, got && r.kind == SB_READY_ERR ? &r : NULL, 0, err);
+	sb_closep(&l->ready);
+	l->ready = -1;
 	/* the next start's launcher, exec'd while this request is answered */
-	sandbox_prepare(s->cg);
-	return r;
+	sandbox_prepare(l->cg);
+	return 0;
+}
+
+void sandbox_launch_abort(struct sb_launch *l)
+{
+	if (l->init > 0)
+		kill(l->init, SIGKILL);
+	l->init = 0;
+	if (l->ready >= 0)
+		close(l->ready);
+	l->ready = -1;
+	sandbox_prepare(l->cg);
+}
+
+int sandbox_start(const struct sb_spec *s, pid_t *pid, struct sb_err *err)
+{
+	struct sb_launch l;
+
+	if (sandbox_launch(s, &l, pid, err) < 0)
+		return -1;
+	return sandbox_launch_wait(&l, err);
 }

@@ -41,6 +41,21 @@ int sandbox_start(const struct sb_spec *spec, pid_t *pid, struct sb_err *err);
  * next sandbox_start of this process, unless one waits already. */
 void sandbox_prepare(const struct sb_cgroups *cg);
 
+/* sandbox_start in two halves: sandbox_launch() hands the settings over and
+ * returns once the init is forked (*pid: its host pid), before it has
+ * built its root; sandbox_launch_wait() once it serves, or failed (it is
+ * killed then).  What the caller does between (its store commit) overlaps
+ * the init's setup; sandbox_launch_abort() kills an init not waited for. */
+struct sb_launch {
+	int ready;
+	pid_t init;
+	const char *id;
+	const struct sb_cgroups *cg;
+};
+int sandbox_launch(const struct sb_spec *spec, struct sb_launch *l, pid_t *pid, struct sb_err *err);
+int sandbox_launch_wait(struct sb_launch *l, struct sb_err *err);
+void sandbox_launch_abort(struct sb_launch *l);
+
 /* Connect to the init of the sandbox whose directory is sbdirfd; -1 with
  * errno ECONNREFUSED or ENOENT when it is not running. */
 int sandbox_connect(int sbdirfd);
