@@ -14,12 +14,22 @@ wait_spares() {	# wait_spares N: until N spares are there (at most 10 s)
 }
 ok "$(wait_spares 2; echo $?)" "the master makes 2 spare disk images of the default size"
 is "$(stat -c %a "$DATA/spares")" 700 "in a directory only root reads"
-before=$(ls "$DATA/spares" | grep '\.img$' | sort)
+# inode name, of the pool's spares and of those a waiting launcher holds
+# (".held-PID.img": out of the pool, mounted ahead for its next start)
+inodes() { ls -i "$DATA/spares" | awk '$2 ~ /\.img$/ {print $1, $2}' | sort; }
+before=$(inodes)
 api POST /sandboxes/sp1
 is "$STATUS" 200 "create"
-after=$(ls "$DATA/spares" | grep '\.img$' | sort)
-used=$(comm -23 <(echo "$before") <(echo "$after"))
-is "$(echo "$used" | grep -c .)" 1 "the create took one spare"
+after=$(inodes)
+SP1_INO=$(stat -c %i "$DATA/sandboxes/sp1/disk.img")
+# what left the pool: sp1's disk, and at most one the worker's next
+# launcher holds (the worker's first start had no launcher waiting)
+gone=$(comm -23 <(echo "$before" | awk '{print $1}' | sort) <(echo "$after" | awk '{print $1}' | sort))
+ok $(echo "$before" | awk '{print $1}' | grep -qx "$SP1_INO"; echo $?) "the create took a spare as sp1's disk"
+is "$(echo "$gone" | grep -c .)" 1 "the create took one spare"
+HELD_NOW=$(echo "$after" | awk '$2 ~ /^\.held-/ {print $1}')
+ok $(for i in $HELD_NOW; do echo "$before" | awk '{print $1}' | grep -qx "$i" || exit 1; [ "$i" != "$SP1_INO" ] || exit 1; done; echo 0) \
+	"  a spare held by the next start's launcher is another of the pool's"
 is "$(stat -c %s "$DATA/sandboxes/sp1/disk.img")" "$BYTES" "as its disk image (its size)"
 exec_in sp1 'set -- $(df -k / | tail -n 1); echo $2; echo data > /workspace/f && cat /workspace/f; stat -c %u /'
 like "$(jqr .data.stdout | head -n 1)" '^(5[0-9]|6[0-9])[0-9]{3}$' "the sandbox's / is the 64 MiB file system"
