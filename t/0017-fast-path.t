@@ -16,10 +16,14 @@ ok "$(wait_spares 2; echo $?)" "the master makes 2 spare disk images of the defa
 is "$(stat -c %a "$DATA/spares")" 700 "in a directory only root reads"
 # inode name, of the pool's spares and of those a waiting launcher holds
 # (".held-PID.img": out of the pool, mounted ahead for its next start)
-inodes() { ls -i "$DATA/spares" | awk '$2 ~ /\.img$/ {print $1, $2}' | sort; }
+inodes() { ls -iA "$DATA/spares" | awk '$2 ~ /\.img$/ {print $1, $2}' | sort; }
 before=$(inodes)
 api POST /sandboxes/sp1
 is "$STATUS" 200 "create"
+# the worker's next launcher takes its spare out of the pool as the create
+# returns: listed once that rename is done (a readdir beside a rename in the
+# same directory may miss the entry renamed)
+for _ in $(seq 1 50); do ls -A "$DATA/spares" | grep -q '^\.held-' && break; sleep 0.1; done
 after=$(inodes)
 SP1_INO=$(stat -c %i "$DATA/sandboxes/sp1/disk.img")
 # what left the pool: sp1's disk, and at most one the worker's next
@@ -28,6 +32,7 @@ gone=$(comm -23 <(echo "$before" | awk '{print $1}' | sort) <(echo "$after" | aw
 ok $(echo "$before" | awk '{print $1}' | grep -qx "$SP1_INO"; echo $?) "the create took a spare as sp1's disk"
 is "$(echo "$gone" | grep -c .)" 1 "the create took one spare"
 HELD_NOW=$(echo "$after" | awk '$2 ~ /^\.held-/ {print $1}')
+ok $([ -n "$HELD_NOW" ]; echo $?) "  the worker's next launcher holds a spare ($(echo "$after" | awk '$2 ~ /^\.held-/ {print $2}'))"
 ok $(for i in $HELD_NOW; do echo "$before" | awk '{print $1}' | grep -qx "$i" || exit 1; [ "$i" != "$SP1_INO" ] || exit 1; done; echo 0) \
 	"  a spare held by the next start's launcher is another of the pool's"
 is "$(stat -c %s "$DATA/sandboxes/sp1/disk.img")" "$BYTES" "as its disk image (its size)"
