@@ -95,6 +95,10 @@ static void test_decode_fast(void)
 		"{\"unknown\":null,\"image\":\"c\"}", "{\"im\\u0061ge\":\"c\"}",
 		"{\"image\":\"0123456789012345678901234567890123456789012345678901234567890123456789\"}",
 		"[1]", "\"x\"", "{\"image\":\"a\"}{}",
+		/* 19 digits: past int64 (json-c clamps), the fast form must
+		 * decline without computing past it (signed overflow: UB) */
+		"{\"createdAt\":9999999999999999999}", "{\"createdAt\":-9999999999999999999}",
+		"{\"createdAt\":9223372036854775808}", "{\"initStart\":9999999999999999999}",
 	};
 	int took = 0, bad = 0, r;
 	char js[8][80];
