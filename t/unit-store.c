@@ -55,7 +55,8 @@ static int fast_vs_json(const char *json)
 
 static long long rnd64(void)
 {
-	long long v = ((long long)random() << 33) ^ ((long long)random() << 2) ^ (random() & 3);
+	long long v = (long long)(((unsigned long long)random() << 33) ^ ((unsigned long long)random() << 2) ^
+				  (unsigned long long)(random() & 3));
 
 	switch (random() % 64) {
 	case 0: return v;
