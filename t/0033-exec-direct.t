@@ -92,6 +92,10 @@ noexec	{"PATH": "/workspace:/usr/bin:/bin"}
 /workspace/sig.sh ABRT
 /workspace/sig.sh USR1
 /workspace/dangling
+-v	{"PATH": "/workspace/bin:/usr/bin:/bin"}
++x a	{"PATH": "/workspace/bin:/usr/bin:/bin"}
+/workspace/kpint.sh
+/workspace/parent.sh
 ls /	$SHADOW
 cat /etc/hostname	$SHADOW
 head -c 20 /etc/passwd	$SHADOW
@@ -151,7 +155,12 @@ printf "echo noshebang \$0 \"\$@\"\n" >/workspace/noshebang && chmod +x /workspa
 printf "#!/bin/sh\necho hi \$0 \$1 \$PWD\n" >/workspace/bin/hi && chmod +x /workspace/bin/hi &&
 echo x >/workspace/noexec && chmod 644 /workspace/noexec &&
 echo x >/workspace/shadow/cat && chmod 644 /workspace/shadow/cat &&
-ln -sfn /nowhere /workspace/shadow/head && ln -sfn /nowhere /workspace/dangling'
+ln -sfn /nowhere /workspace/shadow/head && ln -sfn /nowhere /workspace/dangling &&
+printf "#!/bin/sh\necho ran \$0 \"\$@\"\n" >/workspace/bin/-v && cp /workspace/bin/-v /workspace/bin/+x &&
+chmod +x /workspace/bin/-v /workspace/bin/+x &&
+printf "#!/bin/sh\nkill -INT \$PPID; sleep 1; echo after\n" >/workspace/kpint.sh && chmod +x /workspace/kpint.sh &&
+printf "#!/bin/sh\ngrep -e SigIgn -e SigCgt /proc/\$PPID/status; ls /proc/\$PPID/fd; readlink /proc/\$PPID/exe\n" >/workspace/parent.sh &&
+chmod +x /workspace/parent.sh'
 
 n=0
 for img in $IMGS; do
