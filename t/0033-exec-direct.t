@@ -92,6 +92,11 @@ noexec	{"PATH": "/workspace:/usr/bin:/bin"}
 /workspace/sig.sh ABRT
 /workspace/sig.sh USR1
 /workspace/dangling
+-v	{"PATH": "/workspace/bin:/usr/bin:/bin"}
++x a	{"PATH": "/workspace/bin:/usr/bin:/bin"}
+/workspace/kpint.sh
+/workspace/parent.sh
+/bin/echo hi	{"LD_PRELOAD": "/nonexistent.so"}
 ls /	$SHADOW
 cat /etc/hostname	$SHADOW
 head -c 20 /etc/passwd	$SHADOW
@@ -151,7 +156,12 @@ printf "echo noshebang \$0 \"\$@\"\n" >/workspace/noshebang && chmod +x /workspa
 printf "#!/bin/sh\necho hi \$0 \$1 \$PWD\n" >/workspace/bin/hi && chmod +x /workspace/bin/hi &&
 echo x >/workspace/noexec && chmod 644 /workspace/noexec &&
 echo x >/workspace/shadow/cat && chmod 644 /workspace/shadow/cat &&
-ln -sfn /nowhere /workspace/shadow/head && ln -sfn /nowhere /workspace/dangling'
+ln -sfn /nowhere /workspace/shadow/head && ln -sfn /nowhere /workspace/dangling &&
+printf "#!/bin/sh\necho ran \$0 \"\$@\"\n" >/workspace/bin/-v && cp /workspace/bin/-v /workspace/bin/+x &&
+chmod +x /workspace/bin/-v /workspace/bin/+x &&
+printf "#!/bin/sh\nkill -INT \$PPID; sleep 1; echo after\n" >/workspace/kpint.sh && chmod +x /workspace/kpint.sh &&
+printf "#!/bin/sh\ngrep -e SigIgn -e SigCgt /proc/\$PPID/status; ls /proc/\$PPID/fd; readlink /proc/\$PPID/exe\n" >/workspace/parent.sh &&
+chmod +x /workspace/parent.sh'
 
 n=0
 for img in $IMGS; do
@@ -195,6 +205,15 @@ for img in $IMGS; do
 		n=$((n + 1))
 	done
 	is "$diffs" 0 "[$img] the corpus gives byte-identical answers with and without the shell"
+	# the dynamic loader's variables are dash's too: with
+	# LD_TRACE_LOADED_OBJECTS, sh -c lists dash's libraries and runs
+	# nothing (addresses are random: masked)
+	b=$(body "ls /" '{"LD_TRACE_LOADED_OBJECTS": "1"}')
+	shell_on
+	want=$(xrun "$id" "$b" | sed 's/0x[0-9a-f]*/ADDR/g')
+	shell_off
+	is "$(xrun "$id" "$b" | sed 's/0x[0-9a-f]*/ADDR/g')" "$want" \
+		"[$img] same results both ways: ls / with LD_TRACE_LOADED_OBJECTS=1"
 
 	# what the shell-less command sees of its parent: the session leader,
 	# as dash is (the command's own process group and session)
@@ -203,5 +222,18 @@ for img in $IMGS; do
 	is "${st[3]}" "${st[1]}" "[$img] the command's session is its parent's ..."
 	is "${st[2]}" "${st[1]}" "[$img] ... and so is its process group"
 done
+# /etc/ld.so.preload is dash's too (a sandbox of its own: it changes
+# every program's start)
+if [ "$IMGS" != host ]; then
+	api POST /sandboxes/d-preload '{"image": "bookworm"}'
+	is "$STATUS" 200 "create a sandbox on the bookworm image"
+	exec_in d-preload "echo /nonexistent-preload.so >/etc/ld.so.preload"
+	is "$(jqr .data.exitCode)" 0 "[bookworm] an /etc/ld.so.preload"
+	b=$(body "/bin/echo hi")
+	shell_on
+	want=$(xrun d-preload "$b")
+	shell_off
+	is "$(xrun d-preload "$b")" "$want" "[bookworm] same results both ways with an /etc/ld.so.preload"
+fi
 diag "$n commands compared"
 done_testing

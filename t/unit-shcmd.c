@@ -71,6 +71,12 @@ int main(void)
 		snprintf(cmd, sizeof cmd, "%s x", builtins[i]);
 		is_str(split(cmd), "SHELL", "'%s' is the shell's", builtins[i]);
 	}
+	/* `sh -c -v` and `sh -c '+x a'`: dash takes a command string that
+	 * begins with '-' or '+' for its own options ("-c requires an
+	 * argument", "Illegal option", exit 2), it never runs a command
+	 * named so (r18 review) */
+	is_str(split("-v"), "SHELL", "a leading '-' is an option of sh -c, not a command");
+	is_str(split("+x a"), "SHELL", "a leading '+' is an option of sh -c, not a command");
 	is_str(split("A=1 env"), "SHELL", "an assignment");
 	is_str(split("  A=1 env"), "SHELL", "an assignment after spaces");
 	is_str(split("env=1 x"), "SHELL", "'=' in the first word");
