@@ -101,6 +101,21 @@ int main(void)
 	}
 	const char *pct[] = { "PATH=/bin%builtin:/usr/bin" };
 	ok(!sb_sh_env_plain(pct, 1), "a '%%' in PATH goes to the shell");
+	/* what the dynamic loader and glibc read at dash's start act on dash
+	 * too (ld.so(8), glibc's unsecvars.h and tunables' aliases) */
+	const char *loader[] = { "LD_PRELOAD", "LD_LIBRARY_PATH", "LD_TRACE_LOADED_OBJECTS", "LD_DEBUG",
+				 "LD_SHOW_AUXV", "LD_BIND_NOW", "LD_AUDIT", "LD_ANYTHING", "GLIBC_TUNABLES",
+				 "MALLOC_CHECK_", "MALLOC_PERTURB_", "MALLOC_ARENA_MAX", "MALLOC_TOP_PAD_",
+				 "GCONV_PATH", "LOCPATH", "NLSPATH" };
+	for (size_t i = 0; i < sizeof loader / sizeof *loader; i++) {
+		char kv[64];
+		const char *env[] = { "PATH=/bin", kv };
+
+		snprintf(kv, sizeof kv, "%s=1", loader[i]);
+		ok(!sb_sh_env_plain(env, 2), "%s (the loader's or glibc's) goes to the shell", loader[i]);
+	}
+	const char *notld[] = { "XLD_PRELOAD=1", "OLD_X=1", "LDX=1", "LANG=C.UTF-8", "LC_ALL=C", "TZ=UTC" };
+	ok(sb_sh_env_plain(notld, 6), "names that merely contain LD_, and what dash never reads, are plain");
 	const char *pwdx[] = { "PWDX=1", "XPWD=2" };
 	ok(sb_sh_env_plain(pwdx, 2), "names that merely contain PWD are plain");
 
