@@ -256,8 +256,25 @@ static void catch_one(int sig, void (*handler)(int))
 	sigaction(sig, &sa, NULL);
 }
 
+/* A sanitizer build's runtime catches SIGSEGV, SIGBUS, SIGFPE... in the
+ * init, and the stand-in, a fork of it, would show them in SigCgt where
+ * dash has none: dropped (a normal build's init catches nothing). */
+static void drop_inherited_handlers(void)
+{
+#ifdef __SANITIZE_ADDRESS__
+	for (int sig = 1; sig < NSIG; sig++) {
+		struct sigaction old;
+
+		if (sigaction(sig, NULL, &old) == 0 && old.sa_handler != SIG_DFL &&
+		    old.sa_handler != SIG_IGN)
+			signal(sig, SIG_DFL);
+	}
+#endif
+}
+
 static void catch_as_dash(void)
 {
+	drop_inherited_handlers();
 	catch_one(SIGINT, on_sigint);
 	catch_one(SIGCHLD, on_sigchld);
 }
