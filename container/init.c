@@ -177,6 +177,18 @@ static size_t env_count(char **envp)
 	return n;
 }
 
+/* Does the sandbox have an /etc/ld.so.preload?  The loader preloads it
+ * into dash as into the command (its errors twice, its code in both), so
+ * with one the shell runs.  One lstat per exec, from the init's root (the
+ * sandbox's own: nothing outside it is looked at); anything there, even a
+ * link to nowhere, is reason enough. */
+static bool has_ld_preload(void)
+{
+	struct stat st;
+
+	return lstat("/etc/ld.so.preload", &st) == 0 || (errno != ENOENT && errno != ENOTDIR);
+}
+
 /* Is /bin/sh a dash this code was checked against (shcmd.c)?  One stat per
  * exec; the file is read and hashed again only when it changed. */
 static bool sh_is_known_dash(void)
@@ -309,11 +321,99 @@ static __attribute__((noinline)) pid_t spawn_direct(void)
 	return pid;
 }
 
+/* The stand-in's signals, as dash 0.5.12 in -c mode has them: SIGINT and
+ * SIGCHLD caught (/proc's SigCgt 0x10002, what a command sees of its
+ * parent).  A SIGINT is remembered (dash's onsig() with interrupts off
+ * while it waits), and once the command has ended the stand-in dies of it
+ * (dash's onint(): the default action, raised): the command runs on, its
+ * output stays, the answer is 130. */
+static volatile sig_atomic_t got_sigint;
+
+static void on_sigint(int sig)
+{
+	(void)sig;
+	got_sigint = 1;
+}
+
+static void on_sigchld(int sig)
+{
+	(void)sig;
+}
+
+/* One of them ignored from the start stays so, as in dash's setsignal()
+ * (S_HARD_IGN). */
+static void catch_one(int sig, void (*handler)(int))
+{
+	struct sigaction sa = { 0 }, old;
+
+	if (sigaction(sig, NULL, &old) < 0 || old.sa_handler == SIG_IGN)
+		return;
+	sigfillset(&sa.sa_mask);
+	sa.sa_handler = handler;
+	sigaction(sig, &sa, NULL);
+}
+
+/* A sanitizer build's runtime catches SIGSEGV, SIGBUS, SIGFPE... in the
+ * init, and the stand-in, a fork of it, would show them in SigCgt where
+ * dash has none: dropped (a normal build's init catches nothing). */
+static void drop_inherited_handlers(void)
+{
+#ifdef __SANITIZE_ADDRESS__
+	for (int sig = 1; sig < NSIG; sig++) {
+		struct sigaction old;
+
+		if (sigaction(sig, NULL, &old) == 0 && old.sa_handler != SIG_DFL &&
+		    old.sa_handler != SIG_IGN)
+			signal(sig, SIG_DFL);
+	}
+#endif
+}
+
+static void catch_as_dash(void)
+{
+	drop_inherited_handlers();
+	catch_one(SIGINT, on_sigint);
+	catch_one(SIGCHLD, on_sigchld);
+}
+
+static __attribute__((noreturn)) void die_of_sigint(void)
+{
+	sigset_t none;
+
+	signal(SIGINT, SIG_DFL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	raise(SIGINT);
+	_exit(128 + SIGINT);
+}
+
+/* Back to the defaults before dash takes over (nothing of the command
+ * ran).  A SIGINT that came meanwhile would have killed dash had it been
+ * there: it kills us (once the default is back, one still pending does). */
+static void uncatch(void)
+{
+	sigset_t both, none;
+
+	sigemptyset(&both);
+	sigaddset(&both, SIGINT);
+	sigaddset(&both, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &both, NULL);
+	if (got_sigint)
+		die_of_sigint();
+	if (signal(SIGINT, SIG_DFL) == SIG_IGN)
+		signal(SIGINT, SIG_IGN);
+	if (signal(SIGCHLD, SIG_DFL) == SIG_IGN)
+		signal(SIGCHLD, SIG_IGN);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
 /* Run a command without a shell, as dash would: the same argv, the
  * environment dash exports (its order, and PWD), from a process that
- * stands where dash would (the session leader, the command's parent) and
- * reports the end as it does: a signal's name on stderr (not for SIGINT
- * or SIGPIPE) and 128 + the signal.  The init chose the command (plain
+ * stands where dash would (the session leader, the command's parent, its
+ * signals caught as dash's) and reports the end as it does: a signal's
+ * name on stderr (not for SIGINT or SIGPIPE) and 128 + the signal, or its
+ * own death by a SIGINT it got meanwhile.  The init chose the command (plain
  * words, a plain environment, a known dash).  Returns (for /bin/sh -c)
  * when no candidate would exec or anything is unusual: then nothing of it
  * has run, and dash does it all, its errors included. */
@@ -343,15 +443,23 @@ static void exec_direct(const struct child_args *a)
 	direct.cand = cand;
 	direct.argv = argv;
 	direct.envp = envp;
+	catch_as_dash();
 	pid = spawn_direct();
-	if (pid < 0)
+	if (pid < 0) {
+		uncatch();
 		return;
+	}
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
-	if (direct.failed)
+	if (direct.failed) {
+		uncatch();
 		return;
-	if (WIFEXITED(status))
+	}
+	if (WIFEXITED(status)) {
+		if (got_sigint)
+			die_of_sigint();
 		_exit(WEXITSTATUS(status));
+	}
 	sig = WTERMSIG(status);
 	if (sig != SIGINT && sig != SIGPIPE) {
 		const char *name = strsignal(sig);
@@ -359,9 +467,12 @@ static void exec_direct(const struct child_args *a)
 		char msg[128];
 		int n = snprintf(msg, sizeof msg, "%s%s\n", name ? name : "", core);
 
+		/* a stderr that fails: the end is the same */
 		if (n > 0 && write(2, msg, (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1) < 0)
-			_exit(128 + sig);
+			n = 0;
 	}
+	if (got_sigint)
+		die_of_sigint();
 	_exit(128 + sig);
 }
 
@@ -452,7 +563,8 @@ static void handle_exec(struct conn *c, const struct sb_msg *m, size_t len, int 
 	/* an exec's command may skip the shell; a background process always
 	 * has one (its speed is not the point) */
 	a.direct = !spawn && !(m->val & SB_EXEC_SHELL) && sb_sh_simple(a.cmd) &&
-		   sb_sh_env_plain((const char *const *)a.envp, env_count(a.envp)) && sh_is_known_dash();
+		   sb_sh_env_plain((const char *const *)a.envp, env_count(a.envp)) && sh_is_known_dash() &&
+		   !has_ld_preload();
 	/* _Fork: no atfork handler (the libraries' are not in the child) */
 	pid = _Fork();
 	if (pid == 0)

@@ -104,7 +104,9 @@ ssize_t proto_recv(int ctl, struct sb_msg *m, void *payload, size_t len, int tim
 	int fds[SB_MSG_MAXFDS], nfds, r;
 	ssize_t n;
 
-	r = timeout_ms == SB_PROTO_READY ? 1 : wait_readable(ctl, timeout_ms);
+	/* 0 or less: a poll that does not wait (what the caller's own poll
+	 * saw is still there; recvmsg never blocks on an empty socket) */
+	r = wait_readable(ctl, timeout_ms > 0 ? timeout_ms : 0);
 	if (r < 0)
 		return sb_syserr(err, "wait for the sandbox's init");
 	if (r == 0)

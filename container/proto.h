@@ -109,16 +109,17 @@ ssize_t sb_msg_recv(int sock, void *buf, size_t cap, int *fds, int *nfds);
 #define SB_INIT_REPLY_MS 10000
 #define SB_INIT_KILL_MS 30000
 /* proto_recv()'s timeout when the caller's own poll said the socket is
- * readable (or hung up): no second poll */
-#define SB_PROTO_READY (-1)
+ * readable (or hung up): a poll that does not wait, as any timeout of 0
+ * or less */
+#define SB_PROTO_READY 0
 /* The largest answer payload: the process list */
 #define SB_REPLY_MAX (SB_PROC_MAX * sizeof(struct sb_proc_info))
 
 struct sb_err;
 /* The next answer on ctl (from the init, or a child of it), waited for at
- * most timeout_ms (0 or less: what is there now; there is no "forever";
- * SB_PROTO_READY: not waited for, the caller's poll saw it),
- * retried on EINTR: its header in
+ * most timeout_ms (0 or less, SB_PROTO_READY among them: what is there
+ * now, a poll that does not wait; there is no "forever"), retried on
+ * EINTR: its header in
  * *m, up to len bytes of its payload in payload (zero-filled past what
  * came; NULL: dropped), fds it carried closed.  Returns the payload's
  * length as sent; -1 with err filled: SB_E_TIMEOUT for silence, else

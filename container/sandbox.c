@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include "sandbox.h"
+#include "disk.h"
 #include "launch.h"
 
 #include <fcntl.h>
@@ -69,6 +70,7 @@ static int launch_conf(const struct sb_spec *s, struct sb_launch_conf *c)
 		c->cg_present[i] = s->cg->dir[i] >= 0;
 	c->host_dirs = s->host_dirs;
 	c->disk = s->disk;
+	c->held_pid = s->held_pid;
 	c->uid_base = s->uid_base;
 	if (s->net) {
 		const char *resolv = s->net->resolv ? s->net->resolv : "";
@@ -94,34 +96,143 @@ static int launch_conf(const struct sb_spec *s, struct sb_launch_conf *c)
 	return 0;
 }
 
-/* The child of the worker: hand over to sandboxd-init.  The settings go
- * through a pipe, written before the exec (they fit its buffer), not
- * argv: a sandbox could read its init's command line. */
-__attribute__((noreturn)) static void launch_exec(const struct sb_spec *s, int readyfd)
+/* The child of the worker: hand over to sandboxd-init, which waits for
+ * its settings on the conf pipe (written by the worker when a sandbox is to
+ * start, launch_conf: not argv, which a sandbox could read on its init's
+ * command line). */
+__attribute__((noreturn)) static void launch_exec(const struct sb_cgroups *cg, int readyfd, int conffd)
 {
-	static struct sb_launch_conf conf;
 	char *argv[] = { (char *)"sandbox-init", NULL }, *envp[] = { NULL };
-	int keep[3 + CG_NDIRS], n = 0, p[2];
+	int keep[3 + CG_NDIRS], n = 0;
 
 	reset_signals();
-	if (launch_conf(s, &conf) < 0)
-		exec_fail(readyfd, "sandbox settings");
-	if (pipe2(p, O_CLOEXEC) < 0)
-		exec_fail(readyfd, "pipe");
-	if (sb_write_full(p[1], &conf, sizeof conf) < 0)
-		exec_fail(readyfd, "write the sandbox settings");
-	close(p[1]);
 	keep[n++] = readyfd;
-	keep[n++] = p[0];
+	keep[n++] = conffd;
 	for (int i = 0; i < CG_NDIRS; i++)
-		if (s->cg->dir[i] >= 0)
-			keep[n++] = s->cg->dir[i];
+		if (cg->dir[i] >= 0)
+			keep[n++] = cg->dir[i];
 	keep[n++] = init_binary;
 	if (keep_fds(keep, n) < 0)
 		exec_fail(readyfd, "pass fds to the sandbox init");
 	readyfd = keep[0];
 	syscall(SYS_execveat, keep[n - 1], "", argv, envp, AT_EMPTY_PATH);
 	exec_fail(readyfd, "exec sandboxd-init");
+}
+
+/* A launcher exec'd ahead of its start: sandboxd-init running in a fresh
+ * image of its own (no byte of the worker), its libraries loaded and its
+ * seccomp filter compiled, blocked reading the settings of the sandbox it
+ * will start.  One per process, used once, for one sandbox: never a fork
+ * of anything that saw another sandbox's settings.  It holds no sandbox's
+ * cgroup, namespace or file until its settings come; a worker that exits
+ * closes the conf pipe and the launcher ends on the EOF. */
+struct launcher {
+	pid_t pid;			/* 0: none */
+	int conf, ready;		/* our ends of its conf and ready pipes */
+	const struct sb_cgroups *cg;	/* the cgroup dirs it was given */
+	bool present[CG_NDIRS];
+};
+
+static struct launcher spare;
+/* what a launcher made now may prepare: the last start's */
+static struct sb_launch_pre pre = { .magic = SB_LAUNCH_MAGIC, .size = sizeof pre };
+
+static void launcher_drop(struct launcher *l)
+{
+	if (l->pid > 0) {
+		kill(l->pid, SIGKILL);
+		while (waitpid(l->pid, NULL, 0) < 0 && errno == EINTR)
+			;
+	}
+	if (l->conf >= 0)
+		close(l->conf);
+	if (l->ready >= 0)
+		close(l->ready);
+	*l = (struct launcher){ .pid = 0, .conf = -1, .ready = -1 };
+}
+
+/* ahead: a launcher that waits (it may hold a spare disk meanwhile), not
+ * one made for the start at hand */
+static int launcher_spawn(const struct sb_cgroups *cg, struct launcher *l, bool ahead)
+{
+	struct sb_launch_pre p = pre;
+	int ready[2], conf[2];
+
+	if (init_binary < 0) {
+		errno = EBADF;
+		return -1;
+	}
+	if (pipe2(ready, O_CLOEXEC) < 0)
+		return -1;
+	if (pipe2(conf, O_CLOEXEC) < 0) {
+		close(ready[0]);
+		close(ready[1]);
+		return -1;
+	}
+	l->pid = fork();
+	if (l->pid == 0)
+		launch_exec(cg, ready[1], conf[0]);
+	close(ready[1]);
+	close(conf[0]);
+	if (l->pid < 0) {
+		close(ready[0]);
+		close(conf[1]);
+		l->pid = 0;
+		return -1;
+	}
+	l->ready = ready[0];
+	l->conf = conf[1];
+	l->cg = cg;
+	if (!ahead)
+		p.spare_bytes = 0;
+	/* it fits the pipe's buffer */
+	if (sb_write_full(l->conf, &p, sizeof p) < 0) {
+		launcher_drop(l);
+		return -1;
+	}
+	for (int i = 0; i < CG_NDIRS; i++)
+		l->present[i] = cg->dir[i] >= 0;
+	return 0;
+}
+
+static bool same_cg(const struct launcher *l, const struct sb_cgroups *cg)
+{
+	if (l->cg != cg)
+		return false;
+	for (int i = 0; i < CG_NDIRS; i++)
+		if (l->present[i] != (cg->dir[i] >= 0))
+			return false;
+	return true;
+}
+
+/* The spare launcher if it is still waiting and was given these cgroup
+ * dirs, else a new one. */
+static int launcher_get(const struct sb_cgroups *cg, struct launcher *l)
+{
+	if (spare.pid > 0 && (!same_cg(&spare, cg) || waitpid(spare.pid, NULL, WNOHANG) != 0))
+		launcher_drop(&spare);
+	if (spare.pid > 0) {
+		*l = spare;
+		spare = (struct launcher){ .pid = 0, .conf = -1, .ready = -1 };
+		return 0;
+	}
+	*l = (struct launcher){ .pid = 0, .conf = -1, .ready = -1 };
+	return launcher_spawn(cg, l, false);
+}
+
+pid_t sandbox_take_held(int sparesfd, int sbdirfd)
+{
+	if (spare.pid <= 0 || waitpid(spare.pid, NULL, WNOHANG) != 0)
+		return 0;
+	return disk_held_take(sparesfd, spare.pid, sbdirfd) == 0 ? spare.pid : 0;
+}
+
+void sandbox_prepare(const struct sb_cgroups *cg)
+{
+	if (spare.pid > 0)
+		return;
+	spare = (struct launcher){ .pid = 0, .conf = -1, .ready = -1 };
+	launcher_spawn(cg, &spare, true);
 }
 
 /* Where sandboxd-init is: installed, SB_INIT_DIR; relocated under a
@@ -180,48 +291,96 @@ int sandbox_init_open(char *path, size_t len, struct sb_err *err)
 	return 0;
 }
 
-int sandbox_start(const struct sb_spec *s, pid_t *pid, struct sb_err *err)
+/* The next record of the ready pipe; 0 at EOF. */
+static int ready_next(int fd, struct sb_ready *r)
 {
-	cleanup_close int rd = -1;
-	int ready[2], status;
-	struct sb_ready r;
-	pid_t l, init = 0;
+	if (sb_read_full(fd, r, sizeof *r) != (ssize_t)sizeof *r)
+		return 0;
+	r->msg[sizeof r->msg - 1] = '\0';
+	return 1;
+}
 
+static int launch_failed(struct sb_launch *l, const struct sb_ready *r, int status, struct sb_err *err)
+{
+	if (r) {
+		sb_fail(err, SB_E_INTERNAL, 0, "sandbox %s failed to start: %s", l->id, r->msg);
+		err->errnum = r->val;
+	} else {
+		sb_fail(err, SB_E_INTERNAL, 0, "sandbox %s failed to start (launcher status %d)", l->id, status);
+	}
+	sandbox_launch_abort(l);
+	return -1;
+}
+
+int sandbox_launch(const struct sb_spec *s, struct sb_launch *out, pid_t *pid, struct sb_err *err)
+{
+	static struct sb_launch_conf conf;
+	struct launcher l;
+	struct sb_ready r;
+	int status = 0;
+
+	*out = (struct sb_launch){ .ready = -1, .id = s->id, .cg = s->cg };
 	if (init_binary < 0)
 		return sb_fail(err, SB_E_INTERNAL, EBADF, "sandbox %s: sandboxd-init was not opened", s->id);
-	if (pipe2(ready, O_CLOEXEC) < 0)
-		return sb_syserr(err, "pipe");
-	l = fork();
-	if (l < 0) {
-		close(ready[0]);
-		close(ready[1]);
+	if (launch_conf(s, &conf) < 0)
+		return sb_syserr(err, "sandbox %s: settings", s->id);
+	pre.spare_bytes = s->spares_dir && strlen(s->spares_dir) < sizeof pre.spares_dir ? s->spare_bytes : 0;
+	snprintf(pre.spares_dir, sizeof pre.spares_dir, "%s", pre.spare_bytes ? s->spares_dir : "");
+	if (launcher_get(s->cg, &l) < 0)
 		return sb_syserr(err, "fork launcher");
+	/* it fits the pipe's buffer: written whole before the launcher reads */
+	if (sb_write_full(l.conf, &conf, sizeof conf) < 0) {
+		sb_syserr(err, "sandbox %s: hand the settings to its launcher", s->id);
+		launcher_drop(&l);
+		return -1;
 	}
-	if (l == 0) {
-		close(ready[0]);
-		launch_exec(s, ready[1]);
-	}
-	close(ready[1]);
-	rd = ready[0];
-	while (waitpid(l, &status, 0) < 0 && errno == EINTR)
+	close(l.conf);
+	l.conf = -1;
+	while (waitpid(l.pid, &status, 0) < 0 && errno == EINTR)
 		;
+	l.pid = 0;
+	out->ready = l.ready;
+	l.ready = -1;
 	/* records: the launcher's READY_PID, then the init's OK or anyone's ERR */
-	while (sb_read_full(rd, &r, sizeof r) == (ssize_t)sizeof r) {
-		r.msg[sizeof r.msg - 1] = '\0';
-		if (r.kind == SB_READY_PID) {
-			init = r.val;
-		} else if (r.kind == SB_READY_OK && init > 0) {
-			*pid = init;
-			return 0;
-		} else if (r.kind == SB_READY_ERR) {
-			if (init > 0)
-				kill(init, SIGKILL);
-			sb_fail(err, SB_E_INTERNAL, 0, "sandbox %s failed to start: %s", s->id, r.msg);
-			err->errnum = r.val;
-			return -1;
-		}
-	}
-	if (init > 0)
-		kill(init, SIGKILL);
-	return sb_fail(err, SB_E_INTERNAL, 0, "sandbox %s failed to start (launcher status %d)", s->id, status);
+	if (!ready_next(out->ready, &r))
+		return launch_failed(out, NULL, status, err);
+	if (r.kind != SB_READY_PID || r.val <= 0)
+		return launch_failed(out, r.kind == SB_READY_ERR ? &r : NULL, status, err);
+	out->init = r.val;
+	*pid = r.val;
+	return 0;
+}
+
+int sandbox_launch_wait(struct sb_launch *l, struct sb_err *err)
+{
+	struct sb_ready r;
+	int got = ready_next(l->ready, &r);
+
+	if (!got || r.kind != SB_READY_OK)
+		return launch_failed(l, got && r.kind == SB_READY_ERR ? &r : NULL, 0, err);
+	sb_closep(&l->ready);
+	l->ready = -1;
+	/* the next start's launcher, exec'd while this request is answered */
+	sandbox_prepare(l->cg);
+	return 0;
+}
+
+void sandbox_launch_abort(struct sb_launch *l)
+{
+	if (l->init > 0)
+		kill(l->init, SIGKILL);
+	l->init = 0;
+	if (l->ready >= 0)
+		close(l->ready);
+	l->ready = -1;
+	sandbox_prepare(l->cg);
+}
+
+int sandbox_start(const struct sb_spec *s, pid_t *pid, struct sb_err *err)
+{
+	struct sb_launch l;
+
+	if (sandbox_launch(s, &l, pid, err) < 0)
+		return -1;
+	return sandbox_launch_wait(&l, err);
 }

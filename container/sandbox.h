@@ -27,6 +27,9 @@ struct sb_spec {
 	struct sb_cgroups *cg;
 	const struct sb_net_spec *net;	/* NULL: loopback only */
 	const char *ca_bundle;		/* bound read-only at /etc/ssl/certs/ca-certificates.crt; NULL: the image's */
+	const char *spares_dir;		/* DATA/spares: a waiting launcher holds one of */
+	long long spare_bytes;		/*   this size mounted (0: none) */
+	pid_t held_pid;			/* disk.img is the spare that launcher held (sandbox_take_held) */
 };
 
 /* Find sandboxd-init (installed, or beside this program in a build tree)
@@ -34,8 +37,31 @@ struct sb_spec {
 int sandbox_init_open(char *path, size_t len, struct sb_err *err);
 
 /* Start the sandbox's init; it is not our child (it outlives the worker).
- * On success *pid is its host pid. */
+ * On success *pid is its host pid.  It hands the settings to the launcher
+ * sandbox_prepare() exec'd ahead when there is one, and execs the next. */
 int sandbox_start(const struct sb_spec *spec, pid_t *pid, struct sb_err *err);
+/* Exec a launcher (sandboxd-init, given the cgroup dirs of cg) ahead of the
+ * next sandbox_start of this process, unless one waits already. */
+void sandbox_prepare(const struct sb_cgroups *cg);
+/* Move the spare disk the waiting launcher holds (mounted already) into
+ * the sandbox directory sbdirfd as its disk.img: that launcher's pid (for
+ * sb_spec.held_pid), or 0 when there is none. */
+pid_t sandbox_take_held(int sparesfd, int sbdirfd);
+
+/* sandbox_start in two halves: sandbox_launch() hands the settings over and
+ * returns once the init is forked (*pid: its host pid), before it has
+ * built its root; sandbox_launch_wait() once it serves, or failed (it is
+ * killed then).  What the caller does between (its store commit) overlaps
+ * the init's setup; sandbox_launch_abort() kills an init not waited for. */
+struct sb_launch {
+	int ready;
+	pid_t init;
+	const char *id;
+	const struct sb_cgroups *cg;
+};
+int sandbox_launch(const struct sb_spec *spec, struct sb_launch *l, pid_t *pid, struct sb_err *err);
+int sandbox_launch_wait(struct sb_launch *l, struct sb_err *err);
+void sandbox_launch_abort(struct sb_launch *l);
 
 /* Connect to the init of the sandbox whose directory is sbdirfd; -1 with
  * errno ECONNREFUSED or ENOENT when it is not running. */

@@ -55,6 +55,16 @@ static bool plain_words(const char *cmd)
 	return true;
 }
 
+/* A first word dash would not run as a command: its own (a builtin or a
+ * reserved word), or one that begins with '-' or '+', which `sh -c WORD`
+ * takes for its options ("-c requires an argument", "Illegal option",
+ * exit 2) when the command starts with it; after a space dash would run
+ * it, but nobody misses the speed of such a name. */
+static bool shell_word(const char *w)
+{
+	return *w == '-' || *w == '+' || sb_sh_builtin(w);
+}
+
 bool sb_sh_simple(const char *cmd)
 {
 	char word[16];
@@ -64,13 +74,13 @@ bool sb_sh_simple(const char *cmd)
 		return false;
 	cmd += strspn(cmd, " ");
 	len = strcspn(cmd, " ");
-	if (len == 0)
+	if (len == 0 || *cmd == '-' || *cmd == '+')
 		return false;
 	if (len >= sizeof word)
 		return true;	/* longer than any builtin's name */
 	memcpy(word, cmd, len);
 	word[len] = '\0';
-	return !sb_sh_builtin(word);
+	return !shell_word(word);
 }
 
 int sb_sh_split(char *cmd, char **argv, size_t max)
@@ -92,7 +102,7 @@ int sb_sh_split(char *cmd, char **argv, size_t max)
 			p++;
 	}
 	argv[n] = NULL;
-	if (n == 0 || sb_sh_builtin(argv[0]))
+	if (n == 0 || shell_word(argv[0]))
 		return -1;
 	return (int)n;
 }
@@ -103,6 +113,23 @@ static bool name_is(const char *kv, const char *name)
 	size_t len = strlen(name);
 
 	return strncmp(kv, name, len) == 0 && kv[len] == '=';
+}
+
+/* A variable the dynamic loader or glibc reads as dash starts (ld.so(8),
+ * glibc's unsecvars.h, the tunables and their MALLOC_ aliases): it acts
+ * on dash as on the command (LD_PRELOAD's errors twice, LD_TRACE_LOADED_
+ * OBJECTS lists dash's libraries and runs nothing).  Conservatively whole
+ * prefixes.  Dash calls no setlocale() and no getenv(): LANG, LC_*, TZ
+ * and the like are the command's alone. */
+static bool loader_var(const char *kv)
+{
+	static const char *const prefixes[] = { "LD_", "GLIBC_", "MALLOC_", "GCONV_PATH=", "LOCPATH=",
+						"NLSPATH=" };
+
+	for (size_t i = 0; i < sizeof prefixes / sizeof *prefixes; i++)
+		if (strncmp(kv, prefixes[i], strlen(prefixes[i])) == 0)
+			return true;
+	return false;
 }
 
 bool sb_sh_env_plain(const char *const *env, size_t n)
@@ -120,6 +147,8 @@ bool sb_sh_env_plain(const char *const *env, size_t n)
 			if (name_is(env[i], special[j]))
 				return false;
 		if (name_is(env[i], "PATH") && strchr(env[i], '%'))
+			return false;
+		if (loader_var(env[i]))
 			return false;
 	}
 	return true;

@@ -12,8 +12,9 @@
 
 /* Split cmd in place into argv (NUL-terminated words, argv[n] = NULL) when
  * it is words of plain characters separated by spaces, the first not a
- * builtin or keyword of dash; else -1 (the shell runs it).  max is the
- * room in argv, the NULL included. */
+ * builtin or keyword of dash and not beginning with '-' or '+' (dash's
+ * options); else -1 (the shell runs it).  max is the room in argv, the
+ * NULL included. */
 int sb_sh_split(char *cmd, char **argv, size_t max);
 
 /* true if sb_sh_split() would split cmd (it is not changed): for the init
@@ -27,7 +28,8 @@ bool sb_sh_builtin(const char *word);
 /* true if dash would export env ("K=V" strings) unchanged, in the order
  * sb_sh_env_order() gives: no variable dash sets or resets itself at start
  * (PWD, PPID, IFS, OPTIND...) or keeps in its own place (TERM, MAIL...),
- * and no '%' (a dash path option) in PATH. */
+ * no '%' (a dash path option) in PATH, and nothing the dynamic loader or
+ * glibc reads at dash's own start (LD_*, GLIBC_TUNABLES, MALLOC_*...). */
 bool sb_sh_env_plain(const char *const *env, size_t n);
 
 /* Order env as dash 0.5.12 lists its exported variables (its hash table

@@ -546,7 +546,7 @@ static void set_init(struct sb_record *r, const void *arg)
 static int start_locked(struct app *app, struct sandbox_ref *sb, struct sb_err *err)
 {
 	const struct conf *c = app->conf;
-	char dir[PATH_MAX], image[PATH_MAX], ca[PATH_MAX + 32];
+	char dir[PATH_MAX], image[PATH_MAX], ca[PATH_MAX + 32], spares[PATH_MAX];
 	struct sb_net_spec net;
 	struct sb_limits caps;
 	struct cg_limits lim;
@@ -576,6 +576,14 @@ static int start_locked(struct app *app, struct sandbox_ref *sb, struct sb_err *
 	if (cg_sandbox_create(&app->cg, sb->id, &lim, err) < 0)
 		return -1;
 	spec.disk = sb->rec.lim.disk_mb > 0;
+	/* the spares a waiting launcher may hold mounted: a new disk of their
+	 * size is the one the next launcher holds, moved into place here */
+	snprintf(spares, sizeof spares, "%s/spares", c->data_dir);
+	spec.spares_dir = spares;
+	spec.spare_bytes = !c->disk_prealloc && c->spare_disks > 0 ? (long long)c->limits.disk_mb << 20 : 0;
+	if (spec.disk && spec.spare_bytes == (long long)sb->rec.lim.disk_mb << 20 &&
+	    faccessat(sb->dirfd, "disk.img", F_OK, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT)
+		spec.held_pid = sandbox_take_held(app->spares_fd, sb->dirfd);
 	if (spec.disk && disk_image_ensure(sb->dirfd, (long long)sb->rec.lim.disk_mb << 20,
 					   sb->rec.uid_base, app->spares_fd, c->disk_prealloc, err) < 0)
 		return -1;
@@ -591,15 +599,25 @@ static int start_locked(struct app *app, struct sandbox_ref *sb, struct sb_err *
 			  disk_image_health(sb->dirfd));
 	}
 	int64_t t0 = sb_mono_ms();
-	if (sandbox_start(&spec, &pid, err) < 0)
+	struct sb_launch launch;
+	if (sandbox_launch(&spec, &launch, &pid, err) < 0)
 		return -1;
-	log_event(app->rid, "sandbox.started", sb->id, "image=%s ms=%lld", sb->rec.image[0] ? sb->rec.image : IMAGE_BUILTIN,
-		  (long long)(sb_mono_ms() - t0));
+	/* recorded while the init builds its root: the commit's fdatasync
+	 * overlaps that.  Its control socket is bound already, so what finds
+	 * the record finds it as it did before (a connect waits in the
+	 * backlog); an init that fails leaves a dead pid, a stopped sandbox */
 	sb->rec.init_pid = pid;
 	sb->rec.init_start = sb_proc_starttime(pid);
 	sb->rec.active_ms = sb_now_ms();
-	if (store_update(&app->store, sb->id, set_init, &sb->rec, err) < 0)
+	if (store_update(&app->store, sb->id, set_init, &sb->rec, err) < 0) {
+		sandbox_launch_abort(&launch);
 		return -1;
+	}
+	sb_fault("start-recorded");
+	if (sandbox_launch_wait(&launch, err) < 0)
+		return -1;
+	log_event(app->rid, "sandbox.started", sb->id, "image=%s ms=%lld", sb->rec.image[0] ? sb->rec.image : IMAGE_BUILTIN,
+		  (long long)(sb_mono_ms() - t0));
 	/* a new network namespace: its exposed ports forwarded to localhost again */
 	struct sb_err perr = SB_ERR_INIT;
 	if (preview_net_apply(app, sb->id, &sb->rec, false, &perr) < 0)

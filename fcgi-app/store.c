@@ -271,9 +271,10 @@ static bool fast_int(const char **p, const char *end, long long *v)
 		q++;
 	}
 	digits = q;
-	while (q < end && *q >= '0' && *q <= '9' && q - digits < 19)
+	/* 18 digits at most: they fit; a 19th is left for the check below */
+	while (q < end && *q >= '0' && *q <= '9' && q - digits < 18)
 		n = n * 10 + (*q++ - '0');
-	if (q == digits || q - digits > 18 || (*digits == '0' && q - digits > 1) ||
+	if (q == digits || (*digits == '0' && q - digits > 1) ||
 	    (q < end && (*q == '.' || *q == 'e' || *q == 'E' || (*q >= '0' && *q <= '9'))))
 		return false;
 	*v = neg ? -n : n;

@@ -167,26 +167,46 @@ static int start_one(struct app *app, const char *id, bool create, struct sb_err
 	return fd >= 0 ? 0 : -1;
 }
 
+/* The warm sandboxes of no use any more discarded, under the create lock:
+ * a claim renames a warm sandbox's directory first and its record last, so
+ * a check between the two, outside the lock, would take the one being
+ * claimed for a leftover without its directory.  The usable ones stay in l. */
+static int sort_out(struct app *app, const char *version, struct warm_list *l, struct sb_err *err)
+{
+	cleanup_close int lock = app_create_lock(app, err);
+	struct warm_list all = { .n = 0 };
+
+	if (lock < 0 || store_foreach_prefix(&app->store, WARM_PREFIX, collect, &all, err) < 0)
+		return -1;
+	l->n = 0;
+	for (int i = 0; i < all.n; i++) {
+		struct stat st;
+		if (!fits(app, &all.rec[i], version) ||
+		    fstatat(app->sandboxes_fd, all.id[i], &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			discard(app, all.id[i]);
+			continue;
+		}
+		memcpy(l->id[l->n], all.id[i], sizeof l->id[0]);
+		l->rec[l->n++] = all.rec[i];
+	}
+	return 0;
+}
+
 int warm_fill(struct app *app, struct sb_err *err)
 {
-	struct warm_list l = { .n = 0 };
+	static struct warm_list l;
 	char version[64];
 	int usable = 0;
 
 	if (app->conf->warm_sandboxes <= 0 || app->cg.version != 1)
 		return 0;
 	if (images_resolve(app->conf, app->conf->default_image, version, sizeof version, err) < 0 ||
-	    store_foreach_prefix(&app->store, WARM_PREFIX, collect, &l, err) < 0)
+	    sort_out(app, version, &l, err) < 0)
 		return -1;
 	for (int i = 0; i < l.n; i++) {
-		struct stat st;
-		if (!fits(app, &l.rec[i], version) ||
-		    fstatat(app->sandboxes_fd, l.id[i], &st, AT_SYMLINK_NOFOLLOW) < 0) {
-			discard(app, l.id[i]);
-			continue;
-		}
 		/* stopped with the service: nothing ever ran in it, so it
-		 * starts again as it was */
+		 * starts again as it was (a claim never takes one that is not
+		 * running: no claim races this start) */
 		if (!sandbox_alive(l.rec[i].init_pid, l.rec[i].init_start) &&
 		    start_one(app, l.id[i], false, err) < 0)
 			return -1;

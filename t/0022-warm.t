@@ -101,6 +101,20 @@ for n in after1 after2; do
 	is "$(echo $(jqr .data.stdout))" "0 $n" "$n, taken from the warm ones after the race, is empty and named $n"
 done
 
+# back to back: the filler, woken by each claim's rename, starts the next
+# warm sandbox beside the next claim; it never takes the one being claimed
+# (its directory renamed, its record not yet) for a leftover to discard
+for i in $(seq 1 16); do
+	api POST /sandboxes/burst$i
+	[ "$STATUS" = 200 ] || break
+done
+is "$STATUS" 200 "16 creates back to back answer 200"
+is "$(grep -c 'event=sandbox.discarded' "$T_DIR/sandboxd.log")" 0 \
+	"  and the filler discarded no warm sandbox meanwhile"
+exec_in burst16 'hostname'
+is "$(jqr .data.stdout)" "burst16" "  the last one runs, named burst16"
+wait_warm 2
+
 # a warm sandbox whose directory is gone (what a crash in the middle of a
 # claim leaves): creates go on, and the filler discards it
 GONE=$(warm_ids | head -n 1)

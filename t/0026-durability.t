@@ -178,7 +178,9 @@ is "$(jqr .data.diskHealthy)" "true" "  GET status reports it healthy"
 
 # the hooks exist only in a test build (configure --enable-fault-injection,
 # as ./dev builds); a release build (distcheck's) has none: skipped there
-POINTS="create-staged create-published disk-made"
+# start-recorded: the init's pid is recorded while it builds its root, and
+# the worker is killed before the init says it is ready
+POINTS="create-staged create-published disk-made start-recorded"
 if ! grep -q SANDBOXD_FAULTS "$SANDBOXD"; then
 	diag "not a fault-injection build (configure --enable-fault-injection): no create is killed"
 	POINTS=
@@ -191,6 +193,13 @@ for point in $POINTS; do
 	is "$STATUS" 200 "  the next create of that projectId answers 200"
 	exec_in "f-$point" 'echo fine'
 	is "$(jqr .data.stdout)" "fine" "  and the sandbox works"
+	is "$(for p in $(sandbox_pids "f-$point"); do cat "/proc/$p/comm" 2>/dev/null; done | tr "\n" " ")" "sandbox-init " \
+		"  with one init in its cgroup (none leaked, none started twice)"
+	api GET "/sandboxes/f-$point"
+	is "$(jqr .data.status)" running "  and its status says running (the recorded init is the one that runs)"
+	# its disk's room back for the next point's (a small host)
+	api POST "/sandboxes/f-$point/destroy"
+	is "$STATUS" 200 "  and it is destroyed"
 done
 rm -f "$FS/faults/"*
 is "$(ls -A "$DATA/sandboxes" | grep -c '^\.new')" 0 "no staged create is left behind"

@@ -94,6 +94,14 @@ int main(void)
 		return 99;
 	ok(proto_recv(sv[0], &(struct sb_msg){ 0 }, NULL, 0, 1, &err) < 0 && err.kind == SB_E_TIMEOUT,
 	   "no answer in time: an SB_E_TIMEOUT (%s)", err.msg);
+	/* 0 or less: what is there now, never a wait (an alarm ends the test
+	 * if it blocks) */
+	alarm(10);
+	ok(proto_recv(sv[0], &(struct sb_msg){ 0 }, NULL, 0, 0, &err) < 0 && err.kind == SB_E_TIMEOUT,
+	   "timeout 0, nothing there: an SB_E_TIMEOUT at once (%s)", err.msg);
+	ok(proto_recv(sv[0], &(struct sb_msg){ 0 }, NULL, 0, -1, &err) < 0 && err.kind == SB_E_TIMEOUT,
+	   "timeout -1, nothing there: an SB_E_TIMEOUT at once (%s)", err.msg);
+	alarm(0);
 	close(sv[0]);
 	close(sv[1]);
 	return done_testing();

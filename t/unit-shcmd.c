@@ -71,6 +71,12 @@ int main(void)
 		snprintf(cmd, sizeof cmd, "%s x", builtins[i]);
 		is_str(split(cmd), "SHELL", "'%s' is the shell's", builtins[i]);
 	}
+	/* `sh -c -v` and `sh -c '+x a'`: dash takes a command string that
+	 * begins with '-' or '+' for its own options ("-c requires an
+	 * argument", "Illegal option", exit 2), it never runs a command
+	 * named so (r18 review) */
+	is_str(split("-v"), "SHELL", "a leading '-' is an option of sh -c, not a command");
+	is_str(split("+x a"), "SHELL", "a leading '+' is an option of sh -c, not a command");
 	is_str(split("A=1 env"), "SHELL", "an assignment");
 	is_str(split("  A=1 env"), "SHELL", "an assignment after spaces");
 	is_str(split("env=1 x"), "SHELL", "'=' in the first word");
@@ -95,6 +101,21 @@ int main(void)
 	}
 	const char *pct[] = { "PATH=/bin%builtin:/usr/bin" };
 	ok(!sb_sh_env_plain(pct, 1), "a '%%' in PATH goes to the shell");
+	/* what the dynamic loader and glibc read at dash's start act on dash
+	 * too (ld.so(8), glibc's unsecvars.h and tunables' aliases) */
+	const char *loader[] = { "LD_PRELOAD", "LD_LIBRARY_PATH", "LD_TRACE_LOADED_OBJECTS", "LD_DEBUG",
+				 "LD_SHOW_AUXV", "LD_BIND_NOW", "LD_AUDIT", "LD_ANYTHING", "GLIBC_TUNABLES",
+				 "MALLOC_CHECK_", "MALLOC_PERTURB_", "MALLOC_ARENA_MAX", "MALLOC_TOP_PAD_",
+				 "GCONV_PATH", "LOCPATH", "NLSPATH" };
+	for (size_t i = 0; i < sizeof loader / sizeof *loader; i++) {
+		char kv[64];
+		const char *env[] = { "PATH=/bin", kv };
+
+		snprintf(kv, sizeof kv, "%s=1", loader[i]);
+		ok(!sb_sh_env_plain(env, 2), "%s (the loader's or glibc's) goes to the shell", loader[i]);
+	}
+	const char *notld[] = { "XLD_PRELOAD=1", "OLD_X=1", "LDX=1", "LANG=C.UTF-8", "LC_ALL=C", "TZ=UTC" };
+	ok(sb_sh_env_plain(notld, 6), "names that merely contain LD_, and what dash never reads, are plain");
 	const char *pwdx[] = { "PWDX=1", "XPWD=2" };
 	ok(sb_sh_env_plain(pwdx, 2), "names that merely contain PWD are plain");
 

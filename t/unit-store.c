@@ -55,7 +55,8 @@ static int fast_vs_json(const char *json)
 
 static long long rnd64(void)
 {
-	long long v = ((long long)random() << 33) ^ ((long long)random() << 2) ^ (random() & 3);
+	long long v = (long long)(((unsigned long long)random() << 33) ^ ((unsigned long long)random() << 2) ^
+				  (unsigned long long)(random() & 3));
 
 	switch (random() % 64) {
 	case 0: return v;
@@ -95,6 +96,10 @@ static void test_decode_fast(void)
 		"{\"unknown\":null,\"image\":\"c\"}", "{\"im\\u0061ge\":\"c\"}",
 		"{\"image\":\"0123456789012345678901234567890123456789012345678901234567890123456789\"}",
 		"[1]", "\"x\"", "{\"image\":\"a\"}{}",
+		/* 19 digits: past int64 (json-c clamps), the fast form must
+		 * decline without computing past it (signed overflow: UB) */
+		"{\"createdAt\":9999999999999999999}", "{\"createdAt\":-9999999999999999999}",
+		"{\"createdAt\":9223372036854775808}", "{\"initStart\":9999999999999999999}",
 	};
 	int took = 0, bad = 0, r;
 	char js[8][80];
