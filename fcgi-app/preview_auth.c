@@ -7,6 +7,7 @@
  * X-Sandbox-Upstream, or 403. */
 #include "config.h"
 
+#include "accept.h"
 #include "app.h"
 #include "conf.h"
 #include "log.h"
@@ -97,7 +98,7 @@ static void answer(struct store *s, const struct conf *c, FCGX_Request *fr)
 void preview_worker_run(const struct conf *conf, int listen_fd)
 {
 	struct sb_err err = SB_ERR_INIT;
-	struct sigaction sa = { .sa_handler = on_term };	/* no SA_RESTART: accept returns */
+	struct fcgi_accept acc;
 	struct store_sizes sz;
 	struct store store;
 	char path[PATH_MAX];
@@ -106,12 +107,12 @@ void preview_worker_run(const struct conf *conf, int listen_fd)
 
 	prctl(PR_SET_NAME, "sandboxd-pview", 0, 0, 0);
 	sb_proctitle_set("sandboxd: preview worker");
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
+	if (fcgi_accept_init(&acc, listen_fd, on_term) < 0)
+		_exit(1);
 	/* LMDB forbids using an environment across fork: opened here */
 	snprintf(path, sizeof path, "%s/db", conf->data_dir);
 	app_store_sizes(conf, &sz);
@@ -122,7 +123,7 @@ void preview_worker_run(const struct conf *conf, int listen_fd)
 	if (FCGX_InitRequest(&fr, listen_fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0)
 		_exit(1);
 	while (!stopping) {
-		if (FCGX_Accept_r(&fr) < 0)
+		if (fcgi_accept(&acc, &fr) < 0)
 			continue;
 		answer(&store, conf, &fr);
 		FCGX_Finish_r(&fr);

@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include "accept.h"
 #include "app.h"
 #include "auth.h"
 #include "http.h"
@@ -144,7 +145,7 @@ static bool handle(struct app *app, FCGX_Request *fr)
 void worker_run(const struct conf *conf, int listen_fd, unsigned serial, int pool_slot)
 {
 	struct sb_err err = SB_ERR_INIT;
-	struct sigaction sa = { .sa_handler = on_term };	/* no SA_RESTART: accept returns */
+	struct fcgi_accept acc;
 	struct app app;
 	FCGX_Request fr;
 	sigset_t none;
@@ -153,13 +154,13 @@ void worker_run(const struct conf *conf, int listen_fd, unsigned serial, int poo
 	master = getppid();	/* checked by child_of_master() */
 	prctl(PR_SET_NAME, "sandboxd-worker", 0, 0, 0);
 	metrics_worker_init();
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGCHLD, SIG_DFL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
+	if (fcgi_accept_init(&acc, listen_fd, on_term) < 0)
+		_exit(1);
 	/* LMDB forbids using an environment across fork: open it here */
 	if (app_open(&app, conf, &err) < 0) {
 		fprintf(stderr, "worker %d: %s\n", (int)getpid(), err.msg);
@@ -182,11 +183,13 @@ void worker_run(const struct conf *conf, int listen_fd, unsigned serial, int poo
 	while (!stopping) {
 		bool stream;
 
-		if (FCGX_Accept_r(&fr) < 0)
+		if (fcgi_accept(&acc, &fr) < 0)
 			continue;
 		pool_busy(conf);
 		metrics_worker_busy(serial, true);
+		fcgi_stops_allow(&acc, 1);
 		stream = handle(&app, &fr);
+		fcgi_stops_allow(&acc, 0);
 		FCGX_Finish_r(&fr);
 		metrics_worker_busy(serial, false);
 		/* a stream's worker leaves: what it grew goes with it, and the
