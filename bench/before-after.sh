@@ -11,28 +11,11 @@ BEFORE=$1
 AFTER=$2
 W=$(mktemp -d /tmp/sbd-bench.XXXXXX)
 chmod 0711 "$W"
-start() {	# start NAME BIN -> prints BASE
-	local n=$1 bin=$2 d=$W/$1 port
-	mkdir -p "$d/nginx-tmp"; chmod 0711 "$d"
-	"$bin" --data "$d/data" --instance "ba$n$$" --workers 3 \
-		--uid-base $((0x40000000 + (RANDOM % 700) * 64 * 65536)) --uid-slots 64 \
-		--max-running 64 --pidfile "$d/sandboxd.pid" >>"$d/sandboxd.log" 2>&1 &
-	for _ in $(seq 1 100); do [ -S "$d/data/run/fcgi.sock" ] && break; sleep 0.05; done
-	port=$((20000 + RANDOM % 40000))
-	sed -e "s|@STATE@|$d|g" -e "s|@LISTEN@|127.0.0.1:$port|g" -e "s|@SOCKET@|$d/data/run/fcgi.sock|g" \
-		"$TOP/nginx/sandboxd-dev.conf.in" >"$d/nginx.conf"
-	nginx -c "$d/nginx.conf" -p "$d" -e "$d/nginx-error.log"
-	for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.05; done
-	echo "http://127.0.0.1:$port"
-}
-stop() {
-	local d=$W/$1
-	kill -TERM "$(cat "$d/sandboxd.pid")"
-	for _ in $(seq 1 300); do kill -0 "$(cat "$d/sandboxd.pid")" 2>/dev/null || break; sleep 0.1; done
-	kill -QUIT "$(cat "$d/nginx.pid")" 2>/dev/null
-}
-A=$(start before "$BEFORE")
-B=$(start after "$AFTER")
+. "$TOP/bench/lib.sh"
+# shellcheck disable=SC2046
+A=$(bench_start before "$BEFORE" $(bench_uids) --max-running 64)
+# shellcheck disable=SC2046
+B=$(bench_start after "$AFTER" $(bench_uids) --max-running 64)
 python3 - "$A" "$B" "$W" <<'PY'
 import http.client, json, statistics, sys, time, urllib.parse, os, subprocess
 bases = {"before": sys.argv[1], "after": sys.argv[2]}
@@ -101,5 +84,5 @@ for n in order:
     print("idle init %-6s n=%d  RSS median %d KiB  PSS median %d KiB  private median %d KiB" %
           (n, len(rss), statistics.median(rss), statistics.median(pss), statistics.median(priv)))
 PY
-stop before; stop after
+bench_stop before; bench_stop after
 rm -rf "$W"

@@ -8,26 +8,12 @@ set -u
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 [ $# = 2 ] || { echo "usage: $0 OLD/sandboxd NEW/sandboxd" >&2; exit 2; }
 W=$(mktemp -d /tmp/sbd-burst.XXXXXX); chmod 0711 "$W"
-start() {
-	local n=$1 bin=$2 base=$3 d=$W/$1 port
-	mkdir -p "$d/nginx-tmp"; chmod 0711 "$d"
-	"$bin" --data "$d/data" --instance "bu$n$$" --workers 3 --uid-base $base --uid-slots 1200 \
-		--warm-sandboxes 4 --disk-overcommit 5000 --pidfile "$d/sandboxd.pid" >>"$d/sandboxd.log" 2>&1 &
-	for _ in $(seq 1 100); do [ -S "$d/data/run/fcgi.sock" ] && break; sleep 0.05; done
-	port=$((20000 + RANDOM % 40000))
-	sed -e "s|@STATE@|$d|g" -e "s|@LISTEN@|127.0.0.1:$port|g" -e "s|@SOCKET@|$d/data/run/fcgi.sock|g" \
-		"$TOP/nginx/sandboxd-dev.conf.in" >"$d/nginx.conf"
-	nginx -c "$d/nginx.conf" -p "$d" -e "$d/nginx-error.log"
-	for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.05; done
-	echo "http://127.0.0.1:$port"
-}
-stop() {
-	local d=$W/$1
-	kill -TERM "$(cat "$d/sandboxd.pid")"
-	for _ in $(seq 1 300); do kill -0 "$(cat "$d/sandboxd.pid")" 2>/dev/null || break; sleep 0.1; done
-	kill -QUIT "$(cat "$d/nginx.pid")" 2>/dev/null
-}
-A=$(start old "$1" 268435456); B=$(start new "$2" 402653184)
+. "$TOP/bench/lib.sh"
+BURST="--uid-slots 1200 --warm-sandboxes 4 --disk-overcommit 5000"
+# shellcheck disable=SC2086
+A=$(bench_start old "$1" --uid-base 268435456 $BURST)
+# shellcheck disable=SC2086
+B=$(bench_start new "$2" --uid-base 402653184 $BURST)
 sleep 3
 python3 - "$A" "$B" <<'PY'
 import http.client, statistics, sys, time, urllib.parse
@@ -55,6 +41,6 @@ PY
 for n in old new; do
 	L=$W/$n/sandboxd.log
 	echo "$n: warm hits $(grep 'event=sandbox.created' "$L" | grep -v ' id=\.w' | grep -c 'warm=') of $(grep 'event=sandbox.created' "$L" | grep -vc ' id=\.w'), idle stopped $(grep -c 'event=sandbox.stopped' "$L"), status=500: $(grep -c ' status=500 ' "$L")"
-	stop $n
+	bench_stop $n
 done
 rm -rf "$W"

@@ -28,28 +28,11 @@ c["linux"]["resources"] = {"memory": {"limit": 1 << 30, "swap": 1 << 30}, "pids"
                            "cpu": {"quota": 100000, "period": 100000}}
 json.dump(c, open(sys.argv[1], "w"), indent=1)
 PY
-start() {
-	local n=$1 bin=$2 d=$W/$1 port; shift 2
-	mkdir -p "$d/nginx-tmp"; chmod 0711 "$d"
-	"$bin" --data "$d/data" --instance "ba$n$$" --workers 3 \
-		--uid-base $((0x40000000 + (RANDOM % 700) * 64 * 65536)) --uid-slots 64 \
-		--max-running 64 --pidfile "$d/sandboxd.pid" "$@" >>"$d/sandboxd.log" 2>&1 &
-	for _ in $(seq 1 100); do [ -S "$d/data/run/fcgi.sock" ] && break; sleep 0.05; done
-	port=$((20000 + RANDOM % 40000))
-	sed -e "s|@STATE@|$d|g" -e "s|@LISTEN@|127.0.0.1:$port|g" -e "s|@SOCKET@|$d/data/run/fcgi.sock|g" \
-		"$TOP/nginx/sandboxd-dev.conf.in" >"$d/nginx.conf"
-	nginx -c "$d/nginx.conf" -p "$d" -e "$d/nginx-error.log"
-	for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.05; done
-	echo "http://127.0.0.1:$port"
-}
-stop() {
-	local d=$W/$1
-	kill -TERM "$(cat "$d/sandboxd.pid")"
-	for _ in $(seq 1 300); do kill -0 "$(cat "$d/sandboxd.pid")" 2>/dev/null || break; sleep 0.1; done
-	kill -QUIT "$(cat "$d/nginx.pid")" 2>/dev/null
-}
-A=$(start before "$BEFORE"); B=$(start after "$AFTER")
-AW=$(start beforew "$BEFORE" --warm-sandboxes 2); BW=$(start afterw "$AFTER" --warm-sandboxes 2)
+. "$TOP/bench/lib.sh"
+A=$(bench_start before "$BEFORE" $(bench_uids) --max-running 64)
+B=$(bench_start after "$AFTER" $(bench_uids) --max-running 64)
+AW=$(bench_start beforew "$BEFORE" $(bench_uids) --max-running 64 --warm-sandboxes 2)
+BW=$(bench_start afterw "$AFTER" $(bench_uids) --max-running 64 --warm-sandboxes 2)
 sleep 2
 python3 - "$A" "$B" "$AW" "$BW" "$NC" "$NW" "$W/runc" "$RUNC" <<'PY'
 import http.client, statistics, sys, time, urllib.parse, subprocess, os
@@ -91,6 +74,6 @@ print("warm after / bwrap = %.2f (goal <= 0.5); cold before/after = %.2f" % (m["
 PY
 for n in before after beforew afterw; do
 	echo "$n: warm hits $(grep 'event=sandbox.created' "$W/$n/sandboxd.log" | grep -c 'warm=')"
-	stop $n
+	bench_stop $n
 done
 rm -rf "$W"
