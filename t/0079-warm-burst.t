@@ -30,8 +30,8 @@ BAD=$(cat "$T_DIR"/client.*)
 is "$BAD" "" "$CLIENTS clients x $ROUNDS creates: each 200, its own hostname, an empty disk, destroyed"
 is "$(grep -c 'event=sandbox.discarded' "$T_DIR/sandboxd.log")" 0 "no warm sandbox was discarded"
 is "$(grep -c 'status=5' "$T_DIR/sandboxd.log")" 0 "no 5xx"
-is "$(ls -A "$DATA/spares" | grep -c '^\.held-')" "$(for w in $(sbd_workers); do for p in $(cat /proc/"$w"/task/*/children 2>/dev/null); do [ "$(cat /proc/$p/comm)" = sandbox-launch ] && echo $p; done; done | wc -l)" \
-	"  held spares: one per waiting launcher (no more)"
+is "$(ls -A "$DATA/spares" | grep -c '^\.held-')" "$(for w in $(pgrep -P "$(cat "$T_DIR/sandboxd.pid")"); do for p in $(cat /proc/"$w"/task/*/children 2>/dev/null); do [ "$(cat /proc/$p/comm)" = sandbox-launch ] && echo $p; done; done | wc -l)" \
+	"  held spares: one per waiting launcher (of a worker or the filler), no more"
 is "$(ls -A "$DATA/spares" | grep -c '^[0-9].*\.img$')" 2 "  the pool holds --spare-disks (2) spares"
 diag "loops of DATA: $(losetup -a | grep -c "$DATA/"), spares: $(ls -A "$DATA/spares" | tr '\n' ' ')"
 done_testing
