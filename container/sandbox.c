@@ -206,12 +206,22 @@ static int launcher_get(const struct sb_cgroups *cg, struct launcher *l)
 	return launcher_spawn(cg, l);
 }
 
+/* Set by sandbox_prepare_drop(): no launcher exec'd ahead any more. */
+static bool prepare_off;
+
 void sandbox_prepare(const struct sb_cgroups *cg)
 {
-	if (spare.pid > 0)
+	if (spare.pid > 0 || prepare_off)
 		return;
 	spare = (struct launcher){ .pid = 0, .conf = -1, .ready = -1 };
 	launcher_spawn(cg, &spare);
+}
+
+void sandbox_prepare_drop(void)
+{
+	prepare_off = true;
+	if (spare.pid > 0)
+		launcher_drop(&spare);
 }
 
 /* Where sandboxd-init is: installed, SB_INIT_DIR; relocated under a

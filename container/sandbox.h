@@ -40,6 +40,13 @@ int sandbox_start(const struct sb_spec *spec, pid_t *pid, struct sb_err *err);
 /* Exec a launcher (sandboxd-init, given the cgroup dirs of cg) ahead of the
  * next sandbox_start of this process, unless one waits already. */
 void sandbox_prepare(const struct sb_cgroups *cg);
+/* End the launcher waiting for this process's next start (killed and
+ * reaped), and exec none ahead from now on: for a worker that leaves the
+ * pool for a long-lived request, which would keep it (a process and a
+ * network namespace) for the request's life.  A start after this still
+ * works: it forks a launcher of its own, as before launchers were exec'd
+ * ahead. */
+void sandbox_prepare_drop(void);
 
 /* sandbox_start in two halves: sandbox_launch() hands the settings over and
  * returns once the init is forked (*pid: its host pid), before it has
