@@ -27,17 +27,9 @@ int disk_spare_count(int sparesfd, long long bytes);
  * 64 GiB measured), rounded up. */
 long long disk_image_host_bytes(long long bytes, bool prealloc);
 int disk_spare_make(int sparesfd, long long bytes, bool prealloc, struct sb_err *err);
-/* Remove half-made spares (".new") and the spares held by launchers that
- * are gone (all of them: all_held, when no launcher can run yet). */
-void disk_spare_sweep(int sparesfd, bool all_held);
-/* A launcher waiting for its settings holds a spare of `bytes`: renamed to
- * ".held-PID.img" (only one claimant wins a spare), opened read-write (its
- * fd, or -1).  The start it serves moves it into its sandbox's directory
- * (disk_held_take: 0, or -1); one that does not use it gives it back to
- * the pool (unhold). */
-int disk_spare_hold(int sparesfd, long long bytes, pid_t pid);
-int disk_spare_unhold(int sparesfd, long long bytes, pid_t pid);
-int disk_held_take(int sparesfd, pid_t pid, int sbdirfd);
+/* At the master's start: remove half-made spares (.new) and the .held-*.img
+ * an earlier build's waiting launchers held. */
+void disk_spare_sweep(int sparesfd);
 
 /* The health of DIR/disk.img's ext4, from its superblock: 1 clean, 0 the
  * kernel recorded errors (a write the host had no room for, say: it then
@@ -68,10 +60,5 @@ int disk_image_shift_ids(int sbdirfd, const char *image, uid_t from, uid_t to, s
 /* In the init: attach the image to a free loop device and mount it on
  * mountpoint (inside the current mount namespace); returns 0 or -1. */
 int disk_mount(const char *image, const char *mountpoint, struct sb_err *err);
-/* Its halves: the image open at img attached and mounted detached (no
- * namespace's mount table shows it; the fd, or -1), and a detached mount
- * attached on mountpoint (consumes mnt). */
-int disk_fsmount(int img, struct sb_err *err);
-int disk_attach(int mnt, const char *mountpoint, struct sb_err *err);
 
 #endif

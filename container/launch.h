@@ -14,10 +14,7 @@
 
 #include "cgroup.h"
 
-/* The fds sandboxd-init is started with; nothing else is open above 2.
- * The conf pipe holds a struct sb_launch_pre first, written when the
- * launcher is made (what it may prepare ahead: a spare disk held), then,
- * when a sandbox is to start, its struct sb_launch_conf. */
+/* The fds sandboxd-init is started with; nothing else is open above 2. */
 enum {
 	SB_LAUNCH_READY_FD = 3,	/* the worker's ready pipe (struct sb_ready records) */
 	SB_LAUNCH_CONF_FD = 4,	/* a pipe holding one struct sb_launch_conf, then EOF */
@@ -26,20 +23,12 @@ enum {
 
 #define SB_LAUNCH_MAGIC 0x73626932u	/* "sbi2": a worker and an init of the same build */
 
-struct sb_launch_pre {
-	uint32_t magic;
-	uint32_t size;			/* sizeof(struct sb_launch_pre) */
-	int64_t spare_bytes;		/* 0: hold no spare disk */
-	char spares_dir[PATH_MAX];
-};
-
 struct sb_launch_conf {
 	uint32_t magic;
 	uint32_t size;			/* sizeof(struct sb_launch_conf) */
 	int32_t cg_version;
 	uint8_t cg_present[CG_NDIRS];
 	uint8_t host_dirs, disk;
-	int32_t held_pid;		/* disk.img is the spare that launcher held */
 	uint32_t uid_base;
 	char id[64];
 	uint8_t net;			/* a veth (below); 0: loopback only */

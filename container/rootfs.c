@@ -123,8 +123,7 @@ static int mount_overlay(const struct rootfs_spec *s, struct sb_err *err)
 	if (chdir(s->sandbox_dir) < 0)
 		return sb_syserr(err, "chdir to the sandbox dir");
 	if (s->disk) {
-		if ((s->disk_mnt >= 0 ? disk_attach(s->disk_mnt, "disk", err) :
-		     disk_mount("disk.img", "disk", err)) < 0)
+		if (disk_mount("disk.img", "disk", err) < 0)
 			return -1;
 		/* the file system's top is ours; only upper/ is the sandbox's */
 		if ((mkdir("disk/upper", 0755) < 0 && errno != EEXIST) ||

@@ -15,7 +15,6 @@ struct rootfs_spec {
 	uid_t uid_base;		/* host uid of the sandbox's root */
 	int usernsfd;		/* its user namespace: the image is idmapped through it */
 	bool disk;		/* upper/work live in sandbox_dir/disk.img (disk quota) */
-	int disk_mnt;		/* that image mounted already (detached), or -1 */
 	bool host_dirs;		/* the `host` image: bind the host's /usr and friends */
 	const char *resolv;	/* a host file bound read-only at /etc/resolv.conf; NULL: none */
 	const char *ca_bundle;	/* one bound read-only at /etc/ssl/certs/ca-certificates.crt */

@@ -6,7 +6,6 @@
 #include "config.h"
 
 #include "sandbox.h"
-#include "disk.h"
 #include "launch.h"
 
 #include <fcntl.h>
@@ -70,7 +69,6 @@ static int launch_conf(const struct sb_spec *s, struct sb_launch_conf *c)
 		c->cg_present[i] = s->cg->dir[i] >= 0;
 	c->host_dirs = s->host_dirs;
 	c->disk = s->disk;
-	c->held_pid = s->held_pid;
 	c->uid_base = s->uid_base;
 	if (s->net) {
 		const char *resolv = s->net->resolv ? s->net->resolv : "";
@@ -134,8 +132,6 @@ struct launcher {
 };
 
 static struct launcher spare;
-/* what a launcher made now may prepare: the last start's */
-static struct sb_launch_pre pre = { .magic = SB_LAUNCH_MAGIC, .size = sizeof pre };
 
 static void launcher_drop(struct launcher *l)
 {
@@ -151,11 +147,8 @@ static void launcher_drop(struct launcher *l)
 	*l = (struct launcher){ .pid = 0, .conf = -1, .ready = -1 };
 }
 
-/* ahead: a launcher that waits (it may hold a spare disk meanwhile), not
- * one made for the start at hand */
-static int launcher_spawn(const struct sb_cgroups *cg, struct launcher *l, bool ahead)
+static int launcher_spawn(const struct sb_cgroups *cg, struct launcher *l)
 {
-	struct sb_launch_pre p = pre;
 	int ready[2], conf[2];
 
 	if (init_binary < 0) {
@@ -183,13 +176,6 @@ static int launcher_spawn(const struct sb_cgroups *cg, struct launcher *l, bool 
 	l->ready = ready[0];
 	l->conf = conf[1];
 	l->cg = cg;
-	if (!ahead)
-		p.spare_bytes = 0;
-	/* it fits the pipe's buffer */
-	if (sb_write_full(l->conf, &p, sizeof p) < 0) {
-		launcher_drop(l);
-		return -1;
-	}
 	for (int i = 0; i < CG_NDIRS; i++)
 		l->present[i] = cg->dir[i] >= 0;
 	return 0;
@@ -217,22 +203,25 @@ static int launcher_get(const struct sb_cgroups *cg, struct launcher *l)
 		return 0;
 	}
 	*l = (struct launcher){ .pid = 0, .conf = -1, .ready = -1 };
-	return launcher_spawn(cg, l, false);
+	return launcher_spawn(cg, l);
 }
 
-pid_t sandbox_take_held(int sparesfd, int sbdirfd)
-{
-	if (spare.pid <= 0 || waitpid(spare.pid, NULL, WNOHANG) != 0)
-		return 0;
-	return disk_held_take(sparesfd, spare.pid, sbdirfd) == 0 ? spare.pid : 0;
-}
+/* Set by sandbox_prepare_drop(): no launcher exec'd ahead any more. */
+static bool prepare_off;
 
 void sandbox_prepare(const struct sb_cgroups *cg)
 {
-	if (spare.pid > 0)
+	if (spare.pid > 0 || prepare_off)
 		return;
 	spare = (struct launcher){ .pid = 0, .conf = -1, .ready = -1 };
-	launcher_spawn(cg, &spare, true);
+	launcher_spawn(cg, &spare);
+}
+
+void sandbox_prepare_drop(void)
+{
+	prepare_off = true;
+	if (spare.pid > 0)
+		launcher_drop(&spare);
 }
 
 /* Where sandboxd-init is: installed, SB_INIT_DIR; relocated under a
@@ -324,8 +313,6 @@ int sandbox_launch(const struct sb_spec *s, struct sb_launch *out, pid_t *pid, s
 		return sb_fail(err, SB_E_INTERNAL, EBADF, "sandbox %s: sandboxd-init was not opened", s->id);
 	if (launch_conf(s, &conf) < 0)
 		return sb_syserr(err, "sandbox %s: settings", s->id);
-	pre.spare_bytes = s->spares_dir && strlen(s->spares_dir) < sizeof pre.spares_dir ? s->spare_bytes : 0;
-	snprintf(pre.spares_dir, sizeof pre.spares_dir, "%s", pre.spare_bytes ? s->spares_dir : "");
 	if (launcher_get(s->cg, &l) < 0)
 		return sb_syserr(err, "fork launcher");
 	/* it fits the pipe's buffer: written whole before the launcher reads */

@@ -27,9 +27,6 @@ struct sb_spec {
 	struct sb_cgroups *cg;
 	const struct sb_net_spec *net;	/* NULL: loopback only */
 	const char *ca_bundle;		/* bound read-only at /etc/ssl/certs/ca-certificates.crt; NULL: the image's */
-	const char *spares_dir;		/* DATA/spares: a waiting launcher holds one of */
-	long long spare_bytes;		/*   this size mounted (0: none) */
-	pid_t held_pid;			/* disk.img is the spare that launcher held (sandbox_take_held) */
 };
 
 /* Find sandboxd-init (installed, or beside this program in a build tree)
@@ -43,10 +40,13 @@ int sandbox_start(const struct sb_spec *spec, pid_t *pid, struct sb_err *err);
 /* Exec a launcher (sandboxd-init, given the cgroup dirs of cg) ahead of the
  * next sandbox_start of this process, unless one waits already. */
 void sandbox_prepare(const struct sb_cgroups *cg);
-/* Move the spare disk the waiting launcher holds (mounted already) into
- * the sandbox directory sbdirfd as its disk.img: that launcher's pid (for
- * sb_spec.held_pid), or 0 when there is none. */
-pid_t sandbox_take_held(int sparesfd, int sbdirfd);
+/* End the launcher waiting for this process's next start (killed and
+ * reaped), and exec none ahead from now on: for a worker that leaves the
+ * pool for a long-lived request, which would keep it (a process and a
+ * network namespace) for the request's life.  A start after this still
+ * works: it forks a launcher of its own, as before launchers were exec'd
+ * ahead. */
+void sandbox_prepare_drop(void);
 
 /* sandbox_start in two halves: sandbox_launch() hands the settings over and
  * returns once the init is forked (*pid: its host pid), before it has

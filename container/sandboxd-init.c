@@ -22,7 +22,6 @@
  * from the worker and outlives it. */
 #include "config.h"
 
-#include "disk.h"
 #include "init.h"
 #include "launch.h"
 #include "lockdown.h"
@@ -32,8 +31,6 @@
 
 #include <fcntl.h>
 #include <grp.h>
-#include <poll.h>
-#include <sys/inotify.h>
 #include <libmnl/libmnl.h>
 #include <sched.h>
 #include <signal.h>
@@ -184,71 +181,6 @@ static int net_up(struct mnl_socket *hostnl, const struct sb_net_spec *n, struct
  * network namespace (net_up); NULL without a network. */
 static struct mnl_socket *hostnl;
 
-/* The spare disk this launcher holds (DATA/spares/.held-PID.img), mounted
- * detached while it waited for its settings: the start it serves finds it
- * renamed into its sandbox's directory (settings' held_pid), else it goes
- * back to the pool. */
-static int held_sparesfd = -1, held_fd = -1, held_mnt = -1;
-static long long held_bytes;
-
-static bool hold_spare(void)
-{
-	struct sb_err err = SB_ERR_INIT;
-
-	held_fd = disk_spare_hold(held_sparesfd, held_bytes, getpid());
-	if (held_fd < 0)
-		return false;
-	/* on a failure the init mounts the image itself, as without */
-	held_mnt = disk_fsmount(held_fd, &err);
-	return true;
-}
-
-/* Hold a spare while the settings do not come: one now, else the first the
- * filler makes (it renames a finished one into the pool).  Returns when the
- * settings can be read. */
-static void hold_while_waiting(const struct sb_launch_pre *p)
-{
-	cleanup_close int ino = -1;
-
-	if (p->spare_bytes <= 0)
-		return;
-	held_sparesfd = open(p->spares_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-	if (held_sparesfd < 0)
-		return;
-	held_bytes = p->spare_bytes;
-	ino = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
-	if (ino >= 0 && inotify_add_watch(ino, p->spares_dir, IN_MOVED_TO) < 0)
-		sb_closep(&ino);
-	while (!hold_spare() && ino >= 0) {
-		struct pollfd w[2] = { { .fd = SB_LAUNCH_CONF_FD, .events = POLLIN }, { .fd = ino, .events = POLLIN } };
-		char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
-
-		while (poll(w, 2, -1) < 0 && errno == EINTR)
-			;
-		if (w[0].revents)
-			break;
-		while (read(ino, buf, sizeof buf) > 0)
-			;
-	}
-}
-
-/* used: the mount stays for the init; else all of it goes, the spare back
- * to the pool (its detached mount is unmounted as its fd closes) */
-static void held_done(bool used)
-{
-	if (!used && held_mnt >= 0)
-		close(held_mnt);
-	if (!used)
-		held_mnt = -1;
-	if (held_fd >= 0)
-		close(held_fd);
-	if (!used && held_sparesfd >= 0)
-		disk_spare_unhold(held_sparesfd, held_bytes, getpid());
-	if (held_sparesfd >= 0)
-		close(held_sparesfd);
-	held_fd = held_sparesfd = -1;
-}
-
 __attribute__((noreturn)) static void init_child(const struct sb_spec *s, int readyfd,
 						 int listenfd, int usernsfd)
 {
@@ -257,7 +189,7 @@ __attribute__((noreturn)) static void init_child(const struct sb_spec *s, int re
 
 	struct rootfs_spec rs = {
 		.image_dir = s->image_dir, .sandbox_dir = s->sandbox_dir, .hostname = s->id,
-		.uid_base = s->uid_base, .disk = s->disk, .disk_mnt = held_mnt, .usernsfd = usernsfd,
+		.uid_base = s->uid_base, .disk = s->disk, .usernsfd = usernsfd,
 		.host_dirs = s->host_dirs, .resolv = s->net ? s->net->resolv : NULL,
 		.ca_bundle = s->ca_bundle,
 	};
@@ -366,36 +298,21 @@ __attribute__((noreturn)) static void launcher(const struct sb_spec *s, int read
 		init_child(s, readyfd, listenfd, usernsfd);
 	if (hostnl)
 		nl_close(hostnl);
-	if (held_mnt >= 0)
-		close(held_mnt);
 	ready_send(readyfd, SB_READY_PID, init, NULL);
 	_exit(0);
 }
 
-/* Close every fd from lowfd up but the two kept (-1: none). */
-static void close_fds_but(int lowfd, int keep1, int keep2)
+/* Close every fd from lowfd up but keep. */
+static void close_fds_but(int lowfd, int keep)
 {
-	int keep[2] = { keep1 < keep2 ? keep1 : keep2, keep1 < keep2 ? keep2 : keep1 }, from = lowfd;
-
-	for (int i = 0; i < 2; i++) {
-		if (keep[i] < from)
-			continue;
-		if (keep[i] > from && syscall(SYS_close_range, (unsigned)from, (unsigned)keep[i] - 1, 0U) < 0)
-			for (int fd = from; fd < keep[i]; fd++)
-				close(fd);
-		from = keep[i] + 1;
+	if (keep < lowfd) {
+		sb_close_fds_from(lowfd);
+		return;
 	}
-	sb_close_fds_from(from);
-}
-
-/* What the launcher may prepare ahead, first on the conf pipe. */
-static int read_pre(struct sb_launch_pre *p, struct sb_err *err)
-{
-	if (sb_read_full(SB_LAUNCH_CONF_FD, p, sizeof *p) != (ssize_t)sizeof *p || p->magic != SB_LAUNCH_MAGIC ||
-	    p->size != sizeof *p)
-		return sb_fail(err, SB_E_INTERNAL, EPROTO, "sandboxd-init: settings from another build of sandboxd");
-	p->spares_dir[sizeof p->spares_dir - 1] = '\0';
-	return 0;
+	if (keep > lowfd && syscall(SYS_close_range, (unsigned)lowfd, (unsigned)keep - 1, 0U) < 0)
+		for (int fd = lowfd; fd < keep; fd++)
+			close(fd);
+	sb_close_fds_from(keep + 1);
 }
 
 /* The launch settings from the conf pipe, checked: a worker of another
@@ -419,7 +336,6 @@ int main(int argc, char **argv)
 {
 	struct sb_err err = SB_ERR_INIT;
 	struct sb_launch_conf c;
-	struct sb_launch_pre pre;
 	struct sb_cgroups cg = { 0 };
 	int fd = SB_LAUNCH_CG_FD;
 	sigset_t none;
@@ -449,14 +365,8 @@ int main(int argc, char **argv)
 		sb_syserr(&err, "unshare the network namespace");
 		child_fail(SB_LAUNCH_READY_FD, &err);
 	}
-	if (read_pre(&pre, &err) < 0)
+	if (read_conf(&c, &err) < 0)
 		child_fail(SB_LAUNCH_READY_FD, &err);
-	hold_while_waiting(&pre);
-	if (read_conf(&c, &err) < 0) {
-		held_done(false);
-		child_fail(SB_LAUNCH_READY_FD, &err);
-	}
-	held_done(c.disk && c.held_pid == getpid() && held_mnt >= 0);
 	if (!c.net) {
 		nl_close(hostnl);
 		hostnl = NULL;
@@ -467,8 +377,8 @@ int main(int argc, char **argv)
 		cg.dir[i] = c.cg_present[i] ? fd++ : -1;
 	/* whatever else might be open (nothing, unless a worker fd lost its
 	 * O_CLOEXEC) goes before any of the sandbox is made, but for the
-	 * rtnetlink socket we opened and the disk we mounted */
-	close_fds_but(fd, hostnl ? mnl_socket_get_fd(hostnl) : -1, held_mnt);
+	 * rtnetlink socket we opened */
+	close_fds_but(fd, hostnl ? mnl_socket_get_fd(hostnl) : -1);
 
 	struct sb_net_spec net = { .addr = c.net_addr, .gw = c.net_gw,
 				   .resolv = c.net_resolv[0] ? c.net_resolv : NULL };

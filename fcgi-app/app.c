@@ -546,7 +546,7 @@ static void set_init(struct sb_record *r, const void *arg)
 static int start_locked(struct app *app, struct sandbox_ref *sb, struct sb_err *err)
 {
 	const struct conf *c = app->conf;
-	char dir[PATH_MAX], image[PATH_MAX], ca[PATH_MAX + 32], spares[PATH_MAX];
+	char dir[PATH_MAX], image[PATH_MAX], ca[PATH_MAX + 32];
 	struct sb_net_spec net;
 	struct sb_limits caps;
 	struct cg_limits lim;
@@ -576,14 +576,6 @@ static int start_locked(struct app *app, struct sandbox_ref *sb, struct sb_err *
 	if (cg_sandbox_create(&app->cg, sb->id, &lim, err) < 0)
 		return -1;
 	spec.disk = sb->rec.lim.disk_mb > 0;
-	/* the spares a waiting launcher may hold mounted: a new disk of their
-	 * size is the one the next launcher holds, moved into place here */
-	snprintf(spares, sizeof spares, "%s/spares", c->data_dir);
-	spec.spares_dir = spares;
-	spec.spare_bytes = !c->disk_prealloc && c->spare_disks > 0 ? (long long)c->limits.disk_mb << 20 : 0;
-	if (spec.disk && spec.spare_bytes == (long long)sb->rec.lim.disk_mb << 20 &&
-	    faccessat(sb->dirfd, "disk.img", F_OK, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT)
-		spec.held_pid = sandbox_take_held(app->spares_fd, sb->dirfd);
 	if (spec.disk && disk_image_ensure(sb->dirfd, (long long)sb->rec.lim.disk_mb << 20,
 					   sb->rec.uid_base, app->spares_fd, c->disk_prealloc, err) < 0)
 		return -1;

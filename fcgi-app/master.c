@@ -335,7 +335,7 @@ static void sweep_half_made_spares(const struct conf *c)
 	snprintf(path, sizeof path, "%s/spares", c->data_dir);
 	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd >= 0)
-		disk_spare_sweep(fd, true);
+		disk_spare_sweep(fd);
 }
 
 /* No filler starts before this (monotonic ms): 10 s after one failed. */
@@ -355,7 +355,6 @@ static int fill_disks(const struct conf *c, struct sb_err *err)
 	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return sb_syserr(err, "open %s", path);
-	disk_spare_sweep(fd, false);
 	while (disk_spare_count(fd, bytes) < c->spare_disks) {
 		/* spares never eat the host's reserve: none is made then */
 		if (app_host_room(c, disk_image_host_bytes(bytes, c->disk_prealloc), "a spare disk", NULL) < 0)

@@ -9,6 +9,7 @@
 #include "pool.h"
 #include "quota.h"
 #include "router.h"
+#include "sandbox.h"
 #include "sse.h"
 
 #include <sched.h>
@@ -54,6 +55,8 @@ static bool stream_admit(struct app *app, struct http_req *req, bool *stream)
 		return false;
 	}
 	*stream = true;
+	/* the worker exits after it: no launcher kept for the stream's life */
+	sandbox_prepare_drop();
 	/* hundreds of streams wake for heartbeats and log polls: when the
 	 * CPUs are short, a short request's worker goes first (nice), and a
 	 * stream waking never preempts it (SCHED_BATCH: no wakeup preemption);
@@ -76,6 +79,7 @@ static void leave_pool(struct app *app)
 	if (left_pool || pool_stream_admit(slot, app->conf->max_streams) < 0)
 		return;
 	left_pool = true;
+	sandbox_prepare_drop();
 	setpriority(PRIO_PROCESS, 0, STREAM_NICE);
 	if (getppid() == master)
 		kill(master, SIGUSR1);
