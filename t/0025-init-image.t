@@ -106,7 +106,18 @@ spare_of() {	# the waiting launcher the worker $1 holds
 		[ "$(cat "/proc/$p/comm" 2>/dev/null)" = sandbox-launch ] && echo "$p"
 	done
 }
-SPARE=$(spare_of "$W")
+spare_wait() {	# spare_wait WORKER [NOT]: its waiting launcher, once it has named
+	# itself (forked after the start's answer, then exec'd: a loaded
+	# machine takes a while), and not NOT
+	local p _
+	for _ in $(seq 1 100); do
+		p=$(spare_of "$1")
+		[ -n "$p" ] && [ "$p" != "${2-}" ] && break
+		sleep 0.05
+	done
+	echo "$p"
+}
+SPARE=$(spare_wait "$W")
 ok $([ -n "$SPARE" ] && [ "$(printf '%s\n' "$SPARE" | wc -l)" = 1 ]; echo $?) \
 	"after a start the worker holds one launcher exec'd for the next ($SPARE)"
 SPARE=$(printf '%s\n' "$SPARE" | head -n 1)
@@ -135,7 +146,7 @@ api POST /sandboxes/tenant-c
 is "$STATUS" 200 "tenant c's sandbox is created by the same worker"
 for _ in $(seq 1 50); do [ -d "/proc/$SPARE" ] || break; sleep 0.1; done
 ok $([ ! -d "/proc/$SPARE" ]; echo $?) "  the waiting launcher started it and is gone"
-NEXT=$(spare_of "$W")
+NEXT=$(spare_wait "$W" "$SPARE")
 ok $([ -n "$NEXT" ] && [ "$NEXT" != "$SPARE" ]; echo $?) "  a new one waits for the next start ($NEXT)"
 isnt "$(init_of tenant-c)" "$INIT" "  tenant c has an init of its own"
 exec_in tenant-c 'hostname; cat /proc/1/comm'
