@@ -19,20 +19,22 @@ diag "socket: $(stat -c '%a %U:%G' "$SOCK")"
 
 # a local client: connects, sends half a FastCGI request (BEGIN_REQUEST, no
 # PARAMS), and waits
-python3 - "$SOCK" <<'PY' &
+python3 - "$SOCK" "$T_DIR/connected" <<'PY' &
 import socket, struct, sys, time
 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 s.connect(sys.argv[1])
 s.sendall(struct.pack("!BBHHBx", 1, 1, 1, 8, 0) + struct.pack("!HB5x", 1, 0))
+open(sys.argv[2], "w").write("connected\n")
 time.sleep(600)
 PY
 HOLD=$!
-# until a worker took it: the listening socket's queue is empty
+# until it connected and a worker took it: the listening socket's queue is empty
 for _ in $(seq 1 100); do
 	q=$(ss -xlH "src $SOCK" 2>/dev/null | awk '{print $3}')
-	[ "${q:-1}" = 0 ] && break
+	[ -s "$T_DIR/connected" ] && [ "${q:-1}" = 0 ] && break
 	sleep 0.1
 done
+diag "the silent connection's peer: $(ss -xpH 2>/dev/null | grep -F "$SOCK" | grep -v python | grep -o 'pid=[0-9]*' | sort -u | tr '\n' ' ')"
 is "$q" 0 "a worker accepted the silent connection"
 
 api GET /healthz
