@@ -11,13 +11,14 @@ struct fcgi_accept {
 };
 
 /* on_stop handles SIGTERM and SIGINT (SA_RESTART); from here on they are
- * blocked but while fcgi_accept() waits and fcgi_stops_allow() allows. */
+ * blocked between requests, allowed while fcgi_accept() waits and while a
+ * request is read, served and answered. */
 int fcgi_accept_init(struct fcgi_accept *a, int listen_fd, void (*on_stop)(int));
 /* The next request, or -1: a stop came (the caller's flag says so) or
- * another worker took the connection. */
+ * another worker took the connection.  With a request, the stops are
+ * allowed until fcgi_accept_done(): a stream checks its token at a reload. */
 int fcgi_accept(struct fcgi_accept *a, FCGX_Request *fr);
-/* A request's handler may be told to stop (a stream checks its token at a
- * reload): allowed while it runs, blocked again before its answer ends. */
-void fcgi_stops_allow(const struct fcgi_accept *a, int allow);
+/* The request answered (FCGX_Finish_r()), the stops blocked again. */
+void fcgi_accept_done(const struct fcgi_accept *a, FCGX_Request *fr);
 
 #endif

@@ -126,7 +126,7 @@ void preview_worker_run(const struct conf *conf, int listen_fd)
 		if (fcgi_accept(&acc, &fr) < 0)
 			continue;
 		answer(&store, conf, &fr);
-		FCGX_Finish_r(&fr);
+		fcgi_accept_done(&acc, &fr);
 	}
 	store_close(&store);
 	_exit(0);

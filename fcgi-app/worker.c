@@ -191,10 +191,8 @@ void worker_run(const struct conf *conf, int listen_fd, unsigned serial, int poo
 			continue;
 		pool_busy(conf);
 		metrics_worker_busy(serial, true);
-		fcgi_stops_allow(&acc, 1);
 		stream = handle(&app, &fr);
-		fcgi_stops_allow(&acc, 0);
-		FCGX_Finish_r(&fr);
+		fcgi_accept_done(&acc, &fr);
 		metrics_worker_busy(serial, false);
 		/* a stream's worker leaves: what it grew goes with it, and the
 		 * pool is what the master keeps, not what streams left idle */
