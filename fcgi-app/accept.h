@@ -11,14 +11,14 @@ struct fcgi_accept {
 };
 
 /* on_stop handles SIGTERM and SIGINT (SA_RESTART); from here on they are
- * blocked between requests, allowed while fcgi_accept() waits and while a
- * request is read, served and answered. */
+ * blocked but while fcgi_accept() waits and while a request is served (from
+ * fcgi_accept() to fcgi_accept_done()). */
 int fcgi_accept_init(struct fcgi_accept *a, int listen_fd, void (*on_stop)(int));
 /* The next request, or -1: a stop came (the caller's flag says so) or
  * another worker took the connection.  With a request, the stops are
  * allowed until fcgi_accept_done(): a stream checks its token at a reload. */
 int fcgi_accept(struct fcgi_accept *a, FCGX_Request *fr);
-/* The request answered (FCGX_Finish_r()), the stops blocked again. */
+/* The stops blocked again, the request answered (FCGX_Finish_r()). */
 void fcgi_accept_done(const struct fcgi_accept *a, FCGX_Request *fr);
 
 #endif

@@ -24,7 +24,8 @@ ok() {	# ok COND_EXIT_STATUS DESCRIPTION
 		echo "ok $T_N - $*"
 	else
 		echo "not ok $T_N - $*"
-		T_FAILED=$((T_FAILED + 1))
+		# a known failure (TAP's "# TODO"): reported, not counted
+		case "$*" in *"# TODO"*) ;; *) T_FAILED=$((T_FAILED + 1)) ;; esac
 	fi
 	return "$st"
 }
