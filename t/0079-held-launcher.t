@@ -43,7 +43,12 @@ for _ in $(seq 1 50); do [ -d "/proc/$L2" ] || break; sleep 0.1; done
 ok $([ ! -d "/proc/$L2" ]; echo $?) "the launcher of a killed worker ends"
 # --spare-disks 2 is what the pool holds (with held spares, a spare given
 # back by an ended launcher was one too many)
-sleep 2
+# (made again by the filler: a loaded machine takes a while)
+for _ in $(seq 1 600); do
+	[ "$(ls -A "$DATA/spares" | grep -c '^[0-9].*\.img$')" -ge 2 ] && break
+	sleep 0.1
+done
+sleep 1
 is "$(ls -A "$DATA/spares" | grep -c '^[0-9].*\.img$')" 2 "  the pool holds --spare-disks (2) spares ($(ls -A "$DATA/spares" | tr '\n' ' '))"
 for _ in $(seq 1 50); do W2=$(sbd_workers); [ -n "$W2" ] && [ "$W2" != "$W" ] && break; sleep 0.1; done
 
