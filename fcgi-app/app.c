@@ -594,28 +594,21 @@ static int start_locked(struct app *app, struct sandbox_ref *sb, struct sb_err *
 	struct sb_launch launch;
 	if (sandbox_launch(&spec, &launch, &pid, err) < 0)
 		return -1;
-	/* recorded while the init builds its root: the commit's fdatasync
-	 * overlaps that.  Its control socket is bound already, so what finds
-	 * the record finds it as it did before (a connect waits in the
-	 * backlog); an init that fails leaves a dead pid, a stopped sandbox.
-	 * Not a warm one: a claim takes it by its record (renames it, sets
-	 * its hostname), so it is recorded once its init is ready (a claim
-	 * of one still building saw the init set its warm name back) */
-	bool early = !warm_name(sb->id);
+	/* recorded once its init is ready.  Recording it while the init built
+	 * its root (to overlap the commit's fdatasync, 0.1-1.3 ms) let others
+	 * act on an init not ready: a warm claim renamed one and set its
+	 * hostname, which the init then set back; a status read the disk
+	 * figures of /proc/PID/root before the init's pivot_root */
+	if (sandbox_launch_wait(&launch, err) < 0)
+		return -1;
 	sb->rec.init_pid = pid;
 	sb->rec.init_start = sb_proc_starttime(pid);
 	sb->rec.active_ms = sb_now_ms();
-	if (early && store_update(&app->store, sb->id, set_init, &sb->rec, err) < 0) {
-		sandbox_launch_abort(&launch);
-		return -1;
-	}
-	sb_fault("start-recorded");
-	if (sandbox_launch_wait(&launch, err) < 0)
-		return -1;
-	if (!early && store_update(&app->store, sb->id, set_init, &sb->rec, err) < 0) {
+	if (store_update(&app->store, sb->id, set_init, &sb->rec, err) < 0) {
 		cg_sandbox_kill(&app->cg, sb->id, NULL);
 		return -1;
 	}
+	sb_fault("start-recorded");
 	log_event(app->rid, "sandbox.started", sb->id, "image=%s ms=%lld", sb->rec.image[0] ? sb->rec.image : IMAGE_BUILTIN,
 		  (long long)(sb_mono_ms() - t0));
 	/* a new network namespace: its exposed ports forwarded to localhost again */
