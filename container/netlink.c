@@ -137,6 +137,18 @@ int nl_batch_send(struct mnl_socket *nl, struct nl_batch *b, const char *what, s
 	return r;
 }
 
+void nl_batch_no_ipv6(struct nl_batch *b, unsigned ifindex)
+{
+	struct nlmsghdr *nlh = link_msg(b, RTM_NEWLINK, 0, ifindex);
+	struct nlattr *spec = mnl_attr_nest_start(nlh, IFLA_AF_SPEC);
+	struct nlattr *in6 = mnl_attr_nest_start(nlh, AF_INET6);
+
+	mnl_attr_put_u8(nlh, IFLA_INET6_ADDR_GEN_MODE, IN6_ADDR_GEN_MODE_NONE);
+	mnl_attr_nest_end(nlh, in6);
+	mnl_attr_nest_end(nlh, spec);
+	done(b, nlh);
+}
+
 void nl_batch_up(struct nl_batch *b, unsigned ifindex, bool no_ipv6)
 {
 	struct nlmsghdr *nlh;
@@ -145,15 +157,8 @@ void nl_batch_up(struct nl_batch *b, unsigned ifindex, bool no_ipv6)
 	/* the address generation mode first, in a request of its own: set with
 	 * IFF_UP in one request, the link-local address is made before it
 	 * applies */
-	if (no_ipv6) {
-		nlh = link_msg(b, RTM_NEWLINK, 0, ifindex);
-		struct nlattr *spec = mnl_attr_nest_start(nlh, IFLA_AF_SPEC);
-		struct nlattr *in6 = mnl_attr_nest_start(nlh, AF_INET6);
-		mnl_attr_put_u8(nlh, IFLA_INET6_ADDR_GEN_MODE, IN6_ADDR_GEN_MODE_NONE);
-		mnl_attr_nest_end(nlh, in6);
-		mnl_attr_nest_end(nlh, spec);
-		done(b, nlh);
-	}
+	if (no_ipv6)
+		nl_batch_no_ipv6(b, ifindex);
 	nlh = link_msg(b, RTM_NEWLINK, 0, ifindex);
 	ifi = mnl_nlmsg_get_payload(nlh);
 	ifi->ifi_flags = IFF_UP;
@@ -252,6 +257,20 @@ unsigned nl_veth_add(struct mnl_socket *nl, const char *name, const char *peer_n
 		return 0;
 	}
 	return f.index ? f.index : nl_ifindex(nl, name, err);
+}
+
+int nl_link_rename(struct mnl_socket *nl, unsigned ifindex, const char *name, struct sb_err *err)
+{
+	struct nl_batch b;
+	struct nlmsghdr *nlh;
+	char what[64];
+
+	nl_batch_init(&b);
+	nlh = link_msg(&b, RTM_NEWLINK, 0, ifindex);
+	mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
+	done(&b, nlh);
+	snprintf(what, sizeof what, "rename interface %u to %s", ifindex, name);
+	return nl_batch_send(nl, &b, what, err);
 }
 
 int nl_link_del(struct mnl_socket *nl, const char *name, struct sb_err *err)

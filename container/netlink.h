@@ -31,6 +31,9 @@ void nl_batch_init(struct nl_batch *b);
 /* Up; with no_ipv6, no IPv6 address is ever generated on it (no
  * link-local: nothing is reachable over IPv6 through this link). */
 void nl_batch_up(struct nl_batch *b, unsigned ifindex, bool no_ipv6);
+/* No IPv6 address ever generated on it (nl_batch_up's no_ipv6 alone, for
+ * a link brought up later) */
+void nl_batch_no_ipv6(struct nl_batch *b, unsigned ifindex);
 void nl_batch_addr(struct nl_batch *b, unsigned ifindex, in_addr_t addr, int prefix);
 /* The default route via gw, onlink. */
 void nl_batch_route_default(struct nl_batch *b, unsigned ifindex, in_addr_t gw);
@@ -44,6 +47,8 @@ unsigned nl_ifindex(struct mnl_socket *nl, const char *name, struct sb_err *err)
  * name; 0 on error (errno EEXIST when name is taken). */
 unsigned nl_veth_add(struct mnl_socket *nl, const char *name, const char *peer_name, int peer_nsfd,
 		     unsigned peer_index, struct sb_err *err);
+/* A link that is down renamed (EEXIST when name is taken) */
+int nl_link_rename(struct mnl_socket *nl, unsigned ifindex, const char *name, struct sb_err *err);
 int nl_link_del(struct mnl_socket *nl, const char *name, struct sb_err *err);
 /* excl: EEXIST when the interface has the address already */
 int nl_addr_add(struct mnl_socket *nl, unsigned ifindex, in_addr_t addr, int prefix, bool excl,

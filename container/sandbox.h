@@ -47,6 +47,12 @@ void sandbox_prepare(const struct sb_cgroups *cg);
  * works: it forks a launcher of its own, as before launchers were exec'd
  * ahead. */
 void sandbox_prepare_drop(void);
+/* Sandboxes get a network (--network): every launcher makes its sandbox's
+ * veth pair while it waits for its settings, the host end named prefix and
+ * the launcher's pid in hex until the start gives it the sandbox's name
+ * (sandboxd-init.c, veth_ahead).  prefix: at most 8 characters, none of
+ * the sandboxes' own link names. */
+void sandbox_prepare_net(const char *prefix);
 
 /* sandbox_start in two halves: sandbox_launch() hands the settings over and
  * returns once the init is forked (*pid: its host pid), before it has

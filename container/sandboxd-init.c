@@ -32,6 +32,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <libmnl/libmnl.h>
+#include <net/if.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -134,16 +135,93 @@ static int make_userns(uid_t base, struct sb_err *err)
  * the namespace stays owned by the host's user namespace: the sandbox's
  * root can change none of it.  Nothing to tear down: the pair dies with the
  * namespace. */
+/* in a namespace of our own, lo is 1 and the peer can take 2 */
+enum { ETH0 = 2 };
+
+/* The pair made ahead by the waiting launcher (veth_ahead): the host end's
+ * index (0: none, net_up makes the pair) and name, and an rtnetlink socket
+ * of our namespace. */
+static unsigned ahead_host;
+static char ahead_name[IF_NAMESIZE];
+static struct mnl_socket *ahead_nl;
+
+/* While the launcher waits for its settings (exec'd ahead of its start):
+ * the pair made, the host end named prefix + our pid and down, no IPv6
+ * generation on either end, as net_up would set them; what needs the
+ * sandbox's slot (the host end's name, the addresses, up, the route) is
+ * left for net_up_ahead.  That takes the veth's creation (0.5 ms, most of
+ * what networking adds to a start) out of the request.  A failure leaves
+ * nothing made: net_up makes the pair at the start, as without. */
+static void veth_ahead(struct mnl_socket *hostnl, const char *prefix)
+{
+	struct sb_err err = SB_ERR_INIT;
+	cleanup_close int nsfd = -1;
+	struct nl_batch b;
+	unsigned host;
+
+	if (strlen(prefix) > 8 || strspn(prefix, "abcdefghijklmnopqrstuvwxyz0123456789") != strlen(prefix) ||
+	    (size_t)snprintf(ahead_name, sizeof ahead_name, "%s%x", prefix, (unsigned)getpid()) >= sizeof ahead_name)
+		return;
+	nsfd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (nsfd < 0)
+		return;
+	host = nl_veth_add(hostnl, ahead_name, "eth0", nsfd, ETH0, &err);
+	if (!host)
+		return;
+	ahead_nl = nl_open(&err);
+	nl_batch_init(&b);
+	nl_batch_no_ipv6(&b, host);
+	if (ahead_nl && nl_batch_send(hostnl, &b, "host end", &err) == 0) {
+		nl_batch_no_ipv6(&b, ETH0);
+		if (nl_batch_send(ahead_nl, &b, "eth0", &err) == 0) {
+			ahead_host = host;
+			return;
+		}
+	}
+	/* the pair goes as a whole with either end */
+	nl_close(ahead_nl);
+	ahead_nl = NULL;
+	nl_link_del(hostnl, ahead_name, &err);
+}
+
+/* The pair made ahead, finished as net_up finishes a new one. */
+static int net_up_ahead(struct mnl_socket *hostnl, const struct sb_net_spec *n, struct sb_err *err)
+{
+	struct nl_batch b;
+
+	if (nl_link_rename(hostnl, ahead_host, n->host_if, err) < 0) {
+		if (errno != EEXIST)
+			return -1;
+		/* the pair of this sandbox's previous init, not torn down yet
+		 * (as in net_up) */
+		sb_err_clear(err);
+		if (nl_link_del(hostnl, n->host_if, err) < 0 && errno != ENODEV)
+			return -1;
+		sb_err_clear(err);
+		if (nl_link_rename(hostnl, ahead_host, n->host_if, err) < 0)
+			return -1;
+	}
+	nl_batch_init(&b);
+	nl_batch_addr(&b, ahead_host, n->gw, 31);
+	nl_batch_up(&b, ahead_host, false);
+	if (nl_batch_send(hostnl, &b, "configure the host end", err) < 0)
+		return -1;
+	nl_batch_addr(&b, ETH0, n->addr, 31);
+	nl_batch_up(&b, ETH0, false);
+	nl_batch_route_default(&b, ETH0, n->gw);
+	return nl_batch_send(ahead_nl, &b, "configure eth0", err);
+}
+
 static int net_up(struct mnl_socket *hostnl, const struct sb_net_spec *n, struct sb_err *err)
 {
-	/* in a namespace of our own, lo is 1 and the peer can take 2 */
-	enum { ETH0 = 2 };
 	cleanup_close int nsfd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
 	struct nl_batch b;
 	struct mnl_socket *nl;
 	unsigned host;
 	int r;
 
+	if (ahead_host)
+		return net_up_ahead(hostnl, n, err);
 	if (nsfd < 0)
 		return sb_syserr(err, "open our network namespace");
 	host = nl_veth_add(hostnl, n->host_if, "eth0", nsfd, ETH0, err);
@@ -206,6 +284,8 @@ __attribute__((noreturn)) static void init_child(const struct sb_spec *s, int re
 		}
 		nl_close(hostnl);
 		hostnl = NULL;
+		nl_close(ahead_nl);
+		ahead_nl = NULL;
 	}
 	if (rootfs_setup(&rs, &err) < 0)
 		child_fail(readyfd, &err);
@@ -296,23 +376,26 @@ __attribute__((noreturn)) static void launcher(const struct sb_spec *s, int read
 	}
 	if (init == 0)
 		init_child(s, readyfd, listenfd, usernsfd);
-	if (hostnl)
-		nl_close(hostnl);
+	nl_close(hostnl);
+	nl_close(ahead_nl);
 	ready_send(readyfd, SB_READY_PID, init, NULL);
 	_exit(0);
 }
 
-/* Close every fd from lowfd up but keep. */
-static void close_fds_but(int lowfd, int keep)
+/* Close every fd from lowfd up but a and b (-1: none). */
+static void close_fds_but(int lowfd, int a, int b)
 {
-	if (keep < lowfd) {
-		sb_close_fds_from(lowfd);
-		return;
+	int keep[2] = { a < b ? a : b, a < b ? b : a };
+
+	for (int i = 0; i < 2; i++) {
+		if (keep[i] < lowfd)
+			continue;
+		if (keep[i] > lowfd && syscall(SYS_close_range, (unsigned)lowfd, (unsigned)keep[i] - 1, 0U) < 0)
+			for (int fd = lowfd; fd < keep[i]; fd++)
+				close(fd);
+		lowfd = keep[i] + 1;
 	}
-	if (keep > lowfd && syscall(SYS_close_range, (unsigned)lowfd, (unsigned)keep - 1, 0U) < 0)
-		for (int fd = lowfd; fd < keep; fd++)
-			close(fd);
-	sb_close_fds_from(keep + 1);
+	sb_close_fds_from(lowfd);
 }
 
 /* The launch settings from the conf pipe, checked: a worker of another
@@ -347,8 +430,6 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	prctl(PR_SET_NAME, "sandbox-launch", 0, 0, 0);
-	(void)argc;
-	(void)argv;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	/* the part of the lock-down that is the same for every sandbox, done
@@ -365,9 +446,18 @@ int main(int argc, char **argv)
 		sb_syserr(&err, "unshare the network namespace");
 		child_fail(SB_LAUNCH_READY_FD, &err);
 	}
+	/* the service gives sandboxes a network: their veth pair too */
+	if (argc > 1 && argv[1][0])
+		veth_ahead(hostnl, argv[1]);
 	if (read_conf(&c, &err) < 0)
 		child_fail(SB_LAUNCH_READY_FD, &err);
 	if (!c.net) {
+		/* a sandbox without a network has lo only */
+		if (ahead_host && nl_link_del(hostnl, ahead_name, &err) < 0)
+			child_fail(SB_LAUNCH_READY_FD, &err);
+		ahead_host = 0;
+		nl_close(ahead_nl);
+		ahead_nl = NULL;
 		nl_close(hostnl);
 		hostnl = NULL;
 	}
@@ -378,7 +468,7 @@ int main(int argc, char **argv)
 	/* whatever else might be open (nothing, unless a worker fd lost its
 	 * O_CLOEXEC) goes before any of the sandbox is made, but for the
 	 * rtnetlink socket we opened */
-	close_fds_but(fd, hostnl ? mnl_socket_get_fd(hostnl) : -1);
+	close_fds_but(fd, hostnl ? mnl_socket_get_fd(hostnl) : -1, ahead_nl ? mnl_socket_get_fd(ahead_nl) : -1);
 
 	struct sb_net_spec net = { .addr = c.net_addr, .gw = c.net_gw,
 				   .resolv = c.net_resolv[0] ? c.net_resolv : NULL };

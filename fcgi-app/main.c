@@ -7,6 +7,7 @@
 #include "images.h"
 #include "imagestore.h"
 #include "log.h"
+#include "net.h"
 #include "pool.h"
 #include "router.h"
 #include "rootfs.h"
@@ -112,6 +113,12 @@ int main(int argc, char **argv)
 	if (sandbox_init_open(init_path, sizeof init_path, &err) < 0) {
 		fprintf(stderr, "sandboxd: sandbox init: %s\n", err.msg);
 		return 1;
+	}
+	if (c.network) {
+		char prefix[16];
+
+		net_ahead_prefix(&c, prefix, sizeof prefix);
+		sandbox_prepare_net(prefix);
 	}
 	if (prepare_data_dir(&c) < 0)
 		return 1;

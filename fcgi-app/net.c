@@ -97,6 +97,11 @@ void net_slot_ifname(const struct conf *c, uint32_t slot, char *buf, size_t len)
 	snprintf(buf, len, "vs%06x%x", tag_of(c), (unsigned)slot);
 }
 
+void net_ahead_prefix(const struct conf *c, char *buf, size_t len)
+{
+	snprintf(buf, len, "vt%06x", tag_of(c));
+}
+
 uint32_t net_resolver(const struct conf *c)
 {
 	uint32_t size = c->net_pool.prefix >= 32 ? 1 : 1u << (32 - c->net_pool.prefix);

@@ -42,6 +42,10 @@ uint32_t net_pool_slots(int prefix);
  * the slot in hex, unique on the host among instances with other names. */
 void net_slot_addr(const struct conf *c, uint32_t slot, uint32_t *addr, uint32_t *gw);
 void net_slot_ifname(const struct conf *c, uint32_t slot, char *buf, size_t len);
+/* The name prefix of a host end made ahead by a waiting launcher, before
+ * a start renames it to its slot's (sandbox_prepare_net): "vt" and the
+ * instance's tag, which no table rule (vs<tag>*) matches. */
+void net_ahead_prefix(const struct conf *c, char *buf, size_t len);
 /* A record's /31, kept for its life: its slot (store.c), 1-based, or
  * derived from its uid range for records made before networking. */
 int net_record_slot(const struct conf *c, const struct sb_record *r, uint32_t *slot,
