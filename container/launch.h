@@ -17,7 +17,7 @@
 /* The fds sandboxd-init is started with; nothing else is open above 2. */
 enum {
 	SB_LAUNCH_READY_FD = 3,	/* the worker's ready pipe (struct sb_ready records) */
-	SB_LAUNCH_CONF_FD = 4,	/* a pipe holding one struct sb_launch_conf, then EOF */
+	SB_LAUNCH_CONF_FD = 4,	/* a pipe: one struct sb_launch_ahead, one struct sb_launch_conf, EOF */
 	SB_LAUNCH_CG_FD = 5,	/* the instance's cgroup dirs present in conf.cg_present, in order */
 };
 
@@ -38,6 +38,15 @@ struct sb_launch_conf {
 	char ca_bundle[PATH_MAX];	/* "": the image's own */
 	char sandbox_dir[PATH_MAX];
 	char image_dir[PATH_MAX];
+};
+
+/* Written on the conf pipe as soon as the launcher is forked, before its
+ * settings: what it may make ahead, the same for every start of the
+ * service (not argv: a sandbox reads its init's command line). */
+#define SB_LAUNCH_AHEAD_MAGIC 0x73626133u	/* "sba3" */
+struct sb_launch_ahead {
+	uint32_t magic;
+	char net_prefix[12];	/* "": none; else its veth pair, the host end named this + its pid */
 };
 
 /* Records on the ready pipe: the launcher's READY_PID, then the init's

@@ -98,8 +98,8 @@ static int launch_conf(const struct sb_spec *s, struct sb_launch_conf *c)
  * its settings on the conf pipe (written by the worker when a sandbox is to
  * start, launch_conf: not argv, which a sandbox could read on its init's
  * command line). */
-/* sandbox_prepare_net: the launcher's argv[1] (a name prefix, nothing of
- * a sandbox's), empty without a network */
+/* sandbox_prepare_net: the prefix of the host end's name of the veth a
+ * launcher makes ahead (nothing of a sandbox's); empty without a network */
 static char net_prefix[9];
 
 void sandbox_prepare_net(const char *prefix)
@@ -109,13 +109,9 @@ void sandbox_prepare_net(const char *prefix)
 
 __attribute__((noreturn)) static void launch_exec(const struct sb_cgroups *cg, int readyfd, int conffd)
 {
-	char *argv[] = { (char *)"sandbox-init", NULL, NULL }, *envp[] = { NULL };
+	char *argv[] = { (char *)"sandbox-init", NULL }, *envp[] = { NULL };
 	int keep[3 + CG_NDIRS], n = 0;
 
-	/* the fault makes the init build the pair at the start, as it does
-	 * when the pair could not be made ahead (t/0084 compares both) */
-	if (net_prefix[0] && !sb_fault_on("net-no-ahead"))
-		argv[1] = net_prefix;
 	reset_signals();
 	keep[n++] = readyfd;
 	keep[n++] = conffd;
@@ -191,6 +187,16 @@ static int launcher_spawn(const struct sb_cgroups *cg, struct launcher *l)
 	l->cg = cg;
 	for (int i = 0; i < CG_NDIRS; i++)
 		l->present[i] = cg->dir[i] >= 0;
+	/* what it makes while it waits; the fault makes it build the pair at
+	 * the start, as when the pair could not be made ahead (t/0086
+	 * compares both) */
+	struct sb_launch_ahead a = { .magic = SB_LAUNCH_AHEAD_MAGIC };
+	if (!sb_fault_on("net-no-ahead"))
+		memcpy(a.net_prefix, net_prefix, sizeof net_prefix);
+	if (sb_write_full(l->conf, &a, sizeof a) < 0) {
+		launcher_drop(l);
+		return -1;
+	}
 	return 0;
 }
 

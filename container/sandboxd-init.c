@@ -418,6 +418,7 @@ static int read_conf(struct sb_launch_conf *c, struct sb_err *err)
 int main(int argc, char **argv)
 {
 	struct sb_err err = SB_ERR_INIT;
+	struct sb_launch_ahead ahead;
 	struct sb_launch_conf c;
 	struct sb_cgroups cg = { 0 };
 	int fd = SB_LAUNCH_CG_FD;
@@ -430,6 +431,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	prctl(PR_SET_NAME, "sandbox-launch", 0, 0, 0);
+	(void)argc;
+	(void)argv;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	/* the part of the lock-down that is the same for every sandbox, done
@@ -446,9 +449,16 @@ int main(int argc, char **argv)
 		sb_syserr(&err, "unshare the network namespace");
 		child_fail(SB_LAUNCH_READY_FD, &err);
 	}
-	/* the service gives sandboxes a network: their veth pair too */
-	if (argc > 1 && argv[1][0])
-		veth_ahead(hostnl, argv[1]);
+	/* what the service has every launcher make ahead: with a network,
+	 * the sandbox's veth pair too */
+	if (sb_read_full(SB_LAUNCH_CONF_FD, &ahead, sizeof ahead) != (ssize_t)sizeof ahead ||
+	    ahead.magic != SB_LAUNCH_AHEAD_MAGIC) {
+		sb_fail(&err, SB_E_INTERNAL, EPROTO, "sandboxd-init: settings from another build of sandboxd");
+		child_fail(SB_LAUNCH_READY_FD, &err);
+	}
+	ahead.net_prefix[sizeof ahead.net_prefix - 1] = '\0';
+	if (ahead.net_prefix[0])
+		veth_ahead(hostnl, ahead.net_prefix);
 	if (read_conf(&c, &err) < 0)
 		child_fail(SB_LAUNCH_READY_FD, &err);
 	if (!c.net) {

@@ -97,6 +97,10 @@ if [ "$(net_state f1)" != "$S1" ]; then
 	diff <(printf '%s\n' "$S1") <(net_state f1) | sed 's/^/# /'
 fi
 
+# what it made ahead came through a pipe, not argv: a sandbox reads its init's command line
+exec_in f1 "tr '\\0' ' ' </proc/1/cmdline"
+is "$(jqr .data.stdout)" "sandbox-init " "f1's init's command line is the one it always was"
+
 # what it reaches, through the table (which matches the sandbox's link by name)
 for id in s1 f1; do
 	exec_in $id "curl -s -m 10 http://$NET_PUBLIC/ip"
