@@ -94,10 +94,6 @@ static int launch_conf(const struct sb_spec *s, struct sb_launch_conf *c)
 	return 0;
 }
 
-/* The child of the worker: hand over to sandboxd-init, which waits for
- * its settings on the conf pipe (written by the worker when a sandbox is to
- * start, launch_conf: not argv, which a sandbox could read on its init's
- * command line). */
 /* sandbox_prepare_net: the prefix of the host end's name of the veth a
  * launcher makes ahead (nothing of a sandbox's); empty without a network */
 static char net_prefix[9];
@@ -107,6 +103,10 @@ void sandbox_prepare_net(const char *prefix)
 	snprintf(net_prefix, sizeof net_prefix, "%s", prefix);
 }
 
+/* The child of the worker: hand over to sandboxd-init, which waits for
+ * its settings on the conf pipe (written by the worker when a sandbox is to
+ * start, launch_conf: not argv, which a sandbox could read on its init's
+ * command line). */
 __attribute__((noreturn)) static void launch_exec(const struct sb_cgroups *cg, int readyfd, int conffd)
 {
 	char *argv[] = { (char *)"sandbox-init", NULL }, *envp[] = { NULL };

@@ -128,13 +128,6 @@ static int make_userns(uid_t base, struct sb_err *err)
 	return fd;
 }
 
-/* Our new network namespace gets its end of a veth pair made by the host's
- * rtnetlink socket (hostnl, opened before the unshare): the host end stays
- * in the host's namespace with the gateway address, the peer is made right
- * here as eth0.  Both ends are configured while we are still host root, and
- * the namespace stays owned by the host's user namespace: the sandbox's
- * root can change none of it.  Nothing to tear down: the pair dies with the
- * namespace. */
 /* in a namespace of our own, lo is 1 and the peer can take 2 */
 enum { ETH0 = 2 };
 
@@ -212,6 +205,13 @@ static int net_up_ahead(struct mnl_socket *hostnl, const struct sb_net_spec *n, 
 	return nl_batch_send(ahead_nl, &b, "configure eth0", err);
 }
 
+/* Our new network namespace gets its end of a veth pair made by the host's
+ * rtnetlink socket (hostnl, opened before the unshare): the host end stays
+ * in the host's namespace with the gateway address, the peer is made right
+ * here as eth0.  Both ends are configured while we are still host root, and
+ * the namespace stays owned by the host's user namespace: the sandbox's
+ * root can change none of it.  Nothing to tear down: the pair dies with the
+ * namespace.  A pair made ahead (veth_ahead) is finished by net_up_ahead. */
 static int net_up(struct mnl_socket *hostnl, const struct sb_net_spec *n, struct sb_err *err)
 {
 	cleanup_close int nsfd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
