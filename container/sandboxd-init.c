@@ -33,6 +33,7 @@
 #include <grp.h>
 #include <libmnl/libmnl.h>
 #include <net/if.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -398,6 +399,16 @@ static void close_fds_but(int lowfd, int a, int b)
 	sb_close_fds_from(lowfd);
 }
 
+/* Its settings came already (a start that found no launcher waiting forks
+ * one and writes them at once): the pair made ahead would only add a
+ * rename to what the start makes itself. */
+static bool conf_waiting(void)
+{
+	struct pollfd p = { .fd = SB_LAUNCH_CONF_FD, .events = POLLIN };
+
+	return poll(&p, 1, 0) > 0;
+}
+
 /* The launch settings from the conf pipe, checked: a worker of another
  * build (an upgrade under a running service) gets a clear error. */
 static int read_conf(struct sb_launch_conf *c, struct sb_err *err)
@@ -457,7 +468,7 @@ int main(int argc, char **argv)
 		child_fail(SB_LAUNCH_READY_FD, &err);
 	}
 	ahead.net_prefix[sizeof ahead.net_prefix - 1] = '\0';
-	if (ahead.net_prefix[0])
+	if (ahead.net_prefix[0] && !conf_waiting())
 		veth_ahead(hostnl, ahead.net_prefix);
 	if (read_conf(&c, &err) < 0)
 		child_fail(SB_LAUNCH_READY_FD, &err);
