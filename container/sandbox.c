@@ -188,7 +188,7 @@ static int launcher_spawn(const struct sb_cgroups *cg, struct launcher *l)
 	for (int i = 0; i < CG_NDIRS; i++)
 		l->present[i] = cg->dir[i] >= 0;
 	/* what it makes while it waits; the fault makes it build the pair at
-	 * the start, as when the pair could not be made ahead (t/0086
+	 * the start, as when the pair could not be made ahead (t/0085
 	 * compares both) */
 	struct sb_launch_ahead a = { .magic = SB_LAUNCH_AHEAD_MAGIC };
 	if (!sb_fault_on("net-no-ahead"))
