@@ -33,6 +33,10 @@ struct conn {
 	int fd;
 	pid_t child;	/* 0: none, >0 running, <0 reaped */
 	char *leftover;	/* a clone's sibling directory, removed if it is killed */
+	/* an exec's output pipes (write ends), held until EXITED is sent:
+	 * the child's exit then hangs up nothing, and the worker wakes once,
+	 * for EXITED, instead of once per pipe and again for EXITED */
+	int out, err;
 };
 
 static struct conn conns[MAX_CONN];
@@ -579,10 +583,14 @@ static void handle_exec(struct conn *c, const struct sb_msg *m, size_t len, int 
 			procs_abandon(slot);
 		return;
 	}
-	if (spawn)
+	if (spawn) {
 		procs_started(slot, pid);
-	else
+	} else {
 		c->child = pid;
+		c->out = fds[0];
+		c->err = fds[1];
+		fds[0] = fds[1] = -1;	/* not closed with the request's */
+	}
 	reply(c->fd, SB_MSG_STARTED, pid, NULL);
 }
 
@@ -743,7 +751,18 @@ static void handle_packet(struct conn *c)
 	}
 out:
 	for (int i = 0; i < nfds; i++)
-		close(fds[i]);
+		if (fds[i] >= 0)
+			close(fds[i]);
+}
+
+/* The exec's pipes go once its end is told (or nobody is left to tell). */
+static void release_pipes(struct conn *c)
+{
+	if (c->out >= 0)
+		close(c->out);
+	if (c->err >= 0)
+		close(c->err);
+	c->out = c->err = -1;
 }
 
 static void reap(void)
@@ -772,6 +791,7 @@ static void reap(void)
 				};
 				sb_msg_send(conns[i].fd, &m, &x, sizeof x, NULL, 0);
 			}
+			release_pipes(&conns[i]);
 		}
 	}
 }
@@ -798,6 +818,7 @@ static void drop_closed(void)
 				}
 			}
 			free(c->leftover);
+			release_pipes(c);
 			continue;
 		}
 		conns[j++] = *c;
@@ -847,7 +868,7 @@ void sb_init_serve(int listen_fd)
 		if (pfd[1].revents & POLLIN) {
 			int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
 			if (fd >= 0)
-				conns[nconns++] = (struct conn){ .fd = fd, .child = 0 };
+				conns[nconns++] = (struct conn){ .fd = fd, .child = 0, .out = -1, .err = -1 };
 		}
 	}
 }
