@@ -37,11 +37,30 @@ struct conn {
 	 * the child's exit then hangs up nothing, and the worker wakes once,
 	 * for EXITED, instead of once per pipe and again for EXITED */
 	int out, err;
+	/* an exec whose STARTED waits (SB_EXEC_LATE_START): when it was
+	 * forked (CLOCK_MONOTONIC, us); 0: nothing waits */
+	int64_t start_due_from;
 };
 
 static struct conn conns[MAX_CONN];
 static int nconns;
 static char msgbuf[SB_MSG_MAX];
+
+static int64_t mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
+}
+
+static void reply_started(int fd, pid_t pid, int64_t age_us)
+{
+	struct sb_msg m = { .type = SB_MSG_STARTED, .val = pid };
+	struct sb_start_info si = { .age_us = age_us };
+
+	sb_msg_send(fd, &m, &si, sizeof si, NULL, 0);
+}
 
 static void reply(int fd, uint32_t type, int32_t val, const char *text)
 {
@@ -590,8 +609,13 @@ static void handle_exec(struct conn *c, const struct sb_msg *m, size_t len, int 
 		c->out = fds[0];
 		c->err = fds[1];
 		fds[0] = fds[1] = -1;	/* not closed with the request's */
+		if (m->val & SB_EXEC_LATE_START) {
+			/* told in SB_LATE_START_MS, or by its EXITED */
+			c->start_due_from = mono_us();
+			return;
+		}
 	}
-	reply(c->fd, SB_MSG_STARTED, pid, NULL);
+	reply_started(c->fd, pid, 0);
 }
 
 /* A clone works in a sibling of its directory ("url\nbranch\nsibling"),
@@ -779,6 +803,7 @@ static void reap(void)
 			if (conns[i].child != pid)
 				continue;
 			conns[i].child = -1;
+			conns[i].start_due_from = 0;	/* EXITED says it */
 			/* a clone killed in the sandbox could not remove its sibling */
 			if (WIFSIGNALED(status) && conns[i].leftover)
 				remove_clone_leftover(conns[i].leftover);
@@ -826,6 +851,30 @@ static void drop_closed(void)
 	nconns = j;
 }
 
+/* Late starts that are due: told now.  Returns poll()'s timeout until the
+ * next one (-1: none waits). */
+static int tell_late_starts(void)
+{
+	int64_t now = mono_us(), next = -1;
+
+	for (int i = 0; i < nconns; i++) {
+		struct conn *c = &conns[i];
+		int64_t due;
+
+		if (!c->start_due_from)
+			continue;
+		due = c->start_due_from + SB_LATE_START_MS * 1000LL;
+		if (c->fd >= 0 && due <= now) {
+			reply_started(c->fd, c->child, now - c->start_due_from);
+			c->start_due_from = 0;
+			continue;
+		}
+		if (next < 0 || due - now < next)
+			next = due - now;
+	}
+	return next < 0 ? -1 : (int)((next + 999) / 1000);
+}
+
 void sb_init_serve(int listen_fd)
 {
 	struct pollfd pfd[MAX_CONN + 2 + 2 * SB_PROC_MAX];
@@ -850,7 +899,7 @@ void sb_init_serve(int listen_fd)
 		for (int i = 0; i < nconns; i++)
 			pfd[n++] = (struct pollfd){ .fd = conns[i].fd, .events = POLLIN };
 		int nprocs = procs_pollfds(pfd + n, 2 * SB_PROC_MAX);
-		if (poll(pfd, (nfds_t)(n + nprocs), -1) < 0)
+		if (poll(pfd, (nfds_t)(n + nprocs), tell_late_starts()) < 0)
 			continue;
 		procs_handle(pfd + n, nprocs);
 		if (pfd[0].revents) {
