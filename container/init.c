@@ -546,84 +546,6 @@ static char **split_env(char *env, uint32_t len, uint32_t count)
 	return envp;
 }
 
-/* PROTOTYPE: a spare child forked ahead, waiting for its command. */
-static pid_t spare_pid;
-static int spare_sock = -1;
-
-static void spare_drop(void)
-{
-	if (spare_sock >= 0)
-		close(spare_sock);
-	spare_sock = -1;
-	spare_pid = 0;
-}
-
-static __attribute__((noreturn)) void spare_wait(int sock)
-{
-	int fds[SB_MSG_MAXFDS], nfds = 0;
-	ssize_t n = sb_msg_recv(sock, msgbuf, sizeof msgbuf, fds, &nfds);
-	struct child_args a;
-	struct sb_msg m;
-	char *p = msgbuf + sizeof m;
-
-	if (n < (ssize_t)sizeof m || nfds != 3)
-		_exit(127);
-	memcpy(&m, msgbuf, sizeof m);
-	close(sock);
-	a.out = fds[0];
-	a.err = fds[1];
-	a.procs = fds[2];
-	a.cwd = p;
-	a.cmd = p + m.cwd_len;
-	a.envp = split_env(p + m.cwd_len + m.cmd_len, m.env_len, m.env_count);
-	a.direct = m.val & 1;
-	exec_child(&a);
-}
-
-static void spare_make(void)
-{
-	int sv[2];
-	pid_t pid;
-
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
-		return;
-	pid = _Fork();
-	if (pid == 0) {
-		int s = fcntl(sv[1], F_DUPFD_CLOEXEC, 3);
-
-		if (s < 0 || dup2(s, 3) < 0)
-			_exit(127);
-		sb_close_fds_from(4);
-		spare_wait(3);
-	}
-	close(sv[1]);
-	if (pid < 0) {
-		close(sv[0]);
-		return;
-	}
-	spare_sock = sv[0];
-	spare_pid = pid;
-}
-
-/* Hand the command to the spare: its pid, or -1 (then fork). */
-static pid_t spare_take(const struct sb_msg *m, size_t len, const struct child_args *a)
-{
-	struct sb_msg h = *m;
-	int fds[3] = { a->out, a->err, a->procs };
-	pid_t pid = spare_pid;
-
-	if (pid <= 0)
-		return -1;
-	h.val = a->direct;
-	if (sb_msg_send(spare_sock, &h, msgbuf + sizeof h, len - sizeof h, fds, 3) < 0) {
-		kill(pid, SIGKILL);
-		spare_drop();
-		return -1;
-	}
-	spare_drop();
-	return pid;
-}
-
 /* EXEC (output to the worker's pipes, the child is the connection's) or
  * SPAWN (a background process: output to its logs, the child outlives the
  * connection). */
@@ -666,13 +588,10 @@ static void handle_exec(struct conn *c, const struct sb_msg *m, size_t len, int 
 	a.direct = !spawn && !(m->val & SB_EXEC_SHELL) && sb_sh_simple(a.cmd) &&
 		   sb_sh_env_plain((const char *const *)a.envp, env_count(a.envp)) && sh_is_known_dash() &&
 		   !has_ld_preload();
-	pid = spawn ? -1 : spare_take(m, len, &a);
 	/* _Fork: no atfork handler (the libraries' are not in the child) */
-	if (pid < 0) {
-		pid = _Fork();
-		if (pid == 0)
-			exec_child(&a);
-	}
+	pid = _Fork();
+	if (pid == 0)
+		exec_child(&a);
 	if (spawn) {
 		close(a.out);
 		close(a.err);
@@ -878,10 +797,6 @@ static void reap(void)
 	struct rusage ru;
 
 	while ((pid = wait4(-1, &status, WNOHANG, &ru)) > 0) {
-		if (pid == spare_pid) {
-			spare_drop();
-			continue;
-		}
 		if (procs_reaped(pid, status))
 			continue;
 		for (int i = 0; i < nconns; i++) {
@@ -984,13 +899,7 @@ void sb_init_serve(int listen_fd)
 		for (int i = 0; i < nconns; i++)
 			pfd[n++] = (struct pollfd){ .fd = conns[i].fd, .events = POLLIN };
 		int nprocs = procs_pollfds(pfd + n, 2 * SB_PROC_MAX);
-		int to = tell_late_starts(), pr;
-		if (!spare_pid && (to < 0 || to > 1))
-			to = 1;
-		pr = poll(pfd, (nfds_t)(n + nprocs), to);
-		if (pr == 0 && !spare_pid)
-			spare_make();
-		if (pr <= 0)
+		if (poll(pfd, (nfds_t)(n + nprocs), tell_late_starts()) < 0)
 			continue;
 		procs_handle(pfd + n, nprocs);
 		if (pfd[0].revents) {
