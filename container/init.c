@@ -33,9 +33,11 @@ struct conn {
 	int fd;
 	pid_t child;	/* 0: none, >0 running, <0 reaped */
 	char *leftover;	/* a clone's sibling directory, removed if it is killed */
-	/* an exec's output pipes (write ends), held until EXITED is sent:
-	 * the child's exit then hangs up nothing, and the worker wakes once,
-	 * for EXITED, instead of once per pipe and again for EXITED */
+	/* an exec's output pipes (write ends), held until the worker hangs
+	 * up: the child's exit then hangs up nothing, and the worker wakes
+	 * once, for EXITED, instead of once per pipe and again for EXITED
+	 * (it reads them to EAGAIN after EXITED: what the command wrote is
+	 * there); closed in the wake-up for the hang-up, not in EXITED's */
 	int out, err;
 	/* an exec whose STARTED waits (SB_EXEC_LATE_START): when it was
 	 * forked (CLOCK_MONOTONIC, us); 0: nothing waits */
@@ -779,7 +781,7 @@ out:
 			close(fds[i]);
 }
 
-/* The exec's pipes go once its end is told (or nobody is left to tell). */
+/* The exec's pipes go with its connection. */
 static void release_pipes(struct conn *c)
 {
 	if (c->out >= 0)
@@ -816,7 +818,6 @@ static void reap(void)
 				};
 				sb_msg_send(conns[i].fd, &m, &x, sizeof x, NULL, 0);
 			}
-			release_pipes(&conns[i]);
 		}
 	}
 }
