@@ -115,14 +115,15 @@ int sandbox_statfs(int ctl, struct sb_fs_info *fi, struct sb_err *err)
 /* EXEC with the two pipe ends, or (procid set) SPAWN without; both with
  * the exec cgroup's cgroup.procs, which the child joins before it execs. */
 static int send_exec(int ctl, const struct sb_exec_req *rq, const char *procid, int out, int errw,
-		     int procs, struct sb_err *err)
+		     int procs, bool late_start, struct sb_err *err)
 {
 	size_t cwd_len = strlen(rq->cwd) + 1, cmd_len = strlen(rq->command) + 1, env_len = 0;
 	size_t id_len = procid ? strlen(procid) + 1 : 0;
 	cleanup_free char *payload = NULL;
 	/* (test builds: the corpus test compares with and without a shell) */
 	struct sb_msg m = { .type = procid ? SB_MSG_SPAWN : SB_MSG_EXEC,
-			    .val = sb_fault_on("exec-shell") ? SB_EXEC_SHELL : 0 };
+			    .val = (sb_fault_on("exec-shell") ? SB_EXEC_SHELL : 0) |
+				   (late_start ? SB_EXEC_LATE_START : 0) };
 	int fds[3] = { out, errw, procs };
 	char *p;
 
@@ -239,35 +240,97 @@ static int pump_any(int fd, int which, const struct sb_exec_req *rq, struct sb_e
 	return pump(fd, which == 1 ? &res->out : &res->err, rq->max_output, &res->truncated);
 }
 
-/* pid is non-NULL for a background process (SPAWN). */
+/* The init's first answer to EXEC or SPAWN: ERROR (its errno mapped, as
+ * the request's error) or STARTED.  pid is non-NULL for a background
+ * process (SPAWN). */
+static int start_answer(const struct sb_msg *m, pid_t *pid, struct sb_err *err)
+{
+	if (m->type == SB_MSG_ERROR) {
+		if (m->val == ENOENT || m->val == ENOTDIR)
+			return sb_fail(err, SB_E_INVALID, m->val, "cwd is not a directory in the sandbox");
+		if (m->val == EEXIST)
+			return sb_fail(err, SB_E_CONFLICT, m->val, "a process with this id is running");
+		if (m->val == ENOSPC)
+			return sb_fail(err, SB_E_LIMIT, m->val, "too many background processes in this sandbox");
+		/* the init opens a process's logs only as regular files: the
+		 * sandbox put a FIFO, device, symlink or directory there */
+		if (pid && (m->val == ENXIO || m->val == EINVAL || m->val == ELOOP || m->val == EISDIR))
+			return sb_fail(err, SB_E_CONFLICT, m->val, "the sandbox has something other than regular files "
+				       "where this process's logs go (" SB_PROC_DIR "/<processId>/)");
+		/* the process's logs go to the sandbox's disk */
+		if (m->val == EIO || m->val == EROFS)
+			return sb_fail(err, SB_E_NO_SPACE, m->val, "sandbox init could not start it: " SB_DISK_FAILED);
+		return sb_fail(err, SB_E_INTERNAL, m->val, "sandbox init refused the exec");
+	}
+	if (m->type != SB_MSG_STARTED || m->val <= 0)
+		return sb_fail(err, SB_E_INTERNAL, EPROTO, "unexpected answer from sandbox init");
+	if (pid)
+		*pid = m->val;
+	return 0;
+}
+
 static int wait_started(int ctl, pid_t *pid, struct sb_err *err)
 {
 	struct sb_msg m;
 
 	if (proto_recv(ctl, &m, NULL, 0, SB_INIT_REPLY_MS, err) < 0)
 		return -1;
-	if (m.type == SB_MSG_ERROR) {
-		if (m.val == ENOENT || m.val == ENOTDIR)
-			return sb_fail(err, SB_E_INVALID, m.val, "cwd is not a directory in the sandbox");
-		if (m.val == EEXIST)
-			return sb_fail(err, SB_E_CONFLICT, m.val, "a process with this id is running");
-		if (m.val == ENOSPC)
-			return sb_fail(err, SB_E_LIMIT, m.val, "too many background processes in this sandbox");
-		/* the init opens a process's logs only as regular files: the
-		 * sandbox put a FIFO, device, symlink or directory there */
-		if (pid && (m.val == ENXIO || m.val == EINVAL || m.val == ELOOP || m.val == EISDIR))
-			return sb_fail(err, SB_E_CONFLICT, m.val, "the sandbox has something other than regular files "
-				       "where this process's logs go (" SB_PROC_DIR "/<processId>/)");
-		/* the process's logs go to the sandbox's disk */
-		if (m.val == EIO || m.val == EROFS)
-			return sb_fail(err, SB_E_NO_SPACE, m.val, "sandbox init could not start it: " SB_DISK_FAILED);
-		return sb_fail(err, SB_E_INTERNAL, m.val, "sandbox init refused the exec");
+	return start_answer(&m, pid, err);
+}
+
+/* A buffered exec sent with SB_EXEC_LATE_START: its start is told by a
+ * STARTED once it has run SB_LATE_START_MS, or by its EXITED, whichever
+ * comes first, within SB_INIT_REPLY_MS as any start (silence: the same
+ * timeout).  The pipes are read meanwhile (a command may fill them before
+ * its start is told).  Returns 0 when it started (*start: when, on our
+ * clock), 1 when it has exited (*status, res's figures), -1 on error. */
+static int wait_late_start(int ctl, int pout, int perr, bool *out_open, bool *err_open,
+			   const struct sb_exec_req *rq, struct sb_exec_res *res, int64_t *start,
+			   int *status, struct sb_err *err)
+{
+	int64_t bound = sb_mono_ms() + SB_INIT_REPLY_MS;
+
+	for (;;) {
+		struct pollfd p[3] = {
+			{ .fd = ctl, .events = POLLIN },
+			{ .fd = *out_open ? pout : -1, .events = POLLIN },
+			{ .fd = *err_open ? perr : -1, .events = POLLIN },
+		};
+		int64_t left = bound - sb_mono_ms();
+		int r;
+
+		if (left <= 0)
+			return sb_fail(err, SB_E_TIMEOUT, ETIMEDOUT, "the sandbox's init did not answer in time");
+		r = poll(p, 3, (int)left);
+		if (r < 0 && errno != EINTR)
+			return sb_syserr(err, "poll");
+		if (r <= 0)
+			continue;
+		if (p[1].revents && pump_any(pout, 1, rq, res) <= 0)
+			*out_open = false;
+		if (p[2].revents && pump_any(perr, 2, rq, res) <= 0)
+			*err_open = false;
+		if (p[0].revents) {
+			union {
+				struct sb_exit_info x;
+				struct sb_start_info si;
+			} u;
+			struct sb_msg m;
+
+			if (proto_recv(ctl, &m, &u, sizeof u, SB_PROTO_READY, err) < 0)
+				return -1;
+			if (m.type == SB_MSG_EXITED) {
+				*status = m.val;
+				res->cpu_us = u.x.utime_us + u.x.stime_us;
+				res->maxrss_kb = u.x.maxrss_kb;
+				return 1;
+			}
+			if (start_answer(&m, NULL, err) < 0)
+				return -1;
+			*start = sb_mono_ms() - u.si.age_us / 1000;
+			return 0;
+		}
 	}
-	if (m.type != SB_MSG_STARTED || m.val <= 0)
-		return sb_fail(err, SB_E_INTERNAL, EPROTO, "unexpected answer from sandbox init");
-	if (pid)
-		*pid = m.val;
-	return 0;
 }
 
 /* A streaming client's state: its sink's drain sends what it takes now. */
@@ -315,13 +378,22 @@ static void drain_pipes(int pout, bool out_open, int perr, bool err_open, int64_
 /* Pump both pipes and the control socket until the command has exited and
  * we have what it wrote; kill the exec's cgroup at the deadline. */
 static int run_loop(int ctl, int pout, int perr, struct sb_cgroups *cg, const char *id,
-		    const char *cgname, const struct sb_exec_req *rq, struct sb_exec_res *res,
-		    struct sb_err *err)
+		    const char *cgname, bool late_start, const struct sb_exec_req *rq,
+		    struct sb_exec_res *res, struct sb_err *err)
 {
-	int64_t start = sb_mono_ms(), deadline = start + rq->timeout_ms;
+	int64_t start = sb_mono_ms(), deadline;
 	long long oom_before = cg_sandbox_oom_kills(cg, id);
 	bool exited = false, out_open = true, err_open = true;
 	int status = 0;
+
+	if (late_start) {
+		int r = wait_late_start(ctl, pout, perr, &out_open, &err_open, rq, res, &start, &status, err);
+
+		if (r < 0)
+			return -1;
+		exited = r == 1;
+	}
+	deadline = start + rq->timeout_ms;
 
 	int64_t quiet_since = start;
 	bool killed_for_client = false;
@@ -440,6 +512,7 @@ int sandbox_exec(int ctl, struct sb_cgroups *cg, const char *id, const char *cgn
 {
 	cleanup_close int pout = -1, perr = -1, procs = -1;
 	int po[2], pe[2], ret;
+	bool late;
 
 	memset(res, 0, sizeof *res);
 	procs = cg_exec_open(cg, id, cgname, err);
@@ -456,20 +529,25 @@ int sandbox_exec(int ctl, struct sb_cgroups *cg, const char *id, const char *cgn
 	perr = pe[0];
 	fcntl(pout, F_SETFL, O_NONBLOCK);
 	fcntl(perr, F_SETFL, O_NONBLOCK);
-	ret = send_exec(ctl, rq, NULL, po[1], pe[1], procs, err);
+	/* a buffered exec needs no word of its start before its end (a
+	 * timeout shorter than the wait for a late start: told at once, its
+	 * kill on time) */
+	late = !rq->sink && rq->timeout_ms > SB_LATE_START_MS;
+	ret = send_exec(ctl, rq, NULL, po[1], pe[1], procs, late, err);
 	close(po[1]);
 	close(pe[1]);
 	if (ret < 0)
 		return -1;
 	/* the child joins the exec's cgroup before it execs: its whole tree is
-	 * ours; a start we did not see confirmed is killed there */
-	if (wait_started(ctl, NULL, err) < 0) {
+	 * ours; a start we did not see confirmed is killed there (run_loop()'s
+	 * failures too) */
+	if (!late && wait_started(ctl, NULL, err) < 0) {
 		cg_exec_kill(cg, id, cgname, NULL);
 		return -1;
 	}
 	if (rq->sink && rq->sink(rq->sink_arg, -1, NULL, 0) < 0)
 		res->client_gone = true;
-	ret = run_loop(ctl, pout, perr, cg, id, cgname, rq, res, err);
+	ret = run_loop(ctl, pout, perr, cg, id, cgname, late, rq, res, err);
 	if (ret < 0)
 		cg_exec_kill(cg, id, cgname, NULL);
 	cg_exec_release(cg, id, cgname);
@@ -491,7 +569,7 @@ int sandbox_spawn(int ctl, struct sb_cgroups *cg, const char *id, const char *pr
 	procs = cg_exec_open(cg, id, cgname, err);
 	if (procs < 0)
 		return -1;
-	if (send_exec(ctl, rq, procid, -1, -1, procs, err) < 0)
+	if (send_exec(ctl, rq, procid, -1, -1, procs, false, err) < 0)
 		return -1;
 	if (wait_started(ctl, pid, err) < 0) {
 		/* a refusal (that id runs; a bad cwd; too many) started

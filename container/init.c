@@ -33,11 +33,36 @@ struct conn {
 	int fd;
 	pid_t child;	/* 0: none, >0 running, <0 reaped */
 	char *leftover;	/* a clone's sibling directory, removed if it is killed */
+	/* an exec's output pipes (write ends), held until the worker hangs
+	 * up: the child's exit then hangs up nothing, and the worker wakes
+	 * once, for EXITED, instead of once per pipe and again for EXITED
+	 * (it reads them to EAGAIN after EXITED: what the command wrote is
+	 * there); closed in the wake-up for the hang-up, not in EXITED's */
+	int out, err;
+	/* an exec whose STARTED waits (SB_EXEC_LATE_START): when it was
+	 * forked (CLOCK_MONOTONIC, us); 0: nothing waits */
+	int64_t start_due_from;
 };
 
 static struct conn conns[MAX_CONN];
 static int nconns;
 static char msgbuf[SB_MSG_MAX];
+
+static int64_t mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
+}
+
+static void reply_started(int fd, pid_t pid, int64_t age_us)
+{
+	struct sb_msg m = { .type = SB_MSG_STARTED, .val = pid };
+	struct sb_start_info si = { .age_us = age_us };
+
+	sb_msg_send(fd, &m, &si, sizeof si, NULL, 0);
+}
 
 static void reply(int fd, uint32_t type, int32_t val, const char *text)
 {
@@ -579,11 +604,20 @@ static void handle_exec(struct conn *c, const struct sb_msg *m, size_t len, int 
 			procs_abandon(slot);
 		return;
 	}
-	if (spawn)
+	if (spawn) {
 		procs_started(slot, pid);
-	else
+	} else {
 		c->child = pid;
-	reply(c->fd, SB_MSG_STARTED, pid, NULL);
+		c->out = fds[0];
+		c->err = fds[1];
+		fds[0] = fds[1] = -1;	/* not closed with the request's */
+		if (m->val & SB_EXEC_LATE_START) {
+			/* told in SB_LATE_START_MS, or by its EXITED */
+			c->start_due_from = mono_us();
+			return;
+		}
+	}
+	reply_started(c->fd, pid, 0);
 }
 
 /* A clone works in a sibling of its directory ("url\nbranch\nsibling"),
@@ -743,7 +777,18 @@ static void handle_packet(struct conn *c)
 	}
 out:
 	for (int i = 0; i < nfds; i++)
-		close(fds[i]);
+		if (fds[i] >= 0)
+			close(fds[i]);
+}
+
+/* The exec's pipes go with its connection. */
+static void release_pipes(struct conn *c)
+{
+	if (c->out >= 0)
+		close(c->out);
+	if (c->err >= 0)
+		close(c->err);
+	c->out = c->err = -1;
 }
 
 static void reap(void)
@@ -760,6 +805,7 @@ static void reap(void)
 			if (conns[i].child != pid)
 				continue;
 			conns[i].child = -1;
+			conns[i].start_due_from = 0;	/* EXITED says it */
 			/* a clone killed in the sandbox could not remove its sibling */
 			if (WIFSIGNALED(status) && conns[i].leftover)
 				remove_clone_leftover(conns[i].leftover);
@@ -798,11 +844,36 @@ static void drop_closed(void)
 				}
 			}
 			free(c->leftover);
+			release_pipes(c);
 			continue;
 		}
 		conns[j++] = *c;
 	}
 	nconns = j;
+}
+
+/* Late starts that are due: told now.  Returns poll()'s timeout until the
+ * next one (-1: none waits). */
+static int tell_late_starts(void)
+{
+	int64_t now = mono_us(), next = -1;
+
+	for (int i = 0; i < nconns; i++) {
+		struct conn *c = &conns[i];
+		int64_t due;
+
+		if (!c->start_due_from)
+			continue;
+		due = c->start_due_from + SB_LATE_START_MS * 1000LL;
+		if (c->fd >= 0 && due <= now) {
+			reply_started(c->fd, c->child, now - c->start_due_from);
+			c->start_due_from = 0;
+			continue;
+		}
+		if (next < 0 || due - now < next)
+			next = due - now;
+	}
+	return next < 0 ? -1 : (int)((next + 999) / 1000);
 }
 
 void sb_init_serve(int listen_fd)
@@ -829,7 +900,7 @@ void sb_init_serve(int listen_fd)
 		for (int i = 0; i < nconns; i++)
 			pfd[n++] = (struct pollfd){ .fd = conns[i].fd, .events = POLLIN };
 		int nprocs = procs_pollfds(pfd + n, 2 * SB_PROC_MAX);
-		if (poll(pfd, (nfds_t)(n + nprocs), -1) < 0)
+		if (poll(pfd, (nfds_t)(n + nprocs), tell_late_starts()) < 0)
 			continue;
 		procs_handle(pfd + n, nprocs);
 		if (pfd[0].revents) {
@@ -847,7 +918,7 @@ void sb_init_serve(int listen_fd)
 		if (pfd[1].revents & POLLIN) {
 			int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
 			if (fd >= 0)
-				conns[nconns++] = (struct conn){ .fd = fd, .child = 0 };
+				conns[nconns++] = (struct conn){ .fd = fd, .child = 0, .out = -1, .err = -1 };
 		}
 	}
 }

@@ -64,6 +64,19 @@ struct sb_msg {
 /* EXEC's val: run the command with /bin/sh -c even when it could skip
  * the shell (tests compare the two ways; init.c exec_direct()). */
 #define SB_EXEC_SHELL 1
+/* EXEC's val: STARTED only once the command has run SB_LATE_START_MS (an
+ * EXITED before then says it started): a buffered exec needs no word of
+ * the start, and a short command then costs the worker one wake-up, not
+ * two.  A stream's start is told at once (its `start` event). */
+#define SB_EXEC_LATE_START 2
+#define SB_LATE_START_MS 20
+
+/* The payload of STARTED: how long ago the child was forked (a late
+ * start's; the worker's timeout counts from the fork, as for one told at
+ * once). */
+struct sb_start_info {
+	int64_t age_us;
+};
 
 /* The payload of EXITED: what wait4() said of the child and the
  * descendants it waited for. */
