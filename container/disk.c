@@ -43,9 +43,14 @@ static int run_e2tool(const char *path, char *const argv[], int imgfd, int *code
 			dup2(null, 0);
 			dup2(null, 1);
 		}
+		sigset_t none;
+
 		if (imgfd != 3 && dup2(imgfd, 3) < 0)
 			_exit(8);
 		sb_close_fds_from(4);
+		/* a worker serves with its stop signals blocked: not the tool */
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
 		execve(path, argv, envp);
 		_exit(8);
 	}
