@@ -2,8 +2,7 @@
 # A connection to the FastCGI socket that sends nothing (or a request's
 # first records and then nothing) holds the worker that took it inside
 # libfcgi's FCGX_Accept_r(), reading the parameters, with the stop signals
-# blocked (fcgi-app/accept.c: SA_RESTART, unblocked only in epoll_pwait and
-# in a handler).  The master's SIGTERM, said again at every tick, never
+# blocked (fcgi-app/accept.c: SA_RESTART, unblocked only in epoll_pwait).  The master's SIGTERM, said again at every tick, never
 # reaches it: a reload is never done (any_old_serving), and a shutdown
 # waits DRAIN_MS for its SIGKILL.  Who may connect: root and the socket's
 # group (www-data by default, 0660): any process of the web server's user,
