@@ -26,9 +26,9 @@
 #define BLOCK 512
 #define IOBUF 65536
 
-/* The file member being written (in): a refusal before its last byte
- * (the upload cut inside it, a full disk, the cap) removes it, never
- * leaves it half written. */
+/* The file member being written (in), under a temporary name: a refusal
+ * before it is renamed (the upload cut inside it, a full disk) removes
+ * it, never leaves it half written. */
 static struct {
 	int dir;
 	const char *base;
@@ -527,18 +527,24 @@ static void extract_file(struct extract *x, int dir, const char *base, const cha
 	unsigned char buf[IOBUF];
 	cleanup_close int fd = -1;
 	uint64_t left = size;
+	struct stat st;
+	char tmp[64];
 
 	if (size > x->max || x->bytes + size > x->max)
 		refuse(x->sock, EFBIG, "%s: the archive holds more than %llu bytes", name,
 		       (unsigned long long)x->max);
-	make_room(x, dir, base, name);
-	fd = openat(dir, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	/* a directory there goes first (refused if not empty); a file or a
+	 * link there is replaced by the rename at the member's last byte, so
+	 * a full disk or an upload cut inside the member leaves it as it was
+	 * (refuse() removes the temporary) */
+	if (fstatat(dir, base, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode))
+		make_room(x, dir, base, name);
+	snprintf(tmp, sizeof tmp, ".sandboxd-extract-%d-%u", (int)getpid(), x->entries);
+	fd = openat(dir, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		refuse(x->sock, errno, "%s: create: %s", name, strerror(errno));
-	/* a full disk is left as it was before this member, and so is an
-	 * upload cut inside it (refuse() removes it) */
 	writing.dir = dir;
-	writing.base = base;
+	writing.base = tmp;
 	while (left) {
 		size_t k = left < sizeof buf ? (size_t)left : sizeof buf;
 		in_full(&x->in, buf, k);
@@ -552,8 +558,13 @@ static void extract_file(struct extract *x, int dir, const char *base, const cha
 	struct timespec ts[2] = { { .tv_nsec = UTIME_OMIT }, { .tv_sec = (time_t)mtime } };
 	if (fchmod(fd, mode) < 0)
 		refuse(x->sock, errno, "%s: chmod: %s", name, strerror(errno));
-	writing.base = NULL;
 	futimens(fd, ts);
+	if (renameat(dir, tmp, dir, base) < 0) {
+		int e = errno;
+		refuse(x->sock, e == ENOTEMPTY || e == EISDIR ? EEXIST : e,
+		       "%s: cannot replace what is there: %s", name, strerror(e));
+	}
+	writing.base = NULL;
 }
 
 static void extract_link(struct extract *x, int dir, const char *base, const char *name, char *target)
