@@ -97,10 +97,12 @@ int fcgi_accept(struct fcgi_accept *a, FCGX_Request *fr)
 
 bool fcgi_stop_pending(const struct fcgi_accept *a)
 {
-	sigset_t p;
+	sigset_t pending, ours;
 
-	(void)a;
-	return sigpending(&p) == 0 && (sigismember(&p, SIGTERM) == 1 || sigismember(&p, SIGINT) == 1);
+	if (sigpending(&pending) < 0)
+		return false;
+	sigandset(&ours, &pending, &a->stops);
+	return !sigisemptyset(&ours);
 }
 
 void fcgi_accept_done(const struct fcgi_accept *a, FCGX_Request *fr)
