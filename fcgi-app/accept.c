@@ -65,7 +65,11 @@ int fcgi_accept_init(struct fcgi_accept *a, int listen_fd, void (*stop)(int))
 	sigemptyset(&a->stops);
 	sigaddset(&a->stops, SIGTERM);
 	sigaddset(&a->stops, SIGINT);
-	sigprocmask(SIG_BLOCK, &a->stops, NULL);
+	sigprocmask(SIG_BLOCK, &a->stops, &a->wait_mask);
+	/* the mask stays as it is from here on: epoll_pwait()'s is the same
+	 * but the stops */
+	sigdelset(&a->wait_mask, SIGTERM);
+	sigdelset(&a->wait_mask, SIGINT);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGALRM, &al, NULL);
@@ -81,13 +85,9 @@ int fcgi_accept_init(struct fcgi_accept *a, int listen_fd, void (*stop)(int))
 int fcgi_accept(struct fcgi_accept *a, FCGX_Request *fr)
 {
 	struct epoll_event ev;
-	sigset_t wait_mask;
 	int r;
 
-	sigprocmask(SIG_SETMASK, NULL, &wait_mask);
-	sigdelset(&wait_mask, SIGTERM);
-	sigdelset(&wait_mask, SIGINT);
-	if (epoll_pwait(a->ep, &ev, 1, -1, &wait_mask) <= 0)
+	if (epoll_pwait(a->ep, &ev, 1, -1, &a->wait_mask) <= 0)
 		return -1;
 	alarm(ACCEPT_READ_S);
 	r = FCGX_Accept_r(fr);

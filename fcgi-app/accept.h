@@ -10,6 +10,7 @@
 struct fcgi_accept {
 	int ep;		/* epoll of the listening socket (EPOLLEXCLUSIVE) */
 	sigset_t stops;	/* SIGTERM, SIGINT */
+	sigset_t wait_mask;	/* the worker's mask but the stops: epoll_pwait()'s */
 };
 
 /* on_stop handles SIGTERM and SIGINT (SA_RESTART); from here on they are
