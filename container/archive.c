@@ -26,6 +26,14 @@
 #define BLOCK 512
 #define IOBUF 65536
 
+/* The file member being written (in), under a temporary name: a refusal
+ * before it is renamed (the upload cut inside it, a full disk) removes
+ * it, never leaves it half written. */
+static struct {
+	int dir;
+	const char *base;
+} writing = { -1, NULL };
+
 /* The answer says which member and why; errnum picks the HTTP status
  * (fileops kind_of: EINVAL 400, EFBIG 413, ENOSPC 507). */
 __attribute__((noreturn, format(printf, 3, 4)))
@@ -35,6 +43,8 @@ static void refuse(int sock, int errnum, const char *fmt, ...)
 	char text[256];
 	va_list ap;
 
+	if (writing.base)
+		unlinkat(writing.dir, writing.base, 0);
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof text, fmt, ap);
 	va_end(ap);
@@ -311,6 +321,7 @@ struct tar_in {
 	z_stream z;
 	unsigned char raw[IOBUF];
 	size_t rn, roff;		/* plain: bytes in raw, next one */
+	uint64_t total;			/* bytes of the upload read */
 };
 
 static ssize_t raw_read(struct tar_in *in, void *buf, size_t len)
@@ -319,6 +330,8 @@ static ssize_t raw_read(struct tar_in *in, void *buf, size_t len)
 		ssize_t n = read(in->fd, buf, len);
 		if (n < 0 && errno == EINTR)
 			continue;
+		if (n > 0)
+			in->total += (uint64_t)n;
 		return n;
 	}
 }
@@ -514,21 +527,29 @@ static void extract_file(struct extract *x, int dir, const char *base, const cha
 	unsigned char buf[IOBUF];
 	cleanup_close int fd = -1;
 	uint64_t left = size;
+	struct stat st;
+	char tmp[64];
 
 	if (size > x->max || x->bytes + size > x->max)
 		refuse(x->sock, EFBIG, "%s: the archive holds more than %llu bytes", name,
 		       (unsigned long long)x->max);
-	make_room(x, dir, base, name);
-	fd = openat(dir, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	/* a directory there goes first (refused if not empty); a file or a
+	 * link there is replaced by the rename at the member's last byte, so
+	 * a full disk or an upload cut inside the member leaves it as it was
+	 * (refuse() removes the temporary) */
+	if (fstatat(dir, base, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode))
+		make_room(x, dir, base, name);
+	snprintf(tmp, sizeof tmp, ".sandboxd-extract-%d-%u", (int)getpid(), x->entries);
+	fd = openat(dir, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		refuse(x->sock, errno, "%s: create: %s", name, strerror(errno));
+	writing.dir = dir;
+	writing.base = tmp;
 	while (left) {
 		size_t k = left < sizeof buf ? (size_t)left : sizeof buf;
 		in_full(&x->in, buf, k);
 		if (sb_write_full(fd, buf, k) < 0) {
 			int e = errno;
-			/* a full disk is left as it was before this member */
-			unlinkat(dir, base, 0);
 			refuse(x->sock, e, "%s: write: %s", name, strerror(e));
 		}
 		left -= k;
@@ -538,6 +559,12 @@ static void extract_file(struct extract *x, int dir, const char *base, const cha
 	if (fchmod(fd, mode) < 0)
 		refuse(x->sock, errno, "%s: chmod: %s", name, strerror(errno));
 	futimens(fd, ts);
+	if (renameat(dir, tmp, dir, base) < 0) {
+		int e = errno;
+		refuse(x->sock, e == ENOTEMPTY || e == EISDIR ? EEXIST : e,
+		       "%s: cannot replace what is there: %s", name, strerror(e));
+	}
+	writing.base = NULL;
 }
 
 static void extract_link(struct extract *x, int dir, const char *base, const char *name, char *target)
@@ -803,6 +830,14 @@ static void archive_in(int sock, int datafd, const struct sb_file_req *rq, const
 	 * the worker feeding it is not cut off */
 	while (raw_read(&x.in, x.in.raw, sizeof x.in.raw) > 0)
 		;
+	/* an upload that ended before its length (its client gone) may end
+	 * at a member's boundary, or where end blocks are not needed: never
+	 * the whole archive, and said so (what came before stays extracted,
+	 * as before a refused member) */
+	if ((rq->flags & SB_FILE_EXACT) && x.in.total != rq->offset)
+		refuse(sock, EINVAL, "the upload ended before its announced length (%llu of %llu bytes), "
+		       "after %u members", (unsigned long long)x.in.total, (unsigned long long)rq->offset,
+		       x.entries);
 	if (syncfs(x.root) < 0)
 		refuse(sock, errno, "sync: %s", strerror(errno));
 	send_done(sock, x.bytes, x.entries);

@@ -38,6 +38,7 @@ static int run_e2tool(const char *path, char *const argv[], int imgfd, int *code
 		return sb_syserr(err, "fork %s", path);
 	if (pid == 0) {
 		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+		sigset_t none;
 
 		if (null >= 0) {
 			dup2(null, 0);
@@ -46,6 +47,9 @@ static int run_e2tool(const char *path, char *const argv[], int imgfd, int *code
 		if (imgfd != 3 && dup2(imgfd, 3) < 0)
 			_exit(8);
 		sb_close_fds_from(4);
+		/* a worker serves with its stop signals blocked: not the tool */
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
 		execve(path, argv, envp);
 		_exit(8);
 	}

@@ -132,7 +132,10 @@ static int sync_parent(const char *path, bool all)
 
 /* Write to an unnamed file (O_TMPFILE) in the target's directory, then
  * give it a temporary name and rename it over the target: a reader sees the
- * old content or the new, never half; the data, then the name, reach the
+ * old content or the new, never half; an upload that ends before the length
+ * it announced (SB_FILE_EXACT: the client gone, cut or timed out, the
+ * worker gone) is refused and the target keeps its old content, or stays
+ * absent; the data, then the name, reach the
  * disk before the answer (an error then is the client's no space, never a 200
  * for bytes the disk had no room for).  A write that fails or is killed
  * leaves nothing behind: the unnamed file goes with its last descriptor
@@ -187,6 +190,11 @@ static void do_write(int sock, int datafd, const struct sb_file_req *rq, const c
 				unlinkat(dfd, tmp, 0);
 			fail(sock, e, e == EFBIG ? "file too large" : n < 0 ? "read" : "write");
 		}
+	}
+	if ((rq->flags & SB_FILE_EXACT) && total != rq->offset) {
+		if (named)
+			unlinkat(dfd, tmp, 0);
+		fail(sock, EINVAL, "the upload ended before its announced length: nothing written");
 	}
 	snprintf(self, sizeof self, "/proc/self/fd/%d", fd);
 	if (fchmod(fd, mode) < 0 || fstat(fd, &st) < 0 || fsync(fd) < 0) {

@@ -42,6 +42,10 @@ enum {
 	SB_FILE_RANGE = 16,	/* READ: at most max_bytes from offset (no EFBIG) */
 	SB_FILE_SUFFIX = 32,	/* READ with RANGE: offset counts from the end */
 	SB_FILE_GZIP = 64,	/* ARCHIVE_OUT: gzipped */
+	SB_FILE_EXACT = 128,	/* WRITE, ARCHIVE_IN: the upload is `offset` bytes; one
+				 * that ends before (its client gone) is refused and
+				 * changes nothing (the member it was cut in, for an
+				 * archive), never taken as the whole */
 };
 
 /* A READ child's exit status when the file ended before the size it sent
@@ -53,7 +57,10 @@ struct sb_file_req {
 	uint32_t op, flags, mode;
 	uint32_t path_len, path2_len;	/* with their NULs */
 	uint64_t max_bytes;		/* READ/WRITE: size cap; LIST: entry cap */
-	uint64_t offset;		/* READ: start there (logs read on) */
+	uint64_t offset;		/* READ: start there (logs read on); WRITE,
+					 * ARCHIVE_IN with SB_FILE_EXACT: the upload's
+					 * length (the struct crosses to inits of an
+					 * older build as it is: no field added) */
 };
 
 enum { SB_FT_FILE = 1, SB_FT_DIR, SB_FT_SYMLINK, SB_FT_OTHER };

@@ -357,7 +357,7 @@ static int feed(struct http_req *req, int data, const char *mem, size_t len, boo
 			}
 			got = FCGX_GetStr(buf, (int)n, req->fcgi->in);
 			if (got <= 0) {
-				ret = -1;	/* client went away: the child sees a short file */
+				ret = -1;	/* client went away: the child, short, refuses */
 				break;
 			}
 			n = (size_t)got;
@@ -374,30 +374,38 @@ static int feed(struct http_req *req, int data, const char *mem, size_t len, boo
 
 /* Op rq on path with the body (content, or the request's own when raw)
  * fed to it, and the child's answer in *info: 0, or -1 with the error
- * answered (a write that found the disk full marks it for repair). */
+ * answered (a write that found the disk full marks it for repair).  The
+ * child is told the body's length (SB_FILE_EXACT): one that ends before
+ * it (the client gone, cut or timed out; this worker gone) changes
+ * nothing, and is the client's 400, whatever the child said of it. */
 static int put_body(struct app *app, struct http_req *req, struct sandbox_ref *sb, int ctl,
 		    const struct sb_file_req *rq, const char *path, const char *content, size_t clen,
 		    bool raw, struct sb_file_info *info)
 {
 	struct sb_err err = SB_ERR_INIT;
+	struct sb_file_req exact = *rq;
 	cleanup_close int data = -1;
-	int fed;
+	int fed, r;
 
-	if (sandbox_file_request(ctl, rq, path, NULL, &data, &err) < 0) {
+	exact.flags |= SB_FILE_EXACT;
+	exact.offset = raw ? http_content_length(http_param(req, "CONTENT_LENGTH")) : clen;
+	if (sandbox_file_request(ctl, &exact, path, NULL, &data, &err) < 0) {
 		api_reply_err(req, &err);
 		return -1;
 	}
 	fed = feed(req, data, content, clen, raw);
 	close(data);
 	data = -1;
-	if (sandbox_file_reply(ctl, info, FILE_TIMEOUT_MS, &err) < 0 ||
-	    sandbox_file_end(ctl, FILE_TIMEOUT_MS, &err) < 0) {
+	r = sandbox_file_reply(ctl, info, FILE_TIMEOUT_MS, &err) < 0 ||
+	    sandbox_file_end(ctl, FILE_TIMEOUT_MS, &err) < 0 ? -1 : 0;
+	if (r < 0)
 		app_disk_failed(app, sb, &err);
-		api_reply_err(req, &err);
+	if (fed < 0) {
+		http_reply_error(req, 400, "request body shorter than its Content-Length: nothing was written");
 		return -1;
 	}
-	if (fed < 0) {
-		http_reply_error(req, 400, "request body shorter than its Content-Length");
+	if (r < 0) {
+		api_reply_err(req, &err);
 		return -1;
 	}
 	return 0;

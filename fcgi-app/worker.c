@@ -86,18 +86,22 @@ static void leave_pool(struct app *app)
 }
 
 /* A reload (SIGTERM to the old workers) revoked the token of the stream
- * this worker serves?  Checked once, against the tokens file as it is now:
+ * this worker serves?  The stop waits, blocked, while a request is served
+ * (accept.c): it is seen pending, at the stream's next wake-up (a log
+ * follow's poll of LOG_POLL_MS, an exec's output, heartbeat or long
+ * check).  Checked once, against the tokens file as it is now:
  * a token still valid (or no tokens file) keeps its stream to its end, and
  * the master is told so (pool_keep(): the reload need not wait for it); a
  * token gone ends it (the follow with an "end" event, a streamed or long
  * buffered exec as for a client gone). */
 static const struct conf *wconf;
+static struct fcgi_accept acc;
 static bool stream_revoked(const struct http_req *req)
 {
 	static bool checked, revoked;
 	struct auth_tokens *a = NULL;
 
-	if (!stopping || checked)
+	if (checked || !(stopping || fcgi_stop_pending(&acc)))
 		return revoked;
 	checked = true;
 	if (wconf->tokens_file && auth_load(wconf->tokens_file, &a) < 0)
@@ -149,7 +153,6 @@ static bool handle(struct app *app, FCGX_Request *fr)
 void worker_run(const struct conf *conf, int listen_fd, unsigned serial, int pool_slot)
 {
 	struct sb_err err = SB_ERR_INIT;
-	struct fcgi_accept acc;
 	struct app app;
 	FCGX_Request fr;
 	sigset_t none;
