@@ -367,34 +367,86 @@ static int link_entry(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
-static int link_query(struct link_scan *s)
+static void link_request(char *buf, const struct link_scan *s, unsigned seq)
 {
-	cleanup_mnl struct mnl_socket *nl = nl_open(NETLINK_ROUTE);
-	char buf[NL_REQ_SIZE];
-	struct nlmsghdr *nlh;
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	struct ifinfomsg *ifm;
 
-	if (!nl)
-		return -1;
-	nlh = mnl_nlmsg_put_header(buf);
 	nlh->nlmsg_type = RTM_GETLINK;
 	nlh->nlmsg_flags = NLM_F_REQUEST | (s->name ? NLM_F_ACK : NLM_F_DUMP);
-	nlh->nlmsg_seq = (unsigned)time(NULL);
+	nlh->nlmsg_seq = seq;
 	ifm = mnl_nlmsg_put_extra_header(nlh, sizeof *ifm);
 	ifm->ifi_family = AF_UNSPEC;
 	if (s->name)
 		mnl_attr_put_strz(nlh, IFLA_IFNAME, s->name);
 	/* no VF and other extras: the counters are all we read */
 	mnl_attr_put_u32(nlh, IFLA_EXT_MASK, 0);
-	return nl_talk(nl, nlh, link_entry, s);
+}
+
+static int link_query(struct link_scan *s)
+{
+	cleanup_mnl struct mnl_socket *nl = nl_open(NETLINK_ROUTE);
+	char buf[NL_REQ_SIZE];
+
+	if (!nl)
+		return -1;
+	link_request(buf, s, (unsigned)time(NULL));
+	return nl_talk(nl, (struct nlmsghdr *)buf, link_entry, s);
+}
+
+/* The route socket link_bytes() keeps, per process: a status read with
+ * networking on made one (socket, bind, getsockname, close: a third of
+ * the counters' cost in the worker, measured) for one question.  The
+ * same question goes on it, by name, every time: the answer is the
+ * interface of that name at that moment, as on a new socket.  Made in
+ * the process's own namespace (it is never made while a worker stands in
+ * a sandbox's: route_socket_in() makes those apart); a child forked with
+ * it makes its own (the pid differs), so no two processes share its
+ * answers; dropped on any error, so that no answer left unread can be
+ * taken for the next one's (each question has a sequence number of its
+ * own besides). */
+static struct {
+	struct mnl_socket *nl;
+	pid_t pid;
+	unsigned seq;
+} kept_route;
+
+/* our fd and our copy of libmnl's struct, whoever made them: the parent
+ * keeps its own */
+static void kept_route_drop(void)
+{
+	if (kept_route.nl)
+		mnl_socket_close(kept_route.nl);
+	kept_route.nl = NULL;
+}
+
+static struct mnl_socket *kept_route_get(void)
+{
+	if (kept_route.nl && kept_route.pid == getpid())
+		return kept_route.nl;
+	kept_route_drop();
+	kept_route.nl = nl_open(NETLINK_ROUTE);
+	kept_route.pid = getpid();
+	kept_route.seq = (unsigned)time(NULL);
+	return kept_route.nl;
 }
 
 int link_bytes(const char *ifname, uint64_t *rx, uint64_t *tx)
 {
 	struct link_scan s = { .name = ifname };
+	struct mnl_socket *nl = kept_route_get();
+	char buf[NL_REQ_SIZE];
+	int e;
 
-	if (link_query(&s) < 0)
+	if (!nl)
 		return -1;
+	link_request(buf, &s, ++kept_route.seq);
+	if (nl_talk(nl, (struct nlmsghdr *)buf, link_entry, &s) < 0) {
+		e = errno;
+		kept_route_drop();
+		errno = e;
+		return -1;
+	}
 	if (!s.found) {
 		errno = ENODEV;
 		return -1;
