@@ -95,7 +95,7 @@ if [ "${HOLD:-0}" = 1 ]; then
 fi
 
 python3 - "$ROUNDS" "$N" "$FL" "$ON_B" "$ON_A" "$OFF_B" "$OFF_A" <<'PY'
-import http.client, statistics, sys, time, urllib.parse
+import http.client, random, statistics, sys, time, urllib.parse
 rounds, n = int(sys.argv[1]), int(sys.argv[2])
 names = ["floor", "on-before", "on-after", "off-before", "off-after"]
 bases = dict(zip(names, sys.argv[3:8]))
@@ -116,10 +116,12 @@ for s in names[1:]:
 for _ in range(50):
     for s, k, p in reqs:
         get(s, p)
+# a new order every time: no request always follows the same one
+rnd = random.Random(18)
 for r in range(rounds):
     res = {(s, k): [] for s, k, _ in reqs}
     for i in range(n):
-        order = reqs if i % 2 == 0 else reqs[::-1]
+        order = rnd.sample(reqs, len(reqs))
         for s, k, p in order:
             res[(s, k)].append(get(s, p))
     fl = statistics.median(res[("floor", "status")])
