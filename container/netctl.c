@@ -14,6 +14,7 @@
 #include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <sched.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -367,13 +368,16 @@ static int link_entry(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
-static void link_request(char *buf, const struct link_scan *s, unsigned seq)
+/* ack: an answer of its own after the interface's (nl_talk() reads until
+ * it); without, the interface's message or the kernel's error is the one
+ * answer (link_ask()). */
+static void link_request(char *buf, const struct link_scan *s, unsigned seq, bool ack)
 {
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	struct ifinfomsg *ifm;
 
 	nlh->nlmsg_type = RTM_GETLINK;
-	nlh->nlmsg_flags = NLM_F_REQUEST | (s->name ? NLM_F_ACK : NLM_F_DUMP);
+	nlh->nlmsg_flags = NLM_F_REQUEST | (s->name ? (ack ? NLM_F_ACK : 0) : NLM_F_DUMP);
 	nlh->nlmsg_seq = seq;
 	ifm = mnl_nlmsg_put_extra_header(nlh, sizeof *ifm);
 	ifm->ifi_family = AF_UNSPEC;
@@ -390,28 +394,26 @@ static int link_query(struct link_scan *s)
 
 	if (!nl)
 		return -1;
-	link_request(buf, s, (unsigned)time(NULL));
+	link_request(buf, s, (unsigned)time(NULL), true);
 	return nl_talk(nl, (struct nlmsghdr *)buf, link_entry, s);
 }
 
 /* The route socket link_bytes() keeps, per process: a status read with
- * networking on made one (socket, bind, getsockname, close: a third of
- * the counters' cost in the worker, measured) for one question.  The
- * same question goes on it, by name, every time: the answer is the
- * interface of that name at that moment, as on a new socket.  Made in
- * the process's own namespace (it is never made while a worker stands in
- * a sandbox's: route_socket_in() makes those apart); a child forked with
- * it makes its own (the pid differs), so no two processes share its
- * answers; dropped on any error, so that no answer left unread can be
- * taken for the next one's (each question has a sequence number of its
- * own besides). */
+ * networking on made one (socket, bind, getsockname, close: a quarter of
+ * what networking added to a status read's CPU in the worker, measured)
+ * for one question.  The same question goes on it, by name, every time:
+ * the answer is the interface of that name at that moment, as on a new
+ * socket.  Made in the process's own namespace (a worker never stands in
+ * a sandbox's but for route_socket_in(), which makes its own sockets); a
+ * child forked with it makes its own (the pid differs), so that no two
+ * processes read each other's answers. */
 static struct {
 	struct mnl_socket *nl;
 	pid_t pid;
 	unsigned seq;
 } kept_route;
 
-/* our fd and our copy of libmnl's struct, whoever made them: the parent
+/* our fd and our copy of libmnl's struct, whoever made them: a parent
  * keeps its own */
 static void kept_route_drop(void)
 {
@@ -431,25 +433,43 @@ static struct mnl_socket *kept_route_get(void)
 	return kept_route.nl;
 }
 
+/* One question by name without an ack: the kernel answers it with one
+ * message, the interface's (rtnl_getlink()'s one unicast) or its error,
+ * and nothing after.  0: the interface's counters read; -1: anything
+ * else (the kernel's error, an exchange that failed). */
+static int link_ask(struct mnl_socket *nl, struct link_scan *s)
+{
+	char req[NL_REQ_SIZE], buf[NL_REQ_SIZE];
+	unsigned seq = ++kept_route.seq;
+	ssize_t n;
+
+	link_request(req, s, seq, false);
+	if (mnl_socket_sendto(nl, req, ((struct nlmsghdr *)req)->nlmsg_len) < 0)
+		return -1;
+	n = mnl_socket_recvfrom(nl, buf, sizeof buf);
+	if (n < 0 || mnl_cb_run(buf, (size_t)n, seq, mnl_socket_get_portid(nl), link_entry, s) < 0)
+		return -1;
+	return s->found ? 0 : -1;
+}
+
 int link_bytes(const char *ifname, uint64_t *rx, uint64_t *tx)
 {
 	struct link_scan s = { .name = ifname };
 	struct mnl_socket *nl = kept_route_get();
-	char buf[NL_REQ_SIZE];
-	int e;
 
-	if (!nl)
-		return -1;
-	link_request(buf, &s, ++kept_route.seq);
-	if (nl_talk(nl, (struct nlmsghdr *)buf, link_entry, &s) < 0) {
-		e = errno;
+	/* anything but the interface's answer (no such interface, an
+	 * exchange that failed): a new socket, so that nothing of this one
+	 * is read as the next one's, and the question again as it was asked
+	 * before (a socket of its own, an ack awaited): its answer then */
+	if (!nl || link_ask(nl, &s) < 0) {
 		kept_route_drop();
-		errno = e;
-		return -1;
-	}
-	if (!s.found) {
-		errno = ENODEV;
-		return -1;
+		s = (struct link_scan){ .name = ifname };
+		if (link_query(&s) < 0)
+			return -1;
+		if (!s.found) {
+			errno = ENODEV;
+			return -1;
+		}
 	}
 	*rx = s.rx;
 	*tx = s.tx;
