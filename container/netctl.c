@@ -14,6 +14,7 @@
 #include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <sched.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -367,37 +368,108 @@ static int link_entry(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
-static int link_query(struct link_scan *s)
+/* ack: an answer of its own after the interface's (nl_talk() reads until
+ * it); without, the interface's message or the kernel's error is the one
+ * answer (link_ask()). */
+static void link_request(char *buf, const struct link_scan *s, unsigned seq, bool ack)
 {
-	cleanup_mnl struct mnl_socket *nl = nl_open(NETLINK_ROUTE);
-	char buf[NL_REQ_SIZE];
-	struct nlmsghdr *nlh;
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	struct ifinfomsg *ifm;
 
-	if (!nl)
-		return -1;
-	nlh = mnl_nlmsg_put_header(buf);
 	nlh->nlmsg_type = RTM_GETLINK;
-	nlh->nlmsg_flags = NLM_F_REQUEST | (s->name ? NLM_F_ACK : NLM_F_DUMP);
-	nlh->nlmsg_seq = (unsigned)time(NULL);
+	nlh->nlmsg_flags = NLM_F_REQUEST | (s->name ? (ack ? NLM_F_ACK : 0) : NLM_F_DUMP);
+	nlh->nlmsg_seq = seq;
 	ifm = mnl_nlmsg_put_extra_header(nlh, sizeof *ifm);
 	ifm->ifi_family = AF_UNSPEC;
 	if (s->name)
 		mnl_attr_put_strz(nlh, IFLA_IFNAME, s->name);
 	/* no VF and other extras: the counters are all we read */
 	mnl_attr_put_u32(nlh, IFLA_EXT_MASK, 0);
-	return nl_talk(nl, nlh, link_entry, s);
+}
+
+static int link_query(struct link_scan *s)
+{
+	cleanup_mnl struct mnl_socket *nl = nl_open(NETLINK_ROUTE);
+	char buf[NL_REQ_SIZE];
+
+	if (!nl)
+		return -1;
+	link_request(buf, s, (unsigned)time(NULL), true);
+	return nl_talk(nl, (struct nlmsghdr *)buf, link_entry, s);
+}
+
+/* The route socket link_bytes() keeps, per process: a status read with
+ * networking on made one (socket, bind, getsockname, close: a quarter of
+ * what networking added to a status read's CPU in the worker, measured)
+ * for one question.  The same question goes on it, by name, every time:
+ * the answer is the interface of that name at that moment, as on a new
+ * socket.  Made in the process's own namespace (a worker never stands in
+ * a sandbox's but for route_socket_in(), which makes its own sockets); a
+ * child forked with it makes its own (the pid differs), so that no two
+ * processes read each other's answers. */
+static struct {
+	struct mnl_socket *nl;
+	pid_t pid;
+	unsigned seq;
+} kept_route;
+
+/* our fd and our copy of libmnl's struct, whoever made them: a parent
+ * keeps its own */
+static void kept_route_drop(void)
+{
+	if (kept_route.nl)
+		mnl_socket_close(kept_route.nl);
+	kept_route.nl = NULL;
+}
+
+static struct mnl_socket *kept_route_get(void)
+{
+	if (kept_route.nl && kept_route.pid == getpid())
+		return kept_route.nl;
+	kept_route_drop();
+	kept_route.nl = nl_open(NETLINK_ROUTE);
+	kept_route.pid = getpid();
+	kept_route.seq = (unsigned)time(NULL);
+	return kept_route.nl;
+}
+
+/* One question by name without an ack: the kernel answers it with one
+ * message, the interface's (rtnl_getlink()'s one unicast) or its error,
+ * and nothing after.  0: the interface's counters read; -1: anything
+ * else (the kernel's error, an exchange that failed). */
+static int link_ask(struct mnl_socket *nl, struct link_scan *s)
+{
+	char req[NL_REQ_SIZE], buf[NL_REQ_SIZE];
+	unsigned seq = ++kept_route.seq;
+	ssize_t n;
+
+	link_request(req, s, seq, false);
+	if (mnl_socket_sendto(nl, req, ((struct nlmsghdr *)req)->nlmsg_len) < 0)
+		return -1;
+	n = mnl_socket_recvfrom(nl, buf, sizeof buf);
+	if (n < 0 || mnl_cb_run(buf, (size_t)n, seq, mnl_socket_get_portid(nl), link_entry, s) < 0)
+		return -1;
+	return s->found ? 0 : -1;
 }
 
 int link_bytes(const char *ifname, uint64_t *rx, uint64_t *tx)
 {
 	struct link_scan s = { .name = ifname };
+	struct mnl_socket *nl = kept_route_get();
 
-	if (link_query(&s) < 0)
-		return -1;
-	if (!s.found) {
-		errno = ENODEV;
-		return -1;
+	/* anything but the interface's answer (no such interface, an
+	 * exchange that failed): a new socket, so that nothing of this one
+	 * is read as the next one's, and the question again as it was asked
+	 * before (a socket of its own, an ack awaited): its answer then */
+	if (!nl || link_ask(nl, &s) < 0) {
+		kept_route_drop();
+		s = (struct link_scan){ .name = ifname };
+		if (link_query(&s) < 0)
+			return -1;
+		if (!s.found) {
+			errno = ENODEV;
+			return -1;
+		}
 	}
 	*rx = s.rx;
 	*tx = s.tx;
