@@ -19,22 +19,8 @@ net_topology "$@"
 RUNC=${RUNC:-/usr/sbin/runc}
 BEFORE=$1; AFTER=$2; NC=${NC:-30}; NW=${NW:-20}; OFF=${OFF:-1}
 W=$(mktemp -d /tmp/sbd-nbench.XXXXXX); chmod 0711 "$W"
-mkdir -p "$W/runc/rootfs"
-for d in usr proc dev sys tmp etc; do mkdir -p "$W/runc/rootfs/$d"; done
-for l in bin sbin lib lib64; do ln -s "usr/$l" "$W/runc/rootfs/$l"; done
-(cd "$W/runc" && "$RUNC" spec) || exit 1
-python3 - "$W/runc/config.json" <<'PY'
-import json, sys
-c = json.load(open(sys.argv[1]))
-c["process"]["terminal"] = False
-c["process"]["args"] = ["true"]
-c["root"] = {"path": "rootfs", "readonly": True}
-c["mounts"].append({"destination": "/usr", "type": "bind", "source": "/usr", "options": ["rbind", "ro", "nosuid", "nodev"]})
-c["linux"]["resources"] = {"memory": {"limit": 1 << 30, "swap": 1 << 30}, "pids": {"limit": 1024},
-                           "cpu": {"quota": 100000, "period": 100000}}
-json.dump(c, open(sys.argv[1], "w"), indent=1)
-PY
 . "$TOP/bench/lib.sh"
+bench_runc_bundle "$W/runc" || exit 1
 common=(--max-running 64 --warm-sandboxes 2)
 net() { echo --network --egress-allow 198.18.0.0/15 --net-resolv-conf "$NET_DIR/resolv.conf" \
 	--net-pool "$1" --preview-domain "http://preview.test:8080"; }

@@ -12,23 +12,8 @@ TOP=$(cd "$(dirname "$0")/.." && pwd)
 RUNC=${RUNC:-/usr/sbin/runc}
 BEFORE=$1; AFTER=$2; NC=${NC:-30}; NW=${NW:-20}
 W=$(mktemp -d /tmp/sbd-bench.XXXXXX); chmod 0711 "$W"
-# the runc bundle: a root of empty dirs and /usr's symlinks, /usr bound in
-mkdir -p "$W/runc/rootfs"
-for d in usr proc dev sys tmp etc; do mkdir -p "$W/runc/rootfs/$d"; done
-for l in bin sbin lib lib64; do ln -s "usr/$l" "$W/runc/rootfs/$l"; done
-(cd "$W/runc" && "$RUNC" spec) || exit 1
-python3 - "$W/runc/config.json" <<'PY'
-import json, sys
-c = json.load(open(sys.argv[1]))
-c["process"]["terminal"] = False
-c["process"]["args"] = ["true"]
-c["root"] = {"path": "rootfs", "readonly": True}
-c["mounts"].append({"destination": "/usr", "type": "bind", "source": "/usr", "options": ["rbind", "ro", "nosuid", "nodev"]})
-c["linux"]["resources"] = {"memory": {"limit": 1 << 30, "swap": 1 << 30}, "pids": {"limit": 1024},
-                           "cpu": {"quota": 100000, "period": 100000}}
-json.dump(c, open(sys.argv[1], "w"), indent=1)
-PY
 . "$TOP/bench/lib.sh"
+bench_runc_bundle "$W/runc" || exit 1
 A=$(bench_start before "$BEFORE" $(bench_uids) --max-running 64)
 B=$(bench_start after "$AFTER" $(bench_uids) --max-running 64)
 AW=$(bench_start beforew "$BEFORE" $(bench_uids) --max-running 64 --warm-sandboxes 2)

@@ -28,3 +28,25 @@ bench_stop() {
 
 # a uid range of 64 slots no other instance is likely to have
 bench_uids() { echo "--uid-base $((0x40000000 + (RANDOM % 700) * 64 * 65536)) --uid-slots 64"; }
+
+# bench_runc_bundle DIR: a runc bundle in DIR running `true`: a root of
+# empty dirs and /usr's symlinks, /usr bound in read-only, with memory,
+# pids and cpu limits (the sandboxes' defaults), as the bwrap row's
+bench_runc_bundle() {
+	local b=$1
+	mkdir -p "$b/rootfs"
+	for d in usr proc dev sys tmp etc; do mkdir -p "$b/rootfs/$d"; done
+	for l in bin sbin lib lib64; do ln -s "usr/$l" "$b/rootfs/$l"; done
+	(cd "$b" && "$RUNC" spec) || return 1
+	python3 - "$b/config.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["process"]["terminal"] = False
+c["process"]["args"] = ["true"]
+c["root"] = {"path": "rootfs", "readonly": True}
+c["mounts"].append({"destination": "/usr", "type": "bind", "source": "/usr", "options": ["rbind", "ro", "nosuid", "nodev"]})
+c["linux"]["resources"] = {"memory": {"limit": 1 << 30, "swap": 1 << 30}, "pids": {"limit": 1024},
+                           "cpu": {"quota": 100000, "period": 100000}}
+json.dump(c, open(sys.argv[1], "w"), indent=1)
+PY
+}
