@@ -33,7 +33,7 @@ bench_uids() { echo "--uid-base $((0x40000000 + (RANDOM % 700) * 64 * 65536)) --
 # empty dirs and /usr's symlinks, /usr bound in read-only, with memory,
 # pids and cpu limits (the sandboxes' defaults), as the bwrap row's
 bench_runc_bundle() {
-	local b=$1
+	local b=$1 d l
 	mkdir -p "$b/rootfs"
 	for d in usr proc dev sys tmp etc; do mkdir -p "$b/rootfs/$d"; done
 	for l in bin sbin lib lib64; do ln -s "usr/$l" "$b/rootfs/$l"; done
