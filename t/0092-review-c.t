@@ -16,16 +16,32 @@
 net_topology "$@"
 
 HELPER="python3 $TOP_SRCDIR/t/review-c-helper.py"
-T_WORKERS=3 sbd_start "${NET_OPTS[@]}"
+# on cgroup v1, two warm sandboxes: a create of the defaults is a warm
+# claim (a sandbox made ahead, renamed); the creates that must reuse an
+# interface name ask for other limits (cold)
+CONF=$(mktemp /tmp/sbd-rev18c-conf.XXXXXX)
+[ "$(cg_version)" = 1 ] && printf 'warm-sandboxes = 2\n' >"$CONF"
+COLD='{"limits": {"memoryMb": 512}}'
+T_WORKERS=3 sbd_start "${NET_OPTS[@]}" --config "$CONF"
 MINE=()	# processes this test made (killed by pid at the end)
-trap 'for p in "${MINE[@]}"; do kill -KILL "$p" 2>/dev/null; done; sbd_cleanup' EXIT
+trap 'for p in "${MINE[@]}"; do kill -KILL "$p" 2>/dev/null; done; sbd_cleanup; rm -f "$CONF"' EXIT
 
+# statuses ID: 12 reads, 6 at a time (so that every worker answers some:
+# one at a time, the same idle worker takes most), sorted and counted
 statuses() {
-	local i
-	for i in $(seq 1 12); do
-		api GET "/sandboxes/$1"
-		echo "$(jqr .data.status) $(jqr '.data.usage != null')"
-	done | sort | uniq -c | awk '{ printf "%s:%s:%s ", $2, $3, $1 }'
+	local urls=() i
+	for i in $(seq 1 12); do urls+=("$BASE/sandboxes/$1"); done
+	curl -s -Z --parallel-max 6 "${urls[@]}" | jq -r '"\(.data.status):\(.data.usage != null)"' |
+		sort | uniq -c | awk '{ printf "%s:%s ", $2, $1 }'
+}
+# keeping PID: how many workers hold a pidfd of PID (its fdinfo's Pid:)
+keeping() {
+	local w n=0 t=0
+	for w in $(sbd_workers); do
+		grep -qs "^Pid:[[:space:]]*$1\$" /dev/null $(find "/proc/$w/fd" -lname 'anon_inode:\[pidfd\]' -printf "/proc/$w/fdinfo/%f ") && n=$((n + 1))
+		t=$((t + 1))
+	done
+	echo "$n of $t"
 }
 gone() { for _ in $(seq 1 200); do [ -e "/proc/$1" ] || return 0; sleep 0.05; done; return 1; }
 host_if() {
@@ -50,6 +66,16 @@ same_counters() {
 	done
 	ok $([ "$bad" = 0 ] && [ "$n" -ge $((reads / 2)) ]; echo $?) "$label: status answers $ifn's counters ($before; $n reads compared)"
 }
+# same_counters_par ID IF LABEL: as same_counters, 12 reads 6 at a time
+same_counters_par() {
+	local urls=() i before after got
+	for i in $(seq 1 12); do urls+=("$BASE/sandboxes/$1"); done
+	before=$(ip_counters "$2")
+	got=$(curl -s -Z --parallel-max 6 "${urls[@]}" | jq -r '"\(.data.usage.networkInBytes)/\(.data.usage.networkOutBytes)"' | sort | uniq -c | awk '{ printf "%s:%s ", $2, $1 }')
+	after=$(ip_counters "$2")
+	[ "$before" = "$after" ] || diag "$2's counters moved: $before -> $after"
+	is "$got" "$before:12 " "$3: 12 reads answer $2's counters"
+}
 # worker fds: total, pidfds, netlink sockets
 fd_total() { ls "/proc/$1/fd" 2>/dev/null | wc -l; }
 fd_pidfds() { find "/proc/$1/fd" -lname 'anon_inode:\[pidfd\]' 2>/dev/null | wc -l; }
@@ -68,7 +94,7 @@ many_reads() {	# many_reads N ID...: N rounds of a status read of each, on kept 
 	local n=$1 urls=() i id
 	shift
 	for i in $(seq 1 "$n"); do for id in "$@"; do urls+=("$BASE/sandboxes/$id"); done; done
-	curl -s -o /dev/null "${urls[@]}"
+	curl -s -Z --parallel-max 6 "${urls[@]}" >/dev/null
 }
 
 # --- 1. pidfds: an exited init whose pid another process took ---------------
@@ -76,7 +102,9 @@ api POST /sandboxes/r
 is "$STATUS" 200 "r created"
 INIT=$(init_of r)
 like "$INIT" '^[0-9]+$' "r's init runs ($INIT)"
-is "$(statuses r)" "running:true:12 " "r: every read running (each worker keeps its pidfd)"
+is "$(statuses r)" "running:true:12 " "r: every read running"
+k=$(keeping "$INIT")
+ok $([ "${k%% *}" -ge 2 ]; echo $?) "workers keep a pidfd of r's init ($k; a spare forked meanwhile has read nothing)"
 kill -KILL "$INIT"
 gone "$INIT"
 ok $? "r's init killed and reaped"
@@ -90,6 +118,8 @@ exec_in r "echo hi"
 is "$(jqr .data.stdout)" hi "r started again by an exec"
 INIT2=$(init_of r)
 is "$(statuses r)" "running:true:12 " "r: every read running again (new init $INIT2)"
+k=$(keeping "$INIT2")
+ok $([ "${k%% *}" -ge 2 ]; echo $?) "workers keep a pidfd of r's new init ($k)"
 kill -STOP "$SBD_PID"
 kill -KILL "$INIT2"
 for _ in $(seq 1 100); do [ "$(awk '{ sub(/.*\) /, ""); print $1 }' "/proc/$INIT2/stat" 2>/dev/null)" = Z ] && break; sleep 0.05; done
@@ -135,20 +165,29 @@ for round in 1 2; do
 	done
 done
 is "$bad" 0 "$N sandboxes read in turn: each running, each its own interface's counters"
+many_reads 100 "${IDS[@]}"
+declare -A FD1
+for w in $WORKERS; do FD1[$w]=$(fd_total "$w"); done
+# churn: a sandbox destroyed and made again, an init killed, then more reads
+api POST /sandboxes/m6/destroy
+api POST /sandboxes/m6
+kill -KILL "$(init_of m11)"
 many_reads 200 "${IDS[@]}"
 bad=0
 for w in $WORKERS; do
 	t=$(fd_total "$w") p=$(fd_pidfds "$w") r=$(route_fds "$w" | wc -l)
-	diag "worker $w: fds ${FD0[$w]} -> $t, pidfds $p, route sockets $r"
-	[ "$t" -le "${FD0[$w]}" ] && [ "$p" -le 8 ] && [ "$r" -le 1 ] || bad=1
+	diag "worker $w: fds ${FD0[$w]} (warm), ${FD1[$w]} (after $((100 * N)) reads) -> $t, pidfds $p, route sockets $r"
+	[ "$t" -le "${FD1[$w]}" ] && [ "$p" -le 8 ] && [ "$r" -le 1 ] || bad=1
 done
-is "$bad" 0 "$((200 * N)) status reads over $N sandboxes: no worker holds more fds, <= 8 pidfds, <= 1 route socket"
+is "$bad" 0 "$((300 * N)) status reads over $N sandboxes: no worker's fds grow past the first $((100 * N)) reads', <= 8 pidfds, <= 1 route socket"
+is "$(statuses m11)" "stopped:false:12 " "m11 (init killed during the reads): stopped"
+is "$(statuses m6)" "running:true:12 " "m6 (made again during the reads): running"
 
 # --- 3. an interface name reused by a new sandbox -----------------------------
 OLDIF=${IFOF[m5]}
 api POST /sandboxes/m5/destroy
 is "$STATUS" 200 "m5 (traffic of its own) destroyed"
-api POST /sandboxes/n5
+api POST /sandboxes/n5 "$COLD"
 is "$STATUS" 200 "n5 created"
 NIF=$(host_if n5)
 diag "m5 had $OLDIF, n5 has $NIF"
@@ -165,30 +204,47 @@ is "$(jqr .data.usage.pids)" "$(cg_knob pids m5 pids.current)" "m5 again: pids f
 # every worker has a route socket now; on each, a question for m3's
 # interface whose answer waits there, with an old sequence and with 0
 inject_all() {	# inject_all IFNAME SEQ
-	local w fd n=0
+	local w fd n=0 t=0
 	for w in $(sbd_workers); do
+		t=$((t + 1))
 		fd=$(route_fds "$w" | head -n 1); fd=${fd%%:*}
 		[ -n "$fd" ] && $HELPER inject "$w" "$fd" "$1" "$2" && n=$((n + 1))
 	done
-	echo "$n"
+	echo "$n of $t"
 }
-is "$(inject_all "${IFOF[m3]}" 1)" 3 "m3's figures (seq 1) wait on the 3 workers' sockets"
-same_counters m1 "${IFOF[m1]}" "m1, with m3's answer (seq 1) waiting"
-is "$(inject_all "${IFOF[m3]}" 0)" 3 "m3's figures (seq 0) wait on the 3 workers' sockets"
-same_counters m1 "${IFOF[m1]}" "m1, with m3's answer (seq 0) waiting"
+like "$(inject_all "${IFOF[m3]}" 1)" '^[1-9][0-9]* of ' "m3's figures (seq 1) wait on the workers' sockets"
+same_counters_par m1 "${IFOF[m1]}" "m1, with m3's answer (seq 1) waiting"
+like "$(inject_all "${IFOF[m3]}" 0)" '^[1-9][0-9]* of ' "m3's figures (seq 0) wait on the workers' sockets"
+same_counters_par m1 "${IFOF[m1]}" "m1, with m3's answer (seq 0) waiting"
 # an answer of the same name, older: then the interface changes hands
-is "$(inject_all "${IFOF[m4]}" 0)" 3 "m4's figures (seq 0) wait on the 3 workers' sockets"
+# (destroy and create read no counters: the answer still waits)
+like "$(inject_all "${IFOF[m4]}" 0)" '^[1-9][0-9]* of ' "m4's figures (seq 0) wait on the workers' sockets"
 OLD4=$(ip_counters "${IFOF[m4]}")
 api POST /sandboxes/m4/destroy
 is "$STATUS" 200 "m4 destroyed ($OLD4 on ${IFOF[m4]})"
-api POST /sandboxes/n4
+LINKS=$(ip -o link | awk -F': ' '{ print $2 }' | cut -d@ -f1 | sort)
+api POST /sandboxes/n4 "$COLD"
 is "$STATUS" 200 "n4 created"
-N4=$(host_if n4)
+N4=$(comm -13 <(echo "$LINKS") <(ip -o link | awk -F': ' '{ print $2 }' | cut -d@ -f1 | sort) | grep '^vs' | head -n 1)
 diag "m4 had ${IFOF[m4]}, n4 has $N4"
-same_counters n4 "$N4" "n4, with m4's old answer waiting (seq 0) on every worker"
-is "$(inject_all "$N4" 0)" 3 "n4's own figures (seq 0) wait on the 3 workers' sockets"
+same_counters_par n4 "$N4" "n4, m4's old answer (same interface name) waiting (seq 0) on every worker"
+like "$(inject_all "$N4" 0)" '^[1-9][0-9]* of ' "n4's own figures (seq 0) wait on the workers' sockets"
 exec_in n4 "curl -s -m 10 -o /dev/null http://$NET_PUBLIC/; echo ok"
-same_counters n4 "$N4" "n4 after traffic, its older answer waiting (seq 0)"
+same_counters_par n4 "$N4" "n4 after traffic, its older answer waiting (seq 0)"
+
+# a made-up answer, sent from a route socket of another process (root in
+# the service's namespace) to each worker's: seq 0, pid 0, as the kernel's
+forge_all() {	# forge_all IFNAME RX TX
+	local w ino pid n=0
+	for w in $(sbd_workers); do
+		ino=$(route_fds "$w" | head -n 1); ino=${ino#*:}
+		pid=$(awk -v i="$ino" 'NR > 1 && $10 == i { print $3 }' /proc/net/netlink)
+		[ -n "$pid" ] && $HELPER forge "$pid" "$1" "$2" "$3" && n=$((n + 1))
+	done
+	echo "$n"
+}
+like "$(forge_all "${IFOF[m2]}" 4242424242 4343434343)" '^[1-9]' "a made-up answer for ${IFOF[m2]} sent to every worker's route socket"
+same_counters_par m2 "${IFOF[m2]}" "m2, a made-up answer from another socket waiting"
 
 # --- 5. a reload: new workers, each its own socket ---------------------------
 OLDSOCKS=$(for w in $(sbd_workers); do route_fds "$w"; done | cut -d: -f2 | sort)
@@ -205,6 +261,22 @@ I7=$(init_of m7)
 kill -KILL "$I7"; gone "$I7"
 is "$(statuses m7)" "stopped:false:12 " "m7 killed: every read stopped"
 is "$(statuses m8)" "running:true:12 " "m8 beside it: every read running"
+
+# --- 6b. a warm claim under a name every worker read before -----------------
+many_reads 2 m8
+k8=$(keeping "$(init_of m8)")
+api POST /sandboxes/m8/destroy
+is "$STATUS" 200 "m8 destroyed (workers kept its init: $k8)"
+api POST /sandboxes/m8
+is "$STATUS" 200 "m8 made again (a warm claim on cgroup v1)"
+is "$(statuses m8)" "running:true:12 " "the new m8: every read running"
+IFOF[m8]=$(host_if m8)
+same_counters_par m8 "${IFOF[m8]}" "the new m8"
+api GET /sandboxes/m8
+is "$(jqr .data.usage.pids)" "$(cg_knob pids m8 pids.current)" "the new m8: pids from its cgroup"
+I8=$(init_of m8)
+kill -KILL "$I8"; gone "$I8"
+is "$(statuses m8)" "stopped:false:12 " "the new m8 killed: every read stopped"
 
 # --- 7. disk figures: the sandbox's own root ----------------------------------
 exec_in m9 "head -c 20000000 /dev/zero > /big; sync; df -B1 --output=used / | tail -n 1"

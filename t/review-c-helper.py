@@ -6,6 +6,10 @@
 #                         (pidfd_getfd: the same socket), an RTM_GETLINK of
 #                         IFNAME with sequence SEQ, no ack: its answer waits
 #                         on that socket, as one of an interrupted exchange
+#   forge PORTID IFNAME RX TX  from a route socket of our own (CAP_NET_ADMIN
+#                         in the namespace), a made-up RTM_NEWLINK of IFNAME
+#                         with those byte counters, sequence 0, sent to the
+#                         socket PORTID: no kernel's answer
 import ctypes, os, struct, sys
 
 libc = ctypes.CDLL(None, use_errno=True)
@@ -48,7 +52,25 @@ def inject(wpid, fd, ifname, seq):
     os.close(pfd)
 
 
-if sys.argv[1] == "recycle":
+def forge(portid, ifname, rx, tx):
+    import socket
+    name = ifname.encode() + b"\0"
+    attr = struct.pack("=HH", 4 + len(name), 3) + name
+    attr += b"\0" * (-len(attr) % 4)
+    stats = [0] * 32
+    stats[2], stats[3] = rx, tx
+    attr += struct.pack("=HH", 4 + 8 * 32, 23) + struct.pack("=32Q", *stats)	# IFLA_STATS64
+    body = struct.pack("=BxHiII", 0, 1, 1, 0, 0) + attr
+    hdr = struct.pack("=IHHII", 16 + len(body), 16, 0, 0, 0)	# RTM_NEWLINK, seq 0, pid 0
+    s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)
+    s.bind((0, 0))
+    s.sendto(hdr + body, (portid, 0))
+    s.close()
+
+
+if sys.argv[1] == "forge":
+    forge(int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), int(sys.argv[5]))
+elif sys.argv[1] == "recycle":
     recycle(int(sys.argv[2]), sys.argv[3])
 elif sys.argv[1] == "inject":
     inject(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], int(sys.argv[5]))
