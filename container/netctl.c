@@ -441,13 +441,23 @@ static int link_ask(struct mnl_socket *nl, struct link_scan *s)
 {
 	char req[NL_REQ_SIZE], buf[NL_REQ_SIZE];
 	unsigned seq = ++kept_route.seq;
+	struct sockaddr_nl from;
+	socklen_t fl = sizeof from;
 	ssize_t n;
 
 	link_request(req, s, seq, false);
 	if (mnl_socket_sendto(nl, req, ((struct nlmsghdr *)req)->nlmsg_len) < 0)
 		return -1;
-	n = mnl_socket_recvfrom(nl, buf, sizeof buf);
-	if (n < 0 || mnl_cb_run(buf, (size_t)n, seq, mnl_socket_get_portid(nl), link_entry, s) < 0)
+	/* libmnl's own checks take a message of sequence 0 or of sender 0
+	 * from anyone: on a kept socket (its port id stays, and is listed in
+	 * /proc/net/netlink) any process with CAP_NET_ADMIN here could leave
+	 * an answer there for the next question.  So the kernel's (sender
+	 * 0) and to this question (its sequence), whole, or nothing */
+	n = recvfrom(mnl_socket_get_fd(nl), buf, sizeof buf, MSG_TRUNC, (struct sockaddr *)&from, &fl);
+	if (n < (ssize_t)sizeof(struct nlmsghdr) || (size_t)n > sizeof buf ||
+	    fl != sizeof from || from.nl_family != AF_NETLINK || from.nl_pid != 0 ||
+	    ((struct nlmsghdr *)buf)->nlmsg_seq != seq ||
+	    mnl_cb_run(buf, (size_t)n, seq, mnl_socket_get_portid(nl), link_entry, s) < 0)
 		return -1;
 	return s->found ? 0 : -1;
 }
