@@ -97,10 +97,10 @@ PY
 HOLD=$!
 sleep 1
 sbd_reload; ok $? "a reload is done (within --max-timeout) while a client drips an upload on the socket"
+kill "$HOLD" 2>/dev/null; wait "$HOLD" 2>/dev/null; HOLD=
 is "$(status_of PUT $F/workspace/drip.bin)" 400 "the dripped upload is a 400"
 api GET "$F/workspace/drip.bin"
 is "$STATUS" 404 "the dripped upload left no file"
-kill "$HOLD" 2>/dev/null; wait "$HOLD" 2>/dev/null; HOLD=
 
 # --- claim 6: a large answer read a trickle at a time -------------------------
 run rv 'head -c 40M /dev/urandom >/workspace/big.bin && echo made'
@@ -259,6 +259,9 @@ diag "destroy: $DST; the upload: $(cat "$T_DIR/rd.status") $(head -c 200 "$T_DIR
 like "$DST" '^(200|204|409)$' "a destroy racing an upload is answered"
 like "$(cat "$T_DIR/rd.status")" '^(200|4[0-9][0-9])$' "the upload racing a destroy is a 200 or a 4xx"
 for _ in $(seq 1 100); do [ -z "$(sandbox_pids rd)" ] && break; sleep 0.1; done
+for p in $(sandbox_pids rd); do
+	diag "left in rd's cgroup: $p $(cat /proc/$p/comm 2>/dev/null) $(grep -E '^(State|NSpid|PPid)' /proc/$p/status 2>/dev/null | tr '\n\t' '  ')"
+done
 [ "$DST" = 409 ] || is "$(sandbox_pids rd | wc -w)" 0 "no process of the destroyed sandbox is left"
 
 # --- claim 3: a shutdown with a worker held (half a JSON body) --------------
@@ -280,8 +283,14 @@ for _ in $(seq 1 600); do kill -0 "$MASTER" 2>/dev/null || break; sleep 0.1; don
 T1=$(date +%s)
 ! kill -0 "$MASTER" 2>/dev/null; ok $? "the master stopped (after $((T1 - T0)) s; drain bound 30 s)"
 ok $(( T1 - T0 <= 40 ? 0 : 1 )) "within the drain bound and a little"
+for _ in $(seq 1 100); do
+	left=
+	for p in $WORKERS $INITS; do kill -0 "$p" 2>/dev/null && left=1; done
+	[ -z "$left" ] && break
+	sleep 0.1
+done
 left=
-for p in $WORKERS $INITS; do kill -0 "$p" 2>/dev/null && left="$left $p($(cat /proc/$p/comm 2>/dev/null))"; done
+for p in $WORKERS $INITS; do kill -0 "$p" 2>/dev/null && left="$left $p($(cat /proc/$p/comm 2>/dev/null) $(grep State /proc/$p/status 2>/dev/null))"; done
 is "${left# }" "" "no worker or sandbox process is left"
 is "$(grep -cF "$DATA" /proc/mounts)" 0 "no mount under the data dir is left"
 is "$(find "$(cg_dir pids)" -mindepth 1 -type d 2>/dev/null | wc -l)" 0 "no cgroup of the instance is left"
