@@ -252,11 +252,13 @@ curl -s -o "$T_DIR/rd.out" -w '%{http_code}' --max-time 60 --limit-rate 1M -X PU
 	>"$T_DIR/rd.status" &
 BG=$!
 sleep 1.5
-api DELETE /sandboxes/rd "" --max-time 60
+api POST /sandboxes/rd/destroy "" --max-time 60
 DST=$STATUS
 wait "$BG"; BG=
 diag "destroy: $DST; the upload: $(cat "$T_DIR/rd.status") $(head -c 200 "$T_DIR/rd.out")"
 like "$DST" '^(200|204|409)$' "a destroy racing an upload is answered"
+api GET /sandboxes/rd
+[ "$DST" = 409 ] || is "$STATUS" 404 "the destroyed sandbox is gone"
 like "$(cat "$T_DIR/rd.status")" '^(200|4[0-9][0-9])$' "the upload racing a destroy is a 200 or a 4xx"
 for _ in $(seq 1 100); do [ -z "$(sandbox_pids rd)" ] && break; sleep 0.1; done
 for p in $(sandbox_pids rd); do
