@@ -700,11 +700,14 @@ static void reload(struct conf *c)
 		   c->config ? c->config : "");
 }
 
-/* The reload is done when no worker of the old generation serves a short
+/* The reload is done when no worker of an old generation serves a short
  * request (or may take one), and no stream of a token the reload revoked is
  * open: each old stream's worker re-checks its token when told (SIGTERM),
- * ends its stream if the token is gone, and says it keeps it otherwise
- * (pool_keep()); an old stream kept may run to its end. */
+ * and again at each later reload (the pool's count of reloads moved), ends
+ * its stream if the token is gone, and says it keeps it otherwise
+ * (pool_keep()); an old stream kept may run to its end.  Kept counts for
+ * the last reload only: a stream kept by the one before, not yet checked
+ * for this one (its next wake-up), is still waited for. */
 static bool any_old_serving(void)
 {
 	for (int i = 0; i < nworkers; i++)
@@ -821,6 +824,10 @@ int master_run(struct conf *c)
 				reload(c);
 				pool_settings(c);
 				log_printf("info", NULL, "reload: replacing workers");
+				/* counted before the old workers are told: a
+				 * stream kept by an earlier reload checks its
+				 * token again at its next wake-up */
+				pool_reload_begin();
 				replace_workers(c, fd, &orig);
 				reloading = true;
 			}

@@ -30,7 +30,7 @@ struct shared {
 	int64_t writing[BUSY_SLOTS];	/* bytes a worker is writing into a sandbox disk */
 	int64_t workers;
 	/* metrics_area(): the pool's state (pool.c), in this one mapping */
-	unsigned char area[16384] __attribute__((aligned(64)));
+	unsigned char area[32768] __attribute__((aligned(64)));
 };
 
 static struct shared *m;

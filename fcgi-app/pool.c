@@ -14,7 +14,12 @@
 
 struct pool_shared {
 	uint8_t state[POOL_SLOTS];
-	uint8_t kept[POOL_SLOTS];	/* a stream whose token a reload kept */
+	/* the reloads so far (bumped by the master before it tells the old
+	 * workers), and per slot the reload whose check kept its stream's
+	 * token (0: none): a stream kept by one reload is not kept by the
+	 * next one, that may have revoked its token */
+	uint32_t reloads;
+	uint32_t kept[POOL_SLOTS];
 	uint64_t refused;	/* streams refused at max-streams */
 	uint64_t ended[3];	/* workers ended: after a stream, retired, died */
 	/* every slot from here up is POOL_FREE, and always was: a count
@@ -77,15 +82,37 @@ void pool_set(int slot, enum pool_state s)
 	}
 }
 
-void pool_keep(int slot)
+uint32_t pool_reload_begin(void)
+{
+	uint32_t r;
+
+	if (!p)
+		return 0;
+	r = __atomic_add_fetch(&p->reloads, 1, __ATOMIC_SEQ_CST);
+	if (r == 0)	/* 0 is "none" in kept[]: skipped at the wrap */
+		r = __atomic_add_fetch(&p->reloads, 1, __ATOMIC_SEQ_CST);
+	return r;
+}
+
+uint32_t pool_reloads(void)
+{
+	return p ? __atomic_load_n(&p->reloads, __ATOMIC_SEQ_CST) : 0;
+}
+
+void pool_keep(int slot, uint32_t reload)
 {
 	if (p && slot >= 0 && slot < POOL_SLOTS)
-		__atomic_store_n(&p->kept[slot], 1, __ATOMIC_SEQ_CST);
+		__atomic_store_n(&p->kept[slot], reload, __ATOMIC_SEQ_CST);
 }
 
 bool pool_kept(int slot)
 {
-	return p && slot >= 0 && slot < POOL_SLOTS && __atomic_load_n(&p->kept[slot], __ATOMIC_SEQ_CST);
+	uint32_t k;
+
+	if (!p || slot < 0 || slot >= POOL_SLOTS)
+		return false;
+	k = __atomic_load_n(&p->kept[slot], __ATOMIC_SEQ_CST);
+	return k != 0 && k == pool_reloads();
 }
 
 enum pool_state pool_get(int slot)

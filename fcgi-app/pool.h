@@ -4,6 +4,7 @@
 #define SBD_POOL_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 struct conf;
@@ -38,11 +39,19 @@ int pool_init(void);
 void pool_settings(const struct conf *c);
 void pool_set(int slot, enum pool_state s);
 enum pool_state pool_get(int slot);
-/* A stream's worker of the old generation, told of a reload (SIGTERM),
- * found its request's token still valid in the new tokens: the reload need
- * not wait for it (the master's "reload: done").  Cleared when the slot is
+/* The master, at each reload, before it tells the old workers (SIGTERM):
+ * the reloads count one more (never 0); returned. */
+uint32_t pool_reload_begin(void);
+/* The reloads so far (0: none). */
+uint32_t pool_reloads(void);
+/* A stream's worker of an old generation, told of a reload (SIGTERM),
+ * found its request's token still valid in the tokens file as it read it
+ * after pool_reloads() returned `reload`: that reload need not wait for it
+ * (the master's "reload: done").  pool_kept() is true only while no later
+ * reload came: a later one may have revoked the token, and the stream
+ * checks again (worker.c stream_revoked()).  Cleared when the slot is
  * freed or forked again. */
-void pool_keep(int slot);
+void pool_keep(int slot, uint32_t reload);
 bool pool_kept(int slot);
 /* Workers in state s, over every slot. */
 int pool_count(enum pool_state s);

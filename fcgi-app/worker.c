@@ -89,28 +89,40 @@ static void leave_pool(struct app *app)
  * this worker serves?  The stop waits, blocked, while a request is served
  * (accept.c): it is seen pending, at the stream's next wake-up (a log
  * follow's poll of LOG_POLL_MS, an exec's output, heartbeat or long
- * check).  Checked once, against the tokens file as it is now:
- * a token still valid (or no tokens file) keeps its stream to its end, and
- * the master is told so (pool_keep(): the reload need not wait for it); a
- * token gone ends it (the follow with an "end" event, a streamed or long
- * buffered exec as for a client gone). */
+ * check).  Checked against the tokens file as it is now, once per reload:
+ * the stop stays pending for the stream's life, so each wake-up compares
+ * the reloads' count (the master's, in the pool's mapping) with the one
+ * last checked, and a later reload (that may have revoked what the first
+ * one kept) is checked again.  A token still valid (or no tokens file)
+ * keeps its stream, and the master is told so for that reload
+ * (pool_keep(): it need not wait for it); a token gone ends it (the follow
+ * with an "end" event, a streamed or long buffered exec as for a client
+ * gone). */
 static const struct conf *wconf;
 static struct fcgi_accept acc;
 static bool stream_revoked(const struct http_req *req)
 {
 	static bool checked, revoked;
+	static uint32_t checked_reload;
 	struct auth_tokens *a = NULL;
+	uint32_t reload;
 
-	if (checked || !(stopping || fcgi_stop_pending(&acc)))
+	if (revoked || !(stopping || fcgi_stop_pending(&acc)))
 		return revoked;
+	/* read before the file: a reload that comes after it is checked at
+	 * the next wake-up (it counts one more) */
+	reload = pool_reloads();
+	if (checked && reload == checked_reload)
+		return false;
 	checked = true;
+	checked_reload = reload;
 	if (wconf->tokens_file && auth_load(wconf->tokens_file, &a) < 0)
 		a = NULL;	/* unreadable: the reload kept the old ones, so do we */
 	else if (wconf->tokens_file)
 		revoked = !auth_still_valid(a, req, req->nsegs > 1 ? req->segs[1] : NULL);
 	auth_free(a);
 	if (!revoked)
-		pool_keep(slot);
+		pool_keep(slot, reload);
 	if (revoked)
 		log_printf("info", req->rid, "reload: the stream's token was revoked: the stream ends");
 	return revoked;
