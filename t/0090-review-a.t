@@ -37,7 +37,7 @@ fds_back() { [ "$(fdn "$INIT")" -le "$FD0" ]; }
 
 # --- 1a. many execs of every kind: answers exact, no fd left in the init ------------
 bad=0
-for i in $(seq 1 120); do
+for i in $(seq 1 60); do
 	case $((i % 6)) in
 	0) exec_in ex "echo out$i; echo err$i >&2; exit $((i % 7))"
 	   [ "$STATUS/$(jqr .data.stdout)/$(jqr .data.stderr)/$(jqr .data.exitCode)" = "200/out$i/err$i/$((i % 7))" ] || { bad=$((bad + 1)); diag "exec $i: $STATUS $BODY"; } ;;
@@ -53,16 +53,18 @@ for i in $(seq 1 120); do
 	   [ "$(jqr .data.exitCode)" = 143 ] || { bad=$((bad + 1)); diag "exec $i: $STATUS $BODY"; } ;;
 	esac
 done
-is "$bad" 0 "120 execs (output, timeouts, bad cwd, 200 kB, a writer left behind, signals): every answer exact"
+is "$bad" 0 "60 execs (output, timeouts, bad cwd, 200 kB, a writer left behind, signals): every answer exact"
 wait_for 20 fds_back
 is "$(fdn "$INIT")" "$FD0" "after them the init holds the fds it held idle"
 
 # --- 1b. clients that hang up mid-exec ---------------------------------------------------
+PIDS=
 for i in $(seq 1 12); do
 	curl -s -o /dev/null -m 0.3 -X POST -H 'Content-Type: application/json' \
 		--data-binary '{"command":"echo x; sleep 3; echo y","timeout":60000}' "$BASE/sandboxes/ex/exec" &
+	PIDS="$PIDS $!"
 done
-wait
+wait $PIDS
 wait_for 30 fds_back
 is "$(fdn "$INIT")" "$FD0" "12 clients gone mid-exec: no fd left in the init"
 
@@ -81,12 +83,14 @@ is "$(jq -r .data.stdout "$T_DIR/victim")" "$(printf 'mine\nend')" "a concurrent
 is "$(jq -r .data.stdout "$T_DIR/victim2")" v2 "nor a finished one's"
 
 # --- 1d. concurrent execs never get each other's output ----------------------------------
+PIDS=
 for n in 1 2 3 4 5 6; do
 	curl -s -o "$T_DIR/c$n" -X POST -H 'Content-Type: application/json' \
 		--data-binary "{\"command\":\"for i in \$(seq 1 300); do echo C$n-\$i; done; sleep 0.05; echo C$n-end >&2\"}" \
 		"$BASE/sandboxes/ex/exec" &
+	PIDS="$PIDS $!"
 done
-wait
+wait $PIDS
 bad=0
 for n in 1 2 3 4 5 6; do
 	o=$(jq -r .data.stdout "$T_DIR/c$n")
@@ -97,14 +101,16 @@ is "$bad" 0 "six concurrent execs: each answer has its own 300 lines and stderr 
 
 # --- 1e. workers killed -9 at random moments during exec loops ---------------------------
 for k in 1 2 3 4 5 6; do
+	PIDS=
 	for n in 1 2 3; do
 		curl -s -o /dev/null -m 20 -X POST -H 'Content-Type: application/json' \
 			--data-binary '{"command":"echo a; sleep 0.$RANDOM; head -c 100000 /dev/zero"}' "$BASE/sandboxes/ex/exec" &
+		PIDS="$PIDS $!"
 	done
 	sleep "0.0$((RANDOM % 10))"
 	w=$(sbd_workers | tr ' ' '\n' | shuf -n 1)
 	[ -n "$w" ] && kill -9 "$w"
-	wait
+	wait $PIDS
 done
 wait_for 10 sh -c "[ \$(echo $(sbd_workers) | wc -w) -ge 1 ]"
 exec_in ex 'echo alive'
