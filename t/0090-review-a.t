@@ -277,4 +277,32 @@ wait_for 30 no_vt
 ok $? "the master killed -9: no vt$TAG* link left ($(links | grep "^vt$TAG" | tr '\n' ' '))"
 diag "vs links left with the sandboxes that outlive the master: $(links | grep -c "^vs$TAG")"
 
+# ====================================================================================
+# 3. a service with a small fd table (soft RLIMIT_NOFILE 200): creates and execs
+#    (pre-existing, not of these changes: launch_exec()'s keep_fds() moves the
+#    launcher's fds to 1000 + i first, EINVAL under a limit of 1000 or less)
+# ====================================================================================
+OLDN=$(ulimit -Sn)
+ulimit -Sn 200
+T_TRAP='T_DIR=$T_DIR1 sbd_cleanup; T_DIR=$T_DIRA sbd_cleanup; T_DIR=$T_DIRB sbd_cleanup; T_DIR=$T_DIRU sbd_cleanup; leftovers "$INSTANCE1" "$IA" "$IB" "$INSTANCEU"' \
+	sbd_start
+T_DIRU=$T_DIR INSTANCEU=$INSTANCE
+ulimit -Sn "$OLDN"
+api POST /sandboxes/u1
+is "$STATUS" 200 "a service at ulimit -n 200 creates a sandbox ($(jqr .error))"
+PIDS=
+for n in $(seq 1 20); do
+	curl -s -o "$T_DIR/u$n" -X POST -H 'Content-Type: application/json' \
+		--data-binary "{\"command\":\"sleep 1 >/dev/null 2>&1 & echo u$n\"}" "$BASE/sandboxes/u1/exec" &
+	PIDS="$PIDS $!"
+done
+wait $PIDS
+bad=0
+for n in $(seq 1 20); do [ "$(jq -r .data.stdout "$T_DIR/u$n" 2>/dev/null)" = "u$n" ] || bad=$((bad + 1)); done
+is "$bad" 0 "and answers 20 concurrent execs each leaving a writer behind"
+# the 500s of the instances before are counted here too
+for d in "$T_DIR1" "$T_DIRA" "$T_DIRB"; do
+	grep -h ' status=500 ' "$d/sandboxd.log" 2>/dev/null >>"$T_DIR/sandboxd.log"
+done
+
 done_testing
