@@ -229,6 +229,38 @@ kill -9 "$W"
 wait_for 20 gone "$WL"
 ok $? "a worker killed -9: its launcher's pair ($WL) goes"
 
+# --- 2h. launchers killed -9 at random moments during creates --------------------------
+# sandboxes with a live init: each must have its vs link, and no other vs or vt is left
+live_sandboxes() {
+	local d n=0 p
+	for d in $(cg_dir pids)/*/; do
+		for p in $(cat "$d/cgroup.procs" 2>/dev/null); do
+			[ "$(cat /proc/$p/comm 2>/dev/null)" = sandbox-init ] && { n=$((n + 1)); break; }
+		done
+	done
+	echo $n
+}
+codes=
+for i in $(seq 1 10); do
+	curl -s -o /dev/null -w ' %{http_code}' -X POST "$BASE/sandboxes/k$i" >>"$T_DIR/kcodes" &
+	KC=$!
+	sleep "0.0$((RANDOM % 3))$((RANDOM % 10))"
+	for w in $(sbd_workers); do
+		for p in $(pgrep -P "$w"); do
+			[ "$(cat /proc/$p/comm 2>/dev/null)" = sandbox-launch ] && [ $((RANDOM % 2)) = 0 ] && kill -9 "$p" 2>/dev/null
+		done
+	done
+	wait "$KC"
+done
+diag "creates beside launchers killed -9:$(cat "$T_DIR/kcodes")"
+wait_for 20 as_many
+is "$(nahead)" "$(launchers | wc -l)" "afterwards one vt pair per waiting launcher, none orphaned ($(ahead | tr '\n' ' '))"
+vs_match() { [ "$(nvs)" = "$(live_sandboxes)" ]; }
+wait_for 20 vs_match
+is "$(nvs)" "$(live_sandboxes)" "one vs link per live sandbox init"
+api POST /sandboxes/k99
+is "$STATUS" 200 "and a create works"
+
 # --- 2f. two instances whose tags collide (distinct pools) ----------------------------------
 # the tag is a 24-bit hash of the instance name: two names found here hash alike
 read -r IA IB < <(python3 - "rv$$" <<'EOF'
