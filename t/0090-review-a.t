@@ -169,7 +169,9 @@ like "$TAG" '^[0-9a-f]{6}$' "the instance's tag ($TAG)"
 ahead() { links | grep "^vt$TAG"; }
 nahead() { ahead | wc -l; }
 # the waiting launchers: the workers' children still named sandbox-launch
-launchers() { for w in $(sbd_workers); do pgrep -P "$w"; done | while read -r p; do [ "$(cat /proc/$p/comm 2>/dev/null)" = sandbox-launch ] && echo "$p"; done; }
+launchers() { for w in $(sbd_workers); do pgrep -P "$w"; done | while read -r p; do [ "$(cat /proc/$p/comm 2>/dev/null)" = sandbox-launch ] && [ "$(awk '{ print $3 }' /proc/$p/stat 2>/dev/null)" != Z ] && echo "$p"; done; }
+# each launcher: pid, state, its parent, and whether it has its pair
+launchers_diag() { for w in $(sbd_workers); do for p in $(pgrep -P "$w"); do echo "$w>$p:$(cat /proc/$p/comm 2>/dev/null):$(awk '{ print $3 }' /proc/$p/stat 2>/dev/null):$(links | grep -c "^vt$TAG$(printf %x "$p")\$")"; done; done | tr '\n' ' '; }
 as_many() { [ "$(nahead)" -ge 1 ] && [ "$(nahead)" = "$(launchers | wc -l)" ]; }
 wait_for 20 as_many
 is "$(nahead)" "$(launchers | wc -l)" "one pair per waiting launcher: $(ahead | tr '\n' ' ')/ launchers $(launchers | tr '\n' ' ')"
@@ -254,7 +256,8 @@ for i in $(seq 1 10); do
 done
 diag "creates beside launchers killed -9:$(cat "$T_DIR/kcodes")"
 wait_for 20 as_many
-is "$(nahead)" "$(launchers | wc -l)" "afterwards one vt pair per waiting launcher, none orphaned ($(ahead | tr '\n' ' '))"
+is "$(nahead)" "$(launchers | wc -l)" "afterwards one vt pair per waiting launcher, none orphaned ($(ahead | tr '\n' ' '))" ||
+	diag "workers' children: $(launchers_diag)"
 vs_match() { [ "$(nvs)" = "$(live_sandboxes)" ]; }
 wait_for 20 vs_match
 is "$(nvs)" "$(live_sandboxes)" "one vs link per live sandbox init"
