@@ -45,17 +45,46 @@ __attribute__((noreturn)) static void exec_fail(int readyfd, const char *what)
 /* Keep exactly the fds listed (renumbered from 3 up, in order, without
  * O_CLOEXEC unless it is the last, the binary); everything else the worker
  * had open (FastCGI sockets, LMDB, logs) is closed so that nothing of the
- * service reaches the sandbox (runc CVE-2024-21626). */
+ * service reaches the sandbox (runc CVE-2024-21626).  Everything else goes
+ * first: the moves need no fd number above 3 + 2n, so any soft
+ * RLIMIT_NOFILE that holds those works (a fixed number to move them to,
+ * once 1000, is refused under a limit at or below it).  No room: EMFILE. */
 static int keep_fds(int *fds, int n)
 {
+	int sorted[3 + CG_NDIRS], lo = 3;
+
+	if (n < 1 || n > (int)(sizeof sorted / sizeof *sorted)) {
+		errno = EINVAL;
+		return -1;
+	}
+	memcpy(sorted, fds, (size_t)n * sizeof *fds);
+	for (int i = 1; i < n; i++)
+		for (int j = i; j > 0 && sorted[j - 1] > sorted[j]; j--) {
+			int t = sorted[j];
+
+			sorted[j] = sorted[j - 1];
+			sorted[j - 1] = t;
+		}
+	for (int i = 0; i < n; i++) {
+		if (sorted[i] > lo)
+			syscall(SYS_close_range, (unsigned)lo, (unsigned)sorted[i] - 1, 0U);
+		if (sorted[i] >= lo)
+			lo = sorted[i] + 1;
+	}
+	sb_close_fds_from(lo);
+	/* out of the way of 3 .. 3 + n - 1, then down there in order (a
+	 * limit at or below 3 + n: EINVAL, no room either) */
 	for (int i = 0; i < n; i++)
-		if ((fds[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 1000 + i)) < 0)
+		if ((fds[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 3 + n)) < 0) {
+			if (errno == EINVAL)
+				errno = EMFILE;
 			return -1;
-	syscall(SYS_close_range, 3U, 999U, 0U);
+		}
+	syscall(SYS_close_range, 3U, (unsigned)(3 + n - 1), 0U);
 	for (int i = 0; i < n; i++)
 		if ((fds[i] = fcntl(fds[i], i < n - 1 ? F_DUPFD : F_DUPFD_CLOEXEC, 3 + i)) != 3 + i)
 			return -1;
-	sb_close_fds_from(1000);
+	sb_close_fds_from(3 + n);
 	return 0;
 }
 
@@ -310,7 +339,11 @@ static int ready_next(int fd, struct sb_ready *r)
 
 static int launch_failed(struct sb_launch *l, const struct sb_ready *r, int status, struct sb_err *err)
 {
-	if (r) {
+	if (r && (r->val == EMFILE || r->val == ENFILE)) {
+		/* the service's fd limit (or the host's): not a bug of ours */
+		sb_fail(err, SB_E_BUSY, r->val, "sandbox %s failed to start: %s (the service's RLIMIT_NOFILE "
+			"or the host's file table has no room)", l->id, r->msg);
+	} else if (r) {
 		sb_fail(err, SB_E_INTERNAL, 0, "sandbox %s failed to start: %s", l->id, r->msg);
 		err->errnum = r->val;
 	} else {

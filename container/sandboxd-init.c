@@ -178,7 +178,8 @@ static void veth_ahead(struct mnl_socket *hostnl, const char *prefix)
 	nl_link_del(hostnl, ahead_name, &err);
 }
 
-/* The pair made ahead, finished as net_up finishes a new one. */
+/* The pair made ahead, finished as net_up finishes a new one.  On a
+ * failure the caller drops what is left of it (ahead_drop). */
 static int net_up_ahead(struct mnl_socket *hostnl, const struct sb_net_spec *n, struct sb_err *err)
 {
 	struct nl_batch b;
@@ -206,6 +207,21 @@ static int net_up_ahead(struct mnl_socket *hostnl, const struct sb_net_spec *n, 
 	return nl_batch_send(ahead_nl, &b, "configure eth0", err);
 }
 
+/* What is left of the pair made ahead goes, by its end in our namespace
+ * (the pair goes as a whole with either end; that one is ours whatever the
+ * host end is named now, or gone already with a host end deleted from the
+ * host), and net_up makes a new one as without a pair made ahead. */
+static void ahead_drop(void)
+{
+	struct sb_err err = SB_ERR_INIT;
+
+	nl_link_del(ahead_nl, "eth0", &err);
+	sb_err_clear(&err);
+	ahead_host = 0;
+	nl_close(ahead_nl);
+	ahead_nl = NULL;
+}
+
 /* Our new network namespace gets its end of a veth pair made by the host's
  * rtnetlink socket (hostnl, opened before the unshare): the host end stays
  * in the host's namespace with the gateway address, the peer is made right
@@ -218,11 +234,19 @@ static int net_up(struct mnl_socket *hostnl, const struct sb_net_spec *n, struct
 	cleanup_close int nsfd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
 	struct nl_batch b;
 	struct mnl_socket *nl;
-	unsigned host;
+	unsigned host, eth0 = ETH0;
+	bool dropped = false;
 	int r;
 
-	if (ahead_host)
-		return net_up_ahead(hostnl, n, err);
+	if (ahead_host) {
+		if (net_up_ahead(hostnl, n, err) == 0)
+			return 0;
+		/* whatever failed (the host end deleted from the host, a
+		 * rename refused): a new pair, as without one made ahead */
+		sb_err_clear(err);
+		ahead_drop();
+		dropped = true;
+	}
 	if (nsfd < 0)
 		return sb_syserr(err, "open our network namespace");
 	host = nl_veth_add(hostnl, n->host_if, "eth0", nsfd, ETH0, err);
@@ -247,10 +271,17 @@ static int net_up(struct mnl_socket *hostnl, const struct sb_net_spec *n, struct
 	nl = nl_open(err);
 	if (!nl)
 		return -1;
+	/* the kernel numbers the peer itself (it takes the index asked for
+	 * only with one asked for the host end too): the next free one, 2
+	 * in a namespace with lo only, not after a dropped pair's */
+	if (dropped && !(eth0 = nl_ifindex(nl, "eth0", err))) {
+		nl_close(nl);
+		return -1;
+	}
 	/* no IPv6 address on eth0 either: loopback's ::1 is the only one */
-	nl_batch_addr(&b, ETH0, n->addr, 31);
-	nl_batch_up(&b, ETH0, true);
-	nl_batch_route_default(&b, ETH0, n->gw);
+	nl_batch_addr(&b, eth0, n->addr, 31);
+	nl_batch_up(&b, eth0, true);
+	nl_batch_route_default(&b, eth0, n->gw);
 	r = nl_batch_send(nl, &b, "configure eth0", err);
 	nl_close(nl);
 	return r;

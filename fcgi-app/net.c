@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* The platform deny set: the clone policy's IPv4 ranges (clone_policy.c)
  * and the documentation ranges, which are nobody's internet either.  The
@@ -573,6 +574,57 @@ static int forwarding(const struct conf *c, struct sb_err *err)
 	return 0;
 }
 
+/* /run/sandboxd/net-TAG.lock: a write lock (POSIX, F_SETLK) on it, held by
+ * the master of the instance whose links are named vs<TAG>/vt<TAG> for its
+ * life.  Two instances whose names hash to one tag would share the links'
+ * names (a start deleting the other's "stale" link of the same slot) and
+ * the table's vs<TAG>* match: the second refuses to start.  A POSIX lock,
+ * not flock: it is not inherited by the master's children (a worker, or a
+ * sandbox init adopted by the next master, never holds it), and it goes
+ * with the master however it ends, so the next master of the same instance
+ * after a kill -9 takes it at once.  The file holds the holder's instance
+ * name, for the error.  Host-wide, as the instance's cgroup tree is. */
+#define NET_LOCK_DIR "/run/sandboxd"
+static int tag_lock = -1;
+
+static int net_tag_lock(const struct conf *c, struct sb_err *err)
+{
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	char path[PATH_MAX], other[64] = "";
+	cleanup_close int fd = -1;
+	ssize_t n;
+
+	if (tag_lock >= 0)
+		return 0;	/* a reload: ours for the master's life */
+	if (mkdir(NET_LOCK_DIR, 0755) < 0 && errno != EEXIST)
+		return sb_syserr(err, "make %s (the instances' link tag locks)", NET_LOCK_DIR);
+	snprintf(path, sizeof path, NET_LOCK_DIR "/net-%06x.lock", tag_of(c));
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0)
+		return sb_syserr(err, "open %s", path);
+	if (fcntl(fd, F_SETLK, &fl) < 0) {
+		if (errno != EAGAIN && errno != EACCES)
+			return sb_syserr(err, "lock %s", path);
+		fl.l_type = F_WRLCK;
+		if (fcntl(fd, F_GETLK, &fl) < 0 || fl.l_type == F_UNLCK)
+			fl.l_pid = 0;
+		n = pread(fd, other, sizeof other - 1, 0);
+		other[n > 0 ? n : 0] = '\0';
+		other[strcspn(other, "\n")] = '\0';
+		return sb_fail(err, SB_E_INTERNAL, 0, "instance '%s': its network links' tag %06x "
+			       "(vs%06x*, a hash of the name) is held by instance '%s' (master pid %d, "
+			       "%s) running on this host; give this one another --instance name",
+			       c->instance, tag_of(c), tag_of(c), other[0] ? other : "?", (int)fl.l_pid, path);
+	}
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, c->instance, strlen(c->instance), 0) < 0 ||
+	    pwrite(fd, "\n", 1, (off_t)strlen(c->instance)) < 0)
+		return sb_syserr(err, "write %s", path);
+	/* kept open for life: closing any fd of the file would drop the lock */
+	tag_lock = fd;
+	fd = -1;
+	return 0;
+}
+
 int net_start(const struct conf *c, struct sb_err *err)
 {
 	struct mnl_socket *nl;
@@ -581,6 +633,8 @@ int net_start(const struct conf *c, struct sb_err *err)
 
 	if (!c->network)
 		return 0;
+	if (net_tag_lock(c, err) < 0)
+		return -1;
 	if (access("/usr/sbin/dnsmasq", X_OK) < 0)
 		return sb_fail(err, SB_E_INTERNAL, ENOENT, "networking needs dnsmasq in /usr/sbin (Debian: "
 			       "dnsmasq-base), or --network=no");
