@@ -532,11 +532,11 @@ void http_access_log(const struct http_req *req)
 	log_value(stderr, req->path);
 	fprintf(stderr, " route=%s status=%d ms=%lld", route ? route : "none", req->status,
 		(long long)(sb_mono_ms() - req->start_ms));
+	if (req->who)
+		fprintf(stderr, " token=%s", req->who);
 	/* the status went out, but not the whole body */
 	if (req->cut)
 		fprintf(stderr, " cut=%s", req->cut);
-	if (req->who)
-		fprintf(stderr, " token=%s", req->who);
 	fputc('\n', stderr);
 	funlockfile(stderr);
 }
