@@ -260,8 +260,13 @@ static void send_bytes(struct http_req *req, int ctl, int data, const char *path
 	}
 	/* streamed, never whole in memory; the size is known up front */
 	http_begin_bytes(req, status, mime_of(path, true), head ? size : len, base, extra);
-	if (stream_out(req, data, len) < 0)
-		FCGX_SetExitStatus(1, req->fcgi->out);	/* cut short: the client sees it */
+	if (stream_out(req, data, len) < 0) {
+		/* cut short: the client sees it.  No end asked of the child:
+		 * it is blocked on the pipe we no longer read, and would
+		 * answer only after FILE_TIMEOUT_MS; closing ctl ends it */
+		FCGX_SetExitStatus(1, req->fcgi->out);
+		return;
+	}
 	sandbox_file_end(ctl, FILE_TIMEOUT_MS, NULL);
 }
 
