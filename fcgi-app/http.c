@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <linux/sockios.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 
@@ -393,34 +395,48 @@ int http_read_body(struct http_req *req, size_t limit)
 	return 0;
 }
 
+/* Wait until the socket has room for libfcgi's buffer (8 KiB): a Unix
+ * socket polls writable with 3/4 of its send buffer free, and then takes it
+ * whole at once (libfcgi loops on partial writes, however slow, until it
+ * has written it all).  -1 past end, or when the client took nothing for
+ * --send-timeout (what it still has queued, SIOCOUTQ, did not shrink). */
+static int wait_room(struct http_req *req, int fd, int64_t end)
+{
+	struct pollfd p = { .fd = fd, .events = POLLOUT };
+	int64_t idle_end = sb_mono_ms() + req->conf->send_timeout_ms;
+	int queued = INT_MAX, q;
+
+	for (;;) {
+		int64_t now = sb_mono_ms(), ms = (end < idle_end ? end : idle_end) - now;
+		int r;
+
+		if (ms <= 0)
+			return -1;
+		r = poll(&p, 1, ms > 1000 ? 1000 : (int)ms);
+		if (r > 0)
+			return 0;	/* room, or an error the write reports */
+		if (r < 0 && errno != EINTR)
+			return -1;
+		/* a reader that takes bytes, however slowly, is not gone */
+		if (ioctl(fd, SIOCOUTQ, &q) == 0) {
+			if (q < queued)
+				idle_end = sb_mono_ms() + req->conf->send_timeout_ms;
+			queued = q;
+		}
+	}
+}
+
 int http_put_until(struct http_req *req, const char *buf, size_t n, int64_t end)
 {
 	FCGX_Stream *out = req->fcgi->out;
-	int fd = req->fcgi->ipcFd;
 
 	while (n > 0) {
 		size_t room = (size_t)(out->stop - out->wrNext);
 
 		if (!room) {
-			/* libfcgi's buffer is full: the next write sends it
-			 * (8 KiB), looping on every partial write however
-			 * slow.  It is sent once the socket has room for it:
-			 * a Unix socket polls writable with 3/4 of its send
-			 * buffer free, which takes it whole at once */
-			struct pollfd p = { .fd = fd, .events = POLLOUT };
-			int64_t ms = end - sb_mono_ms();
-			int r;
-
-			if (ms <= 0)
-				return -1;
-			if (ms > req->conf->send_timeout_ms)
-				ms = req->conf->send_timeout_ms;
-			r = poll(&p, 1, (int)ms);
-			if (r < 0 && errno == EINTR)
-				continue;
-			if (r <= 0 || FCGX_FFlush(out) < 0)
-				return -1;
-			if (out->stop == out->wrNext)
+			/* libfcgi's buffer is full: the next write sends it */
+			if (wait_room(req, req->fcgi->ipcFd, end) < 0 || FCGX_FFlush(out) < 0 ||
+			    out->stop == out->wrNext)
 				return -1;
 			continue;
 		}
