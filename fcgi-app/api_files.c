@@ -17,9 +17,7 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/time.h>
 #include <time.h>
 
 #define FILE_TIMEOUT_MS 30000
@@ -63,6 +61,17 @@ static const char *url_path(struct http_req *req, char *buf, size_t len)
 		return NULL;
 	}
 	return buf;
+}
+
+/* err of an operation of the sandbox's init: destroyed under it (its init
+ * killed mid-way) is a 404, stopped under it (a restore, a stop) a 409 to
+ * retry, as an exec's; never "the sandbox's init went away" as a 500. */
+static void reply_op_err(struct app *app, struct http_req *req, const struct sandbox_ref *sb,
+			 struct sb_err *err)
+{
+	app_sandbox_destroyed(app, sb, err);
+	app_sandbox_gone(sb, err);
+	api_reply_err(req, err);
 }
 
 /* Read at most cap bytes from fd (until EOF) into a new buffer. */
@@ -144,20 +153,40 @@ static bool wants_raw(struct http_req *req)
 	return (q && strcmp(q, "0") != 0) || strstr(http_param(req, "HTTP_ACCEPT"), "application/octet-stream");
 }
 
+/* Copy n bytes to the client by end; -1 with req->cut said otherwise. */
+static int put_until(struct http_req *req, const char *buf, size_t n, int64_t end)
+{
+	if (http_put_until(req, buf, n, end) == 0)
+		return 0;
+	req->cut = sb_mono_ms() >= end ? "max-timeout" : "client";
+	return -1;
+}
+
 /* Stream exactly size bytes from the pipe to the client. */
 static int stream_out(struct http_req *req, int fd, uint64_t size)
 {
 	char buf[65536];
 	/* a reader slow but steady ends too: --max-timeout in all, as an
-	 * archive's stream_all() (each write is bounded by --send-timeout) */
+	 * archive's stream_all(); every write is bounded by it, not only
+	 * checked between them (a reader of 4 KiB a second held a worker
+	 * and every reload past it) */
 	int64_t end = sb_mono_ms() + req->conf->max_timeout_ms;
 
 	while (size > 0) {
-		ssize_t n = sb_mono_ms() >= end ? -1
-			  : sb_read_wait(fd, buf, size < sizeof buf ? size : sizeof buf, DATA_IDLE_MS);
-		if (n <= 0)
+		int64_t left = end - sb_mono_ms();
+		ssize_t n;
+
+		if (left <= 0) {
+			req->cut = "max-timeout";
 			return -1;
-		if (FCGX_PutStr(buf, (int)n, req->fcgi->out) < 0)
+		}
+		n = sb_read_wait(fd, buf, size < sizeof buf ? size : sizeof buf,
+				 left < DATA_IDLE_MS ? (int)left : DATA_IDLE_MS);
+		if (n <= 0) {
+			req->cut = sb_mono_ms() >= end ? "max-timeout" : "sandbox";
+			return -1;
+		}
+		if (put_until(req, buf, (size_t)n, end) < 0)
 			return -1;
 		size -= (uint64_t)n;
 	}
@@ -231,8 +260,13 @@ static void send_bytes(struct http_req *req, int ctl, int data, const char *path
 	}
 	/* streamed, never whole in memory; the size is known up front */
 	http_begin_bytes(req, status, mime_of(path, true), head ? size : len, base, extra);
-	if (stream_out(req, data, len) < 0)
-		FCGX_SetExitStatus(1, req->fcgi->out);	/* cut short: the client sees it */
+	if (stream_out(req, data, len) < 0) {
+		/* cut short: the client sees it.  No end asked of the child:
+		 * it is blocked on the pipe we no longer read, and would
+		 * answer only after FILE_TIMEOUT_MS; closing ctl ends it */
+		FCGX_SetExitStatus(1, req->fcgi->out);
+		return;
+	}
 	sandbox_file_end(ctl, FILE_TIMEOUT_MS, NULL);
 }
 
@@ -280,7 +314,7 @@ void api_file_read(struct app *app, struct http_req *req, const char *id)
 		return;
 	if (sandbox_file_request(ctl, &rq, path, NULL, &data, &err) < 0 ||
 	    sandbox_file_reply(ctl, &info, FILE_TIMEOUT_MS, &err) < 0) {
-		api_reply_err(req, &err);
+		reply_op_err(app, req, &sb, &err);
 		return;
 	}
 	if (raw) {
@@ -291,9 +325,12 @@ void api_file_read(struct app *app, struct http_req *req, const char *id)
 	char *buf = slurp(data, info.size < JSON_FILE_MAX ? info.size : JSON_FILE_MAX, &len, &over);
 	if (!buf || sandbox_file_end(ctl, FILE_TIMEOUT_MS, &err) < 0) {
 		free(buf);
-		if (!buf)
+		if (!buf) {
 			sb_fail(&err, SB_E_INTERNAL, ENOMEM, "out of memory");
-		api_reply_err(req, &err);
+			api_reply_err(req, &err);
+			return;
+		}
+		reply_op_err(app, req, &sb, &err);
 		return;
 	}
 	bool binary = !utf8_text(buf, len);
@@ -318,24 +355,6 @@ void api_file_read(struct app *app, struct http_req *req, const char *id)
 	http_reply_data(req, 200, d);
 }
 
-/* A raw body's reads: none waits past --send-timeout without a byte (as
- * nginx's client_body_timeout), and all of them end by --max-timeout after
- * the first (a byte a second is progress, but not for ever).  A read timed
- * out is an error of the stream: FCGX_GetStr() comes back short. */
-static int bound_read(struct http_req *req, int64_t end)
-{
-	int64_t ms = end - sb_mono_ms();
-	struct timeval tv;
-
-	if (ms <= 0)
-		return -1;
-	if (ms > req->conf->send_timeout_ms)
-		ms = req->conf->send_timeout_ms;
-	tv = (struct timeval){ .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
-	setsockopt(req->fcgi->ipcFd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-	return 0;
-}
-
 /* Feed the child the upload: from the request body as it arrives (raw), or
  * from memory (decoded JSON content). */
 static int feed(struct http_req *req, int data, const char *mem, size_t len, bool from_body)
@@ -349,15 +368,13 @@ static int feed(struct http_req *req, int data, const char *mem, size_t len, boo
 		const char *src = mem;
 		size_t n = left < sizeof buf ? (size_t)left : sizeof buf;
 		if (from_body) {
-			int got;
-
-			if (bound_read(req, end) < 0) {
-				ret = -1;	/* past --max-timeout in all */
-				break;
-			}
-			got = FCGX_GetStr(buf, (int)n, req->fcgi->in);
-			if (got <= 0) {
-				ret = -1;	/* client went away: the child, short, refuses */
+			/* none of its reads waits past --send-timeout without
+			 * a byte (as nginx's client_body_timeout), nor past
+			 * --max-timeout after the first (a byte a second is
+			 * progress, but not for ever) */
+			ssize_t got = http_body_read(req, buf, n, end);
+			if (got < 0) {
+				ret = -1;	/* cut, timed out or gone: the child, short, refuses */
 				break;
 			}
 			n = (size_t)got;
@@ -390,7 +407,7 @@ static int put_body(struct app *app, struct http_req *req, struct sandbox_ref *s
 	exact.flags |= SB_FILE_EXACT;
 	exact.offset = raw ? http_content_length(http_param(req, "CONTENT_LENGTH")) : clen;
 	if (sandbox_file_request(ctl, &exact, path, NULL, &data, &err) < 0) {
-		api_reply_err(req, &err);
+		reply_op_err(app, req, sb, &err);
 		return -1;
 	}
 	fed = feed(req, data, content, clen, raw);
@@ -405,7 +422,7 @@ static int put_body(struct app *app, struct http_req *req, struct sandbox_ref *s
 		return -1;
 	}
 	if (r < 0) {
-		api_reply_err(req, &err);
+		reply_op_err(app, req, sb, &err);
 		return -1;
 	}
 	return 0;
@@ -506,7 +523,7 @@ static int simple_op(struct app *app, struct http_req *req, const char *id, stru
 	    sandbox_file_reply(ctl, info, FILE_TIMEOUT_MS, &err) < 0 ||
 	    sandbox_file_end(ctl, FILE_TIMEOUT_MS, &err) < 0) {
 		app_disk_failed(app, &sb, &err);
-		api_reply_err(req, &err);
+		reply_op_err(app, req, &sb, &err);
 		return -1;
 	}
 	return 0;
@@ -665,7 +682,7 @@ void api_ls(struct app *app, struct http_req *req, const char *id)
 		return;
 	if (sandbox_file_request(ctl, &rq, path, NULL, &data, &err) < 0 ||
 	    sandbox_file_reply(ctl, &info, FILE_TIMEOUT_MS, &err) < 0) {
-		api_reply_err(req, &err);
+		reply_op_err(app, req, &sb, &err);
 		return;
 	}
 	size_t len;
@@ -680,7 +697,7 @@ void api_ls(struct app *app, struct http_req *req, const char *id)
 		free(json);
 		if (!err.msg[0])
 			sb_fail(&err, SB_E_INTERNAL, 0, "bad listing from the sandbox");
-		api_reply_err(req, &err);
+		reply_op_err(app, req, &sb, &err);
 		return;
 	}
 	free(json);
@@ -714,16 +731,22 @@ void api_ls(struct app *app, struct http_req *req, const char *id)
 static int stream_all(struct http_req *req, int fd, int64_t max_ms)
 {
 	char buf[65536];
-	int64_t deadline = sb_now_ms() + max_ms;
+	int64_t end = sb_mono_ms() + max_ms;
 
 	for (;;) {
-		int64_t left = deadline - sb_now_ms();
-		if (left <= 0)
+		int64_t left = end - sb_mono_ms();
+		if (left <= 0) {
+			req->cut = "max-timeout";
 			return -1;
+		}
 		ssize_t n = sb_read_wait(fd, buf, sizeof buf, left < DATA_IDLE_MS ? (int)left : DATA_IDLE_MS);
 		if (n == 0)
 			return 0;
-		if (n < 0 || FCGX_PutStr(buf, (int)n, req->fcgi->out) < 0)
+		if (n < 0) {
+			req->cut = sb_mono_ms() >= end ? "max-timeout" : "sandbox";
+			return -1;
+		}
+		if (put_until(req, buf, (size_t)n, end) < 0)
 			return -1;
 	}
 }
@@ -767,9 +790,7 @@ void api_archive_get(struct app *app, struct http_req *req, const char *id)
 		return;
 	if (sandbox_file_request(ctl, &rq, path, NULL, &data, &err) < 0 ||
 	    sandbox_file_reply(ctl, &info, FILE_TIMEOUT_MS, &err) < 0) {
-		/* destroyed under it: 404, as an exec */
-		app_sandbox_destroyed(app, &sb, &err);
-		api_reply_err(req, &err);
+		reply_op_err(app, req, &sb, &err);
 		return;
 	}
 	http_begin_bytes(req, 200, gz ? "application/gzip" : "application/x-tar", HTTP_LEN_UNKNOWN, name, NULL);

@@ -680,7 +680,8 @@ static void exec_record(struct app *app, const struct http_req *req, const char 
 /* stream: true.  Server-sent events as the Cloudflare SDK's execStream:
  * start, stdout/stderr as they come, then exactly one complete or error,
  * whatever happens to the command, the sandbox or the client. */
-static void exec_stream(struct app *app, struct http_req *req, int ctl, const char *id,
+static void exec_stream(struct app *app, struct http_req *req, int ctl,
+			const struct sandbox_ref *sb, const char *id,
 			struct exec_args *a)
 {
 	int64_t started = sb_now_ms();
@@ -699,6 +700,9 @@ static void exec_stream(struct app *app, struct http_req *req, int ctl, const ch
 		/* it never ran: an ordinary JSON error (a bad cwd is a 400) */
 		sb_exec_res_release(&res);
 		sse_end(&sse);
+		/* destroyed under it: 404; stopped under it: 409 */
+		app_sandbox_destroyed(app, sb, &err);
+		app_sandbox_gone(sb, &err);
 		api_reply_err(req, &err);
 		return;
 	}
@@ -749,7 +753,7 @@ static void exec_run(struct app *app, struct http_req *req, const char *id, stru
 		return;
 	a->rq.watch_fd = req->fcgi->ipcFd;
 	if (a->stream) {
-		exec_stream(app, req, ctl, id, a);
+		exec_stream(app, req, ctl, &sb, id, a);
 		close(ctl);
 		app_sandbox_touch(app, &sb);
 		return;

@@ -7,12 +7,16 @@
 #include "conf.h"
 #include "util.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <linux/sockios.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 
@@ -300,10 +304,70 @@ unsigned long long http_content_length(const char *cl)
 	return errno ? ULLONG_MAX : len;
 }
 
+/* SO_RCVTIMEO of the connection: ms, 0 for none. */
+static void bound_reads(int fd, int64_t ms)
+{
+	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+}
+
+/* SIGALRM in ms (0: none).  The worker's handler (accept.c) has no
+ * SA_RESTART: a read it interrupts fails, and libfcgi takes that for an
+ * error of the stream. */
+static void read_alarm(int64_t ms)
+{
+	struct itimerval it = { .it_value = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 } };
+
+	setitimer(ITIMER_REAL, &it, NULL);
+}
+
+ssize_t http_body_read(struct http_req *req, char *buf, size_t n, int64_t end)
+{
+	FCGX_Stream *in = req->fcgi->in;
+	size_t have = (size_t)(in->stop - in->rdNext);
+	int64_t ms, left = 0;
+	int got;
+
+	if (!n)
+		return 0;
+	if (have) {
+		/* from libfcgi's buffer: no read at all */
+		if (n > have)
+			n = have;
+	} else {
+		/* FCGX_GetStr() reads until it has all it was asked for, each
+		 * read within SO_RCVTIMEO but all of them unbounded (a byte a
+		 * second); one byte asked of an empty buffer is one refill */
+		left = ms = end - sb_mono_ms();
+		if (ms <= 0)
+			return -1;
+		if (ms > req->conf->send_timeout_ms)
+			ms = req->conf->send_timeout_ms;
+		bound_reads(req->fcgi->ipcFd, ms);
+		n = 1;
+	}
+	if (n > INT_MAX)
+		n = INT_MAX;
+	/* a refill may read more than once (a record's padding, the next
+	 * header), each within SO_RCVTIMEO: the alarm ends them all by end */
+	if (left)
+		read_alarm(left);
+	got = FCGX_GetStr(buf, (int)n, in);
+	if (left)
+		read_alarm(0);
+	return got > 0 ? got : -1;
+}
+
 int http_read_body(struct http_req *req, size_t limit)
 {
 	unsigned long long len =
 		http_content_length(FCGX_GetParam("CONTENT_LENGTH", req->fcgi->envp));
+	/* as nginx's client_body_timeout: --send-timeout between bytes, and
+	 * --max-timeout in all (the stops are blocked while a request is
+	 * served: a body never finished held the worker and every reload) */
+	int64_t end = sb_mono_ms() + req->conf->max_timeout_ms;
+	size_t got = 0;
 
 	if (len > limit) {
 		http_reply_error(req, 413, "request body larger than %zu bytes", limit);
@@ -314,13 +378,77 @@ int http_read_body(struct http_req *req, size_t limit)
 		http_reply_error(req, 500, "out of memory");
 		return -2;
 	}
-	int got = len ? FCGX_GetStr(req->body, (int)len, req->fcgi->in) : 0;
-	if (got < 0 || (unsigned long long)got != len) {
-		http_reply_error(req, 400, "request body shorter than its Content-Length");
+	while (got < len) {
+		ssize_t n = http_body_read(req, req->body + got, len - got, end);
+		if (n < 0)
+			break;
+		got += (size_t)n;
+	}
+	bound_reads(req->fcgi->ipcFd, 0);
+	if (got != len) {
+		http_reply_error(req, 400, "request body shorter than its Content-Length (or not sent within "
+				 "the timeout)");
 		return -2;
 	}
 	req->body[len] = '\0';
 	req->body_len = len;
+	return 0;
+}
+
+/* Wait until the socket has room for libfcgi's buffer (8 KiB): a Unix
+ * socket polls writable with 3/4 of its send buffer free, and then takes it
+ * whole at once (libfcgi loops on partial writes, however slow, until it
+ * has written it all).  -1 past end, or when the client took nothing for
+ * --send-timeout (what it still has queued, SIOCOUTQ, did not shrink). */
+static int wait_room(struct http_req *req, int fd, int64_t end)
+{
+	struct pollfd p = { .fd = fd, .events = POLLOUT };
+	int64_t idle_end = sb_mono_ms() + req->conf->send_timeout_ms;
+	int queued = INT_MAX, q;
+
+	for (;;) {
+		int64_t now = sb_mono_ms(), ms = (end < idle_end ? end : idle_end) - now;
+		int r;
+
+		if (ms <= 0)
+			return -1;
+		r = poll(&p, 1, ms > 1000 ? 1000 : (int)ms);
+		if (r > 0)
+			return 0;	/* room, or an error the write reports */
+		if (r < 0 && errno != EINTR)
+			return -1;
+		/* a reader that takes bytes, however slowly, is not gone */
+		if (ioctl(fd, SIOCOUTQ, &q) == 0) {
+			if (q < queued)
+				idle_end = sb_mono_ms() + req->conf->send_timeout_ms;
+			queued = q;
+		}
+	}
+}
+
+int http_put_until(struct http_req *req, const char *buf, size_t n, int64_t end)
+{
+	FCGX_Stream *out = req->fcgi->out;
+
+	while (n > 0) {
+		size_t room = (size_t)(out->stop - out->wrNext);
+
+		if (!room) {
+			/* libfcgi's buffer is full: the next write sends it */
+			if (wait_room(req, req->fcgi->ipcFd, end) < 0 || FCGX_FFlush(out) < 0 ||
+			    out->stop == out->wrNext)
+				return -1;
+			continue;
+		}
+		if (room > n)
+			room = n;
+		if (room > INT_MAX)
+			room = INT_MAX;
+		if (FCGX_PutStr(buf, (int)room, out) < 0)
+			return -1;
+		buf += room;
+		n -= room;
+	}
 	return 0;
 }
 
@@ -422,6 +550,9 @@ void http_access_log(const struct http_req *req)
 		(long long)(sb_mono_ms() - req->start_ms));
 	if (req->who)
 		fprintf(stderr, " token=%s", req->who);
+	/* the status went out, but not the whole body */
+	if (req->cut)
+		fprintf(stderr, " cut=%s", req->cut);
 	fputc('\n', stderr);
 	funlockfile(stderr);
 }

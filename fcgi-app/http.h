@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define HTTP_MAX_SEGS 64	/* files paths are segments too */
 
@@ -27,6 +28,7 @@ struct http_req {
 	size_t body_len;
 	char rid[48];
 	int status;			/* as answered, for the access log */
+	const char *cut;		/* a body cut short after its status: why */
 	int route;			/* router_index(), -1: none */
 	const char *who;		/* the token's name, when one was valid */
 	/* the tenant whose shares the request spends (store.h): its token's
@@ -51,6 +53,15 @@ void http_req_release(struct http_req *req);
 /* Read the body, at most limit bytes; -1 (413 sent) when larger, -2 on a
  * read error. */
 int http_read_body(struct http_req *req, size_t limit);
+/* At most n bytes of the body, at least 1; -1 when it ended short, failed
+ * or timed out.  Its one socket read, if any, waits at most --send-timeout
+ * and never past end (sb_mono_ms()): a body dripped a byte at a time ends
+ * by end. */
+ssize_t http_body_read(struct http_req *req, char *buf, size_t n, int64_t end);
+/* Write n bytes of the answer, none of libfcgi's writes waiting more than
+ * --send-timeout for room nor past end (sb_mono_ms()); -1 when the client
+ * went away or did not take them in time (the answer is then cut). */
+int http_put_until(struct http_req *req, const char *buf, size_t n, int64_t end);
 /* A FastCGI parameter, or "" */
 const char *http_param(const struct http_req *req, const char *name);
 /* Every value of the query string decodes (no %00, no bad escape) and is at

@@ -89,6 +89,7 @@ api GET /healthz
 is "$STATUS" 200 "the service answers"
 kill "$HOLD" 2>/dev/null; wait "$HOLD" 2>/dev/null; HOLD=
 for _ in $(seq 1 100); do [ "$(grep -c 'reload: done' "$T_DIR/sandboxd.log")" -ge 1 ] && break; sleep 0.1; done
+is "$(status_of PUT $F/workspace/half.txt)" 400 "half a JSON body is a 400 (--max-timeout, or the client gone)"
 
 # --- claim 6: a raw upload dripped on the FastCGI socket ----------------------
 # (bounded by --max-timeout, 8 s here: a reload waits no longer)
@@ -132,6 +133,13 @@ T0=$(date +%s)
 sbd_reload; ok $? "a reload is done (within --max-timeout) while a client reads a large answer a trickle at a time"
 for _ in $(seq 1 600); do [ "$(grep -c 'reload: done' "$T_DIR/sandboxd.log")" -ge 3 ] && break; sleep 0.1; done
 diag "the trickle read held the reload $(( $(date +%s) - T0 )) s (--max-timeout 8 s)"
+# cut by the deadline: logged so, not as a whole 200
+for _ in $(seq 1 300); do
+	CUT=$(grep " method=GET path=$F/workspace/big.bin " "$T_DIR/sandboxd.log" | grep -o ' cut=[a-z-]*' | tail -n 1)
+	[ -n "$CUT" ] && break
+	sleep 0.1
+done
+is "${CUT# }" cut=max-timeout "the trickle read is logged cut by --max-timeout"
 kill "$HOLD" 2>/dev/null; wait "$HOLD" 2>/dev/null; HOLD=
 
 # --- claim 6 through nginx: an upload dripped by an HTTP client ---------------
