@@ -528,6 +528,7 @@ static void extract_file(struct extract *x, int dir, const char *base, const cha
 	cleanup_close int fd = -1;
 	uint64_t left = size;
 	struct stat st;
+	bool named = false;
 	char tmp[64];
 
 	if (size > x->max || x->bytes + size > x->max)
@@ -539,12 +540,21 @@ static void extract_file(struct extract *x, int dir, const char *base, const cha
 	 * (refuse() removes the temporary) */
 	if (fstatat(dir, base, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode))
 		make_room(x, dir, base, name);
+	/* unnamed (O_TMPFILE) until its last byte, as a file write's: a
+	 * child killed inside the member (its worker gone) leaves nothing;
+	 * a file system without it gets the name from the start */
 	snprintf(tmp, sizeof tmp, ".sandboxd-extract-%d-%u", (int)getpid(), x->entries);
-	fd = openat(dir, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	fd = openat(dir, ".", O_WRONLY | O_TMPFILE | O_CLOEXEC, 0600);
+	if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
+		fd = openat(dir, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		named = true;
+	}
 	if (fd < 0)
 		refuse(x->sock, errno, "%s: create: %s", name, strerror(errno));
-	writing.dir = dir;
-	writing.base = tmp;
+	if (named) {
+		writing.dir = dir;
+		writing.base = tmp;
+	}
 	while (left) {
 		size_t k = left < sizeof buf ? (size_t)left : sizeof buf;
 		in_full(&x->in, buf, k);
@@ -559,6 +569,17 @@ static void extract_file(struct extract *x, int dir, const char *base, const cha
 	if (fchmod(fd, mode) < 0)
 		refuse(x->sock, errno, "%s: chmod: %s", name, strerror(errno));
 	futimens(fd, ts);
+	if (!named) {
+		char self[64];
+
+		/* a name for the unnamed file: rename(2) has no "from a
+		 * descriptor" */
+		snprintf(self, sizeof self, "/proc/self/fd/%d", fd);
+		if (linkat(AT_FDCWD, self, dir, tmp, AT_SYMLINK_FOLLOW) < 0)
+			refuse(x->sock, errno, "%s: finish: %s", name, strerror(errno));
+		writing.dir = dir;
+		writing.base = tmp;
+	}
 	if (renameat(dir, tmp, dir, base) < 0) {
 		int e = errno;
 		refuse(x->sock, e == ENOTEMPTY || e == EISDIR ? EEXIST : e,
