@@ -783,7 +783,11 @@ int conf_parse(struct conf *c, int argc, char **argv)
 	}
 	if (config && read_file(c, &raw, config) < 0)
 		return -1;
-	optind = 0;	/* a full rescan: conf_parse runs again at SIGHUP */
+	/* a full rescan: conf_parse runs again at SIGHUP, on the same argv
+	 * (saved_argv, kept for the process's life): the values kept are
+	 * optarg's pointers into it, never copies (a copy per option and per
+	 * reload was lost: the sanitizers' leak check at exit) */
+	optind = 0;
 	opterr = 1;
 	while ((o = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		if (o == 'h') {
@@ -791,7 +795,7 @@ int conf_parse(struct conf *c, int argc, char **argv)
 			exit(0);
 		}
 		if (o < OPT_VAL ||
-		    conf_set(c, &raw, (size_t)(o - OPT_VAL), optarg ? strdup(optarg) : NULL, why) < 0) {
+		    conf_set(c, &raw, (size_t)(o - OPT_VAL), optarg, why) < 0) {
 			if (o >= OPT_VAL)
 				fprintf(stderr, "sandboxd: --%s: %s\n", opt_name((size_t)(o - OPT_VAL)),
 					why[0] ? why : "bad value");
