@@ -178,24 +178,31 @@ static void veth_ahead(struct mnl_socket *hostnl, const char *prefix)
 	nl_link_del(hostnl, ahead_name, &err);
 }
 
+/* The host end's name was taken (EEXIST): by the pair of this sandbox's
+ * previous init, whose namespace the kernel has not torn down yet (one
+ * live instance per link tag: net_tag_lock).  It goes now; 0 and the
+ * caller asks again, or -1 with err set for any other failure. */
+static int taken_name_gone(struct mnl_socket *hostnl, const char *name, struct sb_err *err)
+{
+	if (errno != EEXIST)
+		return -1;
+	sb_err_clear(err);
+	if (nl_link_del(hostnl, name, err) < 0 && errno != ENODEV)
+		return -1;
+	sb_err_clear(err);
+	return 0;
+}
+
 /* The pair made ahead, finished as net_up finishes a new one.  On a
  * failure the caller drops what is left of it (ahead_drop). */
 static int net_up_ahead(struct mnl_socket *hostnl, const struct sb_net_spec *n, struct sb_err *err)
 {
 	struct nl_batch b;
 
-	if (nl_link_rename(hostnl, ahead_host, n->host_if, err) < 0) {
-		if (errno != EEXIST)
-			return -1;
-		/* the pair of this sandbox's previous init, not torn down yet
-		 * (as in net_up) */
-		sb_err_clear(err);
-		if (nl_link_del(hostnl, n->host_if, err) < 0 && errno != ENODEV)
-			return -1;
-		sb_err_clear(err);
-		if (nl_link_rename(hostnl, ahead_host, n->host_if, err) < 0)
-			return -1;
-	}
+	if (nl_link_rename(hostnl, ahead_host, n->host_if, err) < 0 &&
+	    (taken_name_gone(hostnl, n->host_if, err) < 0 ||
+	     nl_link_rename(hostnl, ahead_host, n->host_if, err) < 0))
+		return -1;
 	nl_batch_init(&b);
 	nl_batch_addr(&b, ahead_host, n->gw, 31);
 	nl_batch_up(&b, ahead_host, false);
@@ -250,19 +257,9 @@ static int net_up(struct mnl_socket *hostnl, const struct sb_net_spec *n, struct
 	if (nsfd < 0)
 		return sb_syserr(err, "open our network namespace");
 	host = nl_veth_add(hostnl, n->host_if, "eth0", nsfd, ETH0, err);
-	if (!host) {
-		if (errno != EEXIST)
-			return -1;
-		/* the pair of this sandbox's previous init, whose namespace the
-		 * kernel has not torn down yet: it goes now */
-		sb_err_clear(err);
-		if (nl_link_del(hostnl, n->host_if, err) < 0 && errno != ENODEV)
-			return -1;
-		sb_err_clear(err);
-		host = nl_veth_add(hostnl, n->host_if, "eth0", nsfd, ETH0, err);
-		if (!host)
-			return -1;
-	}
+	if (!host && (taken_name_gone(hostnl, n->host_if, err) < 0 ||
+		      !(host = nl_veth_add(hostnl, n->host_if, "eth0", nsfd, ETH0, err))))
+		return -1;
 	nl_batch_init(&b);
 	nl_batch_addr(&b, host, n->gw, 31);
 	nl_batch_up(&b, host, true);
