@@ -400,6 +400,9 @@ int http_read_body(struct http_req *req, size_t limit)
  * whole at once (libfcgi loops on partial writes, however slow, until it
  * has written it all).  -1 past end, or when the client took nothing for
  * --send-timeout (what it still has queued, SIOCOUTQ, did not shrink). */
+/* a flush of 8 KiB that took this long waited for the reader */
+#define SLOW_FLUSH_MS 2
+
 static int wait_room(struct http_req *req, int fd, int64_t end)
 {
 	struct pollfd p = { .fd = fd, .events = POLLOUT };
@@ -434,10 +437,17 @@ int http_put_until(struct http_req *req, const char *buf, size_t n, int64_t end)
 		size_t room = (size_t)(out->stop - out->wrNext);
 
 		if (!room) {
-			/* libfcgi's buffer is full: the next write sends it */
-			if (wait_room(req, req->fcgi->ipcFd, end) < 0 || FCGX_FFlush(out) < 0 ||
-			    out->stop == out->wrNext)
+			int64_t t0 = sb_mono_ms();
+
+			/* libfcgi's buffer is full: the next write sends it.
+			 * A reader that keeps up (nginx, mostly) is written to
+			 * at once, its deadline checked; once a write had to
+			 * wait, each waits for room first (wait_room) */
+			if ((req->slow_reader ? wait_room(req, req->fcgi->ipcFd, end) < 0 : t0 >= end) ||
+			    FCGX_FFlush(out) < 0 || out->stop == out->wrNext)
 				return -1;
+			if (sb_mono_ms() - t0 >= SLOW_FLUSH_MS)
+				req->slow_reader = true;
 			continue;
 		}
 		if (room > n)

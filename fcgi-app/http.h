@@ -29,6 +29,7 @@ struct http_req {
 	char rid[48];
 	int status;			/* as answered, for the access log */
 	const char *cut;		/* a body cut short after its status: why */
+	bool slow_reader;		/* a flush of the answer waited: http_put_until */
 	int route;			/* router_index(), -1: none */
 	const char *who;		/* the token's name, when one was valid */
 	/* the tenant whose shares the request spends (store.h): its token's
