@@ -372,12 +372,19 @@ static int feed(struct http_req *req, int data, const char *mem, size_t len, boo
 			 * a byte (as nginx's client_body_timeout), nor past
 			 * --max-timeout after the first (a byte a second is
 			 * progress, but not for ever) */
-			ssize_t got = http_body_read(req, buf, n, end);
-			if (got < 0) {
-				ret = -1;	/* cut, timed out or gone: the child, short, refuses */
-				break;
+			size_t have = 0;
+
+			/* the buffer filled before the child is woken: one
+			 * write of 64 KiB, not one a refill of libfcgi's */
+			while (have < n && ret == 0) {
+				ssize_t got = http_body_read(req, buf + have, n - have, end);
+				if (got < 0)
+					ret = -1;	/* cut, timed out or gone: the child, short, refuses */
+				else
+					have += (size_t)got;
 			}
-			n = (size_t)got;
+			if (ret < 0)
+				break;
 			src = buf;
 		}
 		if (sb_write_wait(data, src, n, DATA_IDLE_MS) < 0)

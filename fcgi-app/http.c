@@ -304,12 +304,16 @@ unsigned long long http_content_length(const char *cl)
 	return errno ? ULLONG_MAX : len;
 }
 
-/* SO_RCVTIMEO of the connection: ms, 0 for none. */
-static void bound_reads(int fd, int64_t ms)
+/* SO_RCVTIMEO of the connection: ms, 0 for none (set again only when it
+ * changes: mostly --send-timeout for every refill of a body) */
+static void bound_reads(struct http_req *req, int64_t ms)
 {
 	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
 
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	if (ms == req->rcv_timeout_ms)
+		return;
+	req->rcv_timeout_ms = ms;
+	setsockopt(req->fcgi->ipcFd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 }
 
 /* SIGALRM in ms (0: none).  The worker's handler (accept.c) has no
@@ -344,7 +348,7 @@ ssize_t http_body_read(struct http_req *req, char *buf, size_t n, int64_t end)
 			return -1;
 		if (ms > req->conf->send_timeout_ms)
 			ms = req->conf->send_timeout_ms;
-		bound_reads(req->fcgi->ipcFd, ms);
+		bound_reads(req, ms);
 		n = 1;
 	}
 	if (n > INT_MAX)
@@ -384,7 +388,7 @@ int http_read_body(struct http_req *req, size_t limit)
 			break;
 		got += (size_t)n;
 	}
-	bound_reads(req->fcgi->ipcFd, 0);
+	bound_reads(req, 0);
 	if (got != len) {
 		http_reply_error(req, 400, "request body shorter than its Content-Length (or not sent within "
 				 "the timeout)");

@@ -30,6 +30,7 @@ struct http_req {
 	int status;			/* as answered, for the access log */
 	const char *cut;		/* a body cut short after its status: why */
 	bool slow_reader;		/* a flush of the answer waited: http_put_until */
+	int64_t rcv_timeout_ms;		/* SO_RCVTIMEO set on the connection, 0: none */
 	int route;			/* router_index(), -1: none */
 	const char *who;		/* the token's name, when one was valid */
 	/* the tenant whose shares the request spends (store.h): its token's
