@@ -9,6 +9,9 @@ goals, and writes JSON (bench/table.py makes the README's table of it).
     bench/bench.py --base http://127.0.0.1:8787 --json build/bench.json \
         --log /var/lib/sandboxd-dev/sandboxd.log
     bench/bench.py --load ...: exec true with 0, 50 and 200 streams open
+    bench/bench.py --goals [--rounds K] ...: only the goals, each ratio
+        measured in K rounds, the service's figure and its floor's back to
+        back (run_goals); build/bench-goals.json
 """
 import argparse, http.client, json, os, shutil, signal, statistics, subprocess, sys, tempfile, time
 import threading, urllib.parse
@@ -58,6 +61,70 @@ def run_cmd_times(argv, n):
         subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         v.append((time.perf_counter() - t) * 1000)
     return summary(v)
+
+# the bwrap row: every namespace new, the host's /usr read-only on an empty
+# root, as runc's bundle has it (floors.runc_config)
+BWRAP = ["bwrap", "--unshare-all", "--ro-bind", "/usr", "/usr", "--symlink", "usr/lib64", "/lib64",
+         "--symlink", "usr/lib", "/lib", "--symlink", "usr/bin", "/bin", "/bin/true"]
+
+def bwrap_times(n):
+    return run_cmd_times(BWRAP, n) if shutil.which("bwrap") else {}
+
+def front_batch(fapi, api, sid, n):
+    """nginx's own return, nginx -> the responder floor and the service's
+    status read, one of each in turn, n times, so that the machine's load
+    hits them alike: the three lists of ms."""
+    st, fl, sv = [], [], []
+    for _ in range(n):
+        st.append(fapi.timed("GET", "/.bench-static")[0])
+        fl.append(fapi.timed("GET", "/sandboxes/x")[0])
+        sv.append(api.timed("GET", "/sandboxes/%s" % sid)[0])
+    return st, fl, sv
+
+def exec_batch(api, sid, body, n):
+    """n execs back to back, after one not counted: their summary."""
+    api.timed("POST", "/sandboxes/%s/exec" % sid, body)
+    return summary([api.timed("POST", "/sandboxes/%s/exec" % sid, body)[0] for _ in range(n)])
+
+def cold_creates(api, logs, ids, body):
+    """Cold creates, back to back: each asks for the default limits by name
+    (`body`), which a warm sandbox never serves (warm.c: asks_defaults), so
+    that each is made from nothing; the log (sandbox.created has warm= for
+    a claim) and the warm gauge, which must not move, say they were cold.
+    Returns (summary, claims, [warm gauge before, after])."""
+    warm_before = metric(api, WARM)
+    mark = logs.mark()
+    v = [api.timed("POST", "/sandboxes/%s" % i, body)[0] for i in ids]
+    claims = logs.claims(mark, ids)
+    warm_after = metric(api, WARM)
+    if claims or (claims is None and warm_after != warm_before):
+        print("bench: a cold create claimed a warm sandbox (%s claims, warm %s -> %s): not a cold figure"
+              % (claims, warm_before, warm_after), file=sys.stderr)
+    return summary(v), claims, [warm_before, warm_after]
+
+def wait_full(api, full, tries=100):
+    """Until the warm pool holds `full` sandboxes again (5 s at most)."""
+    for _ in range(tries):
+        if (metric(api, WARM) or 0) >= full:
+            return
+        time.sleep(0.05)
+
+def warm_claims(api, logs, ids, full):
+    """Warm claims: each create waits until the pool is full again (`full`
+    warm sandboxes: 4 under ./dev up) and 400 ms more (the filler's last
+    steps after the record), as creates that come apart find it; the log
+    says each was a claim.  Returns (summary, claims)."""
+    v = []
+    mark = logs.mark()
+    for i in ids:
+        wait_full(api, full)
+        time.sleep(0.4)
+        v.append(api.timed("POST", "/sandboxes/%s" % i)[0])
+    claims = logs.claims(mark, ids)
+    if claims is not None and claims < len(ids):
+        print("bench: %d of %d spaced creates were not claims" % (len(ids) - claims, len(ids)),
+              file=sys.stderr)
+    return summary(v), claims
 
 def throughput(base, path, body, conc, total):
     done = [0]
@@ -186,6 +253,170 @@ def run_load(a):
     with open(a.json, "w") as f:
         json.dump({"load": rows, "time": time.time()}, f, indent=1)
 
+# The issue 18 goals: (key, name, op, limit, what the service's figure is
+# held against)
+GOALS = [
+    ("status", "status <= 1.2 x responder floor", "<=", 1.2, "responder floor"),
+    ("exec", "exec true <= 1.2 x (responder floor + setns floor)", "<=", 1.2, "responder floor + setns floor"),
+    ("cold", "cold create <= 0.25 x runc run", "<=", 0.25, "runc run"),
+    ("warm", "warm claim <= 0.5 x bwrap", "<=", 0.5, "bwrap"),
+    ("rate", "exec throughput c4 >= 0.8 x composed floor", ">=", 0.8, "composed floor 1/(1/R + 1/F)"),
+]
+
+def pair(first, second, flip):
+    """Both measures, one after the other, in the order `flip` says (the
+    rounds alternate it): their results, first's first."""
+    if flip:
+        b = second()
+        return first(), b
+    a = first()
+    return a, second()
+
+def settle(api, quiet=1.5, most=30):
+    """The warm gauge once it has stayed the same `quiet` seconds (the
+    filler done): how many warm sandboxes the service keeps full."""
+    last, since, t0 = None, time.monotonic(), time.monotonic()
+    while time.monotonic() - t0 < most:
+        v = metric(api, WARM) or 0
+        if v != last:
+            last, since = v, time.monotonic()
+        elif time.monotonic() - since >= quiet:
+            break
+        time.sleep(0.1)
+    return int(last or 0)
+
+def goals_round(k, a, api, fapi, fbase, rc, logs, tag, sid, limits, full):
+    """One round: each goal's service figure and its floor or peer back to
+    back, short batches, the order flipped every other round; the ratio of
+    each.  Same definitions as ./dev bench's rows (the helpers above)."""
+    flip = k % 2 == 1
+    n, rate_n = a.n, a.rate_n
+    g, parts = {}, {"load": os.getloadavg()[0]}
+    # status and the responder floor: a request of each in turn (front_batch)
+    front_batch(fapi, api, sid, 5)
+    _, fl, sv = front_batch(fapi, api, sid, n)
+    front, status = summary(fl), summary(sv)
+    g["status"] = (status["median"], front["median"])
+    # exec true and the setns floor (spawn-floor's latencies, n of each):
+    # the floor is the round's front plus the setns spawn
+    body = json.dumps({"command": "true"})
+    ex, sp = pair(lambda: exec_batch(api, sid, body, n), lambda: floors.spawn(n), flip)
+    setns = sp.get("setns+fork+exec+wait", {}).get("median")
+    if setns:
+        g["exec"] = (ex["median"], front["median"] + setns)
+    parts.update(front=front["median"], status=status["median"], exec_true=ex["median"], setns=setns)
+    # exec throughput at concurrency 4 and the composed floor of R (the
+    # responder floor at concurrency 4, 10 x as many requests) and F (2
+    # spawn loops): exec, R, F or F, R, exec
+    steps = [lambda: floors.rate(a.base, "POST", "/sandboxes/%s/exec" % sid, body, 4, rate_n)[0],
+             lambda: floors.rate(fbase, "GET", "/sandboxes/x", None, 4, 10 * rate_n)[0],
+             lambda: floors.spawn(rate_n, 2, rates=True).get("setns+fork+exec+wait, 2 loops", {}).get("rate")]
+    got = [None] * 3
+    for i in (reversed(range(3)) if flip else range(3)):
+        got[i] = steps[i]()
+    rate, R, F = got
+    if F:
+        composed = 1 / (1 / R + 1 / F)
+        g["rate"] = (rate, composed)
+        parts.update(R=R, F=F, composed=composed)
+    parts["exec_rate_c4"] = rate
+    # cold creates back to back (the default limits by name: cold_creates)
+    # and runc run, as many; the cold ones destroyed before the claims
+    nc = min(n, a.goal_creates)
+    ids = ["%s-%dc%d" % (tag, k, i) for i in range(nc)]
+    if rc:
+        (cold, claims, gauge), run = pair(lambda: cold_creates(api, logs, ids, cold_body(limits)),
+                                          lambda: rc.run(nc), flip)
+        g["cold"] = (cold["median"], run["median"])
+        parts.update(cold=cold["median"], runc_run=run["median"], cold_claims=claims, cold_warm_gauge=gauge)
+        for i in ids:
+            api.timed("POST", "/sandboxes/%s/destroy" % i)
+    # warm claims, each once the pool is full again and 400 ms more
+    # (warm_claims), and a batch of bwrap as long as main's back to back
+    if full:
+        wait_full(api, full)
+        nw = min(n, a.goal_claims)
+        ids = ["%s-%dw%d" % (tag, k, i) for i in range(nw)]
+        (warm, claims), bw = pair(lambda: warm_claims(api, logs, ids, full), lambda: bwrap_times(n), flip)
+        if bw:
+            g["warm"] = (warm["median"], bw["median"])
+            parts.update(warm=warm["median"], bwrap=bw["median"], warm_claims=claims)
+        for i in ids:
+            api.timed("POST", "/sandboxes/%s/destroy" % i)
+        wait_full(api, full)
+    res = {}
+    for key, name, op, limit, what in GOALS:
+        if key in g and g[key][1]:
+            num, den = g[key]
+            ratio = num / den
+            res[key] = {"measured": num, "against": den, "ratio": ratio,
+                        "met": ratio <= limit if op == "<=" else ratio >= limit}
+    return {"round": k + 1, "order": "floor first" if flip else "service first", "goals": res, "figures": parts,
+            "time": time.time()}
+
+def run_goals(a):
+    """./dev bench --goals: issue 18's goals, each a ratio of a service
+    figure to a floor or peer, measured in --rounds rounds; in each round a
+    goal's two figures are measured back to back (short batches, the order
+    alternating between rounds), so that the machine's load, which moves
+    minute to minute here, hits both alike.  A round's ratio is a figure;
+    the goal's verdict is the median over the rounds (and how many met
+    it).  Writes build/bench-goals.json; bench/table.py makes a table."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("bench: terminated"))
+    api = Api(a.base)
+    logs = LogWatch(a.log)
+    tag = "g%x" % (int(time.time()) & 0xffffff)
+    sid = "%s-x" % tag
+    api.timed("POST", "/sandboxes/%s" % sid)
+    _, d = api.timed("GET", "/sandboxes/%s" % sid)
+    status_bytes = len(d)
+    limits = json.loads(d)["data"]["limits"]
+    full = settle(api)
+    if not full:
+        print("bench: the service keeps no warm sandboxes: no warm claim goal", file=sys.stderr)
+    t0 = time.monotonic()
+    rounds = []
+    with floors.front(status_bytes) as fbase, floors.runc(limits) as rc:
+        runc_userns = rc.userns if rc else None
+        fapi = Api(fbase)
+        for k in range(a.rounds):
+            rounds.append(goals_round(k, a, api, fapi, fbase, rc, logs, tag, sid, limits, full))
+            r = rounds[-1]
+            print("round %d/%d (%s, load %.1f): %s" % (k + 1, a.rounds, r["order"], r["figures"]["load"],
+                  ", ".join("%s %.2f" % (key, v["ratio"]) for key, v in r["goals"].items())), file=sys.stderr)
+    api.req("POST", "/sandboxes/%s/destroy" % sid)
+    goals = []
+    for key, name, op, limit, what in GOALS:
+        v = [r["goals"][key] for r in rounds if key in r["goals"]]
+        if not v:
+            continue
+        ratios = [x["ratio"] for x in v]
+        goals.append({"key": key, "name": name, "goal": "%s %s" % (op, limit), "what": what,
+                      "median": statistics.median(ratios), "min": min(ratios), "max": max(ratios),
+                      "met": sum(x["met"] for x in v), "rounds": len(v),
+                      "measured": statistics.median(x["measured"] for x in v),
+                      "against": statistics.median(x["against"] for x in v),
+                      "verdict": (statistics.median(ratios) <= limit) if op == "<=" else
+                                 (statistics.median(ratios) >= limit)})
+    out = {"mode": "goals", "goals": goals, "rounds": rounds, "machine": machine(),
+           "seconds": time.monotonic() - t0,
+           "sizes": {"rounds": a.rounds, "n": a.n, "rate_n": a.rate_n, "creates": min(a.n, a.goal_creates),
+                     "claims": min(a.n, a.goal_claims), "warm_pool": full},
+           "runc_userns": runc_userns}
+    os.makedirs(os.path.dirname(a.json) or ".", exist_ok=True)
+    with open(a.json, "w") as f:
+        json.dump(out, f, indent=1)
+    print_goals(out, a.json)
+
+def print_goals(out, path):
+    print("%-52s %8s %13s %9s  %s" % ("goal (issue 18), ratio per round", "median", "range", "met", "verdict"))
+    for g in out["goals"]:
+        print("%-52s %8.2f %6.2f-%-6.2f %3d of %-3d  %s" % (g["name"], g["median"], g["min"], g["max"], g["met"],
+              g["rounds"], "met" if g["verdict"] else "NOT met"))
+    print("(%d rounds in %.0f s, load avg %s; the medians of the figures: %s; JSON in %s)" % (
+        out["sizes"]["rounds"], out["seconds"], out["machine"]["loadavg"][0],
+        ", ".join("%s %.2f / %.2f" % (g["key"], g["measured"], g["against"]) for g in out["goals"]), path))
+
 def preview_latency(api, base, sid, n):
     """A preview GET through nginx (auth_request to the preview pool, then a
     proxy to the sandbox) against a direct GET of the same file at the
@@ -265,6 +496,13 @@ def main():
     ap.add_argument("--load", action="store_true",
                     help="only exec true with 0, 50 and 200 streams open (issue 16)")
     ap.add_argument("--load-n", type=int, default=400)
+    ap.add_argument("--goals", action="store_true",
+                    help="only the issue 18 goals, each ratio measured --rounds times (build/bench-goals.json)")
+    ap.add_argument("--rounds", type=int, default=7)
+    # per round of --goals: cold creates (and runc runs), warm claims, at
+    # most (and at most --n)
+    ap.add_argument("--goal-creates", type=int, default=20)
+    ap.add_argument("--goal-claims", type=int, default=10)
     # only the preview row (bench/preview.sh runs it in a test-made network)
     ap.add_argument("--preview-only", action="store_true")
     # the network figures (bench/netbench.sh): instances of their own in
@@ -275,6 +513,10 @@ def main():
         if a.json.endswith("bench.json"):
             a.json = a.json[:-len("bench.json")] + "bench-load.json"
         return run_load(a)
+    if a.goals:
+        if a.json.endswith("bench.json"):
+            a.json = a.json[:-len("bench.json")] + "bench-goals.json"
+        return run_goals(a)
     api = Api(a.base)
     tag = "b%x" % (int(time.time()) & 0xffffff)
     rows, res = [], {}
@@ -318,14 +560,8 @@ def main():
     # then the floor's throughput at concurrency 4 (R)
     with floors.front(status_bytes) as fbase:
         fapi = Api(fbase)
-        for _ in range(20):
-            fapi.timed("GET", "/.bench-static"); fapi.timed("GET", "/sandboxes/x")
-            api.timed("GET", "/sandboxes/%s" % sid)
-        st, fl, sv = [], [], []
-        for _ in range(n):
-            st.append(fapi.timed("GET", "/.bench-static")[0])
-            fl.append(fapi.timed("GET", "/sandboxes/x")[0])
-            sv.append(api.timed("GET", "/sandboxes/%s" % sid)[0])
+        front_batch(fapi, api, sid, 20)
+        st, fl, sv = front_batch(fapi, api, sid, n)
         # three times, the median: the machine's other load comes and goes
         rr = sorted(floors.rate(fbase, "GET", "/sandboxes/x", None, 4, 10 * a.rate_n) for _ in range(3))
         front_rate, front_busy = rr[1]
@@ -355,10 +591,8 @@ def main():
         row("setns (6 ns)+fork+exec+wait /bin/true", setns, "fork+exec+wait", fork1)
     exec_floor = {"median": front["median"] + setns["median"]} if setns else {}
     for cmd in ("true", "echo hi"):
-        body = json.dumps({"command": cmd})
-        api.timed("POST", "/sandboxes/%s/exec" % sid, body)
-        v = [api.timed("POST", "/sandboxes/%s/exec" % sid, body)[0] for _ in range(n)]
-        r = row("exec %s (round trip)" % cmd, summary(v), "responder floor + setns floor", exec_floor)
+        r = row("exec %s (round trip)" % cmd, exec_batch(api, sid, json.dumps({"command": cmd}), n),
+                "responder floor + setns floor", exec_floor)
         if cmd == "true":
             exec_true = r
     # a person or an agent runs commands now and then, not back to back:
@@ -400,9 +634,7 @@ def main():
         rows.append(r)
 
     # peers: bwrap, runc run, runc exec (limits as the sandboxes')
-    bwrap = run_cmd_times(["bwrap", "--unshare-all", "--ro-bind", "/usr", "/usr", "--symlink", "usr/lib64",
-                           "/lib64", "--symlink", "usr/lib", "/lib", "--symlink", "usr/bin", "/bin",
-                           "/bin/true"], n) if shutil.which("bwrap") else {}
+    bwrap = bwrap_times(n)
     if bwrap:
         row("bwrap --unshare-all true", bwrap, None, None)
     runc = floors.runc_rows(min(n, 100), limits)
@@ -411,46 +643,18 @@ def main():
         row("runc run true (new container, limits%s)" % ns, runc["run"], None, None)
         row("runc exec true (running container%s)" % ns, runc["exec"], "runc run", runc["run"])
 
-    # cold creates, back to back: each asks for the default limits by name,
-    # which a warm sandbox never serves (warm.c: asks_defaults), so that
-    # each is made from nothing; the log (sandbox.created has warm= for a
-    # claim) and the warm gauge, which must not move, say they were cold
-    cold_body = json.dumps({"limits": {k: limits[k] for k in ("memoryMb", "pids", "cpus")}})
-    warm_before = metric(api, WARM)
-    mark = logs.mark()
+    # cold creates, back to back (cold_creates: the default limits by name)
     cold_ids = ["%s-c%d" % (tag, i) for i in range(min(n, 30))]
-    v = [api.timed("POST", "/sandboxes/%s" % i, cold_body)[0] for i in cold_ids]
-    claims = logs.claims(mark, cold_ids)
-    warm_after = metric(api, WARM)
-    if claims or (claims is None and warm_after != warm_before):
-        print("bench: a cold create claimed a warm sandbox (%s claims, warm %s -> %s): not a cold figure"
-              % (claims, warm_before, warm_after), file=sys.stderr)
-    cold = row("create, cold, back to back", summary(v), "runc run", runc.get("run"),
-               claims=claims, warm_gauge=[warm_before, warm_after])
+    v, claims, gauge = cold_creates(api, logs, cold_ids, cold_body(limits))
+    cold = row("create, cold, back to back", v, "runc run", runc.get("run"), claims=claims, warm_gauge=gauge)
     # gone before the claims, which then find the room the cold ones found
     gone = [api.timed("POST", "/sandboxes/%s/destroy" % i)[0] for i in cold_ids]
 
-    # warm claims: each create waits until the pool is full again (the
-    # service's warm sandboxes, 4 under ./dev up) and 400 ms more (the
-    # filler's last steps after the record), as creates that come apart
-    # find it; the log says each was a claim
+    # warm claims, each once the pool (as full as before the cold ones) is
+    # full again (warm_claims)
     warm_ids = ["%s-s%d" % (tag, i) for i in range(min(n, 20))]
-    v = []
-    mark = logs.mark()
-    full = warm_before or 0
-    for i in warm_ids:
-        for _ in range(100):
-            if (metric(api, WARM) or 0) >= full:
-                break
-            time.sleep(0.05)
-        time.sleep(0.4)
-        v.append(api.timed("POST", "/sandboxes/%s" % i)[0])
-    claims = logs.claims(mark, warm_ids)
-    if claims is not None and claims < len(warm_ids):
-        print("bench: %d of %d spaced creates were not claims" % (len(warm_ids) - claims, len(warm_ids)),
-              file=sys.stderr)
-    warm = row("create, warm claim (pool full again)", summary(v), "bwrap --unshare-all true", bwrap,
-               claims=claims)
+    v, claims = warm_claims(api, logs, warm_ids, gauge[0] or 0)
+    warm = row("create, warm claim (pool full again)", v, "bwrap --unshare-all true", bwrap, claims=claims)
 
     st, d = api.req("GET", "/images")
     names = [i["name"] for i in json.loads(d)["data"]["images"]] if st == 200 else []
@@ -536,6 +740,11 @@ def main():
 
 WARM = 'sandboxd_sandboxes{state="warm"}'
 
+def cold_body(limits):
+    """A create's body that names the default limits (`limits`: a sandbox's
+    made without a body), which no warm sandbox serves."""
+    return json.dumps({"limits": {k: limits[k] for k in ("memoryMb", "pids", "cpus")}})
+
 class LogWatch:
     """The service's log from a point on: which creates claimed a warm
     sandbox (sandbox.created says warm=...); None without a log."""
@@ -620,6 +829,8 @@ def report(rows, path, extra):
     print("(times in ms; memory in KiB; JSON in %s)" % path)
     for g in extra.get("goals", []):
         print("goal %-52s %8.2f  (%s) %s" % (g["name"], g["ratio"], g["goal"], "met" if g["met"] else "NOT met"))
+    if extra.get("goals"):
+        print("(one run's ratios, each measured apart from its floor: the goals' verdicts are ./dev bench --goals)")
 
 if __name__ == "__main__":
     main()

@@ -10,11 +10,16 @@ run (bench/bench.py imports this):
               and rate from parallel loops
   runc_rows() `runc run` (a new container with memory, pids and cpu limits,
               running true, deleted) and `runc exec` into a running one
+  runc()      the same, set up once and measured as often as asked (the
+              goals' rounds)
   rate()      requests a second at a concurrency, from client processes
 """
 import contextlib, json, os, shutil, signal, socket, subprocess, sys, tempfile, time
 
 TOP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+# where fcgi-floor and spawn-floor were built: the tree's build/, or another
+# (a test's, make check's build dir: SBD_BENCH_BUILD)
+BUILD = os.environ.get("SBD_BENCH_BUILD") or os.path.join(TOP, "build")
 RUNC = "/usr/sbin/runc"
 
 def free_port():
@@ -60,7 +65,7 @@ def front(body_bytes, workers=2):
     """Yields the base URL of an nginx as the service's in front of the
     responder floor (`workers` processes answering `body_bytes` of JSON);
     /.bench-static is nginx's own `return 200` of a body as long."""
-    exe = os.path.join(TOP, "build", "bench", "fcgi-floor")
+    exe = os.path.join(BUILD, "bench", "fcgi-floor")
     if not os.path.exists(exe) or not shutil.which("nginx"):
         raise FileNotFoundError("%s or nginx" % exe)
     state = tempfile.mkdtemp(prefix="sbd-bench-front.")
@@ -107,7 +112,7 @@ def front(body_bytes, workers=2):
 
 def spawn(n, loops=2, rates=False):
     """spawn-floor's rows by name ({} when it cannot run here)."""
-    exe = os.path.join(TOP, "build", "bench", "spawn-floor")
+    exe = os.path.join(BUILD, "bench", "spawn-floor")
     if not os.path.exists(exe):
         print("bench: no %s (./dev build)" % exe, file=sys.stderr)
         return {}
@@ -199,61 +204,92 @@ def runc_config(bundle, args, limits, userns):
     for l in ("bin", "lib", "lib64", "sbin"):
         os.symlink("usr/" + l, os.path.join(root, l))
 
+class Runc:
+    """runc's bundles in `work` (runc_config), as runc() finds they run here:
+    run(n) and exec(n) time that many, a summary each."""
+    def __init__(self, work, limits):
+        self.work, self.limits = work, limits
+        self.state = os.path.join(work, "state")
+        self.tag = "sandboxd-bench-runc-%d" % os.getpid()
+        self.quiet = {"stdin": subprocess.DEVNULL, "stdout": subprocess.DEVNULL, "stderr": subprocess.PIPE}
+        self.held = None
+        self.runs = 0
+        self.userns = None
+
+    def setup(self):
+        """False when runc cannot run a container here, with or without a
+        user namespace (said on stderr)."""
+        for userns in (True, False):
+            self.run_b = os.path.join(self.work, "run-%d" % userns)
+            os.mkdir(self.run_b)
+            runc_config(self.run_b, ["/bin/true"], self.limits, userns)
+            r = subprocess.run([RUNC, "--root", self.state, "run", "--bundle", self.run_b, self.tag + "-try"],
+                               **self.quiet)
+            if r.returncode == 0:
+                self.userns = userns
+                return True
+            print("bench: runc run %s a user namespace: %s" % ("with" if userns else "without",
+                  r.stderr.decode().strip()[-300:]), file=sys.stderr)
+        return False
+
+    def run(self, n):
+        from bench import summary
+        v = []
+        for _ in range(n):
+            t = time.perf_counter()
+            r = subprocess.run([RUNC, "--root", self.state, "run", "--bundle", self.run_b,
+                                "%s-%d" % (self.tag, self.runs)], **self.quiet)
+            v.append((time.perf_counter() - t) * 1000)
+            self.runs += 1
+            if r.returncode:
+                raise SystemExit("bench: runc run: %s" % r.stderr.decode()[-300:])
+        return summary(v)
+
+    def exec(self, n):
+        from bench import summary
+        if not self.held:
+            hold_b = os.path.join(self.work, "hold")
+            os.mkdir(hold_b)
+            runc_config(hold_b, ["/bin/sleep", "infinity"], self.limits, self.userns)
+            self.held = self.tag + "-held"
+            # its sleep keeps the stdio it is given: nothing to read to its end
+            subprocess.run([RUNC, "--root", self.state, "run", "-d", "--bundle", hold_b, self.held], check=True,
+                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        v = []
+        for _ in range(n):
+            t = time.perf_counter()
+            r = subprocess.run([RUNC, "--root", self.state, "exec", self.held, "/bin/true"], **self.quiet)
+            v.append((time.perf_counter() - t) * 1000)
+            if r.returncode:
+                raise SystemExit("bench: runc exec: %s" % r.stderr.decode()[-300:])
+        return summary(v)
+
+@contextlib.contextmanager
+def runc(limits):
+    """Yields a Runc with the sandboxes' default limits and a user namespace
+    (without one when runc cannot make it here), or None without runc; its
+    containers and bundles go on the way out."""
+    if not os.path.exists(RUNC) or os.geteuid() != 0:
+        print("bench: no %s (or not root): no runc rows" % RUNC, file=sys.stderr)
+        yield None
+        return
+    work = tempfile.mkdtemp(prefix="sbd-bench-runc.")
+    os.chmod(work, 0o711)   # the user namespace's root reaches the rootfs
+    r = Runc(work, limits)
+    try:
+        yield r if r.setup() else None
+    finally:
+        if r.held:
+            subprocess.run([RUNC, "--root", r.state, "delete", "-f", r.held], **r.quiet)
+        shutil.rmtree(work, ignore_errors=True)
+
 def runc_rows(n, limits):
     """`runc run` of true in a new container (created, run, deleted: runc
     run without -d deletes it when it exits) and `runc exec` of true into a
     running one, both with the sandboxes' default limits and a user
     namespace; without one when runc cannot make it here.  {} without
     runc."""
-    if not os.path.exists(RUNC) or os.geteuid() != 0:
-        print("bench: no %s (or not root): no runc rows" % RUNC, file=sys.stderr)
-        return {}
-    from bench import summary
-    work = tempfile.mkdtemp(prefix="sbd-bench-runc.")
-    os.chmod(work, 0o711)   # the user namespace's root reaches the rootfs
-    state = os.path.join(work, "state")
-    tag = "sandboxd-bench-runc-%d" % os.getpid()
-    quiet = {"stdin": subprocess.DEVNULL, "stdout": subprocess.DEVNULL, "stderr": subprocess.PIPE}
-    res = {}
-    held = None
-    try:
-        for userns in (True, False):
-            run_b = os.path.join(work, "run-%d" % userns)
-            os.mkdir(run_b)
-            runc_config(run_b, ["/bin/true"], limits, userns)
-            r = subprocess.run([RUNC, "--root", state, "run", "--bundle", run_b, tag + "-try"], **quiet)
-            if r.returncode == 0:
-                break
-            print("bench: runc run %s a user namespace: %s" % ("with" if userns else "without",
-                  r.stderr.decode().strip()[-300:]), file=sys.stderr)
-        else:
+    with runc(limits) as r:
+        if not r:
             return {}
-        res["userns"] = userns
-        v = []
-        for i in range(n):
-            t = time.perf_counter()
-            r = subprocess.run([RUNC, "--root", state, "run", "--bundle", run_b, "%s-%d" % (tag, i)], **quiet)
-            v.append((time.perf_counter() - t) * 1000)
-            if r.returncode:
-                raise SystemExit("bench: runc run: %s" % r.stderr.decode()[-300:])
-        res["run"] = summary(v)
-        hold_b = os.path.join(work, "hold")
-        os.mkdir(hold_b)
-        runc_config(hold_b, ["/bin/sleep", "infinity"], limits, userns)
-        held = tag + "-held"
-        # its sleep keeps the stdio it is given: nothing to read to its end
-        subprocess.run([RUNC, "--root", state, "run", "-d", "--bundle", hold_b, held], check=True,
-                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        v = []
-        for i in range(n):
-            t = time.perf_counter()
-            r = subprocess.run([RUNC, "--root", state, "exec", held, "/bin/true"], **quiet)
-            v.append((time.perf_counter() - t) * 1000)
-            if r.returncode:
-                raise SystemExit("bench: runc exec: %s" % r.stderr.decode()[-300:])
-        res["exec"] = summary(v)
-        return res
-    finally:
-        if held:
-            subprocess.run([RUNC, "--root", state, "delete", "-f", held], **quiet)
-        shutil.rmtree(work, ignore_errors=True)
+        return {"userns": r.userns, "run": r.run(n), "exec": r.exec(n)}

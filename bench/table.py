@@ -1,7 +1,11 @@
 #!/usr/bin/env python3
-"""The README's speed table from ./dev bench's JSON: one column per run.
+"""The README's speed table from ./dev bench's JSON: one column per run;
+of ./dev bench --goals's JSON (build/bench-goals.json), the goals' table:
+per goal and run, the median of the per-round ratios, their range and how
+many rounds met the goal.
 
     bench/table.py build/bench.json [MORE.json...]
+    bench/table.py build/bench-goals.json [MORE.json...]
 """
 import json, sys
 
@@ -50,10 +54,37 @@ def cell(r, kind):
         return "%.0f KiB" % r["median"]
     return "?"
 
+def goals_table(runs):
+    def load(r):
+        v = [x["figures"]["load"] for x in r["rounds"]]
+        return "%.1f-%.1f" % (min(v), max(v))
+    heads = ["run %d (%s, %d rounds, load avg %s)" % (i + 1, r["machine"]["date"], r["sizes"]["rounds"], load(r))
+             for i, r in enumerate(runs)]
+    print("| goal (issue 18): median of the rounds' ratios (range), rounds that met it | %s |" % " | ".join(heads))
+    print("| --- |%s" % (" --- |" * len(runs)))
+    names = []
+    for r in runs:
+        names += [g["name"] for g in r["goals"] if g["name"] not in names]
+    for name in names:
+        cells = []
+        for r in runs:
+            g = [x for x in r["goals"] if x["name"] == name]
+            if not g:
+                cells.append("–")
+                continue
+            g = g[0]
+            cells.append("%.2f (%.2f-%.2f), %d of %d, %s" % (g["median"], g["min"], g["max"], g["met"], g["rounds"],
+                         "met" if g["verdict"] else "**not met**"))
+        print("| %s | %s |" % (name.replace(" x ", " × "), " | ".join(cells)))
+
 def main():
     runs = [json.load(open(p)) for p in sys.argv[1:]]
     if not runs:
         sys.exit("usage: bench/table.py BENCH.json [MORE.json...]")
+    if all(r.get("mode") == "goals" for r in runs):
+        return goals_table(runs)
+    if any(r.get("mode") == "goals" for r in runs):
+        sys.exit("bench/table.py: ./dev bench's runs and --goals runs make different tables: one kind at a time")
     heads = ["run %d (%s, load avg %s)" % (i + 1, r["machine"]["date"], r["machine"]["loadavg"][0])
              if len(runs) > 1 else "median (%s, load avg %s)" % (r["machine"]["date"], r["machine"]["loadavg"][0])
              for i, r in enumerate(runs)]

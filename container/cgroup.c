@@ -684,6 +684,99 @@ int cg_sandbox_freeze(struct sb_cgroups *cg, const char *id, bool frozen, struct
 	return 0;
 }
 
+/* Whether controller list `ctrls` ("a,b,c", up to end) names ctrl. */
+static bool ctrl_listed(const char *ctrls, const char *end, const char *ctrl)
+{
+	size_t n = strlen(ctrl);
+
+	for (const char *p = ctrls; p < end;) {
+		const char *c = memchr(p, ',', (size_t)(end - p));
+		const char *e = c ? c : end;
+		if ((size_t)(e - p) == n && !memcmp(p, ctrl, n))
+			return true;
+		p = e + 1;
+	}
+	return false;
+}
+
+int cg_sandbox_of(struct sb_cgroups *cg, pid_t pid, char *id, size_t len)
+{
+	char path[64], buf[4096];
+
+	snprintf(path, sizeof path, "/proc/%d/cgroup", (int)pid);
+	if (sb_read_file_at(AT_FDCWD, path, buf, sizeof buf) < 0)
+		return -1;
+	/* "N:ctrl,ctrl:/path" lines (v1), "0::/path" (v2): the line of the
+	 * hierarchy that holds the processes, its last component */
+	for (char *line = buf, *next; line && *line; line = next) {
+		char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL, *name;
+		struct stat st;
+
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		if (!c2 || (cg->version == 2 ? c2 != c1 + 1 : !ctrl_listed(c1 + 1, c2, v1_ctrl[CG_FREEZER])))
+			continue;
+		name = strrchr(c2 + 1, '/');
+		if (!name || !sb_name_safe(++name) || strlen(name) >= len ||
+		    fstatat(procs_dir(cg), name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
+			return -1;
+		snprintf(id, len, "%s", name);
+		return 0;
+	}
+	return -1;
+}
+
+/* The ppid in a /proc/PID/stat line (after the comm's last ')'). */
+static pid_t stat_ppid(pid_t pid)
+{
+	char path[64], buf[512], *p;
+
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	if (sb_read_file_at(AT_FDCWD, path, buf, sizeof buf) <= 0 || !(p = strrchr(buf, ')')))
+		return -1;
+	return (pid_t)strtol(p + 3, NULL, 10);	/* ") S ppid" */
+}
+
+pid_t cg_sandbox_init(struct sb_cgroups *cg, const char *id)
+{
+	char path[300], buf[16384], comm[32], *p, *end;
+	pid_t pids[1024], found = 0;
+	int n = 0;
+
+	if (!sb_name_safe(id))
+		return 0;
+	snprintf(path, sizeof path, "%s/cgroup.procs", id);
+	if (sb_read_file_at(procs_dir(cg), path, buf, sizeof buf) <= 0)
+		return 0;
+	for (p = buf; *p && n < (int)(sizeof pids / sizeof *pids); p = end) {
+		long v = strtol(p, &end, 10);
+		if (end == p)
+			break;
+		pids[n++] = (pid_t)v;
+		while (*end == '\n')
+			end++;
+	}
+	for (int i = 0; i < n; i++) {
+		pid_t pp;
+		bool child = false;
+
+		snprintf(path, sizeof path, "/proc/%d/comm", (int)pids[i]);
+		if (sb_read_file_at(AT_FDCWD, path, comm, sizeof comm) <= 0 || strcmp(comm, "sandbox-init\n"))
+			continue;
+		/* a child of the init (a clone or file-op helper) has it there */
+		pp = stat_ppid(pids[i]);
+		for (int j = 0; j < n && !child; j++)
+			child = pids[j] == pp;
+		if (child || pp < 0)
+			continue;
+		if (found)
+			return 0;	/* two: neither is named */
+		found = pids[i];
+	}
+	return found;
+}
+
 int cg_sandbox_kill(struct sb_cgroups *cg, const char *id, struct sb_err *err)
 {
 	if (!sb_name_safe(id))

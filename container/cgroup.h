@@ -88,6 +88,17 @@ int cg_sandbox_rename(struct sb_cgroups *cg, const char *from, const char *to, s
  * again, nothing is left frozen in part).  Whoever froze must thaw, on
  * every path. */
 int cg_sandbox_freeze(struct sb_cgroups *cg, const char *id, bool frozen, struct sb_err *err);
+/* The sandbox whose cgroup holds pid (one of the instance's, directly
+ * below its parent: an init, not an exec): 0 with its name in id, -1 when
+ * it is none (or gone).  The caller checks pid is still the process it
+ * meant after (a pidfd), as for any read of /proc/PID. */
+int cg_sandbox_of(struct sb_cgroups *cg, pid_t pid, char *id, size_t len);
+/* The init among the processes of the sandbox's own cgroup (named
+ * sandbox-init, its parent not of the cgroup: the one process that
+ * listens on its control socket), or 0: none, or more than one.  As for
+ * cg_sandbox_of, the caller checks the pid is still the process it meant
+ * after (its start time). */
+pid_t cg_sandbox_init(struct sb_cgroups *cg, const char *id);
 /* Kill every process of the sandbox, its init included (a stop). */
 int cg_sandbox_kill(struct sb_cgroups *cg, const char *id, struct sb_err *err);
 /* Kill every process of the sandbox and remove its cgroups (a destroy):

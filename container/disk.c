@@ -19,6 +19,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
+#include <time.h>
 
 #define MKE2FS "/sbin/mke2fs"
 #define E2FSCK "/sbin/e2fsck"
@@ -141,6 +142,23 @@ bool sb_fault_on(const char *point)
 		return false;
 	snprintf(path, sizeof path, "%s/%s", dir, point);
 	return access(path, F_OK) == 0;
+}
+
+void sb_fault_pause(const char *point)
+{
+	const char *dir = getenv("SANDBOXD_FAULTS");
+	char path[PATH_MAX], paused[PATH_MAX + 8];
+	struct timespec ts = { 0, 10000000 };
+
+	if (!dir)
+		return;
+	snprintf(path, sizeof path, "%s/%s", dir, point);
+	snprintf(paused, sizeof paused, "%s.paused", path);
+	if (rename(path, paused) < 0)
+		return;
+	fprintf(stderr, "sandboxd: fault injected at %s (paused)\n", point);
+	for (int i = 0; i < 3000 && access(paused, F_OK) == 0; i++)
+		nanosleep(&ts, NULL);
 }
 #endif
 

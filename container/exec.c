@@ -243,15 +243,27 @@ static int pump_any(int fd, int which, const struct sb_exec_req *rq, struct sb_e
 /* The init's first answer to EXEC or SPAWN: ERROR (its errno mapped, as
  * the request's error) or STARTED.  pid is non-NULL for a background
  * process (SPAWN). */
-static int start_answer(const struct sb_msg *m, pid_t *pid, struct sb_err *err)
+static int start_answer(const struct sb_msg *m, const char *text, pid_t *pid, struct sb_err *err)
 {
 	if (m->type == SB_MSG_ERROR) {
+		/* An init of an older build (one started before an upgrade
+		 * runs until its sandbox stops) says ENOSPC, text "process",
+		 * for its full process table and for logs it could not make
+		 * alike: its answer stays what it was, a 429.  This build's
+		 * says EMFILE for the table, text "process files". */
+		bool older = pid && m->val == ENOSPC && !strcmp(text, "process");
+
 		if (m->val == ENOENT || m->val == ENOTDIR)
 			return sb_fail(err, SB_E_INVALID, m->val, "cwd is not a directory in the sandbox");
 		if (m->val == EEXIST)
 			return sb_fail(err, SB_E_CONFLICT, m->val, "a process with this id is running");
-		if (m->val == ENOSPC)
+		if (pid && (m->val == EMFILE || older))
 			return sb_fail(err, SB_E_LIMIT, m->val, "too many background processes in this sandbox");
+		/* the sandbox's disk (its quota) has no block or inode left
+		 * for the process's logs */
+		if (m->val == ENOSPC || m->val == EDQUOT)
+			return sb_fail(err, SB_E_NO_SPACE, m->val, "no room on the sandbox's disk%s",
+				       pid ? " for the process's logs (" SB_PROC_DIR "/<processId>/)" : "");
 		/* the init opens a process's logs only as regular files: the
 		 * sandbox put a FIFO, device, symlink or directory there */
 		if (pid && (m->val == ENXIO || m->val == EINVAL || m->val == ELOOP || m->val == EISDIR))
@@ -271,11 +283,13 @@ static int start_answer(const struct sb_msg *m, pid_t *pid, struct sb_err *err)
 
 static int wait_started(int ctl, pid_t *pid, struct sb_err *err)
 {
+	char text[32];	/* an ERROR's (a STARTED's payload, when read, is not looked at) */
 	struct sb_msg m;
 
-	if (proto_recv(ctl, &m, NULL, 0, SB_INIT_REPLY_MS, err) < 0)
+	if (proto_recv(ctl, &m, text, sizeof text - 1, SB_INIT_REPLY_MS, err) < 0)
 		return -1;
-	return start_answer(&m, pid, err);
+	text[sizeof text - 1] = '\0';
+	return start_answer(&m, text, pid, err);
 }
 
 /* A buffered exec sent with SB_EXEC_LATE_START: its start is told by a
@@ -325,7 +339,7 @@ static int wait_late_start(int ctl, int pout, int perr, bool *out_open, bool *er
 				res->maxrss_kb = u.x.maxrss_kb;
 				return 1;
 			}
-			if (start_answer(&m, NULL, err) < 0)
+			if (start_answer(&m, "", NULL, err) < 0)
 				return -1;
 			*start = sb_mono_ms() - u.si.age_us / 1000;
 			return 0;

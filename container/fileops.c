@@ -57,12 +57,16 @@ static void copy_out(int fd, int datafd, uint64_t size)
 	}
 }
 
-/* O_NONBLOCK: a FIFO must not hang us at open; only regular files are read. */
+/* O_NONBLOCK: a FIFO must not hang us at open; only regular files are read.
+ * A unix socket (a file's, or one of ours through /proc/self/fd) cannot be
+ * opened at all (ENXIO): it is "not a regular file" as a FIFO is. */
 static void do_read(int sock, int datafd, const struct sb_file_req *rq, const char *path)
 {
 	int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	struct stat st;
 
+	if (fd < 0 && errno == ENXIO && stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+		fail(sock, EINVAL, "not a regular file");
 	if (fd < 0)
 		fail(sock, errno, "open");
 	if (fstat(fd, &st) < 0)

@@ -18,6 +18,9 @@ static enum sb_err_kind kind_of(int errnum)
 	switch (errnum) {
 	case ENOENT: case ENOTDIR: return SB_E_NOT_FOUND;
 	case EISDIR: case EINVAL: case ENAMETOOLONG: case ELOOP: case EXDEV: return SB_E_INVALID;
+	/* what open says of a socket, or of a device with nothing behind it:
+	 * not a file to read, never the service's fault */
+	case ENXIO: case ENODEV: return SB_E_INVALID;
 	case EEXIST: case ENOTEMPTY: case EBUSY: return SB_E_CONFLICT;
 	case ECONNABORTED: return SB_E_UPSTREAM;	/* a clone the remote side failed */
 	case EFBIG: return SB_E_TOO_LARGE;
@@ -87,6 +90,17 @@ static int killed_in_sandbox(int status, struct sb_err *err)
 		       WTERMSIG(status));
 }
 
+/* Its init killed it because one of the sandbox's processes stopped it
+ * (init.c kill_stopped()): the same conflict, said as it is. */
+static int ended(int status, const struct sb_exit_info *x, struct sb_err *err)
+{
+	if (x->stopped_by)
+		return sb_fail(err, SB_E_CONFLICT, EINTR, "the operation's process was stopped inside the "
+			       "sandbox (signal %d, by one of its processes), so it was ended; retry",
+			       x->stopped_by);
+	return killed_in_sandbox(status, err);
+}
+
 int sandbox_file_reply(int ctl, struct sb_file_info *info, int timeout_ms, struct sb_err *err)
 {
 	char text[256];
@@ -109,8 +123,12 @@ int sandbox_file_reply(int ctl, struct sb_file_info *info, int timeout_ms, struc
 			err->errnum = m.val;
 		return -1;
 	}
-	if (m.type == SB_MSG_EXITED && WIFSIGNALED(m.val))
-		return killed_in_sandbox(m.val, err);
+	if (m.type == SB_MSG_EXITED && WIFSIGNALED(m.val)) {
+		struct sb_exit_info x;
+
+		memcpy(&x, text, sizeof x);	/* zero-filled past what came */
+		return ended(m.val, &x, err);
+	}
 	if (m.type == SB_MSG_EXITED)
 		return sb_fail(err, SB_E_INTERNAL, EPIPE, "file operation ended without an answer");
 	return sb_fail(err, SB_E_INTERNAL, EPROTO, "unexpected answer from the sandbox");
@@ -118,14 +136,15 @@ int sandbox_file_reply(int ctl, struct sb_file_info *info, int timeout_ms, struc
 
 int sandbox_file_end(int ctl, int timeout_ms, struct sb_err *err)
 {
+	struct sb_exit_info x;
 	struct sb_msg m;
 
-	if (proto_recv(ctl, &m, NULL, 0, timeout_ms, err) < 0)
+	if (proto_recv(ctl, &m, &x, sizeof x, timeout_ms, err) < 0)
 		return -1;
 	if (m.type == SB_MSG_EXITED && WIFEXITED(m.val) && WEXITSTATUS(m.val) == SB_FILE_EXIT_CHANGED)
 		return sb_fail(err, SB_E_CONFLICT, EAGAIN, "the file changed (shrank) while it was read; retry");
 	if (m.type == SB_MSG_EXITED && WIFSIGNALED(m.val))
-		return killed_in_sandbox(m.val, err);
+		return ended(m.val, &x, err);
 	if (m.type != SB_MSG_EXITED || !WIFEXITED(m.val) || WEXITSTATUS(m.val) != 0)
 		return sb_fail(err, SB_E_INTERNAL, EIO, "file operation failed in the sandbox");
 	return 0;

@@ -42,6 +42,11 @@ struct conn {
 	/* an exec whose STARTED waits (SB_EXEC_LATE_START): when it was
 	 * forked (CLOCK_MONOTONIC, us); 0: nothing waits */
 	int64_t start_due_from;
+	/* the child is a service child (a file operation's, a clone's): our
+	 * code, never a command, so a stop is the sandbox's doing
+	 * (kill_stopped()); stopped_by: the stop that made us kill it */
+	bool service;
+	int stopped_by;
 };
 
 static struct conn conns[MAX_CONN];
@@ -575,7 +580,9 @@ static void handle_exec(struct conn *c, const struct sb_msg *m, size_t len, int 
 	if (spawn) {
 		slot = procs_prepare(p + need - m->id_len, &a.out, &a.err);
 		if (slot < 0) {
-			reply(c->fd, SB_MSG_ERROR, errno, "process");
+			/* not "process", an older init's text for a full
+			 * table and full disk alike (both ENOSPC then) */
+			reply(c->fd, SB_MSG_ERROR, errno, "process files");
 			return;
 		}
 	} else {
@@ -679,6 +686,7 @@ static void handle_file(struct conn *c, size_t len, int *fds, int nfds)
 		return;
 	}
 	c->child = pid;
+	c->service = true;
 	if (rq.op == SB_FILE_CLONE)
 		c->leftover = clone_sibling(rq.path2_len ? paths + rq.path_len : "");
 }
@@ -815,10 +823,42 @@ static void reap(void)
 					.utime_us = ru.ru_utime.tv_sec * 1000000LL + ru.ru_utime.tv_usec,
 					.stime_us = ru.ru_stime.tv_sec * 1000000LL + ru.ru_stime.tv_usec,
 					.maxrss_kb = ru.ru_maxrss,
+					.stopped_by = conns[i].stopped_by,
 				};
 				sb_msg_send(conns[i].fd, &m, &x, sizeof x, NULL, 0);
 			}
 		}
+	}
+}
+
+/* A service child (a file operation's, a clone's) that a sandbox process
+ * stopped: killed, now.  It runs in the sandbox's pid namespace as the
+ * sandbox's root, so any process of the sandbox may SIGSTOP it, and its
+ * worker then waited for it as for a slow child (30 s on its data pipe, 30 s
+ * for its answer), holding a reload or a shutdown as long (the stop signals
+ * are blocked while a request is served).  A SIGCONT would be undone by the
+ * next SIGSTOP; nothing of ours ever stops it, so a stop is an attack on the
+ * operation, and the operation ends as if a sandbox process had killed it
+ * (a write's unnamed file goes with it: the target keeps its content).  A
+ * stop and a continue in between our looks is seen too (WCONTINUED).  The
+ * kernel tells us of a stop with SIGCHLD (CLD_STOPPED: we never set
+ * SA_NOCLDSTOP), our signalfd wakes us, and waitid() here says which: called
+ * after each read of the signalfd, so a SIGCHLD merged with another pending
+ * one is not lost.  A command (an exec, a background process) is the
+ * sandbox's own: it may stop it, and its own timeout bounds it. */
+static void kill_stopped(void)
+{
+	for (int i = 0; i < nconns; i++) {
+		struct conn *c = &conns[i];
+		siginfo_t si = { 0 };
+
+		if (!c->service || c->child <= 0 || c->stopped_by)
+			continue;
+		if (waitid(P_PID, (id_t)c->child, &si, WSTOPPED | WCONTINUED | WNOHANG) < 0 ||
+		    si.si_pid != c->child)
+			continue;
+		c->stopped_by = si.si_code == CLD_CONTINUED ? SIGCONT : si.si_status;
+		kill(c->child, SIGKILL);
 	}
 }
 
@@ -910,6 +950,7 @@ void sb_init_serve(int listen_fd)
 			while (read(sfd, si, sizeof si) == sizeof si)
 				;
 			reap();
+			kill_stopped();
 		}
 		for (int i = 0; i < nconns; i++)
 			if (pfd[i + 2].revents & (POLLIN | POLLHUP | POLLERR))

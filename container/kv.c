@@ -2,7 +2,14 @@
 
 #include "kv.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 int kv_fail(struct sb_err *err, int rc, const char *what)
 {
@@ -31,6 +38,51 @@ int kv_commit(MDB_txn **txn, struct sb_err *err)
 	return rc ? kv_fail(err, rc, "commit") : 0;
 }
 
+/* LMDB makes its lock file (the reader table and the writer's lock) by
+ * ftruncate, sparse, and maps it MAP_SHARED: its first page gets blocks
+ * when the environment is set up, a reader slot on a later page (past
+ * about 60 reader processes) only at its first store, which on a full
+ * file system is a SIGBUS.  So every block of it is allocated once it is
+ * open (then it stays allocated; one an older build left sparse gets them
+ * at its next open); a file system too full for that fails the open with
+ * ENOSPC.  The data file needs nothing of the kind: without MDB_WRITEMAP
+ * LMDB writes it with pwrite, which fails with ENOSPC (and maps it
+ * read-only).
+ *
+ * Never by an fd of this process: LMDB tells whether it is the only user
+ * (and so sets the lock file up afresh, its mutexes too) by POSIX record
+ * locks, which a close of ANY fd of the file drops: a later open would
+ * then re-initialise mutexes other processes hold (a worker's SIGSEGV in
+ * pthread_mutex_unlock, seen).  A stat says whether anything is missing
+ * (the common case: nothing); a child allocates it. */
+static int lock_allocate(MDB_env *env, unsigned flags)
+{
+	const char *dir = NULL;
+	char path[PATH_MAX];
+	struct stat st;
+	int status;
+	pid_t pid;
+
+	if (mdb_env_get_path(env, &dir) || !dir)
+		return EINVAL;
+	snprintf(path, sizeof path, flags & MDB_NOSUBDIR ? "%s-lock" : "%s/lock.mdb", dir);
+	if (stat(path, &st) < 0)
+		return errno;
+	if (st.st_blocks * 512 >= st.st_size)
+		return 0;
+	pid = fork();
+	if (pid < 0)
+		return errno;
+	if (pid == 0) {
+		int fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+		_exit(fd < 0 ? errno : posix_fallocate(fd, 0, st.st_size));
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return errno;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : EIO;
+}
+
 int kv_open(MDB_env **env, const char *dir, size_t mapsize, unsigned flags,
 	    const char *const *names, MDB_dbi *dbis, int n, struct sb_err *err)
 {
@@ -41,9 +93,11 @@ int kv_open(MDB_env **env, const char *dir, size_t mapsize, unsigned flags,
 		*env = NULL;
 		return kv_fail(err, rc, "env create");
 	}
-	mdb_env_set_maxdbs(*env, (MDB_dbi)n);
+	/* one more: a database an older build kept, opened to be dropped
+	 * (store.c, runtime_split) */
+	mdb_env_set_maxdbs(*env, (MDB_dbi)n + 1);
 	mdb_env_set_mapsize(*env, mapsize);
-	if ((rc = mdb_env_open(*env, dir, MDB_NOTLS | flags, 0600)))
+	if ((rc = mdb_env_open(*env, dir, MDB_NOTLS | flags, 0600)) || (rc = lock_allocate(*env, flags)))
 		goto fail;
 	/* reader slots of processes that were killed mid-transaction */
 	mdb_reader_check(*env, &dead);

@@ -43,10 +43,13 @@ struct sb_launch_conf {
 /* Written on the conf pipe as soon as the launcher is forked, before its
  * settings: what it may make ahead, the same for every start of the
  * service (not argv: a sandbox reads its init's command line). */
-#define SB_LAUNCH_AHEAD_MAGIC 0x73626133u	/* "sba3" */
+#define SB_LAUNCH_AHEAD_MAGIC 0x73626134u	/* "sba4" */
 struct sb_launch_ahead {
 	uint32_t magic;
 	char net_prefix[12];	/* "": none; else its veth pair, the host end named this + its pid */
+	char ctl_dir[PATH_MAX];	/* "": none; else its control socket, bound as ctl_dir/ctl
+				 * (DATA/sandboxes/.ctl-PID, PID the worker's) and renamed
+				 * into the sandbox's dir at the start */
 };
 
 /* Records on the ready pipe: the launcher's READY_PID, then the init's

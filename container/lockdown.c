@@ -13,7 +13,8 @@
  * API, ioctl TIOCSTI/TIOCLINUX (CVE-2019-10063), and every non-native ABI
  * (i386, x32): the process is killed.  clone3 answers ENOSYS: its flags
  * live in memory a filter cannot read, and libc falls back to clone, whose
- * flags it can.  Sockets are an allow list: AF_UNIX, AF_INET, AF_INET6 and
+ * flags it can; so does Linux AIO (io_setup, ...), whose context pool is
+ * one for the whole host.  Sockets are an allow list: AF_UNIX, AF_INET, AF_INET6 and
  * AF_NETLINK with NETLINK_ROUTE; any other family (AF_VSOCK reaches the
  * hypervisor past every namespace, the uevent netlink shows the host's
  * devices, ...) answers EAFNOSUPPORT, to socket and socketpair, and so
@@ -67,6 +68,19 @@ static const char *const denied[] = {
 	"move_mount", "open_tree", "mount_setattr", "setns",
 	"kcmp", "syslog", "vhangup", "fanotify_init", "mbind", "set_mempolicy",
 	"migrate_pages", "move_pages", "get_mempolicy",
+};
+
+/* Linux AIO (io_setup and its kin) answers ENOSYS, as on a kernel built
+ * without it (CONFIG_AIO=n): its contexts come from one host-wide pool,
+ * fs.aio-max-nr (65536 events), counted in no cgroup and no namespace, so
+ * one io_setup(32768) in a sandbox took it all and io_setup failed with
+ * EAGAIN in every neighbour and on the host (MariaDB, qemu, fio).  ENOSYS is
+ * the answer its users fall back on (libaio's io_queue_init passes it on,
+ * InnoDB then does its own I/O threads); glibc's POSIX aio_* and libuv
+ * never call it.  io_uring keeps EPERM above: kernel.io_uring_disabled=2's
+ * own answer, and Docker's. */
+static const char *const no_aio[] = {
+	"io_setup", "io_destroy", "io_submit", "io_cancel", "io_getevents", "io_pgetevents",
 };
 
 /* The socket families a sandbox may open: local, IPv4, IPv6 and rtnetlink
@@ -145,6 +159,8 @@ static int build(scmp_filter_ctx ctx)
 		r = add(ctx, eperm, "clone", 1, &newuser);
 	if (!r)
 		r = add(ctx, SCMP_ACT_ERRNO(ENOSYS), "clone3", 0, NULL);
+	for (size_t i = 0; i < sizeof no_aio / sizeof *no_aio && !r; i++)
+		r = add(ctx, SCMP_ACT_ERRNO(ENOSYS), no_aio[i], 0, NULL);
 	if (!r)
 		r = add(ctx, eperm, "ioctl", 1, &tiocsti);
 	if (!r)
@@ -224,4 +240,10 @@ const char *const *sb_lockdown_denied(size_t *n)
 {
 	*n = sizeof denied / sizeof *denied;
 	return denied;
+}
+
+const char *const *sb_lockdown_enosys(size_t *n)
+{
+	*n = sizeof no_aio / sizeof *no_aio;
+	return no_aio;
 }

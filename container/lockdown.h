@@ -16,5 +16,7 @@ int sb_lockdown_apply(void);
 /* The names of the calls denied outright (for the tests that check the
  * loaded program against it). */
 const char *const *sb_lockdown_denied(size_t *n);
+/* The calls that answer ENOSYS, as if the kernel had none (Linux AIO). */
+const char *const *sb_lockdown_enosys(size_t *n);
 
 #endif

@@ -65,8 +65,10 @@ int procs_prepare(const char *id, int *out, int *err)
 		if (slot < 0 && (!p->used || (p->info.exited && p->pipe[0] < 0 && p->pipe[1] < 0)))
 			slot = i;
 	}
+	/* the table full: EMFILE, not ENOSPC, which the logs' files may
+	 * meet on the sandbox's full disk (a 507, where this is a 429) */
 	if (slot < 0) {
-		errno = ENOSPC;
+		errno = EMFILE;
 		return -1;
 	}
 	snprintf(dir, sizeof dir, SB_PROC_DIR "/%s", id);

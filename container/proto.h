@@ -83,6 +83,12 @@ struct sb_start_info {
 struct sb_exit_info {
 	int64_t utime_us, stime_us;
 	int64_t maxrss_kb;	/* the largest resident set of one process */
+	/* a service child (a file operation's) the init killed because a
+	 * sandbox process stopped it: the stop signal (SIGCONT when it was
+	 * stopped and continued before the init looked); 0 otherwise, and
+	 * from an init that predates it (the payload is zero-filled) */
+	int32_t stopped_by;
+	int32_t unused;
 };
 
 /* A background process as its init knows it (procs.c). */

@@ -266,7 +266,10 @@ static int mount_dev(int rootfd, struct sb_err *err)
 		{ "pts/ptmx", "ptmx" },
 	};
 	static const char *const tmpfs_o[] = { "mode=0755", "size=65536", "nr_inodes=64", NULL };
-	static const char *const pts_o[] = { "ptmxmode=0666", "mode=0620", NULL };
+	/* max=: the ptys are one pool for every devpts of the host but its
+	 * first (kernel.pty.max - kernel.pty.reserve): one sandbox took them
+	 * all and its neighbours' openpty() failed ENOSPC */
+	static const char *const pts_o[] = { "ptmxmode=0666", "mode=0620", "max=" SB_STR(SB_PTY_MAX), NULL };
 	static const char *const shm_o[] = { "mode=1777", "size=67108864", NULL };
 	cleanup_close int devfd = -1;
 	int mnt;

@@ -20,6 +20,14 @@ struct rootfs_spec {
 	const char *ca_bundle;	/* one bound read-only at /etc/ssl/certs/ca-certificates.crt */
 };
 
+/* The ptys one sandbox may hold (its devpts' max=): each is a terminal, a
+ * tmux or screen pane, an `expect` or a Jupyter terminal; 256 is more than
+ * any interactive use and small enough that every sandbox of a host gets
+ * all of its own (fcgi-app/hostlimits.c sizes kernel.pty.max for them). */
+#define SB_PTY_MAX 256
+#define SB_STR_(x) #x
+#define SB_STR(x) SB_STR_(x)
+
 /* Build the `host` image skeleton at dir if it is not there yet: a minimal
  * /etc, the top-level directories, and the host's merged-/usr symlinks. */
 int image_host_ensure(const char *dir, struct sb_err *err);

@@ -8,6 +8,7 @@
 #include "sandbox.h"
 #include "launch.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
@@ -132,6 +133,64 @@ void sandbox_prepare_net(const char *prefix)
 	snprintf(net_prefix, sizeof net_prefix, "%s", prefix);
 }
 
+/* sandbox_prepare_ctl: DATA/sandboxes, where a launcher binds its control
+ * socket ahead (.ctl-PID/ctl); empty: none bound ahead */
+static char ctl_base[PATH_MAX];
+
+void sandbox_prepare_ctl(const char *sandboxes_dir)
+{
+	if ((size_t)snprintf(ctl_base, sizeof ctl_base, "%s", sandboxes_dir) >= sizeof ctl_base - 32)
+		ctl_base[0] = '\0';
+}
+
+/* The directory of pid's launchers' control sockets bound ahead; false
+ * when there is none (no base, a path too long). */
+static bool ctl_dir(const char *base, pid_t pid, char *out, size_t len)
+{
+	return base[0] && (size_t)snprintf(out, len, "%s/.ctl-%d", base, (int)pid) < len;
+}
+
+/* A control socket pid's launcher bound ahead and did not take into a
+ * sandbox (killed, dropped, failed), and the directory it was bound in. */
+static void ctl_remove(const char *base, pid_t pid)
+{
+	char dir[PATH_MAX], sock[PATH_MAX + 8];
+
+	if (!ctl_dir(base, pid, dir, sizeof dir))
+		return;
+	snprintf(sock, sizeof sock, "%s/ctl", dir);
+	unlink(sock);
+	rmdir(dir);
+}
+
+void sandbox_ctl_leftovers(const char *sandboxes_dir, pid_t pid)
+{
+	cleanup_close int fd = -1;
+	struct dirent *e;
+	DIR *d;
+
+	if (pid > 0) {
+		ctl_remove(sandboxes_dir, pid);
+		return;
+	}
+	fd = open(sandboxes_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d)
+		return;
+	fd = -1;	/* the DIR owns it */
+	while ((e = readdir(d))) {
+		char *end;
+		long p;
+
+		if (strncmp(e->d_name, ".ctl-", 5))
+			continue;
+		p = strtol(e->d_name + 5, &end, 10);
+		if (p > 0 && !*end)
+			ctl_remove(sandboxes_dir, (pid_t)p);
+	}
+	closedir(d);
+}
+
 /* The child of the worker: hand over to sandboxd-init, which waits for
  * its settings on the conf pipe (written by the worker when a sandbox is to
  * start, launch_conf: not argv, which a sandbox could read on its init's
@@ -177,6 +236,9 @@ static void launcher_drop(struct launcher *l)
 		kill(l->pid, SIGKILL);
 		while (waitpid(l->pid, NULL, 0) < 0 && errno == EINTR)
 			;
+		/* the control socket it bound ahead: a launcher killed cannot
+		 * remove it (one killed before it bound one: nothing there) */
+		ctl_remove(ctl_base, getpid());
 	}
 	if (l->conf >= 0)
 		close(l->conf);
@@ -222,6 +284,11 @@ static int launcher_spawn(const struct sb_cgroups *cg, struct launcher *l)
 	struct sb_launch_ahead a = { .magic = SB_LAUNCH_AHEAD_MAGIC };
 	if (!sb_fault_on("net-no-ahead"))
 		memcpy(a.net_prefix, net_prefix, sizeof net_prefix);
+	/* and its control socket, in a directory of this process's (one
+	 * launcher of ours waits at a time); the fault binds it at the
+	 * start, as before (t/0025 compares both) */
+	if (!sb_fault_on("ctl-no-ahead") && !ctl_dir(ctl_base, getpid(), a.ctl_dir, sizeof a.ctl_dir))
+		a.ctl_dir[0] = '\0';
 	if (sb_write_full(l->conf, &a, sizeof a) < 0) {
 		launcher_drop(l);
 		return -1;
@@ -239,11 +306,19 @@ static bool same_cg(const struct launcher *l, const struct sb_cgroups *cg)
 	return true;
 }
 
+/* Whether launcher pid has ended (not reaped: launcher_drop does that). */
+static bool launcher_ended(pid_t pid)
+{
+	siginfo_t si = { 0 };
+
+	return waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) != 0 || si.si_pid != 0;
+}
+
 /* The spare launcher if it is still waiting and was given these cgroup
  * dirs, else a new one. */
 static int launcher_get(const struct sb_cgroups *cg, struct launcher *l)
 {
-	if (spare.pid > 0 && (!same_cg(&spare, cg) || waitpid(spare.pid, NULL, WNOHANG) != 0))
+	if (spare.pid > 0 && (!same_cg(&spare, cg) || launcher_ended(spare.pid)))
 		launcher_drop(&spare);
 	if (spare.pid > 0) {
 		*l = spare;
@@ -343,9 +418,18 @@ static int launch_failed(struct sb_launch *l, const struct sb_ready *r, int stat
 		/* the service's fd limit (or the host's): not a bug of ours */
 		sb_fail(err, SB_E_BUSY, r->val, "sandbox %s failed to start: %s (the service's RLIMIT_NOFILE "
 			"or the host's file table has no room)", l->id, r->msg);
+	} else if (r && (r->val == ENOSPC || r->val == EDQUOT)) {
+		/* a full disk (the host's data disk, or the sandbox's own),
+		 * as every other full disk answers: 507, not a bug of ours */
+		sb_fail(err, SB_E_NO_SPACE, r->val, "sandbox %s failed to start: %s (no space left on a "
+			"disk it needs)", l->id, r->msg);
 	} else if (r) {
 		sb_fail(err, SB_E_INTERNAL, 0, "sandbox %s failed to start: %s", l->id, r->msg);
 		err->errnum = r->val;
+	} else if (WIFSIGNALED(status)) {
+		/* killed by someone else (the OOM killer, an admin) */
+		sb_fail(err, SB_E_BUSY, EINTR, "sandbox %s failed to start: its launcher was killed (signal %d); "
+			"try again", l->id, WTERMSIG(status));
 	} else {
 		sb_fail(err, SB_E_INTERNAL, 0, "sandbox %s failed to start (launcher status %d)", l->id, status);
 	}
@@ -353,36 +437,75 @@ static int launch_failed(struct sb_launch *l, const struct sb_ready *r, int stat
 	return -1;
 }
 
-int sandbox_launch(const struct sb_spec *s, struct sb_launch *out, pid_t *pid, struct sb_err *err)
+/* One launcher given the settings and waited for: 1 when its word (the
+ * init's pid) came, or any record from a launcher that exited; 0 when it
+ * was killed (a signal: someone else's, the OOM killer's) before its word,
+ * and nothing of the sandbox runs (nothing it made holds the ready pipe,
+ * or the init it forked was killed); -1 on any other failure. */
+static int launch_once(const struct sb_spec *s, const struct sb_launch_conf *conf, struct sb_launch *out,
+		       struct sb_ready *r, int *statusp, struct sb_err *err)
 {
-	static struct sb_launch_conf conf;
 	struct launcher l;
-	struct sb_ready r;
 	int status = 0;
 
-	*out = (struct sb_launch){ .ready = -1, .id = s->id, .cg = s->cg };
-	if (init_binary < 0)
-		return sb_fail(err, SB_E_INTERNAL, EBADF, "sandbox %s: sandboxd-init was not opened", s->id);
-	if (launch_conf(s, &conf) < 0)
-		return sb_syserr(err, "sandbox %s: settings", s->id);
 	if (launcher_get(s->cg, &l) < 0)
 		return sb_syserr(err, "fork launcher");
 	/* it fits the pipe's buffer: written whole before the launcher reads */
-	if (sb_write_full(l.conf, &conf, sizeof conf) < 0) {
+	if (sb_write_full(l.conf, conf, sizeof *conf) < 0) {
+		bool gone = errno == EPIPE;
+
 		sb_syserr(err, "sandbox %s: hand the settings to its launcher", s->id);
 		launcher_drop(&l);
-		return -1;
+		/* gone before it read them: a wait status "killed" */
+		*statusp = SIGKILL;
+		return gone ? 0 : -1;
 	}
 	close(l.conf);
 	l.conf = -1;
 	while (waitpid(l.pid, &status, 0) < 0 && errno == EINTR)
 		;
 	l.pid = 0;
+	/* it took its control socket into the sandbox's dir, or removed it
+	 * on a failure, unless it was killed */
+	if (!WIFEXITED(status))
+		ctl_remove(ctl_base, getpid());
+	*statusp = status;
 	out->ready = l.ready;
 	l.ready = -1;
-	/* records: the launcher's READY_PID, then the init's OK or anyone's ERR */
-	if (!ready_next(out->ready, &r))
+	if (!ready_next(out->ready, r))
+		return WIFSIGNALED(status) ? 0 : launch_failed(out, NULL, status, err);
+	if (r->kind == SB_READY_PID || !WIFSIGNALED(status))
+		return 1;
+	/* killed between the init's fork and its word: the init runs (its
+	 * records came first), and nothing knows its pid.  It goes, with
+	 * whatever it made (we hold the start lock: nothing else of the
+	 * sandbox runs), and a new launcher starts the sandbox */
+	if (cg_sandbox_kill(s->cg, s->id, err) < 0)
 		return launch_failed(out, NULL, status, err);
+	return 0;
+}
+
+int sandbox_launch(const struct sb_spec *s, struct sb_launch *out, pid_t *pid, struct sb_err *err)
+{
+	static struct sb_launch_conf conf;
+	struct sb_ready r;
+	int got, status = 0;
+
+	*out = (struct sb_launch){ .ready = -1, .id = s->id, .cg = s->cg };
+	if (init_binary < 0)
+		return sb_fail(err, SB_E_INTERNAL, EBADF, "sandbox %s: sandboxd-init was not opened", s->id);
+	if (launch_conf(s, &conf) < 0)
+		return sb_syserr(err, "sandbox %s: settings", s->id);
+	/* a launcher killed before a word: once more, with a new one */
+	for (int tries = 2; (got = launch_once(s, &conf, out, &r, &status, err)) == 0;) {
+		sb_closep(&out->ready);
+		out->ready = -1;
+		if (--tries == 0)
+			return launch_failed(out, NULL, status, err);
+	}
+	if (got < 0)
+		return -1;
+	/* records: the launcher's READY_PID, then the init's OK or anyone's ERR */
 	if (r.kind != SB_READY_PID || r.val <= 0)
 		return launch_failed(out, r.kind == SB_READY_ERR ? &r : NULL, status, err);
 	out->init = r.val;

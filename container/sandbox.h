@@ -53,6 +53,17 @@ void sandbox_prepare_drop(void);
  * (sandboxd-init.c, veth_ahead).  prefix: at most 8 characters, none of
  * the sandboxes' own link names. */
 void sandbox_prepare_net(const char *prefix);
+/* The sandboxes' directory (DATA/sandboxes): every launcher binds its
+ * sandbox's control socket while it waits, as .ctl-PID/ctl there (PID:
+ * the process that starts sandboxes, a worker or the filler), and the
+ * start renames it into the sandbox's directory (sandboxd-init.c,
+ * ctl_ahead). */
+void sandbox_prepare_ctl(const char *sandboxes_dir);
+/* What a process that started sandboxes (pid) left of a control socket
+ * bound ahead, removed: for the master, when it reaps a worker or the
+ * filler (a launcher killed with it), and at its start (pid 0: every
+ * one, of an earlier master). */
+void sandbox_ctl_leftovers(const char *sandboxes_dir, pid_t pid);
 
 /* sandbox_start in two halves: sandbox_launch() hands the settings over and
  * returns once the init is forked (*pid: its host pid), before it has

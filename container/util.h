@@ -55,10 +55,15 @@ void sb_fault(const char *point);
 bool sb_fault_hit(const char *point);
 /* true while DIR/point exists (a mode a test turns on and off) */
 bool sb_fault_on(const char *point);
+/* If DIR/point exists, the process that reaches point renames it to
+ * DIR/point.paused and waits (at most 30 s) until the test removes that:
+ * a race between two steps, made to happen in one order */
+void sb_fault_pause(const char *point);
 #else
 static inline void sb_fault(const char *point) { (void)point; }
 static inline bool sb_fault_hit(const char *point) { (void)point; return false; }
 static inline bool sb_fault_on(const char *point) { (void)point; return false; }
+static inline void sb_fault_pause(const char *point) { (void)point; }
 #endif
 /* What a client is told when a sandbox's disk failed under a write (EIO, or
  * EROFS once ext4 gave up): its host ran out of blocks under a sparse

@@ -21,8 +21,10 @@
 #include <time.h>
 
 #define FILE_TIMEOUT_MS 30000
-/* the data pipe: the child may be stopped by the sandbox; no progress for
- * this long and the operation is abandoned (closing ctl kills the child) */
+/* the data pipe: no progress for this long and the operation is abandoned
+ * (closing ctl kills the child).  A child the sandbox stops is not waited
+ * for: its init kills it at once (init.c kill_stopped()), the pipe ends and
+ * the answer is a 409; this bounds a child that is live but makes none */
 #define DATA_IDLE_MS 30000
 #define LIST_MAX_ENTRIES 10000
 
@@ -131,18 +133,10 @@ static const char *mime_of(const char *path, bool binary)
 	return binary ? "application/octet-stream" : "text/plain";
 }
 
+/* checked in place: a copy of 32 MiB is a worker's memory too */
 static bool utf8_text(const char *s, size_t len)
 {
-	struct json_object *o;
-	bool ok;
-
-	if (memchr(s, '\0', len))
-		return false;
-	/* json_string_lossy keeps valid UTF-8 as it is */
-	o = json_string_lossy(s, len);
-	ok = (size_t)json_object_get_string_len(o) == len && memcmp(json_object_get_string(o), s, len) == 0;
-	json_object_put(o);
-	return ok;
+	return !memchr(s, '\0', len) && utf8_valid(s, len);
 }
 
 static bool wants_raw(struct http_req *req)
@@ -337,22 +331,16 @@ void api_file_read(struct app *app, struct http_req *req, const char *id)
 	b64 = binary || (e && !strcmp(e, "base64"));
 	struct json_object *d = json_object_new_object();
 	json_object_object_add(d, "path", json_object_new_string(path));
-	if (b64) {
-		size_t olen = 4 * ((len + 2) / 3);
-		char *out = malloc(olen + 1);
-		if (out)
-			sb_base64_encode(buf, len, out);
-		json_object_object_add(d, "content", json_object_new_string_len(out ? out : "", out ? (int)olen : 0));
-		free(out);
-	} else {
-		json_object_object_add(d, "content", json_object_new_string_len(buf, (int)len));
-	}
-	free(buf);
 	json_object_object_add(d, "encoding", json_object_new_string(b64 ? "base64" : "utf-8"));
 	json_object_object_add(d, "size", json_object_new_int64((int64_t)info.size));
 	json_object_object_add(d, "isBinary", json_object_new_boolean(binary));
 	json_object_object_add(d, "mimeType", json_object_new_string(mime_of(path, binary)));
-	http_reply_data(req, 200, d);
+	/* the content is encoded as it is written: the file (at most
+	 * JSON_FILE_MAX) is all this worker holds, never its escaped text (a
+	 * file of control characters is 6 times its size escaped) */
+	struct http_blob content = { .key = "content", .buf = buf, .len = len, .base64 = b64 };
+	http_reply_data_blobs(req, 200, d, &content, 1);
+	free(buf);
 }
 
 /* Feed the child the upload: from the request body as it arrives (raw), or

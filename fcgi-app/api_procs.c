@@ -526,9 +526,13 @@ void api_proc_get(struct app *app, struct http_req *req, const char *id)
 	}
 	struct json_object *d = json_object_new_object();
 	json_object_object_add(d, "id", json_object_new_string(procid));
-	json_object_object_add(d, "stdout", json_string_lossy(bo, lo));
-	json_object_object_add(d, "stderr", json_string_lossy(be, le));
-	http_reply_data(req, 200, d);
+	/* escaped as they are written: a log of control characters is 6
+	 * times its size as JSON, never whole in this worker */
+	const struct http_blob logs[] = {
+		{ .key = "stdout", .buf = bo, .len = lo },
+		{ .key = "stderr", .buf = be, .len = le },
+	};
+	http_reply_data_blobs(req, 200, d, logs, 2);
 }
 
 static int signal_number(const char *name)

@@ -216,6 +216,14 @@ static int fork_check(struct app *app, const char *id, struct sb_want *want, str
 	struct sb_record r;
 	int found = store_get(&app->store, id, &r, err);
 
+	/* a fork to this id whose worker died before the copy was its disk:
+	 * it never started, nothing of it is anybody's: this fork replaces
+	 * it (one under way keeps it: it holds the create lock) */
+	if (found > 0 && r.forking) {
+		if (destroy_unfinished_fork(app, id, r.created_ms, err) < 0)
+			return -1;
+		found = store_get(&app->store, id, &r, err);
+	}
 	if (found < 0)
 		return -1;
 	if (found)

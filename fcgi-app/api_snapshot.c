@@ -16,6 +16,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -136,16 +137,31 @@ static struct json_object *snap_list(int dirfd, int *count, long long *stored)
 	return a;
 }
 
+static bool exited(int pidfd)
+{
+	struct pollfd p = { .fd = pidfd, .events = POLLIN };
+
+	return poll(&p, 1, 0) != 0;
+}
+
 /* Make sure what the sandbox wrote is in its image file: sync its file
  * system (its root is an overlay whose upper layer is the disk: an
- * overlay's syncfs syncs that) through its init's root, from the host. */
-static int sync_disk(const struct sandbox_ref *sb, struct sb_err *err)
+ * overlay's syncfs syncs that) through its init's root, from the host.
+ * pidfd is the init's (opened before its start time was checked): a root
+ * opened while it still runs after the open is the init's, never that of a
+ * process given its pid since.  An init gone meanwhile (the OOM killer, a
+ * stop) is a 409: the copy is not taken, whether its file system is
+ * unmounted yet or not (other processes of it, frozen, may hold it). */
+static int sync_disk(const struct sandbox_ref *sb, int pidfd, struct sb_err *err)
 {
 	char root[64];
 	cleanup_close int fd = -1;
 
 	snprintf(root, sizeof root, "/proc/%d/root", (int)sb->rec.init_pid);
 	fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (exited(pidfd))
+		return sb_fail(err, SB_E_CONFLICT, ESRCH, "sandbox %s stopped while its processes were frozen for "
+			       "the copy (its init exited): nothing was copied; retry", sb->id);
 	if (fd < 0 || syncfs(fd) < 0)
 		return sb_syserr(err, "sync the file system of %s", sb->id);
 	return 0;
@@ -195,7 +211,10 @@ static void thaw(struct app *app, const char *id, pid_t guard, int wr)
 static int take(struct app *app, struct sandbox_ref *sb, int dirfd, const char *file,
 		long long *stored, bool *reflinked, struct sb_err *err)
 {
-	bool running = app_sandbox_running(sb);
+	/* whether it runs, through a pidfd of its init: the sync below
+	 * reaches the init by it, never by a bare stored pid */
+	cleanup_close int pidfd = sb->rec.init_pid > 0 ? sb_pidfd_open(sb->rec.init_pid) : -1;
+	bool running = pidfd >= 0 && app_sandbox_running(sb);
 	pid_t guard = -1;
 	int r, wr = -1;
 
@@ -210,7 +229,7 @@ static int take(struct app *app, struct sandbox_ref *sb, int dirfd, const char *
 		thaw(app, sb->id, guard, wr);
 		return -1;
 	}
-	r = running ? sync_disk(sb, err) : 0;
+	r = running ? sync_disk(sb, pidfd, err) : 0;
 	if (r == 0)
 		r = disk_image_copy(sb->dirfd, "disk.img", dirfd, file, 0400, stored, reflinked, err);
 	sb_fault("snapshot-copied");

@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -301,14 +302,17 @@ int app_sandbox_open(struct app *app, const char *id, long long need, const char
  * of a create (the directory is published, then the record written) or of
  * a warm claim: removed when it is the empty one a create makes, else its
  * processes are stopped and it is set aside, never adopted. */
-static void set_aside_orphan(struct app *app, const char *id)
+void app_orphan_set_aside(struct app *app, const char *id)
 {
 	char aside[96];
 	struct stat st;
 
 	if (!sb_name_safe(id) || fstatat(app->sandboxes_fd, id, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return;
-	cg_sandbox_kill(&app->cg, id, NULL);
+	/* its cgroups go too: a warm claim of the id renames a warm
+	 * sandbox's onto the name, which must be free (a claim killed before
+	 * its record left them there) */
+	cg_sandbox_destroy(&app->cg, id, NULL);
 	/* a fork killed before its record: its copy goes, not aside */
 	cleanup_close int fd = openat(app->sandboxes_fd, id, O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd >= 0)
@@ -371,6 +375,12 @@ static int disk_room(struct app *app, long mb, struct sb_err *err)
 		       "or the operator raises disk-overcommit", sum, room);
 }
 
+static void fork_done(struct sb_record *r, const void *arg)
+{
+	(void)arg;
+	r->forking = false;
+}
+
 /* A new sandbox, from a warm one or cold.  One create at a time (a lock
  * over DATA/sandboxes): a warm claim renames a directory, cgroups and a
  * record that a concurrent create of the same id must find all renamed or
@@ -402,7 +412,7 @@ static int create_new(struct app *app, const char *id, const struct sb_want *wan
 	if (!found && !fork && (w = warm_claim(app, id, want, sb, err)) != 0)
 		return w < 0 ? -1 : 0;
 	if (!found)
-		set_aside_orphan(app, id);
+		app_orphan_set_aside(app, id);
 	if (!found) {
 		const char *image = want && want->image[0] ? want->image : app->conf->default_image;
 		memset(&sb->rec, 0, sizeof sb->rec);
@@ -410,6 +420,9 @@ static int create_new(struct app *app, const char *id, const struct sb_want *wan
 			/* the copied upper layer goes with the lower it was made on */
 			memcpy(sb->rec.image_version, fork->rec.image_version, sizeof sb->rec.image_version);
 			sb->rec.lim = fork->rec.lim;
+			/* until the copy is its disk: a worker killed before
+			 * leaves a record that never starts on an empty disk */
+			sb->rec.forking = true;
 		} else {
 			/* before the record: an unknown image creates nothing */
 			if (images_resolve(app->conf, image, sb->rec.image_version,
@@ -439,8 +452,18 @@ static int create_new(struct app *app, const char *id, const struct sb_want *wan
 			remove_empty(app, id);
 			return -1;
 		}
-		if (fork && snapshot_fork_finish(app, id, fork, sb->rec.uid_base, err) < 0)
-			return -1;
+		/* the mark goes while the create lock and the fork's start
+		 * lock are held: whoever holds either and finds a record still
+		 * marked knows its fork died (or failed) on the way */
+		if (fork) {
+			sb_fault("fork-recorded");
+			if (snapshot_fork_finish(app, id, fork, sb->rec.uid_base, err) < 0)
+				return -1;
+			sb_fault("fork-placed");
+			if (store_update(&app->store, id, fork_done, NULL, err) < 0)
+				return -1;
+			sb->rec.forking = false;
+		}
 		if (sb->created)
 			log_event(app->rid, "sandbox.created", id, "image=%s", image);
 	}
@@ -534,15 +557,6 @@ int app_sandbox_set_limits(struct app *app, struct sandbox_ref *sb, const struct
 	return store_update(&app->store, sb->id, set_limits, want, err);
 }
 
-static void set_init(struct sb_record *r, const void *arg)
-{
-	const struct sb_record *n = arg;
-
-	r->init_pid = n->init_pid;
-	r->init_start = n->init_start;
-	r->active_ms = n->active_ms;
-}
-
 static int start_locked(struct app *app, struct sandbox_ref *sb, struct sb_err *err)
 {
 	const struct conf *c = app->conf;
@@ -603,8 +617,12 @@ static int start_locked(struct app *app, struct sandbox_ref *sb, struct sb_err *
 		return -1;
 	sb->rec.init_pid = pid;
 	sb->rec.init_start = sb_proc_starttime(pid);
-	sb->rec.active_ms = sb_now_ms();
-	if (store_update(&app->store, sb->id, set_init, &sb->rec, err) < 0) {
+	/* runtime state, never synced (store_init_set): an fdatasync here
+	 * (0.2 ms quiet, 1-7 ms loaded) protected nothing, every init dies
+	 * with the host.  The record's activity stays the requests' (the
+	 * touch after this start writes it, synced, when it is a second old:
+	 * an idle destroy after a crash never finds a used sandbox idle) */
+	if (store_init_set(&app->store, sb->id, &sb->rec, sb_now_ms(), err) < 0) {
 		cg_sandbox_kill(&app->cg, sb->id, NULL);
 		return -1;
 	}
@@ -628,13 +646,18 @@ static int start_locked(struct app *app, struct sandbox_ref *sb, struct sb_err *
 
 /* The record sb was found by is still there: not destroyed (and made
  * again, perhaps in the same slot) since. */
+static bool still_ours_now(struct app *app, const struct sandbox_ref *sb, struct sb_record *now)
+{
+	if (store_get(&app->store, sb->id, now, NULL) != 1)
+		return false;
+	return now->uid_base == sb->rec.uid_base && now->created_ms == sb->rec.created_ms;
+}
+
 static bool still_ours(struct app *app, const struct sandbox_ref *sb)
 {
 	struct sb_record r;
 
-	if (store_get(&app->store, sb->id, &r, NULL) != 1)
-		return false;
-	return r.uid_base == sb->rec.uid_base && r.created_ms == sb->rec.created_ms;
+	return still_ours_now(app, sb, &r);
 }
 
 void app_sandbox_destroyed(struct app *app, const struct sandbox_ref *sb, struct sb_err *err)
@@ -672,13 +695,105 @@ int app_sandbox_lock_ours(struct app *app, struct sandbox_ref *sb, struct sb_err
 	return steal_fd(&lock);
 }
 
+/* sb's init answers on its control socket, but its record names none: a
+ * start whose worker was killed between its init's readiness and its
+ * runtime record, or inits that ran on across a change of the boot id (a
+ * store of their own boot, never read).  Recorded now, under the start
+ * lock, so status, the capacity scan and the listing count what runs: the
+ * init of the sandbox's cgroup (the socket's peer credentials name the
+ * process that bound it, a launcher's spare ahead, not the init). */
+static void adopt_init(struct app *app, struct sandbox_ref *sb)
+{
+	cleanup_close int lock = -1;
+	struct sb_record now;
+	char name[64];
+	pid_t pid;
+
+	lock = app_sandbox_lock(sb, NULL);
+	if (lock < 0 || !still_ours_now(app, sb, &now))
+		return;
+	if (sandbox_alive(now.init_pid, now.init_start)) {	/* its start recorded it meanwhile */
+		sb->rec.init_pid = now.init_pid;
+		sb->rec.init_start = now.init_start;
+		return;
+	}
+	if ((pid = cg_sandbox_init(&app->cg, sb->id)) <= 0)
+		return;
+	sb->rec.init_pid = pid;
+	sb->rec.init_start = sb_proc_starttime(pid);
+	/* still that process, of this sandbox, once its start time is read */
+	if (!sb->rec.init_start || cg_sandbox_of(&app->cg, pid, name, sizeof name) < 0 || strcmp(name, sb->id) ||
+	    store_init_set(&app->store, sb->id, &sb->rec, sb_now_ms(), NULL) < 0) {
+		sb->rec.init_pid = 0;
+		sb->rec.init_start = 0;
+		return;
+	}
+	log_event(app->rid, "sandbox.adopted", sb->id, "pid=%d", (int)pid);
+}
+
+struct id_list {
+	char (*ids)[SB_NAME_MAX + 1];
+	size_t n, cap;
+};
+
+static void collect_unrecorded(const char *id, const struct sb_record *r, void *arg)
+{
+	struct id_list *l = arg;
+	void *more;
+
+	if (sandbox_alive(r->init_pid, r->init_start) || strlen(id) > SB_NAME_MAX)
+		return;
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 64;
+		if (!(more = realloc(l->ids, l->cap * sizeof *l->ids))) {
+			l->cap = l->n;
+			return;
+		}
+		l->ids = more;
+	}
+	snprintf(l->ids[l->n++], sizeof *l->ids, "%s", id);
+}
+
+int app_adopt_unrecorded(struct app *app)
+{
+	struct id_list l = { 0 };
+	int n = 0;
+
+	store_foreach(&app->store, collect_unrecorded, &l, NULL);
+	for (size_t i = 0; i < l.n; i++) {
+		struct sb_err err = SB_ERR_INIT;
+		struct sandbox_ref sb;
+		cleanup_close int dfd = -1;
+		int fd;
+
+		/* only one that answers (after a reboot: none, a failed
+		 * connect each): what does not is stopped, as shown */
+		dfd = openat(app->sandboxes_fd, l.ids[i], O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+		if (dfd < 0 || (fd = sandbox_connect(dfd)) < 0)
+			continue;
+		close(fd);
+		if (app_sandbox_get(app, l.ids[i], false, NULL, &sb, &err) < 0)
+			continue;
+		sb.rec.init_pid = 0;
+		adopt_init(app, &sb);
+		n += sb.rec.init_pid > 0;
+		sandbox_ref_release(&sb);
+	}
+	free(l.ids);
+	return n;
+}
+
 int app_sandbox_connect(struct app *app, struct sandbox_ref *sb, struct sb_err *err)
 {
 	cleanup_close int lock = -1;
+	struct sb_record now;
 	int fd = sandbox_connect(sb->dirfd);
 
-	if (fd >= 0)
+	if (fd >= 0) {
+		if (sb->rec.init_pid <= 0)
+			adopt_init(app, sb);
 		return fd;
+	}
 	if (errno == EAGAIN)
 		return sb_fail(err, SB_E_BUSY, EAGAIN, "sandbox %s is not answering; try again later", sb->id);
 	if (errno != ECONNREFUSED && errno != ENOENT)
@@ -688,15 +803,27 @@ int app_sandbox_connect(struct app *app, struct sandbox_ref *sb, struct sb_err *
 		return -1;
 	/* destroyed while we waited (a destroy holds this lock while it kills):
 	 * never start an init in what is being removed */
-	if (!still_ours(app, sb))
+	if (!still_ours_now(app, sb, &now))
 		return sb_fail(err, SB_E_NOT_FOUND, ENOENT, "sandbox %s not found (destroyed)", sb->id);
+	/* a fork holds this lock until its record is cleared of the mark: one
+	 * still marked is a fork whose worker died (or failed) before its copy
+	 * was its disk.  Never started (on an empty disk, or on a copy half
+	 * given its ids); the sweep or a fork to the id replaces it */
+	if (now.forking)
+		return sb_fail(err, SB_E_CONFLICT, EAGAIN, "sandbox %s is a fork that did not finish (the request "
+			       "that made it was cut short): fork again (it replaces this one), or destroy it",
+			       sb->id);
 	/* someone may have started it while we waited for the lock */
 	fd = sandbox_connect(sb->dirfd);
 	if (fd >= 0)
 		return fd;
 	if (errno == EAGAIN)	/* it runs, but does not accept: never start a second */
 		return sb_fail(err, SB_E_BUSY, EAGAIN, "sandbox %s is not answering; try again later", sb->id);
-	/* a warm sandbox starts outside the count: a claim makes the room */
+	/* a start that could not record its init stops no other for room
+	 * first; a warm sandbox starts outside the count: a claim makes the
+	 * room */
+	if (store_init_ready(&app->store, sb->id, err) < 0)
+		return -1;
 	int r = warm_name(sb->id) ? 0 : capacity_make_room(app, sb->id, err);
 	if (r == 0)
 		r = start_locked(app, sb, err);

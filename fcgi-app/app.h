@@ -34,6 +34,10 @@ void app_close(struct app *app);
 /* DATA/sandboxes/.create.lock, held (flock) while a sandbox is made or
  * destroyed: the fd, or -1 (err).  A process takes it once at a time. */
 int app_create_lock(struct app *app, struct sb_err *err);
+/* A directory `id` without a record (the caller holds the create lock and
+ * found none): its processes killed and its cgroups removed, then it is
+ * removed when empty, else set aside (.qID-ms), never adopted. */
+void app_orphan_set_aside(struct app *app, const char *id);
 /* Let go of the capacity lock (capacity_make_room() took it), if held. */
 void app_capacity_release(struct app *app);
 
@@ -91,6 +95,10 @@ void app_sandbox_limits(const struct app *app, const struct sb_record *r, struct
  * those fixed at creation stay. */
 int app_sandbox_set_limits(struct app *app, struct sandbox_ref *sb, const struct sb_limits *want,
 			   struct sb_err *err);
+/* Record the init of every sandbox whose record names none that runs, but
+ * whose init answers on its control socket (inits that ran on across a
+ * change of the boot id): how many. */
+int app_adopt_unrecorded(struct app *app);
 /* Connect to the sandbox's init, starting it first when it is not running
  * (serialised per sandbox by a lock file, so concurrent requests start one). */
 int app_sandbox_connect(struct app *app, struct sandbox_ref *sb, struct sb_err *err);

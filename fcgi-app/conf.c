@@ -74,6 +74,8 @@ static void usage(FILE *f)
 	      "                      (nothing until it lists CIDRs) or none (default public)\n"
 	      "  --net-conn-rate N   new connections a second a sandbox may open, beyond a\n"
 	      "                      burst of as many (default 200; 0: no cap)\n"
+	      "  --net-conn-max N    connections a sandbox may have open at once, out and to\n"
+	      "                      the resolver (default 4096; 0: no cap)\n"
 	      "  --ca-bundle FILE    the CA certificates (PEM) every sandbox trusts, read at\n"
 	      "                      start: read-only at " CA_BUNDLE_PATH "\n"
 	      "                      in every image, NODE_EXTRA_CA_CERTS in execs' env\n"
@@ -94,6 +96,9 @@ static void usage(FILE *f)
 	      "  --no-favordynmods[=no] leave the host's cgroup2 mount options alone (by default\n"
 	      "                      sandboxd sets favordynmods: each process move into a\n"
 	      "                      cgroup otherwise waits for an RCU grace period)\n"
+	      "  --no-host-sysctls[=no] leave fs.file-max and kernel.pty.max alone (by default\n"
+	      "                      sandboxd raises them so that sandboxes meet their own\n"
+	      "                      memory and pty bounds before these host-wide tables)\n"
 	      "  --pidfile PATH      write the master's pid there\n"
 	      "  --tokens-file FILE  bearer tokens (NAME sha256:HEX SCOPE per line); without\n"
 	      "                      it only loopback/unix-socket requests are served\n"
@@ -436,6 +441,7 @@ static const struct conf_opt opts[] = {
 	FN("default-egress", set_default_egress),
 	FN("ca-bundle", set_ca_bundle),
 	NUM("net-conn-rate", OPT_INT, 0, 1000000, net_conn_rate, 1),
+	NUM("net-conn-max", OPT_INT, 0, 1000000, net_conn_max, 1),
 	NUM("idle-stop", OPT_I64, 0, 86400 * 365, idle_stop_ms, 1000),
 	NUM("destroy-after-idle", OPT_I64, 0, 86400 * 3650, destroy_idle_ms, 1000),
 	RAW("images", images),
@@ -444,6 +450,7 @@ static const struct conf_opt opts[] = {
 	NUM("disk-reserve-mb", OPT_LONG, 0, 1 << 24, disk_reserve_mb, 1),
 	NUM("warm-sandboxes", OPT_INT, 0, 64, warm_sandboxes, 1),
 	BOOL("no-favordynmods", no_favordynmods),
+	BOOL("no-host-sysctls", no_host_sysctls),
 	RAW("default-image", defimg),
 	FN("tokens-file", set_tokens_file),
 	BOOL("allow-remote-no-auth", allow_remote_no_auth),
@@ -599,6 +606,7 @@ static void defaults(struct conf *c, struct raw *raw)
 	c->net_pool.prefix = 16;
 	c->net_resolv_conf = "/etc/resolv.conf";
 	c->net_conn_rate = 200;
+	c->net_conn_max = 4096;
 }
 
 /* The index of the option named name (-1: none). */
@@ -842,6 +850,7 @@ static void keep_fixed(const struct conf *old, struct conf *n)
 	KEEP(net_pool.addr, "net-pool");
 	KEEP(net_pool.prefix, "net-pool");
 	KEEP(net_conn_rate, "net-conn-rate");
+	KEEP(net_conn_max, "net-conn-max");
 	KEEP(default_egress, "default-egress");
 	KEEP_STR(ca_bundle, "ca-bundle");
 	if (n->negress_allow != old->negress_allow ||

@@ -69,6 +69,7 @@ struct conf {
 	long disk_reserve_mb;			/* host space creates and writes leave */
 	int warm_sandboxes;			/* sandboxes started ahead */
 	bool no_favordynmods;			/* leave cgroup2's options alone */
+	bool no_host_sysctls;			/* leave fs.file-max, kernel.pty.max alone */
 	int max_running;			/* sandboxes running at once; 0: no cap */
 	int64_t idle_stop_ms;			/* stop sandboxes idle this long; 0: never */
 	int64_t destroy_idle_ms;		/* destroy sandboxes idle this long; 0: never */
@@ -90,6 +91,7 @@ struct conf {
 	const char *net_resolv_conf;		/* the resolvers dnsmasq forwards to */
 	int default_egress;			/* enum net_mode of a sandbox that asks none */
 	int net_conn_rate;			/* new connections a second per sandbox; 0: any */
+	int net_conn_max;			/* its connections open at once (out, and to the resolver); 0: any */
 	/* --ca-bundle: the trust of every sandbox ("": each image's own);
 	 * copied at start to <data>/CA_BUNDLE_COPY, bound from there */
 	char ca_bundle[PATH_MAX];

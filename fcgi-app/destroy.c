@@ -189,9 +189,9 @@ static void collect_port(const struct preview_port *p, void *arg)
 }
 
 /* Its exposed ports (their preview tokens stop working: a new sandbox of
- * the id must not answer the old links) and its network policy (its
- * elements in the table are keyed by the slot's address, which the
- * slot's next owner gets) go. */
+ * the id must not answer the old links), what the kernel tracks of its
+ * connections, and its network policy (its elements in the table are
+ * keyed by the slot's address, which the slot's next owner gets) go. */
 static int drop_network(struct app *app, const char *id, uint32_t slot, struct sb_err *err)
 {
 	struct sandbox_ref sb = { .id = id, .dirfd = -1 };
@@ -207,11 +207,12 @@ static int drop_network(struct app *app, const char *id, uint32_t slot, struct s
 			if (preview_del(&app->store, id, ps.port[i], err) < 0)
 				return -1;
 	} while (ps.n);
-	if ((r = store_net_get(&app->store, id, &p, err)) <= 0)
-		return r;
 	/* the address as its record had it (store_create: the uid slot's) */
 	sb.rec.uid_base = app->conf->uid_base + slot * 65536u;
 	sb.rec.net_slot = slot + 1;
+	net_forget(app, &sb);
+	if ((r = store_net_get(&app->store, id, &p, err)) <= 0)
+		return r;
 	if (net_unapply(app, &sb, &p, err) < 0)
 		return -1;
 	return store_net_del(&app->store, id, err);
@@ -238,7 +239,65 @@ static int move_out(struct app *app, const char *id, uint32_t slot, struct sb_er
 	return 0;
 }
 
-/* Step 3: the files go, then the slot is returned. */
+struct dying_one {
+	uint32_t slot;
+	bool found;
+	char id[64];
+};
+
+static void find_slot(uint32_t slot, const char *id, void *arg)
+{
+	struct dying_one *o = arg;
+
+	if (slot != o->slot)
+		return;
+	o->found = true;
+	snprintf(o->id, sizeof o->id, "%s", id);
+}
+
+/* Whether name is in DATA/sandboxes (an error other than ENOENT counts as
+ * there: a slot is never returned on a doubt). */
+static bool present(struct app *app, const char *name)
+{
+	struct stat st;
+
+	return fstatat(app->sandboxes_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT;
+}
+
+/* The end of step 3, under the create lock: every move to a .gone-<slot>
+ * is made under it, to a slot it found dying.  The removal before ran
+ * without it, on a slot found dying then; meanwhile a destroy of a new
+ * sandbox of the same id may have moved that one's directory to the same
+ * .gone-<slot> (the first dying slot of the id), and another remover may
+ * have returned the slot, which a create took and a destroy marked again.
+ * So the slot is returned only if it is still dying, its .gone-<slot> is
+ * empty, and the id it is dying for now has no directory left to move
+ * (a destroy killed after its mark; a record of the id again is a new
+ * sandbox's).  0 returned (or returned already), 1 not now (what waits is
+ * its mover's or the sweep's to finish), -1 err. */
+static int return_slot(struct app *app, uint32_t slot, struct sb_err *err)
+{
+	cleanup_close int lock = app_create_lock(app, err);
+	struct dying_one o = { .slot = slot };
+	struct sb_record r;
+	char gone[32];
+	int found;
+
+	if (lock < 0 || store_dying_foreach(&app->store, find_slot, &o, err) < 0)
+		return -1;
+	if (!o.found)
+		return 0;
+	gone_name(gone, sizeof gone, slot);
+	if (present(app, gone))
+		return 1;
+	if (present(app, o.id) && (found = store_get(&app->store, o.id, &r, err)) <= 0)
+		return found < 0 ? -1 : 1;
+	return store_destroy_done(&app->store, app->conf->uid_base, slot, err) < 0 ? -1 : 0;
+}
+
+/* Step 3: the files go, then the slot is returned (return_slot).  0 done,
+ * 1 the slot stays dying for now, -1 err.  Never with the create lock
+ * held (return_slot takes it). */
 static int remove_slot(struct app *app, uint32_t slot, struct sb_err *err)
 {
 	char gone[32];
@@ -247,7 +306,8 @@ static int remove_slot(struct app *app, uint32_t slot, struct sb_err *err)
 	if (remove_at(app->sandboxes_fd, gone) < 0)
 		return sb_syserr(err, "remove %s", gone);
 	sb_fault("destroy-removed");
-	return store_destroy_done(&app->store, slot, err);
+	sb_fault_pause("destroy-removed-pause");
+	return return_slot(app, slot, err);
 }
 
 int destroy_move_pending(struct app *app, const char *id, struct sb_err *err)
@@ -308,8 +368,10 @@ static int destroy_if(struct app *app, const char *id,
 		return 0;	/* a live record: nothing of the id is to move */
 	sb_fault("destroy-marked");
 	/* this one's, and any a killed destroy of the same id left */
-	if (destroy_move_pending(app, id, err) < 0 ||
-	    store_dying_foreach(&app->store, collect, &d, err) < 0)
+	if (destroy_move_pending(app, id, err) < 0)
+		return -1;
+	sb_fault_pause("destroy-moved-pause");
+	if (store_dying_foreach(&app->store, collect, &d, err) < 0)
 		return -1;
 	sb_fault("destroy-moved");
 	sb_closep(&sblock);
@@ -317,10 +379,16 @@ static int destroy_if(struct app *app, const char *id,
 	sblock = lock = -1;
 	/* gone for the API and for a new sandbox of that id now; a slot whose
 	 * files cannot go stays dying (the sweep retries), never reused */
-	for (int i = 0; i < d.n; i++)
-		if (remove_slot(app, d.slot[i], &rerr) < 0)
+	for (int i = 0; i < d.n; i++) {
+		int rc = remove_slot(app, d.slot[i], &rerr);
+
+		if (rc < 0)
 			log_printf("error", app->rid, "destroy %s: %s (the slot stays unused; retried by the sweep)",
 				   id, rerr.msg);
+		else if (rc > 0)
+			log_printf("info", app->rid, "destroy %s: slot %u not returned yet: a directory was "
+				   "set aside for it since (its destroy or the sweep returns it)", id, d.slot[i]);
+	}
 	if (found > 0) {
 		metrics_destroyed();
 		log_event(app->rid, "sandbox.destroyed", id, "slot=%u ms=%lld", slot,
@@ -337,6 +405,7 @@ int destroy_sandbox(struct app *app, const char *id, struct sb_err *err)
 struct expired {
 	char id[DYING_MAX][64];
 	bool idle[DYING_MAX];
+	bool fork[DYING_MAX];	/* a fork that did not finish */
 	int64_t created[DYING_MAX];	/* the record collected */
 	int64_t now;
 	int64_t idle_ms;
@@ -350,8 +419,9 @@ static void collect_expired(const char *id, const struct sb_record *r, void *arg
 	bool idle = e->idle_ms > 0 && e->now - r->active_ms >= e->idle_ms;
 
 	/* warm sandboxes (".w...") are nobody's: never expired */
-	if (e->n >= DYING_MAX || !project_id_valid(id) || !(ttl || idle))
+	if (e->n >= DYING_MAX || !project_id_valid(id) || !(ttl || idle || r->forking))
 		return;
+	e->fork[e->n] = r->forking;
 	e->idle[e->n] = !ttl;
 	e->created[e->n] = r->created_ms;
 	snprintf(e->id[e->n++], sizeof e->id[0], "%s", id);
@@ -392,6 +462,23 @@ static bool still_expired(const struct sb_record *r, const void *arg)
 	return r->expires_ms && now >= r->expires_ms;
 }
 
+/* In the mark's transaction, under the create lock (which a fork holds
+ * from its copy until its record is cleared of `forking`): still the fork
+ * collected, and still marked, so its fork is not under way but died. */
+static bool unfinished(const struct sb_record *r, const void *arg)
+{
+	return r->forking && r->created_ms == *(const int64_t *)arg;
+}
+
+int destroy_unfinished_fork(struct app *app, const char *id, int64_t created_ms, struct sb_err *err)
+{
+	int r = destroy_if(app, id, unfinished, &created_ms, err);
+
+	if (r > 0)
+		log_event(app->rid, "sandbox.fork_unfinished", id, "removed=1");
+	return r;
+}
+
 int destroy_expired(struct app *app)
 {
 	static struct expired e;
@@ -409,6 +496,13 @@ int destroy_expired(struct app *app)
 		struct still_expired x = { .created = e.created[i], .idle_ms = e.idle[i] ? e.idle_ms : 0 };
 		int r;
 
+		if (e.fork[i]) {
+			if (destroy_unfinished_fork(app, e.id[i], e.created[i], &err) < 0) {
+				log_printf("error", NULL, "sweep: remove the unfinished fork %s: %s", e.id[i], err.msg);
+				sb_err_clear(&err);
+			}
+			continue;
+		}
 		if (e.idle[i] && !quiet(app, e.id[i]))
 			continue;
 		if ((r = destroy_if(app, e.id[i], still_expired, &x, &err)) < 0) {
@@ -431,14 +525,25 @@ int destroy_finish_pending(struct app *app)
 	struct sb_err err = SB_ERR_INIT;
 	cleanup_close int lock = -1;
 	bool moved[DYING_MAX];
-	int done = 0;
+	int done = 0, rc;
 
 	memset(&d, 0, sizeof d);
-	if (store_dying_foreach(&app->store, collect, &d, &err) < 0 || d.n == 0)
+	if (store_dying_foreach(&app->store, collect, &d, &err) < 0) {
+		log_printf("error", NULL, "destroy sweep: %s", err.msg);
+		return -1;
+	}
+	if (d.n == 0)
 		return 0;
 	if ((lock = app_create_lock(app, &err)) < 0) {
 		log_printf("error", NULL, "destroy sweep: %s", err.msg);
-		return 0;
+		return d.n;
+	}
+	/* again under the lock: a slot a destroy returned meanwhile (and a
+	 * create took) is not one to move a directory aside for */
+	memset(&d, 0, sizeof d);
+	if (store_dying_foreach(&app->store, collect, &d, &err) < 0) {
+		log_printf("error", NULL, "destroy sweep: %s", err.msg);
+		return -1;
 	}
 	for (int i = 0; i < d.n; i++) {
 		struct sb_record r;
@@ -455,13 +560,14 @@ int destroy_finish_pending(struct app *app)
 	for (int i = 0; i < d.n; i++) {
 		if (!moved[i])
 			continue;
-		if (remove_slot(app, d.slot[i], &err) < 0) {
-			log_printf("error", NULL, "destroy sweep: %s: %s", d.id[i], err.msg);
+		if ((rc = remove_slot(app, d.slot[i], &err)) != 0) {
+			if (rc < 0)
+				log_printf("error", NULL, "destroy sweep: %s: %s", d.id[i], err.msg);
 			sb_err_clear(&err);
 			continue;
 		}
 		log_event(NULL, "sandbox.destroy_finished", d.id[i], "slot=%u", d.slot[i]);
 		done++;
 	}
-	return done;
+	return d.n - done;
 }

@@ -184,21 +184,31 @@ static void cors_headers(struct http_req *req)
 		req->www_auth ? "WWW-Authenticate: Bearer\r\n" : "");
 }
 
-static void send_json(struct http_req *req, int status, struct json_object *o, const char *extra)
+/* A JSON answer's headers; len: the body's bytes (its newline counted) */
+static void begin_json(struct http_req *req, int status, size_t len, const char *extra)
 {
-	const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-							 JSON_C_TO_STRING_NOSLASHESCAPE);
-	size_t len = strlen(s);
-
 	req->status = status;
 	/* headers through snprintf: libfcgi's own printf knows no %zu */
 	put_fmt(req, "Status: %d %s\r\nContent-Type: application/json\r\n"
 		"Content-Length: %zu\r\nCache-Control: no-store\r\n%s%s",
-		status, reason(status), len + 1, extra ? extra : "",
+		status, reason(status), len, extra ? extra : "",
 		/* capacity answers say when to come back */
 		status == 503 || status == 429 ? "Retry-After: 1\r\n" : "");
 	cors_headers(req);
 	FCGX_PutS("\r\n", req->fcgi->out);
+}
+
+static const char *json_text(struct json_object *o)
+{
+	return json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+}
+
+static void send_json(struct http_req *req, int status, struct json_object *o, const char *extra)
+{
+	const char *s = json_text(o);
+	size_t len = strlen(s);
+
+	begin_json(req, status, len + 1, extra);
 	FCGX_PutStr(s, (int)len, req->fcgi->out);
 	FCGX_PutChar('\n', req->fcgi->out);
 }
@@ -210,6 +220,122 @@ void http_reply_data(struct http_req *req, int status, struct json_object *data)
 	json_object_object_add(o, "success", json_object_new_boolean(1));
 	json_object_object_add(o, "data", data);
 	send_json(req, status, o, NULL);
+	json_object_put(o);
+}
+
+static size_t utf8_seq(const unsigned char *s, size_t n);
+
+/* One byte of text as json-c writes it in a string (JSON_C_TO_STRING_PLAIN,
+ * NOSLASHESCAPE): its escape into out (at least 6 bytes), its length. */
+static size_t escape_byte(unsigned char c, char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+	const char *e = c == '"' ? "\\\"" : c == '\\' ? "\\\\" : c == '\n' ? "\\n" : c == '\r' ? "\\r"
+		: c == '\t' ? "\\t" : c == '\b' ? "\\b" : c == '\f' ? "\\f" : NULL;
+
+	if (e) {
+		memcpy(out, e, 2);
+		return 2;
+	}
+	if (c < 0x20) {
+		memcpy(out, "\\u00", 4);
+		out[4] = hex[c >> 4];
+		out[5] = hex[c & 0xf];
+		return 6;
+	}
+	out[0] = (char)c;
+	return 1;
+}
+
+/* A blob's value as JSON, quotes included, written to the answer 64 KiB at
+ * a time (or, !write, only counted); its length.  Text as
+ * json_string_lossy() then json-c would write it: invalid UTF-8 as U+FFFD,
+ * control characters escaped; base64 as sb_base64_encode() makes it. */
+static size_t put_blob(struct http_req *req, const struct http_blob *b, bool write)
+{
+	const unsigned char *u = (const unsigned char *)b->buf;
+	char out[65536 + 8];
+	size_t total = 2, w = 0;
+
+	if (write)
+		out[w++] = '"';
+	if (b->base64) {
+		/* 48 KiB of input: 64 KiB out, whole groups of 3 */
+		for (size_t i = 0; i < b->len; i += 49152) {
+			size_t n = b->len - i < 49152 ? b->len - i : 49152, olen = 4 * ((n + 2) / 3);
+			total += olen;
+			if (!write)
+				continue;
+			if (w)
+				FCGX_PutStr(out, (int)w, req->fcgi->out);
+			sb_base64_encode(b->buf + i, n, out);
+			w = olen;
+		}
+	} else {
+		for (size_t i = 0; i < b->len;) {
+			size_t k = utf8_seq(u + i, b->len - i), n;
+			if (w > sizeof out - 8) {
+				FCGX_PutStr(out, (int)w, req->fcgi->out);
+				w = 0;
+			}
+			if (k == 1) {
+				n = escape_byte(u[i], out + w);
+			} else if (k) {
+				memcpy(out + w, u + i, k);
+				n = k;
+			} else {
+				memcpy(out + w, "\xEF\xBF\xBD", 3);
+				n = 3;
+				k = 1;
+			}
+			i += k;
+			total += n;
+			if (write)
+				w += n;
+		}
+	}
+	if (write) {
+		if (w > sizeof out - 1) {
+			FCGX_PutStr(out, (int)w, req->fcgi->out);
+			w = 0;
+		}
+		out[w++] = '"';
+		FCGX_PutStr(out, (int)w, req->fcgi->out);
+	}
+	return total;
+}
+
+void http_reply_data_blobs(struct http_req *req, int status, struct json_object *data,
+			   const struct http_blob *blobs, size_t n)
+{
+	struct json_object *o = json_object_new_object();
+	const char *s;
+	size_t len, total;
+	bool first;
+
+	json_object_object_add(o, "success", json_object_new_boolean(1));
+	json_object_object_add(o, "data", data);
+	/* {"success":true,"data":{...}}: the blobs go before the last "}}" */
+	s = json_text(o);
+	len = strlen(s);
+	if (len < 3 || strcmp(s + len - 2, "}}")) {
+		send_json(req, status, o, NULL);	/* not reached: data is an object */
+		json_object_put(o);
+		return;
+	}
+	len -= 2;
+	first = s[len - 1] == '{';
+	total = len + 3;	/* "}}\n" */
+	for (size_t i = 0; i < n; i++)
+		total += (first && i == 0 ? 0 : 1) + strlen(blobs[i].key) + 3 + put_blob(req, &blobs[i], false);
+	begin_json(req, status, total, NULL);
+	FCGX_PutStr(s, (int)len, req->fcgi->out);
+	for (size_t i = 0; i < n; i++) {
+		/* the keys are the callers' constants: nothing to escape */
+		put_fmt(req, "%s\"%s\":", first && i == 0 ? "" : ",", blobs[i].key);
+		put_blob(req, &blobs[i], true);
+	}
+	FCGX_PutS("}}\n", req->fcgi->out);
 	json_object_put(o);
 }
 
@@ -273,10 +399,8 @@ void http_reply_options(struct http_req *req, const char *allow)
 	FCGX_PutS("\r\n", req->fcgi->out);
 }
 
-static size_t utf8_seq(const unsigned char *s, size_t n);
-
 /* RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF. */
-static bool utf8_valid(const char *s, size_t len)
+bool utf8_valid(const char *s, size_t len)
 {
 	const unsigned char *u = (const unsigned char *)s;
 	size_t i = 0;

@@ -102,6 +102,17 @@ struct json_object *json_body_parse(const char *body, size_t len, struct sb_err 
 
 /* {"success":true,"data":data}; takes data's reference. */
 void http_reply_data(struct http_req *req, int status, struct json_object *data);
+/* A string of the answer's data written as it is encoded, never whole in
+ * memory: escaped, a 32 MiB file of control characters is 192 MiB. */
+struct http_blob {
+	const char *key;	/* a constant: written as it is */
+	const char *buf;
+	size_t len;
+	bool base64;		/* else text: invalid UTF-8 as U+FFFD (json_string_lossy) */
+};
+/* http_reply_data() with the blobs added to data, after its members. */
+void http_reply_data_blobs(struct http_req *req, int status, struct json_object *data,
+			   const struct http_blob *blobs, size_t n);
 /* {"success":false,"error":msg} */
 void http_reply_error(struct http_req *req, int status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -113,5 +124,7 @@ void http_access_log(const struct http_req *req);
 int http_pct_decode(char *s);
 /* A JSON string of possibly non-UTF-8 bytes: invalid sequences become U+FFFD. */
 struct json_object *json_string_lossy(const char *s, size_t len);
+/* s[0..len) is valid UTF-8 (what json_string_lossy keeps as it is) */
+bool utf8_valid(const char *s, size_t len);
 
 #endif

@@ -2,13 +2,16 @@
  * isolated Linux sandbox.  See README.md and docs/ARCHITECTURE.md. */
 #include "config.h"
 
+#include "app.h"
 #include "cgroup.h"
 #include "conf.h"
+#include "hostlimits.h"
 #include "images.h"
 #include "imagestore.h"
 #include "log.h"
 #include "net.h"
 #include "pool.h"
+#include "quota.h"
 #include "router.h"
 #include "rootfs.h"
 #include "sandbox.h"
@@ -47,6 +50,29 @@ static int prepare_data_dir(const struct conf *c)
 		if (mkdir_mode(path, dirs[i].mode) < 0)
 			return -1;
 	}
+	return 0;
+}
+
+/* The files every worker maps shared (DATA/run/quota, the stores' LMDB
+ * lock files) opened once here, which allocates every block of them
+ * (quota.c, kv.c): a data dir too full for that is said now and the
+ * service does not start, where a worker would later die of a SIGBUS at a
+ * store into a hole.  Opened in each worker again (never across a fork),
+ * which allocates nothing more then. */
+static int shared_files_prepare(const struct conf *c, struct sb_err *err)
+{
+	struct store_sizes sz;
+	char path[PATH_MAX + 32];
+	struct store s;
+
+	if (quota_open(c->data_dir, err) < 0)
+		return -1;
+	quota_close();
+	snprintf(path, sizeof path, "%s/db", c->data_dir);
+	app_store_sizes(c, &sz);
+	if (store_open(&s, path, &sz, err) < 0)
+		return -1;
+	store_close(&s);
 	return 0;
 }
 
@@ -122,8 +148,18 @@ int main(int argc, char **argv)
 	}
 	if (prepare_data_dir(&c) < 0)
 		return 1;
+	{
+		char dir[PATH_MAX + 16];
+
+		snprintf(dir, sizeof dir, "%s/sandboxes", c.data_dir);
+		sandbox_prepare_ctl(dir);
+	}
 	if (ca_bundle_install(&c, &err) < 0) {
 		fprintf(stderr, "sandboxd: --ca-bundle: %s\n", err.msg);
+		return 1;
+	}
+	if (shared_files_prepare(&c, &err) < 0) {
+		fprintf(stderr, "sandboxd: data dir: %s\n", err.msg);
 		return 1;
 	}
 	if (imgstore_secure(c.images_dir, &err) < 0) {
@@ -147,6 +183,7 @@ int main(int argc, char **argv)
 			log_printf("info", NULL, "cgroup2 now mounted with favordynmods "
 				   "(--no-favordynmods leaves it alone)");
 	}
+	host_limits_raise(&c);
 	if (c.pidfile) {
 		f = fopen(c.pidfile, "we");
 		if (!f) {

@@ -15,6 +15,7 @@
 #include "destroy.h"
 #include "cgroup.h"
 #include "conf.h"
+#include "hostlimits.h"
 #include "disk.h"
 #include "log.h"
 #include "metrics.h"
@@ -23,6 +24,7 @@
 #include "store.h"
 #include "pool.h"
 #include "preview.h"
+#include "sandbox.h"
 #include "warm.h"
 
 #include <fcgiapp.h>
@@ -204,6 +206,17 @@ static void sweep_staged(const struct conf *c)
 	closedir(d);
 }
 
+/* The control socket a launcher of pid (a worker, the filler) bound ahead
+ * and left, killed with it, and its directory; 0: every one, at the start
+ * (an earlier master's). */
+static void sweep_ctl(const struct conf *c, pid_t pid)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof path, "%s/sandboxes", c->data_dir);
+	sandbox_ctl_leftovers(path, pid);
+}
+
 /* Start worker w.  Its exec cgroups are named by a serial number, not its
  * pid: a sandbox sees its own cgroup path, and host pids are not its
  * business. */
@@ -290,6 +303,14 @@ static void start_ticks(void)
 }
 
 static pid_t sweeper;
+/* The sweeper's exit status when it left work undone (a destroy it could
+ * not finish, or the store it could not open): the next sweep comes
+ * sooner than sweep_every, 1 s after the first such one, twice that after
+ * each next one. */
+#define SWEEP_AGAIN 3
+#define SWEEP_RETRY_MS 1000
+static bool sweep_soon;
+static int64_t sweep_retry = SWEEP_RETRY_MS;
 
 /* Stop sandboxes idle past --idle-stop and finish destroys a crash cut
  * short (destroy.h), in a child of its own: the master
@@ -304,6 +325,7 @@ static void sweep_idle(const struct conf *c, const sigset_t *orig)
 	if (pid == 0) {
 		struct sb_err err = SB_ERR_INIT;
 		struct app app;
+		int left;
 
 		sigprocmask(SIG_SETMASK, orig, NULL);
 		child_of_master(c);
@@ -311,17 +333,50 @@ static void sweep_idle(const struct conf *c, const sigset_t *orig)
 		sb_proctitle_set("sandboxd: idle sweep");
 		if (app_open(&app, c, &err) < 0) {
 			log_printf("error", NULL, "idle sweep: %s", err.msg);
-			_exit(1);
+			_exit(SWEEP_AGAIN);
 		}
 		if (c->idle_stop_ms > 0)
 			capacity_stop_idle(&app, c->idle_stop_ms);
-		destroy_finish_pending(&app);
+		left = destroy_finish_pending(&app);
 		destroy_expired(&app);
 		app_close(&app);
-		_exit(0);
+		_exit(left ? SWEEP_AGAIN : 0);
 	}
 	if (pid > 0)
 		sweeper = pid;
+}
+
+/* Inits that ran on across a change of the boot id (the host up: not a
+ * reboot, which ends them) are recorded in the other boot's runtime
+ * state, which this boot's never reads: found (each answering on its
+ * control socket) and recorded anew, before any worker serves, so none
+ * shows stopped nor runs outside the capacity count.  Only when there is
+ * another boot's state (that this process removed). */
+static void adopt_after_boot_change(const struct conf *c, const sigset_t *orig)
+{
+	int status;
+	pid_t pid;
+
+	pid = fork();
+	if (pid == 0) {
+		struct sb_err err = SB_ERR_INIT;
+		struct app app;
+		int n;
+
+		sigprocmask(SIG_SETMASK, orig, NULL);
+		child_of_master(c);
+		if (app_open(&app, c, &err) < 0) {
+			log_printf("error", NULL, "inits of another boot id: %s", err.msg);
+			_exit(1);
+		}
+		n = app_adopt_unrecorded(&app);
+		app_close(&app);
+		if (n > 0)
+			log_printf("info", NULL, "%d inits running from another boot id recorded", n);
+		_exit(0);
+	}
+	while (pid > 0 && waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
 }
 
 /* The filler (fill_spares) while it runs. */
@@ -578,6 +633,9 @@ static void reap(const struct conf *c, struct sb_cgroups *cg, bool respawn, int 
 
 		if (pid == sweeper) {
 			sweeper = 0;
+			sweep_soon = WIFEXITED(status) && WEXITSTATUS(status) == SWEEP_AGAIN;
+			if (!sweep_soon)
+				sweep_retry = SWEEP_RETRY_MS;
 			continue;
 		}
 		if (pid == dns_pid) {
@@ -597,6 +655,7 @@ static void reap(const struct conf *c, struct sb_cgroups *cg, bool respawn, int 
 		}
 		if (pid == filler) {
 			filler = 0;
+			sweep_ctl(c, pid);
 			if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 				fill_after = sb_mono_ms() + 10000;
 			continue;
@@ -606,6 +665,7 @@ static void reap(const struct conf *c, struct sb_cgroups *cg, bool respawn, int 
 			if (w->pid != pid)
 				continue;
 			w->pid = 0;
+			sweep_ctl(c, pid);
 			if (!w->preview) {
 				pool_ended(pool_get(i), !WIFEXITED(status) || WEXITSTATUS(status) != 0);
 				pool_set(i, POOL_FREE);
@@ -696,6 +756,7 @@ static void reload(struct conf *c)
 	}
 	*c = n;
 	auth_free(old);
+	host_limits_raise(c);	/* more sandboxes may run now */
 	log_printf("info", NULL, "reload: settings read%s%s", c->config ? " from " : "",
 		   c->config ? c->config : "");
 }
@@ -783,6 +844,10 @@ int master_run(struct conf *c)
 	end_predecessor(c, &cg);
 	next_generation(c);
 	sweep_staged(c);
+	sweep_ctl(c, 0);
+	/* (main's store_open, before this, found another boot's) */
+	if (store_runtime_swept())
+		adopt_after_boot_change(c, &orig);
 	if (c->network) {
 		dns_started = sb_mono_ms();
 		dns_pid = net_dns_spawn(c, &orig);
@@ -872,6 +937,12 @@ int master_run(struct conf *c)
 			if (!draining && sb_mono_ms() >= next_table_check) {
 				check_table(c);
 				next_table_check = sb_mono_ms() + TABLE_CHECK_MS;
+			}
+			if (sweep_soon) {
+				sweep_soon = false;
+				if (sb_mono_ms() + sweep_retry < next_sweep)
+					next_sweep = sb_mono_ms() + sweep_retry;
+				sweep_retry = sweep_retry * 2 < sweep_every ? sweep_retry * 2 : sweep_every;
 			}
 			if (!draining && sb_mono_ms() >= next_sweep) {
 				sweep_idle(c, &orig);

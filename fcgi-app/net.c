@@ -11,6 +11,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <linux/netfilter.h>
 #include <nftables/libnftables.h>
 #include <signal.h>
@@ -245,9 +246,33 @@ __attribute__((format(printf, 2, 3))) static void put(struct text *t, const char
 	}
 }
 
+/* The web server's group (--socket-group, the FastCGI socket's group):
+ * nginx's workers run with it, and connect to a sandbox's address for a
+ * preview.  Looked up once per process (a worker inherits the master's);
+ * -1 when the host has no such group (root alone, then). */
+static long web_gid(const struct conf *c)
+{
+	static long gid = -2;
+	struct group *g;
+
+	if (gid == -2) {
+		g = getgrnam(c->socket_group);
+		gid = g ? (long)g->gr_gid : -1;
+	}
+	return gid;
+}
+
 /* Whether this service turned IPv4 forwarding on (net_start): the table
  * then forwards nothing that is not a sandbox's. */
 static bool forward_ours;
+
+/* A new connection of a sandbox's over --net-conn-max is refused. */
+static void conn_max_rule(const struct conf *c, struct text *t)
+{
+	if (c->net_conn_max)
+		put(t, " ct state new add @conncount4 { ip saddr ct count over %d } counter goto refuse\n",
+		    c->net_conn_max);
+}
 
 /* The whole table, replaced in one transaction (the first two lines make
  * the delete succeed when there is none yet). */
@@ -285,7 +310,15 @@ static void ruleset(const struct conf *c, struct text *t)
 	 * policy lets through; a SYN over the rate is dropped (the client
 	 * retries a second later), not refused: a cap, not a policy */
 	if (c->net_conn_rate)
-		put(t, "set connrate4 { type ipv4_addr; size 65535; flags dynamic,timeout; timeout 60s; }\n");
+		put(t, "set connrate4 { type ipv4_addr; size 65535; flags dynamic,timeout; timeout 60s; }\n"
+		       "set dnsrate4 { type ipv4_addr; size 65535; flags dynamic,timeout; timeout 60s; }\n");
+	/* --net-conn-max: the connections a sandbox has open at once, out and
+	 * to the resolver (every one is an entry of the host's one conntrack
+	 * table, nf_conntrack_max for every sandbox and the host: a sandbox
+	 * holding them all would stop everyone's new connections); closed
+	 * TCP ones (TIME_WAIT) are not counted.  Over it: refused at once */
+	if (c->net_conn_max)
+		put(t, "set conncount4 { type ipv4_addr; size 65535; flags dynamic; }\n");
 	put(t, "chain egress {\n"
 	       " ip saddr @mode_none goto refuse\n"
 	       " ip saddr @mode_allowlist ip saddr . ip daddr != @allow4 goto refuse\n");
@@ -294,6 +327,7 @@ static void ruleset(const struct conf *c, struct text *t)
 	if (c->net_conn_rate)
 		put(t, " ct state new update @connrate4 { ip saddr limit rate over %d/second burst %d packets }"
 		       " counter drop\n", c->net_conn_rate, c->net_conn_rate);
+	conn_max_rule(c, t);
 	put(t, " accept\n}\n");
 	/* a sandbox's source is its own odd address of the pool, routed back
 	 * through the link it came in on: anything else is spoofed */
@@ -310,6 +344,23 @@ static void ruleset(const struct conf *c, struct text *t)
 	       " ip daddr @platform4 goto refuse\n"
 	       " goto egress\n}\n");
 	put(t, "chain to_sandbox {\n ct state established,related accept\n drop\n}\n");
+	/* egress none sends nothing, names included: the resolver would
+	 * forward any name the sandbox makes up (its data in the labels) to
+	 * the outside's resolvers.  Checked before established: a DNS flow
+	 * open when the policy became none (a UDP socket that keeps its port
+	 * is one conntrack entry for as long as it talks) ends even where
+	 * net_cut did not delete its entry (a cut that failed). */
+	put(t, "chain dns_in {\n ip saddr @mode_none goto refuse\n");
+	if (c->default_egress == NET_NONE)
+		put(t, " ip saddr != @own4 goto refuse\n");
+	/* and --net-conn-rate packets a second to it, open flows too: the
+	 * resolver forwards each name it has not cached from a port of its
+	 * own, a conntrack entry of the host's for 30 s, which one flow of
+	 * the sandbox's (counted once by --net-conn-max) could multiply */
+	if (c->net_conn_rate)
+		put(t, " update @dnsrate4 { ip saddr limit rate over %d/second burst %d packets } counter drop\n",
+		    c->net_conn_rate, c->net_conn_rate);
+	put(t, "}\n");
 	/* every address of the host is local: the input hook sees a sandbox's
 	 * packet to any of them, and only DNS to the resolver passes */
 	put(t, "chain sandbox_in {\n"
@@ -317,8 +368,10 @@ static void ruleset(const struct conf *c, struct text *t)
 	       " ip saddr != @pool4 drop\n"
 	       " ip saddr & 0.0.0.1 != 0.0.0.1 drop\n"
 	       " fib saddr . iif oif missing drop\n"
-	       " ct state established,related accept\n"
-	       " ip daddr %s udp dport 53 accept\n"
+	       " ip daddr %s meta l4proto { tcp, udp } th dport 53 jump dns_in\n"
+	       " ct state established,related accept\n", res);
+	conn_max_rule(c, t);
+	put(t, " ip daddr %s udp dport 53 accept\n"
 	       " ip daddr %s tcp dport 53 accept\n"
 	       " goto refuse\n}\n", res, res);
 	put(t, "chain forward {\n type filter hook forward priority filter; policy accept;\n"
@@ -334,6 +387,21 @@ static void ruleset(const struct conf *c, struct text *t)
 	put(t, "chain input {\n type filter hook input priority filter; policy accept;\n"
 	       " iifname \"%s\" jump sandbox_in\n"
 	       " ip daddr %s iifname != \"lo\" drop\n}\n", ifs, res);
+	/* the host's own connections to a sandbox: a local user's process
+	 * would otherwise reach any port a sandbox listens on (a server on
+	 * 0.0.0.0, or an exposed port's localhost server through the preview
+	 * DNAT, without the token that is the preview's capability).  New
+	 * ones come from root (the service) or the web server's group (nginx's
+	 * workers proxy a preview straight to the sandbox's address, after
+	 * its token was checked); anyone else's is refused.  A packet the
+	 * kernel makes on its own (a reset, an ICMP error) has no socket with
+	 * an owner: `meta skuid` does not match it, and it passes. */
+	put(t, "chain host_out {\n ct state established,related accept\n meta skuid 0 accept\n");
+	if (web_gid(c) >= 0)
+		put(t, " meta skgid %ld accept\n", web_gid(c));
+	put(t, " meta skuid != 0 goto refuse\n}\n");
+	put(t, "chain output {\n type filter hook output priority filter; policy accept;\n"
+	       " oifname \"%s\" jump host_out\n}\n", ifs);
 	put(t, "chain postrouting {\n type nat hook postrouting priority srcnat; policy accept;\n"
 	       " ip saddr @pool4 oifname != \"%s\" masquerade\n}\n}\n", ifs);
 }

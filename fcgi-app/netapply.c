@@ -137,6 +137,30 @@ int net_cut(struct app *app, const struct sandbox_ref *sb, const struct netpol *
 	return 0;
 }
 
+static bool any_dst(uint32_t dst, void *arg)
+{
+	(void)dst;
+	(void)arg;
+	return true;
+}
+
+void net_forget(struct app *app, const struct sandbox_ref *sb)
+{
+	const struct conf *c = app->conf;
+	struct sb_err err = SB_ERR_INIT;
+	char ifname[16];
+	uint32_t addr;
+	int cut = 0;
+
+	if (!c->network)
+		return;
+	if (link_of(c, &sb->rec, &addr, ifname, sizeof ifname, &err) < 0 ||
+	    ct_flush_from(ntohl(addr), any_dst, NULL, &cut, &err) < 0)
+		log_printf("warn", app->rid, "network: %s's tracked connections not forgotten: %s", sb->id, err.msg);
+	else if (cut)
+		log_event(app->rid, "sandbox.network_forgotten", sb->id, "connections=%d", cut);
+}
+
 struct reload {
 	const struct conf *c;
 	struct store *s;

@@ -31,6 +31,11 @@ int net_unapply(struct app *app, const struct sandbox_ref *sb, const struct netp
  * and is refused: an open connection is cut.  Those p allows go on. */
 int net_cut(struct app *app, const struct sandbox_ref *sb, const struct netpol *p,
 	    struct sb_err *err);
+/* A destroyed sandbox's connections, what the kernel still tracks from
+ * its address (a half-open SYN 2 min, an established flow days), are
+ * forgotten: the slot's next owner gets the address with none of them
+ * counted against its --net-conn-max.  Best effort: a failure is logged. */
+void net_forget(struct app *app, const struct sandbox_ref *sb);
 /* Bandwidth caps (effective limits) on a running sandbox's links: those
  * of n that differ from old's, or with old NULL (a start: its links are
  * new) those n has.  Not running, or networking off: nothing to do. */

@@ -40,8 +40,8 @@ int quota_open(const char *data_dir, struct sb_err *err)
 {
 	size_t len = QUOTA_SLOTS * sizeof *slots;
 	char path[PATH_MAX];
-	struct stat st;
 	void *p;
+	int r;
 
 	if (slots && opener == getpid())
 		return 0;
@@ -49,9 +49,20 @@ int quota_open(const char *data_dir, struct sb_err *err)
 	opener = getpid();
 	snprintf(path, sizeof path, "%s/run/quota", data_dir);
 	lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (lock_fd < 0 || fstat(lock_fd, &st) < 0 ||
-	    ((size_t)st.st_size < len && ftruncate(lock_fd, (off_t)len) < 0)) {
+	if (lock_fd < 0) {
 		sb_syserr(err, "quota slots %s", path);
+		quota_close();
+		return -1;
+	}
+	/* Every block of the mapping allocated now, at every open (a file of
+	 * an older build was made sparse by ftruncate): a store into a hole
+	 * of a MAP_SHARED file needs a block, and with the file system full
+	 * that store is a SIGBUS (the worker dies at its request's first
+	 * step).  Allocated, a full disk costs what writes a 507, never a
+	 * worker; the master's open at start fails when it cannot be. */
+	if ((r = posix_fallocate(lock_fd, 0, (off_t)len))) {
+		errno = r;
+		sb_syserr(err, "allocate quota slots %s", path);
 		quota_close();
 		return -1;
 	}

@@ -5,8 +5,12 @@
 #include "netpolicy.h"
 
 #include <json-c/json.h>
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -19,29 +23,15 @@ static inline void json_putp(struct json_object **o)
 }
 #define cleanup_json __attribute__((cleanup(json_putp)))
 
-/* The "started" index: id -> the init a record names (pid, start time) and
- * its last activity, for every record that names one.  Kept by every
- * record write (encode_put), so counting the running sandboxes reads the
- * ones that may run, not every sandbox there is. */
-struct started {
-	int64_t pid;
-	uint64_t start;
-	int64_t active_ms;
-};
-
-static int started_put(MDB_txn *txn, MDB_dbi dbi, const char *id, const struct sb_record *r)
-{
-	struct started st = { r->init_pid, r->init_start, r->active_ms };
-	MDB_val k = { strlen(id), (void *)id }, v = { sizeof st, &st };
-	int rc;
-
-	if (r->init_pid > 0)
-		return mdb_put(txn, dbi, &k, &v, 0);
-	rc = mdb_del(txn, dbi, &k, NULL);
-	return rc == MDB_NOTFOUND ? 0 : rc;
-}
-
+/* The inits' runtime state (store.h): an environment of its own, never
+ * synced, DATA/db/run/<boot id>.  An fdatasync per start would protect
+ * nothing: after a crash of the host every init is dead, and after a crash
+ * of a process the page cache keeps the write.  The records stay in the
+ * synced environment: a NOSYNC commit followed by a host crash may tear an
+ * environment whole (its meta page on disk before its data pages), which
+ * is why this one is never read after a boot but its own. */
 static int decode(const MDB_val *v, struct sb_record *r);
+static int record_get(struct store *s, MDB_txn *txn, const char *id, struct sb_record *r, struct sb_err *err);
 
 /* A key as a C string in buf (false: too long for it, or empty). */
 static bool key_str(const MDB_val *k, char *buf, size_t len)
@@ -53,60 +43,348 @@ static bool key_str(const MDB_val *k, char *buf, size_t len)
 	return true;
 }
 
+struct run_init {
+	int64_t pid;
+	uint64_t start;
+	int64_t active_ms;	/* the start's (the record keeps the requests') */
+};
 
-/* Once per data dir (a meta key says it is done): the index made from the
- * records written before it existed. */
-static int started_index_build(struct store *s, struct sb_err *err)
+#define RUN_MAP_BYTES (32u << 20)
+
+/* A uid base as a key: big-endian, so the keys sort as the slots. */
+struct ukey {
+	unsigned char b[4];
+};
+
+static MDB_val ukey(struct ukey *k, uid_t base)
 {
-	MDB_val mk = { 13, (void *)"started_index" }, mv, k, v;
-	cleanup_txn MDB_txn *txn = NULL;
-	MDB_cursor *cur;
+	uint32_t u = (uint32_t)base;
+
+	k->b[0] = (unsigned char)(u >> 24);
+	k->b[1] = (unsigned char)(u >> 16);
+	k->b[2] = (unsigned char)(u >> 8);
+	k->b[3] = (unsigned char)u;
+	return (MDB_val){ sizeof k->b, k->b };
+}
+
+/* The slots index (main environment): uid base -> the activity and id of
+ * the record that owns it, for every record (kept by every record write,
+ * encode_put; gone with the record).  It names the runtime entries' owners
+ * for the capacity scan, which reads the inits that may run, not every
+ * record. */
+static int slot_put(MDB_txn *txn, MDB_dbi dbi, const char *id, const struct sb_record *r)
+{
+	char buf[sizeof(int64_t) + 64];
+	size_t n = strlen(id);
+	struct ukey kb;
+	MDB_val k = ukey(&kb, r->uid_base), v = { sizeof(int64_t) + n, buf };
+
+	if (n > 64)
+		n = 64;
+	v.mv_size = sizeof(int64_t) + n;
+	memcpy(buf, &r->active_ms, sizeof(int64_t));
+	memcpy(buf + sizeof(int64_t), id, n);
+	return mdb_put(txn, dbi, &k, &v, 0);
+}
+
+static int slot_del(MDB_txn *txn, MDB_dbi dbi, uid_t base)
+{
+	struct ukey kb;
+	MDB_val k = ukey(&kb, base);
+	int rc = mdb_del(txn, dbi, &k, NULL);
+
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* The owner of base in txn: true (its id in id, its activity in *active). */
+static bool slot_get(MDB_txn *txn, MDB_dbi dbi, uid_t base, char *id, size_t len, int64_t *active)
+{
+	struct ukey kb;
+	MDB_val k = ukey(&kb, base), v;
+
+	if (mdb_get(txn, dbi, &k, &v) || v.mv_size <= sizeof(int64_t) ||
+	    v.mv_size - sizeof(int64_t) >= len)
+		return false;
+	memcpy(active, v.mv_data, sizeof(int64_t));
+	memcpy(id, (char *)v.mv_data + sizeof(int64_t), v.mv_size - sizeof(int64_t));
+	id[v.mv_size - sizeof(int64_t)] = '\0';
+	return true;
+}
+
+/* This boot's id, as a directory name ([0-9a-f-], the kernel's; the boot
+ * time where it has none). */
+static bool boot_id(char *buf, size_t len)
+{
+	cleanup_close int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+	char raw[64], *p;
+	ssize_t n = fd >= 0 ? read(fd, raw, sizeof raw - 1) : -1;
+	FILE *f;
+
+	if (n > 0) {
+		raw[n] = '\0';
+		raw[strcspn(raw, "\n")] = '\0';
+		for (p = raw; *p && (isxdigit((unsigned char)*p) || *p == '-'); p++)
+			;
+		if (!*p && p != raw && (size_t)(p - raw) < len) {
+			snprintf(buf, len, "%s", raw);
+			return true;
+		}
+	}
+	if (!(f = fopen("/proc/stat", "re")))
+		return false;
+	while (fgets(raw, sizeof raw, f))
+		if (!strncmp(raw, "btime ", 6)) {
+			fclose(f);
+			snprintf(buf, len, "btime-%llu", strtoull(raw + 6, NULL, 10));
+			return true;
+		}
+	fclose(f);
+	return false;
+}
+
+/* This process removed another boot's runtime state (run_sweep). */
+static bool run_swept;
+
+/* Every environment of DATA/db/run but this boot's goes, whole, unread
+ * (no process of this boot has one open). */
+static void run_sweep(int runfd, const char *keep)
+{
+	int dfd = fcntl(runfd, F_DUPFD_CLOEXEC, 0);
+	struct dirent *e;
+	DIR *d;
+
+	if (dfd < 0 || !(d = fdopendir(dfd))) {
+		if (dfd >= 0)
+			close(dfd);
+		return;
+	}
+	while ((e = readdir(d))) {
+		cleanup_close int sub = -1;
+		struct dirent *f;
+		DIR *sd;
+
+		if (e->d_name[0] == '.' || !strcmp(e->d_name, keep))
+			continue;
+		sub = openat(runfd, e->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+		if (sub < 0 || !(sd = fdopendir(sub)))
+			continue;
+		while ((f = readdir(sd)))
+			if (f->d_name[0] != '.' || (strcmp(f->d_name, ".") && strcmp(f->d_name, "..")))
+				unlinkat(sub, f->d_name, 0);
+		closedir(sd);
+		sub = -1;	/* closedir closed it */
+		unlinkat(runfd, e->d_name, AT_REMOVEDIR);
+		run_swept = true;
+	}
+	closedir(d);
+}
+
+bool store_runtime_swept(void)
+{
+	return run_swept;
+}
+
+/* The lock file of a new environment, made whole before LMDB sees it.
+ * LMDB makes its own by ftruncate, sparse, and sets its first page up
+ * through its MAP_SHARED mapping: on a full disk (a reboot makes this
+ * environment anew) that store is a SIGBUS of the process opening it (a
+ * master's start, seen).  Made aside, every block allocated, and renamed
+ * in (RENAME_NOREPLACE: one another process made stays; LMDB takes the
+ * size it finds, at least its own): ENOSPC then, never a SIGBUS.  No
+ * environment of this path is open in this process (renv is NULL), so
+ * closing an fd of it drops no record lock LMDB relies on (kv.c). */
+#define RUN_LOCK_BYTES (64 << 10)
+static int run_lock_make(const char *dir, struct sb_err *err)
+{
+	char tmp[PATH_MAX + 160], lock[PATH_MAX + 160];
+	cleanup_close int fd = -1;
 	int rc;
 
-	if (kv_begin(s->env, MDB_RDONLY, &txn, err) < 0)
-		return -1;
-	rc = mdb_get(txn, s->meta, &mk, &mv);
-	mdb_txn_abort(steal_pointer(&txn));
-	if (rc == 0)
+	snprintf(lock, sizeof lock, "%s/lock.mdb", dir);
+	if (access(lock, F_OK) == 0)
 		return 0;
-	if (kv_begin(s->env, 0, &txn, err) < 0)
-		return -1;
-	if (mdb_get(txn, s->meta, &mk, &mv) == 0)	/* another worker did it */
-		return 0;
-	if ((rc = mdb_cursor_open(txn, s->sandboxes, &cur)))
-		return kv_fail(err, rc, "started index");
-	while ((rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0) {
-		struct sb_record r;
-		char id[64];
-		if (!key_str(&k, id, sizeof id) || decode(&v, &r) < 0)
-			continue;
-		if (r.init_pid > 0 && (rc = started_put(txn, s->started, id, &r)))
-			break;
+	snprintf(tmp, sizeof tmp, "%s/.lock.mdb.%d", dir, (int)getpid());
+	fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return sb_syserr(err, "create %s", tmp);
+	if ((rc = posix_fallocate(fd, 0, RUN_LOCK_BYTES)) != 0) {
+		unlink(tmp);
+		errno = rc;
+		return sb_syserr(err, "allocate %s", tmp);
 	}
-	mdb_cursor_close(cur);
-	mv.mv_size = 1;
-	mv.mv_data = (void *)"1";
-	if (rc != MDB_NOTFOUND || (rc = mdb_put(txn, s->meta, &mk, &mv, 0)))
-		return kv_fail(err, rc, "started index");
+	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, lock, RENAME_NOREPLACE) < 0) {
+		rc = errno;
+		unlink(tmp);
+		if (rc != EEXIST) {
+			errno = rc;
+			return sb_syserr(err, "rename %s", tmp);
+		}
+	}
+	return 0;
+}
+
+/* The runtime environment, opened if it is not (0), or why not (-1: a
+ * start cannot record its init; what reads finds none). */
+static int run_env(struct store *s, struct sb_err *err)
+{
+	static const char *const names[] = { "inits" };
+	char boot[64], path[PATH_MAX + 80];
+	cleanup_close int runfd = -1;
+	MDB_dbi dbi;
+
+	if (s->renv)
+		return 0;
+	if (!boot_id(boot, sizeof boot))
+		return sb_fail(err, SB_E_INTERNAL, 0, "the runtime store: no boot id");
+	if (mkdir(s->rdir, 0700) < 0 && errno != EEXIST)
+		return sb_syserr(err, "mkdir %s", s->rdir);
+	/* DATA/db/run may be the admin's symlink (runtime state on a tmpfs),
+	 * followed as DATA/db is (LMDB's open): both are the admin's alone */
+	runfd = open(s->rdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (runfd < 0)
+		return sb_syserr(err, "open %s", s->rdir);
+	run_sweep(runfd, boot);
+	if (mkdirat(runfd, boot, 0700) < 0 && errno != EEXIST)
+		return sb_syserr(err, "mkdir %s/%s", s->rdir, boot);
+	snprintf(path, sizeof path, "%s/%s", s->rdir, boot);
+	if (run_lock_make(path, err) < 0 ||
+	    kv_open(&s->renv, path, RUN_MAP_BYTES, MDB_NOSYNC, names, &dbi, 1, err) < 0)
+		return -1;
+	s->inits = dbi;
+	return 0;
+}
+
+static bool run_get(MDB_txn *rtxn, MDB_dbi dbi, uid_t base, struct run_init *ri)
+{
+	struct ukey kb;
+	MDB_val k = ukey(&kb, base), v;
+
+	if (!rtxn || mdb_get(rtxn, dbi, &k, &v) || v.mv_size != sizeof *ri)
+		return false;
+	memcpy(ri, v.mv_data, sizeof *ri);
+	return true;
+}
+
+/* r as every reader sees it: its init from the runtime state (none: 0),
+ * the later of the two activities.  rtxn: a read transaction of renv
+ * (NULL: none to read). */
+static void run_fill(struct store *s, MDB_txn *rtxn, struct sb_record *r)
+{
+	struct run_init ri;
+
+	r->init_pid = 0;
+	r->init_start = 0;
+	if (!run_get(rtxn, s->inits, r->uid_base, &ri))
+		return;
+	r->init_pid = (pid_t)ri.pid;
+	r->init_start = ri.start;
+	if (ri.active_ms > r->active_ms)
+		r->active_ms = ri.active_ms;
+}
+
+/* A read transaction of the runtime state, or NULL (none: no inits).
+ * Unavailable here, it is opened again (another process may record
+ * inits in it by now: the capacity scan counts them). */
+static MDB_txn *run_read(struct store *s)
+{
+	MDB_txn *txn = NULL;
+
+	if ((!s->renv && run_env(s, NULL) < 0) || mdb_txn_begin(s->renv, NULL, MDB_RDONLY, &txn))
+		return NULL;
+	return txn;
+}
+
+static void run_fill_now(struct store *s, struct sb_record *r)
+{
+	cleanup_txn MDB_txn *rtxn = run_read(s);
+
+	run_fill(s, rtxn, r);
+}
+
+/* The entry of base goes (when pid: only while it names that init). */
+static int run_del(struct store *s, uid_t base, pid_t pid, struct sb_err *err)
+{
+	cleanup_txn MDB_txn *txn = NULL;
+	struct run_init ri;
+	struct ukey kb;
+	MDB_val k = ukey(&kb, base);
+	int rc;
+
+	if (run_env(s, err) < 0 || kv_begin(s->renv, 0, &txn, err) < 0)
+		return -1;
+	if (!run_get(txn, s->inits, base, &ri) || (pid && ri.pid != pid))
+		return 0;
+	if ((rc = mdb_del(txn, s->inits, &k, NULL)) && rc != MDB_NOTFOUND)
+		return kv_fail(err, rc, "runtime del");
 	return kv_commit(&txn, err);
 }
 
-struct started_scan {
-	void (*fn)(const char *id, pid_t pid, unsigned long long start, int64_t active_ms, void *arg);
-	void *arg;
-};
-
-static bool each_started(const MDB_val *k, const MDB_val *v, void *arg)
+/* The slots entry of id's record, made when it has none and still owns
+ * base (1): a record an older build wrote after the split, on a data dir
+ * open to this build and that one at once (runtime_split mends the index
+ * at the next open after such a build's).  A record destroyed meanwhile
+ * has none, and gets none (0). */
+static int slot_mend(struct store *s, const char *id, uid_t base)
 {
-	struct started_scan *ss = arg;
-	struct started st;
-	char id[64];
+	cleanup_txn MDB_txn *txn = NULL;
+	struct sb_record r;
+	int64_t act;
+	char owner[64];
 
-	if (key_str(k, id, sizeof id) && v->mv_size == sizeof st) {
-		memcpy(&st, v->mv_data, sizeof st);
-		ss->fn(id, (pid_t)st.pid, st.start, st.active_ms, ss->arg);
+	if (kv_begin(s->env, 0, &txn, NULL) < 0)
+		return -1;
+	if (slot_get(txn, s->slots, base, owner, sizeof owner, &act))
+		return 1;	/* made since (by whatever id: a warm claim's) */
+	if (record_get(s, txn, id, &r, NULL) != 1 || r.uid_base != base || slot_put(txn, s->slots, id, &r))
+		return 0;
+	return kv_commit(&txn, NULL) < 0 ? -1 : 1;
+}
+
+int store_init_ready(struct store *s, const char *id, struct sb_err *err)
+{
+	struct sb_err rerr = SB_ERR_INIT;
+
+	if (!sb_name_safe(id))
+		return sb_fail(err, SB_E_INVALID, EINVAL, "unsafe sandbox name '%.64s'", id);
+	if (run_env(s, &rerr) < 0) {
+		/* the why (host paths) for the log, not for the client */
+		fprintf(stderr, "sandboxd: the inits' runtime store: %s\n", rerr.msg);
+		return sb_fail(err, rerr.kind == SB_E_NO_SPACE ? SB_E_NO_SPACE : SB_E_BUSY, rerr.errnum,
+			       "the host cannot record sandbox %s's init (%s): try again later", id,
+			       rerr.kind == SB_E_NO_SPACE ? "its disk is full" : "its runtime store is unavailable");
 	}
-	return true;
+	return 0;
+}
+
+int store_init_set(struct store *s, const char *id, const struct sb_record *r, int64_t active,
+		   struct sb_err *err)
+{
+	struct run_init ri = { r->init_pid, r->init_start, active };
+	cleanup_txn MDB_txn *txn = NULL;
+	struct ukey kb;
+	MDB_val k = ukey(&kb, r->uid_base), v = { sizeof ri, &ri };
+	char owner[64];
+	int64_t act;
+	bool owned;
+	int rc;
+
+	if (store_init_ready(s, id, err) < 0 || kv_begin(s->renv, 0, &txn, err) < 0)
+		return -1;
+	if ((rc = mdb_put(txn, s->inits, &k, &v, 0)))
+		return kv_fail(err, rc, "runtime put");
+	if (kv_commit(&txn, err) < 0)
+		return -1;
+	/* then its owner is still a record (by whatever id: a warm claim may
+	 * have taken it since it runs): a drop or a destroy of the record
+	 * removes its entry after the record, so one of the two sees the other */
+	if (kv_begin(s->env, MDB_RDONLY, &txn, err) < 0)
+		return -1;
+	owned = slot_get(txn, s->slots, r->uid_base, owner, sizeof owner, &act);
+	mdb_txn_abort(steal_pointer(&txn));
+	if (owned || slot_mend(s, id, r->uid_base) == 1)
+		return 0;
+	run_del(s, r->uid_base, r->init_pid, NULL);
+	return sb_fail(err, SB_E_NOT_FOUND, ENOENT, "sandbox %s was destroyed while it started", id);
 }
 
 int store_foreach_started(struct store *s,
@@ -114,29 +392,151 @@ int store_foreach_started(struct store *s,
 				     void *arg),
 			  void *arg, struct sb_err *err)
 {
-	struct started_scan ss = { fn, arg };
+	cleanup_txn MDB_txn *rtxn = run_read(s);
+	cleanup_txn MDB_txn *txn = NULL;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc;
 
-	return kv_scan(s->env, s->started, NULL, 0, each_started, &ss, err);
+	if (!rtxn)
+		return 0;	/* none recorded */
+	if (kv_begin(s->env, MDB_RDONLY, &txn, err) < 0)
+		return -1;
+	if ((rc = mdb_cursor_open(rtxn, s->inits, &cur)))
+		return kv_fail(err, rc, "cursor");
+	while ((rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0) {
+		struct run_init ri;
+		int64_t active;
+		char id[64];
+		uid_t base;
+
+		if (k.mv_size != 4 || v.mv_size != sizeof ri)
+			continue;
+		base = (uid_t)((uint32_t)((unsigned char *)k.mv_data)[0] << 24 |
+			       (uint32_t)((unsigned char *)k.mv_data)[1] << 16 |
+			       (uint32_t)((unsigned char *)k.mv_data)[2] << 8 | ((unsigned char *)k.mv_data)[3]);
+		/* an entry whose record is gone (destroyed, dropped) names no one */
+		if (!slot_get(txn, s->slots, base, id, sizeof id, &active))
+			continue;
+		memcpy(&ri, v.mv_data, sizeof ri);
+		fn(id, (pid_t)ri.pid, ri.start, ri.active_ms > active ? ri.active_ms : active, arg);
+	}
+	mdb_cursor_close(cur);
+	return 0;
 }
 
 int store_forget_started(struct store *s, const char *const *ids, const pid_t *pids, size_t n,
 			 struct sb_err *err)
 {
 	cleanup_txn MDB_txn *txn = NULL;
+	struct sb_record r;
+	int ret = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (kv_begin(s->env, MDB_RDONLY, &txn, err) < 0)
+			return -1;
+		/* not one started again since it was found dead (run_del: the pid) */
+		if (record_get(s, txn, ids[i], &r, NULL) == 1) {
+			mdb_txn_abort(steal_pointer(&txn));
+			if (run_del(s, r.uid_base, pids[i], err) < 0)
+				ret = -1;
+		}
+		if (txn)
+			mdb_txn_abort(steal_pointer(&txn));
+	}
+	return ret;
+}
+
+/* An older build opened this data dir since the last split: its open
+ * makes its "started" index (a named database), which the split drops.
+ * Such a build writes records without their slots entries (and with their
+ * inits in them), destroys records without dropping their entries, and
+ * gives their uid bases to others. */
+static bool older_build_ran(MDB_txn *txn)
+{
+	MDB_val k = { 7, (void *)"started" }, v;
+	MDB_dbi main;
+
+	return mdb_dbi_open(txn, NULL, 0, &main) == 0 && mdb_get(txn, main, &k, &v) == 0;
+}
+
+/* The init a record of an older build names, into the runtime state: over
+ * an entry there only while it runs (the older build's is the newer word;
+ * one it never saw, say a start of ours before the downgrade that its
+ * record lost, stays while that init runs and the record's is dead). */
+static int split_init(MDB_txn *rtxn, MDB_dbi dbi, const struct sb_record *r)
+{
+	struct run_init ri = { r->init_pid, r->init_start, r->active_ms }, had;
+	struct ukey kb;
+	MDB_val rk = ukey(&kb, r->uid_base), rv = { sizeof ri, &ri };
+
+	if (run_get(rtxn, dbi, r->uid_base, &had) && had.pid > 0 && had.start &&
+	    sb_proc_starttime((pid_t)had.pid) == had.start &&
+	    (!r->init_start || sb_proc_starttime(r->init_pid) != r->init_start))
+		return 0;
+	return mdb_put(rtxn, dbi, &rk, &rv, 0);
+}
+
+/* The slots index made from the records, and the inits that records of an
+ * older build name moved to the runtime state (a record write no longer
+ * keeps them; without it now, a full disk, they are not: an older build's
+ * stop killed them).  Once per data dir (a meta key says it is done), and
+ * again after every open of it by an older build (a downgrade, then an
+ * upgrade): the index made anew, whole. */
+static int runtime_split(struct store *s, struct sb_err *err)
+{
+	MDB_val mk = { 12, (void *)"init_runtime" }, ik = { 13, (void *)"started_index" }, mv, k, v;
+	cleanup_txn MDB_txn *txn = NULL;
+	cleanup_txn MDB_txn *rtxn = NULL;
+	MDB_cursor *cur;
+	MDB_dbi old;
+	bool again;
 	int rc;
 
+	if (kv_begin(s->env, MDB_RDONLY, &txn, err) < 0)
+		return -1;
+	rc = mdb_get(txn, s->meta, &mk, &mv);
+	again = older_build_ran(txn);
+	mdb_txn_abort(steal_pointer(&txn));
+	if (rc == 0 && !again)
+		return 0;
 	if (kv_begin(s->env, 0, &txn, err) < 0)
 		return -1;
-	for (size_t i = 0; i < n; i++) {
-		MDB_val k = { strlen(ids[i]), (void *)ids[i] }, v;
-		struct started st;
-		/* not one started again since it was found dead */
-		if (mdb_get(txn, s->started, &k, &v) || v.mv_size != sizeof st)
+	again = older_build_ran(txn);
+	if (mdb_get(txn, s->meta, &mk, &mv) == 0 && !again)	/* another process did it */
+		return 0;
+	if (s->renv && kv_begin(s->renv, 0, &rtxn, NULL) < 0)
+		rtxn = NULL;
+	/* the older build's index goes, and the meta key that says it was
+	 * built: its next open builds it again from the records (a record of
+	 * ours names no init, as it finds it after every upgrade) */
+	if (again && ((rc = mdb_dbi_open(txn, "started", 0, &old)) || (rc = mdb_drop(txn, old, 1))))
+		return kv_fail(err, rc, "runtime split");
+	if ((rc = mdb_del(txn, s->meta, &ik, NULL)) && rc != MDB_NOTFOUND)
+		return kv_fail(err, rc, "runtime split");
+	if ((rc = mdb_drop(txn, s->slots, 0)))
+		return kv_fail(err, rc, "runtime split");
+	if ((rc = mdb_cursor_open(txn, s->sandboxes, &cur)))
+		return kv_fail(err, rc, "runtime split");
+	while ((rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0) {
+		struct sb_record r;
+		char id[64];
+		if (!key_str(&k, id, sizeof id) || decode(&v, &r) < 0)
 			continue;
-		memcpy(&st, v.mv_data, sizeof st);
-		if (st.pid == pids[i] && (rc = mdb_del(txn, s->started, &k, NULL)) && rc != MDB_NOTFOUND)
-			return kv_fail(err, rc, "del");
+		if ((rc = slot_put(txn, s->slots, id, &r)))
+			break;
+		if (rtxn && r.init_pid > 0 && (rc = split_init(rtxn, s->inits, &r)))
+			break;
 	}
+	mdb_cursor_close(cur);
+	if (rc != MDB_NOTFOUND)
+		return kv_fail(err, rc, "runtime split");
+	if (rtxn && kv_commit(&rtxn, err) < 0)
+		return -1;
+	mv.mv_size = 1;
+	mv.mv_data = (void *)"1";
+	if ((rc = mdb_put(txn, s->meta, &mk, &mv, 0)))
+		return kv_fail(err, rc, "runtime split");
 	return kv_commit(&txn, err);
 }
 
@@ -144,7 +544,9 @@ static int usage_build(MDB_env *env, MDB_dbi data, MDB_dbi usage, struct sb_err 
 
 int store_open(struct store *s, const char *dir, const struct store_sizes *sz, struct sb_err *err)
 {
-	static const char *const names[] = { "sandboxes", "meta", "processes", "started", "ports", "network",
+	/* "slots" replaced the "started" index an older build kept (which
+	 * named the inits: runtime state now) */
+	static const char *const names[] = { "sandboxes", "meta", "processes", "slots", "ports", "network",
 					     "usage" };
 	static const char *const hnames[] = { "history", "usage" };
 	struct sb_err herr = SB_ERR_INIT;
@@ -162,11 +564,22 @@ int store_open(struct store *s, const char *dir, const struct store_sizes *sz, s
 	s->sandboxes = dbis[0];
 	s->meta = dbis[1];
 	s->procs = dbis[2];
-	s->started = dbis[3];
+	s->slots = dbis[3];
 	s->ports = dbis[4];
 	s->network = dbis[5];
 	s->usage[STORE_MAIN] = dbis[6];
-	if (started_index_build(s, err) < 0 || usage_build(s->env, s->procs, s->usage[STORE_MAIN], err) < 0) {
+	if (usage_build(s->env, s->procs, s->usage[STORE_MAIN], err) < 0) {
+		store_close(s);
+		return -1;
+	}
+	/* the inits' runtime state: unavailable (a full disk: its lock file
+	 * needs blocks), the service still serves, and a start opens it again */
+	snprintf(s->rdir, sizeof s->rdir, "%s/run", dir);
+	if (run_env(s, &herr) < 0) {
+		fprintf(stderr, "sandboxd: the inits' runtime store is unavailable for now: %s\n", herr.msg);
+		sb_err_clear(&herr);
+	}
+	if (runtime_split(s, err) < 0) {
 		store_close(s);
 		return -1;
 	}
@@ -196,7 +609,9 @@ void store_close(struct store *s)
 		mdb_env_close(s->env);
 	if (s->henv)
 		mdb_env_close(s->henv);
-	s->env = s->henv = NULL;
+	if (s->renv)
+		mdb_env_close(s->renv);
+	s->env = s->henv = s->renv = NULL;
 }
 
 /* A record as json-c reads it: what decode() falls back to, and what its
@@ -233,6 +648,8 @@ int store_decode_json(const char *p, size_t n, struct sb_record *r)
 		r->net_slot = (uint32_t)json_object_get_int64(f);
 	if (json_object_object_get_ex(o, "expiresAt", &f))
 		r->expires_ms = json_object_get_int64(f);
+	if (json_object_object_get_ex(o, "forking", &f))
+		r->forking = json_object_get_int64(f) != 0;
 	return 0;
 }
 
@@ -313,6 +730,8 @@ static bool fast_member(struct sb_record *r, const char *k, size_t klen, bool st
 		r->net_slot = (uint32_t)n;
 	else if (KEY("expiresAt"))
 		r->expires_ms = n;
+	else if (KEY("forking"))
+		r->forking = n != 0;
 	else {
 		for (int i = 0; i < SB_NSETTINGS; i++)
 			if (strlen(sb_settings[i].key) == klen && !memcmp(sb_settings[i].key, k, klen)) {
@@ -375,6 +794,8 @@ static int decode(const MDB_val *v, struct sb_record *r)
 struct rec_scan {
 	void (*fn)(const char *id, const struct sb_record *r, void *arg);
 	void *arg;
+	struct store *s;
+	MDB_txn *rtxn;
 };
 
 static bool each_record(const MDB_val *k, const MDB_val *v, void *arg)
@@ -383,8 +804,10 @@ static bool each_record(const MDB_val *k, const MDB_val *v, void *arg)
 	struct sb_record r;
 	char id[64];
 
-	if (key_str(k, id, sizeof id) && decode(v, &r) == 0)
+	if (key_str(k, id, sizeof id) && decode(v, &r) == 0) {
+		run_fill(rs->s, rs->rtxn, &r);
 		rs->fn(id, &r, rs->arg);
+	}
 	return true;
 }
 
@@ -406,6 +829,8 @@ static struct json_object *encode(const struct sb_record *r)
 		json_object_object_add(o, "netSlot", json_object_new_int64(r->net_slot));
 	if (r->expires_ms)
 		json_object_object_add(o, "expiresAt", json_object_new_int64(r->expires_ms));
+	if (r->forking)
+		json_object_object_add(o, "forking", json_object_new_int64(1));
 	return o;
 }
 
@@ -416,18 +841,24 @@ char *store_encode_json(const struct sb_record *r)
 	return strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 }
 
-static int encode_put(struct store *s, MDB_txn *txn, const char *id, const struct sb_record *r)
+/* The record as stored: never its init (runtime state, store_init_set),
+ * and its owner in the slots index. */
+static int encode_put(struct store *s, MDB_txn *txn, const char *id, const struct sb_record *rec)
 {
-	cleanup_json struct json_object *o = encode(r);
+	struct sb_record m = *rec, *r = &m;
+	cleanup_json struct json_object *o = NULL;
 	MDB_val k = { strlen(id), (void *)id }, v;
 	const char *json;
 	int rc;
 
+	m.init_pid = 0;
+	m.init_start = 0;
+	o = encode(r);
 	json = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
 	v.mv_size = strlen(json);
 	v.mv_data = (void *)json;
 	rc = mdb_put(txn, s->sandboxes, &k, &v, 0);
-	return rc ? rc : started_put(txn, s->started, id, r);
+	return rc ? rc : slot_put(txn, s->slots, id, r);
 }
 
 /* Every key is a sandbox's name (or begins with it): one that could not be
@@ -452,12 +883,15 @@ static int record_get(struct store *s, MDB_txn *txn, const char *id, struct sb_r
 int store_get(struct store *s, const char *id, struct sb_record *r, struct sb_err *err)
 {
 	cleanup_txn MDB_txn *txn = NULL;
+	int rc;
 
 	if (!sb_name_safe(id))
 		return unsafe_id(err, id);
 	if (kv_begin(s->env, MDB_RDONLY, &txn, err) < 0)
 		return -1;
-	return record_get(s, txn, id, r, err);
+	if ((rc = record_get(s, txn, id, r, err)) == 1)
+		run_fill_now(s, r);
+	return rc;
 }
 
 /* Slots destroys returned, meta keys "free/<8 hex digits>" (in order: the
@@ -527,7 +961,6 @@ int store_destroy_mark(struct store *s, const char *id, uid_t base,
 		       struct sb_record *r, uint32_t *slot, struct sb_err *err)
 {
 	MDB_val k = { strlen(id), (void *)id }, dk, dv = { strlen(id), (void *)id };
-	struct sb_record none = { .init_pid = 0 };
 	cleanup_txn MDB_txn *txn = NULL;
 	char key[32], procs[80];
 	int rc;
@@ -538,6 +971,9 @@ int store_destroy_mark(struct store *s, const char *id, uid_t base,
 		return -1;
 	if ((rc = record_get(s, txn, id, r, err)) <= 0)
 		return rc;
+	/* its init as every reader sees it (it runs until the destroy kills
+	 * it: the entry goes with the slot, store_destroy_done) */
+	run_fill_now(s, r);
 	if (still && !still(r, arg))
 		return STORE_KEPT;
 	if (r->uid_base < base || (r->uid_base - base) % 65536u)
@@ -549,14 +985,15 @@ int store_destroy_mark(struct store *s, const char *id, uid_t base,
 	dk.mv_data = key;
 	snprintf(procs, sizeof procs, "%s/", id);
 	if ((rc = mdb_put(txn, s->meta, &dk, &dv, 0)) || (rc = mdb_del(txn, s->sandboxes, &k, NULL)) ||
-	    (rc = started_put(txn, s->started, id, &none)) || (rc = del_prefix(txn, s->procs, procs)) ||
+	    (rc = slot_del(txn, s->slots, r->uid_base)) || (rc = del_prefix(txn, s->procs, procs)) ||
 	    (rc = usage_forget(txn, s->usage[STORE_MAIN], id)))
 		return kv_fail(err, rc, "destroy");
 	return kv_commit(&txn, err) < 0 ? -1 : 1;
 }
 
-int store_destroy_done(struct store *s, uint32_t slot, struct sb_err *err)
+int store_destroy_done(struct store *s, uid_t base, uint32_t slot, struct sb_err *err)
 {
+	struct sb_err rerr = SB_ERR_INIT;
 	cleanup_txn MDB_txn *txn = NULL;
 	char dkey[32], fkey[32];
 	MDB_val dk, fk, fv = { 1, (void *)"1" };
@@ -568,6 +1005,20 @@ int store_destroy_done(struct store *s, uint32_t slot, struct sb_err *err)
 	dk.mv_data = dkey;
 	fk.mv_size = strlen(fkey);
 	fk.mv_data = fkey;
+	/* its last init's entry first: the slot's next owner never finds it
+	 * (killed before this: it stays dying, and this is done again).  A
+	 * runtime store this process cannot open (a lock file on a full
+	 * disk, an unusable DATA/db/run) does not keep the slot dying: the
+	 * entry it may hold names an init the destroy killed, which no
+	 * reader takes for a live one (every one checks the pid's start
+	 * time: sandbox_alive; the capacity scan forgets it), and the next
+	 * owner's start puts its own over it */
+	if (run_env(s, &rerr) < 0) {
+		fprintf(stderr, "sandboxd: slot %u returned without its runtime entry: %s\n", slot, rerr.msg);
+		sb_err_clear(&rerr);
+	} else if (run_del(s, base + slot * 65536u, 0, err) < 0) {
+		return -1;
+	}
 	if (kv_begin(s->env, 0, &txn, err) < 0)
 		return -1;
 	/* done twice (a crash after the first): returned once */
@@ -617,8 +1068,11 @@ int store_create(struct store *s, const char *id, const char *image, uid_t base,
 	*created = false;
 	if (kv_begin(s->env, 0, &txn, err) < 0)
 		return -1;
-	if ((rc = record_get(s, txn, id, r, err)))
+	if ((rc = record_get(s, txn, id, r, err))) {
+		if (rc > 0)
+			run_fill_now(s, r);
 		return rc < 0 ? -1 : 0;	/* it exists: *r */
+	}
 	if (mdb_get(txn, s->meta, &nk, &nv) == 0 && nv.mv_size == sizeof slot)
 		memcpy(&slot, nv.mv_data, sizeof slot);
 	/* a slot a destroy returned first (the lowest), else the next new one */
@@ -671,7 +1125,8 @@ int store_update(struct store *s, const char *id, void (*fn)(struct sb_record *,
 int store_foreach(struct store *s, void (*fn)(const char *id, const struct sb_record *r, void *arg),
 		  void *arg, struct sb_err *err)
 {
-	struct rec_scan rs = { fn, arg };
+	cleanup_txn MDB_txn *rtxn = run_read(s);
+	struct rec_scan rs = { fn, arg, s, rtxn };
 
 	return kv_scan(s->env, s->sandboxes, NULL, 0, each_record, &rs, err);
 }
@@ -680,7 +1135,8 @@ int store_foreach_prefix(struct store *s, const char *prefix,
 			 void (*fn)(const char *id, const struct sb_record *r, void *arg), void *arg,
 			 struct sb_err *err)
 {
-	struct rec_scan rs = { fn, arg };
+	cleanup_txn MDB_txn *rtxn = run_read(s);
+	struct rec_scan rs = { fn, arg, s, rtxn };
 
 	return kv_scan(s->env, s->sandboxes, prefix, strlen(prefix), each_record, &rs, err);
 }
@@ -688,7 +1144,6 @@ int store_foreach_prefix(struct store *s, const char *prefix,
 int store_claim(struct store *s, const char *from, const char *to, struct sb_record *r, struct sb_err *err)
 {
 	MDB_val fk = { strlen(from), (void *)from }, tk = { strlen(to), (void *)to }, v;
-	struct sb_record none = { .init_pid = 0 };
 	cleanup_txn MDB_txn *txn = NULL;
 	int rc;
 
@@ -703,27 +1158,37 @@ int store_claim(struct store *s, const char *from, const char *to, struct sb_rec
 	r->created_ms = r->active_ms = sb_now_ms();
 	/* it was started with the defaults: the claimed one follows them */
 	sb_limits_follow_defaults(&r->lim);
-	if ((rc = mdb_del(txn, s->sandboxes, &fk, NULL)) || (rc = started_put(txn, s->started, from, &none)) ||
-	    (rc = encode_put(s, txn, to, r)))
+	/* the uid base goes with it, and with it the init's runtime entry:
+	 * the slots index names `to` its owner now (encode_put) */
+	if ((rc = mdb_del(txn, s->sandboxes, &fk, NULL)) || (rc = encode_put(s, txn, to, r)))
 		return kv_fail(err, rc, "claim");
-	return kv_commit(&txn, err) < 0 ? -1 : 1;
+	if (kv_commit(&txn, err) < 0)
+		return -1;
+	run_fill_now(s, r);
+	return 1;
 }
 
 int store_drop(struct store *s, const char *id, struct sb_err *err)
 {
 	MDB_val k = { strlen(id), (void *)id };
-	struct sb_record none = { .init_pid = 0 };
 	cleanup_txn MDB_txn *txn = NULL;
-	int rc;
+	struct sb_record r;
+	int rc, found;
 
 	if (!sb_name_safe(id))
 		return unsafe_id(err, id);
 	if (kv_begin(s->env, 0, &txn, err) < 0)
 		return -1;
+	if ((found = record_get(s, txn, id, &r, err)) < 0)
+		return -1;
 	if (((rc = mdb_del(txn, s->sandboxes, &k, NULL)) && rc != MDB_NOTFOUND) ||
-	    (rc = started_put(txn, s->started, id, &none)))
+	    (found && (rc = slot_del(txn, s->slots, r.uid_base))))
 		return kv_fail(err, rc, "drop");
-	return kv_commit(&txn, err);
+	if (kv_commit(&txn, err) < 0)
+		return -1;
+	/* after the record: a start that records its init meanwhile finds the
+	 * slot without an owner, or its entry goes here (store_init_set) */
+	return found ? run_del(s, r.uid_base, 0, err) : 0;
 }
 
 

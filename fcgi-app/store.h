@@ -22,10 +22,17 @@ struct store_sizes {
 
 struct store {
 	MDB_env *env;
-	MDB_dbi sandboxes, meta, procs, started;
+	MDB_dbi sandboxes, meta, procs;
+	MDB_dbi slots;			/* uid base -> its record's id and activity */
 	MDB_dbi ports;			/* exposed ports: preview.c */
 	MDB_dbi network;		/* id -> its network policy (netpolicy.h) */
 	MDB_env *henv;			/* the audit history (NULL: unavailable) */
+	/* The inits' runtime state, never synced (DATA/db/run/<boot id>):
+	 * uid base -> the init that runs there.  NULL: unavailable (a full
+	 * disk): opened again when a start needs it */
+	MDB_env *renv;
+	MDB_dbi inits;
+	char rdir[4096];
 	MDB_dbi history;
 	/* what each sandbox keeps in each store, "~total" and "~refused" */
 	MDB_dbi usage[STORE_N];
@@ -44,6 +51,9 @@ struct sb_record {
 						 * fixed at creation: recorded then) */
 	uint32_t net_slot;			/* 1 + its /31 in --net-pool, for life; 0: from uid_base */
 	int64_t expires_ms;			/* destroyed by the service from then; 0: never */
+	bool forking;				/* a fork's record before its copy is its
+						 * disk (snapshot_fork_finish): one
+						 * whose fork died is never started */
 };
 
 /* A record's stored form (JSON, as store_create and the updates write it),
@@ -55,6 +65,28 @@ int store_decode_json(const char *p, size_t n, struct sb_record *r);
 int store_decode_fast(const char *p, size_t n, struct sb_record *r);
 
 int store_open(struct store *s, const char *dir, const struct store_sizes *sz, struct sb_err *err);
+
+/* The init's pid, start time and the start's activity are runtime state:
+ * kept apart from the record, in an environment never synced, keyed by the
+ * record's uid base (which a warm claim keeps: the claim writes nothing
+ * there), and made anew at every boot (one of another boot is removed
+ * whole, never read: nothing in it is true any more, and a crash may have
+ * torn it).  Every read of a record (store_get, the scans, a claim's, a
+ * destroy's) fills init_pid and init_start from it (0: none) and takes the
+ * later of the two activities; a record write never stores them.
+ *
+ * store_init_set records r's new init (r->init_pid, r->init_start, and
+ * `active`), once it is ready, for the record of id found as *r: 0; -1
+ * (nothing left recorded) when that record's uid base has no owner any
+ * more (dropped, destroyed meanwhile: 404).  A record without its slots
+ * entry (an older build's, written beside this one) gets it then. */
+int store_init_set(struct store *s, const char *id, const struct sb_record *r, int64_t active,
+		   struct sb_err *err);
+/* Whether a start of id could record its init now (the runtime store
+ * open): 0, or the error store_init_set would answer (503, 507), asked
+ * before the capacity scan stops another sandbox for a start that would
+ * fail. */
+int store_init_ready(struct store *s, const char *id, struct sb_err *err);
 void store_close(struct store *s);
 /* 1 found, 0 missing, -1 error */
 int store_get(struct store *s, const char *id, struct sb_record *r, struct sb_err *err);
@@ -68,6 +100,11 @@ int store_create(struct store *s, const char *id, const char *image, uid_t base,
 /* Call fn for every record (in one read transaction; fn must not write). */
 int store_foreach(struct store *s, void (*fn)(const char *id, const struct sb_record *r, void *arg),
 		  void *arg, struct sb_err *err);
+
+/* This process removed another boot's runtime state (a store_open, the
+ * first of this boot): an init that runs now (the boot id changed with
+ * the host up) is recorded nowhere this boot reads. */
+bool store_runtime_swept(void);
 
 /* fn for every sandbox whose record names an init (it may run; whether it
  * does is the caller's to check): O(those), not O(sandboxes). */
@@ -102,8 +139,9 @@ int store_destroy_mark(struct store *s, const char *id, uid_t base,
 		       bool (*still)(const struct sb_record *r, const void *arg), const void *arg,
 		       struct sb_record *r, uint32_t *slot, struct sb_err *err);
 /* Destroy, last step: nothing of the slot's owner is left; the slot is
- * returned for store_create() to reuse (once, whatever the calls). */
-int store_destroy_done(struct store *s, uint32_t slot, struct sb_err *err);
+ * returned for store_create() to reuse (once, whatever the calls), its
+ * init's runtime entry gone first (a new owner never sees it). */
+int store_destroy_done(struct store *s, uid_t base, uint32_t slot, struct sb_err *err);
 /* fn for every slot marked dying (fn must not write). */
 int store_dying_foreach(struct store *s, void (*fn)(uint32_t slot, const char *id, void *arg),
 			void *arg, struct sb_err *err);

@@ -7,6 +7,8 @@
 #include "sandbox.h"
 
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +55,52 @@ static bool asks_defaults(const struct app *app, const struct sb_want *want)
 			 (!want->image[0] || !strcmp(want->image, app->conf->default_image)));
 }
 
+static bool exited(int pidfd)
+{
+	struct pollfd p = { .fd = pidfd, .events = POLLIN };
+
+	return poll(&p, 1, 0) != 0;
+}
+
+/* The warm record r's init, if it still runs, killed where it is.  A claim
+ * killed between its renames and its record (store_claim) left it running
+ * under the projectId it was claiming: directory and cgroups of that name,
+ * and no record, so no request and no kill of the warm name's cgroups
+ * reaches it.  It is found by its recorded pid and start time (a pidfd),
+ * its sandbox by its cgroup, which goes as any directory without a record
+ * does (the caller holds the create lock: no claim is under way). */
+static void kill_init(struct app *app, const char *id, const struct sb_record *r)
+{
+	cleanup_close int pidfd = r->init_pid > 0 ? sb_pidfd_open(r->init_pid) : -1;
+	struct sb_record none;
+	char name[64];
+
+	if (pidfd < 0 || !sandbox_alive(r->init_pid, r->init_start))
+		return;
+	/* the cgroup read, then the pidfd says the pid was still the init's */
+	if (cg_sandbox_of(&app->cg, r->init_pid, name, sizeof name) == 0 && !exited(pidfd) &&
+	    strcmp(name, id) != 0 && store_get(&app->store, name, &none, NULL) == 0)
+		app_orphan_set_aside(app, name);
+	/* pid 1 of its pid namespace: everything else in it goes with it */
+	sb_pidfd_send_signal(pidfd, SIGKILL);
+}
+
+/* A warm sandbox that is of no use any more (the default image or limits
+ * changed, its init died, or a crash left its record without its
+ * directory): stopped, its directory set aside (never reused: its uid range
+ * goes with it), its record dropped.  Under the create lock. */
+static void discard(struct app *app, const char *id, const struct sb_record *r)
+{
+	char aside[96];
+
+	cg_sandbox_kill(&app->cg, id, NULL);
+	kill_init(app, id, r);
+	snprintf(aside, sizeof aside, ".q%s-%lld", id, (long long)sb_now_ms());
+	renameat2(app->sandboxes_fd, id, app->sandboxes_fd, aside, RENAME_NOREPLACE);
+	store_drop(&app->store, id, NULL);
+	log_event(NULL, "sandbox.discarded", id, "aside=%s", aside);
+}
+
 /* Ours now (its directory renamed to id, under the create lock): its
  * cgroups and hostname follow, then the record, last, so that whoever finds
  * record `id` finds all of it renamed.  On a failure before the record,
@@ -77,11 +125,24 @@ static int take(struct app *app, const char *from, const char *id, struct sandbo
 	int r = take_steps(app, from, id, sb, &cg_done, err);
 
 	if (r <= 0) {
+		/* its init died under the claim (the OOM killer, an operator):
+		 * of no use, and no fault of the create's, which goes on with
+		 * another warm one, or cold */
+		bool lost = r < 0 && !sandbox_alive(sb->rec.init_pid, sb->rec.init_start);
+
 		if ((cg_done && cg_sandbox_rename(&app->cg, id, from, NULL) < 0) ||
 		    renameat2(app->sandboxes_fd, id, app->sandboxes_fd, from, RENAME_NOREPLACE) < 0 ||
 		    sandbox_set_hostname(sb->rec.init_pid, sb->rec.init_start, from, NULL) < 0) {
 			cg_sandbox_kill(&app->cg, cg_done ? id : from, NULL);
 			cg_sandbox_kill(&app->cg, from, NULL);
+		}
+		if (lost) {
+			log_event(app->rid, "sandbox.warm_lost", from, "claim=%s error=\"%s\"", id,
+				  err ? err->msg : "");
+			discard(app, from, &sb->rec);
+			if (err)
+				sb_err_clear(err);
+			return 0;
 		}
 		return r;
 	}
@@ -91,21 +152,6 @@ static int take(struct app *app, const char *from, const char *id, struct sandbo
 		return sb_syserr(err, "open sandbox dir %s", id);
 	log_event(app->rid, "sandbox.created", id, "image=%s warm=%s", sb->rec.image, from);
 	return 1;
-}
-
-/* A warm sandbox that is of no use any more (the default image or limits
- * changed, or a crash left its record without its directory): stopped, its
- * directory set aside (never reused: its uid range goes with it), its record
- * dropped. */
-static void discard(struct app *app, const char *id)
-{
-	char aside[96];
-
-	cg_sandbox_kill(&app->cg, id, NULL);
-	snprintf(aside, sizeof aside, ".q%s-%lld", id, (long long)sb_now_ms());
-	renameat2(app->sandboxes_fd, id, app->sandboxes_fd, aside, RENAME_NOREPLACE);
-	store_drop(&app->store, id, NULL);
-	log_event(NULL, "sandbox.discarded", id, "aside=%s", aside);
 }
 
 int warm_claim(struct app *app, const char *id, const struct sb_want *want, struct sandbox_ref *sb,
@@ -183,7 +229,7 @@ static int sort_out(struct app *app, const char *version, struct warm_list *l, s
 		struct stat st;
 		if (!fits(app, &all.rec[i], version) ||
 		    fstatat(app->sandboxes_fd, all.id[i], &st, AT_SYMLINK_NOFOLLOW) < 0) {
-			discard(app, all.id[i]);
+			discard(app, all.id[i], &all.rec[i]);
 			continue;
 		}
 		memcpy(l->id[l->n], all.id[i], sizeof l->id[0]);

@@ -290,8 +290,8 @@ wait "$SBD_PID" 2>/dev/null
 	--uid-base "$UID_BASE" --uid-slots 64 --pidfile "$T_DIR/sandboxd.pid" \
 	>>"$T_DIR/sandboxd.log" 2>&1 &
 SBD_PID=$!
-for _ in $(seq 1 100); do [ -S "$DATA/run/fcgi.sock" ] && break; sleep 0.05; done
-for _ in $(seq 1 100); do
+for _ in $(seq 1 1200); do [ -S "$DATA/run/fcgi.sock" ] && break; sleep 0.05; done
+for _ in $(seq 1 1200); do
 	[ "$(cat "$T_DIR/sandboxd.pid" 2>/dev/null)" = "$SBD_PID" ] && break; sleep 0.05
 done
 api GET /sandboxes/$A

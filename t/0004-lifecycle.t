@@ -137,7 +137,7 @@ curl -s --max-time 60 -o "$T_DIR/crash.body" -w '%{http_code}' -X POST \
 	"$BASE/sandboxes/$ID/exec" >"$T_DIR/crash.code" &
 CURL=$!
 CG=
-for _ in $(seq 1 200); do
+for _ in $(seq 1 1200); do
 	for w in "$FRZ/$ID"/e*; do
 		# (cgroup files have no size: read them)
 		[ -n "$(cat "$w/cgroup.procs" 2>/dev/null)" ] && CG=$w
@@ -153,7 +153,7 @@ done
 like "${CG##*/}" '^e[0-9]+$' "the exec's freezer cgroup appears: ${CG#$FRZ/}"
 like " $W0 " " $WPID " "it belongs to one of the master's workers (pid $WPID)"
 SLEEP=
-for _ in $(seq 1 200); do
+for _ in $(seq 1 1200); do
 	for p in $(cat "$CG/cgroup.procs" 2>/dev/null); do
 		[ "$(cat /proc/$p/comm 2>/dev/null)" = sleep ] && SLEEP=$p
 	done
@@ -171,21 +171,21 @@ CODE=$(cat "$T_DIR/crash.code")
 ok $([ -n "$CODE" ] && [ "$CODE" != 200 ]; echo $?) \
 	"the request whose worker was killed completes with a non-200 status ($CODE)"
 like "$CODE" '^[1-9][0-9][0-9]$' "it does complete (an HTTP status, no client timeout)"
-for _ in $(seq 1 200); do
+for _ in $(seq 1 1200); do
 	W1=$(workers)
 	[ "$(echo $W1 | wc -w)" -eq "$NWORKERS" ] && ! echo " $W1 " | grep -q " $WPID " && break
 	sleep 0.05
 done
 is "$(echo $W1 | wc -w)" "$NWORKERS" "the pool respawns: $NWORKERS workers again ($W1)"
 unlike " $W1 " " $WPID " "the killed worker is not among them"
-for _ in $(seq 1 200); do
+for _ in $(seq 1 1200); do
 	[ "$(sandbox_comms $ID)" = sandbox-init ] && break
 	sleep 0.05
 done
 is "$(sandbox_comms $ID)" "sandbox-init" "the exec's sleep is gone from the sandbox; only the init is left"
 ok $([ ! -e "/proc/$SLEEP" ] || [ "$(cat /proc/$SLEEP/comm 2>/dev/null)" != sleep ]; echo $?) \
 	"the sleep's host pid $SLEEP is gone"
-for _ in $(seq 1 200); do [ -d "$CG" ] || break; sleep 0.05; done
+for _ in $(seq 1 1200); do [ -d "$CG" ] || break; sleep 0.05; done
 ok $([ ! -d "$CG" ]; echo $?) "the dead worker's exec cgroup ${CG#$FRZ/} is removed"
 is "$(init_of $ID)" "$INIT" "the sandbox's init survived the worker (same host pid)"
 run $ID "$(cmd_json 'echo ok')"
@@ -235,7 +235,7 @@ MNT_LEFT=$(grep -l -F "$DATA" /proc/[0-9]*/mountinfo 2>/dev/null | tr '\n' ' ')
 is "$MNT_LEFT" "" "no process on the host has a mount referencing $DATA"
 # a sandbox's files may live on a loop device: it goes with the last mount
 loops() { grep -l -F "$DATA/" /sys/block/loop*/loop/backing_file 2>/dev/null | tr '\n' ' '; }
-for _ in $(seq 1 100); do [ -z "$(loops)" ] && break; sleep 0.05; done
+for _ in $(seq 1 1200); do [ -z "$(loops)" ] && break; sleep 0.05; done
 is "$(loops)" "" "no loop device backed by a file under $DATA is left"
 ok $([ ! -S "$DATA/run/fcgi.sock" ]; echo $?) "the FastCGI socket is removed"
 api GET /sandboxes/race

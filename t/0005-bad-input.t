@@ -40,7 +40,9 @@ bad_exec() {
 }
 
 workers() { sbd_workers; }
-sandboxes() { ls -A "$DATA/sandboxes" | sort | tr '\n' ' '; }
+# (not .ctl-PID: a worker's waiting launcher binds its next sandbox's
+# control socket there, at a time of its own after a start)
+sandboxes() { ls -A "$DATA/sandboxes" | grep -v '^\.ctl-[0-9]*$' | sort | tr '\n' ' '; }
 
 # a sandbox that exists before the batch, so the batch also hits a live one
 req POST /sandboxes/live

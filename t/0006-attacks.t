@@ -71,7 +71,7 @@ curl -s --max-time 120 -o "$T_DIR/bomb.body" -X POST -H 'Content-Type: applicati
 	"$BASE/sandboxes/$ID/exec" &
 BOMB_CURL=$!
 HIT=
-for _ in $(seq 1 300); do
+for _ in $(seq 1 1200); do
 	# pids.events counts the forks the limit refused
 	HIT=$(awk '$1 == "max" {print $2}' $PIDS_CG/$ID/pids.events 2>/dev/null)
 	[ "${HIT:-0}" -gt 100 ] && break
@@ -95,7 +95,7 @@ wait $BOMB_CURL
 BODY=$(cat "$T_DIR/bomb.body")
 is "$(jqr .data.timedOut)" true "the bomb's exec ends at its timeout: timedOut true"
 is "$(jqr .data.exitCode)" 137 "and exitCode 137"
-for _ in $(seq 1 100); do
+for _ in $(seq 1 1200); do
 	[ "$(cat $PIDS_CG/$ID/pids.current 2>/dev/null)" = 1 ] && break
 	sleep 0.05
 done
@@ -565,7 +565,7 @@ s.listen(1)
 s.accept()
 sys.exit(1)" &
 ABS_PID=$!
-for _ in $(seq 1 100); do grep -q "@$ABS\$" /proc/net/unix && break; sleep 0.05; done
+for _ in $(seq 1 1200); do grep -q "@$ABS\$" /proc/net/unix && break; sleep 0.05; done
 ok $(grep -q "@$ABS\$" /proc/net/unix; echo $?) "a host process listens on the abstract socket @$ABS"
 run $ID "python3 -c 'import socket; s = socket.socket(socket.AF_UNIX); s.connect(\"\\0$ABS\")' 2>&1 | tail -n 1"
 like "$OUT" 'ConnectionRefusedError' "the sandbox cannot connect to the host's abstract socket"

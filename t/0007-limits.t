@@ -54,7 +54,7 @@ start_again() {
 		--uid-base "$UID_BASE" --uid-slots 64 --pidfile "$T_DIR/sandboxd.pid" "${SBD_OPTS[@]}" \
 		>>"$T_DIR/sandboxd.log" 2>&1 &
 	SBD_PID=$!
-	for _ in $(seq 1 200); do
+	for _ in $(seq 1 1200); do
 		[ -S "$DATA/run/fcgi.sock" ] && [ "$(cat "$T_DIR/sandboxd.pid" 2>/dev/null)" = "$SBD_PID" ] && break
 		sleep 0.05
 	done
@@ -237,7 +237,7 @@ ok $? "SIGTERM stops the second master"
 wait "$SBD_PID" 2>/dev/null
 rm -f "$T_DIR/sandboxd.pid"
 LOOPS=
-for _ in $(seq 1 100); do
+for _ in $(seq 1 1200); do
 	LOOPS=$(losetup -a 2>/dev/null | grep -F "$DATA/")
 	[ -z "$LOOPS" ] && break
 	sleep 0.05

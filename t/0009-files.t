@@ -575,7 +575,7 @@ setsid timeout 600 python3 /workspace/racer.py </dev/null >/workspace/racer.log 
 echo \$! > /workspace/racer.pid; echo launched"
 is "$OUT" launched "inside: a racer swaps /workspace/race (a directory) and /workspace/swap (a link to /) with renameat2(RENAME_EXCHANGE)"
 STARTED=
-for _ in $(seq 1 100); do
+for _ in $(seq 1 1200); do
 	[ -e "/proc/$AINIT/root/workspace/racer.started" ] && { STARTED=1; break; }
 	sleep 0.05
 done
@@ -610,7 +610,7 @@ PUT_OK=$(grep -c '^200$' "$T_DIR/race-put.codes")
 ok $([ "$PUT_OK" -gt 0 ]; echo $?) "PUTs succeeded during the race ($PUT_OK)"
 run $AID 'kill -TERM $(cat /workspace/racer.pid) && echo stopped'
 is "$OUT" stopped "the racer was still running at the end (stopped now)"
-for _ in $(seq 1 100); do
+for _ in $(seq 1 1200); do
 	[ -s "/proc/$AINIT/root/workspace/racer.count" ] && break
 	sleep 0.05
 done

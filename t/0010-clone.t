@@ -280,7 +280,7 @@ s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(16)
 print(s.getsockname()[1], flush=True)
 time.sleep(600)' >"$T_DIR/tarpit.port" 2>/dev/null &
 	TARPIT_PID=$!
-	for _ in $(seq 1 100); do [ -s "$T_DIR/tarpit.port" ] && break; sleep 0.05; done
+	for _ in $(seq 1 1200); do [ -s "$T_DIR/tarpit.port" ] && break; sleep 0.05; done
 	TARPIT_PORT=$(cat "$T_DIR/tarpit.port")
 fi
 if [ -n "$TARPIT_PORT" ]; then
@@ -313,7 +313,7 @@ if [ -n "$TARPIT_PORT" ]; then
 			"$BASE/sandboxes/clone-a/clone" >"$T_DIR/orphan.status" &
 		CURL_PID=$!
 		PID=
-		for _ in $(seq 1 100); do	# the clone's process holds the connection
+		for _ in $(seq 1 1200); do	# the clone's process holds the connection
 			PID=$(ss -Htnp state established dst "127.0.0.1:$TARPIT_PORT" 2>/dev/null |
 				grep -o 'pid=[0-9]*' | cut -d= -f2 | head -n 1)
 			[ -n "$PID" ] && break
@@ -335,7 +335,7 @@ if [ -n "$TARPIT_PORT" ]; then
 		wait "$CURL_PID" 2>/dev/null
 		[ "$victim" = clone ] && is "$(cat "$T_DIR/orphan.status")" 409 \
 			"  the clone killed in the sandbox answers 409: $(cat "$T_DIR/orphan.body")"
-		for _ in $(seq 1 50); do
+		for _ in $(seq 1 600); do
 			sh_in clone-a 'ls -A /workspace | grep -c "^orphan\.sandboxd-clone-"'
 			[ "$OUT" = 0 ] && break
 			sleep 0.1
@@ -359,7 +359,7 @@ HTTP_OK=
 if [ -x "$FCGIWRAP" ] && [ -x /usr/lib/git-core/git-http-backend ]; then
 	"$FCGIWRAP" -s "unix:$T_DIR/fcgiwrap.sock" >>"$T_DIR/fcgiwrap.log" 2>&1 &
 	FCGI_PID=$!
-	for _ in $(seq 1 100); do [ -S "$T_DIR/fcgiwrap.sock" ] && break; sleep 0.05; done
+	for _ in $(seq 1 1200); do [ -S "$T_DIR/fcgiwrap.sock" ] && break; sleep 0.05; done
 	chmod 0666 "$T_DIR/fcgiwrap.sock" 2>/dev/null	# nginx's workers are www-data
 	mkdir -p "$T_DIR/git-nginx-tmp"
 	for try in $(seq 1 10); do

@@ -98,7 +98,7 @@ is "$(frames "$T_DIR/s7" | tail -n 1 | jq -r .exitCode)" 137 "reporting the kill
 
 # --- a client that leaves takes its command with it -----------------------------------
 gone_check() {	# gone_check MARK DESCRIPTION
-	for _ in $(seq 1 200); do
+	for _ in $(seq 1 1200); do
 		# [x]yz: the pattern does not match the command line of this very check
 		exec_in $ID "pgrep -f \"sleep [${1:0:1}]${1:1}\" >/dev/null && echo alive || echo gone"
 		[ "$(jqr .data.stdout)" = gone ] && break

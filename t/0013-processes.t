@@ -44,7 +44,7 @@ like "$(jqr '[.data.processes[].id] | join(",")')" 'srv' "the list has it"
 # --- exit recorded with nobody watching ------------------------------------------------
 start '{"command": "echo done; exit 3", "processId": "quick"}'
 # nobody asks; the init writes the exit when it reaps the process
-for _ in $(seq 1 200); do
+for _ in $(seq 1 1200); do
 	exec_in $ID 'cat /.sandboxd/processes/quick/exit 2>/dev/null'
 	[ -n "$(jqr .data.stdout)" ] && break
 	sleep 0.05
@@ -67,7 +67,7 @@ is "$(jqr .data.stderr)" oops "stderr is logged"
 
 # logs survive the worker that started the process
 for w in $(sbd_workers); do kill -9 "$w"; done
-for _ in $(seq 1 200); do [ "$(sbd_workers | wc -w)" -eq 3 ] && break; sleep 0.05; done
+for _ in $(seq 1 1200); do [ "$(sbd_workers | wc -w)" -eq 3 ] && break; sleep 0.05; done
 api GET /sandboxes/$ID/processes/srv/logs
 is "$(jqr .data.stdout)" hello "after every worker was killed and respawned, the logs are there"
 api GET /sandboxes/$ID/processes/srv
@@ -93,17 +93,17 @@ is "$(sed -n 's/^data: //p' "$T_DIR/resume" | jq -r 'select(.type == "stdout") |
 
 # --- signals to the whole tree -----------------------------------------------------------
 start '{"processId": "tree", "command": "setsid sleep 7771 & sleep 7772"}'
-for _ in $(seq 1 200); do [ "$(alive 'sleep [7]771')" = alive ] && break; sleep 0.05; done
+for _ in $(seq 1 1200); do [ "$(alive 'sleep [7]771')" = alive ] && break; sleep 0.05; done
 api DELETE "/sandboxes/$ID/processes/tree?signal=TERM"
 is "$STATUS" 200 "DELETE /processes/:id?signal=TERM answers 200"
 is "$(jqr .data.endedBy)" TERM "TERM ended it"
 is "$(jqr .data.status)" killed "status killed"
-for _ in $(seq 1 200); do [ "$(alive 'sleep [7]771')" = gone ] && break; sleep 0.05; done
+for _ in $(seq 1 1200); do [ "$(alive 'sleep [7]771')" = gone ] && break; sleep 0.05; done
 is "$(alive 'sleep [7]771')" gone "its setsid child got the signal too"
 is "$(alive 'sleep [7]772')" gone "and the process itself"
 
 start '{"processId": "polite", "command": "trap \"echo got TERM; exit 0\" TERM; echo ready; while :; do sleep 0.05; done"}'
-for _ in $(seq 1 200); do api GET /sandboxes/$ID/processes/polite/logs; [ "$(jqr .data.stdout)" = ready ] && break; sleep 0.05; done
+for _ in $(seq 1 1200); do api GET /sandboxes/$ID/processes/polite/logs; [ "$(jqr .data.stdout)" = ready ] && break; sleep 0.05; done
 api DELETE "/sandboxes/$ID/processes/polite?signal=TERM"
 is "$(jqr .data.endedBy)" TERM "a process that traps TERM gets it and ends"
 is "$(jqr .data.status)" completed "on its own terms (exit 0)"
@@ -145,7 +145,7 @@ kill -TERM "$(cat "$T_DIR/sandboxd.pid")"
 for _ in $(seq 1 300); do kill -0 "$(cat "$T_DIR/sandboxd.pid")" 2>/dev/null || break; sleep 0.1; done
 "$SANDBOXD" --data "$DATA" --instance "$INSTANCE" --workers 3 --uid-base "$UID_BASE" --uid-slots 64 \
 	--pidfile "$T_DIR/sandboxd.pid" >>"$T_DIR/sandboxd.log" 2>&1 &
-for _ in $(seq 1 100); do curl -s -o /dev/null "$BASE/sandboxes/$ID" && [ -S "$DATA/run/fcgi.sock" ] && break; sleep 0.05; done
+for _ in $(seq 1 1200); do curl -s -o /dev/null "$BASE/sandboxes/$ID" && [ -S "$DATA/run/fcgi.sock" ] && break; sleep 0.05; done
 api GET /sandboxes/$ID/processes/last
 is "$(jqr .data.status)" killed "after a service stop the process reads as killed"
 is "$(jqr .data.endedBy)" "sandbox stopped" "ended by the sandbox's stop"

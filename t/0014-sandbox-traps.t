@@ -31,7 +31,7 @@ api POST /sandboxes/a/processes "$(jq -cn --arg go "$GO" '{processId: "p1", comm
 is "$STATUS" 200 "process p1 started"
 exec_in a "rm -f /.sandboxd/processes/p1/exit; mkfifo /.sandboxd/processes/p1/exit; touch $GO; echo planted"
 is "$(jqr .data.stdout)" planted "inside: its exit file is a FIFO, and p1 is let go"
-for _ in $(seq 1 200); do
+for _ in $(seq 1 1200); do
 	api GET /sandboxes/a/processes/p1 '' --max-time 20
 	[ "$(jqr .data.status)" != running ] && break
 	sleep 0.05
@@ -79,13 +79,13 @@ while True:
     c.append(s.accept())
     print("accepted", flush=True)' >"$T_DIR/silent.port" &
 SRV=$!
-for _ in $(seq 1 100); do [ -s "$T_DIR/silent.port" ] && break; sleep 0.05; done
+for _ in $(seq 1 1200); do [ -s "$T_DIR/silent.port" ] && break; sleep 0.05; done
 SPORT=$(head -n 1 "$T_DIR/silent.port")
 curl -s -o /dev/null -w '%{http_code}' --max-time 60 -X POST -H 'Content-Type: application/json' \
 	-d "{\"repoUrl\":\"http://127.0.0.1:$SPORT/x.git\",\"directory\":\"x\"}" \
 	"$BASE/sandboxes/a/clone" >"$T_DIR/clone.status" &
 CLONE=$!
-for _ in $(seq 1 100); do grep -q accepted "$T_DIR/silent.port" && break; sleep 0.05; done
+for _ in $(seq 1 1200); do grep -q accepted "$T_DIR/silent.port" && break; sleep 0.05; done
 api POST /sandboxes/a/processes '{"processId": "rm", "command": "while :; do rm -rf /workspace/*.sandboxd-clone-*; sleep 0.01; done"}'
 wait "$CLONE"
 is "$(cat "$T_DIR/clone.status")" 504 "the clone times out (504)"

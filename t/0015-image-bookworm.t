@@ -145,10 +145,10 @@ unlike "$(jqr .data.stdout)" "$IMAGES|/var/lib|$T_DIR" "and the mount table name
 # --- persistence: the image is kept for life ---------------------------------
 api DELETE /sandboxes/bw
 kill -TERM "$(cat "$T_DIR/sandboxd.pid")"
-for _ in $(seq 1 100); do kill -0 "$(cat "$T_DIR/sandboxd.pid")" 2>/dev/null || break; sleep 0.1; done
+for _ in $(seq 1 600); do kill -0 "$(cat "$T_DIR/sandboxd.pid")" 2>/dev/null || break; sleep 0.1; done
 "$SANDBOXD" --data "$DATA" --instance "$INSTANCE" --workers 2 --uid-base "$UID_BASE" --uid-slots 64 \
 	--pidfile "$T_DIR/sandboxd.pid" --images "$IMAGES" >>"$T_DIR/sandboxd.log" 2>&1 &
-for _ in $(seq 1 100); do [ -S "$DATA/run/fcgi.sock" ] && curl -s -o /dev/null "$BASE/sandboxes/bw" && break; sleep 0.1; done
+for _ in $(seq 1 600); do [ -S "$DATA/run/fcgi.sock" ] && curl -s -o /dev/null "$BASE/sandboxes/bw" && break; sleep 0.1; done
 exec_in bw 'mine; python3 -c "import numpy; print(numpy.arange(3).sum())"'
 is "$(jqr .data.stdout)" "$(printf 'mine\n3')" "after a restart the sandbox starts on bookworm again, with its changes"
 

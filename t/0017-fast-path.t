@@ -9,7 +9,7 @@ sbd_start --disk-mb 64 --spare-disks 2
 BYTES=$((64 << 20))
 spares() { ls "$DATA/spares" | grep -c "^$BYTES-.*\.img$"; }
 wait_spares() {	# wait_spares N: until N spares are there (at most 10 s)
-	for _ in $(seq 1 100); do [ "$(spares)" -ge "$1" ] && return 0; sleep 0.1; done
+	for _ in $(seq 1 600); do [ "$(spares)" -ge "$1" ] && return 0; sleep 0.1; done
 	return 1
 }
 ok "$(wait_spares 2; echo $?)" "the master makes 2 spare disk images of the default size"

@@ -71,6 +71,11 @@ is "$(sed -n 's/^[[:space:]]*fastcgi_pass[[:space:]]*unix:\([^;]*\);.*/\1/p' "$N
 	"the preview servers pass to the config file's preview-socket"
 is "$(sed -n 's/^[[:space:]]*listen[[:space:]]*\([^;]*\);.*/\1/p' "$NGX" | sort -u)" 127.0.0.1:8787 \
 	"the nginx servers (API, previews) listen on 127.0.0.1:8787"
+# the two preview forms keep their tokens out of Referer, as the dev config's
+# do (t/0036 follows them through nginx)
+is "$(sed -n 's/^[[:space:]]*add_header[[:space:]]*Referrer-Policy[[:space:]]*\([^;]*\);.*/\1/p' "$NGX" | uniq | tr '\n' ,):$(grep -c '^[[:space:]]*proxy_hide_header[[:space:]]*Referrer-Policy;' "$NGX"):$(grep -c '^[[:space:]]*proxy_hide_header[[:space:]]*Service-Worker-Allowed;' "$NGX")" \
+	"same-origin always,strict-origin always,:2:1" \
+	"the installed preview servers replace any Referrer-Policy: same-origin (host form), strict-origin (path form, no Service-Worker-Allowed)"
 is "$(sed -n 's/^ExecStart=//p' "$UNIT")" "$sbindir/sandboxd --config $sysconfdir/sandboxd/sandboxd.conf" \
 	"the unit starts sbindir/sandboxd --config SYSCONFDIR/sandboxd/sandboxd.conf"
 
@@ -182,7 +187,7 @@ UID_BASE=$((0x40000000 + (RANDOM % 700) * 64 * 65536))
 	--data "$DATA" --socket "$SOCK" --pidfile "$T_DIR/sandboxd.pid" \
 	--instance "$INSTANCE" --uid-base "$UID_BASE" --uid-slots 64 --workers 2 \
 	>>"$T_DIR/sandboxd.log" 2>&1 &
-for _ in $(seq 1 100); do [ -S "$SOCK" ] && break; sleep 0.05; done
+for _ in $(seq 1 1200); do [ -S "$SOCK" ] && break; sleep 0.05; done
 [ -S "$SOCK" ] || { sed 's/^/# /' "$T_DIR/sandboxd.log"; bail "the installed sandboxd did not start"; }
 MASTER=$(cat "$T_DIR/sandboxd.pid")
 if [ ${#HARDEN[@]} -gt 0 ]; then
@@ -229,7 +234,7 @@ done
 is "$(grep -c "listen 127.0.0.1:$PORT;" "$T_DIR/nginx/conf.d/sandboxd.conf"):$(grep -c "^[[:space:]]*listen " "$NGX"):$(grep -c "server unix:$SOCK;" "$T_DIR/nginx/conf.d/sandboxd.conf")" 3:3:1 \
 	"the installed server, with its port and socket replaced, runs in nginx's http {}"
 BASE=http://127.0.0.1:$PORT
-for _ in $(seq 1 100); do curl -s -o /dev/null "$BASE/" && break; sleep 0.05; done
+for _ in $(seq 1 1200); do curl -s -o /dev/null "$BASE/" && break; sleep 0.05; done
 
 ID=install-$$
 api POST "/sandboxes/$ID"
@@ -265,7 +270,7 @@ is "$(readlink "/proc/$INIT/exe")" "$ROOT$pkglibexecdir/sandboxd-init" \
 	"the installed sandboxd starts its sandboxes with the installed sandboxd-init"
 before=$(sbd_workers)
 kill -HUP "$MASTER"
-for _ in $(seq 1 100); do
+for _ in $(seq 1 1200); do
 	after=$(sbd_workers)
 	[ -n "$after" ] && ! printf '%s\n' $after | grep -qxF -f <(printf '%s\n' $before) && break
 	sleep 0.05

@@ -95,7 +95,8 @@ is "$(jqr '.data.status + " " + .data.lmdb')" "ok ok" "healthz: status ok, lmdb 
 ok $([ "$(jqr .data.workers)" -ge 1 ]; echo $?) "healthz: workers alive ($(jqr .data.workers))"
 RID=$(hdr X-Request-Id)
 like "$RID" '^[0-9a-f]{32}$' "every answer carries X-Request-Id ($RID)"
-sleep 0.2
+# its line is written after the answer: waited for (30 s at most), not 0.2 s
+for _ in $(seq 1 600); do grep -q "rid=$RID " "$T_DIR/sandboxd.log" && break; sleep 0.05; done
 like "$(grep "rid=$RID " "$T_DIR/sandboxd.log")" \
 	"^ts=[0-9TZ:.-]+ rid=$RID method=GET path=/healthz route=/healthz status=200 ms=[0-9]+\$" \
 	"its access log line is logfmt with the same request id"
@@ -198,7 +199,7 @@ if [ -n "$IP" ]; then
 	sed -e "s|@STATE@|$N2|g" -e "s|@LISTEN@|$IP:$P2|g" -e "s|@SOCKET@|$DATA/run/fcgi.sock|g" \
 		"$TOP_SRCDIR/nginx/sandboxd-dev.conf.in" >"$N2/nginx.conf"
 	"$NGINX_BIN" -c "$N2/nginx.conf" -p "$N2" -e "$N2/nginx-error.log" 2>/dev/null
-	for _ in $(seq 1 50); do curl -s -o /dev/null "http://$IP:$P2/healthz" && break; sleep 0.05; done
+	for _ in $(seq 1 1200); do curl -s -o /dev/null "http://$IP:$P2/healthz" && break; sleep 0.05; done
 	S=$(curl -s -o "$CONF_DIR/remote" -w '%{http_code}' -X POST "http://$IP:$P2/sandboxes/remote-1")
 	is "$S" 403 "no tokens configured: a request that reached nginx on $IP (not loopback) is 403"
 	like "$(cat "$CONF_DIR/remote")" 'answers only requests made on loopback' "saying why"

@@ -122,7 +122,7 @@ GONE_INIT=$(warm_init "$GONE")
 mv "$DATA/sandboxes/$GONE" "$DATA/sandboxes/.moved-away"
 api POST /sandboxes/zeta "" --max-time 20
 is "$STATUS" 200 "a create answers while a warm sandbox has lost its directory (no lock is held twice)"
-for _ in $(seq 1 100); do [ -r "/proc/$GONE_INIT/status" ] || break; sleep 0.1; done
+for _ in $(seq 1 600); do [ -r "/proc/$GONE_INIT/status" ] || break; sleep 0.1; done
 ok $([ ! -r "/proc/$GONE_INIT/status" ]; echo $?) "the filler stops that warm sandbox's init"
 wait_warm 2
 ok $(! warm_ids | grep -qx "$GONE"; echo $?) "and two others run in its place"

@@ -110,7 +110,7 @@ spare_wait() {	# spare_wait WORKER [NOT]: its waiting launcher, once it has name
 	# itself (forked after the start's answer, then exec'd: a loaded
 	# machine takes a while), and not NOT
 	local p _
-	for _ in $(seq 1 100); do
+	for _ in $(seq 1 1200); do
 		p=$(spare_of "$1")
 		[ -n "$p" ] && [ "$p" != "${2-}" ] && break
 		sleep 0.05
@@ -131,11 +131,18 @@ SFDS=$(for f in /proc/"$SPARE"/fd/*; do printf '%s -> %s\n' "${f##*/}" "$(readli
 diag "waiting launcher fds: $(printf "%s\n" "$SFDS" | tr "\n" " ")"
 is "$(printf '%s\n' "$SFDS" | grep -E '^(3|4) -> pipe:' | wc -l)" 2 "  it holds its ready and settings pipes (3, 4)"
 # and the host's rtnetlink socket, opened before it made the sandbox's
-# network namespace ahead too (for a veth; closed when it has none)
+# network namespace ahead too (for a veth; closed when it has none), and
+# the next sandbox's control socket, bound ahead (listening, in that
+# namespace, in a directory of its worker's: t/0097)
+for _ in $(seq 1 1200); do [ -S "$DATA/sandboxes/.ctl-$W/ctl" ] && break; sleep 0.05; done
+SFDS=$(for f in /proc/"$SPARE"/fd/*; do printf '%s -> %s\n' "${f##*/}" "$(readlink "$f")"; done)
 SOCKS=$(printf '%s\n' "$SFDS" | sed -n 's/^[0-9]* -> socket:\[\([0-9]*\)\]$/\1/p')
-is "$(printf '%s\n' "$SOCKS" | grep -c .)" 1 "  one socket"
-ok $(awk -v i="$SOCKS" 'NR > 1 && $NF == i {f = 1} END {exit !f}' /proc/self/net/netlink; echo $?) \
-	"  a netlink socket of the host's network namespace"
+is "$(printf '%s\n' "$SOCKS" | grep -c .)" 2 "  two sockets"
+NL=$(for i in $SOCKS; do awk -v i="$i" 'NR > 1 && $NF == i {print i}' /proc/self/net/netlink; done)
+is "$(printf '%s\n' "$NL" | grep -c .)" 1 "  one a netlink socket of the host's network namespace"
+UNIX=$(nsenter -t "$SPARE" -n cat /proc/net/unix 2>/dev/null |
+	awk -v s=" $(echo $SOCKS) " 'NR > 1 && index(s, " " $7 " ") {print $6, $NF}')
+is "$UNIX" "01 /proc/self/fd/4/ctl" "  the other its control socket, listening (state 01), nothing else of a sandbox's"
 isnt "$(readlink "/proc/$SPARE/ns/net")" "$(readlink /proc/self/ns/net)" "  in a network namespace of its own"
 is "$(printf '%s\n' "$SFDS" | grep -vE '^[0-2] -> ' | grep -vE '^(3|4) -> pipe:' | grep -v ' -> socket:' | grep -cv ' -> /sys/fs/cgroup/.*sandboxd-')" 0 \
 	"  and beyond them only the instance's cgroup dirs (no LMDB, no sandbox's file)"
@@ -144,7 +151,7 @@ unlike "$(cat "/proc/$SPARE/cgroup")" "sandboxd-[^/]*/tenant" "  it is in no san
 # the next create uses it, once: its launcher ends, the worker execs another
 api POST /sandboxes/tenant-c
 is "$STATUS" 200 "tenant c's sandbox is created by the same worker"
-for _ in $(seq 1 50); do [ -d "/proc/$SPARE" ] || break; sleep 0.1; done
+for _ in $(seq 1 600); do [ -d "/proc/$SPARE" ] || break; sleep 0.1; done
 ok $([ ! -d "/proc/$SPARE" ]; echo $?) "  the waiting launcher started it and is gone"
 NEXT=$(spare_wait "$W" "$SPARE")
 ok $([ -n "$NEXT" ] && [ "$NEXT" != "$SPARE" ]; echo $?) "  a new one waits for the next start ($NEXT)"
@@ -156,7 +163,7 @@ sandbox-init" "  started with tenant c's settings"
 # a worker killed: the launcher it held reads EOF for its settings and ends
 # (it never starts anything)
 kill -KILL "$W"
-for _ in $(seq 1 50); do [ -d "/proc/$NEXT" ] && [ "$(cat "/proc/$NEXT/comm" 2>/dev/null)" = sandbox-launch ] || break; sleep 0.1; done
+for _ in $(seq 1 600); do [ -d "/proc/$NEXT" ] && [ "$(cat "/proc/$NEXT/comm" 2>/dev/null)" = sandbox-launch ] || break; sleep 0.1; done
 ok $([ ! -d "/proc/$NEXT" ] || [ "$(cat "/proc/$NEXT/comm" 2>/dev/null)" != sandbox-launch ]; echo $?) \
 	"the launcher a killed worker held ends with it"
 

@@ -28,20 +28,12 @@ fs_cleanup() {
 	# workers a crashed master left (today's code): ours, by pid
 	for p in $OLD_WORKERS; do kill -KILL "$p" 2>/dev/null; done
 	mountpoint -q "$FS/snap" && umount "$FS/snap"
-	if mountpoint -q "$FS/mnt"; then
-		for _ in $(seq 1 50); do umount "$FS/mnt" 2>/dev/null && break; sleep 0.1; done
-		mountpoint -q "$FS/mnt" && umount -l "$FS/mnt"
-	fi
-	[ -n "$LOOP" ] && losetup -d "$LOOP" 2>/dev/null
-	rm -rf "$FS"
+	small_fs_remove "$FS"
 }
 trap fs_cleanup EXIT
 trap "exit 1" INT TERM PIPE HUP
-mkdir -p "$FS/mnt" "$FS/faults"
-truncate -s 320M "$FS/fs.img"
-LOOP=$(losetup -f --show "$FS/fs.img") || bail "losetup"
-mkfs.ext4 -q -m 0 "$LOOP" || bail "mkfs.ext4"
-mount "$LOOP" "$FS/mnt" || bail "mount"
+mkdir -p "$FS/faults"
+small_fs_make "$FS" 320M
 
 # 48 MiB sandbox disks on a 320 MiB host; preallocated, 8 MiB kept free
 OPTS=(--disk-mb 48 --spare-disks 0 --disk-prealloc --disk-reserve-mb 8)
@@ -54,7 +46,7 @@ sbd_restart() {
 	"$SANDBOXD" --data "$DATA" --instance "$INSTANCE" --workers "${T_WORKERS:-3}" \
 		--uid-base "$UID_BASE" --uid-slots 64 --pidfile "$T_DIR/sandboxd.pid" "${OPTS[@]}" \
 		>>"$T_DIR/sandboxd.log" 2>&1 &
-	for _ in $(seq 1 100); do
+	for _ in $(seq 1 1200); do
 		[ -S "$DATA/run/fcgi.sock" ] && curl -s -o /dev/null "$BASE/" && break
 		sleep 0.05
 	done
@@ -65,14 +57,8 @@ sbd_stop() {
 	for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 	rm -f "$DATA/run/fcgi.sock"
 }
-fill_host() {	# leave the host file system (nearly) no free block
-	local avail
-	avail=$(df -B1 --output=avail "$FS/mnt" | tail -n 1)
-	fallocate -l "$avail" "$FS/mnt/filler" 2>/dev/null || fallocate -l $((avail - (1 << 20))) "$FS/mnt/filler"
-	dd if=/dev/zero of="$FS/mnt/filler2" bs=64k 2>/dev/null
-	sync -f "$FS/mnt"
-}
-free_host() { rm -f "$FS/mnt/filler" "$FS/mnt/filler2"; sync -f "$FS/mnt"; }
+fill_host() { small_fs_fill "$FS" 64k; }	# (nearly) no free block
+free_host() { small_fs_free "$FS"; }
 leave_host() {	# leave_host KIB: fill the host file system up to KIB free
 	local avail
 	avail=$(df -B1 --output=avail "$FS/mnt" | tail -n 1)
@@ -157,7 +143,7 @@ is "$(jqr .data.diskHealthy)" "true" "GET status reports the disk healthy"
 
 sbd_stop
 IMG=$DATA/sandboxes/d1/disk.img
-for _ in $(seq 1 100); do [ -z "$(losetup -j "$IMG")" ] && break; sleep 0.1; done
+for _ in $(seq 1 600); do [ -z "$(losetup -j "$IMG")" ] && break; sleep 0.1; done
 debugfs -w -R "ssv state 3" "$IMG" >/dev/null 2>&1	# valid, with errors
 is "$(fs_state d1)" "clean with errors" "(the test marks d1's file system as having had errors)"
 sbd_restart
@@ -332,7 +318,7 @@ api POST /sandboxes/s4
 api POST /sandboxes/s4/processes '{"processId":"writer","command":"while :; do head -c 4194304 /dev/urandom > /workspace/w$((i = (i + 1) % 4)); sync; done"}'
 is "$STATUS" 200 "a process writing in a loop runs in s4"
 fill_host
-for _ in $(seq 1 100); do
+for _ in $(seq 1 600); do
 	[ "$(fs_state s4)" != clean ] && break
 	sleep 0.1
 done
@@ -360,7 +346,7 @@ curl -s -o /dev/null -X POST -H 'Content-Type: application/json' \
 	--data-binary '{"command":"sleep 300","timeout":300000}' "$BASE/sandboxes/d1/exec" &
 SLEEPER=$!
 EXEC_CG=
-for _ in $(seq 1 100); do
+for _ in $(seq 1 600); do
 	EXEC_CG=$(find /sys/fs/cgroup -maxdepth 4 -type d -path "*/sandboxd-$INSTANCE/d1/e*" 2>/dev/null | head -n 1)
 	[ -n "$EXEC_CG" ] && grep -q . "$EXEC_CG/cgroup.procs" 2>/dev/null && break
 	sleep 0.1
@@ -369,7 +355,7 @@ ok $([ -n "$EXEC_CG" ]; echo $?) "an exec in flight has its exec cgroup ($EXEC_C
 SLEEP_PIDS=$(cat "$EXEC_CG/cgroup.procs" 2>/dev/null)
 OLD_WORKERS=$(sbd_workers)
 kill -KILL "$(cat "$T_DIR/sandboxd.pid")"
-for _ in $(seq 1 50); do
+for _ in $(seq 1 600); do
 	left=
 	for p in $OLD_WORKERS; do kill -0 "$p" 2>/dev/null && left="$left $p"; done
 	[ -z "$left" ] && break
@@ -383,7 +369,7 @@ python3 -c 'import fcntl, sys, time
 f = open(sys.argv[1], "r+"); fcntl.lockf(f, fcntl.LOCK_SH); print("held", flush=True); time.sleep(300)' \
 	"$DATA/run/workers.lock" >"$FS/holder.out" 2>&1 &
 HOLDER=$!
-for _ in $(seq 1 100); do grep -q held "$FS/holder.out" && break; sleep 0.05; done
+for _ in $(seq 1 1200); do grep -q held "$FS/holder.out" && break; sleep 0.05; done
 sbd_restart
 exec_in d1 'echo served'
 is "$(jqr .data.stdout)" "served" "a restarted master serves"

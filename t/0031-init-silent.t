@@ -10,7 +10,7 @@ sbd_start --disk-mb 64 --max-disk-mb 128
 logged_with_rid() {
 	local rid
 	# the request's line is written as its answer goes: wait for it (bounded)
-	for _ in $(seq 1 100); do
+	for _ in $(seq 1 1200); do
 		grep -q " path=$1 .* status=$2 " "$T_DIR/sandboxd.log" && break
 		sleep 0.05
 	done

@@ -11,7 +11,7 @@ net_topology "$@"
 nsenter_host_listener() {
 	python3 "$TOP_SRCDIR/t/netserve.py" "$NET_DIR/host-conn.log" 8080 >>"$NET_DIR/host-serve.log" 2>&1 &
 	echo $! >"$NET_DIR/host-serve.pid"
-	for _ in $(seq 1 100); do grep -q ready "$NET_DIR/host-conn.log" 2>/dev/null && return; sleep 0.05; done
+	for _ in $(seq 1 1200); do grep -q ready "$NET_DIR/host-conn.log" 2>/dev/null && return; sleep 0.05; done
 }
 nsenter_host_listener
 
@@ -80,7 +80,7 @@ refused a "$GW" 8080 "the host end of its own link"
 # another sandbox: b serves on 8080, a may not reach it
 api POST /sandboxes/b/processes '{"command": "python3 -m http.server 8080 --bind 0.0.0.0", "processId": "web"}'
 is "$STATUS" 200 "b serves HTTP on 8080"
-for _ in $(seq 1 50); do
+for _ in $(seq 1 300); do
 	exec_in b "curl -s -o /dev/null -w %{http_code} http://127.0.0.1:8080/"
 	[ "$(jqr .data.stdout)" = 200 ] && break
 	sleep 0.1
@@ -115,8 +115,8 @@ else
 	is "$(ping_from a "$GW")" refused "ping of the host end is refused"
 fi
 udp_seen() { grep -c "^udp:9999 " "$NET_DIR/conn.log"; }
-udp_wait() {	# udp_wait N: until N datagrams were logged (at most 3 s)
-	for _ in $(seq 1 60); do [ "$(udp_seen)" -ge "$1" ] && return; sleep 0.05; done
+udp_wait() {	# udp_wait N: until N datagrams were logged (at most 30 s: a loaded host)
+	for _ in $(seq 1 600); do [ "$(udp_seen)" -ge "$1" ] && return; sleep 0.05; done
 }
 UDP_TO='import socket, sys; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); [s.sendto(b"x", (h, 9999)) for h in sys.argv[1:]]'
 n0=$(udp_seen)
@@ -126,7 +126,7 @@ is "$(udp_seen)" $((n0 + 1)) "UDP: only the datagram to the public address arriv
 is "$(tail -n 1 "$NET_DIR/conn.log")" "udp:9999 $NET_UPLINK" "(masqueraded)"
 
 # the host reaches the sandbox's server (what a preview proxy does)
-is "$(curl -s -m 5 "http://$B_ADDR:8080/" -o /dev/null -w '%{http_code}')" 200 \
+is "$(curl -s -m 20 "http://$B_ADDR:8080/" -o /dev/null -w '%{http_code}')" 200 \
 	"the host reaches b's server at b's address"
 # nothing from outside does, even with a route to the pool: toward a
 # sandbox only answers pass (the stand-in is given a route for the try)
@@ -214,7 +214,7 @@ if [ -f "$TGZ" ]; then
 	nsenter --net="/run/netns/$NET_INET" python3 -m http.server 8081 --bind "$NET_PUBLIC" --directory "$REG" \
 		>>"$NET_DIR/registry.log" 2>&1 &
 	echo $! >"$NET_DIR/registry.pid"
-	for _ in $(seq 1 100); do curl -s -o /dev/null "http://$NET_PUBLIC:8081/sbd-hello" && break; sleep 0.05; done
+	for _ in $(seq 1 1200); do curl -s -o /dev/null "http://$NET_PUBLIC:8081/sbd-hello" && break; sleep 0.05; done
 	NPM='npm --no-audit --no-fund --no-update-notifier --registry http://public.test:8081/'
 	exec_in a "mkdir -p /workspace/app && cd /workspace/app && npm init -y >/dev/null && $NPM install sbd-hello 2>&1 | tail -n 3 && node -e 'console.log(require(\"sbd-hello\")())'"
 	like "$(jqr .data.stdout)" "hello from the stand-in registry" "npm install of a package by name from a registry stand-in works (DNS, egress, node)"
@@ -245,7 +245,7 @@ sbd_restart_net() {	# sbd_restart_net [more options]
 	"$SANDBOXD" --data "$DATA" --instance "$INSTANCE" --workers "${T_WORKERS:-3}" \
 		--uid-base "$UID_BASE" --uid-slots 64 --pidfile "$T_DIR/sandboxd.pid" "${NET_OPTS[@]}" "$@" \
 		>>"$T_DIR/sandboxd.log" 2>&1 &
-	for _ in $(seq 1 100); do
+	for _ in $(seq 1 1200); do	# 60 s at most (ASan, a loaded host)
 		[ -S "$DATA/run/fcgi.sock" ] && curl -s -o /dev/null "$BASE/" && break
 		sleep 0.05
 	done
@@ -261,22 +261,22 @@ refused b 169.254.169.254 80 "after the restart, the metadata address is still r
 dns_pid() { cat "$DATA/run/dnsmasq.pid" 2>/dev/null; }
 D1=$(dns_pid)
 kill -KILL "$D1"
-for _ in $(seq 1 100); do [ -n "$(dns_pid)" ] && [ "$(dns_pid)" != "$D1" ] && kill -0 "$(dns_pid)" 2>/dev/null && break; sleep 0.05; done
+for _ in $(seq 1 1200); do [ -n "$(dns_pid)" ] && [ "$(dns_pid)" != "$D1" ] && kill -0 "$(dns_pid)" 2>/dev/null && break; sleep 0.05; done
 isnt "$(dns_pid)" "$D1" "a killed resolver is started again by the master"
 exec_in b "getent hosts public.test"
 like "$(jqr .data.stdout)" "^$NET_PUBLIC " "and names resolve again"
 OLD_MASTER=$(cat "$T_DIR/sandboxd.pid")
 D2=$(dns_pid)
 kill -KILL "$OLD_MASTER"
-for _ in $(seq 1 100); do kill -0 "$OLD_MASTER" 2>/dev/null || break; sleep 0.05; done
+for _ in $(seq 1 1200); do kill -0 "$OLD_MASTER" 2>/dev/null || break; sleep 0.05; done
 B_INIT=$(init_of b)
 rm -f "$DATA/run/fcgi.sock"
 "$SANDBOXD" --data "$DATA" --instance "$INSTANCE" --workers "${T_WORKERS:-3}" \
 	--uid-base "$UID_BASE" --uid-slots 64 --pidfile "$T_DIR/sandboxd.pid" "${NET_OPTS[@]}" \
 	>>"$T_DIR/sandboxd.log" 2>&1 &
-for _ in $(seq 1 100); do [ -S "$DATA/run/fcgi.sock" ] && curl -s -o /dev/null "$BASE/" && break; sleep 0.05; done
+for _ in $(seq 1 1200); do [ -S "$DATA/run/fcgi.sock" ] && curl -s -o /dev/null "$BASE/" && break; sleep 0.05; done
 ok $([ -S "$DATA/run/fcgi.sock" ]; echo $?) "after kill -9 of the master a new one starts over its table and address"
-for _ in $(seq 1 100); do kill -0 "$D2" 2>/dev/null || break; sleep 0.05; done
+for _ in $(seq 1 1200); do kill -0 "$D2" 2>/dev/null || break; sleep 0.05; done
 ok $(! kill -0 "$D2" 2>/dev/null; echo $?) "the old master's resolver was ended by the new master"
 is "$(pgrep -xc dnsmasq -P "$(cat "$T_DIR/sandboxd.pid")")" 1 "one resolver runs, the new master's"
 is "$(init_of b)" "$B_INIT" "b's init ran on through it"
@@ -295,11 +295,11 @@ is "$?" 1 "a second instance with the same pool does not start"
 like "$(cat "$T_DIR/sbd2.log")" "another instance uses --net-pool 10.89.0.0/16" "it says why"
 "$SANDBOXD" --data "$D2" --instance "$I2" --workers 1 --uid-base $((UID_BASE + 64 * 65536)) --uid-slots 64 \
 	--pidfile "$T_DIR/sbd2.pid" "${NET_OPTS[@]}" --net-pool 10.90.0.0/16 >>"$T_DIR/sbd2.log" 2>&1 &
-for _ in $(seq 1 100); do [ -S "$D2/run/fcgi.sock" ] && break; sleep 0.05; done
+for _ in $(seq 1 1200); do [ -S "$D2/run/fcgi.sock" ] && break; sleep 0.05; done
 ok $([ -S "$D2/run/fcgi.sock" ]; echo $?) "with a pool of its own it starts beside"
 is "$(nft list tables | grep -c "sandboxd_${I2//-/_}\$")" 1 "with a table of its own"
 kill -TERM "$(cat "$T_DIR/sbd2.pid")"
-for _ in $(seq 1 100); do kill -0 "$(cat "$T_DIR/sbd2.pid")" 2>/dev/null || break; sleep 0.1; done
+for _ in $(seq 1 600); do kill -0 "$(cat "$T_DIR/sbd2.pid")" 2>/dev/null || break; sleep 0.1; done
 is "$(nft list tables | grep -c "sandboxd_${I2//-/_}\$")" 0 "its stop removes its table"
 is "$(nft list tables | grep -c "sandboxd_${INSTANCE//-/_}\$")" 1 "and leaves ours"
 exec_in b "curl -s -m 10 http://public.test/ip"

@@ -108,6 +108,21 @@ like "$OUT" 'echo: path' "a WebSocket through the path form"
 STATUS=$(curl -s -o /dev/null -w '%{http_code} %{redirect_url}' -H "Host: $PREVIEW_HOST" "$BASE/preview/3000-$T3000")
 like "$STATUS" "^308 .*/preview/3000-$T3000/\$" "without the slash: a redirect to it (relative links resolve below it)"
 
+# --- the token stays out of Referer ------------------------------------------------------
+# rp HOST PATH [curl options...]: the Referrer-Policy headers of a preview's answer, one line
+rp() {
+	curl -s -D - -o /dev/null --max-time 20 -H "Host: $1" "${@:3}" "$BASE$2" |
+		tr -d '\r' | grep -i '^referrer-policy:' | tr 'A-Z' 'a-z' | tr '\n' ' '
+}
+is "$(rp "3000-$T3000.$PREVIEW_HOST" /hello)" "referrer-policy: same-origin " \
+	"the host form: Referrer-Policy same-origin (the name, and so the token, goes to no other origin)"
+is "$(rp "3000-$T3000.$PREVIEW_HOST" /rp)" "referrer-policy: same-origin " \
+	"an app's own unsafe-url policy is replaced, not added to"
+is "$(rp "3000-$T3000.$PREVIEW_HOST" /hello -X PATCH)" "referrer-policy: same-origin " \
+	"on the app's error answers too (501 to PATCH)"
+is "$(rp "$PREVIEW_HOST" "/preview/3000-$T3000/rp")" "referrer-policy: strict-origin " \
+	"the path form: strict-origin (one origin for every preview: the path, and so the token, goes nowhere)"
+
 # --- refused ----------------------------------------------------------------------------
 P "3000-abcdefghijklmnopqrstuvwxyz" /
 is "$STATUS" 403 "a made-up token -> 403"
@@ -224,7 +239,7 @@ rm -f "$DATA/run/fcgi.sock"
 "$SANDBOXD" --data "$DATA" --instance "$INSTANCE" --workers 1 --uid-base "$UID_BASE" --uid-slots 64 \
 	--pidfile "$T_DIR/sandboxd.pid" "${NET_OPTS[@]}" --preview-domain "http://$PREVIEW_HOST" --idle-stop 8 \
 	>>"$T_DIR/sandboxd.log" 2>&1 &
-for _ in $(seq 1 100); do [ -S "$DATA/run/fcgi.sock" ] && curl -s -o /dev/null "$BASE/" && break; sleep 0.05; done
+for _ in $(seq 1 1200); do [ -S "$DATA/run/fcgi.sock" ] && curl -s -o /dev/null "$BASE/" && break; sleep 0.05; done
 api POST /sandboxes/web/processes '{"command": "exec python3 /workspace/stub.py serve 127.0.0.1 5173", "processId": "lo3"}'
 is "$STATUS" 200 "after a restart of the service, web and its localhost server started again"
 exec_in web "for i in \$(seq 100); do python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", 5173))' 2>/dev/null && exit 0; sleep 0.1; done; exit 1"

@@ -93,7 +93,7 @@ kill -TERM "$(cat "$T_DIR/sandboxd.pid")"
 for _ in $(seq 1 300); do kill -0 "$(cat "$T_DIR/sandboxd.pid")" 2>/dev/null || break; sleep 0.1; done
 "$SANDBOXD" --data "$DATA" --instance "$INSTANCE" --workers 3 --uid-base "$UID_BASE" --uid-slots 64 \
 	--pidfile "$T_DIR/sandboxd.pid" >>"$T_DIR/sandboxd.log" 2>&1 &
-for _ in $(seq 1 100); do api GET /healthz; [ "$STATUS" = 200 ] && break; sleep 0.1; done
+for _ in $(seq 1 600); do api GET /healthz; [ "$STATUS" = 200 ] && break; sleep 0.1; done
 api GET /sandboxes/a
 is "$(jqr .data.network.egress)/$(jqr '.data.network.allowOut | join(",")')" allowlist/198.19.0.0/16 \
 	"after a restart a's policy is kept"

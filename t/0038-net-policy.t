@@ -46,8 +46,10 @@ like "$A_ADDR" '^10\.89\.' "status shows a's address ($A_ADDR)"
 
 # --- none ---------------------------------------------------------------------------
 refused a "$NET_PUBLIC" "none: a public address"
-exec_in a "getent hosts public.test"
-like "$(jqr .data.stdout)" "^$NET_PUBLIC" "none: DNS still answers"
+# none sends nothing, names included (a name the sandbox makes up would
+# carry its data to the outside's resolvers: t/0095, t/0099)
+exec_in a "getent hosts public.test; echo rc=\$?"
+is "$(jqr .data.stdout)" "rc=2" "none: no DNS either (the resolver refuses it)"
 is "$(get_ok b "http://$NET_PUBLIC/")" "200 rc=0" "the neighbour b reaches it"
 
 # --- allowlist ----------------------------------------------------------------------
@@ -63,7 +65,7 @@ refused a 100.64.0.1 "allowlist 0.0.0.0/0: CGNAT stays refused"
 refused a 169.254.169.254 "allowlist 0.0.0.0/0: metadata stays refused"
 is "$(get_ok a "http://$OTHER/")" "200 rc=0" "allowlist 0.0.0.0/0 reaches the public stand-in"
 api POST /sandboxes/b/processes '{"command": "python3 -m http.server 8080 --bind 0.0.0.0", "processId": "web"}'
-for _ in $(seq 1 50); do [ "$(get_ok b http://127.0.0.1:8080/)" = "200 rc=0" ] && break; sleep 0.1; done
+for _ in $(seq 1 300); do [ "$(get_ok b http://127.0.0.1:8080/)" = "200 rc=0" ] && break; sleep 0.1; done
 is "$(get_ok b http://127.0.0.1:8080/)" "200 rc=0" "b serves HTTP on 8080"
 exec_in a "curl -s -m 20 -o /dev/null http://$B_ADDR:8080/; echo rc=\$?"
 is "$(jqr .data.stdout)" "rc=7" "allowlist 0.0.0.0/0: another sandbox stays refused"
@@ -87,7 +89,7 @@ put_probe b
 hold_start() {	# hold_start ID HOST NAME
 	api POST "/sandboxes/$1/processes" "$(jq -cn --arg c "python3 /workspace/netprobe.py hold $2 /tmp/$3.log" --arg n "$3" \
 		'{command: $c, processId: $n}')"
-	for _ in $(seq 1 100); do
+	for _ in $(seq 1 600); do
 		exec_in "$1" "tail -n 1 /tmp/$3.log 2>/dev/null"
 		[[ "$(jqr .data.stdout)" =~ ^lines\ ([0-9]+) ]] && [ "${BASH_REMATCH[1]}" -ge 3 ] && return 0
 		sleep 0.1
@@ -107,7 +109,7 @@ wait_cut() {
 lines_grow() {
 	local n0 n
 	n0=$(hold_state "$1" "$2" | awk '{ print $2 }')
-	for _ in $(seq 1 50); do
+	for _ in $(seq 1 300); do
 		n=$(hold_state "$1" "$2")
 		[[ "$n" =~ ^lines\ ([0-9]+) ]] && [ "${BASH_REMATCH[1]}" -gt "$n0" ] && return 0
 		sleep 0.2
@@ -174,7 +176,7 @@ read -r bytes secs <<<"$(jqr .data.stdout)"
 brate=$(mbps "$bytes" "$secs")
 ok $([ "$bytes" = 6291456 ] && [ "$brate" -gt 60 ]; echo $?) "b's is not: $brate Mbit/s"
 api POST /sandboxes/c/processes '{"command": "python3 /workspace/netprobe.py sink 9000 > /tmp/sink.log", "processId": "sink"}'
-for _ in $(seq 1 50); do exec_in c "cat /tmp/sink.log"; [ "$(jqr .data.stdout)" = listening ] && break; sleep 0.1; done
+for _ in $(seq 1 300); do exec_in c "cat /tmp/sink.log"; [ "$(jqr .data.stdout)" = listening ] && break; sleep 0.1; done
 read -r bytes secs <<<"$(python3 "$TOP_SRCDIR/t/netprobe.py" send "$C_ADDR" 9000 6)"
 rate=$(mbps "$bytes" "$secs")
 ok $([ "$bytes" = 6291456 ] && [ "$rate" -le 30 ]; echo $?) "c's ingress is capped: $rate Mbit/s for 6 MiB from the host (cap 20)"
@@ -206,7 +208,7 @@ restart() {	# restart [options]: the service again, on the same data
 	"$SANDBOXD" --data "$DATA" --instance "$INSTANCE" --workers "${T_WORKERS:-3}" \
 		--uid-base "$UID_BASE" --uid-slots 64 --pidfile "$T_DIR/sandboxd.pid" "${NET_OPTS[@]}" \
 		--net-conn-rate $CONN_RATE "$@" >>"$T_DIR/sandboxd.log" 2>&1 &
-	for _ in $(seq 1 100); do
+	for _ in $(seq 1 1200); do	# 60 s at most (ASan, a loaded host)
 		[ -S "$DATA/run/fcgi.sock" ] && curl -s -o /dev/null "$BASE/" && break
 		sleep 0.05
 	done

@@ -102,7 +102,7 @@ is "$(jqr '.data.processes | length')" "0" "  nor its process records"
 curl -s -o /dev/null -X POST -H 'Content-Type: application/json' \
 	--data-binary "$(cmd_json 'echo started; sleep 60')" "$BASE/sandboxes/a/exec" &
 EXEC=$!
-for _ in $(seq 1 100); do
+for _ in $(seq 1 1200); do
 	[ -n "$(sandbox_pids a | xargs -r -n1 sh -c 'cat /proc/$0/comm 2>/dev/null' | grep -x sleep)" ] && break
 	sleep 0.05
 done
@@ -159,19 +159,8 @@ is "$(store_used main):$(store_used history)" "$MAIN0:$HIST0" \
 if grep -q SANDBOXD_FAULTS "$SANDBOXD"; then
 	# sb_fault() reads the directory from the environment of the service:
 	# restart it with one
-	kill -TERM "$(cat "$T_DIR/sandboxd.pid")"
-	for _ in $(seq 1 300); do kill -0 "$(cat "$T_DIR/sandboxd.pid")" 2>/dev/null || break; sleep 0.1; done
-	rm -f "$DATA/run/fcgi.sock"
 	mkdir -p "$T_DIR/faults"
-	restart() {
-		SANDBOXD_FAULTS=$T_DIR/faults "$SANDBOXD" --data "$DATA" --instance "$INSTANCE" \
-			--workers "${T_WORKERS:-3}" --uid-base "$UID_BASE" --uid-slots 2 \
-			--pidfile "$T_DIR/sandboxd.pid" >>"$T_DIR/sandboxd.log" 2>&1 &
-		for _ in $(seq 1 100); do
-			[ -S "$DATA/run/fcgi.sock" ] && curl -s -o /dev/null "$BASE/" && break
-			sleep 0.05
-		done
-	}
+	restart() { SANDBOXD_FAULTS=$T_DIR/faults sbd_again; }
 	restart
 	for point in destroy-marked destroy-moved; do
 		api POST "/sandboxes/k-$point"
@@ -190,11 +179,8 @@ if grep -q SANDBOXD_FAULTS "$SANDBOXD"; then
 		api POST "/sandboxes/k-$point/destroy"
 		is "$STATUS" 200 "  and it destroys"
 		# both slots: the killed destroy's slot is returned by the next start
-		kill -TERM "$(cat "$T_DIR/sandboxd.pid")"
-		for _ in $(seq 1 300); do kill -0 "$(cat "$T_DIR/sandboxd.pid")" 2>/dev/null || break; sleep 0.1; done
-		rm -f "$DATA/run/fcgi.sock"
 		restart
-		for _ in $(seq 1 100); do
+		for _ in $(seq 1 600); do
 			[ -z "$(traces "k-$point")" ] && [ -z "$(uid_procs "$KUID")" ] && break
 			sleep 0.1
 		done

@@ -30,7 +30,7 @@ done
 as "$ALL" POST /sandboxes/acme-b/exec '{"command":"true"}'
 # acme-c stopped: its processes killed, init too (a stop)
 kill -KILL "$(init_of acme-c)" 2>/dev/null
-for _ in $(seq 1 100); do [ -z "$(init_of acme-c)" ] && break; sleep 0.05; done
+for _ in $(seq 1 1200); do [ -z "$(init_of acme-c)" ] && break; sleep 0.05; done
 
 as "$ALL" GET /sandboxes
 is "$STATUS" 200 "GET /sandboxes"
@@ -99,7 +99,7 @@ for _ in $(seq 1 300); do kill -0 "$(cat "$T_DIR/sandboxd.pid")" 2>/dev/null || 
 rm -f "$DATA/run/fcgi.sock"
 "$SANDBOXD" --data "$DATA" --instance "$INSTANCE" --workers 3 --uid-base "$UID_BASE" --uid-slots 64 \
 	--pidfile "$T_DIR/sandboxd.pid" --tokens-file "$TOKENS" --destroy-after-idle 4 >>"$T_DIR/sandboxd.log" 2>&1 &
-for _ in $(seq 1 100); do [ -S "$DATA/run/fcgi.sock" ] && curl -s -o /dev/null "$BASE/" && break; sleep 0.05; done
+for _ in $(seq 1 1200); do [ -S "$DATA/run/fcgi.sock" ] && curl -s -o /dev/null "$BASE/" && break; sleep 0.05; done
 as "$ALL" POST /sandboxes/acme-t '{"ttl": 1}'
 is "$STATUS" 200 "ttl changed to 1 s by a POST"
 as "$ALL" POST /sandboxes/busy-1
@@ -107,7 +107,7 @@ as "$ALL" POST /sandboxes/busy-1/processes '{"command": "sleep 600"}'
 is "$STATUS" 200 "busy-1 runs a background process"
 as "$ALL" GET /sandboxes/busy-1
 is "$(jqr .data.expiresBecause)" idle "  its status says it expires when idle"
-for _ in $(seq 1 150); do
+for _ in $(seq 1 600); do
 	as "$ALL" GET /sandboxes/acme-b
 	b=$STATUS
 	as "$ALL" GET /sandboxes/acme-t
@@ -116,7 +116,7 @@ for _ in $(seq 1 150); do
 done
 is "$STATUS" 404 "acme-t is destroyed past its ttl"
 # logged once the destroy is done (gone for the API from its first step)
-for _ in $(seq 1 100); do
+for _ in $(seq 1 600); do
 	grep -q "event=sandbox.expired id=acme-t " "$T_DIR/sandboxd.log" &&
 		grep -q "event=sandbox.expired id=acme-b " "$T_DIR/sandboxd.log" && break
 	sleep 0.1

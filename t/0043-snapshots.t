@@ -85,7 +85,7 @@ is "$(jqr .data.stdout)" one "the sandbox's files stay"
 
 # a stopped sandbox is copied as it is, and not started for it
 kill -KILL $(init_of snap) 2>/dev/null
-for _ in $(seq 1 100); do [ -z "$(init_of snap)" ] && break; sleep 0.05; done
+for _ in $(seq 1 1200); do [ -z "$(init_of snap)" ] && break; sleep 0.05; done
 api GET /sandboxes/snap
 is "$(jqr .data.status)" stopped "the sandbox is stopped"
 api POST /sandboxes/snap/snapshots '{"name": "cold"}'
@@ -103,7 +103,7 @@ is "$(jqr .data.stdout)" one "its files are the stopped sandbox's"
 (curl -s -o "$T_DIR/exec.out" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
 	--data '{"command": "sleep 600"}' "$BASE/sandboxes/snap/exec" >"$T_DIR/exec.code") &
 EXEC=$!
-for _ in $(seq 1 100); do
+for _ in $(seq 1 600); do
 	exec_in snap 'pgrep -x sleep >/dev/null && echo on'
 	[ "$(jqr .data.stdout)" = on ] && break
 	sleep 0.1

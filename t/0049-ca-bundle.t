@@ -41,7 +41,7 @@ print("ready", flush=True)
 s.serve_forever()
 ' "$NET_PUBLIC" "$PKI/srv.crt" "$PKI/srv.key" >"$NET_DIR/tls.log" 2>&1 &
 echo $! >"$NET_DIR/tls.pid"
-for _ in $(seq 1 100); do grep -q ready "$NET_DIR/tls.log" && break; sleep 0.05; done
+for _ in $(seq 1 1200); do grep -q ready "$NET_DIR/tls.log" && break; sleep 0.05; done
 grep -q ready "$NET_DIR/tls.log" || bail "the TLS server did not start: $(cat "$NET_DIR/tls.log")"
 
 IMAGES=${SBD_IMAGES:-/var/lib/sandboxd-dev/images}

@@ -101,7 +101,7 @@ exec_bg() {
 HOLD='i=0; while [ ! -e /workspace/go ] && [ $i -lt 3000 ]; do sleep 0.1; i=$((i + 1)); done'
 stream_bg tb-1 "echo started; $HOLD" "$CONF_DIR/s1"
 S1=$!
-for _ in $(seq 1 200); do grep -q started "$CONF_DIR/s1" 2>/dev/null && break; sleep 0.05; done
+for _ in $(seq 1 1200); do grep -q started "$CONF_DIR/s1" 2>/dev/null && break; sleep 0.05; done
 api POST /sandboxes/tb-1/exec '{"command":"true","stream":true}' -H "$(auth "$TB")"
 is "$STATUS" 429 "tenant b's second stream is over max-streams-per-token: 429"
 like "$(jqr .error)" "max-streams-per-token" "which the error names"
@@ -118,7 +118,7 @@ is "$STATUS:$(jqr .data.stdout)" "200:short" "a short request of b's still answe
 for _ in $(seq 1 20); do
 	exec_bg tb-1 "touch /workspace/e1-runs; $HOLD; echo held" "$CONF_DIR/e1"
 	E1=$!
-	for _ in $(seq 1 200); do
+	for _ in $(seq 1 1200); do
 		api GET /sandboxes/tb-1/files/workspace/e1-runs "" -H "$(auth "$ADMIN")"
 		[ "$STATUS" = 200 ] && break
 		kill -0 "$E1" 2>/dev/null || break

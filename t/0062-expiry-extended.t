@@ -23,10 +23,10 @@ for s in e1 e2 e3 e4 e5 e6 e7 e8 z; do
 	api POST "/sandboxes/$s" '{"ttl":1}'
 done
 is "$STATUS" 200 "e1..e8 and z get a ttl of 1 s"
-for _ in $(seq 1 1000); do grep -q 'event=sandbox.expired id=e1 ' "$T_DIR/sandboxd.log" && break; sleep 0.01; done
+for _ in $(seq 1 6000); do grep -q 'event=sandbox.expired id=e1 ' "$T_DIR/sandboxd.log" && break; sleep 0.01; done
 api POST /sandboxes/z '{"ttl":3600}'
 is "$STATUS" 200 "z's ttl is extended to an hour while the sweep destroys e1..e8"
-for _ in $(seq 1 1000); do grep -q 'event=sandbox.expired id=e8 ' "$T_DIR/sandboxd.log" && break; sleep 0.01; done
+for _ in $(seq 1 6000); do grep -q 'event=sandbox.expired id=e8 ' "$T_DIR/sandboxd.log" && break; sleep 0.01; done
 grep -q 'event=sandbox.expired id=e8 ' "$T_DIR/sandboxd.log"
 ok $? "  the sweep destroyed e8"
 sleep 2	# a sweep more

@@ -51,7 +51,7 @@ for i in 1 2 3; do
 	is "$(jqr .data.usage.pids)" "$(pids_now fq)" "status read $i with it running: pids is pids.current ($(jqr .data.usage.pids))"
 done
 api DELETE /sandboxes/fq/processes/sl
-for _ in $(seq 1 50); do [ "$(pids_now fq)" = 1 ] && break; sleep 0.1; done
+for _ in $(seq 1 600); do [ "$(pids_now fq)" = 1 ] && break; sleep 0.1; done
 for i in 1 2 3; do
 	api GET /sandboxes/fq
 	is "$(jqr .data.usage.pids)" 1 "status read $i after it ended: pids 1 again"
@@ -77,7 +77,7 @@ done
 # stopped: no usage (nothing to read, and no init to read it through)
 pid=$(init_of fp)
 [ -n "$pid" ] && kill -KILL "$pid"
-for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+for _ in $(seq 1 600); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 api GET /sandboxes/fp
 is "$STATUS" 200 "status of a sandbox whose init was killed answers 200"
 is "$(jqr .data.status)" stopped "status: stopped"

@@ -111,7 +111,7 @@ as "$ADMIN" POST /sandboxes/dr '{"limits":{"diskMb":48}}'
 usage_of dr >/dev/null
 pid=$(init_of dr)
 kill -KILL "$pid"
-for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+for _ in $(seq 1 600); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 want=$(df_in dr)
 is "$(usage_of dr)" "$want" "after its init was killed and it started again: its own statfs"
 

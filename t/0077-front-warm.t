@@ -24,7 +24,7 @@ for round in 1 2 3; do
 		is "$(jqr .data.usage.pids)" "$(pids_now wa)" "round $round, read $i: pids is its cgroup's ($(jqr .data.usage.pids))"
 	done
 	api POST /sandboxes/wa/processes "{\"command\": \"sleep 1000 & sleep 1000\", \"processId\": \"p$round\"}"
-	for _ in $(seq 1 50); do [ "$(pids_now wa)" -ge 3 ] && break; sleep 0.1; done
+	for _ in $(seq 1 600); do [ "$(pids_now wa)" -ge 3 ] && break; sleep 0.1; done
 	for i in 1 2 3 4; do
 		api GET /sandboxes/wa
 		is "$(jqr .data.usage.pids)" "$(pids_now wa)" "round $round, read $i with processes: pids is its cgroup's ($(jqr .data.usage.pids))"

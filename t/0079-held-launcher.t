@@ -8,18 +8,12 @@ cg_need pids
 T_WORKERS=1
 sbd_start --max-workers 1 --spare-disks 2 --disk-mb 64
 
-launchers() {	# the sandbox-launch processes of worker $1
-	local p
-	for p in $(cat /proc/"$1"/task/*/children 2>/dev/null); do
-		[ "$(cat "/proc/$p/comm" 2>/dev/null)" = sandbox-launch ] && echo "$p"
-	done
-}
 loops() { losetup -a 2>/dev/null | grep -c "$DATA/" ; }
 
 api POST /sandboxes/a
 is "$STATUS" 200 "a is created"
 W=$(sbd_workers)
-for _ in $(seq 1 50); do L1=$(launchers "$W"); [ -n "$L1" ] && break; sleep 0.1; done
+for _ in $(seq 1 600); do L1=$(launchers "$W"); [ -n "$L1" ] && break; sleep 0.1; done
 ok $([ -n "$L1" ]; echo $?) "a launcher waits for the worker's next start ($L1)"
 INIT=$(init_of a)
 FDS=$(for f in /proc/"$INIT"/fd/*; do readlink "$f"; done | tr '\n' ' ')
@@ -34,12 +28,12 @@ api POST /sandboxes/b
 is "$STATUS" 200 "after its waiting launcher was killed, b is created"
 exec_in b 'echo hi > /workspace/x && cat /workspace/x && hostname'
 is "$(echo $(jqr .data.stdout))" "hi b" "  and b works"
-for _ in $(seq 1 50); do L2=$(launchers "$W"); [ -n "$L2" ] && break; sleep 0.1; done
+for _ in $(seq 1 600); do L2=$(launchers "$W"); [ -n "$L2" ] && break; sleep 0.1; done
 diag "loop devices on DATA: $(losetup -a | grep "$DATA/" | tr '\n' ' ')"
 
 # a worker killed: its launcher ends
 kill -KILL "$W"
-for _ in $(seq 1 50); do [ -d "/proc/$L2" ] || break; sleep 0.1; done
+for _ in $(seq 1 600); do [ -d "/proc/$L2" ] || break; sleep 0.1; done
 ok $([ ! -d "/proc/$L2" ]; echo $?) "the launcher of a killed worker ends"
 # --spare-disks 2 is what the pool holds (with held spares, a spare given
 # back by an ended launcher was one too many)
@@ -50,7 +44,7 @@ for _ in $(seq 1 600); do
 done
 sleep 1
 is "$(ls -A "$DATA/spares" | grep -c '^[0-9].*\.img$')" 2 "  the pool holds --spare-disks (2) spares ($(ls -A "$DATA/spares" | tr '\n' ' '))"
-for _ in $(seq 1 50); do W2=$(sbd_workers); [ -n "$W2" ] && [ "$W2" != "$W" ] && break; sleep 0.1; done
+for _ in $(seq 1 600); do W2=$(sbd_workers); [ -n "$W2" ] && [ "$W2" != "$W" ] && break; sleep 0.1; done
 
 # a disk's data never reaches another sandbox: a writes, its disk is
 # destroyed; c and d are created, none sees a's data
@@ -77,7 +71,7 @@ ok $([ "$(jqr .data.stdout)" -gt 100000 ] 2>/dev/null; echo $?) "  g's disk is 1
 W3=$(sbd_workers)
 L3=$(for w in $W3; do launchers "$w"; done)
 kill -KILL "$(cat "$T_DIR/sandboxd.pid")"
-for _ in $(seq 1 50); do [ -z "$(for l in $L3; do [ -d /proc/$l ] && echo $l; done)" ] && break; sleep 0.1; done
+for _ in $(seq 1 600); do [ -z "$(for l in $L3; do [ -d /proc/$l ] && echo $l; done)" ] && break; sleep 0.1; done
 is "$(for l in $L3; do [ -d /proc/$l ] && echo $l; done)" "" "the launchers end with a killed master"
 diag "loops after master kill: $(losetup -a | grep "$DATA/" | tr '\n' ' ')"
 diag "spares: $(ls -A "$DATA/spares" | tr '\n' ' ')"
@@ -85,7 +79,7 @@ diag "spares: $(ls -A "$DATA/spares" | tr '\n' ' ')"
 for f in $(find "$CG_ROOT"/pids/sandboxd-"$INSTANCE" -name cgroup.procs 2>/dev/null); do
 	for p in $(cat "$f"); do kill -KILL "$p"; done
 done
-for _ in $(seq 1 50); do [ -z "$(find "$CG_ROOT"/pids/sandboxd-"$INSTANCE" -name cgroup.procs -exec cat {} + 2>/dev/null)" ] && break; sleep 0.1; done
+for _ in $(seq 1 600); do [ -z "$(find "$CG_ROOT"/pids/sandboxd-"$INSTANCE" -name cgroup.procs -exec cat {} + 2>/dev/null)" ] && break; sleep 0.1; done
 for d in "$CG_ROOT"/*/sandboxd-"$INSTANCE"; do find "$d" -depth -type d -exec rmdir {} + 2>/dev/null; done
 rm -f "$T_DIR/sandboxd.pid"
 done_testing

@@ -28,7 +28,7 @@ time.sleep(600)
 PY
 HOLD=$!
 # until it connected and a worker took it: the listening socket's queue is empty
-for _ in $(seq 1 100); do
+for _ in $(seq 1 600); do
 	q=$(ss -xlH "src $SOCK" 2>/dev/null | awk '{print $3}')
 	[ -s "$T_DIR/connected" ] && [ "${q:-1}" = 0 ] && break
 	sleep 0.1
@@ -46,7 +46,7 @@ W=$(sbd_workers | wc -w)
 diag "workers after the reload: $W ($(sbd_workers))"
 kill "$HOLD" 2>/dev/null; wait "$HOLD" 2>/dev/null; HOLD=
 # (the first reload ends once its client left: said before the next one)
-for _ in $(seq 1 100); do [ "$(grep -c 'reload: done' "$T_DIR/sandboxd.log")" -ge 1 ] && break; sleep 0.1; done
+for _ in $(seq 1 600); do [ "$(grep -c 'reload: done' "$T_DIR/sandboxd.log")" -ge 1 ] && break; sleep 0.1; done
 
 # The same after the answer: libfcgi's FCGX_Finish_r() shuts the socket's
 # write side and reads what the client still sends until it is quiet for
@@ -80,7 +80,7 @@ for _ in range(600):
     time.sleep(1)
 PY
 HOLD=$!
-for _ in $(seq 1 100); do [ -s "$T_DIR/dripped" ] && break; sleep 0.1; done
+for _ in $(seq 1 600); do [ -s "$T_DIR/dripped" ] && break; sleep 0.1; done
 is "$(cat "$T_DIR/dripped" 2>/dev/null)" answered "the dripping client had its answer"
 sbd_reload; ok $? "a reload is done while a client drips bytes after its answer"
 api GET /healthz

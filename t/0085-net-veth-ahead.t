@@ -24,37 +24,8 @@ T_WORKERS=1 sbd_start "${NET_OPTS[@]}"
 
 # the links of this instance: vs<tag><slot> for sandboxes, vt<tag><pid> made ahead
 TAG=
-ahead_links() { ip -o link | awk -F': ' '{ print $2 }' | cut -d@ -f1 | grep "^vt${TAG:-______}" ; }
-
-# net_state ID: the sandbox's links, addresses and routes, seen from the
-# host (its host end) and from inside, with what is its own (the host end's
-# name, its addresses, MACs, indexes, the peer's netns id) replaced by names
-net_state() {
-	local pid addr gw hif ns re_a re_g
-	pid=$(init_of "$1")
-	ns=/proc/$pid/ns/net
-	addr=$(nsenter --net="$ns" ip -4 -o addr show dev eth0 | awk '{ print $4 }' | cut -d/ -f1)
-	gw=$(printf '%s' "$addr" | awk -F. '{ print $1"."$2"."$3"."($4-1) }')
-	hif=$(ip -4 -o addr show | awk -v a="$gw/31" '$4 == a { print $2 }')
-	re_a="\\b${addr//./\\.}\\b"
-	re_g="\\b${gw//./\\.}\\b"
-	{
-		echo "host end:"
-		ip -d -o link show dev "$hif"
-		ip -o addr show dev "$hif"
-		ip route show dev "$hif"
-		ip -6 route show dev "$hif"
-		cat "/proc/sys/net/ipv6/conf/$hif/addr_gen_mode" "/proc/sys/net/ipv4/conf/$hif/rp_filter" \
-			"/proc/sys/net/ipv4/conf/$hif/forwarding" "/proc/sys/net/ipv4/conf/$hif/route_localnet"
-		echo "inside:"
-		nsenter --net="$ns" ip -d -o link show
-		nsenter --net="$ns" ip -o addr show
-		nsenter --net="$ns" ip route show table all
-		nsenter --net="$ns" cat /proc/sys/net/ipv6/conf/eth0/addr_gen_mode /proc/net/if_inet6
-	} 2>&1 | sed -E -e "s/$hif/HOSTEND/g" -e "s/$re_a/ADDR/g" -e "s/$re_g/GW/g" \
-		-e 's/^[0-9]+: /N: /' -e 's/@if[0-9]+/@ifN/g' -e 's/link-netns(id)? [^ ]+/link-netns X/g' \
-		-e 's/(link\/ether|brd) [0-9a-f:]+/\1 X/g' -e 's/ifindex [0-9]+//g' -e 's/ \\ +/ /g'
-}
+# net_state (t/netlib.sh) with the host end's IPv6 routes too
+NET_STATE_ROUTE6=1
 
 # --- the pair made at the start (the switch on) --------------------------------------
 api POST /sandboxes/s1
@@ -71,7 +42,7 @@ rm -f "$FAULTS/net-no-ahead"
 # its pair at the start too, and execs the next, which makes one ahead
 api POST /sandboxes/s3
 is "$STATUS" 200 "s3 created (pair made at the start)"
-for _ in $(seq 1 100); do [ -n "$(ahead_links)" ] && break; sleep 0.05; done
+for _ in $(seq 1 1200); do [ -n "$(ahead_links)" ] && break; sleep 0.05; done
 V=$(ahead_links | head -n 1)
 like "$V" "^vt$TAG[0-9a-f]+$" "the launcher waiting for the next start made its pair ahead ($V)"
 like "$(ip -o link show dev "$V")" 'state DOWN' "down while it waits"
@@ -125,7 +96,7 @@ done
 pid=$(cat "$T_DIR/sandboxd.pid")
 kill -TERM "$pid"
 for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-for _ in $(seq 1 100); do
+for _ in $(seq 1 600); do
 	[ -z "$(ahead_links)" ] && [ "$(ip -o link | grep -c ": vs$TAG")" = 0 ] && break
 	sleep 0.1
 done

@@ -28,11 +28,11 @@ is "$(statuses a)" "running:true:12 " "every read: running, with usage"
 # a zombie: the master (its reaper) held still, the init killed
 kill -STOP "$SBD_PID"
 kill -KILL "$INIT"
-for _ in $(seq 1 100); do [ "$(init_state "$INIT")" = Z ] && break; sleep 0.05; done
+for _ in $(seq 1 1200); do [ "$(init_state "$INIT")" = Z ] && break; sleep 0.05; done
 is "$(init_state "$INIT")" Z "a's init is a zombie, not reaped yet"
 is "$(statuses a)" "stopped:false:12 " "every read: stopped, without usage (a zombie does not run)"
 kill -CONT "$SBD_PID"
-for _ in $(seq 1 100); do [ "$(init_state "$INIT")" = gone ] && break; sleep 0.05; done
+for _ in $(seq 1 1200); do [ "$(init_state "$INIT")" = gone ] && break; sleep 0.05; done
 is "$(init_state "$INIT")" gone "a's init reaped"
 is "$(statuses a)" "stopped:false:12 " "every read: stopped"
 
@@ -46,7 +46,7 @@ is "$(statuses a)" "running:true:12 " "every read: running again"
 
 # killed and reaped at once
 kill -KILL "$INIT2"
-for _ in $(seq 1 100); do [ "$(init_state "$INIT2")" = gone ] && break; sleep 0.05; done
+for _ in $(seq 1 1200); do [ "$(init_state "$INIT2")" = gone ] && break; sleep 0.05; done
 is "$(statuses a)" "stopped:false:12 " "killed again: every read says stopped"
 
 # more sandboxes than a worker keeps pidfds of (8): each answers its own
@@ -57,7 +57,7 @@ for i in $(seq 1 10); do
 done
 is "$bad" 0 "10 sandboxes, read in turn: every read says running"
 kill -KILL "$(init_of m3)"
-for _ in $(seq 1 100); do [ -z "$(init_of m3)" ] && break; sleep 0.05; done
+for _ in $(seq 1 1200); do [ -z "$(init_of m3)" ] && break; sleep 0.05; done
 is "$(statuses m3)" "stopped:false:12 " "m3 killed: stopped"
 is "$(statuses m4)" "running:true:12 " "m4 still running"
 

@@ -131,7 +131,9 @@ for k in 1 2 3 4 5 6; do
 	[ -n "$w" ] && kill -9 "$w"
 	wait $PIDS
 done
-wait_for 10 sh -c "[ \$(echo $(sbd_workers) | wc -w) -ge 1 ]"
+# (a function: sh -c "... $(sbd_workers) ..." tested the one value read at the call)
+workers_up() { [ -n "$(sbd_workers)" ]; }
+wait_for 60 workers_up
 exec_in ex 'echo alive'
 for _ in $(seq 1 50); do [ "$STATUS" = 200 ] && break; sleep 0.2; exec_in ex 'echo alive'; done
 is "$STATUS/$(jqr .data.stdout)" "200/alive" "after six workers killed -9 mid-exec the sandbox answers"
@@ -318,7 +320,7 @@ wait "$PIDA" 2>/dev/null
 rm -f "$DATAA/run/fcgi.sock"
 "$SANDBOXD" --data "$DATAA" --instance "$IA" --workers 1 --uid-base "$UIDA" --uid-slots 64 \
 	--pidfile "$T_DIRA/sandboxd.pid" "${NET_OPTS[@]}" --net-pool 10.91.0.0/16 >>"$T_DIRA/sandboxd.log" 2>&1 &
-for _ in $(seq 1 100); do [ -S "$DATAA/run/fcgi.sock" ] && break; sleep 0.05; done
+for _ in $(seq 1 1200); do [ -S "$DATAA/run/fcgi.sock" ] && break; sleep 0.05; done
 ok $([ -S "$DATAA/run/fcgi.sock" ]; echo $?) "after a kill -9 of its master, $IA starts again (the tag's lock went with it)"
 exec_in a1 'ls /sys/class/net | tr "\n" " "; curl -s -m 10 http://'"$NET_PUBLIC"'/ip'
 is "$STATUS/$(jqr .data.stdout)" "200/eth0 lo $NET_UPLINK" "a1 adopted: its eth0 and egress"

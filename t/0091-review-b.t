@@ -80,7 +80,7 @@ open(sys.argv[2], "w").write("sent\n")
 time.sleep(600)
 PY
 HOLD=$!
-for _ in $(seq 1 100); do [ -s "$T_DIR/half.sent" ] && break; sleep 0.1; done
+for _ in $(seq 1 600); do [ -s "$T_DIR/half.sent" ] && break; sleep 0.1; done
 sleep 1
 api GET /healthz
 is "$STATUS" 200 "the other workers serve beside a half JSON body"
@@ -88,7 +88,7 @@ sbd_reload; ok $? "a reload is done while a local client holds half a JSON body 
 api GET /healthz
 is "$STATUS" 200 "the service answers"
 kill "$HOLD" 2>/dev/null; wait "$HOLD" 2>/dev/null; HOLD=
-for _ in $(seq 1 100); do [ "$(grep -c 'reload: done' "$T_DIR/sandboxd.log")" -ge 1 ] && break; sleep 0.1; done
+for _ in $(seq 1 600); do [ "$(grep -c 'reload: done' "$T_DIR/sandboxd.log")" -ge 1 ] && break; sleep 0.1; done
 is "$(status_of PUT $F/workspace/half.txt)" 400 "half a JSON body is a 400 (--max-timeout, or the client gone)"
 
 # --- claim 6: a raw upload dripped on the FastCGI socket ----------------------
@@ -176,7 +176,7 @@ curl -s -o /dev/null -w '%{http_code}' --max-time 60 --limit-rate 512K -X PUT \
 BG=$!
 # the worker that holds the upload's connection
 W=
-for _ in $(seq 1 100); do
+for _ in $(seq 1 600); do
 	W=$(ss -xHp state established 2>/dev/null | grep -F "$SOCK" | grep -o 'sandboxd-worker",pid=[0-9]*' | grep -o '[0-9]*$' | head -n 1)
 	[ -n "$W" ] && break
 	sleep 0.1
@@ -208,7 +208,7 @@ open(sys.argv[3], "w").write("sent\n")
 time.sleep(60)
 PY
 HOLD=$!
-for _ in $(seq 1 100); do [ -s "$T_DIR/arc.sent" ] && break; sleep 0.1; done
+for _ in $(seq 1 600); do [ -s "$T_DIR/arc.sent" ] && break; sleep 0.1; done
 sleep 1
 W=$(ss -xHp state established 2>/dev/null | grep -F "$SOCK" | grep -o 'sandboxd-worker",pid=[0-9]*' | grep -o '[0-9]*$' | head -n 1)
 diag "the archive's worker: ${W:-none found}"
@@ -277,7 +277,7 @@ like "$DST" '^(200|204|409)$' "a destroy racing an upload is answered"
 api GET /sandboxes/rd
 [ "$DST" = 409 ] || is "$STATUS" 404 "the destroyed sandbox is gone"
 like "$(cat "$T_DIR/rd.status")" '^(200|4[0-9][0-9])$' "the upload racing a destroy is a 200 or a 4xx"
-for _ in $(seq 1 100); do [ -z "$(sandbox_pids rd)" ] && break; sleep 0.1; done
+for _ in $(seq 1 600); do [ -z "$(sandbox_pids rd)" ] && break; sleep 0.1; done
 for p in $(sandbox_pids rd); do
 	diag "left in rd's cgroup: $p $(cat /proc/$p/comm 2>/dev/null) $(grep -E '^(State|NSpid|PPid)' /proc/$p/status 2>/dev/null | tr '\n\t' '  ')"
 done
@@ -292,7 +292,7 @@ open(sys.argv[2], "w").write("sent\n")
 time.sleep(600)
 PY
 HOLD=$!
-for _ in $(seq 1 100); do [ -s "$T_DIR/half2.sent" ] && break; sleep 0.1; done
+for _ in $(seq 1 600); do [ -s "$T_DIR/half2.sent" ] && break; sleep 0.1; done
 sleep 1
 WORKERS=$(sbd_workers)
 INITS=$(sandbox_pids rv)
@@ -302,7 +302,7 @@ for _ in $(seq 1 600); do kill -0 "$MASTER" 2>/dev/null || break; sleep 0.1; don
 T1=$(date +%s)
 ! kill -0 "$MASTER" 2>/dev/null; ok $? "the master stopped (after $((T1 - T0)) s; drain bound 30 s)"
 ok $(( T1 - T0 <= 40 ? 0 : 1 )) "within the drain bound and a little"
-for _ in $(seq 1 100); do
+for _ in $(seq 1 600); do
 	left=
 	for p in $WORKERS $INITS; do kill -0 "$p" 2>/dev/null && left=1; done
 	[ -z "$left" ] && break

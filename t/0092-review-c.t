@@ -43,7 +43,7 @@ keeping() {
 	done
 	echo "$n of $t"
 }
-gone() { for _ in $(seq 1 200); do [ -e "/proc/$1" ] || return 0; sleep 0.05; done; return 1; }
+gone() { for _ in $(seq 1 1200); do [ -e "/proc/$1" ] || return 0; sleep 0.05; done; return 1; }
 host_if() {
 	local addr gw
 	api GET "/sandboxes/$1"
@@ -133,7 +133,7 @@ spread "$INIT2" r
 ok $([ "${k%% *}" -ge 2 ]; echo $?) "workers keep a pidfd of r's new init ($k)"
 kill -STOP "$SBD_PID"
 kill -KILL "$INIT2"
-for _ in $(seq 1 100); do [ "$(awk '{ sub(/.*\) /, ""); print $1 }' "/proc/$INIT2/stat" 2>/dev/null)" = Z ] && break; sleep 0.05; done
+for _ in $(seq 1 1200); do [ "$(awk '{ sub(/.*\) /, ""); print $1 }' "/proc/$INIT2/stat" 2>/dev/null)" = Z ] && break; sleep 0.05; done
 is "$(statuses r)" "stopped:false:12 " "r: a zombie init, every read stopped"
 kill -CONT "$SBD_PID"
 gone "$INIT2"

@@ -45,10 +45,10 @@ ok $(( n2 > n1 ? 0 : 1 )) "the follow goes on across a reload that kept its toke
 printf 'admin sha256:%s *\n' "$(sha "$ADMIN")" >"$CONF_DIR/tokens"
 T0=$(date +%s)
 kill -HUP "$(cat "$T_DIR/sandboxd.pid")"
-for _ in $(seq 1 100); do kill -0 "$FOLLOW" 2>/dev/null || break; sleep 0.1; done
+for _ in $(seq 1 600); do kill -0 "$FOLLOW" 2>/dev/null || break; sleep 0.1; done
 kill -0 "$FOLLOW" 2>/dev/null
 ok $((! $?)) "the follow ends at the second reload, that revoked its token (after $(( $(date +%s) - T0 )) s)"
-for _ in $(seq 1 100); do kill -0 "$EXEC" 2>/dev/null || break; sleep 0.1; done
+for _ in $(seq 1 600); do kill -0 "$EXEC" 2>/dev/null || break; sleep 0.1; done
 kill -0 "$EXEC" 2>/dev/null
 ok $((! $?)) "the long buffered exec ends at the second reload, that revoked its token"
 diag "exec: $(cat "$CONF_DIR/exec.status") $(head -c 200 "$CONF_DIR/exec.out")"

@@ -107,11 +107,14 @@ sbd_start() {
 	UID_BASE=$((0x40000000 + (RANDOM % 700) * 64 * 65536))
 	local cgopt=()
 	[ "$CG_ROOT" = /sys/fs/cgroup ] || cgopt=(--cgroup-root "$CG_ROOT")
-	"$SANDBOXD" --data "$DATA" --instance "$INSTANCE" --workers "${T_WORKERS:-3}" \
-		--uid-base "$UID_BASE" --uid-slots 64 --pidfile "$T_DIR/sandboxd.pid" "${cgopt[@]}" "$@" \
-		>>"$T_DIR/sandboxd.log" 2>&1 &
+	# what sbd_again starts it with again
+	SBD_ARGS=(--data "$DATA" --instance "$INSTANCE" --workers "${T_WORKERS:-3}"
+		--uid-base "$UID_BASE" --uid-slots 64 --pidfile "$T_DIR/sandboxd.pid" "${cgopt[@]}" "$@")
+	"$SANDBOXD" "${SBD_ARGS[@]}" >>"$T_DIR/sandboxd.log" 2>&1 &
 	SBD_PID=$!
-	for _ in $(seq 1 100); do [ -S "$DATA/run/fcgi.sock" ] && break; sleep 0.05; done
+	# 60 s at most (a pass goes on at once): a start under ASan on a loaded
+	# 2-core host takes seconds
+	for _ in $(seq 1 1200); do [ -S "$DATA/run/fcgi.sock" ] && break; sleep 0.05; done
 	[ -S "$DATA/run/fcgi.sock" ] || { cat "$T_DIR/sandboxd.log" >&2; bail "sandboxd did not start"; }
 	mkdir -p "$T_DIR/nginx-tmp"
 	local try
@@ -127,10 +130,74 @@ sbd_start() {
 	done
 	[ -n "$PORT" ] || bail "nginx did not start: $(tail -n 3 "$T_DIR/nginx-start.log")"
 	BASE=http://127.0.0.1:$PORT
-	for _ in $(seq 1 100); do
+	for _ in $(seq 1 1200); do
 		curl -s -o /dev/null "$BASE/" && break
 		sleep 0.05
 	done
+}
+
+# sbd_again [sandboxd options...]: the master again on the same data dir,
+# as sbd_start started it (its options, then these; in this environment,
+# e.g. SANDBOXD_FAULTS): the old one stopped by its pidfile (SIG, TERM by
+# default, which stops the inits too) and waited for, its socket removed;
+# PRE: a command (eval'd) run between the two; BIN: the binary (default
+# $SANDBOXD); WRAP: a command the new one runs under.  Returns once the
+# socket is there and nginx answers through it.
+sbd_again() {
+	local pid; pid=$(cat "$T_DIR/sandboxd.pid")
+	kill -"${SIG:-TERM}" "$pid"
+	for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	for _ in $(seq 1 300); do [ -z "$(sbd_workers 2>/dev/null)" ] && break; sleep 0.1; done
+	rm -f "$DATA/run/fcgi.sock"
+	[ -n "${PRE:-}" ] && eval "$PRE"
+	${WRAP:-} "${BIN:-$SANDBOXD}" "${SBD_ARGS[@]}" "$@" >>"$T_DIR/sandboxd.log" 2>&1 &
+	SBD_PID=$!
+	disown $!
+	# 60 s at most, as sbd_start
+	for _ in $(seq 1 1200); do
+		[ -S "$DATA/run/fcgi.sock" ] && curl -s -o /dev/null "$BASE/" && break
+		sleep 0.05
+	done
+}
+
+# launchers W: the sandbox-launch processes of worker W (its launcher
+# exec'd ahead, waiting for the next start, and one starting a sandbox)
+launchers() {
+	local p
+	for p in $(cat /proc/"$1"/task/*/children 2>/dev/null); do
+		[ "$(cat "/proc/$p/comm" 2>/dev/null)" = sandbox-launch ] && echo "$p"
+	done
+}
+# launcher_waiting: the one launcher of worker $W, in L (20 s at most)
+launcher_waiting() {
+	for _ in $(seq 1 400); do
+		L=$(launchers "$W")
+		[ "$(echo "$L" | wc -w)" = 1 ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+# launcher_trace NAME STRACE-ARGS...: strace in the background (its pid in
+# S, its output in $T_DIR/strace.NAME); returns once $L is traced
+launcher_trace() {
+	local name=$1
+	shift
+	strace -o "$T_DIR/strace.$name" "$@" 2>"$T_DIR/strace.$name.err" &
+	S=$!
+	for _ in $(seq 1 400); do
+		grep -q '^TracerPid:[[:space:]]*[1-9]' "/proc/$L/status" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# inits ID: the sandbox-init processes in its cgroup
+inits() {
+	local p out=
+	for p in $(sandbox_pids "$1"); do
+		[ "$(cat "/proc/$p/comm" 2>/dev/null)" = sandbox-init ] && out="$out $p"
+	done
+	echo "${out# }"
 }
 
 # api METHOD PATH [JSON-BODY] [curl options...]: sets STATUS and BODY.
@@ -271,7 +338,7 @@ gitd_start() {
 		git daemon --reuseaddr --base-path="$dir" --export-all --listen=127.0.0.1 --port="$p" "$@" \
 			>>"$T_DIR/git-daemon.log" 2>&1 &
 		GITD_PID=$!
-		for _ in $(seq 1 100); do
+		for _ in $(seq 1 1200); do
 			git ls-remote "git://127.0.0.1:$p/$repo" >/dev/null 2>&1 && { GITD_URL=git://127.0.0.1:$p; return 0; }
 			kill -0 "$GITD_PID" 2>/dev/null || break
 			sleep 0.05
@@ -280,3 +347,34 @@ gitd_start() {
 	done
 	bail "git daemon did not start: $(tail -n 3 "$T_DIR/git-daemon.log")"
 }
+
+# A small ext4 file system for a data dir that the test fills (t/0026,
+# t/0096, t/0101): small_fs_make DIR SIZE makes DIR/fs.img of SIZE on a
+# loop device ($LOOP), mounted on DIR/mnt; small_fs_remove DIR unmounts it
+# (retrying while the service's last processes let go), detaches the loop
+# device and removes DIR.
+small_fs_make() {
+	mkdir -p "$1/mnt"
+	truncate -s "$2" "$1/fs.img"
+	LOOP=$(losetup -f --show "$1/fs.img") || bail "losetup"
+	mkfs.ext4 -q -m 0 "$LOOP" || bail "mkfs.ext4"
+	mount "$LOOP" "$1/mnt" || bail "mount"
+}
+small_fs_remove() {
+	if mountpoint -q "$1/mnt"; then
+		for _ in $(seq 1 600); do umount "$1/mnt" 2>/dev/null && break; sleep 0.1; done
+		mountpoint -q "$1/mnt" && umount -l "$1/mnt"
+	fi
+	[ -n "${LOOP:-}" ] && losetup -d "$LOOP" 2>/dev/null
+	rm -rf "$1"
+}
+# small_fs_fill DIR [BS]: leave DIR/mnt no free block (the last of it
+# written BS (4k) at a time); small_fs_free DIR gives it back
+small_fs_fill() {
+	local avail
+	avail=$(df -B1 --output=avail "$1/mnt" | tail -n 1)
+	fallocate -l "$avail" "$1/mnt/filler" 2>/dev/null || fallocate -l $((avail - (1 << 20))) "$1/mnt/filler"
+	dd if=/dev/zero of="$1/mnt/filler2" bs="${2:-4k}" 2>/dev/null
+	sync -f "$1/mnt"
+}
+small_fs_free() { rm -f "$1/mnt/filler" "$1/mnt/filler2"; sync -f "$1/mnt"; }

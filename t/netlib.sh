@@ -56,7 +56,13 @@ net_up() {
 	echo $! >"$NET_DIR/dns.pid"
 	echo "nameserver 198.19.0.53" >"$NET_DIR/resolv.conf"
 	chmod 0644 "$NET_DIR/resolv.conf"
-	for _ in $(seq 1 100); do grep -q ready "$NET_DIR/conn.log" 2>/dev/null && return 0; sleep 0.05; done
+	# (python's start on a loaded host: 60 s at most, a pass goes on at once);
+	# the stand-in's DNS too, bound before the first name is asked
+	for _ in $(seq 1 1200); do
+		grep -q ready "$NET_DIR/conn.log" 2>/dev/null &&
+			nsenter --net="/run/netns/$NET_INET" ss -Hlnu 'sport = 53' 2>/dev/null | grep -q '198\.19\.0\.53:53' && return 0
+		sleep 0.05
+	done
 	return 1
 }
 
@@ -90,4 +96,99 @@ conns() { grep -c -- "$1" "$NET_DIR/conn.log"; }
 in_sandbox_netns() {
 	local id=$1; shift
 	nsenter --net="/proc/$(init_of "$id")/ns/net" "$@"
+}
+
+# --- a sandbox's network, as the tests of the pair made ahead see it --------
+
+# TAG: the instance's link tag (the test finds it): vs<tag><slot> are the
+# sandboxes' host ends, vt<tag><pid> the pairs made ahead
+TAG=
+links() { ip -o link | awk -F': ' '{ print $2 }' | cut -d@ -f1; }
+ahead_links() { links | grep "^vt${TAG:-______}"; }
+
+# host_if ID: the host end's name of a sandbox's link, from its address
+host_if() {
+	local a o3 o4
+	api GET "/sandboxes/$1"
+	a=$(jqr .data.network.address)
+	o3=$(printf '%s' "$a" | cut -d. -f3)
+	o4=$(printf '%s' "$a" | cut -d. -f4)
+	# the pool's (10.89.0.0/16) slot i: .2i the host end, .2i+1 the sandbox
+	[ -n "$o4" ] && printf 'vs%s%x' "$TAG" $(( (o3 * 256 + o4 - 1) / 2 ))
+}
+
+# nonames CMD...: CMD with an empty /run/netns of its own.  ip shows a
+# link's peer namespace by its name, and to find it opens every name in
+# /run/netns and asks the kernel its id: a name another process (another
+# test, another suite beside) is adding or deleting at that moment, the file
+# there but no namespace mounted on it, makes ip print "Error: Peer netns
+# reference is invalid." (a load made that window wide enough for t/0085
+# point 35 to read it into a state).  With no names, ip shows the peer by
+# its id, which net_state replaces as it replaces the name.
+nonames() {
+	unshare --mount --propagation private sh -c \
+		'mount -t tmpfs -o size=4k,mode=0755 sbd-nonames /run/netns && exec "$@"' sh "$@"
+}
+
+# net_state ID: the sandbox's links, addresses and routes, seen from the
+# host (its host end) and from inside, with what is its own (the host end's
+# name, its addresses, MACs, indexes, the peer's netns id) replaced by names;
+# NET_STATE_ROUTE6=1: the host end's IPv6 routes too (ip without names:
+# nonames)
+net_state() {
+	local pid addr gw hif ns re_a re_g
+	pid=$(init_of "$1")
+	ns=/proc/$pid/ns/net
+	addr=$(nsenter --net="$ns" ip -4 -o addr show dev eth0 | awk '{ print $4 }' | cut -d/ -f1)
+	gw=$(printf '%s' "$addr" | awk -F. '{ print $1"."$2"."$3"."($4-1) }')
+	hif=$(ip -4 -o addr show | awk -v a="$gw/31" '$4 == a { print $2 }')
+	re_a="\\b${addr//./\\.}\\b"
+	re_g="\\b${gw//./\\.}\\b"
+	{
+		echo "host end:"
+		nonames ip -d -o link show dev "$hif"
+		nonames ip -o addr show dev "$hif"
+		ip route show dev "$hif"
+		[ "${NET_STATE_ROUTE6:-0}" = 1 ] && ip -6 route show dev "$hif"
+		cat "/proc/sys/net/ipv6/conf/$hif/addr_gen_mode" "/proc/sys/net/ipv4/conf/$hif/rp_filter" \
+			"/proc/sys/net/ipv4/conf/$hif/forwarding" "/proc/sys/net/ipv4/conf/$hif/route_localnet"
+		echo "inside:"
+		nonames nsenter --net="$ns" ip -d -o link show
+		nonames nsenter --net="$ns" ip -o addr show
+		nsenter --net="$ns" ip route show table all
+		nsenter --net="$ns" cat /proc/sys/net/ipv6/conf/eth0/addr_gen_mode /proc/net/if_inet6
+	} 2>&1 | sed -E -e "s/$hif/HOSTEND/g" -e "s/$re_a/ADDR/g" -e "s/$re_g/GW/g" \
+		-e 's/^[0-9]+: /N: /' -e 's/@if[0-9]+/@ifN/g' -e 's/link-netns(id)? [^ ]+/link-netns X/g' \
+		-e 's/(link\/ether|brd) [0-9a-f:]+/\1 X/g' -e 's/ifindex [0-9]+//g' -e 's/ \\ +/ /g'
+}
+
+# wait_for CMD...: until it succeeds (60 s at most: what it waits for, a
+# namespace's clean-up, a launcher's exit, takes seconds on a loaded 2-core
+# host under ASan; a pass returns at once, only a failure waits it all)
+wait_for() { for _ in $(seq 1 1200); do "$@" && return 0; sleep 0.05; done; return 1; }
+# wait_until 'SHELL CONDITION': wait_for, the condition evaluated again at
+# every try (wait_for test "$(...)" would test one value 1200 times)
+wait_until() { for _ in $(seq 1 1200); do eval "$1" && return 0; sleep 0.05; done; return 1; }
+
+# conn_hold ID TAG N: a background process of ID's (processId holdTAG,
+# t/connhold.py) holding N connections to the stand-in's $NET_PUBLIC:5001;
+# "HELD REFUSED" once it tried them all.  touch /tmp/release-TAG inside
+# closes them (then /tmp/hold-TAG.out ends with "closed").
+conn_hold() {
+	api PUT "/sandboxes/$1/files/workspace/connhold.py" "" -H 'Content-Type: application/octet-stream' \
+		-T "$TOP_SRCDIR/t/connhold.py"
+	exec_in "$1" "rm -f /tmp/hold-$2.out /tmp/release-$2"
+	api POST "/sandboxes/$1/processes" "{\"command\": \"exec python3 /workspace/connhold.py $2 $3 $NET_PUBLIC 5001\", \"processId\": \"hold$2\"}"
+	exec_in "$1" "for i in \$(seq 1 600); do [ -s /tmp/hold-$2.out ] && break; sleep 0.05; done; head -n 1 /tmp/hold-$2.out"
+	jqr .data.stdout
+}
+# conn_one ID: one more connection of ID's to $NET_PUBLIC:5001: "connected",
+# or "refused" and the error's class
+conn_one() {
+	exec_in "$1" "python3 -c \"import socket
+try:
+    socket.create_connection(('$NET_PUBLIC', 5001), timeout=10); print('connected')
+except OSError as e:
+    print('refused', e.__class__.__name__)\""
+	jqr .data.stdout
 }

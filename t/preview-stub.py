@@ -113,6 +113,16 @@ class Handler(BaseHTTPRequestHandler):
                 pass
             self.close_connection = True
             return
+        if self.path.startswith("/rp"):
+            # an app asking browsers to send its full URL everywhere
+            body = b"<a href='https://elsewhere.example/'>out</a>\n"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Referrer-Policy", "unsafe-url")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
         seen = {
             "path": self.path,
             "host": self.headers.get("Host"),

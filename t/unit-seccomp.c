@@ -215,14 +215,20 @@ static const char *const expected_denied[] = {
 	"migrate_pages", "move_pages", "get_mempolicy",
 };
 
+/* Linux AIO: ENOSYS (its context pool, fs.aio-max-nr, is the host's) */
+static const char *const expected_enosys[] = {
+	"io_setup", "io_destroy", "io_submit", "io_cancel", "io_getevents", "io_pgetevents",
+};
+
 static const uint64_t zero[6], ones[6] = { ~0ULL, ~0ULL, ~0ULL, ~0ULL, ~0ULL, ~0ULL };
 /* arguments a kernel would take: userfaultfd(UFFD_USER_MODE_ONLY),
  * keyctl(KEYCTL_GET_KEYRING_ID, session), bpf(BPF_PROG_LOAD, ...) ... the
  * filter must not look at them at all */
 static const uint64_t usual[6] = { 1, 0xfffffffffffffffdULL, 0, 0, 0, 0 };
 
-/* exact: EPERM as documented; else any denial (errno, kill, trap) */
-static void denied_by_name(const char *name, const char *why, bool exact)
+/* exact: the errno documented (EPERM, or ENOSYS for what answers as if
+ * missing); else any denial (errno, kill, trap) */
+static void denied_with(const char *name, const char *why, bool exact, int e)
 {
 	int nr = seccomp_syscall_resolve_name(name);
 
@@ -233,9 +239,14 @@ static void denied_by_name(const char *name, const char *why, bool exact)
 	for (int k = 0; k < 3; k++) {
 		const uint64_t *a = k == 0 ? zero : k == 1 ? ones : usual;
 		uint32_t r = verdict(NATIVE, nr, a);
-		ok(exact ? r == ERRNO(EPERM) : denies(r), "%s: %s(nr %d, args %s) is %s (got %s)", why, name, nr,
-		   k == 0 ? "0" : k == 1 ? "~0" : "usual", exact ? "EPERM" : "denied", action(r));
+		ok(exact ? r == ERRNO(e) : denies(r), "%s: %s(nr %d, args %s) is %s (got %s)", why, name, nr,
+		   k == 0 ? "0" : k == 1 ? "~0" : "usual", exact ? (e == ENOSYS ? "ENOSYS" : "EPERM") : "denied", action(r));
 	}
+}
+
+static void denied_by_name(const char *name, const char *why, bool exact)
+{
+	denied_with(name, why, exact, EPERM);
 }
 
 /* Today's socket allow list in lockdown.c, copied: a family let through
@@ -415,6 +426,12 @@ int main(void)
 		denied_by_name(table[i], "table", false);
 	for (size_t i = 0; i < sizeof expected_denied / sizeof *expected_denied; i++)
 		denied_by_name(expected_denied[i], "expected", true);
+	table = sb_lockdown_enosys(&n);
+	ok(n >= sizeof expected_enosys / sizeof *expected_enosys, "lockdown's ENOSYS table has %zu names", n);
+	for (size_t i = 0; i < n; i++)
+		denied_with(table[i], "enosys table", true, ENOSYS);
+	for (size_t i = 0; i < sizeof expected_enosys / sizeof *expected_enosys; i++)
+		denied_with(expected_enosys[i], "expected", true, ENOSYS);
 	args_rules();
 	socket_rules("socket", __NR_socket);
 	socket_rules("socketpair", __NR_socketpair);

@@ -8,6 +8,7 @@
 #include "store.h"
 #include "tap.h"
 
+#include <lmdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +32,7 @@ static bool same_record(const struct sb_record *a, const struct sb_record *b)
 	       a->uid_base == b->uid_base && a->created_ms == b->created_ms &&
 	       a->active_ms == b->active_ms && a->init_pid == b->init_pid &&
 	       a->init_start == b->init_start && !memcmp(&a->lim, &b->lim, sizeof a->lim) &&
-	       a->net_slot == b->net_slot && a->expires_ms == b->expires_ms;
+	       a->net_slot == b->net_slot && a->expires_ms == b->expires_ms && a->forking == b->forking;
 }
 
 /* 1: fast took it and agrees; 0: fast declined (json-c's); -1: disagree */
@@ -91,6 +92,7 @@ static void test_decode_fast(void)
 		"{\"createdAt\":999999999999999999}", "{\"createdAt\":1000000000000000000}",
 		"{\"createdAt\":-999999999999999999}", "{\"initPid\":4294967297}",
 		"{\"netSlot\":4294967297}", "{\"memoryMb\":5,\"memoryMb\":7}",
+		"{\"forking\":1}", "{\"forking\":0}", "{\"forking\":2}", "{\"forking\":\"1\"}",
 		"{\"image\":\"a\",\"image\":\"b\"}", "{\"memoryMb\":\"5\"}",
 		"{\"unknown\":\"x\",\"other\":-3,\"image\":\"c\"}", "{\"unknown\":1.5}",
 		"{\"unknown\":null,\"image\":\"c\"}", "{\"im\\u0061ge\":\"c\"}",
@@ -136,6 +138,7 @@ static void test_decode_fast(void)
 		rec.lim.ingress_mbps = (long)rnd64();
 		rec.net_slot = (uint32_t)rnd64();
 		rec.expires_ms = rnd64();
+		rec.forking = random() % 2;
 		json = store_encode_json(&rec);
 		r = json ? fast_vs_json(json) : -1;
 		if (r < 0 && bad < 8)
@@ -149,6 +152,171 @@ static void test_decode_fast(void)
 	ok(took > 2000, "decode: the fast form takes the plain ones (%d of 20000)", took);
 	for (int i = 0; i < bad && i < 8; i++)
 		fprintf(stderr, "# %s\n", js[i]);
+}
+
+struct seen {
+	char id[64];
+	pid_t pid;
+	int n;
+};
+
+static void saw(const char *id, pid_t pid, unsigned long long start, int64_t active_ms, void *arg)
+{
+	struct seen *sn = arg;
+
+	(void)start;
+	(void)active_ms;
+	snprintf(sn->id, sizeof sn->id, "%s", id);
+	sn->pid = pid;
+	sn->n++;
+}
+
+static void no_op(struct sb_record *r, const void *arg)
+{
+	(void)r;
+	(void)arg;
+}
+
+/* The init is runtime state (store_init_set): every read of the record
+ * sees it, a record write never stores it, a claim keeps it, a destroy's
+ * slot reused never shows it. */
+static void test_runtime(struct store *s)
+{
+	struct sb_err err = SB_ERR_INIT;
+	struct sb_record r = { .init_pid = 0 }, g, w;
+	struct seen sn = { .n = 0 };
+	const char *ids[1];
+	pid_t pids[1];
+	uint32_t slot;
+	bool created;
+
+	ok(store_create(s, ".wr1", "host", 200000, 8, &w, &created, &err) == 0 && created, "warm .wr1 made");
+	ok(store_get(s, ".wr1", &g, &err) == 1 && g.init_pid == 0, "  no init recorded: 0");
+	w.init_pid = 4242;
+	w.init_start = 77;
+	ok(store_init_set(s, ".wr1", &w, w.active_ms + 5, &err) == 0, "  its init recorded (%s)", err.msg);
+	ok(store_get(s, ".wr1", &g, &err) == 1 && g.init_pid == 4242 && g.init_start == 77 &&
+	   g.active_ms == w.active_ms + 5, "  store_get sees it, and the start's activity");
+	ok(store_update(s, ".wr1", no_op, NULL, &err) == 0 && store_get(s, ".wr1", &g, &err) == 1 &&
+	   g.init_pid == 4242, "  a record write keeps it (and stores none: runtime state)");
+	ok(store_foreach_started(s, saw, &sn, &err) == 0 && sn.n == 1 && !strcmp(sn.id, ".wr1") &&
+	   sn.pid == 4242, "  the started scan names it (%d, %s)", sn.n, sn.id);
+	ok(store_claim(s, ".wr1", "cl-1", &r, &err) == 1 && r.init_pid == 4242 && r.init_start == 77,
+	   "a claim of it: the claimed record has its init");
+	ok(store_get(s, "cl-1", &g, &err) == 1 && g.init_pid == 4242, "  and so has store_get");
+	sn.n = 0;
+	ok(store_foreach_started(s, saw, &sn, &err) == 0 && sn.n == 1 && !strcmp(sn.id, "cl-1"),
+	   "  the started scan names the claimed id (%s)", sn.id);
+	ids[0] = "cl-1";
+	pids[0] = 1;
+	ok(store_forget_started(s, ids, pids, 1, &err) == 0 && store_get(s, "cl-1", &g, &err) == 1 &&
+	   g.init_pid == 4242, "a forget of another pid (started again since) keeps it");
+	ok(store_destroy_mark(s, "cl-1", 200000, NULL, NULL, &g, &slot, &err) == 1 && g.init_pid == 4242,
+	   "destroy: the mark reads its init");
+	sn.n = 0;
+	ok(store_foreach_started(s, saw, &sn, &err) == 0 && sn.n == 0, "  then the started scan names no one");
+	ok(store_destroy_done(s, 200000, slot, &err) == 0, "  the slot returned");
+	ok(store_create(s, "cl-2", "host", 200000, 8, &r, &created, &err) == 0 && created &&
+	   r.uid_base == w.uid_base, "a new sandbox in that slot");
+	ok(store_get(s, "cl-2", &g, &err) == 1 && g.init_pid == 0 && g.init_start == 0,
+	   "  sees no init of the old one");
+	r.init_pid = 4343;
+	r.init_start = 78;
+	ok(store_init_set(s, "cl-2", &r, r.active_ms, &err) == 0 && store_get(s, "cl-2", &g, &err) == 1 &&
+	   g.init_pid == 4343, "  its own recorded");
+	ids[0] = "cl-2";
+	pids[0] = 4343;
+	ok(store_forget_started(s, ids, pids, 1, &err) == 0 && store_get(s, "cl-2", &g, &err) == 1 &&
+	   g.init_pid == 0, "  found dead and forgotten: none");
+	ok(store_create(s, ".wr2", "host", 200000, 8, &w, &created, &err) == 0 && store_drop(s, ".wr2", &err) == 0,
+	   "a warm record dropped");
+	w.init_pid = 4444;
+	ok(store_init_set(s, ".wr2", &w, w.active_ms, &err) < 0, "  its init is not recorded after (%s)", err.msg);
+	sb_err_clear(&err);
+	sn.n = 0;
+	ok(store_foreach_started(s, saw, &sn, &err) == 0 && sn.n == 0, "  nor named by the scan");
+}
+
+/* What an older build does to the main environment (it keeps a "started"
+ * index, made at its open, and no slots entries): "started" made, base's
+ * slots entry deleted.  *started: whether "started" was there. */
+static bool older_build(uid_t base, bool make, bool *started)
+{
+	unsigned char kb[4] = { (unsigned char)(base >> 24), (unsigned char)(base >> 16),
+				(unsigned char)(base >> 8), (unsigned char)base };
+	MDB_val k = { 4, kb };
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi slots, old;
+	bool done;
+
+	*started = false;
+	if (mdb_env_create(&env))
+		return false;
+	mdb_env_set_maxdbs(env, 16);
+	mdb_env_set_mapsize(env, 1 << 20);
+	done = mdb_env_open(env, root, MDB_NOTLS, 0600) == 0 && mdb_txn_begin(env, NULL, 0, &txn) == 0;
+	if (done) {
+		*started = mdb_dbi_open(txn, "started", 0, &old) == 0;
+		done = (!make || mdb_dbi_open(txn, "started", MDB_CREATE, &old) == 0) &&
+		       (!base || (mdb_dbi_open(txn, "slots", 0, &slots) == 0 && mdb_del(txn, slots, &k, NULL) == 0)) &&
+		       mdb_txn_commit(txn) == 0;
+	}
+	mdb_env_close(env);
+	return done;
+}
+
+/* Whether base has its slots entry. */
+static bool slot_there(uid_t base)
+{
+	unsigned char kb[4] = { (unsigned char)(base >> 24), (unsigned char)(base >> 16),
+				(unsigned char)(base >> 8), (unsigned char)base };
+	MDB_val k = { 4, kb }, v;
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi slots;
+	bool there = false;
+
+	if (mdb_env_create(&env))
+		return false;
+	mdb_env_set_maxdbs(env, 16);
+	if (mdb_env_open(env, root, MDB_NOTLS | MDB_RDONLY, 0600) == 0 &&
+	    mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) == 0) {
+		there = mdb_dbi_open(txn, "slots", 0, &slots) == 0 && mdb_get(txn, slots, &k, &v) == 0;
+		mdb_txn_abort(txn);
+	}
+	mdb_env_close(env);
+	return there;
+}
+
+/* A downgrade and an upgrade: a record without its slots entry gets one,
+ * at the next open (the older build's index seen, and dropped) or at its
+ * start (store_init_set). */
+static void test_older_build(const struct store_sizes *sz)
+{
+	struct sb_err err = SB_ERR_INIT;
+	struct sb_record r = { .init_pid = 0 }, g;
+	struct store s;
+	bool created, started;
+
+	ok(store_open(&s, root, sz, &err) == 0 && store_create(&s, "ob-1", "host", 200000, 8, &r, &created, &err) == 0,
+	   "older build: ob-1 made (%s)", err.msg);
+	store_close(&s);
+	ok(older_build(r.uid_base, true, &started) && !started,
+	   "  an older build's open: its index made, ob-1's slots entry gone");
+	ok(store_open(&s, root, sz, &err) == 0, "  open again (%s)", err.msg);
+	ok(slot_there(r.uid_base), "  the open made the slots index again");
+	r.init_pid = 4545;
+	r.init_start = 79;
+	ok(store_init_set(&s, "ob-1", &r, r.active_ms, &err) == 0 && store_get(&s, "ob-1", &g, &err) == 1 &&
+	   g.init_pid == 4545, "  its init recorded (the index made again at the open: %s)", err.msg);
+	store_close(&s);
+	ok(older_build(r.uid_base, false, &started) && !started, "  the older build's index dropped at the open");
+	ok(store_open(&s, root, sz, &err) == 0, "  open again, ob-1's entry gone meanwhile (%s)", err.msg);
+	r.init_pid = 4546;
+	ok(store_init_set(&s, "ob-1", &r, r.active_ms, &err) == 0 && store_get(&s, "ob-1", &g, &err) == 1 &&
+	   g.init_pid == 4546, "  a start writes the missing entry (%s)", err.msg);
+	store_close(&s);
 }
 
 int main(void)
@@ -229,12 +397,14 @@ int main(void)
 		   "the new o-1 has no record of the old one");
 		free(json);
 	}
+	test_runtime(&s);
 	store_use(&s, STORE_HISTORY, &before, &budget, &refused);
 	store_close(&s);
 	ok(store_open(&s, root, &sz, &err) == 0, "store: open again (%s)", err.msg);
 	store_use(&s, STORE_HISTORY, &used, &budget, &refused);
 	ok(used == before, "what was charged is charged once after a reopen (%lld, %lld)", used, before);
 	store_close(&s);
+	test_older_build(&sz);
 	test_decode_fast();
 	return done_testing();
 }
