@@ -106,6 +106,10 @@ for i in $(seq 1 12); do
 	[ "$(inits "k$i" | wc -w)" = 1 ] || bad="$bad k$i:inits=$(inits "k$i" | wc -w)"
 done
 is "$bad" "" "then every one starts, works and has one init"
+# the killer may have ended the spare last (no start since reaped it): a
+# create does, and leaves a spare waiting
+api POST /sandboxes/after
+is "$STATUS" 200 "a create after the killer"
 launcher_waiting
 ok $? "one launcher waits again"
 # (found as soon as it runs: its socket dir and its pair ahead come a moment

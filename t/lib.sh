@@ -165,7 +165,10 @@ sbd_again() {
 launchers() {
 	local p
 	for p in $(cat /proc/"$1"/task/*/children 2>/dev/null); do
-		[ "$(cat "/proc/$p/comm" 2>/dev/null)" = sandbox-launch ] && echo "$p"
+		# a killed launcher not reaped yet (a zombie keeps its name) is
+		# not one: the worker reaps it at its next start
+		[ "$(cat "/proc/$p/comm" 2>/dev/null)" = sandbox-launch ] &&
+			[ "$(awk '{ print $3 }' "/proc/$p/stat" 2>/dev/null)" != Z ] && echo "$p"
 	done
 }
 # launcher_waiting: the one launcher of worker $W, in L (20 s at most)
