@@ -297,6 +297,31 @@ int nl_addr_add(struct mnl_socket *nl, unsigned ifindex, in_addr_t addr, int pre
 	return nl_batch_send(nl, &b, what, err);
 }
 
+int nl_route_unreachable(struct mnl_socket *nl, in_addr_t dst, int prefix, bool add, struct sb_err *err)
+{
+	struct nl_batch b;
+	struct nlmsghdr *nlh;
+	struct rtmsg *rtm;
+	char a[INET_ADDRSTRLEN], what[64];
+
+	nl_batch_init(&b);
+	nlh = msg(&b, add ? RTM_NEWROUTE : RTM_DELROUTE, add ? NLM_F_CREATE | NLM_F_EXCL : 0);
+	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof *rtm);
+	rtm->rtm_family = AF_INET;
+	rtm->rtm_dst_len = (unsigned char)prefix;
+	rtm->rtm_table = RT_TABLE_MAIN;
+	rtm->rtm_protocol = RTPROT_STATIC;
+	rtm->rtm_scope = RT_SCOPE_UNIVERSE;
+	/* a delete names the type too: it takes this route, never another
+	 * of the same prefix */
+	rtm->rtm_type = RTN_UNREACHABLE;
+	mnl_attr_put_u32(nlh, RTA_DST, dst);
+	done(&b, nlh);
+	snprintf(what, sizeof what, "%s the unreachable route %s/%d", add ? "add" : "remove",
+		 inet_ntop(AF_INET, &dst, a, sizeof a), prefix);
+	return nl_batch_send(nl, &b, what, err);
+}
+
 int nl_addr_del(struct mnl_socket *nl, unsigned ifindex, in_addr_t addr, int prefix, struct sb_err *err)
 {
 	struct nl_batch b;

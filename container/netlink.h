@@ -54,5 +54,8 @@ int nl_link_del(struct mnl_socket *nl, const char *name, struct sb_err *err);
 int nl_addr_add(struct mnl_socket *nl, unsigned ifindex, in_addr_t addr, int prefix, bool excl,
 		struct sb_err *err);
 int nl_addr_del(struct mnl_socket *nl, unsigned ifindex, in_addr_t addr, int prefix, struct sb_err *err);
+/* An unreachable route to dst/prefix in the main table (add: EEXIST when
+ * a route to that prefix is there already), or that one removed */
+int nl_route_unreachable(struct mnl_socket *nl, in_addr_t dst, int prefix, bool add, struct sb_err *err);
 
 #endif

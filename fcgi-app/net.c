@@ -693,6 +693,24 @@ static int net_tag_lock(const struct conf *c, struct sb_err *err)
 	return 0;
 }
 
+/* The pool is unreachable from the host but by a sandbox's own link (its
+ * /31, more specific): a connection to the address of a sandbox that is
+ * stopped (a preview, nginx's proxy) is refused at once, where the default
+ * route would send it to the host's network (the pool's addresses are
+ * ours: a SYN to the LAN, and a wait of the proxy's connect timeout).  A
+ * route to the same prefix there already (ours, left by a service killed
+ * before its stop) is kept. */
+static void pool_unreachable(const struct conf *c, struct mnl_socket *nl, bool add)
+{
+	struct sb_err err = SB_ERR_INIT;
+	char cidr[32];
+
+	if (nl_route_unreachable(nl, htonl(c->net_pool.addr), c->net_pool.prefix, add, &err) < 0 &&
+	    !(add && errno == EEXIST) && !(!add && errno == ESRCH))
+		log_printf("error", NULL, "network: the pool %s: %s",
+			   net_cidr_str(&c->net_pool, cidr, sizeof cidr), err.msg);
+}
+
 int net_start(const struct conf *c, struct sb_err *err)
 {
 	struct mnl_socket *nl;
@@ -715,18 +733,21 @@ int net_start(const struct conf *c, struct sb_err *err)
 		return -1;
 	r = nl_addr_add(nl, 1, res, 32, true, err);
 	e = errno;
-	nl_close(nl);
 	if (r < 0 && e == EEXIST && !net_table_present(c)) {
 		char a[INET_ADDRSTRLEN], cidr[32];
+		nl_close(nl);
 		return sb_fail(err, SB_E_INTERNAL, EEXIST, "the resolver's address %s is on lo already: another "
 			       "instance uses --net-pool %s; give this one a pool of its own",
 			       inet_ntop(AF_INET, &res, a, sizeof a), net_cidr_str(&c->net_pool, cidr, sizeof cidr));
 	}
 	if (r < 0 && e != EEXIST) {
+		nl_close(nl);
 		sb_err_prefix(err, "the resolver's address on lo");
 		return -1;
 	}
 	sb_err_clear(err);
+	pool_unreachable(c, nl, true);
+	nl_close(nl);
 	/* the table itself comes with every policy (net_load_*, the master's
 	 * next step): one transaction */
 	net_nft_free();
@@ -747,8 +768,10 @@ void net_stop(const struct conf *c)
 	if (nft_run(cmd, &err) < 0)
 		log_printf("error", NULL, "network: %s", err.msg);
 	nl = nl_open(&err);
-	if (nl)
+	if (nl) {
+		pool_unreachable(c, nl, false);
 		nl_addr_del(nl, 1, net_resolver(c), 32, &err);
+	}
 	nl_close(nl);
 }
 

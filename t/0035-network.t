@@ -242,6 +242,7 @@ sbd_restart_net() {	# sbd_restart_net [more options]
 	for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 	rm -f "$DATA/run/fcgi.sock"
 	is "$(nft list tables 2>/dev/null | grep -c "sandboxd_$INSTANCE")" 0 "a stopped service leaves no nft table"
+	is "$(ip route show type unreachable | grep -c '^unreachable 10\.89\.0\.0/16')" 0 "nor its pool's unreachable route"
 	"$SANDBOXD" --data "$DATA" --instance "$INSTANCE" --workers "${T_WORKERS:-3}" \
 		--uid-base "$UID_BASE" --uid-slots 64 --pidfile "$T_DIR/sandboxd.pid" "${NET_OPTS[@]}" "$@" \
 		>>"$T_DIR/sandboxd.log" 2>&1 &
@@ -293,15 +294,18 @@ D2=$T_DIR/data2
 	--pidfile "$T_DIR/sbd2.pid" "${NET_OPTS[@]}" >"$T_DIR/sbd2.log" 2>&1
 is "$?" 1 "a second instance with the same pool does not start"
 like "$(cat "$T_DIR/sbd2.log")" "another instance uses --net-pool 10.89.0.0/16" "it says why"
+is "$(ip route show type unreachable | grep -c '^unreachable 10\.89\.0\.0/16')" 1 "and leaves our pool's unreachable route"
 "$SANDBOXD" --data "$D2" --instance "$I2" --workers 1 --uid-base $((UID_BASE + 64 * 65536)) --uid-slots 64 \
 	--pidfile "$T_DIR/sbd2.pid" "${NET_OPTS[@]}" --net-pool 10.90.0.0/16 >>"$T_DIR/sbd2.log" 2>&1 &
 for _ in $(seq 1 1200); do [ -S "$D2/run/fcgi.sock" ] && break; sleep 0.05; done
 ok $([ -S "$D2/run/fcgi.sock" ]; echo $?) "with a pool of its own it starts beside"
 is "$(nft list tables | grep -c "sandboxd_${I2//-/_}\$")" 1 "with a table of its own"
+is "$(ip route show type unreachable | grep -cE '^unreachable 10\.(89|90)\.0\.0/16')" 2 "and an unreachable route for its pool beside ours"
 kill -TERM "$(cat "$T_DIR/sbd2.pid")"
 for _ in $(seq 1 600); do kill -0 "$(cat "$T_DIR/sbd2.pid")" 2>/dev/null || break; sleep 0.1; done
 is "$(nft list tables | grep -c "sandboxd_${I2//-/_}\$")" 0 "its stop removes its table"
 is "$(nft list tables | grep -c "sandboxd_${INSTANCE//-/_}\$")" 1 "and leaves ours"
+is "$(ip route show type unreachable | grep -E '^unreachable 10\.(89|90)\.0\.0/16' | cut -d' ' -f2 | tr '\n' ' ')" "10.89.0.0/16 " "its pool's route goes, ours stays"
 exec_in b "curl -s -m 10 http://public.test/ip"
 is "$(jqr .data.stdout)" "$NET_UPLINK" "our sandboxes' egress and DNS still work"
 

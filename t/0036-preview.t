@@ -223,6 +223,15 @@ for _ in $(seq 1 80); do
 	sleep 0.5
 done
 is "$(jqr .data.status)" stopped "web stopped when idle"
+# once its link is gone too (the kernel ends a namespace later): the
+# address is the pool's, unreachable from the host without the link, not
+# sent by the default route (to the stand-in internet, which drops it: the
+# proxy would wait its connect timeout)
+WEB_ADDR=$(jqr .data.network.address)
+WEB_GW=$(printf '%s' "$WEB_ADDR" | awk -F. '{ print $1"."$2"."$3"."($4-1) }')
+wait_for sh -c "! ip -o -4 addr show | grep -q ' $WEB_GW/31 '"
+ok $? "web's link is gone ($WEB_GW)"
+like "$(ip route get "$WEB_ADDR" 2>&1)" 'unreachable|No route' "its address is unreachable from the host, not routed to the uplink"
 P "5173-$T5173" /
 is "$STATUS" 502 "a preview of a stopped sandbox -> 502 (nothing answers)"
 api POST /sandboxes/web/processes '{"command": "exec python3 /workspace/stub.py serve 127.0.0.1 5173", "processId": "lo2"}'

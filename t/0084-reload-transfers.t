@@ -68,7 +68,8 @@ rm -f "$T_DIR/down.bin"
 curl -s -o "$T_DIR/exec.out" -w '%{http_code}' --max-time 60 -X POST -H 'Content-Type: application/json' \
 	--data-binary '{"command":"sleep 2; echo slept"}' "$BASE/sandboxes/rt/exec" >"$T_DIR/exec.status" &
 BG=$!
-sleep 0.5
+wait_comm rt sleep
+ok $? "the exec runs"
 kill -HUP "$MASTER"
 wait "$BG"; BG=
 BODY=$(cat "$T_DIR/exec.out")

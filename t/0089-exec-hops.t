@@ -81,7 +81,8 @@ is "$(jqr '.data.exitCode')" 0 "exit 0"
 curl -s -o "$T_DIR/slow" -X POST -H 'Content-Type: application/json' \
 	--data-binary '{"command": "sleep 1; echo slow"}' "$BASE/sandboxes/$ID/exec" &
 SLOW=$!
-sleep 0.3
+wait_comm $ID sleep
+ok $? "the slow exec runs"
 exec_in $ID 'ls /proc/self/fd | wc -l'
 is "$(jqr '.data.stdout')" 4 "a command beside a running exec has fds 0-2 and ls's own only"
 wait "$SLOW"

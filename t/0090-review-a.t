@@ -94,7 +94,8 @@ VICTIM=$!
 curl -s -o "$T_DIR/victim2" -X POST -H 'Content-Type: application/json' \
 	--data-binary '{"command":"sleep 200 >/dev/null 2>&1 & echo v2"}' "$BASE/sandboxes/ex/exec" &
 V2=$!
-sleep 0.5
+wait_comm ex sleep 2
+ok $? "both execs run"
 exec_in ex 'n=0; for d in /proc/[0-9]*; do for f in $d/fd/*; do [ -e "$f" ] || continue; case $(readlink $f) in pipe:*) echo INJECTED >>$f 2>/dev/null && n=$((n+1));; esac; done; done; echo wrote=$n; ls /proc/1/fd 2>&1 | head -3'
 diag "injector: $(jqr .data.stdout | tr '\n' ' ') $(jqr .data.stderr | head -c 200)"
 wait "$VICTIM" "$V2"

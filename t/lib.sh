@@ -227,6 +227,18 @@ exec_in() {
 	api POST "/sandboxes/$id/exec" "$(jq -cn --arg c "$cmd" '{command: $c}')"
 }
 
+# wait_comm ID NAME [N]: until N (1) processes named NAME run in sandbox
+# ID (60 s at most): a command started in the background has begun
+wait_comm() {
+	local n=${3:-1}
+	for _ in $(seq 1 600); do
+		exec_in "$1" "cat /proc/[0-9]*/comm 2>/dev/null | grep -cx '$2'"
+		[ "$(jqr .data.stdout)" -ge "$n" ] 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 # The master's worker processes, sorted, space-separated (the master's
 # other children are sandbox inits it reaps as a subreaper, and a
 # short-lived idle sweeper: each names itself).
