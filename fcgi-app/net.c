@@ -104,11 +104,16 @@ void net_ahead_prefix(const struct conf *c, char *buf, size_t len)
 	snprintf(buf, len, "vt%06x", tag_of(c));
 }
 
+static uint32_t pool_resolver(const struct net_cidr *pool)
+{
+	uint32_t size = pool->prefix >= 32 ? 1 : 1u << (32 - pool->prefix);
+
+	return htonl(pool->addr + size - 2);
+}
+
 uint32_t net_resolver(const struct conf *c)
 {
-	uint32_t size = c->net_pool.prefix >= 32 ? 1 : 1u << (32 - c->net_pool.prefix);
-
-	return htonl(c->net_pool.addr + size - 2);
+	return pool_resolver(&c->net_pool);
 }
 
 int net_record_slot(const struct conf *c, const struct sb_record *r, uint32_t *slot,
@@ -700,23 +705,79 @@ static int net_tag_lock(const struct conf *c, struct sb_err *err)
  * ours: a SYN to the LAN, and a wait of the proxy's connect timeout).  A
  * route to the same prefix there already (ours, left by a service killed
  * before its stop) is kept. */
-static void pool_unreachable(const struct conf *c, struct mnl_socket *nl, bool add)
+static void pool_unreachable(const struct net_cidr *pool, struct mnl_socket *nl, bool add)
 {
 	struct sb_err err = SB_ERR_INIT;
 	char cidr[32];
 
-	if (nl_route_unreachable(nl, htonl(c->net_pool.addr), c->net_pool.prefix, add, &err) < 0 &&
+	if (nl_route_unreachable(nl, htonl(pool->addr), pool->prefix, add, &err) < 0 &&
 	    !(add && errno == EEXIST) && !(!add && errno == ESRCH))
-		log_printf("error", NULL, "network: the pool %s: %s",
-			   net_cidr_str(&c->net_pool, cidr, sizeof cidr), err.msg);
+		log_printf("error", NULL, "network: the pool %s: %s", net_cidr_str(pool, cidr, sizeof cidr), err.msg);
+}
+
+/* run/net-pool: the pool whose route and resolver address this instance
+ * put on the host, written when it did, removed by its stop */
+static void pool_path(const struct conf *c, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/run/net-pool", c->data_dir);
+}
+
+/* What this instance's stop removes from the host: its table, the pool's
+ * route, the resolver's address (of that pool), and the record of them. */
+static void undo(const struct conf *c, const struct net_cidr *pool)
+{
+	struct sb_err err = SB_ERR_INIT;
+	struct mnl_socket *nl;
+	char tbl[80], cmd[128], path[PATH_MAX];
+
+	table_name(c, tbl, sizeof tbl);
+	snprintf(cmd, sizeof cmd, "delete table inet %s\n", tbl);
+	if (net_table_present(c) && nft_run(cmd, &err) < 0)
+		log_printf("error", NULL, "network: %s", err.msg);
+	nl = nl_open(&err);
+	if (nl) {
+		pool_unreachable(pool, nl, false);
+		nl_addr_del(nl, 1, pool_resolver(pool), 32, &err);
+	}
+	nl_close(nl);
+	pool_path(c, path, sizeof path);
+	unlink(path);
+}
+
+/* A master killed with -9 never ran its stop: what it put on the host
+ * stays.  The next start with the same pool takes it over; one with
+ * another pool, or without networking, removes it here (the old pool's
+ * route would refuse that whole range to the host for good). */
+static void old_pool_gone(const struct conf *c)
+{
+	char path[PATH_MAX], had[40];
+	struct net_cidr old;
+	ssize_t n;
+
+	pool_path(c, path, sizeof path);
+	n = sb_read_file_at(AT_FDCWD, path, had, sizeof had - 1);
+	if (n <= 0)
+		return;
+	had[n] = '\0';
+	had[strcspn(had, "\n")] = '\0';
+	if (net_cidr_parse(had, &old) < 0) {
+		unlink(path);
+		return;
+	}
+	if (c->network && old.addr == c->net_pool.addr && old.prefix == c->net_pool.prefix)
+		return;
+	log_printf("info", NULL, "network: removing what a killed master left for the pool %s", had);
+	undo(c, &old);
 }
 
 int net_start(const struct conf *c, struct sb_err *err)
 {
+	char path[PATH_MAX], cidr[32];
 	struct mnl_socket *nl;
 	uint32_t res = net_resolver(c);
 	int r, e;
 
+	old_pool_gone(c);
 	if (!c->network)
 		return 0;
 	if (net_tag_lock(c, err) < 0)
@@ -734,7 +795,7 @@ int net_start(const struct conf *c, struct sb_err *err)
 	r = nl_addr_add(nl, 1, res, 32, true, err);
 	e = errno;
 	if (r < 0 && e == EEXIST && !net_table_present(c)) {
-		char a[INET_ADDRSTRLEN], cidr[32];
+		char a[INET_ADDRSTRLEN];
 		nl_close(nl);
 		return sb_fail(err, SB_E_INTERNAL, EEXIST, "the resolver's address %s is on lo already: another "
 			       "instance uses --net-pool %s; give this one a pool of its own",
@@ -746,8 +807,12 @@ int net_start(const struct conf *c, struct sb_err *err)
 		return -1;
 	}
 	sb_err_clear(err);
-	pool_unreachable(c, nl, true);
+	pool_unreachable(&c->net_pool, nl, true);
 	nl_close(nl);
+	/* recorded: a start after a kill -9 with another pool removes them */
+	pool_path(c, path, sizeof path);
+	if (sb_write_file_atf(AT_FDCWD, path, net_cidr_str(&c->net_pool, cidr, sizeof cidr), O_CREAT | O_TRUNC) < 0)
+		log_printf("error", NULL, "network: write %s: %s", path, strerror(errno));
 	/* the table itself comes with every policy (net_load_*, the master's
 	 * next step): one transaction */
 	net_nft_free();
@@ -757,22 +822,8 @@ int net_start(const struct conf *c, struct sb_err *err)
 
 void net_stop(const struct conf *c)
 {
-	struct sb_err err = SB_ERR_INIT;
-	struct mnl_socket *nl;
-	char tbl[80], cmd[128];
-
-	if (!c->network)
-		return;
-	table_name(c, tbl, sizeof tbl);
-	snprintf(cmd, sizeof cmd, "delete table inet %s\n", tbl);
-	if (nft_run(cmd, &err) < 0)
-		log_printf("error", NULL, "network: %s", err.msg);
-	nl = nl_open(&err);
-	if (nl) {
-		pool_unreachable(c, nl, false);
-		nl_addr_del(nl, 1, net_resolver(c), 32, &err);
-	}
-	nl_close(nl);
+	if (c->network)
+		undo(c, &c->net_pool);
 }
 
 pid_t net_dns_spawn(const struct conf *c, const sigset_t *orig)

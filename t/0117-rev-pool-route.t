@@ -20,6 +20,9 @@ is "$(unreach '10\.89\.0\.0/16')" 1 "the default pool has its unreachable route"
 SIG=KILL sbd_again --net-pool 10.91.0.0/16
 ok $([ -S "$DATA/run/fcgi.sock" ]; echo $?) "the service starts again with --net-pool 10.91.0.0/16"
 is "$(unreach '10\.91\.0\.0/16')" 1 "the new pool has its unreachable route"
+is "$(unreach '10\.89\.0\.0/16')" 0 "the old pool's is gone at that start"
+resolvers() { ip -4 -o addr show dev lo | grep -oE ' 10\.(89|91)\.255\.254/32' | tr -d ' ' | sort | tr '\n' ' '; }
+is "$(resolvers)" "10.91.255.254/32 " "and the old pool's resolver address (the new one's is there)"
 api POST /sandboxes/n
 is "$STATUS" 200 "a sandbox is made in the new pool"
 
@@ -32,5 +35,17 @@ is "$(unreach '10\.91\.0\.0/16')" 0 "its stop removed the new pool's route"
 is "$(unreach '10\.89\.0\.0/16')" 0 "and no route of the old pool is left behind"
 unlike "$(ip route get 10.89.7.7 2>&1)" 'unreachable|No route' \
 	"the host reaches the old pool's addresses as before the service (by its default route)"
+
+is "$(resolvers)" "" "no resolver address is left"
+
+# killed again, then started without networking: what the killed master
+# put on the host goes too (its stop would have)
+sbd_again
+is "$(unreach '10\.89\.0\.0/16')" 1 "started again on the default pool: its route"
+SIG=KILL sbd_again --network=no
+ok $([ -S "$DATA/run/fcgi.sock" ]; echo $?) "killed, and started with --network=no"
+is "$(unreach '10\.89\.0\.0/16')" 0 "the killed master's route is gone"
+is "$(resolvers)" "" "and its resolver address"
+is "$(nft list tables 2>/dev/null | grep -c "sandboxd_${INSTANCE//-/_}\$")" 0 "and its table"
 
 done_testing
