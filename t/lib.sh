@@ -211,10 +211,14 @@ api() {
 	if [ -n "$data" ]; then
 		STATUS=$(curl -s -o "$out" -w '%{http_code}' -X "$method" \
 			-H 'Content-Type: application/json' --data-binary "$data" "$@" "$BASE$path")
+	elif [ "$method" = HEAD ]; then
+		# -I, not -X HEAD: curl would wait for the body the headers
+		# announce until the server closes (nginx's keep-alive, 75 s)
+		STATUS=$(curl -s -I -o "$out" -w '%{http_code}' "$@" "$BASE$path")
 	else
 		STATUS=$(curl -s -o "$out" -w '%{http_code}' -X "$method" "$@" "$BASE$path")
 	fi
-	BODY=$(cat "$out")
+	BODY=$(cat "$out" 2>/dev/null)
 	rm -f "$out"
 }
 
