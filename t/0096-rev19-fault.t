@@ -203,6 +203,17 @@ sbd_cleanup
 # says 404 and lists nothing; the sweep leaves it, until the service stops
 # or someone creates that projectId.  The kill is made at the record's
 # write by gdb (a breakpoint on store_claim in the only worker).
+# gdb_running PID: gdb has attached PID and let it go on ("Continuing."
+# sits in gdb's buffer until it exits: its output cannot say so)
+gdb_running() {
+	local st
+	for _ in $(seq 1 400); do
+		st=$(awk '$1 == "State:" { s = $2 } $1 == "TracerPid:" { t = $2 } END { print t ":" s }' "/proc/$1/status" 2>/dev/null)
+		case $st in 0:*|:*|*:t) ;; *) return 0 ;; esac
+		sleep 0.05
+	done
+	return 1
+}
 if [ "$(cg_version)" != 1 ]; then
 	ok 0 "# SKIP warm sandboxes need cgroup v1"
 elif ! command -v gdb >/dev/null; then
@@ -213,8 +224,7 @@ else
 	W=$(sbd_workers)
 	gdb -p "$W" -batch -ex 'break store_claim' -ex 'continue' -ex 'signal SIGKILL' >"$T_DIR/gdb.out" 2>&1 &
 	GDB=$!
-	for _ in $(seq 1 200); do grep -q "^Breakpoint 1 at" "$T_DIR/gdb.out" && break; sleep 0.1; done
-	for _ in $(seq 1 200); do grep -q "^Continuing" "$T_DIR/gdb.out" && break; sleep 0.1; done
+	gdb_running "$W"
 	api POST /sandboxes/victim
 	wait "$GDB"
 	grep -q "^Breakpoint 1, store_claim" "$T_DIR/gdb.out"
@@ -257,7 +267,7 @@ detach
 GDB
 	gdb -p "$W" -batch -x "$T_DIR/gdb2.cmd" >"$T_DIR/gdb2.out" 2>&1 &
 	GDB=$!
-	for _ in $(seq 1 200); do grep -q "^Continuing" "$T_DIR/gdb2.out" && break; sleep 0.1; done
+	gdb_running "$W"
 	api POST /sandboxes/claimed
 	wait "$GDB"
 	grep -q "^Breakpoint 1, sandbox_set_hostname" "$T_DIR/gdb2.out"
@@ -287,7 +297,7 @@ detach
 GDB
 	gdb -p "$W" -batch -x "$T_DIR/gdb3.cmd" >"$T_DIR/gdb3.out" 2>&1 &
 	GDB=$!
-	for _ in $(seq 1 200); do grep -q "^Continuing" "$T_DIR/gdb3.out" && break; sleep 0.1; done
+	gdb_running "$W"
 	api POST /sandboxes/snap/snapshots '{"name": "s1"}'
 	wait "$GDB"
 	grep -q "^Breakpoint 1, cg_sandbox_freeze" "$T_DIR/gdb3.out"

@@ -224,7 +224,8 @@ sleep 2	# (the sweep's first retry, at 1 s)
 ok $? "  DEFECT (low): its slot is returned (no 'the slot stays unused')" ||
 	grep "destroy s1: " "$T_DIR/sandboxd.log" | tail -1 | sed 's/^/# /'
 PRE='rm -f "$DATA/db/run"' sbd_again
-for _ in $(seq 1 600); do grep -q "destroy s1" "$T_DIR/sandboxd.log" && break; sleep 0.1; done
+api GET /sandboxes/s1
+is "$STATUS" 404 "  s1 stays destroyed once DATA/db/run is back"
 
 # --- a downgrade to the previous build, and an upgrade again
 if [ -x "$OLD" ]; then
