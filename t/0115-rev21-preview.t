@@ -56,6 +56,15 @@ class H(BaseHTTPRequestHandler):
             self.wfile.write(b"HTTP/1.1 103 Early Hints\r\nLink: <https://third.example/a.css>; rel=preload; as=style\r\nReferrer-Policy: unsafe-url\r\n\r\n")
             self.send_response(200)
             self.end()
+        elif p == "/cookie":
+            # cookies for the parent domain (every preview's) and for
+            # paths the app knows as its own
+            self.send_response(200)
+            self.send_header("Set-Cookie", "tossed=1; Domain=%s; Path=/" % sys.argv[2])
+            self.send_header("Set-Cookie", "tossed2=1; domain=.%s" % sys.argv[2])
+            self.send_header("Set-Cookie", "own=1; Path=/")
+            self.send_header("Set-Cookie", "api=1; Path=/api; HttpOnly")
+            self.end()
         elif p == "/redir":
             self.send_response(302)
             self.send_header("Location", "http://localhost:%s/x" % sys.argv[1])
@@ -75,7 +84,7 @@ is "$STATUS" 200 "sandbox web created"
 STATUS=$(curl -s -o /dev/null -w '%{http_code}' -X PUT -H 'Content-Type: application/octet-stream' \
 	--data-binary "@$T_DIR/app.py" "$BASE/sandboxes/web/files/workspace/app.py")
 is "$STATUS" 200 "the app is in the sandbox"
-api POST /sandboxes/web/processes '{"command": "exec python3 /workspace/app.py 3000", "processId": "app"}'
+api POST /sandboxes/web/processes "{\"command\": \"exec python3 /workspace/app.py 3000 $PREVIEW_HOST\", \"processId\": \"app\"}"
 is "$STATUS" 200 "the app started"
 exec_in web "for i in \$(seq 100); do python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", 3000))' 2>/dev/null && exit 0; sleep 0.1; done; exit 1"
 is "$(jqr .data.exitCode)" 0 "it listens"
@@ -141,5 +150,22 @@ sw=$(curl -s -D - -o /dev/null -H "Host: $PREVIEW_HOST" "$BASE$PP/sw" | tr -d '\
 is "$sw" "" "path form: an app's Service-Worker-Allowed is not passed (a worker's scope stays below its preview)"
 sw=$(curl -s -D - -o /dev/null -H "Host: $H" "$BASE/sw" | tr -d '\r' | grep -ic '^service-worker-allowed')
 is "$sw" 1 "(control) the host form passes it (an origin of its own)"
+
+# --- cookies: one preview's app setting them for every preview ------------------------
+# (cookie tossing: a Domain of the parent reaches every other preview of
+# that domain, another user's app included, for session fixation)
+ck() { curl -s -D - -o /dev/null --max-time 20 -H "Host: $1" "$BASE$2" | tr -d '\r' | grep -i '^set-cookie:' | sed 's/^[^:]*: //' | tr '\n' '|'; }
+C=$(ck "$H" /cookie)
+diag "host form: $C"
+like "$C" "tossed=1; Domain=$H; Path=/\|" "host form: a cookie for the parent domain is the preview's own host's"
+like "$C" "tossed2=1; domain=$H\|" "host form: so is one for .parent"
+unlike "$C" "omain=\.?$PREVIEW_HOST(;|\|)" "host form: no cookie leaves for the parent domain"
+like "$C" "own=1; Path=/\|" "host form: a host-only cookie stays as it is"
+C=$(ck "$PREVIEW_HOST" "$PP/cookie")
+diag "path form: $C"
+like "$C" "own=1; Path=$PP/\|" "path form: an app's Path=/ is its preview's prefix (not every preview's)"
+like "$C" "api=1; Path=$PP/api; HttpOnly\|" "path form: Path=/api is the prefix's /api"
+unlike "$C" "Path=/(;|\||api)" "path form: no cookie is set for a path outside the preview"
+unlike "$C" "omain=[^;|]" "path form: no cookie names a domain (emptied: this host's only, not the host form's previews below it)"
 
 done_testing
