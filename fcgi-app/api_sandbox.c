@@ -14,6 +14,7 @@
 #include "router.h"
 #include "sse.h"
 #include "proto.h"
+#include "expiry.h"
 #include "sandbox.h"
 #include "imagestore.h"
 
@@ -280,6 +281,8 @@ void api_sandbox_create(struct app *app, struct http_req *req, const char *id)
 		api_reply_err(req, &err);
 		return;
 	}
+	if (want.set_expiry)
+		expiry_hint(app->conf, want.expires_ms);
 	sandbox_ref_release(&sb);
 	d = json_object_new_object();
 	json_object_object_add(d, "projectId", json_object_new_string(id));

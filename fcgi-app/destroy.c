@@ -409,6 +409,7 @@ struct expired {
 	int64_t created[DYING_MAX];	/* the record collected */
 	int64_t now;
 	int64_t idle_ms;
+	int64_t next;	/* the earliest ttl still to come; 0: none */
 	int n;
 };
 
@@ -418,9 +419,15 @@ static void collect_expired(const char *id, const struct sb_record *r, void *arg
 	bool ttl = r->expires_ms && e->now >= r->expires_ms;
 	bool idle = e->idle_ms > 0 && e->now - r->active_ms >= e->idle_ms;
 
+	if (r->expires_ms > e->now && (!e->next || r->expires_ms < e->next))
+		e->next = r->expires_ms;
 	/* warm sandboxes (".w...") are nobody's: never expired */
-	if (e->n >= DYING_MAX || !project_id_valid(id) || !(ttl || idle || r->forking))
+	if (!project_id_valid(id) || !(ttl || idle || r->forking))
 		return;
+	if (e->n >= DYING_MAX) {
+		e->next = e->now;	/* more than a sweep takes: another at once */
+		return;
+	}
 	e->fork[e->n] = r->forking;
 	e->idle[e->n] = !ttl;
 	e->created[e->n] = r->created_ms;
@@ -479,7 +486,7 @@ int destroy_unfinished_fork(struct app *app, const char *id, int64_t created_ms,
 	return r;
 }
 
-int destroy_expired(struct app *app)
+int destroy_expired(struct app *app, int64_t *next)
 {
 	static struct expired e;
 	struct sb_err err = SB_ERR_INIT;
@@ -488,10 +495,12 @@ int destroy_expired(struct app *app)
 	memset(&e, 0, sizeof e);
 	e.now = sb_now_ms();
 	e.idle_ms = app->conf->destroy_idle_ms;
+	*next = 0;
 	if (store_foreach(&app->store, collect_expired, &e, &err) < 0) {
 		log_printf("error", NULL, "expiry sweep: %s", err.msg);
 		return 0;
 	}
+	*next = e.next;
 	for (int i = 0; i < e.n; i++) {
 		struct still_expired x = { .created = e.created[i], .idle_ms = e.idle[i] ? e.idle_ms : 0 };
 		int r;
