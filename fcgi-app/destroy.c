@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "destroy.h"
+#include "expiry.h"
 #include "log.h"
 #include "metrics.h"
 #include "netapply.h"
@@ -410,7 +411,7 @@ struct expired {
 	int64_t now;
 	int64_t idle_ms;
 	int64_t next;	/* the earliest ttl still to come; 0: none */
-	int n;
+	int n, nidle;
 };
 
 static void collect_expired(const char *id, const struct sb_record *r, void *arg)
@@ -424,10 +425,15 @@ static void collect_expired(const char *id, const struct sb_record *r, void *arg
 	/* warm sandboxes (".w...") are nobody's: never expired */
 	if (!project_id_valid(id) || !(ttl || idle || r->forking))
 		return;
+	/* idle ones by their record may not be quiet (a process runs): at most
+	 * half the room, so they never keep a ttl or a fork from the sweep */
+	if (!ttl && !r->forking && e->nidle >= DYING_MAX / 2)
+		return;
 	if (e->n >= DYING_MAX) {
-		e->next = e->now;	/* more than a sweep takes: another at once */
+		e->next = e->now;	/* more than a sweep takes: another soon */
 		return;
 	}
+	e->nidle += !ttl && !r->forking;
 	e->fork[e->n] = r->forking;
 	e->idle[e->n] = !ttl;
 	e->created[e->n] = r->created_ms;
@@ -486,21 +492,24 @@ int destroy_unfinished_fork(struct app *app, const char *id, int64_t created_ms,
 	return r;
 }
 
-int destroy_expired(struct app *app, int64_t *next)
+int destroy_expired(struct app *app)
 {
 	static struct expired e;
 	struct sb_err err = SB_ERR_INIT;
-	int done = 0;
+	int done = 0, hint;
 
 	memset(&e, 0, sizeof e);
 	e.now = sb_now_ms();
 	e.idle_ms = app->conf->destroy_idle_ms;
-	*next = 0;
+	/* the expiry hint's lock across the read: a ttl set after it is
+	 * written after this sweep's hint (expiry.h) */
+	hint = expiry_sweep_begin(app->conf);
 	if (store_foreach(&app->store, collect_expired, &e, &err) < 0) {
 		log_printf("error", NULL, "expiry sweep: %s", err.msg);
+		expiry_sweep_end(hint, e.now);	/* read again soon */
 		return 0;
 	}
-	*next = e.next;
+	expiry_sweep_end(hint, e.next);
 	for (int i = 0; i < e.n; i++) {
 		struct still_expired x = { .created = e.created[i], .idle_ms = e.idle[i] ? e.idle_ms : 0 };
 		int r;

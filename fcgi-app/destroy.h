@@ -34,10 +34,10 @@ int destroy_finish_pending(struct app *app);
 /* Destroy every sandbox past its ttl/expiresAt, or idle (nothing but its
  * init runs, or stopped) for --destroy-after-idle: the master's sweep.  How
  * many; each logged (sandbox.expired) and counted in /metrics.  Unfinished
- * forks too (destroy_unfinished_fork; not counted as expired).  *next: the
- * earliest ttl still to come (0: none; the sweep's own time when it left
- * expired ones for another sweep), for the expiry hint (expiry.h). */
-int destroy_expired(struct app *app, int64_t *next);
+ * forks too (destroy_unfinished_fork; not counted as expired).  The expiry
+ * hint (expiry.h) becomes the earliest ttl its read saw still to come (its
+ * own time when it left expired ones for another sweep). */
+int destroy_expired(struct app *app);
 /* A fork's record still marked `forking` (its worker died before the copy
  * became its disk): destroyed, when it is still that record (created_ms)
  * and still marked under the create lock, which a fork under way holds.

@@ -1,8 +1,8 @@
 /* When the master's sweep should next run for a ttl: DATA/run/expiry-hint
- * holds the earliest expiry (wall-clock ms) that someone set or the last
- * sweep left, so an expired sandbox goes within a tick of its time, not at
- * the next periodic sweep (every 30 s).  A hint only makes a sweep come
- * sooner: a lost one (a write that failed) leaves the periodic sweep. */
+ * holds the earliest expiry (wall-clock ms) still to sweep for, so an
+ * expired sandbox goes within a second of its time, not at the next
+ * periodic sweep (every 30 s).  A hint only brings a sweep sooner: one
+ * lost (a write that failed) leaves the periodic sweep. */
 #ifndef SBD_EXPIRY_H
 #define SBD_EXPIRY_H
 
@@ -11,15 +11,18 @@
 
 #include "conf.h"
 
-/* A sandbox expires at `at`: the hint becomes `at` unless an earlier one
- * is still to come. */
+/* A sandbox's expiry was set to `at` (its record written first): the hint
+ * becomes the earlier of the two. */
 void expiry_hint(const struct conf *c, int64_t at);
-/* The sweep that started at `swept` is done; `next` is the earliest expiry
- * after it (0: none): the hint of what the sweep saw, unless an earlier one
- * set meanwhile is still to come. */
-void expiry_hint_swept(const struct conf *c, int64_t swept, int64_t next);
-/* The master, each tick: whether a hint is due that has not been swept
- * for yet (*seen: the last one it swept for). */
-bool expiry_due(const struct conf *c, int64_t *seen);
+/* The sweep, around its read of the records: begin takes the hint's lock
+ * (-1: no hint file to lock, the sweep goes on without), end writes what
+ * the read saw coming (`next`, 0: nothing) and lets go.  Every expiry set
+ * after the read waits for the lock and is written after it. */
+int expiry_sweep_begin(const struct conf *c);
+void expiry_sweep_end(int lock, int64_t next);
+/* The master, each tick, when no sweep runs: whether the hint is due
+ * (*last: the monotonic time of the last sweep this brought, at least a
+ * second ago). */
+bool expiry_due(const struct conf *c, int64_t *last);
 
 #endif

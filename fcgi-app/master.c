@@ -325,7 +325,6 @@ static void sweep_idle(const struct conf *c, const sigset_t *orig)
 	pid = fork();
 	if (pid == 0) {
 		struct sb_err err = SB_ERR_INIT;
-		int64_t swept, next;
 		struct app app;
 		int left;
 
@@ -340,9 +339,7 @@ static void sweep_idle(const struct conf *c, const sigset_t *orig)
 		if (c->idle_stop_ms > 0)
 			capacity_stop_idle(&app, c->idle_stop_ms);
 		left = destroy_finish_pending(&app);
-		swept = sb_now_ms();
-		destroy_expired(&app, &next);
-		expiry_hint_swept(c, swept, next);
+		destroy_expired(&app);
 		app_close(&app);
 		_exit(left ? SWEEP_AGAIN : 0);
 	}
@@ -798,7 +795,7 @@ int master_run(struct conf *c)
 	static const int sigs[] = { SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGALRM, SIGUSR1 };
 	sigset_t block, orig;
 	bool draining = false, reloading = false;
-	int64_t deadline = 0, next_sweep, sweep_every, next_table_check = 0, expiry_seen = 0;
+	int64_t deadline = 0, next_sweep, sweep_every, next_table_check = 0, expiry_last = 0;
 	int fd;
 
 	if (cg_open(&cg, c->cgroup_root, c->cg_parent, &err) < 0) {
@@ -950,7 +947,7 @@ int master_run(struct conf *c)
 			}
 			/* a ttl due (expiry.h): the sweep now, not at its period */
 			if (!draining && (sb_mono_ms() >= next_sweep ||
-					  (sweeper == 0 && expiry_due(c, &expiry_seen)))) {
+					  (sweeper == 0 && expiry_due(c, &expiry_last)))) {
 				sweep_idle(c, &orig);
 				next_sweep = sb_mono_ms() + sweep_every;
 			}
