@@ -14,10 +14,12 @@
 /* A sandbox's expiry was set to `at` (its record written first): the hint
  * becomes the earlier of the two. */
 void expiry_hint(const struct conf *c, int64_t at);
-/* The sweep, around its read of the records: begin takes the hint's lock
- * (-1: no hint file to lock, the sweep goes on without), end writes what
+/* The sweep, around its read of the records: begin takes the hint's lock,
+ * end writes what
  * the read saw coming (`next`, 0: nothing) and lets go.  Every expiry set
- * after the read waits for the lock and is written after it. */
+ * after the read waits for the lock and is written after it.  begin's -1:
+ * the file could not be opened or locked (logged); the sweep goes on and
+ * writes nothing. */
 int expiry_sweep_begin(const struct conf *c);
 void expiry_sweep_end(int lock, int64_t next);
 /* The master, each tick, when no sweep runs: whether the hint is due
