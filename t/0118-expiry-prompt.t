@@ -9,15 +9,6 @@ sbd_start
 # the periodic sweep ran at the start: the next is 30 s away, so every
 # sandbox below that goes within 20 s of its creation went by the hint
 
-# gone ID T0: seconds from T0 until GET ID is 404 (60 s at most; 999 if not)
-gone() {
-	for _ in $(seq 1 600); do
-		api GET "/sandboxes/$1"
-		[ "$STATUS" = 404 ] && { echo $(( $(date +%s) - $2 )); return; }
-		sleep 0.1
-	done
-	echo 999
-}
 
 T0=$(date +%s)
 api POST /sandboxes/a '{"ttl": 2}'
@@ -29,7 +20,7 @@ is "$STATUS" 200 "b's ttl extended to an hour before it was due"
 api POST /sandboxes/c '{"ttl": 5}'
 api POST /sandboxes/d '{"ttl": 1}'
 is "$STATUS" 200 "c (ttl 5) and d (ttl 1, later but due first) created"
-Ta=$(gone a "$T0"); Td=$(gone d "$T0"); Tc=$(gone c "$T0")
+Ta=$(gone_after a "$T0"); Td=$(gone_after d "$T0"); Tc=$(gone_after c "$T0")
 diag "gone after: a ${Ta}s, d ${Td}s, c ${Tc}s (from the first create)"
 ok $([ "$Ta" -lt 20 ]; echo $?) "a went at its ttl, not at the next periodic sweep (${Ta}s)"
 ok $([ "$Td" -lt 20 ]; echo $?) "d went at its ttl (${Td}s)"
@@ -46,7 +37,7 @@ api POST /sandboxes/e '{"ttl": 2}'
 is "$STATUS" 200 "after a restart: e created with ttl 2"
 sleep 1
 # (the restart's own sweep ran before e: only the hint brings the next)
-Te=$(gone e "$T1")
+Te=$(gone_after e "$T1")
 ok $([ "$Te" -lt 20 ]; echo $?) "e went at its ttl (${Te}s)"
 api POST /sandboxes/f '{"expiresAt": null}'
 is "$STATUS" 200 "f with no expiry"

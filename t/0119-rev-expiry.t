@@ -21,15 +21,6 @@ wait_for() {	# FILE: until it exists, at most 20 s
 	for _ in $(seq 1 200); do [ -e "$1" ] && return 0; sleep 0.1; done
 	return 1
 }
-# gone ID T0: seconds from T0 until GET ID is 404 (60 s at most; 999 if not)
-gone() {
-	for _ in $(seq 1 600); do
-		api GET "/sandboxes/$1"
-		[ "$STATUS" = 404 ] && { echo $(( $(date +%s) - $2 )); return; }
-		sleep 0.1
-	done
-	echo 999
-}
 
 # x's ttl brings a sweep by the hint; it pauses in x's destroy (no lock held)
 touch "$FAULTS/destroy-removed-pause"
@@ -49,7 +40,7 @@ is "$STATUS" 200 "b created with ttl 3600 after a's ttl passed"
 diag "hint: $(cat "$DATA/run/expiry-hint" 2>&1)"
 rm -f "$FAULTS/destroy-removed-pause.paused"
 
-Ta=$(gone a "$Ta0")
+Ta=$(gone_after a "$Ta0")
 diag "a gone after ${Ta}s (ttl 1)"
 ok $([ "$Ta" -lt 10 ]; echo $?) "a went near its ttl, not at the next periodic sweep (${Ta}s)"
 api GET /sandboxes/b

@@ -231,6 +231,16 @@ exec_in() {
 	api POST "/sandboxes/$id/exec" "$(jq -cn --arg c "$cmd" '{command: $c}')"
 }
 
+# gone_after ID T0: seconds from T0 until GET ID is 404 (60 s at most; 999 if not)
+gone_after() {
+	for _ in $(seq 1 600); do
+		api GET "/sandboxes/$1"
+		[ "$STATUS" = 404 ] && { echo $(( $(date +%s) - $2 )); return; }
+		sleep 0.1
+	done
+	echo 999
+}
+
 # wait_comm ID NAME [N]: until N (1) processes named NAME run in sandbox
 # ID (60 s at most): a command started in the background has begun
 wait_comm() {
