@@ -38,7 +38,7 @@ attach() {
 	shift
 	# a live launcher's (a dead one's pair may linger until its namespace goes)
 	wait_until 'live_ahead >/dev/null' || return 1
-	v=$(live_ahead)
+	v=$(live_ahead) || return 1
 	pid=$((16#${v#vt$TAG}))
 	strace -p "$pid" -o "$T_DIR/strace.$name" "$@" 2>"$T_DIR/strace.$name.err" &
 	STRACE=$!
