@@ -9,14 +9,6 @@
 # removes the old exec cgroups (and their processes) before serving.
 . "$(dirname "$0")/lib.sh"
 
-[ "$(id -u)" = 0 ] || skip_all "needs root (loop devices, namespaces, cgroups)"
-for c in losetup mkfs.ext4 dumpe2fs debugfs fallocate mountpoint; do
-	command -v "$c" >/dev/null || skip_all "needs $c"
-done
-
-FS=$(mktemp -d /tmp/sbd-t26.XXXXXX) || bail "mktemp"
-chmod 0711 "$FS"	# nginx reaches the socket below it
-LOOP=
 OLD_WORKERS=
 SLEEPER=
 HOLDER=
@@ -30,10 +22,8 @@ fs_cleanup() {
 	mountpoint -q "$FS/snap" && umount "$FS/snap"
 	small_fs_remove "$FS"
 }
-trap fs_cleanup EXIT
-trap "exit 1" INT TERM PIPE HUP
+small_fs_setup 320M dumpe2fs debugfs
 mkdir -p "$FS/faults"
-small_fs_make "$FS" 320M
 
 # 48 MiB sandbox disks on a 320 MiB host; preallocated, 8 MiB kept free
 OPTS=(--disk-mb 48 --spare-disks 0 --disk-prealloc --disk-reserve-mb 8)

@@ -25,15 +25,8 @@
 # All fail on e7962d9 (see the report of rev19-fault for the lines).
 . "${TOP_SRCDIR:-$(dirname "$0")/..}/t/lib.sh"
 
-[ "$(id -u)" = 0 ] || skip_all "needs root (loop devices, namespaces, cgroups)"
-for c in losetup mkfs.ext4 fallocate mountpoint; do
-	command -v "$c" >/dev/null || skip_all "needs $c"
-done
 # the data dir on a small ext4 of the test's own (a loop device), which the
 # test fills from the host
-FS=$(mktemp -d /tmp/sbd-t96.XXXXXX) || bail "mktemp"
-chmod 0711 "$FS"	# nginx reaches the socket below it
-LOOP=
 FP=
 fs_cleanup() {
 	local p
@@ -41,9 +34,7 @@ fs_cleanup() {
 	sbd_cleanup
 	small_fs_remove "$FS"
 }
-trap fs_cleanup EXIT
-trap "exit 1" INT TERM PIPE HUP
-small_fs_make "$FS" 1G
+small_fs_setup 1G
 fill_host() { small_fs_fill "$FS"; }
 free_host() { small_fs_free "$FS"; }
 

@@ -12,20 +12,7 @@
 # (Workers on a full disk past the first page's slots: t/0096, part 3.)
 . "${TOP_SRCDIR:-$(dirname "$0")/..}/t/lib.sh"
 
-[ "$(id -u)" = 0 ] || skip_all "needs root (loop devices, namespaces, cgroups)"
-for c in losetup mkfs.ext4 fallocate mountpoint stat; do
-	command -v "$c" >/dev/null || skip_all "needs $c"
-done
-FS=$(mktemp -d /tmp/sbd-t99.XXXXXX) || bail "mktemp"
-chmod 0711 "$FS"
-LOOP=
-fs_cleanup() {
-	sbd_cleanup
-	small_fs_remove "$FS"
-}
-trap fs_cleanup EXIT
-trap "exit 1" INT TERM PIPE HUP
-small_fs_make "$FS" 256M
+small_fs_setup 256M stat
 fill_host() { small_fs_fill "$FS"; }
 free_host() { small_fs_free "$FS"; }
 MAPPED="run/quota db/lock.mdb db/history/lock.mdb"

@@ -8,20 +8,7 @@
 # again they start.
 . "${TOP_SRCDIR:-$(dirname "$0")/..}/t/lib.sh"
 
-[ "$(id -u)" = 0 ] || skip_all "needs root (loop devices, namespaces, cgroups)"
-for c in losetup mkfs.ext4 fallocate mountpoint stat; do
-	command -v "$c" >/dev/null || skip_all "needs $c"
-done
-FS=$(mktemp -d /tmp/sbd-t106.XXXXXX) || bail "mktemp"
-chmod 0711 "$FS"
-LOOP=
-fs_cleanup() {
-	sbd_cleanup
-	small_fs_remove "$FS"
-}
-trap fs_cleanup EXIT
-trap "exit 1" INT TERM PIPE HUP
-small_fs_make "$FS" 320M
+small_fs_setup 320M stat
 BOOT=$(cat /proc/sys/kernel/random/boot_id)
 OPTS=(--spare-disks 0 --disk-mb 48 --disk-reserve-mb 0)
 T_TRAP=fs_cleanup T_DATA=$FS/mnt/data T_WORKERS=3 sbd_start "${OPTS[@]}"

@@ -377,6 +377,27 @@ gitd_start() {
 	bail "git daemon did not start: $(tail -n 3 "$T_DIR/git-daemon.log")"
 }
 
+# small_fs_setup SIZE [TOOL...]: what a test on a small file system of its
+# own needs (root, the tools), then FS (a directory nginx reaches the
+# socket below) with that file system on $FS/mnt (small_fs_make), removed
+# at exit by fs_cleanup: the test's own if it defined one before (it ends
+# with sbd_cleanup and small_fs_remove "$FS"), else just those two.
+small_fs_setup() {
+	local c size=$1
+	shift
+	[ "$(id -u)" = 0 ] || skip_all "needs root (loop devices, namespaces, cgroups)"
+	for c in losetup mkfs.ext4 fallocate mountpoint "$@"; do
+		command -v "$c" >/dev/null || skip_all "needs $c"
+	done
+	FS=$(mktemp -d /tmp/sbd-fs.XXXXXX) || bail "mktemp"
+	chmod 0711 "$FS"
+	LOOP=
+	declare -F fs_cleanup >/dev/null || fs_cleanup() { sbd_cleanup; small_fs_remove "$FS"; }
+	trap fs_cleanup EXIT
+	trap "exit 1" INT TERM PIPE HUP
+	small_fs_make "$FS" "$size"
+}
+
 # A small ext4 file system for a data dir that the test fills (t/0026,
 # t/0096, t/0101): small_fs_make DIR SIZE makes DIR/fs.img of SIZE on a
 # loop device ($LOOP), mounted on DIR/mnt; small_fs_remove DIR unmounts it
