@@ -22,10 +22,13 @@ api POST /sandboxes/up-a/processes '{"command":"while :; do echo tick; sleep 0.5
 is "$STATUS" 200 "a chatty background process starts"
 PID_ID=$(jqr .data.id)
 
-curl -s -N -m 50 -o "$CONF_DIR/follow.out" -H "Authorization: Bearer $TOKEN" \
+# (-m 300: the follow must end by the reload, within sbd_reload's 60 s,
+# not by curl's own end)
+curl -s -N -m 300 -o "$CONF_DIR/follow.out" -H "Authorization: Bearer $TOKEN" \
 	"$BASE/sandboxes/up-a/processes/$PID_ID/logs?stream=1" &
 FOLLOW=$!
-sleep 2
+# (polled: a tick every 0.5 s, but the follow's start may be slow)
+for _ in $(seq 1 300); do grep -q tick "$CONF_DIR/follow.out" && break; sleep 0.1; done
 like "$(grep -c tick "$CONF_DIR/follow.out")" '^[1-9]' "the follow receives the process's output"
 
 # the operator revokes the token

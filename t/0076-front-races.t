@@ -53,6 +53,10 @@ burst() {
 		ANSWERED=0
 		for i in $(seq 1 "$n"); do kill -0 "${PIDS[$((i - 1))]}" 2>/dev/null || ANSWERED=$((ANSWERED + 1)); done
 		STARTED=$(in_count "$pre")
+		# (a refused or failed count is "null" or empty: 0, so that a point
+		# fails rather than the arithmetic ending the script)
+		STARTED=${STARTED//[^0-9]/}
+		STARTED=${STARTED:-0}
 		[ $((ANSWERED + STARTED)) -ge "$n" ] && break
 		sleep 0.1
 	done

@@ -20,8 +20,11 @@ for i in $(seq 1 "$N"); do p=$(init_of s$i); [ -n "$p" ] && kill -KILL "$p"; don
 sleep 1
 base_loops=$(losetup -a | grep -c "$DATA/spares/")
 PIDS=
+# (sleep 600: the streams must all still run when counted, and starting 12
+# stopped sandboxes under a sanitizer takes long; the clients are killed
+# below, their commands with them: nothing waits for the sleep)
 for i in $(seq 1 "$N"); do
-	curl -s -N -X POST -H 'Content-Type: application/json' --data-binary '{"stream":true,"command":"sleep 40"}' \
+	curl -s -N -X POST -H 'Content-Type: application/json' --data-binary '{"stream":true,"command":"sleep 600"}' \
 		"$BASE/sandboxes/s$i/exec" >/dev/null &
 	PIDS="$PIDS $!"
 done
@@ -48,7 +51,7 @@ diag "with $N streams: held spares $HELD, pool $(ls -A "$DATA/spares" | grep -c 
 ok $([ "$HELD" -le 3 ]; echo $?) "  the held spares stay bounded ($HELD held with $N streams, --spare-disks 2)"
 is "$(echo $STREAMW | wc -w)" "$N" "  $N workers serve the streams"
 is "$(launchers_of $STREAMW | wc -l)" 0 "  no stream's worker keeps a waiting launcher (bounded by the pool, not the streams)"
-# the clients go (their commands are killed with them): no wait for the 40 s
+# the clients go (their commands are killed with them): no wait for the 600 s
 kill $PIDS 2>/dev/null
 wait $PIDS 2>/dev/null
 done_testing

@@ -30,14 +30,15 @@ curl -s -m 60 -o "$CONF_DIR/exec.out" -w '%{http_code}' -H "Authorization: Beare
 	-H 'Content-Type: application/json' --data-binary '{"command":"sleep 40; echo done","timeout":60000}' \
 	"$BASE/sandboxes/up-a/exec" >"$CONF_DIR/exec.status" &
 EXEC=$!
-sleep 2
+# (polled: a tick every 0.5 s, but the follow's start may be slow)
+for _ in $(seq 1 300); do grep -q tick "$CONF_DIR/follow.out" && break; sleep 0.1; done
 like "$(grep -c tick "$CONF_DIR/follow.out")" '^[1-9]' "the follow receives the process's output"
 
 # a first reload, the token kept
 sbd_reload
 ok $? "a reload that keeps the token is done"
 n1=$(wc -c <"$CONF_DIR/follow.out")
-sleep 3
+for _ in $(seq 1 300); do [ "$(wc -c <"$CONF_DIR/follow.out")" -gt "$n1" ] && break; sleep 0.1; done
 n2=$(wc -c <"$CONF_DIR/follow.out")
 ok $(( n2 > n1 ? 0 : 1 )) "the follow goes on across a reload that kept its token"
 

@@ -126,8 +126,14 @@ is "$(rp "$PREVIEW_HOST" "$PP/two")" "200 | $SX" "path form: three app policies 
 is "$(rp "$PREVIEW_HOST" "$PP/s/302")" "302 | $SX" "path form: the app's redirect"
 is "$(rp "$PREVIEW_HOST" "$PP/s/500")" "500 | $SX" "path form: the app's 500"
 is "$(rp "$PREVIEW_HOST" "$PP/redir")" "302 | $SX" "path form: a redirect nginx rewrites"
-ws=$(curl -s -D - -o /dev/null --max-time 3 -H "Host: $H" -H 'Connection: Upgrade' -H 'Upgrade: websocket' \
-	-H 'Sec-WebSocket-Version: 13' -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' "$BASE/s/101" | tr -d '\r')
+# (the upgraded connection stays open: curl would end only at --max-time;
+# its headers are read once whole, waited for 20 s as rp's, not 3)
+curl -s -D "$T_DIR/ws.h" -o /dev/null --max-time 20 -H "Host: $H" -H 'Connection: Upgrade' -H 'Upgrade: websocket' \
+	-H 'Sec-WebSocket-Version: 13' -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' "$BASE/s/101" &
+WS=$!
+for _ in $(seq 1 200); do grep -q $'^\r$' "$T_DIR/ws.h" 2>/dev/null && break; kill -0 "$WS" 2>/dev/null || break; sleep 0.1; done
+kill "$WS" 2>/dev/null; wait "$WS" 2>/dev/null
+ws=$(tr -d '\r' <"$T_DIR/ws.h" 2>/dev/null)
 like "$(printf '%s\n' "$ws" | grep -i '^referrer-policy' | tr 'A-Z' 'a-z')" '^referrer-policy: same-origin$' \
 	"host form: a 101 WebSocket upgrade: $(printf '%s\n' "$ws" | head -n1)"
 early=$(curl -s -D - -o /dev/null --max-time 5 -H "Host: $H" "$BASE/early" | tr -d '\r')
