@@ -79,6 +79,9 @@ is "$STATUS" 200 "  an exec in slow works (through it)"
 like "$SLOW_NAMES" '^/proc/self/fd/4/ctl $' "  inside, /proc/net/unix names it /proc/self/fd/4/ctl"
 api POST /sandboxes/x1
 is "$STATUS" 200 "x1 is created (the fault gone: the next launcher binds ahead)"
+# (slow's exec, past a second on a loaded host, may have taken W out of the
+# pool and its launcher with it: W is the worker that created x1)
+worker_one
 
 # --- bound ahead, renamed in ------------------------------------------------------------------
 L=$(launcher_of "$W")
@@ -97,7 +100,9 @@ api PUT /sandboxes/fast/files/workspace/a.txt '{"content": "hello"}'
 is "$STATUS" 200 "  a file op in fast works"
 
 # --- a rename that fails: bound at the start, as before -----------------------------------------
-L=$(launcher_of "$W")
+# (fast's exec may have taken W out of the pool: W read again, a start
+# made if no launcher waits)
+spare_ready fb-spare
 AHEAD=$(ahead_of "$W")
 rm -f "$AHEAD"
 api POST /sandboxes/fallback
@@ -106,7 +111,7 @@ is "$(look "$DATA/sandboxes/fallback/ctl")" "$SLOW" "  its control socket bound 
 is "$(names_inside fallback)" "$SLOW_NAMES" "  an exec works, and inside it has the same name"
 
 # --- a launcher that dies or is dropped leaves nothing -------------------------------------------
-L=$(launcher_of "$W")
+spare_ready kill-spare
 ahead_of "$W" >/dev/null
 kill -KILL "$L"
 dead "$L"
@@ -115,6 +120,7 @@ api POST /sandboxes/afterkill
 is "$STATUS" 200 "the next create works (a fresh launcher)"
 exec_in afterkill true
 is "$STATUS" 200 "  and an exec in it"
+spare_ready ak-spare
 ahead_of "$W" >/dev/null
 is "$(stale)" "" "  no socket without a listener is left (the one there is its next launcher's)"
 

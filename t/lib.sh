@@ -180,6 +180,43 @@ launcher_waiting() {
 	done
 	return 1
 }
+# worker_one: W, the one worker of a test that runs one, once it is one (a
+# worker a long request took out of the pool exits after its answer,
+# beside its replacement): 60 s at most
+worker_one() {
+	for _ in $(seq 1 1200); do
+		W=$(sbd_workers)
+		case $W in ''|*' '*) ;; *) return 0 ;; esac
+		sleep 0.05
+	done
+	return 1
+}
+# spare_ready NAME: W, the one worker of a test that runs one, and L, its
+# one launcher waiting (60 s at most).  A request found long (an exec past
+# a second, as a quick one is on a loaded host; a stream) takes its worker
+# out of the pool: its launcher is killed, it exits after the answer, and
+# the master's new worker execs a launcher only after a start.  So W is
+# read again, once the leaving one is gone, and NAME (a throwaway sandbox)
+# is created when the worker has no launcher a second on.
+spare_ready() {
+	local n=0 made=
+	for _ in $(seq 1 1200); do
+		W=$(sbd_workers)
+		case $W in
+		''|*' '*) n=0 ;;
+		*)	L=$(launchers "$W")
+			[ "$(echo "$L" | wc -w)" = 1 ] && return 0
+			if [ -n "$L" ]; then n=0; else n=$((n + 1)); fi
+			if [ "$n" -ge 20 ] && [ -z "$made" ]; then
+				made=1
+				api POST "/sandboxes/$1"
+				diag "worker $W had no launcher waiting: $1 created ($STATUS)"
+			fi ;;
+		esac
+		sleep 0.05
+	done
+	return 1
+}
 # launcher_trace NAME STRACE-ARGS...: strace in the background (its pid in
 # S, its output in $T_DIR/strace.NAME); returns once $L is traced
 launcher_trace() {

@@ -105,6 +105,19 @@ in_sandbox_netns() {
 TAG=
 links() { ip -o link | awk -F': ' '{ print $2 }' | cut -d@ -f1; }
 ahead_links() { links | grep "^vt${TAG:-______}"; }
+# live_ahead: those whose launcher is alive (a sandbox-launch, not a
+# zombie), 1 if none: a dropped launcher's pair (an exec past a second, a
+# stream: its worker leaves the pool) lingers until the kernel tears its
+# namespace down, seconds on a loaded host
+live_ahead() {
+	local v p rc=1
+	for v in $(ahead_links); do
+		p=$((16#${v#vt$TAG}))
+		[ "$(cat "/proc/$p/comm" 2>/dev/null)" = sandbox-launch ] &&
+			[ "$(awk '{ print $3 }' "/proc/$p/stat" 2>/dev/null)" != Z ] && { echo "$v"; rc=0; }
+	done
+	return $rc
+}
 
 # host_if ID: the host end's name of a sandbox's link, from its address
 host_if() {
