@@ -70,6 +70,20 @@ bail() { echo "Bail out! $*"; exit 1; }
 
 # --- the service under test ----------------------------------------------
 
+# dns_leftover DATADIR: end the resolver a master killed -9 left (dnsmasq
+# drops to nobody, which clears its parent-death signal; the next start
+# ends it, a test that does not start again must): the process the pid
+# file names, only if its command line names that pid file, as the
+# service's end_old_dns() checks
+dns_leftover() {
+	local pf=$1/run/dnsmasq.pid pid
+	[ -f "$pf" ] || return 0
+	pid=$(cat "$pf" 2>/dev/null)
+	[ -n "$pid" ] && tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | grep -qxF -- "--pid-file=$pf" &&
+		kill -KILL "$pid" 2>/dev/null
+	return 0
+}
+
 sbd_cleanup() {
 	local pid
 	if [ -n "${T_DIR:-}" ]; then
@@ -79,6 +93,7 @@ sbd_cleanup() {
 			for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 			kill -KILL "$pid" 2>/dev/null
 		fi
+		[ -f "$T_DIR/data.path" ] && dns_leftover "$(cat "$T_DIR/data.path")"
 		[ -f "$T_DIR/nginx.pid" ] && kill -QUIT "$(cat "$T_DIR/nginx.pid")" 2>/dev/null
 		if [ "${T_KEEP:-0}" = 1 ] || [ "$T_FAILED" -ne 0 ]; then
 			echo "# kept $T_DIR" >&2
@@ -102,6 +117,7 @@ sbd_start() {
 	# dir the test made elsewhere (e.g. on a small file system of its own)
 	trap "${T_TRAP:-sbd_cleanup}" EXIT
 	DATA=${T_DATA:-$T_DIR/data}
+	echo "$DATA" >"$T_DIR/data.path"	# for sbd_cleanup
 	INSTANCE=t$$x$RANDOM
 	# a uid window of our own: 64 sandboxes of 65536 ids
 	UID_BASE=$((0x40000000 + (RANDOM % 700) * 64 * 65536))
