@@ -13,6 +13,17 @@
 #include <string.h>
 #include <sys/stat.h>
 
+/* ms since the epoch, clamped: a tmpfs keeps any 64-bit time a sandbox
+ * sets, beyond what ms hold */
+static int64_t ms_of(const struct timespec *t)
+{
+	if (t->tv_sec >= INT64_MAX / 1000)
+		return INT64_MAX;
+	if (t->tv_sec <= INT64_MIN / 1000)
+		return INT64_MIN;
+	return (int64_t)t->tv_sec * 1000 + t->tv_nsec / 1000000;
+}
+
 static void send_info(int sock, const struct stat *st)
 {
 	struct sb_msg m = { .type = SB_MSG_FILE_INFO };
@@ -21,7 +32,7 @@ static void send_info(int sock, const struct stat *st)
 			: S_ISLNK(st->st_mode) ? SB_FT_SYMLINK : SB_FT_OTHER,
 		.mode = st->st_mode & 07777,
 		.size = (uint64_t)st->st_size,
-		.mtime_ms = (int64_t)st->st_mtim.tv_sec * 1000 + st->st_mtim.tv_nsec / 1000000,
+		.mtime_ms = ms_of(&st->st_mtim),
 		.uid = st->st_uid,
 		.gid = st->st_gid,
 	};
@@ -301,8 +312,7 @@ static void list_dir(struct lister *l, DIR *d, const char *dir, const char *pref
 		json_object_object_add(e, "mode", json_object_new_int(st.st_mode & 07777));
 		json_object_object_add(e, "rawMode", json_object_new_int((int)st.st_mode));
 		json_object_object_add(e, "nlink", json_object_new_int64((int64_t)st.st_nlink));
-		json_object_object_add(e, "mtime", json_object_new_int64(
-			(int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000));
+		json_object_object_add(e, "mtime", json_object_new_int64(ms_of(&st.st_mtim)));
 		json_object_object_add(e, "user", json_object_new_string(
 			id_name(l->passwd, st.st_uid, who, sizeof who)));
 		json_object_object_add(e, "group", json_object_new_string(
@@ -313,8 +323,10 @@ static void list_dir(struct lister *l, DIR *d, const char *dir, const char *pref
 		}
 		json_object_array_add(l->arr, e);
 		l->count++;
-		/* names and targets dominate an entry's size; the rest is ~200 bytes */
-		l->bytes += 200 + 2 * (strlen(rel) + (S_ISLNK(st.st_mode) ? strlen(target) : 0));
+		/* what it adds to the answer, escaped (a control byte is six) */
+		size_t len = 0;
+		json_object_to_json_string_length(e, JSON_C_TO_STRING_PLAIN, &len);
+		l->bytes += len + 1;
 		if ((l->flags & SB_FILE_RECURSIVE) && S_ISDIR(st.st_mode) && depth < 64) {
 			snprintf(rel, sizeof rel, "%s%s/", prefix, de->d_name);
 			if ((sub = opendir(path)))

@@ -21,7 +21,12 @@ static enum sb_err_kind kind_of(int errnum)
 	/* what open says of a socket, or of a device with nothing behind it:
 	 * not a file to read, never the service's fault */
 	case ENXIO: case ENODEV: return SB_E_INVALID;
-	case EEXIST: case ENOTEMPTY: case EBUSY: return SB_E_CONFLICT;
+	/* EAGAIN: a lease the sandbox holds on the file (its open is
+	 * non-blocking); EMLINK: a file with all the links it may have */
+	case EEXIST: case ENOTEMPTY: case EBUSY: case EAGAIN: case EMLINK: return SB_E_CONFLICT;
+	/* the child out of fds or memory (the sandbox may lower its limits,
+	 * or the host is short): for now, not a bug */
+	case EMFILE: case ENFILE: case ENOMEM: return SB_E_BUSY;
 	case ECONNABORTED: return SB_E_UPSTREAM;	/* a clone the remote side failed */
 	case EFBIG: return SB_E_TOO_LARGE;
 	case EACCES: case EPERM: case EROFS: return SB_E_FORBIDDEN;

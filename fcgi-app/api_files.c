@@ -76,19 +76,36 @@ static void reply_op_err(struct app *app, struct http_req *req, const struct san
 	api_reply_err(req, err);
 }
 
-/* Read at most cap bytes from fd (until EOF) into a new buffer. */
-static char *slurp(int fd, size_t cap, size_t *len, bool *over)
+/* The wait of a read or write of the data pipe: DATA_IDLE_MS without a
+ * byte, and never past end (sb_mono_ms()); 0 when end has passed. */
+static int data_wait(int64_t end)
+{
+	int64_t left = end - sb_mono_ms();
+
+	return left <= 0 ? 0 : left < DATA_IDLE_MS ? (int)left : DATA_IDLE_MS;
+}
+
+/* Read at most cap bytes from fd (until EOF) into a new buffer, by end at
+ * the latest: *late when the child had not finished by then, or sent
+ * nothing for DATA_IDLE_MS (a child its sandbox starves still sends a
+ * chunk now and then: the idle bound alone held the worker for hours). */
+static char *slurp(int fd, size_t cap, int64_t end, size_t *len, bool *over, bool *late)
 {
 	size_t n = 0, size = 65536;
 	char *buf = malloc(size + 1);
 
-	*over = false;
+	*over = *late = false;
 	while (buf) {
 		ssize_t r;
+		int wait = data_wait(end);
+		if (!wait) {
+			*late = true;
+			break;
+		}
 		if (n == size) {
 			if (size >= cap) {
 				char c;
-				*over = sb_read_wait(fd, &c, 1, DATA_IDLE_MS) > 0;
+				*over = sb_read_wait(fd, &c, 1, wait) > 0;
 				break;
 			}
 			size = size * 2 > cap ? cap : size * 2;
@@ -99,7 +116,9 @@ static char *slurp(int fd, size_t cap, size_t *len, bool *over)
 			}
 			buf = nb;
 		}
-		r = sb_read_wait(fd, buf + n, size - n, DATA_IDLE_MS);
+		r = sb_read_wait(fd, buf + n, size - n, wait);
+		if (r < 0 && errno == ETIMEDOUT)
+			*late = true;
 		if (r <= 0)
 			break;
 		n += (size_t)r;
@@ -108,6 +127,16 @@ static char *slurp(int fd, size_t cap, size_t *len, bool *over)
 		buf[n] = '\0';
 	*len = n;
 	return buf;
+}
+
+/* The answer to a read or listing the sandbox did not send in time. */
+static void reply_late(struct http_req *req, const char *what)
+{
+	struct sb_err err = SB_ERR_INIT;
+
+	sb_fail(&err, SB_E_TIMEOUT, ETIMEDOUT, "the sandbox did not send the %s within %d s",
+		what, FILE_TIMEOUT_MS / 1000);
+	api_reply_err(req, &err);
 }
 
 static const char *mime_of(const char *path, bool binary)
@@ -316,7 +345,14 @@ void api_file_read(struct app *app, struct http_req *req, const char *id)
 		return;
 	}
 	size_t len;
-	char *buf = slurp(data, info.size < JSON_FILE_MAX ? info.size : JSON_FILE_MAX, &len, &over);
+	bool late;
+	char *buf = slurp(data, info.size < JSON_FILE_MAX ? info.size : JSON_FILE_MAX,
+			  sb_mono_ms() + FILE_TIMEOUT_MS, &len, &over, &late);
+	if (buf && late) {
+		free(buf);
+		reply_late(req, "file");
+		return;
+	}
 	if (!buf || sandbox_file_end(ctl, FILE_TIMEOUT_MS, &err) < 0) {
 		free(buf);
 		if (!buf) {
@@ -375,8 +411,11 @@ static int feed(struct http_req *req, int data, const char *mem, size_t len, boo
 				break;
 			src = buf;
 		}
-		if (sb_write_wait(data, src, n, DATA_IDLE_MS) < 0)
-			break;	/* the child stopped reading: its answer says why */
+		/* a child that stopped reading, or reads a chunk now and
+		 * then past --max-timeout: its answer says why */
+		int wait = data_wait(end);
+		if (!wait || sb_write_wait(data, src, n, wait) < 0)
+			break;
 		if (!from_body)
 			mem += n;
 		left -= n;
@@ -682,8 +721,14 @@ void api_ls(struct app *app, struct http_req *req, const char *id)
 	}
 	size_t len;
 	/* the child stops at 8 MiB of listing (fileops.c); more is a broken child */
-	char *json = slurp(data, 16u << 20, &len, &over);
+	bool late;
+	char *json = slurp(data, 16u << 20, sb_mono_ms() + FILE_TIMEOUT_MS, &len, &over, &late);
 	struct json_object *top = NULL, *tr;
+	if (json && late) {
+		free(json);
+		reply_late(req, "listing");
+		return;
+	}
 	if (!json || over || sandbox_file_end(ctl, FILE_TIMEOUT_MS, &err) < 0 ||
 	    !(top = json_tokener_parse(json)) || !json_object_is_type(top, json_type_object) ||
 	    !json_object_object_get_ex(top, "entries", &arr) || !json_object_is_type(arr, json_type_array)) {

@@ -284,7 +284,7 @@ void app_disk_failed(struct app *app, const struct sandbox_ref *sb, struct sb_er
 	if (err->errnum == EROFS && disk_image_health(sb->dirfd) != 0)
 		return;
 	snprintf(msg, sizeof msg, "%s", err->msg);
-	log_event(app->rid, "sandbox.disk_failed", sb->id, "error=\"%s\"", msg);
+	log_event(app->rid, "sandbox.disk_failed", sb->id, "error=\"%s\"", log_scrub(msg));
 	if (!strstr(msg, SB_DISK_FAILED))
 		sb_fail(err, SB_E_NO_SPACE, err->errnum, "%.200s: " SB_DISK_FAILED, msg);
 }

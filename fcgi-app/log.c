@@ -27,6 +27,14 @@ void log_value(FILE *f, const char *v)
 	fputc('"', f);
 }
 
+char *log_scrub(char *s)
+{
+	for (char *p = s; *p; p++)
+		if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '_';
+	return s;
+}
+
 static void stamp(void)
 {
 	char ts[40];

@@ -8,6 +8,10 @@
 
 /* A logfmt value: bare when it can be, else quoted and escaped. */
 void log_value(FILE *f, const char *v);
+/* s made fit for a quoted value of log_event()'s as it is: quotes,
+ * backslashes and control bytes become '_' (a message that may carry a
+ * name the sandbox chose must not end its line or its value).  s. */
+char *log_scrub(char *s);
 /* ts=... level=error rid=RID msg="..." (and the same at level=warn) */
 void log_error(const char *rid, const char *msg);
 void log_warn(const char *rid, const char *msg);

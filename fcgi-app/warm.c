@@ -137,8 +137,11 @@ static int take(struct app *app, const char *from, const char *id, struct sandbo
 			cg_sandbox_kill(&app->cg, from, NULL);
 		}
 		if (lost) {
+			char msg[sizeof err->msg];
+
+			snprintf(msg, sizeof msg, "%s", err ? err->msg : "");
 			log_event(app->rid, "sandbox.warm_lost", from, "claim=%s error=\"%s\"", id,
-				  err ? err->msg : "");
+				  log_scrub(msg));
 			discard(app, from, &sb->rec);
 			if (err)
 				sb_err_clear(err);
