@@ -675,7 +675,7 @@ static void listing_line(struct json_object *e, struct sb_strbuf *b)
 	char p[16], when[32];
 	int raw = json_object_object_get_ex(e, "rawMode", &v) ? json_object_get_int(v) : 0;
 	time_t t = (time_t)((json_object_object_get_ex(e, "mtime", &v) ? json_object_get_int64(v) : 0) / 1000);
-	struct tm tm;
+	struct tm tm = { 0 };	/* a time gmtime_r cannot hold: the epoch's */
 
 	perms(raw, p);
 	gmtime_r(&t, &tm);
@@ -689,6 +689,36 @@ static void listing_line(struct json_object *e, struct sb_strbuf *b)
 	if (json_object_object_get_ex(e, "target", &v))
 		sb_strbuf_addf(b, " -> %s", json_object_get_string(v));
 	sb_strbuf_addf(b, "\n");
+}
+
+/* A listing entry's strings as JSON text must be (RFC 8259): a name or
+ * symlink target of bytes that are not UTF-8 (a sandbox may make any) is
+ * sent with U+FFFD for those, and its bytes in nameBase64 (targetBase64),
+ * from which a client can name the file; owner names are only shown. */
+static void entry_utf8(struct json_object *e)
+{
+	static const char *const keys[] = { "name", "target", "user", "group" };
+
+	for (size_t k = 0; k < sizeof keys / sizeof *keys; k++) {
+		struct json_object *v;
+		if (!json_object_object_get_ex(e, keys[k], &v) || !json_object_is_type(v, json_type_string))
+			continue;
+		const char *str = json_object_get_string(v);
+		size_t len = (size_t)json_object_get_string_len(v);
+		if (utf8_valid(str, len))
+			continue;
+		struct json_object *lossy = json_string_lossy(str, len);
+		if (k < 2) {
+			char key[16], *b64 = malloc(4 * ((len + 2) / 3) + 1);
+			if (b64) {
+				sb_base64_encode(str, len, b64);
+				snprintf(key, sizeof key, "%sBase64", keys[k]);
+				json_object_object_add(e, key, json_object_new_string(b64));
+				free(b64);
+			}
+		}
+		json_object_object_add(e, keys[k], lossy);	/* frees v, and str */
+	}
 }
 
 void api_ls(struct app *app, struct http_req *req, const char *id)
@@ -754,8 +784,10 @@ void api_ls(struct app *app, struct http_req *req, const char *id)
 	sb_strbuf_addf(&listing, "total %lld\n", blocks);
 	for (size_t i = 0; i < n; i++)
 		listing_line(json_object_array_get_idx(arr, i), &listing);
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		json_object_object_del(json_object_array_get_idx(arr, i), "rawMode");
+		entry_utf8(json_object_array_get_idx(arr, i));
+	}
 	struct json_object *d = json_object_new_object();
 	json_object_object_add(d, "path", json_object_new_string(path));
 	json_object_object_add(d, "listing", json_string_lossy(listing.buf ? listing.buf : "", listing.len));

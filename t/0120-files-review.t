@@ -99,6 +99,23 @@ is "$STATUS/$(jqr '.data.entries[0].name')" "200/far" "a listing of a file of a 
 api GET /sandboxes/f/files/tmp/t/far
 is "$STATUS" 200 "  and its read"
 
+# --- 5. a name that is not UTF-8: the answer is JSON text all the same ------------------
+exec_in f 'mkdir -p /workspace/l1 && cd /workspace/l1 && python3 -c "
+import os
+open(b\"caf\\xe9-\\xff.txt\", \"w\").write(\"latin\")
+os.symlink(b\"to-\\xfe\", b\"link\")"; ls | wc -l'
+is "$(jqr .data.stdout)" 2 "a file named caf\\xe9-\\xff.txt (Latin-1) and a link to to-\\xfe"
+api GET '/sandboxes/f/ls?path=/workspace/l1'
+is "$STATUS" 200 "the listing answers"
+strict() { printf '%s' "$BODY" | python3 -c 'import json, sys; json.loads(sys.stdin.buffer.read().decode("utf-8")); print("valid")' 2>&1 | tail -n 1; }
+is "$(strict)" valid "  as valid UTF-8 JSON (RFC 8259)"
+is "$(jqr '[.data.entries[] | select(.type == "file")][0].nameBase64' | base64 -d | od -An -c | tr -s ' ')" \
+	" c a f 351 - 377 . t x t" "  the name's bytes in nameBase64"
+is "$(jqr '[.data.entries[] | select(.type == "file")][0].name')" "$(printf 'caf\357\277\275-\357\277\275.txt')" "  its name with U+FFFD for them"
+is "$(jqr '[.data.entries[] | select(.type == "symlink")][0].targetBase64' | base64 -d | od -An -c | tr -s ' ')" \
+	" t o - 376" "  a link's target's bytes in targetBase64"
+is "$(jqr '[.data.entries[] | select(.type == "symlink")][0] | has("nameBase64")')" false "  a UTF-8 name has no nameBase64"
+
 api GET /healthz
 is "$STATUS" 200 "the service answers"
 api POST /sandboxes/f/destroy
