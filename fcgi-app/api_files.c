@@ -77,7 +77,8 @@ static void reply_op_err(struct app *app, struct http_req *req, const struct san
 }
 
 /* The wait of a read or write of the data pipe: DATA_IDLE_MS without a
- * byte, and never past end (sb_mono_ms()); 0 when end has passed. */
+ * byte, and never past end (sb_mono_ms()); 0 when end has passed (a last
+ * try that does not wait: what is in the pipe by then still counts). */
 static int data_wait(int64_t end)
 {
 	int64_t left = end - sb_mono_ms();
@@ -98,14 +99,12 @@ static char *slurp(int fd, size_t cap, int64_t end, size_t *len, bool *over, boo
 	while (buf) {
 		ssize_t r;
 		int wait = data_wait(end);
-		if (!wait) {
-			*late = true;
-			break;
-		}
 		if (n == size) {
 			if (size >= cap) {
 				char c;
-				*over = sb_read_wait(fd, &c, 1, wait) > 0;
+				r = sb_read_wait(fd, &c, 1, wait);
+				*over = r > 0;
+				*late = r < 0 && errno == ETIMEDOUT;
 				break;
 			}
 			size = size * 2 > cap ? cap : size * 2;
@@ -127,6 +126,15 @@ static char *slurp(int fd, size_t cap, int64_t end, size_t *len, bool *over, boo
 		buf[n] = '\0';
 	*len = n;
 	return buf;
+}
+
+/* The wait for the child's exit after its data: what is left of end, at
+ * least a second (the data is all there: the exit follows at once). */
+static int end_wait(int64_t end)
+{
+	int64_t left = end - sb_mono_ms();
+
+	return left < 1000 ? 1000 : left > FILE_TIMEOUT_MS ? FILE_TIMEOUT_MS : (int)left;
 }
 
 /* The answer to a read or listing the sandbox did not send in time. */
@@ -335,6 +343,7 @@ void api_file_read(struct app *app, struct http_req *req, const char *id)
 	ctl = api_sandbox_open(app, req, id, -1, NULL, &sb);
 	if (ctl < 0)
 		return;
+	int64_t end = sb_mono_ms() + FILE_TIMEOUT_MS;	/* a JSON read's, in all */
 	if (sandbox_file_request(ctl, &rq, path, NULL, &data, &err) < 0 ||
 	    sandbox_file_reply(ctl, &info, FILE_TIMEOUT_MS, &err) < 0) {
 		reply_op_err(app, req, &sb, &err);
@@ -346,14 +355,14 @@ void api_file_read(struct app *app, struct http_req *req, const char *id)
 	}
 	size_t len;
 	bool late;
-	char *buf = slurp(data, info.size < JSON_FILE_MAX ? info.size : JSON_FILE_MAX,
-			  sb_mono_ms() + FILE_TIMEOUT_MS, &len, &over, &late);
+	char *buf = slurp(data, info.size < JSON_FILE_MAX ? info.size : JSON_FILE_MAX, end, &len, &over,
+			  &late);
 	if (buf && late) {
 		free(buf);
 		reply_late(req, "file");
 		return;
 	}
-	if (!buf || sandbox_file_end(ctl, FILE_TIMEOUT_MS, &err) < 0) {
+	if (!buf || sandbox_file_end(ctl, end_wait(end), &err) < 0) {
 		free(buf);
 		if (!buf) {
 			sb_fail(&err, SB_E_INTERNAL, ENOMEM, "out of memory");
@@ -411,11 +420,13 @@ static int feed(struct http_req *req, int data, const char *mem, size_t len, boo
 				break;
 			src = buf;
 		}
-		/* a child that stopped reading, or reads a chunk now and
-		 * then past --max-timeout: its answer says why */
-		int wait = data_wait(end);
-		if (!wait || sb_write_wait(data, src, n, wait) < 0)
+		/* a child that stopped reading (its answer says why), or
+		 * reads a chunk now and then past --max-timeout (-2) */
+		if (sb_write_wait(data, src, n, data_wait(end)) < 0) {
+			if (errno == ETIMEDOUT && sb_mono_ms() >= end)
+				ret = -2;
 			break;
+		}
 		if (!from_body)
 			mem += n;
 		left -= n;
@@ -451,6 +462,12 @@ static int put_body(struct app *app, struct http_req *req, struct sandbox_ref *s
 	    sandbox_file_end(ctl, FILE_TIMEOUT_MS, &err) < 0 ? -1 : 0;
 	if (r < 0)
 		app_disk_failed(app, sb, &err);
+	if (fed == -2) {
+		sb_fail(&err, SB_E_TIMEOUT, ETIMEDOUT, "the sandbox did not take the upload within --max-timeout (%lld s): nothing was written",
+			(long long)(req->conf->max_timeout_ms / 1000));
+		api_reply_err(req, &err);
+		return -1;
+	}
 	if (fed < 0) {
 		http_reply_error(req, 400, "request body shorter than its Content-Length: nothing was written");
 		return -1;
@@ -744,6 +761,7 @@ void api_ls(struct app *app, struct http_req *req, const char *id)
 	ctl = api_sandbox_open(app, req, id, -1, NULL, &sb);
 	if (ctl < 0)
 		return;
+	int64_t end = sb_mono_ms() + FILE_TIMEOUT_MS;	/* a listing's, in all */
 	if (sandbox_file_request(ctl, &rq, path, NULL, &data, &err) < 0 ||
 	    sandbox_file_reply(ctl, &info, FILE_TIMEOUT_MS, &err) < 0) {
 		reply_op_err(app, req, &sb, &err);
@@ -752,14 +770,14 @@ void api_ls(struct app *app, struct http_req *req, const char *id)
 	size_t len;
 	/* the child stops at 8 MiB of listing (fileops.c); more is a broken child */
 	bool late;
-	char *json = slurp(data, 16u << 20, sb_mono_ms() + FILE_TIMEOUT_MS, &len, &over, &late);
+	char *json = slurp(data, 16u << 20, end, &len, &over, &late);
 	struct json_object *top = NULL, *tr;
 	if (json && late) {
 		free(json);
 		reply_late(req, "listing");
 		return;
 	}
-	if (!json || over || sandbox_file_end(ctl, FILE_TIMEOUT_MS, &err) < 0 ||
+	if (!json || over || sandbox_file_end(ctl, end_wait(end), &err) < 0 ||
 	    !(top = json_tokener_parse(json)) || !json_object_is_type(top, json_type_object) ||
 	    !json_object_object_get_ex(top, "entries", &arr) || !json_object_is_type(arr, json_type_array)) {
 		json_object_put(top);

@@ -364,8 +364,14 @@ static char *read_log(struct sandbox_ref *sb, const char *procid, const char *wh
 		/* the child's word on sizes is checked, never trusted */
 		buf = want <= SB_PROC_LOG_MAX ? malloc(want + 1) : NULL;
 		size_t got = 0;
+		/* 30 s in all, not 30 s a chunk: a sandbox may starve the
+		 * child that reads its log (a worker held for hours) */
+		int64_t until = sb_mono_ms() + 30000;
+		bool late = false;
 		while (buf && got < want) {
-			ssize_t n = sb_read_wait(data, buf + got, want - got, 30000);
+			int64_t left = until - sb_mono_ms();
+			ssize_t n = sb_read_wait(data, buf + got, want - got, left > 0 ? (int)left : 0);
+			late = n < 0 && errno == ETIMEDOUT;
 			if (n <= 0)
 				break;
 			got += (size_t)n;
@@ -381,6 +387,8 @@ static char *read_log(struct sandbox_ref *sb, const char *procid, const char *wh
 			/* 409: the sandbox truncated its log as we read it */
 			if (ended < 0 && end.kind == SB_E_CONFLICT)
 				sb_fail(err, SB_E_CONFLICT, EAGAIN, "%s", end.msg);
+			else if (late)
+				sb_fail(err, SB_E_TIMEOUT, ETIMEDOUT, "the sandbox did not send the log within 30 s");
 			else
 				sb_fail(err, SB_E_INTERNAL, EIO, "log read");
 		}

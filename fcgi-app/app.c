@@ -275,7 +275,7 @@ int app_admit_write(struct app *app, struct sandbox_ref *sb, long long need, con
 
 void app_disk_failed(struct app *app, const struct sandbox_ref *sb, struct sb_err *err)
 {
-	char msg[sizeof err->msg];
+	char msg[sizeof err->msg], logged[sizeof err->msg];
 
 	if (!err || sb->dirfd < 0 || sb->rec.lim.disk_mb <= 0 || (err->errnum != EIO && err->errnum != EROFS))
 		return;
@@ -284,7 +284,8 @@ void app_disk_failed(struct app *app, const struct sandbox_ref *sb, struct sb_er
 	if (err->errnum == EROFS && disk_image_health(sb->dirfd) != 0)
 		return;
 	snprintf(msg, sizeof msg, "%s", err->msg);
-	log_event(app->rid, "sandbox.disk_failed", sb->id, "error=\"%s\"", log_scrub(msg));
+	snprintf(logged, sizeof logged, "%s", msg);
+	log_event(app->rid, "sandbox.disk_failed", sb->id, "error=\"%s\"", log_scrub(logged));
 	if (!strstr(msg, SB_DISK_FAILED))
 		sb_fail(err, SB_E_NO_SPACE, err->errnum, "%.200s: " SB_DISK_FAILED, msg);
 }
