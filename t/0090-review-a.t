@@ -73,7 +73,7 @@ for i in $(seq 1 60); do
 	esac
 done
 is "$bad" 0 "60 execs (output, timeouts, bad cwd, 200 kB, a writer left behind, signals): every answer exact"
-wait_for 20 fds_back
+wait_for 60 fds_back
 is "$(fdn "$INIT")" "$FD0" "after them the init holds the fds it held idle"
 
 # --- 1b. clients that hang up mid-exec ---------------------------------------------------
@@ -176,8 +176,12 @@ launchers() { for w in $(sbd_workers); do pgrep -P "$w"; done | while read -r p;
 # each launcher: pid, state, its parent, and whether it has its pair
 launchers_diag() { for w in $(sbd_workers); do for p in $(pgrep -P "$w"); do echo "$w>$p:$(cat /proc/$p/comm 2>/dev/null):$(awk '{ print $3 }' /proc/$p/stat 2>/dev/null):$(links | grep -c "^vt$TAG$(printf %x "$p")\$")"; done; done | tr '\n' ' '; }
 as_many() { [ "$(nahead)" -ge 1 ] && [ "$(nahead)" = "$(launchers | wc -l)" ]; }
-wait_for 20 as_many
-is "$(nahead)" "$(launchers | wc -l)" "one pair per waiting launcher: $(ahead | tr '\n' ' ')/ launchers $(launchers | tr '\n' ' ')"
+# 60 s: a launcher dropped by a worker that left the pool (1f's execs)
+# leaves its pair until the kernel's namespace clean-up gets to it, which
+# is slow on a loaded host (CI: not there yet after 20 s)
+wait_for 60 as_many
+is "$(nahead)" "$(launchers | wc -l)" "one pair per waiting launcher: $(ahead | tr '\n' ' ')/ launchers $(launchers | tr '\n' ' ')" ||
+	diag "workers' children: $(launchers_diag)"
 bad=0
 for v in $(ahead); do
 	p=$((16#${v#vt$TAG}))
@@ -219,7 +223,7 @@ ok $([ -n "$V" ]; echo $?) "a launcher waits with its pair ($V)"
 VP=$((16#${V#vt$TAG}0 / 16))
 [ "$VP" -gt 0 ] && kill -9 "$VP"
 gone() { [ -n "$1" ] && ! links | grep -qx "$1"; }
-wait_for 20 gone "$V"
+wait_for 60 gone "$V"
 ok $? "a waiting launcher killed -9 ($VP): its pair $V goes"
 for i in 2 3 4; do api POST /sandboxes/n$i; [ "$STATUS" = 200 ] || diag "n$i: $STATUS $BODY"; done
 is "$STATUS" 200 "then starts work (n2..n4)"
@@ -243,7 +247,7 @@ api DELETE /sandboxes/n2
 api POST /sandboxes/n2/destroy
 diag "destroy n2: $STATUS"
 fewer() { [ "$(nvs)" -lt "$before" ]; }
-wait_for 20 fewer
+wait_for 60 fewer
 ok $? "a stop/destroy removes its link ($before -> $(nvs))"
 
 # --- 2e. a worker killed -9: its launcher's pair goes ------------------------------------
@@ -254,7 +258,7 @@ W=$( [ -n "$WL" ] && awk '{ print $4 }' "/proc/$((16#${WL#vt$TAG}))/stat" 2>/dev
 ok $([ -n "$WL" ] && [ -n "$W" ]; echo $?) "worker $W's launcher waits with its pair $WL"
 diag "worker $W's launcher link: $WL"
 kill -9 "$W"
-wait_for 20 gone "$WL"
+wait_for 60 gone "$WL"
 ok $? "a worker killed -9: its launcher's pair ($WL) goes"
 
 # --- 2h. launchers killed -9 at random moments during creates --------------------------
@@ -281,11 +285,11 @@ for i in $(seq 1 10); do
 	wait "$KC"
 done
 diag "creates beside launchers killed -9:$(cat "$T_DIR/kcodes")"
-wait_for 20 as_many
+wait_for 60 as_many
 is "$(nahead)" "$(launchers | wc -l)" "afterwards one vt pair per waiting launcher, none orphaned ($(ahead | tr '\n' ' '))" ||
 	diag "workers' children: $(launchers_diag)"
 vs_match() { [ "$(nvs)" = "$(live_sandboxes)" ]; }
-wait_for 20 vs_match
+wait_for 60 vs_match
 is "$(nvs)" "$(live_sandboxes)" "one vs link per live sandbox init"
 api POST /sandboxes/k99
 is "$STATUS" 200 "and a create works"
